@@ -1,0 +1,28 @@
+//! # twinscope-core
+//!
+//! Everything twinscope knows without a window: the twin model and hierarchy, topic schemas
+//! (thin-edge.io today), MQTT ingest, visual rules, scene manifests and glTF binding, the demo
+//! plant and its simulator, and state reports. The Bevy viewer reads this crate's state and
+//! draws it; nothing here depends on Bevy, so it builds in seconds and tests headless.
+//!
+//! Data flows one way: [`ingest`] decodes MQTT messages with a [`schema::TopicSchema`] into
+//! batches of [`TwinUpdate`]s and sends them over a channel; the owner of a
+//! [`twin::TwinStore`] drains the channel and applies them; views read the store.
+
+pub mod bench;
+pub mod broker;
+pub mod broker_address;
+pub mod demo;
+pub mod ingest;
+pub mod manifest;
+pub mod report;
+pub mod rules;
+pub mod schema;
+pub mod sim;
+pub mod time;
+pub mod twin;
+pub mod update;
+
+pub use broker_address::BrokerAddress;
+pub use time::Timestamp;
+pub use update::TwinUpdate;

@@ -1,0 +1,608 @@
+//! The twin store: every twin, its place in the hierarchy and its live state.
+//!
+//! Updates arrive in batches from one producer (live ingest or replay) and are applied in
+//! order by one owner. The store remembers which twins changed status so that the viewer
+//! restyles only those, not the whole plant, each frame.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{History, Severity, Status, TwinId};
+use crate::rules::{Rgba, RuleSet};
+use crate::time::Timestamp;
+use crate::update::TwinUpdate;
+
+/// Position of a twin in [`TwinStore::twins`]; stable for the life of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TwinIndex(pub u32);
+
+/// What kind of entity a twin stands for, after thin-edge's entity types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntityKind {
+    /// The main device: in a plant, the whole site or system.
+    Device,
+    /// A child device: a line, a machine, a part.
+    #[default]
+    ChildDevice,
+    /// A service running on a device.
+    Service,
+}
+
+impl EntityKind {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "device" => Some(EntityKind::Device),
+            "child-device" => Some(EntityKind::ChildDevice),
+            "service" => Some(EntityKind::Service),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Device => "device",
+            EntityKind::ChildDevice => "child-device",
+            EntityKind::Service => "service",
+        }
+    }
+}
+
+/// One numeric property of a twin with its unit, latest time and trend history.
+#[derive(Debug, Clone)]
+pub struct Property {
+    pub name: Arc<str>,
+    pub value: f64,
+    pub unit: Option<Arc<str>>,
+    /// The time the source gave for this value (or the receive time when it gave none).
+    pub time: Timestamp,
+    pub history: History,
+    /// The status the scene's rules give this value.
+    pub rule_status: Status,
+    pub rule_color: Option<Rgba>,
+    rule: Option<usize>,
+}
+
+/// An alarm currently active on a twin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveAlarm {
+    pub alarm_type: Arc<str>,
+    pub severity: Severity,
+    pub text: String,
+    pub time: Timestamp,
+}
+
+/// The latest event of one type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastEvent {
+    pub event_type: Arc<str>,
+    pub text: String,
+    pub time: Timestamp,
+}
+
+/// A twin: a plant, line, machine or part, and everything known about it now.
+#[derive(Debug, Clone)]
+pub struct Twin {
+    pub id: TwinId,
+    pub display_name: Option<String>,
+    pub kind: EntityKind,
+    pub entity_type: Option<String>,
+    pub parent: Option<TwinIndex>,
+    pub children: Vec<TwinIndex>,
+    pub properties: Vec<Property>,
+    pub alarms: Vec<ActiveAlarm>,
+    pub events: Vec<LastEvent>,
+    pub fragments: BTreeMap<Arc<str>, serde_json::Value>,
+    /// Service health: `Some(true)` up, `Some(false)` down.
+    pub health: Option<bool>,
+    /// Local receive time of the latest data, for stale detection.
+    pub last_seen: Option<Timestamp>,
+    pub status: Status,
+    /// The colour of the worst rule range that applies, if the scene gives one.
+    pub rule_color: Option<Rgba>,
+    stale: bool,
+}
+
+impl Twin {
+    fn new(id: TwinId) -> Self {
+        Twin {
+            id,
+            display_name: None,
+            kind: EntityKind::default(),
+            entity_type: None,
+            parent: None,
+            children: Vec::new(),
+            properties: Vec::new(),
+            alarms: Vec::new(),
+            events: Vec::new(),
+            fragments: BTreeMap::new(),
+            health: None,
+            last_seen: None,
+            status: Status::Unknown,
+            rule_color: None,
+            stale: false,
+        }
+    }
+
+    pub fn property(&self, name: &str) -> Option<&Property> {
+        self.properties.iter().find(|p| &*p.name == name)
+    }
+
+    /// The name to show: the registered display name, else the id.
+    pub fn label(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(self.id.as_str())
+    }
+
+    pub fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    fn derive_status(&self) -> (Status, Option<Rgba>) {
+        let mut status = if self.last_seen.is_some() || !self.alarms.is_empty() { Status::Ok } else { Status::Unknown };
+        let mut color = None;
+        let mut color_status = Status::Unknown;
+        for property in &self.properties {
+            status = status.max(property.rule_status);
+            if property.rule_color.is_some() && property.rule_status >= color_status {
+                color_status = property.rule_status;
+                color = property.rule_color;
+            }
+        }
+        if self.stale || self.health == Some(false) {
+            status = status.max(Status::Stale);
+        }
+        for alarm in &self.alarms {
+            status = status.max(alarm.severity.status());
+        }
+        // A rule colour only speaks for the twin while the rule's status is what it shows.
+        let color = if color_status == status { color } else { None };
+        (status, color)
+    }
+}
+
+/// Settings that shape the store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Samples kept per numeric property for trends.
+    pub history_len: usize,
+    /// A twin that received data but nothing for this long is stale.
+    pub stale_after: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { history_len: 600, stale_after: Duration::from_secs(15) }
+    }
+}
+
+/// Every twin and the hierarchy between them.
+pub struct TwinStore {
+    twins: Vec<Twin>,
+    index: HashMap<TwinId, TwinIndex>,
+    rules: RuleSet,
+    config: StoreConfig,
+    changed: Vec<TwinIndex>,
+    changed_flag: Vec<bool>,
+    applied: u64,
+}
+
+impl TwinStore {
+    pub fn new(config: StoreConfig, rules: RuleSet) -> Self {
+        TwinStore {
+            twins: Vec::new(),
+            index: HashMap::new(),
+            rules,
+            config,
+            changed: Vec::new(),
+            changed_flag: Vec::new(),
+            applied: 0,
+        }
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    pub fn len(&self) -> usize {
+        self.twins.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.twins.is_empty()
+    }
+
+    /// How many updates have been applied since the store was made.
+    pub fn updates_applied(&self) -> u64 {
+        self.applied
+    }
+
+    pub fn twins(&self) -> impl ExactSizeIterator<Item = (TwinIndex, &Twin)> {
+        self.twins.iter().enumerate().map(|(i, t)| (TwinIndex(i as u32), t))
+    }
+
+    pub fn get(&self, index: TwinIndex) -> &Twin {
+        &self.twins[index.0 as usize]
+    }
+
+    pub fn find(&self, id: &str) -> Option<TwinIndex> {
+        self.index.get(id).copied()
+    }
+
+    pub fn twin(&self, id: &str) -> Option<&Twin> {
+        self.find(id).map(|i| self.get(i))
+    }
+
+    /// Twins without a parent, in order of appearance.
+    pub fn roots(&self) -> impl Iterator<Item = TwinIndex> + '_ {
+        self.twins().filter(|(_, t)| t.parent.is_none()).map(|(i, _)| i)
+    }
+
+    /// The ids from the root down to `index`, inclusive.
+    pub fn path(&self, index: TwinIndex) -> Vec<&TwinId> {
+        let mut path = vec![&self.get(index).id];
+        let mut cursor = self.get(index).parent;
+        while let Some(parent) = cursor {
+            path.push(&self.get(parent).id);
+            cursor = self.get(parent).parent;
+            if path.len() > self.twins.len() {
+                break; // defensive: cycles are refused on insert, never loop forever
+            }
+        }
+        path.reverse();
+        path
+    }
+
+    /// Declares a twin known before any data arrives (from the scene's model or manifest).
+    pub fn declare(&mut self, id: &str, parent: Option<&str>, display_name: Option<&str>) -> TwinIndex {
+        let index = self.ensure(&TwinId::new(id));
+        if let Some(parent) = parent {
+            let parent_index = self.ensure(&TwinId::new(parent));
+            self.set_parent(index, parent_index);
+        }
+        if let Some(name) = display_name {
+            self.twins[index.0 as usize].display_name = Some(name.to_owned());
+        }
+        index
+    }
+
+    /// Twins whose status or colour changed since the last call, each once.
+    pub fn take_changed(&mut self) -> Vec<TwinIndex> {
+        for index in &self.changed {
+            self.changed_flag[index.0 as usize] = false;
+        }
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Applies updates in order; `now` is when they were received (live) or replayed.
+    pub fn apply_all(&mut self, updates: &[TwinUpdate], now: Timestamp) {
+        for update in updates {
+            self.apply(update, now);
+        }
+    }
+
+    /// Applies one update. Never fails: anything a decoder let through is valid state.
+    pub fn apply(&mut self, update: &TwinUpdate, now: Timestamp) {
+        self.applied += 1;
+        if let TwinUpdate::Register { implicit: true, twin, .. } = update
+            && self.index.contains_key(twin)
+        {
+            return;
+        }
+        let index = self.ensure(update.twin());
+        match update {
+            TwinUpdate::Register { parent, kind, display_name, entity_type, .. } => {
+                if let Some(parent) = parent {
+                    let parent_index = self.ensure(parent);
+                    self.set_parent(index, parent_index);
+                }
+                let twin = &mut self.twins[index.0 as usize];
+                twin.kind = *kind;
+                if display_name.is_some() {
+                    twin.display_name.clone_from(display_name);
+                }
+                if entity_type.is_some() {
+                    twin.entity_type.clone_from(entity_type);
+                }
+            }
+            TwinUpdate::Measurement { name, value, time, .. } => {
+                let history_len = self.config.history_len;
+                let twin = &mut self.twins[index.0 as usize];
+                let position = match twin.properties.iter().position(|p| Arc::ptr_eq(&p.name, name) || p.name == *name) {
+                    Some(position) => position,
+                    None => {
+                        let rule = self.rules.find(twin.id.as_str(), name);
+                        twin.properties.push(Property {
+                            name: name.clone(),
+                            value: *value,
+                            unit: None,
+                            time: *time,
+                            history: History::with_capacity(history_len),
+                            rule_status: Status::Unknown,
+                            rule_color: None,
+                            rule,
+                        });
+                        twin.properties.len() - 1
+                    }
+                };
+                let property = &mut twin.properties[position];
+                property.value = *value;
+                property.time = *time;
+                property.history.push(*time, *value);
+                if let Some(rule) = property.rule {
+                    let (status, color) = self.rules.evaluate(rule, *value);
+                    property.rule_status = status;
+                    property.rule_color = color;
+                }
+                self.mark_seen(index, now);
+            }
+            TwinUpdate::Unit { name, unit, .. } => {
+                let twin = &mut self.twins[index.0 as usize];
+                if let Some(property) = twin.properties.iter_mut().find(|p| p.name == *name) {
+                    property.unit = Some(unit.clone());
+                } else {
+                    // Units may arrive (retained) before the first value: keep a placeholder.
+                    let rule = self.rules.find(twin.id.as_str(), name);
+                    twin.properties.push(Property {
+                        name: name.clone(),
+                        value: f64::NAN,
+                        unit: Some(unit.clone()),
+                        time: Timestamp(0),
+                        history: History::with_capacity(self.config.history_len),
+                        rule_status: Status::Unknown,
+                        rule_color: None,
+                        rule,
+                    });
+                }
+            }
+            TwinUpdate::Event { event_type, text, time, .. } => {
+                let twin = &mut self.twins[index.0 as usize];
+                let event = LastEvent { event_type: event_type.clone(), text: text.clone(), time: *time };
+                match twin.events.iter_mut().find(|e| e.event_type == *event_type) {
+                    Some(existing) => *existing = event,
+                    None => twin.events.push(event),
+                }
+                self.mark_seen(index, now);
+            }
+            TwinUpdate::AlarmRaised { alarm_type, severity, text, time, .. } => {
+                let twin = &mut self.twins[index.0 as usize];
+                let alarm = ActiveAlarm { alarm_type: alarm_type.clone(), severity: *severity, text: text.clone(), time: *time };
+                match twin.alarms.iter_mut().find(|a| a.alarm_type == *alarm_type) {
+                    Some(existing) => *existing = alarm,
+                    None => twin.alarms.push(alarm),
+                }
+            }
+            TwinUpdate::AlarmCleared { alarm_type, .. } => {
+                self.twins[index.0 as usize].alarms.retain(|a| a.alarm_type != *alarm_type);
+            }
+            TwinUpdate::Fragment { name, value, .. } => {
+                let twin = &mut self.twins[index.0 as usize];
+                match value {
+                    Some(value) => {
+                        twin.fragments.insert(name.clone(), value.clone());
+                    }
+                    None => {
+                        twin.fragments.remove(name);
+                    }
+                }
+            }
+            TwinUpdate::Health { up, .. } => {
+                self.twins[index.0 as usize].health = Some(*up);
+                self.mark_seen(index, now);
+            }
+        }
+        self.refresh_status(index);
+    }
+
+    /// Marks twins stale that received data once but nothing for `stale_after`.
+    /// Call it regularly (the viewer does once a second); it is O(twins).
+    pub fn mark_stale(&mut self, now: Timestamp) {
+        let limit = self.config.stale_after.as_secs_f64();
+        for i in 0..self.twins.len() {
+            let twin = &mut self.twins[i];
+            let stale = twin.last_seen.is_some_and(|seen| now.seconds_since(seen) > limit);
+            if stale != twin.stale {
+                twin.stale = stale;
+                self.refresh_status(TwinIndex(i as u32));
+            }
+        }
+    }
+
+    fn mark_seen(&mut self, index: TwinIndex, now: Timestamp) {
+        let twin = &mut self.twins[index.0 as usize];
+        twin.last_seen = Some(twin.last_seen.map_or(now, |seen| seen.max(now)));
+        twin.stale = false;
+    }
+
+    fn refresh_status(&mut self, index: TwinIndex) {
+        let twin = &mut self.twins[index.0 as usize];
+        let (status, color) = twin.derive_status();
+        if status != twin.status || color != twin.rule_color {
+            twin.status = status;
+            twin.rule_color = color;
+            if !self.changed_flag[index.0 as usize] {
+                self.changed_flag[index.0 as usize] = true;
+                self.changed.push(index);
+            }
+        }
+    }
+
+    fn ensure(&mut self, id: &TwinId) -> TwinIndex {
+        if let Some(index) = self.index.get(id) {
+            return *index;
+        }
+        let index = TwinIndex(self.twins.len() as u32);
+        self.twins.push(Twin::new(id.clone()));
+        self.changed_flag.push(false);
+        self.index.insert(id.clone(), index);
+        index
+    }
+
+    /// Moves `child` under `parent`, unless that would make a cycle (then it is ignored).
+    fn set_parent(&mut self, child: TwinIndex, parent: TwinIndex) {
+        if self.twins[child.0 as usize].parent == Some(parent) {
+            return;
+        }
+        let mut cursor = Some(parent);
+        while let Some(ancestor) = cursor {
+            if ancestor == child {
+                tracing::warn!(
+                    child = %self.twins[child.0 as usize].id,
+                    parent = %self.twins[parent.0 as usize].id,
+                    "ignored a parent that would make the twin hierarchy a cycle"
+                );
+                return;
+            }
+            cursor = self.twins[ancestor.0 as usize].parent;
+        }
+        if let Some(old) = self.twins[child.0 as usize].parent {
+            self.twins[old.0 as usize].children.retain(|c| *c != child);
+        }
+        self.twins[child.0 as usize].parent = Some(parent);
+        self.twins[parent.0 as usize].children.push(child);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleSet;
+
+    fn store() -> TwinStore {
+        TwinStore::new(StoreConfig { history_len: 4, stale_after: Duration::from_secs(10) }, RuleSet::default())
+    }
+
+    fn measurement(twin: &str, name: &str, value: f64, t: i64) -> TwinUpdate {
+        TwinUpdate::Measurement { twin: twin.into(), name: name.into(), value, time: Timestamp(t) }
+    }
+
+    fn register(twin: &str, parent: Option<&str>) -> TwinUpdate {
+        TwinUpdate::Register {
+            twin: twin.into(),
+            implicit: false,
+            parent: parent.map(TwinId::from),
+            kind: EntityKind::ChildDevice,
+            display_name: None,
+            entity_type: None,
+        }
+    }
+
+    #[test]
+    fn builds_a_hierarchy_of_any_depth_from_registrations() {
+        let mut store = store();
+        let now = Timestamp(0);
+        for (twin, parent) in [("plant", None), ("line1", Some("plant")), ("pump1", Some("line1")), ("bearing", Some("pump1"))] {
+            store.apply(&register(twin, parent), now);
+        }
+        let bearing = store.find("bearing").unwrap();
+        let path: Vec<&str> = store.path(bearing).iter().map(|id| id.as_str()).collect();
+        assert_eq!(path, ["plant", "line1", "pump1", "bearing"]);
+        assert_eq!(store.roots().count(), 1);
+    }
+
+    #[test]
+    fn registration_before_parent_exists_and_reparenting_work() {
+        let mut store = store();
+        store.apply(&register("pump1", Some("line1")), Timestamp(0));
+        store.apply(&register("pump1", Some("line2")), Timestamp(0));
+        let line1 = store.find("line1").unwrap();
+        let line2 = store.find("line2").unwrap();
+        assert!(store.get(line1).children.is_empty());
+        assert_eq!(store.get(line2).children.len(), 1);
+    }
+
+    #[test]
+    fn refuses_cycles() {
+        let mut store = store();
+        store.apply(&register("b", Some("a")), Timestamp(0));
+        store.apply(&register("a", Some("b")), Timestamp(0));
+        let a = store.find("a").unwrap();
+        assert_eq!(store.get(a).parent, None);
+        assert_eq!(store.path(store.find("b").unwrap()).len(), 2);
+    }
+
+    #[test]
+    fn measurements_update_value_time_and_bounded_history() {
+        let mut store = store();
+        for i in 0..10 {
+            store.apply(&measurement("pump1", "temperature", i as f64, i), Timestamp(i));
+        }
+        let twin = store.twin("pump1").unwrap();
+        let property = twin.property("temperature").unwrap();
+        assert_eq!(property.value, 9.0);
+        assert_eq!(property.time, Timestamp(9));
+        assert_eq!(property.history.len(), 4);
+        assert_eq!(twin.status, Status::Ok);
+    }
+
+    #[test]
+    fn units_arriving_first_are_kept() {
+        let mut store = store();
+        store.apply(&TwinUpdate::Unit { twin: "p".into(), name: "temperature".into(), unit: "°C".into() }, Timestamp(0));
+        store.apply(&measurement("p", "temperature", 20.0, 1), Timestamp(1));
+        let property = store.twin("p").unwrap().property("temperature").unwrap();
+        assert_eq!(property.unit.as_deref(), Some("°C"));
+        assert_eq!(property.value, 20.0);
+    }
+
+    #[test]
+    fn alarms_raise_and_clear_status() {
+        let mut store = store();
+        store.apply(&measurement("p", "t", 1.0, 0), Timestamp(0));
+        store.take_changed();
+        let raise = TwinUpdate::AlarmRaised {
+            twin: "p".into(),
+            alarm_type: "overheat".into(),
+            severity: Severity::Major,
+            text: "too hot".into(),
+            time: Timestamp(1),
+        };
+        store.apply(&raise, Timestamp(1));
+        assert_eq!(store.twin("p").unwrap().status, Status::Alarm);
+        assert_eq!(store.take_changed(), vec![store.find("p").unwrap()]);
+        store.apply(&TwinUpdate::AlarmCleared { twin: "p".into(), alarm_type: "overheat".into(), time: Timestamp(2) }, Timestamp(2));
+        assert_eq!(store.twin("p").unwrap().status, Status::Ok);
+        assert!(store.twin("p").unwrap().alarms.is_empty());
+    }
+
+    #[test]
+    fn silence_makes_a_twin_stale_and_data_revives_it() {
+        let mut store = store();
+        store.apply(&measurement("p", "t", 1.0, 0), Timestamp(0));
+        store.mark_stale(Timestamp(5_000_000));
+        assert_eq!(store.twin("p").unwrap().status, Status::Ok);
+        store.mark_stale(Timestamp(11_000_000));
+        assert_eq!(store.twin("p").unwrap().status, Status::Stale);
+        store.apply(&measurement("p", "t", 1.0, 12_000_000), Timestamp(12_000_000));
+        assert_eq!(store.twin("p").unwrap().status, Status::Ok);
+    }
+
+    #[test]
+    fn twins_without_data_are_unknown_and_never_stale() {
+        let mut store = store();
+        store.declare("idle", None, Some("Idle pump"));
+        store.mark_stale(Timestamp(100_000_000));
+        let twin = store.twin("idle").unwrap();
+        assert_eq!(twin.status, Status::Unknown);
+        assert_eq!(twin.label(), "Idle pump");
+    }
+
+    #[test]
+    fn service_down_reads_as_comms_lost() {
+        let mut store = store();
+        store.apply(&TwinUpdate::Health { twin: "svc".into(), up: false, time: Timestamp(0) }, Timestamp(0));
+        assert_eq!(store.twin("svc").unwrap().status, Status::Stale);
+    }
+
+    #[test]
+    fn fragments_set_and_remove() {
+        let mut store = store();
+        let set = TwinUpdate::Fragment { twin: "p".into(), name: "maker".into(), value: Some(serde_json::json!({"name": "ACME"})) };
+        store.apply(&set, Timestamp(0));
+        assert_eq!(store.twin("p").unwrap().fragments.len(), 1);
+        store.apply(&TwinUpdate::Fragment { twin: "p".into(), name: "maker".into(), value: None }, Timestamp(0));
+        assert!(store.twin("p").unwrap().fragments.is_empty());
+    }
+}

@@ -1,0 +1,56 @@
+//! What decoders produce and the twin store applies: one small vocabulary for every schema.
+//!
+//! Strings that repeat on every message (ids, property names, types) are interned `Arc<str>`s,
+//! so building an update in steady state does not allocate.
+
+use std::sync::Arc;
+
+use crate::time::Timestamp;
+use crate::twin::{EntityKind, Severity, TwinId};
+
+/// One change to the twin state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TwinUpdate {
+    /// An entity announced itself (thin-edge registration) or was seen for the first time.
+    ///
+    /// `implicit` registrations (thin-edge auto-registration, from a first data message) only
+    /// create a twin that does not exist yet; they never move one the scene already placed.
+    Register {
+        twin: TwinId,
+        implicit: bool,
+        parent: Option<TwinId>,
+        kind: EntityKind,
+        display_name: Option<String>,
+        entity_type: Option<String>,
+    },
+    /// A numeric measurement.
+    Measurement { twin: TwinId, name: Arc<str>, value: f64, time: Timestamp },
+    /// The unit of a property, from thin-edge's `m/<type>/meta`.
+    Unit { twin: TwinId, name: Arc<str>, unit: Arc<str> },
+    /// A one-off event (`e/<type>`); kept as the twin's latest event of that type.
+    Event { twin: TwinId, event_type: Arc<str>, text: String, time: Timestamp },
+    /// An alarm became active (or was updated while active).
+    AlarmRaised { twin: TwinId, alarm_type: Arc<str>, severity: Severity, text: String, time: Timestamp },
+    /// An alarm was cleared (thin-edge: an empty retained payload on its topic).
+    AlarmCleared { twin: TwinId, alarm_type: Arc<str>, time: Timestamp },
+    /// A twin fragment (`twin/<name>`), or its removal when `value` is `None`.
+    Fragment { twin: TwinId, name: Arc<str>, value: Option<serde_json::Value> },
+    /// Service health (`status/health`).
+    Health { twin: TwinId, up: bool, time: Timestamp },
+}
+
+impl TwinUpdate {
+    /// The twin this update is about.
+    pub fn twin(&self) -> &TwinId {
+        match self {
+            TwinUpdate::Register { twin, .. }
+            | TwinUpdate::Measurement { twin, .. }
+            | TwinUpdate::Unit { twin, .. }
+            | TwinUpdate::Event { twin, .. }
+            | TwinUpdate::AlarmRaised { twin, .. }
+            | TwinUpdate::AlarmCleared { twin, .. }
+            | TwinUpdate::Fragment { twin, .. }
+            | TwinUpdate::Health { twin, .. } => twin,
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Batches of updates and the channel that carries them, with buffers sent back for reuse so
+//! that steady-state ingest does not allocate a new `Vec` per batch.
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+
+use crate::time::Timestamp;
+use crate::update::TwinUpdate;
+
+/// Updates decoded from messages received close together.
+#[derive(Debug, Default)]
+pub struct UpdateBatch {
+    /// When the batch was closed (local time): the store uses it as "now".
+    pub received: Timestamp,
+    pub updates: Vec<TwinUpdate>,
+}
+
+/// The consumer's end: drains batches and hands emptied ones back.
+pub struct BatchReceiver {
+    batches: Receiver<UpdateBatch>,
+    recycle: Sender<Vec<TwinUpdate>>,
+}
+
+/// The producer's end.
+pub struct BatchSender {
+    batches: Sender<UpdateBatch>,
+    recycle: Receiver<Vec<TwinUpdate>>,
+}
+
+/// Batches in flight before the producer starts dropping (the consumer is stuck).
+pub const CHANNEL_CAPACITY: usize = 1024;
+
+pub fn batch_channel() -> (BatchSender, BatchReceiver) {
+    let (batches_tx, batches_rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+    let (recycle_tx, recycle_rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+    (BatchSender { batches: batches_tx, recycle: recycle_rx }, BatchReceiver { batches: batches_rx, recycle: recycle_tx })
+}
+
+/// Why a batch could not be sent.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// The consumer is too slow; the batch was dropped.
+    Full,
+    /// The consumer is gone.
+    Disconnected,
+}
+
+impl BatchSender {
+    /// A cleared buffer to fill, reused from the consumer when one is available.
+    pub fn buffer(&self) -> Vec<TwinUpdate> {
+        self.recycle.try_recv().unwrap_or_else(|_| Vec::with_capacity(256))
+    }
+
+    pub fn send(&self, batch: UpdateBatch) -> Result<(), SendError> {
+        self.batches.try_send(batch).map_err(|e| match e {
+            crossbeam_channel::TrySendError::Full(_) => SendError::Full,
+            crossbeam_channel::TrySendError::Disconnected(_) => SendError::Disconnected,
+        })
+    }
+}
+
+impl BatchReceiver {
+    /// Calls `apply` for every batch waiting now, without blocking. Returns how many.
+    pub fn drain(&self, mut apply: impl FnMut(&UpdateBatch)) -> usize {
+        let mut count = 0;
+        loop {
+            match self.batches.try_recv() {
+                Ok(mut batch) => {
+                    apply(&batch);
+                    count += 1;
+                    batch.updates.clear();
+                    let _ = self.recycle.try_send(batch.updates);
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return count,
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for one batch (for headless consumers such as `state`).
+    pub fn recv_timeout(&self, timeout: std::time::Duration) -> Option<UpdateBatch> {
+        self.batches.recv_timeout(timeout).ok()
+    }
+
+    /// Hands a consumed buffer back to the producer.
+    pub fn recycle(&self, mut updates: Vec<TwinUpdate>) {
+        updates.clear();
+        let _ = self.recycle.try_send(updates);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_come_back_for_reuse() {
+        let (tx, rx) = batch_channel();
+        let mut buffer = tx.buffer();
+        buffer.push(TwinUpdate::Health { twin: "a".into(), up: true, time: Timestamp(0) });
+        let capacity = buffer.capacity();
+        let pointer = buffer.as_ptr();
+        tx.send(UpdateBatch { received: Timestamp(1), updates: buffer }).unwrap();
+        let mut seen = 0;
+        assert_eq!(rx.drain(|batch| seen += batch.updates.len()), 1);
+        assert_eq!(seen, 1);
+        let reused = tx.buffer();
+        assert!(reused.is_empty());
+        assert_eq!((reused.capacity(), reused.as_ptr()), (capacity, pointer));
+    }
+
+    #[test]
+    fn a_full_channel_drops_instead_of_blocking() {
+        let (tx, _rx) = batch_channel();
+        for _ in 0..CHANNEL_CAPACITY {
+            tx.send(UpdateBatch::default()).unwrap();
+        }
+        assert_eq!(tx.send(UpdateBatch::default()), Err(SendError::Full));
+    }
+}

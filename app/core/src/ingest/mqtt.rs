@@ -1,0 +1,220 @@
+//! The MQTT client thread, and [`MessageSink`], the decode-and-batch step any source of
+//! messages (live MQTT now, recordings later) goes through.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS, RecvTimeoutError};
+
+use super::batch::{BatchReceiver, BatchSender, SendError, UpdateBatch, batch_channel};
+use super::stats::IngestStats;
+use super::warn_limiter::WarnLimiter;
+use crate::broker_address::BrokerAddress;
+use crate::schema::{DecodeError, Decoded, TopicSchema};
+use crate::time::Timestamp;
+use crate::update::TwinUpdate;
+
+/// How ingest connects and batches.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub broker: BrokerAddress,
+    pub client_id: String,
+    /// A batch is sent at the latest this long after its first message.
+    pub batch_interval: Duration,
+    /// A batch is sent as soon as it holds this many updates.
+    pub max_batch: usize,
+    /// Longest wait between reconnection attempts.
+    pub max_backoff: Duration,
+}
+
+impl IngestConfig {
+    pub fn new(broker: BrokerAddress) -> Self {
+        IngestConfig {
+            broker,
+            client_id: format!("twinscope-{}", std::process::id()),
+            batch_interval: Duration::from_millis(8),
+            max_batch: 8192,
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Decodes messages into the current batch and sends batches when due.
+pub struct MessageSink {
+    schema: Box<dyn TopicSchema>,
+    sender: BatchSender,
+    stats: Arc<IngestStats>,
+    warnings: WarnLimiter,
+    buffer: Vec<TwinUpdate>,
+    opened: Option<Instant>,
+    batch_interval: Duration,
+    max_batch: usize,
+}
+
+impl MessageSink {
+    pub fn new(schema: Box<dyn TopicSchema>, sender: BatchSender, stats: Arc<IngestStats>, batch_interval: Duration, max_batch: usize) -> Self {
+        let buffer = sender.buffer();
+        MessageSink {
+            schema,
+            sender,
+            stats,
+            warnings: WarnLimiter::new(Duration::from_secs(60)),
+            buffer,
+            opened: None,
+            batch_interval,
+            max_batch,
+        }
+    }
+
+    pub fn subscriptions(&self) -> Vec<String> {
+        self.schema.subscriptions()
+    }
+
+    /// Decodes one message. Errors are counted and logged at most once per topic a minute.
+    pub fn handle(&mut self, topic: &str, payload: &[u8], received: Timestamp) {
+        self.stats.message(payload.len());
+        match self.schema.decode(topic, payload, received, &mut self.buffer) {
+            Ok(Decoded::Updates(count)) => {
+                self.stats.updates(count);
+                if count > 0 && self.opened.is_none() {
+                    self.opened = Some(Instant::now());
+                }
+            }
+            Ok(Decoded::Ignored) => self.stats.ignored(),
+            Err(error) => {
+                if matches!(error, DecodeError::UnknownTopic { .. }) {
+                    self.stats.unknown_topic();
+                } else {
+                    self.stats.decode_error();
+                }
+                if self.warnings.allow(topic, Instant::now()) {
+                    tracing::warn!(topic, %error, "message rejected (further ones on this topic are counted, not logged, for a minute)");
+                }
+            }
+        }
+        if self.buffer.len() >= self.max_batch {
+            self.flush();
+        }
+    }
+
+    /// Sends the current batch if it has waited `batch_interval`.
+    pub fn flush_if_due(&mut self) {
+        if self.opened.is_some_and(|opened| opened.elapsed() >= self.batch_interval) {
+            self.flush();
+        }
+    }
+
+    /// Sends the current batch now, if it has anything.
+    pub fn flush(&mut self) {
+        self.opened = None;
+        if self.buffer.is_empty() {
+            return;
+        }
+        let updates = std::mem::replace(&mut self.buffer, self.sender.buffer());
+        match self.sender.send(UpdateBatch { received: Timestamp::now(), updates }) {
+            Ok(()) => {}
+            Err(SendError::Full) => {
+                self.stats.dropped_batch();
+                if self.warnings.allow("\0channel-full", Instant::now()) {
+                    tracing::warn!("the viewer is not keeping up; dropped a batch of updates");
+                }
+            }
+            Err(SendError::Disconnected) => {}
+        }
+    }
+}
+
+/// A running ingest thread. Dropping it stops the thread.
+pub struct IngestHandle {
+    pub stats: Arc<IngestStats>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl IngestHandle {
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for IngestHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts the MQTT client thread. It connects, subscribes to the schema's topics, and on
+/// any connection loss retries with exponential backoff and subscribes again. Returns the
+/// thread's handle and the receiving end of its batches.
+pub fn spawn_ingest(config: IngestConfig, schema: Box<dyn TopicSchema>) -> std::io::Result<(IngestHandle, BatchReceiver)> {
+    let (sender, batches) = batch_channel();
+    let stats = IngestStats::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sink = MessageSink::new(schema, sender, stats.clone(), config.batch_interval, config.max_batch);
+    let thread = {
+        let (stats, stop) = (stats.clone(), stop.clone());
+        std::thread::Builder::new().name("mqtt-ingest".into()).spawn(move || run(config, sink, &stats, &stop))?
+    };
+    Ok((IngestHandle { stats, stop, thread: Some(thread) }, batches))
+}
+
+fn run(config: IngestConfig, mut sink: MessageSink, stats: &IngestStats, stop: &AtomicBool) {
+    let mut options = MqttOptions::new(config.client_id.clone(), config.broker.host.clone(), config.broker.port);
+    options.set_keep_alive(Duration::from_secs(5));
+    options.set_clean_session(true);
+    // Oversized messages are refused by the schema with a clear count, not by dropping the link.
+    options.set_max_packet_size(64 * 1024 * 1024, 64 * 1024);
+    let (client, mut connection) = Client::new(options, 64);
+    let subscriptions = sink.subscriptions();
+    let mut backoff = Duration::from_millis(100);
+    let mut was_connected = false;
+    while !stop.load(Ordering::Relaxed) {
+        match connection.recv_timeout(config.batch_interval) {
+            Ok(Ok(Event::Incoming(Packet::Publish(publish)))) => {
+                sink.handle(&publish.topic, &publish.payload, Timestamp::now());
+            }
+            Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
+                tracing::info!(broker = %config.broker, "connected");
+                stats.set_connected(true);
+                was_connected = true;
+                backoff = Duration::from_millis(100);
+                for filter in &subscriptions {
+                    if let Err(error) = client.try_subscribe(filter.clone(), QoS::AtMostOnce) {
+                        tracing::warn!(filter, %error, "could not subscribe");
+                    }
+                }
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                sink.flush();
+                stats.set_connected_quiet(false);
+                if was_connected {
+                    tracing::warn!(broker = %config.broker, %error, "lost the broker; reconnecting");
+                    was_connected = false;
+                } else {
+                    tracing::debug!(broker = %config.broker, %error, "broker not reachable; retrying");
+                }
+                sleep_unless_stopped(backoff, stop);
+                backoff = (backoff * 2).min(config.max_backoff);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        sink.flush_if_due();
+    }
+    sink.flush();
+    let _ = client.try_disconnect();
+    stats.set_connected_quiet(false);
+}
+
+fn sleep_unless_stopped(duration: Duration, stop: &AtomicBool) {
+    let deadline = Instant::now() + duration;
+    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(20).min(deadline.saturating_duration_since(Instant::now())));
+    }
+}

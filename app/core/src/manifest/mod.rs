@@ -1,0 +1,253 @@
+//! Scene manifests (`scenes/*.toml`): which glTF model to show, how its nodes bind to twins,
+//! and the visual rules that turn values into status and colour.
+//!
+//! ```toml
+//! [scene]
+//! name = "Demo plant"
+//! model = "../assets/demo-plant.glb"   # relative to this file
+//!
+//! [binding]
+//! extras_key = "twin"                  # node extras {"twin": "<id>"} bind first
+//! name_patterns = ["TW_{twin}"]        # then node names
+//!
+//! [twins]
+//! from_model = true                    # the model's node tree is the twin hierarchy
+//! stale_after_secs = 15
+//!
+//! [[rule]]
+//! twins = "*-bearing-*"
+//! property = "temperature"
+//! range = [{ max = 70, status = "ok" }, { min = 70, max = 85, status = "warning" }, { min = 85, status = "alarm" }]
+//! ```
+
+mod binding;
+mod model;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use binding::{BindingReport, BoundBy, NamePattern, NodeBinding, bind_model};
+pub use model::{ModelNode, ModelTree, read_model};
+
+use crate::rules::{RuleSet, RuleSpec};
+use crate::twin::{StoreConfig, TwinStore};
+
+/// The manifest file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SceneManifest {
+    pub scene: SceneSection,
+    #[serde(default)]
+    pub binding: BindingSection,
+    #[serde(default)]
+    pub twins: TwinsSection,
+    /// Twins declared explicitly (in addition to those the model binds).
+    #[serde(default, rename = "twin")]
+    pub declared: Vec<TwinDeclaration>,
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SceneSection {
+    pub name: Option<String>,
+    /// The glTF model, relative to the manifest.
+    pub model: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindingSection {
+    #[serde(default = "default_extras_key")]
+    pub extras_key: String,
+    #[serde(default)]
+    pub name_patterns: Vec<String>,
+}
+
+impl Default for BindingSection {
+    fn default() -> Self {
+        BindingSection { extras_key: default_extras_key(), name_patterns: Vec::new() }
+    }
+}
+
+fn default_extras_key() -> String {
+    "twin".to_owned()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwinsSection {
+    #[serde(default = "yes")]
+    pub from_model: bool,
+    #[serde(default = "default_stale_after")]
+    pub stale_after_secs: f64,
+    #[serde(default = "default_history_len")]
+    pub history_len: usize,
+}
+
+impl Default for TwinsSection {
+    fn default() -> Self {
+        TwinsSection { from_model: true, stale_after_secs: default_stale_after(), history_len: default_history_len() }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_stale_after() -> f64 {
+    15.0
+}
+fn default_history_len() -> usize {
+    600
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwinDeclaration {
+    pub id: String,
+    pub parent: Option<String>,
+    pub name: Option<String>,
+}
+
+/// What went wrong loading a scene; every message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SceneError {
+    #[error("{file}: cannot read the scene manifest: {source}")]
+    Read { file: PathBuf, source: std::io::Error },
+    #[error("{file}: {message}")]
+    Manifest { file: PathBuf, message: String },
+    #[error("{file}: model {model}: {reason}")]
+    Model { file: PathBuf, model: PathBuf, reason: String },
+}
+
+/// A manifest with its model read, nodes bound and rules checked.
+#[derive(Debug, Clone)]
+pub struct LoadedScene {
+    pub manifest_path: PathBuf,
+    pub manifest: SceneManifest,
+    /// The model's path, resolved against the manifest's folder.
+    pub model_path: PathBuf,
+    pub model: ModelTree,
+    pub binding: BindingReport,
+    pub rules: RuleSet,
+}
+
+impl LoadedScene {
+    pub fn name(&self) -> &str {
+        self.manifest.scene.name.as_deref().unwrap_or("unnamed scene")
+    }
+
+    pub fn store_config(&self) -> StoreConfig {
+        StoreConfig {
+            history_len: self.manifest.twins.history_len,
+            stale_after: Duration::from_secs_f64(self.manifest.twins.stale_after_secs),
+        }
+    }
+
+    /// A twin store with this scene's rules and its twins declared (model hierarchy first).
+    pub fn new_store(&self) -> TwinStore {
+        let mut store = TwinStore::new(self.store_config(), self.rules.clone());
+        if self.manifest.twins.from_model {
+            for binding in &self.binding.bound {
+                let name = self.model.nodes[binding.node].name.as_deref();
+                let display = name.filter(|n| *n != binding.twin);
+                store.declare(&binding.twin, binding.parent_twin.as_deref(), display);
+            }
+        }
+        for twin in &self.manifest.declared {
+            store.declare(&twin.id, twin.parent.as_deref(), twin.name.as_deref());
+        }
+        store
+    }
+}
+
+/// Parses a manifest from text; `file` is only used in messages.
+pub fn parse_manifest(text: &str, file: &Path) -> Result<SceneManifest, SceneError> {
+    let manifest: SceneManifest = toml::from_str(text).map_err(|e| SceneError::Manifest {
+        file: file.to_owned(),
+        message: e.to_string().trim_end().to_owned(),
+    })?;
+    let fail = |message: String| SceneError::Manifest { file: file.to_owned(), message };
+    if !(manifest.twins.stale_after_secs.is_finite() && manifest.twins.stale_after_secs > 0.0) {
+        return Err(fail("twins.stale_after_secs must be a positive number of seconds".into()));
+    }
+    if manifest.binding.extras_key.is_empty() {
+        return Err(fail("binding.extras_key must not be empty".into()));
+    }
+    for (i, pattern) in manifest.binding.name_patterns.iter().enumerate() {
+        NamePattern::parse(pattern).map_err(|e| fail(format!("binding.name_patterns[{i}]: {e}")))?;
+    }
+    for (i, twin) in manifest.declared.iter().enumerate() {
+        if twin.id.is_empty() {
+            return Err(fail(format!("twin[{i}]: id must not be empty")));
+        }
+    }
+    Ok(manifest)
+}
+
+/// Loads a manifest, reads and checks its model, binds nodes and checks rules.
+pub fn load_scene(path: &Path) -> Result<LoadedScene, SceneError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SceneError::Read { file: path.to_owned(), source })?;
+    let manifest = parse_manifest(&text, path)?;
+    let rules = RuleSet::compile(&manifest.rules).map_err(|e| SceneError::Manifest { file: path.to_owned(), message: e.to_string() })?;
+    let model_path = path.parent().unwrap_or(Path::new(".")).join(&manifest.scene.model);
+    let model = read_model(&model_path).map_err(|reason| SceneError::Model {
+        file: path.to_owned(),
+        model: model_path.clone(),
+        reason,
+    })?;
+    let patterns: Vec<NamePattern> = manifest
+        .binding
+        .name_patterns
+        .iter()
+        .filter_map(|p| NamePattern::parse(p).ok())
+        .collect();
+    let declared: Vec<String> = manifest.declared.iter().map(|t| t.id.clone()).collect();
+    let binding = bind_model(&model, &manifest.binding.extras_key, &patterns, &declared);
+    Ok(LoadedScene { manifest_path: path.to_owned(), manifest, model_path, model, binding, rules })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<SceneManifest, String> {
+        parse_manifest(text, Path::new("scenes/test.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn minimal_manifest_gets_defaults() {
+        let manifest = parse("[scene]\nmodel = \"plant.glb\"\n").unwrap();
+        assert_eq!(manifest.binding.extras_key, "twin");
+        assert!(manifest.twins.from_model);
+        assert_eq!(manifest.twins.stale_after_secs, 15.0);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_key() {
+        let err = parse("[scene]\n").unwrap_err();
+        assert!(err.starts_with("scenes/test.toml:") && err.contains("model"), "{err}");
+        let err = parse("[scene]\nmodel = \"x.glb\"\ncolour = 1\n").unwrap_err();
+        assert!(err.contains("colour"), "{err}");
+        let err = parse("[scene]\nmodel = \"x.glb\"\n[binding]\nname_patterns = [\"pump\"]\n").unwrap_err();
+        assert!(err.contains("binding.name_patterns[0]"), "{err}");
+        let err = parse("[scene]\nmodel = \"x.glb\"\n[twins]\nstale_after_secs = -1\n").unwrap_err();
+        assert!(err.contains("stale_after_secs"), "{err}");
+        let err = parse("[scene\nmodel = 1").unwrap_err();
+        assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn missing_model_is_reported_with_both_paths() {
+        let dir = std::env::temp_dir().join(format!("twinscope-manifest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let manifest = dir.join("scene.toml");
+        std::fs::write(&manifest, "[scene]\nmodel = \"missing.glb\"\n").unwrap();
+        let err = load_scene(&manifest).unwrap_err().to_string();
+        assert!(err.contains("scene.toml") && err.contains("missing.glb") && err.contains("cannot read"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

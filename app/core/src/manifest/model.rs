@@ -1,0 +1,129 @@
+//! Reading a glTF model's node tree (names, `extras`, meshes, parents) with the `gltf` crate,
+//! so binding can be checked without Bevy or a window.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+/// One node of the model's default scene.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelNode {
+    /// The glTF node index.
+    pub index: usize,
+    pub name: Option<String>,
+    /// The node's `extras`, as JSON, if it has any.
+    pub extras: Option<serde_json::Value>,
+    pub has_mesh: bool,
+    /// Position of the parent in [`ModelTree::nodes`].
+    pub parent: Option<usize>,
+}
+
+/// The nodes of a model's default scene, parents before children.
+#[derive(Debug, Clone, Default)]
+pub struct ModelTree {
+    pub nodes: Vec<ModelNode>,
+    /// The scene that will be shown (the default scene, else the first).
+    pub scene_index: usize,
+    pub scene_count: usize,
+}
+
+impl ModelTree {
+    /// A readable path of node names from the root, e.g. `main/line1/line1-pump1`.
+    pub fn path(&self, position: usize) -> String {
+        let mut parts = Vec::new();
+        let mut cursor = Some(position);
+        while let Some(i) = cursor {
+            let node = &self.nodes[i];
+            parts.push(node.name.clone().unwrap_or_else(|| format!("#{}", node.index)));
+            cursor = node.parent;
+        }
+        parts.reverse();
+        parts.join("/")
+    }
+}
+
+/// Nodes deeper than this are refused (a malformed file can nest without end).
+const MAX_DEPTH: usize = 256;
+
+/// Reads and checks a `.glb` or `.gltf` file: it parses, has a scene, has no cycles, and its
+/// buffers are present and long enough for their views.
+pub fn read_model(path: &Path) -> Result<ModelTree, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let gltf = gltf::Gltf::from_slice(&bytes).map_err(|e| format!("not a valid glTF 2.0 file: {e}"))?;
+    check_buffers(&gltf, path)?;
+    let document = &gltf.document;
+    let scene = document
+        .default_scene()
+        .or_else(|| document.scenes().next())
+        .ok_or_else(|| "the file has no scene to show".to_owned())?;
+    let mut tree = ModelTree { nodes: Vec::new(), scene_index: scene.index(), scene_count: document.scenes().count() };
+    let mut on_path = HashSet::new();
+    for node in scene.nodes() {
+        visit(node, None, 0, &mut tree, &mut on_path)?;
+    }
+    Ok(tree)
+}
+
+fn visit(node: gltf::Node<'_>, parent: Option<usize>, depth: usize, tree: &mut ModelTree, on_path: &mut HashSet<usize>) -> Result<(), String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("node {} is nested more than {MAX_DEPTH} levels deep", node.index()));
+    }
+    if !on_path.insert(node.index()) {
+        return Err(format!("node {} is its own ancestor (the node tree has a cycle)", node.index()));
+    }
+    let extras = match node.extras() {
+        Some(raw) => Some(
+            serde_json::from_str::<serde_json::Value>(raw.get())
+                .map_err(|e| format!("node {} has extras that are not JSON: {e}", node.index()))?,
+        ),
+        None => None,
+    };
+    let position = tree.nodes.len();
+    tree.nodes.push(ModelNode { index: node.index(), name: node.name().map(str::to_owned), extras, has_mesh: node.mesh().is_some(), parent });
+    for child in node.children() {
+        visit(child, Some(position), depth + 1, tree, on_path)?;
+    }
+    on_path.remove(&node.index());
+    Ok(())
+}
+
+fn check_buffers(gltf: &gltf::Gltf, path: &Path) -> Result<(), String> {
+    let document = &gltf.document;
+    let mut lengths = Vec::new();
+    for buffer in document.buffers() {
+        let available = match buffer.source() {
+            gltf::buffer::Source::Bin => gltf.blob.as_ref().map_or(0, Vec::len),
+            gltf::buffer::Source::Uri(uri) if uri.starts_with("data:") => buffer.length(),
+            gltf::buffer::Source::Uri(uri) => {
+                let file = path.parent().unwrap_or(Path::new(".")).join(uri);
+                std::fs::metadata(&file)
+                    .map_err(|e| format!("buffer {} refers to {}, which cannot be read: {e}", buffer.index(), file.display()))?
+                    .len() as usize
+            }
+        };
+        if available < buffer.length() {
+            return Err(format!(
+                "buffer {} declares {} bytes but only {available} are present (truncated file?)",
+                buffer.index(),
+                buffer.length()
+            ));
+        }
+        lengths.push(buffer.length());
+    }
+    for view in document.views() {
+        let end = view.offset() + view.length();
+        if end > lengths[view.buffer().index()] {
+            return Err(format!("buffer view {} reaches byte {end}, past the end of its buffer", view.index()));
+        }
+    }
+    for accessor in document.accessors() {
+        if let Some(view) = accessor.view() {
+            let element = accessor.size();
+            let stride = view.stride().unwrap_or(element);
+            let needed = accessor.offset() + stride * accessor.count().saturating_sub(1) + element;
+            if accessor.count() > 0 && needed > view.length() {
+                return Err(format!("accessor {} needs {needed} bytes but its view has {}", accessor.index(), view.length()));
+            }
+        }
+    }
+    Ok(())
+}

@@ -33,12 +33,19 @@ impl IngestConfig {
     pub fn new(broker: BrokerAddress) -> Self {
         IngestConfig {
             broker,
-            client_id: format!("twinscope-{}", std::process::id()),
+            client_id: unique_client_id("twinscope"),
             batch_interval: Duration::from_millis(8),
             max_batch: 8192,
             max_backoff: Duration::from_secs(5),
         }
     }
+}
+
+/// A client id no other client of this process uses: a broker disconnects the older of two
+/// clients with the same id, and tests run several clients in one process.
+pub fn unique_client_id(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Decodes messages into the current batch and sends batches when due.

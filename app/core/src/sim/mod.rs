@@ -91,7 +91,7 @@ pub fn spawn_simulator(config: SimConfig) -> std::io::Result<SimHandle> {
 
 fn run(config: SimConfig, stats: &SimStats, stop: &AtomicBool) {
     let layout = PlantLayout::new(config.lines);
-    let mut options = MqttOptions::new(format!("twinscope-sim-{}", std::process::id()), config.broker.host.clone(), config.broker.port);
+    let mut options = MqttOptions::new(crate::ingest::unique_client_id("twinscope-sim"), config.broker.host.clone(), config.broker.port);
     options.set_keep_alive(Duration::from_secs(5));
     options.set_max_packet_size(1024 * 1024, 1024 * 1024);
     let (client, mut connection) = Client::new(options, 4096);

@@ -98,7 +98,8 @@ pub struct Twin {
     pub fragments: BTreeMap<Arc<str>, serde_json::Value>,
     /// Service health: `Some(true)` up, `Some(false)` down.
     pub health: Option<bool>,
-    /// Local receive time of the latest data, for stale detection.
+    /// Local receive time of the latest measurement: telemetry is periodic, so its silence
+    /// means stale. Events and health are sent on change and never make a twin stale.
     pub last_seen: Option<Timestamp>,
     pub status: Status,
     /// The colour of the worst rule range that applies, if the scene gives one.
@@ -141,7 +142,8 @@ impl Twin {
     }
 
     fn derive_status(&self) -> (Status, Option<Rgba>) {
-        let mut status = if self.last_seen.is_some() || !self.alarms.is_empty() { Status::Ok } else { Status::Unknown };
+        let heard_from = self.last_seen.is_some() || self.health.is_some() || !self.alarms.is_empty() || !self.events.is_empty();
+        let mut status = if heard_from { Status::Ok } else { Status::Unknown };
         let mut color = None;
         let mut color_status = Status::Unknown;
         for property in &self.properties {
@@ -270,10 +272,18 @@ impl TwinStore {
 
     /// Twins whose status or colour changed since the last call, each once.
     pub fn take_changed(&mut self) -> Vec<TwinIndex> {
+        let mut changed = Vec::new();
+        self.take_changed_into(&mut changed);
+        changed
+    }
+
+    /// Like [`take_changed`](Self::take_changed), into a buffer the caller reuses every frame.
+    pub fn take_changed_into(&mut self, out: &mut Vec<TwinIndex>) {
+        out.clear();
         for index in &self.changed {
             self.changed_flag[index.0 as usize] = false;
         }
-        std::mem::take(&mut self.changed)
+        std::mem::swap(out, &mut self.changed);
     }
 
     /// Applies updates in order; `now` is when they were received (live) or replayed.
@@ -364,7 +374,6 @@ impl TwinStore {
                     Some(existing) => *existing = event,
                     None => twin.events.push(event),
                 }
-                self.mark_seen(index, now);
             }
             TwinUpdate::AlarmRaised { alarm_type, severity, text, time, .. } => {
                 let twin = &mut self.twins[index.0 as usize];
@@ -390,7 +399,6 @@ impl TwinStore {
             }
             TwinUpdate::Health { up, .. } => {
                 self.twins[index.0 as usize].health = Some(*up);
-                self.mark_seen(index, now);
             }
         }
         self.refresh_status(index);
@@ -594,6 +602,17 @@ mod tests {
         let mut store = store();
         store.apply(&TwinUpdate::Health { twin: "svc".into(), up: false, time: Timestamp(0) }, Timestamp(0));
         assert_eq!(store.twin("svc").unwrap().status, Status::Stale);
+    }
+
+    #[test]
+    fn health_and_events_are_sent_on_change_and_never_go_stale() {
+        let mut store = store();
+        store.apply(&TwinUpdate::Health { twin: "svc".into(), up: true, time: Timestamp(0) }, Timestamp(0));
+        let event = TwinUpdate::Event { twin: "door".into(), event_type: "opened".into(), text: "Door opened".into(), time: Timestamp(0) };
+        store.apply(&event, Timestamp(0));
+        store.mark_stale(Timestamp(3_600_000_000));
+        assert_eq!(store.twin("svc").unwrap().status, Status::Ok);
+        assert_eq!(store.twin("door").unwrap().status, Status::Ok);
     }
 
     #[test]

@@ -1,0 +1,185 @@
+//! An orbit camera for looking at a plant: left-drag orbits, right- or middle-drag pans,
+//! the wheel zooms, `F` frames the selection (or the whole plant), `Home` frames everything.
+//!
+//! Bevy 0.19 ships a fly camera (`free_camera`) and a 2D pan camera, but no 3D orbit
+//! controller, and orbiting around equipment is what operators do at a desk.
+
+use bevy::camera::primitives::Aabb;
+use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
+use bevy::prelude::*;
+use bevy_egui::input::EguiWantsInput;
+
+use crate::scene::TwinMeshes;
+use crate::selection::Selection;
+use crate::sync::TwinEntities;
+use crate::{TwinscopeSystems, configure_twinscope_sets};
+
+/// Spawns the 3D camera and lights, and drives the orbit camera.
+pub struct OrbitCameraPlugin;
+
+impl Plugin for OrbitCameraPlugin {
+    fn build(&self, app: &mut App) {
+        configure_twinscope_sets(app);
+        app.add_systems(Startup, spawn_camera_and_lights).add_systems(
+            Update,
+            (frame_plant_once_bound, frame_on_key, orbit_from_mouse, apply_orbit).chain().in_set(TwinscopeSystems::Visuals),
+        );
+    }
+}
+
+/// Where the camera looks and from how far.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct OrbitCamera {
+    pub focus: Vec3,
+    pub distance: f32,
+    /// Radians around the vertical axis.
+    pub yaw: f32,
+    /// Radians above the horizon.
+    pub pitch: f32,
+}
+
+impl Default for OrbitCamera {
+    fn default() -> Self {
+        OrbitCamera { focus: Vec3::ZERO, distance: 30.0, yaw: 0.6, pitch: 0.6 }
+    }
+}
+
+impl OrbitCamera {
+    pub fn transform(&self) -> Transform {
+        let offset = Vec3::new(self.yaw.sin() * self.pitch.cos(), self.pitch.sin(), self.yaw.cos() * self.pitch.cos()) * self.distance;
+        Transform::from_translation(self.focus + offset).looking_at(self.focus, Vec3::Y)
+    }
+
+    /// Centres on a box and backs off until it fits a 45° field of view.
+    pub fn frame(&mut self, min: Vec3, max: Vec3) {
+        self.focus = (min + max) / 2.0;
+        let radius = ((max - min).length() / 2.0).max(0.5);
+        self.distance = radius / (std::f32::consts::FRAC_PI_8).sin() * 1.05;
+    }
+}
+
+fn spawn_camera_and_lights(mut commands: Commands) {
+    let orbit = OrbitCamera::default();
+    commands.spawn((Camera3d::default(), orbit.transform(), orbit, Name::new("orbit-camera")));
+    commands.spawn((
+        DirectionalLight { illuminance: 9_000.0, shadow_maps_enabled: false, ..default() },
+        Transform::from_xyz(8.0, 20.0, 12.0).looking_at(Vec3::ZERO, Vec3::Y),
+    ));
+    commands.insert_resource(GlobalAmbientLight { brightness: 900.0, ..default() });
+    commands.insert_resource(ClearColor(Color::srgb(0.11, 0.12, 0.14)));
+}
+
+/// The world-space box around some mesh entities.
+fn bounds_of<'a>(entities: impl Iterator<Item = &'a Entity>, boxes: &Query<(&Aabb, &GlobalTransform)>) -> Option<(Vec3, Vec3)> {
+    let (mut min, mut max) = (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN));
+    for entity in entities {
+        let Ok((aabb, transform)) = boxes.get(*entity) else { continue };
+        let (centre, half) = (Vec3::from(aabb.center), Vec3::from(aabb.half_extents));
+        for corner in [Vec3::new(-1., -1., -1.), Vec3::new(1., 1., 1.), Vec3::new(-1., 1., 1.), Vec3::new(1., -1., -1.)] {
+            let point = transform.transform_point(centre + half * corner);
+            min = min.min(point);
+            max = max.max(point);
+        }
+    }
+    (min.x <= max.x).then_some((min, max))
+}
+
+fn frame_plant_once_bound(
+    mut framed: Local<bool>,
+    meshes: Query<&TwinMeshes>,
+    boxes: Query<(&Aabb, &GlobalTransform)>,
+    mut cameras: Query<&mut OrbitCamera>,
+) {
+    if *framed {
+        return;
+    }
+    let all: Vec<Entity> = meshes.iter().flat_map(|m| m.0.iter().copied()).collect();
+    if let Some((min, max)) = bounds_of(all.iter(), &boxes) {
+        for mut orbit in &mut cameras {
+            orbit.frame(min, max);
+            orbit.distance *= 0.8; // a plant is wide and flat: the bounding sphere is generous
+        }
+        *framed = true;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn frame_on_key(
+    keys: Option<Res<ButtonInput<KeyCode>>>,
+    selection: Res<Selection>,
+    entities: Res<TwinEntities>,
+    meshes: Query<&TwinMeshes>,
+    boxes: Query<(&Aabb, &GlobalTransform)>,
+    mut cameras: Query<&mut OrbitCamera>,
+    egui_input: Option<Res<EguiWantsInput>>,
+) {
+    let Some(keys) = keys else { return };
+    if egui_input.is_some_and(|input| input.wants_keyboard_input()) {
+        return;
+    }
+    let targets: Vec<Entity> = if keys.just_pressed(KeyCode::KeyF) && selection.twin.is_some() {
+        let bound = selection.twin.and_then(|t| entities.by_twin.get(&t)).cloned().unwrap_or_default();
+        bound.iter().filter_map(|e| meshes.get(*e).ok()).flat_map(|m| m.0.iter().copied()).collect()
+    } else if keys.just_pressed(KeyCode::Home) || keys.just_pressed(KeyCode::KeyF) {
+        meshes.iter().flat_map(|m| m.0.iter().copied()).collect()
+    } else {
+        return;
+    };
+    if let Some((min, max)) = bounds_of(targets.iter(), &boxes) {
+        for mut orbit in &mut cameras {
+            orbit.frame(min, max);
+        }
+    }
+}
+
+fn orbit_from_mouse(
+    buttons: Option<Res<ButtonInput<MouseButton>>>,
+    motion: Option<Res<AccumulatedMouseMotion>>,
+    scroll: Option<Res<AccumulatedMouseScroll>>,
+    egui_input: Option<Res<EguiWantsInput>>,
+    mut cameras: Query<&mut OrbitCamera>,
+) {
+    let (Some(buttons), Some(motion), Some(scroll)) = (buttons, motion, scroll) else { return };
+    if egui_input.is_some_and(|input| input.wants_pointer_input()) {
+        return;
+    }
+    for mut orbit in &mut cameras {
+        let delta = motion.delta;
+        if buttons.pressed(MouseButton::Left) {
+            orbit.yaw -= delta.x * 0.005;
+            orbit.pitch = (orbit.pitch + delta.y * 0.005).clamp(0.05, 1.5);
+        } else if buttons.pressed(MouseButton::Right) || buttons.pressed(MouseButton::Middle) {
+            let transform = orbit.transform();
+            let scale = orbit.distance * 0.0015;
+            let pan = (transform.right() * -delta.x + transform.up() * delta.y) * scale;
+            orbit.focus += pan;
+        }
+        let lines = match scroll.unit {
+            MouseScrollUnit::Line => scroll.delta.y,
+            MouseScrollUnit::Pixel => scroll.delta.y / 40.0,
+        };
+        if lines != 0.0 {
+            orbit.distance = (orbit.distance * 0.9f32.powf(lines)).clamp(0.5, 5_000.0);
+        }
+    }
+}
+
+fn apply_orbit(mut cameras: Query<(&OrbitCamera, &mut Transform), Changed<OrbitCamera>>) {
+    for (orbit, mut transform) in &mut cameras {
+        *transform = orbit.transform();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_centres_and_backs_off() {
+        let mut orbit = OrbitCamera::default();
+        orbit.frame(Vec3::new(-10.0, 0.0, -2.0), Vec3::new(10.0, 2.0, 2.0));
+        assert_eq!(orbit.focus, Vec3::new(0.0, 1.0, 0.0));
+        let eye = orbit.transform().translation;
+        assert!(eye.distance(orbit.focus) > 10.0);
+    }
+}

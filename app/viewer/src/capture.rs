@@ -1,0 +1,186 @@
+//! `--screenshot FILE --exit-after SECONDS`: render, save a PNG, exit. People use it for
+//! reports and docs; the screenshot test uses it.
+//!
+//! Beside `FILE` it writes `FILE.twins.json`: where each bound twin appears in the image
+//! (pixel centre of its largest part) and its status, so reports can annotate the picture and
+//! tests can check colours at the right place. At exit it prints a one-line frame-time summary.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bevy::camera::primitives::Aabb;
+use bevy::prelude::*;
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
+use bevy::window::PrimaryWindow;
+
+use crate::scene::{BoundTwin, TwinMeshes};
+use crate::sync::{IngestRate, TwinState};
+
+/// Takes the requested screenshot and ends the app when asked to.
+pub struct CapturePlugin;
+
+impl Plugin for CapturePlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<CaptureRequest>()
+            .init_resource::<FrameTimes>()
+            .add_systems(Last, (record_frame_time, capture_and_exit).chain());
+    }
+}
+
+/// What to capture and when to stop (both optional).
+#[derive(Resource, Default, Debug, Clone)]
+pub struct CaptureRequest {
+    pub screenshot: Option<PathBuf>,
+    pub exit_after: Option<Duration>,
+}
+
+/// Frame durations after the first seconds (start-up and shader compilation excluded).
+#[derive(Resource, Default)]
+pub struct FrameTimes {
+    pub seconds: Vec<f32>,
+}
+
+#[derive(Default)]
+enum CapturePhase {
+    #[default]
+    Waiting,
+    Requested {
+        since: f64,
+    },
+    Done,
+}
+
+/// Set by the screenshot observer when the file is written (or failed to be).
+#[derive(Resource)]
+struct ScreenshotWritten;
+
+const WARM_UP_SECONDS: f64 = 3.0;
+
+fn record_frame_time(time: Res<Time<Real>>, mut frames: ResMut<FrameTimes>) {
+    if time.elapsed_secs_f64() > WARM_UP_SECONDS {
+        frames.seconds.push(time.delta_secs());
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn capture_and_exit(
+    mut commands: Commands,
+    time: Res<Time<Real>>,
+    request: Res<CaptureRequest>,
+    written: Option<Res<ScreenshotWritten>>,
+    frames: Res<FrameTimes>,
+    rate: Option<Res<IngestRate>>,
+    placement: TwinPlacement,
+    mut phase: Local<CapturePhase>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let Some(exit_after) = request.exit_after else { return };
+    let now = time.elapsed_secs_f64();
+    if now < exit_after.as_secs_f64() {
+        return;
+    }
+    let finish = |code: AppExit, exit: &mut MessageWriter<AppExit>| {
+        print_summary(&frames, rate.as_deref(), now);
+        exit.write(code);
+    };
+    match *phase {
+        CapturePhase::Waiting => match &request.screenshot {
+            Some(path) => {
+                write_placements(&placement, path);
+                let path = path.clone();
+                commands.spawn(Screenshot::primary_window()).observe(move |captured: On<ScreenshotCaptured>, mut commands: Commands| {
+                    save_png(&captured.image, &path);
+                    commands.insert_resource(ScreenshotWritten);
+                });
+                *phase = CapturePhase::Requested { since: now };
+            }
+            None => {
+                *phase = CapturePhase::Done;
+                finish(AppExit::Success, &mut exit);
+            }
+        },
+        CapturePhase::Requested { since } => {
+            if written.is_some() {
+                *phase = CapturePhase::Done;
+                finish(AppExit::Success, &mut exit);
+            } else if now - since > 30.0 {
+                error!("the screenshot was not captured within 30 s; exiting without it");
+                *phase = CapturePhase::Done;
+                finish(AppExit::from_code(3), &mut exit);
+            }
+        }
+        CapturePhase::Done => {}
+    }
+}
+
+fn print_summary(frames: &FrameTimes, rate: Option<&IngestRate>, elapsed: f64) {
+    let mut sorted: Vec<f32> = frames.seconds.clone();
+    sorted.sort_by(f32::total_cmp);
+    let pick = |q: f64| sorted.get(((sorted.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0.0) * 1e3;
+    let mean = if sorted.is_empty() { 0.0 } else { sorted.iter().sum::<f32>() / sorted.len() as f32 * 1e3 };
+    let (messages, updates) = rate.map_or((0, 0), |r| (r.snapshot.messages, r.snapshot.updates));
+    println!(
+        "summary: {:.1} s, {} frames after warm-up, frame time mean {mean:.2} ms p50 {:.2} ms p95 {:.2} ms max {:.2} ms, {messages} messages ({:.0}/s), {updates} updates",
+        elapsed,
+        sorted.len(),
+        pick(0.5),
+        pick(0.95),
+        pick(1.0),
+        messages as f64 / elapsed.max(1e-3)
+    );
+}
+
+/// What is needed to find where twins appear on screen.
+#[derive(bevy::ecs::system::SystemParam)]
+struct TwinPlacement<'w, 's> {
+    cameras: Query<'w, 's, (&'static Camera, &'static GlobalTransform), With<Camera3d>>,
+    window: Query<'w, 's, &'static Window, With<PrimaryWindow>>,
+    twins: Query<'w, 's, (&'static BoundTwin, &'static TwinMeshes)>,
+    boxes: Query<'w, 's, (&'static Aabb, &'static GlobalTransform)>,
+    state: Option<Res<'w, TwinState>>,
+}
+
+fn write_placements(placement: &TwinPlacement, screenshot: &Path) {
+    let (Ok((camera, camera_transform)), Some(state)) = (placement.cameras.single(), placement.state.as_ref()) else { return };
+    let scale = placement.window.single().map_or(1.0, |w| w.scale_factor());
+    let mut entries = Vec::new();
+    for (bound, meshes) in &placement.twins {
+        // The largest part of the twin is the one most likely to be visible.
+        let largest = meshes
+            .0
+            .iter()
+            .filter_map(|m| placement.boxes.get(*m).ok())
+            .map(|(aabb, transform)| {
+                let half = Vec3::from(aabb.half_extents) * transform.compute_transform().scale.abs();
+                (half.x * half.y * half.z, transform.transform_point(Vec3::from(aabb.center)))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let Some((_, centre)) = largest else { continue };
+        let Ok(pixel) = camera.world_to_viewport(camera_transform, centre) else { continue };
+        let pixel = pixel + camera.logical_viewport_rect().map_or(Vec2::ZERO, |rect| rect.min);
+        let twin = state.store.get(bound.0);
+        entries.push(serde_json::json!({
+            "twin": twin.id.as_str(),
+            "status": twin.status.as_str(),
+            "x": (pixel.x * scale).round(),
+            "y": (pixel.y * scale).round(),
+        }));
+    }
+    let path = PathBuf::from(format!("{}.twins.json", screenshot.display()));
+    match serde_json::to_vec_pretty(&entries).map(|bytes| std::fs::write(&path, bytes)) {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => error!("cannot write {}: {error}", path.display()),
+        Err(error) => error!("cannot encode twin placements: {error}"),
+    }
+}
+
+fn save_png(image: &Image, path: &Path) {
+    match image.clone().try_into_dynamic() {
+        // The alpha channel carries no meaning in a window capture; drop it.
+        Ok(dynamic) => match dynamic.to_rgb8().save(path) {
+            Ok(()) => info!("screenshot saved to {}", path.display()),
+            Err(error) => error!("cannot save the screenshot to {}: {error}", path.display()),
+        },
+        Err(error) => error!("cannot convert the screenshot: {error}"),
+    }
+}

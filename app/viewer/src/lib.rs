@@ -1,0 +1,82 @@
+//! # twinscope viewer
+//!
+//! The Bevy side of twinscope: a set of plugins, one per concern, that read the core's twin
+//! state and draw it. Data flows one way:
+//!
+//! ```text
+//! MQTT thread ──batches──▶ TwinSyncPlugin (one system applies them to the TwinStore)
+//!                               │ status changes → TwinVisualState components
+//!                               ▼
+//!   SceneBindingPlugin (glTF nodes ↔ twins)   StatusVisualsPlugin (materials)
+//!   SelectionPlugin (picks, commands)         UiPanelsPlugin (egui reads state, sends commands)
+//!   OrbitCameraPlugin                         CapturePlugin (--screenshot / --exit-after)
+//! ```
+//!
+//! Every plugin declares its systems in [`TwinscopeSystems`] sets, ordered once in
+//! [`TwinscopePlugins`].
+
+pub mod camera;
+pub mod capture;
+pub mod scene;
+pub mod selection;
+pub mod sync;
+pub mod ui;
+pub mod visuals;
+
+use bevy::app::PluginGroupBuilder;
+use bevy::prelude::*;
+
+/// The order of twinscope's work within a frame.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TwinscopeSystems {
+    /// Drain update batches into the twin store.
+    Ingest,
+    /// Bind newly spawned glTF nodes to twins.
+    Bind,
+    /// Push twin status changes onto bound entities.
+    Propagate,
+    /// Apply selection commands from picking and UI.
+    Select,
+    /// Restyle entities and move the camera.
+    Visuals,
+}
+
+/// Orders the sets; every plugin calls it so any subset of plugins works (tests use a few).
+pub(crate) fn configure_twinscope_sets(app: &mut App) {
+    app.configure_sets(
+        Update,
+        (
+            TwinscopeSystems::Ingest,
+            TwinscopeSystems::Bind,
+            TwinscopeSystems::Propagate,
+            TwinscopeSystems::Select,
+            TwinscopeSystems::Visuals,
+        )
+            .chain(),
+    );
+}
+
+/// All of twinscope's plugins for the desktop viewer (add them after `DefaultPlugins`).
+pub struct TwinscopePlugins;
+
+impl PluginGroup for TwinscopePlugins {
+    fn build(self) -> PluginGroupBuilder {
+        PluginGroupBuilder::start::<Self>()
+            .add(sync::TwinSyncPlugin)
+            .add(scene::SceneBindingPlugin)
+            .add(selection::SelectionPlugin)
+            .add(visuals::StatusVisualsPlugin)
+            .add(camera::OrbitCameraPlugin)
+            .add(ui::UiPanelsPlugin)
+            .add(capture::CapturePlugin)
+    }
+}
+
+/// What users of the viewer library need.
+pub mod prelude {
+    pub use crate::TwinscopePlugins;
+    pub use crate::TwinscopeSystems;
+    pub use crate::scene::{BoundTwin, SceneSource, TwinMeshes};
+    pub use crate::selection::{SelectTwin, Selection};
+    pub use crate::sync::{ConnectionInfo, IngestLink, TwinState, TwinVisualState};
+}

@@ -1,0 +1,148 @@
+//! Scene loading and binding: spawns the scene's glTF model and binds its nodes to twins,
+//! by node `extras` first and node-name pattern second (the same rules `twinscope check`
+//! applies with the core's reader).
+
+use std::path::PathBuf;
+
+use bevy::asset::LoadState;
+use bevy::gltf::{GltfAssetLabel, GltfExtras};
+use bevy::prelude::*;
+use bevy::world_serialization::WorldAssetRoot;
+use twinscope_core::manifest::NamePattern;
+
+use crate::sync::{TwinEntities, TwinState, TwinVisualState};
+use crate::{TwinscopeSystems, configure_twinscope_sets};
+
+/// Spawns the model named by [`SceneSource`] and binds its nodes to twins.
+pub struct SceneBindingPlugin;
+
+impl Plugin for SceneBindingPlugin {
+    fn build(&self, app: &mut App) {
+        configure_twinscope_sets(app);
+        app.init_resource::<SceneStatus>()
+            .add_systems(Startup, spawn_scene_model)
+            .add_systems(
+                Update,
+                (report_model_load_failure, bind_new_nodes, collect_twin_meshes).chain().in_set(TwinscopeSystems::Bind),
+            );
+    }
+}
+
+/// The model to show and how to bind it (from the scene manifest).
+#[derive(Resource, Clone)]
+pub struct SceneSource {
+    /// Asset path of the model, relative to the asset root.
+    pub model_asset: String,
+    /// The glTF scene to spawn.
+    pub scene_index: usize,
+    pub extras_key: String,
+    pub name_patterns: Vec<NamePattern>,
+    /// For messages.
+    pub model_file: PathBuf,
+}
+
+/// What the user should know about the scene: its load error, if any.
+#[derive(Resource, Default)]
+pub struct SceneStatus {
+    pub error: Option<String>,
+    pub bound_nodes: usize,
+    model: Option<Handle<bevy::gltf::Gltf>>,
+}
+
+impl SceneStatus {
+    /// A scene that could not be loaded: the viewer runs and shows this message.
+    pub fn failed(message: String) -> Self {
+        SceneStatus { error: Some(message), ..Default::default() }
+    }
+}
+
+/// Marks an entity bound to a twin.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoundTwin(pub twinscope_core::twin::TwinIndex);
+
+/// The mesh entities that draw a bound twin (descendants up to the next bound node).
+#[derive(Component, Debug, Default)]
+pub struct TwinMeshes(pub Vec<Entity>);
+
+/// The root entity of the spawned model.
+#[derive(Component)]
+pub struct SceneModelRoot;
+
+fn spawn_scene_model(mut commands: Commands, source: Option<Res<SceneSource>>, assets: Option<Res<AssetServer>>, mut status: ResMut<SceneStatus>) {
+    // Headless tests bind hand-spawned entities and have no asset server.
+    let (Some(source), Some(assets)) = (source, assets) else { return };
+    status.model = Some(assets.load(source.model_asset.clone()));
+    let scene = assets.load(GltfAssetLabel::Scene(source.scene_index).from_asset(source.model_asset.clone()));
+    commands.spawn((WorldAssetRoot(scene), SceneModelRoot, Name::new("scene-model")));
+}
+
+fn report_model_load_failure(assets: Option<Res<AssetServer>>, source: Option<Res<SceneSource>>, mut status: ResMut<SceneStatus>) {
+    let Some(assets) = assets else { return };
+    if status.error.is_some() {
+        return;
+    }
+    let (Some(handle), Some(source)) = (&status.model, source) else { return };
+    if let Some(LoadState::Failed(error)) = assets.get_load_state(handle.id()) {
+        let message = format!("{}: the model could not be loaded: {error}", source.model_file.display());
+        error!("{message}");
+        status.error = Some(message);
+    }
+}
+
+/// The twin id a node names: `extras[extras_key]` first, then the first matching name pattern.
+pub fn twin_id_of_node(extras: Option<&GltfExtras>, name: Option<&Name>, source: &SceneSource) -> Option<String> {
+    if let Some(extras) = extras
+        && let Ok(value) = serde_json::from_str::<serde_json::Value>(&extras.value)
+        && let Some(id) = value.get(&source.extras_key).and_then(|v| v.as_str())
+        && !id.is_empty()
+    {
+        return Some(id.to_owned());
+    }
+    let name = name?.as_str();
+    source.name_patterns.iter().find_map(|p| p.twin_of(name)).map(str::to_owned)
+}
+
+#[allow(clippy::type_complexity)]
+fn bind_new_nodes(
+    mut commands: Commands,
+    source: Option<Res<SceneSource>>,
+    nodes: Query<(Entity, Option<&GltfExtras>, Option<&Name>), (Or<(Added<GltfExtras>, Added<Name>)>, Without<BoundTwin>)>,
+    mut state: ResMut<TwinState>,
+    mut entities: ResMut<TwinEntities>,
+    mut status: ResMut<SceneStatus>,
+) {
+    let Some(source) = source else { return };
+    for (entity, extras, name) in &nodes {
+        let Some(id) = twin_id_of_node(extras, name, &source) else { continue };
+        let index = match state.store.find(&id) {
+            Some(index) => index,
+            None => state.store.declare(&id, None, None),
+        };
+        let twin = state.store.get(index);
+        commands.entity(entity).insert((BoundTwin(index), TwinVisualState { status: twin.status, color: twin.rule_color }));
+        entities.by_twin.entry(index).or_default().push(entity);
+        status.bound_nodes += 1;
+    }
+}
+
+fn collect_twin_meshes(
+    mut commands: Commands,
+    unbound_meshes: Query<Entity, (With<BoundTwin>, Without<TwinMeshes>)>,
+    children: Query<&Children>,
+    bound: Query<(), With<BoundTwin>>,
+    meshes: Query<(), With<Mesh3d>>,
+) {
+    for root in &unbound_meshes {
+        let mut found = Vec::new();
+        let mut stack = vec![root];
+        while let Some(entity) = stack.pop() {
+            if meshes.contains(entity) {
+                found.push(entity);
+            }
+            if let Ok(kids) = children.get(entity) {
+                stack.extend(kids.iter().filter(|kid| !bound.contains(*kid)));
+            }
+        }
+        commands.entity(root).insert(TwinMeshes(found));
+    }
+}

@@ -1,0 +1,126 @@
+//! Twin sync: the one place where update batches from the ingest channel are applied to the
+//! twin store, once per frame, and where status changes reach the bound entities.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bevy::prelude::*;
+use twinscope_core::Timestamp;
+use twinscope_core::ingest::{BatchReceiver, IngestStats, StatsSnapshot};
+use twinscope_core::rules::Rgba;
+use twinscope_core::twin::{Status, TwinIndex, TwinStore};
+
+use crate::{TwinscopeSystems, configure_twinscope_sets};
+
+/// Applies update batches to the twin store and propagates status to entities.
+///
+/// Needs a [`TwinState`] resource; an [`IngestLink`] resource connects it to live data
+/// (without one the store only changes when something else writes to it).
+pub struct TwinSyncPlugin;
+
+impl Plugin for TwinSyncPlugin {
+    fn build(&self, app: &mut App) {
+        configure_twinscope_sets(app);
+        app.init_resource::<TwinEntities>()
+            .init_resource::<IngestRate>()
+            .init_resource::<ConnectionInfo>()
+            .add_systems(
+                Update,
+                (apply_update_batches, mark_stale_twins, measure_ingest_rate).chain().in_set(TwinscopeSystems::Ingest),
+            )
+            .add_systems(Update, propagate_status_to_entities.in_set(TwinscopeSystems::Propagate));
+    }
+}
+
+/// The twin store the viewer shows.
+#[derive(Resource)]
+pub struct TwinState {
+    pub store: TwinStore,
+}
+
+/// The receiving end of live ingest.
+#[derive(Resource)]
+pub struct IngestLink {
+    pub batches: BatchReceiver,
+    pub stats: Arc<IngestStats>,
+}
+
+/// Where the data comes from, for the status bar.
+#[derive(Resource, Default, Clone)]
+pub struct ConnectionInfo {
+    pub broker: String,
+    /// True when the broker and simulator run inside this process.
+    pub embedded: bool,
+}
+
+/// Ingest counters and rates, updated once a second.
+#[derive(Resource, Default)]
+pub struct IngestRate {
+    pub snapshot: StatsSnapshot,
+    pub messages_per_second: f64,
+    pub updates_per_second: f64,
+    last: Option<(f64, StatsSnapshot)>,
+}
+
+/// Which entities show which twin (a twin may have several nodes).
+#[derive(Resource, Default)]
+pub struct TwinEntities {
+    pub by_twin: HashMap<TwinIndex, Vec<Entity>>,
+}
+
+/// The state a bound entity shows; visuals react when it changes.
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+pub struct TwinVisualState {
+    pub status: Status,
+    pub color: Option<Rgba>,
+}
+
+fn apply_update_batches(link: Option<Res<IngestLink>>, mut state: ResMut<TwinState>) {
+    let Some(link) = link else { return };
+    let store = &mut state.store;
+    link.batches.drain(|batch| store.apply_all(&batch.updates, batch.received));
+}
+
+fn mark_stale_twins(time: Res<Time<Real>>, mut state: ResMut<TwinState>, mut last: Local<f64>) {
+    let now = time.elapsed_secs_f64();
+    if now - *last >= 1.0 {
+        *last = now;
+        state.store.mark_stale(Timestamp::now());
+    }
+}
+
+fn measure_ingest_rate(time: Res<Time<Real>>, link: Option<Res<IngestLink>>, mut rate: ResMut<IngestRate>) {
+    let Some(link) = link else { return };
+    let now = time.elapsed_secs_f64();
+    let snapshot = link.stats.snapshot();
+    rate.snapshot = snapshot;
+    match rate.last {
+        Some((then, before)) if now - then >= 1.0 => {
+            let seconds = now - then;
+            rate.messages_per_second = (snapshot.messages - before.messages) as f64 / seconds;
+            rate.updates_per_second = (snapshot.updates - before.updates) as f64 / seconds;
+            rate.last = Some((now, snapshot));
+        }
+        Some(_) => {}
+        None => rate.last = Some((now, snapshot)),
+    }
+}
+
+fn propagate_status_to_entities(
+    mut state: ResMut<TwinState>,
+    entities: Res<TwinEntities>,
+    mut visuals: Query<&mut TwinVisualState>,
+    mut changed: Local<Vec<TwinIndex>>,
+) {
+    state.store.take_changed_into(&mut changed);
+    for &index in changed.iter() {
+        let Some(bound) = entities.by_twin.get(&index) else { continue };
+        let twin = state.store.get(index);
+        let shown = TwinVisualState { status: twin.status, color: twin.rule_color };
+        for entity in bound {
+            if let Ok(mut visual) = visuals.get_mut(*entity) {
+                visual.set_if_neq(shown);
+            }
+        }
+    }
+}

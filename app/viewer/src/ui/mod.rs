@@ -1,0 +1,90 @@
+//! UI panels: an inspector for the selected twin and an always-visible status bar.
+//!
+//! Views are built from the store as plain data ([`model`]); [`panels`] draws them with egui
+//! and returns [`model::UiCommand`]s, which this plugin turns into the same messages picking
+//! sends. Nothing in the UI mutates twin state.
+
+pub mod model;
+pub mod panels;
+
+use bevy::camera::visibility::RenderLayers;
+use bevy::camera::{CameraOutputMode, Viewport};
+use bevy::prelude::*;
+use bevy::render::render_resource::BlendState;
+use bevy::window::PrimaryWindow;
+use bevy_egui::egui::{self, LayerId, UiBuilder};
+use bevy_egui::{EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, PrimaryEguiContext};
+
+use crate::scene::SceneStatus;
+use crate::selection::{SelectTwin, Selection};
+use crate::sync::{ConnectionInfo, IngestRate, TwinState};
+use model::UiCommand;
+
+/// Draws the inspector and the status bar.
+pub struct UiPanelsPlugin;
+
+impl Plugin for UiPanelsPlugin {
+    fn build(&self, app: &mut App) {
+        if !app.is_plugin_added::<EguiPlugin>() {
+            app.add_plugins(EguiPlugin::default());
+        }
+        app.add_systems(Startup, spawn_ui_camera).add_systems(EguiPrimaryContextPass, draw_panels);
+    }
+}
+
+/// egui draws through a camera of its own, over the whole window, so the 3D camera can be
+/// given just the area the panels leave free.
+fn spawn_ui_camera(mut commands: Commands, mut settings: ResMut<EguiGlobalSettings>) {
+    settings.auto_create_primary_context = false;
+    commands.spawn((
+        PrimaryEguiContext,
+        Camera2d,
+        RenderLayers::none(),
+        Camera {
+            order: 1,
+            output_mode: CameraOutputMode::Write { blend_state: Some(BlendState::ALPHA_BLENDING), clear_color: ClearColorConfig::None },
+            clear_color: ClearColorConfig::Custom(Color::NONE),
+            ..default()
+        },
+        Name::new("ui-camera"),
+    ));
+}
+
+fn draw_panels(
+    mut contexts: EguiContexts,
+    state: Res<TwinState>,
+    selection: Res<Selection>,
+    rate: Res<IngestRate>,
+    connection: Res<ConnectionInfo>,
+    scene: Res<SceneStatus>,
+    mut select: MessageWriter<SelectTwin>,
+    mut cameras: Query<&mut Camera, With<Camera3d>>,
+    windows: Query<&Window, With<PrimaryWindow>>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    let mut root = egui::Ui::new(ctx.clone(), "twinscope-root".into(), UiBuilder::new().layer_id(LayerId::background()).max_rect(ctx.viewport_rect()));
+    let source = if connection.embedded { format!("{} (embedded demo)", connection.broker) } else { connection.broker.clone() };
+    let bar = model::status_bar_view(&state.store, &rate.snapshot, rate.messages_per_second, &source, scene.error.as_deref());
+    let bottom = egui::Panel::bottom("status-bar").show(&mut root, |ui| panels::status_bar(ui, &bar)).response.rect.height();
+    let view = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|t| model::inspector_view(&state.store, t));
+    let inspector = egui::Panel::right("inspector").resizable(true).default_size(330.0).show(&mut root, |ui| panels::inspector(ui, view.as_ref()));
+    let commands = inspector.inner;
+    // The 3D view gets the area the panels leave, so framing and picking match what is seen.
+    if let (Ok(window), Ok(mut camera)) = (windows.single(), cameras.single_mut()) {
+        let scale = window.scale_factor();
+        let width = ((window.width() - inspector.response.rect.width()) * scale).max(1.0) as u32;
+        let height = ((window.height() - bottom) * scale).max(1.0) as u32;
+        let size = UVec2::new(width, height);
+        if camera.viewport.as_ref().map(|v| v.physical_size) != Some(size) {
+            camera.viewport = Some(Viewport { physical_position: UVec2::ZERO, physical_size: size, ..default() });
+        }
+    }
+    for command in commands {
+        match command {
+            UiCommand::Select(twin) => {
+                select.write(SelectTwin(twin));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! Drawing the views with egui. Reads views, returns commands; changes nothing itself.
+
+use bevy_egui::egui::{self, Color32, RichText};
+use twinscope_core::twin::Status;
+
+use super::model::{InspectorView, StatusBarView, UiCommand};
+
+pub fn status_color(status: Status) -> Color32 {
+    match status {
+        Status::Unknown => Color32::from_rgb(140, 140, 140),
+        Status::Ok => Color32::from_rgb(90, 190, 110),
+        Status::Warning => Color32::from_rgb(242, 158, 18),
+        Status::Stale => Color32::from_rgb(120, 135, 165),
+        Status::Alarm => Color32::from_rgb(230, 40, 40),
+    }
+}
+
+fn status_chip(ui: &mut egui::Ui, status: Status) {
+    ui.label(RichText::new(format!(" {} ", status.as_str().to_uppercase())).strong().color(Color32::BLACK).background_color(status_color(status)));
+}
+
+/// The always-visible bar at the bottom: where data comes from and how healthy the feed is.
+pub fn status_bar(ui: &mut egui::Ui, view: &StatusBarView) {
+    ui.horizontal_wrapped(|ui| {
+        let (text, color) = if view.connected {
+            ("■ connected", Color32::from_rgb(90, 190, 110))
+        } else {
+            ("■ DISCONNECTED", Color32::from_rgb(230, 40, 40))
+        };
+        ui.label(RichText::new(text).color(color).strong());
+        ui.label(&view.source);
+        ui.separator();
+        ui.label(format!("{:.0} msg/s", view.messages_per_second));
+        ui.separator();
+        let errors = RichText::new(format!("{} decode errors", view.decode_errors));
+        ui.label(if view.decode_errors > 0 { errors.color(Color32::from_rgb(242, 158, 18)) } else { errors });
+        if view.unknown_topics > 0 {
+            ui.label(format!("{} unknown topics", view.unknown_topics));
+        }
+        if view.dropped_batches > 0 {
+            ui.label(RichText::new(format!("{} batches dropped", view.dropped_batches)).color(Color32::from_rgb(230, 40, 40)));
+        }
+        if view.reconnects > 0 {
+            ui.label(format!("{} reconnects", view.reconnects));
+        }
+        ui.separator();
+        for status in [Status::Alarm, Status::Warning, Status::Stale, Status::Ok, Status::Unknown] {
+            let count = view.counts[status as usize];
+            ui.label(RichText::new(format!("{} {}", count, status.as_str())).color(status_color(status)));
+        }
+        ui.label(format!("· {} active alarms", view.active_alarms));
+    });
+    if let Some(error) = &view.scene_error {
+        ui.label(RichText::new(error).color(Color32::from_rgb(230, 40, 40)).strong());
+    }
+}
+
+/// The selected twin: breadcrumb, status, live values, alarms, fragments and children.
+pub fn inspector(ui: &mut egui::Ui, view: Option<&InspectorView>) -> Vec<UiCommand> {
+    let mut commands = Vec::new();
+    let Some(view) = view else {
+        ui.heading("Nothing selected");
+        ui.label("Click a part in the 3D view to inspect it.");
+        ui.label("Left-drag orbits, right-drag pans, the wheel zooms, F frames, Esc clears.");
+        return commands;
+    };
+    ui.horizontal_wrapped(|ui| {
+        for (i, (index, label)) in view.path.iter().enumerate() {
+            if i > 0 {
+                ui.label("›");
+            }
+            if *index == view.index {
+                ui.label(RichText::new(label).strong());
+            } else if ui.link(label).clicked() {
+                commands.push(UiCommand::Select(Some(*index)));
+            }
+        }
+    });
+    ui.separator();
+    ui.horizontal(|ui| {
+        ui.heading(&view.label);
+        status_chip(ui, view.status);
+    });
+    ui.label(RichText::new(format!("{} · {}", view.id, view.kind)).weak());
+    if let Some(up) = view.health {
+        ui.label(if up { "service health: up" } else { "service health: DOWN" });
+    }
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+        if !view.alarms.is_empty() {
+            ui.add_space(6.0);
+            ui.label(RichText::new("Active alarms").strong());
+            for alarm in &view.alarms {
+                ui.label(RichText::new(format!("■ {} ({}) — {}", alarm.alarm_type, alarm.severity, alarm.text)).color(status_color(Status::Alarm)));
+                ui.label(RichText::new(&alarm.time).weak().small());
+            }
+        }
+        ui.add_space(6.0);
+        ui.label(RichText::new("Live values").strong());
+        if view.properties.is_empty() {
+            ui.label(RichText::new("no values received yet").weak());
+        }
+        egui::Grid::new("properties").striped(true).num_columns(4).show(ui, |ui| {
+            for row in &view.properties {
+                ui.label(&row.name);
+                let value = RichText::new(&row.value).monospace();
+                ui.label(if row.status > Status::Ok { value.color(status_color(row.status)) } else { value });
+                ui.label(&row.unit);
+                ui.label(RichText::new(&row.time).weak().small());
+                ui.end_row();
+            }
+        });
+        if !view.children.is_empty() {
+            ui.add_space(6.0);
+            ui.label(RichText::new("Parts").strong());
+            for (index, label, status) in &view.children {
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new("■").color(status_color(*status)));
+                    if ui.link(label).clicked() {
+                        commands.push(UiCommand::Select(Some(*index)));
+                    }
+                });
+            }
+        }
+        if !view.fragments.is_empty() {
+            ui.add_space(6.0);
+            ui.label(RichText::new("Twin data").strong());
+            for (name, value) in &view.fragments {
+                ui.label(RichText::new(format!("{name}: {value}")).small());
+            }
+        }
+    });
+    commands
+}

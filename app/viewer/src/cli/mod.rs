@@ -1,0 +1,167 @@
+//! The `twinscope` command line: the viewer by default, and subcommands for the simulator,
+//! scene checks, headless state dumps and generating the demo plant.
+
+mod bench;
+mod check;
+mod gen_plant;
+mod sim;
+mod state;
+mod view;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use twinscope_core::BrokerAddress;
+use twinscope_core::time::parse_duration;
+
+#[derive(Parser, Debug)]
+#[command(name = "twinscope", version, about = "A live 3D view of a plant's digital twins, fed over MQTT.")]
+#[command(after_help = "With no arguments, twinscope starts an embedded MQTT broker and a plant simulator and shows the demo plant.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the plant simulator against a broker (publishes thin-edge telemetry).
+    Sim(SimArgs),
+    /// Load a scene and its glTF without a window and report how nodes bind to twins.
+    Check(CheckArgs),
+    /// Listen to a broker for a while and print the twin hierarchy and its state.
+    State(StateArgs),
+    /// Write the demo plant model (.glb) and, optionally, a scene manifest for it.
+    GenPlant(GenPlantArgs),
+    /// Measure ingest throughput (decode + apply vs bare JSON parsing).
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ViewArgs {
+    /// Use this broker (mqtt://HOST:PORT) instead of the embedded broker and simulator.
+    #[arg(long, global = false)]
+    pub broker: Option<BrokerAddress>,
+    /// The scene manifest to show [default: scenes/demo-plant.toml].
+    #[arg(long)]
+    pub scene: Option<PathBuf>,
+    /// Save a screenshot (PNG) when --exit-after elapses.
+    #[arg(long, requires = "exit_after")]
+    pub screenshot: Option<PathBuf>,
+    /// Exit after this long, e.g. 10s (with --screenshot: capture, then exit).
+    #[arg(long, value_parser = parse_duration)]
+    pub exit_after: Option<Duration>,
+    /// Select this twin at start (by id).
+    #[arg(long)]
+    pub select: Option<String>,
+    /// Messages per twin per second from the embedded simulator.
+    #[arg(long, default_value_t = 2.0)]
+    pub sim_rate: f64,
+    /// Window size as WIDTHxHEIGHT.
+    #[arg(long, default_value = "1600x900", value_parser = parse_size)]
+    pub window_size: (u32, u32),
+}
+
+#[derive(Args, Debug)]
+pub struct SimArgs {
+    /// The broker to publish to.
+    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+    pub broker: BrokerAddress,
+    /// Production lines to simulate (the demo plant has 2; each adds 32 twins).
+    #[arg(long, default_value_t = 2)]
+    pub lines: usize,
+    /// Messages per twin per second.
+    #[arg(long, default_value_t = 2.0)]
+    pub rate: f64,
+    /// Mean time between simulated faults, e.g. 25s; 0 disables faults.
+    #[arg(long, default_value = "25s", value_parser = parse_duration)]
+    pub faults_every: Duration,
+    /// Stop after this long (default: run until interrupted).
+    #[arg(long = "for", value_parser = parse_duration)]
+    pub run_for: Option<Duration>,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The scene manifest to check.
+    pub scene: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StateArgs {
+    /// The broker to listen to.
+    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+    pub broker: BrokerAddress,
+    /// A scene manifest: its twins and rules apply (statuses match the viewer's).
+    #[arg(long)]
+    pub scene: Option<PathBuf>,
+    /// How long to listen, e.g. 5s.
+    #[arg(long = "for", default_value = "5s", value_parser = parse_duration)]
+    pub listen_for: Duration,
+    /// Print JSON instead of an indented tree.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GenPlantArgs {
+    /// Production lines (the demo plant has 2).
+    #[arg(long, default_value_t = 2)]
+    pub lines: usize,
+    /// Where to write the model.
+    #[arg(long, default_value = "assets/demo-plant.glb")]
+    pub out: PathBuf,
+    /// Also write a scene manifest for the model here.
+    #[arg(long)]
+    pub scene: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Production lines in the benchmark plant.
+    #[arg(long, default_value_t = 300)]
+    pub lines: usize,
+    /// Rounds of one message per twin.
+    #[arg(long, default_value_t = 20)]
+    pub rounds: usize,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    match cli.command {
+        None => view::run(cli.view),
+        Some(Command::Sim(args)) => sim::run(args),
+        Some(Command::Check(args)) => check::run(args),
+        Some(Command::State(args)) => state::run(args),
+        Some(Command::GenPlant(args)) => gen_plant::run(args),
+        Some(Command::Bench(args)) => bench::run(args),
+    }
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text.split_once('x').ok_or_else(|| format!("{text:?} is not WIDTHxHEIGHT"))?;
+    let parse = |s: &str| s.parse::<u32>().ok().filter(|v| (64..=16384).contains(v));
+    Ok((parse(w).ok_or("bad width")?, parse(h).ok_or("bad height")?))
+}
+
+/// The demo scene: in the working directory (a checkout), else next to the sources.
+pub fn default_scene() -> PathBuf {
+    let local = Path::new("scenes/demo-plant.toml");
+    if local.exists() {
+        return local.to_owned();
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenes/demo-plant.toml")
+}
+
+/// Logging for the commands without a window (the viewer uses Bevy's log plugin).
+pub fn init_cli_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=warn,rumqttc=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

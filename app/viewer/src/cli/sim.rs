@@ -1,0 +1,35 @@
+//! `twinscope sim`: the plant simulator alone, against any broker.
+
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use twinscope_core::sim::{SimConfig, spawn_simulator};
+
+use super::SimArgs;
+
+pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
+    super::init_cli_logging();
+    let mut config = SimConfig::new(args.broker.clone());
+    config.lines = args.lines;
+    config.rate_hz = args.rate;
+    config.fault_every = (!args.faults_every.is_zero()).then_some(args.faults_every);
+    config.seed = args.seed;
+    config.run_for = args.run_for;
+    let twins = twinscope_core::demo::PlantLayout::new(args.lines).twins.len();
+    tracing::info!(broker = %args.broker, twins, rate = args.rate, "simulating the plant");
+    let sim = spawn_simulator(config)?;
+    let stats = sim.stats.clone();
+    let reporter = std::thread::spawn(move || {
+        let mut last = 0;
+        loop {
+            std::thread::sleep(Duration::from_secs(5));
+            let published = stats.published.load(Ordering::Relaxed);
+            tracing::info!(published, per_second = (published - last) / 5, faults = stats.faults.load(Ordering::Relaxed), "simulator");
+            last = published;
+        }
+    });
+    sim.join();
+    drop(reporter);
+    Ok(ExitCode::SUCCESS)
+}

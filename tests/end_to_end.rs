@@ -1,0 +1,353 @@
+//! End-to-end tests: the real `twinscope` binary, real brokers (the embedded rumqttd and
+//! Debian's mosquitto as the reference peer) over real TCP, real glTF files.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use rumqttc::{Client, MqttOptions, QoS};
+use support::{Mosquitto, eventually, run_twinscope};
+use twinscope_core::BrokerAddress;
+use twinscope_core::broker::start_embedded_broker;
+use twinscope_core::ingest::{BatchReceiver, IngestConfig, IngestHandle, spawn_ingest};
+use twinscope_core::rules::RuleSet;
+use twinscope_core::schema::thin_edge::ThinEdgeSchema;
+use twinscope_core::twin::{Severity, Status, StoreConfig, TwinStore};
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn ingest(broker: BrokerAddress) -> (IngestHandle, BatchReceiver) {
+    spawn_ingest(IngestConfig::new(broker), Box::new(ThinEdgeSchema::default())).expect("ingest thread")
+}
+
+/// Applies whatever arrived to `store` until `check` holds (or the time runs out).
+fn apply_until(store: &mut TwinStore, batches: &BatchReceiver, limit: Duration, mut check: impl FnMut(&TwinStore) -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(batch) = batches.recv_timeout(Duration::from_millis(20)) {
+            store.apply_all(&batch.updates, batch.received);
+        }
+        if check(store) {
+            return true;
+        }
+    }
+    false
+}
+
+fn publisher(broker: &BrokerAddress, name: &str) -> Client {
+    let options = MqttOptions::new(format!("{name}-{}", std::process::id()), broker.host.clone(), broker.port);
+    let (client, mut connection) = Client::new(options, 100);
+    std::thread::spawn(move || for _ in connection.iter() {});
+    client
+}
+
+// ---- twinscope check ----------------------------------------------------------------------
+
+#[test]
+fn check_reports_how_the_demo_scene_binds() {
+    let output = run_twinscope(&["check", "scenes/demo-plant.toml"], Duration::from_secs(30));
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}\n{}", stderr(&output));
+    assert!(text.contains("scene \"Demo plant\""), "{text}");
+    assert!(text.contains("bound nodes (65):"), "{text}");
+    assert!(text.contains("main/line1/line1-pump1/line1-pump1-bearing-de  ->  line1-pump1-bearing-de  [extras]"), "{text}");
+    assert!(text.contains("twins with no node (0):"), "{text}");
+    assert!(text.contains("nodes that match no twin (0):"), "{text}");
+
+    let output = run_twinscope(&["check", "--json", "scenes/demo-plant.toml"], Duration::from_secs(30));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("check --json prints JSON");
+    assert_eq!(report["bound"].as_array().unwrap().len(), 65);
+    assert_eq!(report["rules"], 5);
+}
+
+#[test]
+fn check_refuses_broken_scenes_with_the_file_and_reason() {
+    let dir = std::env::temp_dir().join(format!("twinscope-broken-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let demo_model = std::fs::read(support::repo_root().join("assets/demo-plant.glb")).unwrap();
+    std::fs::write(dir.join("truncated.glb"), &demo_model[..demo_model.len() / 2]).unwrap();
+    std::fs::write(dir.join("garbage.glb"), b"this is not a model").unwrap();
+    let cases = [
+        ("missing-model.toml", "[scene]\nmodel = \"nowhere.glb\"\n", "nowhere.glb"),
+        ("garbage.toml", "[scene]\nmodel = \"garbage.glb\"\n", "not a valid glTF"),
+        ("truncated.toml", "[scene]\nmodel = \"truncated.glb\"\n", "garbage"),
+        ("syntax.toml", "[scene\nmodel = 3\n", "line 1"),
+        ("unknown-key.toml", "[scene]\nmodel = \"truncated.glb\"\nzoom = 2\n", "zoom"),
+        (
+            "bad-rule.toml",
+            "[scene]\nmodel = \"truncated.glb\"\n[[rule]]\nproperty = \"t\"\nrange = [{ min = 5.0, max = 1.0, status = \"ok\" }]\n",
+            "min 5 is not below max 1",
+        ),
+    ];
+    for (file, text, expected) in cases {
+        std::fs::write(dir.join(file), text).unwrap();
+        let path = dir.join(file);
+        let output = run_twinscope(&["check", path.to_str().unwrap()], Duration::from_secs(30));
+        let message = stderr(&output);
+        assert!(!output.status.success(), "{file} passed the check");
+        assert!(message.contains(file), "{file}: the error should name the file: {message}");
+        if file != "truncated.toml" {
+            assert!(message.contains(expected), "{file}: expected {expected:?} in {message}");
+        } else {
+            assert!(message.contains("truncated") || message.contains("not a valid glTF"), "{file}: {message}");
+        }
+    }
+    let output = run_twinscope(&["check", dir.join("absent.toml").to_str().unwrap()], Duration::from_secs(30));
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("cannot read the scene manifest"), "{}", stderr(&output));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn cli_rejects_bad_arguments_clearly() {
+    let output = run_twinscope(&["--broker", "ftp://example"], Duration::from_secs(30));
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("only mqtt://"), "{}", stderr(&output));
+    let output = run_twinscope(&["state", "--for", "soon"], Duration::from_secs(30));
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("is not a duration"), "{}", stderr(&output));
+}
+
+// ---- ingest over real TCP ------------------------------------------------------------------
+
+#[test]
+fn ingest_over_the_embedded_broker_builds_twins_from_thin_edge_messages() {
+    let broker = start_embedded_broker(None).expect("embedded broker");
+    let (_ingest, batches) = ingest(broker.address.clone());
+    let client = publisher(&broker.address, "embedded-test");
+    let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+    // Publish until the subscription is in place (it races the first messages).
+    let published = eventually(Duration::from_secs(10), || {
+        client.publish("te/device/pump7//", QoS::AtLeastOnce, true, r#"{"@type":"child-device","displayName":"Pump 7"}"#).unwrap();
+        client.publish("te/device/pump7///m/env", QoS::AtLeastOnce, false, r#"{"temperature": 41.5, "Climate": {"Humidity": 55}}"#).unwrap();
+        apply_until(&mut store, &batches, Duration::from_millis(300), |s| s.twin("pump7").is_some_and(|t| t.property("temperature").is_some()))
+    });
+    assert!(published, "no measurement arrived through the embedded broker");
+    client.publish("te/device/pump7///a/overheat", QoS::AtLeastOnce, true, r#"{"text":"Hot","severity":"critical"}"#).unwrap();
+    assert!(apply_until(&mut store, &batches, Duration::from_secs(5), |s| s.twin("pump7").unwrap().status == Status::Alarm));
+    let pump = store.twin("pump7").unwrap();
+    assert_eq!(pump.label(), "Pump 7");
+    assert_eq!(pump.property("Climate.Humidity").unwrap().value, 55.0);
+    assert_eq!(pump.alarms[0].severity, Severity::Critical);
+    let parent = pump.parent.map(|p| store.get(p).id.to_string());
+    assert_eq!(parent.as_deref(), Some("main"), "child devices hang under main by default");
+}
+
+#[test]
+fn ingest_from_mosquitto_counts_bad_input_and_keeps_good_state() {
+    let mosquitto = Mosquitto::start();
+    let address: BrokerAddress = mosquitto.url().parse().unwrap();
+    let (ingest_handle, batches) = ingest(address);
+    assert!(eventually(Duration::from_secs(10), || ingest_handle.stats.snapshot().connected));
+    std::thread::sleep(Duration::from_millis(200)); // let the subscription land
+    mosquitto.publish("te/device/main///m/battery/meta", r#"{"units": {"voltage": "V"}}"#, true);
+    mosquitto.publish("te/device/main///m/battery", r#"{"voltage": 12.5}"#, false);
+    for (topic, payload) in [
+        ("te/device/main///m/battery", "{not json"),
+        ("te/device/main///m/battery", r#"{"voltage": NaN}"#),
+        ("te/device/main///m/battery", r#"{"voltage": "high"}"#),
+        ("te/device/main///a/x", r#"{"severity": "apocalyptic"}"#),
+        ("te/device/main///status/health", r#"{"status": "sideways"}"#),
+        ("te//no-device/m/x", "{}"),
+    ] {
+        mosquitto.publish(topic, payload, false);
+    }
+    mosquitto.publish("te/device/main///m/battery", r#"{"voltage": 12.25}"#, false);
+    let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+    assert!(apply_until(&mut store, &batches, Duration::from_secs(10), |s| {
+        s.twin("main").and_then(|t| t.property("voltage")).is_some_and(|p| p.value == 12.25)
+    }));
+    assert!(eventually(Duration::from_secs(5), || ingest_handle.stats.snapshot().decode_errors == 5));
+    let stats = ingest_handle.stats.snapshot();
+    assert_eq!(stats.unknown_topics, 1);
+    let voltage = store.twin("main").unwrap().property("voltage").unwrap();
+    assert_eq!(voltage.unit.as_deref(), Some("V"));
+    assert_eq!(voltage.history.len(), 2, "only the two valid values are in the history");
+    assert!(store.twin("main").unwrap().alarms.is_empty());
+}
+
+#[test]
+fn ingest_reconnects_resubscribes_and_marks_stale_when_the_broker_goes_away() {
+    let mut mosquitto = Mosquitto::start();
+    let port = mosquitto.port;
+    let address: BrokerAddress = mosquitto.url().parse().unwrap();
+    let (ingest_handle, batches) = ingest(address);
+    let stats = ingest_handle.stats.clone();
+    assert!(eventually(Duration::from_secs(10), || stats.snapshot().connected));
+    std::thread::sleep(Duration::from_millis(200));
+    let config = StoreConfig { stale_after: Duration::from_secs(1), ..StoreConfig::default() };
+    let mut store = TwinStore::new(config, RuleSet::default());
+    mosquitto.publish("te/device/pump1///m/p", r#"{"flow": 1}"#, false);
+    assert!(apply_until(&mut store, &batches, Duration::from_secs(5), |s| s.twin("pump1").is_some()));
+    assert_eq!(store.twin("pump1").unwrap().status, Status::Ok);
+
+    mosquitto.stop();
+    assert!(eventually(Duration::from_secs(10), || !stats.snapshot().connected), "the loss was not noticed");
+    std::thread::sleep(Duration::from_millis(1200));
+    store.mark_stale(twinscope_core::Timestamp::now());
+    assert_eq!(store.twin("pump1").unwrap().status, Status::Stale, "silence must read as stale, never as live");
+
+    let mosquitto = Mosquitto::start_on(port);
+    assert!(eventually(Duration::from_secs(15), || stats.snapshot().connects >= 2), "no reconnect");
+    let arrived = eventually(Duration::from_secs(10), || {
+        mosquitto.publish("te/device/pump1///m/p", r#"{"flow": 2}"#, false);
+        apply_until(&mut store, &batches, Duration::from_millis(300), |s| s.twin("pump1").unwrap().property("flow").unwrap().value == 2.0)
+    });
+    assert!(arrived, "after reconnecting the client must subscribe again");
+    assert_eq!(store.twin("pump1").unwrap().status, Status::Ok);
+}
+
+// ---- twinscope sim + twinscope state ---------------------------------------------------------
+
+#[test]
+fn state_shows_the_simulated_plant_from_mosquitto() {
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let mut sim = support::twinscope()
+        .args(["sim", "--broker", &url, "--rate", "5", "--for", "30s", "--faults-every", "0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let output = run_twinscope(&["state", "--broker", &url, "--scene", "scenes/demo-plant.toml", "--for", "3s", "--json"], Duration::from_secs(30));
+    let _ = sim.kill();
+    let _ = sim.wait();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("state --json prints JSON");
+    assert_eq!(report["ingest"]["connected"], true);
+    assert!(report["ingest"]["messages"].as_u64().unwrap() > 100);
+    assert_eq!(report["ingest"]["decode_errors"], 0);
+    let twins = report["twins"].as_array().unwrap();
+    let find = |id: &str| twins.iter().find(|t| t["id"] == id).unwrap_or_else(|| panic!("no twin {id}"));
+    let bearing = find("line1-pump1-bearing-de");
+    assert_eq!(bearing["path"], serde_json::json!(["main", "line1", "line1-pump1", "line1-pump1-bearing-de"]));
+    assert_eq!(bearing["status"], "ok");
+    let temperature = bearing["properties"].as_array().unwrap().iter().find(|p| p["name"] == "temperature").unwrap();
+    assert_eq!(temperature["unit"], "°C");
+    assert!((30.0..70.0).contains(&temperature["value"].as_f64().unwrap()));
+    assert!(temperature["time"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(find("line1-pump1")["fragments"]["hardware"]["manufacturer"], "ACME Process");
+    assert_eq!(find("line1/plc")["health"], "up");
+    assert_eq!(find("main")["name"], "Demo plant");
+    assert_eq!(twins.len(), 65 + 2, "the model's twins plus one PLC service per line");
+
+    let text = run_twinscope(&["state", "--broker", &url, "--for", "1s"], Duration::from_secs(30));
+    assert!(stdout(&text).contains("main [") && stdout(&text).lines().count() > 1);
+}
+
+#[test]
+fn state_fails_clearly_without_a_broker() {
+    let port = support::free_port();
+    let output = run_twinscope(&["state", "--broker", &format!("mqtt://127.0.0.1:{port}"), "--for", "1s"], Duration::from_secs(30));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("could not connect"), "{}", stderr(&output));
+}
+
+// ---- rendered screenshot under Xvfb + Mesa lavapipe -----------------------------------------
+
+/// How to give the viewer a display: the one we have, or a private Xvfb via `xvfb-run`.
+fn display_wrapper() -> Option<Vec<String>> {
+    if std::env::var_os("DISPLAY").is_some() {
+        return Some(Vec::new());
+    }
+    let has_xvfb_run = std::process::Command::new("sh").args(["-c", "command -v xvfb-run"]).output().is_ok_and(|o| o.status.success());
+    has_xvfb_run.then(|| ["xvfb-run", "-a", "-s", "-screen 0 1280x720x24"].map(String::from).to_vec())
+}
+
+#[test]
+fn screenshot_shows_the_plant_with_a_part_in_alarm_colour() {
+    let Some(wrapper) = display_wrapper() else {
+        assert!(std::env::var_os("TWINSCOPE_REQUIRE_SCREENSHOT").is_none(), "no DISPLAY and no xvfb-run, but a screenshot is required");
+        eprintln!("SKIPPED: no DISPLAY and no xvfb-run (apt-get install xvfb mesa-vulkan-drivers)");
+        return;
+    };
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    // A part forced into alarm, as a device would raise it (retained).
+    mosquitto.publish("te/device/line1-tank1///a/leak", r#"{"text":"Tank leaking","severity":"critical"}"#, true);
+    let mut sim = support::twinscope()
+        .args(["sim", "--broker", &url, "--rate", "2", "--faults-every", "0", "--for", "120s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let png_path = out_dir.join("demo-plant-alarm.png");
+    let _ = std::fs::remove_file(&png_path);
+    let binary = env!("CARGO_BIN_EXE_twinscope");
+    let mut command = std::process::Command::new(wrapper.first().map_or(binary, String::as_str));
+    if !wrapper.is_empty() {
+        command.args(&wrapper[1..]).arg(binary);
+    }
+    let lavapipe = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
+    if std::env::var_os("VK_DRIVER_FILES").is_none() && std::path::Path::new(lavapipe).exists() {
+        command.env("VK_DRIVER_FILES", lavapipe);
+    }
+    let output = command
+        .current_dir(support::repo_root())
+        .args(["--broker", &url, "--window-size", "1280x720", "--select", "line2-pump1", "--exit-after", "40s", "--screenshot"])
+        .arg(&png_path)
+        .output()
+        .unwrap();
+    let _ = sim.kill();
+    let _ = sim.wait();
+    let log = format!("{}\n{}", stdout(&output), stderr(&output));
+    assert!(output.status.success(), "viewer failed:\n{log}");
+    let file = std::fs::File::open(&png_path).unwrap_or_else(|_| panic!("no screenshot written:\n{log}"));
+    let decoder = png::Decoder::new(std::io::BufReader::new(file));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let (width, channels) = (info.width as usize, info.color_type.samples());
+    assert_eq!((info.width, info.height), (1280, 720));
+    let pixel = |x: usize, y: usize| -> [u8; 3] {
+        let i = (y * width + x) * channels;
+        [pixels[i], pixels[i + 1], pixels[i + 2]]
+    };
+
+    // Not blank: many distinct colours.
+    let mut colours = std::collections::HashSet::new();
+    for y in (0..720).step_by(4) {
+        for x in (0..1280).step_by(4) {
+            colours.insert(pixel(x, y));
+        }
+    }
+    assert!(colours.len() > 200, "the screenshot looks blank ({} colours)\n{log}", colours.len());
+
+    let placements: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(format!("{}.twins.json", png_path.display())).unwrap()).unwrap();
+    let at = |twin: &str| {
+        let p = placements.iter().find(|p| p["twin"] == twin).unwrap_or_else(|| panic!("{twin} not placed: {placements:?}"));
+        (p["x"].as_f64().unwrap() as usize, p["y"].as_f64().unwrap() as usize, p["status"].as_str().unwrap().to_owned())
+    };
+    let average = |x: usize, y: usize| {
+        let mut sum = [0u32; 3];
+        for dy in 0..5 {
+            for dx in 0..5 {
+                let p = pixel(x + dx - 2, y + dy - 2);
+                for k in 0..3 {
+                    sum[k] += p[k] as u32;
+                }
+            }
+        }
+        sum.map(|s| s / 25)
+    };
+    let (x, y, status) = at("line1-tank1");
+    assert_eq!(status, "alarm");
+    let is_red = |[r, g, b]: [u32; 3]| r > 150 && r > g + 90 && r > b + 90;
+    let [r, g, b] = average(x, y);
+    assert!(is_red([r, g, b]), "line1-tank1 at ({x},{y}) should be alarm red, is {:?}; see {}", [r, g, b], png_path.display());
+    let (x, y, status) = at("line1-tank2");
+    assert_ne!(status, "alarm");
+    let [r, g, b] = average(x, y);
+    assert!(!is_red([r, g, b]), "line1-tank2 is not in alarm but looks red: {:?}", [r, g, b]);
+    eprintln!("screenshot checked: {}", png_path.display());
+}

@@ -1,0 +1,124 @@
+//! The viewer's plugins headless: `MinimalPlugins` plus twinscope's sync, binding and selection
+//! plugins, no renderer. Entities stand in for a spawned glTF scene, with the same `Name` and
+//! `GltfExtras` components Bevy's glTF loader gives nodes.
+
+use std::time::Duration;
+
+use bevy::camera::NormalizedRenderTarget;
+use bevy::gltf::GltfExtras;
+use bevy::picking::backend::HitData;
+use bevy::picking::events::{Click, Pointer};
+use bevy::picking::pointer::{Location, PointerButton, PointerId};
+use bevy::prelude::*;
+use twinscope::prelude::*;
+use twinscope::scene::SceneBindingPlugin;
+use twinscope::selection::SelectionPlugin;
+use twinscope::sync::TwinSyncPlugin;
+use twinscope_core::Timestamp;
+use twinscope_core::TwinUpdate;
+use twinscope_core::ingest::{BatchSender, IngestStats, UpdateBatch, batch_channel};
+use twinscope_core::manifest::NamePattern;
+use twinscope_core::rules::RuleSet;
+use twinscope_core::twin::{Severity, Status, StoreConfig, TwinStore};
+
+struct Scene {
+    app: App,
+    sender: BatchSender,
+    pump: Entity,
+    pump_mesh: Entity,
+    seal: Entity,
+    seal_mesh: Entity,
+}
+
+fn extras(twin: &str) -> GltfExtras {
+    GltfExtras { value: format!(r#"{{"twin":"{twin}"}}"#) }
+}
+
+fn scene() -> Scene {
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins).add_plugins((TwinSyncPlugin, SceneBindingPlugin, SelectionPlugin));
+    let (sender, batches) = batch_channel();
+    let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+    store.declare("main", None, None);
+    store.declare("line1-pump1", Some("main"), Some("Pump 1"));
+    app.insert_resource(TwinState { store })
+        .insert_resource(IngestLink { batches, stats: IngestStats::new() })
+        .insert_resource(SceneSource {
+            model_asset: String::new(),
+            scene_index: 0,
+            extras_key: "twin".into(),
+            name_patterns: vec![NamePattern::parse("TW_{twin}").unwrap()],
+            model_file: "test.glb".into(),
+        });
+    let world = app.world_mut();
+    let pump_mesh = world.spawn((Name::new("pump.shape0"), Mesh3d(Handle::default()))).id();
+    let seal_mesh = world.spawn((Name::new("seal.shape0"), Mesh3d(Handle::default()))).id();
+    let seal = world.spawn(Name::new("TW_line1-pump1-seal")).add_child(seal_mesh).id();
+    let pump = world.spawn((Name::new("line1-pump1"), extras("line1-pump1"))).add_children(&[pump_mesh, seal]).id();
+    world.spawn((Name::new("plant"), extras("main"))).add_child(pump);
+    app.update();
+    Scene { app, sender, pump, pump_mesh, seal, seal_mesh }
+}
+
+fn send(sender: &BatchSender, updates: Vec<TwinUpdate>) {
+    sender.send(UpdateBatch { received: Timestamp::now(), updates }).unwrap();
+}
+
+#[test]
+fn nodes_bind_by_extras_and_by_name_pattern_with_their_own_meshes() {
+    let mut scene = scene();
+    let world = scene.app.world_mut();
+    let pump_twin = world.get::<BoundTwin>(scene.pump).expect("pump bound by extras").0;
+    let seal_twin = world.get::<BoundTwin>(scene.seal).expect("seal bound by name pattern").0;
+    let state = world.resource::<TwinState>();
+    assert_eq!(state.store.get(pump_twin).id.as_str(), "line1-pump1");
+    assert_eq!(state.store.get(seal_twin).id.as_str(), "line1-pump1-seal");
+    assert_eq!(world.get::<TwinMeshes>(scene.pump).unwrap().0, vec![scene.pump_mesh], "the seal's mesh is the seal's, not the pump's");
+    assert_eq!(world.get::<TwinMeshes>(scene.seal).unwrap().0, vec![scene.seal_mesh]);
+}
+
+#[test]
+fn updates_reach_the_bound_entities_within_one_frame() {
+    let mut scene = scene();
+    assert_eq!(scene.app.world().get::<TwinVisualState>(scene.pump).unwrap().status, Status::Unknown);
+    let now = Timestamp::now();
+    send(&scene.sender, vec![TwinUpdate::Measurement { twin: "line1-pump1".into(), name: "flow".into(), value: 48.0, time: now }]);
+    scene.app.update();
+    assert_eq!(scene.app.world().get::<TwinVisualState>(scene.pump).unwrap().status, Status::Ok);
+    let alarm = TwinUpdate::AlarmRaised {
+        twin: "line1-pump1-seal".into(),
+        alarm_type: "leak".into(),
+        severity: Severity::Major,
+        text: "Seal leaking".into(),
+        time: now,
+    };
+    send(&scene.sender, vec![alarm]);
+    scene.app.update();
+    let world = scene.app.world();
+    assert_eq!(world.get::<TwinVisualState>(scene.seal).unwrap().status, Status::Alarm);
+    assert_eq!(world.get::<TwinVisualState>(scene.pump).unwrap().status, Status::Ok, "only the seal is in alarm");
+    let store = &world.resource::<TwinState>().store;
+    assert_eq!(store.twin("line1-pump1").unwrap().property("flow").unwrap().value, 48.0);
+}
+
+#[test]
+fn selection_follows_commands_and_picks_on_parts() {
+    let mut scene = scene();
+    let seal_twin = scene.app.world().get::<BoundTwin>(scene.seal).unwrap().0;
+    let pump_twin = scene.app.world().get::<BoundTwin>(scene.pump).unwrap().0;
+    scene.app.world_mut().write_message(SelectTwin(Some(pump_twin)));
+    scene.app.update();
+    assert_eq!(scene.app.world().resource::<Selection>().twin, Some(pump_twin));
+
+    // A click on the seal's mesh selects the seal (the nearest bound ancestor), as in 3D.
+    let camera = scene.app.world_mut().spawn_empty().id();
+    let location = Location { target: NormalizedRenderTarget::None { width: 1, height: 1 }, position: Vec2::ZERO };
+    let click = Click { button: PointerButton::Primary, hit: HitData::new(camera, 1.0, None, None), duration: Duration::ZERO, count: 1 };
+    scene.app.world_mut().write_message(Pointer::new(PointerId::Mouse, location, click, scene.seal_mesh));
+    scene.app.update();
+    assert_eq!(scene.app.world().resource::<Selection>().twin, Some(seal_twin));
+
+    scene.app.world_mut().write_message(SelectTwin(None));
+    scene.app.update();
+    assert_eq!(scene.app.world().resource::<Selection>().twin, None);
+}

@@ -1,0 +1,127 @@
+//! Helpers for end-to-end tests: real brokers on free loopback ports, and the real binary.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root (the tests live in `tests/`, the crate in `app/viewer`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+}
+
+pub fn twinscope() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_twinscope"));
+    command.current_dir(repo_root());
+    command
+}
+
+/// Runs `twinscope ARGS` to completion, with a time limit.
+pub fn run_twinscope(args: &[&str], limit: Duration) -> Output {
+    let mut child = twinscope().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start twinscope");
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("output");
+            panic!(
+                "twinscope {args:?} ran past {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
+}
+
+pub fn wait_for_port(port: u16, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// Debian's mosquitto on a loopback port, killed on drop.
+pub struct Mosquitto {
+    pub port: u16,
+    child: Child,
+    config: PathBuf,
+}
+
+impl Mosquitto {
+    pub fn start() -> Mosquitto {
+        Self::start_on(free_port())
+    }
+
+    pub fn start_on(port: u16) -> Mosquitto {
+        let config = std::env::temp_dir().join(format!("twinscope-mosquitto-{}-{port}.conf", std::process::id()));
+        let mut file = std::fs::File::create(&config).unwrap();
+        writeln!(file, "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000").unwrap();
+        let child = Command::new(mosquitto_binary())
+            .arg("-c")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed (apt-get install mosquitto mosquitto-clients)");
+        assert!(wait_for_port(port, Duration::from_secs(10)), "mosquitto did not listen on {port}");
+        Mosquitto { port, child, config }
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// Publishes one message with Debian's `mosquitto_pub` (an independent client).
+    pub fn publish(&self, topic: &str, payload: &str, retain: bool) {
+        let mut command = Command::new("mosquitto_pub");
+        command.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q", "1", "-t", topic, "-m", payload]);
+        if retain {
+            command.arg("-r");
+        }
+        let status = command.status().expect("mosquitto_pub is installed");
+        assert!(status.success(), "mosquitto_pub {topic}");
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_file(&self.config);
+    }
+}
+
+fn mosquitto_binary() -> &'static str {
+    if Path::new("/usr/sbin/mosquitto").exists() { "/usr/sbin/mosquitto" } else { "mosquitto" }
+}
+
+/// Polls `check` until it holds or `limit` passes.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    check()
+}

@@ -1,7 +1,6 @@
 //! Twin ids and the interner that lets the decoder hand out ids without allocating.
 
 use std::borrow::Borrow;
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -49,7 +48,7 @@ impl From<&str> for TwinId {
 /// for ids, property names and types (a plant repeats the same few thousand names forever).
 #[derive(Default)]
 pub struct Interner {
-    strings: HashSet<Arc<str>>,
+    strings: foldhash::HashSet<Arc<str>>,
 }
 
 impl Interner {

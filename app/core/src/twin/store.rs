@@ -4,7 +4,7 @@
 //! order by one owner. The store remembers which twins changed status so that the viewer
 //! restyles only those, not the whole plant, each frame.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -183,7 +183,7 @@ impl Default for StoreConfig {
 /// Every twin and the hierarchy between them.
 pub struct TwinStore {
     twins: Vec<Twin>,
-    index: HashMap<TwinId, TwinIndex>,
+    index: foldhash::HashMap<TwinId, TwinIndex>,
     rules: RuleSet,
     config: StoreConfig,
     changed: Vec<TwinIndex>,
@@ -195,7 +195,7 @@ impl TwinStore {
     pub fn new(config: StoreConfig, rules: RuleSet) -> Self {
         TwinStore {
             twins: Vec::new(),
-            index: HashMap::new(),
+            index: foldhash::HashMap::default(),
             rules,
             config,
             changed: Vec::new(),

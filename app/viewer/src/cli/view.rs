@@ -82,7 +82,7 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
                 ..default()
             })
             .set(LogPlugin {
-                filter: "info,wgpu=error,naga=warn,rumqttd=warn,rumqttc=warn,bevy_render=warn,bevy_winit=warn".into(),
+                filter: "info,wgpu=error,naga=warn,rumqttd=off,rumqttc=warn,bevy_render=warn,bevy_winit=warn".into(),
                 ..default()
             }),
     )

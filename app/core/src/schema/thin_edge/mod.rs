@@ -4,8 +4,6 @@
 mod measurement;
 mod topic;
 
-use std::collections::HashSet;
-
 use serde_json::Value;
 
 pub use measurement::{MeasurementScratch, decode_measurements};
@@ -27,7 +25,7 @@ pub struct ThinEdgeSchema {
     scratch: MeasurementScratch,
     id_buffer: String,
     /// Entities already announced, so auto-registration is emitted once per entity.
-    known: HashSet<TwinId>,
+    known: foldhash::HashSet<TwinId>,
 }
 
 impl Default for ThinEdgeSchema {
@@ -44,7 +42,7 @@ impl ThinEdgeSchema {
             interner: Interner::default(),
             scratch: MeasurementScratch::default(),
             id_buffer: String::new(),
-            known: HashSet::new(),
+            known: foldhash::HashSet::default(),
         }
     }
 

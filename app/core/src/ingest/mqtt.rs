@@ -48,6 +48,24 @@ pub fn unique_client_id(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
+/// What an MQTT client thread does with what it receives: decode for the viewer
+/// ([`MessageSink`]) or write to a recording ([`crate::record::Recorder`]).
+pub trait MessageHandler: Send + 'static {
+    /// The topic filters to subscribe to (again after every reconnect).
+    fn subscriptions(&self) -> Vec<String>;
+    /// The QoS to subscribe with.
+    fn qos(&self) -> QoS {
+        QoS::AtMostOnce
+    }
+    fn handle(&mut self, topic: &str, payload: &[u8], qos: u8, retain: bool, received: Timestamp);
+    /// Called at least every few milliseconds, for time-based flushing.
+    fn tick(&mut self) {}
+    /// The connection was lost or the thread is stopping: push out what is pending.
+    fn flush(&mut self) {}
+    /// The thread is stopping for good.
+    fn finish(&mut self) {}
+}
+
 /// Decodes messages into the current batch and sends batches when due.
 pub struct MessageSink {
     schema: Box<dyn TopicSchema>,
@@ -73,10 +91,6 @@ impl MessageSink {
             batch_interval,
             max_batch,
         }
-    }
-
-    pub fn subscriptions(&self) -> Vec<String> {
-        self.schema.subscriptions()
     }
 
     /// Decodes one message. Errors are counted and logged at most once per topic a minute.
@@ -133,7 +147,22 @@ impl MessageSink {
     }
 }
 
-/// A running ingest thread. Dropping it stops the thread.
+impl MessageHandler for MessageSink {
+    fn subscriptions(&self) -> Vec<String> {
+        self.schema.subscriptions()
+    }
+    fn handle(&mut self, topic: &str, payload: &[u8], _qos: u8, _retain: bool, received: Timestamp) {
+        MessageSink::handle(self, topic, payload, received);
+    }
+    fn tick(&mut self) {
+        self.flush_if_due();
+    }
+    fn flush(&mut self) {
+        MessageSink::flush(self);
+    }
+}
+
+/// A running MQTT client thread. Dropping it stops the thread.
 pub struct IngestHandle {
     pub stats: Arc<IngestStats>,
     stop: Arc<AtomicBool>,
@@ -161,16 +190,23 @@ impl Drop for IngestHandle {
 pub fn spawn_ingest(config: IngestConfig, schema: Box<dyn TopicSchema>) -> std::io::Result<(IngestHandle, BatchReceiver)> {
     let (sender, batches) = batch_channel();
     let stats = IngestStats::new();
-    let stop = Arc::new(AtomicBool::new(false));
     let sink = MessageSink::new(schema, sender, stats.clone(), config.batch_interval, config.max_batch);
-    let thread = {
-        let (stats, stop) = (stats.clone(), stop.clone());
-        std::thread::Builder::new().name("mqtt-ingest".into()).spawn(move || run(config, sink, &stats, &stop))?
-    };
-    Ok((IngestHandle { stats, stop, thread: Some(thread) }, batches))
+    let handle = spawn_mqtt_client(config, sink, stats, "mqtt-ingest")?;
+    Ok((handle, batches))
 }
 
-fn run(config: IngestConfig, mut sink: MessageSink, stats: &IngestStats, stop: &AtomicBool) {
+/// Starts an MQTT client thread that feeds `handler`, reconnecting with backoff and
+/// subscribing again after every reconnect. `stats` gets the connection state.
+pub fn spawn_mqtt_client<H: MessageHandler>(config: IngestConfig, handler: H, stats: Arc<IngestStats>, name: &str) -> std::io::Result<IngestHandle> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let (stats, stop) = (stats.clone(), stop.clone());
+        std::thread::Builder::new().name(name.into()).spawn(move || run(config, handler, &stats, &stop))?
+    };
+    Ok(IngestHandle { stats, stop, thread: Some(thread) })
+}
+
+fn run<H: MessageHandler>(config: IngestConfig, mut sink: H, stats: &IngestStats, stop: &AtomicBool) {
     let mut options = MqttOptions::new(config.client_id.clone(), config.broker.host.clone(), config.broker.port);
     options.set_keep_alive(Duration::from_secs(5));
     options.set_clean_session(true);
@@ -183,7 +219,7 @@ fn run(config: IngestConfig, mut sink: MessageSink, stats: &IngestStats, stop: &
     while !stop.load(Ordering::Relaxed) {
         match connection.recv_timeout(config.batch_interval) {
             Ok(Ok(Event::Incoming(Packet::Publish(publish)))) => {
-                sink.handle(&publish.topic, &publish.payload, Timestamp::now());
+                sink.handle(&publish.topic, &publish.payload, publish.qos as u8, publish.retain, Timestamp::now());
             }
             Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
                 tracing::info!(broker = %config.broker, "connected");
@@ -191,7 +227,7 @@ fn run(config: IngestConfig, mut sink: MessageSink, stats: &IngestStats, stop: &
                 was_connected = true;
                 backoff = Duration::from_millis(100);
                 for filter in &subscriptions {
-                    if let Err(error) = client.try_subscribe(filter.clone(), QoS::AtMostOnce) {
+                    if let Err(error) = client.try_subscribe(filter.clone(), sink.qos()) {
                         tracing::warn!(filter, %error, "could not subscribe");
                     }
                 }
@@ -212,9 +248,10 @@ fn run(config: IngestConfig, mut sink: MessageSink, stats: &IngestStats, stop: &
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        sink.flush_if_due();
+        sink.tick();
     }
     sink.flush();
+    sink.finish();
     let _ = client.try_disconnect();
     stats.set_connected_quiet(false);
 }

@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod gen_plant;
+mod record;
 mod sim;
 mod state;
 mod view;
@@ -33,6 +34,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Listen to a broker for a while and print the twin hierarchy and its state.
     State(StateArgs),
+    /// Record MQTT traffic to an MCAP file (or repair a recording cut short).
+    Record(RecordArgs),
     /// Write the demo plant model (.glb) and, optionally, a scene manifest for it.
     GenPlant(GenPlantArgs),
     /// Measure ingest throughput (decode + apply vs bare JSON parsing).
@@ -95,10 +98,35 @@ pub struct CheckArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct StateArgs {
-    /// The broker to listen to.
+pub struct RecordArgs {
+    /// The broker to record from.
     #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
     pub broker: BrokerAddress,
+    /// Topic filters to record (repeat the flag for several).
+    #[arg(long = "topics", default_value = "te/#")]
+    pub topics: Vec<String>,
+    /// The MCAP file to write.
+    #[arg(long, required_unless_present = "repair")]
+    pub out: Option<PathBuf>,
+    /// Stop after this long (default: until Ctrl-C).
+    #[arg(long = "for", value_parser = parse_duration)]
+    pub run_for: Option<Duration>,
+    /// Instead of recording, repair this recording (one cut by a crash or kill -9).
+    #[arg(long, conflicts_with_all = ["out", "run_for"])]
+    pub repair: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct StateArgs {
+    /// The broker to listen to [default: mqtt://127.0.0.1:1883].
+    #[arg(long, conflicts_with = "replay")]
+    pub broker: Option<BrokerAddress>,
+    /// Print the state from a recording instead of a broker.
+    #[arg(long)]
+    pub replay: Option<PathBuf>,
+    /// With --replay: the instant, as RFC 3339 or as time from the recording's start (90s, 2m).
+    #[arg(long, requires = "replay")]
+    pub at: Option<String>,
     /// A scene manifest: its twins and rules apply (statuses match the viewer's).
     #[arg(long)]
     pub scene: Option<PathBuf>,
@@ -139,6 +167,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Sim(args)) => sim::run(args),
         Some(Command::Check(args)) => check::run(args),
         Some(Command::State(args)) => state::run(args),
+        Some(Command::Record(args)) => record::run(args),
         Some(Command::GenPlant(args)) => gen_plant::run(args),
         Some(Command::Bench(args)) => bench::run(args),
     }

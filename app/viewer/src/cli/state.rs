@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use twinscope_core::Timestamp;
 use twinscope_core::ingest::{IngestConfig, spawn_ingest};
+use twinscope_core::replay::Recording;
+use twinscope_core::time::parse_duration;
 use twinscope_core::manifest::load_scene;
 use twinscope_core::report::{state_json, state_text};
 use twinscope_core::rules::RuleSet;
@@ -26,7 +28,11 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitCode> {
         },
         None => TwinStore::new(StoreConfig::default(), RuleSet::default()),
     };
-    let (mut ingest, batches) = spawn_ingest(IngestConfig::new(args.broker.clone()), Box::new(ThinEdgeSchema::default()))?;
+    if let Some(path) = &args.replay {
+        return replay_state(store, path, args.at.as_deref(), args.json);
+    }
+    let broker = args.broker.clone().unwrap_or_else(|| twinscope_core::BrokerAddress::loopback(1883));
+    let (mut ingest, batches) = spawn_ingest(IngestConfig::new(broker.clone()), Box::new(ThinEdgeSchema::default()))?;
     let deadline = Instant::now() + args.listen_for;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         if let Some(batch) = batches.recv_timeout(left.min(Duration::from_millis(50))) {
@@ -47,8 +53,65 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitCode> {
         print!("{}", state_text(&store, Some(&stats)));
     }
     if stats.connects == 0 {
-        eprintln!("error: could not connect to {} within {:?}", args.broker, args.listen_for);
+        eprintln!("error: could not connect to {broker} within {:?}", args.listen_for);
         return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The state at one instant of a recording (the end when no instant is given).
+fn replay_state(mut store: TwinStore, path: &std::path::Path, at: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let mut recording = match Recording::open(path) {
+        Ok(recording) => recording,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if let Some(recovery) = &recording.file.recovery {
+        eprintln!(
+            "warning: {}: {}; read the {} complete bytes of {} (repair with: twinscope record --repair {})",
+            path.display(),
+            recovery.reason,
+            recovery.valid_bytes,
+            recovery.file_bytes,
+            path.display()
+        );
+    }
+    let Some((start, end)) = recording.time_range() else {
+        eprintln!("error: {}: the recording holds no messages", path.display());
+        return Ok(ExitCode::FAILURE);
+    };
+    let instant = match at {
+        None => end,
+        Some(text) => match Timestamp::parse_rfc3339(text) {
+            Some(time) => time,
+            None => match parse_duration(text.trim_start_matches('+')) {
+                Ok(offset) => Timestamp(start.0 + offset.as_micros() as i64),
+                Err(_) => {
+                    eprintln!("error: --at {text:?} is neither an RFC 3339 time nor a duration from the start (90s, 2m)");
+                    return Ok(ExitCode::FAILURE);
+                }
+            },
+        },
+    };
+    if let Err(error) = recording.state_at(&mut store, instant) {
+        eprintln!("error: {error}");
+        return Ok(ExitCode::FAILURE);
+    }
+    if json {
+        let mut report = state_json(&store, None);
+        report["replay"] = serde_json::json!({
+            "file": path,
+            "at": instant.to_string(),
+            "start": start.to_string(),
+            "end": end.to_string(),
+            "recovered": recording.file.recovery.is_some(),
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("# replay of {} at {instant} (recording {start} to {end})", path.display());
+        print!("{}", state_text(&store, None));
     }
     Ok(ExitCode::SUCCESS)
 }

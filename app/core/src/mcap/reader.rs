@@ -1,0 +1,324 @@
+//! Reading MCAP files we (or any MCAP writer using zstd or no chunk compression) wrote.
+//!
+//! A complete file is opened through its footer and summary. A file without one (a recording
+//! cut by a crash, or truncated) is recovered by scanning its records from the start up to the
+//! last complete chunk; the reader says how much was lost. Nothing in a file makes it panic.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use super::format::{Cursor, FormatError, MAGIC, op, read_string_map};
+use super::writer::Delivery;
+
+/// A channel: one topic with its MQTT delivery properties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelInfo {
+    pub id: u16,
+    pub topic: String,
+    pub delivery: Delivery,
+}
+
+/// Where a chunk is and what time it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkInfo {
+    pub start_time: u64,
+    pub end_time: u64,
+    /// Offset of the chunk record in the file.
+    pub offset: u64,
+    pub length: u64,
+}
+
+/// How a file without a summary was recovered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// Bytes from the start that hold complete records.
+    pub valid_bytes: u64,
+    pub file_bytes: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum McapError {
+    #[error("{file}: cannot read it: {source}")]
+    Io { file: PathBuf, source: std::io::Error },
+    #[error("{file}: the file is empty")]
+    Empty { file: PathBuf },
+    #[error("{file}: not an MCAP file (it does not start with the MCAP magic)")]
+    NotMcap { file: PathBuf },
+    #[error("{file}: corrupt at byte {offset}: {reason}")]
+    Corrupt { file: PathBuf, offset: u64, reason: String },
+}
+
+/// An open recording: its channels and chunks, ready for random access.
+pub struct McapFile {
+    path: PathBuf,
+    file: File,
+    pub channels: BTreeMap<u16, ChannelInfo>,
+    pub chunks: Vec<ChunkInfo>,
+    /// `Some` when the file had no usable summary and was scanned.
+    pub recovery: Option<Recovery>,
+}
+
+/// Chunks above this size are refused rather than allocated (a corrupt length field).
+const MAX_CHUNK_BYTES: u64 = 1 << 30;
+
+/// One recorded message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedMessage<'a> {
+    pub channel: u16,
+    pub log_time: u64,
+    pub payload: &'a [u8],
+}
+
+impl McapFile {
+    pub fn open(path: &Path) -> Result<Self, McapError> {
+        let io = |source| McapError::Io { file: path.to_owned(), source };
+        let mut file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        if len == 0 {
+            return Err(McapError::Empty { file: path.to_owned() });
+        }
+        let mut magic = [0u8; 8];
+        if len < 8 || file.read_exact(&mut magic).is_err() || &magic != MAGIC {
+            return Err(McapError::NotMcap { file: path.to_owned() });
+        }
+        let mut mcap = McapFile { path: path.to_owned(), file, channels: BTreeMap::new(), chunks: Vec::new(), recovery: None };
+        match mcap.read_summary(len) {
+            Ok(true) => Ok(mcap),
+            Ok(false) | Err(_) => {
+                mcap.channels.clear();
+                mcap.chunks.clear();
+                mcap.scan(len)?;
+                Ok(mcap)
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Log time of the first and last message (nanoseconds), if there are any.
+    pub fn time_range(&self) -> Option<(u64, u64)> {
+        let start = self.chunks.iter().map(|c| c.start_time).min()?;
+        let end = self.chunks.iter().map(|c| c.end_time).max()?;
+        Some((start, end))
+    }
+
+    fn read_at(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, McapError> {
+        let io = |source| McapError::Io { file: self.path.clone(), source };
+        self.file.seek(SeekFrom::Start(offset)).map_err(io)?;
+        let mut buffer = vec![0u8; len as usize];
+        self.file.read_exact(&mut buffer).map_err(|source| McapError::Io { file: self.path.clone(), source })?;
+        Ok(buffer)
+    }
+
+    /// Reads the footer and summary; `Ok(false)` when the file has none.
+    fn read_summary(&mut self, len: u64) -> Result<bool, FormatError> {
+        const FOOTER: u64 = 9 + 20 + 8;
+        if len < 8 + FOOTER {
+            return Ok(false);
+        }
+        let tail = self.read_at(len - FOOTER, FOOTER).map_err(|e| FormatError(e.to_string()))?;
+        if &tail[29..] != MAGIC || tail[0] != op::FOOTER {
+            return Ok(false);
+        }
+        let mut footer = Cursor::new(&tail[9..29]);
+        let summary_start = footer.u64()?;
+        let summary_offset_start = footer.u64()?;
+        if summary_start == 0 || summary_start >= len - FOOTER {
+            return Ok(false);
+        }
+        let end = if summary_offset_start == 0 { len - FOOTER } else { summary_offset_start };
+        let summary = self.read_at(summary_start, end.saturating_sub(summary_start)).map_err(|e| FormatError(e.to_string()))?;
+        let mut cursor = Cursor::new(&summary);
+        while cursor.remaining() > 0 {
+            let (opcode, body) = cursor.record()?;
+            let mut fields = Cursor::new(body);
+            match opcode {
+                op::CHANNEL => {
+                    let channel = parse_channel(&mut fields)?;
+                    self.channels.insert(channel.id, channel);
+                }
+                op::CHUNK_INDEX => {
+                    let start_time = fields.u64()?;
+                    let end_time = fields.u64()?;
+                    let offset = fields.u64()?;
+                    let length = fields.u64()?;
+                    self.chunks.push(ChunkInfo { start_time, end_time, offset, length });
+                }
+                _ => {}
+            }
+        }
+        self.chunks.sort_by_key(|c| c.offset);
+        Ok(true)
+    }
+
+    /// Walks the records from the start, keeping every complete chunk.
+    fn scan(&mut self, len: u64) -> Result<(), McapError> {
+        let mut offset = 8u64;
+        let mut reason = "the file has no summary (recording interrupted?)".to_owned();
+        loop {
+            if offset + 9 > len {
+                if offset < len {
+                    reason = format!("{} trailing bytes are not a complete record", len - offset);
+                }
+                break;
+            }
+            let head = self.read_at(offset, 9)?;
+            let opcode = head[0];
+            let body_len = u64::from_le_bytes(head[1..9].try_into().expect("8 bytes"));
+            if body_len > len - offset - 9 {
+                reason = format!("the record at byte {offset} is cut short (truncated file)");
+                break;
+            }
+            if opcode == op::DATA_END || opcode == op::FOOTER {
+                break;
+            }
+            if opcode == op::CHUNK {
+                if body_len > MAX_CHUNK_BYTES {
+                    reason = format!("the chunk at byte {offset} claims {body_len} bytes");
+                    break;
+                }
+                let body = self.read_at(offset + 9, body_len)?;
+                let mut fields = Cursor::new(&body);
+                let (Ok(start_time), Ok(end_time)) = (fields.u64(), fields.u64()) else {
+                    reason = format!("the chunk at byte {offset} is damaged");
+                    break;
+                };
+                let chunk = ChunkInfo { start_time, end_time, offset, length: 9 + body_len };
+                match decompress_chunk(&body) {
+                    Ok(records) => {
+                        for_each_record(&records, |opcode, body| {
+                            if opcode == op::CHANNEL
+                                && let Ok(channel) = parse_channel(&mut Cursor::new(body))
+                            {
+                                self.channels.insert(channel.id, channel);
+                            }
+                        })
+                        .ok();
+                        self.chunks.push(chunk);
+                    }
+                    Err(error) => {
+                        reason = format!("the chunk at byte {offset} is damaged: {}", error.0);
+                        break;
+                    }
+                }
+            } else if opcode == op::CHANNEL {
+                let body = self.read_at(offset + 9, body_len)?;
+                if let Ok(channel) = parse_channel(&mut Cursor::new(&body)) {
+                    self.channels.insert(channel.id, channel);
+                }
+            }
+            offset += 9 + body_len;
+        }
+        self.recovery = Some(Recovery { valid_bytes: offset, file_bytes: len, reason });
+        Ok(())
+    }
+
+    /// The uncompressed records of chunk `index`.
+    pub fn chunk_records(&mut self, index: usize) -> Result<Vec<u8>, McapError> {
+        let chunk = self.chunks[index].clone();
+        if chunk.length > MAX_CHUNK_BYTES + 9 || chunk.length < 9 {
+            return Err(self.corrupt(chunk.offset, format!("chunk length {} is not plausible", chunk.length)));
+        }
+        let record = self.read_at(chunk.offset, chunk.length)?;
+        if record[0] != op::CHUNK {
+            return Err(self.corrupt(chunk.offset, "the chunk index points at something that is not a chunk".into()));
+        }
+        decompress_chunk(&record[9..]).map_err(|e| self.corrupt(chunk.offset, e.0))
+    }
+
+    fn corrupt(&self, offset: u64, reason: String) -> McapError {
+        McapError::Corrupt { file: self.path.clone(), offset, reason }
+    }
+}
+
+fn parse_channel(fields: &mut Cursor<'_>) -> Result<ChannelInfo, FormatError> {
+    let id = fields.u16()?;
+    let _schema = fields.u16()?;
+    let topic = fields.string()?;
+    let _encoding = fields.string()?;
+    let metadata = read_string_map(fields)?;
+    let get = |key: &str| metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let delivery = Delivery { qos: get("mqtt.qos").and_then(|q| q.parse().ok()).unwrap_or(0), retain: get("mqtt.retain") == Some("true") };
+    Ok(ChannelInfo { id, topic, delivery })
+}
+
+/// Decompresses a chunk record body and checks its CRC.
+fn decompress_chunk(body: &[u8]) -> Result<Vec<u8>, FormatError> {
+    let mut fields = Cursor::new(body);
+    let _start = fields.u64()?;
+    let _end = fields.u64()?;
+    let uncompressed_size = fields.u64()?;
+    let crc = fields.u32()?;
+    let compression = fields.string()?;
+    let compressed_len = fields.u64()?;
+    let compressed = fields.take(usize::try_from(compressed_len).map_err(|_| FormatError("chunk too large".into()))?)?;
+    if uncompressed_size > MAX_CHUNK_BYTES {
+        return Err(FormatError(format!("chunk claims {uncompressed_size} uncompressed bytes")));
+    }
+    let records = match compression.as_str() {
+        "" => compressed.to_vec(),
+        "zstd" => {
+            let mut out = Vec::with_capacity(uncompressed_size as usize);
+            ruzstd::decoding::FrameDecoder::new()
+                .decode_all_to_vec(compressed, &mut out)
+                .map_err(|e| FormatError(format!("zstd: {e}")))?;
+            out
+        }
+        other => return Err(FormatError(format!("chunk compression {other:?} is not supported (zstd or none)"))),
+    };
+    if records.len() as u64 != uncompressed_size {
+        return Err(FormatError(format!("chunk decompressed to {} bytes, expected {uncompressed_size}", records.len())));
+    }
+    if crc != 0 && crc32fast::hash(&records) != crc {
+        return Err(FormatError("chunk CRC mismatch".into()));
+    }
+    Ok(records)
+}
+
+/// Calls `visit(opcode, body)` for each record in uncompressed chunk records.
+pub fn for_each_record(records: &[u8], mut visit: impl FnMut(u8, &[u8])) -> Result<(), FormatError> {
+    let mut cursor = Cursor::new(records);
+    while cursor.remaining() > 0 {
+        let (opcode, body) = cursor.record()?;
+        visit(opcode, body);
+    }
+    Ok(())
+}
+
+/// Calls `visit(offset, message)` for each message in uncompressed chunk records.
+pub fn for_each_message(records: &[u8], mut visit: impl FnMut(usize, RecordedMessage<'_>)) -> Result<(), FormatError> {
+    let mut cursor = Cursor::new(records);
+    while cursor.remaining() > 0 {
+        let offset = cursor.position();
+        let (opcode, body) = cursor.record()?;
+        if opcode == op::MESSAGE {
+            let mut fields = Cursor::new(body);
+            let channel = fields.u16()?;
+            let _sequence = fields.u32()?;
+            let log_time = fields.u64()?;
+            let _publish_time = fields.u64()?;
+            visit(offset, RecordedMessage { channel, log_time, payload: fields.rest() });
+        }
+    }
+    Ok(())
+}
+
+/// The message whose record starts at `offset` in uncompressed chunk records.
+pub fn message_at(records: &[u8], offset: usize) -> Result<RecordedMessage<'_>, FormatError> {
+    let mut cursor = Cursor::new(records.get(offset..).ok_or_else(|| FormatError("offset past the chunk".into()))?);
+    let (opcode, body) = cursor.record()?;
+    if opcode != op::MESSAGE {
+        return Err(FormatError("not a message record".into()));
+    }
+    let mut fields = Cursor::new(body);
+    let channel = fields.u16()?;
+    let _sequence = fields.u32()?;
+    let log_time = fields.u64()?;
+    let _publish_time = fields.u64()?;
+    Ok(RecordedMessage { channel, log_time, payload: fields.rest() })
+}

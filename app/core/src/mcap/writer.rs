@@ -1,0 +1,286 @@
+//! Writing MCAP: one channel per (topic, QoS, retain), messages in zstd chunks each followed by
+//! its message indexes, and a summary (channels, statistics, chunk indexes) at the end.
+//!
+//! Crash safety: a chunk is written and flushed at least every [`McapWriter::flush_every`],
+//! so a recording cut by `kill -9` or power loss keeps everything up to the last chunk; the
+//! reader recovers such a file by scanning, and `record --repair` appends the summary.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::format::{Fields, MAGIC, op, put_record};
+
+/// A message's MQTT delivery properties, kept as channel metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Delivery {
+    pub qos: u8,
+    pub retain: bool,
+}
+
+struct ChunkIndexEntry {
+    start: u64,
+    end: u64,
+    offset: u64,
+    length: u64,
+    index_offsets: Vec<(u16, u64)>,
+    index_length: u64,
+    compressed: u64,
+    uncompressed: u64,
+}
+
+/// Counters for progress lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    pub messages: u64,
+    pub bytes_written: u64,
+    pub chunks: u64,
+    pub channels: u64,
+}
+
+pub struct McapWriter {
+    out: BufWriter<File>,
+    position: u64,
+    channels: BTreeMap<(String, Delivery), u16>,
+    channel_records: Vec<Vec<u8>>,
+    sequences: Vec<u32>,
+    channel_counts: Vec<u64>,
+    chunk: Vec<u8>,
+    chunk_start: u64,
+    chunk_end: u64,
+    chunk_indexes: BTreeMap<u16, Vec<(u64, u64)>>,
+    chunk_opened: Option<Instant>,
+    chunk_index: Vec<ChunkIndexEntry>,
+    first_time: Option<u64>,
+    last_time: u64,
+    messages: u64,
+    /// A chunk is closed after this long, whatever its size.
+    pub flush_every: Duration,
+    /// A chunk is closed when its uncompressed records reach this size.
+    pub chunk_size: usize,
+}
+
+impl McapWriter {
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        let file = File::create(path)?;
+        let mut writer = McapWriter {
+            out: BufWriter::with_capacity(1 << 20, file),
+            position: 0,
+            channels: BTreeMap::new(),
+            channel_records: Vec::new(),
+            sequences: Vec::new(),
+            channel_counts: Vec::new(),
+            chunk: Vec::with_capacity(1 << 20),
+            chunk_start: u64::MAX,
+            chunk_end: 0,
+            chunk_indexes: BTreeMap::new(),
+            chunk_opened: None,
+            chunk_index: Vec::new(),
+            first_time: None,
+            last_time: 0,
+            messages: 0,
+            flush_every: Duration::from_secs(1),
+            chunk_size: 1 << 20,
+        };
+        let mut header = Fields::default();
+        header.string("twinscope-mqtt").string(concat!("twinscope ", env!("CARGO_PKG_VERSION")));
+        writer.emit_raw(MAGIC)?;
+        writer.emit(op::HEADER, &header.0)?;
+        writer.out.flush()?;
+        Ok(writer)
+    }
+
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            messages: self.messages,
+            bytes_written: self.position,
+            chunks: self.chunk_index.len() as u64,
+            channels: self.channel_records.len() as u64,
+        }
+    }
+
+    /// Records one MQTT message received at `log_time` (nanoseconds since the epoch).
+    pub fn write(&mut self, topic: &str, delivery: Delivery, payload: &[u8], log_time: u64) -> std::io::Result<()> {
+        let key = (topic.to_owned(), delivery);
+        let channel = match self.channels.get(&key) {
+            Some(id) => *id,
+            None => {
+                let id = self.channel_records.len() as u16;
+                if id == u16::MAX {
+                    return Err(std::io::Error::other("more than 65535 channels in one recording"));
+                }
+                let qos = delivery.qos.to_string();
+                let mut body = Fields::default();
+                body.u16(id).u16(0).string(topic).string("json").string_map(&[
+                    ("mqtt.qos", qos.as_str()),
+                    ("mqtt.retain", if delivery.retain { "true" } else { "false" }),
+                ]);
+                self.channels.insert(key, id);
+                self.channel_records.push(body.0);
+                self.sequences.push(0);
+                self.channel_counts.push(0);
+                // The channel goes into the chunk too, so a file without a summary is readable.
+                put_record(&mut self.chunk, op::CHANNEL, &self.channel_records[id as usize]);
+                id
+            }
+        };
+        let offset = self.chunk.len() as u64;
+        let sequence = self.sequences[channel as usize];
+        self.sequences[channel as usize] = sequence.wrapping_add(1);
+        self.chunk.push(op::MESSAGE);
+        self.chunk.extend_from_slice(&((2 + 4 + 8 + 8 + payload.len()) as u64).to_le_bytes());
+        self.chunk.extend_from_slice(&channel.to_le_bytes());
+        self.chunk.extend_from_slice(&sequence.to_le_bytes());
+        self.chunk.extend_from_slice(&log_time.to_le_bytes());
+        self.chunk.extend_from_slice(&log_time.to_le_bytes());
+        self.chunk.extend_from_slice(payload);
+        self.chunk_indexes.entry(channel).or_default().push((log_time, offset));
+        self.chunk_start = self.chunk_start.min(log_time);
+        self.chunk_end = self.chunk_end.max(log_time);
+        self.first_time.get_or_insert(log_time);
+        self.last_time = self.last_time.max(log_time);
+        self.channel_counts[channel as usize] += 1;
+        self.messages += 1;
+        self.chunk_opened.get_or_insert_with(Instant::now);
+        if self.chunk.len() >= self.chunk_size {
+            self.flush_chunk()?;
+        }
+        Ok(())
+    }
+
+    /// Closes the open chunk if it is older than `flush_every` (call it regularly).
+    pub fn flush_if_due(&mut self) -> std::io::Result<()> {
+        if self.chunk_opened.is_some_and(|opened| opened.elapsed() >= self.flush_every) {
+            self.flush_chunk()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the open chunk and its message indexes, and pushes them to the disk.
+    pub fn flush_chunk(&mut self) -> std::io::Result<()> {
+        self.chunk_opened = None;
+        if self.chunk.is_empty() {
+            return Ok(());
+        }
+        let crc = crc32fast::hash(&self.chunk);
+        let compressed = ruzstd::encoding::compress_to_vec(self.chunk.as_slice(), ruzstd::encoding::CompressionLevel::Fastest);
+        let mut body = Fields(Vec::with_capacity(compressed.len() + 64));
+        let start = if self.chunk_start == u64::MAX { 0 } else { self.chunk_start };
+        body.u64(start).u64(self.chunk_end).u64(self.chunk.len() as u64).u32(crc).string("zstd").u64(compressed.len() as u64).raw(&compressed);
+        let chunk_offset = self.position;
+        self.emit(op::CHUNK, &body.0)?;
+        let chunk_length = self.position - chunk_offset;
+        let index_start = self.position;
+        let mut index_offsets = Vec::new();
+        for (channel, entries) in std::mem::take(&mut self.chunk_indexes) {
+            let mut records = Fields::default();
+            for (time, offset) in &entries {
+                records.u64(*time).u64(*offset);
+            }
+            let mut index = Fields::default();
+            index.u16(channel).bytes_u32(&records.0);
+            index_offsets.push((channel, self.position));
+            self.emit(op::MESSAGE_INDEX, &index.0)?;
+        }
+        self.chunk_index.push(ChunkIndexEntry {
+            start,
+            end: self.chunk_end,
+            offset: chunk_offset,
+            length: chunk_length,
+            index_offsets,
+            index_length: self.position - index_start,
+            compressed: compressed.len() as u64,
+            uncompressed: self.chunk.len() as u64,
+        });
+        self.chunk.clear();
+        self.chunk_start = u64::MAX;
+        self.chunk_end = 0;
+        self.out.flush()?;
+        self.out.get_ref().sync_data()?;
+        Ok(())
+    }
+
+    /// Writes the last chunk, the summary and the footer.
+    pub fn finish(mut self) -> std::io::Result<WriterStats> {
+        self.flush_chunk()?;
+        self.emit(op::DATA_END, &0u32.to_le_bytes())?;
+        let summary_start = self.position;
+        let channels_start = self.position;
+        for record in std::mem::take(&mut self.channel_records) {
+            self.emit(op::CHANNEL, &record)?;
+        }
+        let channels_length = self.position - channels_start;
+        let statistics_start = self.position;
+        let mut statistics = Fields::default();
+        let mut counts = Fields::default();
+        for (channel, count) in self.channel_counts.iter().enumerate() {
+            counts.u16(channel as u16).u64(*count);
+        }
+        statistics
+            .u64(self.messages)
+            .u16(0)
+            .u32(self.channel_counts.len() as u32)
+            .u32(0)
+            .u32(0)
+            .u32(self.chunk_index.len() as u32)
+            .u64(self.first_time.unwrap_or(0))
+            .u64(self.last_time)
+            .bytes_u32(&counts.0);
+        self.emit(op::STATISTICS, &statistics.0)?;
+        let statistics_length = self.position - statistics_start;
+        let chunk_indexes_start = self.position;
+        for entry in std::mem::take(&mut self.chunk_index) {
+            let mut offsets = Fields::default();
+            for (channel, offset) in &entry.index_offsets {
+                offsets.u16(*channel).u64(*offset);
+            }
+            let mut body = Fields::default();
+            body.u64(entry.start)
+                .u64(entry.end)
+                .u64(entry.offset)
+                .u64(entry.length)
+                .bytes_u32(&offsets.0)
+                .u64(entry.index_length)
+                .string("zstd")
+                .u64(entry.compressed)
+                .u64(entry.uncompressed);
+            self.emit(op::CHUNK_INDEX, &body.0)?;
+        }
+        let chunk_indexes_length = self.position - chunk_indexes_start;
+        let summary_offset_start = self.position;
+        for (group, start, length) in [
+            (op::CHANNEL, channels_start, channels_length),
+            (op::STATISTICS, statistics_start, statistics_length),
+            (op::CHUNK_INDEX, chunk_indexes_start, chunk_indexes_length),
+        ] {
+            if length > 0 {
+                let mut body = Fields::default();
+                body.u8(group).u64(start).u64(length);
+                self.emit(op::SUMMARY_OFFSET, &body.0)?;
+            }
+        }
+        let mut footer = Fields::default();
+        footer.u64(summary_start).u64(summary_offset_start).u32(0);
+        self.emit(op::FOOTER, &footer.0)?;
+        self.emit_raw(MAGIC)?;
+        self.out.flush()?;
+        self.out.get_ref().sync_data()?;
+        Ok(self.stats())
+    }
+
+    fn emit(&mut self, opcode: u8, body: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(&[opcode])?;
+        self.out.write_all(&(body.len() as u64).to_le_bytes())?;
+        self.out.write_all(body)?;
+        self.position += 9 + body.len() as u64;
+        Ok(())
+    }
+
+    fn emit_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.position += bytes.len() as u64;
+        Ok(())
+    }
+}

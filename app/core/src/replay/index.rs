@@ -1,0 +1,90 @@
+//! The seek index: checkpoints of the messages that determine the twin state.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::TwinUpdate;
+use crate::mcap::{McapError, McapFile, for_each_message};
+use crate::schema::{Decoded, TopicSchema};
+use crate::schema::thin_edge::ThinEdgeSchema;
+
+/// Checkpoints every 10 s of log time: a seek replays at most that much traffic.
+pub const DEFAULT_INTERVAL_NS: u64 = 10_000_000_000;
+
+/// A message's place: chunk number and offset in the chunk's uncompressed records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MessageRef {
+    pub chunk: u32,
+    pub offset: u32,
+}
+
+/// The state at `time`, as the messages that make it.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub time: u64,
+    /// In file order.
+    pub refs: Vec<MessageRef>,
+    /// The first message after the checkpoint.
+    pub next: MessageRef,
+}
+
+pub struct SeekIndex {
+    pub checkpoints: Vec<Checkpoint>,
+    pub interval: u64,
+    pub messages: u64,
+}
+
+impl SeekIndex {
+    /// One pass over the file, decoding every message as replay will.
+    pub fn build(file: &mut McapFile, interval: u64) -> Result<Self, McapError> {
+        let mut schema = ThinEdgeSchema::default();
+        let mut updates = Vec::new();
+        // What decides the state: per channel, and per property on measurement channels.
+        let mut last: HashMap<(u16, Option<Arc<str>>), MessageRef> = HashMap::new();
+        let mut checkpoints = Vec::new();
+        let mut messages = 0u64;
+        let mut next_checkpoint = file.time_range().map_or(u64::MAX, |(start, _)| start.saturating_add(interval));
+        let timestamp = super::timestamp_of;
+        for chunk in 0..file.chunks.len() {
+            let records = file.chunk_records(chunk)?;
+            let channels = &file.channels;
+            for_each_message(&records, |offset, message| {
+                let here = MessageRef { chunk: chunk as u32, offset: offset as u32 };
+                while message.log_time > next_checkpoint {
+                    let mut refs: Vec<MessageRef> = last.values().copied().collect();
+                    refs.sort_unstable();
+                    refs.dedup();
+                    checkpoints.push(Checkpoint { time: next_checkpoint, refs, next: here });
+                    next_checkpoint = next_checkpoint.saturating_add(interval);
+                }
+                messages += 1;
+                let Some(channel) = channels.get(&message.channel) else { return };
+                updates.clear();
+                match schema.decode(&channel.topic, message.payload, timestamp(message.log_time), &mut updates) {
+                    Ok(Decoded::Updates(_)) => {
+                        let mut measured = false;
+                        for update in &updates {
+                            if let TwinUpdate::Measurement { name, .. } = update {
+                                measured = true;
+                                last.insert((message.channel, Some(name.clone())), here);
+                            }
+                        }
+                        if !measured {
+                            last.insert((message.channel, None), here);
+                        }
+                    }
+                    // Ignored and rejected messages change nothing, so they decide nothing.
+                    Ok(Decoded::Ignored) | Err(_) => {}
+                }
+            })
+            .map_err(|e| McapError::Corrupt { file: file.path().to_owned(), offset: file.chunks[chunk].offset, reason: e.0 })?;
+        }
+        Ok(SeekIndex { checkpoints, interval, messages })
+    }
+
+    /// The last checkpoint at or before `time`.
+    pub fn checkpoint_before(&self, time: u64) -> Option<&Checkpoint> {
+        let after = self.checkpoints.partition_point(|c| c.time <= time);
+        after.checked_sub(1).map(|i| &self.checkpoints[i])
+    }
+}

@@ -1,0 +1,86 @@
+//! `twinscope record`: MQTT traffic into an MCAP file, with a live progress line.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use twinscope_core::ingest::IngestConfig;
+use twinscope_core::mcap::repair;
+use twinscope_core::record::start_recording;
+
+use super::RecordArgs;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+#[cfg(unix)]
+fn stop_on_ctrl_c() {
+    extern "C" fn on_signal(_: libc::c_int) {
+        INTERRUPTED.store(true, Ordering::Relaxed);
+    }
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+}
+
+#[cfg(not(unix))]
+fn stop_on_ctrl_c() {}
+
+pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
+    super::init_cli_logging();
+    if let Some(path) = &args.repair {
+        return match repair(path) {
+            Ok(report) => {
+                match &report.recovery {
+                    None => println!("{} is complete ({} chunks); nothing to repair", path.display(), report.chunks),
+                    Some(recovery) => println!(
+                        "repaired {}: kept {} messages in {} chunks ({} of {} bytes were complete: {})",
+                        path.display(),
+                        report.messages,
+                        report.chunks,
+                        recovery.valid_bytes,
+                        recovery.file_bytes,
+                        recovery.reason
+                    ),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                Ok(ExitCode::FAILURE)
+            }
+        };
+    }
+    let Some(out) = args.out else { anyhow::bail!("--out FILE is required") };
+    stop_on_ctrl_c();
+    let config = IngestConfig::new(args.broker.clone());
+    let (mut client, stats) = start_recording(config, &out, args.topics.clone())
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
+    eprintln!("recording {} from {} into {} (Ctrl-C to stop)", args.topics.join(" "), args.broker, out.display());
+    let started = Instant::now();
+    let mut last = (started, 0u64);
+    while !INTERRUPTED.load(Ordering::Relaxed) && args.run_for.is_none_or(|limit| started.elapsed() < limit) {
+        std::thread::sleep(Duration::from_millis(200));
+        if last.0.elapsed() >= Duration::from_secs(1) {
+            let messages = stats.messages.load(Ordering::Relaxed);
+            let rate = (messages - last.1) as f64 / last.0.elapsed().as_secs_f64();
+            let connected = if client.stats.snapshot().connected { "" } else { "  [broker unreachable, retrying]" };
+            eprint!(
+                "\r{messages} messages, {:.1} MB, {rate:.0} msg/s, {:.0} s{connected}    ",
+                stats.bytes.load(Ordering::Relaxed) as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+            let _ = std::io::stderr().flush();
+            last = (Instant::now(), messages);
+        }
+        if stats.failed.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    client.stop();
+    let messages = stats.messages.load(Ordering::Relaxed);
+    eprintln!("\nwrote {messages} messages, {:.1} MB to {}", stats.bytes.load(Ordering::Relaxed) as f64 / 1e6, out.display());
+    Ok(if stats.failed.load(Ordering::Relaxed) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

@@ -103,3 +103,71 @@ mod tests {
         assert!(result.values >= result.messages);
     }
 }
+
+/// Figures from the replay benchmark on one generated recording.
+#[derive(Debug, Clone)]
+pub struct SeekBenchResult {
+    pub messages: u64,
+    pub file_bytes: u64,
+    pub write: Duration,
+    pub open_and_index: Duration,
+    /// Latency of each seek to a random instant.
+    pub seeks: Vec<Duration>,
+    /// Messages applied and chunks read by each seek: the work, apart from I/O speed.
+    pub seek_messages: Vec<usize>,
+    pub seek_chunks: Vec<u64>,
+    /// Messages applied per second replaying the file from the start.
+    pub replay_rate: f64,
+}
+
+/// Writes a recording of `signals` signals at 1 Hz for `seconds`, then opens it, seeks to
+/// `seeks` random instants (cold: no chunk cached) and replays it whole. The file is deleted afterwards.
+pub fn run_seek_benchmark(dir: &std::path::Path, signals: usize, seconds: u64, seeks: usize) -> Result<SeekBenchResult, crate::mcap::McapError> {
+    use crate::mcap::{Delivery, McapFile, McapWriter};
+    use crate::replay::{Recording, state_by_full_replay, timestamp_of};
+    let path = dir.join(format!("twinscope-seek-bench-{}-{seconds}.mcap", std::process::id()));
+    let io = |source| crate::mcap::McapError::Io { file: path.clone(), source };
+    let started = Instant::now();
+    let mut writer = McapWriter::create(&path).map_err(io)?;
+    writer.flush_every = Duration::MAX; // chunks by size: the file is written faster than real time
+    let topics: Vec<String> = (0..signals).map(|i| format!("te/device/sensor{i}///m/process")).collect();
+    let live = Delivery { qos: 0, retain: false };
+    let t0: u64 = 1_700_000_000_000_000_000;
+    let mut payload = String::with_capacity(64);
+    for second in 0..seconds {
+        for (i, topic) in topics.iter().enumerate() {
+            payload.clear();
+            let _ = write!(payload, r#"{{"value":{:.3}}}"#, 50.0 + 10.0 * ((second as f64) * 0.01 + i as f64).sin());
+            let time = t0 + second * 1_000_000_000 + i as u64 * (1_000_000_000 / signals as u64);
+            writer.write(topic, live, payload.as_bytes(), time).map_err(io)?;
+        }
+    }
+    let stats = writer.finish().map_err(io)?;
+    let write = started.elapsed();
+
+    let started = Instant::now();
+    let mut recording = Recording::open(&path)?;
+    let open_and_index = started.elapsed();
+    let (start, end) = recording.time_range().unwrap_or_default();
+    let mut rng = crate::sim::SeekRng::new(42);
+    let mut latencies = Vec::with_capacity(seeks);
+    let (mut seek_messages, mut seek_chunks) = (Vec::new(), Vec::new());
+    for _ in 0..seeks {
+        let at = timestamp_of(crate::replay::log_time_of(start) + (rng.next_f64() * (crate::replay::log_time_of(end) - crate::replay::log_time_of(start)) as f64) as u64);
+        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+        recording.clear_cache();
+        let chunks_before = recording.chunks_read;
+        let started = Instant::now();
+        seek_messages.push(recording.state_at(&mut store, at)?);
+        latencies.push(started.elapsed());
+        seek_chunks.push(recording.chunks_read - chunks_before);
+        black_box(store.len());
+    }
+    let mut file = McapFile::open(&path)?;
+    let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+    let started = Instant::now();
+    let applied = state_by_full_replay(&mut file, &mut store, end)?;
+    let replay_rate = applied as f64 / started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(&path);
+    Ok(SeekBenchResult { messages: stats.messages, file_bytes: stats.bytes_written, write, open_and_index, seeks: latencies, seek_messages, seek_chunks, replay_rate })
+}

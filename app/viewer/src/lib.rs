@@ -10,6 +10,7 @@
 //!   SceneBindingPlugin (glTF nodes ↔ twins)   StatusVisualsPlugin (materials)
 //!   SelectionPlugin (picks, commands)         UiPanelsPlugin (egui reads state, sends commands)
 //!   OrbitCameraPlugin                         CapturePlugin (--screenshot / --exit-after)
+//!   ReplayPlugin (a recording drives the store instead of the MQTT thread)
 //! ```
 //!
 //! Every plugin declares its systems in [`TwinscopeSystems`] sets, ordered once in
@@ -17,6 +18,7 @@
 
 pub mod camera;
 pub mod capture;
+pub mod replay;
 pub mod scene;
 pub mod selection;
 pub mod sync;
@@ -68,6 +70,7 @@ impl PluginGroup for TwinscopePlugins {
             .add(visuals::StatusVisualsPlugin)
             .add(camera::OrbitCameraPlugin)
             .add(ui::UiPanelsPlugin)
+            .add(replay::ReplayPlugin)
             .add(capture::CapturePlugin)
     }
 }

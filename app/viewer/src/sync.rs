@@ -81,7 +81,11 @@ fn apply_update_batches(link: Option<Res<IngestLink>>, mut state: ResMut<TwinSta
     link.batches.drain(|batch| store.apply_all(&batch.updates, batch.received));
 }
 
-fn mark_stale_twins(time: Res<Time<Real>>, mut state: ResMut<TwinState>, mut last: Local<f64>) {
+/// Live data only: in replay the recording's clock decides what is stale.
+fn mark_stale_twins(time: Res<Time<Real>>, link: Option<Res<IngestLink>>, mut state: ResMut<TwinState>, mut last: Local<f64>) {
+    if link.is_none() {
+        return;
+    }
     let now = time.elapsed_secs_f64();
     if now - *last >= 1.0 {
         *last = now;

@@ -32,6 +32,8 @@ pub struct SeekIndex {
     pub checkpoints: Vec<Checkpoint>,
     pub interval: u64,
     pub messages: u64,
+    /// Every alarm raise (`true`) and clear (`false`), by log time: timeline markers.
+    pub alarm_transitions: Vec<(u64, bool)>,
 }
 
 impl SeekIndex {
@@ -43,6 +45,7 @@ impl SeekIndex {
         let mut last: HashMap<(u16, Option<Arc<str>>), MessageRef> = HashMap::new();
         let mut checkpoints = Vec::new();
         let mut messages = 0u64;
+        let mut alarm_transitions = Vec::new();
         let mut next_checkpoint = file.time_range().map_or(u64::MAX, |(start, _)| start.saturating_add(interval));
         let timestamp = super::timestamp_of;
         for chunk in 0..file.chunks.len() {
@@ -64,9 +67,14 @@ impl SeekIndex {
                     Ok(Decoded::Updates(_)) => {
                         let mut measured = false;
                         for update in &updates {
-                            if let TwinUpdate::Measurement { name, .. } = update {
-                                measured = true;
-                                last.insert((message.channel, Some(name.clone())), here);
+                            match update {
+                                TwinUpdate::Measurement { name, .. } => {
+                                    measured = true;
+                                    last.insert((message.channel, Some(name.clone())), here);
+                                }
+                                TwinUpdate::AlarmRaised { .. } => alarm_transitions.push((message.log_time, true)),
+                                TwinUpdate::AlarmCleared { .. } => alarm_transitions.push((message.log_time, false)),
+                                _ => {}
                             }
                         }
                         if !measured {
@@ -79,7 +87,7 @@ impl SeekIndex {
             })
             .map_err(|e| McapError::Corrupt { file: file.path().to_owned(), offset: file.chunks[chunk].offset, reason: e.0 })?;
         }
-        Ok(SeekIndex { checkpoints, interval, messages })
+        Ok(SeekIndex { checkpoints, interval, messages, alarm_transitions })
     }
 
     /// The last checkpoint at or before `time`.

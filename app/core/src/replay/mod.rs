@@ -36,6 +36,10 @@ pub struct Recording {
     pub file: McapFile,
     pub index: SeekIndex,
     chunk_cache: HashMap<u32, std::sync::Arc<Vec<u8>>>,
+    /// The decoder of forward play (entities it has announced carry over between steps).
+    playing_schema: ThinEdgeSchema,
+    /// Chunks read and decompressed so far (not served from the cache): seek work, measured.
+    pub chunks_read: u64,
 }
 
 impl Recording {
@@ -43,7 +47,7 @@ impl Recording {
     pub fn open(path: &Path) -> Result<Self, McapError> {
         let mut file = McapFile::open(path)?;
         let index = SeekIndex::build(&mut file, index::DEFAULT_INTERVAL_NS)?;
-        Ok(Recording { file, index, chunk_cache: HashMap::new() })
+        Ok(Recording { file, index, chunk_cache: HashMap::new(), playing_schema: ThinEdgeSchema::default(), chunks_read: 0 })
     }
 
     /// Log times of the first and last message.
@@ -51,17 +55,58 @@ impl Recording {
         self.file.time_range().map(|(a, b)| (timestamp_of(a), timestamp_of(b)))
     }
 
+    /// Forgets decompressed chunks (benchmarks measure cold seeks with it).
+    pub fn clear_cache(&mut self) {
+        self.chunk_cache.clear();
+    }
+
     fn chunk(&mut self, chunk: u32) -> Result<std::sync::Arc<Vec<u8>>, McapError> {
         if let Some(records) = self.chunk_cache.get(&chunk) {
             return Ok(records.clone());
         }
         let records = std::sync::Arc::new(self.file.chunk_records(chunk as usize)?);
+        self.chunks_read += 1;
         // A handful of chunks: the early ones (registrations) and the ones around the seek.
         if self.chunk_cache.len() >= 16 {
             self.chunk_cache.clear();
         }
         self.chunk_cache.insert(chunk, records.clone());
         Ok(records)
+    }
+
+    /// Plays forward: applies the messages after `from` up to and including `to` to a store
+    /// that holds the state at `from` (after [`state_at`](Self::state_at) or an earlier step).
+    pub fn advance(&mut self, store: &mut TwinStore, from: Timestamp, to: Timestamp) -> Result<usize, McapError> {
+        let (from, to) = (log_time_of(from), log_time_of(to));
+        let mut applied = 0;
+        let mut updates = Vec::new();
+        let first = self.file.chunks.partition_point(|c| c.end_time <= from);
+        for chunk in first..self.file.chunks.len() {
+            if self.file.chunks[chunk].start_time > to {
+                break;
+            }
+            let records = self.chunk(chunk as u32)?;
+            let mut pending = Vec::new();
+            for_each_message(&records, |offset, message| {
+                if message.log_time > from && message.log_time <= to {
+                    pending.push(offset);
+                }
+            })
+            .map_err(|e| self.corrupt(chunk as u32, e.0))?;
+            let mut schema = std::mem::take(&mut self.playing_schema);
+            for offset in pending {
+                let message = message_at(&records, offset).map_err(|e| self.corrupt(chunk as u32, e.0))?;
+                applied += self.apply(&mut schema, store, &mut updates, message.channel, message.payload, message.log_time);
+            }
+            self.playing_schema = schema;
+        }
+        store.mark_stale(timestamp_of(to));
+        Ok(applied)
+    }
+
+    /// The log times of alarm raises (`true`) and clears, for timeline markers.
+    pub fn alarm_transitions(&self) -> impl Iterator<Item = (Timestamp, bool)> + '_ {
+        self.index.alarm_transitions.iter().map(|(t, raised)| (timestamp_of(*t), *raised))
     }
 
     /// The twin state at `at`: `store` should be fresh (as the scene makes it).
@@ -110,6 +155,8 @@ impl Recording {
             }
         }
         store.mark_stale(at);
+        // Forward play continues from here with the decoder that built this state.
+        self.playing_schema = schema;
         Ok(applied)
     }
 

@@ -88,3 +88,29 @@ fn seek_cost_does_not_grow_with_position() {
     assert!(near_end <= near_start + 60, "near the start {near_start} messages, near the end {near_end}");
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn playing_forward_in_steps_matches_seeking() {
+    let path = std::env::temp_dir().join(format!("twinscope-replay-play-{}.mcap", std::process::id()));
+    write_recording(&path);
+    let mut recording = Recording::open(&path).unwrap();
+    let (start, end) = recording.time_range().unwrap();
+    let mut played = fresh_store();
+    let mut position = Timestamp(start.0 + 5_000_000);
+    recording.state_at(&mut played, position).unwrap();
+    while position < end {
+        let next = Timestamp((position.0 + 730_000).min(end.0));
+        recording.advance(&mut played, position, next).unwrap();
+        position = next;
+        if position.0 % 7 == 0 || position == end {
+            let mut seeked = fresh_store();
+            recording.state_at(&mut seeked, position).unwrap();
+            assert_eq!(state_json(&played, None), state_json(&seeked, None), "at {position}");
+        }
+    }
+    let mut seeked = fresh_store();
+    recording.state_at(&mut seeked, end).unwrap();
+    assert_eq!(state_json(&played, None), state_json(&seeked, None));
+    assert_eq!(recording.alarm_transitions().filter(|(_, raised)| *raised).count(), 1);
+    std::fs::remove_file(&path).unwrap();
+}

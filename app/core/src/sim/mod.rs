@@ -21,6 +21,9 @@ use fault::FaultSchedule;
 pub use fault::{ALARM_CLEAR_AT, ALARM_RAISE_AT};
 use rng::Rng;
 
+/// The simulator's deterministic generator, for benchmarks that want repeatable randomness.
+pub type SeekRng = Rng;
+
 /// How the simulator runs.
 #[derive(Debug, Clone)]
 pub struct SimConfig {

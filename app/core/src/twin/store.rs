@@ -286,6 +286,15 @@ impl TwinStore {
         std::mem::swap(out, &mut self.changed);
     }
 
+    /// Marks every twin changed, so views restyle all of them (after the store is replaced).
+    pub fn mark_all_changed(&mut self) {
+        self.changed.clear();
+        for i in 0..self.twins.len() {
+            self.changed_flag[i] = true;
+            self.changed.push(TwinIndex(i as u32));
+        }
+    }
+
     /// Applies updates in order; `now` is when they were received (live) or replayed.
     pub fn apply_all(&mut self, updates: &[TwinUpdate], now: Timestamp) {
         for update in updates {

@@ -7,6 +7,9 @@ use twinscope_core::bench::run_ingest_benchmark;
 use super::BenchArgs;
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.seek {
+        return seek(&args);
+    }
     let result = run_ingest_benchmark(args.lines, args.rounds);
     let mib = result.bytes as f64 / (1024.0 * 1024.0);
     println!("{} thin-edge measurement messages ({} values, {mib:.1} MiB), plant of {} lines", result.messages, result.values, args.lines);
@@ -25,5 +28,50 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "  ratio decode+apply / bare parse: {:.2}× the throughput",
         result.bare_parse.as_secs_f64() / result.decode_apply.as_secs_f64()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn seek(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let dir = std::env::temp_dir();
+    let mut medians = Vec::new();
+    for scale in [1u64, 10] {
+        let seconds = args.length.as_secs().max(1) * scale;
+        let result = twinscope_core::bench::run_seek_benchmark(&dir, args.signals, seconds, 50)?;
+        let mut seeks = result.seeks.clone();
+        seeks.sort();
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        let median = seeks[seeks.len() / 2];
+        medians.push(median);
+        println!(
+            "{} signals at 1 Hz for {} s: {} messages, {:.0} MB; wrote in {:.1} s ({:.0} msg/s), opened and indexed in {:.1} s",
+            args.signals,
+            seconds,
+            result.messages,
+            result.file_bytes as f64 / 1e6,
+            result.write.as_secs_f64(),
+            result.messages as f64 / result.write.as_secs_f64(),
+            result.open_and_index.as_secs_f64()
+        );
+        println!(
+            "  seek to a random instant: median {:.1} ms, p95 {:.1} ms, max {:.1} ms ({} seeks)",
+            ms(median),
+            ms(seeks[seeks.len() * 95 / 100]),
+            ms(*seeks.last().unwrap_or(&median)),
+            seeks.len()
+        );
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        println!(
+            "  work per seek: {:.0} messages applied, {:.1} chunks read (mean)",
+            mean(&result.seek_messages.iter().map(|m| *m as f64).collect::<Vec<_>>()),
+            mean(&result.seek_chunks.iter().map(|c| *c as f64).collect::<Vec<_>>())
+        );
+        println!(
+            "  replay from the start: {:.0} messages applied/s; 100x real time needs {} msg/s ({:.1}x headroom)",
+            result.replay_rate,
+            args.signals * 100,
+            result.replay_rate / (args.signals as f64 * 100.0)
+        );
+    }
+    println!("seek median, 10x longer recording / shorter: {:.2}", medians[1].as_secs_f64() / medians[0].as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }

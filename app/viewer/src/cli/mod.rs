@@ -47,6 +47,12 @@ pub struct ViewArgs {
     /// Use this broker (mqtt://HOST:PORT) instead of the embedded broker and simulator.
     #[arg(long, global = false)]
     pub broker: Option<BrokerAddress>,
+    /// Replay this recording (MCAP) on a timeline instead of showing live data.
+    #[arg(long, conflicts_with = "broker")]
+    pub replay: Option<PathBuf>,
+    /// The plant's UTC offset for the replay clock, e.g. +01:00 [default: this machine's].
+    #[arg(long, value_parser = parse_utc_offset, allow_hyphen_values = true)]
+    pub utc_offset: Option<i64>,
     /// The scene manifest to show [default: scenes/demo-plant.toml].
     #[arg(long)]
     pub scene: Option<PathBuf>,
@@ -159,6 +165,15 @@ pub struct BenchArgs {
     /// Rounds of one message per twin.
     #[arg(long, default_value_t = 20)]
     pub rounds: usize,
+    /// Instead: the replay benchmark (seek latency in a 1-hour and a 10-hour recording).
+    #[arg(long)]
+    pub seek: bool,
+    /// With --seek: signals at 1 Hz in the generated recordings.
+    #[arg(long, default_value_t = 1000)]
+    pub signals: usize,
+    /// With --seek: length of the shorter recording (the longer is 10 times this).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub length: Duration,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
@@ -170,6 +185,23 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Record(args)) => record::run(args),
         Some(Command::GenPlant(args)) => gen_plant::run(args),
         Some(Command::Bench(args)) => bench::run(args),
+    }
+}
+
+/// `+01:00`, `-05:30`, `Z` → seconds east of UTC.
+fn parse_utc_offset(text: &str) -> Result<i64, String> {
+    if text == "Z" || text == "UTC" {
+        return Ok(0);
+    }
+    let sign = match text.as_bytes().first() {
+        Some(b'+') => 1,
+        Some(b'-') => -1,
+        _ => return Err(format!("{text:?} is not an offset like +01:00")),
+    };
+    let (h, m) = text[1..].split_once(':').unwrap_or((&text[1..], "0"));
+    match (h.parse::<i64>(), m.parse::<i64>()) {
+        (Ok(h), Ok(m)) if h <= 14 && m < 60 => Ok(sign * (h * 3600 + m * 60)),
+        _ => Err(format!("{text:?} is not an offset like +01:00")),
     }
 }
 

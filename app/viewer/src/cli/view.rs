@@ -12,6 +12,7 @@ use bevy::prelude::*;
 use bevy::window::WindowResolution;
 use twinscope::capture::CaptureRequest;
 use twinscope::prelude::*;
+use twinscope::replay::ReplaySession;
 use twinscope::scene::SceneStatus;
 use twinscope::selection::InitialSelection;
 use twinscope_core::broker::start_embedded_broker;
@@ -40,10 +41,14 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
     if let Some(error) = &scene_error {
         eprintln!("error: {error}");
     }
-    let store = scene
-        .as_ref()
-        .map(LoadedScene::new_store)
-        .unwrap_or_else(|| TwinStore::new(StoreConfig::default(), RuleSet::default()));
+    let fresh_store = {
+        let scene = scene.clone();
+        move || scene.as_ref().map(LoadedScene::new_store).unwrap_or_else(|| TwinStore::new(StoreConfig::default(), RuleSet::default()))
+    };
+    let store = fresh_store();
+    if let Some(path) = &args.replay {
+        return run_replay(args.clone(), path, scene, scene_error, store, Box::new(fresh_store));
+    }
 
     let (broker, embedded, simulator) = match &args.broker {
         Some(broker) => (broker.clone(), false, None),
@@ -58,9 +63,82 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
     let (ingest, batches) = spawn_ingest(IngestConfig::new(broker.clone()), Box::new(ThinEdgeSchema::default()))?;
     let stats = ingest.stats.clone();
 
-    let title = format!("twinscope — {}", scene.as_ref().map_or("no scene", LoadedScene::name));
+    let mut app = viewer_app(&args, scene.as_ref(), scene_error, store);
+    app.insert_resource(IngestLink { batches, stats })
+        .insert_resource(ConnectionInfo { broker: broker.to_string(), embedded })
+        .insert_resource(BackgroundThreads { _ingest: ingest, _simulator: simulator });
+    Ok(exit_code(app.run()))
+}
+
+/// The viewer fed by a recording on a timeline.
+fn run_replay(
+    args: ViewArgs,
+    path: &Path,
+    scene: Option<LoadedScene>,
+    scene_error: Option<String>,
+    mut store: TwinStore,
+    fresh_store: Box<dyn Fn() -> TwinStore + Send + Sync>,
+) -> anyhow::Result<ExitCode> {
+    let mut recording = match twinscope_core::replay::Recording::open(path) {
+        Ok(recording) => recording,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if let Some(recovery) = &recording.file.recovery {
+        eprintln!("warning: {}: {}; showing the {} complete bytes", path.display(), recovery.reason, recovery.valid_bytes);
+    }
+    let Some((start, end)) = recording.time_range() else {
+        eprintln!("error: {}: the recording holds no messages", path.display());
+        return Ok(ExitCode::FAILURE);
+    };
+    recording.state_at(&mut store, start).context("reading the start of the recording")?;
+    let session = ReplaySession {
+        recording,
+        start,
+        end,
+        position: start,
+        playing: true,
+        speed: 1.0,
+        loop_range: None,
+        loop_mark: None,
+        utc_offset_seconds: args.utc_offset.unwrap_or_else(local_utc_offset),
+        fresh_store,
+        error: None,
+    };
+    let mut app = viewer_app(&args, scene.as_ref(), scene_error, store);
+    app.insert_resource(session).insert_resource(ConnectionInfo { broker: format!("replay of {}", path.display()), embedded: false });
+    Ok(exit_code(app.run()))
+}
+
+/// This machine's offset from UTC, in seconds.
+fn local_utc_offset() -> i64 {
+    #[cfg(unix)]
+    {
+        // SAFETY: localtime_r writes only into the tm we pass it.
+        unsafe {
+            let now = libc::time(std::ptr::null_mut());
+            let mut tm: libc::tm = std::mem::zeroed();
+            if !libc::localtime_r(&now, &mut tm).is_null() {
+                return tm.tm_gmtoff;
+            }
+        }
+    }
+    0
+}
+
+fn exit_code(exit: AppExit) -> ExitCode {
+    match exit {
+        AppExit::Success => ExitCode::SUCCESS,
+        AppExit::Error(code) => ExitCode::from(code.get()),
+    }
+}
+
+/// The Bevy app with twinscope's plugins and the scene, without a data source.
+fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<String>, store: TwinStore) -> App {
+    let title = format!("twinscope — {}", scene.map_or("no scene", LoadedScene::name));
     let asset_root = scene
-        .as_ref()
         .and_then(|s| s.model_path.parent())
         .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()))
         .unwrap_or_else(|| Path::new(".").to_owned());
@@ -88,11 +166,8 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
     )
     .add_plugins((MeshPickingPlugin, TwinscopePlugins))
     .insert_resource(TwinState { store })
-    .insert_resource(IngestLink { batches, stats })
-    .insert_resource(ConnectionInfo { broker: broker.to_string(), embedded })
-    .insert_resource(BackgroundThreads { _ingest: ingest, _simulator: simulator })
     .insert_resource(CaptureRequest { screenshot: args.screenshot.clone(), exit_after: args.exit_after });
-    if let Some(scene) = &scene {
+    if let Some(scene) = scene {
         app.insert_resource(SceneSource {
             model_asset: scene.model_path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
             scene_index: scene.model.scene_index,
@@ -107,9 +182,5 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
     if let Some(twin) = &args.select {
         app.insert_resource(InitialSelection(twin.clone()));
     }
-    let exit = app.run();
-    Ok(match exit {
-        AppExit::Success => ExitCode::SUCCESS,
-        AppExit::Error(code) => ExitCode::from(code.get()),
-    })
+    app
 }

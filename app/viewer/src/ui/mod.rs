@@ -15,6 +15,7 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::egui::{self, LayerId, UiBuilder};
 use bevy_egui::{EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, PrimaryEguiContext};
 
+use crate::replay::{ReplayCommand, ReplaySession, SPEEDS};
 use crate::scene::SceneStatus;
 use crate::selection::{SelectTwin, Selection};
 use crate::sync::{ConnectionInfo, IngestRate, TwinState};
@@ -28,7 +29,7 @@ impl Plugin for UiPanelsPlugin {
         if !app.is_plugin_added::<EguiPlugin>() {
             app.add_plugins(EguiPlugin::default());
         }
-        app.add_systems(Startup, spawn_ui_camera).add_systems(EguiPrimaryContextPass, draw_panels);
+        app.add_message::<ReplayCommand>().add_systems(Startup, spawn_ui_camera).add_systems(EguiPrimaryContextPass, draw_panels);
     }
 }
 
@@ -58,17 +59,26 @@ fn draw_panels(
     connection: Res<ConnectionInfo>,
     scene: Res<SceneStatus>,
     mut select: MessageWriter<SelectTwin>,
+    replay: Option<Res<ReplaySession>>,
+    mut replay_commands: MessageWriter<ReplayCommand>,
     mut cameras: Query<&mut Camera, With<Camera3d>>,
     windows: Query<&Window, With<PrimaryWindow>>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let mut root = egui::Ui::new(ctx.clone(), "twinscope-root".into(), UiBuilder::new().layer_id(LayerId::background()).max_rect(ctx.viewport_rect()));
     let source = if connection.embedded { format!("{} (embedded demo)", connection.broker) } else { connection.broker.clone() };
-    let bar = model::status_bar_view(&state.store, &rate.snapshot, rate.messages_per_second, &source, scene.error.as_deref());
-    let bottom = egui::Panel::bottom("status-bar").show(&mut root, |ui| panels::status_bar(ui, &bar)).response.rect.height();
+    let bar = model::status_bar_view(&state.store, &rate.snapshot, rate.messages_per_second, &source, replay.is_some(), scene.error.as_deref());
+    let mut bottom = egui::Panel::bottom("status-bar").show(&mut root, |ui| panels::status_bar(ui, &bar)).response.rect.height();
+    let mut commands = Vec::new();
+    if let Some(session) = &replay {
+        let view = timeline_view(session);
+        let timeline = egui::Panel::bottom("timeline").show(&mut root, |ui| panels::timeline(ui, &view, &SPEEDS));
+        bottom += timeline.response.rect.height();
+        commands.extend(timeline.inner);
+    }
     let view = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|t| model::inspector_view(&state.store, t));
     let inspector = egui::Panel::right("inspector").resizable(true).default_size(330.0).show(&mut root, |ui| panels::inspector(ui, view.as_ref()));
-    let commands = inspector.inner;
+    commands.extend(inspector.inner);
     // The 3D view gets the area the panels leave, so framing and picking match what is seen.
     if let (Ok(window), Ok(mut camera)) = (windows.single(), cameras.single_mut()) {
         let scale = window.scale_factor();
@@ -79,12 +89,41 @@ fn draw_panels(
             camera.viewport = Some(Viewport { physical_position: UVec2::ZERO, physical_size: size, ..default() });
         }
     }
+    let start = replay.as_ref().map(|s| s.start);
     for command in commands {
-        match command {
+        let replay_command = match command {
             UiCommand::Select(twin) => {
                 select.write(SelectTwin(twin));
+                continue;
             }
-        }
+            UiCommand::TogglePlay => ReplayCommand::TogglePlay,
+            UiCommand::SetSpeed(speed) => ReplayCommand::SetSpeed(speed),
+            UiCommand::SeekTo(seconds) => match start {
+                Some(start) => ReplayCommand::SeekTo(twinscope_core::Timestamp(start.0 + (seconds * 1e6) as i64)),
+                None => continue,
+            },
+            UiCommand::Step(seconds) => ReplayCommand::Step(seconds),
+            UiCommand::PreviousAlarm => ReplayCommand::PreviousAlarm,
+            UiCommand::NextAlarm => ReplayCommand::NextAlarm,
+            UiCommand::MarkLoop => ReplayCommand::MarkLoop,
+            UiCommand::ClearLoop => ReplayCommand::ClearLoop,
+        };
+        replay_commands.write(replay_command);
     }
     Ok(())
+}
+
+fn timeline_view(session: &ReplaySession) -> model::TimelineView {
+    let seconds = |t: twinscope_core::Timestamp| t.seconds_since(session.start);
+    model::TimelineView {
+        playing: session.playing,
+        speed: session.speed,
+        position: seconds(session.position),
+        length: seconds(session.end),
+        clock: session.clock(session.position),
+        markers: session.recording.alarm_transitions().map(|(t, raised)| (seconds(t), raised)).collect(),
+        loop_range: session.loop_range.map(|(a, b)| (seconds(a), seconds(b))),
+        loop_mark: session.loop_mark.map(seconds),
+        error: session.error.clone(),
+    }
 }

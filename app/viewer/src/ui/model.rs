@@ -5,9 +5,34 @@ use twinscope_core::ingest::StatsSnapshot;
 use twinscope_core::twin::{Status, TwinIndex, TwinStore};
 
 /// A request from the UI; applied elsewhere, never by the drawing code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum UiCommand {
     Select(Option<TwinIndex>),
+    TogglePlay,
+    SetSpeed(f64),
+    /// Seconds from the start of the recording.
+    SeekTo(f64),
+    Step(f64),
+    PreviousAlarm,
+    NextAlarm,
+    MarkLoop,
+    ClearLoop,
+}
+
+/// The replay timeline, in seconds from the start of the recording.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TimelineView {
+    pub playing: bool,
+    pub speed: f64,
+    pub position: f64,
+    pub length: f64,
+    /// Wall-clock time at the position, in the plant's time zone.
+    pub clock: String,
+    /// Alarm raises (`true`) and clears.
+    pub markers: Vec<(f64, bool)>,
+    pub loop_range: Option<(f64, f64)>,
+    pub loop_mark: Option<f64>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +137,8 @@ pub fn inspector_view(store: &TwinStore, index: TwinIndex) -> InspectorView {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StatusBarView {
     pub source: String,
+    /// Replaying a recording: the feed is not live, whatever the connection.
+    pub replay: bool,
     pub connected: bool,
     pub messages_per_second: f64,
     pub decode_errors: u64,
@@ -124,7 +151,7 @@ pub struct StatusBarView {
     pub scene_error: Option<String>,
 }
 
-pub fn status_bar_view(store: &TwinStore, stats: &StatsSnapshot, messages_per_second: f64, source: &str, scene_error: Option<&str>) -> StatusBarView {
+pub fn status_bar_view(store: &TwinStore, stats: &StatsSnapshot, messages_per_second: f64, source: &str, replay: bool, scene_error: Option<&str>) -> StatusBarView {
     let mut counts = [0usize; 5];
     let mut active_alarms = 0;
     for (_, twin) in store.twins() {
@@ -133,6 +160,7 @@ pub fn status_bar_view(store: &TwinStore, stats: &StatsSnapshot, messages_per_se
     }
     StatusBarView {
         source: source.to_owned(),
+        replay,
         connected: stats.connected,
         messages_per_second,
         decode_errors: stats.decode_errors,
@@ -170,7 +198,7 @@ mod tests {
         assert_eq!(view.properties[0].value, "48.1");
         assert_eq!(view.properties[0].unit, "m³/h");
         assert_eq!(view.children[0].1, "Seal", "alarmed child first");
-        let bar = status_bar_view(&store, &StatsSnapshot::default(), 0.0, "test", None);
+        let bar = status_bar_view(&store, &StatsSnapshot::default(), 0.0, "test", false, None);
         assert_eq!(bar.counts[Status::Alarm as usize], 1);
         assert_eq!(bar.active_alarms, 1);
     }

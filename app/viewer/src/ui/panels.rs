@@ -3,7 +3,7 @@
 use bevy_egui::egui::{self, Color32, RichText};
 use twinscope_core::twin::Status;
 
-use super::model::{InspectorView, StatusBarView, UiCommand};
+use super::model::{InspectorView, StatusBarView, TimelineView, UiCommand};
 
 pub fn status_color(status: Status) -> Color32 {
     match status {
@@ -22,7 +22,9 @@ fn status_chip(ui: &mut egui::Ui, status: Status) {
 /// The always-visible bar at the bottom: where data comes from and how healthy the feed is.
 pub fn status_bar(ui: &mut egui::Ui, view: &StatusBarView) {
     ui.horizontal_wrapped(|ui| {
-        let (text, color) = if view.connected {
+        let (text, color) = if view.replay {
+            ("■ REPLAY", Color32::from_rgb(120, 170, 255))
+        } else if view.connected {
             ("■ connected", Color32::from_rgb(90, 190, 110))
         } else {
             ("■ DISCONNECTED", Color32::from_rgb(230, 40, 40))
@@ -129,5 +131,69 @@ pub fn inspector(ui: &mut egui::Ui, view: Option<&InspectorView>) -> Vec<UiComma
             }
         }
     });
+    commands
+}
+
+/// The replay timeline: transport buttons, speed, loop, clock, and a scrub bar with alarm
+/// markers (red raise, green clear) and the loop range shaded.
+pub fn timeline(ui: &mut egui::Ui, view: &TimelineView, speeds: &[f64]) -> Vec<UiCommand> {
+    let mut commands = Vec::new();
+    ui.horizontal(|ui| {
+        if ui.button(if view.playing { "Pause" } else { "Play" }).clicked() {
+            commands.push(UiCommand::TogglePlay);
+        }
+        for (label, seconds) in [("-10 s", -10.0), ("-1 s", -1.0), ("+1 s", 1.0), ("+10 s", 10.0)] {
+            if ui.button(label).clicked() {
+                commands.push(UiCommand::Step(seconds));
+            }
+        }
+        if ui.button("< alarm").on_hover_text("previous alarm transition (PgUp)").clicked() {
+            commands.push(UiCommand::PreviousAlarm);
+        }
+        if ui.button("alarm >").on_hover_text("next alarm transition (PgDn)").clicked() {
+            commands.push(UiCommand::NextAlarm);
+        }
+        egui::ComboBox::from_id_salt("speed").selected_text(format!("{}x", view.speed)).show_ui(ui, |ui| {
+            for speed in speeds {
+                if ui.selectable_label(*speed == view.speed, format!("{speed}x")).clicked() {
+                    commands.push(UiCommand::SetSpeed(*speed));
+                }
+            }
+        });
+        let loop_label = match (view.loop_range, view.loop_mark) {
+            (_, Some(_)) => "loop: set end",
+            (Some(_), None) => "loop: new start",
+            (None, None) => "loop: set start",
+        };
+        if ui.button(loop_label).clicked() {
+            commands.push(UiCommand::MarkLoop);
+        }
+        if view.loop_range.is_some() && ui.button("no loop").clicked() {
+            commands.push(UiCommand::ClearLoop);
+        }
+        ui.separator();
+        ui.label(RichText::new(&view.clock).monospace().strong());
+        ui.label(RichText::new(format!("{:.1} / {:.1} s", view.position, view.length)).weak());
+    });
+    let mut position = view.position;
+    ui.spacing_mut().slider_width = ui.available_width();
+    let slider = ui.add(egui::Slider::new(&mut position, 0.0..=view.length.max(0.001)).show_value(false));
+    if slider.changed() {
+        commands.push(UiCommand::SeekTo(position));
+    }
+    let rect = slider.rect;
+    let x_of = |seconds: f64| rect.left() + (seconds / view.length.max(0.001)) as f32 * rect.width();
+    let painter = ui.painter();
+    if let Some((a, b)) = view.loop_range {
+        let shade = egui::Rect::from_x_y_ranges(x_of(a)..=x_of(b), rect.y_range());
+        painter.rect_filled(shade, 2.0, Color32::from_rgba_unmultiplied(120, 170, 255, 40));
+    }
+    for (seconds, raised) in &view.markers {
+        let color = if *raised { status_color(Status::Alarm) } else { status_color(Status::Ok) };
+        painter.vline(x_of(*seconds), rect.y_range(), egui::Stroke::new(2.0, color));
+    }
+    if let Some(error) = &view.error {
+        ui.label(RichText::new(error).color(status_color(Status::Alarm)));
+    }
     commands
 }

@@ -1,0 +1,195 @@
+//! Replay mode: the twin store follows a recording instead of a broker. Play, pause, speed
+//! from 0.1× to 1000×, scrub, step, jump to the previous or next alarm transition, loop a
+//! range. UI and keys send [`ReplayCommand`]s; one system applies them.
+//!
+//! Seeks rebuild the twin state from the recording's seek index (flat cost anywhere in the
+//! file); playing applies the messages between frames through the same decoder as live data.
+
+use bevy::prelude::*;
+use twinscope_core::Timestamp;
+use twinscope_core::replay::Recording;
+use twinscope_core::twin::TwinStore;
+
+use crate::sync::TwinState;
+use crate::{TwinscopeSystems, configure_twinscope_sets};
+
+/// Drives the twin store from a [`ReplaySession`].
+pub struct ReplayPlugin;
+
+impl Plugin for ReplayPlugin {
+    fn build(&self, app: &mut App) {
+        configure_twinscope_sets(app);
+        app.add_message::<ReplayCommand>().add_systems(
+            Update,
+            (replay_keys, apply_replay_commands, play_replay).chain().in_set(TwinscopeSystems::Ingest),
+        );
+    }
+}
+
+/// A request to the replay (from the timeline panel or keys).
+#[derive(Message, Debug, Clone, Copy, PartialEq)]
+pub enum ReplayCommand {
+    TogglePlay,
+    SetSpeed(f64),
+    SeekTo(Timestamp),
+    /// Seconds forward (negative: back).
+    Step(f64),
+    PreviousAlarm,
+    NextAlarm,
+    /// First call marks the loop start, the second its end.
+    MarkLoop,
+    ClearLoop,
+}
+
+/// Speeds offered in the timeline.
+pub const SPEEDS: [f64; 9] = [0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 100.0, 500.0, 1000.0];
+
+/// The recording being replayed and where the replay stands.
+#[derive(Resource)]
+pub struct ReplaySession {
+    pub recording: Recording,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub position: Timestamp,
+    pub playing: bool,
+    pub speed: f64,
+    pub loop_range: Option<(Timestamp, Timestamp)>,
+    pub loop_mark: Option<Timestamp>,
+    /// The plant's offset from UTC, for the clock.
+    pub utc_offset_seconds: i64,
+    /// Makes a fresh store as the scene declares it (the state before any message).
+    pub fresh_store: Box<dyn Fn() -> TwinStore + Send + Sync>,
+    pub error: Option<String>,
+}
+
+impl ReplaySession {
+    /// The wall-clock time at the replay position in the plant's time zone.
+    pub fn clock(&self, time: Timestamp) -> String {
+        let local = Timestamp(time.0 + self.utc_offset_seconds * 1_000_000).to_string();
+        let sign = if self.utc_offset_seconds < 0 { '-' } else { '+' };
+        let minutes = self.utc_offset_seconds.abs() / 60;
+        format!("{} {}{sign}{:02}:{:02}", &local[..10], &local[11..23], minutes / 60, minutes % 60)
+    }
+
+    fn seek(&mut self, store: &mut TwinStore, at: Timestamp) {
+        let at = Timestamp(at.0.clamp(self.start.0, self.end.0));
+        let mut fresh = (self.fresh_store)();
+        // Twins keep their indices (entities are bound by index) across seeks.
+        for (_, twin) in store.twins() {
+            if fresh.find(twin.id.as_str()).is_none() {
+                fresh.declare(twin.id.as_str(), None, None);
+            }
+        }
+        match self.recording.state_at(&mut fresh, at) {
+            Ok(_) => self.error = None,
+            Err(error) => self.error = Some(error.to_string()),
+        }
+        fresh.mark_all_changed();
+        *store = fresh;
+        self.position = at;
+    }
+}
+
+fn replay_keys(keys: Option<Res<ButtonInput<KeyCode>>>, egui: Option<Res<bevy_egui::input::EguiWantsInput>>, mut commands: MessageWriter<ReplayCommand>) {
+    let Some(keys) = keys else { return };
+    if egui.is_some_and(|e| e.wants_keyboard_input()) {
+        return;
+    }
+    let big = if keys.pressed(KeyCode::ShiftLeft) || keys.pressed(KeyCode::ShiftRight) { 10.0 } else { 1.0 };
+    if keys.just_pressed(KeyCode::Space) {
+        commands.write(ReplayCommand::TogglePlay);
+    }
+    if keys.just_pressed(KeyCode::ArrowRight) {
+        commands.write(ReplayCommand::Step(big));
+    }
+    if keys.just_pressed(KeyCode::ArrowLeft) {
+        commands.write(ReplayCommand::Step(-big));
+    }
+    if keys.just_pressed(KeyCode::PageDown) {
+        commands.write(ReplayCommand::NextAlarm);
+    }
+    if keys.just_pressed(KeyCode::PageUp) {
+        commands.write(ReplayCommand::PreviousAlarm);
+    }
+}
+
+fn apply_replay_commands(mut commands: MessageReader<ReplayCommand>, session: Option<ResMut<ReplaySession>>, mut state: ResMut<TwinState>) {
+    let Some(mut session) = session else {
+        commands.clear();
+        return;
+    };
+    for command in commands.read() {
+        let position = session.position;
+        match *command {
+            ReplayCommand::TogglePlay => {
+                if !session.playing && session.position >= session.end {
+                    let start = session.start;
+                    session.seek(&mut state.store, start);
+                }
+                session.playing = !session.playing;
+            }
+            ReplayCommand::SetSpeed(speed) => session.speed = speed.clamp(0.1, 1000.0),
+            ReplayCommand::SeekTo(at) => session.seek(&mut state.store, at),
+            ReplayCommand::Step(seconds) => {
+                let at = Timestamp(position.0 + (seconds * 1e6) as i64);
+                if seconds > 0.0 && at <= session.end {
+                    // Forward steps play the messages in between: cheaper than a seek.
+                    let to = Timestamp(at.0.min(session.end.0));
+                    if let Err(error) = session.recording.advance(&mut state.store, position, to) {
+                        session.error = Some(error.to_string());
+                    }
+                    session.position = to;
+                } else {
+                    session.seek(&mut state.store, at);
+                }
+            }
+            ReplayCommand::PreviousAlarm => {
+                // A little before the position, so pressing again keeps going back.
+                let before = Timestamp(position.0 - 500_000);
+                let target = session.recording.alarm_transitions().map(|(t, _)| t).filter(|t| *t < before).last();
+                if let Some(at) = target {
+                    session.seek(&mut state.store, at);
+                }
+            }
+            ReplayCommand::NextAlarm => {
+                let target = session.recording.alarm_transitions().map(|(t, _)| t).find(|t| *t > position);
+                if let Some(at) = target {
+                    session.seek(&mut state.store, at);
+                }
+            }
+            ReplayCommand::MarkLoop => match session.loop_mark.take() {
+                None => session.loop_mark = Some(position),
+                Some(mark) if mark != position => session.loop_range = Some((mark.min(position), mark.max(position))),
+                Some(_) => {}
+            },
+            ReplayCommand::ClearLoop => {
+                session.loop_range = None;
+                session.loop_mark = None;
+            }
+        }
+    }
+}
+
+fn play_replay(time: Res<Time<Real>>, session: Option<ResMut<ReplaySession>>, mut state: ResMut<TwinState>) {
+    let Some(mut session) = session else { return };
+    if !session.playing {
+        return;
+    }
+    let from = session.position;
+    let mut to = Timestamp(from.0 + (time.delta_secs_f64() * session.speed * 1e6) as i64);
+    if let Some((loop_start, loop_end)) = session.loop_range
+        && to > loop_end
+    {
+        session.seek(&mut state.store, loop_start);
+        return;
+    }
+    if to >= session.end {
+        to = session.end;
+        session.playing = false;
+    }
+    if let Err(error) = session.recording.advance(&mut state.store, from, to) {
+        session.error = Some(error.to_string());
+        session.playing = false;
+    }
+    session.position = to;
+}

@@ -122,3 +122,122 @@ fn selection_follows_commands_and_picks_on_parts() {
     scene.app.update();
     assert_eq!(scene.app.world().resource::<Selection>().twin, None);
 }
+
+// ---- replay ------------------------------------------------------------------------------------
+
+mod replay {
+    use super::*;
+    use twinscope::replay::{ReplayCommand, ReplayPlugin, ReplaySession};
+    use twinscope_core::mcap::{Delivery, McapWriter};
+    use twinscope_core::replay::Recording;
+
+    const SECOND: u64 = 1_000_000_000;
+    const T0: u64 = 1_700_000_000 * SECOND;
+
+    /// 60 s of one pump at 1 Hz; an alarm from 20 s to 40 s.
+    fn recording() -> Recording {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("twinscope-headless-replay-{}-{n}.mcap", std::process::id()));
+        let mut writer = McapWriter::create(&path).unwrap();
+        let live = Delivery { qos: 0, retain: false };
+        for s in 0..=60u64 {
+            writer.write("te/device/line1-pump1///m/p", live, format!(r#"{{"flow": {s}}}"#).as_bytes(), T0 + s * SECOND).unwrap();
+            if s == 20 {
+                writer.write("te/device/line1-pump1///a/dry", live, br#"{"severity":"critical"}"#, T0 + s * SECOND + 1).unwrap();
+            }
+            if s == 40 {
+                writer.write("te/device/line1-pump1///a/dry", live, b"", T0 + s * SECOND + 1).unwrap();
+            }
+        }
+        writer.finish().unwrap();
+        let recording = Recording::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        recording
+    }
+
+    fn at(seconds: u64) -> Timestamp {
+        twinscope_core::replay::timestamp_of(T0 + seconds * SECOND)
+    }
+
+    fn replay_app() -> App {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins).add_plugins((TwinSyncPlugin, ReplayPlugin));
+        let fresh = || TwinStore::new(StoreConfig::default(), RuleSet::default());
+        let mut store = fresh();
+        let mut recording = recording();
+        recording.state_at(&mut store, at(0)).unwrap();
+        app.insert_resource(TwinState { store }).insert_resource(ReplaySession {
+            recording,
+            start: at(0),
+            end: at(60),
+            position: at(0),
+            playing: false,
+            speed: 1.0,
+            loop_range: None,
+            loop_mark: None,
+            utc_offset_seconds: 3600,
+            fresh_store: Box::new(fresh),
+            error: None,
+        });
+        app.update();
+        app
+    }
+
+    fn flow(app: &App) -> f64 {
+        app.world().resource::<TwinState>().store.twin("line1-pump1").unwrap().property("flow").unwrap().value
+    }
+
+    fn status(app: &App) -> Status {
+        app.world().resource::<TwinState>().store.twin("line1-pump1").unwrap().status
+    }
+
+    #[test]
+    fn seek_step_and_alarm_jumps_drive_the_twin_state() {
+        let mut app = replay_app();
+        assert_eq!(flow(&app), 0.0);
+        app.world_mut().write_message(ReplayCommand::SeekTo(at(30)));
+        app.update();
+        assert_eq!((flow(&app), status(&app)), (30.0, Status::Alarm));
+        app.world_mut().write_message(ReplayCommand::Step(15.0));
+        app.update();
+        assert_eq!((flow(&app), status(&app)), (45.0, Status::Ok), "stepping forward plays through the clear");
+        app.world_mut().write_message(ReplayCommand::Step(-35.0));
+        app.update();
+        assert_eq!((flow(&app), status(&app)), (10.0, Status::Ok), "stepping back seeks");
+        app.world_mut().write_message(ReplayCommand::NextAlarm);
+        app.update();
+        assert_eq!(status(&app), Status::Alarm);
+        let position = app.world().resource::<ReplaySession>().position;
+        assert!(position > at(20) && position.0 <= at(20).0 + 1, "jumped to {position}");
+        app.world_mut().write_message(ReplayCommand::NextAlarm);
+        app.update();
+        assert_eq!(status(&app), Status::Ok, "the next transition is the clear at 40 s");
+        app.world_mut().write_message(ReplayCommand::PreviousAlarm);
+        app.update();
+        assert_eq!(status(&app), Status::Alarm);
+        let session = app.world().resource::<ReplaySession>();
+        assert_eq!(session.clock(at(0)), "2023-11-14 23:13:20.000+01:00");
+    }
+
+    #[test]
+    fn playing_moves_the_position_by_speed_and_loops_a_range() {
+        let mut app = replay_app();
+        app.world_mut().write_message(ReplayCommand::SeekTo(at(5)));
+        app.world_mut().write_message(ReplayCommand::MarkLoop);
+        app.update();
+        app.world_mut().write_message(ReplayCommand::SeekTo(at(7)));
+        app.world_mut().write_message(ReplayCommand::MarkLoop);
+        app.world_mut().write_message(ReplayCommand::SetSpeed(1000.0));
+        app.world_mut().write_message(ReplayCommand::TogglePlay);
+        app.update();
+        assert_eq!(app.world().resource::<ReplaySession>().loop_range, Some((at(5), at(7))));
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(2));
+            app.update();
+            let position = app.world().resource::<ReplaySession>().position;
+            assert!(position >= at(5) && position <= at(7), "left the loop: {position}");
+        }
+        assert!(app.world().resource::<ReplaySession>().playing);
+    }
+}

@@ -104,9 +104,10 @@ impl Recording {
         Ok(applied)
     }
 
-    /// The log times of alarm raises (`true`) and clears, for timeline markers.
+    /// The times of alarm raises (`true`) and clears, for timeline markers and jumps. Rounded
+    /// up to the microsecond, so seeking to one includes the transition itself.
     pub fn alarm_transitions(&self) -> impl Iterator<Item = (Timestamp, bool)> + '_ {
-        self.index.alarm_transitions.iter().map(|(t, raised)| (timestamp_of(*t), *raised))
+        self.index.alarm_transitions.iter().map(|(t, raised)| (Timestamp(t.div_ceil(1_000) as i64), *raised))
     }
 
     /// The twin state at `at`: `store` should be fresh (as the scene makes it).

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS, RecvTimeoutError};
 
+use crate::background::BackgroundThread;
 use super::batch::{BatchReceiver, BatchSender, SendError, UpdateBatch, batch_channel};
 use super::stats::IngestStats;
 use super::warn_limiter::WarnLimiter;
@@ -165,22 +165,12 @@ impl MessageHandler for MessageSink {
 /// A running MQTT client thread. Dropping it stops the thread.
 pub struct IngestHandle {
     pub stats: Arc<IngestStats>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    thread: BackgroundThread,
 }
 
 impl IngestHandle {
     pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for IngestHandle {
-    fn drop(&mut self) {
-        self.stop();
+        self.thread.stop();
     }
 }
 
@@ -198,12 +188,11 @@ pub fn spawn_ingest(config: IngestConfig, schema: Box<dyn TopicSchema>) -> std::
 /// Starts an MQTT client thread that feeds `handler`, reconnecting with backoff and
 /// subscribing again after every reconnect. `stats` gets the connection state.
 pub fn spawn_mqtt_client<H: MessageHandler>(config: IngestConfig, handler: H, stats: Arc<IngestStats>, name: &str) -> std::io::Result<IngestHandle> {
-    let stop = Arc::new(AtomicBool::new(false));
     let thread = {
-        let (stats, stop) = (stats.clone(), stop.clone());
-        std::thread::Builder::new().name(name.into()).spawn(move || run(config, handler, &stats, &stop))?
+        let stats = stats.clone();
+        BackgroundThread::spawn(name, move |stop| run(config, handler, &stats, stop))?
     };
-    Ok(IngestHandle { stats, stop, thread: Some(thread) })
+    Ok(IngestHandle { stats, thread })
 }
 
 fn run<H: MessageHandler>(config: IngestConfig, mut sink: H, stats: &IngestStats, stop: &AtomicBool) {

@@ -9,11 +9,11 @@ mod rng;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rumqttc::{Client, MqttOptions, QoS};
 
+use crate::background::BackgroundThread;
 use crate::broker_address::BrokerAddress;
 use crate::demo::{AssetKind, PlantLayout};
 use crate::time::Timestamp;
@@ -55,41 +55,28 @@ pub struct SimStats {
 /// A simulator running on its own thread. Dropping it stops it.
 pub struct SimHandle {
     pub stats: Arc<SimStats>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    thread: BackgroundThread,
 }
 
 impl SimHandle {
     pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.thread.stop();
     }
 
     /// Waits until the simulator ends by itself (`run_for`) or is stopped.
     pub fn join(mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for SimHandle {
-    fn drop(&mut self) {
-        self.stop();
+        self.thread.join();
     }
 }
 
 /// Starts the simulator thread.
 pub fn spawn_simulator(config: SimConfig) -> std::io::Result<SimHandle> {
     let stats = Arc::new(SimStats::default());
-    let stop = Arc::new(AtomicBool::new(false));
     let thread = {
-        let (stats, stop) = (stats.clone(), stop.clone());
-        std::thread::Builder::new().name("plant-sim".into()).spawn(move || run(config, &stats, &stop))?
+        let stats = stats.clone();
+        BackgroundThread::spawn("plant-sim", move |stop| run(config, &stats, stop))?
     };
-    Ok(SimHandle { stats, stop, thread: Some(thread) })
+    Ok(SimHandle { stats, thread })
 }
 
 fn run(config: SimConfig, stats: &SimStats, stop: &AtomicBool) {

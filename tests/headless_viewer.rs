@@ -241,3 +241,40 @@ mod replay {
         assert!(app.world().resource::<ReplaySession>().playing);
     }
 }
+
+// ---- recording the live session -----------------------------------------------------------
+
+#[test]
+fn the_record_button_records_the_live_session_to_mcap() {
+    use twinscope::recording::{LiveRecorder, LiveRecordingPlugin, RecordCommand};
+    let broker = twinscope_core::broker::start_embedded_broker(None).unwrap();
+    let dir = std::env::temp_dir().join(format!("twinscope-live-recording-{}", std::process::id()));
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins).add_plugins(LiveRecordingPlugin);
+    app.insert_resource(LiveRecorder::new(broker.address.clone(), dir.clone()));
+    app.world_mut().write_message(RecordCommand::Start);
+    app.update();
+    assert!(app.world().resource::<LiveRecorder>().progress().is_some(), "recording after Start");
+
+    let options = rumqttc::MqttOptions::new("headless-recording-test", broker.address.host.clone(), broker.address.port);
+    let (client, mut connection) = rumqttc::Client::new(options, 100);
+    std::thread::spawn(move || for _ in connection.iter() {});
+    let recorded = |app: &App| app.world().resource::<LiveRecorder>().active.as_ref().map_or(0, |a| a.stats.messages.load(std::sync::atomic::Ordering::Relaxed));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while recorded(&app) < 5 && std::time::Instant::now() < deadline {
+        client.publish("te/device/pump1///m/p", rumqttc::QoS::AtLeastOnce, false, r#"{"flow": 1}"#).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        app.update();
+    }
+    assert!(recorded(&app) >= 5, "the recorder received {} messages", recorded(&app));
+    app.world_mut().write_message(RecordCommand::Stop);
+    app.update();
+    let recorder = app.world().resource::<LiveRecorder>();
+    assert!(recorder.active.is_none());
+    assert!(recorder.last_message.as_deref().unwrap_or("").starts_with("recorded"), "{:?}", recorder.last_message);
+    let file = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+    let recording = twinscope_core::mcap::McapFile::open(&file).unwrap();
+    assert!(recording.recovery.is_none(), "stopping finishes the file with its summary");
+    assert!(recording.channels.values().any(|c| c.topic == "te/device/pump1///m/p"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

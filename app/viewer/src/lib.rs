@@ -18,6 +18,7 @@
 
 pub mod camera;
 pub mod capture;
+pub mod recording;
 pub mod replay;
 pub mod scene;
 pub mod selection;
@@ -71,6 +72,7 @@ impl PluginGroup for TwinscopePlugins {
             .add(camera::OrbitCameraPlugin)
             .add(ui::UiPanelsPlugin)
             .add(replay::ReplayPlugin)
+            .add(recording::LiveRecordingPlugin)
             .add(capture::CapturePlugin)
     }
 }

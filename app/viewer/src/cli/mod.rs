@@ -68,6 +68,9 @@ pub struct ViewArgs {
     /// Messages per twin per second from the embedded simulator.
     #[arg(long, default_value_t = 2.0)]
     pub sim_rate: f64,
+    /// Where the record button writes live recordings.
+    #[arg(long, default_value = "recordings")]
+    pub record_dir: PathBuf,
     /// Window size as WIDTHxHEIGHT.
     #[arg(long, default_value = "1600x900", value_parser = parse_size)]
     pub window_size: (u32, u32),

@@ -11,6 +11,7 @@ use bevy::picking::mesh_picking::MeshPickingPlugin;
 use bevy::prelude::*;
 use bevy::window::WindowResolution;
 use twinscope::capture::CaptureRequest;
+use twinscope::recording::LiveRecorder;
 use twinscope::prelude::*;
 use twinscope::replay::ReplaySession;
 use twinscope::scene::SceneStatus;
@@ -65,6 +66,7 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
 
     let mut app = viewer_app(&args, scene.as_ref(), scene_error, store);
     app.insert_resource(IngestLink { batches, stats })
+        .insert_resource(LiveRecorder::new(broker.clone(), args.record_dir.clone()))
         .insert_resource(ConnectionInfo { broker: broker.to_string(), embedded })
         .insert_resource(BackgroundThreads { _ingest: ingest, _simulator: simulator });
     Ok(exit_code(app.run()))

@@ -15,6 +15,7 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::egui::{self, LayerId, UiBuilder};
 use bevy_egui::{EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, PrimaryEguiContext};
 
+use crate::recording::{LiveRecorder, RecordCommand};
 use crate::replay::{ReplayCommand, ReplaySession, SPEEDS};
 use crate::scene::SceneStatus;
 use crate::selection::{SelectTwin, Selection};
@@ -29,7 +30,7 @@ impl Plugin for UiPanelsPlugin {
         if !app.is_plugin_added::<EguiPlugin>() {
             app.add_plugins(EguiPlugin::default());
         }
-        app.add_message::<ReplayCommand>().add_systems(Startup, spawn_ui_camera).add_systems(EguiPrimaryContextPass, draw_panels);
+        app.add_message::<ReplayCommand>().add_message::<RecordCommand>().add_systems(Startup, spawn_ui_camera).add_systems(EguiPrimaryContextPass, draw_panels);
     }
 }
 
@@ -61,6 +62,8 @@ fn draw_panels(
     mut select: MessageWriter<SelectTwin>,
     replay: Option<Res<ReplaySession>>,
     mut replay_commands: MessageWriter<ReplayCommand>,
+    recorder: Option<Res<LiveRecorder>>,
+    mut record_commands: MessageWriter<RecordCommand>,
     mut cameras: Query<&mut Camera, With<Camera3d>>,
     windows: Query<&Window, With<PrimaryWindow>>,
 ) -> Result {
@@ -68,8 +71,14 @@ fn draw_panels(
     let mut root = egui::Ui::new(ctx.clone(), "twinscope-root".into(), UiBuilder::new().layer_id(LayerId::background()).max_rect(ctx.viewport_rect()));
     let source = if connection.embedded { format!("{} (embedded demo)", connection.broker) } else { connection.broker.clone() };
     let bar = model::status_bar_view(&state.store, &rate.snapshot, rate.messages_per_second, &source, replay.is_some(), scene.error.as_deref());
-    let mut bottom = egui::Panel::bottom("status-bar").show(&mut root, |ui| panels::status_bar(ui, &bar)).response.rect.height();
-    let mut commands = Vec::new();
+    let record = model::RecordView {
+        available: recorder.is_some(),
+        progress: recorder.as_ref().and_then(|r| r.progress()),
+        message: recorder.as_ref().and_then(|r| r.last_message.clone()),
+    };
+    let status = egui::Panel::bottom("status-bar").show(&mut root, |ui| panels::status_bar(ui, &bar, &record));
+    let mut bottom = status.response.rect.height();
+    let mut commands = status.inner;
     if let Some(session) = &replay {
         let view = timeline_view(session);
         let timeline = egui::Panel::bottom("timeline").show(&mut root, |ui| panels::timeline(ui, &view, &SPEEDS));
@@ -107,6 +116,10 @@ fn draw_panels(
             UiCommand::NextAlarm => ReplayCommand::NextAlarm,
             UiCommand::MarkLoop => ReplayCommand::MarkLoop,
             UiCommand::ClearLoop => ReplayCommand::ClearLoop,
+            UiCommand::StartRecording | UiCommand::StopRecording => {
+                record_commands.write(if command == UiCommand::StartRecording { RecordCommand::Start } else { RecordCommand::Stop });
+                continue;
+            }
         };
         replay_commands.write(replay_command);
     }

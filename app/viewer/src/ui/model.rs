@@ -17,6 +17,17 @@ pub enum UiCommand {
     NextAlarm,
     MarkLoop,
     ClearLoop,
+    StartRecording,
+    StopRecording,
+}
+
+/// The record button: whether it can record, and the recording in progress.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RecordView {
+    pub available: bool,
+    /// Seconds and bytes so far, while recording.
+    pub progress: Option<(f64, u64)>,
+    pub message: Option<String>,
 }
 
 /// The replay timeline, in seconds from the start of the recording.

@@ -3,7 +3,7 @@
 use bevy_egui::egui::{self, Color32, RichText};
 use twinscope_core::twin::Status;
 
-use super::model::{InspectorView, StatusBarView, TimelineView, UiCommand};
+use super::model::{InspectorView, RecordView, StatusBarView, TimelineView, UiCommand};
 
 pub fn status_color(status: Status) -> Color32 {
     match status {
@@ -19,9 +19,27 @@ fn status_chip(ui: &mut egui::Ui, status: Status) {
     ui.label(RichText::new(format!(" {} ", status.as_str().to_uppercase())).strong().color(Color32::BLACK).background_color(status_color(status)));
 }
 
-/// The always-visible bar at the bottom: where data comes from and how healthy the feed is.
-pub fn status_bar(ui: &mut egui::Ui, view: &StatusBarView) {
+/// The always-visible bar at the bottom: where data comes from and how healthy the feed is,
+/// and the record button for the live session.
+pub fn status_bar(ui: &mut egui::Ui, view: &StatusBarView, record: &RecordView) -> Vec<UiCommand> {
+    let mut commands = Vec::new();
     ui.horizontal_wrapped(|ui| {
+        if record.available {
+            match record.progress {
+                None => {
+                    if ui.button(RichText::new("■ Record").color(status_color(Status::Alarm))).on_hover_text("record the live session to MCAP").clicked() {
+                        commands.push(UiCommand::StartRecording);
+                    }
+                }
+                Some((seconds, bytes)) => {
+                    let label = format!("■ Stop  {:02}:{:02}  {:.1} MB", seconds as u64 / 60, seconds as u64 % 60, bytes as f64 / 1e6);
+                    if ui.button(RichText::new(label).color(status_color(Status::Alarm)).strong()).clicked() {
+                        commands.push(UiCommand::StopRecording);
+                    }
+                }
+            }
+            ui.separator();
+        }
         let (text, color) = if view.replay {
             ("■ REPLAY", Color32::from_rgb(120, 170, 255))
         } else if view.connected {
@@ -55,6 +73,10 @@ pub fn status_bar(ui: &mut egui::Ui, view: &StatusBarView) {
     if let Some(error) = &view.scene_error {
         ui.label(RichText::new(error).color(Color32::from_rgb(230, 40, 40)).strong());
     }
+    if let Some(message) = &record.message {
+        ui.label(RichText::new(message).weak());
+    }
+    commands
 }
 
 /// The selected twin: breadcrumb, status, live values, alarms, fragments and children.

@@ -467,3 +467,21 @@ with open(sys.argv[1], "rb") as f:
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `twinscope check scenes/demo-plant.toml | head -1`: the reader goes away first.
+    for args in [&["check", "scenes/demo-plant.toml"][..], &["bench", "--lines", "1", "--rounds", "1"][..]] {
+        let mut child = support::twinscope()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let message = stderr(&output);
+        assert!(!message.contains("panicked"), "{args:?}: {message}");
+        assert!(output.status.success(), "{args:?}: {message}");
+    }
+}

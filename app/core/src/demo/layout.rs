@@ -151,15 +151,6 @@ impl PlantLayout {
     pub fn demo() -> Self {
         Self::new(2)
     }
-
-    pub fn children(&self, parent: usize) -> impl Iterator<Item = usize> + '_ {
-        self.twins.iter().enumerate().filter(move |(_, t)| t.parent == Some(parent)).map(|(i, _)| i)
-    }
-
-    /// The number of signals the simulator publishes per tick.
-    pub fn signal_count(&self) -> usize {
-        self.twins.iter().map(|t| t.kind.signals().len()).sum()
-    }
 }
 
 fn push(twins: &mut Vec<PlantTwin>, id: &str, name: String, kind: AssetKind, parent: usize, offset: [f32; 3]) -> usize {

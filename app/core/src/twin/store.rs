@@ -137,10 +137,6 @@ impl Twin {
         self.display_name.as_deref().unwrap_or(self.id.as_str())
     }
 
-    pub fn is_stale(&self) -> bool {
-        self.stale
-    }
-
     fn derive_status(&self) -> (Status, Option<Rgba>) {
         let heard_from = self.last_seen.is_some() || self.health.is_some() || !self.alarms.is_empty() || !self.events.is_empty();
         let mut status = if heard_from { Status::Ok } else { Status::Unknown };
@@ -188,7 +184,6 @@ pub struct TwinStore {
     config: StoreConfig,
     changed: Vec<TwinIndex>,
     changed_flag: Vec<bool>,
-    applied: u64,
 }
 
 impl TwinStore {
@@ -200,7 +195,6 @@ impl TwinStore {
             config,
             changed: Vec::new(),
             changed_flag: Vec::new(),
-            applied: 0,
         }
     }
 
@@ -214,11 +208,6 @@ impl TwinStore {
 
     pub fn is_empty(&self) -> bool {
         self.twins.is_empty()
-    }
-
-    /// How many updates have been applied since the store was made.
-    pub fn updates_applied(&self) -> u64 {
-        self.applied
     }
 
     pub fn twins(&self) -> impl ExactSizeIterator<Item = (TwinIndex, &Twin)> {
@@ -304,7 +293,6 @@ impl TwinStore {
 
     /// Applies one update. Never fails: anything a decoder let through is valid state.
     pub fn apply(&mut self, update: &TwinUpdate, now: Timestamp) {
-        self.applied += 1;
         if let TwinUpdate::Register { implicit: true, twin, .. } = update
             && self.index.contains_key(twin)
         {

@@ -7,31 +7,40 @@ use twinscope_core::bench::run_ingest_benchmark;
 use super::BenchArgs;
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let mut out = String::new();
+    let result = run_into(args, &mut out);
+    super::print_out(&out);
+    result
+}
+
+fn run_into(args: BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     if args.seek {
-        return seek(&args);
+        return seek(&args, out);
     }
     let result = run_ingest_benchmark(args.lines, args.rounds);
     let mib = result.bytes as f64 / (1024.0 * 1024.0);
-    println!("{} thin-edge measurement messages ({} values, {mib:.1} MiB), plant of {} lines", result.messages, result.values, args.lines);
-    let line = |name: &str, elapsed: std::time::Duration| {
-        println!(
+    crate::outln!(out, "{} thin-edge measurement messages ({} values, {mib:.1} MiB), plant of {} lines", result.messages, result.values, args.lines);
+    for (name, elapsed) in [
+        ("bare serde_json::Value parse", result.bare_parse),
+        ("thin-edge decode", result.decode_only),
+        ("thin-edge decode + apply", result.decode_apply),
+    ] {
+        crate::outln!(
+            out,
             "  {name:<28} {:>10.0} msg/s  {:>8.1} MiB/s  {:>7.1} ms",
             result.rate(elapsed),
             mib / elapsed.as_secs_f64(),
             elapsed.as_secs_f64() * 1e3
         );
-    };
-    line("bare serde_json::Value parse", result.bare_parse);
-    line("thin-edge decode", result.decode_only);
-    line("thin-edge decode + apply", result.decode_apply);
-    println!(
+    }
+    crate::outln!(out, 
         "  ratio decode+apply / bare parse: {:.2}× the throughput",
         result.bare_parse.as_secs_f64() / result.decode_apply.as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
 }
 
-fn seek(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+fn seek(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     let dir = std::env::temp_dir();
     let mut medians = Vec::new();
     for scale in [1u64, 10] {
@@ -42,7 +51,7 @@ fn seek(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         let median = seeks[seeks.len() / 2];
         medians.push(median);
-        println!(
+        crate::outln!(out, 
             "{} signals at 1 Hz for {} s: {} messages, {:.0} MB; wrote in {:.1} s ({:.0} msg/s), opened and indexed in {:.1} s",
             args.signals,
             seconds,
@@ -52,7 +61,7 @@ fn seek(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             result.messages as f64 / result.write.as_secs_f64(),
             result.open_and_index.as_secs_f64()
         );
-        println!(
+        crate::outln!(out, 
             "  seek to a random instant: median {:.1} ms, p95 {:.1} ms, max {:.1} ms ({} seeks)",
             ms(median),
             ms(seeks[seeks.len() * 95 / 100]),
@@ -60,18 +69,20 @@ fn seek(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             seeks.len()
         );
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-        println!(
+        crate::outln!(out, 
             "  work per seek: {:.0} messages applied, {:.1} chunks read (mean)",
             mean(&result.seek_messages.iter().map(|m| *m as f64).collect::<Vec<_>>()),
             mean(&result.seek_chunks.iter().map(|c| *c as f64).collect::<Vec<_>>())
         );
-        println!(
+        crate::outln!(out, 
             "  replay from the start: {:.0} messages applied/s; 100x real time needs {} msg/s ({:.1}x headroom)",
             result.replay_rate,
             args.signals * 100,
             result.replay_rate / (args.signals as f64 * 100.0)
         );
+        // Each recording takes a while: show its figures as soon as they are in.
+        super::print_out(&std::mem::take(out));
     }
-    println!("seek median, 10x longer recording / shorter: {:.2}", medians[1].as_secs_f64() / medians[0].as_secs_f64());
+    crate::outln!(out, "seek median, 10x longer recording / shorter: {:.2}", medians[1].as_secs_f64() / medians[0].as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,13 @@ use twinscope_core::manifest::load_scene;
 use super::CheckArgs;
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut out = String::new();
+    let result = run_into(args, &mut out);
+    super::print_out(&out);
+    result
+}
+
+fn run_into(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     let scene = match load_scene(&args.scene) {
         Ok(scene) => scene,
         Err(error) => {
@@ -33,11 +40,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             "warnings": scene.binding.warnings,
             "rules": scene.rules.len(),
         });
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!(out, "{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("scene {:?} ({})", scene.name(), scene.manifest_path.display());
-    println!(
+    crate::outln!(out, "scene {:?} ({})", scene.name(), scene.manifest_path.display());
+    crate::outln!(out, 
         "model {}: {} nodes in scene {} of {}, {} rules",
         scene.model_path.display(),
         model.nodes.len(),
@@ -45,26 +52,26 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         model.scene_count,
         scene.rules.len()
     );
-    println!("\nbound nodes ({}):", scene.binding.bound.len());
+    crate::outln!(out, "\nbound nodes ({}):", scene.binding.bound.len());
     for binding in &scene.binding.bound {
-        println!("  {}  ->  {}  [{}]", model.path(binding.node), binding.twin, binding.by);
+        crate::outln!(out, "  {}  ->  {}  [{}]", model.path(binding.node), binding.twin, binding.by);
     }
-    println!("\ntwins with no node ({}):", scene.binding.twins_without_node.len());
+    crate::outln!(out, "\ntwins with no node ({}):", scene.binding.twins_without_node.len());
     for twin in &scene.binding.twins_without_node {
-        println!("  {twin}");
+        crate::outln!(out, "  {twin}");
     }
-    println!("\nnodes that match no twin ({}):", scene.binding.unbound_mesh_nodes.len());
+    crate::outln!(out, "\nnodes that match no twin ({}):", scene.binding.unbound_mesh_nodes.len());
     for node in &scene.binding.unbound_mesh_nodes {
-        println!("  {}", model.path(*node));
+        crate::outln!(out, "  {}", model.path(*node));
     }
     if !scene.binding.warnings.is_empty() {
-        println!("\nwarnings ({}):", scene.binding.warnings.len());
+        crate::outln!(out, "\nwarnings ({}):", scene.binding.warnings.len());
         for warning in &scene.binding.warnings {
-            println!("  {warning}");
+            crate::outln!(out, "  {warning}");
         }
     }
     if scene.binding.bound.is_empty() {
-        println!("\nnote: no node is bound; give nodes extras {{\"{}\": \"<twin id>\"}} or add binding.name_patterns", scene.manifest.binding.extras_key);
+        crate::outln!(out, "\nnote: no node is bound; give nodes extras {{\"{}\": \"<twin id>\"}} or add binding.name_patterns", scene.manifest.binding.extras_key);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -223,6 +223,25 @@ pub fn default_scene() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenes/demo-plant.toml")
 }
 
+/// Writes a command's output to stdout. A closed pipe (`twinscope check … | head`) ends the
+/// output quietly instead of failing.
+pub fn print_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        && error.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write the output: {error}");
+    }
+}
+
+/// Appends a line to an output buffer (writing to a String cannot fail).
+#[macro_export]
+macro_rules! outln {
+    ($out:expr) => { $out.push('\n') };
+    ($out:expr, $($arg:tt)*) => {{ use std::fmt::Write as _; let _ = writeln!($out, $($arg)*); }};
+}
+
 /// Logging for the commands without a window (the viewer uses Bevy's log plugin).
 pub fn init_cli_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

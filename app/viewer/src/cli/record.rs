@@ -29,13 +29,20 @@ fn stop_on_ctrl_c() {
 fn stop_on_ctrl_c() {}
 
 pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
+    let mut out = String::new();
+    let result = run_into(args, &mut out);
+    super::print_out(&out);
+    result
+}
+
+fn run_into(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     super::init_cli_logging();
     if let Some(path) = &args.repair {
         return match repair(path) {
             Ok(report) => {
                 match &report.recovery {
-                    None => println!("{} is complete ({} chunks); nothing to repair", path.display(), report.chunks),
-                    Some(recovery) => println!(
+                    None => crate::outln!(out, "{} is complete ({} chunks); nothing to repair", path.display(), report.chunks),
+                    Some(recovery) => crate::outln!(out, 
                         "repaired {}: kept {} messages in {} chunks ({} of {} bytes were complete: {})",
                         path.display(),
                         report.messages,

@@ -17,6 +17,13 @@ use twinscope_core::twin::{StoreConfig, TwinStore};
 use super::StateArgs;
 
 pub fn run(args: StateArgs) -> anyhow::Result<ExitCode> {
+    let mut out = String::new();
+    let result = run_into(args, &mut out);
+    super::print_out(&out);
+    result
+}
+
+fn run_into(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     super::init_cli_logging();
     let mut store = match &args.scene {
         Some(path) => match load_scene(path) {
@@ -29,7 +36,7 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitCode> {
         None => TwinStore::new(StoreConfig::default(), RuleSet::default()),
     };
     if let Some(path) = &args.replay {
-        return replay_state(store, path, args.at.as_deref(), args.json);
+        return replay_state(store, path, args.at.as_deref(), args.json, out);
     }
     let broker = args.broker.clone().unwrap_or_else(|| twinscope_core::BrokerAddress::loopback(1883));
     let (mut ingest, batches) = spawn_ingest(IngestConfig::new(broker.clone()), Box::new(ThinEdgeSchema::default()))?;
@@ -48,9 +55,9 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitCode> {
     }
     store.mark_stale(Timestamp::now());
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&state_json(&store, Some(&stats)))?);
+        crate::outln!(out, "{}", serde_json::to_string_pretty(&state_json(&store, Some(&stats)))?);
     } else {
-        print!("{}", state_text(&store, Some(&stats)));
+        out.push_str(&state_text(&store, Some(&stats)));
     }
     if stats.connects == 0 {
         eprintln!("error: could not connect to {broker} within {:?}", args.listen_for);
@@ -60,7 +67,7 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The state at one instant of a recording (the end when no instant is given).
-fn replay_state(mut store: TwinStore, path: &std::path::Path, at: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+fn replay_state(mut store: TwinStore, path: &std::path::Path, at: Option<&str>, json: bool, out: &mut String) -> anyhow::Result<ExitCode> {
     let mut recording = match Recording::open(path) {
         Ok(recording) => recording,
         Err(error) => {
@@ -108,10 +115,10 @@ fn replay_state(mut store: TwinStore, path: &std::path::Path, at: Option<&str>, 
             "end": end.to_string(),
             "recovered": recording.file.recovery.is_some(),
         });
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!(out, "{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("# replay of {} at {instant} (recording {start} to {end})", path.display());
-        print!("{}", state_text(&store, None));
+        crate::outln!(out, "# replay of {} at {instant} (recording {start} to {end})", path.display());
+        out.push_str(&state_text(&store, None));
     }
     Ok(ExitCode::SUCCESS)
 }

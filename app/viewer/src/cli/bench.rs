@@ -6,14 +6,7 @@ use twinscope_core::bench::run_ingest_benchmark;
 
 use super::BenchArgs;
 
-pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let mut out = String::new();
-    let result = run_into(args, &mut out);
-    super::print_out(&out);
-    result
-}
-
-fn run_into(args: BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
+pub fn run(args: BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     if args.seek {
         return seek(&args, out);
     }

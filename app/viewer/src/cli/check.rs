@@ -7,14 +7,7 @@ use twinscope_core::manifest::load_scene;
 
 use super::CheckArgs;
 
-pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let mut out = String::new();
-    let result = run_into(args, &mut out);
-    super::print_out(&out);
-    result
-}
-
-fn run_into(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
+pub fn run(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     let scene = match load_scene(&args.scene) {
         Ok(scene) => scene,
         Err(error) => {

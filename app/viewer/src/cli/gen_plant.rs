@@ -7,14 +7,7 @@ use twinscope_core::demo::{PlantLayout, plant_glb, plant_manifest, relative_path
 
 use super::GenPlantArgs;
 
-pub fn run(args: GenPlantArgs) -> anyhow::Result<ExitCode> {
-    let mut out = String::new();
-    let result = run_into(args, &mut out);
-    super::print_out(&out);
-    result
-}
-
-fn run_into(args: GenPlantArgs, out: &mut String) -> anyhow::Result<ExitCode> {
+pub fn run(args: GenPlantArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     let layout = PlantLayout::new(args.lines);
     let bytes = plant_glb(&layout);
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -183,12 +183,20 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         None => view::run(cli.view),
         Some(Command::Sim(args)) => sim::run(args),
-        Some(Command::Check(args)) => check::run(args),
-        Some(Command::State(args)) => state::run(args),
-        Some(Command::Record(args)) => record::run(args),
-        Some(Command::GenPlant(args)) => gen_plant::run(args),
-        Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Check(args)) => printed(|out| check::run(args, out)),
+        Some(Command::State(args)) => printed(|out| state::run(args, out)),
+        Some(Command::Record(args)) => printed(|out| record::run(args, out)),
+        Some(Command::GenPlant(args)) => printed(|out| gen_plant::run(args, out)),
+        Some(Command::Bench(args)) => printed(|out| bench::run(args, out)),
     }
+}
+
+/// Runs a command that writes its report into a buffer, then prints the buffer.
+fn printed(command: impl FnOnce(&mut String) -> anyhow::Result<std::process::ExitCode>) -> anyhow::Result<std::process::ExitCode> {
+    let mut out = String::new();
+    let result = command(&mut out);
+    print_out(&out);
+    result
 }
 
 /// `+01:00`, `-05:30`, `Z` → seconds east of UTC.

@@ -28,14 +28,7 @@ fn stop_on_ctrl_c() {
 #[cfg(not(unix))]
 fn stop_on_ctrl_c() {}
 
-pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
-    let mut out = String::new();
-    let result = run_into(args, &mut out);
-    super::print_out(&out);
-    result
-}
-
-fn run_into(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
+pub fn run(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     super::init_cli_logging();
     if let Some(path) = &args.repair {
         return match repair(path) {

@@ -16,14 +16,7 @@ use twinscope_core::twin::{StoreConfig, TwinStore};
 
 use super::StateArgs;
 
-pub fn run(args: StateArgs) -> anyhow::Result<ExitCode> {
-    let mut out = String::new();
-    let result = run_into(args, &mut out);
-    super::print_out(&out);
-    result
-}
-
-fn run_into(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
+pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     super::init_cli_logging();
     let mut store = match &args.scene {
         Some(path) => match load_scene(path) {

@@ -278,3 +278,74 @@ fn the_record_button_records_the_live_session_to_mcap() {
     assert!(recording.channels.values().any(|c| c.topic == "te/device/pump1///m/p"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// ---- live DVR ------------------------------------------------------------------------------
+
+#[test]
+fn the_dvr_looks_back_while_live_data_keeps_arriving_and_goes_live_again() {
+    use twinscope::dvr::{Dvr, DvrCommand, DvrPlugin};
+    use twinscope::replay::{ReplayPlugin, ReplaySession};
+    use twinscope::sync::{LiveStash, StoreTemplate};
+    use twinscope_core::ingest::{IngestConfig, spawn_ingest};
+    use twinscope_core::schema::thin_edge::ThinEdgeSchema;
+
+    let broker = twinscope_core::broker::start_embedded_broker(None).unwrap();
+    let (ingest, batches) = spawn_ingest(IngestConfig::new(broker.address.clone()), Box::new(ThinEdgeSchema::default())).unwrap();
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins).add_plugins((TwinSyncPlugin, ReplayPlugin, DvrPlugin));
+    let fresh = || TwinStore::new(StoreConfig::default(), RuleSet::default());
+    app.insert_resource(TwinState { store: fresh() })
+        .insert_resource(StoreTemplate(std::sync::Arc::new(fresh)))
+        .insert_resource(IngestLink { batches, stats: ingest.stats.clone() })
+        .insert_resource(Dvr::new(broker.address.clone(), Duration::from_secs(600), 0));
+
+    let options = rumqttc::MqttOptions::new("headless-dvr-test", broker.address.host.clone(), broker.address.port);
+    let (client, mut connection) = rumqttc::Client::new(options, 100);
+    std::thread::spawn(move || for _ in connection.iter() {});
+    let flow = |store: &TwinStore| store.twin("pump1").and_then(|t| t.property("flow")).map(|p| p.value);
+    let pump = |value: u32| client.publish("te/device/pump1///m/p", rumqttc::QoS::AtLeastOnce, false, format!(r#"{{"flow": {value}}}"#)).unwrap();
+    let run_for = |app: &mut App, duration: Duration| {
+        let end = std::time::Instant::now() + duration;
+        while std::time::Instant::now() < end {
+            app.update();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+
+    run_for(&mut app, Duration::from_millis(800)); // the DVR and ingest clients connect
+    pump(1);
+    run_for(&mut app, Duration::from_millis(600));
+    let while_one = Timestamp::now();
+    assert_eq!(flow(&app.world().resource::<TwinState>().store), Some(1.0));
+    run_for(&mut app, Duration::from_millis(600));
+    pump(2);
+    run_for(&mut app, Duration::from_millis(1800)); // the DVR flushes a chunk at least every second
+
+    app.world_mut().write_message(DvrCommand::LookBack(while_one));
+    run_for(&mut app, Duration::from_millis(100));
+    assert!(app.world().get_resource::<ReplaySession>().is_some(), "looking back opens the DVR as a replay");
+    assert_eq!(flow(&app.world().resource::<TwinState>().store), Some(1.0), "the state as it was");
+
+    pump(3);
+    let arrived = support_eventually(&mut app, |app| flow(&app.world().resource::<LiveStash>().0) == Some(3.0));
+    assert!(arrived, "live data keeps arriving while looking back");
+    assert_eq!(flow(&app.world().resource::<TwinState>().store), Some(1.0), "the view stays in the past");
+
+    app.world_mut().write_message(DvrCommand::GoLive);
+    run_for(&mut app, Duration::from_millis(100));
+    assert!(app.world().get_resource::<ReplaySession>().is_none());
+    assert!(app.world().get_resource::<LiveStash>().is_none());
+    assert_eq!(flow(&app.world().resource::<TwinState>().store), Some(3.0), "back to live");
+}
+
+fn support_eventually(app: &mut App, check: impl Fn(&App) -> bool) -> bool {
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < end {
+        app.update();
+        if check(app) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}

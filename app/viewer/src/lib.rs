@@ -18,6 +18,7 @@
 
 pub mod camera;
 pub mod capture;
+pub mod dvr;
 pub mod recording;
 pub mod replay;
 pub mod scene;
@@ -73,6 +74,7 @@ impl PluginGroup for TwinscopePlugins {
             .add(ui::UiPanelsPlugin)
             .add(replay::ReplayPlugin)
             .add(recording::LiveRecordingPlugin)
+            .add(dvr::DvrPlugin)
             .add(capture::CapturePlugin)
     }
 }

@@ -73,21 +73,25 @@ impl ReplaySession {
 
     fn seek(&mut self, store: &mut TwinStore, at: Timestamp) {
         let at = Timestamp(at.0.clamp(self.start.0, self.end.0));
-        let mut fresh = (self.fresh_store)();
-        // Twins keep their indices (entities are bound by index) across seeks.
-        for (_, twin) in store.twins() {
-            if fresh.find(twin.id.as_str()).is_none() {
-                fresh.declare(twin.id.as_str(), None, None);
-            }
-        }
-        match self.recording.state_at(&mut fresh, at) {
-            Ok(_) => self.error = None,
-            Err(error) => self.error = Some(error.to_string()),
-        }
-        fresh.mark_all_changed();
+        let (fresh, error) = store_at(&mut self.recording, &*self.fresh_store, store, at);
         *store = fresh;
+        self.error = error;
         self.position = at;
     }
+}
+
+/// The state at `at` of a recording, in a store whose twins keep the indices they have in
+/// `like` (entities are bound by index), marked all changed so every part is restyled.
+pub fn store_at(recording: &mut Recording, fresh_store: &dyn Fn() -> TwinStore, like: &TwinStore, at: Timestamp) -> (TwinStore, Option<String>) {
+    let mut fresh = fresh_store();
+    for (_, twin) in like.twins() {
+        if fresh.find(twin.id.as_str()).is_none() {
+            fresh.declare(twin.id.as_str(), None, None);
+        }
+    }
+    let error = recording.state_at(&mut fresh, at).err().map(|e| e.to_string());
+    fresh.mark_all_changed();
+    (fresh, error)
 }
 
 fn replay_keys(keys: Option<Res<ButtonInput<KeyCode>>>, egui: Option<Res<bevy_egui::input::EguiWantsInput>>, mut commands: MessageWriter<ReplayCommand>) {

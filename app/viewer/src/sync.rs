@@ -38,6 +38,16 @@ pub struct TwinState {
     pub store: TwinStore,
 }
 
+/// Makes a store as the scene declares it (the state before any message): replay and DVR
+/// start from it.
+#[derive(Resource, Clone)]
+pub struct StoreTemplate(pub std::sync::Arc<dyn Fn() -> TwinStore + Send + Sync>);
+
+/// While the operator looks back (DVR), live data keeps going into this store; "Go live"
+/// puts it back.
+#[derive(Resource)]
+pub struct LiveStash(pub TwinStore);
+
 /// The receiving end of live ingest.
 #[derive(Resource)]
 pub struct IngestLink {
@@ -75,21 +85,27 @@ pub struct TwinVisualState {
     pub color: Option<Rgba>,
 }
 
-fn apply_update_batches(link: Option<Res<IngestLink>>, mut state: ResMut<TwinState>) {
+fn apply_update_batches(link: Option<Res<IngestLink>>, mut state: ResMut<TwinState>, stash: Option<ResMut<LiveStash>>) {
     let Some(link) = link else { return };
-    let store = &mut state.store;
+    let store = match stash {
+        Some(stash) => &mut stash.into_inner().0,
+        None => &mut state.store,
+    };
     link.batches.drain(|batch| store.apply_all(&batch.updates, batch.received));
 }
 
 /// Live data only: in replay the recording's clock decides what is stale.
-fn mark_stale_twins(time: Res<Time<Real>>, link: Option<Res<IngestLink>>, mut state: ResMut<TwinState>, mut last: Local<f64>) {
+fn mark_stale_twins(time: Res<Time<Real>>, link: Option<Res<IngestLink>>, mut state: ResMut<TwinState>, stash: Option<ResMut<LiveStash>>, mut last: Local<f64>) {
     if link.is_none() {
         return;
     }
     let now = time.elapsed_secs_f64();
     if now - *last >= 1.0 {
         *last = now;
-        state.store.mark_stale(Timestamp::now());
+        match stash {
+            Some(mut stash) => stash.0.mark_stale(Timestamp::now()),
+            None => state.store.mark_stale(Timestamp::now()),
+        }
     }
 }
 

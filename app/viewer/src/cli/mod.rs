@@ -68,6 +68,10 @@ pub struct ViewArgs {
     /// Messages per twin per second from the embedded simulator.
     #[arg(long, default_value_t = 2.0)]
     pub sim_rate: f64,
+    /// Minutes of a live session the DVR keeps for looking back (between one and two times
+    /// this); 0 turns the DVR off.
+    #[arg(long, default_value_t = 10.0)]
+    pub dvr_minutes: f64,
     /// Where the record button writes live recordings.
     #[arg(long, default_value = "recordings")]
     pub record_dir: PathBuf,

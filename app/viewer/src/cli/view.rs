@@ -11,6 +11,8 @@ use bevy::picking::mesh_picking::MeshPickingPlugin;
 use bevy::prelude::*;
 use bevy::window::WindowResolution;
 use twinscope::capture::CaptureRequest;
+use twinscope::dvr::Dvr;
+use twinscope::sync::StoreTemplate;
 use twinscope::recording::LiveRecorder;
 use twinscope::prelude::*;
 use twinscope::replay::ReplaySession;
@@ -64,8 +66,14 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
     let (ingest, batches) = spawn_ingest(IngestConfig::new(broker.clone()), Box::new(ThinEdgeSchema::default()))?;
     let stats = ingest.stats.clone();
 
+    let template = StoreTemplate(std::sync::Arc::new(fresh_store));
     let mut app = viewer_app(&args, scene.as_ref(), scene_error, store);
-    app.insert_resource(IngestLink { batches, stats })
+    if args.dvr_minutes > 0.0 {
+        let window = std::time::Duration::from_secs_f64(args.dvr_minutes * 60.0);
+        app.insert_resource(Dvr::new(broker.clone(), window, args.utc_offset.unwrap_or_else(local_utc_offset)));
+    }
+    app.insert_resource(template)
+        .insert_resource(IngestLink { batches, stats })
         .insert_resource(LiveRecorder::new(broker.clone(), args.record_dir.clone()))
         .insert_resource(ConnectionInfo { broker: broker.to_string(), embedded })
         .insert_resource(BackgroundThreads { _ingest: ingest, _simulator: simulator });

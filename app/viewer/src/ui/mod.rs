@@ -15,7 +15,9 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::egui::{self, LayerId, UiBuilder};
 use bevy_egui::{EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, PrimaryEguiContext};
 
+use crate::dvr::{Dvr, DvrCommand};
 use crate::recording::{LiveRecorder, RecordCommand};
+use crate::sync::LiveStash;
 use crate::replay::{ReplayCommand, ReplaySession, SPEEDS};
 use crate::scene::SceneStatus;
 use crate::selection::{SelectTwin, Selection};
@@ -30,7 +32,10 @@ impl Plugin for UiPanelsPlugin {
         if !app.is_plugin_added::<EguiPlugin>() {
             app.add_plugins(EguiPlugin::default());
         }
-        app.add_message::<ReplayCommand>().add_message::<RecordCommand>().add_systems(Startup, spawn_ui_camera).add_systems(EguiPrimaryContextPass, draw_panels);
+        app.add_message::<ReplayCommand>()
+            .add_message::<RecordCommand>()
+            .add_message::<DvrCommand>()
+            .add_systems(Startup, spawn_ui_camera).add_systems(EguiPrimaryContextPass, draw_panels);
     }
 }
 
@@ -64,6 +69,7 @@ fn draw_panels(
     mut replay_commands: MessageWriter<ReplayCommand>,
     recorder: Option<Res<LiveRecorder>>,
     mut record_commands: MessageWriter<RecordCommand>,
+    (dvr, stash, mut dvr_commands): (Option<Res<Dvr>>, Option<Res<LiveStash>>, MessageWriter<DvrCommand>),
     mut cameras: Query<&mut Camera, With<Camera3d>>,
     windows: Query<&Window, With<PrimaryWindow>>,
 ) -> Result {
@@ -80,10 +86,17 @@ fn draw_panels(
     let mut bottom = status.response.rect.height();
     let mut commands = status.inner;
     if let Some(session) = &replay {
-        let view = timeline_view(session);
+        let mut view = timeline_view(session);
+        view.dvr = stash.is_some();
         let timeline = egui::Panel::bottom("timeline").show(&mut root, |ui| panels::timeline(ui, &view, &SPEEDS));
         bottom += timeline.response.rect.height();
         commands.extend(timeline.inner);
+    } else if let Some(dvr) = &dvr {
+        let available_seconds = dvr.oldest().map_or(0.0, |oldest| twinscope_core::Timestamp::now().seconds_since(oldest));
+        let view = model::DvrBarView { available_seconds, error: dvr.error.clone() };
+        let bar = egui::Panel::bottom("dvr").show(&mut root, |ui| panels::dvr_bar(ui, &view));
+        bottom += bar.response.rect.height();
+        commands.extend(bar.inner);
     }
     let view = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|t| model::inspector_view(&state.store, t));
     let inspector = egui::Panel::right("inspector").resizable(true).default_size(330.0).show(&mut root, |ui| panels::inspector(ui, view.as_ref()));
@@ -116,6 +129,15 @@ fn draw_panels(
             UiCommand::NextAlarm => ReplayCommand::NextAlarm,
             UiCommand::MarkLoop => ReplayCommand::MarkLoop,
             UiCommand::ClearLoop => ReplayCommand::ClearLoop,
+            UiCommand::LookBack(seconds) => {
+                let at = twinscope_core::Timestamp(twinscope_core::Timestamp::now().0 + (seconds * 1e6) as i64);
+                dvr_commands.write(DvrCommand::LookBack(at));
+                continue;
+            }
+            UiCommand::GoLive => {
+                dvr_commands.write(DvrCommand::GoLive);
+                continue;
+            }
             UiCommand::StartRecording | UiCommand::StopRecording => {
                 record_commands.write(if command == UiCommand::StartRecording { RecordCommand::Start } else { RecordCommand::Stop });
                 continue;
@@ -138,5 +160,6 @@ fn timeline_view(session: &ReplaySession) -> model::TimelineView {
         loop_range: session.loop_range.map(|(a, b)| (seconds(a), seconds(b))),
         loop_mark: session.loop_mark.map(seconds),
         error: session.error.clone(),
+        dvr: false,
     }
 }

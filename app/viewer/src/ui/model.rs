@@ -19,6 +19,16 @@ pub enum UiCommand {
     ClearLoop,
     StartRecording,
     StopRecording,
+    /// Look back this many seconds from now (DVR).
+    LookBack(f64),
+    GoLive,
+}
+
+/// The DVR bar shown while live: how far back one can look.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DvrBarView {
+    pub available_seconds: f64,
+    pub error: Option<String>,
 }
 
 /// The record button: whether it can record, and the recording in progress.
@@ -44,6 +54,8 @@ pub struct TimelineView {
     pub loop_range: Option<(f64, f64)>,
     pub loop_mark: Option<f64>,
     pub error: Option<String>,
+    /// Looking back at a live session: offer "Go live".
+    pub dvr: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -3,7 +3,7 @@
 use bevy_egui::egui::{self, Color32, RichText};
 use twinscope_core::twin::Status;
 
-use super::model::{InspectorView, RecordView, StatusBarView, TimelineView, UiCommand};
+use super::model::{DvrBarView, InspectorView, RecordView, StatusBarView, TimelineView, UiCommand};
 
 pub fn status_color(status: Status) -> Color32 {
     match status {
@@ -161,6 +161,9 @@ pub fn inspector(ui: &mut egui::Ui, view: Option<&InspectorView>) -> Vec<UiComma
 pub fn timeline(ui: &mut egui::Ui, view: &TimelineView, speeds: &[f64]) -> Vec<UiCommand> {
     let mut commands = Vec::new();
     ui.horizontal(|ui| {
+        if view.dvr && ui.button(RichText::new("Go live").strong().color(status_color(Status::Ok))).clicked() {
+            commands.push(UiCommand::GoLive);
+        }
         if ui.button(if view.playing { "Pause" } else { "Play" }).clicked() {
             commands.push(UiCommand::TogglePlay);
         }
@@ -214,6 +217,25 @@ pub fn timeline(ui: &mut egui::Ui, view: &TimelineView, speeds: &[f64]) -> Vec<U
         let color = if *raised { status_color(Status::Alarm) } else { status_color(Status::Ok) };
         painter.vline(x_of(*seconds), rect.y_range(), egui::Stroke::new(2.0, color));
     }
+    if let Some(error) = &view.error {
+        ui.label(RichText::new(error).color(status_color(Status::Alarm)));
+    }
+    commands
+}
+
+/// While live: drag back to look at the last minutes (DVR).
+pub fn dvr_bar(ui: &mut egui::Ui, view: &DvrBarView) -> Vec<UiCommand> {
+    let mut commands = Vec::new();
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("LIVE").strong().color(status_color(Status::Ok)));
+        ui.label(RichText::new(format!("look back up to {:.0} s:", view.available_seconds)).weak());
+        let mut back = 0.0f64;
+        ui.spacing_mut().slider_width = (ui.available_width() - 20.0).max(50.0);
+        let slider = ui.add(egui::Slider::new(&mut back, -view.available_seconds.max(1.0)..=0.0).show_value(false));
+        if slider.drag_stopped() || (slider.changed() && !slider.dragged()) {
+            commands.push(UiCommand::LookBack(back));
+        }
+    });
     if let Some(error) = &view.error {
         ui.label(RichText::new(error).color(status_color(Status::Alarm)));
     }

@@ -485,3 +485,47 @@ fn output_into_a_closed_pipe_ends_quietly() {
         assert!(output.status.success(), "{args:?}: {message}");
     }
 }
+
+#[test]
+fn recording_keeps_going_across_a_broker_restart_and_finishes_cleanly_on_sigterm() {
+    let mut mosquitto = Mosquitto::start();
+    let port = mosquitto.port;
+    let url = mosquitto.url();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("restart.mcap");
+    let mut recorder = support::twinscope()
+        .args(["record", "--broker", &url, "--out", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    mosquitto.publish("te/device/pump1///m/p", r#"{"flow": 1}"#, false);
+    mosquitto.stop();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mosquitto = Mosquitto::start_on(port);
+    let arrived = eventually(Duration::from_secs(15), || {
+        mosquitto.publish("te/device/pump1///m/p", r#"{"flow": 2}"#, false);
+        std::thread::sleep(Duration::from_millis(1200)); // a chunk is flushed every second
+        twinscope_core::mcap::McapFile::open(&path).is_ok_and(|mut file| {
+            (0..file.chunks.len()).any(|c| {
+                let records = file.chunk_records(c).unwrap_or_default();
+                let mut found = false;
+                let _ = twinscope_core::mcap::for_each_message(&records, |_, m| found |= m.payload == br#"{"flow": 2}"#);
+                found
+            })
+        })
+    });
+    assert!(arrived, "messages after the broker restart were not recorded");
+    // SIGTERM (as from a service manager) finishes the file with its summary.
+    let pid = recorder.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let output = recorder.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let file = twinscope_core::mcap::McapFile::open(&path).unwrap();
+    assert!(file.recovery.is_none(), "a clean stop writes the summary");
+    let counts = our_counts(&path);
+    assert!(counts["te/device/pump1///m/p"] >= 2, "{counts:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -494,7 +494,7 @@ fn recording_keeps_going_across_a_broker_restart_and_finishes_cleanly_on_sigterm
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("restart-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("restart.mcap");
-    let mut recorder = support::twinscope()
+    let recorder = support::twinscope()
         .args(["record", "--broker", &url, "--out", path.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

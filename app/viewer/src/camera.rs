@@ -9,7 +9,7 @@ use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseSc
 use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
 
-use crate::scene::TwinMeshes;
+use crate::scene::{TwinMeshes, world_bounds};
 use crate::selection::Selection;
 use crate::sync::TwinEntities;
 use crate::{TwinscopeSystems, configure_twinscope_sets};
@@ -69,21 +69,6 @@ fn spawn_camera_and_lights(mut commands: Commands) {
     commands.insert_resource(ClearColor(Color::srgb(0.11, 0.12, 0.14)));
 }
 
-/// The world-space box around some mesh entities.
-fn bounds_of<'a>(entities: impl Iterator<Item = &'a Entity>, boxes: &Query<(&Aabb, &GlobalTransform)>) -> Option<(Vec3, Vec3)> {
-    let (mut min, mut max) = (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN));
-    for entity in entities {
-        let Ok((aabb, transform)) = boxes.get(*entity) else { continue };
-        let (centre, half) = (Vec3::from(aabb.center), Vec3::from(aabb.half_extents));
-        for corner in [Vec3::new(-1., -1., -1.), Vec3::new(1., 1., 1.), Vec3::new(-1., 1., 1.), Vec3::new(1., -1., -1.)] {
-            let point = transform.transform_point(centre + half * corner);
-            min = min.min(point);
-            max = max.max(point);
-        }
-    }
-    (min.x <= max.x).then_some((min, max))
-}
-
 fn frame_plant_once_bound(
     mut framed: Local<bool>,
     meshes: Query<&TwinMeshes>,
@@ -93,8 +78,7 @@ fn frame_plant_once_bound(
     if *framed {
         return;
     }
-    let all: Vec<Entity> = meshes.iter().flat_map(|m| m.0.iter().copied()).collect();
-    if let Some((min, max)) = bounds_of(all.iter(), &boxes) {
+    if let Some((min, max)) = world_bounds(meshes.iter().flat_map(|m| m.0.iter().copied()), &boxes) {
         for mut orbit in &mut cameras {
             orbit.frame(min, max);
             orbit.distance *= 0.8; // a plant is wide and flat: the bounding sphere is generous
@@ -125,7 +109,7 @@ fn frame_on_key(
     } else {
         return;
     };
-    if let Some((min, max)) = bounds_of(targets.iter(), &boxes) {
+    if let Some((min, max)) = world_bounds(targets, &boxes) {
         for mut orbit in &mut cameras {
             orbit.frame(min, max);
         }

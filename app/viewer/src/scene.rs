@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use bevy::asset::LoadState;
+use bevy::camera::primitives::Aabb;
 use bevy::gltf::{GltfAssetLabel, GltfExtras};
 use bevy::prelude::*;
 use bevy::world_serialization::WorldAssetRoot;
@@ -63,6 +64,27 @@ pub struct BoundTwin(pub twinscope_core::twin::TwinIndex);
 /// The mesh entities that draw a bound twin (descendants up to the next bound node).
 #[derive(Component, Debug, Default)]
 pub struct TwinMeshes(pub Vec<Entity>);
+
+/// The world-space box around mesh entities (all eight corners of each mesh's box, so
+/// rotated parts are covered), if any of them has one yet.
+pub fn world_bounds(meshes: impl IntoIterator<Item = Entity>, boxes: &Query<(&Aabb, &GlobalTransform)>) -> Option<(Vec3, Vec3)> {
+    let (mut min, mut max) = (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN));
+    for entity in meshes {
+        let Ok((aabb, transform)) = boxes.get(entity) else { continue };
+        let (centre, half) = (Vec3::from(aabb.center), Vec3::from(aabb.half_extents));
+        for corner in 0..8 {
+            let sign = Vec3::new(
+                if corner & 1 == 0 { -1.0 } else { 1.0 },
+                if corner & 2 == 0 { -1.0 } else { 1.0 },
+                if corner & 4 == 0 { -1.0 } else { 1.0 },
+            );
+            let point = transform.transform_point(centre + half * sign);
+            min = min.min(point);
+            max = max.max(point);
+        }
+    }
+    (min.x <= max.x).then_some((min, max))
+}
 
 /// The root entity of the spawned model.
 #[derive(Component)]

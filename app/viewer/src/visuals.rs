@@ -11,7 +11,7 @@ use bevy::prelude::*;
 use twinscope_core::rules::Rgba;
 use twinscope_core::twin::Status;
 
-use crate::scene::{BoundTwin, TwinMeshes};
+use crate::scene::{BoundTwin, TwinMeshes, world_bounds};
 use crate::selection::Selection;
 use crate::sync::{TwinEntities, TwinVisualState};
 use crate::{TwinscopeSystems, configure_twinscope_sets};
@@ -118,25 +118,8 @@ fn outline_selected_twin(
 ) {
     let Some(selected) = selection.twin else { return };
     let Some(bound) = entities.by_twin.get(&selected) else { return };
-    let (mut min, mut max) = (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN));
-    for entity in bound {
-        let Ok(meshes) = twins.get(*entity) else { continue };
-        for mesh in &meshes.0 {
-            let Ok((aabb, transform)) = boxes.get(*mesh) else { continue };
-            let (centre, half) = (Vec3::from(aabb.center), Vec3::from(aabb.half_extents));
-            for corner in 0..8 {
-                let sign = Vec3::new(
-                    if corner & 1 == 0 { -1.0 } else { 1.0 },
-                    if corner & 2 == 0 { -1.0 } else { 1.0 },
-                    if corner & 4 == 0 { -1.0 } else { 1.0 },
-                );
-                let point = transform.transform_point(centre + half * sign);
-                min = min.min(point);
-                max = max.max(point);
-            }
-        }
-    }
-    if min.x <= max.x {
+    let meshes = bound.iter().filter_map(|e| twins.get(*e).ok()).flat_map(|m| m.0.iter().copied());
+    if let Some((min, max)) = world_bounds(meshes, &boxes) {
         let size = (max - min) * 1.04 + Vec3::splat(0.02);
         gizmos.cube(Transform::from_translation((min + max) / 2.0).with_scale(size), colors::SELECTION);
     }

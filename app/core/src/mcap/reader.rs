@@ -297,12 +297,7 @@ pub fn for_each_message(records: &[u8], mut visit: impl FnMut(usize, RecordedMes
         let offset = cursor.position();
         let (opcode, body) = cursor.record()?;
         if opcode == op::MESSAGE {
-            let mut fields = Cursor::new(body);
-            let channel = fields.u16()?;
-            let _sequence = fields.u32()?;
-            let log_time = fields.u64()?;
-            let _publish_time = fields.u64()?;
-            visit(offset, RecordedMessage { channel, log_time, payload: fields.rest() });
+            visit(offset, parse_message(body)?);
         }
     }
     Ok(())
@@ -315,6 +310,11 @@ pub fn message_at(records: &[u8], offset: usize) -> Result<RecordedMessage<'_>, 
     if opcode != op::MESSAGE {
         return Err(FormatError("not a message record".into()));
     }
+    parse_message(body)
+}
+
+/// A message record's fields: channel, sequence, log time, publish time, then the payload.
+fn parse_message(body: &[u8]) -> Result<RecordedMessage<'_>, FormatError> {
     let mut fields = Cursor::new(body);
     let channel = fields.u16()?;
     let _sequence = fields.u32()?;

@@ -66,6 +66,22 @@ pub struct Property {
     rule: Option<usize>,
 }
 
+impl Property {
+    /// A property seen for the first time, with the scene rule that applies to it.
+    fn new(name: Arc<str>, rule: Option<usize>, history_len: usize) -> Self {
+        Property {
+            name,
+            value: f64::NAN,
+            unit: None,
+            time: Timestamp(0),
+            history: History::with_capacity(history_len),
+            rule_status: Status::Unknown,
+            rule_color: None,
+            rule,
+        }
+    }
+}
+
 /// An alarm currently active on a twin.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActiveAlarm {
@@ -321,16 +337,7 @@ impl TwinStore {
                     Some(position) => position,
                     None => {
                         let rule = self.rules.find(twin.id.as_str(), name);
-                        twin.properties.push(Property {
-                            name: name.clone(),
-                            value: *value,
-                            unit: None,
-                            time: *time,
-                            history: History::with_capacity(history_len),
-                            rule_status: Status::Unknown,
-                            rule_color: None,
-                            rule,
-                        });
+                        twin.properties.push(Property::new(name.clone(), rule, history_len));
                         twin.properties.len() - 1
                     }
                 };
@@ -352,16 +359,9 @@ impl TwinStore {
                 } else {
                     // Units may arrive (retained) before the first value: keep a placeholder.
                     let rule = self.rules.find(twin.id.as_str(), name);
-                    twin.properties.push(Property {
-                        name: name.clone(),
-                        value: f64::NAN,
-                        unit: Some(unit.clone()),
-                        time: Timestamp(0),
-                        history: History::with_capacity(self.config.history_len),
-                        rule_status: Status::Unknown,
-                        rule_color: None,
-                        rule,
-                    });
+                    let mut property = Property::new(name.clone(), rule, self.config.history_len);
+                    property.unit = Some(unit.clone());
+                    twin.properties.push(property);
                 }
             }
             TwinUpdate::Event { event_type, text, time, .. } => {

@@ -9,6 +9,7 @@
 //! batches of [`TwinUpdate`]s and sends them over a channel; the owner of a
 //! [`twin::TwinStore`] drains the channel and applies them; views read the store.
 
+pub mod alarms;
 pub mod background;
 pub mod bench;
 pub mod broker;

@@ -18,6 +18,15 @@
 //! twins = "*-bearing-*"
 //! property = "temperature"
 //! range = [{ max = 70, status = "ok" }, { min = 70, max = 85, status = "warning" }, { min = 85, status = "alarm" }]
+//!
+//! [[alarm]]                            # a local alarm rule (see `alarms::limit`)
+//! type = "bearing-overheat"
+//! twins = "*-bearing-*"
+//! property = "temperature"
+//! above = 85
+//! deadband = 3
+//! on_delay_secs = 2
+//! severity = "major"
 //! ```
 
 mod binding;
@@ -31,6 +40,7 @@ use serde::Deserialize;
 pub use binding::{BindingReport, BoundBy, NamePattern, NodeBinding, bind_model};
 pub use model::{ModelNode, ModelTree, read_model};
 
+use crate::alarms::{AlarmRuleSpec, AlarmRules};
 use crate::rules::{RuleSet, RuleSpec};
 use crate::twin::{StoreConfig, TwinStore};
 
@@ -48,6 +58,9 @@ pub struct SceneManifest {
     pub declared: Vec<TwinDeclaration>,
     #[serde(default, rename = "rule")]
     pub rules: Vec<RuleSpec>,
+    /// Local alarm rules: limits with deadband and on-delay.
+    #[serde(default, rename = "alarm")]
+    pub alarms: Vec<AlarmRuleSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +146,7 @@ pub struct LoadedScene {
     pub model: ModelTree,
     pub binding: BindingReport,
     pub rules: RuleSet,
+    pub alarm_rules: AlarmRules,
 }
 
 impl LoadedScene {
@@ -149,7 +163,7 @@ impl LoadedScene {
 
     /// A twin store with this scene's rules and its twins declared (model hierarchy first).
     pub fn new_store(&self) -> TwinStore {
-        let mut store = TwinStore::new(self.store_config(), self.rules.clone());
+        let mut store = TwinStore::new(self.store_config(), self.rules.clone()).with_alarm_rules(self.alarm_rules.clone());
         if self.manifest.twins.from_model {
             for binding in &self.binding.bound {
                 let name = self.model.nodes[binding.node].name.as_deref();
@@ -193,6 +207,7 @@ pub fn load_scene(path: &Path) -> Result<LoadedScene, SceneError> {
     let text = std::fs::read_to_string(path).map_err(|source| SceneError::Read { file: path.to_owned(), source })?;
     let manifest = parse_manifest(&text, path)?;
     let rules = RuleSet::compile(&manifest.rules).map_err(|e| SceneError::Manifest { file: path.to_owned(), message: e.to_string() })?;
+    let alarm_rules = AlarmRules::compile(&manifest.alarms).map_err(|e| SceneError::Manifest { file: path.to_owned(), message: e.to_string() })?;
     let model_path = path.parent().unwrap_or(Path::new(".")).join(&manifest.scene.model);
     let model = read_model(&model_path).map_err(|reason| SceneError::Model {
         file: path.to_owned(),
@@ -207,7 +222,7 @@ pub fn load_scene(path: &Path) -> Result<LoadedScene, SceneError> {
         .collect();
     let declared: Vec<String> = manifest.declared.iter().map(|t| t.id.clone()).collect();
     let binding = bind_model(&model, &manifest.binding.extras_key, &patterns, &declared);
-    Ok(LoadedScene { manifest_path: path.to_owned(), manifest, model_path, model, binding, rules })
+    Ok(LoadedScene { manifest_path: path.to_owned(), manifest, model_path, model, binding, rules, alarm_rules })
 }
 
 #[cfg(test)]

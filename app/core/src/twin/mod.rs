@@ -9,3 +9,4 @@ pub use history::History;
 pub use id::{Interner, TwinId};
 pub use status::{Severity, Status};
 pub use store::{ActiveAlarm, EntityKind, Property, StoreConfig, Twin, TwinIndex, TwinStore};
+pub mod tree;

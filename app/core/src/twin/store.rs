@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{History, Severity, Status, TwinId};
+use crate::alarms::{Activation, AlarmBook, AlarmRules, AlarmSource, LimitChange, LimitState};
 use crate::rules::{Rgba, RuleSet};
 use crate::time::Timestamp;
 use crate::update::TwinUpdate;
@@ -63,12 +64,16 @@ pub struct Property {
     /// The status the scene's rules give this value.
     pub rule_status: Status,
     pub rule_color: Option<Rgba>,
-    rule: Option<usize>,
+    /// The visual rule (index into the store's [`RuleSet`]).
+    pub rule: Option<usize>,
+    /// The alarm rules on this property (indices into the store's [`AlarmRules`]) and the
+    /// state of each one's condition.
+    pub limits: Vec<(usize, LimitState)>,
 }
 
 impl Property {
-    /// A property seen for the first time, with the scene rule that applies to it.
-    fn new(name: Arc<str>, rule: Option<usize>, history_len: usize) -> Self {
+    /// A property seen for the first time, with the scene rules that apply to it.
+    fn new(name: Arc<str>, rule: Option<usize>, limits: Vec<usize>, history_len: usize) -> Self {
         Property {
             name,
             value: f64::NAN,
@@ -78,17 +83,20 @@ impl Property {
             rule_status: Status::Unknown,
             rule_color: None,
             rule,
+            limits: limits.into_iter().map(|l| (l, LimitState::default())).collect(),
         }
     }
 }
 
-/// An alarm currently active on a twin.
+/// An alarm condition currently active on a twin. Its acknowledgement and shelving live in
+/// the store's [`AlarmBook`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActiveAlarm {
     pub alarm_type: Arc<str>,
     pub severity: Severity,
     pub text: String,
     pub time: Timestamp,
+    pub source: AlarmSource,
 }
 
 /// The latest event of one type.
@@ -120,6 +128,12 @@ pub struct Twin {
     pub status: Status,
     /// The colour of the worst rule range that applies, if the scene gives one.
     pub rule_color: Option<Rgba>,
+    /// The worst severity among active, unshelved alarms.
+    pub alarm_severity: Option<Severity>,
+    /// Some active, unshelved alarm awaits acknowledgement (the part pulses).
+    pub unacknowledged: bool,
+    /// Active, unshelved alarms on this twin.
+    pub active_alarms: u32,
     stale: bool,
 }
 
@@ -140,6 +154,9 @@ impl Twin {
             last_seen: None,
             status: Status::Unknown,
             rule_color: None,
+            alarm_severity: None,
+            unacknowledged: false,
+            active_alarms: 0,
             stale: false,
         }
     }
@@ -153,7 +170,7 @@ impl Twin {
         self.display_name.as_deref().unwrap_or(self.id.as_str())
     }
 
-    fn derive_status(&self) -> (Status, Option<Rgba>) {
+    fn derive_status(&self, index: TwinIndex, book: &AlarmBook) -> DerivedStatus {
         let heard_from = self.last_seen.is_some() || self.health.is_some() || !self.alarms.is_empty() || !self.events.is_empty();
         let mut status = if heard_from { Status::Ok } else { Status::Unknown };
         let mut color = None;
@@ -168,12 +185,43 @@ impl Twin {
         if self.stale || self.health == Some(false) {
             status = status.max(Status::Stale);
         }
+        let mut alarm_severity = None;
+        let mut unacknowledged = false;
+        let mut active_alarms = 0;
         for alarm in &self.alarms {
+            let listed = book.get(index, &alarm.alarm_type);
+            if listed.is_some_and(|a| a.is_shelved()) {
+                continue; // shelved: the operator chose not to be reminded until it expires
+            }
             status = status.max(alarm.severity.status());
+            alarm_severity = alarm_severity.max(Some(alarm.severity));
+            unacknowledged |= listed.is_some_and(|a| a.state.is_unacknowledged());
+            active_alarms += 1;
         }
         // A rule colour only speaks for the twin while the rule's status is what it shows.
         let color = if color_status == status { color } else { None };
-        (status, color)
+        DerivedStatus { status, color, alarm_severity, unacknowledged, active_alarms }
+    }
+}
+
+#[derive(PartialEq)]
+struct DerivedStatus {
+    status: Status,
+    color: Option<Rgba>,
+    alarm_severity: Option<Severity>,
+    unacknowledged: bool,
+    active_alarms: u32,
+}
+
+impl Twin {
+    fn shown(&self) -> DerivedStatus {
+        DerivedStatus {
+            status: self.status,
+            color: self.rule_color,
+            alarm_severity: self.alarm_severity,
+            unacknowledged: self.unacknowledged,
+            active_alarms: self.active_alarms,
+        }
     }
 }
 
@@ -197,6 +245,8 @@ pub struct TwinStore {
     twins: Vec<Twin>,
     index: foldhash::HashMap<TwinId, TwinIndex>,
     rules: RuleSet,
+    alarm_rules: AlarmRules,
+    alarm_book: AlarmBook,
     config: StoreConfig,
     changed: Vec<TwinIndex>,
     changed_flag: Vec<bool>,
@@ -208,9 +258,65 @@ impl TwinStore {
             twins: Vec::new(),
             index: foldhash::HashMap::default(),
             rules,
+            alarm_rules: AlarmRules::default(),
+            alarm_book: AlarmBook::default(),
             config,
             changed: Vec::new(),
             changed_flag: Vec::new(),
+        }
+    }
+
+    /// Adds the scene's local alarm rules (before any data arrives).
+    pub fn with_alarm_rules(mut self, alarm_rules: AlarmRules) -> Self {
+        self.alarm_rules = alarm_rules;
+        self
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    pub fn alarm_rules(&self) -> &AlarmRules {
+        &self.alarm_rules
+    }
+
+    /// The alarm list and its history.
+    pub fn alarm_book(&self) -> &AlarmBook {
+        &self.alarm_book
+    }
+
+    /// Acknowledges an alarm locally (`who` goes into the history). False if there was
+    /// nothing to acknowledge.
+    pub fn acknowledge(&mut self, twin: TwinIndex, alarm_type: &Arc<str>, who: &str, now: Timestamp) -> bool {
+        let done = self.alarm_book.acknowledge(twin, alarm_type, who, now);
+        if done {
+            self.refresh_status(twin);
+        }
+        done
+    }
+
+    /// Shelves an alarm until `until`: out of the list, the counts and the twin's status.
+    pub fn shelve(&mut self, twin: TwinIndex, alarm_type: &Arc<str>, until: Timestamp, who: &str, now: Timestamp) -> bool {
+        let done = self.alarm_book.shelve(twin, alarm_type, until, who, now);
+        if done {
+            self.refresh_status(twin);
+        }
+        done
+    }
+
+    pub fn unshelve(&mut self, twin: TwinIndex, alarm_type: &Arc<str>, who: &str, now: Timestamp) -> bool {
+        let done = self.alarm_book.unshelve(twin, alarm_type, now, &format!("operator {who}"));
+        if done {
+            self.refresh_status(twin);
+        }
+        done
+    }
+
+    /// Brings back shelved alarms whose time is up. Call it regularly (the viewer does once
+    /// a second).
+    pub fn expire_shelving(&mut self, now: Timestamp) {
+        for twin in self.alarm_book.expire_shelving(now) {
+            self.refresh_status(twin);
         }
     }
 
@@ -337,7 +443,8 @@ impl TwinStore {
                     Some(position) => position,
                     None => {
                         let rule = self.rules.find(twin.id.as_str(), name);
-                        twin.properties.push(Property::new(name.clone(), rule, history_len));
+                        let limits = self.alarm_rules.find(twin.id.as_str(), name);
+                        twin.properties.push(Property::new(name.clone(), rule, limits, history_len));
                         twin.properties.len() - 1
                     }
                 };
@@ -350,6 +457,15 @@ impl TwinStore {
                     property.rule_status = status;
                     property.rule_color = color;
                 }
+                let mut changes = Vec::new();
+                for (rule, state) in &mut property.limits {
+                    if let Some(change) = self.alarm_rules.get(*rule).step(state, *value, *time) {
+                        changes.push((*rule, change));
+                    }
+                }
+                for (rule, change) in changes {
+                    self.apply_limit_change(index, rule, change, *value, *time);
+                }
                 self.mark_seen(index, now);
             }
             TwinUpdate::Unit { name, unit, .. } => {
@@ -359,7 +475,8 @@ impl TwinStore {
                 } else {
                     // Units may arrive (retained) before the first value: keep a placeholder.
                     let rule = self.rules.find(twin.id.as_str(), name);
-                    let mut property = Property::new(name.clone(), rule, self.config.history_len);
+                    let limits = self.alarm_rules.find(twin.id.as_str(), name);
+                    let mut property = Property::new(name.clone(), rule, limits, self.config.history_len);
                     property.unit = Some(unit.clone());
                     twin.properties.push(property);
                 }
@@ -373,15 +490,10 @@ impl TwinStore {
                 }
             }
             TwinUpdate::AlarmRaised { alarm_type, severity, text, time, .. } => {
-                let twin = &mut self.twins[index.0 as usize];
-                let alarm = ActiveAlarm { alarm_type: alarm_type.clone(), severity: *severity, text: text.clone(), time: *time };
-                match twin.alarms.iter_mut().find(|a| a.alarm_type == *alarm_type) {
-                    Some(existing) => *existing = alarm,
-                    None => twin.alarms.push(alarm),
-                }
+                self.raise_alarm(index, ActiveAlarm { alarm_type: alarm_type.clone(), severity: *severity, text: text.clone(), time: *time, source: AlarmSource::Device }, "device");
             }
-            TwinUpdate::AlarmCleared { alarm_type, .. } => {
-                self.twins[index.0 as usize].alarms.retain(|a| a.alarm_type != *alarm_type);
+            TwinUpdate::AlarmCleared { alarm_type, time, .. } => {
+                self.clear_alarm(index, alarm_type, *time, "device");
             }
             TwinUpdate::Fragment { name, value, .. } => {
                 let twin = &mut self.twins[index.0 as usize];
@@ -421,12 +533,52 @@ impl TwinStore {
         twin.stale = false;
     }
 
+    fn raise_alarm(&mut self, index: TwinIndex, alarm: ActiveAlarm, cause: &str) {
+        let twin = &mut self.twins[index.0 as usize];
+        let activation = Activation {
+            twin: index,
+            twin_id: &twin.id,
+            alarm_type: &alarm.alarm_type,
+            severity: alarm.severity,
+            text: &alarm.text,
+            source: alarm.source,
+            time: alarm.time,
+        };
+        self.alarm_book.activate(activation, cause);
+        match twin.alarms.iter_mut().find(|a| a.alarm_type == alarm.alarm_type) {
+            Some(existing) => *existing = alarm,
+            None => twin.alarms.push(alarm),
+        }
+    }
+
+    fn clear_alarm(&mut self, index: TwinIndex, alarm_type: &Arc<str>, time: Timestamp, cause: &str) {
+        self.alarm_book.clear(index, alarm_type, time, cause);
+        self.twins[index.0 as usize].alarms.retain(|a| a.alarm_type != *alarm_type);
+    }
+
+    fn apply_limit_change(&mut self, index: TwinIndex, rule: usize, change: LimitChange, value: f64, time: Timestamp) {
+        let rule = self.alarm_rules.get(rule);
+        let (alarm_type, cause) = (rule.alarm_type.clone(), format!("rule {}", rule.alarm_type));
+        match change {
+            LimitChange::Activated => {
+                let text = format!("{} (value {value:.2})", rule.text);
+                let alarm = ActiveAlarm { alarm_type, severity: rule.severity, text, time, source: AlarmSource::Rule };
+                self.raise_alarm(index, alarm, &cause);
+            }
+            LimitChange::Cleared => self.clear_alarm(index, &alarm_type, time, &cause),
+        }
+    }
+
     fn refresh_status(&mut self, index: TwinIndex) {
         let twin = &mut self.twins[index.0 as usize];
-        let (status, color) = twin.derive_status();
-        if status != twin.status || color != twin.rule_color {
+        let derived = twin.derive_status(index, &self.alarm_book);
+        if derived != twin.shown() {
+            let DerivedStatus { status, color, alarm_severity, unacknowledged, active_alarms } = derived;
             twin.status = status;
             twin.rule_color = color;
+            twin.alarm_severity = alarm_severity;
+            twin.unacknowledged = unacknowledged;
+            twin.active_alarms = active_alarms;
             if !self.changed_flag[index.0 as usize] {
                 self.changed_flag[index.0 as usize] = true;
                 self.changed.push(index);
@@ -620,5 +772,70 @@ mod tests {
         assert_eq!(store.twin("p").unwrap().fragments.len(), 1);
         store.apply(&TwinUpdate::Fragment { twin: "p".into(), name: "maker".into(), value: None }, Timestamp(0));
         assert!(store.twin("p").unwrap().fragments.is_empty());
+    }
+
+    fn alarm_rules() -> AlarmRules {
+        let spec: crate::alarms::AlarmRuleSpec = toml::from_str(
+            "type = \"overheat\"\nproperty = \"temperature\"\nabove = 80\ndeadband = 5\non_delay_secs = 1\nseverity = \"major\"",
+        )
+        .unwrap();
+        AlarmRules::compile(&[spec]).unwrap()
+    }
+
+    #[test]
+    fn device_and_rule_alarms_share_one_list_with_isa_states() {
+        use crate::alarms::AlarmState;
+        let mut store = store().with_alarm_rules(alarm_rules());
+        let second = 1_000_000;
+        for (t, value) in [(0, 90.0), (1, 91.0)] {
+            store.apply(&measurement("pump", "temperature", value, t * second), Timestamp(t * second));
+        }
+        let raise = TwinUpdate::AlarmRaised { twin: "pump".into(), alarm_type: "cavitation".into(), severity: Severity::Critical, text: "c".into(), time: Timestamp(2 * second) };
+        store.apply(&raise, Timestamp(2 * second));
+        let pump = store.find("pump").unwrap();
+        let book = store.alarm_book();
+        let listed: Vec<(&str, AlarmSource)> = book.sorted().into_iter().map(|i| (&*book.alarms()[i].alarm_type, book.alarms()[i].source)).collect();
+        assert_eq!(listed, [("cavitation", AlarmSource::Device), ("overheat", AlarmSource::Rule)], "critical first");
+        let twin = store.get(pump);
+        assert_eq!((twin.status, twin.alarm_severity, twin.unacknowledged, twin.active_alarms), (Status::Alarm, Some(Severity::Critical), true, 2));
+
+        // Acknowledge both: still in alarm, no longer unacknowledged (it stops pulsing).
+        store.take_changed();
+        assert!(store.acknowledge(pump, &"cavitation".into(), "op", Timestamp(3 * second)));
+        assert!(store.acknowledge(pump, &"overheat".into(), "op", Timestamp(3 * second)));
+        assert_eq!(store.take_changed(), vec![pump], "acknowledging restyles the part");
+        assert!(!store.get(pump).unacknowledged);
+        assert_eq!(store.get(pump).status, Status::Alarm);
+
+        // thin-edge clears (empty retained payload): acknowledged, so back to normal.
+        store.apply(&TwinUpdate::AlarmCleared { twin: "pump".into(), alarm_type: "cavitation".into(), time: Timestamp(4 * second) }, Timestamp(4 * second));
+        assert!(store.alarm_book().get(pump, &"cavitation".into()).is_none());
+        // The rule alarm clears only below 80 - 5.
+        store.apply(&measurement("pump", "temperature", 77.0, 5 * second), Timestamp(5 * second));
+        assert_eq!(store.alarm_book().get(pump, &"overheat".into()).unwrap().state, AlarmState::ActiveAcknowledged);
+        store.apply(&measurement("pump", "temperature", 74.0, 6 * second), Timestamp(6 * second));
+        assert!(store.alarm_book().alarms().is_empty());
+        assert_eq!(store.get(pump).status, Status::Ok);
+        let causes: Vec<&str> = store.alarm_book().history().iter().map(|t| t.cause.as_str()).collect();
+        assert_eq!(causes, ["rule overheat", "device", "operator op", "operator op", "device", "rule overheat"]);
+    }
+
+    #[test]
+    fn unacknowledged_clear_stays_listed_and_shelving_expires() {
+        use crate::alarms::AlarmState;
+        let mut store = store();
+        let raise = TwinUpdate::AlarmRaised { twin: "p".into(), alarm_type: "leak".into(), severity: Severity::Minor, text: "l".into(), time: Timestamp(0) };
+        store.apply(&raise, Timestamp(0));
+        let p = store.find("p").unwrap();
+        assert!(store.shelve(p, &"leak".into(), Timestamp(100), "op", Timestamp(0)));
+        assert_eq!(store.get(p).status, Status::Ok, "shelved alarms do not colour the twin");
+        assert_eq!(store.get(p).active_alarms, 0);
+        store.expire_shelving(Timestamp(100));
+        assert_eq!(store.get(p).status, Status::Warning, "back when the shelving ran out");
+        store.apply(&TwinUpdate::AlarmCleared { twin: "p".into(), alarm_type: "leak".into(), time: Timestamp(5) }, Timestamp(5));
+        assert_eq!(store.alarm_book().get(p, &"leak".into()).unwrap().state, AlarmState::ReturnedUnacknowledged);
+        assert!(store.get(p).status < Status::Warning, "the condition is gone");
+        assert!(store.acknowledge(p, &"leak".into(), "op", Timestamp(6)));
+        assert!(store.alarm_book().alarms().is_empty());
     }
 }

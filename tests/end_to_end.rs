@@ -262,7 +262,7 @@ fn display_wrapper() -> Option<Vec<String>> {
 }
 
 #[test]
-fn screenshot_shows_the_plant_with_a_part_in_alarm_colour() {
+fn screenshot_shows_a_part_in_alarm_with_the_alarm_list_open() {
     let Some(wrapper) = display_wrapper() else {
         assert!(std::env::var_os("TWINSCOPE_REQUIRE_SCREENSHOT").is_none(), "no DISPLAY and no xvfb-run, but a screenshot is required");
         eprintln!("SKIPPED: no DISPLAY and no xvfb-run (apt-get install xvfb mesa-vulkan-drivers)");
@@ -349,7 +349,16 @@ fn screenshot_shows_the_plant_with_a_part_in_alarm_colour() {
     assert_ne!(status, "alarm");
     let [r, g, b] = average(x, y);
     assert!(!is_red([r, g, b]), "line1-tank2 is not in alarm but looks red: {:?}", [r, g, b]);
-    eprintln!("screenshot checked: {}", png_path.display());
+
+    // The alarm list is open and the always-visible counts show the critical alarm: the
+    // critical colour fills the count chip in the status bar and the UNACK chip in the list
+    // (both at the left edge, where no 3D is drawn).
+    let critical = |[r, g, b]: [u8; 3]| r.abs_diff(235) <= 8 && g.abs_diff(20) <= 8 && b.abs_diff(20) <= 8;
+    let rows: Vec<usize> = (360..720).filter(|&y| (0..250).filter(|&x| critical(pixel(x, y))).count() >= 15).collect();
+    let bands = rows.windows(2).filter(|w| w[1] - w[0] > 8).count() + usize::from(!rows.is_empty());
+    assert!(bands >= 2, "expected the critical count chip and the alarm list's UNACK chip, found rows {rows:?}; see {}", png_path.display());
+    assert!(rows.iter().any(|&y| y > 670), "the status bar's critical count is not coloured: rows {rows:?}");
+    eprintln!("screenshot checked (reference image): {}", png_path.display());
 }
 
 // ---- recording and replay ------------------------------------------------------------------

@@ -349,3 +349,185 @@ fn support_eventually(app: &mut App, check: impl Fn(&App) -> bool) -> bool {
     }
     false
 }
+
+// ---- focus modes, alarm looks, selection from panels --------------------------------------
+
+mod focus_and_alarms {
+    use super::*;
+    use bevy::camera::primitives::Aabb;
+    use twinscope::alarm_actions::{AlarmActionsPlugin, AlarmCommand};
+    use twinscope::camera::{OrbitCamera, OrbitCameraPlugin};
+    use twinscope::focus::{FocusCommand, FocusMode, FocusPlugin};
+    use twinscope::materials::{AlarmMaterial, XRayMaterial};
+    use twinscope::selection::FrameTwin;
+    use twinscope::visuals::StatusVisualsPlugin;
+
+    struct Plant {
+        app: App,
+        sender: BatchSender,
+        original: Handle<StandardMaterial>,
+        pump_mesh: Entity,
+        seal_mesh: Entity,
+        tank_mesh: Entity,
+    }
+
+    /// plant (main) > pump (line1-pump1) > seal; plant > tank (line1-tank1). Each with a mesh
+    /// that has the model's material, a box and a place.
+    fn plant() -> Plant {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .add_plugins((bevy::asset::AssetPlugin::default(), bevy::transform::TransformPlugin))
+            .init_asset::<StandardMaterial>()
+            .init_asset::<AlarmMaterial>()
+            .init_asset::<XRayMaterial>()
+            .add_plugins((TwinSyncPlugin, SceneBindingPlugin, SelectionPlugin, FocusPlugin, AlarmActionsPlugin, StatusVisualsPlugin, OrbitCameraPlugin));
+        let (sender, batches) = batch_channel();
+        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+        store.declare("main", None, None);
+        store.declare("line1-pump1", Some("main"), None);
+        store.declare("line1-pump1-seal", Some("line1-pump1"), None);
+        store.declare("line1-tank1", Some("main"), None);
+        app.insert_resource(TwinState { store })
+            .insert_resource(IngestLink { batches, stats: IngestStats::new() })
+            .insert_resource(SceneSource {
+                model_asset: String::new(),
+                scene_index: 0,
+                extras_key: "twin".into(),
+                name_patterns: vec![NamePattern::parse("TW_{twin}").unwrap()],
+                model_file: "test.glb".into(),
+            });
+        let original = app.world_mut().resource_mut::<Assets<StandardMaterial>>().add(StandardMaterial::default());
+        let world = app.world_mut();
+        let mut mesh = |name: &str, x: f32| {
+            let aabb = Aabb::from_min_max(Vec3::splat(-0.5), Vec3::splat(0.5));
+            world.spawn((Name::new(name.to_owned()), Mesh3d(Handle::default()), MeshMaterial3d(original.clone()), aabb, Transform::from_xyz(x, 0.0, 0.0))).id()
+        };
+        let (pump_mesh, seal_mesh, tank_mesh) = (mesh("pump.mesh", 10.0), mesh("seal.mesh", 11.0), mesh("tank.mesh", -10.0));
+        let node = Transform::default();
+        let seal = world.spawn((Name::new("TW_line1-pump1-seal"), node)).add_child(seal_mesh).id();
+        let pump = world.spawn((Name::new("pump"), extras("line1-pump1"), node)).add_children(&[pump_mesh, seal]).id();
+        let tank = world.spawn((Name::new("TW_line1-tank1"), node)).add_child(tank_mesh).id();
+        world.spawn((Name::new("plant"), extras("main"), node)).add_children(&[pump, tank]);
+        app.update();
+        app.update();
+        Plant { app, sender, original, pump_mesh, seal_mesh, tank_mesh }
+    }
+
+    fn twin(app: &App, id: &str) -> twinscope_core::twin::TwinIndex {
+        app.world().resource::<TwinState>().store.find(id).unwrap()
+    }
+
+    fn frames(app: &mut App, n: usize) {
+        for _ in 0..n {
+            app.update();
+        }
+    }
+
+    fn standard(app: &App, entity: Entity) -> Option<Handle<StandardMaterial>> {
+        app.world().get::<MeshMaterial3d<StandardMaterial>>(entity).map(|m| m.0.clone())
+    }
+
+    fn alarm_look(app: &App, entity: Entity) -> Option<AlarmMaterial> {
+        let handle = app.world().get::<MeshMaterial3d<AlarmMaterial>>(entity)?;
+        app.world().resource::<Assets<AlarmMaterial>>().get(&handle.0).cloned()
+    }
+
+    fn xrayed(app: &App, entity: Entity) -> bool {
+        app.world().get::<MeshMaterial3d<XRayMaterial>>(entity).is_some()
+    }
+
+    fn visibility(app: &App, entity: Entity) -> Visibility {
+        app.world().get::<Visibility>(entity).copied().unwrap_or_default()
+    }
+
+    #[test]
+    fn x_ray_and_isolate_change_everything_outside_the_selected_subtree() {
+        let Plant { mut app, original, pump_mesh, seal_mesh, tank_mesh, .. } = plant();
+        let pump = twin(&app, "line1-pump1");
+        app.world_mut().write_message(SelectTwin(Some(pump)));
+        app.world_mut().write_message(FocusCommand(FocusMode::XRay));
+        frames(&mut app, 2);
+        assert_eq!(*app.world().resource::<FocusMode>(), FocusMode::XRay);
+        for inside in [pump_mesh, seal_mesh] {
+            assert_eq!(standard(&app, inside), Some(original.clone()), "the pump and its seal keep their look");
+            assert!(!xrayed(&app, inside));
+        }
+        assert!(xrayed(&app, tank_mesh) && standard(&app, tank_mesh).is_none(), "the tank turns to glass");
+
+        app.world_mut().write_message(FocusCommand(FocusMode::XRay)); // the same key again: normal
+        frames(&mut app, 2);
+        assert_eq!(*app.world().resource::<FocusMode>(), FocusMode::Normal);
+        assert!(!xrayed(&app, tank_mesh) && standard(&app, tank_mesh) == Some(original.clone()));
+
+        app.world_mut().write_message(FocusCommand(FocusMode::Isolate));
+        frames(&mut app, 2);
+        assert_eq!(visibility(&app, tank_mesh), Visibility::Hidden);
+        assert_eq!(visibility(&app, seal_mesh), Visibility::Inherited);
+        // Selecting the seal narrows the isolation to it.
+        let seal = twin(&app, "line1-pump1-seal");
+        app.world_mut().write_message(SelectTwin(Some(seal)));
+        frames(&mut app, 2);
+        assert_eq!(visibility(&app, pump_mesh), Visibility::Hidden);
+        assert_eq!(visibility(&app, seal_mesh), Visibility::Inherited);
+        app.world_mut().write_message(FocusCommand(FocusMode::Normal));
+        frames(&mut app, 2);
+        assert!([pump_mesh, seal_mesh, tank_mesh].iter().all(|m| visibility(&app, *m) == Visibility::Inherited));
+    }
+
+    #[test]
+    fn unacknowledged_alarms_pulse_acknowledged_stay_and_stale_is_hatched() {
+        let Plant { mut app, sender, original, pump_mesh, seal_mesh, .. } = plant();
+        let now = Timestamp::now();
+        let raise = TwinUpdate::AlarmRaised { twin: "line1-pump1-seal".into(), alarm_type: "leak".into(), severity: Severity::Major, text: "Seal leaking".into(), time: now };
+        send(&sender, vec![raise]);
+        frames(&mut app, 2);
+        let look = alarm_look(&app, seal_mesh).expect("the seal in alarm uses the alarm shader");
+        assert_eq!((look.pulse, look.hatch), (1.0, 0.0), "unacknowledged: pulsing");
+        assert!(standard(&app, seal_mesh).is_none());
+
+        let seal = twin(&app, "line1-pump1-seal");
+        app.world_mut().write_message(AlarmCommand::Acknowledge(vec![(seal, "leak".into())]));
+        frames(&mut app, 2);
+        let look = alarm_look(&app, seal_mesh).unwrap();
+        assert_eq!((look.pulse, look.hatch), (0.0, 0.0), "acknowledged: steady, still coloured");
+        let book = app.world().resource::<TwinState>().store.alarm_book().history().clone();
+        assert!(book.back().unwrap().cause.starts_with("operator "), "who acknowledged is in the history");
+
+        send(&sender, vec![TwinUpdate::Health { twin: "line1-pump1".into(), up: false, time: now }]);
+        frames(&mut app, 2);
+        let look = alarm_look(&app, pump_mesh).expect("comms lost uses the alarm shader's hatch");
+        assert_eq!((look.pulse, look.hatch), (0.0, 1.0));
+
+        send(&sender, vec![TwinUpdate::AlarmCleared { twin: "line1-pump1-seal".into(), alarm_type: "leak".into(), time: now }]);
+        frames(&mut app, 2);
+        assert_eq!(standard(&app, seal_mesh), Some(original), "back to the model's material");
+        assert!(alarm_look(&app, seal_mesh).is_none());
+    }
+
+    #[test]
+    fn choosing_a_twin_in_a_panel_selects_it_and_flies_there_and_escape_goes_up() {
+        let Plant { mut app, .. } = plant();
+        app.init_resource::<ButtonInput<KeyCode>>();
+        let pump = twin(&app, "line1-pump1");
+        // What the tree, the alarm list and the breadcrumb send.
+        app.world_mut().write_message(SelectTwin(Some(pump)));
+        app.world_mut().write_message(FrameTwin(pump));
+        app.update();
+        assert_eq!(app.world().resource::<Selection>().twin, Some(pump));
+        let mut cameras = app.world_mut().query::<&OrbitCamera>();
+        let orbit = *cameras.single(app.world()).unwrap();
+        let (focus, _) = orbit.flight.expect("a flight to the pump started");
+        assert!((focus.x - 10.5).abs() < 0.01, "aimed at the pump and its seal: {focus}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while cameras.single(app.world()).unwrap().flight.is_some() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            app.update();
+        }
+        let orbit = *cameras.single(app.world()).unwrap();
+        assert!(orbit.flight.is_none() && (orbit.focus.x - 10.5).abs() < 0.01, "arrived: {}", orbit.focus);
+
+        app.world_mut().resource_mut::<ButtonInput<KeyCode>>().press(KeyCode::Escape);
+        app.update();
+        assert_eq!(app.world().resource::<Selection>().twin, Some(twin(&app, "main")), "Esc goes up one level");
+    }
+}

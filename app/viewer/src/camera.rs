@@ -1,5 +1,7 @@
 //! An orbit camera for looking at a plant: left-drag orbits, right- or middle-drag pans,
 //! the wheel zooms, `F` frames the selection (or the whole plant), `Home` frames everything.
+//! Framing is a short, smooth flight, so the operator keeps their bearings; a [`FrameTwin`]
+//! message (sent when a twin is chosen in a panel) frames it and everything below it.
 //!
 //! Bevy 0.19 ships a fly camera (`free_camera`) and a 2D pan camera, but no 3D orbit
 //! controller, and orbiting around equipment is what operators do at a desk.
@@ -9,9 +11,12 @@ use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseSc
 use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
 
+use twinscope_core::twin::TwinIndex;
+use twinscope_core::twin::tree::subtree;
+
 use crate::scene::{TwinMeshes, world_bounds};
-use crate::selection::Selection;
-use crate::sync::TwinEntities;
+use crate::selection::{FrameTwin, Selection};
+use crate::sync::{TwinEntities, TwinState};
 use crate::{TwinscopeSystems, configure_twinscope_sets};
 
 /// Spawns the 3D camera and lights, and drives the orbit camera.
@@ -22,7 +27,7 @@ impl Plugin for OrbitCameraPlugin {
         configure_twinscope_sets(app);
         app.add_systems(Startup, spawn_camera_and_lights).add_systems(
             Update,
-            (frame_plant_once_bound, frame_on_key, orbit_from_mouse, apply_orbit).chain().in_set(TwinscopeSystems::Visuals),
+            (frame_plant_once_bound, frame_on_key, frame_requested_twins, orbit_from_mouse, apply_orbit).chain().in_set(TwinscopeSystems::Visuals),
         );
     }
 }
@@ -36,11 +41,13 @@ pub struct OrbitCamera {
     pub yaw: f32,
     /// Radians above the horizon.
     pub pitch: f32,
+    /// Where a flight in progress is heading: focus and distance.
+    pub flight: Option<(Vec3, f32)>,
 }
 
 impl Default for OrbitCamera {
     fn default() -> Self {
-        OrbitCamera { focus: Vec3::ZERO, distance: 30.0, yaw: 0.6, pitch: 0.6 }
+        OrbitCamera { focus: Vec3::ZERO, distance: 30.0, yaw: 0.6, pitch: 0.6, flight: None }
     }
 }
 
@@ -50,12 +57,56 @@ impl OrbitCamera {
         Transform::from_translation(self.focus + offset).looking_at(self.focus, Vec3::Y)
     }
 
-    /// Centres on a box and backs off until it fits a 45° field of view.
+    /// Centres on a box and backs off until it fits a 45° field of view, at once.
     pub fn frame(&mut self, min: Vec3, max: Vec3) {
-        self.focus = (min + max) / 2.0;
-        let radius = ((max - min).length() / 2.0).max(0.5);
-        self.distance = radius / (std::f32::consts::FRAC_PI_8).sin() * 1.05;
+        let (focus, distance) = Self::framing(min, max);
+        self.focus = focus;
+        self.distance = distance;
+        self.flight = None;
     }
+
+    /// Like [`frame`](Self::frame), as a smooth flight over the next frames.
+    pub fn fly_to(&mut self, min: Vec3, max: Vec3) {
+        self.flight = Some(Self::framing(min, max));
+    }
+
+    fn framing(min: Vec3, max: Vec3) -> (Vec3, f32) {
+        let radius = ((max - min).length() / 2.0).max(0.5);
+        ((min + max) / 2.0, radius / (std::f32::consts::FRAC_PI_8).sin() * 1.05)
+    }
+
+    /// Moves a flight on by `seconds`; most of the way in about half a second.
+    pub fn advance_flight(&mut self, seconds: f32) {
+        let Some((focus, distance)) = self.flight else { return };
+        let blend = 1.0 - (-seconds * 7.0).exp();
+        self.focus = self.focus.lerp(focus, blend);
+        self.distance += (distance - self.distance) * blend;
+        if self.focus.distance(focus) < 0.01 * distance && (self.distance - distance).abs() < 0.01 * distance {
+            self.focus = focus;
+            self.distance = distance;
+            self.flight = None;
+        }
+    }
+}
+
+/// The meshes of a twin and everything below it; for a twin without geometry, its nearest
+/// ancestor's.
+pub fn subtree_meshes(state: &TwinState, entities: &TwinEntities, meshes: &Query<&TwinMeshes>, twin: TwinIndex) -> Vec<Entity> {
+    let mut cursor = Some(twin);
+    while let Some(index) = cursor {
+        let found: Vec<Entity> = subtree(&state.store, index)
+            .into_iter()
+            .filter_map(|t| entities.by_twin.get(&t))
+            .flatten()
+            .filter_map(|e| meshes.get(*e).ok())
+            .flat_map(|m| m.0.iter().copied())
+            .collect();
+        if !found.is_empty() {
+            return found;
+        }
+        cursor = state.store.get(index).parent;
+    }
+    Vec::new()
 }
 
 fn spawn_camera_and_lights(mut commands: Commands) {
@@ -91,6 +142,7 @@ fn frame_plant_once_bound(
 fn frame_on_key(
     keys: Option<Res<ButtonInput<KeyCode>>>,
     selection: Res<Selection>,
+    state: Res<TwinState>,
     entities: Res<TwinEntities>,
     meshes: Query<&TwinMeshes>,
     boxes: Query<(&Aabb, &GlobalTransform)>,
@@ -101,17 +153,34 @@ fn frame_on_key(
     if egui_input.is_some_and(|input| input.wants_keyboard_input()) {
         return;
     }
-    let targets: Vec<Entity> = if keys.just_pressed(KeyCode::KeyF) && selection.twin.is_some() {
-        let bound = selection.twin.and_then(|t| entities.by_twin.get(&t)).cloned().unwrap_or_default();
-        bound.iter().filter_map(|e| meshes.get(*e).ok()).flat_map(|m| m.0.iter().copied()).collect()
-    } else if keys.just_pressed(KeyCode::Home) || keys.just_pressed(KeyCode::KeyF) {
-        meshes.iter().flat_map(|m| m.0.iter().copied()).collect()
-    } else {
-        return;
+    let selected = selection.twin.filter(|t| (t.0 as usize) < state.store.len());
+    let targets: Vec<Entity> = match selected {
+        Some(twin) if keys.just_pressed(KeyCode::KeyF) => subtree_meshes(&state, &entities, &meshes, twin),
+        _ if keys.just_pressed(KeyCode::Home) || keys.just_pressed(KeyCode::KeyF) => meshes.iter().flat_map(|m| m.0.iter().copied()).collect(),
+        _ => return,
     };
     if let Some((min, max)) = world_bounds(targets, &boxes) {
         for mut orbit in &mut cameras {
-            orbit.frame(min, max);
+            orbit.fly_to(min, max);
+        }
+    }
+}
+
+fn frame_requested_twins(
+    mut requests: MessageReader<FrameTwin>,
+    state: Res<TwinState>,
+    entities: Res<TwinEntities>,
+    meshes: Query<&TwinMeshes>,
+    boxes: Query<(&Aabb, &GlobalTransform)>,
+    mut cameras: Query<&mut OrbitCamera>,
+) {
+    let Some(FrameTwin(twin)) = requests.read().last().copied() else { return };
+    if twin.0 as usize >= state.store.len() {
+        return;
+    }
+    if let Some((min, max)) = world_bounds(subtree_meshes(&state, &entities, &meshes, twin), &boxes) {
+        for mut orbit in &mut cameras {
+            orbit.fly_to(min, max);
         }
     }
 }
@@ -148,9 +217,14 @@ fn orbit_from_mouse(
     }
 }
 
-fn apply_orbit(mut cameras: Query<(&OrbitCamera, &mut Transform), Changed<OrbitCamera>>) {
-    for (orbit, mut transform) in &mut cameras {
-        *transform = orbit.transform();
+fn apply_orbit(time: Res<Time<Real>>, mut cameras: Query<(&mut OrbitCamera, &mut Transform)>) {
+    for (mut orbit, mut transform) in &mut cameras {
+        if orbit.flight.is_some() {
+            orbit.advance_flight(time.delta_secs().min(0.1));
+        }
+        if orbit.is_changed() {
+            *transform = orbit.transform();
+        }
     }
 }
 
@@ -165,5 +239,18 @@ mod tests {
         assert_eq!(orbit.focus, Vec3::new(0.0, 1.0, 0.0));
         let eye = orbit.transform().translation;
         assert!(eye.distance(orbit.focus) > 10.0);
+    }
+
+    #[test]
+    fn flights_arrive_smoothly() {
+        let mut orbit = OrbitCamera::default();
+        orbit.fly_to(Vec3::new(9.0, 0.0, 9.0), Vec3::new(11.0, 2.0, 11.0));
+        orbit.advance_flight(1.0 / 60.0);
+        assert!(orbit.focus.x > 0.0 && orbit.focus.x < 5.0, "part of the way after one frame: {}", orbit.focus);
+        for _ in 0..120 {
+            orbit.advance_flight(1.0 / 60.0);
+        }
+        assert_eq!(orbit.flight, None);
+        assert_eq!(orbit.focus, Vec3::new(10.0, 1.0, 10.0));
     }
 }

@@ -157,7 +157,6 @@ fn write_placements(placement: &TwinPlacement, screenshot: &Path) {
             .max_by(|a, b| a.0.total_cmp(&b.0));
         let Some((_, centre)) = largest else { continue };
         let Ok(pixel) = camera.world_to_viewport(camera_transform, centre) else { continue };
-        let pixel = pixel + camera.logical_viewport_rect().map_or(Vec2::ZERO, |rect| rect.min);
         let twin = state.store.get(bound.0);
         entries.push(serde_json::json!({
             "twin": twin.id.as_str(),

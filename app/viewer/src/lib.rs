@@ -9,16 +9,20 @@
 //!                               ▼
 //!   SceneBindingPlugin (glTF nodes ↔ twins)   StatusVisualsPlugin (materials)
 //!   SelectionPlugin (picks, commands)         UiPanelsPlugin (egui reads state, sends commands)
-//!   OrbitCameraPlugin                         CapturePlugin (--screenshot / --exit-after)
+//!   FocusPlugin (isolate / x-ray)             AlarmActionsPlugin (acknowledge, shelve, export)
+//!   OrbitCameraPlugin (fly-to)                CapturePlugin (--screenshot / --exit-after)
 //!   ReplayPlugin (a recording drives the store instead of the MQTT thread)
 //! ```
 //!
 //! Every plugin declares its systems in [`TwinscopeSystems`] sets, ordered once in
 //! [`TwinscopePlugins`].
 
+pub mod alarm_actions;
 pub mod camera;
 pub mod capture;
 pub mod dvr;
+pub mod focus;
+pub mod materials;
 pub mod recording;
 pub mod replay;
 pub mod scene;
@@ -69,6 +73,9 @@ impl PluginGroup for TwinscopePlugins {
             .add(sync::TwinSyncPlugin)
             .add(scene::SceneBindingPlugin)
             .add(selection::SelectionPlugin)
+            .add(focus::FocusPlugin)
+            .add(alarm_actions::AlarmActionsPlugin)
+            .add(materials::TwinscopeMaterialsPlugin)
             .add(visuals::StatusVisualsPlugin)
             .add(camera::OrbitCameraPlugin)
             .add(ui::UiPanelsPlugin)
@@ -84,6 +91,8 @@ pub mod prelude {
     pub use crate::TwinscopePlugins;
     pub use crate::TwinscopeSystems;
     pub use crate::scene::{BoundTwin, SceneSource, TwinMeshes};
-    pub use crate::selection::{SelectTwin, Selection};
+    pub use crate::alarm_actions::AlarmCommand;
+    pub use crate::focus::{FocusCommand, FocusMode};
+    pub use crate::selection::{FrameTwin, SelectTwin, Selection};
     pub use crate::sync::{ConnectionInfo, IngestLink, TwinState, TwinVisualState};
 }

@@ -141,7 +141,7 @@ fn bind_new_nodes(
             None => state.store.declare(&id, None, None),
         };
         let twin = state.store.get(index);
-        commands.entity(entity).insert((BoundTwin(index), TwinVisualState { status: twin.status, color: twin.rule_color }));
+        commands.entity(entity).insert((BoundTwin(index), TwinVisualState::of(twin)));
         entities.by_twin.entry(index).or_default().push(entity);
         status.bound_nodes += 1;
     }

@@ -1,9 +1,14 @@
-//! Selection: one shared state, changed only by [`SelectTwin`] commands, which picking in 3D
-//! and the UI panels both send.
+//! Selection: one shared state, changed only by [`SelectTwin`] commands, which picking in 3D,
+//! the hierarchy tree, the alarm list, the breadcrumb and the keyboard all send.
+//!
+//! `Esc` goes up one level (to the parent twin, framing it); at the top it clears the
+//! selection. Selecting from a panel also sends [`FrameTwin`], so the camera flies there;
+//! picking in 3D does not (the operator is already looking at it).
 
 use bevy::picking::events::{Click, Pointer};
 use bevy::picking::pointer::PointerButton;
 use bevy::prelude::*;
+use bevy_egui::input::EguiWantsInput;
 use twinscope_core::twin::TwinIndex;
 
 use crate::scene::BoundTwin;
@@ -18,11 +23,12 @@ impl Plugin for SelectionPlugin {
         configure_twinscope_sets(app);
         app.init_resource::<Selection>()
             .add_message::<SelectTwin>()
+            .add_message::<FrameTwin>()
             // Registered by the picking plugin too; here so the plugin also runs headless.
             .add_message::<Pointer<Click>>()
             .add_systems(
                 Update,
-                (select_clicked_twin, select_initial_twin, clear_selection_on_escape, apply_selection_commands)
+                (select_clicked_twin, select_initial_twin, go_up_one_level_on_escape, apply_selection_commands)
                     .chain()
                     .in_set(TwinscopeSystems::Select),
             );
@@ -38,6 +44,10 @@ pub struct Selection {
 /// A request to change the selection (`None` clears it).
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SelectTwin(pub Option<TwinIndex>);
+
+/// A request to fly the camera to a twin and everything below it.
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameTwin(pub TwinIndex);
 
 /// A twin id to select as soon as it exists (`--select`).
 #[derive(Resource, Debug, Clone)]
@@ -77,9 +87,21 @@ fn select_initial_twin(mut commands: Commands, initial: Option<Res<InitialSelect
     }
 }
 
-fn clear_selection_on_escape(keys: Option<Res<ButtonInput<KeyCode>>>, mut select: MessageWriter<SelectTwin>) {
-    if keys.is_some_and(|keys| keys.just_pressed(KeyCode::Escape)) {
-        select.write(SelectTwin(None));
+fn go_up_one_level_on_escape(
+    keys: Option<Res<ButtonInput<KeyCode>>>,
+    egui_input: Option<Res<EguiWantsInput>>,
+    selection: Res<Selection>,
+    state: Res<TwinState>,
+    mut select: MessageWriter<SelectTwin>,
+    mut frame: MessageWriter<FrameTwin>,
+) {
+    if !keys.is_some_and(|keys| keys.just_pressed(KeyCode::Escape)) || egui_input.is_some_and(|input| input.wants_keyboard_input()) {
+        return;
+    }
+    let parent = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).and_then(|t| state.store.get(t).parent);
+    select.write(SelectTwin(parent));
+    if let Some(parent) = parent {
+        frame.write(FrameTwin(parent));
     }
 }
 

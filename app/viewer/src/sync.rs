@@ -8,7 +8,7 @@ use bevy::prelude::*;
 use twinscope_core::Timestamp;
 use twinscope_core::ingest::{BatchReceiver, IngestStats, StatsSnapshot};
 use twinscope_core::rules::Rgba;
-use twinscope_core::twin::{Status, TwinIndex, TwinStore};
+use twinscope_core::twin::{Severity, Status, TwinIndex, TwinStore};
 
 use crate::{TwinscopeSystems, configure_twinscope_sets};
 
@@ -79,10 +79,28 @@ pub struct TwinEntities {
 }
 
 /// The state a bound entity shows; visuals react when it changes.
-#[derive(Component, Debug, Clone, Copy, PartialEq)]
+#[derive(Component, Debug, Clone, Copy, PartialEq, Default)]
 pub struct TwinVisualState {
     pub status: Status,
     pub color: Option<Rgba>,
+    /// The worst active, unshelved alarm.
+    pub alarm: Option<Severity>,
+    /// That alarm (or another) awaits acknowledgement: the part pulses.
+    pub unacknowledged: bool,
+    /// Stale or comms lost: shown hatched, even when in alarm.
+    pub comms_lost: bool,
+}
+
+impl TwinVisualState {
+    pub fn of(twin: &twinscope_core::twin::Twin) -> Self {
+        TwinVisualState {
+            status: twin.status,
+            color: twin.rule_color,
+            alarm: twin.alarm_severity,
+            unacknowledged: twin.unacknowledged,
+            comms_lost: twin.comms_lost,
+        }
+    }
 }
 
 fn apply_update_batches(link: Option<Res<IngestLink>>, mut state: ResMut<TwinState>, stash: Option<ResMut<LiveStash>>) {
@@ -135,8 +153,7 @@ fn propagate_status_to_entities(
     state.store.take_changed_into(&mut changed);
     for &index in changed.iter() {
         let Some(bound) = entities.by_twin.get(&index) else { continue };
-        let twin = state.store.get(index);
-        let shown = TwinVisualState { status: twin.status, color: twin.rule_color };
+        let shown = TwinVisualState::of(state.store.get(index));
         for entity in bound {
             if let Ok(mut visual) = visuals.get_mut(*entity) {
                 visual.set_if_neq(shown);

@@ -85,7 +85,6 @@ impl AlarmState {
 mod tests {
     use super::AlarmEvent::*;
     use super::AlarmState::*;
-    use super::*;
 
     /// Every (state, event) pair, against the ISA-18.2 diagram.
     #[test]

@@ -74,6 +74,39 @@ range = [
     {{ min = 10.0, max = 92.0, status = "ok" }},
     {{ min = 92.0, status = "warning", color = "#4a90d9" }},
 ]
+
+# Local alarm rules: evaluated here, not on the device, and listed with the device's own
+# alarms. The deadband stops a value at the limit from chattering; the on-delay ignores spikes.
+
+[[alarm]]
+type = "bearing-hot"
+twins = "*-bearing-*"
+property = "temperature"
+above = 85.0
+deadband = 3.0
+on_delay_secs = 2.0
+severity = "minor"
+text = "Bearing temperature above 85 °C"
+
+[[alarm]]
+type = "tank-level-low"
+twins = "*-tank?"
+property = "level"
+below = 5.0
+deadband = 2.0
+on_delay_secs = 5.0
+severity = "warning"
+text = "Tank almost empty"
+
+[[alarm]]
+type = "gearbox-oil-low"
+twins = "*-gearbox"
+property = "oil_level"
+below = 80.0
+deadband = 2.0
+on_delay_secs = 10.0
+severity = "major"
+text = "Gearbox oil level low"
 "##
     )
 }
@@ -110,5 +143,6 @@ mod tests {
         let manifest = parse_manifest(&plant_manifest("Demo plant", "../assets/demo-plant.glb"), Path::new("demo.toml")).unwrap();
         assert_eq!(manifest.rules.len(), 5);
         crate::rules::RuleSet::compile(&manifest.rules).unwrap();
+        assert_eq!(crate::alarms::AlarmRules::compile(&manifest.alarms).unwrap().find("line1-pump1-bearing-de", "temperature").len(), 1);
     }
 }

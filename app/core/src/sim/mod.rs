@@ -37,11 +37,14 @@ pub struct SimConfig {
     pub seed: u64,
     /// Stop after this long (`None`: until stopped).
     pub run_for: Option<Duration>,
+    /// Alarms raised at start and never cleared, spread over the plant (for benchmarks and
+    /// trying the alarm list at scale).
+    pub standing_alarms: usize,
 }
 
 impl SimConfig {
     pub fn new(broker: BrokerAddress) -> Self {
-        SimConfig { broker, lines: 2, rate_hz: 2.0, fault_every: Some(Duration::from_secs(25)), seed: 7, run_for: None }
+        SimConfig { broker, lines: 2, rate_hz: 2.0, fault_every: Some(Duration::from_secs(25)), seed: 7, run_for: None, standing_alarms: 0 }
     }
 }
 
@@ -137,6 +140,7 @@ fn run(config: SimConfig, stats: &SimStats, stop: &AtomicBool) {
         if !announced {
             // Retained messages make a broker that restarted empty whole again.
             announce(&client, &layout, stats);
+            raise_standing_alarms(&client, &layout, config.standing_alarms, stats);
             faults.republish_active(&client, stats);
             announced = true;
         }
@@ -205,6 +209,24 @@ fn announce(client: &Client, layout: &PlantLayout, stats: &SimStats) {
             let service = format!("te/device/{}/service/plc", twin.id);
             publish(service.clone(), serde_json::json!({ "@type": "service", "@parent": format!("te/device/{}", twin.id), "displayName": "Line PLC" }).to_string());
             publish(format!("{service}/status/health"), serde_json::json!({ "status": "up" }).to_string());
+        }
+    }
+}
+
+/// `count` retained alarms on twins spread evenly over the plant, severities in turn.
+fn raise_standing_alarms(client: &Client, layout: &PlantLayout, count: usize, stats: &SimStats) {
+    if count == 0 || layout.twins.is_empty() {
+        return;
+    }
+    let severities = ["critical", "major", "minor", "warning"];
+    let twins = layout.twins.len();
+    for n in 0..count {
+        // Spread evenly; past one per twin, further alarm types go round again.
+        let (twin, alarm_type) = if count <= twins { (n * twins / count, "standing".to_owned()) } else { (n % twins, format!("standing{}", n / twins)) };
+        let twin = &layout.twins[twin];
+        let payload = serde_json::json!({ "text": format!("Standing alarm {n} (simulated)"), "severity": severities[n % 4] });
+        if client.publish(format!("te/device/{}///a/{alarm_type}", twin.id), QoS::AtLeastOnce, true, payload.to_string()).is_ok() {
+            stats.published.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -134,6 +134,9 @@ pub struct Twin {
     pub unacknowledged: bool,
     /// Active, unshelved alarms on this twin.
     pub active_alarms: u32,
+    /// Data stopped (stale) or the service is down: whatever it shows is old. Kept apart from
+    /// `status` because a twin in alarm can also have lost comms.
+    pub comms_lost: bool,
     stale: bool,
 }
 
@@ -157,6 +160,7 @@ impl Twin {
             alarm_severity: None,
             unacknowledged: false,
             active_alarms: 0,
+            comms_lost: false,
             stale: false,
         }
     }
@@ -182,7 +186,8 @@ impl Twin {
                 color = property.rule_color;
             }
         }
-        if self.stale || self.health == Some(false) {
+        let comms_lost = self.stale || self.health == Some(false);
+        if comms_lost {
             status = status.max(Status::Stale);
         }
         let mut alarm_severity = None;
@@ -200,7 +205,7 @@ impl Twin {
         }
         // A rule colour only speaks for the twin while the rule's status is what it shows.
         let color = if color_status == status { color } else { None };
-        DerivedStatus { status, color, alarm_severity, unacknowledged, active_alarms }
+        DerivedStatus { status, color, alarm_severity, unacknowledged, active_alarms, comms_lost }
     }
 }
 
@@ -211,6 +216,7 @@ struct DerivedStatus {
     alarm_severity: Option<Severity>,
     unacknowledged: bool,
     active_alarms: u32,
+    comms_lost: bool,
 }
 
 impl Twin {
@@ -221,6 +227,7 @@ impl Twin {
             alarm_severity: self.alarm_severity,
             unacknowledged: self.unacknowledged,
             active_alarms: self.active_alarms,
+            comms_lost: self.comms_lost,
         }
     }
 }
@@ -573,7 +580,8 @@ impl TwinStore {
         let twin = &mut self.twins[index.0 as usize];
         let derived = twin.derive_status(index, &self.alarm_book);
         if derived != twin.shown() {
-            let DerivedStatus { status, color, alarm_severity, unacknowledged, active_alarms } = derived;
+            let DerivedStatus { status, color, alarm_severity, unacknowledged, active_alarms, comms_lost } = derived;
+            twin.comms_lost = comms_lost;
             twin.status = status;
             twin.rule_color = color;
             twin.alarm_severity = alarm_severity;

@@ -78,6 +78,30 @@ pub struct ViewArgs {
     /// Window size as WIDTHxHEIGHT.
     #[arg(long, default_value = "1600x900", value_parser = parse_size)]
     pub window_size: (u32, u32),
+    /// Start with the panels open or closed (T, L and H toggle them).
+    #[arg(long, value_enum, default_value_t = PanelsAtStart::Open)]
+    pub panels: PanelsAtStart,
+    /// Expand the whole plant tree at start.
+    #[arg(long)]
+    pub expand_tree: bool,
+    /// Start in a focus mode for the selection (with --select).
+    #[arg(long, value_enum)]
+    pub focus: Option<FocusAtStart>,
+    /// Where "Export history (CSV)" writes alarm histories.
+    #[arg(long, default_value = ".")]
+    pub alarm_export_dir: PathBuf,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PanelsAtStart {
+    Open,
+    Closed,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FocusAtStart {
+    Isolate,
+    Xray,
 }
 
 #[derive(Args, Debug)]
@@ -99,6 +123,9 @@ pub struct SimArgs {
     pub run_for: Option<Duration>,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Raise this many retained alarms at start, spread over the plant, and keep them.
+    #[arg(long, default_value_t = 0)]
+    pub standing_alarms: usize,
 }
 
 #[derive(Args, Debug)]

@@ -16,6 +16,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     config.fault_every = (!args.faults_every.is_zero()).then_some(args.faults_every);
     config.seed = args.seed;
     config.run_for = args.run_for;
+    config.standing_alarms = args.standing_alarms;
     let twins = twinscope_core::demo::PlantLayout::new(args.lines).twins.len();
     tracing::info!(broker = %args.broker, twins, rate = args.rate, "simulating the plant");
     let sim = spawn_simulator(config)?;

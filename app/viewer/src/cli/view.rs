@@ -26,7 +26,10 @@ use twinscope_core::schema::thin_edge::ThinEdgeSchema;
 use twinscope_core::sim::{SimConfig, SimHandle, spawn_simulator};
 use twinscope_core::twin::{StoreConfig, TwinStore};
 
-use super::ViewArgs;
+use twinscope::alarm_actions::AlarmExport;
+use twinscope::ui::PanelState;
+
+use super::{FocusAtStart, PanelsAtStart, ViewArgs};
 
 /// Keeps the ingest thread (and the embedded simulator) alive as long as the app.
 #[derive(Resource)]
@@ -192,5 +195,16 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
     if let Some(twin) = &args.select {
         app.insert_resource(InitialSelection(twin.clone()));
     }
+    let mut panels = match args.panels {
+        PanelsAtStart::Open => PanelState::default(),
+        PanelsAtStart::Closed => PanelState::closed(),
+    };
+    panels.expand_tree_on_start = args.expand_tree;
+    app.insert_resource(panels).insert_resource(AlarmExport { folder: args.alarm_export_dir.clone(), last: None });
+    match args.focus {
+        Some(FocusAtStart::Isolate) => app.insert_resource(FocusMode::Isolate),
+        Some(FocusAtStart::Xray) => app.insert_resource(FocusMode::XRay),
+        None => &mut app,
+    };
     app
 }

@@ -1,11 +1,19 @@
-//! UI panels: an inspector for the selected twin and an always-visible status bar.
+//! UI panels: the plant tree (left), the inspector for the selected twin (right), the alarm
+//! list (bottom), an always-visible status bar with alarm counts, and the help overlay.
 //!
-//! Views are built from the store as plain data ([`model`]); [`panels`] draws them with egui
-//! and returns [`model::UiCommand`]s, which this plugin turns into the same messages picking
-//! sends. Nothing in the UI mutates twin state.
+//! Views are built from the store as plain data ([`model`], [`tree_view`], [`alarm_view`]);
+//! the drawing modules draw them with egui and return [`model::UiCommand`]s, which this
+//! plugin turns into the same messages picking and the keyboard send. Nothing in the UI
+//! mutates twin state.
 
+pub mod alarm_panel;
+pub mod alarm_view;
+pub mod help;
 pub mod model;
 pub mod panels;
+pub mod tree_panel;
+pub mod tree_view;
+pub mod trend;
 
 use bevy::camera::visibility::RenderLayers;
 use bevy::camera::{CameraOutputMode, Viewport};
@@ -15,7 +23,12 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::egui::{self, LayerId, UiBuilder};
 use bevy_egui::{EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, PrimaryEguiContext};
 
+use twinscope_core::twin::tree::Rollup;
+
+use crate::alarm_actions::{AlarmCommand, AlarmExport};
 use crate::dvr::{Dvr, DvrCommand};
+use crate::focus::{FocusCommand, FocusMode};
+use crate::selection::FrameTwin;
 use crate::recording::{LiveRecorder, RecordCommand};
 use crate::sync::LiveStash;
 use crate::replay::{ReplayCommand, ReplaySession, SPEEDS};
@@ -35,7 +48,71 @@ impl Plugin for UiPanelsPlugin {
         app.add_message::<ReplayCommand>()
             .add_message::<RecordCommand>()
             .add_message::<DvrCommand>()
-            .add_systems(Startup, spawn_ui_camera).add_systems(EguiPrimaryContextPass, draw_panels);
+            .add_message::<AlarmCommand>()
+            .add_message::<FocusCommand>()
+            .add_message::<FrameTwin>()
+            .init_resource::<PanelState>()
+            .add_systems(Startup, spawn_ui_camera)
+            .add_systems(Update, panel_shortcuts)
+            .add_systems(EguiPrimaryContextPass, draw_panels);
+    }
+}
+
+/// What the panels show and remember between frames (view state, not twin state).
+#[derive(Resource)]
+pub struct PanelState {
+    pub show_tree: bool,
+    pub show_alarms: bool,
+    pub show_inspector: bool,
+    pub show_help: bool,
+    /// Expand the whole tree once the scene has twins (`--expand-tree`).
+    pub expand_tree_on_start: bool,
+    pub tree: tree_view::HierarchyState,
+    pub alarms: alarm_view::AlarmListState,
+    pub rollup: Rollup,
+}
+
+impl Default for PanelState {
+    fn default() -> Self {
+        PanelState {
+            show_tree: true,
+            show_alarms: true,
+            show_inspector: true,
+            show_help: false,
+            expand_tree_on_start: false,
+            tree: Default::default(),
+            alarms: Default::default(),
+            rollup: Rollup::default(),
+        }
+    }
+}
+
+impl PanelState {
+    /// Every panel closed: just the 3D view and the status bar (`--panels closed`).
+    pub fn closed() -> Self {
+        PanelState { show_tree: false, show_alarms: false, show_inspector: false, ..Default::default() }
+    }
+}
+
+fn panel_shortcuts(keys: Option<Res<ButtonInput<KeyCode>>>, egui_input: Option<Res<bevy_egui::input::EguiWantsInput>>, mut panels: ResMut<PanelState>) {
+    let Some(keys) = keys else { return };
+    let control = keys.pressed(KeyCode::ControlLeft) || keys.pressed(KeyCode::ControlRight);
+    if control && keys.just_pressed(KeyCode::KeyF) {
+        panels.show_tree = true;
+        panels.tree.focus_search = true;
+        return;
+    }
+    if egui_input.is_some_and(|input| input.wants_keyboard_input()) {
+        return;
+    }
+    if keys.just_pressed(KeyCode::KeyH) || keys.just_pressed(KeyCode::F1) {
+        panels.show_help ^= true;
+    }
+    if keys.just_pressed(KeyCode::KeyT) {
+        panels.show_tree ^= true;
+    }
+    if keys.just_pressed(KeyCode::KeyL) {
+        panels.show_alarms ^= true;
     }
 }
 
@@ -70,13 +147,35 @@ fn draw_panels(
     recorder: Option<Res<LiveRecorder>>,
     mut record_commands: MessageWriter<RecordCommand>,
     (dvr, stash, mut dvr_commands): (Option<Res<Dvr>>, Option<Res<LiveStash>>, MessageWriter<DvrCommand>),
+    (mut panel_state, focus, export, mut alarm_commands, mut focus_commands, mut frame): (
+        ResMut<PanelState>,
+        Res<FocusMode>,
+        Option<Res<AlarmExport>>,
+        MessageWriter<AlarmCommand>,
+        MessageWriter<FocusCommand>,
+        MessageWriter<FrameTwin>,
+    ),
     mut cameras: Query<&mut Camera, With<Camera3d>>,
     windows: Query<&Window, With<PrimaryWindow>>,
 ) -> Result {
+    let panels = &mut *panel_state;
+    if panels.expand_tree_on_start && state.store.len() > 1 {
+        panels.tree.expand_all(&state.store);
+        panels.expand_tree_on_start = false;
+    }
+    panels.alarms.export_message = export.as_ref().and_then(|e| e.last.as_ref()).map(|last| match last {
+        Ok(path) => format!("saved {}", path.display()),
+        Err(e) => e.clone(),
+    });
+    if panels.show_tree || panels.show_inspector {
+        panels.rollup.compute_into(&state.store);
+    }
+    let selected = selection.twin.filter(|t| (t.0 as usize) < state.store.len());
     let ctx = contexts.ctx_mut()?;
     let mut root = egui::Ui::new(ctx.clone(), "twinscope-root".into(), UiBuilder::new().layer_id(LayerId::background()).max_rect(ctx.viewport_rect()));
     let source = if connection.embedded { format!("{} (embedded demo)", connection.broker) } else { connection.broker.clone() };
-    let bar = model::status_bar_view(&state.store, &rate.snapshot, rate.messages_per_second, &source, replay.is_some(), scene.error.as_deref());
+    let mut bar = model::status_bar_view(&state.store, &rate.snapshot, rate.messages_per_second, &source, replay.is_some(), scene.error.as_deref());
+    bar.focus = *focus;
     let record = model::RecordView {
         available: recorder.is_some(),
         progress: recorder.as_ref().and_then(|r| r.progress()),
@@ -98,17 +197,37 @@ fn draw_panels(
         bottom += bar.response.rect.height();
         commands.extend(bar.inner);
     }
-    let view = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|t| model::inspector_view(&state.store, t));
-    let inspector = egui::Panel::right("inspector").resizable(true).default_size(330.0).show(&mut root, |ui| panels::inspector(ui, view.as_ref()));
-    commands.extend(inspector.inner);
+    if panels.show_alarms {
+        let list = egui::Panel::bottom("alarm-list").resizable(true).default_size(150.0).show(&mut root, |ui| alarm_panel::alarm_panel(ui, &state.store, &mut panels.alarms, selected));
+        bottom += list.response.rect.height();
+        commands.extend(list.inner);
+    }
+    let mut left = 0.0;
+    if panels.show_tree {
+        let tree = egui::Panel::left("tree").resizable(true).default_size(260.0).show(&mut root, |ui| tree_panel::tree_panel(ui, &state.store, &panels.rollup, &mut panels.tree, selected));
+        left = tree.response.rect.width();
+        commands.extend(tree.inner);
+    }
+    let mut right = 0.0;
+    if panels.show_inspector {
+        let view = selected.map(|t| model::inspector_view(&state.store, &panels.rollup, t));
+        let shelve_minutes = panels.alarms.shelve_minutes;
+        let inspector = egui::Panel::right("inspector").resizable(true).default_size(330.0).show(&mut root, |ui| panels::inspector(ui, view.as_ref(), *focus, shelve_minutes));
+        right = inspector.response.rect.width();
+        commands.extend(inspector.inner);
+    }
+    if panels.show_help && !help::help_overlay(ctx) {
+        panels.show_help = false;
+    }
     // The 3D view gets the area the panels leave, so framing and picking match what is seen.
     if let (Ok(window), Ok(mut camera)) = (windows.single(), cameras.single_mut()) {
         let scale = window.scale_factor();
-        let width = ((window.width() - inspector.response.rect.width()) * scale).max(1.0) as u32;
+        let width = ((window.width() - left - right) * scale).max(1.0) as u32;
         let height = ((window.height() - bottom) * scale).max(1.0) as u32;
         let size = UVec2::new(width, height);
-        if camera.viewport.as_ref().map(|v| v.physical_size) != Some(size) {
-            camera.viewport = Some(Viewport { physical_position: UVec2::ZERO, physical_size: size, ..default() });
+        let position = UVec2::new((left * scale) as u32, 0);
+        if camera.viewport.as_ref().map(|v| (v.physical_position, v.physical_size)) != Some((position, size)) {
+            camera.viewport = Some(Viewport { physical_position: position, physical_size: size, ..default() });
         }
     }
     let start = replay.as_ref().map(|s| s.start);
@@ -116,6 +235,49 @@ fn draw_panels(
         let replay_command = match command {
             UiCommand::Select(twin) => {
                 select.write(SelectTwin(twin));
+                continue;
+            }
+            UiCommand::SelectAndFrame(twin) => {
+                select.write(SelectTwin(Some(twin)));
+                frame.write(FrameTwin(twin));
+                continue;
+            }
+            UiCommand::FrameSelection => {
+                if let Some(twin) = selected {
+                    frame.write(FrameTwin(twin));
+                }
+                continue;
+            }
+            UiCommand::Acknowledge(alarms) => {
+                alarm_commands.write(AlarmCommand::Acknowledge(alarms));
+                continue;
+            }
+            UiCommand::Shelve { twin, alarm_type, minutes } => {
+                alarm_commands.write(AlarmCommand::Shelve { twin, alarm_type, minutes });
+                continue;
+            }
+            UiCommand::Unshelve { twin, alarm_type } => {
+                alarm_commands.write(AlarmCommand::Unshelve { twin, alarm_type });
+                continue;
+            }
+            UiCommand::ExportAlarmHistory => {
+                alarm_commands.write(AlarmCommand::ExportHistory);
+                continue;
+            }
+            UiCommand::Focus(mode) => {
+                focus_commands.write(FocusCommand(mode));
+                continue;
+            }
+            UiCommand::ToggleHelp => {
+                panels.show_help ^= true;
+                continue;
+            }
+            UiCommand::ToggleAlarmList => {
+                panels.show_alarms ^= true;
+                continue;
+            }
+            UiCommand::ToggleTree => {
+                panels.show_tree ^= true;
                 continue;
             }
             UiCommand::TogglePlay => ReplayCommand::TogglePlay,

@@ -1,13 +1,30 @@
 //! What the panels show, as plain data built from the twin store, and the commands they send
 //! back. No egui here: the same views can later be drawn onto a texture in a headset.
 
+use std::sync::Arc;
+
+use twinscope_core::alarms::{AlarmCounts, AlarmSource, AlarmState};
 use twinscope_core::ingest::StatsSnapshot;
-use twinscope_core::twin::{Status, TwinIndex, TwinStore};
+use twinscope_core::twin::tree::Rollup;
+use twinscope_core::twin::{Severity, Status, TwinIndex, TwinStore};
+
+use crate::focus::FocusMode;
 
 /// A request from the UI; applied elsewhere, never by the drawing code.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum UiCommand {
     Select(Option<TwinIndex>),
+    /// Select and fly the camera there (tree, alarm list, breadcrumb).
+    SelectAndFrame(TwinIndex),
+    Acknowledge(Vec<(TwinIndex, Arc<str>)>),
+    Shelve { twin: TwinIndex, alarm_type: Arc<str>, minutes: u32 },
+    Unshelve { twin: TwinIndex, alarm_type: Arc<str> },
+    ExportAlarmHistory,
+    Focus(FocusMode),
+    FrameSelection,
+    ToggleHelp,
+    ToggleAlarmList,
+    ToggleTree,
     TogglePlay,
     SetSpeed(f64),
     /// Seconds from the start of the recording.
@@ -65,14 +82,40 @@ pub struct PropertyRow {
     pub unit: String,
     pub time: String,
     pub status: Status,
+    /// (seconds before the latest sample, value), oldest first: the trend.
+    pub trend: Vec<[f64; 2]>,
+    /// Limits to draw on the trend: value, how bad beyond it, and what it is.
+    pub limits: Vec<Limit>,
 }
 
+/// A horizontal line on a trend plot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limit {
+    pub value: f64,
+    pub status: Status,
+    pub label: String,
+}
+
+/// An alarm of the selected twin, as the inspector lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlarmRow {
-    pub alarm_type: String,
-    pub severity: String,
+    pub alarm_type: Arc<str>,
+    pub severity: Severity,
+    pub state: AlarmState,
+    pub source: AlarmSource,
+    pub shelved: bool,
     pub text: String,
     pub time: String,
+}
+
+/// A part of a product twin in the inspector's summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartRow {
+    pub index: TwinIndex,
+    pub label: String,
+    /// The worst status in the part's subtree, and its active alarms.
+    pub worst: Status,
+    pub alarms: u32,
 }
 
 /// The selected twin, ready to draw.
@@ -89,7 +132,13 @@ pub struct InspectorView {
     pub alarms: Vec<AlarmRow>,
     pub fragments: Vec<(String, String)>,
     pub health: Option<bool>,
-    pub children: Vec<(TwinIndex, String, Status)>,
+    /// Direct parts, worst first.
+    pub children: Vec<PartRow>,
+    /// Everything below, counted per status (indexed by `Status as usize`).
+    pub descendants: [usize; 5],
+    /// Health of services below this twin: (label, up).
+    pub services: Vec<(TwinIndex, String, Option<bool>)>,
+    pub comms_lost: bool,
 }
 
 /// Formats a value with sensible precision for an operator (no 17-digit floats).
@@ -107,7 +156,35 @@ pub fn format_value(value: f64) -> String {
     }
 }
 
-pub fn inspector_view(store: &TwinStore, index: TwinIndex) -> InspectorView {
+/// Clock time of day (UTC) to the millisecond, or nothing for "never".
+pub fn time_of_day(time: twinscope_core::Timestamp, digits: usize) -> String {
+    if time.0 == 0 {
+        return String::new();
+    }
+    let text = time.to_string();
+    text.get(11..11 + digits).unwrap_or(&text).to_owned()
+}
+
+fn limits_of(store: &TwinStore, property: &twinscope_core::twin::Property) -> Vec<Limit> {
+    let mut limits = Vec::new();
+    if let Some(rule) = property.rule {
+        for (value, status) in store.rules().limits(rule) {
+            if !limits.iter().any(|l: &Limit| l.value == value && l.status == status) {
+                limits.push(Limit { value, status, label: format!("{} limit", status.as_str()) });
+            }
+        }
+    }
+    for (rule, _) in &property.limits {
+        let rule = store.alarm_rules().get(*rule);
+        limits.push(Limit { value: rule.limit, status: rule.severity.status(), label: format!("{} ({})", rule.alarm_type, rule.severity.as_str()) });
+        if rule.deadband > 0.0 {
+            limits.push(Limit { value: rule.clear_at(), status: Status::Ok, label: format!("{} clears", rule.alarm_type) });
+        }
+    }
+    limits
+}
+
+pub fn inspector_view(store: &TwinStore, rollup: &Rollup, index: TwinIndex) -> InspectorView {
     let twin = store.get(index);
     let path = {
         let mut path = vec![index];
@@ -125,22 +202,50 @@ pub fn inspector_view(store: &TwinStore, index: TwinIndex) -> InspectorView {
     let properties = twin
         .properties
         .iter()
-        .map(|p| PropertyRow {
-            name: p.name.to_string(),
-            value: format_value(p.value),
-            unit: p.unit.as_deref().unwrap_or("").to_owned(),
-            time: if p.time.0 == 0 { String::new() } else { p.time.to_string()[11..23].to_owned() },
-            status: p.rule_status,
+        .map(|p| {
+            let latest = p.history.latest().map_or(p.time, |(t, _)| t);
+            PropertyRow {
+                name: p.name.to_string(),
+                value: format_value(p.value),
+                unit: p.unit.as_deref().unwrap_or("").to_owned(),
+                time: time_of_day(p.time, 12),
+                status: p.rule_status,
+                trend: p.history.iter().filter(|(_, v)| v.is_finite()).map(|(t, v)| [t.seconds_since(latest), *v]).collect(),
+                limits: limits_of(store, p),
+            }
         })
         .collect();
-    let alarms = twin
-        .alarms
+    let book = store.alarm_book();
+    let mut alarms: Vec<AlarmRow> = book
+        .alarms()
         .iter()
-        .map(|a| AlarmRow { alarm_type: a.alarm_type.to_string(), severity: a.severity.as_str().to_owned(), text: a.text.clone(), time: a.time.to_string() })
+        .filter(|a| a.twin == index)
+        .map(|a| AlarmRow {
+            alarm_type: a.alarm_type.clone(),
+            severity: a.severity,
+            state: a.state,
+            source: a.source,
+            shelved: a.is_shelved(),
+            text: a.text.clone(),
+            time: a.activated.to_string(),
+        })
         .collect();
-    let mut children: Vec<(TwinIndex, String, Status)> =
-        twin.children.iter().map(|c| (*c, store.get(*c).label().to_owned(), store.get(*c).status)).collect();
-    children.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
+    alarms.sort_by(|a, b| b.state.cmp(&a.state).then(b.severity.cmp(&a.severity)));
+    let mut children: Vec<PartRow> = twin
+        .children
+        .iter()
+        .map(|c| PartRow { index: *c, label: store.get(*c).label().to_owned(), worst: rollup.worst(*c), alarms: rollup.alarms(*c) })
+        .collect();
+    children.sort_by(|a, b| b.worst.cmp(&a.worst).then(b.alarms.cmp(&a.alarms)).then_with(|| a.label.cmp(&b.label)));
+    let mut descendants = [0usize; 5];
+    let mut services = Vec::new();
+    for below in twinscope_core::twin::tree::subtree(store, index).into_iter().skip(1) {
+        let part = store.get(below);
+        descendants[part.status as usize] += 1;
+        if part.kind == twinscope_core::twin::EntityKind::Service || part.health.is_some() {
+            services.push((below, part.label().to_owned(), part.health));
+        }
+    }
     InspectorView {
         index,
         id: twin.id.to_string(),
@@ -153,6 +258,9 @@ pub fn inspector_view(store: &TwinStore, index: TwinIndex) -> InspectorView {
         fragments: twin.fragments.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         health: twin.health,
         children,
+        descendants,
+        services,
+        comms_lost: twin.comms_lost,
     }
 }
 
@@ -171,7 +279,11 @@ pub struct StatusBarView {
     /// Twins per status, indexed by `Status as usize`.
     pub counts: [usize; 5],
     pub active_alarms: usize,
+    pub alarms: AlarmCounts,
     pub scene_error: Option<String>,
+    pub focus: FocusMode,
+    /// Acknowledgements go back to the plant (off unless enabled).
+    pub publishes_acks: bool,
 }
 
 pub fn status_bar_view(store: &TwinStore, stats: &StatsSnapshot, messages_per_second: f64, source: &str, replay: bool, scene_error: Option<&str>) -> StatusBarView {
@@ -192,7 +304,10 @@ pub fn status_bar_view(store: &TwinStore, stats: &StatsSnapshot, messages_per_se
         reconnects: stats.connects.saturating_sub(1),
         counts,
         active_alarms,
+        alarms: store.alarm_book().counts(),
         scene_error: scene_error.map(str::to_owned),
+        focus: FocusMode::Normal,
+        publishes_acks: false,
     }
 }
 
@@ -216,14 +331,40 @@ mod tests {
         store.apply(&TwinUpdate::Unit { twin: "pump".into(), name: "flow".into(), unit: "m³/h".into() }, now);
         let alarm = TwinUpdate::AlarmRaised { twin: "seal".into(), alarm_type: "leak".into(), severity: Severity::Major, text: "Leak".into(), time: now };
         store.apply(&alarm, now);
-        let view = inspector_view(&store, pump);
+        let view = inspector_view(&store, &Rollup::compute(&store), pump);
         assert_eq!(view.path.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(), ["Plant", "Pump 1"]);
         assert_eq!(view.properties[0].value, "48.1");
         assert_eq!(view.properties[0].unit, "m³/h");
-        assert_eq!(view.children[0].1, "Seal", "alarmed child first");
+        assert_eq!(view.children[0].label, "Seal", "alarmed part first");
+        assert_eq!((view.children[0].worst, view.children[0].alarms), (Status::Alarm, 1));
+        assert_eq!(view.descendants[Status::Alarm as usize], 1);
         let bar = status_bar_view(&store, &StatsSnapshot::default(), 0.0, "test", false, None);
         assert_eq!(bar.counts[Status::Alarm as usize], 1);
         assert_eq!(bar.active_alarms, 1);
+        assert_eq!(bar.alarms.active[Severity::Major as usize], 1);
+        assert_eq!(bar.alarms.unacknowledged, 1);
+    }
+
+    #[test]
+    fn trends_carry_history_and_every_limit() {
+        use twinscope_core::alarms::{AlarmRuleSpec, AlarmRules};
+        use twinscope_core::rules::RuleSpec;
+        let rules: RuleSpec = toml::from_str("property = \"t\"\nrange = [{ max = 70, status = \"ok\" }, { min = 70, status = \"warning\" }]").unwrap();
+        let alarm: AlarmRuleSpec = toml::from_str("type = \"hot\"\nproperty = \"t\"\nabove = 85\ndeadband = 5\nseverity = \"critical\"").unwrap();
+        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::compile(&[rules]).unwrap()).with_alarm_rules(AlarmRules::compile(&[alarm]).unwrap());
+        for i in 0..5 {
+            let t = Timestamp(1_700_000_000_000_000 + i * 1_000_000);
+            store.apply(&TwinUpdate::Measurement { twin: "p".into(), name: "t".into(), value: 60.0 + i as f64 * 10.0, time: t }, t);
+        }
+        let p = store.find("p").unwrap();
+        let view = inspector_view(&store, &Rollup::compute(&store), p);
+        let row = &view.properties[0];
+        assert_eq!(row.trend.first(), Some(&[-4.0, 60.0]));
+        assert_eq!(row.trend.last(), Some(&[0.0, 100.0]));
+        let limits: Vec<(f64, Status)> = row.limits.iter().map(|l| (l.value, l.status)).collect();
+        assert_eq!(limits, [(70.0, Status::Warning), (85.0, Status::Alarm), (80.0, Status::Ok)]);
+        assert_eq!(view.alarms.len(), 1, "the rule alarm is listed with its state");
+        assert_eq!(view.alarms[0].state, AlarmState::ActiveUnacknowledged);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 use bevy_egui::egui::{self, Color32, RichText};
 use twinscope_core::twin::Status;
 
+use super::alarm_panel::{SEVERITIES, severity_color, state_chip};
 use super::model::{DvrBarView, InspectorView, RecordView, StatusBarView, TimelineView, UiCommand};
+use crate::focus::FocusMode;
 
 pub fn status_color(status: Status) -> Color32 {
     match status {
@@ -19,10 +21,32 @@ fn status_chip(ui: &mut egui::Ui, status: Status) {
     ui.label(RichText::new(format!(" {} ", status.as_str().to_uppercase())).strong().color(Color32::BLACK).background_color(status_color(status)));
 }
 
+/// Alarm counts per severity, always visible: the first thing an operator reads. A click
+/// opens the alarm list.
+fn alarm_counts(ui: &mut egui::Ui, view: &StatusBarView, commands: &mut Vec<UiCommand>) {
+    ui.horizontal(|ui| {
+        if ui.button(RichText::new("Alarms (L)").strong()).clicked() {
+            commands.push(UiCommand::ToggleAlarmList);
+        }
+        for severity in SEVERITIES {
+            let count = view.alarms.active[severity as usize];
+            let text = RichText::new(format!(" {} {} ", count, severity.as_str().to_uppercase())).strong().monospace();
+            ui.label(if count > 0 { text.color(Color32::BLACK).background_color(severity_color(severity)) } else { text.weak() });
+        }
+        let unacknowledged = RichText::new(format!("{} unacknowledged", view.alarms.unacknowledged)).strong();
+        ui.label(if view.alarms.unacknowledged > 0 { unacknowledged.color(status_color(Status::Alarm)) } else { unacknowledged.weak() });
+        ui.label(RichText::new(format!("{} shelved", view.alarms.shelved)).weak());
+        if ui.small_button("Tree (T)").clicked() {
+            commands.push(UiCommand::ToggleTree);
+        }
+    });
+}
+
 /// The always-visible bar at the bottom: where data comes from and how healthy the feed is,
 /// and the record button for the live session.
 pub fn status_bar(ui: &mut egui::Ui, view: &StatusBarView, record: &RecordView) -> Vec<UiCommand> {
     let mut commands = Vec::new();
+    alarm_counts(ui, view, &mut commands);
     ui.horizontal_wrapped(|ui| {
         if record.available {
             match record.progress {
@@ -68,7 +92,16 @@ pub fn status_bar(ui: &mut egui::Ui, view: &StatusBarView, record: &RecordView) 
             let count = view.counts[status as usize];
             ui.label(RichText::new(format!("{} {}", count, status.as_str())).color(status_color(status)));
         }
-        ui.label(format!("· {} active alarms", view.active_alarms));
+        ui.separator();
+        if view.focus != FocusMode::Normal {
+            ui.label(RichText::new(format!("focus: {}", view.focus.label())).strong().color(Color32::from_rgb(51, 217, 255)));
+            ui.separator();
+        }
+        ui.label(RichText::new(if view.publishes_acks { "acks published" } else { "read-only" }).weak())
+            .on_hover_text("acknowledging is local unless started with --publish-acks");
+        if ui.small_button("? help").clicked() {
+            commands.push(UiCommand::ToggleHelp);
+        }
     });
     if let Some(error) = &view.scene_error {
         ui.label(RichText::new(error).color(Color32::from_rgb(230, 40, 40)).strong());
@@ -79,13 +112,14 @@ pub fn status_bar(ui: &mut egui::Ui, view: &StatusBarView, record: &RecordView) 
     commands
 }
 
-/// The selected twin: breadcrumb, status, live values, alarms, fragments and children.
-pub fn inspector(ui: &mut egui::Ui, view: Option<&InspectorView>) -> Vec<UiCommand> {
+/// The selected twin: breadcrumb, status, focus buttons, alarms, live values with trends,
+/// its parts worst first, services and twin data.
+pub fn inspector(ui: &mut egui::Ui, view: Option<&InspectorView>, focus: FocusMode, shelve_minutes: u32) -> Vec<UiCommand> {
     let mut commands = Vec::new();
     let Some(view) = view else {
         ui.heading("Nothing selected");
-        ui.label("Click a part in the 3D view to inspect it.");
-        ui.label("Left-drag orbits, right-drag pans, the wheel zooms, F frames, Esc clears.");
+        ui.label("Click a part in the 3D view, the tree or the alarm list to inspect it.");
+        ui.label("Press H for keyboard shortcuts.");
         return commands;
     };
     ui.horizontal_wrapped(|ui| {
@@ -95,8 +129,8 @@ pub fn inspector(ui: &mut egui::Ui, view: Option<&InspectorView>) -> Vec<UiComma
             }
             if *index == view.index {
                 ui.label(RichText::new(label).strong());
-            } else if ui.link(label).clicked() {
-                commands.push(UiCommand::Select(Some(*index)));
+            } else if ui.link(label).on_hover_text("up to this level (Esc goes up one)").clicked() {
+                commands.push(UiCommand::SelectAndFrame(*index));
             }
         }
     });
@@ -106,16 +140,42 @@ pub fn inspector(ui: &mut egui::Ui, view: Option<&InspectorView>) -> Vec<UiComma
         status_chip(ui, view.status);
     });
     ui.label(RichText::new(format!("{} · {}", view.id, view.kind)).weak());
+    if view.comms_lost {
+        ui.label(RichText::new("NO LIVE DATA: the values below are the last received").strong().color(status_color(Status::Stale)));
+    }
     if let Some(up) = view.health {
         ui.label(if up { "service health: up" } else { "service health: DOWN" });
     }
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+    ui.horizontal(|ui| {
+        if ui.button("Frame (F)").clicked() {
+            commands.push(UiCommand::FrameSelection);
+        }
+        for (mode, label) in [(FocusMode::Isolate, "Isolate (I)"), (FocusMode::XRay, "X-ray (X)")] {
+            if ui.selectable_label(focus == mode, label).clicked() {
+                commands.push(UiCommand::Focus(mode));
+            }
+        }
+    });
+    egui::ScrollArea::vertical().id_salt("inspector").auto_shrink([false, false]).show(ui, |ui| {
         if !view.alarms.is_empty() {
             ui.add_space(6.0);
-            ui.label(RichText::new("Active alarms").strong());
+            ui.label(RichText::new("Alarms").strong());
             for alarm in &view.alarms {
-                ui.label(RichText::new(format!("■ {} ({}) — {}", alarm.alarm_type, alarm.severity, alarm.text)).color(status_color(Status::Alarm)));
-                ui.label(RichText::new(&alarm.time).weak().small());
+                ui.horizontal_wrapped(|ui| {
+                    state_chip(ui, alarm.state, alarm.severity);
+                    ui.label(RichText::new(format!("{} ({})", alarm.alarm_type, alarm.severity.as_str())).color(severity_color(alarm.severity)).strong());
+                    if alarm.state.is_unacknowledged() && ui.small_button("Ack (A)").clicked() {
+                        commands.push(UiCommand::Acknowledge(vec![(view.index, alarm.alarm_type.clone())]));
+                    }
+                    if alarm.shelved {
+                        if ui.small_button("Unshelve").clicked() {
+                            commands.push(UiCommand::Unshelve { twin: view.index, alarm_type: alarm.alarm_type.clone() });
+                        }
+                    } else if ui.small_button("Shelve").clicked() {
+                        commands.push(UiCommand::Shelve { twin: view.index, alarm_type: alarm.alarm_type.clone(), minutes: shelve_minutes });
+                    }
+                });
+                ui.label(RichText::new(format!("{} · {} · since {}", alarm.text, alarm.source.as_str(), alarm.time)).weak().small());
             }
         }
         ui.add_space(6.0);
@@ -133,14 +193,51 @@ pub fn inspector(ui: &mut egui::Ui, view: Option<&InspectorView>) -> Vec<UiComma
                 ui.end_row();
             }
         });
+        let plotted: Vec<_> = view.properties.iter().filter(|p| p.trend.len() >= 2).collect();
+        if !plotted.is_empty() {
+            egui::CollapsingHeader::new(RichText::new("Trends").strong()).default_open(true).show(ui, |ui| {
+                for row in plotted {
+                    super::trend::trend_plot(ui, &view.id, row);
+                }
+            });
+        }
         if !view.children.is_empty() {
             ui.add_space(6.0);
-            ui.label(RichText::new("Parts").strong());
-            for (index, label, status) in &view.children {
+            let below: usize = view.descendants.iter().sum();
+            ui.label(RichText::new(format!("Parts ({} direct, {} below)", view.children.len(), below)).strong());
+            ui.horizontal_wrapped(|ui| {
+                for status in [Status::Alarm, Status::Stale, Status::Warning, Status::Ok, Status::Unknown] {
+                    let count = view.descendants[status as usize];
+                    if count > 0 {
+                        ui.label(RichText::new(format!("{count} {}", status.as_str())).color(status_color(status)));
+                    }
+                }
+            });
+            for part in &view.children {
                 ui.horizontal(|ui| {
-                    ui.label(RichText::new("■").color(status_color(*status)));
+                    ui.label(RichText::new("■").color(status_color(part.worst)));
+                    if ui.link(&part.label).clicked() {
+                        commands.push(UiCommand::SelectAndFrame(part.index));
+                    }
+                    if part.alarms > 0 {
+                        ui.label(RichText::new(format!("{} alarms", part.alarms)).color(status_color(Status::Alarm)).small());
+                    }
+                });
+            }
+        }
+        if !view.services.is_empty() {
+            ui.add_space(6.0);
+            ui.label(RichText::new("Services").strong());
+            for (index, label, health) in &view.services {
+                ui.horizontal(|ui| {
+                    let (text, status) = match health {
+                        Some(true) => ("up", Status::Ok),
+                        Some(false) => ("DOWN", Status::Stale),
+                        None => ("unknown", Status::Unknown),
+                    };
+                    ui.label(RichText::new(text).color(status_color(status)).strong());
                     if ui.link(label).clicked() {
-                        commands.push(UiCommand::Select(Some(*index)));
+                        commands.push(UiCommand::SelectAndFrame(*index));
                     }
                 });
             }

@@ -1,0 +1,133 @@
+//! Operator actions on alarms: acknowledge, shelve, unshelve, and exporting the alarm history
+//! as CSV. They arrive as [`AlarmCommand`]s (from the panels and the `A` key) and are applied
+//! to the twin store in one place, before status reaches the 3D view in the same frame.
+//!
+//! Acknowledging is local: nothing is sent to the plant. That is the safe default for a
+//! viewer that may be pointed at a production broker.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bevy::prelude::*;
+use bevy_egui::input::EguiWantsInput;
+use twinscope_core::Timestamp;
+use twinscope_core::twin::TwinIndex;
+
+use crate::selection::Selection;
+use crate::sync::TwinState;
+use crate::{TwinscopeSystems, configure_twinscope_sets};
+
+/// Applies alarm commands and expires shelving.
+pub struct AlarmActionsPlugin;
+
+impl Plugin for AlarmActionsPlugin {
+    fn build(&self, app: &mut App) {
+        configure_twinscope_sets(app);
+        app.add_message::<AlarmCommand>()
+            .init_resource::<Operator>()
+            .init_resource::<AlarmExport>()
+            .add_systems(
+                Update,
+                (acknowledge_selected_on_key, apply_alarm_commands, expire_shelving).chain().in_set(TwinscopeSystems::Ingest),
+            );
+    }
+}
+
+/// Who acknowledges: recorded in the alarm history.
+#[derive(Resource, Debug, Clone)]
+pub struct Operator(pub String);
+
+impl Default for Operator {
+    fn default() -> Self {
+        Operator(std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "operator".to_owned()))
+    }
+}
+
+/// Where history exports go, and how the last one went.
+#[derive(Resource, Debug, Clone)]
+pub struct AlarmExport {
+    pub folder: PathBuf,
+    pub last: Option<Result<PathBuf, String>>,
+}
+
+impl Default for AlarmExport {
+    fn default() -> Self {
+        AlarmExport { folder: PathBuf::from("."), last: None }
+    }
+}
+
+#[derive(Message, Debug, Clone, PartialEq)]
+pub enum AlarmCommand {
+    Acknowledge(Vec<(TwinIndex, Arc<str>)>),
+    Shelve { twin: TwinIndex, alarm_type: Arc<str>, minutes: u32 },
+    Unshelve { twin: TwinIndex, alarm_type: Arc<str> },
+    ExportHistory,
+}
+
+fn acknowledge_selected_on_key(
+    keys: Option<Res<ButtonInput<KeyCode>>>,
+    egui_input: Option<Res<EguiWantsInput>>,
+    selection: Res<Selection>,
+    state: Res<TwinState>,
+    mut commands: MessageWriter<AlarmCommand>,
+) {
+    if !keys.is_some_and(|k| k.just_pressed(KeyCode::KeyA)) || egui_input.is_some_and(|i| i.wants_keyboard_input()) {
+        return;
+    }
+    let Some(twin) = selection.twin else { return };
+    let alarms: Vec<_> = state.store.alarm_book().alarms().iter().filter(|a| a.twin == twin && a.state.is_unacknowledged()).map(|a| (a.twin, a.alarm_type.clone())).collect();
+    if !alarms.is_empty() {
+        commands.write(AlarmCommand::Acknowledge(alarms));
+    }
+}
+
+fn apply_alarm_commands(mut commands: MessageReader<AlarmCommand>, mut state: ResMut<TwinState>, operator: Res<Operator>, mut export: ResMut<AlarmExport>) {
+    for command in commands.read() {
+        let now = Timestamp::now();
+        let store = &mut state.store;
+        match command {
+            AlarmCommand::Acknowledge(alarms) => {
+                for (twin, alarm_type) in alarms {
+                    if (twin.0 as usize) < store.len() {
+                        store.acknowledge(*twin, alarm_type, &operator.0, now);
+                    }
+                }
+            }
+            AlarmCommand::Shelve { twin, alarm_type, minutes } => {
+                if (twin.0 as usize) < store.len() {
+                    let until = Timestamp(now.0 + i64::from(*minutes) * 60_000_000);
+                    store.shelve(*twin, alarm_type, until, &operator.0, now);
+                }
+            }
+            AlarmCommand::Unshelve { twin, alarm_type } => {
+                if (twin.0 as usize) < store.len() {
+                    store.unshelve(*twin, alarm_type, &operator.0, now);
+                }
+            }
+            AlarmCommand::ExportHistory => {
+                let name = format!("twinscope-alarms-{}.csv", now.to_string().replace([':', '-'], "").get(..15).unwrap_or("now"));
+                let path = export.folder.join(name);
+                let result = std::fs::File::create(&path).and_then(|file| {
+                    let mut out = std::io::BufWriter::new(file);
+                    store.alarm_book().write_history_csv(&mut out)?;
+                    std::io::Write::flush(&mut out)
+                });
+                export.last = Some(match result {
+                    Ok(()) => {
+                        tracing::info!(file = %path.display(), "exported the alarm history");
+                        Ok(path)
+                    }
+                    Err(e) => Err(format!("cannot write {}: {e}", path.display())),
+                });
+            }
+        }
+    }
+}
+
+fn expire_shelving(time: Res<Time<Real>>, mut state: ResMut<TwinState>, mut last: Local<f64>) {
+    let now = time.elapsed_secs_f64();
+    if now - *last >= 1.0 {
+        *last = now;
+        state.store.expire_shelving(Timestamp::now());
+    }
+}

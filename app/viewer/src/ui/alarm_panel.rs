@@ -1,0 +1,126 @@
+//! The alarm panel: the list (state, severity, time, twin, type, text, with acknowledge and
+//! shelve buttons; a click on a row selects and frames its part) and the history of every
+//! transition, exportable as CSV.
+
+use bevy_egui::egui::{self, Color32, RichText};
+use twinscope_core::alarms::AlarmState;
+use twinscope_core::twin::{Severity, TwinIndex, TwinStore};
+
+use super::alarm_view::{AlarmListState, AlarmTab};
+use super::model::{UiCommand, time_of_day};
+use crate::visuals::colors::severity_srgb;
+
+pub const SEVERITIES: [Severity; 4] = [Severity::Critical, Severity::Major, Severity::Minor, Severity::Warning];
+
+pub fn severity_color(severity: Severity) -> Color32 {
+    let [r, g, b] = severity_srgb(severity);
+    Color32::from_rgb(r, g, b)
+}
+
+/// A state chip: unacknowledged states stand out, acknowledged ones are quieter.
+pub fn state_chip(ui: &mut egui::Ui, state: AlarmState, severity: Severity) {
+    let text = RichText::new(format!(" {:<9} ", state.short())).monospace().small().strong();
+    let chip = match state {
+        AlarmState::ActiveUnacknowledged => text.color(Color32::BLACK).background_color(severity_color(severity)),
+        AlarmState::ActiveAcknowledged => text.color(severity_color(severity)),
+        AlarmState::ReturnedUnacknowledged => text.color(Color32::BLACK).background_color(Color32::from_gray(170)),
+        AlarmState::Normal => text.weak(),
+    };
+    ui.label(chip);
+}
+
+pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListState, selected: Option<TwinIndex>) -> Vec<UiCommand> {
+    let mut commands = Vec::new();
+    let book = store.alarm_book();
+    let shown = list.rows(store, selected).to_vec();
+    ui.horizontal_wrapped(|ui| {
+        ui.selectable_value(&mut list.tab, AlarmTab::Active, RichText::new(format!("Alarms ({})", shown.len())).strong());
+        ui.selectable_value(&mut list.tab, AlarmTab::History, format!("History ({})", book.history().len()));
+        ui.separator();
+        for severity in SEVERITIES {
+            let mut on = list.severities[severity as usize];
+            if ui.checkbox(&mut on, RichText::new(severity.as_str()).color(severity_color(severity))).changed() {
+                list.toggle_severity(severity);
+            }
+        }
+        ui.separator();
+        ui.checkbox(&mut list.subtree_only, "selected subtree only");
+        ui.checkbox(&mut list.show_shelved, "show shelved");
+        ui.separator();
+        let unacknowledged: Vec<_> = shown
+            .iter()
+            .map(|&i| &book.alarms()[i])
+            .filter(|a| a.state.is_unacknowledged())
+            .map(|a| (a.twin, a.alarm_type.clone()))
+            .collect();
+        if ui.add_enabled(!unacknowledged.is_empty(), egui::Button::new(format!("Acknowledge all shown ({})", unacknowledged.len()))).clicked() {
+            commands.push(UiCommand::Acknowledge(unacknowledged));
+        }
+        ui.label("shelve for");
+        ui.add(egui::DragValue::new(&mut list.shelve_minutes).range(1..=1440).suffix(" min"));
+        if ui.button("Export history (CSV)").clicked() {
+            commands.push(UiCommand::ExportAlarmHistory);
+        }
+        if let Some(message) = &list.export_message {
+            ui.label(RichText::new(message).weak().small());
+        }
+    });
+    ui.separator();
+    let row_height = ui.spacing().interact_size.y;
+    match list.tab {
+        AlarmTab::Active => {
+            if shown.is_empty() {
+                ui.label(RichText::new("No alarms match.").weak());
+            }
+            egui::ScrollArea::vertical().id_salt("alarm-list").auto_shrink([false, false]).show_rows(ui, row_height, shown.len(), |ui, range| {
+                for &i in &shown[range] {
+                    let alarm = &book.alarms()[i];
+                    ui.horizontal(|ui| {
+                        ui.set_height(row_height);
+                        state_chip(ui, alarm.state, alarm.severity);
+                        ui.add_sized([64.0, row_height], egui::Label::new(RichText::new(alarm.severity.as_str()).color(severity_color(alarm.severity))));
+                        ui.add_sized([64.0, row_height], egui::Label::new(RichText::new(time_of_day(alarm.activated, 8)).monospace()));
+                        let twin = store.get(alarm.twin);
+                        let link = ui.add_sized([150.0, row_height], egui::Link::new(twin.label())).on_hover_text(twin.id.as_str());
+                        if link.clicked() {
+                            commands.push(UiCommand::SelectAndFrame(alarm.twin));
+                        }
+                        ui.add_sized([130.0, row_height], egui::Label::new(RichText::new(&*alarm.alarm_type).strong()).truncate());
+                        if alarm.state.is_unacknowledged() && ui.small_button("Ack").clicked() {
+                            commands.push(UiCommand::Acknowledge(vec![(alarm.twin, alarm.alarm_type.clone())]));
+                        }
+                        if alarm.is_shelved() {
+                            if ui.small_button("Unshelve").clicked() {
+                                commands.push(UiCommand::Unshelve { twin: alarm.twin, alarm_type: alarm.alarm_type.clone() });
+                            }
+                            ui.label(RichText::new(format!("shelved to {}", alarm.shelved_until.map(|t| time_of_day(t, 5)).unwrap_or_default())).weak().small());
+                        } else if ui.small_button("Shelve").on_hover_text(format!("hide for {} min", list.shelve_minutes)).clicked() {
+                            commands.push(UiCommand::Shelve { twin: alarm.twin, alarm_type: alarm.alarm_type.clone(), minutes: list.shelve_minutes });
+                        }
+                        ui.label(RichText::new(alarm.source.as_str()).weak().small());
+                        ui.add(egui::Label::new(&alarm.text).truncate());
+                    });
+                }
+            });
+        }
+        AlarmTab::History => {
+            let history = book.history();
+            egui::ScrollArea::vertical().id_salt("alarm-history").auto_shrink([false, false]).show_rows(ui, row_height, history.len(), |ui, range| {
+                for row in range {
+                    let t = &history[history.len() - 1 - row]; // newest first
+                    ui.horizontal(|ui| {
+                        ui.set_height(row_height);
+                        ui.add_sized([96.0, row_height], egui::Label::new(RichText::new(time_of_day(t.time, 12)).monospace()));
+                        ui.add_sized([150.0, row_height], egui::Label::new(t.twin.as_str()).truncate());
+                        ui.add_sized([130.0, row_height], egui::Label::new(RichText::new(&*t.alarm_type).strong()).truncate());
+                        ui.add_sized([64.0, row_height], egui::Label::new(RichText::new(t.severity.as_str()).color(severity_color(t.severity))));
+                        ui.add_sized([84.0, row_height], egui::Label::new(t.action.as_str()));
+                        ui.label(RichText::new(format!("{} -> {}", t.from.short(), t.to.short())).monospace().small());
+                        ui.label(RichText::new(&t.cause).weak());
+                    });
+                }
+            });
+        }
+    }
+    commands
+}

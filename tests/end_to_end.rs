@@ -538,3 +538,67 @@ fn recording_keeps_going_across_a_broker_restart_and_finishes_cleanly_on_sigterm
     assert!(counts["te/device/pump1///m/p"] >= 2, "{counts:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// ---- alarm history ---------------------------------------------------------------------------
+
+/// A night in a recording: a device alarm raised and cleared over thin-edge, and a bearing
+/// that runs hot long enough for the scene's local rule (85 °C, 2 s on-delay, 3 °C deadband).
+#[test]
+fn alarm_history_of_a_recording_lists_device_and_rule_transitions_as_csv() {
+    use twinscope_core::mcap::{Delivery, McapWriter};
+    let dir = std::env::temp_dir().join(format!("twinscope-alarm-history-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let recording = dir.join("night.mcap");
+    let second = 1_000_000_000u64;
+    let t0 = 1_763_000_000 * second;
+    let mut writer = McapWriter::create(&recording).unwrap();
+    let retained = Delivery { qos: 1, retain: true };
+    let live = Delivery { qos: 0, retain: false };
+    let bearing = "te/device/line1-pump1-bearing-de///m/condition";
+    for (s, temperature) in [(0, 80.0), (1, 90.0), (2, 86.0), (3, 95.0), (4, 84.0), (5, 83.0), (6, 81.5), (7, 80.0)] {
+        writer.write(bearing, live, format!(r#"{{"temperature": {temperature}}}"#).as_bytes(), t0 + s * second).unwrap();
+        if s == 2 {
+            writer.write("te/device/line1-tank1///a/leak", retained, br#"{"text":"Tank leaking","severity":"critical"}"#, t0 + 2 * second + 5).unwrap();
+        }
+        if s == 5 {
+            writer.write("te/device/line1-tank1///a/leak", retained, b"", t0 + 5 * second + 5).unwrap();
+        }
+    }
+    writer.finish().unwrap();
+
+    let csv = dir.join("history.csv");
+    let output = run_twinscope(
+        &["alarms", "--replay", recording.to_str().unwrap(), "--scene", "scenes/demo-plant.toml", "--csv", csv.to_str().unwrap()],
+        Duration::from_secs(30),
+    );
+    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let summary: Vec<(&str, &str, &str, &str, &str)> = rows.iter().map(|r| (r[1], r[2], r[4], r[6], r[7])).collect();
+    assert_eq!(
+        summary,
+        [
+            ("line1-tank1", "leak", "activate", "active-unacknowledged", "device"),
+            ("line1-pump1-bearing-de", "bearing-hot", "activate", "active-unacknowledged", "rule bearing-hot"),
+            ("line1-tank1", "leak", "clear", "returned-unacknowledged", "device"),
+            ("line1-pump1-bearing-de", "bearing-hot", "clear", "returned-unacknowledged", "rule bearing-hot"),
+        ],
+        "{text}"
+    );
+    // The rule waited out its on-delay (over 85 from 1 s, held to 3 s) and its deadband (84 and
+    // 83 °C keep it active; 81.5 clears it).
+    assert!(rows[1][0].starts_with("2025-11-13T02:13:23"), "activated at 3 s: {}", rows[1][0]);
+    assert!(rows[3][0].starts_with("2025-11-13T02:13:26"), "cleared at 6 s: {}", rows[3][0]);
+    assert!(text.starts_with("time,twin,type,severity,action,from,to,cause,text\n"));
+
+    // Without --csv: a table, and what is still in the list (both await acknowledgement).
+    let output = run_twinscope(&["alarms", "--replay", recording.to_str().unwrap(), "--scene", "scenes/demo-plant.toml"], Duration::from_secs(30));
+    let table = stdout(&output);
+    assert!(table.contains("4 transitions") && table.contains("# in the alarm list at the end: 2"), "{table}");
+    // A broken file is an error with a message, not a panic.
+    std::fs::write(dir.join("broken.mcap"), b"not an mcap file").unwrap();
+    let output = run_twinscope(&["alarms", "--replay", dir.join("broken.mcap").to_str().unwrap()], Duration::from_secs(30));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("broken.mcap"), "{}", stderr(&output));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

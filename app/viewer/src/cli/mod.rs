@@ -1,6 +1,7 @@
 //! The `twinscope` command line: the viewer by default, and subcommands for the simulator,
 //! scene checks, headless state dumps and generating the demo plant.
 
+mod alarms;
 mod bench;
 mod check;
 mod gen_plant;
@@ -36,6 +37,8 @@ pub enum Command {
     State(StateArgs),
     /// Record MQTT traffic to an MCAP file (or repair a recording cut short).
     Record(RecordArgs),
+    /// List a recording's alarm history (every transition) or export it as CSV.
+    Alarms(AlarmsArgs),
     /// Write the demo plant model (.glb) and, optionally, a scene manifest for it.
     GenPlant(GenPlantArgs),
     /// Measure ingest throughput (decode + apply vs bare JSON parsing).
@@ -129,6 +132,19 @@ pub struct SimArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct AlarmsArgs {
+    /// The recording (MCAP) to read.
+    #[arg(long)]
+    pub replay: PathBuf,
+    /// A scene manifest: its local alarm rules run too, as in the viewer.
+    #[arg(long)]
+    pub scene: Option<PathBuf>,
+    /// Write the history as CSV to this file (`-` for standard output).
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
 pub struct CheckArgs {
     /// The scene manifest to check.
     pub scene: PathBuf,
@@ -217,6 +233,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Check(args)) => printed(|out| check::run(args, out)),
         Some(Command::State(args)) => printed(|out| state::run(args, out)),
         Some(Command::Record(args)) => printed(|out| record::run(args, out)),
+        Some(Command::Alarms(args)) => printed(|out| alarms::run(args, out)),
         Some(Command::GenPlant(args)) => printed(|out| gen_plant::run(args, out)),
         Some(Command::Bench(args)) => printed(|out| bench::run(args, out)),
     }

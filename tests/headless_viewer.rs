@@ -531,3 +531,52 @@ mod focus_and_alarms {
         assert_eq!(app.world().resource::<Selection>().twin, Some(twin(&app, "main")), "Esc goes up one level");
     }
 }
+
+// ---- acknowledgements: local by default, published only when enabled ----------------------
+
+#[test]
+fn acknowledgements_stay_local_unless_publishing_is_enabled() {
+    use twinscope::alarm_actions::{AckPublisher, AlarmActionsPlugin, AlarmCommand};
+    let broker = twinscope_core::broker::start_embedded_broker(None).unwrap();
+    let options = rumqttc::MqttOptions::new("headless-ack-listener", broker.address.host.clone(), broker.address.port);
+    let (client, mut connection) = rumqttc::Client::new(options, 100);
+    client.subscribe("te/#", rumqttc::QoS::AtLeastOnce).unwrap();
+    let (seen_tx, seen) = crossbeam_channel::unbounded();
+    std::thread::spawn(move || {
+        for event in connection.iter() {
+            if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) = event {
+                let _ = seen_tx.send((p.topic.to_string(), String::from_utf8_lossy(&p.payload).into_owned()));
+            }
+        }
+    });
+    let app_with_alarm = || {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins).add_plugins((TwinSyncPlugin, AlarmActionsPlugin));
+        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+        let raise = TwinUpdate::AlarmRaised { twin: "line1-pump1".into(), alarm_type: "overheat".into(), severity: Severity::Major, text: "hot".into(), time: Timestamp::now() };
+        store.apply(&raise, Timestamp::now());
+        let pump = store.find("line1-pump1").unwrap();
+        app.insert_resource(TwinState { store });
+        (app, pump)
+    };
+    std::thread::sleep(Duration::from_millis(300)); // the listener subscribes
+
+    let (mut app, pump) = app_with_alarm();
+    app.world_mut().write_message(AlarmCommand::Acknowledge(vec![(pump, "overheat".into())]));
+    app.update();
+    assert!(!app.world().resource::<TwinState>().store.get(pump).unacknowledged, "acknowledged locally");
+    assert!(seen.recv_timeout(Duration::from_millis(800)).is_err(), "nothing goes to the plant by default");
+
+    let (mut app, pump) = app_with_alarm();
+    let publisher = twinscope_core::ingest::Publisher::connect(&broker.address, "headless-acks").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !publisher.is_connected() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    app.insert_resource(AckPublisher { publisher, root: "te".into() });
+    app.world_mut().write_message(AlarmCommand::Acknowledge(vec![(pump, "overheat".into())]));
+    app.update();
+    let (topic, payload) = seen.recv_timeout(Duration::from_secs(5)).expect("the acknowledgement was published");
+    assert_eq!(topic, "te/device/line1-pump1///e/alarm_acknowledged");
+    assert!(payload.contains("\"alarmType\":\"overheat\""), "{payload}");
+}

@@ -2,8 +2,9 @@
 //! as CSV. They arrive as [`AlarmCommand`]s (from the panels and the `A` key) and are applied
 //! to the twin store in one place, before status reaches the 3D view in the same frame.
 //!
-//! Acknowledging is local: nothing is sent to the plant. That is the safe default for a
-//! viewer that may be pointed at a production broker.
+//! Acknowledging is local: nothing is sent to the plant, the safe default for a viewer that
+//! may be pointed at a production broker. Only with an [`AckPublisher`] (`--publish-acks`)
+//! does each acknowledgement also go out, as a thin-edge event on the alarm's entity.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
 use twinscope_core::Timestamp;
+use twinscope_core::schema::thin_edge::acknowledgement_event;
 use twinscope_core::twin::TwinIndex;
 
 use crate::selection::Selection;
@@ -24,6 +26,7 @@ impl Plugin for AlarmActionsPlugin {
     fn build(&self, app: &mut App) {
         configure_twinscope_sets(app);
         app.add_message::<AlarmCommand>()
+            .init_resource::<Selection>()
             .init_resource::<Operator>()
             .init_resource::<AlarmExport>()
             .add_systems(
@@ -41,6 +44,14 @@ impl Default for Operator {
     fn default() -> Self {
         Operator(std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "operator".to_owned()))
     }
+}
+
+/// Publishes acknowledgements to the plant. Present only when the user enabled it.
+#[derive(Resource)]
+pub struct AckPublisher {
+    pub publisher: twinscope_core::ingest::Publisher,
+    /// The thin-edge topic root (normally `te`).
+    pub root: String,
 }
 
 /// Where history exports go, and how the last one went.
@@ -81,15 +92,28 @@ fn acknowledge_selected_on_key(
     }
 }
 
-fn apply_alarm_commands(mut commands: MessageReader<AlarmCommand>, mut state: ResMut<TwinState>, operator: Res<Operator>, mut export: ResMut<AlarmExport>) {
+fn apply_alarm_commands(
+    mut commands: MessageReader<AlarmCommand>,
+    mut state: ResMut<TwinState>,
+    operator: Res<Operator>,
+    mut export: ResMut<AlarmExport>,
+    publisher: Option<Res<AckPublisher>>,
+) {
     for command in commands.read() {
         let now = Timestamp::now();
         let store = &mut state.store;
         match command {
             AlarmCommand::Acknowledge(alarms) => {
                 for (twin, alarm_type) in alarms {
-                    if (twin.0 as usize) < store.len() {
-                        store.acknowledge(*twin, alarm_type, &operator.0, now);
+                    if (twin.0 as usize) >= store.len() || !store.acknowledge(*twin, alarm_type, &operator.0, now) {
+                        continue;
+                    }
+                    if let Some(publisher) = &publisher {
+                        let id = store.get(*twin).id.as_str();
+                        let (topic, payload) = acknowledgement_event(&publisher.root, id, alarm_type, &operator.0, now);
+                        if let Err(error) = publisher.publisher.publish(&topic, &payload) {
+                            tracing::warn!(%error, "the acknowledgement stays local");
+                        }
                     }
                 }
             }

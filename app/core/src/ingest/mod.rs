@@ -6,10 +6,12 @@
 
 mod batch;
 mod mqtt;
+mod publisher;
 mod stats;
 mod warn_limiter;
 
 pub use batch::{BatchReceiver, BatchSender, CHANNEL_CAPACITY, SendError, UpdateBatch, batch_channel};
 pub use mqtt::{IngestConfig, IngestHandle, MessageHandler, MessageSink, spawn_ingest, spawn_mqtt_client, unique_client_id};
+pub use publisher::Publisher;
 pub use stats::{IngestStats, StatsSnapshot};
 pub use warn_limiter::WarnLimiter;

@@ -93,6 +93,10 @@ pub struct ViewArgs {
     /// Where "Export history (CSV)" writes alarm histories.
     #[arg(long, default_value = ".")]
     pub alarm_export_dir: PathBuf,
+    /// Publish each acknowledgement to the broker as a thin-edge event
+    /// (`te/<entity>/e/alarm_acknowledged`). Off by default: the viewer is read-only.
+    #[arg(long, conflicts_with = "replay")]
+    pub publish_acks: bool,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

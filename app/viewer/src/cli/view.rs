@@ -26,7 +26,8 @@ use twinscope_core::schema::thin_edge::ThinEdgeSchema;
 use twinscope_core::sim::{SimConfig, SimHandle, spawn_simulator};
 use twinscope_core::twin::{StoreConfig, TwinStore};
 
-use twinscope::alarm_actions::AlarmExport;
+use twinscope::alarm_actions::{AckPublisher, AlarmExport};
+use twinscope_core::ingest::Publisher;
 use twinscope::ui::PanelState;
 
 use super::{FocusAtStart, PanelsAtStart, ViewArgs};
@@ -74,6 +75,11 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
     if args.dvr_minutes > 0.0 {
         let window = std::time::Duration::from_secs_f64(args.dvr_minutes * 60.0);
         app.insert_resource(Dvr::new(broker.clone(), window, args.utc_offset.unwrap_or_else(local_utc_offset)));
+    }
+    if args.publish_acks {
+        let publisher = Publisher::connect(&broker, "twinscope-acks").context("starting the acknowledgement publisher")?;
+        app.insert_resource(AckPublisher { publisher, root: "te".into() });
+        tracing::info!(%broker, "acknowledgements will be published as thin-edge events");
     }
     app.insert_resource(template)
         .insert_resource(IngestLink { batches, stats })

@@ -25,7 +25,7 @@ use bevy_egui::{EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContext
 
 use twinscope_core::twin::tree::Rollup;
 
-use crate::alarm_actions::{AlarmCommand, AlarmExport};
+use crate::alarm_actions::{AckPublisher, AlarmCommand, AlarmExport};
 use crate::dvr::{Dvr, DvrCommand};
 use crate::focus::{FocusCommand, FocusMode};
 use crate::selection::FrameTwin;
@@ -147,10 +147,11 @@ fn draw_panels(
     recorder: Option<Res<LiveRecorder>>,
     mut record_commands: MessageWriter<RecordCommand>,
     (dvr, stash, mut dvr_commands): (Option<Res<Dvr>>, Option<Res<LiveStash>>, MessageWriter<DvrCommand>),
-    (mut panel_state, focus, export, mut alarm_commands, mut focus_commands, mut frame): (
+    (mut panel_state, focus, export, ack_publisher, mut alarm_commands, mut focus_commands, mut frame): (
         ResMut<PanelState>,
         Res<FocusMode>,
         Option<Res<AlarmExport>>,
+        Option<Res<AckPublisher>>,
         MessageWriter<AlarmCommand>,
         MessageWriter<FocusCommand>,
         MessageWriter<FrameTwin>,
@@ -159,6 +160,7 @@ fn draw_panels(
     windows: Query<&Window, With<PrimaryWindow>>,
 ) -> Result {
     let panels = &mut *panel_state;
+    let publishes_acks = ack_publisher.is_some();
     if panels.expand_tree_on_start && state.store.len() > 1 {
         panels.tree.expand_all(&state.store);
         panels.expand_tree_on_start = false;
@@ -176,6 +178,7 @@ fn draw_panels(
     let source = if connection.embedded { format!("{} (embedded demo)", connection.broker) } else { connection.broker.clone() };
     let mut bar = model::status_bar_view(&state.store, &rate.snapshot, rate.messages_per_second, &source, replay.is_some(), scene.error.as_deref());
     bar.focus = *focus;
+    bar.publishes_acks = publishes_acks;
     let record = model::RecordView {
         available: recorder.is_some(),
         progress: recorder.as_ref().and_then(|r| r.progress()),

@@ -1,11 +1,13 @@
 //! The thin-edge.io MQTT schema (`te/...`): measurements, events, alarms, twin fragments,
 //! entity registration and service health, decoded as thin-edge's MQTT API reference says.
 
+mod acknowledgement;
 mod measurement;
 mod topic;
 
 use serde_json::Value;
 
+pub use acknowledgement::{acknowledgement_event, entity_topic_id};
 pub use measurement::{MeasurementScratch, decode_measurements};
 pub use topic::{Channel, EntityTopicId, ThinEdgeTopic, TopicError, parse_topic};
 

@@ -505,6 +505,31 @@ mod focus_and_alarms {
     }
 
     #[test]
+    fn shelving_hides_an_alarm_and_the_history_exports_as_csv() {
+        use twinscope::alarm_actions::AlarmExport;
+        let Plant { mut app, sender, seal_mesh, .. } = plant();
+        let raise = TwinUpdate::AlarmRaised { twin: "line1-pump1-seal".into(), alarm_type: "leak".into(), severity: Severity::Minor, text: "drip".into(), time: Timestamp::now() };
+        send(&sender, vec![raise]);
+        frames(&mut app, 2);
+        let seal = twin(&app, "line1-pump1-seal");
+        app.world_mut().write_message(AlarmCommand::Shelve { twin: seal, alarm_type: "leak".into(), minutes: 30 });
+        frames(&mut app, 2);
+        assert!(alarm_look(&app, seal_mesh).is_none(), "a shelved alarm stops colouring its part");
+        assert_eq!(app.world().resource::<TwinState>().store.alarm_book().counts().shelved, 1);
+
+        let folder = std::env::temp_dir().join(format!("twinscope-export-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        app.insert_resource(AlarmExport { folder: folder.clone(), last: None });
+        app.world_mut().write_message(AlarmCommand::ExportHistory);
+        app.update();
+        let written = app.world().resource::<AlarmExport>().last.clone().expect("exported").expect("written");
+        let csv = std::fs::read_to_string(&written).unwrap();
+        let actions: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').nth(4).unwrap()).collect();
+        assert_eq!(actions, ["activate", "shelve"], "{csv}");
+        std::fs::remove_dir_all(&folder).unwrap();
+    }
+
+    #[test]
     fn choosing_a_twin_in_a_panel_selects_it_and_flies_there_and_escape_goes_up() {
         let Plant { mut app, .. } = plant();
         app.init_resource::<ButtonInput<KeyCode>>();

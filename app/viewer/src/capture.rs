@@ -70,6 +70,7 @@ fn capture_and_exit(
     written: Option<Res<ScreenshotWritten>>,
     frames: Res<FrameTimes>,
     rate: Option<Res<IngestRate>>,
+    ui_cost: Option<Res<crate::ui::UiCost>>,
     placement: TwinPlacement,
     mut phase: Local<CapturePhase>,
     mut exit: MessageWriter<AppExit>,
@@ -81,6 +82,9 @@ fn capture_and_exit(
     }
     let finish = |code: AppExit, exit: &mut MessageWriter<AppExit>| {
         print_summary(&frames, rate.as_deref(), now);
+        if let Some(cost) = &ui_cost {
+            print_ui_cost(cost);
+        }
         exit.write(code);
     };
     match *phase {
@@ -128,6 +132,18 @@ fn print_summary(frames: &FrameTimes, rate: Option<&IngestRate>, elapsed: f64) {
         pick(1.0),
         messages as f64 / elapsed.max(1e-3)
     );
+}
+
+fn print_ui_cost(cost: &crate::ui::UiCost) {
+    // Skip the first tenth: scene loading and first layouts.
+    let mut sorted: Vec<f32> = cost.seconds.iter().skip(cost.seconds.len() / 10).copied().collect();
+    if sorted.is_empty() {
+        return;
+    }
+    sorted.sort_by(f32::total_cmp);
+    let pick = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize] * 1e3;
+    let mean = sorted.iter().sum::<f32>() / sorted.len() as f32 * 1e3;
+    println!("ui: panels built and laid out in mean {mean:.2} ms p50 {:.2} ms p95 {:.2} ms per frame ({} frames)", pick(0.5), pick(0.95), sorted.len());
 }
 
 /// What is needed to find where twins appear on screen.

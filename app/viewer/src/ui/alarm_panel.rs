@@ -47,14 +47,10 @@ pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListSta
         ui.checkbox(&mut list.subtree_only, "selected subtree only");
         ui.checkbox(&mut list.show_shelved, "show shelved");
         ui.separator();
-        let unacknowledged: Vec<_> = shown
-            .iter()
-            .map(|&i| &book.alarms()[i])
-            .filter(|a| a.state.is_unacknowledged())
-            .map(|a| (a.twin, a.alarm_type.clone()))
-            .collect();
-        if ui.add_enabled(!unacknowledged.is_empty(), egui::Button::new(format!("Acknowledge all shown ({})", unacknowledged.len()))).clicked() {
-            commands.push(UiCommand::Acknowledge(unacknowledged));
+        let unacknowledged = shown.iter().filter(|&&i| book.alarms()[i].state.is_unacknowledged()).count();
+        if ui.add_enabled(unacknowledged > 0, egui::Button::new(format!("Acknowledge all shown ({unacknowledged})"))).clicked() {
+            let alarms = shown.iter().map(|&i| &book.alarms()[i]).filter(|a| a.state.is_unacknowledged()).map(|a| (a.twin, a.alarm_type.clone())).collect();
+            commands.push(UiCommand::Acknowledge(alarms));
         }
         ui.label("shelve for");
         ui.add(egui::DragValue::new(&mut list.shelve_minutes).range(1..=1440).suffix(" min"));
@@ -81,7 +77,12 @@ pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListSta
                         ui.add_sized([64.0, row_height], egui::Label::new(RichText::new(alarm.severity.as_str()).color(severity_color(alarm.severity))));
                         ui.add_sized([64.0, row_height], egui::Label::new(RichText::new(time_of_day(alarm.activated, 8)).monospace()));
                         let twin = store.get(alarm.twin);
-                        let link = ui.add_sized([150.0, row_height], egui::Link::new(twin.label())).on_hover_text(twin.id.as_str());
+                        // Part names repeat across a plant ("Bearing (drive end)"): show the parent too.
+                        let place = match twin.parent {
+                            Some(parent) => format!("{} › {}", store.get(parent).label(), twin.label()),
+                            None => twin.label().to_owned(),
+                        };
+                        let link = ui.add_sized([230.0, row_height], egui::Link::new(place)).on_hover_text(twin.id.as_str());
                         if link.clicked() {
                             commands.push(UiCommand::SelectAndFrame(alarm.twin));
                         }

@@ -52,10 +52,18 @@ impl Plugin for UiPanelsPlugin {
             .add_message::<FocusCommand>()
             .add_message::<FrameTwin>()
             .init_resource::<PanelState>()
+            .init_resource::<UiCost>()
             .add_systems(Startup, spawn_ui_camera)
             .add_systems(Update, panel_shortcuts)
             .add_systems(EguiPrimaryContextPass, draw_panels);
     }
+}
+
+/// CPU time of building the views and laying out the panels, per frame (egui's tessellation
+/// and drawing come after and are not included); the frame-time summary reports it.
+#[derive(Resource, Default)]
+pub struct UiCost {
+    pub seconds: Vec<f32>,
 }
 
 /// What the panels show and remember between frames (view state, not twin state).
@@ -158,7 +166,9 @@ fn draw_panels(
     ),
     mut cameras: Query<&mut Camera, With<Camera3d>>,
     windows: Query<&Window, With<PrimaryWindow>>,
+    mut cost: ResMut<UiCost>,
 ) -> Result {
+    let started = std::time::Instant::now();
     let panels = &mut *panel_state;
     let publishes_acks = ack_publisher.is_some();
     if panels.expand_tree_on_start && state.store.len() > 1 {
@@ -310,6 +320,7 @@ fn draw_panels(
         };
         replay_commands.write(replay_command);
     }
+    cost.seconds.push(started.elapsed().as_secs_f32());
     Ok(())
 }
 

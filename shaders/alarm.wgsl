@@ -3,8 +3,8 @@
 // - pulse = 1: an unacknowledged alarm. The part breathes in its severity colour (1.2 Hz)
 //   with a bright rim, so it draws the eye even at the edge of the screen.
 // - pulse = 0: an acknowledged alarm. The same colour, steady: still wrong, already seen.
-// - hatch = 1: stale or comms lost. Dark diagonal stripes over grey: old data must never
-//   look like a live reading, nor like an alarm.
+// - hatch = 1: stale or comms lost. Dark diagonal stripes (over grey, or over the alarm
+//   colour): old data must never look like a live reading, nor like an alarm.
 //
 // Lighting is a fixed key light plus ambient: these parts must read the same from every
 // angle, which a physically based look does not give.
@@ -26,7 +26,7 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
     let normal = normalize(in.world_normal);
     let to_eye = normalize(view.world_position.xyz - in.world_position.xyz);
     let key_light = normalize(vec3<f32>(0.4, 1.0, 0.6));
-    let diffuse = 0.4 + 0.6 * max(dot(normal, key_light), 0.0);
+    let diffuse = 0.3 + 0.7 * max(dot(normal, key_light), 0.0);
     let rim = pow(1.0 - clamp(dot(normal, to_eye), 0.0, 1.0), 2.0);
     var rgb = look.color.rgb * diffuse;
     if (look.pulse > 0.5) {
@@ -36,9 +36,11 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
         rgb = rgb + look.color.rgb * 0.4 * rim;
     }
     if (look.hatch > 0.5) {
-        let stripe = fract((in.position.x + in.position.y) / 16.0);
-        if (stripe < 0.45) {
-            rgb = rgb * 0.35;
+        // Thin screen-space stripes: the same size at any distance (no moire on a far floor),
+        // and light enough that the shading underneath still shows each part's shape.
+        let stripe = fract((in.position.x + in.position.y) / 12.0);
+        if (stripe < 0.35) {
+            rgb = rgb * 0.55;
         }
     }
     return vec4<f32>(rgb, 1.0);

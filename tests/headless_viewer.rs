@@ -34,6 +34,17 @@ fn extras(twin: &str) -> GltfExtras {
     GltfExtras { value: format!(r#"{{"twin":"{twin}"}}"#) }
 }
 
+/// Nodes bind by `{"twin": ...}` extras, then by `TW_<id>` names.
+fn test_scene_source() -> SceneSource {
+    SceneSource {
+        model_asset: String::new(),
+        scene_index: 0,
+        extras_key: "twin".into(),
+        name_patterns: vec![NamePattern::parse("TW_{twin}").unwrap()],
+        model_file: "test.glb".into(),
+    }
+}
+
 fn scene() -> Scene {
     let mut app = App::new();
     app.add_plugins(MinimalPlugins).add_plugins((TwinSyncPlugin, SceneBindingPlugin, SelectionPlugin));
@@ -43,13 +54,7 @@ fn scene() -> Scene {
     store.declare("line1-pump1", Some("main"), Some("Pump 1"));
     app.insert_resource(TwinState { store })
         .insert_resource(IngestLink { batches, stats: IngestStats::new() })
-        .insert_resource(SceneSource {
-            model_asset: String::new(),
-            scene_index: 0,
-            extras_key: "twin".into(),
-            name_patterns: vec![NamePattern::parse("TW_{twin}").unwrap()],
-            model_file: "test.glb".into(),
-        });
+        .insert_resource(test_scene_source());
     let world = app.world_mut();
     let pump_mesh = world.spawn((Name::new("pump.shape0"), Mesh3d(Handle::default()))).id();
     let seal_mesh = world.spawn((Name::new("seal.shape0"), Mesh3d(Handle::default()))).id();
@@ -389,13 +394,7 @@ mod focus_and_alarms {
         store.declare("line1-tank1", Some("main"), None);
         app.insert_resource(TwinState { store })
             .insert_resource(IngestLink { batches, stats: IngestStats::new() })
-            .insert_resource(SceneSource {
-                model_asset: String::new(),
-                scene_index: 0,
-                extras_key: "twin".into(),
-                name_patterns: vec![NamePattern::parse("TW_{twin}").unwrap()],
-                model_file: "test.glb".into(),
-            });
+            .insert_resource(test_scene_source());
         let original = app.world_mut().resource_mut::<Assets<StandardMaterial>>().add(StandardMaterial::default());
         let world = app.world_mut();
         let mut mesh = |name: &str, x: f32| {

@@ -4,40 +4,15 @@
 
 use std::process::ExitCode;
 
-use twinscope_core::manifest::load_scene;
-use twinscope_core::replay::{Recording, state_by_full_replay};
-use twinscope_core::rules::RuleSet;
-use twinscope_core::twin::{StoreConfig, TwinStore};
+use twinscope_core::replay::state_by_full_replay;
 
 use super::AlarmsArgs;
 
 pub fn run(args: AlarmsArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     super::init_cli_logging();
-    let mut store = match &args.scene {
-        Some(path) => match load_scene(path) {
-            Ok(scene) => scene.new_store(),
-            Err(error) => {
-                eprintln!("error: {error}");
-                return Ok(ExitCode::FAILURE);
-            }
-        },
-        None => TwinStore::new(StoreConfig::default(), RuleSet::default()),
-    };
+    let Some(mut store) = super::store_for_scene(args.scene.as_deref()) else { return Ok(ExitCode::FAILURE) };
     let path = &args.replay;
-    let mut recording = match Recording::open(path) {
-        Ok(recording) => recording,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    if let Some(recovery) = &recording.file.recovery {
-        eprintln!("warning: {}: {}; read the {} complete bytes", path.display(), recovery.reason, recovery.valid_bytes);
-    }
-    let Some((_, end)) = recording.time_range() else {
-        eprintln!("error: {}: the recording holds no messages", path.display());
-        return Ok(ExitCode::FAILURE);
-    };
+    let Some((mut recording, _, end)) = super::open_recording(path) else { return Ok(ExitCode::FAILURE) };
     // Every message in order: seeking would skip transitions between checkpoints.
     if let Err(error) = state_by_full_replay(&mut recording.file, &mut store, end) {
         eprintln!("error: {error}");

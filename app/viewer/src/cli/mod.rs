@@ -303,6 +303,49 @@ macro_rules! outln {
 }
 
 /// Logging for the commands without a window (the viewer uses Bevy's log plugin).
+/// A store as the scene at `path` declares it (empty without one); `None` after printing
+/// why the scene could not be loaded.
+pub fn store_for_scene(path: Option<&Path>) -> Option<twinscope_core::twin::TwinStore> {
+    use twinscope_core::twin::{StoreConfig, TwinStore};
+    match path {
+        Some(path) => match twinscope_core::manifest::load_scene(path) {
+            Ok(scene) => Some(scene.new_store()),
+            Err(error) => {
+                eprintln!("error: {error}");
+                None
+            }
+        },
+        None => Some(TwinStore::new(StoreConfig::default(), twinscope_core::rules::RuleSet::default())),
+    }
+}
+
+/// A recording with its time range, opened for replay; `None` after printing why not (a file
+/// cut short is read up to its last complete chunk, with a warning).
+pub fn open_recording(path: &Path) -> Option<(twinscope_core::replay::Recording, twinscope_core::Timestamp, twinscope_core::Timestamp)> {
+    let recording = match twinscope_core::replay::Recording::open(path) {
+        Ok(recording) => recording,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return None;
+        }
+    };
+    if let Some(recovery) = &recording.file.recovery {
+        eprintln!(
+            "warning: {}: {}; read the {} complete bytes of {} (repair with: twinscope record --repair {})",
+            path.display(),
+            recovery.reason,
+            recovery.valid_bytes,
+            recovery.file_bytes,
+            path.display()
+        );
+    }
+    let Some((start, end)) = recording.time_range() else {
+        eprintln!("error: {}: the recording holds no messages", path.display());
+        return None;
+    };
+    Some((recording, start, end))
+}
+
 pub fn init_cli_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=warn,rumqttc=warn"));

@@ -6,28 +6,16 @@ use std::time::{Duration, Instant};
 
 use twinscope_core::Timestamp;
 use twinscope_core::ingest::{IngestConfig, spawn_ingest};
-use twinscope_core::replay::Recording;
 use twinscope_core::time::parse_duration;
-use twinscope_core::manifest::load_scene;
 use twinscope_core::report::{state_json, state_text};
-use twinscope_core::rules::RuleSet;
 use twinscope_core::schema::thin_edge::ThinEdgeSchema;
-use twinscope_core::twin::{StoreConfig, TwinStore};
+use twinscope_core::twin::TwinStore;
 
 use super::StateArgs;
 
 pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     super::init_cli_logging();
-    let mut store = match &args.scene {
-        Some(path) => match load_scene(path) {
-            Ok(scene) => scene.new_store(),
-            Err(error) => {
-                eprintln!("error: {error}");
-                return Ok(ExitCode::FAILURE);
-            }
-        },
-        None => TwinStore::new(StoreConfig::default(), RuleSet::default()),
-    };
+    let Some(mut store) = super::store_for_scene(args.scene.as_deref()) else { return Ok(ExitCode::FAILURE) };
     if let Some(path) = &args.replay {
         return replay_state(store, path, args.at.as_deref(), args.json, out);
     }
@@ -61,27 +49,7 @@ pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
 
 /// The state at one instant of a recording (the end when no instant is given).
 fn replay_state(mut store: TwinStore, path: &std::path::Path, at: Option<&str>, json: bool, out: &mut String) -> anyhow::Result<ExitCode> {
-    let mut recording = match Recording::open(path) {
-        Ok(recording) => recording,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    if let Some(recovery) = &recording.file.recovery {
-        eprintln!(
-            "warning: {}: {}; read the {} complete bytes of {} (repair with: twinscope record --repair {})",
-            path.display(),
-            recovery.reason,
-            recovery.valid_bytes,
-            recovery.file_bytes,
-            path.display()
-        );
-    }
-    let Some((start, end)) = recording.time_range() else {
-        eprintln!("error: {}: the recording holds no messages", path.display());
-        return Ok(ExitCode::FAILURE);
-    };
+    let Some((mut recording, start, end)) = super::open_recording(path) else { return Ok(ExitCode::FAILURE) };
     let instant = match at {
         None => end,
         Some(text) => match Timestamp::parse_rfc3339(text) {

@@ -98,20 +98,7 @@ fn run_replay(
     mut store: TwinStore,
     fresh_store: Box<dyn Fn() -> TwinStore + Send + Sync>,
 ) -> anyhow::Result<ExitCode> {
-    let mut recording = match twinscope_core::replay::Recording::open(path) {
-        Ok(recording) => recording,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    if let Some(recovery) = &recording.file.recovery {
-        eprintln!("warning: {}: {}; showing the {} complete bytes", path.display(), recovery.reason, recovery.valid_bytes);
-    }
-    let Some((start, end)) = recording.time_range() else {
-        eprintln!("error: {}: the recording holds no messages", path.display());
-        return Ok(ExitCode::FAILURE);
-    };
+    let Some((mut recording, start, end)) = super::open_recording(path) else { return Ok(ExitCode::FAILURE) };
     recording.state_at(&mut store, start).context("reading the start of the recording")?;
     let session = ReplaySession {
         recording,

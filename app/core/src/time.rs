@@ -120,7 +120,7 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         (text, 1.0)
     };
     let value: f64 = number.trim().parse().map_err(|_| format!("{text:?} is not a duration like 5s, 500ms or 2m"))?;
-    if !value.is_finite() || value < 0.0 || value > 1e9 {
+    if !value.is_finite() || !(0.0..=1e9).contains(&value) {
         return Err(format!("{text:?} is not a positive duration"));
     }
     Ok(std::time::Duration::from_secs_f64(value * scale))

@@ -149,7 +149,9 @@ impl StatusPalette {
     }
 }
 
-fn remember_original_materials(mut commands: Commands, meshes: Query<(Entity, &MeshMaterial3d<StandardMaterial>), (With<Mesh3d>, Without<OriginalMaterial>)>) {
+type NewMeshes<'w, 's> = Query<'w, 's, (Entity, &'static MeshMaterial3d<StandardMaterial>), (With<Mesh3d>, Without<OriginalMaterial>)>;
+
+fn remember_original_materials(mut commands: Commands, meshes: NewMeshes) {
     for (entity, material) in &meshes {
         commands.entity(entity).insert(OriginalMaterial(material.0.clone()));
     }
@@ -179,6 +181,8 @@ impl Focus {
     }
 }
 
+type BoundItem<'a> = (&'a BoundTwin, &'a TwinVisualState, &'a TwinMeshes);
+
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn restyle_meshes(
     mut commands: Commands,
@@ -194,7 +198,7 @@ fn restyle_meshes(
     let focus = Focus { mode: *mode, root: if *mode == FocusMode::Normal { None } else { selection.twin } };
     let everything = mode.is_changed() || selection.is_changed();
     let mut covered = HashSet::new();
-    let twins: Box<dyn Iterator<Item = (&BoundTwin, &TwinVisualState, &TwinMeshes)>> = if everything { Box::new(all_twins.iter()) } else { Box::new(changed.iter()) };
+    let twins: Box<dyn Iterator<Item = BoundItem>> = if everything { Box::new(all_twins.iter()) } else { Box::new(changed.iter()) };
     for (bound, visual, twin_meshes) in twins {
         let in_focus = focus.includes(&state, Some(bound.0));
         for &entity in &twin_meshes.0 {

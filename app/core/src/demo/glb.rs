@@ -193,10 +193,10 @@ pub fn plant_glb(layout: &PlantLayout) -> Vec<u8> {
         "buffers": [{ "byteLength": bin.len() }],
     });
     let mut json_bytes = serde_json::to_vec(&document).expect("a JSON value always serialises");
-    while json_bytes.len() % 4 != 0 {
+    while !json_bytes.len().is_multiple_of(4) {
         json_bytes.push(b' ');
     }
-    while bin.len() % 4 != 0 {
+    while !bin.len().is_multiple_of(4) {
         bin.push(0);
     }
     let total = 12 + 8 + json_bytes.len() + 8 + bin.len();
@@ -225,7 +225,7 @@ fn push_view(
     component: u32,
     bounds: Option<([f32; 3], [f32; 3])>,
 ) -> usize {
-    while bin.len() % 4 != 0 {
+    while !bin.len().is_multiple_of(4) {
         bin.push(0);
     }
     views.push(json!({ "buffer": 0, "byteOffset": bin.len(), "byteLength": bytes.len(), "target": target }));

@@ -81,10 +81,10 @@ impl FaultSchedule {
 
     /// After a reconnect, publishes the alarm of a fault in progress again.
     pub fn republish_active(&self, client: &Client, stats: &SimStats) {
-        if let Some(fault) = self.active.as_ref().filter(|f| f.alarm_raised) {
-            if let Some((_, id)) = self.candidates.iter().find(|(i, _)| *i == fault.twin) {
-                publish_alarm(client, id, true, stats);
-            }
+        if let Some(fault) = self.active.as_ref().filter(|f| f.alarm_raised)
+            && let Some((_, id)) = self.candidates.iter().find(|(i, _)| *i == fault.twin)
+        {
+            publish_alarm(client, id, true, stats);
         }
     }
 }
@@ -128,6 +128,6 @@ mod tests {
         assert_eq!(heat_at(RAMP + 1.0), PEAK);
         assert!(heat_at(2.0 * RAMP + HOLD - 1.0) < PEAK);
         assert_eq!(heat_at(2.0 * RAMP + HOLD + 1.0), 0.0);
-        assert!(ALARM_CLEAR_AT < ALARM_RAISE_AT && ALARM_RAISE_AT < PEAK);
+        const { assert!(ALARM_CLEAR_AT < ALARM_RAISE_AT && ALARM_RAISE_AT < PEAK) };
     }
 }

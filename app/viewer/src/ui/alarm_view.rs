@@ -25,8 +25,11 @@ pub struct AlarmListState {
     pub shelve_minutes: u32,
     /// Result of the last CSV export, for the panel to show.
     pub export_message: Option<String>,
-    cache: Option<(u64, Option<TwinIndex>, [bool; 4], bool, bool, Vec<usize>)>,
+    cache: Option<(ListKey, Vec<usize>)>,
 }
+
+/// What the cached rows depend on: the book's generation, the subtree and the filters.
+type ListKey = (u64, Option<TwinIndex>, [bool; 4], bool, bool);
 
 impl Default for AlarmListState {
     fn default() -> Self {
@@ -41,7 +44,7 @@ impl AlarmListState {
         let book = store.alarm_book();
         let scope = if self.subtree_only { selected.filter(|s| (s.0 as usize) < store.len()) } else { None };
         let key = (book.generation(), scope, self.severities, self.subtree_only, self.show_shelved);
-        let fresh = self.cache.as_ref().is_some_and(|(g, s, sev, sub, sh, _)| (*g, *s, *sev, *sub, *sh) == key);
+        let fresh = self.cache.as_ref().is_some_and(|(cached, _)| *cached == key);
         if !fresh {
             let rows = book
                 .sorted()
@@ -53,9 +56,9 @@ impl AlarmListState {
                         && scope.is_none_or(|root| is_within(store, alarm.twin, root))
                 })
                 .collect();
-            self.cache = Some((key.0, key.1, key.2, key.3, key.4, rows));
+            self.cache = Some((key, rows));
         }
-        self.cache.as_ref().map_or(&[], |c| c.5.as_slice())
+        self.cache.as_ref().map_or(&[], |(_, rows)| rows.as_slice())
     }
 
     pub fn toggle_severity(&mut self, severity: Severity) {

@@ -8,6 +8,7 @@
 
 pub mod alarm_panel;
 pub mod alarm_view;
+mod dispatch;
 pub mod help;
 pub mod model;
 pub mod panels;
@@ -25,6 +26,8 @@ use bevy_egui::{EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContext
 
 use twinscope_core::twin::tree::Rollup;
 
+use bevy::ecs::system::SystemParam;
+
 use crate::alarm_actions::{AckPublisher, AlarmCommand, AlarmExport};
 use crate::dvr::{Dvr, DvrCommand};
 use crate::focus::{FocusCommand, FocusMode};
@@ -33,9 +36,8 @@ use crate::recording::{LiveRecorder, RecordCommand};
 use crate::sync::LiveStash;
 use crate::replay::{ReplayCommand, ReplaySession, SPEEDS};
 use crate::scene::SceneStatus;
-use crate::selection::{SelectTwin, Selection};
+use crate::selection::Selection;
 use crate::sync::{ConnectionInfo, IngestRate, TwinState};
-use model::UiCommand;
 
 /// Draws the inspector and the status bar.
 pub struct UiPanelsPlugin;
@@ -142,34 +144,35 @@ fn spawn_ui_camera(mut commands: Commands, mut settings: ResMut<EguiGlobalSettin
     ));
 }
 
+/// Everything the panels read.
+#[derive(SystemParam)]
+struct PanelSources<'w> {
+    state: Res<'w, TwinState>,
+    selection: Res<'w, Selection>,
+    rate: Res<'w, IngestRate>,
+    connection: Res<'w, ConnectionInfo>,
+    scene: Res<'w, SceneStatus>,
+    focus: Res<'w, FocusMode>,
+    replay: Option<Res<'w, ReplaySession>>,
+    recorder: Option<Res<'w, LiveRecorder>>,
+    dvr: Option<Res<'w, Dvr>>,
+    stash: Option<Res<'w, LiveStash>>,
+    export: Option<Res<'w, AlarmExport>>,
+    ack_publisher: Option<Res<'w, AckPublisher>>,
+}
+
 fn draw_panels(
     mut contexts: EguiContexts,
-    state: Res<TwinState>,
-    selection: Res<Selection>,
-    rate: Res<IngestRate>,
-    connection: Res<ConnectionInfo>,
-    scene: Res<SceneStatus>,
-    mut select: MessageWriter<SelectTwin>,
-    replay: Option<Res<ReplaySession>>,
-    mut replay_commands: MessageWriter<ReplayCommand>,
-    recorder: Option<Res<LiveRecorder>>,
-    mut record_commands: MessageWriter<RecordCommand>,
-    (dvr, stash, mut dvr_commands): (Option<Res<Dvr>>, Option<Res<LiveStash>>, MessageWriter<DvrCommand>),
-    (mut panel_state, focus, export, ack_publisher, mut alarm_commands, mut focus_commands, mut frame): (
-        ResMut<PanelState>,
-        Res<FocusMode>,
-        Option<Res<AlarmExport>>,
-        Option<Res<AckPublisher>>,
-        MessageWriter<AlarmCommand>,
-        MessageWriter<FocusCommand>,
-        MessageWriter<FrameTwin>,
-    ),
+    sources: PanelSources,
+    mut outlets: dispatch::CommandOutlets,
+    mut panel_state: ResMut<PanelState>,
     mut cameras: Query<&mut Camera, With<Camera3d>>,
     windows: Query<&Window, With<PrimaryWindow>>,
     mut cost: ResMut<UiCost>,
 ) -> Result {
     let started = std::time::Instant::now();
     let panels = &mut *panel_state;
+    let PanelSources { state, selection, rate, connection, scene, focus, replay, recorder, dvr, stash, export, ack_publisher } = &sources;
     let publishes_acks = ack_publisher.is_some();
     if panels.expand_tree_on_start && state.store.len() > 1 {
         panels.tree.expand_all(&state.store);
@@ -187,7 +190,7 @@ fn draw_panels(
     let mut root = egui::Ui::new(ctx.clone(), "twinscope-root".into(), UiBuilder::new().layer_id(LayerId::background()).max_rect(ctx.viewport_rect()));
     let source = if connection.embedded { format!("{} (embedded demo)", connection.broker) } else { connection.broker.clone() };
     let mut bar = model::status_bar_view(&state.store, &rate.snapshot, rate.messages_per_second, &source, replay.is_some(), scene.error.as_deref());
-    bar.focus = *focus;
+    bar.focus = **focus;
     bar.publishes_acks = publishes_acks;
     let record = model::RecordView {
         available: recorder.is_some(),
@@ -225,7 +228,7 @@ fn draw_panels(
     if panels.show_inspector {
         let view = selected.map(|t| model::inspector_view(&state.store, &panels.rollup, t));
         let shelve_minutes = panels.alarms.shelve_minutes;
-        let inspector = egui::Panel::right("inspector").resizable(true).default_size(330.0).show(&mut root, |ui| panels::inspector(ui, view.as_ref(), *focus, shelve_minutes));
+        let inspector = egui::Panel::right("inspector").resizable(true).default_size(330.0).show(&mut root, |ui| panels::inspector(ui, view.as_ref(), **focus, shelve_minutes));
         right = inspector.response.rect.width();
         commands.extend(inspector.inner);
     }
@@ -243,82 +246,9 @@ fn draw_panels(
             camera.viewport = Some(Viewport { physical_position: position, physical_size: size, ..default() });
         }
     }
-    let start = replay.as_ref().map(|s| s.start);
+    let replay_start = sources.replay.as_ref().map(|s| s.start);
     for command in commands {
-        let replay_command = match command {
-            UiCommand::Select(twin) => {
-                select.write(SelectTwin(twin));
-                continue;
-            }
-            UiCommand::SelectAndFrame(twin) => {
-                select.write(SelectTwin(Some(twin)));
-                frame.write(FrameTwin(twin));
-                continue;
-            }
-            UiCommand::FrameSelection => {
-                if let Some(twin) = selected {
-                    frame.write(FrameTwin(twin));
-                }
-                continue;
-            }
-            UiCommand::Acknowledge(alarms) => {
-                alarm_commands.write(AlarmCommand::Acknowledge(alarms));
-                continue;
-            }
-            UiCommand::Shelve { twin, alarm_type, minutes } => {
-                alarm_commands.write(AlarmCommand::Shelve { twin, alarm_type, minutes });
-                continue;
-            }
-            UiCommand::Unshelve { twin, alarm_type } => {
-                alarm_commands.write(AlarmCommand::Unshelve { twin, alarm_type });
-                continue;
-            }
-            UiCommand::ExportAlarmHistory => {
-                alarm_commands.write(AlarmCommand::ExportHistory);
-                continue;
-            }
-            UiCommand::Focus(mode) => {
-                focus_commands.write(FocusCommand(mode));
-                continue;
-            }
-            UiCommand::ToggleHelp => {
-                panels.show_help ^= true;
-                continue;
-            }
-            UiCommand::ToggleAlarmList => {
-                panels.show_alarms ^= true;
-                continue;
-            }
-            UiCommand::ToggleTree => {
-                panels.show_tree ^= true;
-                continue;
-            }
-            UiCommand::TogglePlay => ReplayCommand::TogglePlay,
-            UiCommand::SetSpeed(speed) => ReplayCommand::SetSpeed(speed),
-            UiCommand::SeekTo(seconds) => match start {
-                Some(start) => ReplayCommand::SeekTo(twinscope_core::Timestamp(start.0 + (seconds * 1e6) as i64)),
-                None => continue,
-            },
-            UiCommand::Step(seconds) => ReplayCommand::Step(seconds),
-            UiCommand::PreviousAlarm => ReplayCommand::PreviousAlarm,
-            UiCommand::NextAlarm => ReplayCommand::NextAlarm,
-            UiCommand::MarkLoop => ReplayCommand::MarkLoop,
-            UiCommand::ClearLoop => ReplayCommand::ClearLoop,
-            UiCommand::LookBack(seconds) => {
-                let at = twinscope_core::Timestamp(twinscope_core::Timestamp::now().0 + (seconds * 1e6) as i64);
-                dvr_commands.write(DvrCommand::LookBack(at));
-                continue;
-            }
-            UiCommand::GoLive => {
-                dvr_commands.write(DvrCommand::GoLive);
-                continue;
-            }
-            UiCommand::StartRecording | UiCommand::StopRecording => {
-                record_commands.write(if command == UiCommand::StartRecording { RecordCommand::Start } else { RecordCommand::Stop });
-                continue;
-            }
-        };
-        replay_commands.write(replay_command);
+        outlets.send(command, panels, selected, replay_start);
     }
     cost.seconds.push(started.elapsed().as_secs_f32());
     Ok(())

@@ -225,7 +225,9 @@ impl<'de> Visitor<'de> for TimeSeed {
 mod tests {
     use super::*;
 
-    fn decode(payload: &str) -> Result<(Vec<(String, f64)>, Option<Timestamp>), String> {
+    type Decoded = (Vec<(String, f64)>, Option<Timestamp>);
+
+    fn decode(payload: &str) -> Result<Decoded, String> {
         let mut interner = Interner::default();
         let mut scratch = MeasurementScratch::default();
         let time = decode_measurements(payload.as_bytes(), &mut interner, &mut scratch)?;

@@ -99,10 +99,7 @@ impl ThinEdgeSchema {
             None => match kind {
                 EntityKind::Device => None,
                 EntityKind::ChildDevice => Some(self.interner.twin_id("main")),
-                EntityKind::Service => match entity.service_device() {
-                    Some(device) => Some(self.twin_id(&device)),
-                    None => None,
-                },
+                EntityKind::Service => entity.service_device().map(|device| self.twin_id(&device)),
             },
         };
         let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);

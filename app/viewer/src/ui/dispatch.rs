@@ -1,0 +1,107 @@
+//! Where the panels' commands go: the same messages picking, the keyboard and the replay
+//! controls send, so every way of doing something ends in one place.
+
+use bevy::ecs::system::SystemParam;
+use bevy::prelude::*;
+use twinscope_core::Timestamp;
+use twinscope_core::twin::TwinIndex;
+
+use super::PanelState;
+use super::model::UiCommand;
+use crate::alarm_actions::AlarmCommand;
+use crate::dvr::DvrCommand;
+use crate::focus::FocusCommand;
+use crate::recording::RecordCommand;
+use crate::replay::ReplayCommand;
+use crate::selection::{FrameTwin, SelectTwin};
+
+#[derive(SystemParam)]
+pub struct CommandOutlets<'w> {
+    select: MessageWriter<'w, SelectTwin>,
+    frame: MessageWriter<'w, FrameTwin>,
+    replay: MessageWriter<'w, ReplayCommand>,
+    record: MessageWriter<'w, RecordCommand>,
+    dvr: MessageWriter<'w, DvrCommand>,
+    alarm: MessageWriter<'w, AlarmCommand>,
+    focus: MessageWriter<'w, FocusCommand>,
+}
+
+impl CommandOutlets<'_> {
+    /// Sends one command on; panel visibility is view state and changes here directly.
+    pub fn send(&mut self, command: UiCommand, panels: &mut PanelState, selected: Option<TwinIndex>, replay_start: Option<Timestamp>) {
+        let replay_command = match command {
+            UiCommand::Select(twin) => {
+                self.select.write(SelectTwin(twin));
+                return;
+            }
+            UiCommand::SelectAndFrame(twin) => {
+                self.select.write(SelectTwin(Some(twin)));
+                self.frame.write(FrameTwin(twin));
+                return;
+            }
+            UiCommand::FrameSelection => {
+                if let Some(twin) = selected {
+                    self.frame.write(FrameTwin(twin));
+                }
+                return;
+            }
+            UiCommand::Acknowledge(alarms) => {
+                self.alarm.write(AlarmCommand::Acknowledge(alarms));
+                return;
+            }
+            UiCommand::Shelve { twin, alarm_type, minutes } => {
+                self.alarm.write(AlarmCommand::Shelve { twin, alarm_type, minutes });
+                return;
+            }
+            UiCommand::Unshelve { twin, alarm_type } => {
+                self.alarm.write(AlarmCommand::Unshelve { twin, alarm_type });
+                return;
+            }
+            UiCommand::ExportAlarmHistory => {
+                self.alarm.write(AlarmCommand::ExportHistory);
+                return;
+            }
+            UiCommand::Focus(mode) => {
+                self.focus.write(FocusCommand(mode));
+                return;
+            }
+            UiCommand::ToggleHelp => {
+                panels.show_help ^= true;
+                return;
+            }
+            UiCommand::ToggleAlarmList => {
+                panels.show_alarms ^= true;
+                return;
+            }
+            UiCommand::ToggleTree => {
+                panels.show_tree ^= true;
+                return;
+            }
+            UiCommand::TogglePlay => ReplayCommand::TogglePlay,
+            UiCommand::SetSpeed(speed) => ReplayCommand::SetSpeed(speed),
+            UiCommand::SeekTo(seconds) => match replay_start {
+                Some(start) => ReplayCommand::SeekTo(Timestamp(start.0 + (seconds * 1e6) as i64)),
+                None => return,
+            },
+            UiCommand::Step(seconds) => ReplayCommand::Step(seconds),
+            UiCommand::PreviousAlarm => ReplayCommand::PreviousAlarm,
+            UiCommand::NextAlarm => ReplayCommand::NextAlarm,
+            UiCommand::MarkLoop => ReplayCommand::MarkLoop,
+            UiCommand::ClearLoop => ReplayCommand::ClearLoop,
+            UiCommand::LookBack(seconds) => {
+                let at = Timestamp(Timestamp::now().0 + (seconds * 1e6) as i64);
+                self.dvr.write(DvrCommand::LookBack(at));
+                return;
+            }
+            UiCommand::GoLive => {
+                self.dvr.write(DvrCommand::GoLive);
+                return;
+            }
+            UiCommand::StartRecording | UiCommand::StopRecording => {
+                self.record.write(if command == UiCommand::StartRecording { RecordCommand::Start } else { RecordCommand::Stop });
+                return;
+            }
+        };
+        self.replay.write(replay_command);
+    }
+}

@@ -64,6 +64,7 @@ fn check_reports_how_the_demo_scene_binds() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("check --json prints JSON");
     assert_eq!(report["bound"].as_array().unwrap().len(), 65);
     assert_eq!(report["rules"], 5);
+    assert_eq!(report["alarm_rules"], 3);
 }
 
 #[test]
@@ -83,6 +84,16 @@ fn check_refuses_broken_scenes_with_the_file_and_reason() {
             "bad-rule.toml",
             "[scene]\nmodel = \"truncated.glb\"\n[[rule]]\nproperty = \"t\"\nrange = [{ min = 5.0, max = 1.0, status = \"ok\" }]\n",
             "min 5 is not below max 1",
+        ),
+        (
+            "bad-alarm.toml",
+            "[scene]\nmodel = \"truncated.glb\"\n[[alarm]]\ntype = \"hot\"\nproperty = \"t\"\nabove = 1\nbelow = 0\nseverity = \"major\"\n",
+            "alarm \"hot\": give exactly one of `above` or `below`",
+        ),
+        (
+            "bad-severity.toml",
+            "[scene]\nmodel = \"truncated.glb\"\n[[alarm]]\ntype = \"hot\"\nproperty = \"t\"\nabove = 1\nseverity = \"urgent\"\n",
+            "unknown severity \"urgent\"",
         ),
     ];
     for (file, text, expected) in cases {

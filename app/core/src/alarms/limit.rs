@@ -191,6 +191,10 @@ impl AlarmRules {
         self.rules.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
     pub fn get(&self, rule: usize) -> &AlarmRule {
         &self.rules[rule]
     }

@@ -32,18 +32,20 @@ pub fn run(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             "nodes_without_twin": scene.binding.unbound_mesh_nodes.iter().map(|n| model.path(*n)).collect::<Vec<_>>(),
             "warnings": scene.binding.warnings,
             "rules": scene.rules.len(),
+            "alarm_rules": scene.alarm_rules.len(),
         });
         crate::outln!(out, "{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
     crate::outln!(out, "scene {:?} ({})", scene.name(), scene.manifest_path.display());
     crate::outln!(out, 
-        "model {}: {} nodes in scene {} of {}, {} rules",
+        "model {}: {} nodes in scene {} of {}, {} rules, {} alarm rules",
         scene.model_path.display(),
         model.nodes.len(),
         model.scene_index,
         model.scene_count,
-        scene.rules.len()
+        scene.rules.len(),
+        scene.alarm_rules.len()
     );
     crate::outln!(out, "\nbound nodes ({}):", scene.binding.bound.len());
     for binding in &scene.binding.bound {

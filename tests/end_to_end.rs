@@ -31,7 +31,7 @@ fn apply_until(store: &mut TwinStore, batches: &BatchReceiver, limit: Duration, 
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if let Some(batch) = batches.recv_timeout(Duration::from_millis(20)) {
-            store.apply_all(&batch.updates, batch.received);
+            batch.apply_to(store);
         }
         if check(store) {
             return true;
@@ -212,6 +212,44 @@ fn ingest_reconnects_resubscribes_and_marks_stale_when_the_broker_goes_away() {
     });
     assert!(arrived, "after reconnecting the client must subscribe again");
     assert_eq!(store.twin("pump1").unwrap().status, Status::Ok);
+}
+
+/// thin-edge clears an alarm by removing its retained message. A viewer that was away when
+/// that happened never hears the clear; after reconnecting it must notice that the broker no
+/// longer holds the alarm (here: mosquitto restarted holding only one of the two alarms).
+#[test]
+fn alarms_cleared_while_disconnected_are_cleared_after_reconnecting() {
+    use twinscope_core::alarms::AlarmState;
+    let mut mosquitto = Mosquitto::start();
+    let port = mosquitto.port;
+    let address: BrokerAddress = mosquitto.url().parse().unwrap();
+    let (ingest_handle, batches) = ingest(address);
+    let stats = ingest_handle.stats.clone();
+    assert!(eventually(Duration::from_secs(10), || stats.snapshot().connected));
+    std::thread::sleep(Duration::from_millis(200));
+    mosquitto.publish("te/device/pump1///a/still_there", r#"{"text":"Still there","severity":"major"}"#, true);
+    mosquitto.publish("te/device/pump1///a/went_away", r#"{"text":"Went away","severity":"critical"}"#, true);
+    let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+    assert!(apply_until(&mut store, &batches, Duration::from_secs(5), |s| s.twin("pump1").is_some_and(|t| t.alarms.len() == 2)));
+
+    mosquitto.stop();
+    assert!(eventually(Duration::from_secs(10), || !stats.snapshot().connected));
+    let mosquitto = Mosquitto::start_on(port);
+    mosquitto.publish("te/device/pump1///a/still_there", r#"{"text":"Still there","severity":"major"}"#, true);
+    assert!(eventually(Duration::from_secs(15), || stats.snapshot().connects >= 2), "no reconnect");
+    let pump = store.find("pump1").unwrap();
+    let state_of = |store: &TwinStore, alarm_type: &str| store.alarm_book().get(pump, &alarm_type.into()).map(|a| a.state);
+    // Apply what arrives and tick the store (the viewer does once a second) until the window has passed.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while state_of(&store, "went_away") != Some(AlarmState::ReturnedUnacknowledged) && Instant::now() < deadline {
+        apply_until(&mut store, &batches, Duration::from_millis(200), |_| false);
+        store.tick_alarms(twinscope_core::Timestamp::now());
+    }
+    assert_eq!(state_of(&store, "went_away"), Some(AlarmState::ReturnedUnacknowledged), "the alarm the broker no longer holds is cleared");
+    assert_eq!(state_of(&store, "still_there"), Some(AlarmState::ActiveUnacknowledged), "the re-delivered one stays active");
+    let clear = store.alarm_book().history().iter().find(|t| &*t.alarm_type == "went_away" && t.to == AlarmState::ReturnedUnacknowledged).unwrap();
+    assert!(clear.cause.contains("not retained by the broker"), "{}", clear.cause);
+    assert_eq!(store.twin("pump1").unwrap().alarms.len(), 1);
 }
 
 // ---- twinscope sim + twinscope state ---------------------------------------------------------

@@ -66,7 +66,7 @@ fn scene() -> Scene {
 }
 
 fn send(sender: &BatchSender, updates: Vec<TwinUpdate>) {
-    sender.send(UpdateBatch { received: Timestamp::now(), updates }).unwrap();
+    sender.send(UpdateBatch::new(Timestamp::now(), updates)).unwrap();
 }
 
 #[test]

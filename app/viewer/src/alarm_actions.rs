@@ -152,6 +152,6 @@ fn expire_shelving(time: Res<Time<Real>>, mut state: ResMut<TwinState>, mut last
     let now = time.elapsed_secs_f64();
     if now - *last >= 1.0 {
         *last = now;
-        state.store.expire_shelving(Timestamp::now());
+        state.store.tick_alarms(Timestamp::now());
     }
 }

@@ -109,7 +109,7 @@ fn apply_update_batches(link: Option<Res<IngestLink>>, mut state: ResMut<TwinSta
         Some(stash) => &mut stash.into_inner().0,
         None => &mut state.store,
     };
-    link.batches.drain(|batch| store.apply_all(&batch.updates, batch.received));
+    link.batches.drain(|batch| batch.apply_to(store));
 }
 
 /// Live data only: in replay the recording's clock decides what is stale.

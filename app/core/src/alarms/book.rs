@@ -107,6 +107,11 @@ pub struct AlarmCounts {
 /// Transitions kept in memory; older ones are dropped (and counted) first.
 pub const HISTORY_LIMIT: usize = 200_000;
 
+/// How long after a (re)connect the broker's retained alarms are collected before device
+/// alarms it did not re-deliver are cleared (thin-edge's Cumulocity mapper syncs alarms the
+/// same way, with the same 5 s window).
+pub const RESYNC_WINDOW_US: i64 = 5_000_000;
+
 /// The alarm list and its history.
 #[derive(Debug, Clone, Default)]
 pub struct AlarmBook {
@@ -115,6 +120,14 @@ pub struct AlarmBook {
     history: VecDeque<AlarmTransition>,
     dropped_history: u64,
     generation: u64,
+    resync: Option<Resync>,
+}
+
+/// Device alarms re-delivered since a (re)connect.
+#[derive(Debug, Clone)]
+struct Resync {
+    started: Timestamp,
+    confirmed: foldhash::HashSet<(TwinIndex, Arc<str>)>,
 }
 
 /// What an activation carries.
@@ -181,9 +194,30 @@ impl AlarmBook {
         counts
     }
 
+    /// The client (re)connected at `now`: device alarms must be re-delivered (retained) within
+    /// [`RESYNC_WINDOW_US`] or [`finish_resync`](Self::finish_resync) names them.
+    pub fn begin_resync(&mut self, now: Timestamp) {
+        self.resync = Some(Resync { started: now, confirmed: Default::default() });
+    }
+
+    /// Once the window has passed: the active device alarms the broker did not re-deliver,
+    /// which were cleared while the client was away. Empty while the window is open.
+    pub fn finish_resync(&mut self, now: Timestamp) -> Vec<(TwinIndex, Arc<str>)> {
+        let Some(resync) = self.resync.take_if(|r| now.0 - r.started.0 >= RESYNC_WINDOW_US) else { return Vec::new() };
+        self.alarms
+            .iter()
+            .filter(|a| a.source == AlarmSource::Device && a.state.is_active())
+            .map(|a| (a.twin, a.alarm_type.clone()))
+            .filter(|key| !resync.confirmed.contains(key))
+            .collect()
+    }
+
     /// A condition became active, or an active one was raised again (new text or severity).
     pub fn activate(&mut self, activation: Activation<'_>, cause: &str) {
         let key = (activation.twin, activation.alarm_type.clone());
+        if let Some(resync) = &mut self.resync {
+            resync.confirmed.insert(key.clone());
+        }
         match self.index.get(&key).copied() {
             Some(i) => {
                 let alarm = &mut self.alarms[i];

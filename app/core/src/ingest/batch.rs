@@ -4,6 +4,7 @@
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::time::Timestamp;
+use crate::twin::TwinStore;
 use crate::update::TwinUpdate;
 
 /// Updates decoded from messages received close together.
@@ -12,6 +13,24 @@ pub struct UpdateBatch {
     /// When the batch was closed (local time): the store uses it as "now".
     pub received: Timestamp,
     pub updates: Vec<TwinUpdate>,
+    /// The client has just (re)connected and subscribed: the broker is about to re-deliver
+    /// its retained state, and alarms cleared while disconnected will not be among it.
+    pub session_started: bool,
+}
+
+impl UpdateBatch {
+    pub fn new(received: Timestamp, updates: Vec<TwinUpdate>) -> Self {
+        UpdateBatch { received, updates, session_started: false }
+    }
+
+    /// Applies the batch: its updates in order, and after a (re)connect the start of an alarm
+    /// resync (see [`TwinStore::begin_alarm_resync`]).
+    pub fn apply_to(&self, store: &mut TwinStore) {
+        if self.session_started {
+            store.begin_alarm_resync(self.received);
+        }
+        store.apply_all(&self.updates, self.received);
+    }
 }
 
 /// The consumer's end: drains batches and hands emptied ones back.
@@ -98,7 +117,7 @@ mod tests {
         buffer.push(TwinUpdate::Health { twin: "a".into(), up: true, time: Timestamp(0) });
         let capacity = buffer.capacity();
         let pointer = buffer.as_ptr();
-        tx.send(UpdateBatch { received: Timestamp(1), updates: buffer }).unwrap();
+        tx.send(UpdateBatch::new(Timestamp(1), buffer)).unwrap();
         let mut seen = 0;
         assert_eq!(rx.drain(|batch| seen += batch.updates.len()), 1);
         assert_eq!(seen, 1);

@@ -58,6 +58,8 @@ pub trait MessageHandler: Send + 'static {
         QoS::AtMostOnce
     }
     fn handle(&mut self, topic: &str, payload: &[u8], qos: u8, retain: bool, received: Timestamp);
+    /// Connected (again) and subscribed: retained messages follow.
+    fn connected(&mut self) {}
     /// Called at least every few milliseconds, for time-based flushing.
     fn tick(&mut self) {}
     /// The connection was lost or the thread is stopping: push out what is pending.
@@ -134,7 +136,19 @@ impl MessageSink {
             return;
         }
         let updates = std::mem::replace(&mut self.buffer, self.sender.buffer());
-        match self.sender.send(UpdateBatch { received: Timestamp::now(), updates }) {
+        self.send(UpdateBatch::new(Timestamp::now(), updates));
+    }
+
+    /// Tells the consumer a session started, after whatever was pending.
+    pub fn session_started(&mut self) {
+        self.flush();
+        let mut batch = UpdateBatch::new(Timestamp::now(), self.sender.buffer());
+        batch.session_started = true;
+        self.send(batch);
+    }
+
+    fn send(&mut self, batch: UpdateBatch) {
+        match self.sender.send(batch) {
             Ok(()) => {}
             Err(SendError::Full) => {
                 self.stats.dropped_batch();
@@ -153,6 +167,9 @@ impl MessageHandler for MessageSink {
     }
     fn handle(&mut self, topic: &str, payload: &[u8], _qos: u8, _retain: bool, received: Timestamp) {
         MessageSink::handle(self, topic, payload, received);
+    }
+    fn connected(&mut self) {
+        self.session_started();
     }
     fn tick(&mut self) {
         self.flush_if_due();
@@ -220,6 +237,7 @@ fn run<H: MessageHandler>(config: IngestConfig, mut sink: H, stats: &IngestStats
                         tracing::warn!(filter, %error, "could not subscribe");
                     }
                 }
+                sink.connected();
             }
             Ok(Ok(_)) => {}
             Ok(Err(error)) => {

@@ -319,10 +319,27 @@ impl TwinStore {
         done
     }
 
-    /// Brings back shelved alarms whose time is up. Call it regularly (the viewer does once
-    /// a second).
+    /// Brings back shelved alarms whose time is up.
     pub fn expire_shelving(&mut self, now: Timestamp) {
         for twin in self.alarm_book.expire_shelving(now) {
+            self.refresh_status(twin);
+        }
+    }
+
+    /// The MQTT client (re)connected: thin-edge alarms are retained, so the broker re-delivers
+    /// every active one; those it does not were cleared (their retained message removed) while
+    /// the client was away, and [`tick_alarms`](Self::tick_alarms) clears them after a window.
+    pub fn begin_alarm_resync(&mut self, now: Timestamp) {
+        self.alarm_book.begin_resync(now);
+    }
+
+    /// Time-based alarm work: shelving expiry and finishing a resync. Call it regularly (the
+    /// viewer does once a second).
+    pub fn tick_alarms(&mut self, now: Timestamp) {
+        self.expire_shelving(now);
+        for (twin, alarm_type) in self.alarm_book.finish_resync(now) {
+            tracing::info!(twin = %self.twins[twin.0 as usize].id, %alarm_type, "alarm cleared while disconnected: not re-delivered after reconnecting");
+            self.clear_alarm(twin, &alarm_type, now, "not retained by the broker after reconnecting (cleared while disconnected)");
             self.refresh_status(twin);
         }
     }
@@ -845,5 +862,34 @@ mod tests {
         assert!(store.get(p).status < Status::Warning, "the condition is gone");
         assert!(store.acknowledge(p, &"leak".into(), "op", Timestamp(6)));
         assert!(store.alarm_book().alarms().is_empty());
+    }
+
+    #[test]
+    fn alarms_cleared_while_disconnected_are_cleared_after_the_resync_window() {
+        use crate::alarms::AlarmState;
+        let mut store = store().with_alarm_rules(alarm_rules());
+        let second = 1_000_000;
+        let raise = |twin: &str, alarm_type: &str| TwinUpdate::AlarmRaised { twin: twin.into(), alarm_type: alarm_type.into(), severity: Severity::Major, text: String::new(), time: Timestamp(0) };
+        store.apply(&raise("pump", "kept"), Timestamp(0));
+        store.apply(&raise("pump", "gone"), Timestamp(0));
+        store.apply(&measurement("pump", "temperature", 95.0, 0), Timestamp(0));
+        store.apply(&measurement("pump", "temperature", 95.0, 2 * second), Timestamp(2 * second)); // the rule alarm
+        let pump = store.find("pump").unwrap();
+        assert_eq!(store.get(pump).active_alarms, 3);
+
+        // Reconnect at 10 s: the broker re-delivers only "kept" (retained).
+        store.begin_alarm_resync(Timestamp(10 * second));
+        store.apply(&raise("pump", "kept"), Timestamp(10 * second));
+        store.tick_alarms(Timestamp(14 * second));
+        assert_eq!(store.get(pump).active_alarms, 3, "nothing happens inside the window");
+        store.tick_alarms(Timestamp(15 * second));
+        let book = store.alarm_book();
+        assert_eq!(book.get(pump, &"gone".into()).unwrap().state, AlarmState::ReturnedUnacknowledged, "cleared, still to acknowledge");
+        assert!(book.history().back().unwrap().cause.contains("not retained by the broker"));
+        assert_eq!(book.get(pump, &"kept".into()).unwrap().state, AlarmState::ActiveUnacknowledged);
+        assert_eq!(book.get(pump, &"overheat".into()).unwrap().state, AlarmState::ActiveUnacknowledged, "local rule alarms are not the broker's");
+        assert_eq!(store.get(pump).active_alarms, 2);
+        store.tick_alarms(Timestamp(30 * second));
+        assert_eq!(store.get(pump).active_alarms, 2, "a resync finishes once");
     }
 }

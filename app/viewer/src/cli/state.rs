@@ -24,7 +24,7 @@ pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     let deadline = Instant::now() + args.listen_for;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         if let Some(batch) = batches.recv_timeout(left.min(Duration::from_millis(50))) {
-            store.apply_all(&batch.updates, batch.received);
+            batch.apply_to(&mut store);
             batches.recycle(batch.updates);
         }
     }
@@ -32,7 +32,7 @@ pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     let stats = ingest.stats.snapshot();
     ingest.stop();
     while let Some(batch) = batches.recv_timeout(Duration::ZERO) {
-        store.apply_all(&batch.updates, batch.received);
+        batch.apply_to(&mut store);
     }
     store.mark_stale(Timestamp::now());
     if args.json {

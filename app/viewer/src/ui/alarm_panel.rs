@@ -125,3 +125,35 @@ pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListSta
     }
     commands
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::testing::PanelHarness;
+    use twinscope_core::rules::RuleSet;
+    use twinscope_core::twin::StoreConfig;
+    use twinscope_core::{Timestamp, TwinUpdate};
+
+    #[test]
+    fn rows_select_their_twin_and_acknowledge_and_shelve() {
+        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+        store.declare("line1", None, Some("Line 1"));
+        store.declare("pump1", Some("line1"), Some("Pump 1"));
+        let raise = TwinUpdate::AlarmRaised { twin: "pump1".into(), alarm_type: "overheat".into(), severity: Severity::Major, text: "hot".into(), time: Timestamp(0) };
+        store.apply(&raise, Timestamp(0));
+        let pump = store.find("pump1").unwrap();
+        let mut list = AlarmListState::default();
+        let mut harness = PanelHarness::new(1200.0, 300.0);
+        let mut draw = |ui: &mut egui::Ui| alarm_panel(ui, &store, &mut list, None);
+        harness.frame(vec![], &mut draw);
+        let overheat: std::sync::Arc<str> = "overheat".into();
+        let click = |harness: &mut PanelHarness, text: &str, draw: &mut dyn FnMut(&mut egui::Ui) -> Vec<UiCommand>| {
+            let at = harness.find(text).unwrap_or_else(|| panic!("{text:?} not on screen: {:?}", harness.texts));
+            harness.click(at, draw).into_iter().flatten().collect::<Vec<_>>()
+        };
+        assert_eq!(click(&mut harness, "Line 1 › Pump 1", &mut draw), vec![UiCommand::SelectAndFrame(pump)]);
+        assert_eq!(click(&mut harness, "Ack", &mut draw), vec![UiCommand::Acknowledge(vec![(pump, overheat.clone())])]);
+        assert_eq!(click(&mut harness, "Shelve", &mut draw), vec![UiCommand::Shelve { twin: pump, alarm_type: overheat, minutes: 30 }]);
+        assert_eq!(click(&mut harness, "Export history (CSV)", &mut draw), vec![UiCommand::ExportAlarmHistory]);
+    }
+}

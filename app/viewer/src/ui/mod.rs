@@ -12,6 +12,8 @@ mod dispatch;
 pub mod help;
 pub mod model;
 pub mod panels;
+#[cfg(test)]
+mod testing;
 pub mod tree_panel;
 pub mod tree_view;
 pub mod trend;

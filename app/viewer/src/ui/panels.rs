@@ -338,3 +338,64 @@ pub fn dvr_bar(ui: &mut egui::Ui, view: &DvrBarView) -> Vec<UiCommand> {
     }
     commands
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::model::{inspector_view, status_bar_view};
+    use crate::ui::testing::PanelHarness;
+    use twinscope_core::ingest::StatsSnapshot;
+    use twinscope_core::rules::RuleSet;
+    use twinscope_core::twin::tree::Rollup;
+    use twinscope_core::twin::{Severity, StoreConfig, TwinStore};
+    use twinscope_core::{Timestamp, TwinUpdate};
+
+    fn pump_with_history() -> TwinStore {
+        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+        store.declare("line1", None, Some("Line 1"));
+        store.declare("pump1", Some("line1"), Some("Pump 1"));
+        store.declare("seal", Some("pump1"), Some("Seal"));
+        for i in 0..10 {
+            let t = Timestamp(1_700_000_000_000_000 + i * 1_000_000);
+            store.apply(&TwinUpdate::Measurement { twin: "pump1".into(), name: "flow".into(), value: 40.0 + i as f64, time: t }, t);
+        }
+        let raise = TwinUpdate::AlarmRaised { twin: "seal".into(), alarm_type: "leak".into(), severity: Severity::Major, text: "drip".into(), time: Timestamp(0) };
+        store.apply(&raise, Timestamp(0));
+        store
+    }
+
+    #[test]
+    fn the_inspector_goes_up_by_breadcrumb_down_by_part_and_switches_focus() {
+        let store = pump_with_history();
+        let pump = store.find("pump1").unwrap();
+        let view = inspector_view(&store, &Rollup::compute(&store), pump);
+        let mut harness = PanelHarness::new(400.0, 900.0);
+        let mut draw = |ui: &mut egui::Ui| inspector(ui, Some(&view), FocusMode::Normal, 30);
+        harness.frame(vec![], &mut draw);
+        assert!(harness.find("flow").is_some() && harness.find("Trends").is_some(), "{:?}", harness.texts);
+        assert!(harness.find("1 alarm").is_some(), "the parts summary counts the seal in alarm: {:?}", harness.texts);
+        let mut click = |text: &str| {
+            let at = harness.find(text).unwrap_or_else(|| panic!("{text:?} not on screen"));
+            harness.click(at, &mut draw).into_iter().flatten().collect::<Vec<_>>()
+        };
+        assert_eq!(click("Line 1"), vec![UiCommand::SelectAndFrame(store.find("line1").unwrap())], "a crumb goes up");
+        assert_eq!(click("Seal"), vec![UiCommand::SelectAndFrame(store.find("seal").unwrap())], "a part goes down");
+        assert_eq!(click("X-ray (X)"), vec![UiCommand::Focus(FocusMode::XRay)]);
+        assert_eq!(click("Isolate (I)"), vec![UiCommand::Focus(FocusMode::Isolate)]);
+    }
+
+    #[test]
+    fn the_status_bar_always_shows_alarm_counts_per_severity() {
+        let store = pump_with_history();
+        let view = status_bar_view(&store, &StatsSnapshot::default(), 0.0, "test", false, None);
+        let mut harness = PanelHarness::new(1400.0, 80.0);
+        let commands = harness.frame(vec![], |ui| status_bar(ui, &view, &RecordView::default()));
+        assert!(commands.is_empty());
+        for text in [" 0 CRITICAL ", " 1 MAJOR ", " 0 MINOR ", " 0 WARNING ", "1 unacknowledged", "0 shelved", "read-only"] {
+            assert!(harness.find(text).is_some(), "{text:?} missing: {:?}", harness.texts);
+        }
+        let at = harness.find("Alarms (L)").unwrap();
+        let commands: Vec<UiCommand> = harness.click(at, |ui| status_bar(ui, &view, &RecordView::default())).into_iter().flatten().collect();
+        assert_eq!(commands, vec![UiCommand::ToggleAlarmList]);
+    }
+}

@@ -70,3 +70,54 @@ pub fn tree_panel(ui: &mut egui::Ui, store: &TwinStore, rollup: &Rollup, tree: &
     });
     commands
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::testing::PanelHarness;
+    use twinscope_core::rules::RuleSet;
+    use twinscope_core::twin::StoreConfig;
+
+    /// A plant of 100 lines of 100 parts: 10,101 twins.
+    fn big_plant() -> TwinStore {
+        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+        store.declare("plant", None, Some("Plant"));
+        for line in 0..100 {
+            let line_id = format!("line{line}");
+            store.declare(&line_id, Some("plant"), Some(&format!("Line {line}")));
+            for part in 0..100 {
+                store.declare(&format!("{line_id}-part{part}"), Some(&line_id), Some(&format!("Part {line}.{part}")));
+            }
+        }
+        store
+    }
+
+    #[test]
+    fn clicking_a_row_selects_and_frames_its_twin_and_only_visible_rows_are_laid_out() {
+        let store = big_plant();
+        let rollup = Rollup::compute(&store);
+        let mut tree = HierarchyState::default();
+        tree.expand_all(&store);
+        let mut harness = PanelHarness::new(300.0, 600.0);
+        let mut draw = |ui: &mut egui::Ui| tree_panel(ui, &store, &rollup, &mut tree, None);
+        harness.frame(vec![], &mut draw);
+        let rows_drawn = harness.texts.iter().filter(|(t, _)| t.starts_with("Part ") || t.starts_with("Line ")).count();
+        assert!(rows_drawn > 10 && rows_drawn < 60, "virtualised: {rows_drawn} of 10,101 rows laid out");
+        let target = harness.find("Part 0.3").expect("the fourth part of line 0 is on screen");
+        let commands: Vec<UiCommand> = harness.click(target, &mut draw).into_iter().flatten().collect();
+        assert_eq!(commands, vec![UiCommand::SelectAndFrame(store.find("line0-part3").unwrap())]);
+    }
+
+    #[test]
+    fn the_search_box_filters_the_tree() {
+        let store = big_plant();
+        let rollup = Rollup::compute(&store);
+        let mut tree = HierarchyState::default();
+        tree.query = "part 42.7".into();
+        let mut harness = PanelHarness::new(300.0, 600.0);
+        harness.frame(vec![], |ui| tree_panel(ui, &store, &rollup, &mut tree, None));
+        assert!(harness.find("11 matches").is_some(), "substring matches: 42.7 and 42.70 to 42.79: {:?}", harness.texts);
+        assert!(harness.find("Part 42.7").is_some() && harness.find("Line 42").is_some() && harness.find("Plant").is_some());
+        assert!(harness.find("Line 41").is_none());
+    }
+}

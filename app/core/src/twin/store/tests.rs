@@ -1,0 +1,245 @@
+//! The twin store's tests: hierarchy, values, status, staleness, and alarms end to end.
+
+use super::*;
+use crate::rules::RuleSet;
+
+fn store() -> TwinStore {
+    TwinStore::new(StoreConfig { history_len: 4, stale_after: Duration::from_secs(10) }, RuleSet::default())
+}
+
+fn measurement(twin: &str, name: &str, value: f64, t: i64) -> TwinUpdate {
+    TwinUpdate::Measurement { twin: twin.into(), name: name.into(), value, time: Timestamp(t) }
+}
+
+fn register(twin: &str, parent: Option<&str>) -> TwinUpdate {
+    TwinUpdate::Register {
+        twin: twin.into(),
+        implicit: false,
+        parent: parent.map(TwinId::from),
+        kind: EntityKind::ChildDevice,
+        display_name: None,
+        entity_type: None,
+    }
+}
+
+#[test]
+fn builds_a_hierarchy_of_any_depth_from_registrations() {
+    let mut store = store();
+    let now = Timestamp(0);
+    for (twin, parent) in [("plant", None), ("line1", Some("plant")), ("pump1", Some("line1")), ("bearing", Some("pump1"))] {
+        store.apply(&register(twin, parent), now);
+    }
+    let bearing = store.find("bearing").unwrap();
+    let path: Vec<&str> = store.path(bearing).iter().map(|id| id.as_str()).collect();
+    assert_eq!(path, ["plant", "line1", "pump1", "bearing"]);
+    assert_eq!(store.roots().count(), 1);
+}
+
+#[test]
+fn registration_before_parent_exists_and_reparenting_work() {
+    let mut store = store();
+    store.apply(&register("pump1", Some("line1")), Timestamp(0));
+    store.apply(&register("pump1", Some("line2")), Timestamp(0));
+    let line1 = store.find("line1").unwrap();
+    let line2 = store.find("line2").unwrap();
+    assert!(store.get(line1).children.is_empty());
+    assert_eq!(store.get(line2).children.len(), 1);
+}
+
+#[test]
+fn refuses_cycles() {
+    let mut store = store();
+    store.apply(&register("b", Some("a")), Timestamp(0));
+    store.apply(&register("a", Some("b")), Timestamp(0));
+    let a = store.find("a").unwrap();
+    assert_eq!(store.get(a).parent, None);
+    assert_eq!(store.path(store.find("b").unwrap()).len(), 2);
+}
+
+#[test]
+fn measurements_update_value_time_and_bounded_history() {
+    let mut store = store();
+    for i in 0..10 {
+        store.apply(&measurement("pump1", "temperature", i as f64, i), Timestamp(i));
+    }
+    let twin = store.twin("pump1").unwrap();
+    let property = twin.property("temperature").unwrap();
+    assert_eq!(property.value, 9.0);
+    assert_eq!(property.time, Timestamp(9));
+    assert_eq!(property.history.len(), 4);
+    assert_eq!(twin.status, Status::Ok);
+}
+
+#[test]
+fn units_arriving_first_are_kept() {
+    let mut store = store();
+    store.apply(&TwinUpdate::Unit { twin: "p".into(), name: "temperature".into(), unit: "°C".into() }, Timestamp(0));
+    store.apply(&measurement("p", "temperature", 20.0, 1), Timestamp(1));
+    let property = store.twin("p").unwrap().property("temperature").unwrap();
+    assert_eq!(property.unit.as_deref(), Some("°C"));
+    assert_eq!(property.value, 20.0);
+}
+
+#[test]
+fn alarms_raise_and_clear_status() {
+    let mut store = store();
+    store.apply(&measurement("p", "t", 1.0, 0), Timestamp(0));
+    store.take_changed();
+    let raise = TwinUpdate::AlarmRaised {
+        twin: "p".into(),
+        alarm_type: "overheat".into(),
+        severity: Severity::Major,
+        text: "too hot".into(),
+        time: Timestamp(1),
+    };
+    store.apply(&raise, Timestamp(1));
+    assert_eq!(store.twin("p").unwrap().status, Status::Alarm);
+    assert_eq!(store.take_changed(), vec![store.find("p").unwrap()]);
+    store.apply(&TwinUpdate::AlarmCleared { twin: "p".into(), alarm_type: "overheat".into(), time: Timestamp(2) }, Timestamp(2));
+    assert_eq!(store.twin("p").unwrap().status, Status::Ok);
+    assert!(store.twin("p").unwrap().alarms.is_empty());
+}
+
+#[test]
+fn silence_makes_a_twin_stale_and_data_revives_it() {
+    let mut store = store();
+    store.apply(&measurement("p", "t", 1.0, 0), Timestamp(0));
+    store.mark_stale(Timestamp(5_000_000));
+    assert_eq!(store.twin("p").unwrap().status, Status::Ok);
+    store.mark_stale(Timestamp(11_000_000));
+    assert_eq!(store.twin("p").unwrap().status, Status::Stale);
+    store.apply(&measurement("p", "t", 1.0, 12_000_000), Timestamp(12_000_000));
+    assert_eq!(store.twin("p").unwrap().status, Status::Ok);
+}
+
+#[test]
+fn twins_without_data_are_unknown_and_never_stale() {
+    let mut store = store();
+    store.declare("idle", None, Some("Idle pump"));
+    store.mark_stale(Timestamp(100_000_000));
+    let twin = store.twin("idle").unwrap();
+    assert_eq!(twin.status, Status::Unknown);
+    assert_eq!(twin.label(), "Idle pump");
+}
+
+#[test]
+fn service_down_reads_as_comms_lost() {
+    let mut store = store();
+    store.apply(&TwinUpdate::Health { twin: "svc".into(), up: false, time: Timestamp(0) }, Timestamp(0));
+    assert_eq!(store.twin("svc").unwrap().status, Status::Stale);
+}
+
+#[test]
+fn health_and_events_are_sent_on_change_and_never_go_stale() {
+    let mut store = store();
+    store.apply(&TwinUpdate::Health { twin: "svc".into(), up: true, time: Timestamp(0) }, Timestamp(0));
+    let event = TwinUpdate::Event { twin: "door".into(), event_type: "opened".into(), text: "Door opened".into(), time: Timestamp(0) };
+    store.apply(&event, Timestamp(0));
+    store.mark_stale(Timestamp(3_600_000_000));
+    assert_eq!(store.twin("svc").unwrap().status, Status::Ok);
+    assert_eq!(store.twin("door").unwrap().status, Status::Ok);
+}
+
+#[test]
+fn fragments_set_and_remove() {
+    let mut store = store();
+    let set = TwinUpdate::Fragment { twin: "p".into(), name: "maker".into(), value: Some(serde_json::json!({"name": "ACME"})) };
+    store.apply(&set, Timestamp(0));
+    assert_eq!(store.twin("p").unwrap().fragments.len(), 1);
+    store.apply(&TwinUpdate::Fragment { twin: "p".into(), name: "maker".into(), value: None }, Timestamp(0));
+    assert!(store.twin("p").unwrap().fragments.is_empty());
+}
+
+fn alarm_rules() -> AlarmRules {
+    let spec: crate::alarms::AlarmRuleSpec = toml::from_str(
+        "type = \"overheat\"\nproperty = \"temperature\"\nabove = 80\ndeadband = 5\non_delay_secs = 1\nseverity = \"major\"",
+    )
+    .unwrap();
+    AlarmRules::compile(&[spec]).unwrap()
+}
+
+#[test]
+fn device_and_rule_alarms_share_one_list_with_isa_states() {
+    use crate::alarms::AlarmState;
+    let mut store = store().with_alarm_rules(alarm_rules());
+    let second = 1_000_000;
+    for (t, value) in [(0, 90.0), (1, 91.0)] {
+        store.apply(&measurement("pump", "temperature", value, t * second), Timestamp(t * second));
+    }
+    let raise = TwinUpdate::AlarmRaised { twin: "pump".into(), alarm_type: "cavitation".into(), severity: Severity::Critical, text: "c".into(), time: Timestamp(2 * second) };
+    store.apply(&raise, Timestamp(2 * second));
+    let pump = store.find("pump").unwrap();
+    let book = store.alarm_book();
+    let listed: Vec<(&str, AlarmSource)> = book.sorted().into_iter().map(|i| (&*book.alarms()[i].alarm_type, book.alarms()[i].source)).collect();
+    assert_eq!(listed, [("cavitation", AlarmSource::Device), ("overheat", AlarmSource::Rule)], "critical first");
+    let twin = store.get(pump);
+    assert_eq!((twin.status, twin.alarm_severity, twin.unacknowledged, twin.active_alarms), (Status::Alarm, Some(Severity::Critical), true, 2));
+
+    // Acknowledge both: still in alarm, no longer unacknowledged (it stops pulsing).
+    store.take_changed();
+    assert!(store.acknowledge(pump, &"cavitation".into(), "op", Timestamp(3 * second)));
+    assert!(store.acknowledge(pump, &"overheat".into(), "op", Timestamp(3 * second)));
+    assert_eq!(store.take_changed(), vec![pump], "acknowledging restyles the part");
+    assert!(!store.get(pump).unacknowledged);
+    assert_eq!(store.get(pump).status, Status::Alarm);
+
+    // thin-edge clears (empty retained payload): acknowledged, so back to normal.
+    store.apply(&TwinUpdate::AlarmCleared { twin: "pump".into(), alarm_type: "cavitation".into(), time: Timestamp(4 * second) }, Timestamp(4 * second));
+    assert!(store.alarm_book().get(pump, &"cavitation".into()).is_none());
+    // The rule alarm clears only below 80 - 5.
+    store.apply(&measurement("pump", "temperature", 77.0, 5 * second), Timestamp(5 * second));
+    assert_eq!(store.alarm_book().get(pump, &"overheat".into()).unwrap().state, AlarmState::ActiveAcknowledged);
+    store.apply(&measurement("pump", "temperature", 74.0, 6 * second), Timestamp(6 * second));
+    assert!(store.alarm_book().alarms().is_empty());
+    assert_eq!(store.get(pump).status, Status::Ok);
+    let causes: Vec<&str> = store.alarm_book().history().iter().map(|t| t.cause.as_str()).collect();
+    assert_eq!(causes, ["rule overheat", "device", "operator op", "operator op", "device", "rule overheat"]);
+}
+
+#[test]
+fn unacknowledged_clear_stays_listed_and_shelving_expires() {
+    use crate::alarms::AlarmState;
+    let mut store = store();
+    let raise = TwinUpdate::AlarmRaised { twin: "p".into(), alarm_type: "leak".into(), severity: Severity::Minor, text: "l".into(), time: Timestamp(0) };
+    store.apply(&raise, Timestamp(0));
+    let p = store.find("p").unwrap();
+    assert!(store.shelve(p, &"leak".into(), Timestamp(100), "op", Timestamp(0)));
+    assert_eq!(store.get(p).status, Status::Ok, "shelved alarms do not colour the twin");
+    assert_eq!(store.get(p).active_alarms, 0);
+    store.expire_shelving(Timestamp(100));
+    assert_eq!(store.get(p).status, Status::Warning, "back when the shelving ran out");
+    store.apply(&TwinUpdate::AlarmCleared { twin: "p".into(), alarm_type: "leak".into(), time: Timestamp(5) }, Timestamp(5));
+    assert_eq!(store.alarm_book().get(p, &"leak".into()).unwrap().state, AlarmState::ReturnedUnacknowledged);
+    assert!(store.get(p).status < Status::Warning, "the condition is gone");
+    assert!(store.acknowledge(p, &"leak".into(), "op", Timestamp(6)));
+    assert!(store.alarm_book().alarms().is_empty());
+}
+
+#[test]
+fn alarms_cleared_while_disconnected_are_cleared_after_the_resync_window() {
+    use crate::alarms::AlarmState;
+    let mut store = store().with_alarm_rules(alarm_rules());
+    let second = 1_000_000;
+    let raise = |twin: &str, alarm_type: &str| TwinUpdate::AlarmRaised { twin: twin.into(), alarm_type: alarm_type.into(), severity: Severity::Major, text: String::new(), time: Timestamp(0) };
+    store.apply(&raise("pump", "kept"), Timestamp(0));
+    store.apply(&raise("pump", "gone"), Timestamp(0));
+    store.apply(&measurement("pump", "temperature", 95.0, 0), Timestamp(0));
+    store.apply(&measurement("pump", "temperature", 95.0, 2 * second), Timestamp(2 * second)); // the rule alarm
+    let pump = store.find("pump").unwrap();
+    assert_eq!(store.get(pump).active_alarms, 3);
+
+    // Reconnect at 10 s: the broker re-delivers only "kept" (retained).
+    store.begin_alarm_resync(Timestamp(10 * second));
+    store.apply(&raise("pump", "kept"), Timestamp(10 * second));
+    store.tick_alarms(Timestamp(14 * second));
+    assert_eq!(store.get(pump).active_alarms, 3, "nothing happens inside the window");
+    store.tick_alarms(Timestamp(15 * second));
+    let book = store.alarm_book();
+    assert_eq!(book.get(pump, &"gone".into()).unwrap().state, AlarmState::ReturnedUnacknowledged, "cleared, still to acknowledge");
+    assert!(book.history().back().unwrap().cause.contains("not retained by the broker"));
+    assert_eq!(book.get(pump, &"kept".into()).unwrap().state, AlarmState::ActiveUnacknowledged);
+    assert_eq!(book.get(pump, &"overheat".into()).unwrap().state, AlarmState::ActiveUnacknowledged, "local rule alarms are not the broker's");
+    assert_eq!(store.get(pump).active_alarms, 2);
+    store.tick_alarms(Timestamp(30 * second));
+    assert_eq!(store.get(pump).active_alarms, 2, "a resync finishes once");
+}

@@ -168,9 +168,13 @@ pub fn time_of_day(time: twinscope_core::Timestamp, digits: usize) -> String {
 fn limits_of(store: &TwinStore, property: &twinscope_core::twin::Property) -> Vec<Limit> {
     let mut limits = Vec::new();
     if let Some(rule) = property.rule {
+        // A boundary between two bad ranges (warning below 85, alarm above) is drawn once,
+        // in the colour of the worse side.
         for (value, status) in store.rules().limits(rule) {
-            if !limits.iter().any(|l: &Limit| l.value == value && l.status == status) {
-                limits.push(Limit { value, status, label: format!("{} limit", status.as_str()) });
+            match limits.iter_mut().find(|l: &&mut Limit| l.value == value) {
+                Some(existing) if existing.status < status => *existing = Limit { value, status, label: format!("{} limit", status.as_str()) },
+                Some(_) => {}
+                None => limits.push(Limit { value, status, label: format!("{} limit", status.as_str()) }),
             }
         }
     }
@@ -349,7 +353,10 @@ mod tests {
     fn trends_carry_history_and_every_limit() {
         use twinscope_core::alarms::{AlarmRuleSpec, AlarmRules};
         use twinscope_core::rules::RuleSpec;
-        let rules: RuleSpec = toml::from_str("property = \"t\"\nrange = [{ max = 70, status = \"ok\" }, { min = 70, status = \"warning\" }]").unwrap();
+        let rules: RuleSpec = toml::from_str(
+            "property = \"t\"\nrange = [{ max = 70, status = \"ok\" }, { min = 70, max = 90, status = \"warning\" }, { min = 90, status = \"alarm\" }]",
+        )
+        .unwrap();
         let alarm: AlarmRuleSpec = toml::from_str("type = \"hot\"\nproperty = \"t\"\nabove = 85\ndeadband = 5\nseverity = \"critical\"").unwrap();
         let mut store = TwinStore::new(StoreConfig::default(), RuleSet::compile(&[rules]).unwrap()).with_alarm_rules(AlarmRules::compile(&[alarm]).unwrap());
         for i in 0..5 {
@@ -362,7 +369,7 @@ mod tests {
         assert_eq!(row.trend.first(), Some(&[-4.0, 60.0]));
         assert_eq!(row.trend.last(), Some(&[0.0, 100.0]));
         let limits: Vec<(f64, Status)> = row.limits.iter().map(|l| (l.value, l.status)).collect();
-        assert_eq!(limits, [(70.0, Status::Warning), (85.0, Status::Alarm), (80.0, Status::Ok)]);
+        assert_eq!(limits, [(70.0, Status::Warning), (90.0, Status::Alarm), (85.0, Status::Alarm), (80.0, Status::Ok)], "90 once, as alarm");
         assert_eq!(view.alarms.len(), 1, "the rule alarm is listed with its state");
         assert_eq!(view.alarms[0].state, AlarmState::ActiveUnacknowledged);
     }

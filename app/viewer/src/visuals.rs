@@ -202,7 +202,9 @@ fn restyle_meshes(
     for (bound, visual, twin_meshes) in twins {
         let in_focus = focus.includes(&state, Some(bound.0));
         for &entity in &twin_meshes.0 {
-            covered.insert(entity);
+            if everything {
+                covered.insert(entity);
+            }
             let Ok((original, standard, alarm, xray, visibility)) = meshes.get_mut(entity) else { continue };
             let look = palette.look(visual, &original.0, &mut materials, &mut alarm_materials);
             apply_look(&mut commands, entity, (standard, alarm, xray), visibility, look, in_focus, &focus, &palette.xray);

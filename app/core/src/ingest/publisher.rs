@@ -4,7 +4,7 @@
 //! capacity) and sent after it reconnects; beyond that, `publish` says they were refused.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rumqttc::{Client, MqttOptions, QoS};
@@ -17,7 +17,6 @@ use crate::background::BackgroundThread;
 pub struct Publisher {
     client: Client,
     connected: Arc<AtomicBool>,
-    pub published: Arc<AtomicU64>,
     _thread: BackgroundThread,
 }
 
@@ -27,16 +26,12 @@ impl Publisher {
         options.set_keep_alive(Duration::from_secs(5));
         let (client, mut connection) = Client::new(options, 256);
         let connected = Arc::new(AtomicBool::new(false));
-        let published = Arc::new(AtomicU64::new(0));
         let thread = {
-            let (connected, published, broker) = (connected.clone(), published.clone(), broker.clone());
+            let (connected, broker) = (connected.clone(), broker.clone());
             BackgroundThread::spawn(name, move |stop| {
                 while !stop.load(Ordering::Relaxed) {
                     match connection.recv_timeout(Duration::from_millis(100)) {
                         Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_)))) => connected.store(true, Ordering::Relaxed),
-                        Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)))) => {
-                            published.fetch_add(1, Ordering::Relaxed);
-                        }
                         Ok(Ok(_)) | Err(rumqttc::RecvTimeoutError::Timeout) => {}
                         Ok(Err(error)) => {
                             if connected.swap(false, Ordering::Relaxed) {
@@ -49,7 +44,7 @@ impl Publisher {
                 }
             })?
         };
-        Ok(Publisher { client, connected, published, _thread: thread })
+        Ok(Publisher { client, connected, _thread: thread })
     }
 
     pub fn is_connected(&self) -> bool {

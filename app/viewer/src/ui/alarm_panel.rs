@@ -35,7 +35,11 @@ pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListSta
     let shown = list.rows(store, selected).to_vec();
     ui.horizontal_wrapped(|ui| {
         ui.selectable_value(&mut list.tab, AlarmTab::Active, RichText::new(format!("Alarms ({})", shown.len())).strong());
-        ui.selectable_value(&mut list.tab, AlarmTab::History, format!("History ({})", book.history().len()));
+        let history = match book.dropped_history() {
+            0 => format!("History ({})", book.history().len()),
+            dropped => format!("History ({}, {dropped} oldest dropped)", book.history().len()),
+        };
+        ui.selectable_value(&mut list.tab, AlarmTab::History, history);
         ui.separator();
         for severity in SEVERITIES {
             let mut on = list.severities[severity as usize];

@@ -190,19 +190,7 @@ fn limits_of(store: &TwinStore, property: &twinscope_core::twin::Property) -> Ve
 
 pub fn inspector_view(store: &TwinStore, rollup: &Rollup, index: TwinIndex) -> InspectorView {
     let twin = store.get(index);
-    let path = {
-        let mut path = vec![index];
-        let mut cursor = twin.parent;
-        while let Some(parent) = cursor {
-            if path.len() > store.len() {
-                break;
-            }
-            path.push(parent);
-            cursor = store.get(parent).parent;
-        }
-        path.reverse();
-        path.into_iter().map(|i| (i, store.get(i).label().to_owned())).collect()
-    };
+    let path = store.path_indices(index).into_iter().map(|i| (i, store.get(i).label().to_owned())).collect();
     let properties = twin
         .properties
         .iter()

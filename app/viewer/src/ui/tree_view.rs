@@ -37,13 +37,8 @@ impl HierarchyState {
         let selected = selected.filter(|s| (s.0 as usize) < store.len());
         let newly_selected = selected.is_some() && selected != self.revealed;
         if newly_selected && let Some(index) = selected {
-            let mut cursor = store.get(index).parent;
-            while let Some(parent) = cursor {
-                if !self.expanded.insert(parent) && self.expanded.len() > store.len() {
-                    break;
-                }
-                cursor = store.get(parent).parent;
-            }
+            // Open every ancestor so the row is there to scroll to.
+            self.expanded.extend(store.path_indices(index).into_iter().filter(|i| *i != index));
         }
         self.revealed = selected;
         let query = self.query.trim();

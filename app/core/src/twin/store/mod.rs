@@ -329,10 +329,15 @@ impl TwinStore {
 
     /// The ids from the root down to `index`, inclusive.
     pub fn path(&self, index: TwinIndex) -> Vec<&TwinId> {
-        let mut path = vec![&self.get(index).id];
+        self.path_indices(index).into_iter().map(|i| &self.get(i).id).collect()
+    }
+
+    /// The twins from the root down to `index`, inclusive.
+    pub fn path_indices(&self, index: TwinIndex) -> Vec<TwinIndex> {
+        let mut path = vec![index];
         let mut cursor = self.get(index).parent;
         while let Some(parent) = cursor {
-            path.push(&self.get(parent).id);
+            path.push(parent);
             cursor = self.get(parent).parent;
             if path.len() > self.twins.len() {
                 break; // defensive: cycles are refused on insert, never loop forever

@@ -26,6 +26,14 @@ fn ingest(broker: BrokerAddress) -> (IngestHandle, BatchReceiver) {
     spawn_ingest(IngestConfig::new(broker), Box::new(ThinEdgeSchema::default())).expect("ingest thread")
 }
 
+/// Ingest from `mosquitto`, connected and subscribed.
+fn subscribed_ingest(mosquitto: &Mosquitto) -> (IngestHandle, BatchReceiver) {
+    let (handle, batches) = ingest(mosquitto.url().parse().unwrap());
+    assert!(eventually(Duration::from_secs(10), || handle.stats.snapshot().connected));
+    std::thread::sleep(Duration::from_millis(200)); // let the subscription land
+    (handle, batches)
+}
+
 /// Applies whatever arrived to `store` until `check` holds (or the time runs out).
 fn apply_until(store: &mut TwinStore, batches: &BatchReceiver, limit: Duration, mut check: impl FnMut(&TwinStore) -> bool) -> bool {
     let deadline = Instant::now() + limit;
@@ -153,10 +161,7 @@ fn ingest_over_the_embedded_broker_builds_twins_from_thin_edge_messages() {
 #[test]
 fn ingest_from_mosquitto_counts_bad_input_and_keeps_good_state() {
     let mosquitto = Mosquitto::start();
-    let address: BrokerAddress = mosquitto.url().parse().unwrap();
-    let (ingest_handle, batches) = ingest(address);
-    assert!(eventually(Duration::from_secs(10), || ingest_handle.stats.snapshot().connected));
-    std::thread::sleep(Duration::from_millis(200)); // let the subscription land
+    let (ingest_handle, batches) = subscribed_ingest(&mosquitto);
     mosquitto.publish("te/device/main///m/battery/meta", r#"{"units": {"voltage": "V"}}"#, true);
     mosquitto.publish("te/device/main///m/battery", r#"{"voltage": 12.5}"#, false);
     for (topic, payload) in [
@@ -187,11 +192,8 @@ fn ingest_from_mosquitto_counts_bad_input_and_keeps_good_state() {
 fn ingest_reconnects_resubscribes_and_marks_stale_when_the_broker_goes_away() {
     let mut mosquitto = Mosquitto::start();
     let port = mosquitto.port;
-    let address: BrokerAddress = mosquitto.url().parse().unwrap();
-    let (ingest_handle, batches) = ingest(address);
+    let (ingest_handle, batches) = subscribed_ingest(&mosquitto);
     let stats = ingest_handle.stats.clone();
-    assert!(eventually(Duration::from_secs(10), || stats.snapshot().connected));
-    std::thread::sleep(Duration::from_millis(200));
     let config = StoreConfig { stale_after: Duration::from_secs(1), ..StoreConfig::default() };
     let mut store = TwinStore::new(config, RuleSet::default());
     mosquitto.publish("te/device/pump1///m/p", r#"{"flow": 1}"#, false);
@@ -222,11 +224,8 @@ fn alarms_cleared_while_disconnected_are_cleared_after_reconnecting() {
     use twinscope_core::alarms::AlarmState;
     let mut mosquitto = Mosquitto::start();
     let port = mosquitto.port;
-    let address: BrokerAddress = mosquitto.url().parse().unwrap();
-    let (ingest_handle, batches) = ingest(address);
+    let (ingest_handle, batches) = subscribed_ingest(&mosquitto);
     let stats = ingest_handle.stats.clone();
-    assert!(eventually(Duration::from_secs(10), || stats.snapshot().connected));
-    std::thread::sleep(Duration::from_millis(200));
     mosquitto.publish("te/device/pump1///a/still_there", r#"{"text":"Still there","severity":"major"}"#, true);
     mosquitto.publish("te/device/pump1///a/went_away", r#"{"text":"Went away","severity":"critical"}"#, true);
     let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());

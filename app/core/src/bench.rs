@@ -171,3 +171,102 @@ pub fn run_seek_benchmark(dir: &std::path::Path, signals: usize, seconds: u64, s
     let _ = std::fs::remove_file(&path);
     Ok(SeekBenchResult { messages: stats.messages, file_bytes: stats.bytes_written, write, open_and_index, seeks: latencies, seek_messages, seek_chunks, replay_rate })
 }
+
+/// What the drill-down panels compute per frame, timed on a generated plant.
+#[derive(Debug, Clone)]
+pub struct TreeBenchResult {
+    pub twins: usize,
+    pub alarms: usize,
+    /// Median per call.
+    pub rollup: Duration,
+    pub rows_expanded: Duration,
+    pub rows_collapsed: Duration,
+    pub search: Duration,
+    pub alarm_list: Duration,
+    pub alarm_counts: Duration,
+}
+
+/// A plant of `lines` lines with `alarms` active device alarms; each step timed `rounds`
+/// times, medians reported.
+pub fn run_tree_benchmark(lines: usize, alarms: usize, rounds: usize) -> TreeBenchResult {
+    use crate::TwinUpdate;
+    use crate::twin::tree::{Rollup, search, visible_rows};
+    use crate::twin::{EntityKind, Severity};
+    let layout = PlantLayout::new(lines);
+    let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+    let now = Timestamp(1_700_000_000_000_000);
+    for twin in &layout.twins {
+        let update = TwinUpdate::Register {
+            twin: twin.id.as_str().into(),
+            implicit: false,
+            parent: twin.parent.map(|p| layout.twins[p].id.as_str().into()),
+            kind: EntityKind::ChildDevice,
+            display_name: Some(twin.name.clone()),
+            entity_type: None,
+        };
+        store.apply(&update, now);
+    }
+    let severities = [Severity::Critical, Severity::Major, Severity::Minor, Severity::Warning];
+    let twins = layout.twins.len();
+    for n in 0..alarms {
+        let update = TwinUpdate::AlarmRaised {
+            twin: layout.twins[n * twins / alarms.max(1)].id.as_str().into(),
+            alarm_type: "standing".into(),
+            severity: severities[n % 4],
+            text: format!("Standing alarm {n}"),
+            time: now,
+        };
+        store.apply(&update, now);
+    }
+    let median = |mut f: Box<dyn FnMut() + '_>| {
+        let mut times: Vec<Duration> = (0..rounds.max(1))
+            .map(|_| {
+                let started = Instant::now();
+                f();
+                started.elapsed()
+            })
+            .collect();
+        times.sort();
+        times[times.len() / 2]
+    };
+    let mut rollup = Rollup::default();
+    let rollup_time = median(Box::new(|| {
+        rollup.compute_into(&store);
+        black_box(&rollup);
+    }));
+    let rows_expanded = median(Box::new(|| {
+        black_box(visible_rows(&store, |_| true, None));
+    }));
+    let rows_collapsed = median(Box::new(|| {
+        black_box(visible_rows(&store, |i| i.0 == 0, None));
+    }));
+    let search_time = median(Box::new(|| {
+        let result = search(&store, "bearing (drive");
+        black_box(visible_rows(&store, |_| true, Some(&result.visible)));
+    }));
+    let alarm_list = median(Box::new(|| {
+        black_box(store.alarm_book().sorted());
+    }));
+    let alarm_counts = median(Box::new(|| {
+        black_box(store.alarm_book().counts());
+    }));
+    TreeBenchResult {
+        twins: store.len(),
+        alarms: store.alarm_book().alarms().len(),
+        rollup: rollup_time,
+        rows_expanded,
+        rows_collapsed,
+        search: search_time,
+        alarm_list,
+        alarm_counts,
+    }
+}
+
+#[cfg(test)]
+mod tree_bench_tests {
+    #[test]
+    fn the_tree_benchmark_builds_the_plant_and_alarms_it_reports() {
+        let result = super::run_tree_benchmark(2, 10, 1);
+        assert_eq!((result.twins, result.alarms), (65, 10));
+    }
+}

@@ -10,6 +10,9 @@ pub fn run(args: BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     if args.seek {
         return seek(&args, out);
     }
+    if args.tree {
+        return tree(&args, out);
+    }
     let result = run_ingest_benchmark(args.lines, args.rounds);
     let mib = result.bytes as f64 / (1024.0 * 1024.0);
     crate::outln!(out, "{} thin-edge measurement messages ({} values, {mib:.1} MiB), plant of {} lines", result.messages, result.values, args.lines);
@@ -77,5 +80,22 @@ fn seek(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         super::print_out(&std::mem::take(out));
     }
     crate::outln!(out, "seek median, 10x longer recording / shorter: {:.2}", medians[1].as_secs_f64() / medians[0].as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tree(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
+    let result = twinscope_core::bench::run_tree_benchmark(args.lines, args.alarms, args.rounds.max(5));
+    crate::outln!(out, "plant tree and alarm list: {} twins, {} active alarms (medians of {} runs)", result.twins, result.alarms, args.rounds.max(5));
+    let frame = std::time::Duration::from_micros(16_667);
+    for (name, elapsed) in [
+        ("status roll-up (whole tree)", result.rollup),
+        ("visible rows, all expanded", result.rows_expanded),
+        ("visible rows, collapsed", result.rows_collapsed),
+        ("search + filtered rows", result.search),
+        ("alarm list sort", result.alarm_list),
+        ("alarm counts per severity", result.alarm_counts),
+    ] {
+        crate::outln!(out, "  {name:<30} {:>8.1} µs  {:>5.1}% of a 60 Hz frame", elapsed.as_secs_f64() * 1e6, elapsed.as_secs_f64() / frame.as_secs_f64() * 100.0);
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -222,6 +222,13 @@ pub struct BenchArgs {
     /// Instead: the replay benchmark (seek latency in a 1-hour and a 10-hour recording).
     #[arg(long)]
     pub seek: bool,
+    /// Instead: what the plant tree and alarm list compute per frame (roll-up, visible rows,
+    /// search, sorting the alarm list), on a plant of --lines lines with --alarms alarms.
+    #[arg(long, conflicts_with = "seek")]
+    pub tree: bool,
+    /// With --tree: active alarms spread over the plant.
+    #[arg(long, default_value_t = 1000)]
+    pub alarms: usize,
     /// With --seek: signals at 1 Hz in the generated recordings.
     #[arg(long, default_value_t = 1000)]
     pub signals: usize,

@@ -97,6 +97,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_tree_benchmark_builds_the_plant_and_alarms_it_reports() {
+        let result = run_tree_benchmark(2, 10, 1);
+        assert_eq!((result.twins, result.alarms), (65, 10));
+    }
+
+    #[test]
     fn the_benchmark_runs_on_a_small_plant() {
         let result = run_ingest_benchmark(1, 2);
         assert_eq!(result.messages, 2 * 33);
@@ -259,14 +265,5 @@ pub fn run_tree_benchmark(lines: usize, alarms: usize, rounds: usize) -> TreeBen
         search: search_time,
         alarm_list,
         alarm_counts,
-    }
-}
-
-#[cfg(test)]
-mod tree_bench_tests {
-    #[test]
-    fn the_tree_benchmark_builds_the_plant_and_alarms_it_reports() {
-        let result = super::run_tree_benchmark(2, 10, 1);
-        assert_eq!((result.twins, result.alarms), (65, 10));
     }
 }

@@ -113,7 +113,7 @@ pub const HISTORY_LIMIT: usize = 200_000;
 pub const RESYNC_WINDOW_US: i64 = 5_000_000;
 
 /// The alarm list and its history.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AlarmBook {
     alarms: Vec<Alarm>,
     index: foldhash::HashMap<(TwinIndex, Arc<str>), usize>,
@@ -121,6 +121,16 @@ pub struct AlarmBook {
     dropped_history: u64,
     generation: u64,
     resync: Option<Resync>,
+}
+
+impl Default for AlarmBook {
+    fn default() -> Self {
+        // Every book counts from its own range, so a view caching by generation can never
+        // mistake a replaced book (after a replay seek) for the one it cached.
+        static NEXT_BOOK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let generation = NEXT_BOOK.fetch_add(1, std::sync::atomic::Ordering::Relaxed) << 32;
+        AlarmBook { alarms: Vec::new(), index: Default::default(), history: VecDeque::new(), dropped_history: 0, generation, resync: None }
+    }
 }
 
 /// Device alarms re-delivered since a (re)connect.

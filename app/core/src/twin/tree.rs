@@ -59,9 +59,12 @@ pub fn depth_first(store: &TwinStore) -> Vec<TwinIndex> {
     order
 }
 
-/// `index` and everything below it.
+/// `index` and everything below it (nothing for an index the store does not have).
 pub fn subtree(store: &TwinStore, index: TwinIndex) -> Vec<TwinIndex> {
     let mut out = Vec::new();
+    if index.0 as usize >= store.len() {
+        return out;
+    }
     let mut stack = vec![index];
     while let Some(i) = stack.pop() {
         out.push(i);
@@ -70,8 +73,12 @@ pub fn subtree(store: &TwinStore, index: TwinIndex) -> Vec<TwinIndex> {
     out
 }
 
-/// Whether `index` is `ancestor` or lies below it.
+/// Whether `index` is `ancestor` or lies below it. Indices the store does not have (a view
+/// may hold some from a store that was replaced, as a replay seek does) are within nothing.
 pub fn is_within(store: &TwinStore, index: TwinIndex, ancestor: TwinIndex) -> bool {
+    if index.0 as usize >= store.len() {
+        return false;
+    }
     let mut cursor = Some(index);
     let mut steps = 0;
     while let Some(i) = cursor {

@@ -32,7 +32,7 @@ pub fn state_chip(ui: &mut egui::Ui, state: AlarmState, severity: Severity) {
 pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListState, selected: Option<TwinIndex>) -> Vec<UiCommand> {
     let mut commands = Vec::new();
     let book = store.alarm_book();
-    let shown = list.rows(store, selected).to_vec();
+    let shown: Vec<usize> = list.rows(store, selected).iter().copied().filter(|&i| i < book.alarms().len()).collect();
     ui.horizontal_wrapped(|ui| {
         ui.selectable_value(&mut list.tab, AlarmTab::Active, RichText::new(format!("Alarms ({})", shown.len())).strong());
         let history = match book.dropped_history() {

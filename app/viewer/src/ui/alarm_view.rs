@@ -105,4 +105,23 @@ mod tests {
         list.show_shelved = true;
         assert_eq!(list.rows(&store, Some(line1)).len(), 1);
     }
+
+    /// A replay seek replaces the store; the cached rows must not outlive it.
+    #[test]
+    fn a_replaced_store_is_never_mistaken_for_the_cached_one() {
+        let mut list = AlarmListState::default();
+        let mut before = TwinStore::new(StoreConfig::default(), RuleSet::default());
+        for (i, twin) in ["a", "b", "c"].into_iter().enumerate() {
+            raise(&mut before, twin, "x", Severity::Major, i as i64);
+        }
+        assert_eq!(list.rows(&before, None).len(), 3);
+        // Three transitions, as many as the old book had, and nothing left in the list.
+        let mut after = TwinStore::new(StoreConfig::default(), RuleSet::default());
+        raise(&mut after, "a", "x", Severity::Major, 0);
+        let a = after.find("a").unwrap();
+        after.acknowledge(a, &"x".into(), "op", Timestamp(1));
+        after.apply(&TwinUpdate::AlarmCleared { twin: "a".into(), alarm_type: "x".into(), time: Timestamp(2) }, Timestamp(2));
+        assert_eq!(after.alarm_book().history().len(), 3);
+        assert!(list.rows(&after, None).is_empty(), "the rows of the new store, not the old one's three");
+    }
 }

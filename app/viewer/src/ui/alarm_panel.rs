@@ -90,7 +90,10 @@ pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListSta
                         if link.clicked() {
                             commands.push(UiCommand::SelectAndFrame(alarm.twin));
                         }
-                        ui.add_sized([130.0, row_height], egui::Label::new(RichText::new(&*alarm.alarm_type).strong()).truncate());
+                        let alarm_type = egui::Label::new(RichText::new(&*alarm.alarm_type).strong()).truncate().sense(egui::Sense::click());
+                        if ui.add_sized([130.0, row_height], alarm_type).on_hover_text("select and fly to the part").clicked() {
+                            commands.push(UiCommand::SelectAndFrame(alarm.twin));
+                        }
                         if alarm.state.is_unacknowledged() && ui.small_button("Ack").clicked() {
                             commands.push(UiCommand::Acknowledge(vec![(alarm.twin, alarm.alarm_type.clone())]));
                         }
@@ -156,6 +159,7 @@ mod tests {
             harness.click(at, draw).into_iter().flatten().collect::<Vec<_>>()
         };
         assert_eq!(click(&mut harness, "Line 1 › Pump 1", &mut draw), vec![UiCommand::SelectAndFrame(pump)]);
+        assert_eq!(click(&mut harness, "overheat", &mut draw), vec![UiCommand::SelectAndFrame(pump)], "the alarm type selects too");
         assert_eq!(click(&mut harness, "Ack", &mut draw), vec![UiCommand::Acknowledge(vec![(pump, overheat.clone())])]);
         assert_eq!(click(&mut harness, "Shelve", &mut draw), vec![UiCommand::Shelve { twin: pump, alarm_type: overheat, minutes: 30 }]);
         assert_eq!(click(&mut harness, "Export history (CSV)", &mut draw), vec![UiCommand::ExportAlarmHistory]);

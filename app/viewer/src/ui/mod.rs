@@ -77,8 +77,10 @@ pub struct PanelState {
     pub show_alarms: bool,
     pub show_inspector: bool,
     pub show_help: bool,
-    /// Expand the whole tree once the scene has twins (`--expand-tree`).
+    /// Expand the whole tree once the scene has twins (`--expand-tree`); otherwise the top
+    /// level opens, so the plant's lines show at once.
     pub expand_tree_on_start: bool,
+    tree_opened: bool,
     pub tree: tree_view::HierarchyState,
     pub alarms: alarm_view::AlarmListState,
     pub rollup: Rollup,
@@ -92,6 +94,7 @@ impl Default for PanelState {
             show_inspector: true,
             show_help: false,
             expand_tree_on_start: false,
+            tree_opened: false,
             tree: Default::default(),
             alarms: Default::default(),
             rollup: Rollup::default(),
@@ -176,9 +179,13 @@ fn draw_panels(
     let panels = &mut *panel_state;
     let PanelSources { state, selection, rate, connection, scene, focus, replay, recorder, dvr, stash, export, ack_publisher } = &sources;
     let publishes_acks = ack_publisher.is_some();
-    if panels.expand_tree_on_start && state.store.len() > 1 {
-        panels.tree.expand_all(&state.store);
-        panels.expand_tree_on_start = false;
+    if !panels.tree_opened && state.store.len() > 1 {
+        if panels.expand_tree_on_start {
+            panels.tree.expand_all(&state.store);
+        } else {
+            panels.tree.expanded.extend(state.store.roots());
+        }
+        panels.tree_opened = true;
     }
     panels.alarms.export_message = export.as_ref().and_then(|e| e.last.as_ref()).map(|last| match last {
         Ok(path) => format!("saved {}", path.display()),

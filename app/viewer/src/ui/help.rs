@@ -40,3 +40,23 @@ pub fn help_overlay(ctx: &egui::Context) -> bool {
         });
     open
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::testing::PanelHarness;
+
+    #[test]
+    fn the_overlay_lists_every_shortcut() {
+        let mut harness = PanelHarness::new(1000.0, 800.0);
+        // A window sizes itself in its first frame and shows in the next.
+        harness.frame(vec![], |ui| help_overlay(ui.ctx()));
+        assert!(harness.frame(vec![], |ui| help_overlay(ui.ctx())), "open until closed");
+        for (key, action) in SHORTCUTS {
+            assert!(harness.find(key).is_some() && harness.find(action).is_some(), "{key}: {action} missing");
+        }
+        for key in ["F", "I", "X", "Esc", "A", "H / F1"] {
+            assert!(SHORTCUTS.iter().any(|(k, _)| k == &key), "{key} is not listed");
+        }
+    }
+}

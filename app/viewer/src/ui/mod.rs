@@ -278,3 +278,33 @@ fn timeline_view(session: &ReplaySession) -> model::TimelineView {
         dvr: false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(app: &mut App, keys: &[KeyCode]) {
+        let mut input = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
+        input.clear();
+        for key in keys {
+            input.press(*key);
+        }
+        app.update();
+        app.world_mut().resource_mut::<ButtonInput<KeyCode>>().release_all();
+    }
+
+    #[test]
+    fn keys_toggle_help_tree_and_alarm_list_and_ctrl_f_searches() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins).init_resource::<PanelState>().init_resource::<ButtonInput<KeyCode>>().add_systems(Update, panel_shortcuts);
+        press(&mut app, &[KeyCode::KeyH]);
+        assert!(app.world().resource::<PanelState>().show_help);
+        press(&mut app, &[KeyCode::KeyT]);
+        press(&mut app, &[KeyCode::KeyL]);
+        let panels = app.world().resource::<PanelState>();
+        assert!(!panels.show_tree && !panels.show_alarms);
+        press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyF]);
+        let panels = app.world().resource::<PanelState>();
+        assert!(panels.show_tree && panels.tree.focus_search, "Ctrl+F opens the tree and focuses its search");
+    }
+}

@@ -105,3 +105,38 @@ impl CommandOutlets<'_> {
         self.replay.write(replay_command);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bevy::ecs::system::RunSystemOnce;
+    use twinscope_core::rules::RuleSet;
+    use twinscope_core::twin::{StoreConfig, TwinStore};
+
+    use super::*;
+    use crate::focus::{FocusMode, FocusPlugin};
+    use crate::selection::{Selection, SelectionPlugin};
+    use crate::sync::TwinState;
+
+    /// What a click in the tree returns, routed as the panels route it, changes the shared
+    /// selection; a focus button changes the focus mode.
+    #[test]
+    fn panel_commands_reach_the_selection_and_the_focus_mode() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins).add_plugins((SelectionPlugin, FocusPlugin)).init_resource::<PanelState>();
+        app.add_message::<ReplayCommand>().add_message::<RecordCommand>().add_message::<DvrCommand>().add_message::<AlarmCommand>();
+        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+        let pump = store.declare("pump1", None, None);
+        app.insert_resource(TwinState { store });
+        let send = move |command: UiCommand| {
+            move |mut outlets: CommandOutlets, mut panels: ResMut<PanelState>| outlets.send(command.clone(), &mut panels, Some(pump), None)
+        };
+        app.world_mut().run_system_once(send(UiCommand::SelectAndFrame(pump))).unwrap();
+        app.update();
+        assert_eq!(app.world().resource::<Selection>().twin, Some(pump));
+        app.world_mut().run_system_once(send(UiCommand::Focus(FocusMode::XRay))).unwrap();
+        app.update();
+        assert_eq!(*app.world().resource::<FocusMode>(), FocusMode::XRay);
+        app.world_mut().run_system_once(send(UiCommand::ToggleHelp)).unwrap();
+        assert!(app.world().resource::<PanelState>().show_help);
+    }
+}

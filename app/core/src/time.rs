@@ -105,6 +105,30 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// A fixed offset from UTC in seconds: how the plant's clocks show a time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UtcOffset(pub i64);
+
+impl UtcOffset {
+    /// `2026-11-21 14:54:23.683+01:00`.
+    pub fn format(self, time: Timestamp) -> String {
+        let local = Timestamp(time.0 + self.0 * 1_000_000).to_string();
+        let sign = if self.0 < 0 { '-' } else { '+' };
+        let minutes = self.0.abs() / 60;
+        format!("{} {}{sign}{:02}:{:02}", &local[..10], &local[11..23], minutes / 60, minutes % 60)
+    }
+
+    /// The time of day, `digits` long (`14:54:23` is 8, `14:54:23.683` is 12); nothing for
+    /// the zero timestamp, which means "never".
+    pub fn time_of_day(self, time: Timestamp, digits: usize) -> String {
+        if time.0 == 0 {
+            return String::new();
+        }
+        let local = Timestamp(time.0 + self.0 * 1_000_000).to_string();
+        local.get(11..11 + digits.min(12)).unwrap_or(&local).to_owned()
+    }
+}
+
 /// Parses a duration as people type it: `5s`, `500ms`, `2m`, `1h` or plain seconds (`1.5`).
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
@@ -182,6 +206,15 @@ mod tests {
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("NaN").is_err());
+    }
+
+    #[test]
+    fn plant_clocks_shift_by_their_offset() {
+        let time = Timestamp(1_700_000_000_123_000);
+        assert_eq!(UtcOffset(3600).format(time), "2023-11-14 23:13:20.123+01:00");
+        assert_eq!(UtcOffset(-5 * 3600 - 1800).format(time), "2023-11-14 16:43:20.123-05:30");
+        assert_eq!(UtcOffset(3600).time_of_day(time, 8), "23:13:20");
+        assert_eq!(UtcOffset(0).time_of_day(Timestamp(0), 8), "");
     }
 
     #[test]

@@ -65,10 +65,7 @@ pub struct ReplaySession {
 impl ReplaySession {
     /// The wall-clock time at the replay position in the plant's time zone.
     pub fn clock(&self, time: Timestamp) -> String {
-        let local = Timestamp(time.0 + self.utc_offset_seconds * 1_000_000).to_string();
-        let sign = if self.utc_offset_seconds < 0 { '-' } else { '+' };
-        let minutes = self.utc_offset_seconds.abs() / 60;
-        format!("{} {}{sign}{:02}:{:02}", &local[..10], &local[11..23], minutes / 60, minutes % 60)
+        twinscope_core::time::UtcOffset(self.utc_offset_seconds).format(time)
     }
 
     fn seek(&mut self, store: &mut TwinStore, at: Timestamp) {

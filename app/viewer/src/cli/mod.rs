@@ -53,7 +53,8 @@ pub struct ViewArgs {
     /// Replay this recording (MCAP) on a timeline instead of showing live data.
     #[arg(long, conflicts_with = "broker")]
     pub replay: Option<PathBuf>,
-    /// The plant's UTC offset for the replay clock, e.g. +01:00 [default: this machine's].
+    /// The plant's UTC offset for times shown in the panels and on the replay clock, e.g. +01:00
+    /// [default: this machine's]. Exports stay in UTC.
     #[arg(long, value_parser = parse_utc_offset, allow_hyphen_values = true)]
     pub utc_offset: Option<i64>,
     /// The scene manifest to show [default: scenes/demo-plant.toml].

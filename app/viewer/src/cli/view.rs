@@ -193,6 +193,7 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
         PanelsAtStart::Closed => PanelState::closed(),
     };
     panels.expand_tree_on_start = args.expand_tree;
+    panels.clock = twinscope_core::time::UtcOffset(args.utc_offset.unwrap_or_else(local_utc_offset));
     app.insert_resource(panels).insert_resource(AlarmExport { folder: args.alarm_export_dir.clone(), last: None });
     match args.focus {
         Some(FocusAtStart::Isolate) => app.insert_resource(FocusMode::Isolate),

@@ -7,7 +7,9 @@ use twinscope_core::alarms::AlarmState;
 use twinscope_core::twin::{Severity, TwinIndex, TwinStore};
 
 use super::alarm_view::{AlarmListState, AlarmTab};
-use super::model::{UiCommand, time_of_day};
+use twinscope_core::time::UtcOffset;
+
+use super::model::UiCommand;
 use crate::visuals::colors::severity_srgb;
 
 pub const SEVERITIES: [Severity; 4] = [Severity::Critical, Severity::Major, Severity::Minor, Severity::Warning];
@@ -29,7 +31,7 @@ pub fn state_chip(ui: &mut egui::Ui, state: AlarmState, severity: Severity) {
     ui.label(chip);
 }
 
-pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListState, selected: Option<TwinIndex>) -> Vec<UiCommand> {
+pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListState, selected: Option<TwinIndex>, clock: UtcOffset) -> Vec<UiCommand> {
     let mut commands = Vec::new();
     let book = store.alarm_book();
     let shown: Vec<usize> = list.rows(store, selected).iter().copied().filter(|&i| i < book.alarms().len()).collect();
@@ -79,7 +81,7 @@ pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListSta
                         ui.set_height(row_height);
                         state_chip(ui, alarm.state, alarm.severity);
                         ui.add_sized([64.0, row_height], egui::Label::new(RichText::new(alarm.severity.as_str()).color(severity_color(alarm.severity))));
-                        ui.add_sized([64.0, row_height], egui::Label::new(RichText::new(time_of_day(alarm.activated, 8)).monospace()));
+                        ui.add_sized([64.0, row_height], egui::Label::new(RichText::new(clock.time_of_day(alarm.activated, 8)).monospace()));
                         let twin = store.get(alarm.twin);
                         // Part names repeat across a plant ("Bearing (drive end)"): show the parent too.
                         let place = match twin.parent {
@@ -101,7 +103,7 @@ pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListSta
                             if ui.small_button("Unshelve").clicked() {
                                 commands.push(UiCommand::Unshelve { twin: alarm.twin, alarm_type: alarm.alarm_type.clone() });
                             }
-                            ui.label(RichText::new(format!("shelved to {}", alarm.shelved_until.map(|t| time_of_day(t, 5)).unwrap_or_default())).weak().small());
+                            ui.label(RichText::new(format!("shelved to {}", alarm.shelved_until.map(|t| clock.time_of_day(t, 5)).unwrap_or_default())).weak().small());
                         } else if ui.small_button("Shelve").on_hover_text(format!("hide for {} min", list.shelve_minutes)).clicked() {
                             commands.push(UiCommand::Shelve { twin: alarm.twin, alarm_type: alarm.alarm_type.clone(), minutes: list.shelve_minutes });
                         }
@@ -118,7 +120,7 @@ pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListSta
                     let t = &history[history.len() - 1 - row]; // newest first
                     ui.horizontal(|ui| {
                         ui.set_height(row_height);
-                        ui.add_sized([96.0, row_height], egui::Label::new(RichText::new(time_of_day(t.time, 12)).monospace()));
+                        ui.add_sized([96.0, row_height], egui::Label::new(RichText::new(clock.time_of_day(t.time, 12)).monospace()));
                         ui.add_sized([150.0, row_height], egui::Label::new(t.twin.as_str()).truncate());
                         ui.add_sized([130.0, row_height], egui::Label::new(RichText::new(&*t.alarm_type).strong()).truncate());
                         ui.add_sized([64.0, row_height], egui::Label::new(RichText::new(t.severity.as_str()).color(severity_color(t.severity))));
@@ -151,7 +153,7 @@ mod tests {
         let pump = store.find("pump1").unwrap();
         let mut list = AlarmListState::default();
         let mut harness = PanelHarness::new(1200.0, 300.0);
-        let mut draw = |ui: &mut egui::Ui| alarm_panel(ui, &store, &mut list, None);
+        let mut draw = |ui: &mut egui::Ui| alarm_panel(ui, &store, &mut list, None, UtcOffset(0));
         harness.frame(vec![], &mut draw);
         let overheat: std::sync::Arc<str> = "overheat".into();
         let click = |harness: &mut PanelHarness, text: &str, draw: &mut dyn FnMut(&mut egui::Ui) -> Vec<UiCommand>| {

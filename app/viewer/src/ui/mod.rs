@@ -84,6 +84,9 @@ pub struct PanelState {
     pub tree: tree_view::HierarchyState,
     pub alarms: alarm_view::AlarmListState,
     pub rollup: Rollup,
+    /// Times in the panels are shown on the plant's clock (`--utc-offset`, default this
+    /// machine's); exports stay in UTC.
+    pub clock: twinscope_core::time::UtcOffset,
 }
 
 impl Default for PanelState {
@@ -98,6 +101,7 @@ impl Default for PanelState {
             tree: Default::default(),
             alarms: Default::default(),
             rollup: Rollup::default(),
+            clock: Default::default(),
         }
     }
 }
@@ -223,7 +227,7 @@ fn draw_panels(
         commands.extend(bar.inner);
     }
     if panels.show_alarms {
-        let list = egui::Panel::bottom("alarm-list").resizable(true).default_size(150.0).show(&mut root, |ui| alarm_panel::alarm_panel(ui, &state.store, &mut panels.alarms, selected));
+        let list = egui::Panel::bottom("alarm-list").resizable(true).default_size(150.0).show(&mut root, |ui| alarm_panel::alarm_panel(ui, &state.store, &mut panels.alarms, selected, panels.clock));
         bottom += list.response.rect.height();
         commands.extend(list.inner);
     }
@@ -235,7 +239,7 @@ fn draw_panels(
     }
     let mut right = 0.0;
     if panels.show_inspector {
-        let view = selected.map(|t| model::inspector_view(&state.store, &panels.rollup, t));
+        let view = selected.map(|t| model::inspector_view(&state.store, &panels.rollup, t, panels.clock));
         let shelve_minutes = panels.alarms.shelve_minutes;
         let inspector = egui::Panel::right("inspector").resizable(true).default_size(330.0).show(&mut root, |ui| panels::inspector(ui, view.as_ref(), **focus, shelve_minutes));
         right = inspector.response.rect.width();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use twinscope_core::alarms::{AlarmCounts, AlarmSource, AlarmState};
 use twinscope_core::ingest::StatsSnapshot;
+use twinscope_core::time::UtcOffset;
 use twinscope_core::twin::tree::Rollup;
 use twinscope_core::twin::{Severity, Status, TwinIndex, TwinStore};
 
@@ -156,15 +157,6 @@ pub fn format_value(value: f64) -> String {
     }
 }
 
-/// Clock time of day (UTC) to the millisecond, or nothing for "never".
-pub fn time_of_day(time: twinscope_core::Timestamp, digits: usize) -> String {
-    if time.0 == 0 {
-        return String::new();
-    }
-    let text = time.to_string();
-    text.get(11..11 + digits).unwrap_or(&text).to_owned()
-}
-
 fn limits_of(store: &TwinStore, property: &twinscope_core::twin::Property) -> Vec<Limit> {
     let mut limits = Vec::new();
     if let Some(rule) = property.rule {
@@ -188,7 +180,8 @@ fn limits_of(store: &TwinStore, property: &twinscope_core::twin::Property) -> Ve
     limits
 }
 
-pub fn inspector_view(store: &TwinStore, rollup: &Rollup, index: TwinIndex) -> InspectorView {
+/// The selected twin's view; times shown on the plant's clock.
+pub fn inspector_view(store: &TwinStore, rollup: &Rollup, index: TwinIndex, clock: UtcOffset) -> InspectorView {
     let twin = store.get(index);
     let path = store.path_indices(index).into_iter().map(|i| (i, store.get(i).label().to_owned())).collect();
     let properties = twin
@@ -200,7 +193,7 @@ pub fn inspector_view(store: &TwinStore, rollup: &Rollup, index: TwinIndex) -> I
                 name: p.name.to_string(),
                 value: format_value(p.value),
                 unit: p.unit.as_deref().unwrap_or("").to_owned(),
-                time: time_of_day(p.time, 12),
+                time: clock.time_of_day(p.time, 12),
                 status: p.rule_status,
                 trend: p.history.iter().filter(|(_, v)| v.is_finite()).map(|(t, v)| [t.seconds_since(latest), *v]).collect(),
                 limits: limits_of(store, p),
@@ -219,7 +212,7 @@ pub fn inspector_view(store: &TwinStore, rollup: &Rollup, index: TwinIndex) -> I
             source: a.source,
             shelved: a.is_shelved(),
             text: a.text.clone(),
-            time: a.activated.to_string(),
+            time: clock.format(a.activated),
         })
         .collect();
     alarms.sort_by(|a, b| b.state.cmp(&a.state).then(b.severity.cmp(&a.severity)));
@@ -323,7 +316,7 @@ mod tests {
         store.apply(&TwinUpdate::Unit { twin: "pump".into(), name: "flow".into(), unit: "m³/h".into() }, now);
         let alarm = TwinUpdate::AlarmRaised { twin: "seal".into(), alarm_type: "leak".into(), severity: Severity::Major, text: "Leak".into(), time: now };
         store.apply(&alarm, now);
-        let view = inspector_view(&store, &Rollup::compute(&store), pump);
+        let view = inspector_view(&store, &Rollup::compute(&store), pump, UtcOffset(0));
         assert_eq!(view.path.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(), ["Plant", "Pump 1"]);
         assert_eq!(view.properties[0].value, "48.1");
         assert_eq!(view.properties[0].unit, "m³/h");
@@ -352,7 +345,7 @@ mod tests {
             store.apply(&TwinUpdate::Measurement { twin: "p".into(), name: "t".into(), value: 60.0 + i as f64 * 10.0, time: t }, t);
         }
         let p = store.find("p").unwrap();
-        let view = inspector_view(&store, &Rollup::compute(&store), p);
+        let view = inspector_view(&store, &Rollup::compute(&store), p, UtcOffset(0));
         let row = &view.properties[0];
         assert_eq!(row.trend.first(), Some(&[-4.0, 60.0]));
         assert_eq!(row.trend.last(), Some(&[0.0, 100.0]));

@@ -368,7 +368,7 @@ mod tests {
     fn the_inspector_goes_up_by_breadcrumb_down_by_part_and_switches_focus() {
         let store = pump_with_history();
         let pump = store.find("pump1").unwrap();
-        let view = inspector_view(&store, &Rollup::compute(&store), pump);
+        let view = inspector_view(&store, &Rollup::compute(&store), pump, twinscope_core::time::UtcOffset(0));
         let mut harness = PanelHarness::new(400.0, 900.0);
         let mut draw = |ui: &mut egui::Ui| inspector(ui, Some(&view), FocusMode::Normal, 30);
         harness.frame(vec![], &mut draw);

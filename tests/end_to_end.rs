@@ -309,13 +309,91 @@ fn display_wrapper() -> Option<Vec<String>> {
     has_xvfb_run.then(|| ["xvfb-run", "-a", "-s", "-screen 0 1280x720x24"].map(String::from).to_vec())
 }
 
-#[test]
-fn screenshot_shows_a_part_in_alarm_with_the_alarm_list_open() {
+/// A rendered frame and where each twin appeared in it (`FILE.png.twins.json`).
+struct Shot {
+    path: std::path::PathBuf,
+    pixels: Vec<u8>,
+    width: usize,
+    channels: usize,
+    placements: Vec<serde_json::Value>,
+    log: String,
+}
+
+impl Shot {
+    fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * self.width + x) * self.channels;
+        [self.pixels[i], self.pixels[i + 1], self.pixels[i + 2]]
+    }
+
+    /// The mean colour of the 5×5 pixels around (x, y).
+    fn average(&self, x: usize, y: usize) -> [u32; 3] {
+        let mut sum = [0u32; 3];
+        for dy in 0..5 {
+            for dx in 0..5 {
+                let p = self.pixel(x + dx - 2, y + dy - 2);
+                for k in 0..3 {
+                    sum[k] += p[k] as u32;
+                }
+            }
+        }
+        sum.map(|s| s / 25)
+    }
+
+    /// Where a twin's largest mesh appeared, and its status.
+    fn at(&self, twin: &str) -> (usize, usize, String) {
+        let p = self.placements.iter().find(|p| p["twin"] == twin).unwrap_or_else(|| panic!("{twin} not placed: {:?}", self.placements));
+        (p["x"].as_f64().unwrap() as usize, p["y"].as_f64().unwrap() as usize, p["status"].as_str().unwrap().to_owned())
+    }
+}
+
+/// Runs the viewer at 1280×720 under Xvfb and lavapipe with `args`, saves `name`.png in the
+/// test output, and reads it back. `None` (after saying why) where no display can be had.
+fn screenshot(name: &str, args: &[&str]) -> Option<Shot> {
     let Some(wrapper) = display_wrapper() else {
         assert!(std::env::var_os("TWINSCOPE_REQUIRE_SCREENSHOT").is_none(), "no DISPLAY and no xvfb-run, but a screenshot is required");
         eprintln!("SKIPPED: no DISPLAY and no xvfb-run (apt-get install xvfb mesa-vulkan-drivers)");
-        return;
+        return None;
     };
+    let out_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let path = out_dir.join(format!("{name}.png"));
+    let _ = std::fs::remove_file(&path);
+    let binary = env!("CARGO_BIN_EXE_twinscope");
+    let mut command = std::process::Command::new(wrapper.first().map_or(binary, String::as_str));
+    if !wrapper.is_empty() {
+        command.args(&wrapper[1..]).arg(binary);
+    }
+    let lavapipe = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
+    if std::env::var_os("VK_DRIVER_FILES").is_none() && std::path::Path::new(lavapipe).exists() {
+        command.env("VK_DRIVER_FILES", lavapipe);
+    }
+    let output = command.current_dir(support::repo_root()).args(args).args(["--window-size", "1280x720", "--screenshot"]).arg(&path).output().unwrap();
+    let log = format!("{}\n{}", stdout(&output), stderr(&output));
+    assert!(output.status.success(), "viewer failed:\n{log}");
+    let file = std::fs::File::open(&path).unwrap_or_else(|_| panic!("no screenshot written:\n{log}"));
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file)).read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((info.width, info.height), (1280, 720));
+    let placements = serde_json::from_slice(&std::fs::read(format!("{}.twins.json", path.display())).unwrap()).unwrap();
+    let shot = Shot { path, pixels, width: info.width as usize, channels: info.color_type.samples(), placements, log };
+    // Not blank: many distinct colours.
+    let mut colours = std::collections::HashSet::new();
+    for y in (0..720).step_by(4) {
+        for x in (0..1280).step_by(4) {
+            colours.insert(shot.pixel(x, y));
+        }
+    }
+    assert!(colours.len() > 200, "the screenshot looks blank ({} colours)\n{}", colours.len(), shot.log);
+    Some(shot)
+}
+
+#[test]
+fn screenshot_shows_a_part_in_alarm_with_the_alarm_list_open() {
+    if display_wrapper().is_none() {
+        let _ = screenshot("demo-plant-alarm", &[]); // says why, or fails where a screenshot is required
+        return;
+    }
     let mosquitto = Mosquitto::start();
     let url = mosquitto.url();
     // A part forced into alarm, as a device would raise it (retained).
@@ -326,87 +404,48 @@ fn screenshot_shows_a_part_in_alarm_with_the_alarm_list_open() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let out_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let png_path = out_dir.join("demo-plant-alarm.png");
-    let _ = std::fs::remove_file(&png_path);
-    let binary = env!("CARGO_BIN_EXE_twinscope");
-    let mut command = std::process::Command::new(wrapper.first().map_or(binary, String::as_str));
-    if !wrapper.is_empty() {
-        command.args(&wrapper[1..]).arg(binary);
-    }
-    let lavapipe = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
-    if std::env::var_os("VK_DRIVER_FILES").is_none() && std::path::Path::new(lavapipe).exists() {
-        command.env("VK_DRIVER_FILES", lavapipe);
-    }
-    let output = command
-        .current_dir(support::repo_root())
-        .args(["--broker", &url, "--window-size", "1280x720", "--select", "line2-pump1", "--exit-after", "40s", "--screenshot"])
-        .arg(&png_path)
-        .output()
-        .unwrap();
+    let shot = screenshot("demo-plant-alarm", &["--broker", &url, "--select", "line2-pump1", "--exit-after", "40s"]);
     let _ = sim.kill();
     let _ = sim.wait();
-    let log = format!("{}\n{}", stdout(&output), stderr(&output));
-    assert!(output.status.success(), "viewer failed:\n{log}");
-    let file = std::fs::File::open(&png_path).unwrap_or_else(|_| panic!("no screenshot written:\n{log}"));
-    let decoder = png::Decoder::new(std::io::BufReader::new(file));
-    let mut reader = decoder.read_info().unwrap();
-    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut pixels).unwrap();
-    let (width, channels) = (info.width as usize, info.color_type.samples());
-    assert_eq!((info.width, info.height), (1280, 720));
-    let pixel = |x: usize, y: usize| -> [u8; 3] {
-        let i = (y * width + x) * channels;
-        [pixels[i], pixels[i + 1], pixels[i + 2]]
-    };
+    let shot = shot.expect("a display was found above");
+    let path = shot.path.display();
 
-    // Not blank: many distinct colours.
-    let mut colours = std::collections::HashSet::new();
-    for y in (0..720).step_by(4) {
-        for x in (0..1280).step_by(4) {
-            colours.insert(pixel(x, y));
-        }
-    }
-    assert!(colours.len() > 200, "the screenshot looks blank ({} colours)\n{log}", colours.len());
-
-    let placements: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(format!("{}.twins.json", png_path.display())).unwrap()).unwrap();
-    let at = |twin: &str| {
-        let p = placements.iter().find(|p| p["twin"] == twin).unwrap_or_else(|| panic!("{twin} not placed: {placements:?}"));
-        (p["x"].as_f64().unwrap() as usize, p["y"].as_f64().unwrap() as usize, p["status"].as_str().unwrap().to_owned())
-    };
-    let average = |x: usize, y: usize| {
-        let mut sum = [0u32; 3];
-        for dy in 0..5 {
-            for dx in 0..5 {
-                let p = pixel(x + dx - 2, y + dy - 2);
-                for k in 0..3 {
-                    sum[k] += p[k] as u32;
-                }
-            }
-        }
-        sum.map(|s| s / 25)
-    };
-    let (x, y, status) = at("line1-tank1");
+    let (x, y, status) = shot.at("line1-tank1");
     assert_eq!(status, "alarm");
     let is_red = |[r, g, b]: [u32; 3]| r > 150 && r > g + 90 && r > b + 90;
-    let [r, g, b] = average(x, y);
-    assert!(is_red([r, g, b]), "line1-tank1 at ({x},{y}) should be alarm red, is {:?}; see {}", [r, g, b], png_path.display());
-    let (x, y, status) = at("line1-tank2");
+    let colour = shot.average(x, y);
+    assert!(is_red(colour), "line1-tank1 at ({x},{y}) should be alarm red, is {colour:?}; see {path}");
+    let (x, y, status) = shot.at("line1-tank2");
     assert_ne!(status, "alarm");
-    let [r, g, b] = average(x, y);
-    assert!(!is_red([r, g, b]), "line1-tank2 is not in alarm but looks red: {:?}", [r, g, b]);
+    let colour = shot.average(x, y);
+    assert!(!is_red(colour), "line1-tank2 is not in alarm but looks red: {colour:?}");
 
     // The alarm list is open and the always-visible counts show the critical alarm: the
     // critical colour fills the count chip in the status bar and the UNACK chip in the list
     // (both at the left edge, where no 3D is drawn).
     let critical = |[r, g, b]: [u8; 3]| r.abs_diff(235) <= 8 && g.abs_diff(20) <= 8 && b.abs_diff(20) <= 8;
-    let rows: Vec<usize> = (360..720).filter(|&y| (0..250).filter(|&x| critical(pixel(x, y))).count() >= 15).collect();
+    let rows: Vec<usize> = (360..720).filter(|&y| (0..250).filter(|&x| critical(shot.pixel(x, y))).count() >= 15).collect();
     let bands = rows.windows(2).filter(|w| w[1] - w[0] > 8).count() + usize::from(!rows.is_empty());
-    assert!(bands >= 2, "expected the critical count chip and the alarm list's UNACK chip, found rows {rows:?}; see {}", png_path.display());
+    assert!(bands >= 2, "expected the critical count chip and the alarm list's UNACK chip, found rows {rows:?}; see {path}");
     assert!(rows.iter().any(|&y| y > 670), "the status bar's critical count is not coloured: rows {rows:?}");
-    eprintln!("screenshot checked (reference image): {}", png_path.display());
+    eprintln!("screenshot checked (reference image): {path}");
+}
+
+/// X-ray around line 2: its parts keep the model's look, line 1 turns to faint glass (the
+/// x-ray shader, compiled and run by the real renderer).
+#[test]
+fn screenshot_x_ray_keeps_the_focus_and_turns_the_rest_to_glass() {
+    let Some(shot) = screenshot("demo-plant-x-ray", &["--select", "line2", "--focus", "xray", "--panels", "closed", "--exit-after", "20s"]) else { return };
+    let path = shot.path.display();
+    let brightness = |[r, g, b]: [u32; 3]| r + g + b;
+    let (x, y, _) = shot.at("line2-tank1");
+    let focused = shot.average(x, y);
+    let (x, y, _) = shot.at("line1-tank1");
+    let glass = shot.average(x, y);
+    assert!(brightness(focused) > 400, "line 2 keeps its light model colours: {focused:?}; see {path}");
+    assert!(brightness(glass) * 2 < brightness(focused), "line 1 is faint glass: {glass:?} against {focused:?}; see {path}");
+    assert!(glass[2] > glass[0], "glass is tinted blue: {glass:?}; see {path}");
+    eprintln!("screenshot checked: {path}");
 }
 
 // ---- recording and replay ------------------------------------------------------------------

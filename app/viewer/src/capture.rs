@@ -56,8 +56,10 @@ struct ScreenshotWritten;
 
 const WARM_UP_SECONDS: f64 = 3.0;
 
-fn record_frame_time(time: Res<Time<Real>>, mut frames: ResMut<FrameTimes>) {
-    if time.elapsed_secs_f64() > WARM_UP_SECONDS {
+/// Only for a run that ends by itself (`--exit-after`): a live session must not grow a list
+/// every frame for a whole shift.
+fn record_frame_time(time: Res<Time<Real>>, request: Res<CaptureRequest>, mut frames: ResMut<FrameTimes>) {
+    if request.exit_after.is_some() && time.elapsed_secs_f64() > WARM_UP_SECONDS {
         frames.seconds.push(time.delta_secs());
     }
 }

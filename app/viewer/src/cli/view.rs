@@ -28,7 +28,7 @@ use twinscope_core::twin::{StoreConfig, TwinStore};
 
 use twinscope::alarm_actions::{AckPublisher, AlarmExport};
 use twinscope_core::ingest::Publisher;
-use twinscope::ui::PanelState;
+use twinscope::ui::{PanelState, UiCost};
 
 use super::{FocusAtStart, PanelsAtStart, ViewArgs};
 
@@ -195,6 +195,9 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
     panels.expand_tree_on_start = args.expand_tree;
     panels.clock = twinscope_core::time::UtcOffset(args.utc_offset.unwrap_or_else(local_utc_offset));
     app.insert_resource(panels).insert_resource(AlarmExport { folder: args.alarm_export_dir.clone(), last: None });
+    if args.exit_after.is_some() {
+        app.init_resource::<UiCost>();
+    }
     match args.focus {
         Some(FocusAtStart::Isolate) => app.insert_resource(FocusMode::Isolate),
         Some(FocusAtStart::Xray) => app.insert_resource(FocusMode::XRay),

@@ -56,7 +56,6 @@ impl Plugin for UiPanelsPlugin {
             .add_message::<FocusCommand>()
             .add_message::<FrameTwin>()
             .init_resource::<PanelState>()
-            .init_resource::<UiCost>()
             .add_systems(Startup, spawn_ui_camera)
             .add_systems(Update, panel_shortcuts)
             .add_systems(EguiPrimaryContextPass, draw_panels);
@@ -64,7 +63,8 @@ impl Plugin for UiPanelsPlugin {
 }
 
 /// CPU time of building the views and laying out the panels, per frame (egui's tessellation
-/// and drawing come after and are not included); the frame-time summary reports it.
+/// and drawing come after and are not included); the frame-time summary reports it. Present
+/// only for runs that end by themselves (`--exit-after`), so a live session does not grow it.
 #[derive(Resource, Default)]
 pub struct UiCost {
     pub seconds: Vec<f32>,
@@ -177,7 +177,7 @@ fn draw_panels(
     mut panel_state: ResMut<PanelState>,
     mut cameras: Query<&mut Camera, With<Camera3d>>,
     windows: Query<&Window, With<PrimaryWindow>>,
-    mut cost: ResMut<UiCost>,
+    cost: Option<ResMut<UiCost>>,
 ) -> Result {
     let started = std::time::Instant::now();
     let panels = &mut *panel_state;
@@ -191,10 +191,12 @@ fn draw_panels(
         }
         panels.tree_opened = true;
     }
-    panels.alarms.export_message = export.as_ref().and_then(|e| e.last.as_ref()).map(|last| match last {
-        Ok(path) => format!("saved {}", path.display()),
-        Err(e) => e.clone(),
-    });
+    if let Some(export) = export.as_ref().filter(|e| e.is_changed()) {
+        panels.alarms.export_message = export.last.as_ref().map(|last| match last {
+            Ok(path) => format!("saved {}", path.display()),
+            Err(e) => e.clone(),
+        });
+    }
     if panels.show_tree || panels.show_inspector {
         panels.rollup.compute_into(&state.store);
     }
@@ -263,7 +265,9 @@ fn draw_panels(
     for command in commands {
         outlets.send(command, panels, selected, replay_start);
     }
-    cost.seconds.push(started.elapsed().as_secs_f32());
+    if let Some(mut cost) = cost {
+        cost.seconds.push(started.elapsed().as_secs_f32());
+    }
     Ok(())
 }
 

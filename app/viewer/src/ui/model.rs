@@ -263,7 +263,6 @@ pub struct StatusBarView {
     pub reconnects: u64,
     /// Twins per status, indexed by `Status as usize`.
     pub counts: [usize; 5],
-    pub active_alarms: usize,
     pub alarms: AlarmCounts,
     pub scene_error: Option<String>,
     pub focus: FocusMode,
@@ -273,10 +272,8 @@ pub struct StatusBarView {
 
 pub fn status_bar_view(store: &TwinStore, stats: &StatsSnapshot, messages_per_second: f64, source: &str, replay: bool, scene_error: Option<&str>) -> StatusBarView {
     let mut counts = [0usize; 5];
-    let mut active_alarms = 0;
     for (_, twin) in store.twins() {
         counts[twin.status as usize] += 1;
-        active_alarms += twin.alarms.len();
     }
     StatusBarView {
         source: source.to_owned(),
@@ -288,7 +285,6 @@ pub fn status_bar_view(store: &TwinStore, stats: &StatsSnapshot, messages_per_se
         dropped_batches: stats.dropped_batches,
         reconnects: stats.connects.saturating_sub(1),
         counts,
-        active_alarms,
         alarms: store.alarm_book().counts(),
         scene_error: scene_error.map(str::to_owned),
         focus: FocusMode::Normal,
@@ -325,7 +321,6 @@ mod tests {
         assert_eq!(view.descendants[Status::Alarm as usize], 1);
         let bar = status_bar_view(&store, &StatsSnapshot::default(), 0.0, "test", false, None);
         assert_eq!(bar.counts[Status::Alarm as usize], 1);
-        assert_eq!(bar.active_alarms, 1);
         assert_eq!(bar.alarms.active[Severity::Major as usize], 1);
         assert_eq!(bar.alarms.unacknowledged, 1);
     }

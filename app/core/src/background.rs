@@ -14,7 +14,12 @@ impl BackgroundThread {
     /// Runs `body` on a thread named `name`; `body` should return soon after the flag it is
     /// given turns true.
     pub fn spawn(name: &str, body: impl FnOnce(&AtomicBool) + Send + 'static) -> std::io::Result<Self> {
-        let stop = Arc::new(AtomicBool::new(false));
+        Self::spawn_with_flag(name, Arc::new(AtomicBool::new(false)), body)
+    }
+
+    /// [`spawn`](Self::spawn) with a stop flag the caller also handed to others (a sink that
+    /// must stop waiting when the thread is asked to stop).
+    pub fn spawn_with_flag(name: &str, stop: Arc<AtomicBool>, body: impl FnOnce(&AtomicBool) + Send + 'static) -> std::io::Result<Self> {
         let flag = stop.clone();
         let thread = std::thread::Builder::new().name(name.into()).spawn(move || body(&flag))?;
         Ok(BackgroundThread { stop, thread: Some(thread) })

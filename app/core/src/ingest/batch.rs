@@ -45,20 +45,26 @@ pub struct BatchSender {
     recycle: Receiver<Vec<TwinUpdate>>,
 }
 
-/// Batches in flight before the producer starts dropping (the consumer is stuck).
+/// Batches in flight before the producer starts coalescing (the consumer is behind).
 pub const CHANNEL_CAPACITY: usize = 1024;
 
 pub fn batch_channel() -> (BatchSender, BatchReceiver) {
-    let (batches_tx, batches_rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
-    let (recycle_tx, recycle_rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+    batch_channel_with_capacity(CHANNEL_CAPACITY)
+}
+
+/// A channel that holds `capacity` batches (tests use a tiny one to provoke a full channel).
+pub fn batch_channel_with_capacity(capacity: usize) -> (BatchSender, BatchReceiver) {
+    let capacity = capacity.max(1);
+    let (batches_tx, batches_rx) = crossbeam_channel::bounded(capacity);
+    let (recycle_tx, recycle_rx) = crossbeam_channel::bounded(capacity);
     (BatchSender { batches: batches_tx, recycle: recycle_rx }, BatchReceiver { batches: batches_rx, recycle: recycle_tx })
 }
 
 /// Why a batch could not be sent.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum SendError {
-    /// The consumer is too slow; the batch was dropped.
-    Full,
+    /// The consumer is behind; the batch comes back to the sender, which keeps it.
+    Full(UpdateBatch),
     /// The consumer is gone.
     Disconnected,
 }
@@ -69,10 +75,19 @@ impl BatchSender {
         self.recycle.try_recv().unwrap_or_else(|_| Vec::with_capacity(256))
     }
 
+    /// Sends without waiting; a full channel hands the batch back.
     pub fn send(&self, batch: UpdateBatch) -> Result<(), SendError> {
         self.batches.try_send(batch).map_err(|e| match e {
-            crossbeam_channel::TrySendError::Full(_) => SendError::Full,
+            crossbeam_channel::TrySendError::Full(batch) => SendError::Full(batch),
             crossbeam_channel::TrySendError::Disconnected(_) => SendError::Disconnected,
+        })
+    }
+
+    /// Sends, waiting up to `timeout` for room.
+    pub fn send_timeout(&self, batch: UpdateBatch, timeout: std::time::Duration) -> Result<(), SendError> {
+        self.batches.send_timeout(batch, timeout).map_err(|e| match e {
+            crossbeam_channel::SendTimeoutError::Timeout(batch) => SendError::Full(batch),
+            crossbeam_channel::SendTimeoutError::Disconnected(_) => SendError::Disconnected,
         })
     }
 }
@@ -127,11 +142,16 @@ mod tests {
     }
 
     #[test]
-    fn a_full_channel_drops_instead_of_blocking() {
+    fn a_full_channel_hands_the_batch_back_instead_of_blocking() {
         let (tx, _rx) = batch_channel();
         for _ in 0..CHANNEL_CAPACITY {
             tx.send(UpdateBatch::default()).unwrap();
         }
-        assert_eq!(tx.send(UpdateBatch::default()), Err(SendError::Full));
+        let mut batch = UpdateBatch::default();
+        batch.session_started = true;
+        match tx.send(batch) {
+            Err(SendError::Full(returned)) => assert!(returned.session_started),
+            other => panic!("expected a full channel, got {other:?}"),
+        }
     }
 }

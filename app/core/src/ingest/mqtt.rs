@@ -1,43 +1,72 @@
-//! The MQTT client thread, and [`MessageSink`], the decode-and-batch step any source of
-//! messages (live MQTT now, recordings later) goes through.
+//! The MQTT client thread that every live path shares (viewer ingest, `state`, `record`, the
+//! DVR, the acknowledgement publisher and the simulator).
+//!
+//! rumqttc does its whole connection setup (TCP, TLS, CONNECT/CONNACK) inside one call of
+//! `EventLoop::poll`, so that future must never be dropped half-way: a client that polled
+//! with a timeout shorter than the round trip started over forever and never reached a
+//! broker a few milliseconds away. Here the event loop runs on a current-thread runtime,
+//! polled by one future that lives as long as the thread, and time-based work (sending a
+//! batch every few milliseconds) runs beside it as a second future on the same thread.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rumqttc::{Client, Event, MqttOptions, Packet, QoS, RecvTimeoutError};
+use rumqttc::{Client, Event, EventLoop, NetworkOptions, Outgoing, Packet, QoS, SubscribeFilter};
 
-use crate::background::BackgroundThread;
-use super::batch::{BatchReceiver, BatchSender, SendError, UpdateBatch, batch_channel};
+use super::batch::{BatchReceiver, batch_channel_with_capacity};
+use super::sink::MessageSink;
 use super::stats::IngestStats;
-use super::warn_limiter::WarnLimiter;
-use crate::broker_address::BrokerAddress;
-use crate::schema::{DecodeError, Decoded, TopicSchema};
+use crate::background::BackgroundThread;
+use crate::connection::{ConnectFailure, ConnectionSettings};
+use crate::schema::TopicSchema;
 use crate::time::Timestamp;
-use crate::update::TwinUpdate;
 
-/// How ingest connects and batches.
+/// How a client connects and batches.
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
-    pub broker: BrokerAddress,
-    pub client_id: String,
-    /// A batch is sent at the latest this long after its first message.
+    pub connection: ConnectionSettings,
+    /// `None` for a command's main client (it gets the configured client id itself); a role
+    /// such as `dvr` for helper clients, whose ids get it as a suffix.
+    pub helper_role: Option<&'static str>,
+    /// A batch is sent at the latest this long after its first message; also how often
+    /// handlers are ticked.
     pub batch_interval: Duration,
     /// A batch is sent as soon as it holds this many updates.
     pub max_batch: usize,
     /// Longest wait between reconnection attempts.
     pub max_backoff: Duration,
+    /// Longest a connection attempt (TCP, TLS, CONNECT/CONNACK) may take.
+    pub connect_timeout: Duration,
+    pub keep_alive: Duration,
+    /// Batches the channel to the consumer holds before the sink holds them itself.
+    pub channel_capacity: usize,
 }
 
 impl IngestConfig {
-    pub fn new(broker: BrokerAddress) -> Self {
+    pub fn new(connection: impl Into<ConnectionSettings>) -> Self {
         IngestConfig {
-            broker,
-            client_id: unique_client_id("twinscope"),
+            connection: connection.into(),
+            helper_role: None,
             batch_interval: Duration::from_millis(8),
             max_batch: 8192,
             max_backoff: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(10),
+            channel_capacity: super::CHANNEL_CAPACITY,
         }
+    }
+
+    /// The same connection for a helper client (`dvr`, `record`, `acks`).
+    pub fn helper(connection: &ConnectionSettings, role: &'static str) -> Self {
+        IngestConfig { helper_role: Some(role), ..IngestConfig::new(connection.clone()) }
+    }
+}
+
+impl From<crate::BrokerAddress> for ConnectionSettings {
+    fn from(broker: crate::BrokerAddress) -> Self {
+        ConnectionSettings::plain(broker)
     }
 }
 
@@ -50,7 +79,7 @@ pub fn unique_client_id(prefix: &str) -> String {
 
 /// What an MQTT client thread does with what it receives: decode for the viewer
 /// ([`MessageSink`]) or write to a recording ([`crate::record::Recorder`]).
-pub trait MessageHandler: Send + 'static {
+pub trait MessageHandler: 'static {
     /// The topic filters to subscribe to (again after every reconnect).
     fn subscriptions(&self) -> Vec<String>;
     /// The QoS to subscribe with.
@@ -60,7 +89,7 @@ pub trait MessageHandler: Send + 'static {
     fn handle(&mut self, topic: &str, payload: &[u8], qos: u8, retain: bool, received: Timestamp);
     /// Connected (again) and subscribed: retained messages follow.
     fn connected(&mut self) {}
-    /// Called at least every few milliseconds, for time-based flushing.
+    /// Called every `batch_interval`, for time-based flushing.
     fn tick(&mut self) {}
     /// The connection was lost or the thread is stopping: push out what is pending.
     fn flush(&mut self) {}
@@ -68,120 +97,20 @@ pub trait MessageHandler: Send + 'static {
     fn finish(&mut self) {}
 }
 
-/// Decodes messages into the current batch and sends batches when due.
-pub struct MessageSink {
-    schema: Box<dyn TopicSchema>,
-    sender: BatchSender,
-    stats: Arc<IngestStats>,
-    warnings: WarnLimiter,
-    buffer: Vec<TwinUpdate>,
-    opened: Option<Instant>,
-    batch_interval: Duration,
-    max_batch: usize,
-}
+/// A handler for clients that only publish.
+pub struct PublishOnly;
 
-impl MessageSink {
-    pub fn new(schema: Box<dyn TopicSchema>, sender: BatchSender, stats: Arc<IngestStats>, batch_interval: Duration, max_batch: usize) -> Self {
-        let buffer = sender.buffer();
-        MessageSink {
-            schema,
-            sender,
-            stats,
-            warnings: WarnLimiter::new(Duration::from_secs(60)),
-            buffer,
-            opened: None,
-            batch_interval,
-            max_batch,
-        }
-    }
-
-    /// Decodes one message. Errors are counted and logged at most once per topic a minute.
-    pub fn handle(&mut self, topic: &str, payload: &[u8], received: Timestamp) {
-        self.stats.message(payload.len());
-        match self.schema.decode(topic, payload, received, &mut self.buffer) {
-            Ok(Decoded::Updates(count)) => {
-                self.stats.updates(count);
-                if count > 0 && self.opened.is_none() {
-                    self.opened = Some(Instant::now());
-                }
-            }
-            Ok(Decoded::Ignored) => self.stats.ignored(),
-            Err(error) => {
-                if matches!(error, DecodeError::UnknownTopic { .. }) {
-                    self.stats.unknown_topic();
-                } else {
-                    self.stats.decode_error();
-                }
-                if self.warnings.allow(topic, Instant::now()) {
-                    tracing::warn!(topic, %error, "message rejected (further ones on this topic are counted, not logged, for a minute)");
-                }
-            }
-        }
-        if self.buffer.len() >= self.max_batch {
-            self.flush();
-        }
-    }
-
-    /// Sends the current batch if it has waited `batch_interval`.
-    pub fn flush_if_due(&mut self) {
-        if self.opened.is_some_and(|opened| opened.elapsed() >= self.batch_interval) {
-            self.flush();
-        }
-    }
-
-    /// Sends the current batch now, if it has anything.
-    pub fn flush(&mut self) {
-        self.opened = None;
-        if self.buffer.is_empty() {
-            return;
-        }
-        let updates = std::mem::replace(&mut self.buffer, self.sender.buffer());
-        self.send(UpdateBatch::new(Timestamp::now(), updates));
-    }
-
-    /// Tells the consumer a session started, after whatever was pending.
-    pub fn session_started(&mut self) {
-        self.flush();
-        let mut batch = UpdateBatch::new(Timestamp::now(), self.sender.buffer());
-        batch.session_started = true;
-        self.send(batch);
-    }
-
-    fn send(&mut self, batch: UpdateBatch) {
-        match self.sender.send(batch) {
-            Ok(()) => {}
-            Err(SendError::Full) => {
-                self.stats.dropped_batch();
-                if self.warnings.allow("\0channel-full", Instant::now()) {
-                    tracing::warn!("the viewer is not keeping up; dropped a batch of updates");
-                }
-            }
-            Err(SendError::Disconnected) => {}
-        }
-    }
-}
-
-impl MessageHandler for MessageSink {
+impl MessageHandler for PublishOnly {
     fn subscriptions(&self) -> Vec<String> {
-        self.schema.subscriptions()
+        Vec::new()
     }
-    fn handle(&mut self, topic: &str, payload: &[u8], _qos: u8, _retain: bool, received: Timestamp) {
-        MessageSink::handle(self, topic, payload, received);
-    }
-    fn connected(&mut self) {
-        self.session_started();
-    }
-    fn tick(&mut self) {
-        self.flush_if_due();
-    }
-    fn flush(&mut self) {
-        MessageSink::flush(self);
-    }
+    fn handle(&mut self, _: &str, _: &[u8], _: u8, _: bool, _: Timestamp) {}
 }
 
 /// A running MQTT client thread. Dropping it stops the thread.
 pub struct IngestHandle {
     pub stats: Arc<IngestStats>,
+    client: Client,
     thread: BackgroundThread,
 }
 
@@ -189,83 +118,150 @@ impl IngestHandle {
     pub fn stop(&mut self) {
         self.thread.stop();
     }
+
+    /// For publishing on this connection (queued while the broker is away).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
 }
 
 /// Starts the MQTT client thread. It connects, subscribes to the schema's topics, and on
 /// any connection loss retries with exponential backoff and subscribes again. Returns the
 /// thread's handle and the receiving end of its batches.
 pub fn spawn_ingest(config: IngestConfig, schema: Box<dyn TopicSchema>) -> std::io::Result<(IngestHandle, BatchReceiver)> {
-    let (sender, batches) = batch_channel();
+    let (sender, batches) = batch_channel_with_capacity(config.channel_capacity);
     let stats = IngestStats::new();
     let sink = MessageSink::new(schema, sender, stats.clone(), config.batch_interval, config.max_batch);
-    let handle = spawn_mqtt_client(config, sink, stats, "mqtt-ingest")?;
+    let stop = sink.stop_flag();
+    let handle = spawn_client(config, move || sink, stats, "mqtt-ingest", stop)?;
     Ok((handle, batches))
 }
 
 /// Starts an MQTT client thread that feeds `handler`, reconnecting with backoff and
 /// subscribing again after every reconnect. `stats` gets the connection state.
-pub fn spawn_mqtt_client<H: MessageHandler>(config: IngestConfig, handler: H, stats: Arc<IngestStats>, name: &str) -> std::io::Result<IngestHandle> {
-    let thread = {
-        let stats = stats.clone();
-        BackgroundThread::spawn(name, move |stop| run(config, handler, &stats, stop))?
-    };
-    Ok(IngestHandle { stats, thread })
+pub fn spawn_mqtt_client<H: MessageHandler + Send>(config: IngestConfig, handler: H, stats: Arc<IngestStats>, name: &str) -> std::io::Result<IngestHandle> {
+    spawn_client(config, move || handler, stats, name, Arc::new(AtomicBool::new(false)))
 }
 
-fn run<H: MessageHandler>(config: IngestConfig, mut sink: H, stats: &IngestStats, stop: &AtomicBool) {
-    let mut options = MqttOptions::new(config.client_id.clone(), config.broker.host.clone(), config.broker.port);
-    options.set_keep_alive(Duration::from_secs(5));
+fn spawn_client<H: MessageHandler>(
+    config: IngestConfig,
+    make_handler: impl FnOnce() -> H + Send + 'static,
+    stats: Arc<IngestStats>,
+    name: &str,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<IngestHandle> {
+    let client_id = config.connection.client_id_for(config.helper_role);
+    let mut options = config.connection.mqtt_options(client_id, config.keep_alive);
     options.set_clean_session(true);
     // Oversized messages are refused by the schema with a clear count, not by dropping the link.
-    options.set_max_packet_size(64 * 1024 * 1024, 64 * 1024);
-    let (client, mut connection) = Client::new(options, 64);
-    let subscriptions = sink.subscriptions();
-    let mut backoff = Duration::from_millis(100);
-    let mut was_connected = false;
-    while !stop.load(Ordering::Relaxed) {
-        match connection.recv_timeout(config.batch_interval) {
-            Ok(Ok(Event::Incoming(Packet::Publish(publish)))) => {
-                sink.handle(&publish.topic, &publish.payload, publish.qos as u8, publish.retain, Timestamp::now());
-            }
-            Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
-                tracing::info!(broker = %config.broker, "connected");
-                stats.set_connected(true);
-                was_connected = true;
-                backoff = Duration::from_millis(100);
-                for filter in &subscriptions {
-                    if let Err(error) = client.try_subscribe(filter.clone(), sink.qos()) {
-                        tracing::warn!(filter, %error, "could not subscribe");
-                    }
-                }
-                sink.connected();
-            }
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => {
-                sink.flush();
-                stats.set_connected_quiet(false);
-                if was_connected {
-                    tracing::warn!(broker = %config.broker, %error, "lost the broker; reconnecting");
-                    was_connected = false;
-                } else {
-                    tracing::debug!(broker = %config.broker, %error, "broker not reachable; retrying");
-                }
-                sleep_unless_stopped(backoff, stop);
-                backoff = (backoff * 2).min(config.max_backoff);
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        sink.tick();
-    }
-    sink.flush();
-    sink.finish();
-    let _ = client.try_disconnect();
-    stats.set_connected_quiet(false);
+    options.set_max_packet_size(64 * 1024 * 1024, 4 * 1024 * 1024);
+    let (client, connection) = Client::new(options, 4096);
+    // The event loop is driven here, on this module's own runtime (see the module docs).
+    let mut eventloop = connection.eventloop;
+    let mut network = NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    network.set_connection_timeout(config.connect_timeout.as_secs().max(1));
+    eventloop.set_network_options(network);
+    let thread = {
+        let (stats, client) = (stats.clone(), client.clone());
+        BackgroundThread::spawn_with_flag(name, stop, move |stop| drive(config, make_handler(), client, eventloop, &stats, stop))?
+    };
+    Ok(IngestHandle { stats, client, thread })
 }
 
-fn sleep_unless_stopped(duration: Duration, stop: &AtomicBool) {
-    let deadline = Instant::now() + duration;
-    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(20).min(deadline.saturating_duration_since(Instant::now())));
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+
+fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mut eventloop: EventLoop, stats: &IngestStats, stop: &AtomicBool) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the MQTT client's runtime");
+            return;
+        }
+    };
+    let handler = RefCell::new(handler);
+    let (filters, qos) = {
+        let handler = handler.borrow();
+        (handler.subscriptions(), handler.qos())
+    };
+    let broker = config.connection.describe();
+    let mut connected = false;
+    runtime.block_on(async {
+        // Polls the event loop for as long as the thread runs: never cancelled mid-connect.
+        let network = async {
+            let mut backoff = FIRST_RETRY;
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(publish))) => {
+                        handler.borrow_mut().handle(&publish.topic, &publish.payload, publish.qos as u8, publish.retain, Timestamp::now());
+                    }
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        tracing::info!(%broker, "connected");
+                        stats.connected();
+                        connected = true;
+                        backoff = FIRST_RETRY;
+                        if !filters.is_empty() {
+                            let subscriptions = filters.iter().map(|f| SubscribeFilter::new(f.clone(), qos));
+                            if let Err(error) = client.try_subscribe_many(subscriptions) {
+                                tracing::warn!(%error, "could not subscribe");
+                            }
+                        }
+                        handler.borrow_mut().connected();
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        handler.borrow_mut().flush();
+                        let failure = ConnectFailure::explain(&error, &config.connection, connected, config.connect_timeout);
+                        let repeated = stats.last_error().is_some_and(|last| last.1 == failure);
+                        if connected {
+                            tracing::warn!("{failure}; reconnecting");
+                        } else if !repeated {
+                            tracing::warn!("cannot connect: {failure}; retrying");
+                        } else {
+                            tracing::debug!("cannot connect: {failure}; retrying");
+                        }
+                        stats.failed(failure, connected);
+                        connected = false;
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(config.max_backoff);
+                    }
+                }
+            }
+        };
+        let ticker = async {
+            let mut interval = tokio::time::interval(config.batch_interval.max(Duration::from_millis(1)));
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                handler.borrow_mut().tick();
+            }
+        };
+        tokio::select! {
+            biased;
+            () = ticker => {}
+            never = network => never,
+        }
+    });
+    let mut handler = handler.into_inner();
+    handler.flush();
+    handler.finish();
+    if connected {
+        // Say goodbye, so the broker frees the client id and sends no will.
+        let _ = client.try_disconnect();
+        let _ = runtime.block_on(async {
+            tokio::time::timeout(Duration::from_millis(200), async {
+                loop {
+                    match eventloop.poll().await {
+                        Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                }
+            })
+            .await
+        });
     }
+    stats.disconnected();
 }

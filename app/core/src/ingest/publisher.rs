@@ -3,62 +3,31 @@
 //! Messages published while the broker is away are queued by the client (up to its
 //! capacity) and sent after it reconnects; beyond that, `publish` says they were refused.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use rumqttc::QoS;
 
-use rumqttc::{Client, MqttOptions, QoS};
-
-use super::unique_client_id;
-use crate::BrokerAddress;
-use crate::background::BackgroundThread;
+use super::{IngestConfig, IngestHandle, IngestStats, PublishOnly, spawn_mqtt_client};
+use crate::connection::ConnectionSettings;
 
 /// A connected publisher; dropping it disconnects.
 pub struct Publisher {
-    client: Client,
-    connected: Arc<AtomicBool>,
-    _thread: BackgroundThread,
+    client: IngestHandle,
 }
 
 impl Publisher {
-    pub fn connect(broker: &BrokerAddress, name: &str) -> std::io::Result<Self> {
-        let mut options = MqttOptions::new(unique_client_id(name), broker.host.clone(), broker.port);
-        options.set_keep_alive(Duration::from_secs(5));
-        let (client, mut connection) = Client::new(options, 256);
-        let connected = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (connected, broker) = (connected.clone(), broker.clone());
-            BackgroundThread::spawn(name, move |stop| {
-                while !stop.load(Ordering::Relaxed) {
-                    match connection.recv_timeout(Duration::from_millis(100)) {
-                        Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_)))) => connected.store(true, Ordering::Relaxed),
-                        Ok(Ok(_)) | Err(rumqttc::RecvTimeoutError::Timeout) => {}
-                        Ok(Err(error)) => {
-                            if connected.swap(false, Ordering::Relaxed) {
-                                tracing::warn!(%broker, %error, "publisher lost the broker; reconnecting");
-                            }
-                            std::thread::sleep(Duration::from_millis(250));
-                        }
-                        Err(rumqttc::RecvTimeoutError::Disconnected) => break,
-                    }
-                }
-            })?
-        };
-        Ok(Publisher { client, connected, _thread: thread })
+    /// A publisher on the same broker as `connection`; `role` names its thread and, with a
+    /// configured client id, its id's suffix.
+    pub fn connect(connection: impl Into<ConnectionSettings>, role: &'static str) -> std::io::Result<Self> {
+        let config = IngestConfig::helper(&connection.into(), role);
+        let client = spawn_mqtt_client(config, PublishOnly, IngestStats::new(), role)?;
+        Ok(Publisher { client })
     }
 
     pub fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
+        self.client.stats.is_connected()
     }
 
     /// Queues one message (QoS 1, not retained).
     pub fn publish(&self, topic: &str, payload: &str) -> Result<(), String> {
-        self.client.try_publish(topic, QoS::AtLeastOnce, false, payload.as_bytes()).map_err(|e| format!("cannot publish to {topic}: {e}"))
-    }
-}
-
-impl Drop for Publisher {
-    fn drop(&mut self) {
-        let _ = self.client.try_disconnect();
+        self.client.client().try_publish(topic, QoS::AtLeastOnce, false, payload.as_bytes()).map_err(|e| format!("cannot publish to {topic}: {e}"))
     }
 }

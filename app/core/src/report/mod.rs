@@ -78,6 +78,14 @@ pub fn state_json(store: &TwinStore, stats: Option<&StatsSnapshot>) -> Value {
             "decode_errors": stats.decode_errors,
             "unknown_topics": stats.unknown_topics,
             "connects": stats.connects,
+            "losses": stats.losses,
+            "failed_attempts": stats.failed_attempts,
+            "coalesced": stats.coalesced,
+            "last_error": stats.last_error.as_deref().map(|(at, failure)| json!({
+                "at": at.to_string(),
+                "message": failure.message,
+                "kind": format!("{:?}", failure.kind),
+            })),
         });
     }
     report
@@ -96,6 +104,9 @@ pub fn state_text(store: &TwinStore, stats: Option<&StatsSnapshot>) -> String {
             stats.decode_errors,
             stats.unknown_topics
         );
+        if let Some((at, failure)) = stats.last_error.as_deref() {
+            let _ = writeln!(out, "# last connection error at {at}: {failure}");
+        }
     }
     for (index, depth) in walk(store) {
         let twin = store.get(index);

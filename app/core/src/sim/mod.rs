@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rumqttc::{Client, MqttOptions, QoS};
+use rumqttc::{Client, QoS};
 
 use crate::background::BackgroundThread;
-use crate::broker_address::BrokerAddress;
+use crate::connection::ConnectionSettings;
 use crate::demo::{AssetKind, PlantLayout};
 use crate::time::Timestamp;
 use fault::FaultSchedule;
@@ -27,7 +27,7 @@ pub type SeekRng = Rng;
 /// How the simulator runs.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
-    pub broker: BrokerAddress,
+    pub connection: ConnectionSettings,
     /// Number of production lines (the demo plant has 2).
     pub lines: usize,
     /// Measurement messages per twin per second.
@@ -43,8 +43,8 @@ pub struct SimConfig {
 }
 
 impl SimConfig {
-    pub fn new(broker: BrokerAddress) -> Self {
-        SimConfig { broker, lines: 2, rate_hz: 2.0, fault_every: Some(Duration::from_secs(25)), seed: 7, run_for: None, standing_alarms: 0 }
+    pub fn new(connection: impl Into<ConnectionSettings>) -> Self {
+        SimConfig { connection: connection.into(), lines: 2, rate_hz: 2.0, fault_every: Some(Duration::from_secs(25)), seed: 7, run_for: None, standing_alarms: 0 }
     }
 }
 
@@ -84,44 +84,16 @@ pub fn spawn_simulator(config: SimConfig) -> std::io::Result<SimHandle> {
 
 fn run(config: SimConfig, stats: &SimStats, stop: &AtomicBool) {
     let layout = PlantLayout::new(config.lines);
-    let mut options = MqttOptions::new(crate::ingest::unique_client_id("twinscope-sim"), config.broker.host.clone(), config.broker.port);
-    options.set_keep_alive(Duration::from_secs(5));
-    options.set_max_packet_size(1024 * 1024, 1024 * 1024);
-    let (client, mut connection) = Client::new(options, 4096);
-    // The event loop must be polled for anything to be sent; on errors it reconnects.
-    let connected = Arc::new(AtomicBool::new(false));
-    let poller_stop = Arc::new(AtomicBool::new(false));
-    let poller = {
-        let (connected, poller_stop) = (connected.clone(), poller_stop.clone());
-        let broker = config.broker.clone();
-        std::thread::Builder::new().name("plant-sim-mqtt".into()).spawn(move || {
-            let mut was_connected = false;
-            while !poller_stop.load(Ordering::Relaxed) {
-                match connection.recv_timeout(Duration::from_millis(100)) {
-                    Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_)))) => {
-                        tracing::info!(%broker, "simulator connected");
-                        connected.store(true, Ordering::Relaxed);
-                        was_connected = true;
-                    }
-                    Ok(Ok(_)) | Err(rumqttc::RecvTimeoutError::Timeout) => {}
-                    Ok(Err(error)) => {
-                        connected.store(false, Ordering::Relaxed);
-                        if was_connected {
-                            tracing::warn!(%broker, %error, "simulator lost the broker; reconnecting");
-                            was_connected = false;
-                        }
-                        std::thread::sleep(Duration::from_millis(250));
-                    }
-                    Err(rumqttc::RecvTimeoutError::Disconnected) => break,
-                }
-            }
-        })
+    let mut client_config = crate::ingest::IngestConfig::new(config.connection.clone());
+    client_config.batch_interval = Duration::from_millis(50);
+    let connection = match crate::ingest::spawn_mqtt_client(client_config, crate::ingest::PublishOnly, crate::ingest::IngestStats::new(), "plant-sim-mqtt") {
+        Ok(connection) => connection,
+        Err(error) => {
+            tracing::error!(%error, "could not start the simulator's MQTT thread");
+            return;
+        }
     };
-    let Ok(poller) = poller else {
-        tracing::error!("could not start the simulator's MQTT thread");
-        return;
-    };
-
+    let client = connection.client().clone();
     let mut rng = Rng::new(config.seed);
     let phases: Vec<f64> = layout.twins.iter().map(|_| rng.next_f64() * std::f64::consts::TAU).collect();
     let mut faults = FaultSchedule::new(&layout, config.fault_every, config.seed);
@@ -132,7 +104,7 @@ fn run(config: SimConfig, stats: &SimStats, stop: &AtomicBool) {
     let mut payload = String::with_capacity(256);
     let mut topic = String::with_capacity(96);
     while !stop.load(Ordering::Relaxed) && config.run_for.is_none_or(|limit| started.elapsed() < limit) {
-        if !connected.load(Ordering::Relaxed) {
+        if !connection.stats.is_connected() {
             announced = false;
             std::thread::sleep(Duration::from_millis(50));
             continue;
@@ -174,10 +146,8 @@ fn run(config: SimConfig, stats: &SimStats, stop: &AtomicBool) {
             next_tick = now; // fell behind: skip rather than burst
         }
     }
-    let _ = client.try_disconnect();
-    std::thread::sleep(Duration::from_millis(50));
-    poller_stop.store(true, Ordering::Relaxed);
-    let _ = poller.join();
+    // Dropping the connection lets it send what is queued and disconnect.
+    drop(connection);
 }
 
 /// Registrations, units, twin fragments and service health, all retained.

@@ -2,6 +2,8 @@
 //! against a bare `serde_json` parse of the same payloads. It lives in the core so both sides
 //! are compiled with the same optimisation.
 
+pub mod latency;
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::{Duration, Instant};

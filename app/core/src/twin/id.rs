@@ -18,6 +18,11 @@ impl TwinId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The same interned id (one allocation): a cheap first check before comparing content.
+    pub fn same_instance(&self, other: &TwinId) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl Borrow<str> for TwinId {

@@ -386,20 +386,50 @@ impl TwinStore {
     }
 
     /// Applies updates in order; `now` is when they were received (live) or replayed.
+    ///
+    /// A message's values arrive as a run of updates for one twin (with one interned id):
+    /// such a run looks the twin up once and derives its status once, at the end of the run.
     pub fn apply_all(&mut self, updates: &[TwinUpdate], now: Timestamp) {
+        let mut run: Option<(&TwinId, TwinIndex)> = None;
         for update in updates {
-            self.apply(update, now);
+            if self.is_redundant_registration(update) {
+                continue;
+            }
+            let id = update.twin();
+            let index = match run {
+                Some((last, index)) if last.same_instance(id) => index,
+                _ => {
+                    if let Some((_, finished)) = run {
+                        self.refresh_status(finished);
+                    }
+                    self.ensure(id)
+                }
+            };
+            run = Some((id, index));
+            self.apply_to(index, update, now);
+        }
+        if let Some((_, finished)) = run {
+            self.refresh_status(finished);
         }
     }
 
     /// Applies one update. Never fails: anything a decoder let through is valid state.
     pub fn apply(&mut self, update: &TwinUpdate, now: Timestamp) {
-        if let TwinUpdate::Register { implicit: true, twin, .. } = update
-            && self.index.contains_key(twin)
-        {
+        if self.is_redundant_registration(update) {
             return;
         }
         let index = self.ensure(update.twin());
+        self.apply_to(index, update, now);
+        self.refresh_status(index);
+    }
+
+    /// An implicit registration (a first data message) of a twin that already exists.
+    fn is_redundant_registration(&self, update: &TwinUpdate) -> bool {
+        matches!(update, TwinUpdate::Register { implicit: true, twin, .. } if self.index.contains_key(twin))
+    }
+
+    /// [`apply`](Self::apply) to a twin already looked up, without deriving its status.
+    fn apply_to(&mut self, index: TwinIndex, update: &TwinUpdate, now: Timestamp) {
         match update {
             TwinUpdate::Register { parent, kind, display_name, entity_type, .. } => {
                 if let Some(parent) = parent {
@@ -489,7 +519,6 @@ impl TwinStore {
                 self.twins[index.0 as usize].health = Some(*up);
             }
         }
-        self.refresh_status(index);
     }
 
     /// Marks twins stale that received data once but nothing for `stale_after`.

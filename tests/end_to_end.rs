@@ -3,6 +3,11 @@
 
 mod support;
 
+#[path = "end_to_end/network.rs"]
+mod network;
+#[path = "end_to_end/tls.rs"]
+mod tls;
+
 use std::time::{Duration, Instant};
 
 use rumqttc::{Client, MqttOptions, QoS};
@@ -127,7 +132,7 @@ fn check_refuses_broken_scenes_with_the_file_and_reason() {
 fn cli_rejects_bad_arguments_clearly() {
     let output = run_twinscope(&["--broker", "ftp://example"], Duration::from_secs(30));
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("only mqtt://"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("use mqtt://HOST:PORT, or mqtts://HOST:PORT for TLS"), "{}", stderr(&output));
     let output = run_twinscope(&["state", "--for", "soon"], Duration::from_secs(30));
     assert!(!output.status.success());
     assert!(stderr(&output).contains("is not a duration"), "{}", stderr(&output));

@@ -68,9 +68,15 @@ impl Mosquitto {
     }
 
     pub fn start_on(port: u16) -> Mosquitto {
+        Self::start_with(port, "allow_anonymous true")
+    }
+
+    /// mosquitto on `port` with more configuration lines for its one listener (TLS files,
+    /// a password file).
+    pub fn start_with(port: u16, listener_config: &str) -> Mosquitto {
         let config = std::env::temp_dir().join(format!("twinscope-mosquitto-{}-{port}.conf", std::process::id()));
         let mut file = std::fs::File::create(&config).unwrap();
-        writeln!(file, "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000").unwrap();
+        writeln!(file, "listener {port} 127.0.0.1\n{listener_config}\npersistence false\nmax_queued_messages 100000").unwrap();
         let child = Command::new(mosquitto_binary())
             .arg("-c")
             .arg(&config)
@@ -113,6 +119,9 @@ impl Drop for Mosquitto {
 fn mosquitto_binary() -> &'static str {
     if Path::new("/usr/sbin/mosquitto").exists() { "/usr/sbin/mosquitto" } else { "mosquitto" }
 }
+
+
+pub mod tls;
 
 /// Polls `check` until it holds or `limit` passes.
 pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {

@@ -17,7 +17,7 @@ use twinscope_core::twin::TwinIndex;
 
 use crate::selection::Selection;
 use crate::sync::TwinState;
-use crate::{TwinscopeSystems, configure_twinscope_sets};
+use crate::{StoreSystems, configure_twinscope_sets};
 
 /// Applies alarm commands and expires shelving.
 pub struct AlarmActionsPlugin;
@@ -29,10 +29,8 @@ impl Plugin for AlarmActionsPlugin {
             .init_resource::<Selection>()
             .init_resource::<Operator>()
             .init_resource::<AlarmExport>()
-            .add_systems(
-                Update,
-                (acknowledge_selected_on_key, apply_alarm_commands, expire_shelving).chain().in_set(TwinscopeSystems::Ingest),
-            );
+            .add_systems(Update, (acknowledge_selected_on_key, apply_alarm_commands).chain().in_set(StoreSystems::Operator))
+            .add_systems(Update, expire_shelving.in_set(StoreSystems::Clock));
     }
 }
 

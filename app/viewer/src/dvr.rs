@@ -14,11 +14,12 @@ use bevy::prelude::*;
 use twinscope_core::ingest::{IngestConfig, IngestHandle};
 use twinscope_core::record::start_recording;
 use twinscope_core::replay::Recording;
-use twinscope_core::{BrokerAddress, Timestamp};
+use twinscope_core::Timestamp;
+use twinscope_core::connection::ConnectionSettings;
 
 use crate::replay::{ReplaySession, store_at};
 use crate::sync::{LiveStash, StoreTemplate, TwinState};
-use crate::{TwinscopeSystems, configure_twinscope_sets};
+use crate::{StoreSystems, configure_twinscope_sets};
 
 /// Keeps the rolling DVR recording and switches between live and looking back.
 pub struct DvrPlugin;
@@ -27,7 +28,8 @@ impl Plugin for DvrPlugin {
     fn build(&self, app: &mut App) {
         configure_twinscope_sets(app);
         app.add_message::<DvrCommand>()
-            .add_systems(Update, (rotate_dvr_segments, apply_dvr_commands).chain().in_set(TwinscopeSystems::Ingest));
+            .init_resource::<LiveStash>()
+            .add_systems(Update, (rotate_dvr_segments, apply_dvr_commands).chain().in_set(StoreSystems::Switch));
     }
 }
 
@@ -48,7 +50,7 @@ struct Segment {
 /// The rolling recording behind the DVR.
 #[derive(Resource)]
 pub struct Dvr {
-    broker: BrokerAddress,
+    connection: ConnectionSettings,
     directory: PathBuf,
     /// Each segment covers this long; the DVR offers between one and two of them.
     pub window: Duration,
@@ -61,9 +63,16 @@ pub struct Dvr {
 }
 
 impl Dvr {
-    pub fn new(broker: BrokerAddress, window: Duration, utc_offset_seconds: i64) -> Self {
-        let directory = std::env::temp_dir().join(format!("twinscope-dvr-{}-{}", std::process::id(), window.as_millis()));
-        Dvr { broker, directory, window, current: None, previous: None, counter: 0, utc_offset_seconds, error: None }
+    /// Segments go into a folder of their own under the user's cache folder
+    /// (`~/.cache/twinscope/` on Linux), readable by the user alone: they hold everything the
+    /// plant's broker carried.
+    pub fn new(connection: impl Into<ConnectionSettings>, window: Duration, utc_offset_seconds: i64) -> Self {
+        let base = dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("twinscope");
+        // One folder per DVR: two in one process (tests) must not share segments.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        let instance = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let directory = base.join(format!("dvr-{}-{instance}", std::process::id()));
+        Dvr { connection: connection.into(), directory, window, current: None, previous: None, counter: 0, utc_offset_seconds, error: None }
     }
 
     /// The oldest instant the DVR can show.
@@ -71,20 +80,41 @@ impl Dvr {
         self.previous.as_ref().map(|p| p.1).or(self.current.as_ref().map(|c| c.started_at))
     }
 
+    /// The folder the segments are written to.
+    pub fn directory(&self) -> &std::path::Path {
+        &self.directory
+    }
+
     fn start_segment(&mut self) {
-        if let Err(error) = std::fs::create_dir_all(&self.directory) {
+        if let Err(error) = create_private_dir(&self.directory) {
             self.error = Some(format!("DVR cannot use {}: {error}", self.directory.display()));
             return;
         }
         self.counter += 1;
         let path = self.directory.join(format!("segment-{}.mcap", self.counter));
-        match start_recording(IngestConfig::new(self.broker.clone()), &path, vec!["te/#".into()]) {
+        match start_recording(IngestConfig::helper(&self.connection, "dvr"), &path, vec!["te/#".into()]) {
             Ok((client, _stats)) => {
                 self.current = Some(Segment { path, started: Instant::now(), started_at: Timestamp::now(), _client: client });
             }
             Err(error) => self.error = Some(format!("DVR cannot record to {}: {error}", path.display())),
         }
     }
+}
+
+/// Creates `path` (and missing parents) so that only this user can enter or read it.
+fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder.create(path)?;
+        // An existing folder keeps its mode through `create`: tighten it.
+        return std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
+    }
+    #[allow(unreachable_code)]
+    builder.create(path)
 }
 
 impl Drop for Dvr {
@@ -121,8 +151,7 @@ fn apply_dvr_commands(
     dvr: Option<ResMut<Dvr>>,
     template: Option<Res<StoreTemplate>>,
     mut state: ResMut<TwinState>,
-    mut stash: Option<ResMut<LiveStash>>,
-    session: Option<Res<ReplaySession>>,
+    mut stash: ResMut<LiveStash>,
 ) {
     let (Some(mut dvr), Some(template)) = (dvr, template) else {
         commands.clear();
@@ -131,11 +160,9 @@ fn apply_dvr_commands(
     for command in commands.read() {
         match *command {
             DvrCommand::GoLive => {
-                if let Some(stash) = stash.take() {
-                    let mut live = std::mem::replace(&mut stash.into_inner().0, twinscope_core::twin::TwinStore::new(Default::default(), Default::default()));
+                if let Some(mut live) = stash.0.take() {
                     live.mark_all_changed();
                     state.store = live;
-                    bevy_commands.remove_resource::<LiveStash>();
                 }
                 bevy_commands.remove_resource::<ReplaySession>();
             }
@@ -157,16 +184,13 @@ fn apply_dvr_commands(
                 };
                 let Some((start, end)) = recording.time_range() else { continue };
                 let at = Timestamp(at.0.clamp(start.0, end.0));
-                // The live store keeps receiving while we look back (unless it already is stashed).
-                let like = match &stash {
-                    Some(stash) => &stash.0,
-                    None => &state.store,
-                };
+                // The live store keeps receiving while we look back: stashed the first time,
+                // and a past store shown before is simply replaced.
                 let make = template.0.clone();
-                let (past, error) = store_at(&mut recording, &*make, like, at);
-                let live = std::mem::replace(&mut state.store, past);
-                if stash.is_none() && session.is_none() {
-                    bevy_commands.insert_resource(LiveStash(live));
+                let (past, error) = store_at(&mut recording, &*make, stash.live_store(&mut state.store), at);
+                let shown = std::mem::replace(&mut state.store, past);
+                if stash.0.is_none() {
+                    stash.0 = Some(shown);
                 }
                 let utc_offset_seconds = dvr.utc_offset_seconds;
                 bevy_commands.insert_resource(ReplaySession {

@@ -15,7 +15,12 @@
 //! ```
 //!
 //! Every plugin declares its systems in [`TwinscopeSystems`] sets, ordered once in
-//! [`TwinscopePlugins`].
+//! [`configure_twinscope_sets`]. Every system that changes the twin store runs in
+//! [`TwinscopeSystems::Ingest`], in exactly one of the chained [`StoreSystems`]: first the
+//! store being shown is switched (DVR look-back, go live, replay seek), then live batches
+//! land (in the live store, wherever it is kept), then replay playback, then operator
+//! commands, then the clock (stale marking, shelving expiry). So an acknowledgement applies
+//! to the alarm the same frame's batch raised, and no batch lands in a store being swapped.
 
 pub mod alarm_actions;
 pub mod camera;
@@ -49,8 +54,30 @@ pub enum TwinscopeSystems {
     Visuals,
 }
 
+/// The order of changes to the twin store within [`TwinscopeSystems::Ingest`]. Every system
+/// that takes the store mutably belongs to exactly one of these.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StoreSystems {
+    /// Which store is shown: DVR look-back and go-live, replay seeks and steps.
+    Switch,
+    /// Live update batches from the MQTT thread.
+    Live,
+    /// Replay playback (a recording's messages up to the replay clock).
+    Playback,
+    /// Operator commands: acknowledge, shelve, unshelve, export.
+    Operator,
+    /// Time passes: stale marking, shelving expiry, ingest rates.
+    Clock,
+}
+
 /// Orders the sets; every plugin calls it so any subset of plugins works (tests use a few).
 pub(crate) fn configure_twinscope_sets(app: &mut App) {
+    app.configure_sets(
+        Update,
+        (StoreSystems::Switch, StoreSystems::Live, StoreSystems::Playback, StoreSystems::Operator, StoreSystems::Clock)
+            .chain()
+            .in_set(TwinscopeSystems::Ingest),
+    );
     app.configure_sets(
         Update,
         (
@@ -89,7 +116,7 @@ impl PluginGroup for TwinscopePlugins {
 /// What users of the viewer library need.
 pub mod prelude {
     pub use crate::TwinscopePlugins;
-    pub use crate::TwinscopeSystems;
+    pub use crate::{StoreSystems, TwinscopeSystems};
     pub use crate::scene::{BoundTwin, SceneSource, TwinMeshes};
     pub use crate::alarm_actions::AlarmCommand;
     pub use crate::focus::{FocusCommand, FocusMode};

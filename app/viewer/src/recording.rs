@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bevy::prelude::*;
-use twinscope_core::BrokerAddress;
+use twinscope_core::connection::ConnectionSettings;
 use twinscope_core::ingest::{IngestConfig, IngestHandle};
 use twinscope_core::record::{RecordStats, start_recording};
 
@@ -29,7 +29,7 @@ pub enum RecordCommand {
 /// Where live recordings go and the one in progress, if any.
 #[derive(Resource)]
 pub struct LiveRecorder {
-    pub broker: BrokerAddress,
+    pub connection: ConnectionSettings,
     pub directory: PathBuf,
     pub active: Option<ActiveRecording>,
     /// The last recording written, or why recording failed.
@@ -44,8 +44,8 @@ pub struct ActiveRecording {
 }
 
 impl LiveRecorder {
-    pub fn new(broker: BrokerAddress, directory: PathBuf) -> Self {
-        LiveRecorder { broker, directory, active: None, last_message: None }
+    pub fn new(connection: impl Into<ConnectionSettings>, directory: PathBuf) -> Self {
+        LiveRecorder { connection: connection.into(), directory, active: None, last_message: None }
     }
 
     /// Seconds recorded and bytes written so far.
@@ -65,7 +65,7 @@ fn apply_record_commands(mut commands: MessageReader<RecordCommand>, recorder: O
                 let name = twinscope_core::Timestamp::now().to_string().replace([':', '.'], "-");
                 let path = recorder.directory.join(format!("twinscope-{name}.mcap"));
                 let started = std::fs::create_dir_all(&recorder.directory)
-                    .and_then(|()| start_recording(IngestConfig::new(recorder.broker.clone()), &path, vec!["te/#".into()]));
+                    .and_then(|()| start_recording(IngestConfig::helper(&recorder.connection, "record"), &path, vec!["te/#".into()]));
                 match started {
                     Ok((client, stats)) => {
                         info!("recording the live session to {}", path.display());

@@ -11,7 +11,7 @@ use twinscope_core::replay::Recording;
 use twinscope_core::twin::TwinStore;
 
 use crate::sync::TwinState;
-use crate::{TwinscopeSystems, configure_twinscope_sets};
+use crate::{StoreSystems, configure_twinscope_sets};
 
 /// Drives the twin store from a [`ReplaySession`].
 pub struct ReplayPlugin;
@@ -19,10 +19,9 @@ pub struct ReplayPlugin;
 impl Plugin for ReplayPlugin {
     fn build(&self, app: &mut App) {
         configure_twinscope_sets(app);
-        app.add_message::<ReplayCommand>().add_systems(
-            Update,
-            (replay_keys, apply_replay_commands, play_replay).chain().in_set(TwinscopeSystems::Ingest),
-        );
+        app.add_message::<ReplayCommand>()
+            .add_systems(Update, (replay_keys, apply_replay_commands).chain().in_set(StoreSystems::Switch))
+            .add_systems(Update, play_replay.in_set(StoreSystems::Playback));
     }
 }
 

@@ -10,7 +10,7 @@ use twinscope_core::ingest::{BatchReceiver, IngestStats, StatsSnapshot};
 use twinscope_core::rules::Rgba;
 use twinscope_core::twin::{Severity, Status, TwinIndex, TwinStore};
 
-use crate::{TwinscopeSystems, configure_twinscope_sets};
+use crate::{StoreSystems, TwinscopeSystems, configure_twinscope_sets};
 
 /// Applies update batches to the twin store and propagates status to entities.
 ///
@@ -24,10 +24,9 @@ impl Plugin for TwinSyncPlugin {
         app.init_resource::<TwinEntities>()
             .init_resource::<IngestRate>()
             .init_resource::<ConnectionInfo>()
-            .add_systems(
-                Update,
-                (apply_update_batches, mark_stale_twins, measure_ingest_rate).chain().in_set(TwinscopeSystems::Ingest),
-            )
+            .init_resource::<LiveStash>()
+            .add_systems(Update, apply_update_batches.in_set(StoreSystems::Live))
+            .add_systems(Update, (mark_stale_twins, measure_ingest_rate).chain().in_set(StoreSystems::Clock))
             .add_systems(Update, propagate_status_to_entities.in_set(TwinscopeSystems::Propagate));
     }
 }
@@ -44,9 +43,17 @@ pub struct TwinState {
 pub struct StoreTemplate(pub std::sync::Arc<dyn Fn() -> TwinStore + Send + Sync>);
 
 /// While the operator looks back (DVR), live data keeps going into this store; "Go live"
-/// puts it back.
-#[derive(Resource)]
-pub struct LiveStash(pub TwinStore);
+/// puts it back. Always present (empty when live), so switching never waits for deferred
+/// commands and a frame's batches always find the live store.
+#[derive(Resource, Default)]
+pub struct LiveStash(pub Option<TwinStore>);
+
+impl LiveStash {
+    /// The store live data goes to: the stashed one while looking back, else the shown one.
+    pub fn live_store<'a>(&'a mut self, shown: &'a mut TwinStore) -> &'a mut TwinStore {
+        self.0.as_mut().unwrap_or(shown)
+    }
+}
 
 /// The receiving end of live ingest.
 #[derive(Resource)]
@@ -69,7 +76,8 @@ pub struct IngestRate {
     pub snapshot: StatsSnapshot,
     pub messages_per_second: f64,
     pub updates_per_second: f64,
-    last: Option<(f64, StatsSnapshot)>,
+    /// When the rates were last computed, with the message and update counts then.
+    last: Option<(f64, (u64, u64))>,
 }
 
 /// Which entities show which twin (a twin may have several nodes).
@@ -103,44 +111,38 @@ impl TwinVisualState {
     }
 }
 
-fn apply_update_batches(link: Option<Res<IngestLink>>, mut state: ResMut<TwinState>, stash: Option<ResMut<LiveStash>>) {
+fn apply_update_batches(link: Option<Res<IngestLink>>, mut state: ResMut<TwinState>, mut stash: ResMut<LiveStash>) {
     let Some(link) = link else { return };
-    let store = match stash {
-        Some(stash) => &mut stash.into_inner().0,
-        None => &mut state.store,
-    };
+    let store = stash.live_store(&mut state.store);
     link.batches.drain(|batch| batch.apply_to(store));
 }
 
 /// Live data only: in replay the recording's clock decides what is stale.
-fn mark_stale_twins(time: Res<Time<Real>>, link: Option<Res<IngestLink>>, mut state: ResMut<TwinState>, stash: Option<ResMut<LiveStash>>, mut last: Local<f64>) {
+fn mark_stale_twins(time: Res<Time<Real>>, link: Option<Res<IngestLink>>, mut state: ResMut<TwinState>, mut stash: ResMut<LiveStash>, mut last: Local<f64>) {
     if link.is_none() {
         return;
     }
     let now = time.elapsed_secs_f64();
     if now - *last >= 1.0 {
         *last = now;
-        match stash {
-            Some(mut stash) => stash.0.mark_stale(Timestamp::now()),
-            None => state.store.mark_stale(Timestamp::now()),
-        }
+        stash.live_store(&mut state.store).mark_stale(Timestamp::now());
     }
 }
 
 fn measure_ingest_rate(time: Res<Time<Real>>, link: Option<Res<IngestLink>>, mut rate: ResMut<IngestRate>) {
     let Some(link) = link else { return };
     let now = time.elapsed_secs_f64();
-    let snapshot = link.stats.snapshot();
-    rate.snapshot = snapshot;
+    rate.snapshot = link.stats.snapshot();
+    let counts = (rate.snapshot.messages, rate.snapshot.updates);
     match rate.last {
-        Some((then, before)) if now - then >= 1.0 => {
+        Some((then, (messages, updates))) if now - then >= 1.0 => {
             let seconds = now - then;
-            rate.messages_per_second = (snapshot.messages - before.messages) as f64 / seconds;
-            rate.updates_per_second = (snapshot.updates - before.updates) as f64 / seconds;
-            rate.last = Some((now, snapshot));
+            rate.messages_per_second = (counts.0 - messages) as f64 / seconds;
+            rate.updates_per_second = (counts.1 - updates) as f64 / seconds;
+            rate.last = Some((now, counts));
         }
         Some(_) => {}
-        None => rate.last = Some((now, snapshot)),
+        None => rate.last = Some((now, counts)),
     }
 }
 

@@ -11,13 +11,25 @@ use super::AlarmsArgs;
 pub fn run(args: AlarmsArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     super::init_cli_logging();
     let Some(mut store) = super::store_for_scene(args.scene.as_deref()) else { return Ok(ExitCode::FAILURE) };
-    let path = &args.replay;
-    let Some((mut recording, _, end)) = super::open_recording(path) else { return Ok(ExitCode::FAILURE) };
-    // Every message in order: seeking would skip transitions between checkpoints.
-    if let Err(error) = state_by_full_replay(&mut recording.file, &mut store, end) {
-        eprintln!("error: {error}");
-        return Ok(ExitCode::FAILURE);
-    }
+    let source = match &args.replay {
+        Some(path) => {
+            let Some((mut recording, _, end)) = super::open_recording(path) else { return Ok(ExitCode::FAILURE) };
+            // Every message in order: seeking would skip transitions between checkpoints.
+            if let Err(error) = state_by_full_replay(&mut recording.file, &mut store, end) {
+                eprintln!("error: {error}");
+                return Ok(ExitCode::FAILURE);
+            }
+            path.display().to_string()
+        }
+        None => {
+            let settings = args.connect.resolve(None)?;
+            let stats = super::listen::listen(&settings, &mut store, args.listen_for)?;
+            if let Some(code) = super::listen::never_connected(&settings, &stats, args.listen_for) {
+                return Ok(code);
+            }
+            format!("{} (listened {:?})", settings.broker, args.listen_for)
+        }
+    };
     let book = store.alarm_book();
     match args.csv.as_deref() {
         Some(target) if target.as_os_str() == "-" => {
@@ -39,7 +51,7 @@ pub fn run(args: AlarmsArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             crate::outln!(out, "wrote {} transitions to {}", book.history().len(), target.display());
         }
         None => {
-            crate::outln!(out, "# alarm history of {}: {} transitions", path.display(), book.history().len());
+            crate::outln!(out, "# alarm history of {source}: {} transitions", book.history().len());
             for t in book.history() {
                 crate::outln!(
                     out,

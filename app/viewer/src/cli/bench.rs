@@ -13,6 +13,9 @@ pub fn run(args: BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     if args.tree {
         return tree(&args, out);
     }
+    if args.latency {
+        return latency(&args, out);
+    }
     let result = run_ingest_benchmark(args.lines, args.rounds);
     let mib = result.bytes as f64 / (1024.0 * 1024.0);
     crate::outln!(out, "{} thin-edge measurement messages ({} values, {mib:.1} MiB), plant of {} lines", result.messages, result.values, args.lines);
@@ -96,6 +99,59 @@ fn tree(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         ("alarm counts per severity", result.alarm_counts),
     ] {
         crate::outln!(out, "  {name:<30} {:>8.1} µs  {:>5.1}% of a 60 Hz frame", elapsed.as_secs_f64() * 1e6, elapsed.as_secs_f64() / frame.as_secs_f64() * 100.0);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn latency(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
+    use std::time::{Duration, Instant};
+    use twinscope_core::bench::latency::{percentile, probe_topic, publish_probe, publish_to_apply, time_to_first_message};
+    use twinscope_core::fault_proxy::FaultProxy;
+    let Some(broker) = args.broker.clone() else { anyhow::bail!("--latency needs --broker mqtt://127.0.0.1:PORT") };
+    if broker.tls {
+        anyhow::bail!("--latency measures plain MQTT on loopback (the proxy forwards TCP): use mqtt://");
+    }
+    publish_probe(&broker)?;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let median = |mut runs: Vec<Duration>| {
+        runs.sort();
+        runs[runs.len() / 2]
+    };
+    for round_trip in [Duration::ZERO, args.rtt] {
+        let proxy = if round_trip.is_zero() { None } else { Some(FaultProxy::start(broker.port, round_trip / 2)?) };
+        let via = match &proxy {
+            Some(proxy) => twinscope_core::BrokerAddress::loopback(proxy.port),
+            None => broker.clone(),
+        };
+        let link = if round_trip.is_zero() { "loopback".to_owned() } else { format!("{:.0} ms round trip", ms(round_trip)) };
+        let ours = median((0..5).map(|_| time_to_first_message(&via)).collect::<Result<Vec<_>, _>>()?);
+        let theirs = (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                let status = std::process::Command::new("mosquitto_sub")
+                    .args(["-h", &via.host, "-p", &via.port.to_string(), "-t", probe_topic(), "-C", "1", "-W", "30"])
+                    .stdout(std::process::Stdio::null())
+                    .status();
+                status.ok().filter(|s| s.success()).map(|_| started.elapsed())
+            })
+            .collect::<Option<Vec<_>>>();
+        match theirs {
+            Some(theirs) => {
+                let theirs = median(theirs);
+                crate::outln!(out, "{link}: first message: twinscope {:.1} ms, mosquitto_sub {:.1} ms ({:.2}×), medians of 5", ms(ours), ms(theirs), ms(ours) / ms(theirs));
+            }
+            None => crate::outln!(out, "{link}: first message: twinscope {:.1} ms (mosquitto_sub not available)", ms(ours)),
+        }
+        let latencies = publish_to_apply(&broker, &via, args.samples, 200.0)?;
+        crate::outln!(
+            out,
+            "{link}: publish → applied in store: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} of {} samples)",
+            ms(percentile(&latencies, 50.0)),
+            ms(percentile(&latencies, 99.0)),
+            ms(latencies.last().copied().unwrap_or_default()),
+            latencies.len(),
+            args.samples
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

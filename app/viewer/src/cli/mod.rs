@@ -4,7 +4,9 @@
 mod alarms;
 mod bench;
 mod check;
+mod connect;
 mod gen_plant;
+mod listen;
 mod record;
 mod sim;
 mod state;
@@ -14,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use twinscope_core::BrokerAddress;
+pub use connect::ConnectArgs;
 use twinscope_core::time::parse_duration;
 
 #[derive(Parser, Debug)]
@@ -47,10 +49,12 @@ pub enum Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct ViewArgs {
-    /// Use this broker (mqtt://HOST:PORT) instead of the embedded broker and simulator.
-    #[arg(long, global = false)]
-    pub broker: Option<BrokerAddress>,
-    /// Replay this recording (MCAP) on a timeline instead of showing live data.
+    /// Where live data comes from (without --broker or --profile: the embedded broker and
+    /// simulator).
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Replay this recording (MCAP) on a timeline instead of showing live data (connection
+    /// options are then not needed, and ignored).
     #[arg(long, conflicts_with = "broker")]
     pub replay: Option<PathBuf>,
     /// The plant's UTC offset for times shown in the panels and on the replay clock, e.g. +01:00
@@ -114,9 +118,10 @@ pub enum FocusAtStart {
 
 #[derive(Args, Debug)]
 pub struct SimArgs {
-    /// The broker to publish to.
-    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
-    pub broker: BrokerAddress,
+    /// The broker to publish to: required, because the simulator publishes retained
+    /// registrations and alarms (on a thin-edge device, port 1883 is its real broker).
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Production lines to simulate (the demo plant has 2; each adds 32 twins).
     #[arg(long, default_value_t = 2)]
     pub lines: usize,
@@ -139,8 +144,14 @@ pub struct SimArgs {
 #[derive(Args, Debug)]
 pub struct AlarmsArgs {
     /// The recording (MCAP) to read.
-    #[arg(long)]
-    pub replay: PathBuf,
+    #[arg(long, required_unless_present_any = ["broker", "profile"], conflicts_with = "broker")]
+    pub replay: Option<PathBuf>,
+    /// Instead of a recording, listen to a broker for a while (--for) and list its alarms.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// With a broker: how long to listen, e.g. 5s.
+    #[arg(long = "for", default_value = "5s", value_parser = parse_duration)]
+    pub listen_for: Duration,
     /// A scene manifest: its local alarm rules run too, as in the viewer.
     #[arg(long)]
     pub scene: Option<PathBuf>,
@@ -160,9 +171,10 @@ pub struct CheckArgs {
 
 #[derive(Args, Debug)]
 pub struct RecordArgs {
-    /// The broker to record from.
-    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
-    pub broker: BrokerAddress,
+    /// The broker to record from [default: mqtt://127.0.0.1:1883]. Connection options are
+    /// never written into the recording.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Topic filters to record (repeat the flag for several).
     #[arg(long = "topics", default_value = "te/#")]
     pub topics: Vec<String>,
@@ -175,15 +187,19 @@ pub struct RecordArgs {
     /// Instead of recording, repair this recording (one cut by a crash or kill -9).
     #[arg(long, conflicts_with_all = ["out", "run_for"])]
     pub repair: Option<PathBuf>,
+    /// Give up when no connection is made within this long (a broker that is down or
+    /// unreachable), exiting non-zero; once connected, a recording rides out broker restarts.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
 }
 
 #[derive(Args, Debug)]
 pub struct StateArgs {
     /// The broker to listen to [default: mqtt://127.0.0.1:1883].
-    #[arg(long, conflicts_with = "replay")]
-    pub broker: Option<BrokerAddress>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Print the state from a recording instead of a broker.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "broker")]
     pub replay: Option<PathBuf>,
     /// With --replay: the instant, as RFC 3339 or as time from the recording's start (90s, 2m).
     #[arg(long, requires = "replay")]
@@ -233,6 +249,20 @@ pub struct BenchArgs {
     /// With --seek: signals at 1 Hz in the generated recordings.
     #[arg(long, default_value_t = 1000)]
     pub signals: usize,
+    /// Instead: network latency against a broker on this machine (--broker): time to the
+    /// first message (twinscope next to mosquitto_sub) and publish → applied-in-store
+    /// latency, directly and through a proxy that adds --rtt of round trip.
+    #[arg(long, conflicts_with_all = ["seek", "tree"], requires = "broker")]
+    pub latency: bool,
+    /// With --latency: the broker (on loopback), e.g. mosquitto's mqtt://127.0.0.1:1883.
+    #[arg(long)]
+    pub broker: Option<twinscope_core::BrokerAddress>,
+    /// With --latency: the round trip the proxy adds.
+    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
+    pub rtt: Duration,
+    /// With --latency: publish → apply samples per link.
+    #[arg(long, default_value_t = 1000)]
+    pub samples: usize,
     /// With --seek: length of the shorter recording (the longer is 10 times this).
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     pub length: Duration,

@@ -55,18 +55,36 @@ pub fn run(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     }
     let Some(out) = args.out else { anyhow::bail!("--out FILE is required") };
     stop_on_ctrl_c();
-    let config = IngestConfig::new(args.broker.clone());
-    let (mut client, stats) = start_recording(config, &out, args.topics.clone())
+    let settings = args.connect.resolve(Some(twinscope_core::BrokerAddress::loopback(1883)))?;
+    let (mut client, stats) = start_recording(IngestConfig::new(settings.clone()), &out, args.topics.clone())
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
-    eprintln!("recording {} from {} into {} (Ctrl-C to stop)", args.topics.join(" "), args.broker, out.display());
+    eprintln!("recording {} from {} into {} (Ctrl-C to stop)", args.topics.join(" "), settings.describe(), out.display());
     let started = Instant::now();
+    // Until the first connection: give up on a failure retrying cannot fix, or after the
+    // connect timeout, rather than write an empty recording forever.
+    while client.stats.snapshot().connects == 0 && !INTERRUPTED.load(Ordering::Relaxed) {
+        let failure = client.stats.last_error().map(|last| last.1.clone());
+        if failure.as_ref().is_some_and(|f| f.is_permanent()) || started.elapsed() >= args.connect_timeout {
+            client.stop();
+            let _ = std::fs::remove_file(&out);
+            match failure {
+                Some(failure) => eprintln!("error: could not connect to {}: {failure}", settings.broker),
+                None => eprintln!("error: could not connect to {} within {:?}", settings.broker, args.connect_timeout),
+            }
+            return Ok(ExitCode::from(2));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let mut last = (started, 0u64);
     while !INTERRUPTED.load(Ordering::Relaxed) && args.run_for.is_none_or(|limit| started.elapsed() < limit) {
         std::thread::sleep(Duration::from_millis(200));
         if last.0.elapsed() >= Duration::from_secs(1) {
             let messages = stats.messages.load(Ordering::Relaxed);
             let rate = (messages - last.1) as f64 / last.0.elapsed().as_secs_f64();
-            let connected = if client.stats.snapshot().connected { "" } else { "  [broker unreachable, retrying]" };
+            let connected = if client.stats.is_connected() { String::new() } else {
+                let why = client.stats.last_error().map(|last| last.1.message.clone()).unwrap_or_default();
+                format!("  [broker unreachable, retrying: {why}]")
+            };
             eprint!(
                 "\r{messages} messages, {:.1} MB, {rate:.0} msg/s, {:.0} s{connected}    ",
                 stats.bytes.load(Ordering::Relaxed) as f64 / 1e6,

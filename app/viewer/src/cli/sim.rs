@@ -10,7 +10,12 @@ use super::SimArgs;
 
 pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     super::init_cli_logging();
-    let mut config = SimConfig::new(args.broker.clone());
+    if !args.connect.names_a_broker() {
+        anyhow::bail!("twinscope sim needs --broker URL (or --profile NAME): it publishes retained registrations and alarms, so it never picks a broker by itself");
+    }
+    let settings = args.connect.resolve(None)?;
+    let broker = settings.describe();
+    let mut config = SimConfig::new(settings);
     config.lines = args.lines;
     config.rate_hz = args.rate;
     config.fault_every = (!args.faults_every.is_zero()).then_some(args.faults_every);
@@ -18,7 +23,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     config.run_for = args.run_for;
     config.standing_alarms = args.standing_alarms;
     let twins = twinscope_core::demo::PlantLayout::new(args.lines).twins.len();
-    tracing::info!(broker = %args.broker, twins, rate = args.rate, "simulating the plant");
+    tracing::info!(%broker, twins, rate = args.rate, "simulating the plant");
     let sim = spawn_simulator(config)?;
     let stats = sim.stats.clone();
     let reporter = std::thread::spawn(move || {

@@ -2,13 +2,9 @@
 //! exactly as the viewer would hold it. For support engineers, scripts and our tests.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
-
 use twinscope_core::Timestamp;
-use twinscope_core::ingest::{IngestConfig, spawn_ingest};
 use twinscope_core::time::parse_duration;
 use twinscope_core::report::{state_json, state_text};
-use twinscope_core::schema::thin_edge::ThinEdgeSchema;
 use twinscope_core::twin::TwinStore;
 
 use super::StateArgs;
@@ -19,32 +15,15 @@ pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.replay {
         return replay_state(store, path, args.at.as_deref(), args.json, out);
     }
-    let broker = args.broker.clone().unwrap_or_else(|| twinscope_core::BrokerAddress::loopback(1883));
-    let (mut ingest, batches) = spawn_ingest(IngestConfig::new(broker.clone()), Box::new(ThinEdgeSchema::default()))?;
-    let deadline = Instant::now() + args.listen_for;
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        if let Some(batch) = batches.recv_timeout(left.min(Duration::from_millis(50))) {
-            batch.apply_to(&mut store);
-            batches.recycle(batch.updates);
-        }
-    }
-    // The counters as they stood while listening (stopping disconnects).
-    let stats = ingest.stats.snapshot();
-    ingest.stop();
-    while let Some(batch) = batches.recv_timeout(Duration::ZERO) {
-        batch.apply_to(&mut store);
-    }
+    let settings = args.connect.resolve(Some(twinscope_core::BrokerAddress::loopback(1883)))?;
+    let stats = super::listen::listen(&settings, &mut store, args.listen_for)?;
     store.mark_stale(Timestamp::now());
     if args.json {
         crate::outln!(out, "{}", serde_json::to_string_pretty(&state_json(&store, Some(&stats)))?);
     } else {
         out.push_str(&state_text(&store, Some(&stats)));
     }
-    if stats.connects == 0 {
-        eprintln!("error: could not connect to {broker} within {:?}", args.listen_for);
-        return Ok(ExitCode::from(2));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(super::listen::never_connected(&settings, &stats, args.listen_for).unwrap_or(ExitCode::SUCCESS))
 }
 
 /// The state at one instant of a recording (the end when no instant is given).

@@ -19,6 +19,7 @@ use twinscope::replay::ReplaySession;
 use twinscope::scene::SceneStatus;
 use twinscope::selection::InitialSelection;
 use twinscope_core::broker::start_embedded_broker;
+use twinscope_core::connection::ConnectionSettings;
 use twinscope_core::ingest::{IngestConfig, IngestHandle, spawn_ingest};
 use twinscope_core::manifest::{LoadedScene, NamePattern, load_scene};
 use twinscope_core::rules::RuleSet;
@@ -57,34 +58,33 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         return run_replay(args.clone(), path, scene, scene_error, store, Box::new(fresh_store));
     }
 
-    let (broker, embedded, simulator) = match &args.broker {
-        Some(broker) => (broker.clone(), false, None),
-        None => {
-            let embedded = start_embedded_broker(None).context("starting the embedded MQTT broker")?;
-            let mut config = SimConfig::new(embedded.address.clone());
-            config.rate_hz = args.sim_rate;
-            let simulator = spawn_simulator(config).context("starting the plant simulator")?;
-            (embedded.address, true, Some(simulator))
-        }
+    let (connection, embedded, simulator) = if args.connect.names_a_broker() {
+        (args.connect.resolve(None)?, false, None)
+    } else {
+        let embedded = start_embedded_broker(None).context("starting the embedded MQTT broker")?;
+        let mut config = SimConfig::new(embedded.address.clone());
+        config.rate_hz = args.sim_rate;
+        let simulator = spawn_simulator(config).context("starting the plant simulator")?;
+        (ConnectionSettings::plain(embedded.address), true, Some(simulator))
     };
-    let (ingest, batches) = spawn_ingest(IngestConfig::new(broker.clone()), Box::new(ThinEdgeSchema::default()))?;
+    let (ingest, batches) = spawn_ingest(IngestConfig::new(connection.clone()), Box::new(ThinEdgeSchema::default()))?;
     let stats = ingest.stats.clone();
 
     let template = StoreTemplate(std::sync::Arc::new(fresh_store));
     let mut app = viewer_app(&args, scene.as_ref(), scene_error, store);
     if args.dvr_minutes > 0.0 {
         let window = std::time::Duration::from_secs_f64(args.dvr_minutes * 60.0);
-        app.insert_resource(Dvr::new(broker.clone(), window, args.utc_offset.unwrap_or_else(local_utc_offset)));
+        app.insert_resource(Dvr::new(connection.clone(), window, args.utc_offset.unwrap_or_else(local_utc_offset)));
     }
     if args.publish_acks {
-        let publisher = Publisher::connect(&broker, "twinscope-acks").context("starting the acknowledgement publisher")?;
+        let publisher = Publisher::connect(connection.clone(), "acks").context("starting the acknowledgement publisher")?;
         app.insert_resource(AckPublisher { publisher, root: "te".into() });
-        tracing::info!(%broker, "acknowledgements will be published as thin-edge events");
+        tracing::info!(broker = %connection.describe(), "acknowledgements will be published as thin-edge events");
     }
     app.insert_resource(template)
         .insert_resource(IngestLink { batches, stats })
-        .insert_resource(LiveRecorder::new(broker.clone(), args.record_dir.clone()))
-        .insert_resource(ConnectionInfo { broker: broker.to_string(), embedded })
+        .insert_resource(LiveRecorder::new(connection.clone(), args.record_dir.clone()))
+        .insert_resource(ConnectionInfo { broker: connection.describe(), embedded })
         .insert_resource(BackgroundThreads { _ingest: ingest, _simulator: simulator });
     Ok(exit_code(app.run()))
 }

@@ -207,6 +207,7 @@ fn draw_panels(
     let mut bar = model::status_bar_view(&state.store, &rate.snapshot, rate.messages_per_second, &source, replay.is_some(), scene.error.as_deref());
     bar.focus = **focus;
     bar.publishes_acks = publishes_acks;
+    bar.connection_details = model::connection_details(&rate.snapshot, panels.clock);
     let record = model::RecordView {
         available: recorder.is_some(),
         progress: recorder.as_ref().and_then(|r| r.progress()),
@@ -217,7 +218,7 @@ fn draw_panels(
     let mut commands = status.inner;
     if let Some(session) = &replay {
         let mut view = timeline_view(session);
-        view.dvr = stash.is_some();
+        view.dvr = stash.as_ref().is_some_and(|stash| stash.0.is_some());
         let timeline = egui::Panel::bottom("timeline").show(&mut root, |ui| panels::timeline(ui, &view, &SPEEDS));
         bottom += timeline.response.rect.height();
         commands.extend(timeline.inner);

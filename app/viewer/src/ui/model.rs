@@ -255,11 +255,14 @@ pub struct StatusBarView {
     pub source: String,
     /// Replaying a recording: the feed is not live, whatever the connection.
     pub replay: bool,
-    pub connected: bool,
+    pub connection: ConnectionView,
+    /// Connection counts and the last error with its time, for the hover text.
+    pub connection_details: String,
     pub messages_per_second: f64,
     pub decode_errors: u64,
     pub unknown_topics: u64,
-    pub dropped_batches: u64,
+    /// Updates merged into a newer value while the viewer was behind (none are lost).
+    pub coalesced: u64,
     pub reconnects: u64,
     /// Twins per status, indexed by `Status as usize`.
     pub counts: [usize; 5],
@@ -270,6 +273,42 @@ pub struct StatusBarView {
     pub publishes_acks: bool,
 }
 
+/// Where the connection to the broker stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ConnectionView {
+    /// Not connected yet, and no attempt has failed.
+    #[default]
+    Connecting,
+    Connected,
+    /// Not connected: the last attempt failed, or the connection broke (one line why).
+    Failed(String),
+}
+
+impl ConnectionView {
+    pub fn of(stats: &StatsSnapshot) -> Self {
+        match (stats.last_error.as_deref(), stats.connected) {
+            (_, true) => ConnectionView::Connected,
+            (Some((_, failure)), false) => ConnectionView::Failed(failure.message.clone()),
+            (None, false) => ConnectionView::Connecting,
+        }
+    }
+}
+
+/// The connection's history for the status bar's hover text: counts and the last error.
+pub fn connection_details(stats: &StatsSnapshot, clock: twinscope_core::time::UtcOffset) -> String {
+    let mut text = format!(
+        "{} connection(s), {} lost, {} failed attempt(s)",
+        stats.connects, stats.losses, stats.failed_attempts
+    );
+    if let Some((at, failure)) = stats.last_error.as_deref() {
+        text.push_str(&format!("\nlast error at {}: {failure}", clock.format(*at)));
+    }
+    if stats.coalesced > 0 {
+        text.push_str(&format!("\n{} updates merged into newer values while the viewer was behind (none lost)", stats.coalesced));
+    }
+    text
+}
+
 pub fn status_bar_view(store: &TwinStore, stats: &StatsSnapshot, messages_per_second: f64, source: &str, replay: bool, scene_error: Option<&str>) -> StatusBarView {
     let mut counts = [0usize; 5];
     for (_, twin) in store.twins() {
@@ -278,11 +317,12 @@ pub fn status_bar_view(store: &TwinStore, stats: &StatsSnapshot, messages_per_se
     StatusBarView {
         source: source.to_owned(),
         replay,
-        connected: stats.connected,
+        connection: ConnectionView::of(stats),
+        connection_details: connection_details(stats, twinscope_core::time::UtcOffset(0)),
         messages_per_second,
         decode_errors: stats.decode_errors,
         unknown_topics: stats.unknown_topics,
-        dropped_batches: stats.dropped_batches,
+        coalesced: stats.coalesced,
         reconnects: stats.connects.saturating_sub(1),
         counts,
         alarms: store.alarm_book().counts(),

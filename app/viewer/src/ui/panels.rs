@@ -4,7 +4,7 @@ use bevy_egui::egui::{self, Color32, RichText};
 use twinscope_core::twin::Status;
 
 use super::alarm_panel::{SEVERITIES, severity_color, state_chip};
-use super::model::{DvrBarView, InspectorView, RecordView, StatusBarView, TimelineView, UiCommand};
+use super::model::{ConnectionView, DvrBarView, InspectorView, RecordView, StatusBarView, TimelineView, UiCommand};
 use crate::focus::FocusMode;
 
 pub fn status_color(status: Status) -> Color32 {
@@ -44,6 +44,14 @@ fn alarm_counts(ui: &mut egui::Ui, view: &StatusBarView, commands: &mut Vec<UiCo
 
 /// The always-visible bar at the bottom: where data comes from and how healthy the feed is,
 /// and the record button for the live session.
+/// `text` cut to `limit` characters, with an ellipsis when cut (the whole text is on hover).
+fn shortened(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
 pub fn status_bar(ui: &mut egui::Ui, view: &StatusBarView, record: &RecordView) -> Vec<UiCommand> {
     let mut commands = Vec::new();
     alarm_counts(ui, view, &mut commands);
@@ -65,14 +73,24 @@ pub fn status_bar(ui: &mut egui::Ui, view: &StatusBarView, record: &RecordView) 
             ui.separator();
         }
         let (text, color) = if view.replay {
-            ("■ REPLAY", Color32::from_rgb(120, 170, 255))
-        } else if view.connected {
-            ("■ connected", Color32::from_rgb(90, 190, 110))
+            ("■ REPLAY".to_owned(), Color32::from_rgb(120, 170, 255))
         } else {
-            ("■ DISCONNECTED", Color32::from_rgb(230, 40, 40))
+            match &view.connection {
+                ConnectionView::Connected => ("■ connected".to_owned(), Color32::from_rgb(90, 190, 110)),
+                ConnectionView::Connecting => ("■ connecting…".to_owned(), Color32::from_rgb(242, 158, 18)),
+                ConnectionView::Failed(why) => (format!("■ NO BROKER: {}", shortened(why, 90)), Color32::from_rgb(230, 40, 40)),
+            }
         };
-        ui.label(RichText::new(text).color(color).strong());
-        ui.label(&view.source);
+        let state = ui.label(RichText::new(text).color(color).strong());
+        let source = ui.label(&view.source);
+        if !view.replay {
+            let details = match &view.connection {
+                ConnectionView::Failed(why) => format!("{why}\n{}", view.connection_details),
+                _ => view.connection_details.clone(),
+            };
+            state.on_hover_text(&details);
+            source.on_hover_text(&details);
+        }
         ui.separator();
         ui.label(format!("{:.0} msg/s", view.messages_per_second));
         ui.separator();
@@ -81,8 +99,9 @@ pub fn status_bar(ui: &mut egui::Ui, view: &StatusBarView, record: &RecordView) 
         if view.unknown_topics > 0 {
             ui.label(format!("{} unknown topics", view.unknown_topics));
         }
-        if view.dropped_batches > 0 {
-            ui.label(RichText::new(format!("{} batches dropped", view.dropped_batches)).color(Color32::from_rgb(230, 40, 40)));
+        if view.coalesced > 0 {
+            ui.label(RichText::new(format!("{} merged while behind", view.coalesced)).weak())
+                .on_hover_text("the viewer fell behind; repeated values were merged into the latest one (no alarm or registration is ever merged)");
         }
         if view.reconnects > 0 {
             ui.label(format!("{} reconnects", view.reconnects));

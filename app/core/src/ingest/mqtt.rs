@@ -91,6 +91,10 @@ pub trait MessageHandler: 'static {
     fn connected(&mut self) {}
     /// Called every `batch_interval`, for time-based flushing.
     fn tick(&mut self) {}
+    /// Everything received so far has been handled and nothing more is buffered: a quiet
+    /// moment to hand over what is pending (low latency under light load, big batches under
+    /// heavy load).
+    fn idle(&mut self) {}
     /// The connection was lost or the thread is stopping: push out what is pending.
     fn flush(&mut self) {}
     /// The thread is stopping for good.
@@ -193,7 +197,11 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
-                        handler.borrow_mut().handle(&publish.topic, &publish.payload, publish.qos as u8, publish.retain, Timestamp::now());
+                        let mut handler = handler.borrow_mut();
+                        handler.handle(&publish.topic, &publish.payload, publish.qos as u8, publish.retain, Timestamp::now());
+                        if eventloop.state.events.is_empty() {
+                            handler.idle();
+                        }
                     }
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         tracing::info!(%broker, "connected");

@@ -178,6 +178,11 @@ impl super::MessageHandler for MessageSink {
     fn tick(&mut self) {
         self.flush_if_due();
     }
+    fn idle(&mut self) {
+        if self.opened.is_some() {
+            self.flush();
+        }
+    }
     fn flush(&mut self) {
         MessageSink::flush(self);
     }
@@ -188,6 +193,18 @@ mod tests {
     use super::*;
     use crate::ingest::batch::batch_channel_with_capacity;
     use crate::schema::thin_edge::ThinEdgeSchema;
+
+    #[test]
+    fn a_quiet_moment_hands_over_the_batch_at_once() {
+        use crate::ingest::MessageHandler;
+        let (sender, receiver) = batch_channel_with_capacity(4);
+        let mut sink = MessageSink::new(Box::new(ThinEdgeSchema::default()), sender, IngestStats::new(), Duration::from_secs(3600), 8192);
+        MessageHandler::handle(&mut sink, "te/device/pump///m/environment", br#"{"rpm":1}"#, 0, false, Timestamp(1));
+        assert!(receiver.recv_timeout(Duration::ZERO).is_none(), "held while more may follow");
+        sink.idle();
+        let batch = receiver.recv_timeout(Duration::ZERO).expect("sent when the link went quiet");
+        assert!(batch.updates.iter().any(|u| matches!(u, TwinUpdate::Measurement { .. })));
+    }
 
     #[test]
     fn a_consumer_that_is_behind_gets_every_transition_and_the_latest_values() {

@@ -417,4 +417,24 @@ mod tests {
         let commands: Vec<UiCommand> = harness.click(at, |ui| status_bar(ui, &view, &RecordView::default())).into_iter().flatten().collect();
         assert_eq!(commands, vec![UiCommand::ToggleAlarmList]);
     }
+
+    #[test]
+    fn the_status_bar_says_where_the_connection_stands_and_why_it_failed() {
+        use std::sync::Arc;
+        use twinscope_core::connection::{ConnectFailure, FailureKind};
+        let store = pump_with_history();
+        let label = |stats: &StatsSnapshot| {
+            let view = status_bar_view(&store, stats, 0.0, "mqtts://plant:8883", false, None);
+            let mut harness = PanelHarness::new(1600.0, 80.0);
+            harness.frame(vec![], |ui| status_bar(ui, &view, &RecordView::default()));
+            harness.texts.iter().map(|(t, _)| t.clone()).find(|t| t.starts_with('■')).unwrap_or_default()
+        };
+        assert_eq!(label(&StatsSnapshot::default()), "■ connecting…");
+        assert_eq!(label(&StatsSnapshot { connected: true, connects: 1, ..Default::default() }), "■ connected");
+        let failure = ConnectFailure { kind: FailureKind::Tls, message: "TLS handshake with plant:8883 failed: the broker's certificate has expired".into() };
+        let failed = StatsSnapshot { failed_attempts: 3, last_error: Some(Arc::new((twinscope_core::Timestamp(0), failure))), ..Default::default() };
+        assert_eq!(label(&failed), "■ NO BROKER: TLS handshake with plant:8883 failed: the broker's certificate has expired");
+        let details = crate::ui::model::connection_details(&failed, twinscope_core::time::UtcOffset(0));
+        assert!(details.contains("3 failed attempt(s)") && details.contains("certificate has expired"), "{details}");
+    }
 }

@@ -7,8 +7,16 @@ use std::sync::Arc;
 /// A stable twin id, e.g. `line1-pump1` or `line1-pump1-bearing-de`.
 ///
 /// Cheap to clone (a reference count), compared and hashed by content.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Eq, Hash, PartialOrd, Ord)]
 pub struct TwinId(Arc<str>);
+
+/// By content, but the same interned allocation is equal without reading it: the store's
+/// index and the decoder share one `Arc` per id, so a lookup need not touch the key's text.
+impl PartialEq for TwinId {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || *self.0 == *other.0
+    }
+}
 
 impl TwinId {
     pub fn new(id: &str) -> Self {

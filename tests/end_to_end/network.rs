@@ -117,3 +117,24 @@ fn an_unknown_host_and_a_closed_port_are_named_as_such() {
     assert!(report["ingest"]["last_error"]["message"].as_str().unwrap().contains("connection refused"), "{report}");
     assert_eq!(report["ingest"]["connects"], 0);
 }
+
+/// Two clients with one fixed client id (two tools started with the same profile): the
+/// broker keeps one and drops the other, over and over. Each loss names the likely cause,
+/// and reconnects back off instead of taking the id back every 100 ms.
+#[test]
+fn two_clients_with_one_client_id_are_told_and_back_off() {
+    let mosquitto = Mosquitto::start();
+    let settings = || {
+        let mut settings = twinscope_core::connection::ConnectionSettings::plain(mosquitto.url().parse().unwrap());
+        settings.client_id = Some("control-room-1".into());
+        settings
+    };
+    let (first, _a) = spawn_ingest(IngestConfig::new(settings()), Box::new(ThinEdgeSchema::default())).unwrap();
+    let (second, _b) = spawn_ingest(IngestConfig::new(settings()), Box::new(ThinEdgeSchema::default())).unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let (a, b) = (first.stats.snapshot(), second.stats.snapshot());
+    assert!(a.losses + b.losses >= 1, "the broker drops one of them: {a:?} {b:?}");
+    assert!(a.connects + b.connects <= 14, "backed off, not a reconnect storm: {} connects in 4 s", a.connects + b.connects);
+    let failure = [a.last_error, b.last_error].into_iter().flatten().next().unwrap();
+    assert!(failure.1.message.contains("another client using the client id \"control-room-1\""), "{}", failure.1);
+}

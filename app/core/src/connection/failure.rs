@@ -115,7 +115,7 @@ impl ConnectFailure {
                 return failure(FailureKind::HostNotFound, format!("host not found: {:?} (check the name, DNS or /etc/hosts)", broker.host));
             }
             if matches!(kind, UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe) {
-                return closed(at, broker.tls, connected, settings.client_certificate);
+                return closed(at, settings, connected);
             }
             if matches!(kind, HostUnreachable | NetworkUnreachable | AddrNotAvailable) {
                 return failure(FailureKind::Refused, format!("{at} is unreachable from here ({text})"));
@@ -123,16 +123,22 @@ impl ConnectFailure {
             return failure(if connected { FailureKind::Lost } else { FailureKind::Other }, format!("{at}: {text}"));
         }
         if matches!(error, ConnectionError::MqttState(StateError::ConnectionAborted)) {
-            return closed(at, broker.tls, connected, settings.client_certificate);
+            return closed(at, settings, connected);
         }
         failure(if connected { FailureKind::Lost } else { FailureKind::Other }, format!("{at}: {error}"))
     }
 }
 
-/// The broker closed the socket. Before CONNACK that usually means TLS on one side only.
-fn closed(at: String, tls: bool, connected: bool, client_certificate: bool) -> ConnectFailure {
+/// The broker closed the socket. Before CONNACK that usually means TLS on one side only;
+/// after it, with a fixed client id, often a second client with the same id.
+fn closed(at: String, settings: &ConnectionSettings, connected: bool) -> ConnectFailure {
+    let (tls, client_certificate) = (settings.broker.tls, settings.client_certificate);
     if connected {
-        return ConnectFailure { kind: FailureKind::Lost, message: format!("lost {at}: the broker closed the connection") };
+        let message = match &settings.client_id {
+            Some(id) => format!("lost {at}: the broker closed the connection (is another client using the client id {id:?}? a broker keeps only one)"),
+            None => format!("lost {at}: the broker closed the connection"),
+        };
+        return ConnectFailure { kind: FailureKind::Lost, message };
     }
     let hint = if tls && !client_certificate {
         "does it need a client certificate (--cert, --key), or is it a plain MQTT port (mqtt://)?"

@@ -174,6 +174,10 @@ fn spawn_client<H: MessageHandler>(
 }
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
+/// A connection that broke sooner than this after it was made does not reset the backoff:
+/// a broker that accepts and then drops us (two clients with one client id, an ACL that
+/// refuses the subscription) is not hammered with reconnects.
+const STABLE_CONNECTION: Duration = Duration::from_secs(10);
 
 fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mut eventloop: EventLoop, stats: &IngestStats, stop: &AtomicBool) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -194,6 +198,7 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
         // Polls the event loop for as long as the thread runs: never cancelled mid-connect.
         let network = async {
             let mut backoff = FIRST_RETRY;
+            let mut connected_at = std::time::Instant::now();
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
@@ -207,7 +212,7 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
                         tracing::info!(%broker, "connected");
                         stats.connected();
                         connected = true;
-                        backoff = FIRST_RETRY;
+                        connected_at = std::time::Instant::now();
                         if !filters.is_empty() {
                             let subscriptions = filters.iter().map(|f| SubscribeFilter::new(f.clone(), qos));
                             if let Err(error) = client.try_subscribe_many(subscriptions) {
@@ -229,6 +234,9 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
                             tracing::debug!("cannot connect: {failure}; retrying");
                         }
                         stats.failed(failure, connected);
+                        if connected && connected_at.elapsed() >= STABLE_CONNECTION {
+                            backoff = FIRST_RETRY;
+                        }
                         connected = false;
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(config.max_backoff);

@@ -84,7 +84,8 @@ pub fn spawn_simulator(config: SimConfig) -> std::io::Result<SimHandle> {
 
 fn run(config: SimConfig, stats: &SimStats, stop: &AtomicBool) {
     let layout = PlantLayout::new(config.lines);
-    let mut client_config = crate::ingest::IngestConfig::new(config.connection.clone());
+    // A helper of whoever runs it: with a profile's client id it gets its own (`<id>-sim`).
+    let mut client_config = crate::ingest::IngestConfig::helper(&config.connection, "sim");
     client_config.batch_interval = Duration::from_millis(50);
     let connection = match crate::ingest::spawn_mqtt_client(client_config, crate::ingest::PublishOnly, crate::ingest::IngestStats::new(), "plant-sim-mqtt") {
         Ok(connection) => connection,

@@ -7,6 +7,8 @@ mod support;
 mod network;
 #[path = "end_to_end/tls.rs"]
 mod tls;
+#[path = "end_to_end/xr.rs"]
+mod xr;
 
 use std::time::{Duration, Instant};
 

@@ -112,6 +112,12 @@ pub fn subtree_meshes(state: &TwinState, entities: &TwinEntities, meshes: &Query
 fn spawn_camera_and_lights(mut commands: Commands) {
     let orbit = OrbitCamera::default();
     commands.spawn((Camera3d::default(), orbit.transform(), orbit, Name::new("orbit-camera")));
+    light_the_plant(&mut commands);
+}
+
+/// The plant's light: one sun without shadows and ambient light, the same on the desktop and
+/// in the headset.
+pub fn light_the_plant(commands: &mut Commands) {
     commands.spawn((
         DirectionalLight { illuminance: 9_000.0, shadow_maps_enabled: false, ..default() },
         Transform::from_xyz(8.0, 20.0, 12.0).looking_at(Vec3::ZERO, Vec3::Y),

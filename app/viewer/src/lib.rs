@@ -35,6 +35,7 @@ pub mod selection;
 pub mod sync;
 pub mod ui;
 pub mod visuals;
+pub mod xr;
 
 use bevy::app::PluginGroupBuilder;
 use bevy::prelude::*;

@@ -98,6 +98,10 @@ pub struct ViewArgs {
     /// Where "Export history (CSV)" writes alarm histories.
     #[arg(long, default_value = ".")]
     pub alarm_export_dir: PathBuf,
+    /// Headset mode: show the plant in an OpenXR session (needs an OpenXR runtime such as
+    /// Monado, SteamVR or the headset's own; exits with an error when none starts a session).
+    #[arg(long)]
+    pub xr: bool,
     /// Publish each acknowledgement to the broker as a thin-edge event
     /// (`te/<entity>/e/alarm_acknowledged`). Off by default: the viewer is read-only.
     #[arg(long, conflicts_with = "replay")]

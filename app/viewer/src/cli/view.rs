@@ -71,8 +71,8 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
     let stats = ingest.stats.clone();
 
     let template = StoreTemplate(std::sync::Arc::new(fresh_store));
-    let mut app = viewer_app(&args, scene.as_ref(), scene_error, store);
-    if args.dvr_minutes > 0.0 {
+    let mut app = viewer_app(&args, scene.as_ref(), scene_error, store)?;
+    if args.dvr_minutes > 0.0 && !args.xr {
         let window = std::time::Duration::from_secs_f64(args.dvr_minutes * 60.0);
         app.insert_resource(Dvr::new(connection.clone(), window, args.utc_offset.unwrap_or_else(local_utc_offset)));
     }
@@ -81,9 +81,11 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         app.insert_resource(AckPublisher { publisher, root: "te".into() });
         tracing::info!(broker = %connection.describe(), "acknowledgements will be published as thin-edge events");
     }
+    if !args.xr {
+        app.insert_resource(LiveRecorder::new(connection.clone(), args.record_dir.clone()));
+    }
     app.insert_resource(template)
         .insert_resource(IngestLink { batches, stats })
-        .insert_resource(LiveRecorder::new(connection.clone(), args.record_dir.clone()))
         .insert_resource(ConnectionInfo { broker: connection.describe(), embedded })
         .insert_resource(BackgroundThreads { _ingest: ingest, _simulator: simulator });
     Ok(exit_code(app.run()))
@@ -113,7 +115,7 @@ fn run_replay(
         fresh_store,
         error: None,
     };
-    let mut app = viewer_app(&args, scene.as_ref(), scene_error, store);
+    let mut app = viewer_app(&args, scene.as_ref(), scene_error, store)?;
     app.insert_resource(session).insert_resource(ConnectionInfo { broker: format!("replay of {}", path.display()), embedded: false });
     Ok(exit_code(app.run()))
 }
@@ -141,38 +143,41 @@ fn exit_code(exit: AppExit) -> ExitCode {
     }
 }
 
-/// The Bevy app with twinscope's plugins and the scene, without a data source.
-fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<String>, store: TwinStore) -> App {
+/// The Bevy app with twinscope's plugins and the scene, without a data source: the desktop
+/// viewer, or with `--xr` the headset app (an error when no OpenXR runtime can be used).
+fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<String>, store: TwinStore) -> anyhow::Result<App> {
     let title = format!("twinscope — {}", scene.map_or("no scene", LoadedScene::name));
     let asset_root = scene
         .and_then(|s| s.model_path.parent())
         .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()))
         .unwrap_or_else(|| Path::new(".").to_owned());
+    let plugins = DefaultPlugins
+        .set(AssetPlugin {
+            file_path: asset_root.display().to_string(),
+            meta_check: AssetMetaCheck::Never,
+            ..default()
+        })
+        .set(LogPlugin {
+            filter: "info,wgpu=error,naga=warn,rumqttd=off,rumqttc=warn,bevy_render=warn,bevy_winit=warn".into(),
+            ..default()
+        });
 
     let mut app = App::new();
-    app.add_plugins(
-        DefaultPlugins
-            .set(WindowPlugin {
-                primary_window: Some(Window {
-                    title,
-                    resolution: WindowResolution::new(args.window_size.0, args.window_size.1),
-                    ..default()
-                }),
-                ..default()
-            })
-            .set(AssetPlugin {
-                file_path: asset_root.display().to_string(),
-                meta_check: AssetMetaCheck::Never,
-                ..default()
-            })
-            .set(LogPlugin {
-                filter: "info,wgpu=error,naga=warn,rumqttd=off,rumqttc=warn,bevy_render=warn,bevy_winit=warn".into(),
+    if args.xr {
+        add_headset_plugins(&mut app, plugins, args)?;
+    } else {
+        app.add_plugins(plugins.set(WindowPlugin {
+            primary_window: Some(Window {
+                title,
+                resolution: WindowResolution::new(args.window_size.0, args.window_size.1),
                 ..default()
             }),
-    )
-    .add_plugins((MeshPickingPlugin, TwinscopePlugins))
-    .insert_resource(TwinState { store })
-    .insert_resource(CaptureRequest { screenshot: args.screenshot.clone(), exit_after: args.exit_after });
+            ..default()
+        }))
+        .add_plugins((MeshPickingPlugin, TwinscopePlugins))
+        .insert_resource(CaptureRequest { screenshot: args.screenshot.clone(), exit_after: args.exit_after });
+    }
+    app.insert_resource(TwinState { store });
     if let Some(scene) = scene {
         app.insert_resource(SceneSource {
             model_asset: scene.model_path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -203,5 +208,26 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
         Some(FocusAtStart::Xray) => app.insert_resource(FocusMode::XRay),
         None => &mut app,
     };
-    app
+    Ok(app)
+}
+
+/// Bevy's plugins on the OpenXR-created device, no window (the headset is the display),
+/// frames paced by the runtime, and twinscope's headset plugins. bevy_mod_openxr falls back
+/// to a desktop renderer when no runtime can be used; headset mode refuses that with one
+/// line saying why.
+fn add_headset_plugins(app: &mut App, plugins: bevy::app::PluginGroupBuilder, args: &ViewArgs) -> anyhow::Result<()> {
+    use bevy::window::ExitCondition;
+    use bevy_mod_xr::session::XrState;
+    let plugins = plugins
+        .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, close_when_requested: false, ..default() })
+        .disable::<bevy::winit::WinitPlugin>();
+    app.add_plugins(bevy_mod_openxr::add_xr_plugins(plugins))
+        .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO))
+        .add_plugins(twinscope::xr::XrViewerPlugins { exit_after: args.exit_after, start_timeout: std::time::Duration::from_secs(60) });
+    if app.world().get_resource::<XrState>().is_none_or(|state| *state == XrState::Unavailable) {
+        anyhow::bail!(
+            "headset mode needs an OpenXR runtime, and none could be used (the log line above says why): start your headset's runtime (Monado, SteamVR, WiVRn…) or point XR_RUNTIME_JSON at it"
+        );
+    }
+    Ok(())
 }

@@ -32,7 +32,10 @@ fn headset_mode_without_a_runtime_exits_with_one_clear_line() {
 }
 
 /// The demo plant in a headset session: the runtime takes it to FOCUSED, frames are rendered
-/// while it runs, and `--exit-after` ends the session and exits 0.
+/// while it runs, and `--exit-after` ends the session and exits 0. Standing in front of tank
+/// 1.1 (`--start-at`), the simulated right controller's aim ray (fixed, along −Z from about
+/// (0.2, 1.3, −0.5)) points at the tank, and its select button (pressed by the test hook, as
+/// Monado's simulated buttons never are) selects it.
 #[test]
 fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
     let Some(root) = monado_root() else { return };
@@ -40,7 +43,8 @@ fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
     let output = Command::new(repo_root().join("tests/xr/run-with-monado.sh"))
         .arg(&root)
         .arg(repo_root())
-        .args(["twinscope", "--xr", "--exit-after", "12s"])
+        .args(["env", "TWINSCOPE_XR_TEST_PRESS=right@4s"])
+        .args(["twinscope", "--xr", "--start-at", "line1-tank1", "--exit-after", "12s"])
         .env("TWINSCOPE_BIN", env!("CARGO_BIN_EXE_twinscope"))
         .env("MONADO_LOG", &log)
         .output()
@@ -54,5 +58,6 @@ fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
     assert!(summary.contains("> FOCUSED >"), "the session reached FOCUSED: {summary}");
     assert!(frames >= 10, "frames rendered while running: {summary}");
     assert!(summary.contains("STOPPING") && summary.contains("EXITING"), "the session ended cleanly: {summary}");
+    assert!(summary.ends_with("selected line1-tank1"), "the right aim ray selected the tank: {summary}");
     let _ = std::fs::remove_file(log);
 }

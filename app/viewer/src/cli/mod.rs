@@ -102,6 +102,9 @@ pub struct ViewArgs {
     /// Monado, SteamVR or the headset's own; exits with an error when none starts a session).
     #[arg(long)]
     pub xr: bool,
+    /// With --xr: start the walkthrough standing in front of this twin (by id), facing it.
+    #[arg(long, requires = "xr", value_name = "TWIN")]
+    pub start_at: Option<String>,
     /// Publish each acknowledgement to the broker as a thin-edge event
     /// (`te/<entity>/e/alarm_acknowledged`). Off by default: the viewer is read-only.
     #[arg(long, conflicts_with = "replay")]

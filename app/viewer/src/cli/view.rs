@@ -224,6 +224,9 @@ fn add_headset_plugins(app: &mut App, plugins: bevy::app::PluginGroupBuilder, ar
     app.add_plugins(bevy_mod_openxr::add_xr_plugins(plugins))
         .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO))
         .add_plugins(twinscope::xr::XrViewerPlugins { exit_after: args.exit_after, start_timeout: std::time::Duration::from_secs(60) });
+    if let Some(twin) = &args.start_at {
+        app.insert_resource(twinscope::xr::StartAt(twin.clone()));
+    }
     if app.world().get_resource::<XrState>().is_none_or(|state| *state == XrState::Unavailable) {
         anyhow::bail!(
             "headset mode needs an OpenXR runtime, and none could be used (the log line above says why): start your headset's runtime (Monado, SteamVR, WiVRn…) or point XR_RUNTIME_JSON at it"

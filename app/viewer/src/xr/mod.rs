@@ -7,10 +7,12 @@
 //! counts the frames rendered while the session runs, ends the session cleanly for
 //! `--exit-after` (request exit, wait until the runtime has destroyed it, then exit 0), and
 //! gives up with an error when no session starts. [`XrStagePlugin`] places the plant around
-//! the user and lights it.
+//! the user and lights it. [`XrControllersPlugin`] points with each controller's aim ray and
+//! selects with its select button.
 //!
 //! The desktop viewer never builds these plugins: without `--xr` there is no XR cost.
 
+mod controllers;
 mod session;
 mod stage;
 
@@ -19,8 +21,9 @@ use std::time::Duration;
 use bevy::app::PluginGroupBuilder;
 use bevy::prelude::*;
 
+pub use controllers::{Hand, XrControllersPlugin, XrPointing};
 pub use session::{XrSessionReport, XrSessionWatchPlugin};
-pub use stage::XrStagePlugin;
+pub use stage::{StartAt, XrStagePlugin};
 
 /// twinscope's plugins for the headset (add them after bevy_mod_openxr's `add_xr_plugins`):
 /// the desktop's data path and looks, without what is bound to a desktop window (the orbit
@@ -45,5 +48,6 @@ impl PluginGroup for XrViewerPlugins {
             .add(crate::replay::ReplayPlugin)
             .add(XrSessionWatchPlugin { exit_after: self.exit_after, start_timeout: self.start_timeout })
             .add(XrStagePlugin)
+            .add(XrControllersPlugin)
     }
 }

@@ -105,10 +105,19 @@ fn exit_when_session_destroyed(mut destroyed: MessageReader<XrSessionDestroyedMe
     }
 }
 
-fn print_report_on_exit(mut exits: MessageReader<AppExit>, report: Res<XrSessionReport>) {
+fn print_report_on_exit(
+    mut exits: MessageReader<AppExit>,
+    report: Res<XrSessionReport>,
+    selection: Option<Res<crate::selection::Selection>>,
+    state: Option<Res<crate::sync::TwinState>>,
+) {
     if exits.read().count() > 0 {
+        let selected = match (selection.and_then(|s| s.twin), state) {
+            (Some(twin), Some(state)) if (twin.0 as usize) < state.store.len() => state.store.get(twin).id.to_string(),
+            _ => "nothing".to_owned(),
+        };
         eprintln!(
-            "xr: states {} ; {} frames while running{}",
+            "xr: states {} ; {} frames while running ; selected {selected}{}",
             report.states.join(" > "),
             report.frames_running,
             report.failure.as_ref().map(|f| format!(" ; failed: {f}")).unwrap_or_default()

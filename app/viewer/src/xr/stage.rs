@@ -1,11 +1,15 @@
 //! Where the plant stands in the headset: walkthrough scale (1:1), its floor on the user's
 //! floor, centred across the user's view, its near edge a step in front of the user (who
-//! faces −Z when a session starts), lit as on the desktop.
+//! faces −Z when a session starts), lit as on the desktop. With [`StartAt`] (`--start-at`)
+//! the user starts in front of one twin instead, facing it.
 
 use bevy::camera::primitives::Aabb;
 use bevy::prelude::*;
 
-use crate::scene::{SceneModelRoot, world_bounds};
+use bevy_mod_xr::session::XrTrackingRoot;
+
+use crate::scene::{SceneModelRoot, TwinMeshes, world_bounds};
+use crate::sync::{TwinEntities, TwinState};
 
 /// Places the plant for a walkthrough and lights it.
 pub struct XrStagePlugin;
@@ -19,6 +23,13 @@ impl Plugin for XrStagePlugin {
 /// How far in front of the user the plant's near edge stands, in metres.
 pub const STEP_AHEAD: f32 = 1.0;
 
+/// How far from a twin's near side the user stands with [`StartAt`], in metres.
+pub const STAND_OFF: f32 = 1.5;
+
+/// Start the walkthrough in front of this twin (by id), facing it.
+#[derive(Resource, Debug, Clone)]
+pub struct StartAt(pub String);
+
 /// The plant has been placed (once its meshes have bounds).
 #[derive(Component)]
 struct Placed;
@@ -27,12 +38,16 @@ fn light_the_stage(mut commands: Commands) {
     crate::camera::light_the_plant(&mut commands);
 }
 
+#[allow(clippy::too_many_arguments)]
 fn place_the_plant(
     mut commands: Commands,
-    mut roots: Query<(Entity, &mut Transform), (With<SceneModelRoot>, Without<Placed>)>,
+    mut roots: Query<(Entity, &mut Transform), (With<SceneModelRoot>, Without<Placed>, Without<XrTrackingRoot>)>,
+    mut tracking_root: Query<&mut Transform, With<XrTrackingRoot>>,
     children: Query<&Children>,
     meshes: Query<(), With<Mesh3d>>,
     boxes: Query<(&Aabb, &GlobalTransform)>,
+    start_at: Option<Res<StartAt>>,
+    (state, entities, twin_meshes): (Res<TwinState>, Res<TwinEntities>, Query<&TwinMeshes>),
 ) {
     for (root, mut transform) in &mut roots {
         // Wait until the model is spawned and every mesh has its bounds.
@@ -41,9 +56,29 @@ fn place_the_plant(
             continue;
         }
         let Some((min, max)) = world_bounds(parts, &boxes) else { continue };
+        // The twin to start at, once it is bound (its bounds before the plant moves).
+        let start = match start_at.as_deref() {
+            None => None,
+            Some(StartAt(id)) => {
+                let Some(index) = state.store.find(id) else { continue };
+                let bound = entities.by_twin.get(&index).into_iter().flatten();
+                let part_meshes: Vec<Entity> = bound.filter_map(|e| twin_meshes.get(*e).ok()).flat_map(|m| m.0.iter().copied()).collect();
+                let Some(bounds) = world_bounds(part_meshes, &boxes) else { continue };
+                Some((id.clone(), bounds))
+            }
+        };
         let centre_x = (min.x + max.x) / 2.0;
-        transform.translation += Vec3::new(-centre_x, -min.y, -STEP_AHEAD - max.z);
+        let offset = Vec3::new(-centre_x, -min.y, -STEP_AHEAD - max.z);
+        transform.translation += offset;
         commands.entity(root).insert(Placed);
         info!("the plant stands {STEP_AHEAD} m ahead, {:.0} m wide and {:.0} m deep", max.x - min.x, max.z - min.z);
+        if let Some((id, (part_min, part_max))) = start
+            && let Ok(mut user) = tracking_root.single_mut()
+        {
+            // The user (the tracking space's origin) on the floor, facing the part's near side.
+            let (part_min, part_max) = (part_min + offset, part_max + offset);
+            user.translation = Vec3::new((part_min.x + part_max.x) / 2.0, 0.0, part_max.z + STAND_OFF);
+            info!("starting the walkthrough in front of {id}");
+        }
     }
 }

@@ -377,13 +377,10 @@ fn screenshot(name: &str, args: &[&str]) -> Option<Shot> {
     let output = command.current_dir(support::repo_root()).args(args).args(["--window-size", "1280x720", "--screenshot"]).arg(&path).output().unwrap();
     let log = format!("{}\n{}", stdout(&output), stderr(&output));
     assert!(output.status.success(), "viewer failed:\n{log}");
-    let file = std::fs::File::open(&path).unwrap_or_else(|_| panic!("no screenshot written:\n{log}"));
-    let mut reader = png::Decoder::new(std::io::BufReader::new(file)).read_info().unwrap();
-    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut pixels).unwrap();
-    assert_eq!((info.width, info.height), (1280, 720));
+    let image = support::read_png(&path).unwrap_or_else(|| panic!("no screenshot written:\n{log}"));
+    assert_eq!((image.width, image.height), (1280, 720));
     let placements = serde_json::from_slice(&std::fs::read(format!("{}.twins.json", path.display())).unwrap()).unwrap();
-    let shot = Shot { path, pixels, width: info.width as usize, channels: info.color_type.samples(), placements, log };
+    let shot = Shot { path, pixels: image.pixels, width: image.width, channels: image.channels, placements, log };
     // Not blank: many distinct colours.
     let mut colours = std::collections::HashSet::new();
     for y in (0..720).step_by(4) {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{repo_root, run_twinscope};
+use crate::support::{Mosquitto, repo_root, run_twinscope};
 use crate::stderr;
 
 /// The Monado root, or `None` (the test is skipped, unless CI requires it).
@@ -31,20 +31,27 @@ fn headset_mode_without_a_runtime_exits_with_one_clear_line() {
     assert!(line.contains("headset mode needs an OpenXR runtime"), "{line}");
 }
 
-/// The demo plant in a headset session: the runtime takes it to FOCUSED, frames are rendered
-/// while it runs, and `--exit-after` ends the session and exits 0. Standing in front of tank
-/// 1.1 (`--start-at`), the simulated right controller's aim ray (fixed, along −Z from about
-/// (0.2, 1.3, −0.5)) points at the tank, and its select button (pressed by the test hook, as
-/// Monado's simulated buttons never are) selects it.
+/// The demo plant in a headset session, fed by mosquitto holding a critical alarm on tank
+/// 1.1: the runtime takes the session to FOCUSED, frames are rendered while it runs, and
+/// `--exit-after` ends the session and exits 0. Standing in front of the tank
+/// (`--start-at`), the simulated right controller's aim ray (fixed, along −Z from about
+/// (0.2, 1.3, −0.5)) points at it, and its select button (pressed by the test hook, as
+/// Monado's simulated buttons never are) selects it. The left eye's image shows the tank in
+/// the alarm colour.
 #[test]
 fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
     let Some(root) = monado_root() else { return };
+    let mosquitto = Mosquitto::start();
+    mosquitto.publish("te/device/line1-tank1///a/leak", r#"{"text":"Tank leaking","severity":"critical"}"#, true);
     let log = std::env::temp_dir().join(format!("twinscope-monado-{}.log", std::process::id()));
+    // The command runs inside the root: its /tmp is the root's.
+    let eye = format!("/tmp/twinscope-eye-{}.png", std::process::id());
     let output = Command::new(repo_root().join("tests/xr/run-with-monado.sh"))
         .arg(&root)
         .arg(repo_root())
         .args(["env", "TWINSCOPE_XR_TEST_PRESS=right@4s"])
-        .args(["twinscope", "--xr", "--start-at", "line1-tank1", "--exit-after", "12s"])
+        .args(["twinscope", "--xr", "--broker", &mosquitto.url(), "--start-at", "line1-tank1"])
+        .args(["--screenshot", &eye, "--exit-after", "12s"])
         .env("TWINSCOPE_BIN", env!("CARGO_BIN_EXE_twinscope"))
         .env("MONADO_LOG", &log)
         .output()
@@ -60,4 +67,23 @@ fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
     assert!(summary.contains("STOPPING") && summary.contains("EXITING"), "the session ended cleanly: {summary}");
     assert!(summary.ends_with("selected line1-tank1"), "the right aim ray selected the tank: {summary}");
     let _ = std::fs::remove_file(log);
+
+    let path = root.join(eye.trim_start_matches('/'));
+    let image = crate::support::read_png(&path).unwrap_or_else(|| panic!("no eye image at {}", path.display()));
+    let _ = std::fs::remove_file(&path);
+    let (width, height, channels, pixels) = (image.width, image.height, image.channels, image.pixels);
+    let distinct: std::collections::HashSet<&[u8]> = pixels.chunks(channels).collect();
+    assert!(distinct.len() > 100, "the eye image is not blank ({} colours)", distinct.len());
+    // The tank stands straight ahead: the middle of the image is mostly alarm red.
+    let red = |p: &[u8]| p[0] > 150 && p[0] as i32 > p[1] as i32 + 80 && p[0] as i32 > p[2] as i32 + 80;
+    let (mut middle, mut reds) = (0, 0);
+    for y in height * 2 / 5..height * 3 / 5 {
+        for x in width * 2 / 5..width * 3 / 5 {
+            middle += 1;
+            let at = (y * width + x) * channels;
+            reds += usize::from(red(&pixels[at..at + 3]));
+        }
+    }
+    assert!(reds * 2 > middle, "the tank in alarm is red in the eye image ({reds} of {middle} middle pixels)");
 }
+

@@ -134,3 +134,21 @@ pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     }
     check()
 }
+
+/// A decoded PNG: its size, samples per pixel and bytes.
+pub struct PngImage {
+    pub width: usize,
+    pub height: usize,
+    pub channels: usize,
+    pub pixels: Vec<u8>,
+}
+
+/// Reads a PNG, or `None` when the file does not exist or is not one.
+pub fn read_png(path: &Path) -> Option<PngImage> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file)).read_info().ok()?;
+    let mut pixels = vec![0; reader.output_buffer_size()?];
+    let info = reader.next_frame(&mut pixels).ok()?;
+    pixels.truncate(info.buffer_size());
+    Some(PngImage { width: info.width as usize, height: info.height as usize, channels: info.color_type.samples(), pixels })
+}

@@ -191,7 +191,8 @@ fn write_placements(placement: &TwinPlacement, screenshot: &Path) {
     }
 }
 
-fn save_png(image: &Image, path: &Path) {
+/// Writes a captured image as PNG (RGB: the alpha channel carries no meaning in a capture).
+pub fn save_png(image: &Image, path: &Path) {
     match image.clone().try_into_dynamic() {
         // The alpha channel carries no meaning in a window capture; drop it.
         Ok(dynamic) => match dynamic.to_rgb8().save(path) {

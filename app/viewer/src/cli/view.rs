@@ -221,11 +221,19 @@ fn add_headset_plugins(app: &mut App, plugins: bevy::app::PluginGroupBuilder, ar
     let plugins = plugins
         .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, close_when_requested: false, ..default() })
         .disable::<bevy::winit::WinitPlugin>();
+    // When a session ends, the render world can still queue a command for the eye cameras
+    // the session just took away; that must be a warning, not a crash at exit.
+    app.set_error_handler(bevy::ecs::error::warn);
     app.add_plugins(bevy_mod_openxr::add_xr_plugins(plugins))
         .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO))
         .add_plugins(twinscope::xr::XrViewerPlugins { exit_after: args.exit_after, start_timeout: std::time::Duration::from_secs(60) });
     if let Some(twin) = &args.start_at {
         app.insert_resource(twinscope::xr::StartAt(twin.clone()));
+    }
+    if let Some(path) = &args.screenshot {
+        // Taken 3 s before --exit-after (required with --screenshot), at least 2 s in.
+        let at = args.exit_after.unwrap_or_default().saturating_sub(std::time::Duration::from_secs(3)).max(std::time::Duration::from_secs(2));
+        app.add_plugins(twinscope::xr::XrEyeImagePlugin { path: path.clone(), at });
     }
     if app.world().get_resource::<XrState>().is_none_or(|state| *state == XrState::Unavailable) {
         anyhow::bail!(

@@ -13,6 +13,7 @@
 //! The desktop viewer never builds these plugins: without `--xr` there is no XR cost.
 
 mod controllers;
+mod eye_image;
 mod session;
 mod stage;
 
@@ -22,6 +23,7 @@ use bevy::app::PluginGroupBuilder;
 use bevy::prelude::*;
 
 pub use controllers::{Hand, XrControllersPlugin, XrPointing};
+pub use eye_image::{EyeImage, XrEyeImagePlugin};
 pub use session::{XrSessionReport, XrSessionWatchPlugin};
 pub use stage::{StartAt, XrStagePlugin};
 

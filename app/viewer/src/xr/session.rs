@@ -66,6 +66,7 @@ fn end_session_when_due(
     mut report: ResMut<XrSessionReport>,
     mut request_exit: MessageWriter<XrRequestExitMessage>,
     mut exit: MessageWriter<AppExit>,
+    eye_image: Option<Res<super::EyeImage>>,
 ) {
     let elapsed = clock.started.elapsed();
     let running_once = report.frames_running > 0;
@@ -80,9 +81,12 @@ fn end_session_when_due(
         exit.write(AppExit::error());
         return;
     }
+    // An eye image on its way holds the session open (for up to half a minute more).
+    let image_pending = eye_image.is_some_and(|eye| !eye.written) && running_once;
     if let Some(limit) = clock.exit_after
         && elapsed >= limit
         && !report.exit_requested
+        && (!image_pending || elapsed >= limit + Duration::from_secs(30))
     {
         report.exit_requested = true;
         match state.as_deref() {

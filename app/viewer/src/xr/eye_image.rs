@@ -1,0 +1,85 @@
+//! `--screenshot FILE` in headset mode: what the left eye sees, saved as PNG shortly before
+//! the session ends. A spectator camera follows the left eye's pose (same position and
+//! direction, a 90° field of view) and renders the same world into an image; the headset's
+//! swapchain itself belongs to the runtime.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bevy::camera::RenderTarget;
+use bevy::prelude::*;
+use bevy::render::render_resource::TextureFormat;
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
+use bevy_mod_xr::camera::XrCamera;
+
+/// Renders and saves the left eye's view.
+pub struct XrEyeImagePlugin {
+    pub path: PathBuf,
+    /// How long after the session started running to take the image.
+    pub at: Duration,
+}
+
+/// The eye image being made; the session is not ended before it is written.
+#[derive(Resource)]
+pub struct EyeImage {
+    path: PathBuf,
+    at: Duration,
+    target: Option<Handle<Image>>,
+    requested: bool,
+    running_frames: u64,
+    pub written: bool,
+}
+
+#[derive(Component)]
+struct SpectatorCamera;
+
+/// The side of the square eye image, in pixels.
+const SIDE: u32 = 1024;
+
+impl Plugin for XrEyeImagePlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(EyeImage { path: self.path.clone(), at: self.at, target: None, requested: false, running_frames: 0, written: false })
+            .add_systems(Startup, spawn_spectator_camera)
+            .add_systems(Update, (follow_the_left_eye, take_the_image).chain());
+    }
+}
+
+fn spawn_spectator_camera(mut commands: Commands, mut images: ResMut<Assets<Image>>, mut eye: ResMut<EyeImage>) {
+    let image = Image::new_target_texture(SIDE, SIDE, TextureFormat::Rgba8Unorm, Some(TextureFormat::Rgba8UnormSrgb));
+    let handle = images.add(image);
+    commands.spawn((
+        Camera3d::default(),
+        Camera { order: -1, ..default() },
+        RenderTarget::Image(handle.clone().into()),
+        Projection::Perspective(PerspectiveProjection { fov: std::f32::consts::FRAC_PI_2, ..default() }),
+        SpectatorCamera,
+        Name::new("spectator-left-eye"),
+    ));
+    eye.target = Some(handle);
+}
+
+fn follow_the_left_eye(eyes: Query<(&XrCamera, &GlobalTransform)>, mut spectator: Query<&mut Transform, With<SpectatorCamera>>, mut eye: ResMut<EyeImage>) {
+    let Some((_, left)) = eyes.iter().find(|(camera, _)| camera.0 == 0) else { return };
+    eye.running_frames += 1;
+    if let Ok(mut transform) = spectator.single_mut() {
+        *transform = left.compute_transform();
+    }
+}
+
+fn take_the_image(mut commands: Commands, time: Res<Time<Real>>, mut eye: ResMut<EyeImage>, mut started: Local<Option<f64>>) {
+    if eye.requested || eye.running_frames == 0 {
+        return;
+    }
+    let now = time.elapsed_secs_f64();
+    let since = *started.get_or_insert(now);
+    if now - since < eye.at.as_secs_f64() {
+        return;
+    }
+    let Some(target) = eye.target.clone() else { return };
+    eye.requested = true;
+    let path = eye.path.clone();
+    commands.spawn(Screenshot::image(target)).observe(move |captured: On<ScreenshotCaptured>, mut eye: ResMut<EyeImage>| {
+        crate::capture::save_png(&captured.image, &path);
+        eye.written = true;
+    });
+}

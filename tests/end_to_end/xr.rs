@@ -33,11 +33,12 @@ fn headset_mode_without_a_runtime_exits_with_one_clear_line() {
 
 /// The demo plant in a headset session, fed by mosquitto holding a critical alarm on tank
 /// 1.1: the runtime takes the session to FOCUSED, frames are rendered while it runs, and
-/// `--exit-after` ends the session and exits 0. Standing in front of the tank
-/// (`--start-at`), the simulated right controller's aim ray (fixed, along −Z from about
-/// (0.2, 1.3, −0.5)) points at it, and its select button (pressed by the test hook, as
-/// Monado's simulated buttons never are) selects it. The left eye's image shows the tank in
-/// the alarm colour.
+/// `--exit-after` ends the session and exits 0. The left menu button ("take me to the part
+/// in alarm", pressed by the test hook, as Monado's simulated buttons never are) stands the
+/// user in front of the tank; there the simulated right controller's aim ray (fixed, along
+/// −Z from about (0.2, 1.3, −0.5)) points at it, and its select button selects it (pointing
+/// at nothing would clear the selection). The left eye's image shows the tank in the alarm
+/// colour.
 #[test]
 fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
     let Some(root) = monado_root() else { return };
@@ -49,8 +50,8 @@ fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
     let output = Command::new(repo_root().join("tests/xr/run-with-monado.sh"))
         .arg(&root)
         .arg(repo_root())
-        .args(["env", "TWINSCOPE_XR_TEST_PRESS=right@4s"])
-        .args(["twinscope", "--xr", "--broker", &mosquitto.url(), "--start-at", "line1-tank1"])
+        .args(["env", "TWINSCOPE_XR_TEST_PRESS=menu-left@3s,right@5s"])
+        .args(["twinscope", "--xr", "--broker", &mosquitto.url()])
         .args(["--screenshot", &eye, "--exit-after", "12s"])
         .env("TWINSCOPE_BIN", env!("CARGO_BIN_EXE_twinscope"))
         .env("MONADO_LOG", &log)
@@ -65,6 +66,7 @@ fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
     assert!(summary.contains("> FOCUSED >"), "the session reached FOCUSED: {summary}");
     assert!(frames >= 10, "frames rendered while running: {summary}");
     assert!(summary.contains("STOPPING") && summary.contains("EXITING"), "the session ended cleanly: {summary}");
+    assert!(error.contains("standing in front of line1-tank1"), "the menu button took the user to the alarm: {error}");
     assert!(summary.ends_with("selected line1-tank1"), "the right aim ray selected the tank: {summary}");
     let _ = std::fs::remove_file(log);
 

@@ -1,6 +1,9 @@
-//! Pointing and selecting with the controllers: an aim ray from each hand's aim pose picks
-//! the part it points at, and the hand's select button (the trigger on most controllers)
-//! selects it, through the same [`SelectTwin`] command as a click on the desktop.
+//! The controllers: an aim ray from each hand's aim pose picks the part it points at, and the
+//! hand's select button (the trigger on most controllers) selects it, through the same
+//! [`SelectTwin`] command as a click on the desktop; pointed at the floor, select teleports
+//! there. The menu button (B or Y on Touch and Index) takes the user to the part in alarm;
+//! the thumbstick (the trackpad on Vive) turns in 45° steps. Moving is [`XrMove`] commands,
+//! applied in [`super::locomotion`].
 //!
 //! Bindings are suggested for the common interaction profiles, so any conformant runtime
 //! finds one for the controllers it has: the Khronos simple controller, Oculus Touch, Valve
@@ -20,6 +23,7 @@ use bevy_mod_xr::session::XrSessionCreated;
 use bevy_mod_xr::spaces::XrSpace;
 use twinscope_core::twin::TwinIndex;
 
+use super::locomotion::XrMove;
 use crate::scene::BoundTwin;
 use crate::selection::{SelectTwin, bound_twin_of};
 
@@ -34,7 +38,7 @@ impl Plugin for XrControllersPlugin {
             .add_systems(OxrSendActionBindings, suggest_bindings)
             .add_systems(XrSessionCreated, (attach_actions, spawn_aim_spaces))
             .add_systems(PreUpdate, sync_actions.before(OxrActionSetSyncSet).run_if(openxr_session_running))
-            .add_systems(Update, (point_with_aim_rays, select_on_press).chain().run_if(openxr_session_running));
+            .add_systems(Update, (point_with_aim_rays, act_on_buttons).chain().run_if(openxr_session_running));
     }
 }
 
@@ -59,13 +63,21 @@ impl Hand {
     }
 }
 
-/// Each profile with the input its select action binds to (a float trigger is thresholded
-/// by the runtime for a boolean action).
-const PROFILES: [(&str, &str); 4] = [
-    ("/interaction_profiles/khr/simple_controller", "select/click"),
-    ("/interaction_profiles/oculus/touch_controller", "trigger/value"),
-    ("/interaction_profiles/valve/index_controller", "trigger/click"),
-    ("/interaction_profiles/htc/vive_controller", "trigger/click"),
+/// One interaction profile's inputs for our actions (a float trigger is thresholded by the
+/// runtime for a boolean action).
+struct Profile {
+    path: &'static str,
+    select: &'static str,
+    /// Left hand, right hand.
+    menu: [&'static str; 2],
+    turn: Option<&'static str>,
+}
+
+const PROFILES: [Profile; 4] = [
+    Profile { path: "/interaction_profiles/khr/simple_controller", select: "select/click", menu: ["menu/click", "menu/click"], turn: None },
+    Profile { path: "/interaction_profiles/oculus/touch_controller", select: "trigger/value", menu: ["y/click", "b/click"], turn: Some("thumbstick") },
+    Profile { path: "/interaction_profiles/valve/index_controller", select: "trigger/click", menu: ["b/click", "b/click"], turn: Some("thumbstick") },
+    Profile { path: "/interaction_profiles/htc/vive_controller", select: "trigger/click", menu: ["menu/click", "menu/click"], turn: Some("trackpad") },
 ];
 
 #[derive(Resource)]
@@ -73,39 +85,67 @@ struct ControllerActions {
     set: openxr::ActionSet,
     aim: [openxr::Action<openxr::Posef>; 2],
     select: [openxr::Action<bool>; 2],
+    menu: [openxr::Action<bool>; 2],
+    turn: [openxr::Action<openxr::Vector2f>; 2],
 }
 
-/// What each hand points at now: the twin and where the ray hits it.
+/// What each hand points at now: a part, or a spot on the floor to teleport to.
 #[derive(Resource, Default, Debug, Clone, Copy)]
 pub struct XrPointing {
     pub twin: [Option<TwinIndex>; 2],
-    pub hit: [Option<Vec3>; 2],
+    pub floor: [Option<Vec3>; 2],
 }
+
+/// A hit this close to the plant's floor level, on an upward face, is the floor.
+const FLOOR_LEVEL: f32 = 0.3;
 
 /// The aim pose of one hand (its transform is the pose, updated by bevy_mod_openxr).
 #[derive(Component)]
 struct AimPose(Hand);
 
-/// A test hook (`TWINSCOPE_XR_TEST_PRESS=right@4s`): presses a hand's select button once,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Button {
+    Select,
+    Menu,
+}
+
+/// A test hook (`TWINSCOPE_XR_TEST_PRESS=menu-left@3s,right@6s`): presses buttons once each,
 /// that long after the session started running, as a simulated controller cannot.
 #[derive(Resource, Default)]
 struct ScriptedPress {
-    press: Option<(Hand, Duration)>,
+    presses: Vec<(Button, Hand, Duration)>,
     running_since: Option<std::time::Instant>,
 }
 
 impl ScriptedPress {
     fn from_env() -> Self {
-        let press = std::env::var("TWINSCOPE_XR_TEST_PRESS").ok().and_then(|text| {
-            let (hand, at) = text.split_once('@')?;
-            let hand = match hand {
-                "left" => Hand::Left,
-                "right" => Hand::Right,
-                _ => return None,
-            };
-            Some((hand, twinscope_core::time::parse_duration(at).ok()?))
-        });
-        ScriptedPress { press, running_since: None }
+        let text = std::env::var("TWINSCOPE_XR_TEST_PRESS").unwrap_or_default();
+        let presses = text
+            .split(',')
+            .filter_map(|press| {
+                let (button_hand, at) = press.split_once('@')?;
+                let (button, hand) = match button_hand.split_once('-') {
+                    Some(("menu", hand)) => (Button::Menu, hand),
+                    None => (Button::Select, button_hand),
+                    _ => return None,
+                };
+                let hand = match hand {
+                    "left" => Hand::Left,
+                    "right" => Hand::Right,
+                    _ => return None,
+                };
+                Some((button, hand, twinscope_core::time::parse_duration(at).ok()?))
+            })
+            .collect();
+        ScriptedPress { presses, running_since: None }
+    }
+
+    /// The presses due now (each is given once).
+    fn due(&mut self) -> Vec<(Button, Hand)> {
+        let since = *self.running_since.get_or_insert_with(std::time::Instant::now);
+        let (due, later): (Vec<_>, Vec<_>) = self.presses.drain(..).partition(|(_, _, at)| since.elapsed() >= *at);
+        self.presses = later;
+        due.into_iter().map(|(button, hand, _)| (button, hand)).collect()
     }
 }
 
@@ -115,6 +155,8 @@ fn create_actions(instance: Res<OxrInstance>, mut commands: Commands) {
         Ok(ControllerActions {
             aim: [set.create_action("aim_left", "Left aim", &[])?, set.create_action("aim_right", "Right aim", &[])?],
             select: [set.create_action("select_left", "Left select", &[])?, set.create_action("select_right", "Right select", &[])?],
+            menu: [set.create_action("menu_left", "Left: go to the alarm", &[])?, set.create_action("menu_right", "Right: go to the alarm", &[])?],
+            turn: [set.create_action("turn_left", "Left turn", &[])?, set.create_action("turn_right", "Right turn", &[])?],
             set,
         })
     })();
@@ -126,18 +168,22 @@ fn create_actions(instance: Res<OxrInstance>, mut commands: Commands) {
 
 fn suggest_bindings(actions: Option<Res<ControllerActions>>, mut bindings: MessageWriter<OxrSuggestActionBinding>) {
     let Some(actions) = actions else { return };
-    for (profile, select) in PROFILES {
+    for profile in &PROFILES {
         for hand in Hand::BOTH {
-            bindings.write(OxrSuggestActionBinding {
-                action: actions.aim[hand.index()].as_raw(),
-                interaction_profile: profile.into(),
-                bindings: vec![format!("{}/input/aim/pose", hand.path()).into()],
-            });
-            bindings.write(OxrSuggestActionBinding {
-                action: actions.select[hand.index()].as_raw(),
-                interaction_profile: profile.into(),
-                bindings: vec![format!("{}/input/{select}", hand.path()).into()],
-            });
+            let h = hand.index();
+            let mut bind = |action: openxr::sys::Action, input: &str| {
+                bindings.write(OxrSuggestActionBinding {
+                    action,
+                    interaction_profile: profile.path.into(),
+                    bindings: vec![format!("{}/input/{input}", hand.path()).into()],
+                });
+            };
+            bind(actions.aim[h].as_raw(), "aim/pose");
+            bind(actions.select[h].as_raw(), profile.select);
+            bind(actions.menu[h].as_raw(), profile.menu[h]);
+            if let Some(turn) = profile.turn {
+                bind(actions.turn[h].as_raw(), turn);
+            }
         }
     }
 }
@@ -179,46 +225,77 @@ fn point_with_aim_rays(
     for (AimPose(hand), pose) in &aims {
         let (origin, forward) = (pose.translation(), pose.forward());
         let settings = MeshRayCastSettings::default().with_visibility(RayCastVisibility::Any);
-        let hit = ray_cast
-            .cast_ray(Ray3d::new(origin, forward), &settings)
-            .iter()
-            .find_map(|(entity, hit)| bound_twin_of(*entity, &parents, &bound).map(|twin| (twin, hit.point)));
-        let end = match hit {
-            Some((twin, point)) => {
-                pointing.twin[hand.index()] = Some(twin);
-                pointing.hit[hand.index()] = Some(point);
-                point
+        let first = ray_cast.cast_ray(Ray3d::new(origin, forward), &settings).first().map(|(entity, hit)| (*entity, hit.point, hit.normal));
+        let (end, colour) = match first {
+            Some((_, point, normal)) if point.y < FLOOR_LEVEL && normal.y > 0.7 => {
+                pointing.floor[hand.index()] = Some(point);
+                gizmos.circle(Isometry3d::new(point + Vec3::Y * 0.01, Quat::from_rotation_x(std::f32::consts::FRAC_PI_2)), 0.3, Color::srgb(0.3, 1.0, 0.5));
+                (point, Color::srgb(0.3, 1.0, 0.5))
             }
-            None => origin + *forward * 10.0,
+            Some((entity, point, _)) => match bound_twin_of(entity, &parents, &bound) {
+                Some(twin) => {
+                    pointing.twin[hand.index()] = Some(twin);
+                    (point, Color::srgb(0.2, 0.85, 1.0))
+                }
+                None => (point, Color::srgba(1.0, 1.0, 1.0, 0.4)),
+            },
+            None => (origin + *forward * 10.0, Color::srgba(1.0, 1.0, 1.0, 0.4)),
         };
-        let colour = if hit.is_some() { Color::srgb(0.2, 0.85, 1.0) } else { Color::srgba(1.0, 1.0, 1.0, 0.4) };
         gizmos.line(origin, end, colour);
     }
 }
 
-/// A press of a hand's select button selects what that hand points at (nothing: clears).
-fn select_on_press(
+/// Select: the part pointed at is selected, a spot on the floor is teleported to (nothing:
+/// clears the selection). Menu: to the part in alarm. The stick: snap turn.
+fn act_on_buttons(
     actions: Option<Res<ControllerActions>>,
     session: Res<OxrSession>,
     pointing: Res<XrPointing>,
     mut scripted: ResMut<ScriptedPress>,
+    mut turned: Local<[bool; 2]>,
     mut select: MessageWriter<SelectTwin>,
+    mut moves: MessageWriter<XrMove>,
 ) {
     let Some(actions) = actions else { return };
+    let pressed = |action: &openxr::Action<bool>| {
+        action.state(&session, openxr::Path::NULL).is_ok_and(|state| state.is_active && state.changed_since_last_sync && state.current_state)
+    };
+    let mut presses: Vec<(Button, Hand)> = Vec::new();
     for hand in Hand::BOTH {
-        let pressed = actions.select[hand.index()]
-            .state(&session, openxr::Path::NULL)
-            .is_ok_and(|state| state.is_active && state.changed_since_last_sync && state.current_state);
-        if pressed {
-            select.write(SelectTwin(pointing.twin[hand.index()]));
+        if pressed(&actions.select[hand.index()]) {
+            presses.push((Button::Select, hand));
+        }
+        if pressed(&actions.menu[hand.index()]) {
+            presses.push((Button::Menu, hand));
+        }
+        // A snap turn each time the stick is pushed past 70% to a side.
+        let x = actions.turn[hand.index()].state(&session, openxr::Path::NULL).map_or(0.0, |state| if state.is_active { state.current_state.x } else { 0.0 });
+        let pushed = x.abs() > 0.7;
+        if pushed && !turned[hand.index()] {
+            moves.write(XrMove::Turn(if x > 0.0 { -SNAP_TURN } else { SNAP_TURN }));
+        }
+        turned[hand.index()] = pushed;
+    }
+    for (button, hand) in scripted.due() {
+        info!("test: pressing {hand:?} {button:?} (pointing at {:?})", pointing.twin[hand.index()]);
+        presses.push((button, hand));
+    }
+    for (button, hand) in presses {
+        match button {
+            Button::Select => match pointing.floor[hand.index()] {
+                Some(spot) => {
+                    moves.write(XrMove::Teleport(spot));
+                }
+                None => {
+                    select.write(SelectTwin(pointing.twin[hand.index()]));
+                }
+            },
+            Button::Menu => {
+                moves.write(XrMove::ToAlarm);
+            }
         }
     }
-    let since = *scripted.running_since.get_or_insert_with(std::time::Instant::now);
-    if let Some((hand, at)) = scripted.press
-        && since.elapsed() >= at
-    {
-        scripted.press = None;
-        info!("test: pressing {hand:?} select (pointing at {:?})", pointing.twin[hand.index()]);
-        select.write(SelectTwin(pointing.twin[hand.index()]));
-    }
 }
+
+/// One snap turn, in radians.
+const SNAP_TURN: f32 = std::f32::consts::FRAC_PI_4;

@@ -7,13 +7,15 @@
 //! counts the frames rendered while the session runs, ends the session cleanly for
 //! `--exit-after` (request exit, wait until the runtime has destroyed it, then exit 0), and
 //! gives up with an error when no session starts. [`XrStagePlugin`] places the plant around
-//! the user and lights it. [`XrControllersPlugin`] points with each controller's aim ray and
-//! selects with its select button.
+//! the user and lights it. [`XrControllersPlugin`] points with each controller's aim ray,
+//! selects, teleports, turns and goes to the part in alarm; [`XrLocomotionPlugin`] moves the
+//! user.
 //!
 //! The desktop viewer never builds these plugins: without `--xr` there is no XR cost.
 
 mod controllers;
 mod eye_image;
+mod locomotion;
 mod session;
 mod stage;
 
@@ -24,6 +26,7 @@ use bevy::prelude::*;
 
 pub use controllers::{Hand, XrControllersPlugin, XrPointing};
 pub use eye_image::{EyeImage, XrEyeImagePlugin};
+pub use locomotion::{XrLocomotionPlugin, XrMove};
 pub use session::{XrSessionReport, XrSessionWatchPlugin};
 pub use stage::{StartAt, XrStagePlugin};
 
@@ -51,5 +54,6 @@ impl PluginGroup for XrViewerPlugins {
             .add(XrSessionWatchPlugin { exit_after: self.exit_after, start_timeout: self.start_timeout })
             .add(XrStagePlugin)
             .add(XrControllersPlugin)
+            .add(XrLocomotionPlugin)
     }
 }

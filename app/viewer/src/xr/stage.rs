@@ -23,9 +23,6 @@ impl Plugin for XrStagePlugin {
 /// How far in front of the user the plant's near edge stands, in metres.
 pub const STEP_AHEAD: f32 = 1.0;
 
-/// How far from a twin's near side the user stands with [`StartAt`], in metres.
-pub const STAND_OFF: f32 = 1.5;
-
 /// Start the walkthrough in front of this twin (by id), facing it.
 #[derive(Resource, Debug, Clone)]
 pub struct StartAt(pub String);
@@ -75,9 +72,7 @@ fn place_the_plant(
         if let Some((id, (part_min, part_max))) = start
             && let Ok(mut user) = tracking_root.single_mut()
         {
-            // The user (the tracking space's origin) on the floor, facing the part's near side.
-            let (part_min, part_max) = (part_min + offset, part_max + offset);
-            user.translation = Vec3::new((part_min.x + part_max.x) / 2.0, 0.0, part_max.z + STAND_OFF);
+            *user = super::locomotion::spot_in_front_of(part_min + offset, part_max + offset);
             info!("starting the walkthrough in front of {id}");
         }
     }

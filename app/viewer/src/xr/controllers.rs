@@ -235,7 +235,7 @@ fn point_with_aim_rays(
             Some((entity, point, _)) => match bound_twin_of(entity, &parents, &bound) {
                 Some(twin) => {
                     pointing.twin[hand.index()] = Some(twin);
-                    (point, Color::srgb(0.2, 0.85, 1.0))
+                    (point, crate::visuals::colors::SELECTION)
                 }
                 None => (point, Color::srgba(1.0, 1.0, 1.0, 0.4)),
             },

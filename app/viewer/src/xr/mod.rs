@@ -9,12 +9,13 @@
 //! gives up with an error when no session starts. [`XrStagePlugin`] places the plant around
 //! the user and lights it. [`XrControllersPlugin`] points with each controller's aim ray,
 //! selects, teleports, turns and goes to the part in alarm; [`XrLocomotionPlugin`] moves the
-//! user.
+//! user; [`XrGuidePlugin`] shows the way to a selected part in alarm.
 //!
 //! The desktop viewer never builds these plugins: without `--xr` there is no XR cost.
 
 mod controllers;
 mod eye_image;
+mod guide;
 mod locomotion;
 mod session;
 mod stage;
@@ -26,6 +27,7 @@ use bevy::prelude::*;
 
 pub use controllers::{Hand, XrControllersPlugin, XrPointing};
 pub use eye_image::{EyeImage, XrEyeImagePlugin};
+pub use guide::XrGuidePlugin;
 pub use locomotion::{XrLocomotionPlugin, XrMove};
 pub use session::{XrSessionReport, XrSessionWatchPlugin};
 pub use stage::{StartAt, XrStagePlugin};
@@ -55,5 +57,6 @@ impl PluginGroup for XrViewerPlugins {
             .add(XrStagePlugin)
             .add(XrControllersPlugin)
             .add(XrLocomotionPlugin)
+            .add(XrGuidePlugin)
     }
 }

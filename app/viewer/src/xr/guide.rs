@@ -1,0 +1,61 @@
+//! The way to a part in alarm: when the selected twin has an active alarm, arrows on the floor
+//! lead from where the user stands to it, and a beacon in its severity colour rises over it,
+//! so an engineer who does not know the plant walks straight there.
+
+use bevy::camera::primitives::Aabb;
+use bevy::prelude::*;
+use bevy_mod_xr::camera::XrCamera;
+
+use crate::scene::{TwinMeshes, world_bounds};
+use crate::selection::Selection;
+use crate::sync::{TwinEntities, TwinState};
+use crate::visuals::colors;
+
+/// Draws the guide to the selected part in alarm.
+pub struct XrGuidePlugin;
+
+impl Plugin for XrGuidePlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Update, draw_the_way_to_the_alarm);
+    }
+}
+
+/// Arrows are this far apart along the way, in metres.
+const ARROW_SPACING: f32 = 1.0;
+
+/// Arrows float this high, in metres: above floor slabs and kerbs, below the knees.
+const ARROW_HEIGHT: f32 = 0.25;
+
+fn draw_the_way_to_the_alarm(
+    selection: Res<Selection>,
+    state: Res<TwinState>,
+    entities: Res<TwinEntities>,
+    twin_meshes: Query<&TwinMeshes>,
+    boxes: Query<(&Aabb, &GlobalTransform)>,
+    eyes: Query<&GlobalTransform, With<XrCamera>>,
+    mut gizmos: Gizmos,
+) {
+    let Some(twin) = selection.twin.filter(|t| (t.0 as usize) < state.store.len()) else { return };
+    let Some(severity) = state.store.get(twin).alarm_severity else { return };
+    let Some(eye) = eyes.iter().next() else { return };
+    let meshes = entities.by_twin.get(&twin).into_iter().flatten().filter_map(|e| twin_meshes.get(*e).ok()).flat_map(|m| m.0.iter().copied());
+    let Some((min, max)) = world_bounds(meshes, &boxes) else { return };
+    let colour = colors::severity(severity);
+    let floor = |p: Vec3| Vec3::new(p.x, ARROW_HEIGHT, p.z);
+    let (from, to) = (floor(eye.translation()), floor((min + max) / 2.0));
+    // The beacon: from the top of the part up, seen over whatever stands in between.
+    let top = Vec3::new(to.x, max.y, to.z);
+    gizmos.line(top, top + Vec3::Y * 3.0, colour);
+    let way = to - from;
+    let length = way.length();
+    if length < 0.5 {
+        return;
+    }
+    let direction = way / length;
+    let mut travelled = ARROW_SPACING / 2.0;
+    while travelled + ARROW_SPACING / 2.0 < length {
+        let at = from + direction * travelled;
+        gizmos.arrow(at, at + direction * (ARROW_SPACING * 0.6), colour);
+        travelled += ARROW_SPACING;
+    }
+}

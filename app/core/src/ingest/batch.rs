@@ -147,8 +147,7 @@ mod tests {
         for _ in 0..CHANNEL_CAPACITY {
             tx.send(UpdateBatch::default()).unwrap();
         }
-        let mut batch = UpdateBatch::default();
-        batch.session_started = true;
+        let batch = UpdateBatch { session_started: true, ..Default::default() };
         match tx.send(batch) {
             Err(SendError::Full(returned)) => assert!(returned.session_started),
             other => panic!("expected a full channel, got {other:?}"),

@@ -7,8 +7,15 @@ use std::sync::Arc;
 /// A stable twin id, e.g. `line1-pump1` or `line1-pump1-bearing-de`.
 ///
 /// Cheap to clone (a reference count), compared and hashed by content.
-#[derive(Clone, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Eq, PartialOrd, Ord)]
 pub struct TwinId(Arc<str>);
+
+/// By content, like the equality below (equal ids have equal text).
+impl std::hash::Hash for TwinId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 /// By content, but the same interned allocation is equal without reading it: the store's
 /// index and the decoder share one `Arc` per id, so a lookup need not touch the key's text.

@@ -35,10 +35,13 @@ fn light_the_stage(mut commands: Commands) {
     crate::camera::light_the_plant(&mut commands);
 }
 
+/// The model's root while it waits to be placed (not the tracking root, also moved here).
+type UnplacedModel = (With<SceneModelRoot>, Without<Placed>, Without<XrTrackingRoot>);
+
 #[allow(clippy::too_many_arguments)]
 fn place_the_plant(
     mut commands: Commands,
-    mut roots: Query<(Entity, &mut Transform), (With<SceneModelRoot>, Without<Placed>, Without<XrTrackingRoot>)>,
+    mut roots: Query<(Entity, &mut Transform), UnplacedModel>,
     mut tracking_root: Query<&mut Transform, With<XrTrackingRoot>>,
     children: Query<&Children>,
     meshes: Query<(), With<Mesh3d>>,

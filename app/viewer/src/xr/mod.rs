@@ -9,7 +9,8 @@
 //! gives up with an error when no session starts. [`XrStagePlugin`] places the plant around
 //! the user and lights it. [`XrControllersPlugin`] points with each controller's aim ray,
 //! selects, teleports, turns and goes to the part in alarm; [`XrLocomotionPlugin`] moves the
-//! user; [`XrGuidePlugin`] shows the way to a selected part in alarm.
+//! user; [`XrGuidePlugin`] shows the way to a selected part in alarm;
+//! [`XrInspectorPanelPlugin`] floats the desktop's inspector beside the user.
 //!
 //! The desktop viewer never builds these plugins: without `--xr` there is no XR cost.
 
@@ -17,6 +18,7 @@ mod controllers;
 mod eye_image;
 mod guide;
 mod locomotion;
+mod panel;
 mod session;
 mod stage;
 
@@ -29,6 +31,7 @@ pub use controllers::{Hand, XrControllersPlugin, XrPointing};
 pub use eye_image::{EyeImage, XrEyeImagePlugin};
 pub use guide::XrGuidePlugin;
 pub use locomotion::{XrLocomotionPlugin, XrMove};
+pub use panel::{XrInspectorPanelPlugin, XrPanelPass};
 pub use session::{XrSessionReport, XrSessionWatchPlugin};
 pub use stage::{StartAt, XrStagePlugin};
 
@@ -58,5 +61,6 @@ impl PluginGroup for XrViewerPlugins {
             .add(XrControllersPlugin)
             .add(XrLocomotionPlugin)
             .add(XrGuidePlugin)
+            .add(XrInspectorPanelPlugin)
     }
 }

@@ -73,6 +73,7 @@ fn draw_the_inspector(
     focus: Res<FocusMode>,
     panels: Option<Res<crate::ui::PanelState>>,
     mut zoomed: Local<bool>,
+    mut rollup: Local<Rollup>,
 ) {
     let ctx = context.get_mut();
     if !*zoomed {
@@ -81,7 +82,8 @@ fn draw_the_inspector(
         *zoomed = true;
     }
     let view = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|twin| {
-        crate::ui::model::inspector_view(&state.store, &Rollup::compute(&state.store), twin, panels.as_ref().map_or(twinscope_core::time::UtcOffset(0), |p| p.clock))
+        rollup.compute_into(&state.store);
+        crate::ui::model::inspector_view(&state.store, &rollup, twin, panels.as_ref().map_or(twinscope_core::time::UtcOffset(0), |p| p.clock))
     });
     let area = egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect());
     let mut root = egui::Ui::new(ctx.clone(), "xr-panel".into(), area);

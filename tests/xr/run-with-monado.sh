@@ -37,11 +37,13 @@ cleanup() {
     rm -rf "$root$runtime_dir"
 }
 trap cleanup EXIT
-# monado-service is ready when its socket exists.
-for _ in $(seq 1 100); do
+# monado-service is ready when its socket exists (it can take a while on a busy machine).
+for _ in $(seq 1 600); do
     [ -S "$root$runtime_dir/monado_comp_ipc" ] && break
+    kill -0 "$monado" 2>/dev/null || { echo "monado-service exited before it was ready" >&2; exit 4; }
     sleep 0.1
 done
+[ -S "$root$runtime_dir/monado_comp_ipc" ] || { echo "monado-service was not ready within 60 s" >&2; exit 4; }
 status=0
 chroot "$root" env -i "${env_vars[@]}" RUST_LOG="${RUST_LOG:-}" sh -c 'cd /repo && exec "$@"' twinscope-xr "$@" || status=$?
 exit $status

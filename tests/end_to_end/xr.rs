@@ -47,19 +47,9 @@ fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
     let log = std::env::temp_dir().join(format!("twinscope-monado-{}.log", std::process::id()));
     // The command runs inside the root: its /tmp is the root's.
     let eye = format!("/tmp/twinscope-eye-{}.png", std::process::id());
-    let output = Command::new(repo_root().join("tests/xr/run-with-monado.sh"))
-        .arg(&root)
-        .arg(repo_root())
-        .args(["env", "TWINSCOPE_XR_TEST_PRESS=menu-left@3s,right@5s"])
-        .args(["twinscope", "--xr", "--broker", &mosquitto.url()])
-        .args(["--screenshot", &eye, "--exit-after", "12s"])
-        .env("TWINSCOPE_BIN", env!("CARGO_BIN_EXE_twinscope"))
-        .env("MONADO_LOG", &log)
-        .output()
-        .expect("run the headset session");
-    let error = stderr(&output);
-    let monado = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(output.status.success(), "exit {:?}\n{error}\nmonado:\n{monado}", output.status.code());
+    let url = mosquitto.url();
+    let args = ["twinscope", "--xr", "--broker", &url, "--screenshot", &eye, "--exit-after", "12s"];
+    let error = run_headset(&root, &["TWINSCOPE_XR_TEST_PRESS=menu-left@3s,right@5s"], &args, &log);
     assert!(error.contains("Loaded OpenXR runtime: Monado"), "the runtime is named in the log: {error}");
     let summary = error.lines().find(|l| l.starts_with("xr: states")).unwrap_or_else(|| panic!("no summary: {error}"));
     let frames: u64 = summary.split(';').nth(1).and_then(|part| part.split_whitespace().next()).and_then(|n| n.parse().ok()).unwrap_or(0);
@@ -68,7 +58,6 @@ fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
     assert!(summary.contains("STOPPING") && summary.contains("EXITING"), "the session ended cleanly: {summary}");
     assert!(error.contains("standing in front of line1-tank1"), "the menu button took the user to the alarm: {error}");
     assert!(summary.ends_with("selected line1-tank1"), "the right aim ray selected the tank: {summary}");
-    let _ = std::fs::remove_file(log);
 
     let path = root.join(eye.trim_start_matches('/'));
     let image = crate::support::read_png(&path).unwrap_or_else(|| panic!("no eye image at {}", path.display()));
@@ -89,3 +78,42 @@ fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
     assert!(reds * 2 > middle, "the tank in alarm is red in the eye image ({reds} of {middle} middle pixels)");
 }
 
+
+/// `twinscope ARGS` in the Monado root with `env` set, monado-service's log in `log`; fails
+/// the test, with both logs, unless it exits 0. Returns what the app wrote to stderr.
+fn run_headset(root: &std::path::Path, env: &[&str], args: &[&str], log: &std::path::Path) -> String {
+    let output = Command::new(repo_root().join("tests/xr/run-with-monado.sh"))
+        .arg(root)
+        .arg(repo_root())
+        .arg("env")
+        .args(env)
+        .args(args)
+        .env("TWINSCOPE_BIN", env!("CARGO_BIN_EXE_twinscope"))
+        .env("MONADO_LOG", log)
+        .output()
+        .expect("run the headset session");
+    let error = stderr(&output);
+    let monado = std::fs::read_to_string(log).unwrap_or_default();
+    let _ = std::fs::remove_file(log);
+    assert!(output.status.success(), "exit {:?}\n{error}\nmonado:\n{monado}", output.status.code());
+    error
+}
+
+/// The inspector panel works with the controller ray like a mouse: with the panel hung where
+/// the simulated right aim ray meets its "Ack (A)" button (test hook), the right select
+/// button acknowledges the alarm of the part in alarm the menu button took the user to.
+#[test]
+fn a_panel_button_pressed_with_the_ray_acknowledges_the_alarm() {
+    let Some(root) = monado_root() else { return };
+    let mosquitto = Mosquitto::start();
+    mosquitto.publish("te/device/line1-tank1///a/leak", r#"{"text":"Tank leaking","severity":"critical"}"#, true);
+    let log = std::env::temp_dir().join(format!("twinscope-monado-panel-{}.log", std::process::id()));
+    let url = mosquitto.url();
+    // The panel's centre such that the ray at (0.2, 1.3) meets the button at (162, 133.5) of
+    // the panel's 512 × 512 points (0.6 m square).
+    let env = ["TWINSCOPE_XR_TEST_PANEL_AT=0.3102,1.1564,-0.9", "TWINSCOPE_XR_TEST_PRESS=menu-left@3s,right@6s"];
+    let error = run_headset(&root, &env, &["twinscope", "--xr", "--broker", &url, "--exit-after", "10s"], &log);
+    assert!(error.contains("headset panel: Acknowledge"), "the panel's Ack button was pressed: {error}");
+    let summary = error.lines().find(|l| l.starts_with("xr: states")).unwrap_or_else(|| panic!("no summary: {error}"));
+    assert!(summary.contains("; 0 unacknowledged ;") && summary.ends_with("selected line1-tank1"), "{summary}");
+}

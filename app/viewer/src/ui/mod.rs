@@ -8,7 +8,7 @@
 
 pub mod alarm_panel;
 pub mod alarm_view;
-mod dispatch;
+pub(crate) mod dispatch;
 pub mod help;
 pub mod model;
 pub mod panels;

@@ -24,6 +24,9 @@ use bevy_mod_xr::spaces::XrSpace;
 use twinscope_core::twin::TwinIndex;
 
 use super::locomotion::XrMove;
+use super::panel::XrPanel;
+use bevy_egui::egui;
+use bevy_egui::input::EguiInputEvent;
 use crate::scene::BoundTwin;
 use crate::selection::{SelectTwin, bound_twin_of};
 
@@ -89,11 +92,13 @@ struct ControllerActions {
     turn: [openxr::Action<openxr::Vector2f>; 2],
 }
 
-/// What each hand points at now: a part, or a spot on the floor to teleport to.
+/// What each hand points at now: a part, a spot on the floor to teleport to, or a place on
+/// the panel (in its egui points).
 #[derive(Resource, Default, Debug, Clone, Copy)]
 pub struct XrPointing {
     pub twin: [Option<TwinIndex>; 2],
     pub floor: [Option<Vec3>; 2],
+    pub panel: [Option<egui::Pos2>; 2],
 }
 
 /// A hit this close to the plant's floor level, on an upward face, is the floor.
@@ -213,20 +218,36 @@ fn spawn_aim_spaces(actions: Option<Res<ControllerActions>>, session: Res<OxrSes
 }
 
 /// Casts each hand's aim ray into the plant and remembers the first part it hits.
+#[allow(clippy::too_many_arguments)]
 fn point_with_aim_rays(
     aims: Query<(&AimPose, &GlobalTransform), With<XrSpace>>,
     mut ray_cast: MeshRayCast,
     parents: Query<&ChildOf>,
     bound: Query<&BoundTwin>,
+    panel: Option<Res<XrPanel>>,
+    surfaces: Query<&GlobalTransform>,
     mut pointing: ResMut<XrPointing>,
     mut gizmos: Gizmos,
+    mut egui_input: MessageWriter<EguiInputEvent>,
 ) {
     *pointing = XrPointing::default();
     for (AimPose(hand), pose) in &aims {
         let (origin, forward) = (pose.translation(), pose.forward());
         let settings = MeshRayCastSettings::default().with_visibility(RayCastVisibility::Any);
         let first = ray_cast.cast_ray(Ray3d::new(origin, forward), &settings).first().map(|(entity, hit)| (*entity, hit.point, hit.normal));
+        let on_panel = match (&panel, first) {
+            (Some(panel), Some((entity, point, _))) if entity == panel.surface => {
+                surfaces.get(panel.surface).ok().and_then(|surface| XrPanel::point(surface, point)).map(|at| (panel.context, at))
+            }
+            _ => None,
+        };
         let (end, colour) = match first {
+            Some((_, point, _)) if on_panel.is_some() => {
+                let (context, at) = on_panel.expect("checked");
+                pointing.panel[hand.index()] = Some(at);
+                egui_input.write(EguiInputEvent { context, event: egui::Event::PointerMoved(at) });
+                (point, crate::visuals::colors::SELECTION)
+            }
             Some((_, point, normal)) if point.y < FLOOR_LEVEL && normal.y > 0.7 => {
                 pointing.floor[hand.index()] = Some(point);
                 gizmos.circle(Isometry3d::new(point + Vec3::Y * 0.01, Quat::from_rotation_x(std::f32::consts::FRAC_PI_2)), 0.3, Color::srgb(0.3, 1.0, 0.5));
@@ -246,7 +267,9 @@ fn point_with_aim_rays(
 }
 
 /// Select: the part pointed at is selected, a spot on the floor is teleported to (nothing:
-/// clears the selection). Menu: to the part in alarm. The stick: snap turn.
+/// clears the selection), a place on the panel is clicked. Menu: to the part in alarm. The
+/// stick: snap turn.
+#[allow(clippy::too_many_arguments)]
 fn act_on_buttons(
     actions: Option<Res<ControllerActions>>,
     session: Res<OxrSession>,
@@ -255,7 +278,15 @@ fn act_on_buttons(
     mut turned: Local<[bool; 2]>,
     mut select: MessageWriter<SelectTwin>,
     mut moves: MessageWriter<XrMove>,
+    panel: Option<Res<XrPanel>>,
+    mut egui_input: MessageWriter<EguiInputEvent>,
+    mut release_next: Local<Option<(Entity, egui::Pos2)>>,
 ) {
+    // A click on the panel is a press in one frame and the release in the next.
+    if let Some((context, at)) = release_next.take() {
+        let event = egui::Event::PointerButton { pos: at, button: egui::PointerButton::Primary, pressed: false, modifiers: egui::Modifiers::NONE };
+        egui_input.write(EguiInputEvent { context, event });
+    }
     let Some(actions) = actions else { return };
     let pressed = |action: &openxr::Action<bool>| {
         action.state(&session, openxr::Path::NULL).is_ok_and(|state| state.is_active && state.changed_since_last_sync && state.current_state)
@@ -277,16 +308,22 @@ fn act_on_buttons(
         turned[hand.index()] = pushed;
     }
     for (button, hand) in scripted.due() {
-        info!("test: pressing {hand:?} {button:?} (pointing at {:?})", pointing.twin[hand.index()]);
+        info!("test: pressing {hand:?} {button:?} (pointing at {:?}, on the panel at {:?})", pointing.twin[hand.index()], pointing.panel[hand.index()]);
         presses.push((button, hand));
     }
     for (button, hand) in presses {
         match button {
-            Button::Select => match pointing.floor[hand.index()] {
-                Some(spot) => {
+            Button::Select => match (pointing.panel[hand.index()], pointing.floor[hand.index()], &panel) {
+                // On the panel, select clicks where the ray meets it.
+                (Some(at), _, Some(panel)) => {
+                    let event = egui::Event::PointerButton { pos: at, button: egui::PointerButton::Primary, pressed: true, modifiers: egui::Modifiers::NONE };
+                    egui_input.write(EguiInputEvent { context: panel.context, event });
+                    *release_next = Some((panel.context, at));
+                }
+                (None, Some(spot), _) => {
                     moves.write(XrMove::Teleport(spot));
                 }
-                None => {
+                _ => {
                     select.write(SelectTwin(pointing.twin[hand.index()]));
                 }
             },

@@ -116,12 +116,13 @@ fn print_report_on_exit(
     state: Option<Res<crate::sync::TwinState>>,
 ) {
     if exits.read().count() > 0 {
-        let selected = match (selection.and_then(|s| s.twin), state) {
+        let selected = match (selection.and_then(|s| s.twin), &state) {
             (Some(twin), Some(state)) if (twin.0 as usize) < state.store.len() => state.store.get(twin).id.to_string(),
             _ => "nothing".to_owned(),
         };
+        let unacknowledged = state.as_ref().map_or(0, |s| s.store.alarm_book().counts().unacknowledged);
         eprintln!(
-            "xr: states {} ; {} frames while running ; selected {selected}{}",
+            "xr: states {} ; {} frames while running ; {unacknowledged} unacknowledged ; selected {selected}{}",
             report.states.join(" > "),
             report.frames_running,
             report.failure.as_ref().map(|f| format!(" ; failed: {f}")).unwrap_or_default()

@@ -10,6 +10,10 @@
 set -euo pipefail
 root="$1"; repo="$2"; shift 2
 [ -f "$root/.twinscope-ready" ] || { echo "no Monado root at $root (run tests/xr/monado-root.sh)" >&2; exit 3; }
+# One session at a time in a root: the binary is copied in, and two runtimes plus two
+# software-rendered apps on a small machine would only slow each other past their timeouts.
+exec 9>"$root/.run-lock"
+flock 9
 for fs in proc dev sys; do
     mountpoint -q "$root/$fs" || mount --bind "/$fs" "$root/$fs"
 done

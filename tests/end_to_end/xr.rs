@@ -42,8 +42,7 @@ fn headset_mode_without_a_runtime_exits_with_one_clear_line() {
 #[test]
 fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
     let Some(root) = monado_root() else { return };
-    let mosquitto = Mosquitto::start();
-    mosquitto.publish("te/device/line1-tank1///a/leak", r#"{"text":"Tank leaking","severity":"critical"}"#, true);
+    let mosquitto = mosquitto_with_tank_1_1_in_alarm();
     let log = std::env::temp_dir().join(format!("twinscope-monado-{}.log", std::process::id()));
     // The command runs inside the root: its /tmp is the root's.
     let eye = format!("/tmp/twinscope-eye-{}.png", std::process::id());
@@ -79,6 +78,13 @@ fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
 }
 
 
+/// mosquitto holding a retained critical alarm on tank 1.1 of the demo plant.
+fn mosquitto_with_tank_1_1_in_alarm() -> Mosquitto {
+    let mosquitto = Mosquitto::start();
+    mosquitto.publish("te/device/line1-tank1///a/leak", r#"{"text":"Tank leaking","severity":"critical"}"#, true);
+    mosquitto
+}
+
 /// `twinscope ARGS` in the Monado root with `env` set, monado-service's log in `log`; fails
 /// the test, with both logs, unless it exits 0. Returns what the app wrote to stderr.
 fn run_headset(root: &std::path::Path, env: &[&str], args: &[&str], log: &std::path::Path) -> String {
@@ -105,8 +111,7 @@ fn run_headset(root: &std::path::Path, env: &[&str], args: &[&str], log: &std::p
 #[test]
 fn a_panel_button_pressed_with_the_ray_acknowledges_the_alarm() {
     let Some(root) = monado_root() else { return };
-    let mosquitto = Mosquitto::start();
-    mosquitto.publish("te/device/line1-tank1///a/leak", r#"{"text":"Tank leaking","severity":"critical"}"#, true);
+    let mosquitto = mosquitto_with_tank_1_1_in_alarm();
     let log = std::env::temp_dir().join(format!("twinscope-monado-panel-{}.log", std::process::id()));
     let url = mosquitto.url();
     // The panel's centre such that the ray at (0.2, 1.3) meets the button at (162, 133.5) of

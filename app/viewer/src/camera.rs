@@ -94,13 +94,7 @@ impl OrbitCamera {
 pub fn subtree_meshes(state: &TwinState, entities: &TwinEntities, meshes: &Query<&TwinMeshes>, twin: TwinIndex) -> Vec<Entity> {
     let mut cursor = Some(twin);
     while let Some(index) = cursor {
-        let found: Vec<Entity> = subtree(&state.store, index)
-            .into_iter()
-            .filter_map(|t| entities.by_twin.get(&t))
-            .flatten()
-            .filter_map(|e| meshes.get(*e).ok())
-            .flat_map(|m| m.0.iter().copied())
-            .collect();
+        let found: Vec<Entity> = subtree(&state.store, index).into_iter().flat_map(|t| crate::scene::meshes_of_twin(entities, meshes, t)).collect();
         if !found.is_empty() {
             return found;
         }

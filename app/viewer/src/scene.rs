@@ -65,6 +65,15 @@ pub struct BoundTwin(pub twinscope_core::twin::TwinIndex);
 #[derive(Component, Debug, Default)]
 pub struct TwinMeshes(pub Vec<Entity>);
 
+/// The mesh entities that draw `twin` itself (every node bound to it, not its children).
+pub fn meshes_of_twin<'a, 'w, 's, 'q, F: bevy::ecs::query::QueryFilter>(
+    entities: &'a TwinEntities,
+    meshes: &'a Query<'w, 's, &'q TwinMeshes, F>,
+    twin: twinscope_core::twin::TwinIndex,
+) -> impl Iterator<Item = Entity> + 'a {
+    entities.by_twin.get(&twin).into_iter().flatten().filter_map(|e| meshes.get(*e).ok()).flat_map(|m| m.0.iter().copied())
+}
+
 /// The world-space box around mesh entities (all eight corners of each mesh's box, so
 /// rotated parts are covered), if any of them has one yet.
 pub fn world_bounds(meshes: impl IntoIterator<Item = Entity>, boxes: &Query<(&Aabb, &GlobalTransform)>) -> Option<(Vec3, Vec3)> {

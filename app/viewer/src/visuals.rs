@@ -298,9 +298,7 @@ fn outline_selected_twin(
     mut gizmos: Gizmos,
 ) {
     let Some(selected) = selection.twin else { return };
-    let Some(bound) = entities.by_twin.get(&selected) else { return };
-    let meshes = bound.iter().filter_map(|e| twins.get(*e).ok()).flat_map(|m| m.0.iter().copied());
-    if let Some((min, max)) = world_bounds(meshes, &boxes) {
+    if let Some((min, max)) = world_bounds(crate::scene::meshes_of_twin(&entities, &twins, selected), &boxes) {
         let size = (max - min) * 1.04 + Vec3::splat(0.02);
         gizmos.cube(Transform::from_translation((min + max) / 2.0).with_scale(size), colors::SELECTION);
     }

@@ -6,7 +6,7 @@ use bevy::camera::primitives::Aabb;
 use bevy::prelude::*;
 use bevy_mod_xr::camera::XrCamera;
 
-use crate::scene::{TwinMeshes, world_bounds};
+use crate::scene::{TwinMeshes, meshes_of_twin, world_bounds};
 use crate::selection::Selection;
 use crate::sync::{TwinEntities, TwinState};
 use crate::visuals::colors;
@@ -38,8 +38,7 @@ fn draw_the_way_to_the_alarm(
     let Some(twin) = selection.twin.filter(|t| (t.0 as usize) < state.store.len()) else { return };
     let Some(severity) = state.store.get(twin).alarm_severity else { return };
     let Some(eye) = eyes.iter().next() else { return };
-    let meshes = entities.by_twin.get(&twin).into_iter().flatten().filter_map(|e| twin_meshes.get(*e).ok()).flat_map(|m| m.0.iter().copied());
-    let Some((min, max)) = world_bounds(meshes, &boxes) else { return };
+    let Some((min, max)) = world_bounds(meshes_of_twin(&entities, &twin_meshes, twin), &boxes) else { return };
     let colour = colors::severity(severity);
     let floor = |p: Vec3| Vec3::new(p.x, ARROW_HEIGHT, p.z);
     let (from, to) = (floor(eye.translation()), floor((min + max) / 2.0));

@@ -7,7 +7,7 @@ use bevy::prelude::*;
 use bevy_mod_xr::session::XrTrackingRoot;
 use twinscope_core::twin::TwinIndex;
 
-use crate::scene::{TwinMeshes, world_bounds};
+use crate::scene::{TwinMeshes, meshes_of_twin, world_bounds};
 use crate::selection::SelectTwin;
 use crate::sync::{TwinEntities, TwinState};
 
@@ -79,8 +79,7 @@ fn apply_moves(
                 alarm.twin
             }
         };
-        let meshes = entities.by_twin.get(&twin).into_iter().flatten().filter_map(|e| twin_meshes.get(*e).ok()).flat_map(|m| m.0.iter().copied());
-        match world_bounds(meshes, &boxes) {
+        match world_bounds(meshes_of_twin(&entities, &twin_meshes, twin), &boxes) {
             Some((min, max)) => {
                 *user = spot_in_front_of(min, max);
                 info!("standing in front of {}", state.store.get(twin).id);

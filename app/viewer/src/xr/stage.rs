@@ -8,7 +8,7 @@ use bevy::prelude::*;
 
 use bevy_mod_xr::session::XrTrackingRoot;
 
-use crate::scene::{SceneModelRoot, TwinMeshes, world_bounds};
+use crate::scene::{SceneModelRoot, TwinMeshes, meshes_of_twin, world_bounds};
 use crate::sync::{TwinEntities, TwinState};
 
 /// Places the plant for a walkthrough and lights it.
@@ -61,9 +61,7 @@ fn place_the_plant(
             None => None,
             Some(StartAt(id)) => {
                 let Some(index) = state.store.find(id) else { continue };
-                let bound = entities.by_twin.get(&index).into_iter().flatten();
-                let part_meshes: Vec<Entity> = bound.filter_map(|e| twin_meshes.get(*e).ok()).flat_map(|m| m.0.iter().copied()).collect();
-                let Some(bounds) = world_bounds(part_meshes, &boxes) else { continue };
+                let Some(bounds) = world_bounds(meshes_of_twin(&entities, &twin_meshes, index), &boxes) else { continue };
                 Some((id.clone(), bounds))
             }
         };

@@ -37,8 +37,9 @@ fn headset_mode_without_a_runtime_exits_with_one_clear_line() {
 /// in alarm", pressed by the test hook, as Monado's simulated buttons never are) stands the
 /// user in front of the tank; there the simulated right controller's aim ray (fixed, along
 /// −Z from about (0.2, 1.3, −0.5)) points at it, and its select button selects it (pointing
-/// at nothing would clear the selection). The left eye's image shows the tank in the alarm
-/// colour.
+/// at nothing would go up one level). The left eye's image shows the tank in the alarm
+/// colour. Bindings are suggested for every controller profile, and for bare hands, which
+/// Monado offers (XR_EXT_hand_interaction).
 #[test]
 fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
     let Some(root) = monado_root() else { return };
@@ -57,6 +58,11 @@ fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
     assert!(summary.contains("STOPPING") && summary.contains("EXITING"), "the session ended cleanly: {summary}");
     assert!(error.contains("standing in front of line1-tank1"), "the menu button took the user to the alarm: {error}");
     assert!(summary.ends_with("selected line1-tank1"), "the right aim ray selected the tank: {summary}");
+    let bindings = error.lines().find(|l| l.contains("controller bindings suggested for")).unwrap_or_else(|| panic!("no bindings line: {error}"));
+    for profile in ["khr/simple_controller", "oculus/touch_controller", "valve/index_controller", "htc/vive_controller", "ext/hand_interaction_ext"] {
+        assert!(bindings.contains(profile), "{profile} in {bindings}");
+    }
+    assert!(!error.contains("Suggested Path Unsupported") && !error.contains("Invalid Path Suggested"), "every binding was accepted: {error}");
 
     let path = root.join(eye.trim_start_matches('/'));
     let image = crate::support::read_png(&path).unwrap_or_else(|| panic!("no eye image at {}", path.display()));
@@ -121,4 +127,39 @@ fn a_panel_button_pressed_with_the_ray_acknowledges_the_alarm() {
     assert!(error.contains("headset panel: Acknowledge"), "the panel's Ack button was pressed: {error}");
     let summary = error.lines().find(|l| l.starts_with("xr: states")).unwrap_or_else(|| panic!("no summary: {error}"));
     assert!(summary.contains("; 0 unacknowledged ;") && summary.ends_with("selected line1-tank1"), "{summary}");
+}
+
+/// The tabletop: the view button (a thumbstick click) puts the whole plant on a table in front
+/// of the user, 1 m across, with the tank in alarm still selected, red, and labelled with its
+/// alarm text; the left panel button puts the panel in the left hand; the view button again
+/// stands the user, back at walkthrough scale, in front of the part selected on the table.
+/// The eye image, taken on the table, shows the red tank below the horizon.
+#[test]
+fn the_tabletop_shows_the_whole_plant_and_leads_back_to_the_selected_part() {
+    let Some(root) = monado_root() else { return };
+    let mosquitto = mosquitto_with_tank_1_1_in_alarm();
+    let log = std::env::temp_dir().join(format!("twinscope-monado-table-{}.log", std::process::id()));
+    let eye = format!("/tmp/twinscope-table-eye-{}.png", std::process::id());
+    let url = mosquitto.url();
+    // The eye image is taken at 9 s (3 s before the end), on the table.
+    let env = ["TWINSCOPE_XR_TEST_PRESS=menu-left@2s,view-right@4s,panel-left@5s,view-right@10s"];
+    let args = ["twinscope", "--xr", "--snap-turn", "30", "--broker", &url, "--screenshot", &eye, "--exit-after", "12s"];
+    let error = run_headset(&root, &env, &args, &log);
+    assert!(error.contains("tabletop: the plant is 1.00 m across on the table"), "{error}");
+    assert!(error.contains("the panel is in the left hand"), "{error}");
+    assert!(error.contains("walkthrough: standing in front of line1-tank1"), "back from the table in front of the selected part: {error}");
+    assert!(error.contains("xr: view Walkthrough"), "{error}");
+    let label = error.lines().find(|l| l.starts_with("xr: label over the selected part:")).unwrap_or_else(|| panic!("no label: {error}"));
+    assert!(label.contains("line1-tank1") && label.contains("CRITICAL: Tank leaking"), "{label}");
+    let cost = error.lines().find(|l| l.starts_with("xr cost per frame")).unwrap_or_else(|| panic!("no frame cost: {error}"));
+    assert!(cost.contains("sync mean") && cost.contains("panels mean"), "{cost}");
+
+    let path = root.join(eye.trim_start_matches('/'));
+    let image = crate::support::read_png(&path).unwrap_or_else(|| panic!("no eye image at {}", path.display()));
+    let _ = std::fs::remove_file(&path);
+    let (width, height, channels, pixels) = (image.width, image.height, image.channels, image.pixels);
+    // The tank stands on the table, below the middle of the view: alarm red there.
+    let red = |p: &[u8]| p[0] > 150 && p[0] as i32 > p[1] as i32 + 80 && p[0] as i32 > p[2] as i32 + 80;
+    let reds = (height * 3 / 5..height).flat_map(|y| (0..width).map(move |x| (y * width + x) * channels)).filter(|&at| red(&pixels[at..at + 3])).count();
+    assert!(reds > width * height / 1000, "the tank in alarm is red on the table ({reds} red pixels in the lower part)");
 }

@@ -105,6 +105,9 @@ pub struct ViewArgs {
     /// With --xr: start the walkthrough standing in front of this twin (by id), facing it.
     #[arg(long, requires = "xr", value_name = "TWIN")]
     pub start_at: Option<String>,
+    /// With --xr: the angle of one snap turn of the thumbstick, in degrees (30 or 45 are usual).
+    #[arg(long, requires = "xr", value_name = "DEGREES", default_value_t = 45.0, value_parser = parse_snap_turn)]
+    pub snap_turn: f32,
     /// Publish each acknowledgement to the broker as a thin-edge event
     /// (`te/<entity>/e/alarm_acknowledged`). Off by default: the viewer is read-only.
     #[arg(long, conflicts_with = "replay")]
@@ -311,6 +314,11 @@ fn parse_utc_offset(text: &str) -> Result<i64, String> {
         (Ok(h), Ok(m)) if h <= 14 && m < 60 => Ok(sign * (h * 3600 + m * 60)),
         _ => Err(format!("{text:?} is not an offset like +01:00")),
     }
+}
+
+/// A snap turn between 5° and 180°.
+fn parse_snap_turn(text: &str) -> Result<f32, String> {
+    text.trim_end_matches('°').parse::<f32>().ok().filter(|d| (5.0..=180.0).contains(d)).ok_or_else(|| format!("{text:?} is not an angle from 5 to 180 degrees"))
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {

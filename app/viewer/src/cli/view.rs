@@ -224,9 +224,15 @@ fn add_headset_plugins(app: &mut App, plugins: bevy::app::PluginGroupBuilder, ar
     // When a session ends, the render world can still queue a command for the eye cameras
     // the session just took away; that must be a warning, not a crash at exit.
     app.set_error_handler(bevy::ecs::error::warn);
-    app.add_plugins(bevy_mod_openxr::add_xr_plugins(plugins))
-        .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO))
-        .add_plugins(twinscope::xr::XrViewerPlugins { exit_after: args.exit_after, start_timeout: std::time::Duration::from_secs(60) });
+    let xr_plugins = bevy_mod_openxr::add_xr_plugins(plugins)
+        .set(bevy_mod_openxr::init::OxrInitPlugin { exts: twinscope::xr::wanted_extensions(), ..default() });
+    app.add_plugins(xr_plugins).add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO)).add_plugins(
+        twinscope::xr::XrViewerPlugins {
+            exit_after: args.exit_after,
+            start_timeout: std::time::Duration::from_secs(60),
+            snap_turn: twinscope::xr::SnapTurn(args.snap_turn.to_radians()),
+        },
+    );
     if let Some(twin) = &args.start_at {
         app.insert_resource(twinscope::xr::StartAt(twin.clone()));
     }

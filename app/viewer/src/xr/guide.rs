@@ -16,7 +16,7 @@ pub struct XrGuidePlugin;
 
 impl Plugin for XrGuidePlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, draw_the_way_to_the_alarm);
+        app.add_systems(Update, draw_the_way_to_the_alarm.in_set(super::XrSystems::Show));
     }
 }
 
@@ -33,6 +33,7 @@ fn draw_the_way_to_the_alarm(
     twin_meshes: Query<&TwinMeshes>,
     boxes: Query<(&Aabb, &GlobalTransform)>,
     eyes: Query<&GlobalTransform, With<XrCamera>>,
+    mode: Res<super::XrViewMode>,
     mut gizmos: Gizmos,
 ) {
     let Some(twin) = selection.twin.filter(|t| (t.0 as usize) < state.store.len()) else { return };
@@ -45,6 +46,10 @@ fn draw_the_way_to_the_alarm(
     // The beacon: from the top of the part up, seen over whatever stands in between.
     let top = Vec3::new(to.x, max.y, to.z);
     gizmos.line(top, top + Vec3::Y * 3.0, colour);
+    // On the table the whole plant is in reach: the beacon is enough.
+    if *mode == super::XrViewMode::Tabletop {
+        return;
+    }
     let way = to - from;
     let length = way.length();
     if length < 0.5 {

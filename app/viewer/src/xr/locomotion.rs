@@ -39,13 +39,14 @@ pub struct XrLocomotionPlugin;
 
 impl Plugin for XrLocomotionPlugin {
     fn build(&self, app: &mut App) {
-        app.add_message::<XrMove>().add_systems(Update, apply_moves);
+        app.add_message::<XrMove>().add_systems(Update, apply_moves.in_set(super::XrSystems::Move));
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn apply_moves(
+pub(super) fn apply_moves(
     mut moves: MessageReader<XrMove>,
+    mode: Res<super::XrViewMode>,
     mut root: Query<&mut Transform, With<XrTrackingRoot>>,
     state: Res<TwinState>,
     entities: Res<TwinEntities>,
@@ -59,6 +60,8 @@ fn apply_moves(
     };
     for request in moves.read() {
         let twin = match *request {
+            // On the table the plant moves, not the user; going to a part is selecting it.
+            XrMove::Teleport(_) | XrMove::Turn(_) | XrMove::ToTwin(_) if *mode == super::XrViewMode::Tabletop => continue,
             XrMove::Teleport(spot) => {
                 user.translation = Vec3::new(spot.x, 0.0, spot.z);
                 continue;
@@ -76,6 +79,10 @@ fn apply_moves(
                     continue;
                 };
                 select.write(SelectTwin(Some(alarm.twin)));
+                if *mode == super::XrViewMode::Tabletop {
+                    info!("selected {} on the table", state.store.get(alarm.twin).id);
+                    continue;
+                }
                 alarm.twin
             }
         };

@@ -1,27 +1,31 @@
-//! The inspector in the headset: the desktop's inspector panel (breadcrumb, status, values
-//! with units, trends with limits, the twin's alarms, its parts), drawn by the same panel
-//! code into a texture on a quad that floats at the user's left, at arm's length, turned
-//! towards them. It follows the user (it hangs from the tracking root) and always shows the
-//! selection. A controller's aim ray works it like a mouse: where the ray meets the panel is
+//! The headset's panel: the desktop's inspector (breadcrumb, status, values with units,
+//! trends with limits, the twin's alarms, its parts), alarm list (Ack, Shelve) and plant tree,
+//! drawn by the same panel code into a texture on a quad, one at a time under tabs. A
+//! toolbar along its bottom switches the view (walkthrough or tabletop) and places the panel:
+//! floating at the user's left at arm's length (it follows the user), held in a hand (the
+//! off hand, like a clipboard; the hand's panel button summons it), or pinned where it is in
+//! the plant. A controller's aim ray works it like a mouse: where the ray meets the panel is
 //! the pointer, and the select button clicks ([`XrPanel::point`]); its buttons send the same
-//! commands as on the desktop (Ack, Shelve, a crumb, a part).
+//! commands as on the desktop.
 
 use bevy::camera::RenderTarget;
 use bevy::camera::visibility::RenderLayers;
 use bevy::ecs::schedule::ScheduleLabel;
 use bevy::prelude::*;
 use bevy::render::render_resource::TextureFormat;
-use bevy_egui::{EguiContext, EguiGlobalSettings, EguiPlugin, EguiSchedule, PrimaryEguiContext, egui};
-use bevy_mod_xr::session::XrTracker;
+use bevy_egui::{EguiContext, EguiGlobalSettings, EguiPlugin, EguiSchedule, egui};
+use bevy_mod_xr::session::XrTrackingRoot;
 use twinscope_core::twin::tree::Rollup;
 
+use super::controllers::{AimPose, Hand};
+use super::tabletop::{XrViewCommand, XrViewMode};
 use crate::focus::FocusMode;
 use crate::selection::Selection;
 use crate::sync::TwinState;
 use crate::ui::PanelState;
 use crate::ui::dispatch::CommandOutlets;
 
-/// The floating inspector.
+/// The headset's panel.
 pub struct XrInspectorPanelPlugin;
 
 /// The egui pass that draws the headset's panel.
@@ -33,6 +37,10 @@ const PIXELS: u32 = 1024;
 const METRES: f32 = 0.6;
 /// egui's zoom on the panel: text big enough to read at arm's length.
 const ZOOM: f32 = 2.0;
+/// The toolbar's height along the panel's bottom, in egui points.
+const TOOLBAR: f32 = 40.0;
+/// Held in a hand the panel is this much smaller (a clipboard, not a wall).
+const IN_HAND_SCALE: f32 = 0.6;
 
 /// The panel: its egui context and the quad that shows it.
 #[derive(Resource, Debug, Clone, Copy)]
@@ -40,6 +48,39 @@ pub struct XrPanel {
     pub context: Entity,
     pub surface: Entity,
 }
+
+/// Where the panel is.
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum XrPanelPlace {
+    /// At the user's left, at arm's length, moving with the user.
+    #[default]
+    Floating,
+    /// Held in this hand.
+    InHand(Hand),
+    /// Left where it was, in the plant.
+    Pinned,
+}
+
+/// A request to move the panel (from a hand's panel button or the toolbar).
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XrPanelCommand {
+    Place(XrPanelPlace),
+    /// A hand's panel button: to that hand, or pinned if it is already there.
+    Summon(Hand),
+}
+
+/// What the panel shows.
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum XrPanelTab {
+    #[default]
+    Inspector,
+    Alarms,
+    Plant,
+}
+
+/// Marks the panel's egui context.
+#[derive(Component)]
+struct PanelContext;
 
 impl XrPanel {
     /// Where a world point on the surface is in the panel's egui coordinates (points, after
@@ -58,44 +99,70 @@ impl Plugin for XrInspectorPanelPlugin {
         }
         // The panel's commands go where the desktop's go; these have no sender in the headset.
         app.add_message::<crate::recording::RecordCommand>().add_message::<crate::dvr::DvrCommand>();
-        app.add_systems(Startup, spawn_the_panel).add_systems(XrPanelPass, draw_the_inspector);
+        app.init_resource::<XrPanelPlace>()
+            .init_resource::<XrPanelTab>()
+            .add_message::<XrPanelCommand>()
+            .add_systems(Startup, spawn_the_panel)
+            .add_systems(Update, place_the_panel.in_set(super::XrSystems::Move))
+            .add_systems(XrPanelPass, draw_the_panel);
     }
 }
 
-fn spawn_the_panel(
-    mut commands: Commands,
-    mut images: ResMut<Assets<Image>>,
-    mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
-    mut egui_settings: ResMut<EguiGlobalSettings>,
-) {
-    // No window here: the panel's context is the only one.
-    egui_settings.auto_create_primary_context = false;
-    let image = images.add(Image::new_target_texture(PIXELS, PIXELS, TextureFormat::Rgba8Unorm, Some(TextureFormat::Rgba8UnormSrgb)));
+/// An egui context drawing into a `pixels` texture shown on a `metres` quad (facing +Z),
+/// drawn in `pass`. The quad is not parented: the caller places it.
+pub(super) fn spawn_egui_surface(
+    commands: &mut Commands,
+    assets: &mut (ResMut<Assets<Image>>, ResMut<Assets<Mesh>>, ResMut<Assets<StandardMaterial>>),
+    pixels: UVec2,
+    metres: Vec2,
+    pass: impl ScheduleLabel + Clone,
+    name: &str,
+) -> (Entity, Entity) {
+    let (images, meshes, materials) = assets;
+    let image = images.add(Image::new_target_texture(pixels.x, pixels.y, TextureFormat::Rgba8Unorm, Some(TextureFormat::Rgba8UnormSrgb)));
     let context = commands
         .spawn((
             Camera3d::default(),
             Camera { order: -2, clear_color: ClearColorConfig::Custom(Color::srgba(0.08, 0.09, 0.11, 0.92)), ..default() },
             RenderTarget::Image(image.clone().into()),
             RenderLayers::none(),
-            EguiSchedule::new(XrPanelPass),
-            Name::new("xr-panel-context"),
+            EguiSchedule::new(pass),
+            Name::new(format!("{name}-context")),
         ))
         .id();
-    // At the user's left, at arm's length, a little below the eyes, turned towards them; a
-    // test hook (`TWINSCOPE_XR_TEST_PANEL_AT=x,y,z`) hangs it straight ahead instead.
-    let at = test_panel_position().unwrap_or(Vec3::new(-0.42, 1.35, -0.7));
-    let surface = commands.spawn((
-        Mesh3d(meshes.add(Plane3d::new(Vec3::Z, Vec2::splat(METRES / 2.0)).mesh())),
-        MeshMaterial3d(materials.add(StandardMaterial { base_color_texture: Some(image), unlit: true, alpha_mode: AlphaMode::Blend, ..default() })),
-        match test_panel_position() {
-            Some(_) => Transform::from_translation(at),
-            None => Transform::from_translation(at).looking_to(-Vec3::new(-at.x, 0.0, -at.z).normalize(), Vec3::Y),
-        },
-        XrTracker,
-        Name::new("xr-inspector-panel"),
-    )).id();
+    let surface = commands
+        .spawn((
+            Mesh3d(meshes.add(Plane3d::new(Vec3::Z, metres / 2.0).mesh())),
+            MeshMaterial3d(materials.add(StandardMaterial { base_color_texture: Some(image), unlit: true, alpha_mode: AlphaMode::Blend, ..default() })),
+            Name::new(name.to_owned()),
+        ))
+        .id();
+    (context, surface)
+}
+
+fn spawn_the_panel(
+    mut commands: Commands,
+    mut assets: (ResMut<Assets<Image>>, ResMut<Assets<Mesh>>, ResMut<Assets<StandardMaterial>>),
+    mut egui_settings: ResMut<EguiGlobalSettings>,
+) {
+    // No window here: the headset's contexts are the only ones.
+    egui_settings.auto_create_primary_context = false;
+    let (context, surface) = spawn_egui_surface(&mut commands, &mut assets, UVec2::splat(PIXELS), Vec2::splat(METRES), XrPanelPass, "xr-panel");
+    commands.entity(context).insert(PanelContext);
+    commands.entity(surface).insert((floating_pose(), bevy_mod_xr::session::XrTracker));
     commands.insert_resource(XrPanel { context, surface });
+}
+
+/// At the user's left, at arm's length, a little below the eyes, turned towards them; a
+/// test hook (`TWINSCOPE_XR_TEST_PANEL_AT=x,y,z`) hangs it straight ahead instead.
+fn floating_pose() -> Transform {
+    match test_panel_position() {
+        Some(at) => Transform::from_translation(at),
+        None => {
+            let at = Vec3::new(-0.42, 1.35, -0.7);
+            Transform::from_translation(at).looking_to(-Vec3::new(-at.x, 0.0, -at.z).normalize(), Vec3::Y)
+        }
+    }
 }
 
 fn test_panel_position() -> Option<Vec3> {
@@ -104,44 +171,163 @@ fn test_panel_position() -> Option<Vec3> {
     (parts.len() == 3).then(|| Vec3::new(parts[0], parts[1], parts[2]))
 }
 
+/// Moves the panel where it was asked to be: a child of the tracking root (floating), of a
+/// hand's aim pose (in hand), or of nothing, keeping where it is in the world (pinned).
+fn place_the_panel(
+    mut requests: MessageReader<XrPanelCommand>,
+    mut place: ResMut<XrPanelPlace>,
+    panel: Option<Res<XrPanel>>,
+    mut commands: Commands,
+    root: Query<Entity, With<XrTrackingRoot>>,
+    aims: Query<(Entity, &AimPose)>,
+) {
+    let Some(panel) = panel else { return };
+    for request in requests.read() {
+        let wanted = match *request {
+            XrPanelCommand::Place(wanted) => wanted,
+            XrPanelCommand::Summon(hand) if *place == XrPanelPlace::InHand(hand) => XrPanelPlace::Pinned,
+            XrPanelCommand::Summon(hand) => XrPanelPlace::InHand(hand),
+        };
+        let mut surface = commands.entity(panel.surface);
+        match wanted {
+            XrPanelPlace::Floating => {
+                let Ok(root) = root.single() else { continue };
+                surface.insert((ChildOf(root), floating_pose()));
+            }
+            XrPanelPlace::InHand(hand) => {
+                let Some((aim, _)) = aims.iter().find(|(_, aim)| aim.0 == hand) else {
+                    info!("the {hand:?} controller is not tracked; the panel stays where it is");
+                    continue;
+                };
+                // Above the controller and a little ahead, facing back along the aim (towards
+                // the user), tilted up to the eyes.
+                let pose = Transform::from_xyz(0.0, 0.12, -0.12).with_rotation(Quat::from_rotation_x(0.5)).with_scale(Vec3::splat(IN_HAND_SCALE));
+                surface.insert((ChildOf(aim), pose));
+            }
+            XrPanelPlace::Pinned => {
+                bevy::transform::commands::BuildChildrenTransformExt::remove_parent_in_place(&mut surface);
+            }
+        }
+        info!("the panel is {}", match wanted {
+            XrPanelPlace::Floating => "floating at the left".to_owned(),
+            XrPanelPlace::InHand(hand) => format!("in the {} hand", format!("{hand:?}").to_lowercase()),
+            XrPanelPlace::Pinned => "pinned where it is".to_owned(),
+        });
+        *place = wanted;
+    }
+}
+
+/// What the toolbar asked for.
+enum ToolbarAction {
+    View(XrViewCommand),
+    Panel(XrPanelCommand),
+}
+
 #[allow(clippy::too_many_arguments)]
-fn draw_the_inspector(
-    mut context: Single<&mut EguiContext, Without<PrimaryEguiContext>>,
+fn draw_the_panel(
+    mut context: Single<&mut EguiContext, With<PanelContext>>,
     state: Res<TwinState>,
     selection: Res<Selection>,
     focus: Res<FocusMode>,
+    (mode, place, mut tab): (Res<XrViewMode>, Res<XrPanelPlace>, ResMut<XrPanelTab>),
     mut panels: Option<ResMut<PanelState>>,
     mut outlets: CommandOutlets,
+    (mut view_commands, mut panel_commands): (MessageWriter<XrViewCommand>, MessageWriter<XrPanelCommand>),
+    mut cost: Option<ResMut<super::XrFrameCost>>,
     mut zoomed: Local<bool>,
     mut rollup: Local<Rollup>,
 ) {
+    let started = std::time::Instant::now();
     let ctx = context.get_mut();
     if !*zoomed {
         // Big enough to read at arm's length: about 2 cm capitals at 0.8 m.
         ctx.set_zoom_factor(ZOOM);
         *zoomed = true;
     }
-    let view = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|twin| {
-        rollup.compute_into(&state.store);
-        crate::ui::model::inspector_view(&state.store, &rollup, twin, panels.as_ref().map_or(twinscope_core::time::UtcOffset(0), |p| p.clock))
-    });
-    // An area over the whole texture: a background-layer Ui would take no clicks.
     let size = ctx.viewport_rect().size();
-    let commands = egui::Area::new(egui::Id::new("xr-inspector"))
+    let clock = panels.as_ref().map_or(twinscope_core::time::UtcOffset(0), |p| p.clock);
+    // The tab's content in an area over the texture above the toolbar (a background-layer
+    // Ui would take no clicks).
+    let commands = egui::Area::new(egui::Id::new("xr-panel"))
         .fixed_pos(egui::Pos2::ZERO)
         .show(ctx, |ui| {
             egui::Frame::central_panel(ui.style())
                 .show(ui, |ui| {
-                    ui.set_min_size(size - egui::vec2(16.0, 16.0));
-                    crate::ui::panels::inspector(ui, view.as_ref(), *focus, 30)
+                    ui.set_min_size(size - egui::vec2(16.0, 16.0 + TOOLBAR));
+                    ui.set_max_size(size - egui::vec2(16.0, 16.0 + TOOLBAR));
+                    match (*tab, panels.as_deref_mut()) {
+                        (XrPanelTab::Alarms, Some(panels)) => crate::ui::alarm_panel::alarm_panel(ui, &state.store, &mut panels.alarms, selection.twin, clock),
+                        (XrPanelTab::Plant, Some(panels)) => {
+                            rollup.compute_into(&state.store);
+                            crate::ui::tree_panel::tree_panel(ui, &state.store, &rollup, &mut panels.tree, selection.twin)
+                        }
+                        _ => {
+                            let view = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|twin| {
+                                rollup.compute_into(&state.store);
+                                crate::ui::model::inspector_view(&state.store, &rollup, twin, clock)
+                            });
+                            crate::ui::panels::inspector(ui, view.as_ref(), *focus, 30)
+                        }
+                    }
                 })
                 .inner
         })
         .inner;
+    let actions = egui::Area::new(egui::Id::new("xr-toolbar"))
+        .order(egui::Order::Foreground)
+        .fixed_pos(egui::pos2(0.0, size.y - TOOLBAR))
+        .show(ctx, |ui| toolbar(ui, size.x, &mut tab, *mode, *place))
+        .inner;
+    for action in actions {
+        match action {
+            ToolbarAction::View(command) => {
+                view_commands.write(command);
+            }
+            ToolbarAction::Panel(command) => {
+                panel_commands.write(command);
+            }
+        }
+    }
     if let Some(panels) = panels.as_mut() {
         for command in commands {
             info!("headset panel: {command:?}");
             outlets.send(command, panels, selection.twin, None);
         }
     }
+    if let Some(cost) = cost.as_mut() {
+        cost.add_panels(started.elapsed());
+    }
+}
+
+/// The tabs, the view switch and the panel's place, in one row.
+fn toolbar(ui: &mut egui::Ui, width: f32, tab: &mut XrPanelTab, mode: XrViewMode, place: XrPanelPlace) -> Vec<ToolbarAction> {
+    let mut actions = Vec::new();
+    egui::Frame::side_top_panel(ui.style()).show(ui, |ui| {
+        ui.set_min_size(egui::vec2(width - 16.0, TOOLBAR - 16.0));
+        ui.horizontal(|ui| {
+            ui.selectable_value(tab, XrPanelTab::Inspector, "Inspector");
+            ui.selectable_value(tab, XrPanelTab::Alarms, "Alarms");
+            ui.selectable_value(tab, XrPanelTab::Plant, "Plant");
+            ui.separator();
+            let (label, other) = match mode {
+                XrViewMode::Walkthrough => ("Table", XrViewMode::Tabletop),
+                XrViewMode::Tabletop => ("Walk", XrViewMode::Walkthrough),
+            };
+            if ui.button(label).on_hover_text("switch between the walkthrough and the tabletop").clicked() {
+                actions.push(ToolbarAction::View(XrViewCommand::Set(other)));
+            }
+            let (label, to) = match place {
+                XrPanelPlace::Floating => ("Pin", XrPanelPlace::Pinned),
+                XrPanelPlace::InHand(_) => ("Pin", XrPanelPlace::Pinned),
+                XrPanelPlace::Pinned => ("Follow", XrPanelPlace::Floating),
+            };
+            if ui.button(label).clicked() {
+                actions.push(ToolbarAction::Panel(XrPanelCommand::Place(to)));
+            }
+            if ui.button("To hand").on_hover_text("hold the panel in the left hand").clicked() {
+                actions.push(ToolbarAction::Panel(XrPanelCommand::Place(XrPanelPlace::InHand(Hand::Left))));
+            }
+        });
+    });
+    actions
 }

@@ -114,6 +114,7 @@ fn print_report_on_exit(
     report: Res<XrSessionReport>,
     selection: Option<Res<crate::selection::Selection>>,
     state: Option<Res<crate::sync::TwinState>>,
+    (label, cost, mode): (Option<Res<super::XrLabelText>>, Option<Res<super::XrFrameCost>>, Option<Res<super::XrViewMode>>),
 ) {
     if exits.read().count() > 0 {
         let selected = match (selection.and_then(|s| s.twin), &state) {
@@ -127,5 +128,14 @@ fn print_report_on_exit(
             report.frames_running,
             report.failure.as_ref().map(|f| format!(" ; failed: {f}")).unwrap_or_default()
         );
+        if let Some(mode) = mode {
+            eprintln!("xr: view {:?}", *mode);
+        }
+        if let Some(line) = label.and_then(|l| l.0.clone()) {
+            eprintln!("xr: label over the selected part: {line}");
+        }
+        if let Some(cost) = cost {
+            eprintln!("{}", cost.report());
+        }
     }
 }

@@ -27,6 +27,15 @@ pub const STEP_AHEAD: f32 = 1.0;
 #[derive(Resource, Debug, Clone)]
 pub struct StartAt(pub String);
 
+/// Where the stage put the plant for the walkthrough: the model root's transform and the
+/// plant's bounds there (the tabletop view starts from these).
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct PlantPlacement {
+    pub walkthrough: Transform,
+    pub min: Vec3,
+    pub max: Vec3,
+}
+
 /// The plant has been placed (once its meshes have bounds).
 #[derive(Component)]
 struct Placed;
@@ -69,6 +78,7 @@ fn place_the_plant(
         let offset = Vec3::new(-centre_x, -min.y, -STEP_AHEAD - max.z);
         transform.translation += offset;
         commands.entity(root).insert(Placed);
+        commands.insert_resource(PlantPlacement { walkthrough: *transform, min: min + offset, max: max + offset });
         info!("the plant stands {STEP_AHEAD} m ahead, {:.0} m wide and {:.0} m deep", max.x - min.x, max.z - min.z);
         if let Some((id, (part_min, part_max))) = start
             && let Ok(mut user) = tracking_root.single_mut()

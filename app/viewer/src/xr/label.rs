@@ -1,0 +1,184 @@
+//! The label over the selected part: its name, its first values with units and, when it is in
+//! alarm, the alarm's text in its severity colour, on a small egui quad that hangs over the
+//! part's top and turns to face the user. It grows with distance, so it reads the same from
+//! across the hall as from beside the part; together with the guide's arrows and beacon it
+//! leads an engineer who does not know the plant to the part and tells them what is wrong.
+
+use bevy::camera::primitives::Aabb;
+use bevy::ecs::schedule::ScheduleLabel;
+use bevy::prelude::*;
+use bevy_egui::{EguiContext, egui};
+use bevy_mod_xr::camera::XrCamera;
+use twinscope_core::twin::{TwinIndex, TwinStore};
+
+use crate::scene::{TwinMeshes, meshes_of_twin, world_bounds};
+use crate::selection::Selection;
+use crate::sync::{TwinEntities, TwinState};
+
+/// Hangs the label over the selected part.
+pub struct XrPartLabelPlugin;
+
+/// The egui pass that draws the label.
+#[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct XrLabelPass;
+
+/// The label's texture in pixels, its size in metres seen from [`READING_DISTANCE`], and
+/// egui's zoom on it.
+const PIXELS: UVec2 = UVec2::new(640, 200);
+const METRES: Vec2 = Vec2::new(0.48, 0.15);
+const ZOOM: f32 = 2.0;
+/// At this distance the label has its own size; nearer it shrinks, further it grows.
+const READING_DISTANCE: f32 = 1.2;
+
+/// The label: its egui context and quad.
+#[derive(Resource, Debug, Clone, Copy)]
+struct PartLabel {
+    context: Entity,
+    surface: Entity,
+}
+
+#[derive(Component)]
+struct LabelContext;
+
+/// What the label says now (the session summary prints it; tests read it).
+#[derive(Resource, Debug, Clone, Default, PartialEq)]
+pub struct XrLabelText(pub Option<String>);
+
+/// What a label shows for one twin.
+#[derive(Debug, Clone, PartialEq)]
+struct LabelContent {
+    title: String,
+    values: Vec<String>,
+    /// Severity colour and text of its worst active alarm.
+    alarm: Option<(egui::Color32, String)>,
+}
+
+impl LabelContent {
+    fn of(store: &TwinStore, twin: TwinIndex) -> Self {
+        let part = store.get(twin);
+        let values = part
+            .properties
+            .iter()
+            .take(3)
+            .map(|p| format!("{} {} {}", p.name, crate::ui::model::format_value(p.value), p.unit.as_deref().unwrap_or("")).trim_end().to_owned())
+            .collect();
+        let book = store.alarm_book();
+        let alarm = book
+            .alarms()
+            .iter()
+            .filter(|a| a.twin == twin && a.state.is_active())
+            .max_by_key(|a| (a.severity, a.state.is_unacknowledged()))
+            .map(|a| {
+                let acked = if a.state.is_unacknowledged() { "" } else { " (acknowledged)" };
+                (crate::ui::alarm_panel::severity_color(a.severity), format!("{}: {}{acked}", a.severity.as_str().to_uppercase(), a.text))
+            });
+        LabelContent { title: part.label().to_owned(), values, alarm }
+    }
+
+    fn one_line(&self) -> String {
+        let mut line = self.title.clone();
+        for value in &self.values {
+            line += &format!(" | {value}");
+        }
+        if let Some((_, alarm)) = &self.alarm {
+            line += &format!(" | {alarm}");
+        }
+        line
+    }
+}
+
+impl Plugin for XrPartLabelPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<XrLabelText>()
+            .add_systems(Startup, spawn_the_label)
+            .add_systems(Update, hang_the_label.in_set(super::XrSystems::Show))
+            .add_systems(XrLabelPass, draw_the_label);
+    }
+}
+
+fn spawn_the_label(mut commands: Commands, mut assets: (ResMut<Assets<Image>>, ResMut<Assets<Mesh>>, ResMut<Assets<StandardMaterial>>)) {
+    let (context, surface) = super::panel::spawn_egui_surface(&mut commands, &mut assets, PIXELS, METRES, XrLabelPass, "xr-part-label");
+    commands.entity(context).insert(LabelContext);
+    commands.entity(surface).insert((Transform::default(), Visibility::Hidden, super::NotPointable));
+    commands.insert_resource(PartLabel { context, surface });
+}
+
+/// Over the selected part's top, facing the nearest eye, sized by distance.
+#[allow(clippy::too_many_arguments)]
+fn hang_the_label(
+    label: Res<PartLabel>,
+    selection: Res<Selection>,
+    state: Res<TwinState>,
+    entities: Res<TwinEntities>,
+    twin_meshes: Query<&TwinMeshes>,
+    boxes: Query<(&Aabb, &GlobalTransform)>,
+    eyes: Query<&GlobalTransform, With<XrCamera>>,
+    mut surfaces: Query<(&mut Transform, &mut Visibility)>,
+    mut cameras: Query<&mut Camera>,
+) {
+    let Ok((mut transform, mut visibility)) = surfaces.get_mut(label.surface) else { return };
+    let Ok(mut camera) = cameras.get_mut(label.context) else { return };
+    let over = selection
+        .twin
+        .filter(|t| (t.0 as usize) < state.store.len())
+        .and_then(|t| world_bounds(meshes_of_twin(&entities, &twin_meshes, t), &boxes))
+        .zip(eyes.iter().next());
+    // Hidden, its texture is not drawn either.
+    let Some(((min, max), eye)) = over else {
+        visibility.set_if_neq(Visibility::Hidden);
+        if camera.is_active {
+            camera.is_active = false;
+        }
+        return;
+    };
+    if !camera.is_active {
+        camera.is_active = true;
+    }
+    let top = Vec3::new((min.x + max.x) / 2.0, max.y, (min.z + max.z) / 2.0);
+    let distance = eye.translation().distance(top).max(0.1);
+    let scale = (distance / READING_DISTANCE).clamp(0.2, 12.0);
+    let at = top + Vec3::Y * (METRES.y / 2.0 + 0.05) * scale;
+    // Turned about the vertical only, its face (+Z) towards the eye.
+    let towards = Vec3::new(eye.translation().x - at.x, 0.0, eye.translation().z - at.z);
+    let rotation = if towards.length_squared() > 1e-6 { Quat::from_rotation_arc(Vec3::Z, towards.normalize()) } else { Quat::IDENTITY };
+    *transform = Transform { translation: at, rotation, scale: Vec3::splat(scale) };
+    visibility.set_if_neq(Visibility::Inherited);
+}
+
+fn draw_the_label(
+    mut context: Single<&mut EguiContext, With<LabelContext>>,
+    selection: Res<Selection>,
+    state: Res<TwinState>,
+    mut said: ResMut<XrLabelText>,
+    mut cost: Option<ResMut<super::XrFrameCost>>,
+    mut zoomed: Local<bool>,
+) {
+    let started = std::time::Instant::now();
+    let ctx = context.get_mut();
+    if !*zoomed {
+        ctx.set_zoom_factor(ZOOM);
+        *zoomed = true;
+    }
+    let content = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|twin| LabelContent::of(&state.store, twin));
+    let line = content.as_ref().map(LabelContent::one_line);
+    if said.0 != line {
+        said.0 = line;
+    }
+    let Some(content) = content else { return };
+    let size = ctx.viewport_rect().size();
+    egui::Area::new(egui::Id::new("xr-label")).fixed_pos(egui::Pos2::ZERO).show(ctx, |ui| {
+        egui::Frame::central_panel(ui.style()).show(ui, |ui| {
+            ui.set_min_size(size - egui::vec2(16.0, 16.0));
+            ui.label(egui::RichText::new(&content.title).strong().size(16.0));
+            for value in &content.values {
+                ui.label(egui::RichText::new(value).monospace());
+            }
+            if let Some((colour, text)) = &content.alarm {
+                ui.label(egui::RichText::new(text).color(*colour).strong());
+            }
+        });
+    });
+    if let Some(cost) = cost.as_mut() {
+        cost.add_panels(started.elapsed());
+    }
+}

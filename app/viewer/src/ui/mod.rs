@@ -13,7 +13,7 @@ pub mod help;
 pub mod model;
 pub mod panels;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 pub mod tree_panel;
 pub mod tree_view;
 pub mod trend;

@@ -182,3 +182,27 @@ fn draw_the_label(
         cost.add_panels(started.elapsed());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use twinscope_core::rules::RuleSet;
+    use twinscope_core::twin::{Severity, StoreConfig};
+    use twinscope_core::{Timestamp, TwinUpdate};
+
+    #[test]
+    fn a_label_names_the_part_its_values_and_its_worst_alarm() {
+        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+        let pump = store.declare("pump", None, Some("Pump 1"));
+        let now = Timestamp(1_700_000_000_000_000);
+        store.apply(&TwinUpdate::Measurement { twin: "pump".into(), name: "flow".into(), value: 48.123, time: now }, now);
+        store.apply(&TwinUpdate::Unit { twin: "pump".into(), name: "flow".into(), unit: "m³/h".into() }, now);
+        assert_eq!(LabelContent::of(&store, pump).one_line(), "Pump 1 | flow 48.1 m³/h");
+        for (kind, severity, text) in [("warm", Severity::Minor, "Warm"), ("seal", Severity::Critical, "Seal leaking")] {
+            store.apply(&TwinUpdate::AlarmRaised { twin: "pump".into(), alarm_type: kind.into(), severity, text: text.into(), time: now }, now);
+        }
+        let label = LabelContent::of(&store, pump);
+        assert_eq!(label.one_line(), "Pump 1 | flow 48.1 m³/h | CRITICAL: Seal leaking", "the worst alarm");
+        assert_eq!(label.alarm.map(|a| a.0), Some(crate::ui::alarm_panel::severity_color(Severity::Critical)));
+    }
+}

@@ -218,6 +218,7 @@ fn place_the_panel(
 }
 
 /// What the toolbar asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum ToolbarAction {
     View(XrViewCommand),
     Panel(XrPanelCommand),
@@ -330,4 +331,57 @@ fn toolbar(ui: &mut egui::Ui, width: f32, tab: &mut XrPanelTab, mode: XrViewMode
         });
     });
     actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::testing::PanelHarness;
+
+    /// Clicks `text` on the toolbar; returns the actions and the tab afterwards.
+    fn click(text: &str, tab: XrPanelTab, mode: XrViewMode, place: XrPanelPlace) -> (Vec<ToolbarAction>, XrPanelTab) {
+        let mut harness = PanelHarness::new(512.0, 40.0);
+        let mut shown = tab;
+        harness.frame(vec![], |ui| toolbar(ui, 512.0, &mut shown, mode, place));
+        let at = harness.find(text).unwrap_or_else(|| panic!("{text} on the toolbar: {:?}", harness.texts));
+        let actions = harness.click(at, |ui| toolbar(ui, 512.0, &mut shown, mode, place)).concat();
+        (actions, shown)
+    }
+
+    #[test]
+    fn the_tabs_switch_what_the_panel_shows() {
+        let walking = (XrViewMode::Walkthrough, XrPanelPlace::Floating);
+        assert_eq!(click("Alarms", XrPanelTab::Inspector, walking.0, walking.1), (vec![], XrPanelTab::Alarms));
+        assert_eq!(click("Plant", XrPanelTab::Alarms, walking.0, walking.1), (vec![], XrPanelTab::Plant));
+        assert_eq!(click("Inspector", XrPanelTab::Plant, walking.0, walking.1), (vec![], XrPanelTab::Inspector));
+    }
+
+    #[test]
+    fn the_toolbar_switches_the_view_and_places_the_panel() {
+        let tab = XrPanelTab::Inspector;
+        let (actions, _) = click("Table", tab, XrViewMode::Walkthrough, XrPanelPlace::Floating);
+        assert_eq!(actions, vec![ToolbarAction::View(XrViewCommand::Set(XrViewMode::Tabletop))]);
+        let (actions, _) = click("Walk", tab, XrViewMode::Tabletop, XrPanelPlace::Floating);
+        assert_eq!(actions, vec![ToolbarAction::View(XrViewCommand::Set(XrViewMode::Walkthrough))]);
+        let (actions, _) = click("Pin", tab, XrViewMode::Walkthrough, XrPanelPlace::InHand(Hand::Left));
+        assert_eq!(actions, vec![ToolbarAction::Panel(XrPanelCommand::Place(XrPanelPlace::Pinned))]);
+        let (actions, _) = click("Follow", tab, XrViewMode::Walkthrough, XrPanelPlace::Pinned);
+        assert_eq!(actions, vec![ToolbarAction::Panel(XrPanelCommand::Place(XrPanelPlace::Floating))]);
+        let (actions, _) = click("To hand", tab, XrViewMode::Walkthrough, XrPanelPlace::Floating);
+        assert_eq!(actions, vec![ToolbarAction::Panel(XrPanelCommand::Place(XrPanelPlace::InHand(Hand::Left)))]);
+    }
+
+    #[test]
+    fn a_ray_point_on_the_panel_maps_to_egui_points() {
+        let surface = GlobalTransform::from(Transform::from_xyz(0.0, 1.3, -1.0));
+        // The centre, the top-left corner, and off the panel.
+        assert_eq!(XrPanel::point(&surface, Vec3::new(0.0, 1.3, -1.0)), Some(egui::pos2(256.0, 256.0)));
+        let corner = XrPanel::point(&surface, Vec3::new(-METRES / 2.0, 1.3 + METRES / 2.0, -1.0)).expect("on the panel");
+        assert!(corner.x.abs() < 1e-3 && corner.y.abs() < 1e-3, "{corner:?}");
+        assert_eq!(XrPanel::point(&surface, Vec3::new(1.0, 1.3, -1.0)), None);
+        // Held in a hand the panel is smaller: the same world point is further from the centre.
+        let held = GlobalTransform::from(Transform::from_xyz(0.0, 1.3, -1.0).with_scale(Vec3::splat(IN_HAND_SCALE)));
+        let at = XrPanel::point(&held, Vec3::new(0.1, 1.3, -1.0)).expect("on the panel");
+        assert!((at.x - (256.0 + 0.1 / IN_HAND_SCALE / METRES * 512.0)).abs() < 0.01, "{at:?}");
+    }
 }

@@ -22,6 +22,8 @@ pub struct XrFrameCost {
     visuals: Vec<f32>,
     panels: Vec<f32>,
     period: Vec<f32>,
+    /// Messages taken into the store (from the ingest counters) when each frame ended.
+    messages: Vec<u64>,
     span_start: Option<Instant>,
     panels_this_frame: Duration,
 }
@@ -52,9 +54,15 @@ impl XrFrameCost {
             let mean = sorted.iter().sum::<f32>() / sorted.len() as f32 * 1e3;
             format!("{name} mean {mean:.2} p50 {:.2} p95 {:.2} max {:.2} ms", pick(0.5), pick(0.95), pick(1.0))
         };
+        // Sync per message, over the frames measured: comparable across frame rates.
+        let skip = self.messages.len() / 10;
+        let messages = self.messages.last().copied().unwrap_or(0).saturating_sub(self.messages.get(skip.saturating_sub(1)).copied().unwrap_or(0));
+        let sync_total: f32 = self.sync.iter().skip(skip).sum();
+        let per_message = if messages > 0 { format!(", {:.2} µs per message", sync_total as f64 * 1e6 / messages as f64) } else { String::new() };
         format!(
-            "xr cost per frame ({} frames): {} ; {} ; {} ; frame period {}",
-            self.period.len(),
+            "xr cost per frame ({} frames, {} messages{per_message}): {} ; {} ; {} ; frame period {}",
+            self.period.len() - skip,
+            messages,
             line("sync", &self.sync),
             line("visuals", &self.visuals),
             line("panels", &self.panels),
@@ -92,7 +100,8 @@ fn end_visuals(mut cost: ResMut<XrFrameCost>) {
     cost.span_start = None;
 }
 
-fn end_frame(mut cost: ResMut<XrFrameCost>, time: Res<Time<Real>>) {
+fn end_frame(mut cost: ResMut<XrFrameCost>, time: Res<Time<Real>>, rate: Option<Res<crate::sync::IngestRate>>) {
+    cost.messages.push(rate.map_or(0, |r| r.snapshot.messages));
     let panels = std::mem::take(&mut cost.panels_this_frame).as_secs_f32();
     cost.panels.push(panels);
     cost.period.push(time.delta_secs());

@@ -69,6 +69,10 @@ pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListSta
     });
     ui.separator();
     let row_height = ui.spacing().interact_size.y;
+    // On a narrow panel (the headset's) the columns shrink and the severity column goes (the
+    // state chip has its colour), so Ack and Shelve stay in view.
+    let narrow = ui.available_width() < 720.0;
+    let (place_width, type_width) = if narrow { (140.0, 70.0) } else { (230.0, 130.0) };
     match list.tab {
         AlarmTab::Active => {
             if shown.is_empty() {
@@ -80,7 +84,9 @@ pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListSta
                     ui.horizontal(|ui| {
                         ui.set_height(row_height);
                         state_chip(ui, alarm.state, alarm.severity);
-                        ui.add_sized([64.0, row_height], egui::Label::new(RichText::new(alarm.severity.as_str()).color(severity_color(alarm.severity))));
+                        if !narrow {
+                            ui.add_sized([64.0, row_height], egui::Label::new(RichText::new(alarm.severity.as_str()).color(severity_color(alarm.severity))));
+                        }
                         ui.add_sized([64.0, row_height], egui::Label::new(RichText::new(clock.time_of_day(alarm.activated, 8)).monospace()));
                         let twin = store.get(alarm.twin);
                         // Part names repeat across a plant ("Bearing (drive end)"): show the parent too.
@@ -88,12 +94,12 @@ pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListSta
                             Some(parent) => format!("{} › {}", store.get(parent).label(), twin.label()),
                             None => twin.label().to_owned(),
                         };
-                        let link = ui.add_sized([230.0, row_height], egui::Link::new(place)).on_hover_text(twin.id.as_str());
+                        let link = ui.add_sized([place_width, row_height], egui::Link::new(place)).on_hover_text(twin.id.as_str());
                         if link.clicked() {
                             commands.push(UiCommand::SelectAndFrame(alarm.twin));
                         }
                         let alarm_type = egui::Label::new(RichText::new(&*alarm.alarm_type).strong()).truncate().sense(egui::Sense::click());
-                        if ui.add_sized([130.0, row_height], alarm_type).on_hover_text("select and fly to the part").clicked() {
+                        if ui.add_sized([type_width, row_height], alarm_type).on_hover_text("select and fly to the part").clicked() {
                             commands.push(UiCommand::SelectAndFrame(alarm.twin));
                         }
                         if alarm.state.is_unacknowledged() && ui.small_button("Ack").clicked() {
@@ -165,5 +171,28 @@ mod tests {
         assert_eq!(click(&mut harness, "Ack", &mut draw), vec![UiCommand::Acknowledge(vec![(pump, overheat.clone())])]);
         assert_eq!(click(&mut harness, "Shelve", &mut draw), vec![UiCommand::Shelve { twin: pump, alarm_type: overheat, minutes: 30 }]);
         assert_eq!(click(&mut harness, "Export history (CSV)", &mut draw), vec![UiCommand::ExportAlarmHistory]);
+    }
+
+    /// The headset's panel is 512 points wide: Ack and Shelve must be on it, and work.
+    #[test]
+    fn a_narrow_panel_keeps_ack_and_shelve_in_view() {
+        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+        store.declare("line1", None, Some("Line 1"));
+        store.declare("pump1", Some("line1"), Some("Pump 1 with a long name"));
+        let raise = TwinUpdate::AlarmRaised { twin: "pump1".into(), alarm_type: "overheat_of_the_bearing".into(), severity: Severity::Major, text: "hot".into(), time: Timestamp(0) };
+        store.apply(&raise, Timestamp(0));
+        let pump = store.find("pump1").unwrap();
+        let mut list = AlarmListState::default();
+        let width = 496.0;
+        let mut harness = PanelHarness::new(width, 400.0);
+        let mut draw = |ui: &mut egui::Ui| alarm_panel(ui, &store, &mut list, None, UtcOffset(0));
+        harness.frame(vec![], &mut draw);
+        for button in ["Ack", "Shelve"] {
+            let at = harness.find(button).unwrap_or_else(|| panic!("{button} not drawn: {:?}", harness.texts));
+            assert!(at.x < width - 10.0, "{button} at x {} is off a {width}-point panel", at.x);
+        }
+        let at = harness.find("Ack").unwrap();
+        let commands: Vec<UiCommand> = harness.click(at, &mut draw).into_iter().flatten().collect();
+        assert_eq!(commands, vec![UiCommand::Acknowledge(vec![(pump, "overheat_of_the_bearing".into())])]);
     }
 }

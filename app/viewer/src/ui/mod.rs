@@ -111,6 +111,19 @@ impl PanelState {
     pub fn closed() -> Self {
         PanelState { show_tree: false, show_alarms: false, show_inspector: false, ..Default::default() }
     }
+
+    /// Once the scene has twins: the top level of the tree open (or all of it, with
+    /// `--expand-tree`), so the plant's lines show at once.
+    pub(crate) fn open_tree_once(&mut self, store: &twinscope_core::twin::TwinStore) {
+        if !self.tree_opened && store.len() > 1 {
+            if self.expand_tree_on_start {
+                self.tree.expand_all(store);
+            } else {
+                self.tree.expanded.extend(store.roots());
+            }
+            self.tree_opened = true;
+        }
+    }
 }
 
 fn panel_shortcuts(keys: Option<Res<ButtonInput<KeyCode>>>, egui_input: Option<Res<bevy_egui::input::EguiWantsInput>>, mut panels: ResMut<PanelState>) {
@@ -183,14 +196,7 @@ fn draw_panels(
     let panels = &mut *panel_state;
     let PanelSources { state, selection, rate, connection, scene, focus, replay, recorder, dvr, stash, export, ack_publisher } = &sources;
     let publishes_acks = ack_publisher.is_some();
-    if !panels.tree_opened && state.store.len() > 1 {
-        if panels.expand_tree_on_start {
-            panels.tree.expand_all(&state.store);
-        } else {
-            panels.tree.expanded.extend(state.store.roots());
-        }
-        panels.tree_opened = true;
-    }
+    panels.open_tree_once(&state.store);
     if let Some(export) = export.as_ref().filter(|e| e.is_changed()) {
         panels.alarms.export_message = export.last.as_ref().map(|last| match last {
             Ok(path) => format!("saved {}", path.display()),
@@ -272,7 +278,7 @@ fn draw_panels(
     Ok(())
 }
 
-fn timeline_view(session: &ReplaySession) -> model::TimelineView {
+pub(crate) fn timeline_view(session: &ReplaySession) -> model::TimelineView {
     let seconds = |t: twinscope_core::Timestamp| t.seconds_since(session.start);
     model::TimelineView {
         playing: session.playing,

@@ -276,7 +276,8 @@ pub fn inspector(ui: &mut egui::Ui, view: Option<&InspectorView>, focus: FocusMo
 /// markers (red raise, green clear) and the loop range shaded.
 pub fn timeline(ui: &mut egui::Ui, view: &TimelineView, speeds: &[f64]) -> Vec<UiCommand> {
     let mut commands = Vec::new();
-    ui.horizontal(|ui| {
+    // Wrapped: the headset's panel is narrower than a window.
+    ui.horizontal_wrapped(|ui| {
         if view.dvr && ui.button(RichText::new("Go live").strong().color(status_color(Status::Ok))).clicked() {
             commands.push(UiCommand::GoLive);
         }

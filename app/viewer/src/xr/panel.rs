@@ -76,6 +76,21 @@ pub enum XrPanelTab {
     Inspector,
     Alarms,
     Plant,
+    /// The replay timeline (play, pause, speed, seek, step, alarm to alarm), when replaying.
+    Replay,
+}
+
+impl XrPanelTab {
+    /// The tab to start on: a test hook (`TWINSCOPE_XR_TEST_TAB=alarms|plant|replay`) for
+    /// eye images of each tab; the inspector otherwise.
+    fn from_test_hook() -> Self {
+        match std::env::var("TWINSCOPE_XR_TEST_TAB").as_deref() {
+            Ok("alarms") => XrPanelTab::Alarms,
+            Ok("plant") => XrPanelTab::Plant,
+            Ok("replay") => XrPanelTab::Replay,
+            _ => XrPanelTab::Inspector,
+        }
+    }
 }
 
 /// Marks the panel's egui context.
@@ -100,7 +115,7 @@ impl Plugin for XrInspectorPanelPlugin {
         // The panel's commands go where the desktop's go; these have no sender in the headset.
         app.add_message::<crate::recording::RecordCommand>().add_message::<crate::dvr::DvrCommand>();
         app.init_resource::<XrPanelPlace>()
-            .init_resource::<XrPanelTab>()
+            .insert_resource(XrPanelTab::from_test_hook())
             .add_message::<XrPanelCommand>()
             .add_systems(Startup, spawn_the_panel)
             .add_systems(Update, place_the_panel.in_set(super::XrSystems::Move))
@@ -232,6 +247,7 @@ fn draw_the_panel(
     focus: Res<FocusMode>,
     (mode, place, mut tab): (Res<XrViewMode>, Res<XrPanelPlace>, ResMut<XrPanelTab>),
     mut panels: Option<ResMut<PanelState>>,
+    replay: Option<Res<crate::replay::ReplaySession>>,
     mut outlets: CommandOutlets,
     (mut view_commands, mut panel_commands): (MessageWriter<XrViewCommand>, MessageWriter<XrPanelCommand>),
     mut cost: Option<ResMut<super::XrFrameCost>>,
@@ -259,8 +275,14 @@ fn draw_the_panel(
                     match (*tab, panels.as_deref_mut()) {
                         (XrPanelTab::Alarms, Some(panels)) => crate::ui::alarm_panel::alarm_panel(ui, &state.store, &mut panels.alarms, selection.twin, clock),
                         (XrPanelTab::Plant, Some(panels)) => {
+                            panels.open_tree_once(&state.store);
                             rollup.compute_into(&state.store);
                             crate::ui::tree_panel::tree_panel(ui, &state.store, &rollup, &mut panels.tree, selection.twin)
+                        }
+                        (XrPanelTab::Replay, _) if replay.is_some() => {
+                            let view = crate::ui::timeline_view(replay.as_deref().expect("checked"));
+                            ui.add_space(8.0);
+                            crate::ui::panels::timeline(ui, &view, &crate::replay::SPEEDS)
                         }
                         _ => {
                             let view = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|twin| {
@@ -277,7 +299,7 @@ fn draw_the_panel(
     let actions = egui::Area::new(egui::Id::new("xr-toolbar"))
         .order(egui::Order::Foreground)
         .fixed_pos(egui::pos2(0.0, size.y - TOOLBAR))
-        .show(ctx, |ui| toolbar(ui, size.x, &mut tab, *mode, *place))
+        .show(ctx, |ui| toolbar(ui, size.x, &mut tab, replay.is_some(), *mode, *place))
         .inner;
     for action in actions {
         match action {
@@ -292,7 +314,7 @@ fn draw_the_panel(
     if let Some(panels) = panels.as_mut() {
         for command in commands {
             info!("headset panel: {command:?}");
-            outlets.send(command, panels, selection.twin, None);
+            outlets.send(command, panels, selection.twin, replay.as_ref().map(|r| r.start));
         }
     }
     if let Some(cost) = cost.as_mut() {
@@ -301,7 +323,7 @@ fn draw_the_panel(
 }
 
 /// The tabs, the view switch and the panel's place, in one row.
-fn toolbar(ui: &mut egui::Ui, width: f32, tab: &mut XrPanelTab, mode: XrViewMode, place: XrPanelPlace) -> Vec<ToolbarAction> {
+fn toolbar(ui: &mut egui::Ui, width: f32, tab: &mut XrPanelTab, replaying: bool, mode: XrViewMode, place: XrPanelPlace) -> Vec<ToolbarAction> {
     let mut actions = Vec::new();
     egui::Frame::side_top_panel(ui.style()).show(ui, |ui| {
         ui.set_min_size(egui::vec2(width - 16.0, TOOLBAR - 16.0));
@@ -309,6 +331,9 @@ fn toolbar(ui: &mut egui::Ui, width: f32, tab: &mut XrPanelTab, mode: XrViewMode
             ui.selectable_value(tab, XrPanelTab::Inspector, "Inspector");
             ui.selectable_value(tab, XrPanelTab::Alarms, "Alarms");
             ui.selectable_value(tab, XrPanelTab::Plant, "Plant");
+            if replaying {
+                ui.selectable_value(tab, XrPanelTab::Replay, "Replay");
+            }
             ui.separator();
             let (label, other) = match mode {
                 XrViewMode::Walkthrough => ("Table", XrViewMode::Tabletop),
@@ -342,9 +367,9 @@ mod tests {
     fn click(text: &str, tab: XrPanelTab, mode: XrViewMode, place: XrPanelPlace) -> (Vec<ToolbarAction>, XrPanelTab) {
         let mut harness = PanelHarness::new(512.0, 40.0);
         let mut shown = tab;
-        harness.frame(vec![], |ui| toolbar(ui, 512.0, &mut shown, mode, place));
+        harness.frame(vec![], |ui| toolbar(ui, 512.0, &mut shown, true, mode, place));
         let at = harness.find(text).unwrap_or_else(|| panic!("{text} on the toolbar: {:?}", harness.texts));
-        let actions = harness.click(at, |ui| toolbar(ui, 512.0, &mut shown, mode, place)).concat();
+        let actions = harness.click(at, |ui| toolbar(ui, 512.0, &mut shown, true, mode, place)).concat();
         (actions, shown)
     }
 
@@ -354,6 +379,7 @@ mod tests {
         assert_eq!(click("Alarms", XrPanelTab::Inspector, walking.0, walking.1), (vec![], XrPanelTab::Alarms));
         assert_eq!(click("Plant", XrPanelTab::Alarms, walking.0, walking.1), (vec![], XrPanelTab::Plant));
         assert_eq!(click("Inspector", XrPanelTab::Plant, walking.0, walking.1), (vec![], XrPanelTab::Inspector));
+        assert_eq!(click("Replay", XrPanelTab::Inspector, walking.0, walking.1), (vec![], XrPanelTab::Replay));
     }
 
     #[test]

@@ -313,6 +313,60 @@ mod tests {
         assert_eq!(same.scale, pose.scale);
     }
 
+    /// The plugin in a headless app: the view switch moves the plant onto the table and back,
+    /// and a held grip carries it.
+    #[test]
+    fn the_view_switch_and_a_grip_move_the_plant() {
+        use twinscope_core::rules::RuleSet;
+        use twinscope_core::twin::{StoreConfig, TwinStore};
+        let mut app = App::new();
+        app.add_plugins((MinimalPlugins, AssetPlugin::default()))
+            .init_asset::<Mesh>()
+            .init_asset::<StandardMaterial>()
+            .add_plugins(XrTabletopPlugin)
+            .add_message::<super::super::XrMove>()
+            .init_resource::<Selection>()
+            .init_resource::<TwinEntities>()
+            .insert_resource(TwinState { store: TwinStore::new(StoreConfig::default(), RuleSet::default()) });
+        let walkthrough = Transform::from_xyz(-14.0, 0.0, -19.0);
+        let model = app.world_mut().spawn((SceneModelRoot, walkthrough)).id();
+        let standing = Transform::from_xyz(3.0, 0.0, -5.0);
+        let user = app.world_mut().spawn((XrTrackingRoot, standing)).id();
+        app.insert_resource(PlantPlacement { walkthrough, min: Vec3::new(-14.0, 0.0, -19.0), max: Vec3::new(14.0, 6.0, -1.0) });
+        app.update();
+        let at = |app: &App, entity| *app.world().get::<Transform>(entity).unwrap();
+
+        app.world_mut().write_message(XrViewCommand::Toggle);
+        app.update();
+        assert_eq!(*app.world().resource::<XrViewMode>(), XrViewMode::Tabletop);
+        assert_eq!(at(&app, user), Transform::IDENTITY, "the user stands at the room's origin");
+        let on_table = at(&app, model);
+        assert!((on_table.scale.x - TABLE_SPAN / 28.0).abs() < 1e-5, "{on_table:?}");
+        // The plant's floor centre (0, 0, -10) is on the table's centre.
+        assert!(on_table.transform_point(Vec3::new(14.0, 0.0, 9.0)).distance(Vec3::new(0.0, TABLE_TOP, -TABLE_DISTANCE)) < 1e-4);
+
+        // The right grip held, then the hand moves 20 cm to the right: the plant follows.
+        let hand = Vec3::new(0.2, 1.0, -0.5);
+        app.world_mut().resource_mut::<XrGrips>().0[1] = Some((hand, 0.0));
+        app.update();
+        app.world_mut().resource_mut::<XrGrips>().0[1] = Some((hand + Vec3::X * 0.2, 0.0));
+        app.update();
+        let carried = at(&app, model);
+        assert!((carried.translation - on_table.translation - Vec3::X * 0.2).length() < 1e-4, "{carried:?}");
+        // Let go, then move the hand back: the plant stays.
+        app.world_mut().resource_mut::<XrGrips>().0[1] = None;
+        app.update();
+        app.world_mut().resource_mut::<XrGrips>().0[1] = Some((hand, 0.0));
+        app.update();
+        assert_eq!(at(&app, model), carried);
+
+        // Back to the walkthrough, nothing selected: the plant at full scale, the user where
+        // they stood.
+        app.world_mut().write_message(XrViewCommand::Set(XrViewMode::Walkthrough));
+        app.update();
+        assert_eq!((at(&app, model), at(&app, user)), (walkthrough, standing));
+    }
+
     #[test]
     fn yaw_is_measured_the_way_rotation_turns() {
         for angle in [0.3f32, 1.2, -2.0] {

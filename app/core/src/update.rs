@@ -37,6 +37,11 @@ pub enum TwinUpdate {
     Fragment { twin: TwinId, name: Arc<str>, value: Option<serde_json::Value> },
     /// Service health (`status/health`).
     Health { twin: TwinId, up: bool, time: Timestamp },
+    /// The twin's source came online or went offline (a Sparkplug birth or death, or the
+    /// broker lost). Offline, what it shows is stale whatever the time; a twin whose
+    /// liveness is reported this way is never made stale by silence, because its source
+    /// reports by exception.
+    Online { twin: TwinId, online: bool, time: Timestamp },
 }
 
 impl TwinUpdate {
@@ -50,7 +55,8 @@ impl TwinUpdate {
             | TwinUpdate::AlarmRaised { twin, .. }
             | TwinUpdate::AlarmCleared { twin, .. }
             | TwinUpdate::Fragment { twin, .. }
-            | TwinUpdate::Health { twin, .. } => twin,
+            | TwinUpdate::Health { twin, .. }
+            | TwinUpdate::Online { twin, .. } => twin,
         }
     }
 }

@@ -23,6 +23,7 @@ enum Slot {
     Event(TwinId, Arc<str>),
     Fragment(TwinId, Arc<str>),
     Health(TwinId),
+    Online(TwinId),
 }
 
 impl Slot {
@@ -33,6 +34,7 @@ impl Slot {
             TwinUpdate::Event { twin, event_type, .. } => Some(Slot::Event(twin.clone(), event_type.clone())),
             TwinUpdate::Fragment { twin, name, .. } => Some(Slot::Fragment(twin.clone(), name.clone())),
             TwinUpdate::Health { twin, .. } => Some(Slot::Health(twin.clone())),
+            TwinUpdate::Online { twin, .. } => Some(Slot::Online(twin.clone())),
             TwinUpdate::Register { .. } | TwinUpdate::AlarmRaised { .. } | TwinUpdate::AlarmCleared { .. } => None,
         }
     }

@@ -3,6 +3,8 @@
 //! Each schema is one module behind [`TopicSchema`], so Sparkplug B or a user-defined JSON
 //! mapping is a new module, not a rewrite of ingest.
 
+pub mod combined;
+pub mod sparkplug;
 pub mod thin_edge;
 
 use crate::time::Timestamp;
@@ -63,4 +65,38 @@ pub trait TopicSchema: Send {
         received: Timestamp,
         out: &mut Vec<TwinUpdate>,
     ) -> Result<Decoded, DecodeError>;
+
+    /// The will to register with the broker before each connection attempt (a Sparkplug
+    /// host's STATE offline), if the schema speaks for itself on the broker.
+    fn will(&mut self, _now: Timestamp) -> Option<SchemaPublish> {
+        None
+    }
+
+    /// Connected and subscribed: a schema may queue publishes (a Sparkplug host's STATE).
+    fn connected(&mut self, _now: Timestamp) {}
+
+    /// The connection broke: twins whose liveness the schema tracks are offline until heard
+    /// from again.
+    fn connection_lost(&mut self, _now: Timestamp, _out: &mut Vec<TwinUpdate>) {}
+
+    /// Called every batch interval, for timeouts (a Sparkplug sequence gap).
+    fn tick(&mut self, _now: Timestamp, _out: &mut Vec<TwinUpdate>) {}
+
+    /// The client is stopping cleanly: a schema may queue a last publish.
+    fn stopping(&mut self, _now: Timestamp) {}
+
+    /// What the schema asked to publish since the last call.
+    fn take_publishes(&mut self) -> Vec<SchemaPublish> {
+        Vec::new()
+    }
+}
+
+/// A message a schema asks the MQTT client to publish: only a Sparkplug host's STATE and its
+/// rebirth requests, which change nothing in the plant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaPublish {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub qos: u8,
+    pub retain: bool,
 }

@@ -140,6 +140,8 @@ pub struct InspectorView {
     /// Health of services below this twin: (label, up).
     pub services: Vec<(TwinIndex, String, Option<bool>)>,
     pub comms_lost: bool,
+    /// "offline since …" on the plant's clock, when the source said it went offline.
+    pub offline_since: Option<String>,
 }
 
 /// Formats a value with sensible precision for an operator (no 17-digit floats).
@@ -246,6 +248,7 @@ pub fn inspector_view(store: &TwinStore, rollup: &Rollup, index: TwinIndex, cloc
         descendants,
         services,
         comms_lost: twin.comms_lost,
+        offline_since: twin.offline_since.map(|t| clock.format(t)),
     }
 }
 

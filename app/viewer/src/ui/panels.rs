@@ -159,7 +159,9 @@ pub fn inspector(ui: &mut egui::Ui, view: Option<&InspectorView>, focus: FocusMo
         status_chip(ui, view.status);
     });
     ui.label(RichText::new(format!("{} · {}", view.id, view.kind)).weak());
-    if view.comms_lost {
+    if let Some(since) = &view.offline_since {
+        ui.label(RichText::new(format!("OFFLINE since {since}: the values below are the last received")).strong().color(status_color(Status::Stale)));
+    } else if view.comms_lost {
         ui.label(RichText::new("NO LIVE DATA: the values below are the last received").strong().color(status_color(Status::Stale)));
     }
     if let Some(up) = view.health {

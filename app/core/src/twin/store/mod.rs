@@ -139,6 +139,10 @@ pub struct Twin {
     /// Data stopped (stale) or the service is down: whatever it shows is old. Kept apart from
     /// `status` because a twin in alarm can also have lost comms.
     pub comms_lost: bool,
+    /// Since when its source is offline (a Sparkplug death, or the broker lost).
+    pub offline_since: Option<Timestamp>,
+    /// Its source reports when it goes offline: silence does not make it stale.
+    pub reports_liveness: bool,
     stale: bool,
 }
 
@@ -163,6 +167,8 @@ impl Twin {
             unacknowledged: false,
             active_alarms: 0,
             comms_lost: false,
+            offline_since: None,
+            reports_liveness: false,
             stale: false,
         }
     }
@@ -177,7 +183,7 @@ impl Twin {
     }
 
     fn derive_status(&self, index: TwinIndex, book: &AlarmBook) -> DerivedStatus {
-        let heard_from = self.last_seen.is_some() || self.health.is_some() || !self.alarms.is_empty() || !self.events.is_empty();
+        let heard_from = self.last_seen.is_some() || self.health.is_some() || self.reports_liveness || !self.alarms.is_empty() || !self.events.is_empty();
         let mut status = if heard_from { Status::Ok } else { Status::Unknown };
         let mut color = None;
         let mut color_status = Status::Unknown;
@@ -188,7 +194,7 @@ impl Twin {
                 color = property.rule_color;
             }
         }
-        let comms_lost = self.stale || self.health == Some(false);
+        let comms_lost = self.stale || self.health == Some(false) || self.offline_since.is_some();
         if comms_lost {
             status = status.max(Status::Stale);
         }
@@ -518,6 +524,12 @@ impl TwinStore {
             TwinUpdate::Health { up, .. } => {
                 self.twins[index.0 as usize].health = Some(*up);
             }
+            TwinUpdate::Online { online, time, .. } => {
+                let twin = &mut self.twins[index.0 as usize];
+                twin.reports_liveness = true;
+                twin.stale = false;
+                twin.offline_since = if *online { None } else { Some(twin.offline_since.unwrap_or(*time)) };
+            }
         }
     }
 
@@ -527,7 +539,7 @@ impl TwinStore {
         let limit = self.config.stale_after.as_secs_f64();
         for i in 0..self.twins.len() {
             let twin = &mut self.twins[i];
-            let stale = twin.last_seen.is_some_and(|seen| now.seconds_since(seen) > limit);
+            let stale = !twin.reports_liveness && twin.last_seen.is_some_and(|seen| now.seconds_since(seen) > limit);
             if stale != twin.stale {
                 twin.stale = stale;
                 self.refresh_status(TwinIndex(i as u32));

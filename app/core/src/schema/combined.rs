@@ -1,0 +1,156 @@
+//! Several schemas on one connection (thin-edge `te/` and Sparkplug B by default): each
+//! message goes to the schema whose subscription matches its topic.
+
+use super::{DecodeError, Decoded, SchemaPublish, TopicSchema};
+use crate::schema::sparkplug::{SparkplugConfig, SparkplugSchema};
+use crate::schema::thin_edge::ThinEdgeSchema;
+use crate::time::Timestamp;
+use crate::update::TwinUpdate;
+
+/// The schemas a user can name (`--schema te,sparkplug`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SchemaKind {
+    ThinEdge,
+    Sparkplug,
+}
+
+impl SchemaKind {
+    pub const ALL: [SchemaKind; 2] = [SchemaKind::ThinEdge, SchemaKind::Sparkplug];
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "te" | "thin-edge" => Ok(SchemaKind::ThinEdge),
+            "sparkplug" | "spb" | "sparkplug-b" => Ok(SchemaKind::Sparkplug),
+            other => Err(format!("{other:?} is not a schema (te, sparkplug)")),
+        }
+    }
+}
+
+/// Which schemas to speak, and how the Sparkplug host behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaChoice {
+    pub kinds: Vec<SchemaKind>,
+    pub sparkplug: SparkplugConfig,
+}
+
+impl SchemaChoice {
+    /// Every schema; the Sparkplug host with a unique id, publishing its STATE.
+    pub fn all() -> Self {
+        SchemaChoice { kinds: SchemaKind::ALL.to_vec(), sparkplug: SparkplugConfig::new(None, false) }
+    }
+
+    /// For reading a recording: every schema, nothing published.
+    pub fn replay() -> Self {
+        SchemaChoice { kinds: SchemaKind::ALL.to_vec(), sparkplug: SparkplugConfig::replay() }
+    }
+
+    pub fn build(&self) -> CombinedSchema {
+        let schemas = self
+            .kinds
+            .iter()
+            .map(|kind| -> Box<dyn TopicSchema> {
+                match kind {
+                    SchemaKind::ThinEdge => Box::new(ThinEdgeSchema::default()),
+                    SchemaKind::Sparkplug => Box::new(SparkplugSchema::new(self.sparkplug.clone())),
+                }
+            })
+            .collect();
+        CombinedSchema::new(schemas)
+    }
+}
+
+/// Routes each message to the first schema whose subscriptions match its topic.
+pub struct CombinedSchema {
+    schemas: Vec<(Vec<String>, Box<dyn TopicSchema>)>,
+}
+
+impl CombinedSchema {
+    pub fn new(schemas: Vec<Box<dyn TopicSchema>>) -> Self {
+        CombinedSchema { schemas: schemas.into_iter().map(|s| (s.subscriptions(), s)).collect() }
+    }
+}
+
+/// Does an MQTT topic filter (with `+` and `#`) match `topic`?
+pub fn filter_matches(filter: &str, topic: &str) -> bool {
+    let mut topic_levels = topic.split('/');
+    for level in filter.split('/') {
+        match (level, topic_levels.next()) {
+            ("#", _) => return true,
+            ("+", Some(_)) => {}
+            (level, Some(actual)) if level == actual => {}
+            _ => return false,
+        }
+    }
+    topic_levels.next().is_none()
+}
+
+impl TopicSchema for CombinedSchema {
+    fn name(&self) -> &'static str {
+        "combined"
+    }
+
+    fn subscriptions(&self) -> Vec<String> {
+        self.schemas.iter().flat_map(|(filters, _)| filters.iter().cloned()).collect()
+    }
+
+    fn decode(&mut self, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+        match self.schemas.iter_mut().find(|(filters, _)| filters.iter().any(|f| filter_matches(f, topic))) {
+            Some((_, schema)) => schema.decode(topic, payload, received, out),
+            None => Err(DecodeError::UnknownTopic { schema: "any" }),
+        }
+    }
+
+    fn will(&mut self, now: Timestamp) -> Option<SchemaPublish> {
+        // MQTT has one will per connection: the first schema that wants one gets it.
+        self.schemas.iter_mut().find_map(|(_, s)| s.will(now))
+    }
+
+    fn connected(&mut self, now: Timestamp) {
+        self.schemas.iter_mut().for_each(|(_, s)| s.connected(now));
+    }
+
+    fn connection_lost(&mut self, now: Timestamp, out: &mut Vec<TwinUpdate>) {
+        self.schemas.iter_mut().for_each(|(_, s)| s.connection_lost(now, out));
+    }
+
+    fn tick(&mut self, now: Timestamp, out: &mut Vec<TwinUpdate>) {
+        self.schemas.iter_mut().for_each(|(_, s)| s.tick(now, out));
+    }
+
+    fn stopping(&mut self, now: Timestamp) {
+        self.schemas.iter_mut().for_each(|(_, s)| s.stopping(now));
+    }
+
+    fn take_publishes(&mut self) -> Vec<SchemaPublish> {
+        self.schemas.iter_mut().flat_map(|(_, s)| s.take_publishes()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_filters_match_as_mqtt_does() {
+        assert!(filter_matches("te/#", "te/device/main///m/"));
+        assert!(filter_matches("spBv1.0/#", "spBv1.0/G/NDATA/E"));
+        assert!(filter_matches("a/+/c", "a/b/c"));
+        assert!(!filter_matches("a/+/c", "a/b/d"));
+        assert!(!filter_matches("te/#", "tedge/x"));
+        assert!(!filter_matches("a/b", "a/b/c"));
+        assert!(filter_matches("#", "anything/at/all"));
+    }
+
+    #[test]
+    fn messages_go_to_their_schema() {
+        let mut schema = SchemaChoice::replay().build();
+        assert_eq!(schema.subscriptions(), ["te/#", "spBv1.0/#"]);
+        let mut out = Vec::new();
+        let te = schema.decode("te/device/pump1///m/", br#"{"flow": 3}"#, Timestamp(0), &mut out);
+        assert!(matches!(te, Ok(Decoded::Updates(_))), "{te:?}");
+        assert!(matches!(schema.decode("spBv1.0/G/NDATA/E", b"\xff", Timestamp(0), &mut Vec::new()), Err(DecodeError::Invalid { .. })));
+        assert!(matches!(schema.decode("other/topic", b"{}", Timestamp(0), &mut Vec::new()), Err(DecodeError::UnknownTopic { .. })));
+        // Passive: no will, no STATE.
+        assert_eq!(schema.will(Timestamp(0)), None);
+    }
+}

@@ -1,0 +1,452 @@
+//! Eclipse Sparkplug B 3.0, as a host application: groups, edge nodes and devices become
+//! twins (`group`, `group/node`, `group/node/device`), their metrics properties.
+//!
+//! - NBIRTH and DBIRTH name each metric, give its alias and datatype (and its engineering
+//!   unit, from the `engUnit` property); NDATA and DDATA update by alias. Aliases are rebuilt
+//!   from every birth. Values are read by datatype ([`value`]); a template instance's members
+//!   become properties under its name (`Motor/Speed`), as metric folders do.
+//! - NDEATH whose `bdSeq` matches the node's current birth takes the node and its devices
+//!   offline; a stale or duplicate NDEATH (an older session's will) is ignored; DDEATH takes
+//!   one device offline. Losing the broker takes everything offline. Offline twins show as
+//!   stale with "offline since"; a Sparkplug twin is never made stale by silence, because
+//!   Sparkplug reports by exception.
+//! - `seq` (0–255, wrapping) is checked per edge node: after a gap the host waits the
+//!   reorder timeout for the missing message, then asks the node for a rebirth (NCMD
+//!   `Node Control/Rebirth` = true). DATA from a node or device that has not been born (a
+//!   viewer that joined late) asks for a rebirth at once, as does an unknown alias.
+//! - The host publishes its STATE (`spBv1.0/STATE/<host id>`, retained, QoS 1) online after
+//!   each connect, with a will saying offline set before each connect and carrying the same
+//!   timestamp. STATE and rebirth requests are the only things it publishes; `passive` turns
+//!   both off, and the host then waits for births.
+
+mod proto;
+mod topic;
+mod value;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use proto::{Metric, Payload, ProtoError, RawValue};
+pub use topic::{MessageType, NAMESPACE, Topic};
+pub use value::{MetricValue, datatype};
+
+use super::{DecodeError, Decoded, SchemaPublish, TopicSchema};
+use crate::time::Timestamp;
+use crate::twin::{EntityKind, TwinId};
+use crate::update::TwinUpdate;
+
+/// How the host application behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SparkplugConfig {
+    /// The host id in `spBv1.0/STATE/<host id>`: unique per viewer unless set.
+    pub host_id: String,
+    /// Publish nothing (no STATE, no rebirth requests): wait for births.
+    pub passive: bool,
+    /// After a `seq` gap, how long to wait for the missing message before asking for a rebirth.
+    pub reorder_timeout: Duration,
+}
+
+impl SparkplugConfig {
+    pub fn new(host_id: Option<String>, passive: bool) -> Self {
+        let host_id = host_id.unwrap_or_else(|| crate::ingest::unique_client_id("twinscope"));
+        SparkplugConfig { host_id, passive, reorder_timeout: Duration::from_secs(2) }
+    }
+
+    /// A passive host, for replaying a recording (nothing to publish to).
+    pub fn replay() -> Self {
+        SparkplugConfig { host_id: "replay".into(), passive: true, reorder_timeout: Duration::from_secs(2) }
+    }
+}
+
+/// A rebirth is asked of one node at most this often.
+const REBIRTH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What a birth declared about one metric.
+#[derive(Debug, Clone)]
+struct MetricDef {
+    name: Arc<str>,
+    datatype: u32,
+}
+
+/// A twin's metrics by alias and by name, as its last birth declared them.
+#[derive(Debug, Default)]
+struct Declared {
+    by_alias: HashMap<u64, MetricDef>,
+    by_name: HashMap<Arc<str>, u32>,
+}
+
+#[derive(Debug)]
+struct Device {
+    twin: TwinId,
+    born: bool,
+    metrics: Declared,
+}
+
+#[derive(Debug)]
+struct EdgeNode {
+    twin: TwinId,
+    born: bool,
+    bd_seq: Option<u64>,
+    next_seq: Option<u8>,
+    /// The seq that went missing and when.
+    gap: Option<(u8, Timestamp)>,
+    rebirth_asked: Option<Timestamp>,
+    metrics: Declared,
+    devices: HashMap<String, Device>,
+}
+
+/// The Sparkplug B host application schema.
+pub struct SparkplugSchema {
+    config: SparkplugConfig,
+    nodes: HashMap<String, EdgeNode>,
+    publishes: Vec<SchemaPublish>,
+    /// The timestamp of the will registered for this connection (the STATE birth repeats it).
+    state_timestamp: Option<u64>,
+}
+
+impl SparkplugSchema {
+    pub fn new(config: SparkplugConfig) -> Self {
+        SparkplugSchema { config, nodes: HashMap::new(), publishes: Vec::new(), state_timestamp: None }
+    }
+
+    pub fn config(&self) -> &SparkplugConfig {
+        &self.config
+    }
+
+    fn state_publish(&self, online: bool, timestamp: u64) -> SchemaPublish {
+        SchemaPublish {
+            topic: format!("{NAMESPACE}/STATE/{}", self.config.host_id),
+            payload: serde_json::json!({ "online": online, "timestamp": timestamp }).to_string().into_bytes(),
+            qos: 1,
+            retain: true,
+        }
+    }
+
+    /// Asks a node for a rebirth, unless passive or asked recently.
+    fn ask_rebirth(&mut self, key: &str, group: &str, node: &str, now: Timestamp, why: &str) {
+        if self.config.passive {
+            return;
+        }
+        let Some(state) = self.nodes.get_mut(key) else { return };
+        if state.rebirth_asked.is_some_and(|asked| now.seconds_since(asked) < REBIRTH_INTERVAL.as_secs_f64()) {
+            return;
+        }
+        state.rebirth_asked = Some(now);
+        tracing::info!("asking Sparkplug edge node {group}/{node} for a rebirth ({why})");
+        let ms = (now.0 / 1000).max(0) as u64;
+        let request = Payload {
+            timestamp: Some(ms),
+            metrics: vec![Metric { name: Some("Node Control/Rebirth".into()), timestamp: Some(ms), datatype: Some(datatype::BOOLEAN), value: RawValue::Boolean(true), ..Default::default() }],
+            seq: None,
+        };
+        self.publishes.push(SchemaPublish { topic: format!("{NAMESPACE}/{group}/NCMD/{node}"), payload: request.encode(), qos: 0, retain: false });
+    }
+
+    fn edge(&mut self, group: &str, kind: MessageType, node: &str, device: Option<&str>, payload: &Payload, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Decoded {
+        let key = format!("{group}/{node}");
+        let start = out.len();
+        let node_state = self.nodes.entry(key.clone()).or_insert_with(|| EdgeNode {
+            twin: TwinId::from(key.as_str()),
+            born: false,
+            bd_seq: None,
+            next_seq: None,
+            gap: None,
+            rebirth_asked: None,
+            metrics: Declared::default(),
+            devices: HashMap::new(),
+        });
+        let time = payload.timestamp.map_or(received, |ms| Timestamp((ms as i64).saturating_mul(1000)));
+        // Sequence numbers: every message of a node's session but its death.
+        let mut ask = None;
+        if kind != MessageType::NDeath
+            && let Some(seq) = payload.seq
+        {
+            let seq = (seq % 256) as u8;
+            match (kind, node_state.next_seq) {
+                (MessageType::NBirth, _) | (_, None) => node_state.gap = None,
+                (_, Some(expected)) if seq == expected => {}
+                (_, Some(expected)) => {
+                    if node_state.gap.is_some_and(|(missing, _)| missing == seq) {
+                        node_state.gap = None; // the missing one, late
+                    } else if node_state.gap.is_none() {
+                        tracing::debug!("Sparkplug edge node {key}: seq {seq} where {expected} was due");
+                        node_state.gap = Some((expected, received));
+                    }
+                }
+            }
+            node_state.next_seq = Some(seq.wrapping_add(1));
+        }
+        let decoded = match kind {
+            MessageType::NBirth => {
+                node_state.born = true;
+                node_state.bd_seq = bd_seq_of(payload);
+                node_state.rebirth_asked = None;
+                for device in node_state.devices.values_mut() {
+                    device.born = false;
+                }
+                out.push(register(TwinId::from(group), None, EntityKind::Device, group, "Sparkplug group"));
+                out.push(register(node_state.twin.clone(), Some(TwinId::from(group)), EntityKind::ChildDevice, node, "Sparkplug edge node"));
+                out.push(TwinUpdate::Online { twin: node_state.twin.clone(), online: true, time });
+                node_state.metrics = Declared::default();
+                birth_metrics(&node_state.twin, &mut node_state.metrics, &payload.metrics, time, out);
+                Decoded::Updates(out.len() - start)
+            }
+            MessageType::NDeath => {
+                let bd_seq = bd_seq_of(payload);
+                if !node_state.born || bd_seq.is_none() || bd_seq != node_state.bd_seq {
+                    tracing::debug!("Sparkplug edge node {key}: NDEATH with bdSeq {bd_seq:?} ignored (current {:?})", node_state.bd_seq);
+                    return Decoded::Ignored;
+                }
+                node_state.born = false;
+                node_state.gap = None;
+                out.push(TwinUpdate::Online { twin: node_state.twin.clone(), online: false, time: received });
+                for device in node_state.devices.values_mut() {
+                    device.born = false;
+                    out.push(TwinUpdate::Online { twin: device.twin.clone(), online: false, time: received });
+                }
+                Decoded::Updates(out.len() - start)
+            }
+            MessageType::DBirth => {
+                let device_name = device.unwrap_or_default();
+                if !node_state.born {
+                    ask = Some("a device birth before its node's birth");
+                }
+                let device = node_state.devices.entry(device_name.to_owned()).or_insert_with(|| Device {
+                    twin: TwinId::from(format!("{key}/{device_name}").as_str()),
+                    born: false,
+                    metrics: Declared::default(),
+                });
+                device.born = true;
+                out.push(register(device.twin.clone(), Some(node_state.twin.clone()), EntityKind::ChildDevice, device_name, "Sparkplug device"));
+                out.push(TwinUpdate::Online { twin: device.twin.clone(), online: true, time });
+                device.metrics = Declared::default();
+                birth_metrics(&device.twin, &mut device.metrics, &payload.metrics, time, out);
+                Decoded::Updates(out.len() - start)
+            }
+            MessageType::DDeath => match node_state.devices.get_mut(device.unwrap_or_default()) {
+                Some(device) if device.born => {
+                    device.born = false;
+                    out.push(TwinUpdate::Online { twin: device.twin.clone(), online: false, time: received });
+                    Decoded::Updates(1)
+                }
+                _ => Decoded::Ignored,
+            },
+            MessageType::NData => {
+                if !node_state.born {
+                    ask = Some("data before its birth");
+                }
+                let unknown = data_metrics(&node_state.twin, &node_state.metrics, &payload.metrics, time, out);
+                if unknown > 0 {
+                    ask = Some("metrics with unknown aliases");
+                }
+                Decoded::Updates(out.len() - start)
+            }
+            MessageType::DData => {
+                let born_node = node_state.born;
+                match node_state.devices.get(device.unwrap_or_default()) {
+                    Some(device) => {
+                        if !device.born || !born_node {
+                            ask = Some("device data before its birth");
+                        }
+                        if data_metrics(&device.twin, &device.metrics, &payload.metrics, time, out) > 0 {
+                            ask = Some("metrics with unknown aliases");
+                        }
+                        Decoded::Updates(out.len() - start)
+                    }
+                    None => {
+                        ask = Some("data from a device never born");
+                        Decoded::Ignored
+                    }
+                }
+            }
+            MessageType::NCmd | MessageType::DCmd => Decoded::Ignored,
+        };
+        if let Some(why) = ask {
+            self.ask_rebirth(&key, group, node, received, why);
+        }
+        decoded
+    }
+}
+
+fn register(twin: TwinId, parent: Option<TwinId>, kind: EntityKind, name: &str, entity_type: &str) -> TwinUpdate {
+    TwinUpdate::Register { twin, implicit: true, parent, kind, display_name: Some(name.to_owned()), entity_type: Some(entity_type.to_owned()) }
+}
+
+/// The `bdSeq` metric of a birth or death.
+fn bd_seq_of(payload: &Payload) -> Option<u64> {
+    payload.metrics.iter().find(|m| m.name.as_deref() == Some("bdSeq")).and_then(|m| match m.value {
+        RawValue::Long(v) => Some(v),
+        RawValue::Int(v) => Some(u64::from(v)),
+        _ => None,
+    })
+}
+
+fn metric_time(metric: &Metric, time: Timestamp) -> Timestamp {
+    metric.timestamp.map_or(time, |ms| Timestamp((ms as i64).saturating_mul(1000)))
+}
+
+/// A birth's metrics: declared (name, alias, datatype), their units, and their values.
+fn birth_metrics(twin: &TwinId, declared: &mut Declared, metrics: &[Metric], time: Timestamp, out: &mut Vec<TwinUpdate>) {
+    for metric in metrics {
+        let Some(name) = metric.name.as_deref() else { continue };
+        let name: Arc<str> = name.into();
+        let datatype = metric.datatype.unwrap_or_else(|| value::guessed_datatype(&metric.value));
+        if let Some(alias) = metric.alias {
+            declared.by_alias.insert(alias, MetricDef { name: name.clone(), datatype });
+        }
+        declared.by_name.insert(name.clone(), datatype);
+        if let Some((_, RawValue::String(unit))) = metric.properties.iter().find(|(key, _)| key == "engUnit") {
+            out.push(TwinUpdate::Unit { twin: twin.clone(), name: name.clone(), unit: unit.as_str().into() });
+        }
+        metric_updates(twin, &name, datatype, metric, metric_time(metric, time), 0, out);
+    }
+}
+
+/// A DATA message's metrics, by alias or name; returns how many could not be identified.
+fn data_metrics(twin: &TwinId, declared: &Declared, metrics: &[Metric], time: Timestamp, out: &mut Vec<TwinUpdate>) -> usize {
+    let mut unknown = 0;
+    for metric in metrics {
+        let def = match (metric.alias.and_then(|a| declared.by_alias.get(&a)), metric.name.as_deref()) {
+            (Some(def), _) => (def.name.clone(), metric.datatype.unwrap_or(def.datatype)),
+            (None, Some(name)) => {
+                let datatype = metric.datatype.or_else(|| declared.by_name.get(name).copied()).unwrap_or_else(|| value::guessed_datatype(&metric.value));
+                (Arc::from(name), datatype)
+            }
+            (None, None) => {
+                unknown += 1;
+                continue;
+            }
+        };
+        metric_updates(twin, &def.0, def.1, metric, metric_time(metric, time), 0, out);
+    }
+    unknown
+}
+
+/// One metric's value as updates: a number with history, or a value shown as it is.
+fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: &Metric, time: Timestamp, depth: usize, out: &mut Vec<TwinUpdate>) {
+    // Historical values are for history only: never the live value (and not kept here yet).
+    if metric.is_historical {
+        return;
+    }
+    if datatype == datatype::TEMPLATE {
+        if let RawValue::Template(template) = &metric.value
+            && !template.is_definition
+            && depth < proto::MAX_DEPTH
+        {
+            for member in &template.metrics {
+                let Some(member_name) = member.name.as_deref() else { continue };
+                let member_datatype = member.datatype.unwrap_or_else(|| value::guessed_datatype(&member.value));
+                let nested: Arc<str> = format!("{name}/{member_name}").into();
+                metric_updates(twin, &nested, member_datatype, member, metric_time(member, time), depth + 1, out);
+            }
+        }
+        return;
+    }
+    let numeric = matches!(datatype, datatype::INT8..=datatype::BOOLEAN);
+    if metric.is_null {
+        out.push(if numeric {
+            TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: f64::NAN, time }
+        } else {
+            TwinUpdate::Fragment { twin: twin.clone(), name: name.clone(), value: Some(serde_json::Value::Null) }
+        });
+        return;
+    }
+    match value::interpret(datatype, &metric.value) {
+        // A transient value is shown but not kept as a tag's history.
+        Ok(MetricValue::Number(v)) if metric.is_transient => {
+            out.push(TwinUpdate::Fragment { twin: twin.clone(), name: name.clone(), value: serde_json::Number::from_f64(v).map(serde_json::Value::Number) });
+        }
+        Ok(MetricValue::Number(v)) => out.push(TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: v, time }),
+        Ok(MetricValue::Shown(shown)) => out.push(TwinUpdate::Fragment { twin: twin.clone(), name: name.clone(), value: Some(shown) }),
+        Err(reason) => tracing::debug!("Sparkplug metric {name} of {twin}: {reason}"),
+    }
+}
+
+impl TopicSchema for SparkplugSchema {
+    fn name(&self) -> &'static str {
+        "sparkplug"
+    }
+
+    fn subscriptions(&self) -> Vec<String> {
+        vec![format!("{NAMESPACE}/#")]
+    }
+
+    fn decode(&mut self, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+        let parsed = match topic::parse(topic) {
+            Ok(parsed) => parsed,
+            Err(_) if !topic.starts_with(NAMESPACE) => return Err(DecodeError::UnknownTopic { schema: "sparkplug" }),
+            Err(reason) => return Err(DecodeError::invalid(reason)),
+        };
+        match parsed {
+            // Another host's STATE, or our own coming back: nothing to show.
+            Topic::State { .. } => Ok(Decoded::Ignored),
+            Topic::Edge { kind: MessageType::NCmd | MessageType::DCmd, .. } => Ok(Decoded::Ignored),
+            Topic::Edge { group, kind, node, device } => {
+                let payload = Payload::decode(payload).map_err(|e| DecodeError::invalid(format!("not a Sparkplug B payload: {e}")))?;
+                Ok(self.edge(group, kind, node, device, &payload, received, out))
+            }
+        }
+    }
+
+    fn will(&mut self, now: Timestamp) -> Option<SchemaPublish> {
+        if self.config.passive {
+            return None;
+        }
+        let timestamp = (now.0 / 1000).max(0) as u64;
+        self.state_timestamp = Some(timestamp);
+        Some(self.state_publish(false, timestamp))
+    }
+
+    fn connected(&mut self, now: Timestamp) {
+        if self.config.passive {
+            return;
+        }
+        let timestamp = *self.state_timestamp.get_or_insert((now.0 / 1000).max(0) as u64);
+        self.publishes.push(self.state_publish(true, timestamp));
+    }
+
+    fn connection_lost(&mut self, now: Timestamp, out: &mut Vec<TwinUpdate>) {
+        for node in self.nodes.values_mut() {
+            if node.born {
+                out.push(TwinUpdate::Online { twin: node.twin.clone(), online: false, time: now });
+            }
+            node.born = false;
+            node.gap = None;
+            node.next_seq = None;
+            for device in node.devices.values_mut() {
+                if device.born {
+                    out.push(TwinUpdate::Online { twin: device.twin.clone(), online: false, time: now });
+                }
+                device.born = false;
+            }
+        }
+    }
+
+    fn tick(&mut self, now: Timestamp, _out: &mut Vec<TwinUpdate>) {
+        let timeout = self.config.reorder_timeout.as_secs_f64();
+        let due: Vec<String> = self.nodes.iter().filter(|(_, n)| n.gap.is_some_and(|(_, since)| now.seconds_since(since) >= timeout)).map(|(k, _)| k.clone()).collect();
+        for key in due {
+            if let Some(node) = self.nodes.get_mut(&key) {
+                node.gap = None;
+            }
+            if let Some((group, node)) = key.split_once('/') {
+                let (group, node) = (group.to_owned(), node.to_owned());
+                self.ask_rebirth(&key, &group, &node, now, "a message went missing (seq gap)");
+            }
+        }
+    }
+
+    fn stopping(&mut self, _now: Timestamp) {
+        if let Some(timestamp) = self.state_timestamp.filter(|_| !self.config.passive) {
+            self.publishes.push(self.state_publish(false, timestamp));
+        }
+    }
+
+    fn take_publishes(&mut self) -> Vec<SchemaPublish> {
+        std::mem::take(&mut self.publishes)
+    }
+}
+
+#[cfg(test)]
+mod tests;

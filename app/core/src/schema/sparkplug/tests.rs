@@ -1,0 +1,261 @@
+//! The host application against the message flows of the Sparkplug 3.0 specification.
+
+use super::*;
+use crate::rules::RuleSet;
+use crate::twin::{StoreConfig, TwinStore};
+
+const T0: Timestamp = Timestamp(1_700_000_000_000_000);
+
+fn metric(name: Option<&str>, alias: Option<u64>, datatype: u32, value: RawValue) -> Metric {
+    Metric { name: name.map(str::to_owned), alias, datatype: Some(datatype), value, ..Default::default() }
+}
+
+fn nbirth(seq: u64, bd_seq: u64) -> Vec<u8> {
+    Payload {
+        timestamp: Some(1_700_000_000_000),
+        seq: Some(seq),
+        metrics: vec![
+            metric(Some("bdSeq"), None, datatype::UINT64, RawValue::Long(bd_seq)),
+            metric(Some("Node Control/Rebirth"), Some(1), datatype::BOOLEAN, RawValue::Boolean(false)),
+        ],
+    }
+    .encode()
+}
+
+fn dbirth(seq: u64) -> Vec<u8> {
+    let mut temperature = metric(Some("Temperature"), Some(101), datatype::DOUBLE, RawValue::Double(21.5));
+    temperature.properties = vec![("engUnit".into(), RawValue::String("°C".into()))];
+    Payload {
+        timestamp: Some(1_700_000_000_000),
+        seq: Some(seq),
+        metrics: vec![
+            temperature,
+            metric(Some("Count"), Some(103), datatype::INT32, RawValue::Int(7)),
+            metric(Some("Alarms/HighTemp"), Some(106), datatype::BOOLEAN, RawValue::Boolean(false)),
+            metric(Some("Mode"), Some(105), datatype::STRING, RawValue::String("auto".into())),
+        ],
+    }
+    .encode()
+}
+
+fn ddata(seq: u64, metrics: Vec<Metric>) -> Vec<u8> {
+    Payload { timestamp: Some(1_700_000_001_000), seq: Some(seq), metrics }.encode()
+}
+
+fn death(bd_seq: u64) -> Vec<u8> {
+    Payload { timestamp: None, seq: None, metrics: vec![metric(Some("bdSeq"), None, datatype::UINT64, RawValue::Long(bd_seq))] }.encode()
+}
+
+/// A host and a store it feeds.
+struct Host {
+    schema: SparkplugSchema,
+    store: TwinStore,
+}
+
+impl Host {
+    fn new(passive: bool) -> Self {
+        let config = SparkplugConfig { host_id: "test-host".into(), passive, reorder_timeout: Duration::from_secs(2) };
+        Host { schema: SparkplugSchema::new(config), store: TwinStore::new(StoreConfig::default(), RuleSet::default()) }
+    }
+
+    fn send(&mut self, topic: &str, payload: &[u8], at: Timestamp) -> Result<Decoded, DecodeError> {
+        let mut out = Vec::new();
+        let result = self.schema.decode(topic, payload, at, &mut out);
+        for update in &out {
+            self.store.apply(update, at);
+        }
+        result
+    }
+
+    fn value(&self, twin: &str, name: &str) -> Option<f64> {
+        self.store.find(twin).and_then(|i| self.store.get(i).property(name).map(|p| p.value))
+    }
+
+    fn offline(&self, twin: &str) -> bool {
+        self.store.find(twin).is_some_and(|i| self.store.get(i).offline_since.is_some())
+    }
+
+    /// The rebirth requests published since the last call (their topics).
+    fn rebirths(&mut self) -> Vec<String> {
+        self.schema.take_publishes().into_iter().filter(|p| p.topic.contains("/NCMD/")).map(|p| p.topic).collect()
+    }
+}
+
+#[test]
+fn births_build_the_tree_and_data_updates_by_alias() {
+    let mut host = Host::new(false);
+    host.send("spBv1.0/Plant1/NBIRTH/Edge1", &nbirth(0, 3), T0).unwrap();
+    host.send("spBv1.0/Plant1/DBIRTH/Edge1/PLC", &dbirth(1), T0).unwrap();
+    let device = host.store.find("Plant1/Edge1/PLC").expect("the device twin");
+    let twin = host.store.get(device);
+    assert_eq!(host.store.get(twin.parent.unwrap()).id.as_str(), "Plant1/Edge1");
+    assert_eq!(twin.label(), "PLC");
+    assert_eq!(twin.property("Temperature").and_then(|p| p.unit.as_deref()), Some("°C"));
+    assert_eq!(twin.fragments.get("Mode"), Some(&serde_json::json!("auto")));
+    // DATA by alias only, a negative Int32 sign-extended, a Boolean as 0/1.
+    let data = ddata(2, vec![
+        Metric { alias: Some(101), value: RawValue::Double(80.25), ..Default::default() },
+        Metric { alias: Some(103), value: RawValue::Int(-5i32 as u32), ..Default::default() },
+        Metric { alias: Some(106), value: RawValue::Boolean(true), ..Default::default() },
+    ]);
+    assert_eq!(host.send("spBv1.0/Plant1/DDATA/Edge1/PLC", &data, T0), Ok(Decoded::Updates(3)));
+    assert_eq!(host.value("Plant1/Edge1/PLC", "Temperature"), Some(80.25));
+    assert_eq!(host.value("Plant1/Edge1/PLC", "Count"), Some(-5.0));
+    assert_eq!(host.value("Plant1/Edge1/PLC", "Alarms/HighTemp"), Some(1.0));
+    assert!(host.rebirths().is_empty(), "nothing to ask for");
+}
+
+#[test]
+fn a_death_with_the_current_bd_seq_takes_the_node_and_its_devices_offline() {
+    let mut host = Host::new(false);
+    host.send("spBv1.0/G/NBIRTH/E", &nbirth(0, 4), T0).unwrap();
+    host.send("spBv1.0/G/DBIRTH/E/D", &dbirth(1), T0).unwrap();
+    // An older session's will arrives late: ignored.
+    assert_eq!(host.send("spBv1.0/G/NDEATH/E", &death(3), T0), Ok(Decoded::Ignored));
+    assert!(!host.offline("G/E") && !host.offline("G/E/D"));
+    host.send("spBv1.0/G/NDEATH/E", &death(4), Timestamp(T0.0 + 5_000_000)).unwrap();
+    assert!(host.offline("G/E") && host.offline("G/E/D"));
+    let device = host.store.get(host.store.find("G/E/D").unwrap());
+    assert!(device.comms_lost, "shown stale");
+    assert_eq!(device.offline_since, Some(Timestamp(T0.0 + 5_000_000)));
+    // A duplicate death changes nothing; a new birth brings it back.
+    assert_eq!(host.send("spBv1.0/G/NDEATH/E", &death(4), T0), Ok(Decoded::Ignored));
+    host.send("spBv1.0/G/NBIRTH/E", &nbirth(0, 5), T0).unwrap();
+    host.send("spBv1.0/G/DBIRTH/E/D", &dbirth(1), T0).unwrap();
+    assert!(!host.offline("G/E") && !host.offline("G/E/D"));
+    // DDEATH takes one device offline.
+    host.send("spBv1.0/G/DDEATH/E/D", &ddata(2, vec![]), T0).unwrap();
+    assert!(host.offline("G/E/D") && !host.offline("G/E"));
+}
+
+#[test]
+fn silence_never_makes_a_sparkplug_twin_stale() {
+    let mut host = Host::new(true);
+    host.send("spBv1.0/G/NBIRTH/E", &nbirth(0, 1), T0).unwrap();
+    host.send("spBv1.0/G/DBIRTH/E/D", &dbirth(1), T0).unwrap();
+    host.store.mark_stale(Timestamp(T0.0 + 3_600_000_000));
+    let device = host.store.get(host.store.find("G/E/D").unwrap());
+    assert!(!device.comms_lost, "report by exception: an hour without change is not stale");
+}
+
+#[test]
+fn a_seq_gap_asks_for_a_rebirth_after_the_reorder_timeout() {
+    let mut host = Host::new(false);
+    host.send("spBv1.0/G/NBIRTH/E", &nbirth(0, 1), T0).unwrap();
+    host.send("spBv1.0/G/DBIRTH/E/D", &dbirth(1), T0).unwrap();
+    let temperature = |v| vec![Metric { alias: Some(101), value: RawValue::Double(v), ..Default::default() }];
+    host.send("spBv1.0/G/DDATA/E/D", &ddata(2, temperature(1.0)), T0).unwrap();
+    // 3 goes missing; 4 is still applied.
+    host.send("spBv1.0/G/DDATA/E/D", &ddata(4, temperature(4.0)), T0).unwrap();
+    assert_eq!(host.value("G/E/D", "Temperature"), Some(4.0));
+    host.schema.tick(Timestamp(T0.0 + 1_000_000), &mut Vec::new());
+    assert!(host.rebirths().is_empty(), "still within the reorder timeout");
+    host.schema.tick(Timestamp(T0.0 + 2_500_000), &mut Vec::new());
+    assert_eq!(host.rebirths(), ["spBv1.0/G/NCMD/E"]);
+    // The request is a Node Control/Rebirth = true.
+    host.send("spBv1.0/G/DDATA/E/D", &ddata(6, temperature(6.0)), Timestamp(T0.0 + 3_000_000)).unwrap();
+    host.schema.tick(Timestamp(T0.0 + 6_000_000), &mut Vec::new());
+    let requests = host.schema.take_publishes();
+    assert!(requests.is_empty() || requests.iter().all(|p| p.topic.contains("NCMD")));
+    // Wrapping 255 → 0 is no gap.
+    let mut host = Host::new(false);
+    host.send("spBv1.0/G/NBIRTH/E", &nbirth(254, 1), T0).unwrap();
+    host.send("spBv1.0/G/NDATA/E", &ddata(255, vec![]), T0).unwrap();
+    host.send("spBv1.0/G/NDATA/E", &ddata(0, vec![]), T0).unwrap();
+    host.schema.tick(Timestamp(T0.0 + 10_000_000), &mut Vec::new());
+    assert!(host.rebirths().is_empty());
+}
+
+#[test]
+fn the_rebirth_request_is_the_spec_s_node_control_metric() {
+    let mut host = Host::new(false);
+    host.send("spBv1.0/G/NDATA/E", &ddata(5, vec![]), T0).unwrap();
+    let requests = host.schema.take_publishes();
+    assert_eq!(requests.len(), 1, "data before a birth asks at once");
+    assert_eq!((requests[0].topic.as_str(), requests[0].retain), ("spBv1.0/G/NCMD/E", false));
+    let payload = Payload::decode(&requests[0].payload).unwrap();
+    assert_eq!(payload.metrics[0].name.as_deref(), Some("Node Control/Rebirth"));
+    assert_eq!((payload.metrics[0].datatype, &payload.metrics[0].value), (Some(datatype::BOOLEAN), &RawValue::Boolean(true)));
+    // Not again within a few seconds, however much data comes.
+    host.send("spBv1.0/G/NDATA/E", &ddata(6, vec![]), T0).unwrap();
+    assert!(host.rebirths().is_empty());
+    // An unknown alias after a birth asks too (later).
+    host.send("spBv1.0/G/NBIRTH/E", &nbirth(0, 1), T0).unwrap();
+    let unknown = ddata(1, vec![Metric { alias: Some(999), value: RawValue::Double(1.0), ..Default::default() }]);
+    host.send("spBv1.0/G/NDATA/E", &unknown, Timestamp(T0.0 + 10_000_000)).unwrap();
+    assert_eq!(host.rebirths(), ["spBv1.0/G/NCMD/E"]);
+}
+
+#[test]
+fn a_passive_host_publishes_nothing() {
+    let mut host = Host::new(true);
+    assert_eq!(host.schema.will(T0), None);
+    host.schema.connected(T0);
+    host.send("spBv1.0/G/NDATA/E", &ddata(5, vec![]), T0).unwrap();
+    assert!(host.schema.take_publishes().is_empty());
+}
+
+#[test]
+fn state_birth_repeats_the_will_s_timestamp_and_stopping_says_offline() {
+    let mut host = Host::new(false);
+    let will = host.schema.will(T0).expect("a will");
+    assert_eq!(will.topic, "spBv1.0/STATE/test-host");
+    assert_eq!((will.qos, will.retain), (1, true));
+    let will: serde_json::Value = serde_json::from_slice(&will.payload).unwrap();
+    assert_eq!(will, serde_json::json!({"online": false, "timestamp": 1_700_000_000_000u64}));
+    host.schema.connected(Timestamp(T0.0 + 250_000));
+    let birth = host.schema.take_publishes();
+    let birth: serde_json::Value = serde_json::from_slice(&birth[0].payload).unwrap();
+    assert_eq!(birth, serde_json::json!({"online": true, "timestamp": 1_700_000_000_000u64}));
+    host.schema.stopping(T0);
+    let last: serde_json::Value = serde_json::from_slice(&host.schema.take_publishes()[0].payload).unwrap();
+    assert_eq!(last["online"], false);
+}
+
+#[test]
+fn losing_the_broker_takes_everything_offline_and_data_after_it_asks_for_births() {
+    let mut host = Host::new(false);
+    host.send("spBv1.0/G/NBIRTH/E", &nbirth(0, 1), T0).unwrap();
+    host.send("spBv1.0/G/DBIRTH/E/D", &dbirth(1), T0).unwrap();
+    let mut out = Vec::new();
+    host.schema.connection_lost(T0, &mut out);
+    for update in &out {
+        host.store.apply(update, T0);
+    }
+    assert!(host.offline("G/E") && host.offline("G/E/D"));
+    let data = ddata(2, vec![Metric { alias: Some(101), value: RawValue::Double(3.0), ..Default::default() }]);
+    host.send("spBv1.0/G/DDATA/E/D", &data, T0).unwrap();
+    assert_eq!(host.rebirths(), ["spBv1.0/G/NCMD/E"]);
+}
+
+#[test]
+fn templates_nulls_historical_and_bad_input() {
+    let mut host = Host::new(true);
+    host.send("spBv1.0/G/NBIRTH/E", &nbirth(0, 1), T0).unwrap();
+    let template = RawValue::Template(proto::Template {
+        template_ref: Some("Motor".into()),
+        is_definition: false,
+        metrics: vec![metric(Some("Speed"), None, datatype::FLOAT, RawValue::Float(1450.0)), metric(Some("Running"), None, datatype::BOOLEAN, RawValue::Boolean(true))],
+    });
+    let mut historical = metric(Some("Level"), None, datatype::DOUBLE, RawValue::Double(99.0));
+    historical.is_historical = true;
+    let mut null = metric(Some("Pressure"), None, datatype::DOUBLE, RawValue::None);
+    null.is_null = true;
+    let data = ddata(1, vec![metric(Some("Motor1"), None, datatype::TEMPLATE, template), historical, null]);
+    host.send("spBv1.0/G/NDATA/E", &data, T0).unwrap();
+    assert_eq!(host.value("G/E", "Motor1/Speed"), Some(1450.0));
+    assert_eq!(host.value("G/E", "Motor1/Running"), Some(1.0));
+    assert_eq!(host.value("G/E", "Level"), None, "historical values are never the live value");
+    assert!(host.value("G/E", "Pressure").is_some_and(f64::is_nan), "null is no value");
+    // Garbage, a wrong topic, commands from others, another host's STATE: no panic, no twin.
+    let twins = host.store.len();
+    assert!(matches!(host.send("spBv1.0/G/NDATA/E", b"\x0a\xff\xff", T0), Err(DecodeError::Invalid { .. })));
+    assert!(matches!(host.send("spBv1.0/G/NDATA/E/extra", b"", T0), Err(DecodeError::Invalid { .. })));
+    assert_eq!(host.send("spBv1.0/G/NCMD/E", &nbirth(0, 1), T0), Ok(Decoded::Ignored));
+    assert_eq!(host.send("spBv1.0/STATE/other", br#"{"online":true,"timestamp":1}"#, T0), Ok(Decoded::Ignored));
+    // A Boolean metric with a string value is skipped, not stored.
+    let wrong = ddata(2, vec![metric(Some("Flag"), None, datatype::BOOLEAN, RawValue::String("yes".into()))]);
+    host.send("spBv1.0/G/NDATA/E", &wrong, T0).unwrap();
+    assert_eq!(host.value("G/E", "Flag"), None);
+    assert_eq!(host.store.len(), twins);
+}

@@ -20,7 +20,7 @@ use super::sink::MessageSink;
 use super::stats::IngestStats;
 use crate::background::BackgroundThread;
 use crate::connection::{ConnectFailure, ConnectionSettings};
-use crate::schema::TopicSchema;
+use crate::schema::{SchemaPublish, TopicSchema};
 use crate::time::Timestamp;
 
 /// How a client connects and batches.
@@ -99,6 +99,33 @@ pub trait MessageHandler: 'static {
     fn flush(&mut self) {}
     /// The thread is stopping for good.
     fn finish(&mut self) {}
+    /// The will to register before the next connection attempt (a Sparkplug host's STATE).
+    fn will(&mut self) -> Option<SchemaPublish> {
+        None
+    }
+    /// An established connection broke.
+    fn connection_lost(&mut self) {}
+    /// What the handler asks to publish now (a Sparkplug host's STATE, rebirth requests).
+    fn take_publishes(&mut self) -> Vec<SchemaPublish> {
+        Vec::new()
+    }
+}
+
+fn qos_of(level: u8) -> QoS {
+    match level {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+/// Publishes what the handler asked for (never blocking the client thread).
+fn publish_requested<H: MessageHandler>(handler: &mut H, client: &Client) {
+    for publish in handler.take_publishes() {
+        if let Err(error) = client.try_publish(publish.topic.as_str(), qos_of(publish.qos), publish.retain, publish.payload) {
+            tracing::warn!(%error, topic = publish.topic, "could not publish");
+        }
+    }
 }
 
 /// A handler for clients that only publish.
@@ -200,6 +227,11 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
             let mut backoff = FIRST_RETRY;
             let mut connected_at = std::time::Instant::now();
             loop {
+                // Each poll while disconnected is a new attempt: its will is set first (a
+                // Sparkplug host's STATE carries the timestamp of the connect it goes with).
+                if !connected && let Some(will) = handler.borrow_mut().will() {
+                    eventloop.mqtt_options.set_last_will(rumqttc::LastWill::new(will.topic, will.payload, qos_of(will.qos), will.retain));
+                }
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
                         let mut handler = handler.borrow_mut();
@@ -207,6 +239,7 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
                         if eventloop.state.events.is_empty() {
                             handler.idle();
                         }
+                        publish_requested(&mut *handler, &client);
                     }
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         tracing::info!(%broker, "connected");
@@ -219,10 +252,15 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
                                 tracing::warn!(%error, "could not subscribe");
                             }
                         }
-                        handler.borrow_mut().connected();
+                        let mut handler = handler.borrow_mut();
+                        handler.connected();
+                        publish_requested(&mut *handler, &client);
                     }
                     Ok(_) => {}
                     Err(error) => {
+                        if connected {
+                            handler.borrow_mut().connection_lost();
+                        }
                         handler.borrow_mut().flush();
                         let failure = ConnectFailure::explain(&error, &config.connection, connected, config.connect_timeout);
                         let repeated = stats.last_error().is_some_and(|last| last.1 == failure);
@@ -252,7 +290,9 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
-                handler.borrow_mut().tick();
+                let mut handler = handler.borrow_mut();
+                handler.tick();
+                publish_requested(&mut *handler, &client);
             }
         };
         tokio::select! {
@@ -265,6 +305,8 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
     handler.flush();
     handler.finish();
     if connected {
+        // A last word (a Sparkplug host's STATE offline), sent before the goodbye.
+        publish_requested(&mut handler, &client);
         // Say goodbye, so the broker frees the client id and sends no will.
         let _ = client.try_disconnect();
         let _ = runtime.block_on(async {

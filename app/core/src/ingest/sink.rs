@@ -173,10 +173,29 @@ impl super::MessageHandler for MessageSink {
         MessageSink::handle(self, topic, payload, received);
     }
     fn connected(&mut self) {
+        self.schema.connected(Timestamp::now());
         self.session_started();
     }
     fn tick(&mut self) {
+        let before = self.buffer.len();
+        self.schema.tick(Timestamp::now(), &mut self.buffer);
+        if self.buffer.len() > before && self.opened.is_none() {
+            self.opened = Some(Instant::now());
+        }
         self.flush_if_due();
+    }
+    fn will(&mut self) -> Option<crate::schema::SchemaPublish> {
+        self.schema.will(Timestamp::now())
+    }
+    fn connection_lost(&mut self) {
+        self.schema.connection_lost(Timestamp::now(), &mut self.buffer);
+        self.flush();
+    }
+    fn finish(&mut self) {
+        self.schema.stopping(Timestamp::now());
+    }
+    fn take_publishes(&mut self) -> Vec<crate::schema::SchemaPublish> {
+        self.schema.take_publishes()
     }
     fn idle(&mut self) {
         if self.opened.is_some() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::TwinUpdate;
 use crate::mcap::{McapError, McapFile, for_each_message};
 use crate::schema::{Decoded, TopicSchema};
-use crate::schema::thin_edge::ThinEdgeSchema;
+use crate::schema::combined::SchemaChoice;
 
 /// Checkpoints every 10 s of log time: a seek replays at most that much traffic.
 pub const DEFAULT_INTERVAL_NS: u64 = 10_000_000_000;
@@ -39,7 +39,7 @@ pub struct SeekIndex {
 impl SeekIndex {
     /// One pass over the file, decoding every message as replay will.
     pub fn build(file: &mut McapFile, interval: u64) -> Result<Self, McapError> {
-        let mut schema = ThinEdgeSchema::default();
+        let mut schema = SchemaChoice::replay().build();
         let mut updates = Vec::new();
         // What decides the state: per channel, and per property on measurement channels.
         let mut last: HashMap<(u16, Option<Arc<str>>), MessageRef> = HashMap::new();
@@ -68,7 +68,9 @@ impl SeekIndex {
                         let mut measured = false;
                         for update in &updates {
                             match update {
-                                TwinUpdate::Measurement { name, .. } => {
+                                // A message that sets several properties (a Sparkplug DATA)
+                                // decides each of them until a later one sets it again.
+                                TwinUpdate::Measurement { name, .. } | TwinUpdate::Fragment { name, .. } | TwinUpdate::Unit { name, .. } => {
                                     measured = true;
                                     last.insert((message.channel, Some(name.clone())), here);
                                 }

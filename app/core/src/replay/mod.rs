@@ -17,7 +17,7 @@ pub use index::{Checkpoint, MessageRef, SeekIndex};
 
 use crate::mcap::{McapError, McapFile, for_each_message, message_at};
 use crate::schema::TopicSchema;
-use crate::schema::thin_edge::ThinEdgeSchema;
+use crate::schema::combined::{CombinedSchema, SchemaChoice};
 use crate::time::Timestamp;
 use crate::twin::TwinStore;
 
@@ -37,7 +37,7 @@ pub struct Recording {
     pub index: SeekIndex,
     chunk_cache: HashMap<u32, std::sync::Arc<Vec<u8>>>,
     /// The decoder of forward play (entities it has announced carry over between steps).
-    playing_schema: ThinEdgeSchema,
+    playing_schema: CombinedSchema,
     /// Chunks read and decompressed so far (not served from the cache): seek work, measured.
     pub chunks_read: u64,
 }
@@ -47,7 +47,7 @@ impl Recording {
     pub fn open(path: &Path) -> Result<Self, McapError> {
         let mut file = McapFile::open(path)?;
         let index = SeekIndex::build(&mut file, index::DEFAULT_INTERVAL_NS)?;
-        Ok(Recording { file, index, chunk_cache: HashMap::new(), playing_schema: ThinEdgeSchema::default(), chunks_read: 0 })
+        Ok(Recording { file, index, chunk_cache: HashMap::new(), playing_schema: SchemaChoice::replay().build(), chunks_read: 0 })
     }
 
     /// Log times of the first and last message.
@@ -114,7 +114,7 @@ impl Recording {
     /// Returns how many messages were applied.
     pub fn state_at(&mut self, store: &mut TwinStore, at: Timestamp) -> Result<usize, McapError> {
         let target = log_time_of(at);
-        let mut schema = ThinEdgeSchema::default();
+        let mut schema = SchemaChoice::replay().build();
         let mut updates = Vec::new();
         let mut applied = 0;
         let checkpoint = self.index.checkpoint_before(target).cloned();
@@ -161,7 +161,7 @@ impl Recording {
         Ok(applied)
     }
 
-    fn apply(&self, schema: &mut ThinEdgeSchema, store: &mut TwinStore, updates: &mut Vec<crate::TwinUpdate>, channel: u16, payload: &[u8], log_time: u64) -> usize {
+    fn apply(&self, schema: &mut CombinedSchema, store: &mut TwinStore, updates: &mut Vec<crate::TwinUpdate>, channel: u16, payload: &[u8], log_time: u64) -> usize {
         let Some(channel) = self.file.channels.get(&channel) else { return 0 };
         let time = timestamp_of(log_time);
         updates.clear();
@@ -181,7 +181,7 @@ impl Recording {
 /// checked against, and what a replay without an index would cost.
 pub fn state_by_full_replay(file: &mut McapFile, store: &mut TwinStore, at: Timestamp) -> Result<usize, McapError> {
     let target = log_time_of(at);
-    let mut schema = ThinEdgeSchema::default();
+    let mut schema = SchemaChoice::replay().build();
     let mut updates = Vec::new();
     let mut applied = 0;
     for chunk in 0..file.chunks.len() {

@@ -59,7 +59,9 @@ impl SchemaChoice {
     }
 }
 
-/// Routes each message to the first schema whose subscriptions match its topic.
+/// Routes each message to the first schema whose subscriptions match its topic. The default
+/// has no schema (a placeholder while one is borrowed).
+#[derive(Default)]
 pub struct CombinedSchema {
     schemas: Vec<(Vec<String>, Box<dyn TopicSchema>)>,
 }

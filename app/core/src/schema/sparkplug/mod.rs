@@ -269,8 +269,10 @@ impl SparkplugSchema {
     }
 }
 
+/// A birth declares where a node or device stands (explicitly: a replay that skips to a
+/// later birth must place it as playing from the start did); a group is only created.
 fn register(twin: TwinId, parent: Option<TwinId>, kind: EntityKind, name: &str, entity_type: &str) -> TwinUpdate {
-    TwinUpdate::Register { twin, implicit: true, parent, kind, display_name: Some(name.to_owned()), entity_type: Some(entity_type.to_owned()) }
+    TwinUpdate::Register { twin, implicit: parent.is_none(), parent, kind, display_name: Some(name.to_owned()), entity_type: Some(entity_type.to_owned()) }
 }
 
 /// The `bdSeq` metric of a birth or death.

@@ -5,6 +5,8 @@ mod support;
 
 #[path = "end_to_end/network.rs"]
 mod network;
+#[path = "end_to_end/sparkplug.rs"]
+mod sparkplug;
 #[path = "end_to_end/tls.rs"]
 mod tls;
 #[path = "end_to_end/xr.rs"]

@@ -92,7 +92,7 @@ impl Dvr {
         }
         self.counter += 1;
         let path = self.directory.join(format!("segment-{}.mcap", self.counter));
-        match start_recording(IngestConfig::helper(&self.connection, "dvr"), &path, vec!["te/#".into()]) {
+        match start_recording(IngestConfig::helper(&self.connection, "dvr"), &path, vec!["te/#".into(), "spBv1.0/#".into()]) {
             Ok((client, _stats)) => {
                 self.current = Some(Segment { path, started: Instant::now(), started_at: Timestamp::now(), _client: client });
             }

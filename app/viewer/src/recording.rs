@@ -65,7 +65,7 @@ fn apply_record_commands(mut commands: MessageReader<RecordCommand>, recorder: O
                 let name = twinscope_core::Timestamp::now().to_string().replace([':', '.'], "-");
                 let path = recorder.directory.join(format!("twinscope-{name}.mcap"));
                 let started = std::fs::create_dir_all(&recorder.directory)
-                    .and_then(|()| start_recording(IngestConfig::helper(&recorder.connection, "record"), &path, vec!["te/#".into()]));
+                    .and_then(|()| start_recording(IngestConfig::helper(&recorder.connection, "record"), &path, vec!["te/#".into(), "spBv1.0/#".into()]));
                 match started {
                     Ok((client, stats)) => {
                         info!("recording the live session to {}", path.display());

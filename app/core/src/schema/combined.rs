@@ -48,7 +48,7 @@ impl SchemaChoice {
         let schemas = self
             .kinds
             .iter()
-            .map(|kind| -> Box<dyn TopicSchema> {
+            .map(|kind| -> Box<dyn TopicSchema + Sync> {
                 match kind {
                     SchemaKind::ThinEdge => Box::new(ThinEdgeSchema::default()),
                     SchemaKind::Sparkplug => Box::new(SparkplugSchema::new(self.sparkplug.clone())),
@@ -63,11 +63,12 @@ impl SchemaChoice {
 /// has no schema (a placeholder while one is borrowed).
 #[derive(Default)]
 pub struct CombinedSchema {
-    schemas: Vec<(Vec<String>, Box<dyn TopicSchema>)>,
+    schemas: Vec<(Vec<String>, Box<dyn TopicSchema + Sync>)>,
 }
 
 impl CombinedSchema {
-    pub fn new(schemas: Vec<Box<dyn TopicSchema>>) -> Self {
+    /// `Sync`, so a replay that holds one can be shared by the viewer's systems.
+    pub fn new(schemas: Vec<Box<dyn TopicSchema + Sync>>) -> Self {
         CombinedSchema { schemas: schemas.into_iter().map(|s| (s.subscriptions(), s)).collect() }
     }
 }

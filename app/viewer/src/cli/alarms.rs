@@ -23,7 +23,7 @@ pub fn run(args: AlarmsArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         }
         None => {
             let settings = args.connect.resolve(None)?;
-            let stats = super::listen::listen(&settings, &mut store, args.listen_for)?;
+            let stats = super::listen::listen(&settings, &args.schemas.choice(), &mut store, args.listen_for)?;
             if let Some(code) = super::listen::never_connected(&settings, &stats, args.listen_for) {
                 return Ok(code);
             }

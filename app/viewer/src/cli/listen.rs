@@ -6,14 +6,14 @@ use std::time::{Duration, Instant};
 
 use twinscope_core::connection::ConnectionSettings;
 use twinscope_core::ingest::{IngestConfig, StatsSnapshot, spawn_ingest};
-use twinscope_core::schema::thin_edge::ThinEdgeSchema;
+use twinscope_core::schema::combined::SchemaChoice;
 use twinscope_core::twin::TwinStore;
 
 /// Applies what the broker sends for `duration` to `store`. Ends early when the connection
 /// fails for a reason retrying cannot fix (TLS, credentials). Returns the client's counters
 /// as they stood while listening.
-pub fn listen(settings: &ConnectionSettings, store: &mut TwinStore, duration: Duration) -> anyhow::Result<StatsSnapshot> {
-    let (mut ingest, batches) = spawn_ingest(IngestConfig::new(settings.clone()), Box::new(ThinEdgeSchema::default()))?;
+pub fn listen(settings: &ConnectionSettings, schemas: &SchemaChoice, store: &mut TwinStore, duration: Duration) -> anyhow::Result<StatsSnapshot> {
+    let (mut ingest, batches) = spawn_ingest(IngestConfig::new(settings.clone()), Box::new(schemas.build()))?;
     let deadline = Instant::now() + duration;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         if let Some(batch) = batches.recv_timeout(left.min(Duration::from_millis(50))) {

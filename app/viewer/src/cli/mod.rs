@@ -8,6 +8,7 @@ mod connect;
 mod gen_plant;
 mod listen;
 mod record;
+mod schemas;
 mod sim;
 mod state;
 mod view;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 pub use connect::ConnectArgs;
+pub use schemas::SchemaArgs;
 use twinscope_core::time::parse_duration;
 
 #[derive(Parser, Debug)]
@@ -53,6 +55,8 @@ pub struct ViewArgs {
     /// simulator).
     #[command(flatten)]
     pub connect: ConnectArgs,
+    #[command(flatten)]
+    pub schemas: SchemaArgs,
     /// Replay this recording (MCAP) on a timeline instead of showing live data (connection
     /// options are then not needed, and ignored).
     #[arg(long, conflicts_with = "broker")]
@@ -159,6 +163,8 @@ pub struct AlarmsArgs {
     /// Instead of a recording, listen to a broker for a while (--for) and list its alarms.
     #[command(flatten)]
     pub connect: ConnectArgs,
+    #[command(flatten)]
+    pub schemas: SchemaArgs,
     /// With a broker: how long to listen, e.g. 5s.
     #[arg(long = "for", default_value = "5s", value_parser = parse_duration)]
     pub listen_for: Duration,
@@ -185,8 +191,8 @@ pub struct RecordArgs {
     /// never written into the recording.
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// Topic filters to record (repeat the flag for several).
-    #[arg(long = "topics", default_value = "te/#")]
+    /// Topic filters to record (repeat the flag for several) [default: te/# and spBv1.0/#].
+    #[arg(long = "topics", default_values = ["te/#", "spBv1.0/#"])]
     pub topics: Vec<String>,
     /// The MCAP file to write.
     #[arg(long, required_unless_present = "repair")]
@@ -208,6 +214,8 @@ pub struct StateArgs {
     /// The broker to listen to [default: mqtt://127.0.0.1:1883].
     #[command(flatten)]
     pub connect: ConnectArgs,
+    #[command(flatten)]
+    pub schemas: SchemaArgs,
     /// Print the state from a recording instead of a broker.
     #[arg(long, conflicts_with = "broker")]
     pub replay: Option<PathBuf>,

@@ -16,7 +16,7 @@ pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         return replay_state(store, path, args.at.as_deref(), args.json, out);
     }
     let settings = args.connect.resolve(Some(twinscope_core::BrokerAddress::loopback(1883)))?;
-    let stats = super::listen::listen(&settings, &mut store, args.listen_for)?;
+    let stats = super::listen::listen(&settings, &args.schemas.choice(), &mut store, args.listen_for)?;
     store.mark_stale(Timestamp::now());
     if args.json {
         crate::outln!(out, "{}", serde_json::to_string_pretty(&state_json(&store, Some(&stats)))?);

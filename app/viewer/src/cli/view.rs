@@ -23,7 +23,6 @@ use twinscope_core::connection::ConnectionSettings;
 use twinscope_core::ingest::{IngestConfig, IngestHandle, spawn_ingest};
 use twinscope_core::manifest::{LoadedScene, NamePattern, load_scene};
 use twinscope_core::rules::RuleSet;
-use twinscope_core::schema::thin_edge::ThinEdgeSchema;
 use twinscope_core::sim::{SimConfig, SimHandle, spawn_simulator};
 use twinscope_core::twin::{StoreConfig, TwinStore};
 
@@ -67,7 +66,7 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         let simulator = spawn_simulator(config).context("starting the plant simulator")?;
         (ConnectionSettings::plain(embedded.address), true, Some(simulator))
     };
-    let (ingest, batches) = spawn_ingest(IngestConfig::new(connection.clone()), Box::new(ThinEdgeSchema::default()))?;
+    let (ingest, batches) = spawn_ingest(IngestConfig::new(connection.clone()), Box::new(args.schemas.choice().build()))?;
     let stats = ingest.stats.clone();
 
     let template = StoreTemplate(std::sync::Arc::new(fresh_store));

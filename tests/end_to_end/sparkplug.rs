@@ -1,0 +1,173 @@
+//! Sparkplug B against a real edge node: Eclipse Tahu's JavaScript client (npm
+//! `sparkplug-client`, driven by `tests/sparkplug/edge.js`) publishing to mosquitto, and
+//! `twinscope state` as the host application.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::support::{Mosquitto, repo_root, twinscope};
+
+/// The edge node peer, or `None` (skipped unless CI requires it) without node and its package.
+struct Edge {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+fn peer_installed() -> bool {
+    let installed = repo_root().join("tests/sparkplug/node_modules/sparkplug-client").exists() && Command::new("node").arg("--version").output().is_ok();
+    if !installed {
+        assert!(std::env::var_os("TWINSCOPE_REQUIRE_INTEROP").is_none(), "the Tahu peer is not installed (npm ci --prefix tests/sparkplug)");
+        eprintln!("SKIPPED: the Tahu Sparkplug peer is not installed (npm ci --prefix tests/sparkplug)");
+    }
+    installed
+}
+
+impl Edge {
+    fn start(broker: &str, bd_seq: u8) -> Edge {
+        let mut child = Command::new("node")
+            .arg(repo_root().join("tests/sparkplug/edge.js"))
+            .args(["--broker", broker, "--group", "Plant1", "--node", "Edge1", "--device", "PLC1", "--bdseq", &bd_seq.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the Tahu edge peer");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        let mut edge = Edge { child, stdin, lines, seen: Vec::new() };
+        edge.wait_for("connected");
+        edge
+    }
+
+    /// Waits for a line starting with `prefix` (up to 15 s).
+    fn wait_for(&mut self, prefix: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.starts_with(prefix);
+                    self.seen.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("the edge peer never said {prefix:?}; it said {:?}", self.seen);
+    }
+
+    fn command(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").expect("write to the edge peer");
+        self.wait_for(&format!("ok {line}"));
+    }
+
+    fn said(&mut self, text: &str) -> usize {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen.iter().filter(|l| l.as_str() == text).count()
+    }
+}
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_state(broker: &str, seconds: u32) -> Child {
+    twinscope()
+        .args(["state", "--broker", broker, "--for", &format!("{seconds}s"), "--json", "--sparkplug-host-id", "twinscope-test"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start twinscope state")
+}
+
+fn finish(child: Child) -> (serde_json::Value, String) {
+    let output = child.wait_with_output().expect("twinscope state");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+    (json, stderr)
+}
+
+fn twin<'a>(state: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    state["twins"].as_array().and_then(|twins| twins.iter().find(|t| t["id"] == id)).unwrap_or_else(|| panic!("no twin {id} in {state}"))
+}
+
+fn property(twin: &serde_json::Value, name: &str) -> serde_json::Value {
+    twin["properties"].as_array().and_then(|p| p.iter().find(|p| p["name"] == name)).cloned().unwrap_or_else(|| panic!("no {name} in {twin}"))
+}
+
+/// A host that joins after the births asks for them (and gets them from the real client),
+/// reads values by alias with their datatypes, asks again after a `seq` gap once the reorder
+/// timeout passes, and shows the node and its device offline when the edge process dies
+/// and the broker sends its NDEATH will. The edge coming back with a new bdSeq is online
+/// again. The host's STATE is retained on the broker, online while it runs.
+#[test]
+fn a_late_host_gets_births_follows_data_and_sees_the_edge_die_and_return() {
+    if !peer_installed() {
+        return;
+    }
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let mut edge = Edge::start(&url, 1);
+    // The host joins after the births: the first data asks for them.
+    let host = start_state(&url, 13);
+    std::thread::sleep(Duration::from_secs(2));
+    edge.command("data Temperature 81.5");
+    edge.wait_for("ncmd rebirth");
+    edge.command("data Count -5");
+    // A gap, 7 s after the first request (one request per node per 5 s at most).
+    std::thread::sleep(Duration::from_secs(4));
+    edge.command("gap");
+    edge.command("data Pressure 2.5");
+    edge.wait_for("ncmd rebirth");
+    edge.command("kill");
+    let (state, log) = finish(host);
+    assert_eq!(edge.said("ncmd rebirth"), 2, "births asked for when joining late and after the gap: {:?}\n{log}", edge.seen);
+    assert!(log.contains("a message went missing (seq gap)"), "{log}");
+    let device = twin(&state, "Plant1/Edge1/PLC1");
+    assert_eq!(property(device, "Temperature")["value"], 81.5);
+    assert_eq!(property(device, "Temperature")["unit"], "°C");
+    assert_eq!(property(device, "Count")["value"], -5.0, "an Int32 sign-extended");
+    assert_eq!(property(device, "Pressure")["value"], 2.5);
+    assert_eq!(property(device, "Running")["value"], 1.0, "a Boolean as 1");
+    assert_eq!(device["fragments"]["Recipe"]["columns"], serde_json::json!(["Ingredient", "Amount"]), "a data set");
+    assert_eq!(twin(&state, "Plant1/Edge1")["parent"], "Plant1");
+    assert_eq!(device["status"], "stale", "the NDEATH will took the device offline: {device}");
+    assert_eq!(twin(&state, "Plant1/Edge1")["status"], "stale");
+
+    // Back with a new bdSeq, while a host listens: online again, with its new data.
+    let host = start_state(&url, 6);
+    std::thread::sleep(Duration::from_secs(1));
+    let mut edge = Edge::start(&url, 2);
+    edge.command("data Temperature 90");
+    let (state, _) = finish(host);
+    let device = twin(&state, "Plant1/Edge1/PLC1");
+    assert_eq!(property(device, "Temperature")["value"], 90.0);
+    assert_ne!(device["status"], "stale", "{device}");
+    assert_eq!(edge.said("ncmd rebirth"), 0, "births seen live need no rebirth");
+
+    // The host's STATE was published retained, and said offline when it stopped.
+    let retained = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &mosquitto.port.to_string(), "-t", "spBv1.0/STATE/twinscope-test", "-C", "1", "-W", "3"])
+        .output()
+        .expect("mosquitto_sub");
+    let state: serde_json::Value = serde_json::from_slice(&retained.stdout).unwrap_or_else(|e| panic!("{e}: {:?}", retained));
+    assert_eq!(state["online"], false, "{state}");
+    assert!(state["timestamp"].as_u64().is_some_and(|t| t > 1_700_000_000_000), "{state}");
+}

@@ -29,9 +29,14 @@ pub struct AlarmRuleSpec {
     pub alarm_type: String,
     #[serde(default = "match_all")]
     pub twins: String,
+    /// The property, or a pattern with `*` (`Alarms/*`): each matching property is its own
+    /// alarm, typed `<type>:<property>`.
     pub property: String,
     pub above: Option<f64>,
     pub below: Option<f64>,
+    /// For on/off tags (a PLC's alarm bits, Sparkplug Booleans): `true` raises the alarm
+    /// while the tag is on, `false` while it is off.
+    pub when: Option<bool>,
     #[serde(default)]
     pub deadband: f64,
     #[serde(default)]
@@ -47,7 +52,7 @@ fn match_all() -> String {
 /// Why an alarm rule was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AlarmRuleError {
-    #[error("alarm {0:?}: give exactly one of `above` or `below`")]
+    #[error("alarm {0:?}: give exactly one of `above`, `below` or `when`")]
     Direction(String),
     #[error("alarm {0:?}: the limit must be a finite number")]
     NonFinite(String),
@@ -79,6 +84,8 @@ pub struct AlarmRule {
     pub on_delay_us: i64,
     pub severity: Severity,
     pub text: String,
+    /// An on/off rule (`when`): its text names no value.
+    pub on_off: bool,
 }
 
 /// What one measurement did to a rule's condition.
@@ -102,9 +109,12 @@ impl AlarmRule {
         if name.is_empty() {
             return Err(AlarmRuleError::EmptyType(index + 1));
         }
-        let (direction, limit) = match (spec.above, spec.below) {
-            (Some(limit), None) => (Direction::Above, limit),
-            (None, Some(limit)) => (Direction::Below, limit),
+        // An on/off tag is 1 or 0: on is above one half, off below it.
+        let (direction, limit) = match (spec.above, spec.below, spec.when) {
+            (Some(limit), None, None) => (Direction::Above, limit),
+            (None, Some(limit), None) => (Direction::Below, limit),
+            (None, None, Some(true)) => (Direction::Above, 0.5),
+            (None, None, Some(false)) => (Direction::Below, 0.5),
             _ => return Err(AlarmRuleError::Direction(name)),
         };
         if !limit.is_finite() {
@@ -115,9 +125,12 @@ impl AlarmRule {
             return Err(AlarmRuleError::Negative(name));
         }
         let severity = Severity::parse(&spec.severity).ok_or_else(|| AlarmRuleError::Severity(name.clone(), spec.severity.clone()))?;
-        let text = spec.text.clone().unwrap_or_else(|| {
-            let side = if direction == Direction::Above { "above" } else { "below" };
-            format!("{} {side} {limit}", spec.property)
+        let text = spec.text.clone().unwrap_or_else(|| match spec.when {
+            Some(on) => format!("{} is {}", spec.property, if on { "on" } else { "off" }),
+            None => {
+                let side = if direction == Direction::Above { "above" } else { "below" };
+                format!("{} {side} {limit}", spec.property)
+            }
         });
         Ok(AlarmRule {
             alarm_type: name.into(),
@@ -129,7 +142,13 @@ impl AlarmRule {
             on_delay_us: (spec.on_delay_secs * 1e6) as i64,
             severity,
             text,
+            on_off: spec.when.is_some(),
         })
+    }
+
+    /// The alarm type a property's alarm gets: the rule's, or with a pattern `<type>:<property>`.
+    pub fn alarm_type_for(&self, property: &str) -> Arc<str> {
+        if self.property.contains('*') { format!("{}:{property}", self.alarm_type).into() } else { self.alarm_type.clone() }
     }
 
     /// The value at which an active alarm clears.
@@ -201,7 +220,7 @@ impl AlarmRules {
 
     /// Every rule for this twin and property.
     pub fn find(&self, twin: &str, property: &str) -> Vec<usize> {
-        (0..self.rules.len()).filter(|&i| self.rules[i].property == property && glob_match(&self.rules[i].twins, twin)).collect()
+        (0..self.rules.len()).filter(|&i| glob_match(&self.rules[i].property, property) && glob_match(&self.rules[i].twins, twin)).collect()
     }
 }
 
@@ -216,6 +235,7 @@ mod tests {
             property: "temperature".into(),
             above: Some(85.0),
             below: None,
+            when: None,
             deadband,
             on_delay_secs,
             severity: "major".into(),
@@ -267,6 +287,7 @@ mod tests {
             property: "pressure".into(),
             above: None,
             below: Some(1.0),
+            when: None,
             deadband: 0.2,
             on_delay_secs: 0.0,
             severity: "critical".into(),
@@ -286,6 +307,7 @@ mod tests {
             property: "p".into(),
             above: Some(1.0),
             below: Some(0.0),
+            when: None,
             deadband: 0.0,
             on_delay_secs: 0.0,
             severity: "major".into(),
@@ -299,5 +321,20 @@ mod tests {
         assert!(matches!(AlarmRules::compile(&[spec]), Err(AlarmRuleError::Negative(_))));
         let spec = AlarmRuleSpec { below: None, above: Some(f64::INFINITY), ..base };
         assert!(matches!(AlarmRules::compile(&[spec]), Err(AlarmRuleError::NonFinite(_))));
+    }
+
+    #[test]
+    fn on_off_rules_raise_while_a_tag_is_on_one_alarm_per_matching_property() {
+        let spec: AlarmRuleSpec = toml::from_str("type = \"plc\"\nproperty = \"Alarms/*\"\nwhen = true\nseverity = \"major\"").unwrap();
+        let rules = AlarmRules::compile(&[spec]).unwrap();
+        assert_eq!(rules.find("Plant1/Edge1/PLC1", "Alarms/HighTemp"), [0]);
+        assert!(rules.find("Plant1/Edge1/PLC1", "Temperature").is_empty());
+        let rule = rules.get(0);
+        assert_eq!(rule.alarm_type_for("Alarms/HighTemp").as_ref(), "plc:Alarms/HighTemp");
+        assert_eq!(rule.text, "Alarms/* is on");
+        let changes = feed(rule, &[(0.0, 0.0), (1.0, 1.0), (2.0, 1.0), (3.0, 0.0)]);
+        assert_eq!(changes, vec![(1.0, LimitChange::Activated), (3.0, LimitChange::Cleared)]);
+        let both: AlarmRuleSpec = toml::from_str("type = \"x\"\nproperty = \"p\"\nwhen = true\nabove = 1.0\nseverity = \"major\"").unwrap();
+        assert!(matches!(AlarmRules::compile(&[both]), Err(AlarmRuleError::Direction(_))));
     }
 }

@@ -259,3 +259,22 @@ fn templates_nulls_historical_and_bad_input() {
     assert_eq!(host.value("G/E", "Flag"), None);
     assert_eq!(host.store.len(), twins);
 }
+
+#[test]
+fn a_plc_alarm_bit_that_turns_on_is_an_alarm_in_the_list() {
+    use crate::alarms::{AlarmRuleSpec, AlarmRules};
+    let rule: AlarmRuleSpec = toml::from_str("type = \"plc\"\ntwins = \"Plant1/*\"\nproperty = \"Alarms/*\"\nwhen = true\nseverity = \"critical\"\ntext = \"PLC alarm\"").unwrap();
+    let mut host = Host::new(true);
+    host.store = TwinStore::new(StoreConfig::default(), RuleSet::default()).with_alarm_rules(AlarmRules::compile(&[rule]).unwrap());
+    host.send("spBv1.0/Plant1/NBIRTH/E", &nbirth(0, 1), T0).unwrap();
+    host.send("spBv1.0/Plant1/DBIRTH/E/D", &dbirth(1), T0).unwrap();
+    assert!(host.store.alarm_book().alarms().is_empty(), "born off");
+    let on = ddata(2, vec![Metric { alias: Some(106), value: RawValue::Boolean(true), ..Default::default() }]);
+    host.send("spBv1.0/Plant1/DDATA/E/D", &on, T0).unwrap();
+    let alarm = &host.store.alarm_book().alarms()[0];
+    assert_eq!((alarm.alarm_type.as_ref(), alarm.text.as_str()), ("plc:Alarms/HighTemp", "PLC alarm"));
+    assert!(alarm.state.is_active() && alarm.state.is_unacknowledged());
+    let off = ddata(3, vec![Metric { alias: Some(106), value: RawValue::Boolean(false), ..Default::default() }]);
+    host.send("spBv1.0/Plant1/DDATA/E/D", &off, T0).unwrap();
+    assert!(!host.store.alarm_book().alarms()[0].state.is_active(), "cleared, awaiting acknowledgement");
+}

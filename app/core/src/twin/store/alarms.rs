@@ -84,12 +84,13 @@ impl TwinStore {
         self.twins[index.0 as usize].alarms.retain(|a| a.alarm_type != *alarm_type);
     }
 
-    pub(super) fn apply_limit_change(&mut self, index: TwinIndex, rule: usize, change: LimitChange, value: f64, time: Timestamp) {
+    pub(super) fn apply_limit_change(&mut self, index: TwinIndex, property: &str, rule: usize, change: LimitChange, value: f64, time: Timestamp) {
         let rule = self.alarm_rules.get(rule);
-        let (alarm_type, cause) = (rule.alarm_type.clone(), format!("rule {}", rule.alarm_type));
+        let alarm_type = rule.alarm_type_for(property);
+        let cause = format!("rule {alarm_type}");
         match change {
             LimitChange::Activated => {
-                let text = format!("{} (value {value:.2})", rule.text);
+                let text = if rule.on_off { rule.text.clone() } else { format!("{} (value {value:.2})", rule.text) };
                 let alarm = ActiveAlarm { alarm_type, severity: rule.severity, text, time, source: AlarmSource::Rule };
                 self.raise_alarm(index, alarm, &cause);
             }

@@ -479,7 +479,7 @@ impl TwinStore {
                     }
                 }
                 for (rule, change) in changes {
-                    self.apply_limit_change(index, rule, change, *value, *time);
+                    self.apply_limit_change(index, name, rule, change, *value, *time);
                 }
                 self.mark_seen(index, now);
             }

@@ -68,6 +68,8 @@ pub struct ConnectionInfo {
     pub broker: String,
     /// True when the broker and simulator run inside this process.
     pub embedded: bool,
+    /// The schemas spoken, and as which Sparkplug host (empty for a replay).
+    pub speaks: String,
 }
 
 /// Ingest counters and rates, updated once a second.

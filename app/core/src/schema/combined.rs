@@ -44,6 +44,21 @@ impl SchemaChoice {
         SchemaChoice { kinds: SchemaKind::ALL.to_vec(), sparkplug: SparkplugConfig::replay() }
     }
 
+    /// What is spoken, for the status bar: `te + Sparkplug host twinscope-…` or
+    /// `Sparkplug (passive)`.
+    pub fn describe(&self) -> String {
+        let names: Vec<String> = self
+            .kinds
+            .iter()
+            .map(|kind| match kind {
+                SchemaKind::ThinEdge => "te".to_owned(),
+                SchemaKind::Sparkplug if self.sparkplug.passive => "Sparkplug (passive)".to_owned(),
+                SchemaKind::Sparkplug => format!("Sparkplug host {}", self.sparkplug.host_id),
+            })
+            .collect();
+        names.join(" + ")
+    }
+
     pub fn build(&self) -> CombinedSchema {
         let schemas = self
             .kinds

@@ -66,7 +66,8 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         let simulator = spawn_simulator(config).context("starting the plant simulator")?;
         (ConnectionSettings::plain(embedded.address), true, Some(simulator))
     };
-    let (ingest, batches) = spawn_ingest(IngestConfig::new(connection.clone()), Box::new(args.schemas.choice().build()))?;
+    let schemas = args.schemas.choice();
+    let (ingest, batches) = spawn_ingest(IngestConfig::new(connection.clone()), Box::new(schemas.build()))?;
     let stats = ingest.stats.clone();
 
     let template = StoreTemplate(std::sync::Arc::new(fresh_store));
@@ -85,7 +86,7 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
     }
     app.insert_resource(template)
         .insert_resource(IngestLink { batches, stats })
-        .insert_resource(ConnectionInfo { broker: connection.describe(), embedded })
+        .insert_resource(ConnectionInfo { broker: connection.describe(), embedded, speaks: schemas.describe() })
         .insert_resource(BackgroundThreads { _ingest: ingest, _simulator: simulator });
     Ok(exit_code(app.run()))
 }
@@ -115,7 +116,7 @@ fn run_replay(
         error: None,
     };
     let mut app = viewer_app(&args, scene.as_ref(), scene_error, store)?;
-    app.insert_resource(session).insert_resource(ConnectionInfo { broker: format!("replay of {}", path.display()), embedded: false });
+    app.insert_resource(session).insert_resource(ConnectionInfo { broker: format!("replay of {}", path.display()), embedded: false, speaks: String::new() });
     Ok(exit_code(app.run()))
 }
 

@@ -209,7 +209,10 @@ fn draw_panels(
     let selected = selection.twin.filter(|t| (t.0 as usize) < state.store.len());
     let ctx = contexts.ctx_mut()?;
     let mut root = egui::Ui::new(ctx.clone(), "twinscope-root".into(), UiBuilder::new().layer_id(LayerId::background()).max_rect(ctx.viewport_rect()));
-    let source = if connection.embedded { format!("{} (embedded demo)", connection.broker) } else { connection.broker.clone() };
+    let mut source = if connection.embedded { format!("{} (embedded demo)", connection.broker) } else { connection.broker.clone() };
+    if !connection.speaks.is_empty() {
+        source = format!("{source} · {}", connection.speaks);
+    }
     let mut bar = model::status_bar_view(&state.store, &rate.snapshot, rate.messages_per_second, &source, replay.is_some(), scene.error.as_deref());
     bar.focus = **focus;
     bar.publishes_acks = publishes_acks;

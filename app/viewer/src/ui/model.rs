@@ -132,6 +132,8 @@ pub struct InspectorView {
     pub properties: Vec<PropertyRow>,
     pub alarms: Vec<AlarmRow>,
     pub fragments: Vec<(String, String)>,
+    /// Tables among the twin's data (a Sparkplug DataSet): name, columns, rows of cells.
+    pub tables: Vec<DataTable>,
     pub health: Option<bool>,
     /// Direct parts, worst first.
     pub children: Vec<PartRow>,
@@ -183,6 +185,30 @@ fn limits_of(store: &TwinStore, property: &twinscope_core::twin::Property) -> Ve
 }
 
 /// The selected twin's view; times shown on the plant's clock.
+/// A table to show: `{"columns": [...], "rows": [[...], ...]}` (how a Sparkplug DataSet is kept).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataTable {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl DataTable {
+    fn of(value: &serde_json::Value) -> Option<DataTable> {
+        let columns = value.get("columns")?.as_array()?.iter().map(shown).collect();
+        let rows = value.get("rows")?.as_array()?.iter().map(|row| row.as_array().map(|cells| cells.iter().map(shown).collect()).unwrap_or_default()).collect();
+        Some(DataTable { name: String::new(), columns, rows })
+    }
+}
+
+/// A JSON value as text: strings without their quotes.
+fn shown(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 pub fn inspector_view(store: &TwinStore, rollup: &Rollup, index: TwinIndex, clock: UtcOffset) -> InspectorView {
     let twin = store.get(index);
     let path = store.path_indices(index).into_iter().map(|i| (i, store.get(i).label().to_owned())).collect();
@@ -242,7 +268,8 @@ pub fn inspector_view(store: &TwinStore, rollup: &Rollup, index: TwinIndex, cloc
         path,
         properties,
         alarms,
-        fragments: twin.fragments.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        fragments: twin.fragments.iter().filter(|(_, v)| DataTable::of(v).is_none()).map(|(k, v)| (k.to_string(), shown(v))).collect(),
+        tables: twin.fragments.iter().filter_map(|(k, v)| DataTable::of(v).map(|t| DataTable { name: k.to_string(), ..t })).collect(),
         health: twin.health,
         children,
         descendants,
@@ -342,6 +369,18 @@ mod tests {
     use twinscope_core::TwinUpdate;
     use twinscope_core::rules::RuleSet;
     use twinscope_core::twin::{Severity, StoreConfig};
+
+    #[test]
+    fn a_data_set_shows_as_a_table_and_text_without_quotes() {
+        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+        let plc = store.declare("plc", None, Some("PLC"));
+        let recipe = serde_json::json!({"columns": ["Ingredient", "Amount"], "rows": [["Flour", 1.5], ["Water", 0.75]]});
+        store.apply(&TwinUpdate::Fragment { twin: "plc".into(), name: "Recipe".into(), value: Some(recipe) }, Timestamp(0));
+        store.apply(&TwinUpdate::Fragment { twin: "plc".into(), name: "Mode".into(), value: Some(serde_json::json!("Auto")) }, Timestamp(0));
+        let view = inspector_view(&store, &Rollup::compute(&store), plc, UtcOffset(0));
+        assert_eq!(view.fragments, [("Mode".to_owned(), "Auto".to_owned())]);
+        assert_eq!(view.tables, [DataTable { name: "Recipe".into(), columns: vec!["Ingredient".into(), "Amount".into()], rows: vec![vec!["Flour".into(), "1.5".into()], vec!["Water".into(), "0.75".into()]] }]);
+    }
 
     #[test]
     fn inspector_shows_path_values_and_worst_children_first() {

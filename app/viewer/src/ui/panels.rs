@@ -270,6 +270,22 @@ pub fn inspector(ui: &mut egui::Ui, view: Option<&InspectorView>, focus: FocusMo
                 ui.label(RichText::new(format!("{name}: {value}")).small());
             }
         }
+        for table in &view.tables {
+            ui.add_space(6.0);
+            ui.label(RichText::new(&table.name).strong());
+            egui::Grid::new(("data-table", &table.name)).striped(true).show(ui, |ui| {
+                for column in &table.columns {
+                    ui.label(RichText::new(column).small().strong());
+                }
+                ui.end_row();
+                for row in &table.rows {
+                    for cell in row {
+                        ui.label(RichText::new(cell).small().monospace());
+                    }
+                    ui.end_row();
+                }
+            });
+        }
     });
     commands
 }

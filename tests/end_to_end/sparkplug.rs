@@ -171,3 +171,59 @@ fn a_late_host_gets_births_follows_data_and_sees_the_edge_die_and_return() {
     assert_eq!(state["online"], false, "{state}");
     assert!(state["timestamp"].as_u64().is_some_and(|t| t > 1_700_000_000_000), "{state}");
 }
+
+/// Sparkplug traffic recorded: the channels carry the payload's protobuf schema, so an
+/// independent reader (Foxglove's Python `mcap` with its protobuf decoder) decodes every
+/// message; replaying the recording gives the values the edge published.
+#[test]
+fn sparkplug_recordings_carry_their_schema_and_replay() {
+    if !peer_installed() {
+        return;
+    }
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sparkplug-{}.mcap", std::process::id()));
+    let recorder = twinscope()
+        .args(["record", "--broker", &url, "--out", path.to_str().unwrap(), "--for", "6s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start twinscope record");
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut edge = Edge::start(&url, 7);
+    edge.command("data Temperature 64.25");
+    edge.command("data Count -12");
+    let output = recorder.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let script = r#"
+import json, sys
+from mcap.reader import make_reader
+from mcap_protobuf.decoder import DecoderFactory
+out = []
+with open(sys.argv[1], "rb") as f:
+    for schema, channel, message, decoded in make_reader(f, decoder_factories=[DecoderFactory()]).iter_decoded_messages(topics=None):
+        if channel.message_encoding == "protobuf":
+            out.append({"topic": channel.topic, "schema": schema.name, "metrics": [[m.name, m.alias] for m in decoded.metrics]})
+print(json.dumps(out))
+"#;
+    let python = Command::new("python3").args(["-c", script]).arg(&path).output().expect("python3");
+    if !python.status.success() && String::from_utf8_lossy(&python.stderr).contains("ModuleNotFoundError") {
+        assert!(std::env::var_os("TWINSCOPE_REQUIRE_INTEROP").is_none(), "python3 -m pip install mcap mcap-protobuf-support");
+        eprintln!("SKIPPED interop part: python3 -m pip install mcap mcap-protobuf-support");
+    } else {
+        assert!(python.status.success(), "{}", String::from_utf8_lossy(&python.stderr));
+        let decoded: Vec<serde_json::Value> = serde_json::from_slice(&python.stdout).unwrap();
+        let birth = decoded.iter().find(|m| m["topic"] == "spBv1.0/Plant1/DBIRTH/Edge1/PLC1").unwrap_or_else(|| panic!("{decoded:?}"));
+        assert_eq!(birth["schema"], "org.eclipse.tahu.protobuf.Payload");
+        assert!(birth["metrics"].as_array().unwrap().iter().any(|m| m[0] == "Temperature" && m[1] == 101), "{birth}");
+        assert!(decoded.iter().filter(|m| m["topic"] == "spBv1.0/Plant1/DDATA/Edge1/PLC1").count() >= 2);
+    }
+
+    let output = crate::support::run_twinscope(&["state", "--replay", path.to_str().unwrap(), "--json"], Duration::from_secs(30));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let state: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let device = twin(&state, "Plant1/Edge1/PLC1");
+    assert_eq!(property(device, "Temperature")["value"], 64.25);
+    assert_eq!(property(device, "Count")["value"], -12.0);
+}

@@ -7,6 +7,7 @@ pub const MAGIC: &[u8; 8] = b"\x89MCAP0\r\n";
 pub mod op {
     pub const HEADER: u8 = 0x01;
     pub const FOOTER: u8 = 0x02;
+    pub const SCHEMA: u8 = 0x03;
     pub const CHANNEL: u8 = 0x04;
     pub const MESSAGE: u8 = 0x05;
     pub const CHUNK: u8 = 0x06;

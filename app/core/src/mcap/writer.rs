@@ -40,10 +40,15 @@ pub struct WriterStats {
     pub channels: u64,
 }
 
+/// The id of the Sparkplug B schema in recordings.
+const SPARKPLUG_SCHEMA: u16 = 1;
+
 pub struct McapWriter {
     out: BufWriter<File>,
     position: u64,
     channels: BTreeMap<(String, Delivery), u16>,
+    /// The Sparkplug B protobuf schema (id 1), once a Sparkplug channel needs it.
+    sparkplug_schema: Option<Vec<u8>>,
     channel_records: Vec<Vec<u8>>,
     sequences: Vec<u32>,
     channel_counts: Vec<u64>,
@@ -69,6 +74,7 @@ impl McapWriter {
             out: BufWriter::with_capacity(1 << 20, file),
             position: 0,
             channels: BTreeMap::new(),
+            sparkplug_schema: None,
             channel_records: Vec::new(),
             sequences: Vec::new(),
             channel_counts: Vec::new(),
@@ -112,8 +118,19 @@ impl McapWriter {
                     return Err(std::io::Error::other("more than 65535 channels in one recording"));
                 }
                 let qos = delivery.qos.to_string();
+                // Sparkplug payloads are protobuf, described by a schema so other tools decode
+                // them; everything else (thin-edge, Sparkplug STATE) is JSON.
+                let protobuf = crate::schema::sparkplug::descriptor::is_protobuf_topic(topic);
+                if protobuf && self.sparkplug_schema.is_none() {
+                    let mut schema = Fields::default();
+                    schema.u16(SPARKPLUG_SCHEMA).string(crate::schema::sparkplug::descriptor::SCHEMA_NAME).string("protobuf").bytes_u32(&crate::schema::sparkplug::descriptor::file_descriptor_set());
+                    // In the chunk too (before its first channel), for a file without a summary.
+                    put_record(&mut self.chunk, op::SCHEMA, &schema.0);
+                    self.sparkplug_schema = Some(schema.0);
+                }
+                let (schema_id, encoding) = if protobuf { (SPARKPLUG_SCHEMA, "protobuf") } else { (0, "json") };
                 let mut body = Fields::default();
-                body.u16(id).u16(0).string(topic).string("json").string_map(&[
+                body.u16(id).u16(schema_id).string(topic).string(encoding).string_map(&[
                     ("mqtt.qos", qos.as_str()),
                     ("mqtt.retain", if delivery.retain { "true" } else { "false" }),
                 ]);
@@ -207,6 +224,11 @@ impl McapWriter {
         self.flush_chunk()?;
         self.emit(op::DATA_END, &0u32.to_le_bytes())?;
         let summary_start = self.position;
+        let schemas_start = self.position;
+        if let Some(schema) = self.sparkplug_schema.clone() {
+            self.emit(op::SCHEMA, &schema)?;
+        }
+        let schemas_length = self.position - schemas_start;
         let channels_start = self.position;
         for record in std::mem::take(&mut self.channel_records) {
             self.emit(op::CHANNEL, &record)?;
@@ -220,7 +242,7 @@ impl McapWriter {
         }
         statistics
             .u64(self.messages)
-            .u16(0)
+            .u16(u16::from(self.sparkplug_schema.is_some()))
             .u32(self.channel_counts.len() as u32)
             .u32(0)
             .u32(0)
@@ -251,6 +273,7 @@ impl McapWriter {
         let chunk_indexes_length = self.position - chunk_indexes_start;
         let summary_offset_start = self.position;
         for (group, start, length) in [
+            (op::SCHEMA, schemas_start, schemas_length),
             (op::CHANNEL, channels_start, channels_length),
             (op::STATISTICS, statistics_start, statistics_length),
             (op::CHUNK_INDEX, chunk_indexes_start, chunk_indexes_length),

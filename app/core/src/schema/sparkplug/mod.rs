@@ -19,6 +19,7 @@
 //!   timestamp. STATE and rebirth requests are the only things it publishes; `passive` turns
 //!   both off, and the host then waits for births.
 
+pub mod descriptor;
 mod proto;
 mod topic;
 mod value;

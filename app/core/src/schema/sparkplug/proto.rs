@@ -318,7 +318,7 @@ fn decode_template(bytes: &[u8], depth: usize) -> Result<Template, ProtoError> {
     Ok(template)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+pub(super) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     loop {
         let byte = (value & 0x7f) as u8;
         value >>= 7;
@@ -334,12 +334,12 @@ fn put_key(out: &mut Vec<u8>, number: u32, wire: u8) {
     put_varint(out, (u64::from(number) << 3) | u64::from(wire));
 }
 
-fn put_varint_field(out: &mut Vec<u8>, number: u32, value: u64) {
+pub(super) fn put_varint_field(out: &mut Vec<u8>, number: u32, value: u64) {
     put_key(out, number, 0);
     put_varint(out, value);
 }
 
-fn put_bytes_field(out: &mut Vec<u8>, number: u32, bytes: &[u8]) {
+pub(super) fn put_bytes_field(out: &mut Vec<u8>, number: u32, bytes: &[u8]) {
     put_key(out, number, 2);
     put_varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);

@@ -74,8 +74,13 @@ impl SeekIndex {
                                     measured = true;
                                     last.insert((message.channel, Some(name.clone())), here);
                                 }
-                                TwinUpdate::AlarmRaised { .. } => alarm_transitions.push((message.log_time, true)),
-                                TwinUpdate::AlarmCleared { .. } => alarm_transitions.push((message.log_time, false)),
+                                // An alarm's last transition decides it (in a JSON source it
+                                // shares its message with values).
+                                TwinUpdate::AlarmRaised { alarm_type, .. } | TwinUpdate::AlarmCleared { alarm_type, .. } => {
+                                    alarm_transitions.push((message.log_time, matches!(update, TwinUpdate::AlarmRaised { .. })));
+                                    measured = true;
+                                    last.insert((message.channel, Some(format!("\0alarm {alarm_type}").into())), here);
+                                }
                                 _ => {}
                             }
                         }

@@ -4,6 +4,7 @@
 //! mapping is a new module, not a rewrite of ingest.
 
 pub mod combined;
+pub mod json_map;
 pub mod sparkplug;
 pub mod thin_edge;
 

@@ -1,0 +1,148 @@
+//! Topic patterns with named captures (`plant/{line}/{machine}/telemetry`) and the id
+//! templates they fill (`{line}-{machine}`).
+
+/// One level of a topic pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Level {
+    Literal(String),
+    /// `{name}`: any one level, remembered under its name.
+    Capture(String),
+    /// `+`: any one level.
+    Any,
+    /// `#`: the rest (last level only).
+    Rest,
+}
+
+/// A compiled topic pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicPattern {
+    levels: Vec<Level>,
+}
+
+impl TopicPattern {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.is_empty() {
+            return Err("the topic pattern is empty".into());
+        }
+        let parts: Vec<&str> = text.split('/').collect();
+        let mut levels = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let level = if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                    return Err(format!("{{{name}}} is not a capture name (letters, digits, _)"));
+                }
+                if names.contains(&name) {
+                    return Err(format!("{{{name}}} is captured twice"));
+                }
+                names.push(name);
+                Level::Capture(name.to_owned())
+            } else if *part == "+" {
+                Level::Any
+            } else if *part == "#" {
+                if i + 1 != parts.len() {
+                    return Err("# may only be the last level".into());
+                }
+                Level::Rest
+            } else if part.contains(['{', '}', '+', '#']) {
+                return Err(format!("{part:?}: a capture, + or # must be a whole level"));
+            } else {
+                Level::Literal((*part).to_owned())
+            };
+            levels.push(level);
+        }
+        Ok(TopicPattern { levels })
+    }
+
+    /// The MQTT subscription filter for this pattern.
+    pub fn filter(&self) -> String {
+        let levels: Vec<&str> = self
+            .levels
+            .iter()
+            .map(|l| match l {
+                Level::Literal(text) => text.as_str(),
+                Level::Capture(_) | Level::Any => "+",
+                Level::Rest => "#",
+            })
+            .collect();
+        levels.join("/")
+    }
+
+    /// The capture names, in order.
+    pub fn captures(&self) -> Vec<&str> {
+        self.levels.iter().filter_map(|l| if let Level::Capture(name) = l { Some(name.as_str()) } else { None }).collect()
+    }
+
+    /// The captured values if `topic` matches.
+    pub fn matches<'t>(&self, topic: &'t str) -> Option<Vec<(&str, &'t str)>> {
+        let mut captured = Vec::new();
+        let mut parts = topic.split('/');
+        for level in &self.levels {
+            match (level, parts.next()) {
+                (Level::Rest, _) => return Some(captured),
+                (Level::Literal(text), Some(part)) if text == part => {}
+                (Level::Any, Some(_)) => {}
+                (Level::Capture(name), Some(part)) => captured.push((name.as_str(), part)),
+                _ => return None,
+            }
+        }
+        parts.next().is_none().then_some(captured)
+    }
+}
+
+/// A template like `{line}-{machine}`, filled from captures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    text: String,
+}
+
+impl Template {
+    /// Checks that every `{name}` in `text` is one of `captures`.
+    pub fn parse(text: &str, captures: &[&str]) -> Result<Self, String> {
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            let close = rest[open..].find('}').ok_or_else(|| format!("{text:?}: a {{ without its }}"))?;
+            let name = &rest[open + 1..open + close];
+            if !captures.contains(&name) {
+                return Err(format!("{text:?}: {{{name}}} is not captured by the topic pattern (it captures {captures:?})"));
+            }
+            rest = &rest[open + close + 1..];
+        }
+        Ok(Template { text: text.to_owned() })
+    }
+
+    pub fn fill(&self, captured: &[(&str, &str)]) -> String {
+        let mut out = self.text.clone();
+        for (name, value) in captured {
+            out = out.replace(&format!("{{{name}}}"), value);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captures_fill_templates() {
+        let pattern = TopicPattern::parse("plant/{line}/{machine}/telemetry").unwrap();
+        assert_eq!(pattern.filter(), "plant/+/+/telemetry");
+        let captured = pattern.matches("plant/l1/pump3/telemetry").unwrap();
+        assert_eq!(captured, [("line", "l1"), ("machine", "pump3")]);
+        assert_eq!(Template::parse("{line}-{machine}", &pattern.captures()).unwrap().fill(&captured), "l1-pump3");
+        assert_eq!(pattern.matches("plant/l1/pump3/status"), None);
+        assert_eq!(pattern.matches("plant/l1/pump3/telemetry/extra"), None);
+        let rest = TopicPattern::parse("telegraf/{host}/#").unwrap();
+        assert_eq!(rest.matches("telegraf/h1/cpu/total"), Some(vec![("host", "h1")]));
+    }
+
+    #[test]
+    fn bad_patterns_and_templates_are_refused() {
+        for bad in ["", "a/{x}/{x}", "a/#/b", "a/x{y}", "a/{}", "a/{x y}"] {
+            assert!(TopicPattern::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Template::parse("{machine}", &["line"]).unwrap_err().contains("not captured"));
+        assert!(Template::parse("{line", &["line"]).is_err());
+    }
+}

@@ -3,6 +3,8 @@
 
 mod support;
 
+#[path = "end_to_end/json_sources.rs"]
+mod json_sources;
 #[path = "end_to_end/network.rs"]
 mod network;
 #[path = "end_to_end/sparkplug.rs"]

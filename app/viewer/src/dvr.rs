@@ -51,6 +51,8 @@ struct Segment {
 #[derive(Resource)]
 pub struct Dvr {
     connection: ConnectionSettings,
+    /// What the live view reads: the DVR records those topics and replays them the same way.
+    pub schemas: twinscope_core::schema::combined::SchemaChoice,
     directory: PathBuf,
     /// Each segment covers this long; the DVR offers between one and two of them.
     pub window: Duration,
@@ -72,7 +74,8 @@ impl Dvr {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
         let instance = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let directory = base.join(format!("dvr-{}-{instance}", std::process::id()));
-        Dvr { connection: connection.into(), directory, window, current: None, previous: None, counter: 0, utc_offset_seconds, error: None }
+        let schemas = twinscope_core::schema::combined::SchemaChoice::replay();
+        Dvr { connection: connection.into(), schemas, directory, window, current: None, previous: None, counter: 0, utc_offset_seconds, error: None }
     }
 
     /// The oldest instant the DVR can show.
@@ -92,7 +95,7 @@ impl Dvr {
         }
         self.counter += 1;
         let path = self.directory.join(format!("segment-{}.mcap", self.counter));
-        match start_recording(IngestConfig::helper(&self.connection, "dvr"), &path, vec!["te/#".into(), "spBv1.0/#".into()]) {
+        match start_recording(IngestConfig::helper(&self.connection, "dvr"), &path, self.schemas.subscriptions()) {
             Ok((client, _stats)) => {
                 self.current = Some(Segment { path, started: Instant::now(), started_at: Timestamp::now(), _client: client });
             }
@@ -175,7 +178,7 @@ fn apply_dvr_commands(
                     (Some((previous, _)), None) => previous.clone(),
                     (None, None) => continue,
                 };
-                let mut recording = match Recording::open(&path) {
+                let mut recording = match Recording::open_with(&path, dvr.schemas.for_replay()) {
                     Ok(recording) => recording,
                     Err(error) => {
                         dvr.error = Some(error.to_string());

@@ -29,6 +29,8 @@ pub enum RecordCommand {
 /// Where live recordings go and the one in progress, if any.
 #[derive(Resource)]
 pub struct LiveRecorder {
+    /// The topics the live view reads (the scene's JSON sources too).
+    pub topics: Vec<String>,
     pub connection: ConnectionSettings,
     pub directory: PathBuf,
     pub active: Option<ActiveRecording>,
@@ -45,7 +47,7 @@ pub struct ActiveRecording {
 
 impl LiveRecorder {
     pub fn new(connection: impl Into<ConnectionSettings>, directory: PathBuf) -> Self {
-        LiveRecorder { connection: connection.into(), directory, active: None, last_message: None }
+        LiveRecorder { connection: connection.into(), topics: twinscope_core::schema::combined::SchemaChoice::replay().subscriptions(), directory, active: None, last_message: None }
     }
 
     /// Seconds recorded and bytes written so far.
@@ -65,7 +67,7 @@ fn apply_record_commands(mut commands: MessageReader<RecordCommand>, recorder: O
                 let name = twinscope_core::Timestamp::now().to_string().replace([':', '.'], "-");
                 let path = recorder.directory.join(format!("twinscope-{name}.mcap"));
                 let started = std::fs::create_dir_all(&recorder.directory)
-                    .and_then(|()| start_recording(IngestConfig::helper(&recorder.connection, "record"), &path, vec!["te/#".into(), "spBv1.0/#".into()]));
+                    .and_then(|()| start_recording(IngestConfig::helper(&recorder.connection, "record"), &path, recorder.topics.clone()));
                 match started {
                     Ok((client, stats)) => {
                         info!("recording the live session to {}", path.display());

@@ -61,6 +61,9 @@ pub struct SceneManifest {
     /// Local alarm rules: limits with deadband and on-delay.
     #[serde(default, rename = "alarm")]
     pub alarms: Vec<AlarmRuleSpec>,
+    /// JSON messages on topics of the plant's own design.
+    #[serde(default, rename = "source")]
+    pub sources: Vec<crate::schema::json_map::SourceSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -199,6 +202,7 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<SceneManifest, SceneErr
             return Err(fail(format!("twin[{i}]: id must not be empty")));
         }
     }
+    crate::schema::json_map::JsonMappingSchema::new(&manifest.sources).map_err(|e| fail(format!("source: {e}")))?;
     Ok(manifest)
 }
 

@@ -38,8 +38,8 @@ pub struct SeekIndex {
 
 impl SeekIndex {
     /// One pass over the file, decoding every message as replay will.
-    pub fn build(file: &mut McapFile, interval: u64) -> Result<Self, McapError> {
-        let mut schema = SchemaChoice::replay().build();
+    pub fn build(file: &mut McapFile, interval: u64, schemas: &SchemaChoice) -> Result<Self, McapError> {
+        let mut schema = schemas.build();
         let mut updates = Vec::new();
         // What decides the state: per channel, and per property on measurement channels.
         let mut last: HashMap<(u16, Option<Arc<str>>), MessageRef> = HashMap::new();

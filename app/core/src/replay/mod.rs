@@ -38,6 +38,8 @@ pub struct Recording {
     chunk_cache: HashMap<u32, std::sync::Arc<Vec<u8>>>,
     /// The decoder of forward play (entities it has announced carry over between steps).
     playing_schema: CombinedSchema,
+    /// How messages are read (the scene's JSON sources too).
+    schemas: SchemaChoice,
     /// Chunks read and decompressed so far (not served from the cache): seek work, measured.
     pub chunks_read: u64,
 }
@@ -45,9 +47,14 @@ pub struct Recording {
 impl Recording {
     /// Opens a recording and builds its seek index (one pass over the file).
     pub fn open(path: &Path) -> Result<Self, McapError> {
+        Self::open_with(path, SchemaChoice::replay())
+    }
+
+    /// Opens a recording read with these schemas (a scene's JSON sources among them).
+    pub fn open_with(path: &Path, schemas: SchemaChoice) -> Result<Self, McapError> {
         let mut file = McapFile::open(path)?;
-        let index = SeekIndex::build(&mut file, index::DEFAULT_INTERVAL_NS)?;
-        Ok(Recording { file, index, chunk_cache: HashMap::new(), playing_schema: SchemaChoice::replay().build(), chunks_read: 0 })
+        let index = SeekIndex::build(&mut file, index::DEFAULT_INTERVAL_NS, &schemas)?;
+        Ok(Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), schemas, chunks_read: 0 })
     }
 
     /// Log times of the first and last message.
@@ -114,7 +121,7 @@ impl Recording {
     /// Returns how many messages were applied.
     pub fn state_at(&mut self, store: &mut TwinStore, at: Timestamp) -> Result<usize, McapError> {
         let target = log_time_of(at);
-        let mut schema = SchemaChoice::replay().build();
+        let mut schema = self.schemas.build();
         let mut updates = Vec::new();
         let mut applied = 0;
         let checkpoint = self.index.checkpoint_before(target).cloned();
@@ -180,8 +187,13 @@ impl Recording {
 /// The state at `at` by applying every message from the start: the reference seeks are
 /// checked against, and what a replay without an index would cost.
 pub fn state_by_full_replay(file: &mut McapFile, store: &mut TwinStore, at: Timestamp) -> Result<usize, McapError> {
+    state_by_full_replay_with(file, store, at, &SchemaChoice::replay())
+}
+
+/// [`state_by_full_replay`], reading messages with these schemas (a scene's JSON sources).
+pub fn state_by_full_replay_with(file: &mut McapFile, store: &mut TwinStore, at: Timestamp, schemas: &SchemaChoice) -> Result<usize, McapError> {
     let target = log_time_of(at);
-    let mut schema = SchemaChoice::replay().build();
+    let mut schema = schemas.build();
     let mut updates = Vec::new();
     let mut applied = 0;
     for chunk in 0..file.chunks.len() {

@@ -2,6 +2,7 @@
 //! message goes to the schema whose subscription matches its topic.
 
 use super::{DecodeError, Decoded, SchemaPublish, TopicSchema};
+use crate::schema::json_map::{JsonMappingSchema, SourceSpec};
 use crate::schema::sparkplug::{SparkplugConfig, SparkplugSchema};
 use crate::schema::thin_edge::ThinEdgeSchema;
 use crate::time::Timestamp;
@@ -27,21 +28,23 @@ impl SchemaKind {
 }
 
 /// Which schemas to speak, and how the Sparkplug host behaves.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SchemaChoice {
     pub kinds: Vec<SchemaKind>,
     pub sparkplug: SparkplugConfig,
+    /// The scene's JSON sources (`[[source]]`): read first, before the standard schemas.
+    pub json_sources: Vec<SourceSpec>,
 }
 
 impl SchemaChoice {
     /// Every schema; the Sparkplug host with a unique id, publishing its STATE.
     pub fn all() -> Self {
-        SchemaChoice { kinds: SchemaKind::ALL.to_vec(), sparkplug: SparkplugConfig::new(None, false) }
+        SchemaChoice { kinds: SchemaKind::ALL.to_vec(), sparkplug: SparkplugConfig::new(None, false), json_sources: Vec::new() }
     }
 
     /// For reading a recording: every schema, nothing published.
     pub fn replay() -> Self {
-        SchemaChoice { kinds: SchemaKind::ALL.to_vec(), sparkplug: SparkplugConfig::replay() }
+        SchemaChoice { kinds: SchemaKind::ALL.to_vec(), sparkplug: SparkplugConfig::replay(), json_sources: Vec::new() }
     }
 
     /// What is spoken, for the status bar: `te + Sparkplug host twinscope-…` or
@@ -56,20 +59,38 @@ impl SchemaChoice {
                 SchemaKind::Sparkplug => format!("Sparkplug host {}", self.sparkplug.host_id),
             })
             .collect();
-        names.join(" + ")
+        let mut names = names.join(" + ");
+        if !self.json_sources.is_empty() {
+            names += &format!(" + {} JSON source{}", self.json_sources.len(), if self.json_sources.len() == 1 { "" } else { "s" });
+        }
+        names
+    }
+
+    /// The same schemas, publishing nothing (to read a recording of them).
+    pub fn for_replay(&self) -> SchemaChoice {
+        SchemaChoice { sparkplug: SparkplugConfig::replay(), ..self.clone() }
+    }
+
+    /// The topic filters these schemas subscribe to (what a recording of them must take).
+    pub fn subscriptions(&self) -> Vec<String> {
+        self.for_replay().build().subscriptions()
     }
 
     pub fn build(&self) -> CombinedSchema {
-        let schemas = self
-            .kinds
-            .iter()
-            .map(|kind| -> Box<dyn TopicSchema + Sync> {
-                match kind {
-                    SchemaKind::ThinEdge => Box::new(ThinEdgeSchema::default()),
-                    SchemaKind::Sparkplug => Box::new(SparkplugSchema::new(self.sparkplug.clone())),
-                }
-            })
-            .collect();
+        let mut schemas: Vec<Box<dyn TopicSchema + Sync>> = Vec::new();
+        if !self.json_sources.is_empty() {
+            // Checked when the scene was read; a mistake here is reported, not fatal.
+            match JsonMappingSchema::new(&self.json_sources) {
+                Ok(schema) => schemas.push(Box::new(schema)),
+                Err(error) => tracing::error!("the scene's JSON sources are not used: {error}"),
+            }
+        }
+        for kind in &self.kinds {
+            schemas.push(match kind {
+                SchemaKind::ThinEdge => Box::new(ThinEdgeSchema::default()),
+                SchemaKind::Sparkplug => Box::new(SparkplugSchema::new(self.sparkplug.clone())),
+            });
+        }
         CombinedSchema::new(schemas)
     }
 }

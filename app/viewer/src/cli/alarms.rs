@@ -4,18 +4,20 @@
 
 use std::process::ExitCode;
 
-use twinscope_core::replay::state_by_full_replay;
+use twinscope_core::replay::state_by_full_replay_with;
 
 use super::AlarmsArgs;
 
 pub fn run(args: AlarmsArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     super::init_cli_logging();
-    let Some(mut store) = super::store_for_scene(args.scene.as_deref()) else { return Ok(ExitCode::FAILURE) };
+    let Some((mut store, sources)) = super::scene_store_and_sources(args.scene.as_deref()) else { return Ok(ExitCode::FAILURE) };
+    let mut schemas = args.schemas.choice();
+    schemas.json_sources = sources;
     let source = match &args.replay {
         Some(path) => {
-            let Some((mut recording, _, end)) = super::open_recording(path) else { return Ok(ExitCode::FAILURE) };
+            let Some((mut recording, _, end)) = super::open_recording(path, schemas.clone()) else { return Ok(ExitCode::FAILURE) };
             // Every message in order: seeking would skip transitions between checkpoints.
-            if let Err(error) = state_by_full_replay(&mut recording.file, &mut store, end) {
+            if let Err(error) = state_by_full_replay_with(&mut recording.file, &mut store, end, &schemas) {
                 eprintln!("error: {error}");
                 return Ok(ExitCode::FAILURE);
             }
@@ -23,7 +25,7 @@ pub fn run(args: AlarmsArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         }
         None => {
             let settings = args.connect.resolve(None)?;
-            let stats = super::listen::listen(&settings, &args.schemas.choice(), &mut store, args.listen_for)?;
+            let stats = super::listen::listen(&settings, &schemas, &mut store, args.listen_for)?;
             if let Some(code) = super::listen::never_connected(&settings, &stats, args.listen_for) {
                 return Ok(code);
             }

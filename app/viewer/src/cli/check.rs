@@ -68,5 +68,52 @@ pub fn run(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     if scene.binding.bound.is_empty() {
         crate::outln!(out, "\nnote: no node is bound; give nodes extras {{\"{}\": \"<twin id>\"}} or add binding.name_patterns", scene.manifest.binding.extras_key);
     }
-    Ok(ExitCode::SUCCESS)
+    check_sources(&scene, &args, out)
+}
+
+/// The scene's JSON sources: their topic filters, and what the given samples yield.
+fn check_sources(scene: &twinscope_core::manifest::LoadedScene, args: &CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
+    use twinscope_core::schema::TopicSchema;
+    use twinscope_core::schema::json_map::JsonMappingSchema;
+    let mut samples: Vec<(String, String)> = args.sample.chunks(2).map(|pair| (pair[0].clone(), pair[1].clone())).collect();
+    if let Some(path) = &args.samples {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+            let (topic, payload) = line.split_once(' ').unwrap_or((line, ""));
+            samples.push((topic.to_owned(), payload.to_owned()));
+        }
+    }
+    if scene.manifest.sources.is_empty() {
+        if !samples.is_empty() {
+            eprintln!("error: the scene has no [[source]] to test samples against");
+            return Ok(ExitCode::FAILURE);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Checked when the scene was loaded.
+    let mut schema = JsonMappingSchema::new(&scene.manifest.sources).map_err(anyhow::Error::msg)?;
+    crate::outln!(out, "\nJSON sources ({}):", schema.sources().len());
+    for source in schema.sources() {
+        crate::outln!(out, "  {}: {}", source.name, source.pattern.filter());
+    }
+    let mut failed = false;
+    for (topic, payload) in samples {
+        let mut updates = Vec::new();
+        crate::outln!(out, "\nsample {topic}");
+        match schema.decode(&topic, payload.as_bytes(), twinscope_core::Timestamp::now(), &mut updates) {
+            Ok(_) => {
+                for update in &updates {
+                    crate::outln!(out, "  {update:?}");
+                }
+                if updates.is_empty() {
+                    crate::outln!(out, "  (no updates: no property or alarm found in the payload)");
+                }
+            }
+            Err(error) => {
+                failed = true;
+                crate::outln!(out, "  rejected: {error}");
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

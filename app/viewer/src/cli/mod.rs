@@ -183,6 +183,12 @@ pub struct CheckArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Test the scene's JSON sources against a sample message: prints the updates it yields.
+    #[arg(long, num_args = 2, value_names = ["TOPIC", "PAYLOAD"])]
+    pub sample: Vec<String>,
+    /// Test them against a file of samples, one per line: the topic, a space, the payload.
+    #[arg(long, value_name = "FILE")]
+    pub samples: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -366,24 +372,26 @@ macro_rules! outln {
 /// Logging for the commands without a window (the viewer uses Bevy's log plugin).
 /// A store as the scene at `path` declares it (empty without one); `None` after printing
 /// why the scene could not be loaded.
-pub fn store_for_scene(path: Option<&Path>) -> Option<twinscope_core::twin::TwinStore> {
+/// A scene's store and its JSON sources (`[[source]]`); none without a scene. `None` after
+/// printing why the scene cannot be used.
+pub fn scene_store_and_sources(path: Option<&Path>) -> Option<(twinscope_core::twin::TwinStore, Vec<twinscope_core::schema::json_map::SourceSpec>)> {
     use twinscope_core::twin::{StoreConfig, TwinStore};
     match path {
         Some(path) => match twinscope_core::manifest::load_scene(path) {
-            Ok(scene) => Some(scene.new_store()),
+            Ok(scene) => Some((scene.new_store(), scene.manifest.sources.clone())),
             Err(error) => {
                 eprintln!("error: {error}");
                 None
             }
         },
-        None => Some(TwinStore::new(StoreConfig::default(), twinscope_core::rules::RuleSet::default())),
+        None => Some((TwinStore::new(StoreConfig::default(), twinscope_core::rules::RuleSet::default()), Vec::new())),
     }
 }
 
 /// A recording with its time range, opened for replay; `None` after printing why not (a file
 /// cut short is read up to its last complete chunk, with a warning).
-pub fn open_recording(path: &Path) -> Option<(twinscope_core::replay::Recording, twinscope_core::Timestamp, twinscope_core::Timestamp)> {
-    let recording = match twinscope_core::replay::Recording::open(path) {
+pub fn open_recording(path: &Path, schemas: twinscope_core::schema::combined::SchemaChoice) -> Option<(twinscope_core::replay::Recording, twinscope_core::Timestamp, twinscope_core::Timestamp)> {
+    let recording = match twinscope_core::replay::Recording::open_with(path, schemas) {
         Ok(recording) => recording,
         Err(error) => {
             eprintln!("error: {error}");

@@ -22,6 +22,6 @@ pub struct SchemaArgs {
 impl SchemaArgs {
     pub fn choice(&self) -> SchemaChoice {
         let kinds = if self.schemas.is_empty() { SchemaKind::ALL.to_vec() } else { self.schemas.clone() };
-        SchemaChoice { kinds, sparkplug: SparkplugConfig::new(self.sparkplug_host_id.clone(), self.sparkplug_passive) }
+        SchemaChoice { kinds, sparkplug: SparkplugConfig::new(self.sparkplug_host_id.clone(), self.sparkplug_passive), json_sources: Vec::new() }
     }
 }

@@ -11,12 +11,14 @@ use super::StateArgs;
 
 pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     super::init_cli_logging();
-    let Some(mut store) = super::store_for_scene(args.scene.as_deref()) else { return Ok(ExitCode::FAILURE) };
+    let Some((mut store, sources)) = super::scene_store_and_sources(args.scene.as_deref()) else { return Ok(ExitCode::FAILURE) };
+    let mut schemas = args.schemas.choice();
+    schemas.json_sources = sources;
     if let Some(path) = &args.replay {
-        return replay_state(store, path, args.at.as_deref(), args.json, out);
+        return replay_state(store, path, schemas, args.at.as_deref(), args.json, out);
     }
     let settings = args.connect.resolve(Some(twinscope_core::BrokerAddress::loopback(1883)))?;
-    let stats = super::listen::listen(&settings, &args.schemas.choice(), &mut store, args.listen_for)?;
+    let stats = super::listen::listen(&settings, &schemas, &mut store, args.listen_for)?;
     store.mark_stale(Timestamp::now());
     if args.json {
         crate::outln!(out, "{}", serde_json::to_string_pretty(&state_json(&store, Some(&stats)))?);
@@ -27,8 +29,8 @@ pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
 }
 
 /// The state at one instant of a recording (the end when no instant is given).
-fn replay_state(mut store: TwinStore, path: &std::path::Path, at: Option<&str>, json: bool, out: &mut String) -> anyhow::Result<ExitCode> {
-    let Some((mut recording, start, end)) = super::open_recording(path) else { return Ok(ExitCode::FAILURE) };
+fn replay_state(mut store: TwinStore, path: &std::path::Path, schemas: twinscope_core::schema::combined::SchemaChoice, at: Option<&str>, json: bool, out: &mut String) -> anyhow::Result<ExitCode> {
+    let Some((mut recording, start, end)) = super::open_recording(path, schemas) else { return Ok(ExitCode::FAILURE) };
     let instant = match at {
         None => end,
         Some(text) => match Timestamp::parse_rfc3339(text) {

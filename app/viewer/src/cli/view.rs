@@ -66,7 +66,8 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         let simulator = spawn_simulator(config).context("starting the plant simulator")?;
         (ConnectionSettings::plain(embedded.address), true, Some(simulator))
     };
-    let schemas = args.schemas.choice();
+    let mut schemas = args.schemas.choice();
+    schemas.json_sources = scene.as_ref().map(|s| s.manifest.sources.clone()).unwrap_or_default();
     let (ingest, batches) = spawn_ingest(IngestConfig::new(connection.clone()), Box::new(schemas.build()))?;
     let stats = ingest.stats.clone();
 
@@ -74,7 +75,9 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
     let mut app = viewer_app(&args, scene.as_ref(), scene_error, store)?;
     if args.dvr_minutes > 0.0 && !args.xr {
         let window = std::time::Duration::from_secs_f64(args.dvr_minutes * 60.0);
-        app.insert_resource(Dvr::new(connection.clone(), window, args.utc_offset.unwrap_or_else(local_utc_offset)));
+        let mut dvr = Dvr::new(connection.clone(), window, args.utc_offset.unwrap_or_else(local_utc_offset));
+        dvr.schemas = schemas.for_replay();
+        app.insert_resource(dvr);
     }
     if args.publish_acks {
         let publisher = Publisher::connect(connection.clone(), "acks").context("starting the acknowledgement publisher")?;
@@ -82,7 +85,9 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         tracing::info!(broker = %connection.describe(), "acknowledgements will be published as thin-edge events");
     }
     if !args.xr {
-        app.insert_resource(LiveRecorder::new(connection.clone(), args.record_dir.clone()));
+        let mut recorder = LiveRecorder::new(connection.clone(), args.record_dir.clone());
+        recorder.topics = schemas.subscriptions();
+        app.insert_resource(recorder);
     }
     app.insert_resource(template)
         .insert_resource(IngestLink { batches, stats })
@@ -100,7 +105,9 @@ fn run_replay(
     mut store: TwinStore,
     fresh_store: Box<dyn Fn() -> TwinStore + Send + Sync>,
 ) -> anyhow::Result<ExitCode> {
-    let Some((mut recording, start, end)) = super::open_recording(path) else { return Ok(ExitCode::FAILURE) };
+    let mut schemas = args.schemas.choice().for_replay();
+    schemas.json_sources = scene.as_ref().map(|s| s.manifest.sources.clone()).unwrap_or_default();
+    let Some((mut recording, start, end)) = super::open_recording(path, schemas) else { return Ok(ExitCode::FAILURE) };
     recording.state_at(&mut store, start).context("reading the start of the recording")?;
     let session = ReplaySession {
         recording,

@@ -3,6 +3,7 @@
 //! are compiled with the same optimisation.
 
 pub mod latency;
+pub mod schemas;
 
 use std::fmt::Write as _;
 use std::hint::black_box;

@@ -145,18 +145,26 @@ impl SparkplugSchema {
     }
 
     fn edge(&mut self, group: &str, kind: MessageType, node: &str, device: Option<&str>, payload: &Payload, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Decoded {
-        let key = format!("{group}/{node}");
+        let mut key = String::with_capacity(group.len() + node.len() + 1);
+        key.push_str(group);
+        key.push('/');
+        key.push_str(node);
         let start = out.len();
-        let node_state = self.nodes.entry(key.clone()).or_insert_with(|| EdgeNode {
-            twin: TwinId::from(key.as_str()),
-            born: false,
-            bd_seq: None,
-            next_seq: None,
-            gap: None,
-            rebirth_asked: None,
-            metrics: Declared::default(),
-            devices: HashMap::new(),
-        });
+        // Looked up by reference: a new key is only allocated for a node seen the first time.
+        if !self.nodes.contains_key(&key) {
+            let state = EdgeNode {
+                twin: TwinId::from(key.as_str()),
+                born: false,
+                bd_seq: None,
+                next_seq: None,
+                gap: None,
+                rebirth_asked: None,
+                metrics: Declared::default(),
+                devices: HashMap::new(),
+            };
+            self.nodes.insert(key.clone(), state);
+        }
+        let node_state = self.nodes.get_mut(&key).expect("inserted above");
         let time = payload.timestamp.map_or(received, |ms| Timestamp((ms as i64).saturating_mul(1000)));
         // Sequence numbers: every message of a node's session but its death.
         let mut ask = None;

@@ -31,11 +31,20 @@ pub fn parse(topic: &str) -> Result<Topic<'_>, String> {
     if parts.next() != Some(NAMESPACE) {
         return Err(format!("not in the {NAMESPACE} namespace"));
     }
-    let parts: Vec<&str> = parts.collect();
-    if let ["STATE", host] = parts[..] {
+    // At most five levels after the namespace are looked at (no allocation per message).
+    let mut levels: [&str; 5] = [""; 5];
+    let mut count = 0;
+    for part in parts {
+        if count == levels.len() {
+            return Err("not spBv1.0/<group>/<type>/<edge node>[/<device>]".into());
+        }
+        levels[count] = part;
+        count += 1;
+    }
+    if let ["STATE", host] = levels[..count] {
         return if host.is_empty() { Err("a STATE topic without a host id".into()) } else { Ok(Topic::State { host }) };
     }
-    let (group, kind, node, device) = match parts[..] {
+    let (group, kind, node, device) = match levels[..count] {
         [group, kind, node] => (group, kind, node, None),
         [group, kind, node, device] => (group, kind, node, Some(device)),
         _ => return Err("not spBv1.0/<group>/<type>/<edge node>[/<device>]".into()),

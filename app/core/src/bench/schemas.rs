@@ -1,0 +1,189 @@
+//! The Sparkplug B and JSON-mapping rows of `twinscope bench`: decode + apply of the demo
+//! plant's signals in each encoding, next to a bare decode of the same payloads (the protobuf
+//! payload read into its message, resp. a `serde_json::Value` parse), medians of 5 runs.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use crate::demo::PlantLayout;
+use crate::rules::RuleSet;
+use crate::schema::TopicSchema;
+use crate::schema::json_map::{JsonMappingSchema, SourceSpec};
+use crate::schema::sparkplug::{Metric, Payload, RawValue, SparkplugConfig, SparkplugSchema, datatype};
+use crate::time::Timestamp;
+use crate::twin::{StoreConfig, TwinStore};
+
+/// One encoding's figures.
+#[derive(Debug, Clone)]
+pub struct SchemaBenchRow {
+    pub name: &'static str,
+    pub messages: usize,
+    pub bytes: usize,
+    pub bare: Duration,
+    /// Decoding into updates alone (what the MQTT thread does live).
+    pub decode_only: Duration,
+    pub decode_apply: Duration,
+}
+
+impl SchemaBenchRow {
+    /// decode + apply throughput as a share of the bare decode's.
+    pub fn ratio(&self) -> f64 {
+        self.bare.as_secs_f64() / self.decode_apply.as_secs_f64()
+    }
+}
+
+const NOW: Timestamp = Timestamp(1_700_000_000_000_000);
+
+/// Births (one edge node per line, one device per twin) and `rounds` DDATA per device, by alias.
+fn sparkplug_messages(lines: usize, rounds: usize) -> (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>) {
+    let layout = PlantLayout::new(lines);
+    let mut births = Vec::new();
+    let mut data = Vec::new();
+    let node_of = |id: &str| id.split('-').next().unwrap_or("plant").to_owned();
+    let mut nodes: Vec<String> = layout.twins.iter().map(|t| node_of(&t.id)).collect();
+    nodes.dedup();
+    for node in &nodes {
+        let birth = Payload { timestamp: Some(0), seq: Some(0), metrics: vec![Metric { name: Some("bdSeq".into()), datatype: Some(datatype::UINT64), value: RawValue::Long(1), ..Default::default() }] };
+        births.push((format!("spBv1.0/bench/NBIRTH/{node}"), birth.encode()));
+    }
+    let mut seq = std::collections::HashMap::new();
+    let mut next_seq = |node: &str| {
+        let s = seq.entry(node.to_owned()).or_insert(0u64);
+        *s = (*s + 1) % 256;
+        *s
+    };
+    for twin in &layout.twins {
+        let node = node_of(&twin.id);
+        let metrics = twin.kind.signals().iter().enumerate().map(|(i, s)| Metric { name: Some(s.name.into()), alias: Some(i as u64), datatype: Some(datatype::DOUBLE), value: RawValue::Double(s.nominal), ..Default::default() }).collect();
+        let payload = Payload { timestamp: Some(0), seq: Some(next_seq(&node)), metrics };
+        births.push((format!("spBv1.0/bench/DBIRTH/{node}/{}", twin.id), payload.encode()));
+    }
+    for round in 0..rounds {
+        for twin in &layout.twins {
+            let node = node_of(&twin.id);
+            let metrics = twin
+                .kind
+                .signals()
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Metric { alias: Some(i as u64), value: RawValue::Double(s.nominal + s.drift * ((round + i) as f64 * 0.37).sin()), ..Default::default() })
+                .collect();
+            let payload = Payload { timestamp: Some(1_700_000_000_000 + round as u64 * 100), seq: Some(next_seq(&node)), metrics };
+            data.push((format!("spBv1.0/bench/DDATA/{node}/{}", twin.id), payload.encode()));
+        }
+    }
+    (births, data)
+}
+
+/// A gateway's batches: `{"ts": …, "values": {signal: value, …}}` per twin.
+fn json_messages(lines: usize, rounds: usize) -> Vec<(String, Vec<u8>)> {
+    let layout = PlantLayout::new(lines);
+    let mut messages = Vec::new();
+    for round in 0..rounds {
+        for twin in &layout.twins {
+            let values: serde_json::Map<String, serde_json::Value> = twin
+                .kind
+                .signals()
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.name.to_owned(), serde_json::json!(((s.nominal + s.drift * ((round + i) as f64 * 0.37).sin()) * 1000.0).round() / 1000.0)))
+                .collect();
+            let payload = serde_json::json!({ "ts": 1_700_000_000_000u64 + round as u64 * 100, "values": values });
+            messages.push((format!("gateway/{}/telemetry", twin.id), payload.to_string().into_bytes()));
+        }
+    }
+    messages
+}
+
+fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+fn decode_only(schema: &mut dyn TopicSchema, warm_up: &[(String, Vec<u8>)], messages: &[(String, Vec<u8>)]) -> Duration {
+    let mut out = Vec::with_capacity(4096);
+    for (topic, payload) in warm_up {
+        let _ = schema.decode(topic, payload, NOW, &mut out);
+    }
+    out.clear();
+    let started = Instant::now();
+    for (topic, payload) in messages {
+        let _ = schema.decode(topic, payload, NOW, &mut out);
+        out.clear();
+    }
+    started.elapsed()
+}
+
+fn decode_apply(schema: &mut dyn TopicSchema, warm_up: &[(String, Vec<u8>)], messages: &[(String, Vec<u8>)]) -> Duration {
+    let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+    let mut out = Vec::with_capacity(4096);
+    for (topic, payload) in warm_up {
+        let _ = schema.decode(topic, payload, NOW, &mut out);
+    }
+    store.apply_all(&out, NOW);
+    out.clear();
+    let started = Instant::now();
+    for chunk in messages.chunks(1024) {
+        for (topic, payload) in chunk {
+            let _ = schema.decode(topic, payload, NOW, &mut out);
+        }
+        store.apply_all(&out, NOW);
+        out.clear();
+        black_box(store.take_changed());
+    }
+    started.elapsed()
+}
+
+/// Both rows, for a plant of `lines` lines and `rounds` messages per twin.
+pub fn run_schema_benchmark(lines: usize, rounds: usize) -> Vec<SchemaBenchRow> {
+    const REPEATS: usize = 5;
+    let (births, data) = sparkplug_messages(lines, rounds);
+    let json = json_messages(lines, rounds);
+    let source: SourceSpec = toml::from_str("topic = \"gateway/{twin}/telemetry\"\ntwin = \"{twin}\"\ntimestamp = \"/ts\"\n[[property]]\npointer = \"/values/*\"").expect("the benchmark's source");
+    let (mut spb_bare, mut spb, mut json_bare, mut json_apply) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut spb_decode, mut json_decode) = (Vec::new(), Vec::new());
+    for _ in 0..REPEATS {
+        let started = Instant::now();
+        for (_, payload) in &data {
+            black_box(Payload::decode(payload).expect("benchmark payloads are valid"));
+        }
+        spb_bare.push(started.elapsed());
+        let mut schema = SparkplugSchema::new(SparkplugConfig::replay());
+        spb_decode.push(decode_only(&mut schema, &births, &data));
+        let mut schema = SparkplugSchema::new(SparkplugConfig::replay());
+        spb.push(decode_apply(&mut schema, &births, &data));
+        let started = Instant::now();
+        for (_, payload) in &json {
+            black_box(serde_json::from_slice::<serde_json::Value>(payload).expect("benchmark payloads are valid"));
+        }
+        json_bare.push(started.elapsed());
+        let mut schema = JsonMappingSchema::new(std::slice::from_ref(&source)).expect("the benchmark's source");
+        json_decode.push(decode_only(&mut schema, &[], &json));
+        let mut schema = JsonMappingSchema::new(std::slice::from_ref(&source)).expect("the benchmark's source");
+        json_apply.push(decode_apply(&mut schema, &[], &json));
+    }
+    vec![
+        SchemaBenchRow { name: "Sparkplug B", messages: data.len(), bytes: data.iter().map(|m| m.1.len()).sum(), bare: median(spb_bare), decode_only: median(spb_decode), decode_apply: median(spb) },
+        SchemaBenchRow { name: "JSON mapping", messages: json.len(), bytes: json.iter().map(|m| m.1.len()).sum(), bare: median(json_bare), decode_only: median(json_decode), decode_apply: median(json_apply) },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_benchmark_message_becomes_values() {
+        let (births, data) = sparkplug_messages(1, 2);
+        let mut schema = SparkplugSchema::new(SparkplugConfig::replay());
+        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+        let mut out = Vec::new();
+        for (topic, payload) in births.iter().chain(&data) {
+            schema.decode(topic, payload, NOW, &mut out).unwrap();
+        }
+        store.apply_all(&out, NOW);
+        assert!(store.len() > 30 && schema.take_publishes().is_empty(), "every device born, no rebirth asked");
+        let rows = run_schema_benchmark(1, 2);
+        assert!(rows.iter().all(|r| r.messages > 0 && r.decode_apply > Duration::ZERO));
+    }
+}

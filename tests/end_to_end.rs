@@ -107,7 +107,7 @@ fn check_refuses_broken_scenes_with_the_file_and_reason() {
         (
             "bad-alarm.toml",
             "[scene]\nmodel = \"truncated.glb\"\n[[alarm]]\ntype = \"hot\"\nproperty = \"t\"\nabove = 1\nbelow = 0\nseverity = \"major\"\n",
-            "alarm \"hot\": give exactly one of `above` or `below`",
+            "alarm \"hot\": give exactly one of `above`, `below` or `when`",
         ),
         (
             "bad-severity.toml",

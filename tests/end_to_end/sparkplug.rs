@@ -227,3 +227,24 @@ print(json.dumps(out))
     assert_eq!(property(device, "Temperature")["value"], 64.25);
     assert_eq!(property(device, "Count")["value"], -12.0);
 }
+
+/// The Tahu client publishing as fast as it can: every DDATA reaches the host and the last
+/// value is the one in the store (the rates are reported by the benchmark, not asserted).
+#[test]
+fn a_flood_from_the_edge_is_taken_in_full() {
+    if !peer_installed() {
+        return;
+    }
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let host = start_state(&url, 10);
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut edge = Edge::start(&url, 3);
+    writeln!(edge.stdin, "flood 20000").unwrap();
+    edge.wait_for("ok flood 20000");
+    let (state, log) = finish(host);
+    let messages = state["ingest"]["messages"].as_u64().unwrap_or_else(|| panic!("no message count: {state}"));
+    assert!(messages >= 20_002, "births and 20,000 DDATA: {messages}\n{log}");
+    let device = twin(&state, "Plant1/Edge1/PLC1");
+    assert_eq!(property(device, "Temperature")["value"], 119.9, "the last value published is the one shown");
+}

@@ -26,6 +26,8 @@
  *   data NAME VALUE   DDATA for the device with that one metric (by alias unless
  *                     --no-aliases). VALUE is the rest of the line, parsed per the
  *                     metric's datatype (Boolean: true/false; Recipe: JSON rows).
+ *   flood N           N DDATA (Temperature) as fast as the client publishes them;
+ *                     answers `ok flood N <seconds> <msg/s>` once the socket drained
  *   gap               the NEXT published message skips one seq number
  *   rebirth           publish NBIRTH + DBIRTH again (same bdSeq, seq reset to 0)
  *   kill              SIGKILL ourselves: no MQTT DISCONNECT, broker sends NDEATH will
@@ -314,6 +316,31 @@ function kill() {
   }
 }
 
+// Publishes `count` DDATA as fast as the client takes them, in slices that let the socket
+// drain, then reports the rate.
+function flood(cmd, count) {
+  if (!Number.isInteger(count) || count <= 0) throw new Error('usage: flood N');
+  const m = deviceByName.get('Temperature');
+  const started = process.hrtime.bigint();
+  let sent = 0;
+  const slice = () => {
+    const end = Math.min(count, sent + 500);
+    for (; sent < end; sent++) {
+      m.value = 20 + (sent % 1000) / 10;
+      publishDeviceData(m);
+    }
+    const stream = client.client && client.client.stream;
+    const next = sent < count ? slice : finish;
+    if (stream && stream.writableLength > 0) stream.once('drain', () => setImmediate(next));
+    else setImmediate(next);
+  };
+  const finish = () => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    out(`ok ${cmd} ${seconds.toFixed(3)} ${(count / seconds).toFixed(0)}`);
+  };
+  slice();
+}
+
 function handle(line) {
   const cmd = line.trim();
   if (cmd === '') return;
@@ -333,6 +360,9 @@ function handle(line) {
         publishDeviceData(m);
         break;
       }
+      case 'flood':
+        flood(cmd, Number(rest));
+        return;
       case 'gap':
         bumpSeq();
         break;

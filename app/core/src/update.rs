@@ -25,6 +25,9 @@ pub enum TwinUpdate {
     },
     /// A numeric measurement.
     Measurement { twin: TwinId, name: Arc<str>, value: f64, time: Timestamp },
+    /// A value from the past (Sparkplug `is_historical`): it goes into the property's history
+    /// only, never its live value, rules or alarms.
+    Historical { twin: TwinId, name: Arc<str>, value: f64, time: Timestamp },
     /// The unit of a property, from thin-edge's `m/<type>/meta`.
     Unit { twin: TwinId, name: Arc<str>, unit: Arc<str> },
     /// A one-off event (`e/<type>`); kept as the twin's latest event of that type.
@@ -50,6 +53,7 @@ impl TwinUpdate {
         match self {
             TwinUpdate::Register { twin, .. }
             | TwinUpdate::Measurement { twin, .. }
+            | TwinUpdate::Historical { twin, .. }
             | TwinUpdate::Unit { twin, .. }
             | TwinUpdate::Event { twin, .. }
             | TwinUpdate::AlarmRaised { twin, .. }

@@ -35,7 +35,7 @@ impl Slot {
             TwinUpdate::Fragment { twin, name, .. } => Some(Slot::Fragment(twin.clone(), name.clone())),
             TwinUpdate::Health { twin, .. } => Some(Slot::Health(twin.clone())),
             TwinUpdate::Online { twin, .. } => Some(Slot::Online(twin.clone())),
-            TwinUpdate::Register { .. } | TwinUpdate::AlarmRaised { .. } | TwinUpdate::AlarmCleared { .. } => None,
+            TwinUpdate::Register { .. } | TwinUpdate::AlarmRaised { .. } | TwinUpdate::AlarmCleared { .. } | TwinUpdate::Historical { .. } => None,
         }
     }
 }

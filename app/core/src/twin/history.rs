@@ -24,6 +24,21 @@ impl History {
         self.samples.push_back((time, value));
     }
 
+    /// Inserts a sample from the past (a Sparkplug historical value) where its time puts it;
+    /// when full, one older than everything kept is not kept.
+    pub fn insert_past(&mut self, time: Timestamp, value: f64) {
+        let at = self.samples.partition_point(|(t, _)| *t <= time);
+        if self.samples.len() == self.capacity {
+            if at == 0 {
+                return;
+            }
+            self.samples.pop_front();
+            self.samples.insert(at - 1, (time, value));
+        } else {
+            self.samples.insert(at, (time, value));
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.samples.len()
     }
@@ -48,6 +63,21 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn past_samples_go_where_their_time_puts_them() {
+        let mut history = History::with_capacity(3);
+        for t in [10, 30] {
+            history.push(Timestamp(t), t as f64);
+        }
+        history.insert_past(Timestamp(20), 20.0);
+        assert_eq!(history.iter().map(|s| s.0.0).collect::<Vec<_>>(), [10, 20, 30]);
+        history.insert_past(Timestamp(5), 5.0);
+        assert_eq!(history.iter().map(|s| s.0.0).collect::<Vec<_>>(), [10, 20, 30], "older than all kept when full");
+        history.insert_past(Timestamp(25), 25.0);
+        assert_eq!(history.iter().map(|s| s.0.0).collect::<Vec<_>>(), [20, 25, 30]);
+        assert_eq!(history.latest(), Some((Timestamp(30), 30.0)));
+    }
 
     #[test]
     fn keeps_only_the_newest_samples() {

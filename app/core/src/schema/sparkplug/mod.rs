@@ -307,8 +307,22 @@ fn birth_metrics(twin: &TwinId, declared: &mut Declared, metrics: &[Metric], tim
             declared.by_alias.insert(alias, MetricDef { name: name.clone(), datatype });
         }
         declared.by_name.insert(name.clone(), datatype);
-        if let Some((_, RawValue::String(unit))) = metric.properties.iter().find(|(key, _)| key == "engUnit") {
-            out.push(TwinUpdate::Unit { twin: twin.clone(), name: name.clone(), unit: unit.as_str().into() });
+        for (key, value) in &metric.properties {
+            match (key.as_str(), value) {
+                ("engUnit", RawValue::String(unit)) => out.push(TwinUpdate::Unit { twin: twin.clone(), name: name.clone(), unit: unit.as_str().into() }),
+                // Other properties (engLow, engHigh, Documentation…) are shown with the metric.
+                (_, RawValue::None) => {}
+                (_, value) => {
+                    let shown = match value {
+                        RawValue::String(s) => serde_json::Value::String(s.clone()),
+                        other => value::interpret(value::guessed_datatype(other), other).ok().map_or(serde_json::Value::Null, |v| match v {
+                            MetricValue::Number(n) => serde_json::json!(n),
+                            MetricValue::Shown(s) => s,
+                        }),
+                    };
+                    out.push(TwinUpdate::Fragment { twin: twin.clone(), name: format!("{name} [{key}]").into(), value: Some(shown) });
+                }
+            }
         }
         metric_updates(twin, &name, datatype, metric, metric_time(metric, time), 0, out);
     }
@@ -336,10 +350,6 @@ fn data_metrics(twin: &TwinId, declared: &Declared, metrics: &[Metric], time: Ti
 
 /// One metric's value as updates: a number with history, or a value shown as it is.
 fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: &Metric, time: Timestamp, depth: usize, out: &mut Vec<TwinUpdate>) {
-    // Historical values are for history only: never the live value (and not kept here yet).
-    if metric.is_historical {
-        return;
-    }
     if datatype == datatype::TEMPLATE {
         if let RawValue::Template(template) = &metric.value
             && !template.is_definition
@@ -368,7 +378,10 @@ fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: &Metric
         Ok(MetricValue::Number(v)) if metric.is_transient => {
             out.push(TwinUpdate::Fragment { twin: twin.clone(), name: name.clone(), value: serde_json::Number::from_f64(v).map(serde_json::Value::Number) });
         }
+        // A historical value goes into history only, never the live value.
+        Ok(MetricValue::Number(v)) if metric.is_historical => out.push(TwinUpdate::Historical { twin: twin.clone(), name: name.clone(), value: v, time }),
         Ok(MetricValue::Number(v)) => out.push(TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: v, time }),
+        Ok(MetricValue::Shown(_)) if metric.is_historical => {}
         Ok(MetricValue::Shown(shown)) => out.push(TwinUpdate::Fragment { twin: twin.clone(), name: name.clone(), value: Some(shown) }),
         Err(reason) => tracing::debug!("Sparkplug metric {name} of {twin}: {reason}"),
     }

@@ -24,7 +24,7 @@ fn nbirth(seq: u64, bd_seq: u64) -> Vec<u8> {
 
 fn dbirth(seq: u64) -> Vec<u8> {
     let mut temperature = metric(Some("Temperature"), Some(101), datatype::DOUBLE, RawValue::Double(21.5));
-    temperature.properties = vec![("engUnit".into(), RawValue::String("°C".into()))];
+    temperature.properties = vec![("engUnit".into(), RawValue::String("°C".into())), ("engHigh".into(), RawValue::Double(120.0))];
     Payload {
         timestamp: Some(1_700_000_000_000),
         seq: Some(seq),
@@ -92,6 +92,7 @@ fn births_build_the_tree_and_data_updates_by_alias() {
     assert_eq!(twin.label(), "PLC");
     assert_eq!(twin.property("Temperature").and_then(|p| p.unit.as_deref()), Some("°C"));
     assert_eq!(twin.fragments.get("Mode"), Some(&serde_json::json!("auto")));
+    assert_eq!(twin.fragments.get("Temperature [engHigh]"), Some(&serde_json::json!(120.0)), "other metric properties are shown");
     // DATA by alias only, a negative Int32 sign-extended, a Boolean as 0/1.
     let data = ddata(2, vec![
         Metric { alias: Some(101), value: RawValue::Double(80.25), ..Default::default() },
@@ -245,7 +246,9 @@ fn templates_nulls_historical_and_bad_input() {
     host.send("spBv1.0/G/NDATA/E", &data, T0).unwrap();
     assert_eq!(host.value("G/E", "Motor1/Speed"), Some(1450.0));
     assert_eq!(host.value("G/E", "Motor1/Running"), Some(1.0));
-    assert_eq!(host.value("G/E", "Level"), None, "historical values are never the live value");
+    let level = host.store.twin("G/E").unwrap().property("Level").unwrap();
+    assert!(level.value.is_nan(), "historical values are never the live value");
+    assert_eq!(level.history.latest(), Some((Timestamp(1_700_000_001_000_000), 99.0)), "but they are history");
     assert!(host.value("G/E", "Pressure").is_some_and(f64::is_nan), "null is no value");
     // Garbage, a wrong topic, commands from others, another host's STATE: no panic, no twin.
     let twins = host.store.len();

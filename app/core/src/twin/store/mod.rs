@@ -483,6 +483,20 @@ impl TwinStore {
                 }
                 self.mark_seen(index, now);
             }
+            TwinUpdate::Historical { name, value, time, .. } => {
+                let history_len = self.config.history_len;
+                let twin = &mut self.twins[index.0 as usize];
+                match twin.properties.iter_mut().find(|p| p.name == *name) {
+                    Some(property) => property.history.insert_past(*time, *value),
+                    None => {
+                        let rule = self.rules.find(twin.id.as_str(), name);
+                        let limits = self.alarm_rules.find(twin.id.as_str(), name);
+                        let mut property = Property::new(name.clone(), rule, limits, history_len);
+                        property.history.insert_past(*time, *value);
+                        twin.properties.push(property);
+                    }
+                }
+            }
             TwinUpdate::Unit { name, unit, .. } => {
                 let twin = &mut self.twins[index.0 as usize];
                 if let Some(property) = twin.properties.iter_mut().find(|p| p.name == *name) {

@@ -29,6 +29,10 @@ const MEMORY_LIMIT: usize = 200_000;
 /// The JSON mapping schema: every source of a scene.
 pub struct JsonMappingSchema {
     sources: Vec<Source>,
+    /// Twin ids and property names seen before, shared so the store compares pointers.
+    ids: HashMap<String, TwinId>,
+    names: HashMap<String, Arc<str>>,
+    scratch: String,
     registered: HashSet<TwinId>,
     units_sent: HashSet<(TwinId, Arc<str>)>,
     alarms_active: HashMap<(TwinId, Arc<str>), bool>,
@@ -38,7 +42,7 @@ impl JsonMappingSchema {
     /// Checks every source; the first mistake is the error.
     pub fn new(specs: &[SourceSpec]) -> Result<Self, String> {
         let sources = specs.iter().enumerate().map(|(i, s)| s.compile(i)).collect::<Result<_, _>>()?;
-        Ok(JsonMappingSchema { sources, registered: HashSet::new(), units_sent: HashSet::new(), alarms_active: HashMap::new() })
+        Ok(JsonMappingSchema { sources, ids: HashMap::new(), names: HashMap::new(), scratch: String::new(), registered: HashSet::new(), units_sent: HashSet::new(), alarms_active: HashMap::new() })
     }
 
     pub fn sources(&self) -> &[Source] {
@@ -46,7 +50,9 @@ impl JsonMappingSchema {
     }
 
     fn forget_if_full(&mut self) {
-        if self.registered.len() + self.units_sent.len() + self.alarms_active.len() > MEMORY_LIMIT {
+        if self.ids.len() + self.names.len() + self.registered.len() + self.units_sent.len() + self.alarms_active.len() > MEMORY_LIMIT {
+            self.ids.clear();
+            self.names.clear();
             self.registered.clear();
             self.units_sent.clear();
             self.alarms_active.clear();
@@ -108,8 +114,8 @@ impl TopicSchema for JsonMappingSchema {
             return Err(DecodeError::Oversized { len: payload.len(), limit: MAX_PAYLOAD });
         }
         let source = &self.sources[index];
-        let id = source.twin.fill(&captured);
-        if id.trim().is_empty() {
+        source.twin.fill_into(&captured, &mut self.scratch);
+        if self.scratch.trim().is_empty() {
             return Err(DecodeError::invalid(format!("{}: the topic's captures give an empty twin id", source.name)));
         }
         let document: Value = match serde_json::from_slice(payload) {
@@ -118,7 +124,25 @@ impl TopicSchema for JsonMappingSchema {
             Err(_) if source.bare_value => Value::String(String::from_utf8_lossy(payload).trim().to_owned()),
             Err(error) => return Err(DecodeError::MalformedJson { reason: error.to_string() }),
         };
-        let twin = TwinId::from(id.as_str());
+        let twin = match self.ids.get(self.scratch.as_str()) {
+            Some(twin) => twin.clone(),
+            None => {
+                let twin = TwinId::from(self.scratch.as_str());
+                self.ids.insert(self.scratch.clone(), twin.clone());
+                twin
+            }
+        };
+        let names = &mut self.names;
+        let mut intern = |name: &str| -> Arc<str> {
+            match names.get(name) {
+                Some(shared) => shared.clone(),
+                None => {
+                    let shared: Arc<str> = name.into();
+                    names.insert(name.to_owned(), shared.clone());
+                    shared
+                }
+            }
+        };
         let start = out.len();
         if !self.registered.contains(&twin) {
             let parent = source.parent.as_ref().map(|p| p.fill(&captured)).filter(|p| !p.trim().is_empty());
@@ -137,7 +161,16 @@ impl TopicSchema for JsonMappingSchema {
         for property in &source.properties {
             let Some(found) = document.pointer(&property.pointer) else { continue };
             let members: Vec<(Arc<str>, &Value)> = match (property.members, found) {
-                (true, Value::Object(map)) => map.iter().map(|(k, v)| (property.name.as_ref().map_or_else(|| Arc::from(k.as_str()), |n| format!("{n}/{k}").into()), v)).collect(),
+                (true, Value::Object(map)) => map
+                    .iter()
+                    .map(|(k, v)| {
+                        let name = match &property.name {
+                            Some(prefix) => intern(&format!("{prefix}/{k}")),
+                            None => intern(k),
+                        };
+                        (name, v)
+                    })
+                    .collect(),
                 (true, _) => continue,
                 (false, value) => vec![(property.name.clone().unwrap_or_else(|| "value".into()), value)],
             };

@@ -93,29 +93,51 @@ impl TopicPattern {
 /// A template like `{line}-{machine}`, filled from captures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
-    text: String,
+    /// Literal text, and captures by their position in the pattern.
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Capture(usize),
 }
 
 impl Template {
     /// Checks that every `{name}` in `text` is one of `captures`.
     pub fn parse(text: &str, captures: &[&str]) -> Result<Self, String> {
+        let mut parts = Vec::new();
         let mut rest = text;
         while let Some(open) = rest.find('{') {
             let close = rest[open..].find('}').ok_or_else(|| format!("{text:?}: a {{ without its }}"))?;
             let name = &rest[open + 1..open + close];
-            if !captures.contains(&name) {
-                return Err(format!("{text:?}: {{{name}}} is not captured by the topic pattern (it captures {captures:?})"));
+            let position = captures.iter().position(|c| *c == name).ok_or_else(|| format!("{text:?}: {{{name}}} is not captured by the topic pattern (it captures {captures:?})"))?;
+            if open > 0 {
+                parts.push(Part::Text(rest[..open].to_owned()));
             }
+            parts.push(Part::Capture(position));
             rest = &rest[open + close + 1..];
         }
-        Ok(Template { text: text.to_owned() })
+        if !rest.is_empty() {
+            parts.push(Part::Text(rest.to_owned()));
+        }
+        Ok(Template { parts })
+    }
+
+    /// The template with `captured` (in the pattern's order) put in, into `out`.
+    pub fn fill_into(&self, captured: &[(&str, &str)], out: &mut String) {
+        out.clear();
+        for part in &self.parts {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Capture(i) => out.push_str(captured.get(*i).map_or("", |c| c.1)),
+            }
+        }
     }
 
     pub fn fill(&self, captured: &[(&str, &str)]) -> String {
-        let mut out = self.text.clone();
-        for (name, value) in captured {
-            out = out.replace(&format!("{{{name}}}"), value);
-        }
+        let mut out = String::new();
+        self.fill_into(captured, &mut out);
         out
     }
 }

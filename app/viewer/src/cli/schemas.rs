@@ -17,11 +17,17 @@ pub struct SchemaArgs {
     /// Publish nothing as a Sparkplug host (no STATE, no rebirth requests): wait for births.
     #[arg(long)]
     pub sparkplug_passive: bool,
+    /// After a Sparkplug sequence gap, how long to wait for the missing message before asking
+    /// the edge node for a rebirth.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = twinscope_core::time::parse_duration)]
+    pub sparkplug_reorder_timeout: std::time::Duration,
 }
 
 impl SchemaArgs {
     pub fn choice(&self) -> SchemaChoice {
         let kinds = if self.schemas.is_empty() { SchemaKind::ALL.to_vec() } else { self.schemas.clone() };
-        SchemaChoice { kinds, sparkplug: SparkplugConfig::new(self.sparkplug_host_id.clone(), self.sparkplug_passive), json_sources: Vec::new() }
+        let mut sparkplug = SparkplugConfig::new(self.sparkplug_host_id.clone(), self.sparkplug_passive);
+        sparkplug.reorder_timeout = self.sparkplug_reorder_timeout;
+        SchemaChoice { kinds, sparkplug, json_sources: Vec::new() }
     }
 }

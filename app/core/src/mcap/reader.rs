@@ -55,6 +55,8 @@ pub enum McapError {
 pub struct McapFile {
     path: PathBuf,
     file: File,
+    /// The file's length: no offset or length read from it may reach past this.
+    len: u64,
     pub channels: BTreeMap<u16, ChannelInfo>,
     pub chunks: Vec<ChunkInfo>,
     /// `Some` when the file had no usable summary and was scanned.
@@ -84,7 +86,7 @@ impl McapFile {
         if len < 8 || file.read_exact(&mut magic).is_err() || &magic != MAGIC {
             return Err(McapError::NotMcap { file: path.to_owned() });
         }
-        let mut mcap = McapFile { path: path.to_owned(), file, channels: BTreeMap::new(), chunks: Vec::new(), recovery: None };
+        let mut mcap = McapFile { path: path.to_owned(), file, len, channels: BTreeMap::new(), chunks: Vec::new(), recovery: None };
         match mcap.read_summary(len) {
             Ok(true) => Ok(mcap),
             Ok(false) | Err(_) => {
@@ -107,7 +109,12 @@ impl McapFile {
         Some((start, end))
     }
 
+    /// Reads `len` bytes at `offset`; a range past the end of the file (a corrupt offset or
+    /// length) is an error, never an allocation of the size it claims.
     fn read_at(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, McapError> {
+        if offset.checked_add(len).is_none_or(|end| end > self.len) {
+            return Err(McapError::Corrupt { file: self.path.clone(), offset, reason: format!("a record claims {len} bytes at byte {offset}, past the end of the {}-byte file", self.len) });
+        }
         let io = |source| McapError::Io { file: self.path.clone(), source };
         self.file.seek(SeekFrom::Start(offset)).map_err(io)?;
         let mut buffer = vec![0u8; len as usize];
@@ -132,6 +139,9 @@ impl McapFile {
             return Ok(false);
         }
         let end = if summary_offset_start == 0 { len - FOOTER } else { summary_offset_start };
+        if end < summary_start || end > len - FOOTER {
+            return Ok(false);
+        }
         let summary = self.read_at(summary_start, end.saturating_sub(summary_start)).map_err(|e| FormatError(e.to_string()))?;
         let mut cursor = Cursor::new(&summary);
         while cursor.remaining() > 0 {

@@ -113,3 +113,36 @@ fn empty_garbage_and_corrupt_files_get_clear_errors() {
     assert!(file.chunk_records(0).is_ok(), "other chunks still read");
     std::fs::remove_file(&path).unwrap();
 }
+
+/// A footer or chunk index with one wrong 8-byte field (as a bad disk or writer leaves it)
+/// gives a clear error or a correct partial read, never an allocation of what it claims.
+#[test]
+fn wrong_offsets_and_lengths_in_the_summary_are_not_trusted() {
+    let path = temp("bad-offsets.mcap");
+    let written = write_sample(&path, true);
+    let good = std::fs::read(&path).unwrap();
+    let footer = good.len() - 8 - 20 - 9;
+    // Every 8-byte field of the footer, and of the summary's records, set to absurd values.
+    let summary_start = u64::from_le_bytes(good[footer + 9..footer + 17].try_into().unwrap()) as usize;
+    for at in summary_start..=footer + 17 {
+        for absurd in [u64::MAX, u64::MAX / 2, (good.len() as u64) * 1000] {
+            let mut bytes = good.clone();
+            if at + 8 > bytes.len() {
+                continue;
+            }
+            bytes[at..at + 8].copy_from_slice(&absurd.to_le_bytes());
+            std::fs::write(&path, &bytes).unwrap();
+            if let Ok(mut file) = McapFile::open(&path) {
+                // Whatever opens reads what it can: never more messages than were written.
+                let mut read = 0;
+                for chunk in 0..file.chunks.len() {
+                    if let Ok(records) = file.chunk_records(chunk) {
+                        let _ = crate::mcap::for_each_message(&records, |_, _| read += 1);
+                    }
+                }
+                assert!(read <= written.len(), "{read} messages from {} written (field at {at})", written.len());
+            }
+        }
+    }
+    std::fs::remove_file(&path).unwrap();
+}

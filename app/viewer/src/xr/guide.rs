@@ -2,13 +2,9 @@
 //! lead from where the user stands to it, and a beacon in its severity colour rises over it,
 //! so an engineer who does not know the plant walks straight there.
 
-use bevy::camera::primitives::Aabb;
 use bevy::prelude::*;
-use bevy_mod_xr::camera::XrCamera;
 
-use crate::scene::{TwinMeshes, meshes_of_twin, world_bounds};
-use crate::selection::Selection;
-use crate::sync::{TwinEntities, TwinState};
+use super::selected::SelectedPart;
 use crate::visuals::colors;
 
 /// Draws the guide to the selected part in alarm.
@@ -26,23 +22,13 @@ const ARROW_SPACING: f32 = 1.0;
 /// Arrows float this high, in metres: above floor slabs and kerbs, below the knees.
 const ARROW_HEIGHT: f32 = 0.25;
 
-fn draw_the_way_to_the_alarm(
-    selection: Res<Selection>,
-    state: Res<TwinState>,
-    entities: Res<TwinEntities>,
-    twin_meshes: Query<&TwinMeshes>,
-    boxes: Query<(&Aabb, &GlobalTransform)>,
-    eyes: Query<&GlobalTransform, With<XrCamera>>,
-    mode: Res<super::XrViewMode>,
-    mut gizmos: Gizmos,
-) {
-    let Some(twin) = selection.twin.filter(|t| (t.0 as usize) < state.store.len()) else { return };
-    let Some(severity) = state.store.get(twin).alarm_severity else { return };
-    let Some(eye) = eyes.iter().next() else { return };
-    let Some((min, max)) = world_bounds(meshes_of_twin(&entities, &twin_meshes, twin), &boxes) else { return };
+fn draw_the_way_to_the_alarm(selected: SelectedPart, mode: Res<super::XrViewMode>, mut gizmos: Gizmos) {
+    let Some(twin) = selected.twin() else { return };
+    let Some(severity) = selected.state.store.get(twin).alarm_severity else { return };
+    let (Some(eye), Some((min, max))) = (selected.eye(), selected.bounds()) else { return };
     let colour = colors::severity(severity);
     let floor = |p: Vec3| Vec3::new(p.x, ARROW_HEIGHT, p.z);
-    let (from, to) = (floor(eye.translation()), floor((min + max) / 2.0));
+    let (from, to) = (floor(eye), floor((min + max) / 2.0));
     // The beacon: from the top of the part up, seen over whatever stands in between.
     let top = Vec3::new(to.x, max.y, to.z);
     gizmos.line(top, top + Vec3::Y * 3.0, colour);

@@ -4,16 +4,13 @@
 //! across the hall as from beside the part; together with the guide's arrows and beacon it
 //! leads an engineer who does not know the plant to the part and tells them what is wrong.
 
-use bevy::camera::primitives::Aabb;
 use bevy::ecs::schedule::ScheduleLabel;
 use bevy::prelude::*;
 use bevy_egui::{EguiContext, egui};
-use bevy_mod_xr::camera::XrCamera;
 use twinscope_core::twin::{TwinIndex, TwinStore};
 
-use crate::scene::{TwinMeshes, meshes_of_twin, world_bounds};
 use crate::selection::Selection;
-use crate::sync::{TwinEntities, TwinState};
+use crate::sync::TwinState;
 
 /// Hangs the label over the selected part.
 pub struct XrPartLabelPlugin;
@@ -104,25 +101,10 @@ fn spawn_the_label(mut commands: Commands, mut assets: (ResMut<Assets<Image>>, R
 }
 
 /// Over the selected part's top, facing the nearest eye, sized by distance.
-#[allow(clippy::too_many_arguments)]
-fn hang_the_label(
-    label: Res<PartLabel>,
-    selection: Res<Selection>,
-    state: Res<TwinState>,
-    entities: Res<TwinEntities>,
-    twin_meshes: Query<&TwinMeshes>,
-    boxes: Query<(&Aabb, &GlobalTransform)>,
-    eyes: Query<&GlobalTransform, With<XrCamera>>,
-    mut surfaces: Query<(&mut Transform, &mut Visibility)>,
-    mut cameras: Query<&mut Camera>,
-) {
+fn hang_the_label(label: Res<PartLabel>, selected: super::selected::SelectedPart, mut surfaces: Query<(&mut Transform, &mut Visibility)>, mut cameras: Query<&mut Camera>) {
     let Ok((mut transform, mut visibility)) = surfaces.get_mut(label.surface) else { return };
     let Ok(mut camera) = cameras.get_mut(label.context) else { return };
-    let over = selection
-        .twin
-        .filter(|t| (t.0 as usize) < state.store.len())
-        .and_then(|t| world_bounds(meshes_of_twin(&entities, &twin_meshes, t), &boxes))
-        .zip(eyes.iter().next());
+    let over = selected.bounds().zip(selected.eye());
     // Hidden, its texture is not drawn either.
     let Some(((min, max), eye)) = over else {
         visibility.set_if_neq(Visibility::Hidden);
@@ -135,11 +117,11 @@ fn hang_the_label(
         camera.is_active = true;
     }
     let top = Vec3::new((min.x + max.x) / 2.0, max.y, (min.z + max.z) / 2.0);
-    let distance = eye.translation().distance(top).max(0.1);
+    let distance = eye.distance(top).max(0.1);
     let scale = (distance / READING_DISTANCE).clamp(0.2, 12.0);
     let at = top + Vec3::Y * (METRES.y / 2.0 + 0.05) * scale;
     // Turned about the vertical only, its face (+Z) towards the eye.
-    let towards = Vec3::new(eye.translation().x - at.x, 0.0, eye.translation().z - at.z);
+    let towards = Vec3::new(eye.x - at.x, 0.0, eye.z - at.z);
     let rotation = if towards.length_squared() > 1e-6 { Quat::from_rotation_arc(Vec3::Z, towards.normalize()) } else { Quat::IDENTITY };
     *transform = Transform { translation: at, rotation, scale: Vec3::splat(scale) };
     visibility.set_if_neq(Visibility::Inherited);

@@ -27,6 +27,7 @@ mod guide;
 mod label;
 mod locomotion;
 mod panel;
+mod selected;
 mod session;
 mod stage;
 mod tabletop;

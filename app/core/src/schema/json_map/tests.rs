@@ -6,13 +6,17 @@ use crate::twin::{StoreConfig, TwinStore};
 
 const NOW: Timestamp = Timestamp(1_800_000_000_000_000);
 
-fn schema(toml_text: &str) -> JsonMappingSchema {
+/// The `[[source]]` tables of a manifest text.
+fn specs(toml_text: &str) -> Vec<SourceSpec> {
     #[derive(serde::Deserialize)]
     struct Sources {
         source: Vec<SourceSpec>,
     }
-    let sources: Sources = toml::from_str(toml_text).unwrap();
-    JsonMappingSchema::new(&sources.source).unwrap()
+    toml::from_str::<Sources>(toml_text).unwrap().source
+}
+
+fn schema(toml_text: &str) -> JsonMappingSchema {
+    JsonMappingSchema::new(&specs(toml_text)).unwrap()
 }
 
 fn apply(schema: &mut JsonMappingSchema, store: &mut TwinStore, topic: &str, payload: &str) -> Result<Decoded, DecodeError> {
@@ -145,14 +149,7 @@ fn bad_input_is_refused_and_counted_never_a_panic() {
 
 #[test]
 fn sources_are_checked() {
-    #[derive(serde::Deserialize)]
-    struct Sources {
-        source: Vec<SourceSpec>,
-    }
-    let check = |text: &str| -> String {
-        let sources: Sources = toml::from_str(text).unwrap();
-        JsonMappingSchema::new(&sources.source).err().unwrap_or_default()
-    };
+    let check = |text: &str| -> String { JsonMappingSchema::new(&specs(text)).err().unwrap_or_default() };
     assert!(check("[[source]]\ntopic = \"a/{x}\"\ntwin = \"{y}\"\n[[source.property]]\npointer = \"/v\"").contains("not captured"));
     assert!(check("[[source]]\ntopic = \"a/{x}\"\ntwin = \"{x}\"\n[[source.property]]\npointer = \"v\"").contains("JSON Pointer"));
     assert!(check("[[source]]\ntopic = \"a/{x}\"\ntwin = \"{x}\"").contains("nothing to read"));

@@ -454,7 +454,10 @@ impl TwinStore {
             TwinUpdate::Measurement { name, value, time, .. } => {
                 let history_len = self.config.history_len;
                 let twin = &mut self.twins[index.0 as usize];
-                let position = match twin.properties.iter().position(|p| Arc::ptr_eq(&p.name, name) || p.name == *name) {
+                // Decoders share name strings, so a pointer comparison usually finds it
+                // without comparing text.
+                let found = twin.properties.iter().position(|p| Arc::ptr_eq(&p.name, name)).or_else(|| twin.properties.iter().position(|p| p.name == *name));
+                let position = match found {
                     Some(position) => position,
                     None => {
                         let rule = self.rules.find(twin.id.as_str(), name);

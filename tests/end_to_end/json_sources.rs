@@ -79,9 +79,9 @@ fn a_gateway_s_json_becomes_twins_live_and_in_a_recording() {
     let force = press["properties"].as_array().unwrap().iter().find(|p| p["name"] == "force").unwrap();
     assert_eq!(force["value"], 120.5);
 
-    // Recorded with the scene's topics, and replayed through the same sources.
+    // Recorded with the scene's topics (record --scene), and replayed through the same sources.
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("json-sources-{}.mcap", std::process::id()));
-    let output = run_twinscope(&["record", "--broker", &url, "--topics", "factory/#", "--out", path.to_str().unwrap(), "--for", "2s"], Duration::from_secs(30));
+    let output = run_twinscope(&["record", "--broker", &url, "--scene", scene.to_str().unwrap(), "--out", path.to_str().unwrap(), "--for", "2s"], Duration::from_secs(30));
     assert!(output.status.success(), "{}", stderr(&output));
     let output = run_twinscope(&["state", "--replay", path.to_str().unwrap(), "--scene", scene.to_str().unwrap(), "--json"], Duration::from_secs(30));
     assert!(output.status.success(), "{}", stderr(&output));

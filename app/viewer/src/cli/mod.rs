@@ -200,6 +200,9 @@ pub struct RecordArgs {
     /// Topic filters to record (repeat the flag for several) [default: te/# and spBv1.0/#].
     #[arg(long = "topics", default_values = ["te/#", "spBv1.0/#"])]
     pub topics: Vec<String>,
+    /// Also record the topics of this scene's JSON sources (`[[source]]`).
+    #[arg(long)]
+    pub scene: Option<PathBuf>,
     /// The MCAP file to write.
     #[arg(long, required_unless_present = "repair")]
     pub out: Option<PathBuf>,

@@ -56,9 +56,20 @@ pub fn run(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     let Some(out) = args.out else { anyhow::bail!("--out FILE is required") };
     stop_on_ctrl_c();
     let settings = args.connect.resolve(Some(twinscope_core::BrokerAddress::loopback(1883)))?;
-    let (mut client, stats) = start_recording(IngestConfig::new(settings.clone()), &out, args.topics.clone())
+    // A scene's JSON sources are recorded too.
+    let mut topics = args.topics.clone();
+    if let Some(scene) = &args.scene {
+        let Some((_, sources)) = super::scene_store_and_sources(Some(scene)) else { return Ok(ExitCode::FAILURE) };
+        let schemas = twinscope_core::schema::combined::SchemaChoice { kinds: Vec::new(), json_sources: sources, ..twinscope_core::schema::combined::SchemaChoice::replay() };
+        for filter in schemas.subscriptions() {
+            if !topics.contains(&filter) {
+                topics.push(filter);
+            }
+        }
+    }
+    let (mut client, stats) = start_recording(IngestConfig::new(settings.clone()), &out, topics.clone())
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
-    eprintln!("recording {} from {} into {} (Ctrl-C to stop)", args.topics.join(" "), settings.describe(), out.display());
+    eprintln!("recording {} from {} into {} (Ctrl-C to stop)", topics.join(" "), settings.describe(), out.display());
     let started = Instant::now();
     // Until the first connection: give up on a failure retrying cannot fix, or after the
     // connect timeout, rather than write an empty recording forever.

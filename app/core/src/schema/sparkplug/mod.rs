@@ -10,9 +10,10 @@
 //!   one device offline. Losing the broker takes everything offline. Offline twins show as
 //!   stale with "offline since"; a Sparkplug twin is never made stale by silence, because
 //!   Sparkplug reports by exception.
-//! - `seq` (0–255, wrapping) is checked per edge node: after a gap the host waits the
-//!   reorder timeout for the missing message, then asks the node for a rebirth (NCMD
-//!   `Node Control/Rebirth` = true). DATA from a node or device that has not been born (a
+//! - `seq` (0–255, wrapping) is checked per edge node: after a gap the host holds what
+//!   follows for the reorder timeout; the missing message frees them in order, otherwise
+//!   they are applied and the node is asked for a rebirth (NCMD `Node Control/Rebirth` =
+//!   true). Duplicates are ignored. DATA from a node or device that has not been born (a
 //!   viewer that joined late) asks for a rebirth at once, as does an unknown alias.
 //! - The host publishes its STATE (`spBv1.0/STATE/<host id>`, retained, QoS 1) online after
 //!   each connect, with a will saying offline set before each connect and carrying the same
@@ -44,7 +45,9 @@ pub struct SparkplugConfig {
     pub host_id: String,
     /// Publish nothing (no STATE, no rebirth requests): wait for births.
     pub passive: bool,
-    /// After a `seq` gap, how long to wait for the missing message before asking for a rebirth.
+    /// After a `seq` gap, how long to wait for the missing message (holding what comes after
+    /// it) before asking for a rebirth. Zero applies everything as it comes (a replay, which
+    /// shows what was received, in that order).
     pub reorder_timeout: Duration,
 }
 
@@ -56,7 +59,7 @@ impl SparkplugConfig {
 
     /// A passive host, for replaying a recording (nothing to publish to).
     pub fn replay() -> Self {
-        SparkplugConfig { host_id: "replay".into(), passive: true, reorder_timeout: Duration::from_secs(2) }
+        SparkplugConfig { host_id: "replay".into(), passive: true, reorder_timeout: Duration::ZERO }
     }
 }
 
@@ -84,14 +87,30 @@ struct Device {
     metrics: Declared,
 }
 
+/// A message that came after a missing one, held until the gap fills or the reorder
+/// timeout passes.
+#[derive(Debug)]
+struct Held {
+    seq: u8,
+    kind: MessageType,
+    device: Option<String>,
+    payload: Payload,
+    received: Timestamp,
+}
+
+/// At most this many messages are held for one node; more end the wait at once.
+const MAX_HELD: usize = 256;
+
 #[derive(Debug)]
 struct EdgeNode {
     twin: TwinId,
     born: bool,
     bd_seq: Option<u64>,
+    /// The seq due next (after the last message applied).
     next_seq: Option<u8>,
-    /// The seq that went missing and when.
-    gap: Option<(u8, Timestamp)>,
+    /// Since when a message is missing (messages after it are held).
+    gap: Option<Timestamp>,
+    held: Vec<Held>,
     rebirth_asked: Option<Timestamp>,
     metrics: Declared,
     devices: HashMap<String, Device>,
@@ -144,13 +163,71 @@ impl SparkplugSchema {
         self.publishes.push(SchemaPublish { topic: format!("{NAMESPACE}/{group}/NCMD/{node}"), payload: request.encode(), qos: 0, retain: false });
     }
 
-    fn edge(&mut self, group: &str, kind: MessageType, node: &str, device: Option<&str>, payload: &Payload, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Decoded {
+    /// One message: in sequence it is applied (and any held ones it frees); after a gap it is
+    /// held; from before the last applied one (a duplicate) it is ignored.
+    fn edge(&mut self, group: &str, kind: MessageType, node: &str, device: Option<&str>, payload: Payload, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Decoded {
+        let key = self.node_key(group, node);
+        let state = self.nodes.get_mut(&key).expect("node_key makes it");
+        let Some(seq) = payload.seq.filter(|_| kind != MessageType::NDeath).map(|s| (s % 256) as u8) else {
+            return self.apply_edge(&key, group, node, kind, device, &payload, received, out);
+        };
+        if self.config.reorder_timeout.is_zero() {
+            state.next_seq = Some(seq.wrapping_add(1));
+            return self.apply_edge(&key, group, node, kind, device, &payload, received, out);
+        }
+        let in_order = match (kind, state.next_seq) {
+            (MessageType::NBirth, _) | (_, None) => {
+                // A birth starts the sequence again: what was held is superseded by it.
+                state.held.clear();
+                state.gap = None;
+                true
+            }
+            (_, Some(expected)) => {
+                let ahead = seq.wrapping_sub(expected);
+                if ahead == 0 {
+                    true
+                } else if ahead < 128 && state.held.len() < MAX_HELD {
+                    tracing::debug!("Sparkplug edge node {key}: seq {seq} where {expected} was due; holding it");
+                    state.gap.get_or_insert(received);
+                    state.held.push(Held { seq, kind, device: device.map(str::to_owned), payload, received });
+                    return Decoded::Updates(0);
+                } else if ahead < 128 {
+                    // Too many held: stop waiting, as a timeout would.
+                    self.release_held(&key, out);
+                    return self.edge(group, kind, node, device, payload, received, out);
+                } else {
+                    tracing::debug!("Sparkplug edge node {key}: seq {seq} is older than {expected}; ignored");
+                    return Decoded::Ignored;
+                }
+            }
+        };
+        debug_assert!(in_order);
+        state.next_seq = Some(seq.wrapping_add(1));
+        let start = out.len();
+        self.apply_edge(&key, group, node, kind, device, &payload, received, out);
+        // The missing one came: what waited behind it follows, in order.
+        loop {
+            let state = self.nodes.get_mut(&key).expect("known node");
+            let Some(next) = state.next_seq else { break };
+            let Some(position) = state.held.iter().position(|h| h.seq == next) else { break };
+            let held = state.held.remove(position);
+            state.next_seq = Some(next.wrapping_add(1));
+            self.apply_edge(&key, group, node, held.kind, held.device.as_deref(), &held.payload, held.received, out);
+        }
+        let state = self.nodes.get_mut(&key).expect("known node");
+        if state.held.is_empty() {
+            state.gap = None;
+        }
+        Decoded::Updates(out.len() - start)
+    }
+
+    /// The node's key (`group/node`), its state made if it is new.
+    fn node_key(&mut self, group: &str, node: &str) -> String {
         let mut key = String::with_capacity(group.len() + node.len() + 1);
         key.push_str(group);
         key.push('/');
         key.push_str(node);
-        let start = out.len();
-        // Looked up by reference: a new key is only allocated for a node seen the first time.
+        // Looked up by reference: a new key is only stored for a node seen the first time.
         if !self.nodes.contains_key(&key) {
             let state = EdgeNode {
                 twin: TwinId::from(key.as_str()),
@@ -158,34 +235,41 @@ impl SparkplugSchema {
                 bd_seq: None,
                 next_seq: None,
                 gap: None,
+                held: Vec::new(),
                 rebirth_asked: None,
                 metrics: Declared::default(),
                 devices: HashMap::new(),
             };
             self.nodes.insert(key.clone(), state);
         }
-        let node_state = self.nodes.get_mut(&key).expect("inserted above");
-        let time = payload.timestamp.map_or(received, |ms| Timestamp((ms as i64).saturating_mul(1000)));
-        // Sequence numbers: every message of a node's session but its death.
-        let mut ask = None;
-        if kind != MessageType::NDeath
-            && let Some(seq) = payload.seq
-        {
-            let seq = (seq % 256) as u8;
-            match (kind, node_state.next_seq) {
-                (MessageType::NBirth, _) | (_, None) => node_state.gap = None,
-                (_, Some(expected)) if seq == expected => {}
-                (_, Some(expected)) => {
-                    if node_state.gap.is_some_and(|(missing, _)| missing == seq) {
-                        node_state.gap = None; // the missing one, late
-                    } else if node_state.gap.is_none() {
-                        tracing::debug!("Sparkplug edge node {key}: seq {seq} where {expected} was due");
-                        node_state.gap = Some((expected, received));
-                    }
-                }
-            }
-            node_state.next_seq = Some(seq.wrapping_add(1));
+        key
+    }
+
+    /// Applies what a node held, in sequence order from the seq that went missing, and goes on
+    /// from the last of them.
+    fn release_held(&mut self, key: &str, out: &mut Vec<TwinUpdate>) {
+        let Some(state) = self.nodes.get_mut(key) else { return };
+        let from = state.next_seq.unwrap_or(0);
+        let mut held = std::mem::take(&mut state.held);
+        held.sort_by_key(|h| h.seq.wrapping_sub(from));
+        state.gap = None;
+        if let Some(last) = held.last() {
+            state.next_seq = Some(last.seq.wrapping_add(1));
         }
+        let (group, node) = key.split_once('/').unwrap_or((key, ""));
+        let (group, node) = (group.to_owned(), node.to_owned());
+        for message in held {
+            self.apply_edge(key, &group, &node, message.kind, message.device.as_deref(), &message.payload, message.received, out);
+        }
+    }
+
+    /// What one message does, in sequence.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_edge(&mut self, key: &str, group: &str, node: &str, kind: MessageType, device: Option<&str>, payload: &Payload, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Decoded {
+        let start = out.len();
+        let node_state = self.nodes.get_mut(key).expect("known node");
+        let time = payload.timestamp.map_or(received, |ms| Timestamp((ms as i64).saturating_mul(1000)));
+        let mut ask = None;
         let decoded = match kind {
             MessageType::NBirth => {
                 node_state.born = true;
@@ -209,6 +293,7 @@ impl SparkplugSchema {
                 }
                 node_state.born = false;
                 node_state.gap = None;
+                node_state.held.clear();
                 out.push(TwinUpdate::Online { twin: node_state.twin.clone(), online: false, time: received });
                 for device in node_state.devices.values_mut() {
                     device.born = false;
@@ -272,7 +357,7 @@ impl SparkplugSchema {
             MessageType::NCmd | MessageType::DCmd => Decoded::Ignored,
         };
         if let Some(why) = ask {
-            self.ask_rebirth(&key, group, node, received, why);
+            self.ask_rebirth(key, group, node, received, why);
         }
         decoded
     }
@@ -408,7 +493,7 @@ impl TopicSchema for SparkplugSchema {
             Topic::Edge { kind: MessageType::NCmd | MessageType::DCmd, .. } => Ok(Decoded::Ignored),
             Topic::Edge { group, kind, node, device } => {
                 let payload = Payload::decode(payload).map_err(|e| DecodeError::invalid(format!("not a Sparkplug B payload: {e}")))?;
-                Ok(self.edge(group, kind, node, device, &payload, received, out))
+                Ok(self.edge(group, kind, node, device, payload, received, out))
             }
         }
     }
@@ -437,6 +522,7 @@ impl TopicSchema for SparkplugSchema {
             }
             node.born = false;
             node.gap = None;
+            node.held.clear();
             node.next_seq = None;
             for device in node.devices.values_mut() {
                 if device.born {
@@ -447,13 +533,13 @@ impl TopicSchema for SparkplugSchema {
         }
     }
 
-    fn tick(&mut self, now: Timestamp, _out: &mut Vec<TwinUpdate>) {
+    fn tick(&mut self, now: Timestamp, out: &mut Vec<TwinUpdate>) {
         let timeout = self.config.reorder_timeout.as_secs_f64();
-        let due: Vec<String> = self.nodes.iter().filter(|(_, n)| n.gap.is_some_and(|(_, since)| now.seconds_since(since) >= timeout)).map(|(k, _)| k.clone()).collect();
+        let due: Vec<String> = self.nodes.iter().filter(|(_, n)| n.gap.is_some_and(|since| now.seconds_since(since) >= timeout)).map(|(k, _)| k.clone()).collect();
         for key in due {
-            if let Some(node) = self.nodes.get_mut(&key) {
-                node.gap = None;
-            }
+            // The missing message is not coming: what waited is applied, and the node is asked
+            // for its state again.
+            self.release_held(&key, out);
             if let Some((group, node)) = key.split_once('/') {
                 let (group, node) = (group.to_owned(), node.to_owned());
                 self.ask_rebirth(&key, &group, &node, now, "a message went missing (seq gap)");

@@ -146,12 +146,16 @@ fn a_seq_gap_asks_for_a_rebirth_after_the_reorder_timeout() {
     host.send("spBv1.0/G/DBIRTH/E/D", &dbirth(1), T0).unwrap();
     let temperature = |v| vec![Metric { alias: Some(101), value: RawValue::Double(v), ..Default::default() }];
     host.send("spBv1.0/G/DDATA/E/D", &ddata(2, temperature(1.0)), T0).unwrap();
-    // 3 goes missing; 4 is still applied.
+    // 3 goes missing: 4 is held while 3 may still come.
     host.send("spBv1.0/G/DDATA/E/D", &ddata(4, temperature(4.0)), T0).unwrap();
-    assert_eq!(host.value("G/E/D", "Temperature"), Some(4.0));
+    assert_eq!(host.value("G/E/D", "Temperature"), Some(1.0));
     host.schema.tick(Timestamp(T0.0 + 1_000_000), &mut Vec::new());
     assert!(host.rebirths().is_empty(), "still within the reorder timeout");
-    host.schema.tick(Timestamp(T0.0 + 2_500_000), &mut Vec::new());
+    // The timeout passes: 4 is applied after all, and a rebirth asked for.
+    let mut released = Vec::new();
+    host.schema.tick(Timestamp(T0.0 + 2_500_000), &mut released);
+    host.store.apply_all(&released, T0);
+    assert_eq!(host.value("G/E/D", "Temperature"), Some(4.0));
     assert_eq!(host.rebirths(), ["spBv1.0/G/NCMD/E"]);
     // The request is a Node Control/Rebirth = true.
     host.send("spBv1.0/G/DDATA/E/D", &ddata(6, temperature(6.0)), Timestamp(T0.0 + 3_000_000)).unwrap();
@@ -165,6 +169,24 @@ fn a_seq_gap_asks_for_a_rebirth_after_the_reorder_timeout() {
     host.send("spBv1.0/G/NDATA/E", &ddata(0, vec![]), T0).unwrap();
     host.schema.tick(Timestamp(T0.0 + 10_000_000), &mut Vec::new());
     assert!(host.rebirths().is_empty());
+}
+
+#[test]
+fn a_late_message_fills_the_gap_and_frees_what_waited_in_order() {
+    let mut host = Host::new(false);
+    host.send("spBv1.0/G/NBIRTH/E", &nbirth(0, 1), T0).unwrap();
+    host.send("spBv1.0/G/DBIRTH/E/D", &dbirth(1), T0).unwrap();
+    let temperature = |v| vec![Metric { alias: Some(101), value: RawValue::Double(v), ..Default::default() }];
+    host.send("spBv1.0/G/DDATA/E/D", &ddata(3, temperature(3.0)), T0).unwrap();
+    host.send("spBv1.0/G/DDATA/E/D", &ddata(4, temperature(4.0)), T0).unwrap();
+    assert_eq!(host.value("G/E/D", "Temperature"), Some(21.5), "3 and 4 wait for 2");
+    host.send("spBv1.0/G/DDATA/E/D", &ddata(2, temperature(2.0)), T0).unwrap();
+    let history: Vec<f64> = host.store.twin("G/E/D").unwrap().property("Temperature").unwrap().history.iter().map(|s| s.1).collect();
+    assert_eq!(history, [21.5, 2.0, 3.0, 4.0], "applied in sequence order");
+    host.schema.tick(Timestamp(T0.0 + 10_000_000), &mut Vec::new());
+    assert!(host.rebirths().is_empty(), "the gap was filled: nothing to ask");
+    // A duplicate of an applied message is ignored.
+    assert_eq!(host.send("spBv1.0/G/DDATA/E/D", &ddata(3, temperature(99.0)), T0), Ok(Decoded::Ignored));
 }
 
 #[test]

@@ -7,7 +7,6 @@
 mod pattern;
 mod spec;
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -30,19 +29,27 @@ const MEMORY_LIMIT: usize = 200_000;
 pub struct JsonMappingSchema {
     sources: Vec<Source>,
     /// Twin ids and property names seen before, shared so the store compares pointers.
-    ids: HashMap<String, TwinId>,
-    names: HashMap<String, Arc<str>>,
+    ids: foldhash::HashMap<String, TwinId>,
+    names: foldhash::HashMap<String, Arc<str>>,
     scratch: String,
-    registered: HashSet<TwinId>,
-    units_sent: HashSet<(TwinId, Arc<str>)>,
-    alarms_active: HashMap<(TwinId, Arc<str>), bool>,
+    registered: foldhash::HashSet<TwinId>,
+    units_sent: foldhash::HashSet<(TwinId, Arc<str>)>,
+    alarms_active: foldhash::HashMap<(TwinId, Arc<str>), bool>,
 }
 
 impl JsonMappingSchema {
     /// Checks every source; the first mistake is the error.
     pub fn new(specs: &[SourceSpec]) -> Result<Self, String> {
         let sources = specs.iter().enumerate().map(|(i, s)| s.compile(i)).collect::<Result<_, _>>()?;
-        Ok(JsonMappingSchema { sources, ids: HashMap::new(), names: HashMap::new(), scratch: String::new(), registered: HashSet::new(), units_sent: HashSet::new(), alarms_active: HashMap::new() })
+        Ok(JsonMappingSchema {
+            sources,
+            ids: Default::default(),
+            names: Default::default(),
+            scratch: String::new(),
+            registered: Default::default(),
+            units_sent: Default::default(),
+            alarms_active: Default::default(),
+        })
     }
 
     pub fn sources(&self) -> &[Source] {

@@ -25,7 +25,6 @@ mod proto;
 mod topic;
 mod value;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,11 +72,12 @@ struct MetricDef {
     datatype: u32,
 }
 
-/// A twin's metrics by alias and by name, as its last birth declared them.
+/// A twin's metrics by alias and by name, as its last birth declared them (looked up for
+/// every metric of every message: a fast hasher).
 #[derive(Debug, Default)]
 struct Declared {
-    by_alias: HashMap<u64, MetricDef>,
-    by_name: HashMap<Arc<str>, u32>,
+    by_alias: foldhash::HashMap<u64, MetricDef>,
+    by_name: foldhash::HashMap<Arc<str>, u32>,
 }
 
 #[derive(Debug)]
@@ -113,13 +113,13 @@ struct EdgeNode {
     held: Vec<Held>,
     rebirth_asked: Option<Timestamp>,
     metrics: Declared,
-    devices: HashMap<String, Device>,
+    devices: foldhash::HashMap<String, Device>,
 }
 
 /// The Sparkplug B host application schema.
 pub struct SparkplugSchema {
     config: SparkplugConfig,
-    nodes: HashMap<String, EdgeNode>,
+    nodes: foldhash::HashMap<String, EdgeNode>,
     publishes: Vec<SchemaPublish>,
     /// The timestamp of the will registered for this connection (the STATE birth repeats it).
     state_timestamp: Option<u64>,
@@ -127,7 +127,7 @@ pub struct SparkplugSchema {
 
 impl SparkplugSchema {
     pub fn new(config: SparkplugConfig) -> Self {
-        SparkplugSchema { config, nodes: HashMap::new(), publishes: Vec::new(), state_timestamp: None }
+        SparkplugSchema { config, nodes: foldhash::HashMap::default(), publishes: Vec::new(), state_timestamp: None }
     }
 
     pub fn config(&self) -> &SparkplugConfig {
@@ -238,7 +238,7 @@ impl SparkplugSchema {
                 held: Vec::new(),
                 rebirth_asked: None,
                 metrics: Declared::default(),
-                devices: HashMap::new(),
+                devices: foldhash::HashMap::default(),
             };
             self.nodes.insert(key.clone(), state);
         }

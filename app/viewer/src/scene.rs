@@ -66,6 +66,14 @@ pub struct BoundTwin(pub twinscope_core::twin::TwinIndex);
 pub struct TwinMeshes(pub Vec<Entity>);
 
 /// The mesh entities that draw `twin` itself (every node bound to it, not its children).
+/// The folder Bevy loads the model from: the model's own folder, absolute. A model named
+/// without a folder (`plant.glb`, from a manifest in the working directory) is in the
+/// working directory; an empty folder would make Bevy look next to the executable.
+pub fn asset_root(model_path: &std::path::Path) -> std::path::PathBuf {
+    let folder = model_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    std::path::absolute(folder).unwrap_or_else(|_| folder.to_owned())
+}
+
 pub fn meshes_of_twin<'a, 'w, 's, 'q, F: bevy::ecs::query::QueryFilter>(
     entities: &'a TwinEntities,
     meshes: &'a Query<'w, 's, &'q TwinMeshes, F>,
@@ -175,5 +183,18 @@ fn collect_twin_meshes(
             }
         }
         commands.entity(root).insert(TwinMeshes(found));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_without_a_folder_loads_from_the_working_directory() {
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(asset_root(std::path::Path::new("plant.glb")), here);
+        assert_eq!(asset_root(std::path::Path::new("models/plant.glb")), here.join("models"));
+        assert_eq!(asset_root(std::path::Path::new("/srv/plant/plant.glb")), std::path::Path::new("/srv/plant"));
     }
 }

@@ -154,10 +154,7 @@ fn exit_code(exit: AppExit) -> ExitCode {
 /// viewer, or with `--xr` the headset app (an error when no OpenXR runtime can be used).
 fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<String>, store: TwinStore) -> anyhow::Result<App> {
     let title = format!("twinscope — {}", scene.map_or("no scene", LoadedScene::name));
-    let asset_root = scene
-        .and_then(|s| s.model_path.parent())
-        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()))
-        .unwrap_or_else(|| Path::new(".").to_owned());
+    let asset_root = scene.map_or_else(|| Path::new(".").to_owned(), |s| twinscope::scene::asset_root(&s.model_path));
     let plugins = DefaultPlugins
         .set(AssetPlugin {
             file_path: asset_root.display().to_string(),

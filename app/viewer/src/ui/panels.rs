@@ -204,9 +204,24 @@ pub fn inspector(ui: &mut egui::Ui, view: Option<&InspectorView>, focus: FocusMo
         if view.properties.is_empty() {
             ui.label(RichText::new("no values received yet").weak());
         }
+        // Names with folders (`Alarms/HighTemp`, a Sparkplug metric folder or template member)
+        // are grouped under their folder; the rest come first, in their order.
+        let folder = |name: &str| name.rsplit_once('/').map_or("", |(folder, _)| folder).to_owned();
+        let mut rows: Vec<_> = view.properties.iter().collect();
+        rows.sort_by_key(|row| folder(&row.name));
         egui::Grid::new("properties").striped(true).num_columns(4).show(ui, |ui| {
-            for row in &view.properties {
-                ui.label(&row.name);
+            let mut current = String::new();
+            for row in rows {
+                let group = folder(&row.name);
+                if group != current {
+                    ui.label(RichText::new(format!("{group}/")).strong());
+                    ui.end_row();
+                    current = group;
+                }
+                match row.name.rsplit_once('/') {
+                    Some((_, leaf)) => ui.label(format!("   {leaf}")),
+                    None => ui.label(&row.name),
+                };
                 let value = RichText::new(&row.value).monospace();
                 ui.label(if row.status > Status::Ok { value.color(status_color(row.status)) } else { value });
                 ui.label(&row.unit);
@@ -420,6 +435,23 @@ mod tests {
         assert_eq!(click("Seal"), vec![UiCommand::SelectAndFrame(store.find("seal").unwrap())], "a part goes down");
         assert_eq!(click("X-ray (X)"), vec![UiCommand::Focus(FocusMode::XRay)]);
         assert_eq!(click("Isolate (I)"), vec![UiCommand::Focus(FocusMode::Isolate)]);
+    }
+
+    #[test]
+    fn properties_in_folders_are_grouped_under_them() {
+        let mut store = TwinStore::new(twinscope_core::twin::StoreConfig::default(), twinscope_core::rules::RuleSet::default());
+        let plc = store.declare("plc", None, Some("PLC"));
+        let now = twinscope_core::Timestamp(1_700_000_000_000_000);
+        for name in ["Alarms/HighTemp", "Temperature", "Motor1/Speed", "Alarms/LowLevel"] {
+            store.apply(&twinscope_core::TwinUpdate::Measurement { twin: "plc".into(), name: name.into(), value: 1.0, time: now }, now);
+        }
+        let view = inspector_view(&store, &Rollup::compute(&store), plc, twinscope_core::time::UtcOffset(0));
+        let mut harness = PanelHarness::new(500.0, 900.0);
+        harness.frame(vec![], |ui| inspector(ui, Some(&view), FocusMode::Normal, 30));
+        let y = |text: &str| harness.find(text).unwrap_or_else(|| panic!("{text:?} not on screen: {:?}", harness.texts)).y;
+        assert!(y("Temperature") < y("Alarms/"), "names without a folder first");
+        assert!(y("Alarms/") < y("   HighTemp") && y("   HighTemp") < y("   LowLevel") && y("   LowLevel") < y("Motor1/"), "one header per folder, its members below it");
+        assert!(y("Motor1/") < y("   Speed"));
     }
 
     #[test]

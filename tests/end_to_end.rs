@@ -142,6 +142,14 @@ fn cli_rejects_bad_arguments_clearly() {
     let output = run_twinscope(&["state", "--for", "soon"], Duration::from_secs(30));
     assert!(!output.status.success());
     assert!(stderr(&output).contains("is not a duration"), "{}", stderr(&output));
+    // Values that once panicked the viewer are refused at the command line.
+    for (flag, value) in [("--dvr-minutes", "inf"), ("--dvr-minutes", "-1"), ("--dvr-minutes", "1e20")] {
+        let output = run_twinscope(&[&format!("{flag}={value}"), "--exit-after", "1s"], Duration::from_secs(30));
+        assert!(!output.status.success(), "{flag} {value}");
+        assert!(stderr(&output).contains("is not a number of minutes from 0 to 1440"), "{}", stderr(&output));
+    }
+    let output = run_twinscope(&["--xr", "--snap-turn", "400", "--exit-after", "1s"], Duration::from_secs(30));
+    assert!(stderr(&output).contains("is not an angle from 5 to 180 degrees"), "{}", stderr(&output));
 }
 
 // ---- ingest over real TCP ------------------------------------------------------------------

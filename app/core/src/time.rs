@@ -54,7 +54,7 @@ impl Timestamp {
             return None;
         }
         let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
             return None;
         }
         let mut rest = &text[19..];
@@ -74,8 +74,8 @@ impl Timestamp {
         let offset_seconds = match rest {
             "Z" | "z" => 0,
             _ if rest.len() == 6 && matches!(rest.as_bytes()[0], b'+' | b'-') && rest.as_bytes()[3] == b':' => {
-                let h: i64 = rest[1..3].parse().ok()?;
-                let m: i64 = rest[4..6].parse().ok()?;
+                let h: i64 = rest[1..3].parse().ok().filter(|h| *h <= 23)?;
+                let m: i64 = rest[4..6].parse().ok().filter(|m| *m <= 59)?;
                 let sign = if rest.starts_with('-') { -1 } else { 1 };
                 sign * (h * 3600 + m * 60)
             }
@@ -84,6 +84,16 @@ impl Timestamp {
         let days = days_from_civil(year, month, day);
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
         Some(Timestamp(seconds * 1_000_000 + micros))
+    }
+}
+
+/// Days in a month of the proleptic Gregorian calendar.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
     }
 }
 
@@ -189,7 +199,10 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "yesterday", "2020-13-01T00:00:00Z", "2020-10-15T05:30:47", "2020-10-15T05:30:47.Z"] {
+        let impossible = ["2024-02-31T00:00:00Z", "2023-02-29T00:00:00Z", "2024-04-31T00:00:00Z", "2024-01-01T00:00:00+99:99", "2024-01-01T00:00:00+10:60"];
+        assert!(Timestamp::parse_rfc3339("2024-02-29T00:00:00Z").is_some(), "a leap day");
+        assert!(Timestamp::parse_rfc3339("2000-02-29T00:00:00-23:59").is_some(), "2000 was a leap year");
+        for bad in ["", "yesterday", "2020-13-01T00:00:00Z", "2020-10-15T05:30:47", "2020-10-15T05:30:47.Z", "1900-02-29T00:00:00Z"].into_iter().chain(impossible) {
             assert!(Timestamp::parse_rfc3339(bad).is_none(), "{bad}");
         }
         assert!(Timestamp::from_unix_seconds(f64::NAN).is_none());

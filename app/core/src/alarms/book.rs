@@ -390,8 +390,11 @@ impl AlarmBook {
 }
 
 /// Quotes a CSV field when it holds a separator, quote or line break.
+/// One CSV cell. Text from devices that a spreadsheet would run as a formula (starting with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, so it shows as text.
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() };
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
 }
 
 #[cfg(test)]
@@ -464,5 +467,15 @@ mod tests {
         book.acknowledge(TwinIndex(3), &"d".into(), "op", Timestamp(5));
         let order: Vec<&str> = book.sorted().into_iter().map(|i| &*book.alarms()[i].alarm_type).collect();
         assert_eq!(order, ["b", "c", "a", "d"]);
+    }
+
+    #[test]
+    fn csv_cells_never_run_as_spreadsheet_formulas() {
+        assert_eq!(csv_field("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+        for formula in ["+1+1", "-2", "@SUM(A1)", "\tx"] {
+            assert!(csv_field(formula).trim_start_matches('"').starts_with('\''), "{formula:?}");
+        }
+        assert_eq!(csv_field("Pump hot, check seal"), "\"Pump hot, check seal\"");
+        assert_eq!(csv_field("plain"), "plain");
     }
 }

@@ -188,8 +188,9 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<SceneManifest, SceneErr
         message: e.to_string().trim_end().to_owned(),
     })?;
     let fail = |message: String| SceneError::Manifest { file: file.to_owned(), message };
-    if !(manifest.twins.stale_after_secs.is_finite() && manifest.twins.stale_after_secs > 0.0) {
-        return Err(fail("twins.stale_after_secs must be a positive number of seconds".into()));
+    // Up to a year: beyond it nothing would ever be stale, and a duration that large overflows.
+    if !(manifest.twins.stale_after_secs.is_finite() && manifest.twins.stale_after_secs > 0.0 && manifest.twins.stale_after_secs <= 366.0 * 86_400.0) {
+        return Err(fail("twins.stale_after_secs must be a positive number of seconds, at most a year".into()));
     }
     if manifest.binding.extras_key.is_empty() {
         return Err(fail("binding.extras_key must not be empty".into()));
@@ -253,8 +254,10 @@ mod tests {
         assert!(err.contains("colour"), "{err}");
         let err = parse("[scene]\nmodel = \"x.glb\"\n[binding]\nname_patterns = [\"pump\"]\n").unwrap_err();
         assert!(err.contains("binding.name_patterns[0]"), "{err}");
-        let err = parse("[scene]\nmodel = \"x.glb\"\n[twins]\nstale_after_secs = -1\n").unwrap_err();
-        assert!(err.contains("stale_after_secs"), "{err}");
+        for bad in ["-1", "1e20", "inf", "nan"] {
+            let err = parse(&format!("[scene]\nmodel = \"x.glb\"\n[twins]\nstale_after_secs = {bad}\n")).unwrap_err();
+            assert!(err.contains("stale_after_secs"), "{bad}: {err}");
+        }
         let err = parse("[scene\nmodel = 1").unwrap_err();
         assert!(err.contains("line 1"), "{err}");
     }

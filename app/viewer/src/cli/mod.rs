@@ -81,8 +81,8 @@ pub struct ViewArgs {
     #[arg(long, default_value_t = 2.0)]
     pub sim_rate: f64,
     /// Minutes of a live session the DVR keeps for looking back (between one and two times
-    /// this); 0 turns the DVR off.
-    #[arg(long, default_value_t = 10.0)]
+    /// this, at most a day); 0 turns the DVR off.
+    #[arg(long, default_value_t = 10.0, value_parser = parse_dvr_minutes)]
     pub dvr_minutes: f64,
     /// Where the record button writes live recordings.
     #[arg(long, default_value = "recordings")]
@@ -331,6 +331,11 @@ fn parse_utc_offset(text: &str) -> Result<i64, String> {
         (Ok(h), Ok(m)) if h <= 14 && m < 60 => Ok(sign * (h * 3600 + m * 60)),
         _ => Err(format!("{text:?} is not an offset like +01:00")),
     }
+}
+
+/// DVR minutes: 0 (off) to a day.
+fn parse_dvr_minutes(text: &str) -> Result<f64, String> {
+    text.parse::<f64>().ok().filter(|m| (0.0..=1440.0).contains(m)).ok_or_else(|| format!("{text:?} is not a number of minutes from 0 to 1440"))
 }
 
 /// A snap turn between 5° and 180°.

@@ -144,7 +144,13 @@ pub struct Twin {
     /// Its source reports when it goes offline: silence does not make it stale.
     pub reports_liveness: bool,
     stale: bool,
+    /// Property positions by name, once a twin has more than a few (a payload with
+    /// thousands of keys must not cost a scan per key).
+    property_index: Option<foldhash::HashMap<Arc<str>, u32>>,
 }
+
+/// Past this many properties a twin looks them up by hash instead of by scanning.
+const INDEXED_PROPERTIES: usize = 16;
 
 impl Twin {
     fn new(id: TwinId) -> Self {
@@ -170,11 +176,34 @@ impl Twin {
             offline_since: None,
             reports_liveness: false,
             stale: false,
+            property_index: None,
         }
     }
 
     pub fn property(&self, name: &str) -> Option<&Property> {
-        self.properties.iter().find(|p| &*p.name == name)
+        self.position_of(name).map(|i| &self.properties[i])
+    }
+
+    /// Where the property is: by hash on a twin with many, else by scanning (a pointer
+    /// comparison first: decoders share name strings).
+    fn position_of(&self, name: &str) -> Option<usize> {
+        match &self.property_index {
+            Some(index) => index.get(name).map(|i| *i as usize),
+            None => self.properties.iter().position(|p| std::ptr::eq(p.name.as_ptr(), name.as_ptr()) && p.name.len() == name.len()).or_else(|| self.properties.iter().position(|p| &*p.name == name)),
+        }
+    }
+
+    /// Adds a property, keeping the index.
+    fn push_property(&mut self, property: Property) -> usize {
+        let position = self.properties.len();
+        if let Some(index) = &mut self.property_index {
+            index.insert(property.name.clone(), position as u32);
+        }
+        self.properties.push(property);
+        if self.property_index.is_none() && self.properties.len() > INDEXED_PROPERTIES {
+            self.property_index = Some(self.properties.iter().enumerate().map(|(i, p)| (p.name.clone(), i as u32)).collect());
+        }
+        position
     }
 
     /// The name to show: the registered display name, else the id.
@@ -452,20 +481,8 @@ impl TwinStore {
                 }
             }
             TwinUpdate::Measurement { name, value, time, .. } => {
-                let history_len = self.config.history_len;
+                let position = self.property_slot(index, name);
                 let twin = &mut self.twins[index.0 as usize];
-                // Decoders share name strings, so a pointer comparison usually finds it
-                // without comparing text.
-                let found = twin.properties.iter().position(|p| Arc::ptr_eq(&p.name, name)).or_else(|| twin.properties.iter().position(|p| p.name == *name));
-                let position = match found {
-                    Some(position) => position,
-                    None => {
-                        let rule = self.rules.find(twin.id.as_str(), name);
-                        let limits = self.alarm_rules.find(twin.id.as_str(), name);
-                        twin.properties.push(Property::new(name.clone(), rule, limits, history_len));
-                        twin.properties.len() - 1
-                    }
-                };
                 let property = &mut twin.properties[position];
                 property.value = *value;
                 property.time = *time;
@@ -487,31 +504,13 @@ impl TwinStore {
                 self.mark_seen(index, now);
             }
             TwinUpdate::Historical { name, value, time, .. } => {
-                let history_len = self.config.history_len;
-                let twin = &mut self.twins[index.0 as usize];
-                match twin.properties.iter_mut().find(|p| p.name == *name) {
-                    Some(property) => property.history.insert_past(*time, *value),
-                    None => {
-                        let rule = self.rules.find(twin.id.as_str(), name);
-                        let limits = self.alarm_rules.find(twin.id.as_str(), name);
-                        let mut property = Property::new(name.clone(), rule, limits, history_len);
-                        property.history.insert_past(*time, *value);
-                        twin.properties.push(property);
-                    }
-                }
+                let position = self.property_slot(index, name);
+                self.twins[index.0 as usize].properties[position].history.insert_past(*time, *value);
             }
             TwinUpdate::Unit { name, unit, .. } => {
-                let twin = &mut self.twins[index.0 as usize];
-                if let Some(property) = twin.properties.iter_mut().find(|p| p.name == *name) {
-                    property.unit = Some(unit.clone());
-                } else {
-                    // Units may arrive (retained) before the first value: keep a placeholder.
-                    let rule = self.rules.find(twin.id.as_str(), name);
-                    let limits = self.alarm_rules.find(twin.id.as_str(), name);
-                    let mut property = Property::new(name.clone(), rule, limits, self.config.history_len);
-                    property.unit = Some(unit.clone());
-                    twin.properties.push(property);
-                }
+                // Units may arrive (retained) before the first value: the property waits.
+                let position = self.property_slot(index, name);
+                self.twins[index.0 as usize].properties[position].unit = Some(unit.clone());
             }
             TwinUpdate::Event { event_type, text, time, .. } => {
                 let twin = &mut self.twins[index.0 as usize];
@@ -548,6 +547,17 @@ impl TwinStore {
                 twin.offline_since = if *online { None } else { Some(twin.offline_since.unwrap_or(*time)) };
             }
         }
+    }
+
+    /// The position of a twin's property, made (with its rules) if it is new.
+    fn property_slot(&mut self, index: TwinIndex, name: &Arc<str>) -> usize {
+        let twin = &mut self.twins[index.0 as usize];
+        if let Some(position) = twin.position_of(name) {
+            return position;
+        }
+        let rule = self.rules.find(twin.id.as_str(), name);
+        let limits = self.alarm_rules.find(twin.id.as_str(), name);
+        twin.push_property(Property::new(name.clone(), rule, limits, self.config.history_len))
     }
 
     /// Marks twins stale that received data once but nothing for `stale_after`.

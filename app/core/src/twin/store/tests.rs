@@ -243,3 +243,25 @@ fn alarms_cleared_while_disconnected_are_cleared_after_the_resync_window() {
     store.tick_alarms(Timestamp(30 * second));
     assert_eq!(store.get(pump).active_alarms, 2, "a resync finishes once");
 }
+
+/// A twin with thousands of properties (one payload of 20,000 keys) finds each by hash: every
+/// value lands on its own property, set again in place, never duplicated.
+#[test]
+fn many_properties_are_found_by_name_and_never_duplicated() {
+    let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+    let now = Timestamp(1_700_000_000_000_000);
+    let names: Vec<std::sync::Arc<str>> = (0..20_000).map(|i| format!("signal{i}").into()).collect();
+    let big = crate::twin::TwinId::from("big");
+    for round in 0..2 {
+        let updates: Vec<TwinUpdate> = names.iter().enumerate().map(|(i, name)| TwinUpdate::Measurement { twin: big.clone(), name: name.clone(), value: (i + round) as f64, time: now }).collect();
+        store.apply_all(&updates, now);
+    }
+    // Names as new strings (not the decoder's shared ones) still find their property.
+    store.apply(&TwinUpdate::Unit { twin: "big".into(), name: "signal19999".into(), unit: "bar".into() }, now);
+    let twin = store.twin("big").unwrap();
+    assert_eq!(twin.properties.len(), 20_000);
+    assert_eq!(twin.property("signal0").unwrap().value, 1.0);
+    assert_eq!(twin.property("signal12345").unwrap().value, 12_346.0);
+    assert_eq!(twin.property("signal19999").unwrap().unit.as_deref(), Some("bar"));
+    assert!(twin.property("signal20000").is_none());
+}

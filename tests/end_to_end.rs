@@ -74,10 +74,26 @@ fn check_reports_how_the_demo_scene_binds() {
     let text = stdout(&output);
     assert!(output.status.success(), "{text}\n{}", stderr(&output));
     assert!(text.contains("scene \"Demo plant\""), "{text}");
-    assert!(text.contains("bound nodes (65):"), "{text}");
+    assert!(text.contains("bound nodes (65: 65 by extras, 0 by name pattern):"), "{text}");
     assert!(text.contains("main/line1/line1-pump1/line1-pump1-bearing-de  ->  line1-pump1-bearing-de  [extras]"), "{text}");
     assert!(text.contains("twins with no node (0):"), "{text}");
-    assert!(text.contains("nodes that match no twin (0):"), "{text}");
+    assert!(text.contains("nodes with a mesh that match no twin (0):"), "{text}");
+    let output = run_twinscope(&["check", "--strict", "scenes/demo-plant.toml"], Duration::from_secs(30));
+    assert!(output.status.success(), "the demo plant passes --strict: {}", stderr(&output));
+
+    // A scene whose model binds nothing: listed with mesh names, and --strict fails it.
+    let dir = std::env::temp_dir().join(format!("twinscope-unbound-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scene = dir.join("unbound.toml");
+    let model = support::repo_root().join("assets/demo-plant.glb");
+    std::fs::write(&scene, format!("[scene]\nmodel = \"{}\"\n[binding]\nextras_key = \"absent\"\n", model.display())).unwrap();
+    let output = run_twinscope(&["check", scene.to_str().unwrap()], Duration::from_secs(30));
+    assert!(output.status.success(), "without --strict a note is enough");
+    let text = stdout(&output);
+    assert!(text.contains("bound nodes (0: 0 by extras, 0 by name pattern):") && text.contains("… and "), "{text}");
+    let output = run_twinscope(&["check", "--strict", scene.to_str().unwrap()], Duration::from_secs(30));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("strict: no node is bound to a twin"), "{}", stderr(&output));
 
     let output = run_twinscope(&["check", "--json", "scenes/demo-plant.toml"], Duration::from_secs(30));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("check --json prints JSON");

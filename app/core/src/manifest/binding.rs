@@ -156,7 +156,7 @@ mod tests {
     use serde_json::json;
 
     fn node(index: usize, name: &str, extras: Option<serde_json::Value>, has_mesh: bool, parent: Option<usize>) -> ModelNode {
-        ModelNode { index, name: Some(name.into()), extras, has_mesh, parent }
+        ModelNode { index, name: Some(name.into()), extras, has_mesh, mesh_name: None, parent }
     }
 
     fn tree() -> ModelTree {

@@ -13,6 +13,8 @@ pub struct ModelNode {
     /// The node's `extras`, as JSON, if it has any.
     pub extras: Option<serde_json::Value>,
     pub has_mesh: bool,
+    /// The name of its mesh (CAD exports name meshes, not nodes).
+    pub mesh_name: Option<String>,
     /// Position of the parent in [`ModelTree::nodes`].
     pub parent: Option<usize>,
 }
@@ -78,7 +80,8 @@ fn visit(node: gltf::Node<'_>, parent: Option<usize>, depth: usize, tree: &mut M
         None => None,
     };
     let position = tree.nodes.len();
-    tree.nodes.push(ModelNode { index: node.index(), name: node.name().map(str::to_owned), extras, has_mesh: node.mesh().is_some(), parent });
+    let mesh_name = node.mesh().and_then(|m| m.name().map(str::to_owned));
+    tree.nodes.push(ModelNode { index: node.index(), name: node.name().map(str::to_owned), extras, has_mesh: node.mesh().is_some(), mesh_name, parent });
     for child in node.children() {
         visit(child, Some(position), depth + 1, tree, on_path)?;
     }

@@ -33,9 +33,10 @@ pub fn run(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             "warnings": scene.binding.warnings,
             "rules": scene.rules.len(),
             "alarm_rules": scene.alarm_rules.len(),
+            "strict_failures": strict_failures(&scene),
         });
         crate::outln!(out, "{}", serde_json::to_string_pretty(&report)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(strict_exit(&scene, &args));
     }
     crate::outln!(out, "scene {:?} ({})", scene.name(), scene.manifest_path.display());
     crate::outln!(out, 
@@ -47,7 +48,14 @@ pub fn run(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         scene.rules.len(),
         scene.alarm_rules.len()
     );
-    crate::outln!(out, "\nbound nodes ({}):", scene.binding.bound.len());
+    let by = |method: twinscope_core::manifest::BoundBy| scene.binding.bound.iter().filter(|b| b.by == method).count();
+    crate::outln!(
+        out,
+        "\nbound nodes ({}: {} by extras, {} by name pattern):",
+        scene.binding.bound.len(),
+        by(twinscope_core::manifest::BoundBy::Extras),
+        by(twinscope_core::manifest::BoundBy::NamePattern)
+    );
     for binding in &scene.binding.bound {
         crate::outln!(out, "  {}  ->  {}  [{}]", model.path(binding.node), binding.twin, binding.by);
     }
@@ -55,9 +63,17 @@ pub fn run(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     for twin in &scene.binding.twins_without_node {
         crate::outln!(out, "  {twin}");
     }
-    crate::outln!(out, "\nnodes that match no twin ({}):", scene.binding.unbound_mesh_nodes.len());
-    for node in &scene.binding.unbound_mesh_nodes {
-        crate::outln!(out, "  {}", model.path(*node));
+    // A sample, with mesh names (what CAD exports name), to write patterns from.
+    const SAMPLE: usize = 20;
+    crate::outln!(out, "\nnodes with a mesh that match no twin ({}):", scene.binding.unbound_mesh_nodes.len());
+    for node in scene.binding.unbound_mesh_nodes.iter().take(SAMPLE) {
+        match &model.nodes[*node].mesh_name {
+            Some(mesh) => crate::outln!(out, "  {}  (mesh {mesh:?})", model.path(*node)),
+            None => crate::outln!(out, "  {}", model.path(*node)),
+        }
+    }
+    if scene.binding.unbound_mesh_nodes.len() > SAMPLE {
+        crate::outln!(out, "  … and {} more", scene.binding.unbound_mesh_nodes.len() - SAMPLE);
     }
     if !scene.binding.warnings.is_empty() {
         crate::outln!(out, "\nwarnings ({}):", scene.binding.warnings.len());
@@ -68,7 +84,32 @@ pub fn run(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     if scene.binding.bound.is_empty() {
         crate::outln!(out, "\nnote: no node is bound; give nodes extras {{\"{}\": \"<twin id>\"}} or add binding.name_patterns", scene.manifest.binding.extras_key);
     }
-    check_sources(&scene, &args, out)
+    let code = check_sources(&scene, &args, out)?;
+    if args.strict {
+        for failure in strict_failures(&scene) {
+            eprintln!("strict: {failure}");
+        }
+    }
+    Ok(if code == ExitCode::SUCCESS { strict_exit(&scene, &args) } else { code })
+}
+
+/// What `--strict` refuses: nothing bound, declared twins without a node, warnings.
+fn strict_failures(scene: &twinscope_core::manifest::LoadedScene) -> Vec<String> {
+    let mut failures = Vec::new();
+    if scene.binding.bound.is_empty() {
+        failures.push("no node is bound to a twin".to_owned());
+    }
+    if !scene.binding.twins_without_node.is_empty() {
+        failures.push(format!("{} declared twins have no node", scene.binding.twins_without_node.len()));
+    }
+    if !scene.binding.warnings.is_empty() {
+        failures.push(format!("{} warnings", scene.binding.warnings.len()));
+    }
+    failures
+}
+
+fn strict_exit(scene: &twinscope_core::manifest::LoadedScene, args: &CheckArgs) -> ExitCode {
+    if args.strict && !strict_failures(scene).is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS }
 }
 
 /// The scene's JSON sources: their topic filters, and what the given samples yield.

@@ -183,6 +183,10 @@ pub struct CheckArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Exit non-zero when nothing binds, a declared twin has no node, or there is any warning
+    /// (for CI pipelines that check scenes).
+    #[arg(long)]
+    pub strict: bool,
     /// Test the scene's JSON sources against a sample message: prints the updates it yields.
     #[arg(long, num_args = 2, value_names = ["TOPIC", "PAYLOAD"])]
     pub sample: Vec<String>,

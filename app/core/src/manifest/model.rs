@@ -59,18 +59,24 @@ pub fn read_model(path: &Path) -> Result<ModelTree, String> {
         .ok_or_else(|| "the file has no scene to show".to_owned())?;
     let mut tree = ModelTree { nodes: Vec::new(), scene_index: scene.index(), scene_count: document.scenes().count() };
     let mut on_path = HashSet::new();
+    let mut seen = HashSet::new();
     for node in scene.nodes() {
-        visit(node, None, 0, &mut tree, &mut on_path)?;
+        visit(node, None, 0, &mut tree, &mut on_path, &mut seen)?;
     }
     Ok(tree)
 }
 
-fn visit(node: gltf::Node<'_>, parent: Option<usize>, depth: usize, tree: &mut ModelTree, on_path: &mut HashSet<usize>) -> Result<(), String> {
+fn visit(node: gltf::Node<'_>, parent: Option<usize>, depth: usize, tree: &mut ModelTree, on_path: &mut HashSet<usize>, seen: &mut HashSet<usize>) -> Result<(), String> {
     if depth > MAX_DEPTH {
         return Err(format!("node {} is nested more than {MAX_DEPTH} levels deep", node.index()));
     }
     if !on_path.insert(node.index()) {
         return Err(format!("node {} is its own ancestor (the node tree has a cycle)", node.index()));
+    }
+    // Each node is walked once: one listed under two parents (glTF allows one) would make
+    // the walk grow exponentially with a chain of such nodes.
+    if !seen.insert(node.index()) {
+        return Err(format!("node {} is the child of more than one parent (glTF allows one)", node.index()));
     }
     let extras = match node.extras() {
         Some(raw) => Some(
@@ -83,7 +89,7 @@ fn visit(node: gltf::Node<'_>, parent: Option<usize>, depth: usize, tree: &mut M
     let mesh_name = node.mesh().and_then(|m| m.name().map(str::to_owned));
     tree.nodes.push(ModelNode { index: node.index(), name: node.name().map(str::to_owned), extras, has_mesh: node.mesh().is_some(), mesh_name, parent });
     for child in node.children() {
-        visit(child, Some(position), depth + 1, tree, on_path)?;
+        visit(child, Some(position), depth + 1, tree, on_path, seen)?;
     }
     on_path.remove(&node.index());
     Ok(())
@@ -129,4 +135,43 @@ fn check_buffers(gltf: &gltf::Gltf, path: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_gltf(name: &str, nodes: &serde_json::Value) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("twinscope-model-{}-{name}.gltf", std::process::id()));
+        let document = serde_json::json!({ "asset": { "version": "2.0" }, "scene": 0, "scenes": [{ "nodes": [0] }], "nodes": nodes });
+        std::fs::write(&path, document.to_string()).unwrap();
+        path
+    }
+
+    /// Thirty levels of two nodes that both list the next two as children: 2^30 paths if
+    /// walked naively. Refused at once, by name.
+    #[test]
+    fn a_node_under_two_parents_is_refused_not_walked_exponentially() {
+        let levels = 30;
+        let mut nodes = vec![serde_json::json!({ "name": "root", "children": [1, 2] })];
+        for level in 0..levels {
+            let next: Vec<usize> = if level + 1 < levels { vec![3 + 2 * level, 4 + 2 * level] } else { vec![] };
+            for side in 0..2 {
+                nodes.push(serde_json::json!({ "name": format!("n{level}-{side}"), "children": next }));
+            }
+        }
+        let path = write_gltf("diamonds", &serde_json::Value::Array(nodes));
+        let error = read_model(&path).unwrap_err();
+        assert!(error.contains("child of more than one parent"), "{error}");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_plain_tree_reads_with_paths_and_mesh_names() {
+        let nodes = serde_json::json!([{ "name": "plant", "children": [1] }, { "name": "pump" }]);
+        let path = write_gltf("tree", &nodes);
+        let tree = read_model(&path).unwrap();
+        assert_eq!(tree.path(1), "plant/pump");
+        std::fs::remove_file(&path).unwrap();
+    }
 }

@@ -110,19 +110,7 @@ fn decode_only(messages: &[(String, Vec<u8>)], twins: usize, now: Timestamp) -> 
 
 /// Decoding and applying on one thread, 1024 messages at a time.
 fn decode_apply(messages: &[(String, Vec<u8>)], now: Timestamp) -> Duration {
-    let mut schema = ThinEdgeSchema::default();
-    let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
-    let mut out = Vec::with_capacity(4096);
-    let started = Instant::now();
-    for chunk in messages.chunks(1024) {
-        for (topic, payload) in chunk {
-            let _ = schema.decode(topic, payload, now, &mut out);
-        }
-        store.apply_all(&out, now);
-        out.clear();
-        black_box(store.take_changed());
-    }
-    started.elapsed()
+    schemas::decode_apply(&mut ThinEdgeSchema::default(), &[], messages, now)
 }
 
 /// The live ingest path on the same messages: a sink decodes and batches on this thread, a

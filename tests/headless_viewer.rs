@@ -45,6 +45,7 @@ fn test_scene_source() -> SceneSource {
         extras_key: "twin".into(),
         name_patterns: vec![NamePattern::parse("TW_{twin}").unwrap()],
         model_file: "test.glb".into(),
+        metres_per_unit: 1.0,
     }
 }
 

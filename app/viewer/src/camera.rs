@@ -43,11 +43,14 @@ pub struct OrbitCamera {
     pub pitch: f32,
     /// Where a flight in progress is heading: focus and distance.
     pub flight: Option<(Vec3, f32)>,
+    /// The plant's radius, in metres: zoom limits and clipping planes follow it, so a 5 cm
+    /// part and a 2 km site both open framed and unclipped.
+    pub plant_radius: f32,
 }
 
 impl Default for OrbitCamera {
     fn default() -> Self {
-        OrbitCamera { focus: Vec3::ZERO, distance: 30.0, yaw: 0.6, pitch: 0.6, flight: None }
+        OrbitCamera { focus: Vec3::ZERO, distance: 30.0, yaw: 0.6, pitch: 0.6, flight: None, plant_radius: 15.0 }
     }
 }
 
@@ -71,8 +74,20 @@ impl OrbitCamera {
     }
 
     fn framing(min: Vec3, max: Vec3) -> (Vec3, f32) {
-        let radius = ((max - min).length() / 2.0).max(0.5);
+        let radius = ((max - min).length() / 2.0).max(1e-3);
         ((min + max) / 2.0, radius / (std::f32::consts::FRAC_PI_8).sin() * 1.05)
+    }
+
+    /// How close and how far the camera may zoom: from a hundredth of the plant to fifty times it.
+    pub fn zoom_limits(&self) -> (f32, f32) {
+        (self.plant_radius * 0.01, self.plant_radius * 50.0)
+    }
+
+    /// The clipping planes for a plant of this radius: near enough for its smallest parts
+    /// seen up close, far enough for all of it from the farthest zoom.
+    pub fn clipping(&self) -> (f32, f32) {
+        let (closest, farthest) = self.zoom_limits();
+        ((closest * 0.1).max(1e-5), farthest + self.plant_radius * 4.0)
     }
 
     /// Moves a flight on by `seconds`; most of the way in about half a second.
@@ -124,15 +139,19 @@ fn frame_plant_once_bound(
     mut framed: Local<bool>,
     meshes: Query<&TwinMeshes>,
     boxes: Query<(&Aabb, &GlobalTransform)>,
-    mut cameras: Query<&mut OrbitCamera>,
+    mut cameras: Query<(&mut OrbitCamera, &mut Projection)>,
 ) {
     if *framed {
         return;
     }
     if let Some((min, max)) = world_bounds(meshes.iter().flat_map(|m| m.0.iter().copied()), &boxes) {
-        for mut orbit in &mut cameras {
+        for (mut orbit, mut projection) in &mut cameras {
             orbit.frame(min, max);
             orbit.distance *= 0.8; // a plant is wide and flat: the bounding sphere is generous
+            orbit.plant_radius = ((max - min).length() / 2.0).max(1e-3);
+            if let Projection::Perspective(perspective) = projection.as_mut() {
+                (perspective.near, perspective.far) = orbit.clipping();
+            }
         }
         *framed = true;
     }
@@ -212,7 +231,8 @@ fn orbit_from_mouse(
             MouseScrollUnit::Pixel => scroll.delta.y / 40.0,
         };
         if lines != 0.0 {
-            orbit.distance = (orbit.distance * 0.9f32.powf(lines)).clamp(0.5, 5_000.0);
+            let (closest, farthest) = orbit.zoom_limits();
+            orbit.distance = (orbit.distance * 0.9f32.powf(lines)).clamp(closest, farthest);
         }
     }
 }
@@ -239,6 +259,21 @@ mod tests {
         assert_eq!(orbit.focus, Vec3::new(0.0, 1.0, 0.0));
         let eye = orbit.transform().translation;
         assert!(eye.distance(orbit.focus) > 10.0);
+    }
+
+    #[test]
+    fn a_five_centimetre_part_and_a_two_kilometre_site_both_frame_unclipped() {
+        for (size, label) in [(0.05f32, "part"), (2_000.0, "site")] {
+            let mut orbit = OrbitCamera::default();
+            let (min, max) = (Vec3::splat(-size / 2.0), Vec3::splat(size / 2.0));
+            orbit.frame(min, max);
+            orbit.plant_radius = (max - min).length() / 2.0;
+            let (near, far) = orbit.clipping();
+            let (closest, farthest) = orbit.zoom_limits();
+            assert!(orbit.distance > orbit.plant_radius && orbit.distance < 5.0 * orbit.plant_radius, "{label}: framed at {}", orbit.distance);
+            assert!(near < closest && near < orbit.distance - orbit.plant_radius, "{label}: near plane {near} cuts the model");
+            assert!(far > farthest + orbit.plant_radius, "{label}: far plane {far} cuts the model at the farthest zoom");
+        }
     }
 
     #[test]

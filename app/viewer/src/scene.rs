@@ -40,6 +40,8 @@ pub struct SceneSource {
     pub name_patterns: Vec<NamePattern>,
     /// For messages.
     pub model_file: PathBuf,
+    /// Metres per model unit (`[scene] units`).
+    pub metres_per_unit: f32,
 }
 
 /// What the user should know about the scene: its load error, if any.
@@ -112,7 +114,8 @@ fn spawn_scene_model(mut commands: Commands, source: Option<Res<SceneSource>>, a
     let (Some(source), Some(assets)) = (source, assets) else { return };
     status.model = Some(assets.load(source.model_asset.clone()));
     let scene = assets.load(GltfAssetLabel::Scene(source.scene_index).from_asset(source.model_asset.clone()));
-    commands.spawn((WorldAssetRoot(scene), SceneModelRoot, Name::new("scene-model")));
+    // Scaled to metres: a millimetre CAD model stands at its real size.
+    commands.spawn((WorldAssetRoot(scene), SceneModelRoot, Transform::from_scale(Vec3::splat(source.metres_per_unit)), Name::new("scene-model")));
 }
 
 fn report_model_load_failure(assets: Option<Res<AssetServer>>, source: Option<Res<SceneSource>>, mut status: ResMut<SceneStatus>) {

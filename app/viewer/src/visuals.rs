@@ -299,7 +299,8 @@ fn outline_selected_twin(
 ) {
     let Some(selected) = selection.twin else { return };
     if let Some((min, max)) = world_bounds(crate::scene::meshes_of_twin(&entities, &twins, selected), &boxes) {
-        let size = (max - min) * 1.04 + Vec3::splat(0.02);
+        // A margin relative to the part (a flat part still gets a box), whatever the scale.
+        let size = (max - min) * 1.04 + Vec3::splat((max - min).max_element() * 0.02);
         gizmos.cube(Transform::from_translation((min + max) / 2.0).with_scale(size), colors::SELECTION);
     }
 }

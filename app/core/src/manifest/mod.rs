@@ -72,6 +72,38 @@ pub struct SceneSection {
     pub name: Option<String>,
     /// The glTF model, relative to the manifest.
     pub model: PathBuf,
+    /// The unit the model's coordinates are in (CAD exports are often millimetres).
+    #[serde(default)]
+    pub units: Units,
+}
+
+/// Model units; the viewer scales the model to metres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum Units {
+    #[default]
+    #[serde(rename = "m")]
+    Metres,
+    #[serde(rename = "cm")]
+    Centimetres,
+    #[serde(rename = "mm")]
+    Millimetres,
+    #[serde(rename = "in")]
+    Inches,
+    #[serde(rename = "ft")]
+    Feet,
+}
+
+impl Units {
+    /// Metres per model unit.
+    pub fn metres(self) -> f32 {
+        match self {
+            Units::Metres => 1.0,
+            Units::Centimetres => 0.01,
+            Units::Millimetres => 0.001,
+            Units::Inches => 0.0254,
+            Units::Feet => 0.3048,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -239,8 +271,17 @@ mod tests {
     }
 
     #[test]
+    fn model_units_scale_to_metres() {
+        let manifest = parse("[scene]\nmodel = \"plant.glb\"\nunits = \"mm\"\n").unwrap();
+        assert_eq!(manifest.scene.units.metres(), 0.001);
+        let err = parse("[scene]\nmodel = \"plant.glb\"\nunits = \"furlong\"\n").unwrap_err();
+        assert!(err.contains("units"), "{err}");
+    }
+
+    #[test]
     fn minimal_manifest_gets_defaults() {
         let manifest = parse("[scene]\nmodel = \"plant.glb\"\n").unwrap();
+        assert_eq!(manifest.scene.units, Units::Metres);
         assert_eq!(manifest.binding.extras_key, "twin");
         assert!(manifest.twins.from_model);
         assert_eq!(manifest.twins.stale_after_secs, 15.0);

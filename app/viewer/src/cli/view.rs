@@ -189,6 +189,7 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
             extras_key: scene.manifest.binding.extras_key.clone(),
             name_patterns: scene.manifest.binding.name_patterns.iter().filter_map(|p| NamePattern::parse(p).ok()).collect(),
             model_file: scene.model_path.clone(),
+            metres_per_unit: scene.manifest.scene.units.metres(),
         });
     }
     if let Some(error) = scene_error {

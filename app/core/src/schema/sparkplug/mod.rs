@@ -123,11 +123,13 @@ pub struct SparkplugSchema {
     publishes: Vec<SchemaPublish>,
     /// The timestamp of the will registered for this connection (the STATE birth repeats it).
     state_timestamp: Option<u64>,
+    /// Where each message's node key (`group/node`) is built: no allocation per message.
+    key_buffer: String,
 }
 
 impl SparkplugSchema {
     pub fn new(config: SparkplugConfig) -> Self {
-        SparkplugSchema { config, nodes: foldhash::HashMap::default(), publishes: Vec::new(), state_timestamp: None }
+        SparkplugSchema { config, nodes: foldhash::HashMap::default(), publishes: Vec::new(), state_timestamp: None, key_buffer: String::new() }
     }
 
     pub fn config(&self) -> &SparkplugConfig {
@@ -166,14 +168,22 @@ impl SparkplugSchema {
     /// One message: in sequence it is applied (and any held ones it frees); after a gap it is
     /// held; from before the last applied one (a duplicate) it is ignored.
     fn edge(&mut self, group: &str, kind: MessageType, node: &str, device: Option<&str>, payload: Payload, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Decoded {
-        let key = self.node_key(group, node);
-        let state = self.nodes.get_mut(&key).expect("node_key makes it");
+        let mut key = std::mem::take(&mut self.key_buffer);
+        self.node_key(group, node, &mut key);
+        let decoded = self.edge_of(&key, group, kind, node, device, payload, received, out);
+        self.key_buffer = key;
+        decoded
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn edge_of(&mut self, key: &str, group: &str, kind: MessageType, node: &str, device: Option<&str>, payload: Payload, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Decoded {
+        let state = self.nodes.get_mut(key).expect("node_key makes it");
         let Some(seq) = payload.seq.filter(|_| kind != MessageType::NDeath).map(|s| (s % 256) as u8) else {
-            return self.apply_edge(&key, group, node, kind, device, &payload, received, out);
+            return self.apply_edge(key, group, node, kind, device, &payload, received, out);
         };
         if self.config.reorder_timeout.is_zero() {
             state.next_seq = Some(seq.wrapping_add(1));
-            return self.apply_edge(&key, group, node, kind, device, &payload, received, out);
+            return self.apply_edge(key, group, node, kind, device, &payload, received, out);
         }
         let in_order = match (kind, state.next_seq) {
             (MessageType::NBirth, _) | (_, None) => {
@@ -193,8 +203,8 @@ impl SparkplugSchema {
                     return Decoded::Updates(0);
                 } else if ahead < 128 {
                     // Too many held: stop waiting, as a timeout would.
-                    self.release_held(&key, out);
-                    return self.edge(group, kind, node, device, payload, received, out);
+                    self.release_held(key, out);
+                    return self.edge_of(key, group, kind, node, device, payload, received, out);
                 } else {
                     tracing::debug!("Sparkplug edge node {key}: seq {seq} is older than {expected}; ignored");
                     return Decoded::Ignored;
@@ -204,31 +214,31 @@ impl SparkplugSchema {
         debug_assert!(in_order);
         state.next_seq = Some(seq.wrapping_add(1));
         let start = out.len();
-        self.apply_edge(&key, group, node, kind, device, &payload, received, out);
+        self.apply_edge(key, group, node, kind, device, &payload, received, out);
         // The missing one came: what waited behind it follows, in order.
         loop {
-            let state = self.nodes.get_mut(&key).expect("known node");
+            let state = self.nodes.get_mut(key).expect("known node");
             let Some(next) = state.next_seq else { break };
             let Some(position) = state.held.iter().position(|h| h.seq == next) else { break };
             let held = state.held.remove(position);
             state.next_seq = Some(next.wrapping_add(1));
-            self.apply_edge(&key, group, node, held.kind, held.device.as_deref(), &held.payload, held.received, out);
+            self.apply_edge(key, group, node, held.kind, held.device.as_deref(), &held.payload, held.received, out);
         }
-        let state = self.nodes.get_mut(&key).expect("known node");
+        let state = self.nodes.get_mut(key).expect("known node");
         if state.held.is_empty() {
             state.gap = None;
         }
         Decoded::Updates(out.len() - start)
     }
 
-    /// The node's key (`group/node`), its state made if it is new.
-    fn node_key(&mut self, group: &str, node: &str) -> String {
-        let mut key = String::with_capacity(group.len() + node.len() + 1);
+    /// The node's key (`group/node`) into `key`, its state made if it is new.
+    fn node_key(&mut self, group: &str, node: &str, key: &mut String) {
+        key.clear();
         key.push_str(group);
         key.push('/');
         key.push_str(node);
         // Looked up by reference: a new key is only stored for a node seen the first time.
-        if !self.nodes.contains_key(&key) {
+        if !self.nodes.contains_key(key.as_str()) {
             let state = EdgeNode {
                 twin: TwinId::from(key.as_str()),
                 born: false,
@@ -242,7 +252,6 @@ impl SparkplugSchema {
             };
             self.nodes.insert(key.clone(), state);
         }
-        key
     }
 
     /// Applies what a node held, in sequence order from the seq that went missing, and goes on

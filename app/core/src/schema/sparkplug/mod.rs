@@ -428,10 +428,12 @@ fn data_metrics(twin: &TwinId, declared: &Declared, metrics: &[Metric], time: Ti
     for metric in metrics {
         let def = match (metric.alias.and_then(|a| declared.by_alias.get(&a)), metric.name.as_deref()) {
             (Some(def), _) => (def.name.clone(), metric.datatype.unwrap_or(def.datatype)),
-            (None, Some(name)) => {
-                let datatype = metric.datatype.or_else(|| declared.by_name.get(name).copied()).unwrap_or_else(|| value::guessed_datatype(&metric.value));
-                (Arc::from(name), datatype)
-            }
+            // By name: the birth's shared string when it declared it (no allocation, and the
+            // store compares pointers).
+            (None, Some(name)) => match declared.by_name.get_key_value(name) {
+                Some((declared_name, datatype)) => (declared_name.clone(), metric.datatype.unwrap_or(*datatype)),
+                None => (Arc::from(name), metric.datatype.unwrap_or_else(|| value::guessed_datatype(&metric.value))),
+            },
             (None, None) => {
                 unknown += 1;
                 continue;

@@ -236,26 +236,31 @@ fn decode_property_set(bytes: &[u8], depth: usize) -> Result<Vec<(String, RawVal
     while let Some((number, field)) = fields.next_field()? {
         match number {
             1 => keys.push(field.string()?),
-            2 => {
-                let mut value = RawValue::None;
-                let mut inner = Fields::new(field.bytes()?);
-                while let Some((number, field)) = inner.next_field()? {
-                    match number {
-                        3 => value = RawValue::Int(field.varint()? as u32),
-                        4 => value = RawValue::Long(field.varint()?),
-                        5 => value = RawValue::Float(field.float()?),
-                        6 => value = RawValue::Double(field.double()?),
-                        7 => value = RawValue::Boolean(field.varint()? != 0),
-                        8 => value = RawValue::String(field.string()?),
-                        _ => {} // type, is_null, nested sets: not shown
-                    }
-                }
-                values.push(value);
-            }
+            // PropertyValue: type, is_null, then the scalars from 3 (nested sets: not shown).
+            2 => values.push(decode_scalar(field.bytes()?, 3)?),
             _ => {}
         }
     }
     Ok(keys.into_iter().zip(values).collect())
+}
+
+/// A message whose scalar value (int, long, float, double, boolean, string) is in the six
+/// fields from `base` on, as PropertyValue and DataSetValue have it ([`encode_value`]'s order).
+fn decode_scalar(bytes: &[u8], base: u32) -> Result<RawValue, ProtoError> {
+    let mut value = RawValue::None;
+    let mut fields = Fields::new(bytes);
+    while let Some((number, field)) = fields.next_field()? {
+        match number.checked_sub(base) {
+            Some(0) => value = RawValue::Int(field.varint()? as u32),
+            Some(1) => value = RawValue::Long(field.varint()?),
+            Some(2) => value = RawValue::Float(field.float()?),
+            Some(3) => value = RawValue::Double(field.double()?),
+            Some(4) => value = RawValue::Boolean(field.varint()? != 0),
+            Some(5) => value = RawValue::String(field.string()?),
+            _ => {}
+        }
+    }
+    Ok(value)
 }
 
 fn decode_data_set(bytes: &[u8]) -> Result<DataSet, ProtoError> {
@@ -281,20 +286,8 @@ fn decode_data_set(bytes: &[u8]) -> Result<DataSet, ProtoError> {
                     if number != 1 {
                         continue;
                     }
-                    let mut value = RawValue::None;
-                    let mut inner = Fields::new(field.bytes()?);
-                    while let Some((number, field)) = inner.next_field()? {
-                        match number {
-                            1 => value = RawValue::Int(field.varint()? as u32),
-                            2 => value = RawValue::Long(field.varint()?),
-                            3 => value = RawValue::Float(field.float()?),
-                            4 => value = RawValue::Double(field.double()?),
-                            5 => value = RawValue::Boolean(field.varint()? != 0),
-                            6 => value = RawValue::String(field.string()?),
-                            _ => {}
-                        }
-                    }
-                    row.push(value);
+                    // DataSetValue: the scalars from 1.
+                    row.push(decode_scalar(field.bytes()?, 1)?);
                 }
                 set.rows.push(row);
             }

@@ -32,10 +32,13 @@ impl SchemaBenchRow {
     }
 }
 
+/// Topics and payloads.
+type Messages = Vec<(String, Vec<u8>)>;
+
 const NOW: Timestamp = Timestamp(1_700_000_000_000_000);
 
 /// Births (one edge node per line, one device per twin) and `rounds` DDATA per device, by alias.
-fn sparkplug_messages(lines: usize, rounds: usize) -> (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>) {
+fn sparkplug_messages(lines: usize, rounds: usize) -> (Messages, Messages) {
     let layout = PlantLayout::new(lines);
     let mut births = Vec::new();
     let mut data = Vec::new();

@@ -28,7 +28,7 @@ mod value;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use proto::{Metric, Payload, ProtoError, RawValue};
+pub use proto::{Header, Metric, Payload, ProtoError, RawValue};
 pub use topic::{MessageType, NAMESPACE, Topic};
 pub use value::{MetricValue, datatype};
 
@@ -103,6 +103,8 @@ const MAX_HELD: usize = 256;
 
 #[derive(Debug)]
 struct EdgeNode {
+    /// `group/node`.
+    key: String,
     twin: TwinId,
     born: bool,
     bd_seq: Option<u64>,
@@ -113,13 +115,34 @@ struct EdgeNode {
     held: Vec<Held>,
     rebirth_asked: Option<Timestamp>,
     metrics: Declared,
+    /// Template definitions from the node's birth, by name (its devices' instances use them).
+    templates: Templates,
     devices: foldhash::HashMap<String, Device>,
+}
+
+/// Template definitions by name.
+type Templates = foldhash::HashMap<String, proto::Template>;
+
+impl EdgeNode {
+    fn group_and_node(&self) -> (&str, &str) {
+        self.key.split_once('/').unwrap_or((&self.key, ""))
+    }
+}
+
+/// A message's metrics: still in its bytes (a message applied as it arrives: DATA is read in
+/// place, without building the message) or decoded (one that was held for reordering).
+#[derive(Clone, Copy)]
+enum Body<'a> {
+    Raw(&'a [u8]),
+    Decoded(&'a Payload),
 }
 
 /// The Sparkplug B host application schema.
 pub struct SparkplugSchema {
     config: SparkplugConfig,
-    nodes: foldhash::HashMap<String, EdgeNode>,
+    /// Edge nodes in order of appearance; a message looks its node up once, by `group/node`.
+    nodes: Vec<EdgeNode>,
+    node_index: foldhash::HashMap<String, usize>,
     publishes: Vec<SchemaPublish>,
     /// The timestamp of the will registered for this connection (the STATE birth repeats it).
     state_timestamp: Option<u64>,
@@ -129,7 +152,7 @@ pub struct SparkplugSchema {
 
 impl SparkplugSchema {
     pub fn new(config: SparkplugConfig) -> Self {
-        SparkplugSchema { config, nodes: foldhash::HashMap::default(), publishes: Vec::new(), state_timestamp: None, key_buffer: String::new() }
+        SparkplugSchema { config, nodes: Vec::new(), node_index: foldhash::HashMap::default(), publishes: Vec::new(), state_timestamp: None, key_buffer: String::new() }
     }
 
     pub fn config(&self) -> &SparkplugConfig {
@@ -146,15 +169,16 @@ impl SparkplugSchema {
     }
 
     /// Asks a node for a rebirth, unless passive or asked recently.
-    fn ask_rebirth(&mut self, key: &str, group: &str, node: &str, now: Timestamp, why: &str) {
+    fn ask_rebirth(&mut self, n: usize, now: Timestamp, why: &str) {
         if self.config.passive {
             return;
         }
-        let Some(state) = self.nodes.get_mut(key) else { return };
+        let state = &mut self.nodes[n];
         if state.rebirth_asked.is_some_and(|asked| now.seconds_since(asked) < REBIRTH_INTERVAL.as_secs_f64()) {
             return;
         }
         state.rebirth_asked = Some(now);
+        let (group, node) = state.group_and_node();
         tracing::info!("asking Sparkplug edge node {group}/{node} for a rebirth ({why})");
         let ms = (now.0 / 1000).max(0) as u64;
         let request = Payload {
@@ -162,102 +186,112 @@ impl SparkplugSchema {
             metrics: vec![Metric { name: Some("Node Control/Rebirth".into()), timestamp: Some(ms), datatype: Some(datatype::BOOLEAN), value: RawValue::Boolean(true), ..Default::default() }],
             seq: None,
         };
-        self.publishes.push(SchemaPublish { topic: format!("{NAMESPACE}/{group}/NCMD/{node}"), payload: request.encode(), qos: 0, retain: false });
+        let topic = format!("{NAMESPACE}/{group}/NCMD/{node}");
+        self.publishes.push(SchemaPublish { topic, payload: request.encode(), qos: 0, retain: false });
     }
 
     /// One message: in sequence it is applied (and any held ones it frees); after a gap it is
     /// held; from before the last applied one (a duplicate) it is ignored.
-    fn edge(&mut self, group: &str, kind: MessageType, node: &str, device: Option<&str>, payload: Payload, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Decoded {
-        let mut key = std::mem::take(&mut self.key_buffer);
-        self.node_key(group, node, &mut key);
-        let decoded = self.edge_of(&key, group, kind, node, device, payload, received, out);
-        self.key_buffer = key;
-        decoded
-    }
-
     #[allow(clippy::too_many_arguments)]
-    fn edge_of(&mut self, key: &str, group: &str, kind: MessageType, node: &str, device: Option<&str>, payload: Payload, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Decoded {
-        let state = self.nodes.get_mut(key).expect("node_key makes it");
-        let Some(seq) = payload.seq.filter(|_| kind != MessageType::NDeath).map(|s| (s % 256) as u8) else {
-            return self.apply_edge(key, group, node, kind, device, &payload, received, out);
+    fn edge(&mut self, group: &str, kind: MessageType, node: &str, device: Option<&str>, bytes: &[u8], header: Header, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, ProtoError> {
+        let n = self.node_of(group, node);
+        let Some(seq) = header.seq.filter(|_| kind != MessageType::NDeath).map(|s| (s % 256) as u8) else {
+            return self.apply_edge(n, kind, device, Body::Raw(bytes), header.timestamp, received, out);
         };
+        let state = &mut self.nodes[n];
         if self.config.reorder_timeout.is_zero() {
             state.next_seq = Some(seq.wrapping_add(1));
-            return self.apply_edge(key, group, node, kind, device, &payload, received, out);
+            return self.apply_edge(n, kind, device, Body::Raw(bytes), header.timestamp, received, out);
         }
-        let in_order = match (kind, state.next_seq) {
+        match (kind, state.next_seq) {
             (MessageType::NBirth, _) | (_, None) => {
                 // A birth starts the sequence again: what was held is superseded by it.
                 state.held.clear();
                 state.gap = None;
-                true
             }
+            (_, Some(expected)) if seq == expected => {}
             (_, Some(expected)) => {
                 let ahead = seq.wrapping_sub(expected);
-                if ahead == 0 {
-                    true
-                } else if ahead < 128 && state.held.len() < MAX_HELD {
-                    tracing::debug!("Sparkplug edge node {key}: seq {seq} where {expected} was due; holding it");
+                if ahead < 128 && state.held.len() < MAX_HELD {
+                    tracing::debug!("Sparkplug edge node {}: seq {seq} where {expected} was due; holding it", state.key);
+                    let payload = Payload::decode(bytes)?;
                     state.gap.get_or_insert(received);
                     state.held.push(Held { seq, kind, device: device.map(str::to_owned), payload, received });
-                    return Decoded::Updates(0);
+                    return Ok(Decoded::Updates(0));
                 } else if ahead < 128 {
                     // Too many held: stop waiting, as a timeout would.
-                    self.release_held(key, out);
-                    return self.edge_of(key, group, kind, node, device, payload, received, out);
+                    self.release_held(n, out);
+                    return self.edge(group, kind, node, device, bytes, header, received, out);
                 } else {
-                    tracing::debug!("Sparkplug edge node {key}: seq {seq} is older than {expected}; ignored");
-                    return Decoded::Ignored;
+                    tracing::debug!("Sparkplug edge node {}: seq {seq} is older than {expected}; ignored", state.key);
+                    return Ok(Decoded::Ignored);
                 }
             }
-        };
-        debug_assert!(in_order);
+        }
         state.next_seq = Some(seq.wrapping_add(1));
         let start = out.len();
-        self.apply_edge(key, group, node, kind, device, &payload, received, out);
+        self.apply_edge(n, kind, device, Body::Raw(bytes), header.timestamp, received, out)?;
         // The missing one came: what waited behind it follows, in order.
         loop {
-            let state = self.nodes.get_mut(key).expect("known node");
+            let state = &mut self.nodes[n];
             let Some(next) = state.next_seq else { break };
             let Some(position) = state.held.iter().position(|h| h.seq == next) else { break };
             let held = state.held.remove(position);
             state.next_seq = Some(next.wrapping_add(1));
-            self.apply_edge(key, group, node, held.kind, held.device.as_deref(), &held.payload, held.received, out);
+            self.apply_held(n, &held, out);
         }
-        let state = self.nodes.get_mut(key).expect("known node");
+        let state = &mut self.nodes[n];
         if state.held.is_empty() {
             state.gap = None;
         }
-        Decoded::Updates(out.len() - start)
+        Ok(Decoded::Updates(out.len() - start))
     }
 
-    /// The node's key (`group/node`) into `key`, its state made if it is new.
-    fn node_key(&mut self, group: &str, node: &str, key: &mut String) {
+    /// The node's position, its state made if it is new (its key is built in a reused buffer:
+    /// a known node costs one lookup and no allocation).
+    fn node_of(&mut self, group: &str, node: &str) -> usize {
+        let mut key = std::mem::take(&mut self.key_buffer);
         key.clear();
         key.push_str(group);
         key.push('/');
         key.push_str(node);
-        // Looked up by reference: a new key is only stored for a node seen the first time.
-        if !self.nodes.contains_key(key.as_str()) {
-            let state = EdgeNode {
-                twin: TwinId::from(key.as_str()),
-                born: false,
-                bd_seq: None,
-                next_seq: None,
-                gap: None,
-                held: Vec::new(),
-                rebirth_asked: None,
-                metrics: Declared::default(),
-                devices: foldhash::HashMap::default(),
-            };
-            self.nodes.insert(key.clone(), state);
+        let n = match self.node_index.get(key.as_str()) {
+            Some(n) => *n,
+            None => {
+                let n = self.nodes.len();
+                self.nodes.push(EdgeNode {
+                    key: key.clone(),
+                    twin: TwinId::from(key.as_str()),
+                    born: false,
+                    bd_seq: None,
+                    next_seq: None,
+                    gap: None,
+                    held: Vec::new(),
+                    rebirth_asked: None,
+                    metrics: Declared::default(),
+                    templates: Templates::default(),
+                    devices: foldhash::HashMap::default(),
+                });
+                self.node_index.insert(key.clone(), n);
+                n
+            }
+        };
+        self.key_buffer = key;
+        n
+    }
+
+    fn apply_held(&mut self, n: usize, held: &Held, out: &mut Vec<TwinUpdate>) {
+        let start = out.len();
+        if let Err(reason) = self.apply_edge(n, held.kind, held.device.as_deref(), Body::Decoded(&held.payload), held.payload.timestamp, held.received, out) {
+            out.truncate(start);
+            tracing::debug!("Sparkplug edge node {}: a held message could not be read: {reason}", self.nodes[n].key);
         }
     }
 
     /// Applies what a node held, in sequence order from the seq that went missing, and goes on
     /// from the last of them.
-    fn release_held(&mut self, key: &str, out: &mut Vec<TwinUpdate>) {
-        let Some(state) = self.nodes.get_mut(key) else { return };
+    fn release_held(&mut self, n: usize, out: &mut Vec<TwinUpdate>) {
+        let state = &mut self.nodes[n];
         let from = state.next_seq.unwrap_or(0);
         let mut held = std::mem::take(&mut state.held);
         held.sort_by_key(|h| h.seq.wrapping_sub(from));
@@ -265,40 +299,52 @@ impl SparkplugSchema {
         if let Some(last) = held.last() {
             state.next_seq = Some(last.seq.wrapping_add(1));
         }
-        let (group, node) = key.split_once('/').unwrap_or((key, ""));
-        let (group, node) = (group.to_owned(), node.to_owned());
-        for message in held {
-            self.apply_edge(key, &group, &node, message.kind, message.device.as_deref(), &message.payload, message.received, out);
+        for message in &held {
+            self.apply_held(n, message, out);
         }
     }
 
-    /// What one message does, in sequence.
+    /// What one message does, in sequence. A message whose metrics turn out unreadable adds
+    /// nothing to `out`.
     #[allow(clippy::too_many_arguments)]
-    fn apply_edge(&mut self, key: &str, group: &str, node: &str, kind: MessageType, device: Option<&str>, payload: &Payload, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Decoded {
+    fn apply_edge(&mut self, n: usize, kind: MessageType, device: Option<&str>, body: Body, timestamp: Option<u64>, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, ProtoError> {
         let start = out.len();
-        let node_state = self.nodes.get_mut(key).expect("known node");
-        let time = payload.timestamp.map_or(received, |ms| Timestamp((ms as i64).saturating_mul(1000)));
+        let decoded;
+        let payload = match (kind, body) {
+            (MessageType::NData | MessageType::DData, _) | (MessageType::DDeath | MessageType::NCmd | MessageType::DCmd, _) => None,
+            (_, Body::Decoded(payload)) => Some(payload),
+            (_, Body::Raw(bytes)) => {
+                decoded = Payload::decode(bytes)?;
+                Some(&decoded)
+            }
+        };
+        let node_state = &mut self.nodes[n];
+        let time = timestamp.map_or(received, |ms| Timestamp((ms as i64).saturating_mul(1000)));
         let mut ask = None;
-        let decoded = match kind {
+        let result = match kind {
             MessageType::NBirth => {
+                let payload = payload.expect("a birth is decoded");
                 node_state.born = true;
                 node_state.bd_seq = bd_seq_of(payload);
                 node_state.rebirth_asked = None;
                 for device in node_state.devices.values_mut() {
                     device.born = false;
                 }
-                out.push(register(TwinId::from(group), None, EntityKind::Device, group, "Sparkplug group"));
-                out.push(register(node_state.twin.clone(), Some(TwinId::from(group)), EntityKind::ChildDevice, node, "Sparkplug edge node"));
+                let (group, node) = node_state.group_and_node();
+                let group_twin = TwinId::from(group);
+                out.push(register(group_twin.clone(), None, EntityKind::Device, group, "Sparkplug group"));
+                out.push(register(node_state.twin.clone(), Some(group_twin), EntityKind::ChildDevice, node, "Sparkplug edge node"));
                 out.push(TwinUpdate::Online { twin: node_state.twin.clone(), online: true, time });
                 node_state.metrics = Declared::default();
-                birth_metrics(&node_state.twin, &mut node_state.metrics, &payload.metrics, time, out);
-                Decoded::Updates(out.len() - start)
+                node_state.templates = template_definitions(&payload.metrics);
+                birth_metrics(&node_state.twin, &mut node_state.metrics, &node_state.templates, &payload.metrics, time, out);
+                Ok(Decoded::Updates(out.len() - start))
             }
             MessageType::NDeath => {
-                let bd_seq = bd_seq_of(payload);
+                let bd_seq = bd_seq_of(payload.expect("a death is decoded"));
                 if !node_state.born || bd_seq.is_none() || bd_seq != node_state.bd_seq {
-                    tracing::debug!("Sparkplug edge node {key}: NDEATH with bdSeq {bd_seq:?} ignored (current {:?})", node_state.bd_seq);
-                    return Decoded::Ignored;
+                    tracing::debug!("Sparkplug edge node {}: NDEATH with bdSeq {bd_seq:?} ignored (current {:?})", node_state.key, node_state.bd_seq);
+                    return Ok(Decoded::Ignored);
                 }
                 node_state.born = false;
                 node_state.gap = None;
@@ -308,15 +354,16 @@ impl SparkplugSchema {
                     device.born = false;
                     out.push(TwinUpdate::Online { twin: device.twin.clone(), online: false, time: received });
                 }
-                Decoded::Updates(out.len() - start)
+                Ok(Decoded::Updates(out.len() - start))
             }
             MessageType::DBirth => {
+                let payload = payload.expect("a birth is decoded");
                 let device_name = device.unwrap_or_default();
                 if !node_state.born {
                     ask = Some("a device birth before its node's birth");
                 }
                 let device = node_state.devices.entry(device_name.to_owned()).or_insert_with(|| Device {
-                    twin: TwinId::from(format!("{key}/{device_name}").as_str()),
+                    twin: TwinId::from(format!("{}/{device_name}", node_state.key).as_str()),
                     born: false,
                     metrics: Declared::default(),
                 });
@@ -324,51 +371,66 @@ impl SparkplugSchema {
                 out.push(register(device.twin.clone(), Some(node_state.twin.clone()), EntityKind::ChildDevice, device_name, "Sparkplug device"));
                 out.push(TwinUpdate::Online { twin: device.twin.clone(), online: true, time });
                 device.metrics = Declared::default();
-                birth_metrics(&device.twin, &mut device.metrics, &payload.metrics, time, out);
-                Decoded::Updates(out.len() - start)
+                birth_metrics(&device.twin, &mut device.metrics, &node_state.templates, &payload.metrics, time, out);
+                Ok(Decoded::Updates(out.len() - start))
             }
             MessageType::DDeath => match node_state.devices.get_mut(device.unwrap_or_default()) {
                 Some(device) if device.born => {
                     device.born = false;
                     out.push(TwinUpdate::Online { twin: device.twin.clone(), online: false, time: received });
-                    Decoded::Updates(1)
+                    Ok(Decoded::Updates(1))
                 }
-                _ => Decoded::Ignored,
+                _ => Ok(Decoded::Ignored),
             },
             MessageType::NData => {
                 if !node_state.born {
                     ask = Some("data before its birth");
                 }
-                let unknown = data_metrics(&node_state.twin, &node_state.metrics, &payload.metrics, time, out);
-                if unknown > 0 {
-                    ask = Some("metrics with unknown aliases");
+                match data_metrics(&node_state.twin, &node_state.metrics, &node_state.templates, body, time, out) {
+                    Ok(unknown) => {
+                        if unknown > 0 {
+                            ask = Some("metrics with unknown aliases");
+                        }
+                        Ok(Decoded::Updates(out.len() - start))
+                    }
+                    Err(reason) => Err(reason),
                 }
-                Decoded::Updates(out.len() - start)
             }
             MessageType::DData => {
                 let born_node = node_state.born;
                 match node_state.devices.get(device.unwrap_or_default()) {
                     Some(device) => {
+                        let templates = &node_state.templates;
                         if !device.born || !born_node {
                             ask = Some("device data before its birth");
                         }
-                        if data_metrics(&device.twin, &device.metrics, &payload.metrics, time, out) > 0 {
-                            ask = Some("metrics with unknown aliases");
+                        match data_metrics(&device.twin, &device.metrics, templates, body, time, out) {
+                            Ok(unknown) => {
+                                if unknown > 0 {
+                                    ask = Some("metrics with unknown aliases");
+                                }
+                                Ok(Decoded::Updates(out.len() - start))
+                            }
+                            Err(reason) => Err(reason),
                         }
-                        Decoded::Updates(out.len() - start)
                     }
                     None => {
                         ask = Some("data from a device never born");
-                        Decoded::Ignored
+                        Ok(Decoded::Ignored)
                     }
                 }
             }
-            MessageType::NCmd | MessageType::DCmd => Decoded::Ignored,
+            MessageType::NCmd | MessageType::DCmd => Ok(Decoded::Ignored),
         };
-        if let Some(why) = ask {
-            self.ask_rebirth(key, group, node, received, why);
+        if result.is_err() {
+            // Nothing of a message that cannot be read is applied.
+            out.truncate(start);
+            return result;
         }
-        decoded
+        if let Some(why) = ask {
+            self.ask_rebirth(n, received, why);
+        }
+        result
     }
 }
 
@@ -392,9 +454,12 @@ fn metric_time(metric: &Metric, time: Timestamp) -> Timestamp {
 }
 
 /// A birth's metrics: declared (name, alias, datatype), their units, and their values.
-fn birth_metrics(twin: &TwinId, declared: &mut Declared, metrics: &[Metric], time: Timestamp, out: &mut Vec<TwinUpdate>) {
+fn birth_metrics(twin: &TwinId, declared: &mut Declared, templates: &Templates, metrics: &[Metric], time: Timestamp, out: &mut Vec<TwinUpdate>) {
     for metric in metrics {
         let Some(name) = metric.name.as_deref() else { continue };
+        if metric.datatype == Some(datatype::TEMPLATE) && matches!(&metric.value, RawValue::Template(t) if t.is_definition) {
+            continue; // a definition, not a value (kept by the node)
+        }
         let name: Arc<str> = name.into();
         let datatype = metric.datatype.unwrap_or_else(|| value::guessed_datatype(&metric.value));
         if let Some(alias) = metric.alias {
@@ -418,15 +483,53 @@ fn birth_metrics(twin: &TwinId, declared: &mut Declared, metrics: &[Metric], tim
                 }
             }
         }
-        metric_updates(twin, &name, datatype, metric, metric_time(metric, time), 0, out);
+        if let RawValue::Template(instance) = &metric.value {
+            declare_members(declared, &name, instance, templates, 0);
+        }
+        let members = Members { templates, declared: None, in_birth: true };
+        metric_updates(twin, &name, datatype, metric, metric_time(metric, time), &members, 0, out);
     }
 }
 
+/// Declares a birth's template instance members (`Instance/member`) with their datatypes, so
+/// DATA that sends a member's value alone reads it as born.
+fn declare_members(declared: &mut Declared, name: &str, instance: &proto::Template, templates: &Templates, depth: usize) {
+    if depth >= proto::MAX_DEPTH {
+        return;
+    }
+    let definition = instance.template_ref.as_deref().and_then(|r| templates.get(r));
+    let members = instance.metrics.iter().chain(definition.into_iter().flat_map(|d| &d.metrics));
+    for member in members {
+        let Some(member_name) = member.name.as_deref() else { continue };
+        let nested = format!("{name}/{member_name}");
+        if declared.by_name.contains_key(nested.as_str()) {
+            continue; // the instance's own declaration comes first, its definition's after
+        }
+        let datatype = member.datatype.unwrap_or_else(|| value::guessed_datatype(&member.value));
+        if let RawValue::Template(inner) = &member.value {
+            declare_members(declared, &nested, inner, templates, depth + 1);
+        }
+        declared.by_name.insert(nested.into(), datatype);
+    }
+}
+
+/// The template definitions among a node birth's metrics.
+fn template_definitions(metrics: &[Metric]) -> Templates {
+    metrics
+        .iter()
+        .filter_map(|m| match (&m.name, &m.value) {
+            (Some(name), RawValue::Template(t)) if t.is_definition => Some((name.clone(), t.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A DATA message's metrics, by alias or name; returns how many could not be identified.
-fn data_metrics(twin: &TwinId, declared: &Declared, metrics: &[Metric], time: Timestamp, out: &mut Vec<TwinUpdate>) -> usize {
+fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templates, body: Body, time: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<usize, ProtoError> {
     let mut unknown = 0;
-    for metric in metrics {
-        let def = match (metric.alias.and_then(|a| declared.by_alias.get(&a)), metric.name.as_deref()) {
+    let members = Members { templates, declared: Some(declared), in_birth: false };
+    let mut visit = |name: Option<&str>, metric: &Metric| {
+        let def = match (metric.alias.and_then(|a| declared.by_alias.get(&a)), name) {
             (Some(def), _) => (def.name.clone(), metric.datatype.unwrap_or(def.datatype)),
             // By name: the birth's shared string when it declared it (no allocation, and the
             // store compares pointers).
@@ -436,27 +539,41 @@ fn data_metrics(twin: &TwinId, declared: &Declared, metrics: &[Metric], time: Ti
             },
             (None, None) => {
                 unknown += 1;
-                continue;
+                return;
             }
         };
-        metric_updates(twin, &def.0, def.1, metric, metric_time(metric, time), 0, out);
+        metric_updates(twin, &def.0, def.1, metric, metric_time(metric, time), &members, 0, out);
+    };
+    match body {
+        Body::Raw(bytes) => proto::for_each_metric(bytes, &mut Metric::default(), visit)?,
+        Body::Decoded(payload) => {
+            for metric in &payload.metrics {
+                visit(metric.name.as_deref(), metric);
+            }
+        }
     }
-    unknown
+    Ok(unknown)
+}
+
+/// What a template instance's members are read against.
+struct Members<'a> {
+    /// The node's definitions: a member's datatype when the instance leaves it out, and in a
+    /// birth the default value of a member the instance leaves out.
+    templates: &'a Templates,
+    /// In DATA: the member datatypes the birth declared (as `Instance/member`).
+    declared: Option<&'a Declared>,
+    in_birth: bool,
 }
 
 /// One metric's value as updates: a number with history, or a value shown as it is.
-fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: &Metric, time: Timestamp, depth: usize, out: &mut Vec<TwinUpdate>) {
+#[allow(clippy::too_many_arguments)]
+fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: &Metric, time: Timestamp, members: &Members, depth: usize, out: &mut Vec<TwinUpdate>) {
     if datatype == datatype::TEMPLATE {
         if let RawValue::Template(template) = &metric.value
             && !template.is_definition
             && depth < proto::MAX_DEPTH
         {
-            for member in &template.metrics {
-                let Some(member_name) = member.name.as_deref() else { continue };
-                let member_datatype = member.datatype.unwrap_or_else(|| value::guessed_datatype(&member.value));
-                let nested: Arc<str> = format!("{name}/{member_name}").into();
-                metric_updates(twin, &nested, member_datatype, member, metric_time(member, time), depth + 1, out);
-            }
+            template_members(twin, name, template, time, members, depth, out);
         }
         return;
     }
@@ -483,6 +600,41 @@ fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: &Metric
     }
 }
 
+/// A template instance's members as properties under its name (`Motor1/Speed`). A member's
+/// datatype is its own, else the one its birth declared, else its definition's; members its
+/// definition does not have are ignored; a birth's instance that leaves a member out shows
+/// the definition's default.
+fn template_members(twin: &TwinId, name: &Arc<str>, template: &proto::Template, time: Timestamp, members: &Members, depth: usize, out: &mut Vec<TwinUpdate>) {
+    let definition = template.template_ref.as_deref().and_then(|r| members.templates.get(r));
+    let defined = |member: &str| definition.and_then(|d| d.metrics.iter().find(|m| m.name.as_deref() == Some(member)));
+    for member in &template.metrics {
+        let Some(member_name) = member.name.as_deref() else { continue };
+        let definition_member = defined(member_name);
+        if definition.is_some() && definition_member.is_none() {
+            tracing::debug!("Sparkplug template {name} of {twin}: member {member_name} is not in its definition; ignored");
+            continue;
+        }
+        let nested: Arc<str> = format!("{name}/{member_name}").into();
+        let member_datatype = member
+            .datatype
+            .or_else(|| members.declared.and_then(|d| d.by_name.get(&nested).copied()))
+            .or_else(|| definition_member.and_then(|m| m.datatype))
+            .unwrap_or_else(|| value::guessed_datatype(&member.value));
+        metric_updates(twin, &nested, member_datatype, member, metric_time(member, time), members, depth + 1, out);
+    }
+    if let Some(definition) = definition.filter(|_| members.in_birth) {
+        for default in &definition.metrics {
+            let Some(member_name) = default.name.as_deref() else { continue };
+            if template.metrics.iter().any(|m| m.name.as_deref() == Some(member_name)) {
+                continue;
+            }
+            let nested: Arc<str> = format!("{name}/{member_name}").into();
+            let member_datatype = default.datatype.unwrap_or_else(|| value::guessed_datatype(&default.value));
+            metric_updates(twin, &nested, member_datatype, default, time, members, depth + 1, out);
+        }
+    }
+}
+
 impl TopicSchema for SparkplugSchema {
     fn name(&self) -> &'static str {
         "sparkplug"
@@ -503,8 +655,9 @@ impl TopicSchema for SparkplugSchema {
             Topic::State { .. } => Ok(Decoded::Ignored),
             Topic::Edge { kind: MessageType::NCmd | MessageType::DCmd, .. } => Ok(Decoded::Ignored),
             Topic::Edge { group, kind, node, device } => {
-                let payload = Payload::decode(payload).map_err(|e| DecodeError::invalid(format!("not a Sparkplug B payload: {e}")))?;
-                Ok(self.edge(group, kind, node, device, payload, received, out))
+                let not_sparkplug = |e: ProtoError| DecodeError::invalid(format!("not a Sparkplug B payload: {e}"));
+                let header = Header::read(payload).map_err(not_sparkplug)?;
+                self.edge(group, kind, node, device, payload, header, received, out).map_err(not_sparkplug)
             }
         }
     }
@@ -527,7 +680,7 @@ impl TopicSchema for SparkplugSchema {
     }
 
     fn connection_lost(&mut self, now: Timestamp, out: &mut Vec<TwinUpdate>) {
-        for node in self.nodes.values_mut() {
+        for node in &mut self.nodes {
             if node.born {
                 out.push(TwinUpdate::Online { twin: node.twin.clone(), online: false, time: now });
             }
@@ -546,14 +699,12 @@ impl TopicSchema for SparkplugSchema {
 
     fn tick(&mut self, now: Timestamp, out: &mut Vec<TwinUpdate>) {
         let timeout = self.config.reorder_timeout.as_secs_f64();
-        let due: Vec<String> = self.nodes.iter().filter(|(_, n)| n.gap.is_some_and(|since| now.seconds_since(since) >= timeout)).map(|(k, _)| k.clone()).collect();
-        for key in due {
-            // The missing message is not coming: what waited is applied, and the node is asked
-            // for its state again.
-            self.release_held(&key, out);
-            if let Some((group, node)) = key.split_once('/') {
-                let (group, node) = (group.to_owned(), node.to_owned());
-                self.ask_rebirth(&key, &group, &node, now, "a message went missing (seq gap)");
+        for n in 0..self.nodes.len() {
+            if self.nodes[n].gap.is_some_and(|since| now.seconds_since(since) >= timeout) {
+                // The missing message is not coming: what waited is applied, and the node is
+                // asked for its state again.
+                self.release_held(n, out);
+                self.ask_rebirth(n, now, "a message went missing (seq gap)");
             }
         }
     }

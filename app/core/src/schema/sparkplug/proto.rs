@@ -18,6 +18,7 @@ impl fmt::Display for ProtoError {
     }
 }
 
+#[cold]
 fn error<T>(what: impl Into<String>) -> Result<T, ProtoError> {
     Err(ProtoError(what.into()))
 }
@@ -32,12 +33,14 @@ enum Field<'a> {
 }
 
 impl<'a> Field<'a> {
+    #[inline(always)]
     fn varint(self) -> Result<u64, ProtoError> {
         match self {
             Field::Varint(v) => Ok(v),
             _ => error("expected a varint"),
         }
     }
+    #[inline(always)]
     fn bytes(self) -> Result<&'a [u8], ProtoError> {
         match self {
             Field::Bytes(b) => Ok(b),
@@ -47,12 +50,14 @@ impl<'a> Field<'a> {
     fn string(self) -> Result<String, ProtoError> {
         String::from_utf8(self.bytes()?.to_vec()).or_else(|_| error("a string is not UTF-8"))
     }
+    #[inline(always)]
     fn float(self) -> Result<f32, ProtoError> {
         match self {
             Field::Fixed32(v) => Ok(f32::from_bits(v)),
             _ => error("expected a 32-bit float"),
         }
     }
+    #[inline(always)]
     fn double(self) -> Result<f64, ProtoError> {
         match self {
             Field::Fixed64(v) => Ok(f64::from_bits(v)),
@@ -71,7 +76,15 @@ impl<'a> Fields<'a> {
         Fields { rest: bytes }
     }
 
+    #[inline(always)]
     fn read_varint(&mut self) -> Result<u64, ProtoError> {
+        // Keys, aliases and small numbers are one byte.
+        if let Some((&byte, rest)) = self.rest.split_first()
+            && byte < 0x80
+        {
+            self.rest = rest;
+            return Ok(u64::from(byte));
+        }
         let mut value = 0u64;
         for shift in (0..70).step_by(7) {
             let Some((&byte, rest)) = self.rest.split_first() else { return error("a varint runs past the end") };
@@ -87,6 +100,7 @@ impl<'a> Fields<'a> {
         error("a varint is longer than 10 bytes")
     }
 
+    #[inline(always)]
     fn take(&mut self, n: usize) -> Result<&'a [u8], ProtoError> {
         if n > self.rest.len() {
             return error(format!("a field of {n} bytes runs past the end ({} left)", self.rest.len()));
@@ -96,6 +110,7 @@ impl<'a> Fields<'a> {
         Ok(taken)
     }
 
+    #[inline(always)]
     fn next_field(&mut self) -> Result<Option<(u32, Field<'a>)>, ProtoError> {
         if self.rest.is_empty() {
             return Ok(None);
@@ -197,14 +212,33 @@ impl Payload {
 }
 
 fn decode_metric(bytes: &[u8], depth: usize) -> Result<Metric, ProtoError> {
+    let mut metric = Metric::default();
+    if let Some(name) = decode_metric_into(bytes, depth, &mut metric)? {
+        metric.name = Some(name.to_owned());
+    }
+    Ok(metric)
+}
+
+/// Reads one metric into `metric` (every field reset first), its name left in the bytes and
+/// returned: a DATA message's scalar metrics are read without allocating.
+fn decode_metric_into<'a>(bytes: &'a [u8], depth: usize, metric: &mut Metric) -> Result<Option<&'a str>, ProtoError> {
     if depth > MAX_DEPTH {
         return error(format!("templates nest deeper than {MAX_DEPTH}"));
     }
-    let mut metric = Metric::default();
+    metric.name = None;
+    metric.alias = None;
+    metric.timestamp = None;
+    metric.datatype = None;
+    metric.is_historical = false;
+    metric.is_transient = false;
+    metric.is_null = false;
+    metric.properties.clear();
+    metric.value = RawValue::None;
+    let mut name = None;
     let mut fields = Fields::new(bytes);
     while let Some((number, field)) = fields.next_field()? {
         match number {
-            1 => metric.name = Some(field.string()?),
+            1 => name = Some(std::str::from_utf8(field.bytes()?).or_else(|_| error("a string is not UTF-8"))?),
             2 => metric.alias = Some(field.varint()?),
             3 => metric.timestamp = Some(field.varint()?),
             4 => metric.datatype = Some(field.varint()? as u32),
@@ -224,7 +258,42 @@ fn decode_metric(bytes: &[u8], depth: usize) -> Result<Metric, ProtoError> {
             _ => {} // metadata, extensions
         }
     }
-    Ok(metric)
+    Ok(name)
+}
+
+/// A payload's timestamp and seq, read without its metrics (which are only skipped over).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Header {
+    pub timestamp: Option<u64>,
+    pub seq: Option<u64>,
+}
+
+impl Header {
+    pub fn read(bytes: &[u8]) -> Result<Header, ProtoError> {
+        let mut header = Header::default();
+        let mut fields = Fields::new(bytes);
+        while let Some((number, field)) = fields.next_field()? {
+            match number {
+                1 => header.timestamp = Some(field.varint()?),
+                3 => header.seq = Some(field.varint()?),
+                _ => {}
+            }
+        }
+        Ok(header)
+    }
+}
+
+/// Reads a payload's metrics one at a time into `metric` (reused) and hands each to `visit`
+/// with its name borrowed from the bytes: the steady DATA path, with no message built.
+pub fn for_each_metric<'a>(bytes: &'a [u8], metric: &mut Metric, mut visit: impl FnMut(Option<&'a str>, &Metric)) -> Result<(), ProtoError> {
+    let mut fields = Fields::new(bytes);
+    while let Some((number, field)) = fields.next_field()? {
+        if number == 2 {
+            let name = decode_metric_into(field.bytes()?, 0, metric)?;
+            visit(name, metric);
+        }
+    }
+    Ok(())
 }
 
 fn decode_property_set(bytes: &[u8], depth: usize) -> Result<Vec<(String, RawValue)>, ProtoError> {

@@ -303,3 +303,71 @@ fn a_plc_alarm_bit_that_turns_on_is_an_alarm_in_the_list() {
     host.send("spBv1.0/Plant1/DDATA/E/D", &off, T0).unwrap();
     assert!(!host.store.alarm_book().alarms()[0].state.is_active(), "cleared, awaiting acknowledgement");
 }
+
+fn template(reference: Option<&str>, is_definition: bool, metrics: Vec<Metric>) -> RawValue {
+    RawValue::Template(proto::Template { template_ref: reference.map(str::to_owned), is_definition, metrics })
+}
+
+#[test]
+fn template_definitions_give_member_datatypes_and_defaults() {
+    let mut host = Host::new(true);
+    // The node's birth defines Motor; a definition is not a value.
+    let definition = template(None, true, vec![
+        metric(Some("Speed"), None, datatype::INT16, RawValue::Int(0)),
+        metric(Some("Running"), None, datatype::BOOLEAN, RawValue::Boolean(false)),
+        metric(Some("Mode"), None, datatype::STRING, RawValue::String("auto".into())),
+    ]);
+    let mut birth = Payload::decode(&nbirth(0, 1)).unwrap();
+    birth.metrics.push(metric(Some("Motor"), None, datatype::TEMPLATE, definition));
+    host.send("spBv1.0/G/NBIRTH/E", &birth.encode(), T0).unwrap();
+    assert!(host.store.twin("G/E").unwrap().property("Motor").is_none() && host.store.twin("G/E").unwrap().fragments.keys().all(|k| !k.starts_with("Motor")));
+    // A device's instance leaves Mode out: the definition's default shows.
+    let instance = template(Some("Motor"), false, vec![metric(Some("Speed"), None, datatype::INT16, RawValue::Int(1450)), metric(Some("Running"), None, datatype::BOOLEAN, RawValue::Boolean(true))]);
+    let dbirth = Payload { timestamp: Some(1_700_000_000_000), seq: Some(1), metrics: vec![metric(Some("Motor1"), Some(7), datatype::TEMPLATE, instance)] };
+    host.send("spBv1.0/G/DBIRTH/E/D", &dbirth.encode(), T0).unwrap();
+    let twin = host.store.twin("G/E/D").unwrap();
+    assert_eq!(twin.property("Motor1/Speed").map(|p| p.value), Some(1450.0));
+    assert_eq!(twin.fragments.get("Motor1/Mode"), Some(&serde_json::json!("auto")));
+    // DATA sends a member's value alone (no datatype): read as the Int16 it was born as, so
+    // 0xFFFF is −1; a member the definition lacks is ignored.
+    let update = template(Some("Motor"), false, vec![
+        Metric { name: Some("Speed".into()), value: RawValue::Int(0xFFFF), ..Default::default() },
+        Metric { name: Some("Bogus".into()), value: RawValue::Double(1.0), ..Default::default() },
+    ]);
+    let data = ddata(2, vec![Metric { alias: Some(7), value: update, ..Default::default() }]);
+    assert_eq!(host.send("spBv1.0/G/DDATA/E/D", &data, T0), Ok(Decoded::Updates(1)));
+    assert_eq!(host.value("G/E/D", "Motor1/Speed"), Some(-1.0));
+    assert!(host.store.twin("G/E/D").unwrap().property("Motor1/Bogus").is_none());
+}
+
+#[test]
+fn a_definition_that_refers_to_itself_ends_at_the_depth_limit() {
+    let mut host = Host::new(true);
+    // Loop's member is a Loop; an instance nested as deep as a payload may be.
+    let definition = template(None, true, vec![metric(Some("Inner"), None, datatype::TEMPLATE, template(Some("Loop"), false, vec![]))]);
+    let mut birth = Payload::decode(&nbirth(0, 1)).unwrap();
+    birth.metrics.push(metric(Some("Loop"), None, datatype::TEMPLATE, definition));
+    let mut instance = template(Some("Loop"), false, vec![metric(Some("Level"), None, datatype::DOUBLE, RawValue::Double(1.0))]);
+    for _ in 0..proto::MAX_DEPTH - 2 {
+        instance = template(Some("Loop"), false, vec![metric(Some("Inner"), None, datatype::TEMPLATE, instance)]);
+    }
+    birth.metrics.push(metric(Some("L"), None, datatype::TEMPLATE, instance));
+    host.send("spBv1.0/G/NBIRTH/E", &birth.encode(), T0).unwrap();
+    assert!(host.store.twin("G/E").is_some(), "read without looping or panicking");
+}
+
+#[test]
+fn a_data_message_with_one_unreadable_metric_applies_none_of_it() {
+    let mut host = Host::new(true);
+    host.send("spBv1.0/Plant1/NBIRTH/Edge1", &nbirth(0, 3), T0).unwrap();
+    host.send("spBv1.0/Plant1/DBIRTH/Edge1/PLC", &dbirth(1), T0).unwrap();
+    // A good metric, then one whose alias varint is cut off (the payload's own framing is whole).
+    let mut data = ddata(2, vec![Metric { alias: Some(101), value: RawValue::Double(99.0), ..Default::default() }]);
+    data.extend_from_slice(&[0x12, 0x02, 0x10, 0x80]);
+    assert!(matches!(host.send("spBv1.0/Plant1/DDATA/Edge1/PLC", &data, T0), Err(DecodeError::Invalid { .. })));
+    assert_eq!(host.value("Plant1/Edge1/PLC", "Temperature"), Some(21.5), "the good metric before it is not applied");
+    // The next message is read as usual.
+    let next = ddata(3, vec![Metric { alias: Some(101), value: RawValue::Double(42.0), ..Default::default() }]);
+    assert_eq!(host.send("spBv1.0/Plant1/DDATA/Edge1/PLC", &next, T0), Ok(Decoded::Updates(1)));
+    assert_eq!(host.value("Plant1/Edge1/PLC", "Temperature"), Some(42.0));
+}

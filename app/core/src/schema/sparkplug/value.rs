@@ -146,7 +146,7 @@ fn array(datatype: u32, bytes: &[u8]) -> Result<Value, String> {
         }
         _ => return Err(format!("datatype {datatype} is not an array type")),
     };
-    if bytes.len() % width != 0 {
+    if !bytes.len().is_multiple_of(width) {
         return Err(format!("an array of {width}-byte elements in {} bytes", bytes.len()));
     }
     let element = |chunk: &[u8]| -> Value {

@@ -1,11 +1,10 @@
 //! The viewer's plugins headless: `MinimalPlugins` plus twinscope's sync, binding and selection
-//! plugins, no renderer. Entities stand in for a spawned glTF scene, with the same `Name` and
-//! `GltfExtras` components Bevy's glTF loader gives nodes.
+//! plugins, no renderer. Entities stand in for a spawned glTF scene: under the model's root,
+//! tagged with their glTF node index as the loader hook tags them.
 
 use std::time::Duration;
 
 use bevy::camera::NormalizedRenderTarget;
-use bevy::gltf::GltfExtras;
 use bevy::picking::backend::HitData;
 use bevy::picking::events::{Click, Pointer};
 use bevy::picking::pointer::{Location, PointerButton, PointerId};
@@ -17,7 +16,7 @@ use twinscope::sync::TwinSyncPlugin;
 use twinscope_core::Timestamp;
 use twinscope_core::TwinUpdate;
 use twinscope_core::ingest::{BatchSender, IngestStats, UpdateBatch, batch_channel};
-use twinscope_core::manifest::NamePattern;
+use twinscope::scene::{GltfNodeIndex, SceneModelRoot};
 use twinscope_core::rules::RuleSet;
 use twinscope_core::twin::{Severity, Status, StoreConfig, TwinStore};
 
@@ -33,17 +32,13 @@ struct Scene {
     seal_mesh: Entity,
 }
 
-fn extras(twin: &str) -> GltfExtras {
-    GltfExtras { value: format!(r#"{{"twin":"{twin}"}}"#) }
-}
-
-/// Nodes bind by `{"twin": ...}` extras, then by `TW_<id>` names.
+/// The glTF nodes the core bound: 0 the plant, 1 the pump, 2 its seal, 3 a tank.
 fn test_scene_source() -> SceneSource {
+    let bound = [(0, "main"), (1, "line1-pump1"), (2, "line1-pump1-seal"), (3, "line1-tank1")];
     SceneSource {
         model_asset: String::new(),
         scene_index: 0,
-        extras_key: "twin".into(),
-        name_patterns: vec![NamePattern::parse("TW_{twin}").unwrap()],
+        node_twins: bound.into_iter().map(|(node, twin)| (node, twin.to_owned())).collect(),
         model_file: "test.glb".into(),
         metres_per_unit: 1.0,
     }
@@ -60,11 +55,14 @@ fn scene() -> Scene {
         .insert_resource(IngestLink { batches, stats: IngestStats::new() })
         .insert_resource(test_scene_source());
     let world = app.world_mut();
-    let pump_mesh = world.spawn((Name::new("pump.shape0"), Mesh3d(Handle::default()))).id();
-    let seal_mesh = world.spawn((Name::new("seal.shape0"), Mesh3d(Handle::default()))).id();
-    let seal = world.spawn(Name::new("TW_line1-pump1-seal")).add_child(seal_mesh).id();
-    let pump = world.spawn((Name::new("line1-pump1"), extras("line1-pump1"))).add_children(&[pump_mesh, seal]).id();
-    world.spawn((Name::new("plant"), extras("main"))).add_child(pump);
+    let pump_mesh = world.spawn((GltfNodeIndex(10), Mesh3d(Handle::default()))).id();
+    let seal_mesh = world.spawn((GltfNodeIndex(11), Mesh3d(Handle::default()))).id();
+    let seal = world.spawn(GltfNodeIndex(2)).add_child(seal_mesh).id();
+    let pump = world.spawn(GltfNodeIndex(1)).add_children(&[pump_mesh, seal]).id();
+    let plant = world.spawn(GltfNodeIndex(0)).add_child(pump).id();
+    world.spawn(SceneModelRoot).add_child(plant);
+    // Another glTF's node 3 (a controller model, say) is not the tank.
+    world.spawn(GltfNodeIndex(3));
     app.update();
     Scene { app, sender, pump, pump_mesh, seal, seal_mesh }
 }
@@ -74,11 +72,13 @@ fn send(sender: &BatchSender, updates: Vec<TwinUpdate>) {
 }
 
 #[test]
-fn nodes_bind_by_extras_and_by_name_pattern_with_their_own_meshes() {
+fn nodes_bind_by_the_core_s_node_indices_with_their_own_meshes() {
     let mut scene = scene();
     let world = scene.app.world_mut();
-    let pump_twin = world.get::<BoundTwin>(scene.pump).expect("pump bound by extras").0;
-    let seal_twin = world.get::<BoundTwin>(scene.seal).expect("seal bound by name pattern").0;
+    let pump_twin = world.get::<BoundTwin>(scene.pump).expect("pump bound").0;
+    let seal_twin = world.get::<BoundTwin>(scene.seal).expect("seal bound").0;
+    let outside = world.query_filtered::<Entity, With<BoundTwin>>().iter(world).count();
+    assert_eq!(outside, 3, "plant, pump and seal; not the other glTF's node");
     let state = world.resource::<TwinState>();
     assert_eq!(state.store.get(pump_twin).id.as_str(), "line1-pump1");
     assert_eq!(state.store.get(seal_twin).id.as_str(), "line1-pump1-seal");
@@ -407,10 +407,11 @@ mod focus_and_alarms {
         };
         let (pump_mesh, seal_mesh, tank_mesh) = (mesh("pump.mesh", 10.0), mesh("seal.mesh", 11.0), mesh("tank.mesh", -10.0));
         let node = Transform::default();
-        let seal = world.spawn((Name::new("TW_line1-pump1-seal"), node)).add_child(seal_mesh).id();
-        let pump = world.spawn((Name::new("pump"), extras("line1-pump1"), node)).add_children(&[pump_mesh, seal]).id();
-        let tank = world.spawn((Name::new("TW_line1-tank1"), node)).add_child(tank_mesh).id();
-        world.spawn((Name::new("plant"), extras("main"), node)).add_children(&[pump, tank]);
+        let seal = world.spawn((GltfNodeIndex(2), node)).add_child(seal_mesh).id();
+        let pump = world.spawn((GltfNodeIndex(1), node)).add_children(&[pump_mesh, seal]).id();
+        let tank = world.spawn((GltfNodeIndex(3), node)).add_child(tank_mesh).id();
+        let plant = world.spawn((GltfNodeIndex(0), node)).add_children(&[pump, tank]).id();
+        world.spawn((SceneModelRoot, node)).add_child(plant);
         app.update();
         app.update();
         Plant { app, sender, original, pump_mesh, seal_mesh, tank_mesh }

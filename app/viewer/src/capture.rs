@@ -2,7 +2,7 @@
 //! reports and docs; the screenshot test uses it.
 //!
 //! Beside `FILE` it writes `FILE.twins.json`: where each bound twin appears in the image
-//! (pixel centre of its largest part) and its status, so reports can annotate the picture and
+//! (pixel centre of its largest part, the glTF node it is bound through) and its status, so reports can annotate the picture and
 //! tests can check colours at the right place. At exit it prints a one-line frame-time summary.
 
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 use bevy::window::PrimaryWindow;
 
-use crate::scene::{BoundTwin, TwinMeshes};
+use crate::scene::{BoundTwin, GltfNodeIndex, TwinMeshes};
 use crate::sync::{IngestRate, TwinState};
 
 /// Takes the requested screenshot and ends the app when asked to.
@@ -153,7 +153,7 @@ fn print_ui_cost(cost: &crate::ui::UiCost) {
 struct TwinPlacement<'w, 's> {
     cameras: Query<'w, 's, (&'static Camera, &'static GlobalTransform), With<Camera3d>>,
     window: Query<'w, 's, &'static Window, With<PrimaryWindow>>,
-    twins: Query<'w, 's, (&'static BoundTwin, &'static TwinMeshes)>,
+    twins: Query<'w, 's, (&'static BoundTwin, &'static TwinMeshes, Option<&'static GltfNodeIndex>)>,
     boxes: Query<'w, 's, (&'static Aabb, &'static GlobalTransform)>,
     state: Option<Res<'w, TwinState>>,
 }
@@ -162,7 +162,7 @@ fn write_placements(placement: &TwinPlacement, screenshot: &Path) {
     let (Ok((camera, camera_transform)), Some(state)) = (placement.cameras.single(), placement.state.as_ref()) else { return };
     let scale = placement.window.single().map_or(1.0, |w| w.scale_factor());
     let mut entries = Vec::new();
-    for (bound, meshes) in &placement.twins {
+    for (bound, meshes, node) in &placement.twins {
         // The largest part of the twin is the one most likely to be visible.
         let largest = meshes
             .0
@@ -178,6 +178,7 @@ fn write_placements(placement: &TwinPlacement, screenshot: &Path) {
         let twin = state.store.get(bound.0);
         entries.push(serde_json::json!({
             "twin": twin.id.as_str(),
+            "gltf_node": node.map(|n| n.0),
             "status": twin.status.as_str(),
             "x": (pixel.x * scale).round(),
             "y": (pixel.y * scale).round(),

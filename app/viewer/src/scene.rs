@@ -1,15 +1,18 @@
-//! Scene loading and binding: spawns the scene's glTF model and binds its nodes to twins,
-//! by node `extras` first and node-name pattern second (the same rules `twinscope check`
-//! applies with the core's reader).
+//! Scene loading and binding: spawns the scene's glTF model and binds its nodes to twins.
+//!
+//! Which node is which twin is decided once, in the core (`manifest::bind_model`, the same
+//! call `twinscope check` reports): the viewer only maps the bound glTF node indices to the
+//! entities Bevy's loader spawns for them (a loader hook tags each node entity with its index).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use bevy::asset::LoadState;
 use bevy::camera::primitives::Aabb;
-use bevy::gltf::{GltfAssetLabel, GltfExtras};
+use bevy::gltf::GltfAssetLabel;
+use bevy::gltf::extensions::{ErasedGltfExtensionHandler, GltfExtensionHandler, GltfExtensionHandlers};
 use bevy::prelude::*;
 use bevy::world_serialization::WorldAssetRoot;
-use twinscope_core::manifest::NamePattern;
 
 use crate::sync::{TwinEntities, TwinState, TwinVisualState};
 use crate::{TwinscopeSystems, configure_twinscope_sets};
@@ -20,6 +23,11 @@ pub struct SceneBindingPlugin;
 impl Plugin for SceneBindingPlugin {
     fn build(&self, app: &mut App) {
         configure_twinscope_sets(app);
+        app.register_type::<GltfNodeIndex>();
+        // Headless tests have no glTF loader: their entities carry `GltfNodeIndex` themselves.
+        if let Some(handlers) = app.world().get_resource::<GltfExtensionHandlers>() {
+            handlers.0.write_blocking().push(Box::new(TagNodeIndex));
+        }
         app.init_resource::<SceneStatus>()
             .add_systems(Startup, spawn_scene_model)
             .add_systems(
@@ -36,8 +44,8 @@ pub struct SceneSource {
     pub model_asset: String,
     /// The glTF scene to spawn.
     pub scene_index: usize,
-    pub extras_key: String,
-    pub name_patterns: Vec<NamePattern>,
+    /// Twin ids by glTF node index, as the core bound them.
+    pub node_twins: HashMap<usize, String>,
     /// For messages.
     pub model_file: PathBuf,
     /// Metres per model unit (`[scene] units`).
@@ -56,6 +64,26 @@ impl SceneStatus {
     /// A scene that could not be loaded: the viewer runs and shows this message.
     pub fn failed(message: String) -> Self {
         SceneStatus { error: Some(message), ..Default::default() }
+    }
+}
+
+/// The glTF node an entity was spawned for (its index in the file's `nodes`). Reflected:
+/// scene spawning copies components by reflection.
+#[derive(Component, Reflect, Debug, Clone, Copy, PartialEq, Eq)]
+#[reflect(Component)]
+pub struct GltfNodeIndex(pub usize);
+
+/// The glTF loader hook that tags each node's entity with its [`GltfNodeIndex`].
+#[derive(Clone, Default)]
+struct TagNodeIndex;
+
+impl GltfExtensionHandler for TagNodeIndex {
+    fn dyn_clone(&self) -> Box<dyn ErasedGltfExtensionHandler> {
+        Box::new(self.clone())
+    }
+
+    fn on_gltf_node(&mut self, _load_context: &mut bevy::asset::LoadContext<'_>, gltf_node: &gltf::Node, entity: &mut EntityWorldMut) {
+        entity.insert(GltfNodeIndex(gltf_node.index()));
     }
 }
 
@@ -131,34 +159,28 @@ fn report_model_load_failure(assets: Option<Res<AssetServer>>, source: Option<Re
     }
 }
 
-/// The twin id a node names: `extras[extras_key]` first, then the first matching name pattern.
-pub fn twin_id_of_node(extras: Option<&GltfExtras>, name: Option<&Name>, source: &SceneSource) -> Option<String> {
-    if let Some(extras) = extras
-        && let Ok(value) = serde_json::from_str::<serde_json::Value>(&extras.value)
-        && let Some(id) = value.get(&source.extras_key).and_then(|v| v.as_str())
-        && !id.is_empty()
-    {
-        return Some(id.to_owned());
-    }
-    let name = name?.as_str();
-    source.name_patterns.iter().find_map(|p| p.twin_of(name)).map(str::to_owned)
-}
-
-#[allow(clippy::type_complexity)]
+/// Binds the model's node entities as they spawn: by glTF node index, to the twin the core
+/// bound that node to. Only entities under the scene's model count (another glTF, such as a
+/// controller model, has node indices of its own).
 fn bind_new_nodes(
     mut commands: Commands,
     source: Option<Res<SceneSource>>,
-    nodes: Query<(Entity, Option<&GltfExtras>, Option<&Name>), (Or<(Added<GltfExtras>, Added<Name>)>, Without<BoundTwin>)>,
+    nodes: Query<(Entity, &GltfNodeIndex), (Added<GltfNodeIndex>, Without<BoundTwin>)>,
+    parents: Query<&ChildOf>,
+    model_roots: Query<(), With<SceneModelRoot>>,
     mut state: ResMut<TwinState>,
     mut entities: ResMut<TwinEntities>,
     mut status: ResMut<SceneStatus>,
 ) {
     let Some(source) = source else { return };
-    for (entity, extras, name) in &nodes {
-        let Some(id) = twin_id_of_node(extras, name, &source) else { continue };
-        let index = match state.store.find(&id) {
+    for (entity, node) in &nodes {
+        let Some(id) = source.node_twins.get(&node.0) else { continue };
+        if !parents.iter_ancestors(entity).any(|a| model_roots.contains(a)) {
+            continue;
+        }
+        let index = match state.store.find(id) {
             Some(index) => index,
-            None => state.store.declare(&id, None, None),
+            None => state.store.declare(id, None, None),
         };
         let twin = state.store.get(index);
         commands.entity(entity).insert((BoundTwin(index), TwinVisualState::of(twin)));

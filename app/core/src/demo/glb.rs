@@ -192,7 +192,12 @@ pub fn plant_glb(layout: &PlantLayout) -> Vec<u8> {
         "bufferViews": views,
         "buffers": [{ "byteLength": bin.len() }],
     });
-    let mut json_bytes = serde_json::to_vec(&document).expect("a JSON value always serialises");
+    glb_bytes(&document, bin)
+}
+
+/// The GLB container: a JSON chunk and a binary chunk, each padded to 4 bytes.
+fn glb_bytes(document: &Value, mut bin: Vec<u8>) -> Vec<u8> {
+    let mut json_bytes = serde_json::to_vec(document).expect("a JSON value always serialises");
     while !json_bytes.len().is_multiple_of(4) {
         json_bytes.push(b' ');
     }
@@ -211,6 +216,72 @@ pub fn plant_glb(layout: &PlantLayout) -> Vec<u8> {
     glb.extend_from_slice(b"BIN\0");
     glb.extend_from_slice(&bin);
     glb
+}
+
+/// One node of a model made by [`model_glb`].
+#[derive(Debug, Clone, Default)]
+pub struct NodeSpec {
+    pub name: Option<String>,
+    /// The name of its mesh (a unit box); nodes naming the same mesh share it.
+    pub mesh: Option<String>,
+    pub extras: Option<Value>,
+    pub translation: [f32; 3],
+    /// The box's size, in model units.
+    pub scale: [f32; 3],
+    pub children: Vec<usize>,
+}
+
+/// A `.glb` of arbitrary nodes (one shared box primitive, one material), in the shapes real
+/// exports have: unnamed nodes with named meshes (CAD), IFC-style names, any units. For tests
+/// and benchmarks of binding and loading.
+pub fn model_glb(nodes: &[NodeSpec], roots: &[usize]) -> Vec<u8> {
+    let mut bin = Vec::new();
+    let (mut views, mut accessors) = (Vec::new(), Vec::new());
+    let (positions, normals, indices) = unit_box();
+    let (min, max) = bounds(&positions);
+    let position = push_view(&mut bin, &mut views, &mut accessors, floats(&positions), 34962, positions.len(), "VEC3", 5126, Some((min, max)));
+    let normal = push_view(&mut bin, &mut views, &mut accessors, floats(&normals), 34962, normals.len(), "VEC3", 5126, None);
+    let index_bytes: Vec<u8> = indices.iter().flat_map(|i| i.to_le_bytes()).collect();
+    let index = push_view(&mut bin, &mut views, &mut accessors, index_bytes, 34963, indices.len(), "SCALAR", 5123, None);
+    let mut mesh_index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut meshes = Vec::new();
+    let json_nodes: Vec<Value> = nodes
+        .iter()
+        .map(|node| {
+            let mut json_node = json!({ "translation": node.translation });
+            if let Some(name) = &node.name {
+                json_node["name"] = json!(name);
+            }
+            if let Some(extras) = &node.extras {
+                json_node["extras"] = extras.clone();
+            }
+            if !node.children.is_empty() {
+                json_node["children"] = json!(node.children);
+            }
+            if let Some(mesh) = &node.mesh {
+                let next = meshes.len();
+                let i = *mesh_index.entry(mesh.as_str()).or_insert(next);
+                if i == next {
+                    meshes.push(json!({ "name": mesh, "primitives": [{ "attributes": { "POSITION": position, "NORMAL": normal }, "indices": index, "material": 0 }] }));
+                }
+                json_node["mesh"] = json!(i);
+                json_node["scale"] = json!(node.scale);
+            }
+            json_node
+        })
+        .collect();
+    let document = json!({
+        "asset": { "version": "2.0", "generator": "twinscope tests" },
+        "scene": 0,
+        "scenes": [{ "nodes": roots }],
+        "nodes": json_nodes,
+        "meshes": meshes,
+        "materials": [{ "name": "part", "pbrMetallicRoughness": { "baseColorFactor": [0.6, 0.62, 0.66, 1.0], "metallicFactor": 0.3, "roughnessFactor": 0.5 } }],
+        "accessors": accessors,
+        "bufferViews": views,
+        "buffers": [{ "byteLength": bin.len() }],
+    });
+    glb_bytes(&document, bin)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -331,7 +402,7 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let tree = read_model(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        let report = bind_model(&tree, "twin", &[], &[]);
+        let report = bind_model(&tree, &crate::manifest::BindingRules { extras_key: "twin".into(), ..Default::default() }, &[]);
         assert_eq!(report.bound.len(), layout.twins.len());
         assert!(report.unbound_mesh_nodes.is_empty());
         assert!(report.warnings.is_empty(), "{:?}", report.warnings);

@@ -5,6 +5,6 @@ mod glb;
 mod layout;
 mod manifest;
 
-pub use glb::plant_glb;
+pub use glb::{NodeSpec, model_glb, plant_glb};
 pub use manifest::{plant_manifest, relative_path};
 pub use layout::{AssetKind, PartKind, PlantLayout, PlantTwin, Signal};

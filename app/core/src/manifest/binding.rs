@@ -1,16 +1,36 @@
-//! Binding glTF nodes to twins: by the node's `extras` first (`{"twin": "line1-pump1"}`),
-//! by node-name pattern second (`"TW_{twin}"`).
+//! Binding glTF nodes to twins, the one implementation `twinscope check` and the viewer share
+//! (the viewer maps the glTF node indices bound here to the entities Bevy spawns for them).
+//!
+//! Methods, in the order they apply (a node bound by one is not bound again by a later one):
+//! 1. the node's `extras` (`{"twin": "line1-pump1"}`);
+//! 2. node-name patterns (`TW_{twin}`, `Ifc*_*_{twin}`), and for a node without a name the
+//!    same patterns against its mesh's name (CAD exports name meshes, not nodes);
+//! 3. node-path patterns (`Engine/*/Piston_{twin}`, `Site/**/Valve_{twin}`);
+//! 4. explicit pairs in the manifest (`[[bind]] node = "Engine/Block/Piston_1" twin = "p1"`);
+//! 5. a tag table (CSV of node path or name, twin id, optional parent).
+//!
+//! A node's label (its segment in a path) is its name, else its mesh's name, else `#index`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use super::model::ModelTree;
+use super::pattern::{NamePattern, PathPattern};
+use super::tag_table::TagRow;
 
 /// How a node was bound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum BoundBy {
     Extras,
     NamePattern,
+    MeshName,
+    PathPattern,
+    Explicit,
+    TagTable,
+}
+
+impl BoundBy {
+    pub const ALL: [BoundBy; 6] = [BoundBy::Extras, BoundBy::NamePattern, BoundBy::MeshName, BoundBy::PathPattern, BoundBy::Explicit, BoundBy::TagTable];
 }
 
 impl fmt::Display for BoundBy {
@@ -18,6 +38,10 @@ impl fmt::Display for BoundBy {
         f.write_str(match self {
             BoundBy::Extras => "extras",
             BoundBy::NamePattern => "name pattern",
+            BoundBy::MeshName => "mesh name",
+            BoundBy::PathPattern => "path pattern",
+            BoundBy::Explicit => "[[bind]]",
+            BoundBy::TagTable => "tag table",
         })
     }
 }
@@ -29,33 +53,49 @@ pub struct NodeBinding {
     pub node: usize,
     pub twin: String,
     pub by: BoundBy,
-    /// The twin of the nearest bound ancestor node: the model's hierarchy.
+    /// The parent the binding names, else the twin of the nearest bound ancestor node.
     pub parent_twin: Option<String>,
 }
 
-/// A node-name pattern with one `{twin}` placeholder, e.g. `TW_{twin}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamePattern {
-    prefix: String,
-    suffix: String,
+/// One `[[bind]]`: a node (a path pattern, or without `/` a node name anywhere) and its twin
+/// (or a `{twin}` placeholder in the node pattern).
+#[derive(Debug, Clone)]
+pub struct ExplicitBinding {
+    pub node: NodeSelector,
+    pub twin: Option<String>,
+    pub parent: Option<String>,
 }
 
-impl NamePattern {
+/// Which nodes a `[[bind]]` or tag-table row means.
+#[derive(Debug, Clone)]
+pub enum NodeSelector {
+    /// Names joined by `/` from the root, with `*`/`**` wildcards.
+    Path(PathPattern),
+    /// A node name (its label), wherever the node is.
+    Name(NamePattern),
+}
+
+impl NodeSelector {
     pub fn parse(text: &str) -> Result<Self, String> {
-        let (prefix, suffix) = text
-            .split_once("{twin}")
-            .ok_or_else(|| format!("pattern {text:?} has no {{twin}} placeholder"))?;
-        if suffix.contains("{twin}") {
-            return Err(format!("pattern {text:?} has more than one {{twin}} placeholder"));
-        }
-        Ok(NamePattern { prefix: prefix.to_owned(), suffix: suffix.to_owned() })
+        if text.contains('/') { PathPattern::parse(text).map(NodeSelector::Path) } else { NamePattern::parse_glob(text).map(NodeSelector::Name) }
     }
 
-    /// The twin id this node name names, if it matches.
-    pub fn twin_of<'a>(&self, name: &'a str) -> Option<&'a str> {
-        let id = name.strip_prefix(&self.prefix)?.strip_suffix(&self.suffix)?;
-        (!id.is_empty()).then_some(id)
+    pub fn captures(&self) -> bool {
+        match self {
+            NodeSelector::Path(p) => p.captures(),
+            NodeSelector::Name(p) => p.captures(),
+        }
     }
+}
+
+/// Everything a scene says about binding.
+#[derive(Debug, Clone, Default)]
+pub struct BindingRules {
+    pub extras_key: String,
+    pub name_patterns: Vec<NamePattern>,
+    pub path_patterns: Vec<PathPattern>,
+    pub explicit: Vec<ExplicitBinding>,
+    pub tags: Vec<TagRow>,
 }
 
 /// The outcome of binding a model to twins, as `twinscope check` reports it.
@@ -75,50 +115,118 @@ impl BindingReport {
     pub fn twin_ids(&self) -> BTreeSet<&str> {
         self.bound.iter().map(|b| b.twin.as_str()).collect()
     }
+
+    /// How many nodes each method bound.
+    pub fn count_by(&self, method: BoundBy) -> usize {
+        self.bound.iter().filter(|b| b.by == method).count()
+    }
+
+    /// glTF node index → twin id: what the viewer binds the spawned entities by.
+    pub fn by_gltf_node(&self, tree: &ModelTree) -> HashMap<usize, String> {
+        self.bound.iter().map(|b| (tree.nodes[b.node].index, b.twin.clone())).collect()
+    }
 }
 
-/// Binds `tree`'s nodes. `declared` are twins the manifest names explicitly.
-pub fn bind_model(tree: &ModelTree, extras_key: &str, patterns: &[NamePattern], declared: &[String]) -> BindingReport {
+/// Binds `tree`'s nodes by `rules`. `declared` are twins the manifest names explicitly.
+pub fn bind_model(tree: &ModelTree, rules: &BindingRules, declared: &[String]) -> BindingReport {
     let mut report = BindingReport::default();
-    let mut twin_of_node: Vec<Option<String>> = vec![None; tree.nodes.len()];
+    let n = tree.nodes.len();
+    // (twin, method, explicit parent) per node.
+    let mut chosen: Vec<Option<(String, BoundBy, Option<String>)>> = vec![None; n];
     for (position, node) in tree.nodes.iter().enumerate() {
-        let from_extras = match node.extras.as_ref().and_then(|extras| extras.get(extras_key)) {
-            Some(serde_json::Value::String(id)) if !id.is_empty() => Some(id.clone()),
+        let from_extras = match node.extras.as_ref().and_then(|extras| extras.get(&rules.extras_key)) {
+            Some(serde_json::Value::String(id)) if !id.trim().is_empty() => Some(id.clone()),
             Some(other) => {
-                report.warnings.push(format!(
-                    "node {}: extras key {extras_key:?} is {other}, not a twin id string; ignored",
-                    tree.path(position)
-                ));
+                report.warnings.push(format!("node {}: extras key {:?} is {other}, not a twin id string; ignored", tree.path(position), rules.extras_key));
                 None
             }
             None => None,
         };
-        let bound = match from_extras {
-            Some(id) => Some((id, BoundBy::Extras)),
-            None => node
-                .name
-                .as_deref()
-                .and_then(|name| patterns.iter().find_map(|p| p.twin_of(name)))
-                .map(|id| (id.to_owned(), BoundBy::NamePattern)),
-        };
-        if let Some((twin, by)) = bound {
-            let mut parent_twin = None;
-            let mut cursor = node.parent;
+        chosen[position] = from_extras
+            .map(|id| (id, BoundBy::Extras))
+            .or_else(|| match (&node.name, &node.mesh_name) {
+                (Some(name), _) => rules.name_patterns.iter().find_map(|p| p.twin_of(name)).map(|id| (id.to_owned(), BoundBy::NamePattern)),
+                (None, Some(mesh)) => rules.name_patterns.iter().find_map(|p| p.twin_of(mesh)).map(|id| (id.to_owned(), BoundBy::MeshName)),
+                (None, None) => None,
+            })
+            .map(|(id, by)| (id, by, None));
+    }
+    let needs_paths = !rules.path_patterns.is_empty() || !rules.explicit.is_empty() || !rules.tags.is_empty();
+    let owned_labels: Vec<Vec<std::borrow::Cow<str>>> = if needs_paths { (0..n).map(|p| tree.label_path(p)).collect() } else { Vec::new() };
+    let labels: Vec<Vec<&str>> = owned_labels.iter().map(|path| path.iter().map(|l| l.as_ref()).collect()).collect();
+    if !rules.path_patterns.is_empty() {
+        for position in 0..n {
+            if chosen[position].is_some() {
+                continue;
+            }
+            for pattern in &rules.path_patterns {
+                if let Some(Some(id)) = pattern.match_path(&labels[position]) {
+                    chosen[position] = Some((id.to_owned(), BoundBy::PathPattern, None));
+                    break;
+                }
+            }
+        }
+    }
+    for (i, bind) in rules.explicit.iter().enumerate() {
+        let mut matched = 0;
+        for position in 0..n {
+            let captured = match &bind.node {
+                NodeSelector::Path(pattern) => pattern.match_path(&labels[position]),
+                NodeSelector::Name(pattern) => {
+                    let own = labels[position].last().copied().unwrap_or_default();
+                    if pattern.captures() { pattern.twin_of(own).map(Some) } else { pattern.matches(own).then_some(None) }
+                }
+            };
+            let Some(captured) = captured else { continue };
+            matched += 1;
+            let Some(twin) = captured.map(str::to_owned).or_else(|| bind.twin.clone()) else { continue };
+            let what = format!("bind[{i}]");
+            offer(&mut chosen[position], &mut report.warnings, tree, position, twin, BoundBy::Explicit, bind.parent.clone(), &what);
+        }
+        if matched == 0 {
+            report.warnings.push(format!("bind[{i}]: no node matches {:?}", selector_text(&bind.node)));
+        }
+    }
+    if !rules.tags.is_empty() {
+        // Tag tables are large: nodes looked up by path and by label, not matched row by row.
+        let mut by_path: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_label: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (position, path) in labels.iter().enumerate() {
+            by_path.entry(path.join("/")).or_default().push(position);
+            by_label.entry(path.last().copied().unwrap_or_default()).or_default().push(position);
+        }
+        for row in &rules.tags {
+            let nodes = if row.node.contains('/') { by_path.get(row.node.as_str()) } else { by_label.get(row.node.as_str()) };
+            let Some(nodes) = nodes else {
+                report.warnings.push(format!("tag table line {}: no node {:?}", row.line, row.node));
+                continue;
+            };
+            let what = format!("tag table line {}", row.line);
+            for &position in nodes {
+                offer(&mut chosen[position], &mut report.warnings, tree, position, row.twin.clone(), BoundBy::TagTable, row.parent.clone(), &what);
+            }
+        }
+    }
+    // Parents: the binding's own, else the nearest bound ancestor's twin (nodes come parents
+    // first, so ancestors are settled).
+    for position in 0..n {
+        let Some((twin, by, parent)) = chosen[position].clone() else { continue };
+        let parent_twin = parent.or_else(|| {
+            let mut cursor = tree.nodes[position].parent;
             while let Some(ancestor) = cursor {
-                if let Some(id) = &twin_of_node[ancestor]
+                if let Some((id, _, _)) = &chosen[ancestor]
                     && *id != twin
                 {
-                    parent_twin = Some(id.clone());
-                    break;
+                    return Some(id.clone());
                 }
                 cursor = tree.nodes[ancestor].parent;
             }
-            twin_of_node[position] = Some(twin.clone());
-            report.bound.push(NodeBinding { node: position, twin, by, parent_twin });
-        }
+            None
+        });
+        report.bound.push(NodeBinding { node: position, twin, by, parent_twin });
     }
     for (position, node) in tree.nodes.iter().enumerate() {
-        if node.has_mesh && !has_bound_ancestor_or_self(tree, &twin_of_node, position) {
+        if node.has_mesh && !has_bound_ancestor_or_self(tree, &chosen, position) {
             report.unbound_mesh_nodes.push(position);
         }
     }
@@ -138,10 +246,30 @@ pub fn bind_model(tree: &ModelTree, extras_key: &str, patterns: &[NamePattern], 
     report
 }
 
-fn has_bound_ancestor_or_self(tree: &ModelTree, twin_of_node: &[Option<String>], position: usize) -> bool {
+/// Binds a node by a later method unless an earlier one already did (then a different twin
+/// is a warning: the manifest contradicts itself).
+#[allow(clippy::too_many_arguments)]
+fn offer(slot: &mut Option<(String, BoundBy, Option<String>)>, warnings: &mut Vec<String>, tree: &ModelTree, position: usize, twin: String, by: BoundBy, parent: Option<String>, what: &str) {
+    match slot {
+        None => *slot = Some((twin, by, parent)),
+        Some((existing, earlier, _)) if *existing != twin => {
+            warnings.push(format!("{what}: node {} is already bound to {existing:?} by {earlier}; {twin:?} ignored", tree.path(position)));
+        }
+        Some(_) => {}
+    }
+}
+
+fn selector_text(selector: &NodeSelector) -> String {
+    match selector {
+        NodeSelector::Path(p) => p.to_string(),
+        NodeSelector::Name(p) => p.to_string(),
+    }
+}
+
+fn has_bound_ancestor_or_self<T>(tree: &ModelTree, chosen: &[Option<T>], position: usize) -> bool {
     let mut cursor = Some(position);
     while let Some(i) = cursor {
-        if twin_of_node[i].is_some() {
+        if chosen[i].is_some() {
             return true;
         }
         cursor = tree.nodes[i].parent;
@@ -176,8 +304,8 @@ mod tests {
 
     #[test]
     fn binds_by_extras_then_name_pattern_and_derives_parents() {
-        let patterns = [NamePattern::parse("TW_{twin}").unwrap()];
-        let report = bind_model(&tree(), "twin", &patterns, &["pump1".into(), "ghost".into()]);
+        let rules = BindingRules { extras_key: "twin".into(), name_patterns: vec![NamePattern::parse("TW_{twin}").unwrap()], ..Default::default() };
+        let report = bind_model(&tree(), &rules, &["pump1".into(), "ghost".into()]);
         let bound: Vec<(&str, BoundBy, Option<&str>)> =
             report.bound.iter().map(|b| (b.twin.as_str(), b.by, b.parent_twin.as_deref())).collect();
         assert_eq!(
@@ -191,13 +319,61 @@ mod tests {
         assert!(report.warnings[0].contains("not a twin id string"));
     }
 
-    #[test]
-    fn name_patterns() {
-        let pattern = NamePattern::parse("TW_{twin}_mesh").unwrap();
-        assert_eq!(pattern.twin_of("TW_pump1_mesh"), Some("pump1"));
-        assert_eq!(pattern.twin_of("TW__mesh"), None);
-        assert_eq!(pattern.twin_of("pump1"), None);
-        assert!(NamePattern::parse("no placeholder").is_err());
-        assert!(NamePattern::parse("{twin}{twin}").is_err());
+    /// A CAD export: no node names, meshes named by part.
+    fn cad_tree() -> ModelTree {
+        let unnamed = |index: usize, mesh: Option<&str>, parent: Option<usize>| ModelNode { index, name: None, extras: None, has_mesh: mesh.is_some(), mesh_name: mesh.map(str::to_owned), parent };
+        ModelTree {
+            nodes: vec![
+                ModelNode { index: 0, name: Some("Engine".into()), extras: None, has_mesh: false, mesh_name: None, parent: None },
+                ModelNode { index: 1, name: Some("Block".into()), extras: None, has_mesh: false, mesh_name: None, parent: Some(0) },
+                unnamed(2, Some("Piston_123-844_0_Parts_1"), Some(1)),
+                unnamed(3, Some("Piston_123-845_0_Parts_1"), Some(1)),
+                unnamed(4, Some("Crank_9"), Some(0)),
+                ModelNode { index: 5, name: Some("Valve_7".into()), extras: None, has_mesh: true, mesh_name: None, parent: Some(1) },
+                unnamed(6, None, Some(0)),
+            ],
+            scene_index: 0,
+            scene_count: 1,
+        }
     }
+
+    #[test]
+    fn each_method_binds_in_its_order() {
+        let tree = cad_tree();
+        assert_eq!(tree.path(2), "Engine/Block/Piston_123-844_0_Parts_1", "an unnamed node's label is its mesh's name");
+        assert_eq!(tree.path(6), "Engine/#6");
+        let rules = BindingRules {
+            extras_key: "twin".into(),
+            name_patterns: vec![NamePattern::parse("Piston_{twin}_0_Parts_*").unwrap()],
+            path_patterns: vec![PathPattern::parse("Engine/**/Valve_{twin}").unwrap()],
+            explicit: vec![
+                ExplicitBinding { node: NodeSelector::parse("Engine/Block").unwrap(), twin: Some("block".into()), parent: Some("engine".into()) },
+                // Already bound by the path pattern to another twin: a warning, not a rebind.
+                ExplicitBinding { node: NodeSelector::parse("Valve_*").unwrap(), twin: Some("valve-x".into()), parent: None },
+                ExplicitBinding { node: NodeSelector::parse("Nowhere/*").unwrap(), twin: Some("x".into()), parent: None },
+            ],
+            tags: super::super::tag_table::parse_tag_table("node,twin,parent\nCrank_9,crank,engine\nEngine/#6,frame,\nMissing,m,\n").unwrap(),
+        };
+        let report = bind_model(&tree, &rules, &[]);
+        let bound: Vec<(usize, &str, BoundBy, Option<&str>)> = report.bound.iter().map(|b| (b.node, b.twin.as_str(), b.by, b.parent_twin.as_deref())).collect();
+        assert_eq!(
+            bound,
+            [
+                (1, "block", BoundBy::Explicit, Some("engine")),
+                (2, "123-844", BoundBy::MeshName, Some("block")),
+                (3, "123-845", BoundBy::MeshName, Some("block")),
+                (4, "crank", BoundBy::TagTable, Some("engine")),
+                (5, "7", BoundBy::PathPattern, Some("block")),
+                (6, "frame", BoundBy::TagTable, None),
+            ]
+        );
+        assert!(report.unbound_mesh_nodes.is_empty());
+        let warnings = report.warnings.join("\n");
+        assert!(warnings.contains("bind[1]: node Engine/Block/Valve_7 is already bound to \"7\" by path pattern"), "{warnings}");
+        assert!(warnings.contains("bind[2]: no node matches"), "{warnings}");
+        assert!(warnings.contains("tag table line 4: no node \"Missing\""), "{warnings}");
+        assert_eq!(report.count_by(BoundBy::MeshName), 2);
+        assert_eq!(report.by_gltf_node(&tree).get(&5).map(String::as_str), Some("7"));
+    }
+
 }

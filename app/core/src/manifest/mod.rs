@@ -8,7 +8,14 @@
 //!
 //! [binding]
 //! extras_key = "twin"                  # node extras {"twin": "<id>"} bind first
-//! name_patterns = ["TW_{twin}"]        # then node names
+//! name_patterns = ["TW_{twin}", "Ifc*_*_{twin}"]  # then node names (unnamed: mesh names)
+//! path_patterns = ["Engine/*/Piston_{twin}", "Site/**/Valve_{twin}"]  # then node paths
+//! tag_table = "tags.csv"               # last: node path or name, twin, parent (CSV)
+//!
+//! [[bind]]                             # explicit pairs, after the patterns
+//! node = "Engine/Block/Crank"          # a path (wildcards allowed), or a name anywhere
+//! twin = "crank"
+//! parent = "engine"                    # optional
 //!
 //! [twins]
 //! from_model = true                    # the model's node tree is the twin hierarchy
@@ -31,13 +38,17 @@
 
 mod binding;
 mod model;
+mod pattern;
+mod tag_table;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use binding::{BindingReport, BoundBy, NamePattern, NodeBinding, bind_model};
+pub use binding::{BindingReport, BindingRules, BoundBy, ExplicitBinding, NodeBinding, NodeSelector, bind_model};
+pub use pattern::{NamePattern, PathPattern};
+pub use tag_table::{TagRow, parse_tag_table, read_tag_table};
 pub use model::{ModelNode, ModelTree, read_model};
 
 use crate::alarms::{AlarmRuleSpec, AlarmRules};
@@ -53,6 +64,9 @@ pub struct SceneManifest {
     pub binding: BindingSection,
     #[serde(default)]
     pub twins: TwinsSection,
+    /// Explicit node → twin pairs.
+    #[serde(default, rename = "bind")]
+    pub binds: Vec<BindSpec>,
     /// Twins declared explicitly (in addition to those the model binds).
     #[serde(default, rename = "twin")]
     pub declared: Vec<TwinDeclaration>,
@@ -113,12 +127,26 @@ pub struct BindingSection {
     pub extras_key: String,
     #[serde(default)]
     pub name_patterns: Vec<String>,
+    #[serde(default)]
+    pub path_patterns: Vec<String>,
+    /// A CSV of node path or name, twin id, optional parent; relative to the manifest.
+    pub tag_table: Option<PathBuf>,
 }
 
 impl Default for BindingSection {
     fn default() -> Self {
-        BindingSection { extras_key: default_extras_key(), name_patterns: Vec::new() }
+        BindingSection { extras_key: default_extras_key(), name_patterns: Vec::new(), path_patterns: Vec::new(), tag_table: None }
     }
+}
+
+/// One `[[bind]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindSpec {
+    pub node: String,
+    /// Omitted when `node` has a `{twin}` placeholder.
+    pub twin: Option<String>,
+    pub parent: Option<String>,
 }
 
 fn default_extras_key() -> String {
@@ -227,9 +255,7 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<SceneManifest, SceneErr
     if manifest.binding.extras_key.is_empty() {
         return Err(fail("binding.extras_key must not be empty".into()));
     }
-    for (i, pattern) in manifest.binding.name_patterns.iter().enumerate() {
-        NamePattern::parse(pattern).map_err(|e| fail(format!("binding.name_patterns[{i}]: {e}")))?;
-    }
+    binding_rules(&manifest, Vec::new()).map_err(fail)?;
     for (i, twin) in manifest.declared.iter().enumerate() {
         if twin.id.is_empty() {
             return Err(fail(format!("twin[{i}]: id must not be empty")));
@@ -239,11 +265,38 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<SceneManifest, SceneErr
     Ok(manifest)
 }
 
+/// The manifest's binding section and `[[bind]]`s, parsed; every message names the key.
+fn binding_rules(manifest: &SceneManifest, tags: Vec<TagRow>) -> Result<BindingRules, String> {
+    let binding = &manifest.binding;
+    let name_patterns = binding.name_patterns.iter().enumerate().map(|(i, p)| NamePattern::parse(p).map_err(|e| format!("binding.name_patterns[{i}]: {e}"))).collect::<Result<_, _>>()?;
+    let path_patterns = binding
+        .path_patterns
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let pattern = PathPattern::parse(p).map_err(|e| format!("binding.path_patterns[{i}]: {e}"))?;
+            if pattern.captures() { Ok(pattern) } else { Err(format!("binding.path_patterns[{i}]: {p:?} has no {{twin}} placeholder (a fixed twin is a [[bind]])")) }
+        })
+        .collect::<Result<_, _>>()?;
+    let mut explicit = Vec::new();
+    for (i, bind) in manifest.binds.iter().enumerate() {
+        let node = NodeSelector::parse(&bind.node).map_err(|e| format!("bind[{i}].node: {e}"))?;
+        match (node.captures(), bind.twin.as_deref()) {
+            (true, Some(_)) => return Err(format!("bind[{i}]: node has a {{twin}} placeholder, so give no twin")),
+            (false, None) => return Err(format!("bind[{i}]: twin is missing")),
+            (false, Some(twin)) if twin.trim().is_empty() => return Err(format!("bind[{i}]: twin must not be empty")),
+            _ => {}
+        }
+        explicit.push(ExplicitBinding { node, twin: bind.twin.clone(), parent: bind.parent.clone() });
+    }
+    Ok(BindingRules { extras_key: binding.extras_key.clone(), name_patterns, path_patterns, explicit, tags })
+}
+
 /// Loads a manifest, reads and checks its model, binds nodes and checks rules.
 pub fn load_scene(path: &Path) -> Result<LoadedScene, SceneError> {
     let text = std::fs::read_to_string(path).map_err(|source| SceneError::Read { file: path.to_owned(), source })?;
     let manifest = parse_manifest(&text, path)?;
-    let rules = RuleSet::compile(&manifest.rules).map_err(|e| SceneError::Manifest { file: path.to_owned(), message: e.to_string() })?;
+    let visual_rules = RuleSet::compile(&manifest.rules).map_err(|e| SceneError::Manifest { file: path.to_owned(), message: e.to_string() })?;
     let alarm_rules = AlarmRules::compile(&manifest.alarms).map_err(|e| SceneError::Manifest { file: path.to_owned(), message: e.to_string() })?;
     let model_path = path.parent().unwrap_or(Path::new(".")).join(&manifest.scene.model);
     let model = read_model(&model_path).map_err(|reason| SceneError::Model {
@@ -251,15 +304,14 @@ pub fn load_scene(path: &Path) -> Result<LoadedScene, SceneError> {
         model: model_path.clone(),
         reason,
     })?;
-    let patterns: Vec<NamePattern> = manifest
-        .binding
-        .name_patterns
-        .iter()
-        .filter_map(|p| NamePattern::parse(p).ok())
-        .collect();
+    let tags = match &manifest.binding.tag_table {
+        Some(table) => read_tag_table(&path.parent().unwrap_or(Path::new(".")).join(table)).map_err(|message| SceneError::Manifest { file: path.to_owned(), message: format!("binding.tag_table: {message}") })?,
+        None => Vec::new(),
+    };
+    let rules = binding_rules(&manifest, tags).map_err(|message| SceneError::Manifest { file: path.to_owned(), message })?;
     let declared: Vec<String> = manifest.declared.iter().map(|t| t.id.clone()).collect();
-    let binding = bind_model(&model, &manifest.binding.extras_key, &patterns, &declared);
-    Ok(LoadedScene { manifest_path: path.to_owned(), manifest, model_path, model, binding, rules, alarm_rules })
+    let binding = bind_model(&model, &rules, &declared);
+    Ok(LoadedScene { manifest_path: path.to_owned(), manifest, model_path, model, binding, rules: visual_rules, alarm_rules })
 }
 
 #[cfg(test)]
@@ -295,6 +347,17 @@ mod tests {
         assert!(err.contains("colour"), "{err}");
         let err = parse("[scene]\nmodel = \"x.glb\"\n[binding]\nname_patterns = [\"pump\"]\n").unwrap_err();
         assert!(err.contains("binding.name_patterns[0]"), "{err}");
+        for (bind, needle) in [
+            ("node = \"a/b\"", "bind[0]: twin is missing"),
+            ("node = \"a/{twin}\"\ntwin = \"x\"", "give no twin"),
+            ("node = \"a/{twin}/b\"", "bind[0].node"),
+            ("node = \"a\"\ntwin = \"x\"\ncolour = 1", "colour"),
+        ] {
+            let err = parse(&format!("[scene]\nmodel = \"x.glb\"\n[[bind]]\n{bind}\n")).unwrap_err();
+            assert!(err.contains(needle), "{bind}: {err}");
+        }
+        let err = parse("[scene]\nmodel = \"x.glb\"\n[binding]\npath_patterns = [\"a/b\"]\n").unwrap_err();
+        assert!(err.contains("binding.path_patterns[0]") && err.contains("[[bind]]"), "{err}");
         for bad in ["-1", "1e20", "inf", "nan"] {
             let err = parse(&format!("[scene]\nmodel = \"x.glb\"\n[twins]\nstale_after_secs = {bad}\n")).unwrap_err();
             assert!(err.contains("stale_after_secs"), "{bad}: {err}");

@@ -1,6 +1,7 @@
 //! Reading a glTF model's node tree (names, `extras`, meshes, parents) with the `gltf` crate,
 //! so binding can be checked without Bevy or a window.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -19,6 +20,16 @@ pub struct ModelNode {
     pub parent: Option<usize>,
 }
 
+impl ModelNode {
+    /// Its name, else its mesh's name, else `#index` (what paths and patterns see).
+    pub fn label(&self) -> Cow<'_, str> {
+        match self.name.as_deref().or(self.mesh_name.as_deref()) {
+            Some(label) => Cow::Borrowed(label),
+            None => Cow::Owned(format!("#{}", self.index)),
+        }
+    }
+}
+
 /// The nodes of a model's default scene, parents before children.
 #[derive(Debug, Clone, Default)]
 pub struct ModelTree {
@@ -29,17 +40,22 @@ pub struct ModelTree {
 }
 
 impl ModelTree {
-    /// A readable path of node names from the root, e.g. `main/line1/line1-pump1`.
+    /// A readable path of node labels from the root, e.g. `main/line1/line1-pump1`.
     pub fn path(&self, position: usize) -> String {
+        self.label_path(position).join("/")
+    }
+
+    /// The labels from the root down to the node: each node's name, else its mesh's name
+    /// (CAD exports name meshes, not nodes), else `#index`.
+    pub fn label_path(&self, position: usize) -> Vec<Cow<'_, str>> {
         let mut parts = Vec::new();
         let mut cursor = Some(position);
         while let Some(i) = cursor {
-            let node = &self.nodes[i];
-            parts.push(node.name.clone().unwrap_or_else(|| format!("#{}", node.index)));
-            cursor = node.parent;
+            parts.push(self.nodes[i].label());
+            cursor = self.nodes[i].parent;
         }
         parts.reverse();
-        parts.join("/")
+        parts
     }
 }
 

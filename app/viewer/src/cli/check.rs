@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use serde_json::json;
-use twinscope_core::manifest::load_scene;
+use twinscope_core::manifest::{BoundBy, load_scene};
 
 use super::CheckArgs;
 
@@ -24,12 +24,14 @@ pub fn run(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             "nodes": model.nodes.len(),
             "bound": scene.binding.bound.iter().map(|b| json!({
                 "node": model.path(b.node),
+                "gltf_node": model.nodes[b.node].index,
                 "twin": b.twin,
                 "by": b.by.to_string(),
                 "parent": b.parent_twin,
             })).collect::<Vec<_>>(),
             "twins_without_node": scene.binding.twins_without_node,
-            "nodes_without_twin": scene.binding.unbound_mesh_nodes.iter().map(|n| model.path(*n)).collect::<Vec<_>>(),
+            "bound_by": BoundBy::ALL.iter().map(|m| (m.to_string(), json!(scene.binding.count_by(*m)))).collect::<serde_json::Map<_, _>>(),
+            "nodes_without_twin": scene.binding.unbound_mesh_nodes.iter().map(|n| json!({ "node": model.path(*n), "mesh": model.nodes[*n].mesh_name })).collect::<Vec<_>>(),
             "warnings": scene.binding.warnings,
             "rules": scene.rules.len(),
             "alarm_rules": scene.alarm_rules.len(),
@@ -48,14 +50,8 @@ pub fn run(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         scene.rules.len(),
         scene.alarm_rules.len()
     );
-    let by = |method: twinscope_core::manifest::BoundBy| scene.binding.bound.iter().filter(|b| b.by == method).count();
-    crate::outln!(
-        out,
-        "\nbound nodes ({}: {} by extras, {} by name pattern):",
-        scene.binding.bound.len(),
-        by(twinscope_core::manifest::BoundBy::Extras),
-        by(twinscope_core::manifest::BoundBy::NamePattern)
-    );
+    let counts: Vec<String> = BoundBy::ALL.iter().map(|m| (m, scene.binding.count_by(*m))).filter(|(_, n)| *n > 0).map(|(m, n)| format!("{n} by {m}")).collect();
+    crate::outln!(out, "\nbound nodes ({}{}{}):", scene.binding.bound.len(), if counts.is_empty() { "" } else { ": " }, counts.join(", "));
     for binding in &scene.binding.bound {
         crate::outln!(out, "  {}  ->  {}  [{}]", model.path(binding.node), binding.twin, binding.by);
     }
@@ -76,13 +72,21 @@ pub fn run(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         crate::outln!(out, "  … and {} more", scene.binding.unbound_mesh_nodes.len() - SAMPLE);
     }
     if !scene.binding.warnings.is_empty() {
+        const SHOWN: usize = 50;
         crate::outln!(out, "\nwarnings ({}):", scene.binding.warnings.len());
-        for warning in &scene.binding.warnings {
+        for warning in scene.binding.warnings.iter().take(SHOWN) {
             crate::outln!(out, "  {warning}");
+        }
+        if scene.binding.warnings.len() > SHOWN {
+            crate::outln!(out, "  … and {} more (--json lists all)", scene.binding.warnings.len() - SHOWN);
         }
     }
     if scene.binding.bound.is_empty() {
-        crate::outln!(out, "\nnote: no node is bound; give nodes extras {{\"{}\": \"<twin id>\"}} or add binding.name_patterns", scene.manifest.binding.extras_key);
+        crate::outln!(
+            out,
+            "\nnote: no node is bound; give nodes extras {{\"{}\": \"<twin id>\"}}, or add binding.name_patterns (matched against mesh names for unnamed nodes), binding.path_patterns, [[bind]] pairs or a binding.tag_table",
+            scene.manifest.binding.extras_key
+        );
     }
     let code = check_sources(&scene, &args, out)?;
     if args.strict {

@@ -21,7 +21,7 @@ use twinscope::selection::InitialSelection;
 use twinscope_core::broker::start_embedded_broker;
 use twinscope_core::connection::ConnectionSettings;
 use twinscope_core::ingest::{IngestConfig, IngestHandle, spawn_ingest};
-use twinscope_core::manifest::{LoadedScene, NamePattern, load_scene};
+use twinscope_core::manifest::{LoadedScene, load_scene};
 use twinscope_core::rules::RuleSet;
 use twinscope_core::sim::{SimConfig, SimHandle, spawn_simulator};
 use twinscope_core::twin::{StoreConfig, TwinStore};
@@ -186,8 +186,7 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
         app.insert_resource(SceneSource {
             model_asset: scene.model_path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
             scene_index: scene.model.scene_index,
-            extras_key: scene.manifest.binding.extras_key.clone(),
-            name_patterns: scene.manifest.binding.name_patterns.iter().filter_map(|p| NamePattern::parse(p).ok()).collect(),
+            node_twins: scene.binding.by_gltf_node(&scene.model),
             model_file: scene.model_path.clone(),
             metres_per_unit: scene.manifest.scene.units.metres(),
         });

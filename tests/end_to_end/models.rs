@@ -1,0 +1,127 @@
+//! Real models: a CAD-style assembly in millimetres (unnamed nodes, meshes named by part,
+//! IFC-style names), bound by every method, the same through `twinscope check` and through
+//! the viewer (which binds the glTF node indices the core chose), and framed on screen.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
+use twinscope_core::demo::{NodeSpec, model_glb};
+
+use super::support::run_twinscope;
+use super::{screenshot, stderr, stdout};
+
+/// An assembly 2.4 m long in millimetres: an unnamed root; four pistons (unnamed nodes, meshes
+/// named `Piston_123-84N_0_Parts_1`, as a CAD export names them); two pumps named the IFC way
+/// (`IfcPump_P-10N_<GlobalId>`); a frame and a crank bound explicitly; one node by extras.
+fn cad_assembly(dir: &Path) -> PathBuf {
+    let part = |name: Option<String>, mesh: &str, x: f32, size: f32| NodeSpec { name, mesh: Some(mesh.to_owned()), translation: [x, size / 2.0, 0.0], scale: [size, size, size], ..Default::default() };
+    let mut nodes = vec![NodeSpec { children: (1..=9).collect(), ..Default::default() }];
+    for i in 0..4 {
+        nodes.push(part(None, &format!("Piston_123-84{i}_0_Parts_1"), -1200.0 + 300.0 * i as f32, 250.0));
+    }
+    for i in 0..2 {
+        nodes.push(part(Some(format!("IfcPump_P-10{i}_3vB2YO$MX4xv5uCqZZG0{i}x")), "pump-body", 300.0 + 400.0 * i as f32, 350.0));
+    }
+    nodes.push(part(None, "Frame_1", 0.0, 120.0));
+    nodes.push(part(Some("Crank".into()), "crank-body", 1100.0, 200.0));
+    nodes.push(NodeSpec { extras: Some(json!({ "twin": "controller" })), ..part(Some("Controller".into()), "cabinet", -1300.0, 150.0) });
+    let model = dir.join("cad.glb");
+    std::fs::write(&model, model_glb(&nodes, &[0])).unwrap();
+    std::fs::write(dir.join("tags.csv"), "node,twin,parent\nCrank,crank,frame\n").unwrap();
+    let scene = dir.join("cad.toml");
+    std::fs::write(
+        &scene,
+        r##"[scene]
+name = "CAD assembly"
+model = "cad.glb"
+units = "mm"
+
+[binding]
+name_patterns = ["Piston_{twin}_0_Parts_*", "Ifc*_*_{twin}"]
+tag_table = "tags.csv"
+
+[[bind]]
+node = "#0/Frame_1"
+twin = "frame"
+"##,
+    )
+    .unwrap();
+    scene
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("twinscope-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// (glTF node, twin) pairs.
+type Bindings = BTreeSet<(u64, String)>;
+
+fn check_bindings(scene: &Path) -> (serde_json::Value, Bindings) {
+    let output = run_twinscope(&["check", "--json", "--strict", scene.to_str().unwrap()], Duration::from_secs(30));
+    assert!(output.status.success(), "check --strict passes: {}\n{}", stdout(&output), stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("check --json prints JSON");
+    let bound = report["bound"].as_array().unwrap().iter().map(|b| (b["gltf_node"].as_u64().unwrap(), b["twin"].as_str().unwrap().to_owned())).collect();
+    (report, bound)
+}
+
+#[test]
+fn a_cad_assembly_binds_by_every_method_and_check_says_how() {
+    let dir = temp_dir("cad-check");
+    let scene = cad_assembly(&dir);
+    let (report, bound) = check_bindings(&scene);
+    let expected: Bindings = [
+        (1, "123-840"),
+        (2, "123-841"),
+        (3, "123-842"),
+        (4, "123-843"),
+        (5, "3vB2YO$MX4xv5uCqZZG00x"),
+        (6, "3vB2YO$MX4xv5uCqZZG01x"),
+        (7, "frame"),
+        (8, "crank"),
+        (9, "controller"),
+    ]
+    .into_iter()
+    .map(|(n, t)| (n, t.to_owned()))
+    .collect();
+    assert_eq!(bound, expected);
+    assert_eq!(report["bound_by"], json!({ "extras": 1, "name pattern": 2, "mesh name": 4, "path pattern": 0, "[[bind]]": 1, "tag table": 1 }));
+    let crank = report["bound"].as_array().unwrap().iter().find(|b| b["twin"] == "crank").unwrap();
+    assert_eq!(crank["parent"], "frame", "the tag table's parent");
+    // Human output: counts by method; an unbound mesh is listed with its path and mesh name.
+    std::fs::write(dir.join("tags.csv"), "node,twin\n").unwrap();
+    let output = run_twinscope(&["check", scene.to_str().unwrap()], Duration::from_secs(30));
+    let text = stdout(&output);
+    assert!(text.contains("bound nodes (8: 1 by extras, 2 by name pattern, 4 by mesh name, 1 by [[bind]]):"), "{text}");
+    assert!(text.contains("#0/Crank  (mesh \"crank-body\")"), "{text}");
+    // A [[bind]] that matches nothing is a warning, and --strict fails on it.
+    std::fs::write(&scene, std::fs::read_to_string(&scene).unwrap().replace("#0/Frame_1", "#0/Frame_9")).unwrap();
+    let output = run_twinscope(&["check", "--strict", scene.to_str().unwrap()], Duration::from_secs(30));
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(stdout(&output).contains("bind[0]: no node matches \"#0/Frame_9\""), "{}", stdout(&output));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The viewer binds exactly what check reports (through the glTF node indices Bevy's loader
+/// spawns), and a millimetre model opens framed: every part on screen, spread across it.
+#[test]
+fn the_viewer_binds_what_check_reports_and_frames_a_millimetre_model() {
+    let dir = temp_dir("cad-view");
+    let scene = cad_assembly(&dir);
+    let (_, expected) = check_bindings(&scene);
+    let Some(shot) = screenshot("cad-assembly-mm", &["--scene", scene.to_str().unwrap(), "--panels", "closed", "--exit-after", "15s"]) else { return };
+    let path = shot.path.display();
+    let seen: Bindings = shot.placements.iter().map(|p| (p["gltf_node"].as_u64().expect("placements name their glTF node"), p["twin"].as_str().unwrap().to_owned())).collect();
+    assert_eq!(seen, expected, "the viewer's bindings are check's; see {path}");
+    let xs: Vec<f64> = shot.placements.iter().map(|p| p["x"].as_f64().unwrap()).collect();
+    let ys: Vec<f64> = shot.placements.iter().map(|p| p["y"].as_f64().unwrap()).collect();
+    let inside = |v: f64, size: f64| v > size * 0.03 && v < size * 0.97;
+    assert!(xs.iter().all(|x| inside(*x, 1280.0)) && ys.iter().all(|y| inside(*y, 720.0)), "every part on screen: {xs:?} {ys:?}; see {path}");
+    let span = xs.iter().cloned().fold(f64::MIN, f64::max) - xs.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(span > 1280.0 * 0.4, "the 2.4 m assembly spans {span} px of 1280: framed, not a speck; see {path}");
+    eprintln!("screenshot checked: {path}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -478,6 +478,40 @@ mod focus_and_alarms {
         assert!([pump_mesh, seal_mesh, tank_mesh].iter().all(|m| visibility(&app, *m) == Visibility::Inherited));
     }
 
+    /// Puts the orbit camera on the X axis at `eye_x`, looking at `focus_x`.
+    fn look_along_x(app: &mut App, focus_x: f32, eye_x: f32) {
+        let mut cameras = app.world_mut().query::<&mut OrbitCamera>();
+        let mut orbit = cameras.single_mut(app.world_mut()).unwrap();
+        orbit.focus = Vec3::new(focus_x, 0.0, 0.0);
+        orbit.distance = (eye_x - focus_x).abs();
+        orbit.yaw = if eye_x > focus_x { std::f32::consts::FRAC_PI_2 } else { -std::f32::consts::FRAC_PI_2 };
+        orbit.pitch = 0.0;
+        orbit.flight = None;
+    }
+
+    #[test]
+    fn parts_in_front_of_the_selection_turn_to_glass_until_the_view_clears() {
+        let Plant { mut app, original, pump_mesh, seal_mesh, tank_mesh, .. } = plant();
+        let tank = twin(&app, "line1-tank1");
+        app.world_mut().write_message(SelectTwin(Some(tank)));
+        // The tank (x −10) seen from x 30: the pump (x 10) and its seal (x 11) are in the way.
+        look_along_x(&mut app, -10.0, 30.0);
+        frames(&mut app, 3);
+        assert!(xrayed(&app, pump_mesh) && xrayed(&app, seal_mesh), "what hides the tank is glass");
+        assert!(!xrayed(&app, tank_mesh) && standard(&app, tank_mesh) == Some(original.clone()), "the tank keeps its look");
+        // From the other side nothing is in the way.
+        look_along_x(&mut app, -10.0, -50.0);
+        frames(&mut app, 3);
+        assert!(!xrayed(&app, pump_mesh) && standard(&app, pump_mesh) == Some(original.clone()));
+        // Back behind the pump, then the selection cleared: nothing is glass.
+        look_along_x(&mut app, -10.0, 30.0);
+        frames(&mut app, 3);
+        assert!(xrayed(&app, pump_mesh));
+        app.world_mut().write_message(SelectTwin(None));
+        frames(&mut app, 3);
+        assert!(!xrayed(&app, pump_mesh) && !xrayed(&app, seal_mesh));
+    }
+
     #[test]
     fn unacknowledged_alarms_pulse_acknowledged_stay_and_stale_is_hatched() {
         let Plant { mut app, sender, original, pump_mesh, seal_mesh, .. } = plant();

@@ -125,3 +125,33 @@ fn the_viewer_binds_what_check_reports_and_frames_a_millimetre_model() {
     eprintln!("screenshot checked: {path}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A valve in alarm behind a wall, selected: the viewer flies to it and the wall between
+/// turns to glass, so the valve's red shows where the wall would hide it.
+#[test]
+fn a_selected_part_behind_a_wall_is_seen_through_it() {
+    use super::support::Mosquitto;
+    let dir = temp_dir("behind-wall");
+    // The orbit camera looks from (sin 0.6·cos 0.6, sin 0.6, cos 0.6·cos 0.6): the wall
+    // stands on that line, 0.8 m from the valve, between it and the camera.
+    let toward_camera = [0.6f32.sin() * 0.6f32.cos(), 0.6f32.sin(), 0.6f32.cos() * 0.6f32.cos()];
+    let nodes = vec![
+        NodeSpec { children: vec![1, 2], ..Default::default() },
+        NodeSpec { name: Some("Valve".into()), mesh: Some("valve".into()), extras: Some(json!({ "twin": "valve" })), scale: [0.5, 0.5, 0.5], ..Default::default() },
+        NodeSpec { name: Some("Wall".into()), mesh: Some("wall".into()), translation: toward_camera.map(|d| d * 0.8), scale: [3.0, 3.0, 0.2], ..Default::default() },
+    ];
+    std::fs::write(dir.join("wall.glb"), model_glb(&nodes, &[0])).unwrap();
+    let scene = dir.join("wall.toml");
+    std::fs::write(&scene, "[scene]\nmodel = \"wall.glb\"\n").unwrap();
+    let mosquitto = Mosquitto::start();
+    mosquitto.publish("te/device/valve///a/leak", r#"{"text":"Valve leaking","severity":"critical"}"#, true);
+    let args = ["--scene", scene.to_str().unwrap(), "--broker", &mosquitto.url(), "--select", "valve", "--panels", "closed", "--exit-after", "15s"];
+    let Some(shot) = screenshot("valve-behind-wall", &args) else { return };
+    let path = shot.path.display();
+    let (x, y, status) = shot.at("valve");
+    assert_eq!(status, "alarm");
+    let [r, g, b] = shot.average(x, y);
+    assert!(r > 150 && r > g + 80 && r > b + 80, "the valve's red shows through the wall at ({x},{y}): {:?}; see {path}", [r, g, b]);
+    eprintln!("screenshot checked: {path}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

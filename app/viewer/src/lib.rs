@@ -31,6 +31,7 @@ pub mod materials;
 pub mod recording;
 pub mod replay;
 pub mod scene;
+pub mod see_through;
 pub mod selection;
 pub mod sync;
 pub mod ui;

@@ -28,7 +28,8 @@ use crate::selection::Selection;
 use crate::sync::{TwinEntities, TwinState, TwinVisualState};
 use crate::{TwinscopeSystems, configure_twinscope_sets};
 
-/// Restyles bound parts when their state, the selection or the focus mode changes, and
+/// Restyles bound parts when their state, the selection, the focus mode or what stands in
+/// front of the selection ([`crate::see_through`]) changes, and
 /// outlines the selection. Needs `Assets` for [`StandardMaterial`], [`AlarmMaterial`] and
 /// [`XRayMaterial`] (the renderer's material plugins, or `init_asset` in headless tests).
 pub struct StatusVisualsPlugin;
@@ -36,8 +37,9 @@ pub struct StatusVisualsPlugin;
 impl Plugin for StatusVisualsPlugin {
     fn build(&self, app: &mut App) {
         configure_twinscope_sets(app);
-        app.add_systems(Startup, create_status_palette)
-            .add_systems(Update, (remember_original_materials, restyle_meshes).chain().in_set(TwinscopeSystems::Visuals));
+        app.init_resource::<crate::see_through::Occluders>()
+            .add_systems(Startup, create_status_palette)
+            .add_systems(Update, (remember_original_materials, crate::see_through::find_occluders, restyle_meshes).chain().in_set(TwinscopeSystems::Visuals));
         // Gizmos need the gizmo plugin (part of the default plugins, absent headless).
         if app.is_plugin_added::<bevy::gizmos::GizmoPlugin>() {
             app.add_systems(Update, outline_selected_twin.in_set(TwinscopeSystems::Visuals));
@@ -190,13 +192,13 @@ fn restyle_meshes(
     all_twins: Query<(&BoundTwin, &TwinVisualState, &TwinMeshes)>,
     mut meshes: Query<MeshLook, With<Mesh3d>>,
     unbound: Query<Entity, (With<Mesh3d>, With<OriginalMaterial>)>,
-    (mode, selection, state): (Res<FocusMode>, Res<Selection>, Res<TwinState>),
+    (mode, selection, state, occluders): (Res<FocusMode>, Res<Selection>, Res<TwinState>, Res<crate::see_through::Occluders>),
     mut palette: ResMut<StatusPalette>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut alarm_materials: ResMut<Assets<AlarmMaterial>>,
 ) {
     let focus = Focus { mode: *mode, root: if *mode == FocusMode::Normal { None } else { selection.twin } };
-    let everything = mode.is_changed() || selection.is_changed();
+    let everything = mode.is_changed() || selection.is_changed() || occluders.is_changed();
     let mut covered = HashSet::new();
     let twins: Box<dyn Iterator<Item = BoundItem>> = if everything { Box::new(all_twins.iter()) } else { Box::new(changed.iter()) };
     for (bound, visual, twin_meshes) in twins {
@@ -207,7 +209,8 @@ fn restyle_meshes(
             }
             let Ok((original, standard, alarm, xray, visibility)) = meshes.get_mut(entity) else { continue };
             let look = palette.look(visual, &original.0, &mut materials, &mut alarm_materials);
-            apply_look(&mut commands, entity, (standard, alarm, xray), visibility, look, in_focus, &focus, &palette.xray);
+            let in_the_way = occluders.0.contains(&entity);
+            apply_look(&mut commands, entity, (standard, alarm, xray), visibility, look, (in_focus, in_the_way), &focus, &palette.xray);
         }
     }
     if everything {
@@ -219,7 +222,8 @@ fn restyle_meshes(
             }
             let Ok((original, standard, alarm, xray, visibility)) = meshes.get_mut(entity) else { continue };
             let look = Look::Standard(original.0.clone());
-            apply_look(&mut commands, entity, (standard, alarm, xray), visibility, look, in_focus, &focus, &palette.xray);
+            let in_the_way = occluders.0.contains(&entity);
+            apply_look(&mut commands, entity, (standard, alarm, xray), visibility, look, (in_focus, in_the_way), &focus, &palette.xray);
         }
     }
 }
@@ -237,11 +241,12 @@ fn apply_look(
     (standard, alarm, xray): CurrentMaterials,
     visibility: Option<Mut<Visibility>>,
     look: Look,
-    in_focus: bool,
+    (in_focus, in_the_way): (bool, bool),
     focus: &Focus,
     xray_material: &Handle<XRayMaterial>,
 ) {
-    let look = if !in_focus && focus.mode == FocusMode::XRay { Look::XRay } else { look };
+    // Outside an x-ray's focus, and in front of the selection, parts are glass.
+    let look = if (!in_focus && focus.mode == FocusMode::XRay) || in_the_way { Look::XRay } else { look };
     let shown = if !in_focus && focus.mode == FocusMode::Isolate { Visibility::Hidden } else { Visibility::Inherited };
     let mut entity = commands.entity(entity);
     match visibility {

@@ -155,3 +155,16 @@ fn a_selected_part_behind_a_wall_is_seen_through_it() {
     eprintln!("screenshot checked: {path}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn bench_scene_reports_load_cost_and_per_frame_cost_of_status_changes() {
+    let dir = temp_dir("cad-bench");
+    let scene = cad_assembly(&dir);
+    let output = run_twinscope(&["bench", "--scene", scene.to_str().unwrap()], Duration::from_secs(60));
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}\n{}", stderr(&output));
+    assert!(text.contains("10 nodes (9 with a mesh), 9 bound to 9 twins"), "{text}");
+    assert!(text.contains("read and bound") && text.contains("headless viewer world"), "{text}");
+    assert!(text.contains("0 no change") && text.contains("9 status changes (every twin)"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -162,6 +162,7 @@ fn report_model_load_failure(assets: Option<Res<AssetServer>>, source: Option<Re
 /// Binds the model's node entities as they spawn: by glTF node index, to the twin the core
 /// bound that node to. Only entities under the scene's model count (another glTF, such as a
 /// controller model, has node indices of its own).
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn bind_new_nodes(
     mut commands: Commands,
     source: Option<Res<SceneSource>>,

@@ -26,7 +26,6 @@ pub struct Occluders(pub HashSet<Entity>);
 pub(crate) struct LastView {
     camera: Option<Vec3>,
     selection: Option<TwinIndex>,
-    meshes: usize,
 }
 
 /// Lines of sight end this far inside the selection's box (a line to its very corner would
@@ -47,12 +46,12 @@ pub(crate) fn find_occluders(
 ) {
     let camera = cameras.single().ok().map(|t| t.translation());
     let selected = selection.twin.filter(|_| *mode == FocusMode::Normal);
-    let meshes = boxes.iter().len();
-    let view = (camera.map(|c| (c * 1000.0).round()), selected, meshes);
-    if (last.camera.map(|c| (c * 1000.0).round()), last.selection, last.meshes) == view {
+    // Nothing per frame while the view stands still (new parts bind: the entities change).
+    let view = (camera.map(|c| (c * 1000.0).round()), selected);
+    if (last.camera.map(|c| (c * 1000.0).round()), last.selection) == view && !entities.is_changed() {
         return;
     }
-    *last = LastView { camera, selection: selected, meshes };
+    *last = LastView { camera, selection: selected };
     let found = match (camera, selected) {
         (Some(eye), Some(twin)) => in_the_way(eye, &subtree_meshes(&state, &entities, &twin_meshes, twin), &boxes),
         _ => HashSet::new(),

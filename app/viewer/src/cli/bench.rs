@@ -16,6 +16,9 @@ pub fn run(args: BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     if args.latency {
         return latency(&args, out);
     }
+    if let Some(scene) = &args.scene {
+        return super::bench_scene::run(scene, out);
+    }
     let result = run_ingest_benchmark(args.lines, args.rounds);
     let mib = result.bytes as f64 / (1024.0 * 1024.0);
     crate::outln!(out, "{} thin-edge measurement messages ({} values, {mib:.1} MiB), plant of {} lines", result.messages, result.values, args.lines);

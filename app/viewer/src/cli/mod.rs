@@ -3,6 +3,7 @@
 
 mod alarms;
 mod bench;
+mod bench_scene;
 mod check;
 mod connect;
 mod gen_plant;
@@ -297,6 +298,10 @@ pub struct BenchArgs {
     /// With --seek: length of the shorter recording (the longer is 10 times this).
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     pub length: Duration,
+    /// Instead: what a scene's model costs: reading and binding it (time, resident memory),
+    /// and per frame, 1,000 and 10,000 twin status changes applied to it (headless viewer).
+    #[arg(long, conflicts_with_all = ["seek", "tree", "latency"])]
+    pub scene: Option<std::path::PathBuf>,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {

@@ -1,0 +1,150 @@
+//! `twinscope bench --scene FILE`: what a model costs.
+//!
+//! - Loading: reading and binding its node tree with the core's reader (as `check` and the
+//!   viewer do before a window opens), the time and the resident memory it takes.
+//! - Per frame: the viewer's sync and visuals plugins, headless, over a world shaped like the
+//!   model (an entity per node, a mesh entity under each node that has one, bound by glTF node
+//!   index as the viewer binds): frames with no change, then with 1,000 and 10,000 twins
+//!   changing status each frame. The cost should follow the changes, not the model's size.
+//!
+//! No renderer: GPU upload and draw time are not in these figures (on a GPU machine, the
+//! viewer's `--exit-after` frame-time summary has them).
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use bevy::camera::primitives::Aabb;
+use bevy::prelude::*;
+use twinscope_core::Timestamp;
+use twinscope_core::TwinUpdate;
+use twinscope_core::ingest::{IngestStats, UpdateBatch, batch_channel};
+use twinscope_core::manifest::load_scene;
+use twinscope_core::twin::Severity;
+
+use twinscope::focus::FocusPlugin;
+use twinscope::materials::{AlarmMaterial, XRayMaterial};
+use twinscope::scene::{GltfNodeIndex, SceneBindingPlugin, SceneModelRoot, SceneSource};
+use twinscope::selection::SelectionPlugin;
+use twinscope::sync::{IngestLink, TwinState, TwinSyncPlugin};
+use twinscope::visuals::StatusVisualsPlugin;
+
+/// Frames timed for each figure (their median is reported).
+const FRAMES: usize = 15;
+
+pub fn run(path: &Path, out: &mut String) -> anyhow::Result<ExitCode> {
+    let before = resident_bytes();
+    let started = Instant::now();
+    let scene = match load_scene(path) {
+        Ok(scene) => scene,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let read = started.elapsed();
+    let after_read = resident_bytes();
+    let model = &scene.model;
+    let twins: Vec<String> = scene.binding.twin_ids().into_iter().map(str::to_owned).collect();
+    let meshes = model.nodes.iter().filter(|n| n.has_mesh).count();
+    crate::outln!(out, "model {}: {} nodes ({meshes} with a mesh), {} bound to {} twins", scene.model_path.display(), model.nodes.len(), scene.binding.bound.len(), twins.len());
+    crate::outln!(out, "  read and bound (the core's reader, as check): {:.0} ms, {:+.1} MiB resident", read.as_secs_f64() * 1e3, mib(after_read, before));
+
+    let started = Instant::now();
+    let (mut app, sender) = headless_viewer(&scene);
+    let built = started.elapsed();
+    let entities = app.world_mut().query::<Entity>().iter(app.world()).count();
+    crate::outln!(out, "  headless viewer world: {entities} entities, spawned and bound in {:.0} ms, {:+.1} MiB resident", built.as_secs_f64() * 1e3, mib(resident_bytes(), after_read));
+
+    let frame = |app: &mut App, updates: Vec<TwinUpdate>| {
+        if !updates.is_empty() {
+            let _ = sender.send(UpdateBatch::new(Timestamp::now(), updates));
+        }
+        let started = Instant::now();
+        app.update();
+        started.elapsed()
+    };
+    let idle = median((0..FRAMES).map(|_| frame(&mut app, Vec::new())).collect());
+    let mut rows = vec![("no change", 0, idle)];
+    for changes in [1_000usize, 10_000] {
+        let n = changes.min(twins.len());
+        if n == 0 {
+            break;
+        }
+        let times = (0..FRAMES)
+            .map(|i| {
+                // Every other frame the same twins go into alarm and out of it: each frame
+                // changes the status of n twins.
+                let now = Timestamp::now();
+                let updates = twins.iter().cycle().skip(i / 2 * n).take(n).map(|id| status_change(id, i % 2 == 0, now)).collect();
+                frame(&mut app, updates)
+            })
+            .collect();
+        rows.push(if n == changes { ("status changes", n, median(times)) } else { ("status changes (every twin)", n, median(times)) });
+    }
+    for (what, n, time) in &rows {
+        let per_change = if *n > 0 { format!(", {:.2} µs per change", (time.as_secs_f64() - idle.as_secs_f64()).max(0.0) * 1e6 / *n as f64) } else { String::new() };
+        crate::outln!(out, "  per frame, {n:>6} {what}: {:.2} ms{per_change}", time.as_secs_f64() * 1e3);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status_change(id: &str, raise: bool, time: Timestamp) -> TwinUpdate {
+    if raise {
+        TwinUpdate::AlarmRaised { twin: id.into(), alarm_type: "bench".into(), severity: Severity::Major, text: "benchmark".into(), time }
+    } else {
+        TwinUpdate::AlarmCleared { twin: id.into(), alarm_type: "bench".into(), time }
+    }
+}
+
+/// The viewer's data and look plugins without a window, over entities shaped like the model.
+fn headless_viewer(scene: &twinscope_core::manifest::LoadedScene) -> (App, twinscope_core::ingest::BatchSender) {
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins)
+        .add_plugins((bevy::asset::AssetPlugin::default(), bevy::transform::TransformPlugin))
+        .init_asset::<StandardMaterial>()
+        .init_asset::<AlarmMaterial>()
+        .init_asset::<XRayMaterial>()
+        .add_plugins((TwinSyncPlugin, SceneBindingPlugin, SelectionPlugin, FocusPlugin, StatusVisualsPlugin));
+    let (sender, batches) = batch_channel();
+    app.insert_resource(TwinState { store: scene.new_store() })
+        .insert_resource(IngestLink { batches, stats: IngestStats::new() })
+        .insert_resource(SceneSource {
+            model_asset: String::new(),
+            scene_index: scene.model.scene_index,
+            node_twins: scene.binding.by_gltf_node(&scene.model),
+            model_file: scene.model_path.clone(),
+            metres_per_unit: 1.0,
+        });
+    let material = app.world_mut().resource_mut::<Assets<StandardMaterial>>().add(StandardMaterial::default());
+    let world = app.world_mut();
+    let root = world.spawn((SceneModelRoot, Transform::default())).id();
+    let mut spawned: Vec<Entity> = Vec::with_capacity(scene.model.nodes.len());
+    for node in &scene.model.nodes {
+        let parent = node.parent.map_or(root, |p| spawned[p]);
+        let entity = world.spawn((GltfNodeIndex(node.index), Transform::default(), ChildOf(parent))).id();
+        if node.has_mesh {
+            let aabb = Aabb::from_min_max(Vec3::splat(-0.5), Vec3::splat(0.5));
+            world.spawn((Mesh3d(Handle::default()), MeshMaterial3d(material.clone()), aabb, Transform::default(), ChildOf(entity)));
+        }
+        spawned.push(entity);
+    }
+    for _ in 0..3 {
+        app.update();
+    }
+    (app, sender)
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// Resident memory now, from `/proc/self/statm` (0 where there is none).
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm").ok().and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok())).map_or(0, |pages| pages * 4096)
+}
+
+fn mib(now: u64, before: u64) -> f64 {
+    (now as f64 - before as f64) / (1024.0 * 1024.0)
+}

@@ -383,13 +383,8 @@ mod focus_and_alarms {
     /// plant (main) > pump (line1-pump1) > seal; plant > tank (line1-tank1). Each with a mesh
     /// that has the model's material, a box and a place.
     fn plant() -> Plant {
-        let mut app = App::new();
-        app.add_plugins(MinimalPlugins)
-            .add_plugins((bevy::asset::AssetPlugin::default(), bevy::transform::TransformPlugin))
-            .init_asset::<StandardMaterial>()
-            .init_asset::<AlarmMaterial>()
-            .init_asset::<XRayMaterial>()
-            .add_plugins((TwinSyncPlugin, SceneBindingPlugin, SelectionPlugin, FocusPlugin, AlarmActionsPlugin, StatusVisualsPlugin, OrbitCameraPlugin));
+        let mut app = twinscope::headless::headless_app();
+        app.add_plugins((TwinSyncPlugin, SceneBindingPlugin, SelectionPlugin, FocusPlugin, AlarmActionsPlugin, StatusVisualsPlugin, OrbitCameraPlugin));
         let (sender, batches) = batch_channel();
         let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
         store.declare("main", None, None);

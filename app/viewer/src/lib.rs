@@ -27,6 +27,7 @@ pub mod camera;
 pub mod capture;
 pub mod dvr;
 pub mod focus;
+pub mod headless;
 pub mod materials;
 pub mod recording;
 pub mod replay;

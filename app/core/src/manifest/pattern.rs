@@ -63,13 +63,7 @@ impl Glob {
         for token in &self.0 {
             let mut next = vec![false; text.len() + 1];
             match token {
-                Token::Star => {
-                    let mut on = false;
-                    for i in 0..=text.len() {
-                        on |= reach[i];
-                        next[i] = on;
-                    }
-                }
+                Token::Star => reach_onwards(&reach, &mut next),
                 Token::Literal(literal) => {
                     let literal = literal.as_bytes();
                     for i in 0..=text.len() {
@@ -90,6 +84,16 @@ impl Glob {
 
     fn is_literal(&self) -> bool {
         self.0.iter().all(|t| matches!(t, Token::Literal(_)))
+    }
+}
+
+/// A wildcard (`*` in a name, `**` in a path): from the first position reached, every later
+/// position is reached too.
+fn reach_onwards(reach: &[bool], next: &mut [bool]) {
+    let mut on = false;
+    for (reached, out) in reach.iter().zip(next.iter_mut()) {
+        on |= *reached;
+        *out = on;
     }
 }
 
@@ -242,13 +246,7 @@ impl PathPattern {
         for segment in &self.ancestors {
             let mut next = vec![false; ancestors.len() + 1];
             match segment {
-                Segment::AnyDepth => {
-                    let mut on = false;
-                    for i in 0..=ancestors.len() {
-                        on |= reach[i];
-                        next[i] = on;
-                    }
-                }
+                Segment::AnyDepth => reach_onwards(&reach, &mut next),
                 Segment::Name(pattern) => {
                     for i in 0..ancestors.len() {
                         if reach[i] && pattern.matches(ancestors[i]) {

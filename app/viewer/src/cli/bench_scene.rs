@@ -23,7 +23,6 @@ use twinscope_core::manifest::load_scene;
 use twinscope_core::twin::Severity;
 
 use twinscope::focus::FocusPlugin;
-use twinscope::materials::{AlarmMaterial, XRayMaterial};
 use twinscope::scene::{GltfNodeIndex, SceneBindingPlugin, SceneModelRoot, SceneSource};
 use twinscope::selection::SelectionPlugin;
 use twinscope::sync::{IngestLink, TwinState, TwinSyncPlugin};
@@ -99,13 +98,8 @@ fn status_change(id: &str, raise: bool, time: Timestamp) -> TwinUpdate {
 
 /// The viewer's data and look plugins without a window, over entities shaped like the model.
 fn headless_viewer(scene: &twinscope_core::manifest::LoadedScene) -> (App, twinscope_core::ingest::BatchSender) {
-    let mut app = App::new();
-    app.add_plugins(MinimalPlugins)
-        .add_plugins((bevy::asset::AssetPlugin::default(), bevy::transform::TransformPlugin))
-        .init_asset::<StandardMaterial>()
-        .init_asset::<AlarmMaterial>()
-        .init_asset::<XRayMaterial>()
-        .add_plugins((TwinSyncPlugin, SceneBindingPlugin, SelectionPlugin, FocusPlugin, StatusVisualsPlugin));
+    let mut app = twinscope::headless::headless_app();
+    app.add_plugins((TwinSyncPlugin, SceneBindingPlugin, SelectionPlugin, FocusPlugin, StatusVisualsPlugin));
     let (sender, batches) = batch_channel();
     app.insert_resource(TwinState { store: scene.new_store() })
         .insert_resource(IngestLink { batches, stats: IngestStats::new() })

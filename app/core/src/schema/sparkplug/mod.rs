@@ -305,18 +305,19 @@ impl SparkplugSchema {
     }
 
     /// What one message does, in sequence. A message whose metrics turn out unreadable adds
-    /// nothing to `out`.
+    /// nothing to `out` (see [`data_metrics`]).
     #[allow(clippy::too_many_arguments)]
     fn apply_edge(&mut self, n: usize, kind: MessageType, device: Option<&str>, body: Body, timestamp: Option<u64>, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, ProtoError> {
         let start = out.len();
         let decoded;
+        // Births and deaths are read whole (DATA is read in place, by `data_metrics`).
         let payload = match (kind, body) {
-            (MessageType::NData | MessageType::DData, _) | (MessageType::DDeath | MessageType::NCmd | MessageType::DCmd, _) => None,
-            (_, Body::Decoded(payload)) => Some(payload),
-            (_, Body::Raw(bytes)) => {
+            (MessageType::NBirth | MessageType::DBirth | MessageType::NDeath, Body::Decoded(payload)) => Some(payload),
+            (MessageType::NBirth | MessageType::DBirth | MessageType::NDeath, Body::Raw(bytes)) => {
                 decoded = Payload::decode(bytes)?;
                 Some(&decoded)
             }
+            _ => None,
         };
         let node_state = &mut self.nodes[n];
         let time = timestamp.map_or(received, |ms| Timestamp((ms as i64).saturating_mul(1000)));
@@ -382,37 +383,21 @@ impl SparkplugSchema {
                 }
                 _ => Ok(Decoded::Ignored),
             },
-            MessageType::NData => {
-                if !node_state.born {
-                    ask = Some("data before its birth");
-                }
-                match data_metrics(&node_state.twin, &node_state.metrics, &node_state.templates, body, time, out) {
-                    Ok(unknown) => {
-                        if unknown > 0 {
+            MessageType::NData | MessageType::DData => {
+                let target = if kind == MessageType::NData {
+                    Some((&node_state.twin, &node_state.metrics, node_state.born))
+                } else {
+                    node_state.devices.get(device.unwrap_or_default()).map(|d| (&d.twin, &d.metrics, d.born && node_state.born))
+                };
+                match target {
+                    Some((twin, declared, born)) => {
+                        if !born {
+                            ask = Some(if kind == MessageType::NData { "data before its birth" } else { "device data before its birth" });
+                        }
+                        if data_metrics(twin, declared, &node_state.templates, body, time, out)? > 0 {
                             ask = Some("metrics with unknown aliases");
                         }
                         Ok(Decoded::Updates(out.len() - start))
-                    }
-                    Err(reason) => Err(reason),
-                }
-            }
-            MessageType::DData => {
-                let born_node = node_state.born;
-                match node_state.devices.get(device.unwrap_or_default()) {
-                    Some(device) => {
-                        let templates = &node_state.templates;
-                        if !device.born || !born_node {
-                            ask = Some("device data before its birth");
-                        }
-                        match data_metrics(&device.twin, &device.metrics, templates, body, time, out) {
-                            Ok(unknown) => {
-                                if unknown > 0 {
-                                    ask = Some("metrics with unknown aliases");
-                                }
-                                Ok(Decoded::Updates(out.len() - start))
-                            }
-                            Err(reason) => Err(reason),
-                        }
                     }
                     None => {
                         ask = Some("data from a device never born");
@@ -422,11 +407,6 @@ impl SparkplugSchema {
             }
             MessageType::NCmd | MessageType::DCmd => Ok(Decoded::Ignored),
         };
-        if result.is_err() {
-            // Nothing of a message that cannot be read is applied.
-            out.truncate(start);
-            return result;
-        }
         if let Some(why) = ask {
             self.ask_rebirth(n, received, why);
         }
@@ -525,8 +505,10 @@ fn template_definitions(metrics: &[Metric]) -> Templates {
 }
 
 /// A DATA message's metrics, by alias or name; returns how many could not be identified.
+/// All or nothing: a message with an unreadable metric adds nothing to `out`.
 fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templates, body: Body, time: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<usize, ProtoError> {
     let mut unknown = 0;
+    let start = out.len();
     let members = Members { templates, declared: Some(declared), in_birth: false };
     let mut visit = |name: Option<&str>, metric: &Metric| {
         let def = match (metric.alias.and_then(|a| declared.by_alias.get(&a)), name) {
@@ -545,7 +527,13 @@ fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templates, body:
         metric_updates(twin, &def.0, def.1, metric, metric_time(metric, time), &members, 0, out);
     };
     match body {
-        Body::Raw(bytes) => proto::for_each_metric(bytes, &mut Metric::default(), visit)?,
+        Body::Raw(bytes) => {
+            if let Err(reason) = proto::for_each_metric(bytes, &mut Metric::default(), &mut visit) {
+                // Nothing of a message that cannot be read is applied.
+                out.truncate(start);
+                return Err(reason);
+            }
+        }
         Body::Decoded(payload) => {
             for metric in &payload.metrics {
                 visit(metric.name.as_deref(), metric);
@@ -607,6 +595,7 @@ fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: &Metric
 fn template_members(twin: &TwinId, name: &Arc<str>, template: &proto::Template, time: Timestamp, members: &Members, depth: usize, out: &mut Vec<TwinUpdate>) {
     let definition = template.template_ref.as_deref().and_then(|r| members.templates.get(r));
     let defined = |member: &str| definition.and_then(|d| d.metrics.iter().find(|m| m.name.as_deref() == Some(member)));
+    let mut nested_name = format!("{name}/");
     for member in &template.metrics {
         let Some(member_name) = member.name.as_deref() else { continue };
         let definition_member = defined(member_name);
@@ -614,10 +603,14 @@ fn template_members(twin: &TwinId, name: &Arc<str>, template: &proto::Template, 
             tracing::debug!("Sparkplug template {name} of {twin}: member {member_name} is not in its definition; ignored");
             continue;
         }
-        let nested: Arc<str> = format!("{name}/{member_name}").into();
+        nested_name.truncate(name.len() + 1);
+        nested_name.push_str(member_name);
+        // In DATA, the birth's shared name and datatype (no allocation per message).
+        let born = members.declared.and_then(|d| d.by_name.get_key_value(nested_name.as_str()));
+        let nested: Arc<str> = born.map_or_else(|| nested_name.as_str().into(), |(shared, _)| shared.clone());
         let member_datatype = member
             .datatype
-            .or_else(|| members.declared.and_then(|d| d.by_name.get(&nested).copied()))
+            .or(born.map(|(_, datatype)| *datatype))
             .or_else(|| definition_member.and_then(|m| m.datatype))
             .unwrap_or_else(|| value::guessed_datatype(&member.value));
         metric_updates(twin, &nested, member_datatype, member, metric_time(member, time), members, depth + 1, out);

@@ -172,10 +172,7 @@ pub fn bind_model(tree: &ModelTree, rules: &BindingRules, declared: &[String]) -
         for position in 0..n {
             let captured = match &bind.node {
                 NodeSelector::Path(pattern) => pattern.match_path(&labels[position]),
-                NodeSelector::Name(pattern) => {
-                    let own = labels[position].last().copied().unwrap_or_default();
-                    if pattern.captures() { pattern.twin_of(own).map(Some) } else { pattern.matches(own).then_some(None) }
-                }
+                NodeSelector::Name(pattern) => pattern.match_name(labels[position].last().copied().unwrap_or_default()),
             };
             let Some(captured) = captured else { continue };
             matched += 1;

@@ -102,15 +102,15 @@ fn reach_onwards(reach: &[bool], next: &mut [bool]) {
 pub struct NamePattern {
     text: String,
     before: Glob,
-    /// With the placeholder: what follows it.
-    after: Option<Glob>,
+    /// With the placeholder: what follows it, reversed (it is matched from the name's end).
+    after_reversed: Option<Glob>,
 }
 
 impl NamePattern {
     /// A pattern that must capture the twin id (`name_patterns`).
     pub fn parse(text: &str) -> Result<Self, String> {
         let pattern = Self::parse_glob(text)?;
-        if pattern.after.is_none() {
+        if pattern.after_reversed.is_none() {
             return Err(format!("pattern {text:?} has no {{twin}} placeholder"));
         }
         Ok(pattern)
@@ -133,16 +133,16 @@ impl NamePattern {
         if before.contains(['{', '}']) || after.is_some_and(|a| a.contains(['{', '}'])) {
             return Err(format!("pattern {text:?}: the only placeholder is {{twin}}"));
         }
-        Ok(NamePattern { text: text.to_owned(), before: Glob::parse(before), after: after.map(Glob::parse) })
+        Ok(NamePattern { text: text.to_owned(), before: Glob::parse(before), after_reversed: after.map(|a| Glob::parse(a).reversed()) })
     }
 
     pub fn captures(&self) -> bool {
-        self.after.is_some()
+        self.after_reversed.is_some()
     }
 
     /// The twin id this name names, if it matches (never empty).
     pub fn twin_of<'a>(&self, name: &'a str) -> Option<&'a str> {
-        let after = self.after.as_ref()?;
+        let after_reversed = self.after_reversed.as_ref()?;
         if name.len() > MAX_NAME {
             return None;
         }
@@ -151,7 +151,7 @@ impl NamePattern {
         // `starts[j]`: what follows matches exactly `name[j..]` (the reversed glob on the
         // reversed name).
         let reversed: Vec<u8> = bytes.iter().rev().copied().collect();
-        let tail_ends = after.reversed().match_ends(&reversed);
+        let tail_ends = after_reversed.match_ends(&reversed);
         let starts = |j: usize| tail_ends[bytes.len() - j];
         let last_start = (1..=bytes.len()).rev().find(|&j| starts(j) && name.is_char_boundary(j))?;
         let from = (0..last_start).rev().find(|&i| ends[i] && name.is_char_boundary(i))?;
@@ -159,12 +159,13 @@ impl NamePattern {
         Some(&name[from..to])
     }
 
-    /// Whether the name matches (a pattern with a placeholder: and captures an id).
+    /// Whether the name matches: `None` if not, else the id it captures (with a placeholder).
+    pub fn match_name<'a>(&self, name: &'a str) -> Option<Option<&'a str>> {
+        if self.captures() { self.twin_of(name).map(Some) } else { self.before.matches(name).then_some(None) }
+    }
+
     pub fn matches(&self, name: &str) -> bool {
-        match &self.after {
-            Some(_) => self.twin_of(name).is_some(),
-            None => self.before.matches(name),
-        }
+        self.match_name(name).is_some()
     }
 }
 
@@ -220,7 +221,7 @@ impl PathPattern {
     /// A path with no wildcard: looked up directly instead of matched against every node.
     pub fn literal(&self) -> Option<&str> {
         let all_literal = self.last.before.is_literal()
-            && self.last.after.is_none()
+            && !self.last.captures()
             && self.ancestors.iter().all(|s| matches!(s, Segment::Name(p) if p.before.is_literal()));
         all_literal.then_some(self.text.as_str())
     }
@@ -236,7 +237,7 @@ impl PathPattern {
         if !self.ancestors_match(ancestors) {
             return None;
         }
-        if self.last.captures() { self.last.twin_of(own).map(Some) } else { self.last.matches(own).then_some(None) }
+        self.last.match_name(own)
     }
 
     /// Segments against ancestors, `**` taking any number: one pass per segment.

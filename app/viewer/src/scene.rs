@@ -116,21 +116,29 @@ pub fn meshes_of_twin<'a, 'w, 's, 'q, F: bevy::ecs::query::QueryFilter>(
 /// rotated parts are covered), if any of them has one yet.
 pub fn world_bounds(meshes: impl IntoIterator<Item = Entity>, boxes: &Query<(&Aabb, &GlobalTransform)>) -> Option<(Vec3, Vec3)> {
     let (mut min, mut max) = (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN));
-    for entity in meshes {
-        let Ok((aabb, transform)) = boxes.get(entity) else { continue };
-        let (centre, half) = (Vec3::from(aabb.center), Vec3::from(aabb.half_extents));
-        for corner in 0..8 {
-            let sign = Vec3::new(
-                if corner & 1 == 0 { -1.0 } else { 1.0 },
-                if corner & 2 == 0 { -1.0 } else { 1.0 },
-                if corner & 4 == 0 { -1.0 } else { 1.0 },
-            );
-            let point = transform.transform_point(centre + half * sign);
-            min = min.min(point);
-            max = max.max(point);
-        }
+    for (aabb, transform) in meshes.into_iter().filter_map(|e| boxes.get(e).ok()) {
+        let (part_min, part_max) = world_box(aabb, transform);
+        (min, max) = (min.min(part_min), max.max(part_max));
     }
     (min.x <= max.x).then_some((min, max))
+}
+
+/// One mesh's box in world space: around all eight corners, so a rotated part is covered.
+pub fn world_box(aabb: &Aabb, transform: &GlobalTransform) -> (Vec3, Vec3) {
+    let (mut min, mut max) = (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN));
+    for corner in box_corners(Vec3::from(aabb.center), Vec3::from(aabb.half_extents)) {
+        let point = transform.transform_point(corner);
+        (min, max) = (min.min(point), max.max(point));
+    }
+    (min, max)
+}
+
+/// The eight corners of a box given by its centre and half extents.
+pub fn box_corners(centre: Vec3, half: Vec3) -> impl Iterator<Item = Vec3> {
+    (0..8).map(move |corner| {
+        let sign = Vec3::new(if corner & 1 == 0 { -1.0 } else { 1.0 }, if corner & 2 == 0 { -1.0 } else { 1.0 }, if corner & 4 == 0 { -1.0 } else { 1.0 });
+        centre + half * sign
+    })
 }
 
 /// The root entity of the spawned model.

@@ -13,7 +13,7 @@ use twinscope_core::twin::TwinIndex;
 
 use crate::camera::{OrbitCamera, subtree_meshes};
 use crate::focus::FocusMode;
-use crate::scene::TwinMeshes;
+use crate::scene::{TwinMeshes, box_corners, world_bounds, world_box};
 use crate::selection::Selection;
 use crate::sync::{TwinEntities, TwinState};
 
@@ -41,6 +41,7 @@ pub(crate) fn find_occluders(
     entities: Res<TwinEntities>,
     twin_meshes: Query<&TwinMeshes>,
     boxes: Query<(Entity, &Aabb, &GlobalTransform), With<Mesh3d>>,
+    bounds: Query<(&Aabb, &GlobalTransform)>,
     mut occluders: ResMut<Occluders>,
     mut last: Local<LastView>,
 ) {
@@ -53,7 +54,13 @@ pub(crate) fn find_occluders(
     }
     *last = LastView { camera, selection: selected };
     let found = match (camera, selected) {
-        (Some(eye), Some(twin)) => in_the_way(eye, &subtree_meshes(&state, &entities, &twin_meshes, twin), &boxes),
+        (Some(eye), Some(twin)) => {
+            let selected = subtree_meshes(&state, &entities, &twin_meshes, twin);
+            match world_bounds(selected.iter().copied(), &bounds) {
+                Some(selection_box) => in_the_way(eye, &selected, selection_box, &boxes),
+                None => HashSet::new(),
+            }
+        }
         _ => HashSet::new(),
     };
     if occluders.0 != found {
@@ -61,44 +68,21 @@ pub(crate) fn find_occluders(
     }
 }
 
-/// The meshes whose boxes cross a line from `eye` into the selection's box.
-fn in_the_way(eye: Vec3, selected: &[Entity], boxes: &Query<(Entity, &Aabb, &GlobalTransform), With<Mesh3d>>) -> HashSet<Entity> {
-    let selected_set: HashSet<Entity> = selected.iter().copied().collect();
-    let (mut min, mut max) = (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN));
-    for (_, aabb, transform) in selected.iter().filter_map(|e| boxes.get(*e).ok()) {
-        let (part_min, part_max) = world_box(aabb, transform);
-        (min, max) = (min.min(part_min), max.max(part_max));
-    }
-    if min.x > max.x {
-        return HashSet::new();
-    }
+/// The meshes (other than the selection's) whose boxes cross a line from `eye` into the
+/// selection's box.
+fn in_the_way(eye: Vec3, selected: &[Entity], (min, max): (Vec3, Vec3), boxes: &Query<(Entity, &Aabb, &GlobalTransform), With<Mesh3d>>) -> HashSet<Entity> {
+    let selected: HashSet<Entity> = selected.iter().copied().collect();
     let (centre, half) = ((min + max) / 2.0, (max - min) / 2.0 * INSIDE);
-    let mut targets = vec![centre];
-    for corner in 0..8 {
-        let sign = Vec3::new(if corner & 1 == 0 { -1.0 } else { 1.0 }, if corner & 2 == 0 { -1.0 } else { 1.0 }, if corner & 4 == 0 { -1.0 } else { 1.0 });
-        targets.push(centre + half * sign);
-    }
+    let targets: Vec<Vec3> = std::iter::once(centre).chain(box_corners(centre, half)).collect();
     boxes
         .iter()
-        .filter(|(entity, _, _)| !selected_set.contains(entity))
+        .filter(|(entity, _, _)| !selected.contains(entity))
         .filter(|(_, aabb, transform)| {
             let (box_min, box_max) = world_box(aabb, transform);
             targets.iter().any(|target| segment_hits_box(eye, *target, box_min, box_max))
         })
         .map(|(entity, _, _)| entity)
         .collect()
-}
-
-fn world_box(aabb: &Aabb, transform: &GlobalTransform) -> (Vec3, Vec3) {
-    let (centre, half) = (Vec3::from(aabb.center), Vec3::from(aabb.half_extents));
-    let (mut min, mut max) = (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN));
-    for corner in 0..8 {
-        let sign = Vec3::new(if corner & 1 == 0 { -1.0 } else { 1.0 }, if corner & 2 == 0 { -1.0 } else { 1.0 }, if corner & 4 == 0 { -1.0 } else { 1.0 });
-        let point = transform.transform_point(centre + half * sign);
-        min = min.min(point);
-        max = max.max(point);
-    }
-    (min, max)
 }
 
 /// Whether the segment from `from` to `to` passes through the box (the slab test).

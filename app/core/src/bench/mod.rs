@@ -16,6 +16,12 @@ use crate::schema::thin_edge::ThinEdgeSchema;
 use crate::time::Timestamp;
 use crate::twin::{StoreConfig, TwinStore};
 
+/// The median of timed runs (the middle one; `runs` must not be empty).
+pub fn median_of(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
 /// Figures from one run.
 #[derive(Debug, Clone)]
 pub struct IngestBenchResult {
@@ -271,15 +277,14 @@ pub fn run_tree_benchmark(lines: usize, alarms: usize, rounds: usize) -> TreeBen
         store.apply(&update, now);
     }
     let median = |mut f: Box<dyn FnMut() + '_>| {
-        let mut times: Vec<Duration> = (0..rounds.max(1))
+        let times: Vec<Duration> = (0..rounds.max(1))
             .map(|_| {
                 let started = Instant::now();
                 f();
                 started.elapsed()
             })
             .collect();
-        times.sort();
-        times[times.len() / 2]
+        median_of(times)
     };
     let mut rollup = Rollup::default();
     let rollup_time = median(Box::new(|| {

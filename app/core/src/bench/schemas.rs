@@ -98,11 +98,6 @@ fn json_messages(lines: usize, rounds: usize) -> Vec<(String, Vec<u8>)> {
     messages
 }
 
-fn median(mut runs: Vec<Duration>) -> Duration {
-    runs.sort();
-    runs[runs.len() / 2]
-}
-
 fn decode_only(schema: &mut dyn TopicSchema, warm_up: &[(String, Vec<u8>)], messages: &[(String, Vec<u8>)]) -> Duration {
     let mut out = Vec::with_capacity(4096);
     for (topic, payload) in warm_up {
@@ -168,8 +163,8 @@ pub fn run_schema_benchmark(lines: usize, rounds: usize) -> Vec<SchemaBenchRow> 
         json_apply.push(decode_apply(&mut schema, &[], &json, NOW));
     }
     vec![
-        SchemaBenchRow { name: "Sparkplug B", messages: data.len(), bytes: data.iter().map(|m| m.1.len()).sum(), bare: median(spb_bare), decode_only: median(spb_decode), decode_apply: median(spb) },
-        SchemaBenchRow { name: "JSON mapping", messages: json.len(), bytes: json.iter().map(|m| m.1.len()).sum(), bare: median(json_bare), decode_only: median(json_decode), decode_apply: median(json_apply) },
+        SchemaBenchRow { name: "Sparkplug B", messages: data.len(), bytes: data.iter().map(|m| m.1.len()).sum(), bare: super::median_of(spb_bare), decode_only: super::median_of(spb_decode), decode_apply: super::median_of(spb) },
+        SchemaBenchRow { name: "JSON mapping", messages: json.len(), bytes: json.iter().map(|m| m.1.len()).sum(), bare: super::median_of(json_bare), decode_only: super::median_of(json_decode), decode_apply: super::median_of(json_apply) },
     ]
 }
 

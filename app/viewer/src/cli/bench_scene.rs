@@ -12,12 +12,13 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bevy::camera::primitives::Aabb;
 use bevy::prelude::*;
 use twinscope_core::Timestamp;
 use twinscope_core::TwinUpdate;
+use twinscope_core::bench::median_of;
 use twinscope_core::ingest::{IngestStats, UpdateBatch, batch_channel};
 use twinscope_core::manifest::load_scene;
 use twinscope_core::twin::Severity;
@@ -63,7 +64,7 @@ pub fn run(path: &Path, out: &mut String) -> anyhow::Result<ExitCode> {
         app.update();
         started.elapsed()
     };
-    let idle = median((0..FRAMES).map(|_| frame(&mut app, Vec::new())).collect());
+    let idle = median_of((0..FRAMES).map(|_| frame(&mut app, Vec::new())).collect());
     let mut rows = vec![("no change", 0, idle)];
     for changes in [1_000usize, 10_000] {
         let n = changes.min(twins.len());
@@ -79,7 +80,7 @@ pub fn run(path: &Path, out: &mut String) -> anyhow::Result<ExitCode> {
                 frame(&mut app, updates)
             })
             .collect();
-        rows.push(if n == changes { ("status changes", n, median(times)) } else { ("status changes (every twin)", n, median(times)) });
+        rows.push(if n == changes { ("status changes", n, median_of(times)) } else { ("status changes (every twin)", n, median_of(times)) });
     }
     for (what, n, time) in &rows {
         let per_change = if *n > 0 { format!(", {:.2} µs per change", (time.as_secs_f64() - idle.as_secs_f64()).max(0.0) * 1e6 / *n as f64) } else { String::new() };
@@ -127,11 +128,6 @@ fn headless_viewer(scene: &twinscope_core::manifest::LoadedScene) -> (App, twins
         app.update();
     }
     (app, sender)
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
 }
 
 /// Resident memory now, from `/proc/self/statm` (0 where there is none).

@@ -151,13 +151,8 @@ pub fn plant_glb(layout: &PlantLayout) -> Vec<u8> {
     let mut views = Vec::new();
     let mut accessors = Vec::new();
     let mut primitives = Vec::new();
-    for (positions, normals, indices) in [unit_box(), unit_cylinder(24)] {
-        let (min, max) = bounds(&positions);
-        let position_accessor = push_view(&mut bin, &mut views, &mut accessors, floats(&positions), 34962, positions.len(), "VEC3", 5126, Some((min, max)));
-        let normal_accessor = push_view(&mut bin, &mut views, &mut accessors, floats(&normals), 34962, normals.len(), "VEC3", 5126, None);
-        let index_bytes: Vec<u8> = indices.iter().flat_map(|i| i.to_le_bytes()).collect();
-        let index_accessor = push_view(&mut bin, &mut views, &mut accessors, index_bytes, 34963, indices.len(), "SCALAR", 5123, None);
-        primitives.push((position_accessor, normal_accessor, index_accessor));
+    for mesh in [unit_box(), unit_cylinder(24)] {
+        primitives.push(push_mesh(&mut bin, &mut views, &mut accessors, mesh));
     }
     let mut meshes = Vec::new();
     for (mesh_name, (position, normal, index)) in ["box", "cylinder"].iter().zip(&primitives) {
@@ -237,12 +232,7 @@ pub struct NodeSpec {
 pub fn model_glb(nodes: &[NodeSpec], roots: &[usize]) -> Vec<u8> {
     let mut bin = Vec::new();
     let (mut views, mut accessors) = (Vec::new(), Vec::new());
-    let (positions, normals, indices) = unit_box();
-    let (min, max) = bounds(&positions);
-    let position = push_view(&mut bin, &mut views, &mut accessors, floats(&positions), 34962, positions.len(), "VEC3", 5126, Some((min, max)));
-    let normal = push_view(&mut bin, &mut views, &mut accessors, floats(&normals), 34962, normals.len(), "VEC3", 5126, None);
-    let index_bytes: Vec<u8> = indices.iter().flat_map(|i| i.to_le_bytes()).collect();
-    let index = push_view(&mut bin, &mut views, &mut accessors, index_bytes, 34963, indices.len(), "SCALAR", 5123, None);
+    let (position, normal, index) = push_mesh(&mut bin, &mut views, &mut accessors, unit_box());
     let mut mesh_index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let mut meshes = Vec::new();
     let json_nodes: Vec<Value> = nodes
@@ -282,6 +272,15 @@ pub fn model_glb(nodes: &[NodeSpec], roots: &[usize]) -> Vec<u8> {
         "buffers": [{ "byteLength": bin.len() }],
     });
     glb_bytes(&document, bin)
+}
+
+/// A mesh's positions, normals and indices into the buffer: their accessors.
+fn push_mesh(bin: &mut Vec<u8>, views: &mut Vec<Value>, accessors: &mut Vec<Value>, (positions, normals, indices): MeshData) -> (usize, usize, usize) {
+    let position = push_view(bin, views, accessors, floats(&positions), 34962, positions.len(), "VEC3", 5126, Some(bounds(&positions)));
+    let normal = push_view(bin, views, accessors, floats(&normals), 34962, normals.len(), "VEC3", 5126, None);
+    let index_bytes: Vec<u8> = indices.iter().flat_map(|i| i.to_le_bytes()).collect();
+    let index = push_view(bin, views, accessors, index_bytes, 34963, indices.len(), "SCALAR", 5123, None);
+    (position, normal, index)
 }
 
 #[allow(clippy::too_many_arguments)]

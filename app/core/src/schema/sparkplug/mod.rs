@@ -466,7 +466,7 @@ fn birth_metrics(twin: &TwinId, declared: &mut Declared, templates: &Templates, 
         if let RawValue::Template(instance) = &metric.value {
             declare_members(declared, &name, instance, templates, 0);
         }
-        let members = Members { templates, declared: None, in_birth: true };
+        let members = Members { templates, declared: None };
         metric_updates(twin, &name, datatype, metric, metric_time(metric, time), &members, 0, out);
     }
 }
@@ -509,7 +509,7 @@ fn template_definitions(metrics: &[Metric]) -> Templates {
 fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templates, body: Body, time: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<usize, ProtoError> {
     let mut unknown = 0;
     let start = out.len();
-    let members = Members { templates, declared: Some(declared), in_birth: false };
+    let members = Members { templates, declared: Some(declared) };
     let mut visit = |name: Option<&str>, metric: &Metric| {
         let def = match (metric.alias.and_then(|a| declared.by_alias.get(&a)), name) {
             (Some(def), _) => (def.name.clone(), metric.datatype.unwrap_or(def.datatype)),
@@ -548,9 +548,9 @@ struct Members<'a> {
     /// The node's definitions: a member's datatype when the instance leaves it out, and in a
     /// birth the default value of a member the instance leaves out.
     templates: &'a Templates,
-    /// In DATA: the member datatypes the birth declared (as `Instance/member`).
+    /// In DATA: the member datatypes the birth declared (as `Instance/member`); `None` while
+    /// reading the birth itself.
     declared: Option<&'a Declared>,
-    in_birth: bool,
 }
 
 /// One metric's value as updates: a number with history, or a value shown as it is.
@@ -615,7 +615,7 @@ fn template_members(twin: &TwinId, name: &Arc<str>, template: &proto::Template, 
             .unwrap_or_else(|| value::guessed_datatype(&member.value));
         metric_updates(twin, &nested, member_datatype, member, metric_time(member, time), members, depth + 1, out);
     }
-    if let Some(definition) = definition.filter(|_| members.in_birth) {
+    if let Some(definition) = definition.filter(|_| members.declared.is_none()) {
         for default in &definition.metrics {
             let Some(member_name) = default.name.as_deref() else { continue };
             if template.metrics.iter().any(|m| m.name.as_deref() == Some(member_name)) {

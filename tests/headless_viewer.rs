@@ -41,6 +41,7 @@ fn test_scene_source() -> SceneSource {
         node_twins: bound.into_iter().map(|(node, twin)| (node, twin.to_owned())).collect(),
         model_file: "test.glb".into(),
         metres_per_unit: 1.0,
+        model_bytes: 0,
     }
 }
 

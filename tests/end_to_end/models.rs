@@ -122,6 +122,40 @@ fn the_viewer_binds_what_check_reports_and_frames_a_millimetre_model() {
     assert!(xs.iter().all(|x| inside(*x, 1280.0)) && ys.iter().all(|y| inside(*y, 720.0)), "every part on screen: {xs:?} {ys:?}; see {path}");
     let span = xs.iter().cloned().fold(f64::MIN, f64::max) - xs.iter().cloned().fold(f64::MAX, f64::min);
     assert!(span > 1280.0 * 0.4, "the 2.4 m assembly spans {span} px of 1280: framed, not a speck; see {path}");
+    assert_load_was_counted(&shot.log);
+    eprintln!("screenshot checked: {path}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The load progress counted every byte of the model's files and every mesh uploaded: the
+/// viewer's one-line report, `model shown after 0.4 s: 12 KB read of 12 KB, 29 of 29 meshes uploaded`.
+fn assert_load_was_counted(log: &str) {
+    let line = log.lines().find(|l| l.contains("model shown after")).unwrap_or_else(|| panic!("no load report:\n{log}"));
+    let report = line.split_once(": ").map_or("", |(_, r)| r.split_once(": ").map_or(r, |(_, r)| r));
+    let (read, rest) = report.split_once(" read of ").unwrap_or_else(|| panic!("{line}"));
+    let (total, meshes) = rest.split_once(", ").unwrap();
+    assert_eq!(read, total, "every byte of the model was read through the counting reader: {line}");
+    let (uploaded, total_meshes) = meshes.trim_end_matches(" meshes uploaded").split_once(" of ").unwrap();
+    assert!(uploaded == total_meshes && uploaded != "0", "every mesh uploaded: {line}");
+}
+
+/// A model that cannot be loaded: the viewer runs, and says so in a window in the middle of
+/// the 3D view (its red title), not only in the status bar under a blank view.
+#[test]
+fn a_model_that_cannot_be_loaded_shows_its_error_in_the_middle() {
+    let dir = temp_dir("unloadable");
+    let model = model_glb(&[NodeSpec { name: Some("Pump".into()), mesh: Some("pump".into()), ..Default::default() }], &[0]);
+    std::fs::write(dir.join("cut.glb"), &model[..model.len() * 2 / 3]).unwrap();
+    let scene = dir.join("cut.toml");
+    std::fs::write(&scene, "[scene]\nmodel = \"cut.glb\"\n").unwrap();
+    let Some(shot) = screenshot("model-load-error", &["--scene", scene.to_str().unwrap(), "--exit-after", "5s"]) else { return };
+    let path = shot.path.display();
+    let red = (250..470).step_by(2).flat_map(|y| (340..940).step_by(2).map(move |x| (x, y))).filter(|&(x, y)| {
+        let [r, g, b] = shot.pixel(x, y);
+        r > 180 && g < 100 && b < 100
+    });
+    assert!(red.count() > 20, "the error window's red title is in the middle of the window; see {path}\n{}", shot.log);
+    assert!(shot.log.contains("cut.glb"), "the error names the file:\n{}", shot.log);
     eprintln!("screenshot checked: {path}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -166,5 +200,8 @@ fn bench_scene_reports_load_cost_and_per_frame_cost_of_status_changes() {
     assert!(text.contains("10 nodes (9 with a mesh), 9 bound to 9 twins"), "{text}");
     assert!(text.contains("read and bound") && text.contains("headless viewer world"), "{text}");
     assert!(text.contains("0 no change") && text.contains("9 status changes (every twin)"), "{text}");
+    let materials = text.lines().find(|l| l.contains("materials after the status changes")).unwrap_or_else(|| panic!("{text}"));
+    let counts: Vec<usize> = materials.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse().ok()).collect();
+    assert!(counts.len() == 2 && counts.iter().all(|n| *n < 9), "fewer materials than the 9 parts changing (shared, not one per part): {materials}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -56,6 +56,9 @@ struct ScreenshotWritten;
 
 const WARM_UP_SECONDS: f64 = 3.0;
 
+/// How long past `--exit-after` a screenshot waits for the model to finish loading.
+const MODEL_LOAD_WAIT_SECONDS: f64 = 120.0;
+
 /// Only for a run that ends by itself (`--exit-after`): a live session must not grow a list
 /// every frame for a whole shift.
 fn record_frame_time(time: Res<Time<Real>>, request: Res<CaptureRequest>, mut frames: ResMut<FrameTimes>) {
@@ -74,6 +77,7 @@ fn capture_and_exit(
     rate: Option<Res<IngestRate>>,
     ui_cost: Option<Res<crate::ui::UiCost>>,
     placement: TwinPlacement,
+    load: Option<Res<crate::model_load::ModelLoad>>,
     mut phase: Local<CapturePhase>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -89,6 +93,12 @@ fn capture_and_exit(
         }
         exit.write(code);
     };
+    // A picture of the plant, not of its progress bar: a model still loading gets up to
+    // two more minutes.
+    let loading = load.is_some_and(|load| load.in_progress());
+    if loading && matches!(*phase, CapturePhase::Waiting) && now < exit_after.as_secs_f64() + MODEL_LOAD_WAIT_SECONDS {
+        return;
+    }
     match *phase {
         CapturePhase::Waiting => match &request.screenshot {
             Some(path) => {

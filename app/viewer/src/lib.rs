@@ -8,6 +8,7 @@
 //!                               │ status changes → TwinVisualState components
 //!                               ▼
 //!   SceneBindingPlugin (glTF nodes ↔ twins)   StatusVisualsPlugin (materials)
+//!   ModelLoadPlugin (load progress)
 //!   SelectionPlugin (picks, commands)         UiPanelsPlugin (egui reads state, sends commands)
 //!   FocusPlugin (isolate / x-ray)             AlarmActionsPlugin (acknowledge, shelve, export)
 //!   OrbitCameraPlugin (fly-to)                CapturePlugin (--screenshot / --exit-after)
@@ -29,6 +30,7 @@ pub mod dvr;
 pub mod focus;
 pub mod headless;
 pub mod materials;
+pub mod model_load;
 pub mod recording;
 pub mod replay;
 pub mod scene;
@@ -102,6 +104,7 @@ impl PluginGroup for TwinscopePlugins {
         PluginGroupBuilder::start::<Self>()
             .add(sync::TwinSyncPlugin)
             .add(scene::SceneBindingPlugin)
+            .add(model_load::ModelLoadPlugin)
             .add(selection::SelectionPlugin)
             .add(focus::FocusPlugin)
             .add(alarm_actions::AlarmActionsPlugin)

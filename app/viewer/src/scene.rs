@@ -9,7 +9,6 @@ use std::path::PathBuf;
 
 use bevy::asset::LoadState;
 use bevy::camera::primitives::Aabb;
-use bevy::gltf::GltfAssetLabel;
 use bevy::gltf::extensions::{ErasedGltfExtensionHandler, GltfExtensionHandler, GltfExtensionHandlers};
 use bevy::prelude::*;
 use bevy::world_serialization::WorldAssetRoot;
@@ -29,10 +28,12 @@ impl Plugin for SceneBindingPlugin {
             handlers.0.write_blocking().push(Box::new(TagNodeIndex));
         }
         app.init_resource::<SceneStatus>()
+            .init_resource::<NewNodes>()
+            .add_observer(note_new_node)
             .add_systems(Startup, spawn_scene_model)
             .add_systems(
                 Update,
-                (report_model_load_failure, bind_new_nodes, collect_twin_meshes).chain().in_set(TwinscopeSystems::Bind),
+                (report_model_load_failure, place_loaded_model, bind_new_nodes, collect_twin_meshes).chain().in_set(TwinscopeSystems::Bind),
             );
     }
 }
@@ -50,6 +51,8 @@ pub struct SceneSource {
     pub model_file: PathBuf,
     /// Metres per model unit (`[scene] units`).
     pub metres_per_unit: f32,
+    /// The model's files on disk, in bytes (for the load progress bar; 0 when unknown).
+    pub model_bytes: u64,
 }
 
 /// What the user should know about the scene: its load error, if any.
@@ -64,6 +67,11 @@ impl SceneStatus {
     /// A scene that could not be loaded: the viewer runs and shows this message.
     pub fn failed(message: String) -> Self {
         SceneStatus { error: Some(message), ..Default::default() }
+    }
+
+    /// The model's glTF asset, once its load has started.
+    pub fn model_handle(&self) -> Option<&Handle<bevy::gltf::Gltf>> {
+        self.model.as_ref()
     }
 }
 
@@ -148,10 +156,30 @@ pub struct SceneModelRoot;
 fn spawn_scene_model(mut commands: Commands, source: Option<Res<SceneSource>>, assets: Option<Res<AssetServer>>, mut status: ResMut<SceneStatus>) {
     // Headless tests bind hand-spawned entities and have no asset server.
     let (Some(source), Some(assets)) = (source, assets) else { return };
+    // Only the glTF itself is requested: asking for its scene by label at the same time
+    // would make Bevy read and decode the file twice (two loads of one path can race).
     status.model = Some(assets.load(source.model_asset.clone()));
-    let scene = assets.load(GltfAssetLabel::Scene(source.scene_index).from_asset(source.model_asset.clone()));
     // Scaled to metres: a millimetre CAD model stands at its real size.
-    commands.spawn((WorldAssetRoot(scene), SceneModelRoot, Transform::from_scale(Vec3::splat(source.metres_per_unit)), Name::new("scene-model")));
+    commands.spawn((SceneModelRoot, Transform::from_scale(Vec3::splat(source.metres_per_unit)), Visibility::default(), Name::new("scene-model")));
+}
+
+/// Once the glTF is loaded, spawns its scene under the model root.
+fn place_loaded_model(
+    mut commands: Commands,
+    roots: Query<Entity, (With<SceneModelRoot>, Without<WorldAssetRoot>)>,
+    gltfs: Option<Res<Assets<bevy::gltf::Gltf>>>,
+    source: Option<Res<SceneSource>>,
+    mut status: ResMut<SceneStatus>,
+) {
+    let (Some(gltfs), Some(source)) = (gltfs, source) else { return };
+    let Some(gltf) = status.model.as_ref().and_then(|handle| gltfs.get(handle)) else { return };
+    let Some(scene) = gltf.scenes.get(source.scene_index).cloned() else {
+        status.error = Some(format!("{}: the model has no scene {}", source.model_file.display(), source.scene_index));
+        return;
+    };
+    for root in &roots {
+        commands.entity(root).insert(WorldAssetRoot(scene.clone()));
+    }
 }
 
 fn report_model_load_failure(assets: Option<Res<AssetServer>>, source: Option<Res<SceneSource>>, mut status: ResMut<SceneStatus>) {
@@ -167,22 +195,38 @@ fn report_model_load_failure(assets: Option<Res<AssetServer>>, source: Option<Re
     }
 }
 
+/// Node entities spawned since the last bind. Kept by an observer, so a frame with no new
+/// nodes costs nothing, however large the model (a query for added components would visit
+/// every node entity every frame).
+#[derive(Resource, Default)]
+struct NewNodes(Vec<Entity>);
+
+fn note_new_node(added: On<Add, GltfNodeIndex>, mut new_nodes: ResMut<NewNodes>) {
+    new_nodes.0.push(added.entity);
+}
+
 /// Binds the model's node entities as they spawn: by glTF node index, to the twin the core
 /// bound that node to. Only entities under the scene's model count (another glTF, such as a
 /// controller model, has node indices of its own).
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+#[allow(clippy::too_many_arguments)]
 fn bind_new_nodes(
     mut commands: Commands,
     source: Option<Res<SceneSource>>,
-    nodes: Query<(Entity, &GltfNodeIndex), (Added<GltfNodeIndex>, Without<BoundTwin>)>,
+    mut new_nodes: ResMut<NewNodes>,
+    nodes: Query<&GltfNodeIndex, Without<BoundTwin>>,
     parents: Query<&ChildOf>,
     model_roots: Query<(), With<SceneModelRoot>>,
     mut state: ResMut<TwinState>,
     mut entities: ResMut<TwinEntities>,
     mut status: ResMut<SceneStatus>,
 ) {
+    if new_nodes.0.is_empty() {
+        return;
+    }
+    let new_nodes = std::mem::take(&mut new_nodes.0);
     let Some(source) = source else { return };
-    for (entity, node) in &nodes {
+    for entity in new_nodes {
+        let Ok(node) = nodes.get(entity) else { continue };
         let Some(id) = source.node_twins.get(&node.0) else { continue };
         if !parents.iter_ancestors(entity).any(|a| model_roots.contains(a)) {
             continue;

@@ -296,6 +296,7 @@ mod tests {
             ],
             scene_index: 0,
             scene_count: 1,
+            file_bytes: 0,
         }
     }
 
@@ -331,6 +332,7 @@ mod tests {
             ],
             scene_index: 0,
             scene_count: 1,
+            file_bytes: 0,
         }
     }
 

@@ -37,6 +37,9 @@ pub struct ModelTree {
     /// The scene that will be shown (the default scene, else the first).
     pub scene_index: usize,
     pub scene_count: usize,
+    /// Bytes on disk: the model file and the buffer and image files it refers to (what a
+    /// viewer reads to show it, for a progress bar).
+    pub file_bytes: u64,
 }
 
 impl ModelTree {
@@ -71,7 +74,7 @@ pub fn read_model(path: &Path) -> Result<ModelTree, String> {
         text if text.contains("Unsupported extension") => format!("{} (compressed meshes, Draco or meshopt, are not supported: export without compression)", text.trim_end_matches(';')),
         text => format!("not a valid glTF 2.0 file: {text}"),
     })?;
-    check_buffers(&gltf, path)?;
+    let external_bytes = check_buffers(&gltf, path)?;
     let document = &gltf.document;
     let scene = document
         .default_scene()
@@ -80,7 +83,8 @@ pub fn read_model(path: &Path) -> Result<ModelTree, String> {
     if scene.nodes().len() == 0 {
         return Err(format!("scene {} has no nodes: there is nothing to show", scene.index()));
     }
-    let mut tree = ModelTree { nodes: Vec::new(), scene_index: scene.index(), scene_count: document.scenes().count() };
+    let file_bytes = (bytes.len() as u64).saturating_add(external_bytes);
+    let mut tree = ModelTree { nodes: Vec::new(), scene_index: scene.index(), scene_count: document.scenes().count(), file_bytes };
     let mut on_path = HashSet::new();
     let mut seen = HashSet::new();
     for node in scene.nodes() {
@@ -121,14 +125,22 @@ fn visit(node: gltf::Node<'_>, parent: Option<usize>, depth: usize, tree: &mut M
 /// Checks every size and reference in the file against what is there: buffers present and
 /// as long as declared (files, `data:` URIs, the GLB chunk), views and accessors inside their
 /// buffers (sums and products that overflow are errors, not wrap-arounds), image files present.
-fn check_buffers(gltf: &gltf::Gltf, path: &Path) -> Result<(), String> {
+/// Returns the bytes of the files it refers to.
+fn check_buffers(gltf: &gltf::Gltf, path: &Path) -> Result<u64, String> {
     let document = &gltf.document;
     let folder = path.parent().unwrap_or(Path::new("."));
     let mut lengths = Vec::new();
+    let mut external_bytes = 0u64;
+    let mut count_file = |uri: &str, length: usize| {
+        if !uri.starts_with("data:") {
+            external_bytes = external_bytes.saturating_add(length as u64);
+        }
+        length
+    };
     for buffer in document.buffers() {
         let available = match buffer.source() {
             gltf::buffer::Source::Bin => gltf.blob.as_ref().map_or(0, Vec::len),
-            gltf::buffer::Source::Uri(uri) => resource_length(uri, folder).map_err(|e| format!("buffer {}: {e}", buffer.index()))?,
+            gltf::buffer::Source::Uri(uri) => count_file(uri, resource_length(uri, folder).map_err(|e| format!("buffer {}: {e}", buffer.index()))?),
         };
         if available < buffer.length() {
             return Err(format!("buffer {} declares {} bytes but only {available} are present (truncated file?)", buffer.index(), buffer.length()));
@@ -155,10 +167,10 @@ fn check_buffers(gltf: &gltf::Gltf, path: &Path) -> Result<(), String> {
     }
     for image in document.images() {
         if let gltf::image::Source::Uri { uri, .. } = image.source() {
-            resource_length(uri, folder).map_err(|e| format!("image {}: {e}", image.index()))?;
+            count_file(uri, resource_length(uri, folder).map_err(|e| format!("image {}: {e}", image.index()))?);
         }
     }
-    Ok(())
+    Ok(external_bytes)
 }
 
 /// The bytes a URI in the file refers to: a `data:` URI's payload, else a file next to the

@@ -86,6 +86,12 @@ pub fn run(path: &Path, out: &mut String) -> anyhow::Result<ExitCode> {
         let per_change = if *n > 0 { format!(", {:.2} µs per change", (time.as_secs_f64() - idle.as_secs_f64()).max(0.0) * 1e6 / *n as f64) } else { String::new() };
         crate::outln!(out, "  per frame, {n:>6} {what}: {:.2} ms{per_change}", time.as_secs_f64() * 1e3);
     }
+    // Looks are shared: a status gives every part in it the same few materials, so their
+    // number follows the looks in use, not the parts changed.
+    let world = app.world();
+    let standard = world.get_resource::<Assets<StandardMaterial>>().map_or(0, |m| m.len());
+    let alarm = world.get_resource::<Assets<twinscope::materials::AlarmMaterial>>().map_or(0, |m| m.len());
+    crate::outln!(out, "  materials after the status changes: {standard} standard, {alarm} alarm looks (shared by look, not made per part)");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -110,6 +116,7 @@ fn headless_viewer(scene: &twinscope_core::manifest::LoadedScene) -> (App, twins
             node_twins: scene.binding.by_gltf_node(&scene.model),
             model_file: scene.model_path.clone(),
             metres_per_unit: 1.0,
+            model_bytes: 0,
         });
     let material = app.world_mut().resource_mut::<Assets<StandardMaterial>>().add(StandardMaterial::default());
     let world = app.world_mut();

@@ -167,6 +167,8 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
         });
 
     let mut app = App::new();
+    // Before `AssetPlugin`: the progress bar counts the bytes the file reader hands out.
+    twinscope::model_load::count_bytes_read(&mut app, &asset_root);
     if args.xr {
         add_headset_plugins(&mut app, plugins, args)?;
     } else {
@@ -189,6 +191,7 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
             node_twins: scene.binding.by_gltf_node(&scene.model),
             model_file: scene.model_path.clone(),
             metres_per_unit: scene.manifest.scene.units.metres(),
+            model_bytes: scene.model.file_bytes,
         });
     }
     if let Some(error) = scene_error {

@@ -11,6 +11,7 @@ pub mod alarm_view;
 pub(crate) mod dispatch;
 pub mod help;
 pub mod model;
+pub mod overlay;
 pub mod panels;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -87,6 +88,8 @@ pub struct PanelState {
     /// Times in the panels are shown on the plant's clock (`--utc-offset`, default this
     /// machine's); exports stay in UTC.
     pub clock: twinscope_core::time::UtcOffset,
+    /// The model's load error was read and put away (it stays in the status bar).
+    pub load_error_dismissed: bool,
 }
 
 impl Default for PanelState {
@@ -102,6 +105,7 @@ impl Default for PanelState {
             alarms: Default::default(),
             rollup: Rollup::default(),
             clock: Default::default(),
+            load_error_dismissed: false,
         }
     }
 }
@@ -174,6 +178,8 @@ struct PanelSources<'w> {
     rate: Res<'w, IngestRate>,
     connection: Res<'w, ConnectionInfo>,
     scene: Res<'w, SceneStatus>,
+    model_load: Option<Res<'w, crate::model_load::ModelLoad>>,
+    scene_source: Option<Res<'w, crate::scene::SceneSource>>,
     focus: Res<'w, FocusMode>,
     replay: Option<Res<'w, ReplaySession>>,
     recorder: Option<Res<'w, LiveRecorder>>,
@@ -194,7 +200,7 @@ fn draw_panels(
 ) -> Result {
     let started = std::time::Instant::now();
     let panels = &mut *panel_state;
-    let PanelSources { state, selection, rate, connection, scene, focus, replay, recorder, dvr, stash, export, ack_publisher } = &sources;
+    let PanelSources { state, selection, rate, connection, scene, model_load, scene_source, focus, replay, recorder, dvr, stash, export, ack_publisher } = &sources;
     let publishes_acks = ack_publisher.is_some();
     panels.open_tree_once(&state.store);
     if let Some(export) = export.as_ref().filter(|e| e.is_changed()) {
@@ -259,6 +265,16 @@ fn draw_panels(
     }
     if panels.show_help && !help::help_overlay(ctx) {
         panels.show_help = false;
+    }
+    let model_file = scene_source.as_ref().and_then(|s| s.model_file.file_name()).map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+    if let Some(view) = model_load.as_ref().and_then(|load| overlay::model_load_view(load, &model_file)) {
+        overlay::progress_window(ctx, &view);
+    }
+    if let Some(error) = &scene.error
+        && !panels.load_error_dismissed
+        && !overlay::load_error_window(ctx, error)
+    {
+        panels.load_error_dismissed = true;
     }
     // The 3D view gets the area the panels leave, so framing and picking match what is seen.
     if let (Ok(window), Ok(mut camera)) = (windows.single(), cameras.single_mut()) {

@@ -3,6 +3,8 @@
 
 mod support;
 
+#[path = "end_to_end/foreign_recordings.rs"]
+mod foreign_recordings;
 #[path = "end_to_end/json_sources.rs"]
 mod json_sources;
 #[path = "end_to_end/models.rs"]

@@ -21,6 +21,8 @@ pub mod ingest;
 pub mod manifest;
 pub mod record;
 pub mod mcap;
+#[cfg(test)]
+pub(crate) mod mutate;
 pub mod replay;
 pub mod report;
 pub mod rules;

@@ -6,6 +6,7 @@
 //! `mcap` Python package) checks our files in the end-to-end tests.
 
 mod format;
+mod lz4;
 mod reader;
 mod writer;
 

@@ -1,8 +1,12 @@
-//! Reading MCAP files we (or any MCAP writer using zstd or no chunk compression) wrote.
+//! Reading MCAP files from any writer: chunked (zstd, lz4 or uncompressed chunks) or not,
+//! with a summary or without.
 //!
 //! A complete file is opened through its footer and summary. A file without one (a recording
-//! cut by a crash, or truncated) is recovered by scanning its records from the start up to the
-//! last complete chunk; the reader says how much was lost. Nothing in a file makes it panic.
+//! cut by a crash, a truncated file, or a writer that leaves the summary out) is read by
+//! scanning its records from the start; where that stops short, the reader says how much was
+//! lost. Messages written outside chunks are grouped into spans that are read like chunks.
+//! Nothing in a file makes it panic, and no length in it is allocated before it is checked
+//! against the file.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -17,7 +21,17 @@ use super::writer::Delivery;
 pub struct ChannelInfo {
     pub id: u16,
     pub topic: String,
+    /// The message encoding (`json`, `protobuf`, …).
+    pub encoding: String,
     pub delivery: Delivery,
+}
+
+impl ChannelInfo {
+    /// Whether twinscope can read its messages: JSON and protobuf (and no declared encoding,
+    /// as MQTT payloads carry none). Others (ROS, CDR, CBOR, …) are counted and skipped.
+    pub fn readable(&self) -> bool {
+        matches!(self.encoding.as_str(), "json" | "protobuf" | "")
+    }
 }
 
 /// Where a chunk is and what time it covers.
@@ -25,9 +39,11 @@ pub struct ChannelInfo {
 pub struct ChunkInfo {
     pub start_time: u64,
     pub end_time: u64,
-    /// Offset of the chunk record in the file.
+    /// Offset of the chunk record in the file (of the first record, for a span).
     pub offset: u64,
     pub length: u64,
+    /// A span of records written outside any chunk, read as they are.
+    pub unchunked: bool,
 }
 
 /// How a file without a summary was recovered.
@@ -66,6 +82,10 @@ pub struct McapFile {
 /// Chunks above this size are refused rather than allocated (a corrupt length field).
 const MAX_CHUNK_BYTES: u64 = 1 << 30;
 
+/// Messages outside chunks are grouped into spans of about this many bytes, so reading one
+/// for a seek costs what reading a chunk does.
+const SPAN_BYTES: u64 = 4 << 20;
+
 /// One recorded message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordedMessage<'a> {
@@ -88,8 +108,10 @@ impl McapFile {
         }
         let mut mcap = McapFile { path: path.to_owned(), file, len, channels: BTreeMap::new(), chunks: Vec::new(), recovery: None };
         match mcap.read_summary(len) {
-            Ok(true) => Ok(mcap),
-            Ok(false) | Err(_) => {
+            // A summary without chunk indexes (an unchunked file) does not say where the
+            // messages are: they are found by scanning.
+            Ok(true) if !mcap.chunks.is_empty() => Ok(mcap),
+            Ok(_) | Err(_) => {
                 mcap.channels.clear();
                 mcap.chunks.clear();
                 mcap.scan(len)?;
@@ -157,23 +179,25 @@ impl McapFile {
                     let end_time = fields.u64()?;
                     let offset = fields.u64()?;
                     let length = fields.u64()?;
-                    self.chunks.push(ChunkInfo { start_time, end_time, offset, length });
+                    self.chunks.push(ChunkInfo { start_time, end_time, offset, length, unchunked: false });
                 }
                 _ => {}
             }
         }
-        self.chunks.sort_by_key(|c| c.offset);
+        self.chunks.sort_by_key(|c| (c.start_time, c.offset));
         Ok(true)
     }
 
-    /// Walks the records from the start, keeping every complete chunk.
+    /// Walks the records from the start, keeping every complete chunk and grouping messages
+    /// outside chunks into spans. Stopping short of the data end is a [`Recovery`].
     fn scan(&mut self, len: u64) -> Result<(), McapError> {
         let mut offset = 8u64;
-        let mut reason = "the file has no summary (recording interrupted?)".to_owned();
+        let mut reason = Some("the file has no summary (recording interrupted?)".to_owned());
+        let mut span: Option<ChunkInfo> = None;
         loop {
             if offset + 9 > len {
                 if offset < len {
-                    reason = format!("{} trailing bytes are not a complete record", len - offset);
+                    reason = Some(format!("{} trailing bytes are not a complete record", len - offset));
                 }
                 break;
             }
@@ -181,24 +205,44 @@ impl McapFile {
             let opcode = head[0];
             let body_len = u64::from_le_bytes(head[1..9].try_into().expect("8 bytes"));
             if body_len > len - offset - 9 {
-                reason = format!("the record at byte {offset} is cut short (truncated file)");
+                reason = Some(format!("the record at byte {offset} is cut short (truncated file)"));
                 break;
             }
             if opcode == op::DATA_END || opcode == op::FOOTER {
+                reason = None;
                 break;
             }
-            if opcode == op::CHUNK {
+            let record_len = 9 + body_len;
+            if opcode == op::MESSAGE {
+                let body = self.read_at(offset + 9, body_len.min(22))?;
+                let Ok(message) = parse_message(&body) else {
+                    reason = Some(format!("the message at byte {offset} is damaged"));
+                    break;
+                };
+                match &mut span {
+                    Some(open) if open.offset + open.length == offset && open.length + record_len <= SPAN_BYTES.max(record_len) => {
+                        open.length += record_len;
+                        open.start_time = open.start_time.min(message.log_time);
+                        open.end_time = open.end_time.max(message.log_time);
+                    }
+                    _ => {
+                        self.chunks.extend(span.take());
+                        span = Some(ChunkInfo { start_time: message.log_time, end_time: message.log_time, offset, length: record_len, unchunked: true });
+                    }
+                }
+            } else if opcode == op::CHUNK {
+                self.chunks.extend(span.take());
                 if body_len > MAX_CHUNK_BYTES {
-                    reason = format!("the chunk at byte {offset} claims {body_len} bytes");
+                    reason = Some(format!("the chunk at byte {offset} claims {body_len} bytes"));
                     break;
                 }
                 let body = self.read_at(offset + 9, body_len)?;
                 let mut fields = Cursor::new(&body);
                 let (Ok(start_time), Ok(end_time)) = (fields.u64(), fields.u64()) else {
-                    reason = format!("the chunk at byte {offset} is damaged");
+                    reason = Some(format!("the chunk at byte {offset} is damaged"));
                     break;
                 };
-                let chunk = ChunkInfo { start_time, end_time, offset, length: 9 + body_len };
+                let chunk = ChunkInfo { start_time, end_time, offset, length: record_len, unchunked: false };
                 match decompress_chunk(&body) {
                     Ok(records) => {
                         for_each_record(&records, |opcode, body| {
@@ -212,7 +256,7 @@ impl McapFile {
                         self.chunks.push(chunk);
                     }
                     Err(error) => {
-                        reason = format!("the chunk at byte {offset} is damaged: {}", error.0);
+                        reason = Some(format!("the chunk at byte {offset} is damaged: {}", error.0));
                         break;
                     }
                 }
@@ -222,9 +266,12 @@ impl McapFile {
                     self.channels.insert(channel.id, channel);
                 }
             }
-            offset += 9 + body_len;
+            offset += record_len;
         }
-        self.recovery = Some(Recovery { valid_bytes: offset, file_bytes: len, reason });
+        self.chunks.extend(span);
+        // Spans and chunks are read in time order for seeks; a writer may interleave them.
+        self.chunks.sort_by_key(|c| (c.start_time, c.offset));
+        self.recovery = reason.map(|reason| Recovery { valid_bytes: offset, file_bytes: len, reason });
         Ok(())
     }
 
@@ -235,6 +282,9 @@ impl McapFile {
             return Err(self.corrupt(chunk.offset, format!("chunk length {} is not plausible", chunk.length)));
         }
         let record = self.read_at(chunk.offset, chunk.length)?;
+        if chunk.unchunked {
+            return Ok(record);
+        }
         if record[0] != op::CHUNK {
             return Err(self.corrupt(chunk.offset, "the chunk index points at something that is not a chunk".into()));
         }
@@ -250,11 +300,11 @@ fn parse_channel(fields: &mut Cursor<'_>) -> Result<ChannelInfo, FormatError> {
     let id = fields.u16()?;
     let _schema = fields.u16()?;
     let topic = fields.string()?;
-    let _encoding = fields.string()?;
+    let encoding = fields.string()?;
     let metadata = read_string_map(fields)?;
     let get = |key: &str| metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let delivery = Delivery { qos: get("mqtt.qos").and_then(|q| q.parse().ok()).unwrap_or(0), retain: get("mqtt.retain") == Some("true") };
-    Ok(ChannelInfo { id, topic, delivery })
+    Ok(ChannelInfo { id, topic, encoding, delivery })
 }
 
 /// Decompresses a chunk record body and checks its CRC.
@@ -273,13 +323,17 @@ fn decompress_chunk(body: &[u8]) -> Result<Vec<u8>, FormatError> {
     let records = match compression.as_str() {
         "" => compressed.to_vec(),
         "zstd" => {
-            let mut out = Vec::with_capacity(uncompressed_size as usize);
-            ruzstd::decoding::FrameDecoder::new()
-                .decode_all_to_vec(compressed, &mut out)
-                .map_err(|e| FormatError(format!("zstd: {e}")))?;
+            // Streamed into a buffer that grows with what comes out, up to the declared
+            // size: a chunk that claims a gigabyte but holds little allocates little.
+            use std::io::Read;
+            let mut source = compressed;
+            let decoder = ruzstd::decoding::StreamingDecoder::new(&mut source).map_err(|e| FormatError(format!("zstd: {e}")))?;
+            let mut out = Vec::new();
+            decoder.take(uncompressed_size + 1).read_to_end(&mut out).map_err(|e| FormatError(format!("zstd: {e}")))?;
             out
         }
-        other => return Err(FormatError(format!("chunk compression {other:?} is not supported (zstd or none)"))),
+        "lz4" => super::lz4::decompress(compressed, uncompressed_size as usize)?,
+        other => return Err(FormatError(format!("chunk compression {other:?} is not supported (zstd, lz4 or none)"))),
     };
     if records.len() as u64 != uncompressed_size {
         return Err(FormatError(format!("chunk decompressed to {} bytes, expected {uncompressed_size}", records.len())));

@@ -34,7 +34,43 @@ pub struct SeekIndex {
     pub messages: u64,
     /// Every alarm raise (`true`) and clear (`false`), by log time: timeline markers.
     pub alarm_transitions: Vec<(u64, bool)>,
+    /// What could not be read and was skipped (the rest of the file replays).
+    pub skipped: Skipped,
 }
+
+/// Parts of a recording a replay leaves out, and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Messages on channels whose encoding twinscope does not read (ROS, CDR, …).
+    pub unreadable_messages: u64,
+    /// Their topics and encodings (the first few).
+    pub unreadable_channels: Vec<(String, String)>,
+    /// Chunks that could not be read (damaged, or compressed in an unknown way), with why.
+    pub damaged_chunks: Vec<(u32, String)>,
+}
+
+impl Skipped {
+    /// One line for the user, when anything was left out.
+    pub fn summary(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.unreadable_messages > 0 {
+            let channels: Vec<String> = self.unreadable_channels.iter().take(3).map(|(topic, encoding)| format!("{topic} ({encoding})")).collect();
+            let more = if self.unreadable_channels.len() > 3 { ", …" } else { "" };
+            parts.push(format!("{} messages in encodings twinscope does not read were skipped: {}{more}", self.unreadable_messages, channels.join(", ")));
+        }
+        if let Some((chunk, why)) = self.damaged_chunks.first() {
+            let others = match self.damaged_chunks.len() - 1 {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            parts.push(format!("chunk {chunk}{others} could not be read and were left out ({why})"));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+/// Unreadable channels listed by name (the count covers all of them).
+const LISTED_CHANNELS: usize = 20;
 
 impl SeekIndex {
     /// One pass over the file, decoding every message as replay will.
@@ -46,10 +82,18 @@ impl SeekIndex {
         let mut checkpoints = Vec::new();
         let mut messages = 0u64;
         let mut alarm_transitions = Vec::new();
+        let mut skipped = Skipped::default();
         let mut next_checkpoint = file.time_range().map_or(u64::MAX, |(start, _)| start.saturating_add(interval));
         let timestamp = super::timestamp_of;
         for chunk in 0..file.chunks.len() {
-            let records = file.chunk_records(chunk)?;
+            // One damaged chunk loses its own messages, not the recording.
+            let records = match file.chunk_records(chunk) {
+                Ok(records) => records,
+                Err(error) => {
+                    skipped.damaged_chunks.push((chunk as u32, error.to_string()));
+                    continue;
+                }
+            };
             let channels = &file.channels;
             for_each_message(&records, |offset, message| {
                 let here = MessageRef { chunk: chunk as u32, offset: offset as u32 };
@@ -62,6 +106,14 @@ impl SeekIndex {
                 }
                 messages += 1;
                 let Some(channel) = channels.get(&message.channel) else { return };
+                if !channel.readable() {
+                    skipped.unreadable_messages += 1;
+                    let listed = (channel.topic.clone(), channel.encoding.clone());
+                    if skipped.unreadable_channels.len() < LISTED_CHANNELS && !skipped.unreadable_channels.contains(&listed) {
+                        skipped.unreadable_channels.push(listed);
+                    }
+                    return;
+                }
                 updates.clear();
                 match schema.decode(&channel.topic, message.payload, timestamp(message.log_time), &mut updates) {
                     Ok(Decoded::Updates(_)) => {
@@ -94,7 +146,12 @@ impl SeekIndex {
             })
             .map_err(|e| McapError::Corrupt { file: file.path().to_owned(), offset: file.chunks[chunk].offset, reason: e.0 })?;
         }
-        Ok(SeekIndex { checkpoints, interval, messages, alarm_transitions })
+        Ok(SeekIndex { checkpoints, interval, messages, alarm_transitions, skipped })
+    }
+
+    /// Whether chunk `chunk` could not be read when the index was built.
+    pub fn is_damaged(&self, chunk: u32) -> bool {
+        self.skipped.damaged_chunks.iter().any(|(c, _)| *c == chunk)
     }
 
     /// The last checkpoint at or before `time`.

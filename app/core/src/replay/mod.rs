@@ -13,7 +13,7 @@ mod index;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use index::{Checkpoint, MessageRef, SeekIndex};
+pub use index::{Checkpoint, MessageRef, SeekIndex, Skipped};
 
 use crate::mcap::{McapError, McapFile, for_each_message, message_at};
 use crate::schema::TopicSchema;
@@ -70,6 +70,10 @@ impl Recording {
     fn chunk(&mut self, chunk: u32) -> Result<std::sync::Arc<Vec<u8>>, McapError> {
         if let Some(records) = self.chunk_cache.get(&chunk) {
             return Ok(records.clone());
+        }
+        // A chunk the index could not read is left out of the replay (and reported).
+        if self.index.is_damaged(chunk) {
+            return Ok(std::sync::Arc::new(Vec::new()));
         }
         let records = std::sync::Arc::new(self.file.chunk_records(chunk as usize)?);
         self.chunks_read += 1;
@@ -169,7 +173,7 @@ impl Recording {
     }
 
     fn apply(&self, schema: &mut CombinedSchema, store: &mut TwinStore, updates: &mut Vec<crate::TwinUpdate>, channel: u16, payload: &[u8], log_time: u64) -> usize {
-        let Some(channel) = self.file.channels.get(&channel) else { return 0 };
+        let Some(channel) = self.file.channels.get(&channel).filter(|c| c.readable()) else { return 0 };
         let time = timestamp_of(log_time);
         updates.clear();
         // Bad messages were recorded as received; they are skipped here as live ingest does.
@@ -200,13 +204,14 @@ pub fn state_by_full_replay_with(file: &mut McapFile, store: &mut TwinStore, at:
         if file.chunks[chunk].start_time > target {
             break;
         }
-        let records = file.chunk_records(chunk)?;
+        // Damaged chunks are left out, as the seek index leaves them out.
+        let Ok(records) = file.chunk_records(chunk) else { continue };
         let channels = &file.channels;
         for_each_message(&records, |_, message| {
             if message.log_time > target {
                 return;
             }
-            let Some(channel) = channels.get(&message.channel) else { return };
+            let Some(channel) = channels.get(&message.channel).filter(|c| c.readable()) else { return };
             let time = timestamp_of(message.log_time);
             updates.clear();
             if schema.decode(&channel.topic, message.payload, time, &mut updates).is_ok() {

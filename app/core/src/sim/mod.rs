@@ -4,7 +4,7 @@
 //! alarm, cools down and clears it. It runs against any MQTT broker.
 
 mod fault;
-mod rng;
+pub(crate) mod rng;
 
 use std::fmt::Write as _;
 use std::sync::Arc;

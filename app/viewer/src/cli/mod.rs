@@ -425,6 +425,9 @@ pub fn open_recording(path: &Path, schemas: twinscope_core::schema::combined::Sc
             path.display()
         );
     }
+    if let Some(skipped) = recording.index.skipped.summary() {
+        eprintln!("warning: {}: {skipped}", path.display());
+    }
     let Some((start, end)) = recording.time_range() else {
         eprintln!("error: {}: the recording holds no messages", path.display());
         return None;

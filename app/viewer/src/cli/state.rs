@@ -56,6 +56,12 @@ fn replay_state(mut store: TwinStore, path: &std::path::Path, schemas: twinscope
             "start": start.to_string(),
             "end": end.to_string(),
             "recovered": recording.file.recovery.is_some(),
+            "messages": recording.index.messages,
+            "skipped": {
+                "unreadable_messages": recording.index.skipped.unreadable_messages,
+                "unreadable_channels": recording.index.skipped.unreadable_channels.iter().map(|(topic, encoding)| serde_json::json!({ "topic": topic, "encoding": encoding })).collect::<Vec<_>>(),
+                "damaged_chunks": recording.index.skipped.damaged_chunks.len(),
+            },
         });
         crate::outln!(out, "{}", serde_json::to_string_pretty(&report)?);
     } else {

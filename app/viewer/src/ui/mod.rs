@@ -309,6 +309,7 @@ pub(crate) fn timeline_view(session: &ReplaySession) -> model::TimelineView {
         loop_range: session.loop_range.map(|(a, b)| (seconds(a), seconds(b))),
         loop_mark: session.loop_mark.map(seconds),
         error: session.error.clone(),
+        skipped: session.recording.index.skipped.summary(),
         dvr: false,
     }
 }

@@ -72,6 +72,8 @@ pub struct TimelineView {
     pub loop_range: Option<(f64, f64)>,
     pub loop_mark: Option<f64>,
     pub error: Option<String>,
+    /// What the recording holds that the replay leaves out (unreadable encodings, damaged chunks).
+    pub skipped: Option<String>,
     /// Looking back at a live session: offer "Go live".
     pub dvr: bool,
 }

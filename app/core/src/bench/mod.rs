@@ -169,6 +169,9 @@ pub struct SeekBenchResult {
     pub file_bytes: u64,
     pub write: Duration,
     pub open_and_index: Duration,
+    /// The seek index's memory, in bytes, and its checkpoints.
+    pub index_bytes: usize,
+    pub checkpoints: usize,
     /// Latency of each seek to a random instant.
     pub seeks: Vec<Duration>,
     /// Messages applied and chunks read by each seek: the work, apart from I/O speed.
@@ -206,6 +209,7 @@ pub fn run_seek_benchmark(dir: &std::path::Path, signals: usize, seconds: u64, s
     let started = Instant::now();
     let mut recording = Recording::open(&path)?;
     let open_and_index = started.elapsed();
+    let (index_bytes, checkpoints) = (recording.index.memory_bytes(), recording.index.checkpoints.len());
     let (start, end) = recording.time_range().unwrap_or_default();
     let mut rng = crate::sim::SeekRng::new(42);
     let mut latencies = Vec::with_capacity(seeks);
@@ -227,7 +231,7 @@ pub fn run_seek_benchmark(dir: &std::path::Path, signals: usize, seconds: u64, s
     let applied = state_by_full_replay(&mut file, &mut store, end)?;
     let replay_rate = applied as f64 / started.elapsed().as_secs_f64();
     let _ = std::fs::remove_file(&path);
-    Ok(SeekBenchResult { messages: stats.messages, file_bytes: stats.bytes_written, write, open_and_index, seeks: latencies, seek_messages, seek_chunks, replay_rate })
+    Ok(SeekBenchResult { messages: stats.messages, file_bytes: stats.bytes_written, write, open_and_index, index_bytes, checkpoints, seeks: latencies, seek_messages, seek_chunks, replay_rate })
 }
 
 /// What the drill-down panels compute per frame, timed on a generated plant.

@@ -11,6 +11,10 @@ use crate::schema::combined::SchemaChoice;
 /// Checkpoints every 10 s of log time: a seek replays at most that much traffic.
 pub const DEFAULT_INTERVAL_NS: u64 = 10_000_000_000;
 
+/// Every this many checkpoints, one holds the whole state; the others hold what changed
+/// since the previous checkpoint. A seek merges at most this many changes onto a full state.
+pub const KEYFRAME_EVERY: usize = 32;
+
 /// A message's place: chunk number and offset in the chunk's uncompressed records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MessageRef {
@@ -18,24 +22,101 @@ pub struct MessageRef {
     pub offset: u32,
 }
 
-/// The state at `time`, as the messages that make it.
+/// A key (a channel, or one property of a measurement channel) with no message yet.
+const NO_MESSAGE: MessageRef = MessageRef { chunk: u32::MAX, offset: u32::MAX };
+
+/// A point in the recording a seek can start from.
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
     pub time: u64,
-    /// In file order.
-    pub refs: Vec<MessageRef>,
     /// The first message after the checkpoint.
     pub next: MessageRef,
+    /// The keys whose deciding message changed since the previous checkpoint, ascending.
+    changed: ChangedKeys,
+    /// Their messages, in the same order.
+    refs: Vec<MessageRef>,
+}
+
+/// A set of keys: a list where few changed, a bitmap where many did (a busy plant changes
+/// every key every interval; a bitmap then costs one bit per key, not four bytes).
+#[derive(Debug, Clone)]
+enum ChangedKeys {
+    List(Vec<u32>),
+    Bitmap(Vec<u64>),
+}
+
+impl ChangedKeys {
+    fn of(sorted: &[u32], keys: usize) -> Self {
+        if sorted.len() * 32 > keys {
+            let mut words = vec![0u64; keys.div_ceil(64)];
+            for key in sorted {
+                words[*key as usize / 64] |= 1 << (key % 64);
+            }
+            ChangedKeys::Bitmap(words)
+        } else {
+            ChangedKeys::List(sorted.to_vec())
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = u32> + '_> {
+        match self {
+            ChangedKeys::List(keys) => Box::new(keys.iter().copied()),
+            ChangedKeys::Bitmap(words) => Box::new(words.iter().enumerate().flat_map(|(w, word)| {
+                let mut bits = *word;
+                std::iter::from_fn(move || {
+                    (bits != 0).then(|| {
+                        let bit = bits.trailing_zeros();
+                        bits &= bits - 1;
+                        w as u32 * 64 + bit
+                    })
+                })
+            })),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            ChangedKeys::List(keys) => keys.capacity() * 4,
+            ChangedKeys::Bitmap(words) => words.capacity() * 8,
+        }
+    }
 }
 
 pub struct SeekIndex {
     pub checkpoints: Vec<Checkpoint>,
+    /// The whole state (each key's deciding message) at checkpoints 0, K, 2K, … (K =
+    /// [`KEYFRAME_EVERY`]), for the keys known by then.
+    keyframes: Vec<Vec<MessageRef>>,
+    keyframe_every: usize,
     pub interval: u64,
     pub messages: u64,
     /// Every alarm raise (`true`) and clear (`false`), by log time: timeline markers.
     pub alarm_transitions: Vec<(u64, bool)>,
     /// What could not be read and was skipped (the rest of the file replays).
     pub skipped: Skipped,
+}
+
+/// The deciding message of every key, and which changed since the last checkpoint.
+#[derive(Default)]
+struct Latest {
+    by_key: Vec<MessageRef>,
+    changed: Vec<u32>,
+    is_changed: Vec<bool>,
+}
+
+impl Latest {
+    fn set(&mut self, key: u32, at: MessageRef) {
+        let k = key as usize;
+        if k >= self.by_key.len() {
+            self.by_key.resize(k + 1, NO_MESSAGE);
+            self.is_changed.resize(k + 1, false);
+        }
+        self.by_key[k] = at;
+        if !self.is_changed[k] {
+            self.is_changed[k] = true;
+            self.changed.push(key);
+        }
+    }
 }
 
 /// Parts of a recording a replay leaves out, and why.
@@ -75,11 +156,19 @@ const LISTED_CHANNELS: usize = 20;
 impl SeekIndex {
     /// One pass over the file, decoding every message as replay will.
     pub fn build(file: &mut McapFile, interval: u64, schemas: &SchemaChoice) -> Result<Self, McapError> {
+        Self::build_spaced(file, interval, KEYFRAME_EVERY, schemas)
+    }
+
+    /// [`build`](Self::build) with a full state every `keyframe_every` checkpoints.
+    pub fn build_spaced(file: &mut McapFile, interval: u64, keyframe_every: usize, schemas: &SchemaChoice) -> Result<Self, McapError> {
+        let keyframe_every = keyframe_every.max(1);
         let mut schema = schemas.build();
         let mut updates = Vec::new();
         // What decides the state: per channel, and per property on measurement channels.
-        let mut last: HashMap<(u16, Option<Arc<str>>), MessageRef> = HashMap::new();
+        let mut keys: HashMap<(u16, Option<Arc<str>>), u32> = HashMap::new();
+        let mut latest = Latest::default();
         let mut checkpoints = Vec::new();
+        let mut keyframes = Vec::new();
         let mut messages = 0u64;
         let mut alarm_transitions = Vec::new();
         let mut skipped = Skipped::default();
@@ -97,12 +186,24 @@ impl SeekIndex {
             let channels = &file.channels;
             for_each_message(&records, |offset, message| {
                 let here = MessageRef { chunk: chunk as u32, offset: offset as u32 };
-                while message.log_time > next_checkpoint {
-                    let mut refs: Vec<MessageRef> = last.values().copied().collect();
-                    refs.sort_unstable();
-                    refs.dedup();
-                    checkpoints.push(Checkpoint { time: next_checkpoint, refs, next: here });
-                    next_checkpoint = next_checkpoint.saturating_add(interval);
+                if message.log_time > next_checkpoint {
+                    // One checkpoint however long the quiet before this message was: their
+                    // number follows the messages, so a far-future log time costs one.
+                    let mut changed = std::mem::take(&mut latest.changed);
+                    changed.sort_unstable();
+                    for key in &changed {
+                        latest.is_changed[*key as usize] = false;
+                    }
+                    let (changed, refs) = if checkpoints.len() % keyframe_every == 0 {
+                        keyframes.push(latest.by_key.clone());
+                        (ChangedKeys::List(Vec::new()), Vec::new())
+                    } else {
+                        let refs = changed.iter().map(|k| latest.by_key[*k as usize]).collect();
+                        (ChangedKeys::of(&changed, latest.by_key.len()), refs)
+                    };
+                    checkpoints.push(Checkpoint { time: next_checkpoint, next: here, changed, refs });
+                    let skipped_intervals = (message.log_time - next_checkpoint) / interval.max(1);
+                    next_checkpoint = next_checkpoint.saturating_add(interval.saturating_mul(skipped_intervals + 1));
                 }
                 messages += 1;
                 let Some(channel) = channels.get(&message.channel) else { return };
@@ -115,6 +216,11 @@ impl SeekIndex {
                     return;
                 }
                 updates.clear();
+                let mut decides = |property: Option<Arc<str>>| {
+                    let next_key = keys.len() as u32;
+                    let key = *keys.entry((message.channel, property)).or_insert(next_key);
+                    latest.set(key, here);
+                };
                 match schema.decode(&channel.topic, message.payload, timestamp(message.log_time), &mut updates) {
                     Ok(Decoded::Updates(_)) => {
                         let mut measured = false;
@@ -124,20 +230,20 @@ impl SeekIndex {
                                 // decides each of them until a later one sets it again.
                                 TwinUpdate::Measurement { name, .. } | TwinUpdate::Fragment { name, .. } | TwinUpdate::Unit { name, .. } => {
                                     measured = true;
-                                    last.insert((message.channel, Some(name.clone())), here);
+                                    decides(Some(name.clone()));
                                 }
                                 // An alarm's last transition decides it (in a JSON source it
                                 // shares its message with values).
                                 TwinUpdate::AlarmRaised { alarm_type, .. } | TwinUpdate::AlarmCleared { alarm_type, .. } => {
                                     alarm_transitions.push((message.log_time, matches!(update, TwinUpdate::AlarmRaised { .. })));
                                     measured = true;
-                                    last.insert((message.channel, Some(format!("\0alarm {alarm_type}").into())), here);
+                                    decides(Some(format!("\0alarm {alarm_type}").into()));
                                 }
                                 _ => {}
                             }
                         }
                         if !measured {
-                            last.insert((message.channel, None), here);
+                            decides(None);
                         }
                     }
                     // Ignored and rejected messages change nothing, so they decide nothing.
@@ -146,7 +252,34 @@ impl SeekIndex {
             })
             .map_err(|e| McapError::Corrupt { file: file.path().to_owned(), offset: file.chunks[chunk].offset, reason: e.0 })?;
         }
-        Ok(SeekIndex { checkpoints, interval, messages, alarm_transitions, skipped })
+        Ok(SeekIndex { checkpoints, keyframes, keyframe_every, interval, messages, alarm_transitions, skipped })
+    }
+
+    /// The messages that make the state at checkpoint `index`, in file order: its keyframe's
+    /// state with the changes of the checkpoints since merged in.
+    pub fn refs_at(&self, index: usize) -> Vec<MessageRef> {
+        let keyframe = index / self.keyframe_every;
+        let mut state = self.keyframes.get(keyframe).cloned().unwrap_or_default();
+        for checkpoint in &self.checkpoints[keyframe * self.keyframe_every + 1..=index] {
+            for (key, at) in checkpoint.changed.iter().zip(&checkpoint.refs) {
+                let k = key as usize;
+                if k >= state.len() {
+                    state.resize(k + 1, NO_MESSAGE);
+                }
+                state[k] = *at;
+            }
+        }
+        state.retain(|r| *r != NO_MESSAGE);
+        state.sort_unstable();
+        state.dedup();
+        state
+    }
+
+    /// The index's own memory, in bytes: keyframes, changes and checkpoints.
+    pub fn memory_bytes(&self) -> usize {
+        let keyframes: usize = self.keyframes.iter().map(|k| k.capacity() * std::mem::size_of::<MessageRef>()).sum();
+        let changes: usize = self.checkpoints.iter().map(|c| c.changed.bytes() + c.refs.capacity() * std::mem::size_of::<MessageRef>()).sum();
+        keyframes + changes + self.checkpoints.capacity() * std::mem::size_of::<Checkpoint>() + self.alarm_transitions.capacity() * 16
     }
 
     /// Whether chunk `chunk` could not be read when the index was built.
@@ -154,9 +287,9 @@ impl SeekIndex {
         self.skipped.damaged_chunks.iter().any(|(c, _)| *c == chunk)
     }
 
-    /// The last checkpoint at or before `time`.
-    pub fn checkpoint_before(&self, time: u64) -> Option<&Checkpoint> {
+    /// The last checkpoint at or before `time`, by index.
+    pub fn checkpoint_before(&self, time: u64) -> Option<usize> {
         let after = self.checkpoints.partition_point(|c| c.time <= time);
-        after.checked_sub(1).map(|i| &self.checkpoints[i])
+        after.checked_sub(1)
     }
 }

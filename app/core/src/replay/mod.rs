@@ -128,15 +128,16 @@ impl Recording {
         let mut schema = self.schemas.build();
         let mut updates = Vec::new();
         let mut applied = 0;
-        let checkpoint = self.index.checkpoint_before(target).cloned();
-        let (from_chunk, from_offset) = match &checkpoint {
-            Some(checkpoint) => {
-                for reference in &checkpoint.refs {
+        let checkpoint = self.index.checkpoint_before(target);
+        let (from_chunk, from_offset) = match checkpoint {
+            Some(index) => {
+                for reference in self.index.refs_at(index) {
                     let records = self.chunk(reference.chunk)?;
                     let message = message_at(&records, reference.offset as usize).map_err(|e| self.corrupt(reference.chunk, e.0))?;
                     applied += self.apply(&mut schema, store, &mut updates, message.channel, message.payload, message.log_time);
                 }
-                (checkpoint.next.chunk, checkpoint.next.offset)
+                let next = self.index.checkpoints[index].next;
+                (next.chunk, next.offset)
             }
             None => (0, 0),
         };

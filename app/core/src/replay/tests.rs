@@ -180,3 +180,79 @@ fn sparkplug_recordings_seek_exactly() {
     assert_eq!((device.property("Temperature").unwrap().value, device.offline_since), (176.0, None), "the rebirth's aliases");
     std::fs::remove_file(&path).unwrap();
 }
+
+/// Checkpoints every 2 s with a full state only every third: seeks merge changes onto
+/// keyframes and still give exactly what playing from the start gives.
+#[test]
+fn seeks_through_keyframes_and_changes_match_a_full_replay() {
+    let path = std::env::temp_dir().join(format!("twinscope-replay-keyframes-{}.mcap", std::process::id()));
+    write_recording(&path);
+    let mut recording = Recording::open(&path).unwrap();
+    recording.index = SeekIndex::build_spaced(&mut recording.file, 2 * SECOND, 3, &SchemaChoice::replay()).unwrap();
+    assert!(recording.index.checkpoints.len() >= 50, "{} checkpoints", recording.index.checkpoints.len());
+    let mut reference_file = crate::mcap::McapFile::open(&path).unwrap();
+    let (start, end) = recording.time_range().unwrap();
+    for i in 0..97 {
+        let at = Timestamp(start.0 + (end.0 - start.0) * i / 96);
+        let mut seeked = fresh_store();
+        recording.state_at(&mut seeked, at).unwrap();
+        let mut replayed = fresh_store();
+        state_by_full_replay(&mut reference_file, &mut replayed, at).unwrap();
+        assert_eq!(state_json(&seeked, None), state_json(&replayed, None), "state differs at {at}");
+    }
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// A plant of 2,000 signals that each report once, then one signal every second for ten
+/// minutes: the index holds what changes (one key per checkpoint), not the plant at every
+/// checkpoint. The same plant with every signal changing every second is the busy bound.
+#[test]
+fn index_memory_follows_what_changes() {
+    let write = |path: &std::path::Path, busy: bool| {
+        let mut w = McapWriter::create(path).unwrap();
+        w.flush_every = std::time::Duration::MAX;
+        for second in 0..600u64 {
+            for signal in 0..2000u64 {
+                if second == 0 || (busy && second % 10 == 0) || signal == 0 {
+                    let topic = format!("te/device/s{signal}///m/");
+                    w.write(&topic, LIVE, format!(r#"{{"v":{second}}}"#).as_bytes(), T0 + second * SECOND + signal).unwrap();
+                }
+            }
+        }
+        w.finish().unwrap();
+    };
+    let quiet_path = std::env::temp_dir().join(format!("twinscope-index-quiet-{}.mcap", std::process::id()));
+    let busy_path = std::env::temp_dir().join(format!("twinscope-index-busy-{}.mcap", std::process::id()));
+    write(&quiet_path, false);
+    write(&busy_path, true);
+    let quiet = Recording::open(&quiet_path).unwrap();
+    let busy = Recording::open(&busy_path).unwrap();
+    let (quiet_bytes, busy_bytes) = (quiet.index.memory_bytes(), busy.index.memory_bytes());
+    // 60 checkpoints; a full copy of 2,000 keys at each would be 60 × 16 KB ≈ 960 KB.
+    assert_eq!(quiet.index.checkpoints.len(), busy.index.checkpoints.len());
+    assert!(quiet_bytes < 100_000, "the quiet plant's index holds what changed: {quiet_bytes} bytes");
+    assert!(busy_bytes > 5 * quiet_bytes, "the busy plant changes every key: {busy_bytes} against {quiet_bytes}");
+    for path in [quiet_path, busy_path] {
+        std::fs::remove_file(path).unwrap();
+    }
+}
+
+/// A message stamped centuries ahead (a broken clock) adds one checkpoint, not billions.
+#[test]
+fn a_far_future_log_time_costs_one_checkpoint() {
+    let path = std::env::temp_dir().join(format!("twinscope-replay-future-{}.mcap", std::process::id()));
+    let mut w = McapWriter::create(&path).unwrap();
+    for i in 0..100u64 {
+        w.write("te/device/pump1///m/", LIVE, format!(r#"{{"t":{i}}}"#).as_bytes(), T0 + i * SECOND).unwrap();
+    }
+    w.write("te/device/pump1///m/", LIVE, br#"{"t":-1}"#, u64::MAX / 2).unwrap();
+    w.finish().unwrap();
+    let started = std::time::Instant::now();
+    let mut recording = Recording::open(&path).unwrap();
+    assert!(recording.index.checkpoints.len() <= 12, "{} checkpoints", recording.index.checkpoints.len());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let mut store = fresh_store();
+    recording.state_at(&mut store, timestamp_of(T0 + 50 * SECOND)).unwrap();
+    assert_eq!(store.twin("pump1").unwrap().property("t").unwrap().value, 50.0);
+    std::fs::remove_file(&path).unwrap();
+}

@@ -81,6 +81,12 @@ fn seek(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             result.messages as f64 / result.write.as_secs_f64(),
             result.open_and_index.as_secs_f64()
         );
+        crate::outln!(out,
+            "  seek index: {:.1} MiB for {} checkpoints ({:.1} bytes per signal per checkpoint: every signal changes in every interval here, the busiest case)",
+            result.index_bytes as f64 / (1024.0 * 1024.0),
+            result.checkpoints,
+            result.index_bytes as f64 / (args.signals.max(1) * result.checkpoints.max(1)) as f64
+        );
         crate::outln!(out, 
             "  seek to a random instant: median {:.1} ms, p95 {:.1} ms, max {:.1} ms ({} seeks)",
             ms(median),

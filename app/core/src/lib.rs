@@ -23,6 +23,8 @@ pub mod record;
 pub mod mcap;
 #[cfg(test)]
 pub(crate) mod mutate;
+#[cfg(test)]
+mod mutation_tests;
 pub mod replay;
 pub mod report;
 pub mod rules;

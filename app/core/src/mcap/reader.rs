@@ -110,7 +110,7 @@ impl McapFile {
         match mcap.read_summary(len) {
             // A summary without chunk indexes (an unchunked file) does not say where the
             // messages are: they are found by scanning.
-            Ok(true) if !mcap.chunks.is_empty() => Ok(mcap),
+            Ok(true) if !mcap.chunks.is_empty() && mcap.chunk_indexes_hold() => Ok(mcap),
             Ok(_) | Err(_) => {
                 mcap.channels.clear();
                 mcap.chunks.clear();
@@ -118,6 +118,18 @@ impl McapFile {
                 Ok(mcap)
             }
         }
+    }
+
+    /// Whether every chunk index points at a chunk record of its length (an index that does
+    /// not is not trusted: the file is scanned instead).
+    fn chunk_indexes_hold(&mut self) -> bool {
+        let chunks = std::mem::take(&mut self.chunks);
+        let hold = chunks.iter().all(|chunk| {
+            chunk.length >= 9
+                && self.read_at(chunk.offset, 9).is_ok_and(|head| head[0] == op::CHUNK && u64::from_le_bytes(head[1..9].try_into().expect("8 bytes")) == chunk.length - 9)
+        });
+        self.chunks = chunks;
+        hold
     }
 
     pub fn path(&self) -> &Path {
@@ -157,8 +169,17 @@ impl McapFile {
         let mut footer = Cursor::new(&tail[9..29]);
         let summary_start = footer.u64()?;
         let summary_offset_start = footer.u64()?;
+        let summary_crc = footer.u32()?;
         if summary_start == 0 || summary_start >= len - FOOTER {
             return Ok(false);
+        }
+        // The CRC covers the summary through the footer's fields before it: a damaged
+        // summary is not trusted, and the file is scanned instead.
+        if summary_crc != 0 {
+            let covered = self.read_at(summary_start, len - 12 - summary_start).map_err(|e| FormatError(e.to_string()))?;
+            if crc32fast::hash(&covered) != summary_crc {
+                return Ok(false);
+            }
         }
         let end = if summary_offset_start == 0 { len - FOOTER } else { summary_offset_start };
         if end < summary_start || end > len - FOOTER {

@@ -49,6 +49,8 @@ pub struct McapWriter {
     channels: BTreeMap<(String, Delivery), u16>,
     /// The Sparkplug B protobuf schema (id 1), once a Sparkplug channel needs it.
     sparkplug_schema: Option<Vec<u8>>,
+    /// Running over the summary while `finish` writes it.
+    summary_crc: Option<crc32fast::Hasher>,
     channel_records: Vec<Vec<u8>>,
     sequences: Vec<u32>,
     channel_counts: Vec<u64>,
@@ -75,6 +77,7 @@ impl McapWriter {
             position: 0,
             channels: BTreeMap::new(),
             sparkplug_schema: None,
+            summary_crc: None,
             channel_records: Vec::new(),
             sequences: Vec::new(),
             channel_counts: Vec::new(),
@@ -224,6 +227,8 @@ impl McapWriter {
         self.flush_chunk()?;
         self.emit(op::DATA_END, &0u32.to_le_bytes())?;
         let summary_start = self.position;
+        // Readers check the summary against this CRC before trusting its offsets.
+        self.summary_crc = Some(crc32fast::Hasher::new());
         let schemas_start = self.position;
         if let Some(schema) = self.sparkplug_schema.clone() {
             self.emit(op::SCHEMA, &schema)?;
@@ -284,8 +289,15 @@ impl McapWriter {
                 self.emit(op::SUMMARY_OFFSET, &body.0)?;
             }
         }
+        // The CRC covers the summary up to the footer's own CRC field.
+        let mut crc = self.summary_crc.take().unwrap_or_default();
+        let mut fields = Fields::default();
+        fields.u64(summary_start).u64(summary_offset_start);
+        crc.update(&[op::FOOTER]);
+        crc.update(&20u64.to_le_bytes());
+        crc.update(&fields.0);
         let mut footer = Fields::default();
-        footer.u64(summary_start).u64(summary_offset_start).u32(0);
+        footer.u64(summary_start).u64(summary_offset_start).u32(crc.finalize());
         self.emit(op::FOOTER, &footer.0)?;
         self.emit_raw(MAGIC)?;
         self.out.flush()?;
@@ -294,8 +306,14 @@ impl McapWriter {
     }
 
     fn emit(&mut self, opcode: u8, body: &[u8]) -> std::io::Result<()> {
+        let length = (body.len() as u64).to_le_bytes();
+        if let Some(crc) = &mut self.summary_crc {
+            crc.update(&[opcode]);
+            crc.update(&length);
+            crc.update(body);
+        }
         self.out.write_all(&[opcode])?;
-        self.out.write_all(&(body.len() as u64).to_le_bytes())?;
+        self.out.write_all(&length)?;
         self.out.write_all(body)?;
         self.position += 9 + body.len() as u64;
         Ok(())

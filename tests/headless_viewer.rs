@@ -146,6 +146,13 @@ mod replay {
 
     /// 60 s of one pump at 1 Hz; an alarm from 20 s to 40 s.
     fn recording() -> Recording {
+        let path = recording_file();
+        let recording = Recording::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        recording
+    }
+
+    fn recording_file() -> std::path::PathBuf {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!("twinscope-headless-replay-{}-{n}.mcap", std::process::id()));
@@ -161,9 +168,43 @@ mod replay {
             }
         }
         writer.finish().unwrap();
-        let recording = Recording::open(&path).unwrap();
+        path
+    }
+
+    /// `--replay FILE`: the file is opened and indexed on a thread while frames go on, with
+    /// its progress counted; the replay starts when it is ready. A file that cannot be read
+    /// becomes an error to show, not a panic.
+    #[test]
+    fn a_recording_opens_on_a_thread_and_then_plays() {
+        use twinscope::opening::{OpenFor, OpeningRecording, RecordingError};
+        let fresh = || TwinStore::new(StoreConfig::default(), RuleSet::default());
+        let open = |path: &std::path::Path| {
+            let mut app = App::new();
+            app.add_plugins(MinimalPlugins).add_plugins((TwinSyncPlugin, ReplayPlugin));
+            app.insert_resource(TwinState { store: fresh() });
+            let opening = OpeningRecording::start(path, twinscope_core::schema::combined::SchemaChoice::replay(), OpenFor::Replay, std::sync::Arc::new(fresh), &fresh(), 0);
+            let progress = opening.progress.clone();
+            app.insert_resource(opening);
+            let end = std::time::Instant::now() + Duration::from_secs(20);
+            while app.world().get_resource::<OpeningRecording>().is_some() && std::time::Instant::now() < end {
+                app.update();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (app, progress)
+        };
+        let path = recording_file();
+        let (app, progress) = open(&path);
+        let session = app.world().get_resource::<ReplaySession>().expect("the replay started");
+        assert!(session.playing && session.position == at(0));
+        let chunks = progress.chunks.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(chunks > 0 && progress.chunks_done.load(std::sync::atomic::Ordering::Relaxed) == chunks, "every chunk counted");
+        assert_eq!(flow(&app), 0.0, "the state at the start");
         std::fs::remove_file(&path).unwrap();
-        recording
+
+        let (app, _) = open(std::path::Path::new("/nonexistent/twinscope.mcap"));
+        assert!(app.world().get_resource::<ReplaySession>().is_none());
+        let error = app.world().get_resource::<RecordingError>().expect("the error is kept to show");
+        assert!(error.0.contains("/nonexistent/twinscope.mcap"), "{}", error.0);
     }
 
     fn at(seconds: u64) -> Timestamp {
@@ -281,7 +322,14 @@ fn the_record_button_records_the_live_session_to_mcap() {
     app.update();
     let recorder = app.world().resource::<LiveRecorder>();
     assert!(recorder.active.is_none());
-    assert!(recorder.last_message.as_deref().unwrap_or("").starts_with("recorded"), "{:?}", recorder.last_message);
+    assert!(recorder.last_message.as_deref().unwrap_or("").starts_with("finishing"), "the file is finished off the main thread: {:?}", recorder.last_message);
+    let message = |app: &App| app.world().resource::<LiveRecorder>().last_message.clone().unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !message(&app).starts_with("recorded") && std::time::Instant::now() < deadline {
+        app.update();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(message(&app).starts_with("recorded"), "{:?}", message(&app));
     let file = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
     let recording = twinscope_core::mcap::McapFile::open(&file).unwrap();
     assert!(recording.recovery.is_none(), "stopping finishes the file with its summary");
@@ -332,8 +380,8 @@ fn the_dvr_looks_back_while_live_data_keeps_arriving_and_goes_live_again() {
     run_for(&mut app, Duration::from_millis(1800)); // the DVR flushes a chunk at least every second
 
     app.world_mut().write_message(DvrCommand::LookBack(while_one));
-    run_for(&mut app, Duration::from_millis(100));
-    assert!(app.world().get_resource::<ReplaySession>().is_some(), "looking back opens the DVR as a replay");
+    // Opened on a thread: frames go on meanwhile, and the look-back shows when it is ready.
+    assert!(support_eventually(&mut app, |app| app.world().get_resource::<ReplaySession>().is_some()), "looking back opens the DVR as a replay");
     assert_eq!(flow(&app.world().resource::<TwinState>().store), Some(1.0), "the state as it was");
 
     pump(3);

@@ -157,7 +157,14 @@ fn dvr_look_back_and_go_live_under_live_load_keep_live_batches_in_the_live_store
     run_for(&mut app, Duration::from_millis(2500)); // the DVR flushes a chunk at least every second
 
     app.world_mut().write_message(DvrCommand::LookBack(back_then));
-    app.update();
+    // The segment is opened on a thread: frames go on showing live data until it is ready,
+    // then the past is shown and the live store stashed in one frame.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.world().get_resource::<twinscope::replay::ReplaySession>().is_none() && Instant::now() < deadline {
+        assert!(app.world().resource::<LiveStash>().0.is_none(), "nothing is stashed before the past is shown");
+        app.update();
+        std::thread::sleep(Duration::from_millis(2));
+    }
     let past = counter(&app.world().resource::<TwinState>().store).expect("the past store shows the counter");
     let live_at_swap = app.world().resource::<LiveStash>().0.as_ref().and_then(counter).expect("the live store is stashed in the same frame");
     assert!(past < live_at_swap, "the shown store is the past ({past}) while live is at {live_at_swap}");

@@ -78,6 +78,7 @@ fn capture_and_exit(
     ui_cost: Option<Res<crate::ui::UiCost>>,
     placement: TwinPlacement,
     load: Option<Res<crate::model_load::ModelLoad>>,
+    opening: Option<Res<crate::opening::OpeningRecording>>,
     mut phase: Local<CapturePhase>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -93,9 +94,9 @@ fn capture_and_exit(
         }
         exit.write(code);
     };
-    // A picture of the plant, not of its progress bar: a model still loading gets up to
-    // two more minutes.
-    let loading = load.is_some_and(|load| load.in_progress());
+    // A picture of the plant, not of its progress bar: a model still loading (or a
+    // recording still being indexed) gets up to two more minutes.
+    let loading = load.is_some_and(|load| load.in_progress()) || opening.is_some();
     if loading && matches!(*phase, CapturePhase::Waiting) && now < exit_after.as_secs_f64() + MODEL_LOAD_WAIT_SECONDS {
         return;
     }

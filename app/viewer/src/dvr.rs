@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 use twinscope_core::ingest::{IngestConfig, IngestHandle};
 use twinscope_core::record::start_recording;
-use twinscope_core::replay::Recording;
 use twinscope_core::Timestamp;
 use twinscope_core::connection::ConnectionSettings;
 
-use crate::replay::{ReplaySession, store_at};
+use crate::opening::{OpenFor, OpeningRecording};
+use crate::replay::ReplaySession;
 use crate::sync::{LiveStash, StoreTemplate, TwinState};
 use crate::{StoreSystems, configure_twinscope_sets};
 
@@ -137,9 +137,11 @@ fn rotate_dvr_segments(dvr: Option<ResMut<Dvr>>) {
         return;
     }
     if let Some(finished) = dvr.current.take() {
-        // Dropping the segment stops its client, which writes the summary.
+        // Dropping the segment stops its client, which writes the summary and syncs the
+        // file: on a thread of its own, so the frame does not wait for the disk. (A look-back
+        // into it meanwhile reads it without its summary, by scanning.)
         let kept = (finished.path.clone(), finished.started_at);
-        drop(finished);
+        let _ = std::thread::Builder::new().name("finish-dvr-segment".into()).spawn(move || drop(finished));
         if let Some((old, _)) = dvr.previous.replace(kept) {
             let _ = std::fs::remove_file(old);
         }
@@ -156,7 +158,7 @@ fn apply_dvr_commands(
     mut state: ResMut<TwinState>,
     mut stash: ResMut<LiveStash>,
 ) {
-    let (Some(mut dvr), Some(template)) = (dvr, template) else {
+    let (Some(dvr), Some(template)) = (dvr, template) else {
         commands.clear();
         return;
     };
@@ -168,6 +170,7 @@ fn apply_dvr_commands(
                     state.store = live;
                 }
                 bevy_commands.remove_resource::<ReplaySession>();
+                bevy_commands.remove_resource::<OpeningRecording>();
             }
             DvrCommand::LookBack(at) => {
                 // The segment holding `at`: the current one unless `at` is older than it.
@@ -178,37 +181,11 @@ fn apply_dvr_commands(
                     (Some((previous, _)), None) => previous.clone(),
                     (None, None) => continue,
                 };
-                let mut recording = match Recording::open_with(&path, dvr.schemas.for_replay()) {
-                    Ok(recording) => recording,
-                    Err(error) => {
-                        dvr.error = Some(error.to_string());
-                        continue;
-                    }
-                };
-                let Some((start, end)) = recording.time_range() else { continue };
-                let at = Timestamp(at.0.clamp(start.0, end.0));
-                // The live store keeps receiving while we look back: stashed the first time,
-                // and a past store shown before is simply replaced.
-                let make = template.0.clone();
-                let (past, error) = store_at(&mut recording, &*make, stash.live_store(&mut state.store), at);
-                let shown = std::mem::replace(&mut state.store, past);
-                if stash.0.is_none() {
-                    stash.0 = Some(shown);
-                }
-                let utc_offset_seconds = dvr.utc_offset_seconds;
-                bevy_commands.insert_resource(ReplaySession {
-                    recording,
-                    start,
-                    end,
-                    position: at,
-                    playing: false,
-                    speed: 1.0,
-                    loop_range: None,
-                    loop_mark: None,
-                    utc_offset_seconds,
-                    fresh_store: Box::new(move || make()),
-                    error,
-                });
+                // Opened and indexed on a background thread: the window keeps drawing (and
+                // live data keeps arriving) meanwhile; the look-back shows when it is ready.
+                let like = stash.live_store(&mut state.store);
+                let opening = OpeningRecording::start(&path, dvr.schemas.for_replay(), OpenFor::LookBack(at), template.0.clone(), like, dvr.utc_offset_seconds);
+                bevy_commands.insert_resource(opening);
             }
         }
     }

@@ -31,6 +31,7 @@ pub mod focus;
 pub mod headless;
 pub mod materials;
 pub mod model_load;
+pub mod opening;
 pub mod recording;
 pub mod replay;
 pub mod scene;

@@ -36,6 +36,9 @@ pub struct LiveRecorder {
     pub active: Option<ActiveRecording>,
     /// The last recording written, or why recording failed.
     pub last_message: Option<String>,
+    /// A stopped recording finishing its file (summary, fsync) on a thread of its own, so
+    /// the window never waits for the disk; its closing message arrives here.
+    finishing: Option<crossbeam_channel::Receiver<String>>,
 }
 
 pub struct ActiveRecording {
@@ -47,7 +50,7 @@ pub struct ActiveRecording {
 
 impl LiveRecorder {
     pub fn new(connection: impl Into<ConnectionSettings>, directory: PathBuf) -> Self {
-        LiveRecorder { connection: connection.into(), topics: twinscope_core::schema::combined::SchemaChoice::replay().subscriptions(), directory, active: None, last_message: None }
+        LiveRecorder { connection: connection.into(), topics: twinscope_core::schema::combined::SchemaChoice::replay().subscriptions(), directory, active: None, last_message: None, finishing: None }
     }
 
     /// Seconds recorded and bytes written so far.
@@ -61,6 +64,11 @@ fn apply_record_commands(mut commands: MessageReader<RecordCommand>, recorder: O
         commands.clear();
         return;
     };
+    if let Some(message) = recorder.finishing.as_ref().and_then(|finishing| finishing.try_recv().ok()) {
+        info!("{message}");
+        recorder.last_message = Some(message);
+        recorder.finishing = None;
+    }
     for command in commands.read() {
         match command {
             RecordCommand::Start if recorder.active.is_none() => {
@@ -79,11 +87,17 @@ fn apply_record_commands(mut commands: MessageReader<RecordCommand>, recorder: O
             }
             RecordCommand::Stop => {
                 if let Some(mut active) = recorder.active.take() {
-                    active.client.stop();
-                    let messages = active.stats.messages.load(Ordering::Relaxed);
-                    let message = format!("recorded {messages} messages to {}", active.path.display());
-                    info!("{message}");
-                    recorder.last_message = Some(message);
+                    recorder.last_message = Some(format!("finishing {}…", active.path.display()));
+                    let (sender, receiver) = crossbeam_channel::bounded(1);
+                    recorder.finishing = Some(receiver);
+                    let finish = move || {
+                        active.client.stop();
+                        let messages = active.stats.messages.load(Ordering::Relaxed);
+                        let _ = sender.send(format!("recorded {messages} messages to {}", active.path.display()));
+                    };
+                    if let Err(error) = std::thread::Builder::new().name("finish-recording".into()).spawn(finish) {
+                        recorder.last_message = Some(format!("cannot finish the recording: {error}"));
+                    }
                 }
             }
             RecordCommand::Start => {}

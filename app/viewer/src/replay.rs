@@ -20,7 +20,7 @@ impl Plugin for ReplayPlugin {
     fn build(&self, app: &mut App) {
         configure_twinscope_sets(app);
         app.add_message::<ReplayCommand>()
-            .add_systems(Update, (replay_keys, apply_replay_commands).chain().in_set(StoreSystems::Switch))
+            .add_systems(Update, (crate::opening::receive_opened_recording, replay_keys, apply_replay_commands).chain().in_set(StoreSystems::Switch))
             .add_systems(Update, play_replay.in_set(StoreSystems::Playback));
     }
 }

@@ -95,6 +95,18 @@ pub struct RecordedMessage<'a> {
 }
 
 impl McapFile {
+    /// Whether `path` can be read and starts as an MCAP file does (a quick check before a
+    /// long open on another thread).
+    pub fn check_magic(path: &Path) -> Result<(), McapError> {
+        let mut file = File::open(path).map_err(|source| McapError::Io { file: path.to_owned(), source })?;
+        let mut magic = [0u8; 8];
+        match file.read_exact(&mut magic) {
+            Ok(()) if &magic == MAGIC => Ok(()),
+            _ if file.metadata().is_ok_and(|m| m.len() == 0) => Err(McapError::Empty { file: path.to_owned() }),
+            _ => Err(McapError::NotMcap { file: path.to_owned() }),
+        }
+    }
+
     pub fn open(path: &Path) -> Result<Self, McapError> {
         let io = |source| McapError::Io { file: path.to_owned(), source };
         let mut file = File::open(path).map_err(io)?;

@@ -119,6 +119,13 @@ impl Latest {
     }
 }
 
+/// How far indexing has got: chunks done of all chunks (written by the indexing thread).
+#[derive(Debug, Default)]
+pub struct IndexProgress {
+    pub chunks: std::sync::atomic::AtomicUsize,
+    pub chunks_done: std::sync::atomic::AtomicUsize,
+}
+
 /// Parts of a recording a replay leaves out, and why.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Skipped {
@@ -161,6 +168,14 @@ impl SeekIndex {
 
     /// [`build`](Self::build) with a full state every `keyframe_every` checkpoints.
     pub fn build_spaced(file: &mut McapFile, interval: u64, keyframe_every: usize, schemas: &SchemaChoice) -> Result<Self, McapError> {
+        Self::build_reporting(file, interval, keyframe_every, schemas, &IndexProgress::default())
+    }
+
+    /// [`build_spaced`](Self::build_spaced), counting the chunks done into `progress` (for a
+    /// progress bar while a long recording is indexed on another thread).
+    pub fn build_reporting(file: &mut McapFile, interval: u64, keyframe_every: usize, schemas: &SchemaChoice, progress: &IndexProgress) -> Result<Self, McapError> {
+        use std::sync::atomic::Ordering;
+        progress.chunks.store(file.chunks.len(), Ordering::Relaxed);
         let keyframe_every = keyframe_every.max(1);
         let mut schema = schemas.build();
         let mut updates = Vec::new();
@@ -175,6 +190,7 @@ impl SeekIndex {
         let mut next_checkpoint = file.time_range().map_or(u64::MAX, |(start, _)| start.saturating_add(interval));
         let timestamp = super::timestamp_of;
         for chunk in 0..file.chunks.len() {
+            progress.chunks_done.store(chunk, Ordering::Relaxed);
             // One damaged chunk loses its own messages, not the recording.
             let records = match file.chunk_records(chunk) {
                 Ok(records) => records,
@@ -252,6 +268,7 @@ impl SeekIndex {
             })
             .map_err(|e| McapError::Corrupt { file: file.path().to_owned(), offset: file.chunks[chunk].offset, reason: e.0 })?;
         }
+        progress.chunks_done.store(file.chunks.len(), Ordering::Relaxed);
         Ok(SeekIndex { checkpoints, keyframes, keyframe_every, interval, messages, alarm_transitions, skipped })
     }
 

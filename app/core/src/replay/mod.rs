@@ -13,7 +13,7 @@ mod index;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use index::{Checkpoint, MessageRef, SeekIndex, Skipped};
+pub use index::{Checkpoint, IndexProgress, MessageRef, SeekIndex, Skipped};
 
 use crate::mcap::{McapError, McapFile, for_each_message, message_at};
 use crate::schema::TopicSchema;
@@ -52,8 +52,13 @@ impl Recording {
 
     /// Opens a recording read with these schemas (a scene's JSON sources among them).
     pub fn open_with(path: &Path, schemas: SchemaChoice) -> Result<Self, McapError> {
+        Self::open_reporting(path, schemas, &IndexProgress::default())
+    }
+
+    /// [`open_with`](Self::open_with), counting indexed chunks into `progress`.
+    pub fn open_reporting(path: &Path, schemas: SchemaChoice, progress: &IndexProgress) -> Result<Self, McapError> {
         let mut file = McapFile::open(path)?;
-        let index = SeekIndex::build(&mut file, index::DEFAULT_INTERVAL_NS, &schemas)?;
+        let index = SeekIndex::build_reporting(&mut file, index::DEFAULT_INTERVAL_NS, index::KEYFRAME_EVERY, &schemas, progress)?;
         Ok(Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), schemas, chunks_read: 0 })
     }
 

@@ -15,7 +15,7 @@ use twinscope::dvr::Dvr;
 use twinscope::sync::StoreTemplate;
 use twinscope::recording::LiveRecorder;
 use twinscope::prelude::*;
-use twinscope::replay::ReplaySession;
+use twinscope::opening::{OpenFor, OpeningRecording};
 use twinscope::scene::SceneStatus;
 use twinscope::selection::InitialSelection;
 use twinscope_core::broker::start_embedded_broker;
@@ -102,28 +102,21 @@ fn run_replay(
     path: &Path,
     scene: Option<LoadedScene>,
     scene_error: Option<String>,
-    mut store: TwinStore,
+    store: TwinStore,
     fresh_store: Box<dyn Fn() -> TwinStore + Send + Sync>,
 ) -> anyhow::Result<ExitCode> {
     let mut schemas = args.schemas.choice().for_replay();
     schemas.json_sources = scene.as_ref().map(|s| s.manifest.sources.clone()).unwrap_or_default();
-    let Some((mut recording, start, end)) = super::open_recording(path, schemas) else { return Ok(ExitCode::FAILURE) };
-    recording.state_at(&mut store, start).context("reading the start of the recording")?;
-    let session = ReplaySession {
-        recording,
-        start,
-        end,
-        position: start,
-        playing: true,
-        speed: 1.0,
-        loop_range: None,
-        loop_mark: None,
-        utc_offset_seconds: args.utc_offset.unwrap_or_else(local_utc_offset),
-        fresh_store,
-        error: None,
-    };
+    // A file that is not there or not MCAP fails at once; the rest (reading, indexing) runs
+    // on a thread while the window shows its progress.
+    if let Err(error) = twinscope_core::mcap::McapFile::check_magic(path) {
+        eprintln!("error: {error}");
+        return Ok(ExitCode::FAILURE);
+    }
+    let utc_offset_seconds = args.utc_offset.unwrap_or_else(local_utc_offset);
+    let opening = OpeningRecording::start(path, schemas, OpenFor::Replay, std::sync::Arc::from(fresh_store), &store, utc_offset_seconds);
     let mut app = viewer_app(&args, scene.as_ref(), scene_error, store)?;
-    app.insert_resource(session).insert_resource(ConnectionInfo { broker: format!("replay of {}", path.display()), embedded: false, speaks: String::new() });
+    app.insert_resource(opening).insert_resource(ConnectionInfo { broker: format!("replay of {}", path.display()), embedded: false, speaks: String::new() });
     Ok(exit_code(app.run()))
 }
 

@@ -90,6 +90,8 @@ pub struct PanelState {
     pub clock: twinscope_core::time::UtcOffset,
     /// The model's load error was read and put away (it stays in the status bar).
     pub load_error_dismissed: bool,
+    /// The same for a recording that could not be opened.
+    pub recording_error_dismissed: bool,
 }
 
 impl Default for PanelState {
@@ -106,6 +108,7 @@ impl Default for PanelState {
             rollup: Rollup::default(),
             clock: Default::default(),
             load_error_dismissed: false,
+            recording_error_dismissed: false,
         }
     }
 }
@@ -180,6 +183,8 @@ struct PanelSources<'w> {
     scene: Res<'w, SceneStatus>,
     model_load: Option<Res<'w, crate::model_load::ModelLoad>>,
     scene_source: Option<Res<'w, crate::scene::SceneSource>>,
+    opening: Option<Res<'w, crate::opening::OpeningRecording>>,
+    recording_error: Option<Res<'w, crate::opening::RecordingError>>,
     focus: Res<'w, FocusMode>,
     replay: Option<Res<'w, ReplaySession>>,
     recorder: Option<Res<'w, LiveRecorder>>,
@@ -200,7 +205,7 @@ fn draw_panels(
 ) -> Result {
     let started = std::time::Instant::now();
     let panels = &mut *panel_state;
-    let PanelSources { state, selection, rate, connection, scene, model_load, scene_source, focus, replay, recorder, dvr, stash, export, ack_publisher } = &sources;
+    let PanelSources { state, selection, rate, connection, scene, model_load, scene_source, opening, recording_error, focus, replay, recorder, dvr, stash, export, ack_publisher } = &sources;
     let publishes_acks = ack_publisher.is_some();
     panels.open_tree_once(&state.store);
     if let Some(export) = export.as_ref().filter(|e| e.is_changed()) {
@@ -270,11 +275,20 @@ fn draw_panels(
     if let Some(view) = model_load.as_ref().and_then(|load| overlay::model_load_view(load, &model_file)) {
         overlay::progress_window(ctx, &view);
     }
+    if let Some(opening) = opening {
+        overlay::progress_window(ctx, &overlay::recording_open_view(opening));
+    }
     if let Some(error) = &scene.error
         && !panels.load_error_dismissed
         && !overlay::load_error_window(ctx, error)
     {
         panels.load_error_dismissed = true;
+    }
+    if let Some(error) = recording_error
+        && !panels.recording_error_dismissed
+        && !overlay::error_window(ctx, overlay::RECORDING_ERROR, &error.0)
+    {
+        panels.recording_error_dismissed = true;
     }
     // The 3D view gets the area the panels leave, so framing and picking match what is seen.
     if let (Ok(window), Ok(mut camera)) = (windows.single(), cameras.single_mut()) {

@@ -5,6 +5,7 @@
 use bevy_egui::egui::{self, Align2, Color32, RichText};
 
 use crate::model_load::{LoadStage, ModelLoad, human_bytes};
+use crate::opening::OpeningRecording;
 
 /// A job's progress as the window shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,19 +50,45 @@ pub fn progress_window(ctx: &egui::Context, view: &ProgressView) {
         });
 }
 
+/// The progress of a recording being opened: its chunks indexed.
+pub fn recording_open_view(opening: &OpeningRecording) -> ProgressView {
+    let file = opening.path.file_name().map_or_else(|| opening.path.display().to_string(), |f| f.to_string_lossy().into_owned());
+    let seconds = opening.started.elapsed().as_secs_f64();
+    let (done, total) = opening.chunks();
+    let (fraction, detail) = if total == 0 {
+        (0.0, format!("reading the file ({seconds:.0} s)"))
+    } else {
+        (done as f32 / total as f32, format!("indexing for seeks: chunk {done} of {total} ({seconds:.0} s)"))
+    };
+    ProgressView { title: format!("Opening {file}"), detail, fraction }
+}
+
+/// What the model's load error window says.
+pub const MODEL_ERROR: (&str, &str) = ("The model could not be loaded", "Live twins, the tree, alarms and trends still work without the 3D view.");
+/// What the recording's error window says.
+pub const RECORDING_ERROR: (&str, &str) = ("The recording could not be opened", "Nothing is replayed; check the file with `twinscope state --replay FILE`.");
+
 /// The model's load error; returns false once the user dismisses it.
 pub fn load_error_window(ctx: &egui::Context, message: &str) -> bool {
+    error_window(ctx, MODEL_ERROR, message)
+}
+
+/// An error in the middle of the window: what failed, why, and what still works; returns
+/// false once the user dismisses it.
+pub fn error_window(ctx: &egui::Context, (title, consequence): (&str, &str), message: &str) -> bool {
     let mut open = true;
-    egui::Window::new(RichText::new("The model could not be loaded").color(Color32::from_rgb(230, 40, 40)).strong())
-        .id(egui::Id::new("load-error-window"))
+    egui::Window::new(RichText::new(title).color(Color32::from_rgb(230, 40, 40)).strong())
+        .id(egui::Id::new(("error-window", title)))
         .collapsible(false)
         .resizable(false)
         .anchor(Align2::CENTER_CENTER, egui::Vec2::ZERO)
         .show(ctx, |ui| {
             ui.set_max_width(560.0);
             ui.label(RichText::new(message).strong());
-            ui.label("Live twins, the tree, alarms and trends still work without the 3D view.");
-            ui.label(RichText::new("`twinscope check SCENE` lists every problem with the scene and its model.").weak());
+            ui.label(consequence);
+            if title == MODEL_ERROR.0 {
+                ui.label(RichText::new("`twinscope check SCENE` lists every problem with the scene and its model.").weak());
+            }
             if ui.button("Dismiss").clicked() {
                 open = false;
             }

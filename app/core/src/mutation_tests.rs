@@ -163,3 +163,42 @@ fn gltf_models_damaged_never_panic() {
     assert!(refused > 0, "damage is noticed");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A broker carrying 100,000 made-up topics and a 20,000-key payload: the store stops at its
+/// caps and counts what it refused, and the plant's real twins keep updating.
+#[test]
+fn a_flood_of_made_up_topics_and_keys_stays_within_the_caps() {
+    let config = StoreConfig { max_twins: 2_000, max_entries_per_twin: 500, ..Default::default() };
+    let mut store = TwinStore::new(config, RuleSet::default());
+    store.declare("pump1", None, None);
+    let mut schema = SchemaChoice::replay().build();
+    let mut updates = Vec::new();
+    let mut feed = |store: &mut TwinStore, topic: &str, payload: &[u8]| {
+        updates.clear();
+        let _ = schema.decode(topic, payload, NOW, &mut updates);
+        store.apply_all(&updates, NOW);
+    };
+    let mut mutator = Mutator::new(11);
+    for n in 0..100_000u64 {
+        let random = mutator.below(usize::MAX);
+        match n % 4 {
+            0 => feed(&mut store, &format!("te/device/r{random:x}///m/"), br#"{"x":1}"#),
+            1 => feed(&mut store, &format!("te/device/r{random:x}///a/t{n}"), br#"{"severity":"major","text":"x"}"#),
+            2 => feed(&mut store, &format!("spBv1.0/G{random:x}/NDATA/E{n}"), b"\x08\x01"),
+            _ => feed(&mut store, &format!("plant/{random:x}/telemetry"), br#"{"v":1}"#),
+        }
+    }
+    let wide: String = format!("{{{}}}", (0..20_000).map(|k| format!("\"k{k}\":1")).collect::<Vec<_>>().join(","));
+    let started = std::time::Instant::now();
+    feed(&mut store, "te/device/pump1///m/", wide.as_bytes());
+    eprintln!("a 20,000-key payload ({} KB) decoded and applied in {:.1} ms", wide.len() / 1024, started.elapsed().as_secs_f64() * 1e3);
+    assert!(store.len() <= 2_000, "{} twins", store.len());
+    let refused = store.refused();
+    assert!(refused.twins > 90_000, "{refused:?}");
+    let pump = store.twin("pump1").unwrap();
+    assert_eq!(pump.properties.len(), 500, "a twin holds at most its cap of properties");
+    assert!(refused.entries >= 19_500, "{refused:?}");
+    // The plant's real twin still updates, on a property it had and on one it has not.
+    feed(&mut store, "te/device/pump1///m/", br#"{"k7": 42}"#);
+    assert_eq!(store.twin("pump1").unwrap().property("k7").unwrap().value, 42.0);
+}

@@ -20,6 +20,8 @@
 //! [twins]
 //! from_model = true                    # the model's node tree is the twin hierarchy
 //! stale_after_secs = 15
+//! max_twins = 250000                   # twins made from data at most (refusals are counted)
+//! max_properties_per_twin = 5000       # and properties, alarm types, events per twin
 //!
 //! [[rule]]
 //! twins = "*-bearing-*"
@@ -162,12 +164,31 @@ pub struct TwinsSection {
     pub stale_after_secs: f64,
     #[serde(default = "default_history_len")]
     pub history_len: usize,
+    /// Twins made from data at most (what a broker's random topics could otherwise grow).
+    #[serde(default = "default_max_twins")]
+    pub max_twins: usize,
+    /// Properties (and alarm types, event types, data fragments) per twin at most.
+    #[serde(default = "default_max_properties")]
+    pub max_properties_per_twin: usize,
 }
 
 impl Default for TwinsSection {
     fn default() -> Self {
-        TwinsSection { from_model: true, stale_after_secs: default_stale_after(), history_len: default_history_len() }
+        TwinsSection {
+            from_model: true,
+            stale_after_secs: default_stale_after(),
+            history_len: default_history_len(),
+            max_twins: default_max_twins(),
+            max_properties_per_twin: default_max_properties(),
+        }
     }
+}
+
+fn default_max_twins() -> usize {
+    crate::twin::DEFAULT_MAX_TWINS
+}
+fn default_max_properties() -> usize {
+    crate::twin::DEFAULT_MAX_ENTRIES_PER_TWIN
 }
 
 fn yes() -> bool {
@@ -221,6 +242,8 @@ impl LoadedScene {
         StoreConfig {
             history_len: self.manifest.twins.history_len,
             stale_after: Duration::from_secs_f64(self.manifest.twins.stale_after_secs),
+            max_twins: self.manifest.twins.max_twins,
+            max_entries_per_twin: self.manifest.twins.max_properties_per_twin,
         }
     }
 
@@ -251,6 +274,14 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<SceneManifest, SceneErr
     // Up to a year: beyond it nothing would ever be stale, and a duration that large overflows.
     if !(manifest.twins.stale_after_secs.is_finite() && manifest.twins.stale_after_secs > 0.0 && manifest.twins.stale_after_secs <= 366.0 * 86_400.0) {
         return Err(fail("twins.stale_after_secs must be a positive number of seconds, at most a year".into()));
+    }
+    // A trend of more than a day at 10 Hz is not a trend: the cap keeps a typo from
+    // reserving gigabytes per property.
+    if !(1..=1_000_000).contains(&manifest.twins.history_len) {
+        return Err(fail("twins.history_len must be from 1 to 1000000 samples".into()));
+    }
+    if manifest.twins.max_twins == 0 || manifest.twins.max_properties_per_twin == 0 {
+        return Err(fail("twins.max_twins and twins.max_properties_per_twin must be at least 1".into()));
     }
     if manifest.binding.extras_key.is_empty() {
         return Err(fail("binding.extras_key must not be empty".into()));
@@ -337,6 +368,10 @@ mod tests {
         assert_eq!(manifest.binding.extras_key, "twin");
         assert!(manifest.twins.from_model);
         assert_eq!(manifest.twins.stale_after_secs, 15.0);
+        for bad in ["history_len = 0", "history_len = 100000000", "max_twins = 0", "max_properties_per_twin = 0"] {
+            let err = parse(&format!("[scene]\nmodel = \"x.glb\"\n[twins]\n{bad}\n")).unwrap_err();
+            assert!(err.contains(bad.split(' ').next().unwrap()), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -70,6 +70,10 @@ fn twin_json(store: &TwinStore, index: TwinIndex) -> Value {
 pub fn state_json(store: &TwinStore, stats: Option<&StatsSnapshot>) -> Value {
     let twins: Vec<Value> = walk(store).into_iter().map(|(index, _)| twin_json(store, index)).collect();
     let mut report = json!({ "twins": twins });
+    let refused = store.refused();
+    if refused != Default::default() {
+        report["refused"] = json!({ "twins": refused.twins, "properties": refused.entries });
+    }
     if let Some(stats) = stats {
         report["ingest"] = json!({
             "connected": stats.connected,

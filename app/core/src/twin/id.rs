@@ -64,6 +64,9 @@ impl From<&str> for TwinId {
     }
 }
 
+/// Strings an [`Interner`] keeps at most: names of a large plant's twins and properties, with room.
+pub const MAX_INTERNED: usize = 500_000;
+
 /// Hands out shared strings for names seen before, so steady-state decoding allocates nothing
 /// for ids, property names and types (a plant repeats the same few thousand names forever).
 #[derive(Default)]
@@ -72,13 +75,17 @@ pub struct Interner {
 }
 
 impl Interner {
-    /// Returns the shared copy of `text`, storing it the first time.
+    /// Returns the shared copy of `text`, storing it the first time. Past [`MAX_INTERNED`]
+    /// strings (a flood of made-up names) new ones are returned unshared and not kept, so
+    /// the interner stops growing.
     pub fn intern(&mut self, text: &str) -> Arc<str> {
         if let Some(existing) = self.strings.get(text) {
             return existing.clone();
         }
         let shared: Arc<str> = Arc::from(text);
-        self.strings.insert(shared.clone());
+        if self.strings.len() < MAX_INTERNED {
+            self.strings.insert(shared.clone());
+        }
         shared
     }
 

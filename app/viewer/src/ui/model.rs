@@ -298,6 +298,8 @@ pub struct StatusBarView {
     pub reconnects: u64,
     /// Twins per status, indexed by `Status as usize`.
     pub counts: [usize; 5],
+    /// What the store's caps refused (new twins, new properties), shown when any.
+    pub refused: twinscope_core::twin::Refused,
     pub alarms: AlarmCounts,
     pub scene_error: Option<String>,
     pub focus: FocusMode,
@@ -357,6 +359,7 @@ pub fn status_bar_view(store: &TwinStore, stats: &StatsSnapshot, messages_per_se
         coalesced: stats.coalesced,
         reconnects: stats.connects.saturating_sub(1),
         counts,
+        refused: store.refused(),
         alarms: store.alarm_book().counts(),
         scene_error: scene_error.map(str::to_owned),
         focus: FocusMode::Normal,

@@ -96,6 +96,10 @@ pub fn status_bar(ui: &mut egui::Ui, view: &StatusBarView, record: &RecordView) 
         ui.separator();
         let errors = RichText::new(format!("{} decode errors", view.decode_errors));
         ui.label(if view.decode_errors > 0 { errors.color(Color32::from_rgb(242, 158, 18)) } else { errors });
+        if view.refused != Default::default() {
+            ui.label(RichText::new(format!("refused by caps: {} new twins, {} new properties", view.refused.twins, view.refused.entries)).color(Color32::from_rgb(242, 158, 18)))
+                .on_hover_text("the scene's [twins] max_twins and max_properties_per_twin keep a broker's made-up topics from growing memory without end");
+        }
         if view.unknown_topics > 0 {
             ui.label(format!("{} unknown topics", view.unknown_topics));
         }

@@ -194,7 +194,9 @@ impl SparkplugSchema {
     /// held; from before the last applied one (a duplicate) it is ignored.
     #[allow(clippy::too_many_arguments)]
     fn edge(&mut self, group: &str, kind: MessageType, node: &str, device: Option<&str>, bytes: &[u8], header: Header, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, ProtoError> {
-        let n = self.node_of(group, node);
+        let Some(n) = self.node_of(group, node) else {
+            return Err(ProtoError(format!("more than {} edge nodes: {group}/{node} is not followed", crate::twin::DEFAULT_MAX_TWINS)));
+        };
         let Some(seq) = header.seq.filter(|_| kind != MessageType::NDeath).map(|s| (s % 256) as u8) else {
             return self.apply_edge(n, kind, device, Body::Raw(bytes), header.timestamp, received, out);
         };
@@ -248,8 +250,9 @@ impl SparkplugSchema {
     }
 
     /// The node's position, its state made if it is new (its key is built in a reused buffer:
-    /// a known node costs one lookup and no allocation).
-    fn node_of(&mut self, group: &str, node: &str) -> usize {
+    /// a known node costs one lookup and no allocation). Past as many nodes as a store holds
+    /// twins, a flood of made-up node names makes no more state.
+    fn node_of(&mut self, group: &str, node: &str) -> Option<usize> {
         let mut key = std::mem::take(&mut self.key_buffer);
         key.clear();
         key.push_str(group);
@@ -257,6 +260,10 @@ impl SparkplugSchema {
         key.push_str(node);
         let n = match self.node_index.get(key.as_str()) {
             Some(n) => *n,
+            None if self.nodes.len() >= crate::twin::DEFAULT_MAX_TWINS => {
+                self.key_buffer = key;
+                return None;
+            }
             None => {
                 let n = self.nodes.len();
                 self.nodes.push(EdgeNode {
@@ -277,7 +284,7 @@ impl SparkplugSchema {
             }
         };
         self.key_buffer = key;
-        n
+        Some(n)
     }
 
     fn apply_held(&mut self, n: usize, held: &Held, out: &mut Vec<TwinUpdate>) {

@@ -53,6 +53,15 @@ impl ThinEdgeSchema {
         self
     }
 
+    /// Notes an announced entity. Past as many as a store holds twins the set stops growing:
+    /// a flood of made-up entities is then announced with each message, which the store
+    /// ignores for twins it has and refuses past its own cap.
+    fn remember(&mut self, twin: &TwinId) {
+        if self.known.len() < crate::twin::DEFAULT_MAX_TWINS {
+            self.known.insert(twin.clone());
+        }
+    }
+
     fn twin_id(&mut self, entity: &EntityTopicId<'_>) -> TwinId {
         entity.twin_id_into(&mut self.id_buffer);
         self.interner.twin_id(&self.id_buffer)
@@ -64,7 +73,7 @@ impl ThinEdgeSchema {
         if self.known.contains(twin) {
             return;
         }
-        self.known.insert(twin.clone());
+        self.remember(twin);
         let (kind, parent) = if let Some(device) = entity.service_device() {
             (EntityKind::Service, Some(self.twin_id(&device)))
         } else if entity.is_default_device() && twin.as_str() == "main" {
@@ -104,7 +113,7 @@ impl ThinEdgeSchema {
         };
         let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
         let display_name = text("displayName").or_else(|| text("name"));
-        self.known.insert(twin.clone());
+        self.remember(&twin);
         out.push(TwinUpdate::Register { twin, implicit: false, parent, kind, display_name, entity_type: text("type") });
         Ok(Decoded::Updates(1))
     }

@@ -63,6 +63,11 @@ impl TwinStore {
 
     pub(super) fn raise_alarm(&mut self, index: TwinIndex, alarm: ActiveAlarm, cause: &str) {
         let twin = &mut self.twins[index.0 as usize];
+        // A new alarm type on a twin that holds as many as it may is refused (counted).
+        if twin.alarms.len() >= self.config.max_entries_per_twin && !twin.alarms.iter().any(|a| a.alarm_type == alarm.alarm_type) {
+            self.refused.entries += 1;
+            return;
+        }
         let activation = Activation {
             twin: index,
             twin_id: &twin.id,

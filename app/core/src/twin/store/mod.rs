@@ -276,12 +276,32 @@ pub struct StoreConfig {
     pub history_len: usize,
     /// A twin that received data but nothing for this long is stale.
     pub stale_after: Duration,
+    /// Twins the store makes from data at most (declared twins always fit): a broker carrying
+    /// random topics cannot make memory grow without end. What is refused is counted.
+    pub max_twins: usize,
+    /// Properties a twin holds at most, and as many alarm types, event types and data
+    /// fragments (a payload with 20,000 keys stops here).
+    pub max_entries_per_twin: usize,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { history_len: 600, stale_after: Duration::from_secs(15) }
+        StoreConfig { history_len: 600, stale_after: Duration::from_secs(15), max_twins: DEFAULT_MAX_TWINS, max_entries_per_twin: DEFAULT_MAX_ENTRIES_PER_TWIN }
     }
+}
+
+/// Default cap on twins made from data: a plant of tens of thousands of parts, with room.
+pub const DEFAULT_MAX_TWINS: usize = 250_000;
+/// Default cap on a twin's properties (and alarm types, event types, fragments).
+pub const DEFAULT_MAX_ENTRIES_PER_TWIN: usize = 5_000;
+
+/// What the caps refused since the store was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Refused {
+    /// Updates for new twins past `max_twins`.
+    pub twins: u64,
+    /// New properties, alarm types, event types or fragments past `max_entries_per_twin`.
+    pub entries: u64,
 }
 
 /// Every twin and the hierarchy between them.
@@ -294,6 +314,7 @@ pub struct TwinStore {
     config: StoreConfig,
     changed: Vec<TwinIndex>,
     changed_flag: Vec<bool>,
+    refused: Refused,
 }
 
 impl TwinStore {
@@ -307,6 +328,7 @@ impl TwinStore {
             config,
             changed: Vec::new(),
             changed_flag: Vec::new(),
+            refused: Refused::default(),
         }
     }
 
@@ -327,6 +349,11 @@ impl TwinStore {
     /// The alarm list and its history.
     pub fn alarm_book(&self) -> &AlarmBook {
         &self.alarm_book
+    }
+
+    /// What the caps refused (see [`StoreConfig::max_twins`]).
+    pub fn refused(&self) -> Refused {
+        self.refused
     }
 
     pub fn config(&self) -> &StoreConfig {
@@ -383,10 +410,11 @@ impl TwinStore {
     }
 
     /// Declares a twin known before any data arrives (from the scene's model or manifest).
+    /// Declared twins are not capped: the scene names them.
     pub fn declare(&mut self, id: &str, parent: Option<&str>, display_name: Option<&str>) -> TwinIndex {
-        let index = self.ensure(&TwinId::new(id));
+        let index = self.insert(&TwinId::new(id));
         if let Some(parent) = parent {
-            let parent_index = self.ensure(&TwinId::new(parent));
+            let parent_index = self.insert(&TwinId::new(parent));
             self.set_parent(index, parent_index);
         }
         if let Some(name) = display_name {
@@ -434,10 +462,13 @@ impl TwinStore {
             let index = match run {
                 Some((last, index)) if last.same_instance(id) => index,
                 _ => {
-                    if let Some((_, finished)) = run {
+                    if let Some((_, finished)) = run.take() {
                         self.refresh_status(finished);
                     }
-                    self.ensure(id)
+                    match self.ensure(id) {
+                        Some(index) => index,
+                        None => continue,
+                    }
                 }
             };
             run = Some((id, index));
@@ -453,7 +484,7 @@ impl TwinStore {
         if self.is_redundant_registration(update) {
             return;
         }
-        let index = self.ensure(update.twin());
+        let Some(index) = self.ensure(update.twin()) else { return };
         self.apply_to(index, update, now);
         self.refresh_status(index);
     }
@@ -467,8 +498,9 @@ impl TwinStore {
     fn apply_to(&mut self, index: TwinIndex, update: &TwinUpdate, now: Timestamp) {
         match update {
             TwinUpdate::Register { parent, kind, display_name, entity_type, .. } => {
-                if let Some(parent) = parent {
-                    let parent_index = self.ensure(parent);
+                if let Some(parent) = parent
+                    && let Some(parent_index) = self.ensure(parent)
+                {
                     self.set_parent(index, parent_index);
                 }
                 let twin = &mut self.twins[index.0 as usize];
@@ -481,7 +513,7 @@ impl TwinStore {
                 }
             }
             TwinUpdate::Measurement { name, value, time, .. } => {
-                let position = self.property_slot(index, name);
+                let Some(position) = self.property_slot(index, name) else { return };
                 let twin = &mut self.twins[index.0 as usize];
                 let property = &mut twin.properties[position];
                 property.value = *value;
@@ -504,20 +536,23 @@ impl TwinStore {
                 self.mark_seen(index, now);
             }
             TwinUpdate::Historical { name, value, time, .. } => {
-                let position = self.property_slot(index, name);
+                let Some(position) = self.property_slot(index, name) else { return };
                 self.twins[index.0 as usize].properties[position].history.insert_past(*time, *value);
             }
             TwinUpdate::Unit { name, unit, .. } => {
                 // Units may arrive (retained) before the first value: the property waits.
-                let position = self.property_slot(index, name);
+                let Some(position) = self.property_slot(index, name) else { return };
                 self.twins[index.0 as usize].properties[position].unit = Some(unit.clone());
             }
             TwinUpdate::Event { event_type, text, time, .. } => {
+                let cap = self.config.max_entries_per_twin;
                 let twin = &mut self.twins[index.0 as usize];
                 let event = LastEvent { event_type: event_type.clone(), text: text.clone(), time: *time };
+                let count = twin.events.len();
                 match twin.events.iter_mut().find(|e| e.event_type == *event_type) {
                     Some(existing) => *existing = event,
-                    None => twin.events.push(event),
+                    None if count < cap => twin.events.push(event),
+                    None => self.refused.entries += 1,
                 }
             }
             TwinUpdate::AlarmRaised { alarm_type, severity, text, time, .. } => {
@@ -527,8 +562,10 @@ impl TwinStore {
                 self.clear_alarm(index, alarm_type, *time, "device");
             }
             TwinUpdate::Fragment { name, value, .. } => {
+                let cap = self.config.max_entries_per_twin;
                 let twin = &mut self.twins[index.0 as usize];
                 match value {
+                    Some(_) if twin.fragments.len() >= cap && !twin.fragments.contains_key(name) => self.refused.entries += 1,
                     Some(value) => {
                         twin.fragments.insert(name.clone(), value.clone());
                     }
@@ -549,15 +586,20 @@ impl TwinStore {
         }
     }
 
-    /// The position of a twin's property, made (with its rules) if it is new.
-    fn property_slot(&mut self, index: TwinIndex, name: &Arc<str>) -> usize {
+    /// The position of a twin's property, made (with its rules) if it is new and the twin
+    /// has room ([`StoreConfig::max_entries_per_twin`]).
+    fn property_slot(&mut self, index: TwinIndex, name: &Arc<str>) -> Option<usize> {
         let twin = &mut self.twins[index.0 as usize];
         if let Some(position) = twin.position_of(name) {
-            return position;
+            return Some(position);
+        }
+        if twin.properties.len() >= self.config.max_entries_per_twin {
+            self.refused.entries += 1;
+            return None;
         }
         let rule = self.rules.find(twin.id.as_str(), name);
         let limits = self.alarm_rules.find(twin.id.as_str(), name);
-        twin.push_property(Property::new(name.clone(), rule, limits, self.config.history_len))
+        Some(twin.push_property(Property::new(name.clone(), rule, limits, self.config.history_len)))
     }
 
     /// Marks twins stale that received data once but nothing for `stale_after`.
@@ -598,7 +640,20 @@ impl TwinStore {
         }
     }
 
-    fn ensure(&mut self, id: &TwinId) -> TwinIndex {
+    /// The twin's index, made if it is new and the store has room ([`StoreConfig::max_twins`]).
+    fn ensure(&mut self, id: &TwinId) -> Option<TwinIndex> {
+        if let Some(index) = self.index.get(id) {
+            return Some(*index);
+        }
+        if self.twins.len() >= self.config.max_twins {
+            self.refused.twins += 1;
+            return None;
+        }
+        Some(self.insert(id))
+    }
+
+    /// The twin's index, made if it is new, whatever the cap.
+    fn insert(&mut self, id: &TwinId) -> TwinIndex {
         if let Some(index) = self.index.get(id) {
             return *index;
         }

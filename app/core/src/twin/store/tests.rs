@@ -4,7 +4,7 @@ use super::*;
 use crate::rules::RuleSet;
 
 fn store() -> TwinStore {
-    TwinStore::new(StoreConfig { history_len: 4, stale_after: Duration::from_secs(10) }, RuleSet::default())
+    TwinStore::new(StoreConfig { history_len: 4, stale_after: Duration::from_secs(10), ..Default::default() }, RuleSet::default())
 }
 
 fn measurement(twin: &str, name: &str, value: f64, t: i64) -> TwinUpdate {
@@ -248,7 +248,8 @@ fn alarms_cleared_while_disconnected_are_cleared_after_the_resync_window() {
 /// value lands on its own property, set again in place, never duplicated.
 #[test]
 fn many_properties_are_found_by_name_and_never_duplicated() {
-    let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+    // Above the default cap of properties per twin: a gateway device with this many tags.
+    let mut store = TwinStore::new(StoreConfig { max_entries_per_twin: 20_000, ..Default::default() }, RuleSet::default());
     let now = Timestamp(1_700_000_000_000_000);
     let names: Vec<std::sync::Arc<str>> = (0..20_000).map(|i| format!("signal{i}").into()).collect();
     let big = crate::twin::TwinId::from("big");

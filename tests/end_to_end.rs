@@ -170,6 +170,10 @@ fn cli_rejects_bad_arguments_clearly() {
     }
     let output = run_twinscope(&["--xr", "--snap-turn", "400", "--exit-after", "1s"], Duration::from_secs(30));
     assert!(stderr(&output).contains("is not an angle from 5 to 180 degrees"), "{}", stderr(&output));
+    let output = run_twinscope(&["--tz", "Mars/Olympus_Mons", "--exit-after", "1s"], Duration::from_secs(30));
+    assert!(!output.status.success() && stderr(&output).contains("time zone \"Mars/Olympus_Mons\""), "{}", stderr(&output));
+    let output = run_twinscope(&["--sim-rate", "inf", "--exit-after", "1s"], Duration::from_secs(30));
+    assert!(!output.status.success() && stderr(&output).contains("is not a rate"), "{}", stderr(&output));
 }
 
 // ---- ingest over real TCP ------------------------------------------------------------------

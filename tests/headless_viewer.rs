@@ -182,7 +182,7 @@ mod replay {
             let mut app = App::new();
             app.add_plugins(MinimalPlugins).add_plugins((TwinSyncPlugin, ReplayPlugin));
             app.insert_resource(TwinState { store: fresh() });
-            let opening = OpeningRecording::start(path, twinscope_core::schema::combined::SchemaChoice::replay(), OpenFor::Replay, std::sync::Arc::new(fresh), &fresh(), 0);
+            let opening = OpeningRecording::start(path, twinscope_core::schema::combined::SchemaChoice::replay(), OpenFor::Replay, std::sync::Arc::new(fresh), &fresh(), Default::default());
             let progress = opening.progress.clone();
             app.insert_resource(opening);
             let end = std::time::Instant::now() + Duration::from_secs(20);
@@ -227,7 +227,7 @@ mod replay {
             speed: 1.0,
             loop_range: None,
             loop_mark: None,
-            utc_offset_seconds: 3600,
+            plant_clock: twinscope_core::time_zone::PlantClock::Fixed(3600),
             fresh_store: Box::new(fresh),
             error: None,
         });
@@ -269,6 +269,25 @@ mod replay {
         assert_eq!(status(&app), Status::Alarm);
         let session = app.world().resource::<ReplaySession>();
         assert_eq!(session.clock(at(0)), "2023-11-14 23:13:20.000+01:00");
+    }
+
+    /// A replay across the night the clocks go forward, in the plant's named zone: the clock
+    /// shows the local time the operators saw on each side of the change.
+    #[test]
+    fn the_replay_clock_follows_daylight_saving_in_the_plant_s_zone() {
+        use twinscope_core::time_zone::{PlantClock, TimeZone};
+        let Ok(berlin) = TimeZone::named("Europe/Berlin") else {
+            eprintln!("SKIPPED: no Europe/Berlin in the tz database (apt-get install tzdata)");
+            return;
+        };
+        let mut app = replay_app();
+        app.world_mut().resource_mut::<ReplaySession>().plant_clock = PlantClock::Zone(std::sync::Arc::new(berlin));
+        let session = app.world().resource::<ReplaySession>();
+        let utc = |text: &str| Timestamp::parse_rfc3339(text).unwrap();
+        assert_eq!(session.clock(utc("2026-03-29T00:59:00Z")), "2026-03-29 01:59:00.000+01:00");
+        assert_eq!(session.clock(utc("2026-03-29T01:01:00Z")), "2026-03-29 03:01:00.000+02:00");
+        assert_eq!(session.clock(utc("2026-10-25T00:30:00Z")), "2026-10-25 02:30:00.000+02:00");
+        assert_eq!(session.clock(utc("2026-10-25T01:30:00Z")), "2026-10-25 02:30:00.000+01:00", "the repeated hour, told apart by its offset");
     }
 
     #[test]
@@ -355,7 +374,7 @@ fn the_dvr_looks_back_while_live_data_keeps_arriving_and_goes_live_again() {
     app.insert_resource(TwinState { store: fresh() })
         .insert_resource(StoreTemplate(std::sync::Arc::new(fresh)))
         .insert_resource(IngestLink { batches, stats: ingest.stats.clone() })
-        .insert_resource(Dvr::new(broker.address.clone(), Duration::from_secs(600), 0));
+        .insert_resource(Dvr::new(broker.address.clone(), Duration::from_secs(600), Default::default()));
 
     let options = rumqttc::MqttOptions::new("headless-dvr-test", broker.address.host.clone(), broker.address.port);
     let (client, mut connection) = rumqttc::Client::new(options, 100);

@@ -118,7 +118,7 @@ fn dvr_look_back_and_go_live_under_live_load_keep_live_batches_in_the_live_store
     app.insert_resource(TwinState { store: fresh_store() })
         .insert_resource(StoreTemplate(std::sync::Arc::new(fresh_store)))
         .insert_resource(IngestLink { batches, stats: ingest.stats.clone() })
-        .insert_resource(Dvr::new(broker.address.clone(), Duration::from_secs(600), 0));
+        .insert_resource(Dvr::new(broker.address.clone(), Duration::from_secs(600), Default::default()));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -31,6 +31,7 @@ pub mod rules;
 pub mod schema;
 pub mod sim;
 pub mod time;
+pub mod time_zone;
 pub mod twin;
 pub mod update;
 

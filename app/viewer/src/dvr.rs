@@ -60,7 +60,7 @@ pub struct Dvr {
     previous: Option<(PathBuf, Timestamp)>,
     counter: u32,
     /// The plant's offset from UTC, for the clock while looking back.
-    pub utc_offset_seconds: i64,
+    pub plant_clock: twinscope_core::time_zone::PlantClock,
     pub error: Option<String>,
 }
 
@@ -68,14 +68,14 @@ impl Dvr {
     /// Segments go into a folder of their own under the user's cache folder
     /// (`~/.cache/twinscope/` on Linux), readable by the user alone: they hold everything the
     /// plant's broker carried.
-    pub fn new(connection: impl Into<ConnectionSettings>, window: Duration, utc_offset_seconds: i64) -> Self {
+    pub fn new(connection: impl Into<ConnectionSettings>, window: Duration, plant_clock: twinscope_core::time_zone::PlantClock) -> Self {
         let base = dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("twinscope");
         // One folder per DVR: two in one process (tests) must not share segments.
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
         let instance = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let directory = base.join(format!("dvr-{}-{instance}", std::process::id()));
         let schemas = twinscope_core::schema::combined::SchemaChoice::replay();
-        Dvr { connection: connection.into(), schemas, directory, window, current: None, previous: None, counter: 0, utc_offset_seconds, error: None }
+        Dvr { connection: connection.into(), schemas, directory, window, current: None, previous: None, counter: 0, plant_clock, error: None }
     }
 
     /// The oldest instant the DVR can show.
@@ -184,7 +184,7 @@ fn apply_dvr_commands(
                 // Opened and indexed on a background thread: the window keeps drawing (and
                 // live data keeps arriving) meanwhile; the look-back shows when it is ready.
                 let like = stash.live_store(&mut state.store);
-                let opening = OpeningRecording::start(&path, dvr.schemas.for_replay(), OpenFor::LookBack(at), template.0.clone(), like, dvr.utc_offset_seconds);
+                let opening = OpeningRecording::start(&path, dvr.schemas.for_replay(), OpenFor::LookBack(at), template.0.clone(), like, dvr.plant_clock.clone());
                 bevy_commands.insert_resource(opening);
             }
         }

@@ -26,6 +26,7 @@
 pub mod alarm_actions;
 pub mod camera;
 pub mod capture;
+pub mod command_line;
 pub mod dvr;
 pub mod focus;
 pub mod headless;

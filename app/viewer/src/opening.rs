@@ -12,6 +12,7 @@ use crossbeam_channel::{Receiver, TryRecvError};
 use twinscope_core::Timestamp;
 use twinscope_core::replay::{IndexProgress, Recording};
 use twinscope_core::schema::combined::SchemaChoice;
+use twinscope_core::time_zone::PlantClock;
 use twinscope_core::twin::TwinStore;
 
 use crate::dvr::Dvr;
@@ -41,7 +42,7 @@ pub struct OpeningRecording {
     /// The twins of the shown store when the thread started (their indices are kept).
     twins_then: usize,
     fresh_store: FreshStore,
-    utc_offset_seconds: i64,
+    plant_clock: PlantClock,
 }
 
 struct Opened {
@@ -60,7 +61,7 @@ pub struct RecordingError(pub String);
 impl OpeningRecording {
     /// Starts opening `path`; `like` is the store shown now (the replay's store keeps its
     /// twins' indices, as entities are bound by index).
-    pub fn start(path: &Path, schemas: SchemaChoice, purpose: OpenFor, fresh_store: FreshStore, like: &TwinStore, utc_offset_seconds: i64) -> Self {
+    pub fn start(path: &Path, schemas: SchemaChoice, purpose: OpenFor, fresh_store: FreshStore, like: &TwinStore, plant_clock: PlantClock) -> Self {
         let (sender, receiver) = crossbeam_channel::bounded(1);
         let progress = Arc::new(IndexProgress::default());
         let like_ids: Vec<String> = like.twins().map(|(_, twin)| twin.id.as_str().to_owned()).collect();
@@ -72,7 +73,7 @@ impl OpeningRecording {
         if let Err(error) = spawned {
             error!("cannot start the thread that opens {}: {error}", path.display());
         }
-        OpeningRecording { path: path.to_owned(), purpose, progress, started: Instant::now(), receiver, twins_then: like.len(), fresh_store, utc_offset_seconds }
+        OpeningRecording { path: path.to_owned(), purpose, progress, started: Instant::now(), receiver, twins_then: like.len(), fresh_store, plant_clock }
     }
 
     /// Chunks indexed, of all (0 of 0 while the file is first read).
@@ -156,7 +157,7 @@ pub(crate) fn receive_opened_recording(
         speed: 1.0,
         loop_range: None,
         loop_mark: None,
-        utc_offset_seconds: opening.utc_offset_seconds,
+        plant_clock: opening.plant_clock.clone(),
         fresh_store: Box::new(move || make()),
         error: opened.error,
     });

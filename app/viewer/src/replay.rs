@@ -54,8 +54,8 @@ pub struct ReplaySession {
     pub speed: f64,
     pub loop_range: Option<(Timestamp, Timestamp)>,
     pub loop_mark: Option<Timestamp>,
-    /// The plant's offset from UTC, for the clock.
-    pub utc_offset_seconds: i64,
+    /// The plant's clock (time zone or fixed offset) for the replay clock.
+    pub plant_clock: twinscope_core::time_zone::PlantClock,
     /// Makes a fresh store as the scene declares it (the state before any message).
     pub fresh_store: Box<dyn Fn() -> TwinStore + Send + Sync>,
     pub error: Option<String>,
@@ -64,7 +64,7 @@ pub struct ReplaySession {
 impl ReplaySession {
     /// The wall-clock time at the replay position in the plant's time zone.
     pub fn clock(&self, time: Timestamp) -> String {
-        twinscope_core::time::UtcOffset(self.utc_offset_seconds).format(time)
+        self.plant_clock.format(time)
     }
 
     fn seek(&mut self, store: &mut TwinStore, at: Timestamp) {

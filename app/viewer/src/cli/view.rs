@@ -24,6 +24,7 @@ use twinscope_core::ingest::{IngestConfig, IngestHandle, spawn_ingest};
 use twinscope_core::manifest::{LoadedScene, load_scene};
 use twinscope_core::rules::RuleSet;
 use twinscope_core::sim::{SimConfig, SimHandle, spawn_simulator};
+use twinscope_core::time_zone::PlantClock;
 use twinscope_core::twin::{StoreConfig, TwinStore};
 
 use twinscope::alarm_actions::{AckPublisher, AlarmExport};
@@ -75,7 +76,7 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
     let mut app = viewer_app(&args, scene.as_ref(), scene_error, store)?;
     if args.dvr_minutes > 0.0 && !args.xr {
         let window = std::time::Duration::from_secs_f64(args.dvr_minutes * 60.0);
-        let mut dvr = Dvr::new(connection.clone(), window, args.utc_offset.unwrap_or_else(local_utc_offset));
+        let mut dvr = Dvr::new(connection.clone(), window, plant_clock(&args));
         dvr.schemas = schemas.for_replay();
         app.insert_resource(dvr);
     }
@@ -113,27 +114,20 @@ fn run_replay(
         eprintln!("error: {error}");
         return Ok(ExitCode::FAILURE);
     }
-    let utc_offset_seconds = args.utc_offset.unwrap_or_else(local_utc_offset);
-    let opening = OpeningRecording::start(path, schemas, OpenFor::Replay, std::sync::Arc::from(fresh_store), &store, utc_offset_seconds);
+    let opening = OpeningRecording::start(path, schemas, OpenFor::Replay, std::sync::Arc::from(fresh_store), &store, plant_clock(&args));
     let mut app = viewer_app(&args, scene.as_ref(), scene_error, store)?;
     app.insert_resource(opening).insert_resource(ConnectionInfo { broker: format!("replay of {}", path.display()), embedded: false, speaks: String::new() });
     Ok(exit_code(app.run()))
 }
 
-/// This machine's offset from UTC, in seconds.
-fn local_utc_offset() -> i64 {
-    #[cfg(unix)]
-    {
-        // SAFETY: localtime_r writes only into the tm we pass it.
-        unsafe {
-            let now = libc::time(std::ptr::null_mut());
-            let mut tm: libc::tm = std::mem::zeroed();
-            if !libc::localtime_r(&now, &mut tm).is_null() {
-                return tm.tm_gmtoff;
-            }
-        }
+/// The plant's clock: `--utc-offset` (fixed), else `--tz`, else this machine's zone (with
+/// daylight saving; UTC where it has none).
+fn plant_clock(args: &ViewArgs) -> PlantClock {
+    match (&args.utc_offset, &args.tz) {
+        (Some(offset), _) => PlantClock::Fixed(*offset),
+        (None, Some(zone)) => PlantClock::Zone(zone.clone()),
+        (None, None) => PlantClock::Zone(std::sync::Arc::new(twinscope_core::time_zone::TimeZone::local())),
     }
-    0
 }
 
 fn exit_code(exit: AppExit) -> ExitCode {
@@ -198,7 +192,7 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
         PanelsAtStart::Closed => PanelState::closed(),
     };
     panels.expand_tree_on_start = args.expand_tree;
-    panels.clock = twinscope_core::time::UtcOffset(args.utc_offset.unwrap_or_else(local_utc_offset));
+    panels.clock = plant_clock(args);
     app.insert_resource(panels).insert_resource(AlarmExport { folder: args.alarm_export_dir.clone(), last: None });
     if args.exit_after.is_some() {
         app.init_resource::<UiCost>();

@@ -7,7 +7,7 @@ use twinscope_core::alarms::AlarmState;
 use twinscope_core::twin::{Severity, TwinIndex, TwinStore};
 
 use super::alarm_view::{AlarmListState, AlarmTab};
-use twinscope_core::time::UtcOffset;
+use twinscope_core::time_zone::PlantClock;
 
 use super::model::UiCommand;
 use crate::visuals::colors::severity_srgb;
@@ -31,7 +31,7 @@ pub fn state_chip(ui: &mut egui::Ui, state: AlarmState, severity: Severity) {
     ui.label(chip);
 }
 
-pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListState, selected: Option<TwinIndex>, clock: UtcOffset) -> Vec<UiCommand> {
+pub fn alarm_panel(ui: &mut egui::Ui, store: &TwinStore, list: &mut AlarmListState, selected: Option<TwinIndex>, clock: &PlantClock) -> Vec<UiCommand> {
     let mut commands = Vec::new();
     let book = store.alarm_book();
     let shown: Vec<usize> = list.rows(store, selected).iter().copied().filter(|&i| i < book.alarms().len()).collect();
@@ -159,7 +159,7 @@ mod tests {
         let pump = store.find("pump1").unwrap();
         let mut list = AlarmListState::default();
         let mut harness = PanelHarness::new(1200.0, 300.0);
-        let mut draw = |ui: &mut egui::Ui| alarm_panel(ui, &store, &mut list, None, UtcOffset(0));
+        let mut draw = |ui: &mut egui::Ui| alarm_panel(ui, &store, &mut list, None, &PlantClock::default());
         harness.frame(vec![], &mut draw);
         let overheat: std::sync::Arc<str> = "overheat".into();
         let click = |harness: &mut PanelHarness, text: &str, draw: &mut dyn FnMut(&mut egui::Ui) -> Vec<UiCommand>| {
@@ -185,7 +185,7 @@ mod tests {
         let mut list = AlarmListState::default();
         let width = 496.0;
         let mut harness = PanelHarness::new(width, 400.0);
-        let mut draw = |ui: &mut egui::Ui| alarm_panel(ui, &store, &mut list, None, UtcOffset(0));
+        let mut draw = |ui: &mut egui::Ui| alarm_panel(ui, &store, &mut list, None, &PlantClock::default());
         harness.frame(vec![], &mut draw);
         for button in ["Ack", "Shelve"] {
             let at = harness.find(button).unwrap_or_else(|| panic!("{button} not drawn: {:?}", harness.texts));

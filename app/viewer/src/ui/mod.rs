@@ -87,7 +87,7 @@ pub struct PanelState {
     pub rollup: Rollup,
     /// Times in the panels are shown on the plant's clock (`--utc-offset`, default this
     /// machine's); exports stay in UTC.
-    pub clock: twinscope_core::time::UtcOffset,
+    pub clock: twinscope_core::time_zone::PlantClock,
     /// The model's load error was read and put away (it stays in the status bar).
     pub load_error_dismissed: bool,
     /// The same for a recording that could not be opened.
@@ -227,7 +227,7 @@ fn draw_panels(
     let mut bar = model::status_bar_view(&state.store, &rate.snapshot, rate.messages_per_second, &source, replay.is_some(), scene.error.as_deref());
     bar.focus = **focus;
     bar.publishes_acks = publishes_acks;
-    bar.connection_details = model::connection_details(&rate.snapshot, panels.clock);
+    bar.connection_details = model::connection_details(&rate.snapshot, &panels.clock);
     let record = model::RecordView {
         available: recorder.is_some(),
         progress: recorder.as_ref().and_then(|r| r.progress()),
@@ -250,7 +250,7 @@ fn draw_panels(
         commands.extend(bar.inner);
     }
     if panels.show_alarms {
-        let list = egui::Panel::bottom("alarm-list").resizable(true).default_size(150.0).show(&mut root, |ui| alarm_panel::alarm_panel(ui, &state.store, &mut panels.alarms, selected, panels.clock));
+        let list = egui::Panel::bottom("alarm-list").resizable(true).default_size(150.0).show(&mut root, |ui| alarm_panel::alarm_panel(ui, &state.store, &mut panels.alarms, selected, &panels.clock));
         bottom += list.response.rect.height();
         commands.extend(list.inner);
     }
@@ -262,7 +262,7 @@ fn draw_panels(
     }
     let mut right = 0.0;
     if panels.show_inspector {
-        let view = selected.map(|t| model::inspector_view(&state.store, &panels.rollup, t, panels.clock));
+        let view = selected.map(|t| model::inspector_view(&state.store, &panels.rollup, t, &panels.clock));
         let shelve_minutes = panels.alarms.shelve_minutes;
         let inspector = egui::Panel::right("inspector").resizable(true).default_size(330.0).show(&mut root, |ui| panels::inspector(ui, view.as_ref(), **focus, shelve_minutes));
         right = inspector.response.rect.width();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use twinscope_core::alarms::{AlarmCounts, AlarmSource, AlarmState};
 use twinscope_core::ingest::StatsSnapshot;
-use twinscope_core::time::UtcOffset;
+use twinscope_core::time_zone::PlantClock;
 use twinscope_core::twin::tree::Rollup;
 use twinscope_core::twin::{Severity, Status, TwinIndex, TwinStore};
 
@@ -211,7 +211,7 @@ fn shown(value: &serde_json::Value) -> String {
     }
 }
 
-pub fn inspector_view(store: &TwinStore, rollup: &Rollup, index: TwinIndex, clock: UtcOffset) -> InspectorView {
+pub fn inspector_view(store: &TwinStore, rollup: &Rollup, index: TwinIndex, clock: &PlantClock) -> InspectorView {
     let twin = store.get(index);
     let path = store.path_indices(index).into_iter().map(|i| (i, store.get(i).label().to_owned())).collect();
     let properties = twin
@@ -329,7 +329,7 @@ impl ConnectionView {
 }
 
 /// The connection's history for the status bar's hover text: counts and the last error.
-pub fn connection_details(stats: &StatsSnapshot, clock: twinscope_core::time::UtcOffset) -> String {
+pub fn connection_details(stats: &StatsSnapshot, clock: &PlantClock) -> String {
     let mut text = format!(
         "{} connection(s), {} lost, {} failed attempt(s)",
         stats.connects, stats.losses, stats.failed_attempts
@@ -352,7 +352,7 @@ pub fn status_bar_view(store: &TwinStore, stats: &StatsSnapshot, messages_per_se
         source: source.to_owned(),
         replay,
         connection: ConnectionView::of(stats),
-        connection_details: connection_details(stats, twinscope_core::time::UtcOffset(0)),
+        connection_details: connection_details(stats, &PlantClock::default()),
         messages_per_second,
         decode_errors: stats.decode_errors,
         unknown_topics: stats.unknown_topics,
@@ -382,7 +382,7 @@ mod tests {
         let recipe = serde_json::json!({"columns": ["Ingredient", "Amount"], "rows": [["Flour", 1.5], ["Water", 0.75]]});
         store.apply(&TwinUpdate::Fragment { twin: "plc".into(), name: "Recipe".into(), value: Some(recipe) }, Timestamp(0));
         store.apply(&TwinUpdate::Fragment { twin: "plc".into(), name: "Mode".into(), value: Some(serde_json::json!("Auto")) }, Timestamp(0));
-        let view = inspector_view(&store, &Rollup::compute(&store), plc, UtcOffset(0));
+        let view = inspector_view(&store, &Rollup::compute(&store), plc, &PlantClock::default());
         assert_eq!(view.fragments, [("Mode".to_owned(), "Auto".to_owned())]);
         assert_eq!(view.tables, [DataTable { name: "Recipe".into(), columns: vec!["Ingredient".into(), "Amount".into()], rows: vec![vec!["Flour".into(), "1.5".into()], vec!["Water".into(), "0.75".into()]] }]);
     }
@@ -399,7 +399,7 @@ mod tests {
         store.apply(&TwinUpdate::Unit { twin: "pump".into(), name: "flow".into(), unit: "m³/h".into() }, now);
         let alarm = TwinUpdate::AlarmRaised { twin: "seal".into(), alarm_type: "leak".into(), severity: Severity::Major, text: "Leak".into(), time: now };
         store.apply(&alarm, now);
-        let view = inspector_view(&store, &Rollup::compute(&store), pump, UtcOffset(0));
+        let view = inspector_view(&store, &Rollup::compute(&store), pump, &PlantClock::default());
         assert_eq!(view.path.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(), ["Plant", "Pump 1"]);
         assert_eq!(view.properties[0].value, "48.1");
         assert_eq!(view.properties[0].unit, "m³/h");
@@ -427,7 +427,7 @@ mod tests {
             store.apply(&TwinUpdate::Measurement { twin: "p".into(), name: "t".into(), value: 60.0 + i as f64 * 10.0, time: t }, t);
         }
         let p = store.find("p").unwrap();
-        let view = inspector_view(&store, &Rollup::compute(&store), p, UtcOffset(0));
+        let view = inspector_view(&store, &Rollup::compute(&store), p, &PlantClock::default());
         let row = &view.properties[0];
         assert_eq!(row.trend.first(), Some(&[-4.0, 60.0]));
         assert_eq!(row.trend.last(), Some(&[0.0, 100.0]));

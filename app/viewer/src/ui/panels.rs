@@ -428,7 +428,7 @@ mod tests {
     fn the_inspector_goes_up_by_breadcrumb_down_by_part_and_switches_focus() {
         let store = pump_with_history();
         let pump = store.find("pump1").unwrap();
-        let view = inspector_view(&store, &Rollup::compute(&store), pump, twinscope_core::time::UtcOffset(0));
+        let view = inspector_view(&store, &Rollup::compute(&store), pump, &twinscope_core::time_zone::PlantClock::default());
         let mut harness = PanelHarness::new(400.0, 900.0);
         let mut draw = |ui: &mut egui::Ui| inspector(ui, Some(&view), FocusMode::Normal, 30);
         harness.frame(vec![], &mut draw);
@@ -452,7 +452,7 @@ mod tests {
         for name in ["Alarms/HighTemp", "Temperature", "Motor1/Speed", "Alarms/LowLevel"] {
             store.apply(&twinscope_core::TwinUpdate::Measurement { twin: "plc".into(), name: name.into(), value: 1.0, time: now }, now);
         }
-        let view = inspector_view(&store, &Rollup::compute(&store), plc, twinscope_core::time::UtcOffset(0));
+        let view = inspector_view(&store, &Rollup::compute(&store), plc, &twinscope_core::time_zone::PlantClock::default());
         let mut harness = PanelHarness::new(500.0, 900.0);
         harness.frame(vec![], |ui| inspector(ui, Some(&view), FocusMode::Normal, 30));
         let y = |text: &str| harness.find(text).unwrap_or_else(|| panic!("{text:?} not on screen: {:?}", harness.texts)).y;
@@ -492,7 +492,7 @@ mod tests {
         let failure = ConnectFailure { kind: FailureKind::Tls, message: "TLS handshake with plant:8883 failed: the broker's certificate has expired".into() };
         let failed = StatsSnapshot { failed_attempts: 3, last_error: Some(Arc::new((twinscope_core::Timestamp(0), failure))), ..Default::default() };
         assert_eq!(label(&failed), "■ NO BROKER: TLS handshake with plant:8883 failed: the broker's certificate has expired");
-        let details = crate::ui::model::connection_details(&failed, twinscope_core::time::UtcOffset(0));
+        let details = crate::ui::model::connection_details(&failed, &twinscope_core::time_zone::PlantClock::default());
         assert!(details.contains("3 failed attempt(s)") && details.contains("certificate has expired"), "{details}");
     }
 }

@@ -262,7 +262,7 @@ fn draw_the_panel(
         *zoomed = true;
     }
     let size = ctx.viewport_rect().size();
-    let clock = panels.as_ref().map_or(twinscope_core::time::UtcOffset(0), |p| p.clock);
+    let clock = panels.as_ref().map_or_else(Default::default, |p| p.clock.clone());
     // The tab's content in an area over the texture above the toolbar (a background-layer
     // Ui would take no clicks).
     let commands = egui::Area::new(egui::Id::new("xr-panel"))
@@ -273,7 +273,7 @@ fn draw_the_panel(
                     ui.set_min_size(size - egui::vec2(16.0, 16.0 + TOOLBAR));
                     ui.set_max_size(size - egui::vec2(16.0, 16.0 + TOOLBAR));
                     match (*tab, panels.as_deref_mut()) {
-                        (XrPanelTab::Alarms, Some(panels)) => crate::ui::alarm_panel::alarm_panel(ui, &state.store, &mut panels.alarms, selection.twin, clock),
+                        (XrPanelTab::Alarms, Some(panels)) => crate::ui::alarm_panel::alarm_panel(ui, &state.store, &mut panels.alarms, selection.twin, &clock),
                         (XrPanelTab::Plant, Some(panels)) => {
                             panels.open_tree_once(&state.store);
                             rollup.compute_into(&state.store);
@@ -287,7 +287,7 @@ fn draw_the_panel(
                         _ => {
                             let view = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|twin| {
                                 rollup.compute_into(&state.store);
-                                crate::ui::model::inspector_view(&state.store, &rollup, twin, clock)
+                                crate::ui::model::inspector_view(&state.store, &rollup, twin, &clock)
                             });
                             crate::ui::panels::inspector(ui, view.as_ref(), *focus, 30)
                         }

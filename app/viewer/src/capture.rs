@@ -34,11 +34,17 @@ pub struct CaptureRequest {
     pub exit_after: Option<Duration>,
 }
 
-/// Frame durations after the first seconds (start-up and shader compilation excluded).
+/// Frame durations after the first seconds (start-up and shader compilation excluded), and
+/// the process's resident memory every few seconds (a long run's memory must stay flat).
 #[derive(Resource, Default)]
 pub struct FrameTimes {
     pub seconds: Vec<f32>,
+    /// (seconds since start, resident bytes).
+    pub resident: Vec<(f64, u64)>,
 }
+
+/// Resident memory is sampled this often during a run that ends by itself.
+const RESIDENT_EVERY_SECONDS: f64 = 5.0;
 
 #[derive(Default)]
 enum CapturePhase {
@@ -62,9 +68,21 @@ const MODEL_LOAD_WAIT_SECONDS: f64 = 120.0;
 /// Only for a run that ends by itself (`--exit-after`): a live session must not grow a list
 /// every frame for a whole shift.
 fn record_frame_time(time: Res<Time<Real>>, request: Res<CaptureRequest>, mut frames: ResMut<FrameTimes>) {
-    if request.exit_after.is_some() && time.elapsed_secs_f64() > WARM_UP_SECONDS {
+    let now = time.elapsed_secs_f64();
+    if request.exit_after.is_some() && now > WARM_UP_SECONDS {
         frames.seconds.push(time.delta_secs());
+        if frames.resident.last().is_none_or(|(at, _)| now - at >= RESIDENT_EVERY_SECONDS)
+            && let Some(bytes) = resident_bytes()
+        {
+            frames.resident.push((now, bytes));
+        }
     }
+}
+
+/// This process's resident memory, from `/proc/self/statm` (Linux).
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    statm.split_whitespace().nth(1)?.parse::<u64>().ok().map(|pages| pages * 4096)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -137,14 +155,30 @@ fn print_summary(frames: &FrameTimes, rate: Option<&IngestRate>, elapsed: f64) {
     let mean = if sorted.is_empty() { 0.0 } else { sorted.iter().sum::<f32>() / sorted.len() as f32 * 1e3 };
     let (messages, updates) = rate.map_or((0, 0), |r| (r.snapshot.messages, r.snapshot.updates));
     println!(
-        "summary: {:.1} s, {} frames after warm-up, frame time mean {mean:.2} ms p50 {:.2} ms p95 {:.2} ms max {:.2} ms, {messages} messages ({:.0}/s), {updates} updates",
+        "summary: {:.1} s, {} frames after warm-up, frame time mean {mean:.2} ms p50 {:.2} ms p95 {:.2} ms p99 {:.2} ms max {:.2} ms, {messages} messages ({:.0}/s), {updates} updates",
         elapsed,
         sorted.len(),
         pick(0.5),
         pick(0.95),
+        pick(0.99),
         pick(1.0),
         messages as f64 / elapsed.max(1e-3)
     );
+    if let (Some(first), Some(last)) = (frames.resident.first(), frames.resident.last()) {
+        let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+        let middle = frames.resident[frames.resident.len() / 2];
+        let max = frames.resident.iter().map(|(_, b)| *b).max().unwrap_or(0);
+        println!(
+            "memory: resident {:.0} MiB at {:.0} s, {:.0} MiB at {:.0} s, {:.0} MiB at {:.0} s (max {:.0} MiB)",
+            mib(first.1),
+            first.0,
+            mib(middle.1),
+            middle.0,
+            mib(last.1),
+            last.0,
+            mib(max)
+        );
+    }
 }
 
 fn print_ui_cost(cost: &crate::ui::UiCost) {

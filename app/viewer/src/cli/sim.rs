@@ -26,6 +26,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(%broker, twins, rate = args.rate, "simulating the plant");
     let sim = spawn_simulator(config)?;
     let stats = sim.stats.clone();
+    let totals = sim.stats.clone();
     let reporter = std::thread::spawn(move || {
         let mut last = 0;
         loop {
@@ -37,5 +38,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     });
     sim.join();
     drop(reporter);
+    // The soak script compares this with what the viewer received.
+    println!("sim: published {} messages", totals.published.load(Ordering::Relaxed));
     Ok(ExitCode::SUCCESS)
 }

@@ -182,7 +182,7 @@ mod replay {
             let mut app = App::new();
             app.add_plugins(MinimalPlugins).add_plugins((TwinSyncPlugin, ReplayPlugin));
             app.insert_resource(TwinState { store: fresh() });
-            let opening = OpeningRecording::start(path, twinscope_core::schema::combined::SchemaChoice::replay(), OpenFor::Replay, std::sync::Arc::new(fresh), &fresh(), Default::default());
+            let opening = OpeningRecording::start(path, twinscope_core::schema::combined::SchemaChoice::replay(), OpenFor::Replay, std::sync::Arc::new(fresh), Default::default());
             let progress = opening.progress.clone();
             app.insert_resource(opening);
             let end = std::time::Instant::now() + Duration::from_secs(20);
@@ -399,8 +399,10 @@ fn the_dvr_looks_back_while_live_data_keeps_arriving_and_goes_live_again() {
     run_for(&mut app, Duration::from_millis(1800)); // the DVR flushes a chunk at least every second
 
     app.world_mut().write_message(DvrCommand::LookBack(while_one));
-    // Opened on a thread: frames go on meanwhile, and the look-back shows when it is ready.
-    assert!(support_eventually(&mut app, |app| app.world().get_resource::<ReplaySession>().is_some()), "looking back opens the DVR as a replay");
+    app.update();
+    // Instant: the segment's index was kept while it was written; nothing is opened again.
+    assert!(app.world().get_resource::<ReplaySession>().is_some(), "looking back shows the DVR as a replay in the same frame");
+    assert!(app.world().get_resource::<twinscope::opening::OpeningRecording>().is_none());
     assert_eq!(flow(&app.world().resource::<TwinState>().store), Some(1.0), "the state as it was");
 
     pump(3);

@@ -2,15 +2,17 @@
 //! retain flag and receive time. Runs on the same reconnecting client thread as ingest, so a
 //! recording keeps going across broker restarts.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rumqttc::QoS;
 
 use crate::ingest::{IngestConfig, IngestHandle, IngestStats, MessageHandler, spawn_mqtt_client};
-use crate::mcap::{Delivery, McapWriter};
-use crate::replay::log_time_of;
+use crate::mcap::{ChannelInfo, ChunkInfo, Delivery, McapError, McapFile, McapWriter};
+use crate::replay::{IndexBuilder, Recording, log_time_of};
+use crate::schema::combined::SchemaChoice;
 use crate::time::Timestamp;
 
 /// Counters a progress line reads.
@@ -27,13 +29,73 @@ pub struct Recorder {
     writer: Option<McapWriter>,
     topics: Vec<String>,
     stats: Arc<RecordStats>,
+    live: Option<LiveIndex>,
+}
+
+/// A seek index kept up to date beside a recording as it is written (each chunk indexed when
+/// it reaches the disk), so looking back into it (the DVR) needs no pass over the file.
+#[derive(Clone)]
+pub struct LiveIndex(Arc<Mutex<LiveIndexState>>);
+
+struct LiveIndexState {
+    builder: IndexBuilder,
+    chunks: Vec<ChunkInfo>,
+    channels: BTreeMap<u16, ChannelInfo>,
+}
+
+impl LiveIndex {
+    fn new(schemas: &SchemaChoice) -> Self {
+        let builder = IndexBuilder::new(crate::replay::DEFAULT_INTERVAL_NS, crate::replay::KEYFRAME_EVERY, schemas, None);
+        LiveIndex(Arc::new(Mutex::new(LiveIndexState { builder, chunks: Vec::new(), channels: BTreeMap::new() })))
+    }
+
+    /// The recording at `path` as far as it is on disk, with its index: ready for seeks.
+    pub fn recording(&self, path: &Path, schemas: SchemaChoice) -> Result<Recording, McapError> {
+        let state = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let file = McapFile::from_parts(path, state.chunks.clone(), state.channels.clone())?;
+        Ok(Recording::from_parts(file, state.builder.snapshot(), schemas))
+    }
+
+    /// Indexes the chunks the writer put on disk since the last call.
+    fn add(&self, writer: &mut McapWriter) {
+        let flushed = writer.take_flushed();
+        if flushed.is_empty() {
+            return;
+        }
+        let channels = writer.channel_infos();
+        let mut state = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (info, records) in flushed {
+            let chunk = state.chunks.len() as u32;
+            if let Err(error) = state.builder.chunk(chunk, &records, &channels) {
+                state.builder.skipped.damaged_chunks.push((chunk, error.0));
+            }
+            state.chunks.push(info);
+        }
+        state.channels = channels;
+    }
 }
 
 impl Recorder {
     pub fn create(path: &Path, topics: Vec<String>) -> std::io::Result<(Self, Arc<RecordStats>)> {
         let stats = Arc::new(RecordStats::default());
         let writer = McapWriter::create(path)?;
-        Ok((Recorder { writer: Some(writer), topics, stats: stats.clone() }, stats))
+        Ok((Recorder { writer: Some(writer), topics, stats: stats.clone(), live: None }, stats))
+    }
+
+    /// Keeps a seek index beside the recording, read as `schemas` read it.
+    pub fn with_live_index(mut self, schemas: &SchemaChoice) -> (Self, LiveIndex) {
+        let live = LiveIndex::new(schemas);
+        if let Some(writer) = &mut self.writer {
+            writer.keep_flushed = true;
+        }
+        self.live = Some(live.clone());
+        (self, live)
+    }
+
+    fn index_flushed(&mut self) {
+        if let (Some(live), Some(writer)) = (&self.live, &mut self.writer) {
+            live.add(writer);
+        }
     }
 
     fn fail(&mut self, error: std::io::Error) {
@@ -60,6 +122,7 @@ impl MessageHandler for Recorder {
         }
         self.stats.messages.fetch_add(1, Ordering::Relaxed);
         self.stats.bytes.store(writer.stats().bytes_written, Ordering::Relaxed);
+        self.index_flushed();
     }
 
     fn tick(&mut self) {
@@ -68,6 +131,7 @@ impl MessageHandler for Recorder {
         {
             self.fail(error);
         }
+        self.index_flushed();
     }
 
     fn flush(&mut self) {
@@ -76,10 +140,17 @@ impl MessageHandler for Recorder {
         {
             self.fail(error);
         }
+        self.index_flushed();
     }
 
     fn finish(&mut self) {
-        if let Some(writer) = self.writer.take() {
+        if let Some(mut writer) = self.writer.take() {
+            // The last chunk is indexed too, so the finished file's index covers all of it.
+            if let Some(live) = &self.live
+                && writer.flush_chunk().is_ok()
+            {
+                live.add(&mut writer);
+            }
             match writer.finish() {
                 Ok(stats) => self.stats.bytes.store(stats.bytes_written, Ordering::Relaxed),
                 Err(error) => self.fail(error),
@@ -88,9 +159,69 @@ impl MessageHandler for Recorder {
     }
 }
 
+/// [`start_recording`] with a seek index kept beside the file (see [`LiveIndex`]).
+pub fn start_indexed_recording(config: IngestConfig, path: &Path, topics: Vec<String>, schemas: &SchemaChoice) -> std::io::Result<(IngestHandle, Arc<RecordStats>, LiveIndex)> {
+    let (recorder, stats) = Recorder::create(path, topics)?;
+    let (recorder, index) = recorder.with_live_index(schemas);
+    let handle = spawn_mqtt_client(config, recorder, IngestStats::new(), "mqtt-record")?;
+    Ok((handle, stats, index))
+}
+
 /// Starts recording `topics` from the broker in `config` into `path`.
 pub fn start_recording(config: IngestConfig, path: &Path, topics: Vec<String>) -> std::io::Result<(IngestHandle, Arc<RecordStats>)> {
     let (recorder, stats) = Recorder::create(path, topics)?;
     let handle = spawn_mqtt_client(config, recorder, IngestStats::new(), "mqtt-record")?;
     Ok((handle, stats))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::state_json;
+    use crate::rules::RuleSet;
+    use crate::twin::{StoreConfig, TwinStore};
+
+    /// The index kept beside a recording as it is written gives, at any instant, the state
+    /// that opening the file and indexing it gives: mid-recording (chunks on disk so far) and
+    /// once finished.
+    #[test]
+    fn the_live_index_seeks_like_an_index_built_from_the_file() {
+        let path = std::env::temp_dir().join(format!("twinscope-live-index-{}.mcap", std::process::id()));
+        let schemas = SchemaChoice::replay();
+        let (recorder, _stats) = Recorder::create(&path, vec!["#".into()]).unwrap();
+        let (mut recorder, live) = recorder.with_live_index(&schemas);
+        let t0 = Timestamp(1_700_000_000_000_000);
+        let at = |s: i64| Timestamp(t0.0 + s * 1_000_000);
+        let fresh = || TwinStore::new(StoreConfig::default(), RuleSet::default());
+        for second in 0..120i64 {
+            recorder.handle("te/device/pump1///m/", format!(r#"{{"flow":{second}}}"#).as_bytes(), 0, false, at(second));
+            if second == 30 {
+                recorder.handle("te/device/pump1///a/dry", br#"{"severity":"major"}"#, 1, true, at(second));
+            }
+            if second % 7 == 0 {
+                recorder.flush();
+            }
+            if second == 60 {
+                // Looking back while it is written: what is on disk so far.
+                let mut recording = live.recording(&path, schemas.clone()).unwrap();
+                let (_, end) = recording.time_range().unwrap();
+                assert!(end >= at(56), "chunks on disk are indexed: {end}");
+                let mut store = fresh();
+                recording.state_at(&mut store, at(45)).unwrap();
+                assert_eq!(store.twin("pump1").unwrap().property("flow").unwrap().value, 45.0);
+                assert_eq!(store.twin("pump1").unwrap().alarms.len(), 1);
+            }
+        }
+        recorder.finish();
+        let mut live_recording = live.recording(&path, schemas.clone()).unwrap();
+        let mut opened = Recording::open(&path).unwrap();
+        assert_eq!(live_recording.time_range(), opened.time_range(), "the last chunk is indexed when the file is finished");
+        for second in [0, 9, 31, 77, 119] {
+            let (mut a, mut b) = (fresh(), fresh());
+            live_recording.state_at(&mut a, at(second)).unwrap();
+            opened.state_at(&mut b, at(second)).unwrap();
+            assert_eq!(state_json(&a, None), state_json(&b, None), "at {second} s");
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
 }

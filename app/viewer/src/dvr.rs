@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use twinscope_core::ingest::{IngestConfig, IngestHandle};
-use twinscope_core::record::start_recording;
+use twinscope_core::record::{LiveIndex, start_indexed_recording};
 use twinscope_core::Timestamp;
 use twinscope_core::connection::ConnectionSettings;
 
-use crate::opening::{OpenFor, OpeningRecording};
+use crate::opening::{OpenFor, OpeningRecording, Shown, show_recording};
 use crate::replay::ReplaySession;
 use crate::sync::{LiveStash, StoreTemplate, TwinState};
 use crate::{StoreSystems, configure_twinscope_sets};
@@ -44,6 +44,8 @@ struct Segment {
     path: PathBuf,
     started: Instant,
     started_at: Timestamp,
+    /// Its seek index, kept as it is written: looking back needs no pass over the file.
+    index: LiveIndex,
     _client: IngestHandle,
 }
 
@@ -57,7 +59,7 @@ pub struct Dvr {
     /// Each segment covers this long; the DVR offers between one and two of them.
     pub window: Duration,
     current: Option<Segment>,
-    previous: Option<(PathBuf, Timestamp)>,
+    previous: Option<(PathBuf, Timestamp, LiveIndex)>,
     counter: u32,
     /// The plant's offset from UTC, for the clock while looking back.
     pub plant_clock: twinscope_core::time_zone::PlantClock,
@@ -95,9 +97,9 @@ impl Dvr {
         }
         self.counter += 1;
         let path = self.directory.join(format!("segment-{}.mcap", self.counter));
-        match start_recording(IngestConfig::helper(&self.connection, "dvr"), &path, self.schemas.subscriptions()) {
-            Ok((client, _stats)) => {
-                self.current = Some(Segment { path, started: Instant::now(), started_at: Timestamp::now(), _client: client });
+        match start_indexed_recording(IngestConfig::helper(&self.connection, "dvr"), &path, self.schemas.subscriptions(), &self.schemas.for_replay()) {
+            Ok((client, _stats, index)) => {
+                self.current = Some(Segment { path, started: Instant::now(), started_at: Timestamp::now(), index, _client: client });
             }
             Err(error) => self.error = Some(format!("DVR cannot record to {}: {error}", path.display())),
         }
@@ -138,11 +140,11 @@ fn rotate_dvr_segments(dvr: Option<ResMut<Dvr>>) {
     }
     if let Some(finished) = dvr.current.take() {
         // Dropping the segment stops its client, which writes the summary and syncs the
-        // file: on a thread of its own, so the frame does not wait for the disk. (A look-back
-        // into it meanwhile reads it without its summary, by scanning.)
-        let kept = (finished.path.clone(), finished.started_at);
+        // file: on a thread of its own, so the frame does not wait for the disk. (Its index
+        // was kept as it was written: a look-back into it does not read it again.)
+        let kept = (finished.path.clone(), finished.started_at, finished.index.clone());
         let _ = std::thread::Builder::new().name("finish-dvr-segment".into()).spawn(move || drop(finished));
-        if let Some((old, _)) = dvr.previous.replace(kept) {
+        if let Some((old, _, _)) = dvr.previous.replace(kept) {
             let _ = std::fs::remove_file(old);
         }
     }
@@ -175,17 +177,25 @@ fn apply_dvr_commands(
             DvrCommand::LookBack(at) => {
                 // The segment holding `at`: the current one unless `at` is older than it.
                 let in_previous = dvr.current.as_ref().is_none_or(|c| at < c.started_at);
-                let path = match (&dvr.previous, &dvr.current) {
-                    (Some((previous, _)), _) if in_previous => previous.clone(),
-                    (_, Some(current)) => current.path.clone(),
-                    (Some((previous, _)), None) => previous.clone(),
+                let (path, index) = match (&dvr.previous, &dvr.current) {
+                    (Some((previous, _, index)), _) if in_previous => (previous.clone(), index.clone()),
+                    (_, Some(current)) => (current.path.clone(), current.index.clone()),
+                    (Some((previous, _, index)), None) => (previous.clone(), index.clone()),
                     (None, None) => continue,
                 };
-                // Opened and indexed on a background thread: the window keeps drawing (and
-                // live data keeps arriving) meanwhile; the look-back shows when it is ready.
-                let like = stash.live_store(&mut state.store);
-                let opening = OpeningRecording::start(&path, dvr.schemas.for_replay(), OpenFor::LookBack(at), template.0.clone(), like, dvr.plant_clock.clone());
-                bevy_commands.insert_resource(opening);
+                bevy_commands.remove_resource::<OpeningRecording>();
+                let shown = Shown { purpose: OpenFor::LookBack(at), fresh_store: template.0.clone(), plant_clock: dvr.plant_clock.clone() };
+                // Instant: the segment's index was kept as it was written; the state at `at`
+                // is one seek. Only where that index cannot serve is the file opened again
+                // (on a thread, with a progress window).
+                let shown_now = match index.recording(&path, dvr.schemas.for_replay()) {
+                    Ok(recording) if recording.time_range().is_some() => show_recording(&mut bevy_commands, recording, shown, &mut state.store, Some(&mut *stash)).is_ok(),
+                    _ => false,
+                };
+                if !shown_now {
+                    let opening = OpeningRecording::start(&path, dvr.schemas.for_replay(), OpenFor::LookBack(at), template.0.clone(), dvr.plant_clock.clone());
+                    bevy_commands.insert_resource(opening);
+                }
             }
         }
     }

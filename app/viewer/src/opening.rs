@@ -38,20 +38,9 @@ pub struct OpeningRecording {
     pub purpose: OpenFor,
     pub progress: Arc<IndexProgress>,
     pub started: Instant,
-    receiver: Receiver<Result<Opened, String>>,
-    /// The twins of the shown store when the thread started (their indices are kept).
-    twins_then: usize,
+    receiver: Receiver<Result<Recording, String>>,
     fresh_store: FreshStore,
     plant_clock: PlantClock,
-}
-
-struct Opened {
-    recording: Recording,
-    store: TwinStore,
-    start: Timestamp,
-    end: Timestamp,
-    at: Timestamp,
-    error: Option<String>,
 }
 
 /// Why a recording could not be opened (shown in the middle of the window).
@@ -59,48 +48,25 @@ struct Opened {
 pub struct RecordingError(pub String);
 
 impl OpeningRecording {
-    /// Starts opening `path`; `like` is the store shown now (the replay's store keeps its
-    /// twins' indices, as entities are bound by index).
-    pub fn start(path: &Path, schemas: SchemaChoice, purpose: OpenFor, fresh_store: FreshStore, like: &TwinStore, plant_clock: PlantClock) -> Self {
+    /// Starts opening `path` on a thread.
+    pub fn start(path: &Path, schemas: SchemaChoice, purpose: OpenFor, fresh_store: FreshStore, plant_clock: PlantClock) -> Self {
         let (sender, receiver) = crossbeam_channel::bounded(1);
         let progress = Arc::new(IndexProgress::default());
-        let like_ids: Vec<String> = like.twins().map(|(_, twin)| twin.id.as_str().to_owned()).collect();
-        let (thread_path, thread_progress, make) = (path.to_owned(), progress.clone(), fresh_store.clone());
+        let (thread_path, thread_progress) = (path.to_owned(), progress.clone());
         let spawned = std::thread::Builder::new().name("open-recording".into()).spawn(move || {
-            let opened = open(&thread_path, schemas, purpose, &*make, &like_ids, &thread_progress);
+            let opened = Recording::open_reporting(&thread_path, schemas, &thread_progress).map_err(|e| e.to_string());
             let _ = sender.send(opened);
         });
         if let Err(error) = spawned {
             error!("cannot start the thread that opens {}: {error}", path.display());
         }
-        OpeningRecording { path: path.to_owned(), purpose, progress, started: Instant::now(), receiver, twins_then: like.len(), fresh_store, plant_clock }
+        OpeningRecording { path: path.to_owned(), purpose, progress, started: Instant::now(), receiver, fresh_store, plant_clock }
     }
 
     /// Chunks indexed, of all (0 of 0 while the file is first read).
     pub fn chunks(&self) -> (usize, usize) {
         (self.progress.chunks_done.load(Ordering::Relaxed), self.progress.chunks.load(Ordering::Relaxed))
     }
-}
-
-/// The thread's work: open and index, then the state at the instant asked for.
-fn open(path: &Path, schemas: SchemaChoice, purpose: OpenFor, fresh_store: &dyn Fn() -> TwinStore, like_ids: &[String], progress: &IndexProgress) -> Result<Opened, String> {
-    let mut recording = Recording::open_reporting(path, schemas, progress).map_err(|e| e.to_string())?;
-    if let Some(skipped) = recording.index.skipped.summary() {
-        warn!("{}: {skipped}", path.display());
-    }
-    let Some((start, end)) = recording.time_range() else { return Err(format!("{}: the recording holds no messages", path.display())) };
-    let at = match purpose {
-        OpenFor::Replay => start,
-        OpenFor::LookBack(at) => Timestamp(at.0.clamp(start.0, end.0)),
-    };
-    let mut like = fresh_store();
-    for id in like_ids {
-        if like.find(id).is_none() {
-            like.declare(id, None, None);
-        }
-    }
-    let (store, error) = store_at(&mut recording, fresh_store, &like, at);
-    Ok(Opened { recording, store, start, end, at, error })
 }
 
 /// Takes the opened recording when it is ready: the replay session starts, or the error is
@@ -119,46 +85,74 @@ pub(crate) fn receive_opened_recording(
         Err(TryRecvError::Disconnected) => Err(format!("{}: the thread opening it stopped", opening.path.display())),
     };
     commands.remove_resource::<OpeningRecording>();
-    let mut opened = match opened {
-        Ok(opened) => opened,
-        Err(message) => {
-            error!("{message}");
-            match (&opening.purpose, dvr.as_mut()) {
-                (OpenFor::LookBack(_), Some(dvr)) => dvr.error = Some(message),
-                _ => commands.insert_resource(RecordingError(message)),
+    let shown = opened.and_then(|recording| {
+        info!("{} opened and indexed in {:.1} s", opening.path.display(), opening.started.elapsed().as_secs_f64());
+        if let Some(skipped) = recording.index.skipped.summary() {
+            warn!("{}: {skipped}", opening.path.display());
+        }
+        let shown = Shown { purpose: opening.purpose, fresh_store: opening.fresh_store.clone(), plant_clock: opening.plant_clock.clone() };
+        show_recording(&mut commands, recording, shown, &mut state.store, stash.as_deref_mut())
+    });
+    // A replay's failure is shown in the middle of the window; a look-back's in the DVR bar.
+    if let Err(message) = shown {
+        error!("{message}");
+        match (opening.purpose, dvr.as_mut()) {
+            (OpenFor::LookBack(_), Some(dvr)) => dvr.error = Some(message),
+            _ => commands.insert_resource(RecordingError(message)),
+        }
+    }
+}
+
+/// How an opened recording is shown.
+pub struct Shown {
+    pub purpose: OpenFor,
+    pub fresh_store: FreshStore,
+    pub plant_clock: PlantClock,
+}
+
+/// Starts the replay session of an opened recording: from its start (playing), or paused at
+/// a look-back instant with the live store stashed (live data keeps going there). The state is
+/// built by one seek, its cost flat in the recording's length. The shown store's twins keep
+/// their indices (entities are bound by index).
+pub fn show_recording(commands: &mut Commands, mut recording: Recording, shown: Shown, shown_store: &mut TwinStore, stash: Option<&mut LiveStash>) -> Result<(), String> {
+    let Some((start, end)) = recording.time_range() else { return Err(format!("{}: the recording holds no messages", recording.file.path().display())) };
+    let (at, playing) = match shown.purpose {
+        OpenFor::Replay => (start, true),
+        OpenFor::LookBack(at) => (Timestamp(at.0.clamp(start.0, end.0)), false),
+    };
+    let make = shown.fresh_store.clone();
+    let error = match (shown.purpose, stash) {
+        (OpenFor::LookBack(_), Some(stash)) => {
+            let (past, error) = store_at(&mut recording, &*make, stash.live_store(shown_store), at);
+            let live = std::mem::replace(shown_store, past);
+            if stash.0.is_none() {
+                stash.0 = Some(live);
             }
-            return;
+            error
+        }
+        _ => {
+            let (fresh, error) = store_at(&mut recording, &*make, shown_store, at);
+            *shown_store = fresh;
+            error
         }
     };
-    info!("{} opened and indexed in {:.1} s", opening.path.display(), opening.started.elapsed().as_secs_f64());
-    let playing = opening.purpose == OpenFor::Replay;
-    if let OpenFor::LookBack(_) = opening.purpose {
-        let stash = stash.as_mut().expect("look-back runs with the DVR, which keeps the live store");
-        // Twins that appeared live while the thread worked: the state is rebuilt here so
-        // every twin keeps its index.
-        if stash.live_store(&mut state.store).len() != opening.twins_then {
-            let (store, error) = store_at(&mut opened.recording, &*opening.fresh_store, stash.live_store(&mut state.store), opened.at);
-            (opened.store, opened.error) = (store, error);
-        }
-        let shown = std::mem::replace(&mut state.store, opened.store);
-        if stash.0.is_none() {
-            stash.0 = Some(shown);
-        }
-    } else {
-        state.store = opened.store;
-    }
-    let make = opening.fresh_store.clone();
+    insert_session(commands, recording, (start, end, at), playing, shown, error);
+    Ok(())
+}
+
+fn insert_session(commands: &mut Commands, recording: Recording, (start, end, at): (Timestamp, Timestamp, Timestamp), playing: bool, shown: Shown, error: Option<String>) {
+    let make = shown.fresh_store;
     commands.insert_resource(ReplaySession {
-        recording: opened.recording,
-        start: opened.start,
-        end: opened.end,
-        position: opened.at,
+        recording,
+        start,
+        end,
+        position: at,
         playing,
         speed: 1.0,
         loop_range: None,
         loop_mark: None,
-        plant_clock: opening.plant_clock.clone(),
+        plant_clock: shown.plant_clock,
         fresh_store: Box::new(move || make()),
-        error: opened.error,
+        error,
     });
 }

@@ -12,6 +12,7 @@ mod writer;
 
 use std::path::Path;
 
+pub use format::FormatError;
 pub use reader::{ChannelInfo, ChunkInfo, McapError, McapFile, RecordedMessage, Recovery, for_each_message, message_at};
 pub use writer::{Delivery, McapWriter, WriterStats};
 

@@ -144,6 +144,15 @@ impl McapFile {
         hold
     }
 
+    /// A file being written, as its writer describes it: its complete chunks and channels
+    /// (read without scanning it).
+    pub fn from_parts(path: &Path, chunks: Vec<ChunkInfo>, channels: BTreeMap<u16, ChannelInfo>) -> Result<Self, McapError> {
+        let io = |source| McapError::Io { file: path.to_owned(), source };
+        let file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        Ok(McapFile { path: path.to_owned(), file, len, channels, chunks, recovery: None })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

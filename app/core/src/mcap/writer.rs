@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::format::{Fields, MAGIC, op, put_record};
+use super::reader::{ChannelInfo, ChunkInfo};
 
 /// A message's MQTT delivery properties, kept as channel metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,6 +52,10 @@ pub struct McapWriter {
     sparkplug_schema: Option<Vec<u8>>,
     /// Running over the summary while `finish` writes it.
     summary_crc: Option<crc32fast::Hasher>,
+    /// With `keep_flushed`, each chunk written (where it is, its uncompressed records) waits
+    /// here for [`take_flushed`](Self::take_flushed): an index built beside the recording.
+    pub keep_flushed: bool,
+    flushed: Vec<(ChunkInfo, Vec<u8>)>,
     channel_records: Vec<Vec<u8>>,
     sequences: Vec<u32>,
     channel_counts: Vec<u64>,
@@ -78,6 +83,8 @@ impl McapWriter {
             channels: BTreeMap::new(),
             sparkplug_schema: None,
             summary_crc: None,
+            keep_flushed: false,
+            flushed: Vec::new(),
             channel_records: Vec::new(),
             sequences: Vec::new(),
             channel_counts: Vec::new(),
@@ -170,6 +177,23 @@ impl McapWriter {
         Ok(())
     }
 
+    /// The chunks written since the last call (see `keep_flushed`), in file order.
+    pub fn take_flushed(&mut self) -> Vec<(ChunkInfo, Vec<u8>)> {
+        std::mem::take(&mut self.flushed)
+    }
+
+    /// The channels so far, as a reader of the file sees them.
+    pub fn channel_infos(&self) -> BTreeMap<u16, ChannelInfo> {
+        self.channels
+            .iter()
+            .map(|((topic, delivery), id)| {
+                let protobuf = crate::schema::sparkplug::descriptor::is_protobuf_topic(topic);
+                let encoding = if protobuf { "protobuf" } else { "json" };
+                (*id, ChannelInfo { id: *id, topic: topic.clone(), encoding: encoding.into(), delivery: *delivery })
+            })
+            .collect()
+    }
+
     /// Closes the open chunk if it is older than `flush_every` (call it regularly).
     pub fn flush_if_due(&mut self) -> std::io::Result<()> {
         if self.chunk_opened.is_some_and(|opened| opened.elapsed() >= self.flush_every) {
@@ -203,6 +227,10 @@ impl McapWriter {
             index.u16(channel).bytes_u32(&records.0);
             index_offsets.push((channel, self.position));
             self.emit(op::MESSAGE_INDEX, &index.0)?;
+        }
+        if self.keep_flushed {
+            let info = ChunkInfo { start_time: start, end_time: self.chunk_end, offset: chunk_offset, length: chunk_length, unchunked: false };
+            self.flushed.push((info, self.chunk.clone()));
         }
         self.chunk_index.push(ChunkIndexEntry {
             start,

@@ -176,100 +176,19 @@ impl SeekIndex {
     pub fn build_reporting(file: &mut McapFile, interval: u64, keyframe_every: usize, schemas: &SchemaChoice, progress: &IndexProgress) -> Result<Self, McapError> {
         use std::sync::atomic::Ordering;
         progress.chunks.store(file.chunks.len(), Ordering::Relaxed);
-        let keyframe_every = keyframe_every.max(1);
-        let mut schema = schemas.build();
-        let mut updates = Vec::new();
-        // What decides the state: per channel, and per property on measurement channels.
-        let mut keys: HashMap<(u16, Option<Arc<str>>), u32> = HashMap::new();
-        let mut latest = Latest::default();
-        let mut checkpoints = Vec::new();
-        let mut keyframes = Vec::new();
-        let mut messages = 0u64;
-        let mut alarm_transitions = Vec::new();
-        let mut skipped = Skipped::default();
-        let mut next_checkpoint = file.time_range().map_or(u64::MAX, |(start, _)| start.saturating_add(interval));
-        let timestamp = super::timestamp_of;
+        let mut builder = IndexBuilder::new(interval, keyframe_every, schemas, file.time_range().map(|(start, _)| start));
         for chunk in 0..file.chunks.len() {
             progress.chunks_done.store(chunk, Ordering::Relaxed);
             // One damaged chunk loses its own messages, not the recording.
-            let records = match file.chunk_records(chunk) {
-                Ok(records) => records,
-                Err(error) => {
-                    skipped.damaged_chunks.push((chunk as u32, error.to_string()));
-                    continue;
-                }
-            };
-            let channels = &file.channels;
-            for_each_message(&records, |offset, message| {
-                let here = MessageRef { chunk: chunk as u32, offset: offset as u32 };
-                if message.log_time > next_checkpoint {
-                    // One checkpoint however long the quiet before this message was: their
-                    // number follows the messages, so a far-future log time costs one.
-                    let mut changed = std::mem::take(&mut latest.changed);
-                    changed.sort_unstable();
-                    for key in &changed {
-                        latest.is_changed[*key as usize] = false;
-                    }
-                    let (changed, refs) = if checkpoints.len() % keyframe_every == 0 {
-                        keyframes.push(latest.by_key.clone());
-                        (ChangedKeys::List(Vec::new()), Vec::new())
-                    } else {
-                        let refs = changed.iter().map(|k| latest.by_key[*k as usize]).collect();
-                        (ChangedKeys::of(&changed, latest.by_key.len()), refs)
-                    };
-                    checkpoints.push(Checkpoint { time: next_checkpoint, next: here, changed, refs });
-                    let skipped_intervals = (message.log_time - next_checkpoint) / interval.max(1);
-                    next_checkpoint = next_checkpoint.saturating_add(interval.saturating_mul(skipped_intervals + 1));
-                }
-                messages += 1;
-                let Some(channel) = channels.get(&message.channel) else { return };
-                if !channel.readable() {
-                    skipped.unreadable_messages += 1;
-                    let listed = (channel.topic.clone(), channel.encoding.clone());
-                    if skipped.unreadable_channels.len() < LISTED_CHANNELS && !skipped.unreadable_channels.contains(&listed) {
-                        skipped.unreadable_channels.push(listed);
-                    }
-                    return;
-                }
-                updates.clear();
-                let mut decides = |property: Option<Arc<str>>| {
-                    let next_key = keys.len() as u32;
-                    let key = *keys.entry((message.channel, property)).or_insert(next_key);
-                    latest.set(key, here);
-                };
-                match schema.decode(&channel.topic, message.payload, timestamp(message.log_time), &mut updates) {
-                    Ok(Decoded::Updates(_)) => {
-                        let mut measured = false;
-                        for update in &updates {
-                            match update {
-                                // A message that sets several properties (a Sparkplug DATA)
-                                // decides each of them until a later one sets it again.
-                                TwinUpdate::Measurement { name, .. } | TwinUpdate::Fragment { name, .. } | TwinUpdate::Unit { name, .. } => {
-                                    measured = true;
-                                    decides(Some(name.clone()));
-                                }
-                                // An alarm's last transition decides it (in a JSON source it
-                                // shares its message with values).
-                                TwinUpdate::AlarmRaised { alarm_type, .. } | TwinUpdate::AlarmCleared { alarm_type, .. } => {
-                                    alarm_transitions.push((message.log_time, matches!(update, TwinUpdate::AlarmRaised { .. })));
-                                    measured = true;
-                                    decides(Some(format!("\0alarm {alarm_type}").into()));
-                                }
-                                _ => {}
-                            }
-                        }
-                        if !measured {
-                            decides(None);
-                        }
-                    }
-                    // Ignored and rejected messages change nothing, so they decide nothing.
-                    Ok(Decoded::Ignored) | Err(_) => {}
-                }
-            })
-            .map_err(|e| McapError::Corrupt { file: file.path().to_owned(), offset: file.chunks[chunk].offset, reason: e.0 })?;
+            match file.chunk_records(chunk) {
+                Ok(records) => builder
+                    .chunk(chunk as u32, &records, &file.channels)
+                    .map_err(|e| McapError::Corrupt { file: file.path().to_owned(), offset: file.chunks[chunk].offset, reason: e.0 })?,
+                Err(error) => builder.skipped.damaged_chunks.push((chunk as u32, error.to_string())),
+            }
         }
         progress.chunks_done.store(file.chunks.len(), Ordering::Relaxed);
-        Ok(SeekIndex { checkpoints, keyframes, keyframe_every, interval, messages, alarm_transitions, skipped })
+        Ok(builder.finish())
     }
 
     /// The messages that make the state at checkpoint `index`, in file order: its keyframe's
@@ -308,5 +227,149 @@ impl SeekIndex {
     pub fn checkpoint_before(&self, time: u64) -> Option<usize> {
         let after = self.checkpoints.partition_point(|c| c.time <= time);
         after.checked_sub(1)
+    }
+}
+
+/// Builds a [`SeekIndex`] one chunk at a time, in file order: from a file being opened, or
+/// beside a recording as it is written (the DVR's index is then ready when the operator looks
+/// back, without reading the file again).
+pub struct IndexBuilder {
+    schema: crate::schema::combined::CombinedSchema,
+    updates: Vec<TwinUpdate>,
+    /// What decides the state: per channel, and per property on measurement channels.
+    keys: HashMap<(u16, Option<Arc<str>>), u32>,
+    latest: Latest,
+    checkpoints: Vec<Checkpoint>,
+    keyframes: Vec<Vec<MessageRef>>,
+    keyframe_every: usize,
+    interval: u64,
+    /// `None` until the first message sets it (a recording being written).
+    next_checkpoint: Option<u64>,
+    messages: u64,
+    alarm_transitions: Vec<(u64, bool)>,
+    pub skipped: Skipped,
+}
+
+impl IndexBuilder {
+    /// `start`: the recording's first log time where known.
+    pub fn new(interval: u64, keyframe_every: usize, schemas: &SchemaChoice, start: Option<u64>) -> Self {
+        IndexBuilder {
+            schema: schemas.build(),
+            updates: Vec::new(),
+            keys: HashMap::new(),
+            latest: Latest::default(),
+            checkpoints: Vec::new(),
+            keyframes: Vec::new(),
+            keyframe_every: keyframe_every.max(1),
+            interval,
+            next_checkpoint: start.map(|start| start.saturating_add(interval)),
+            messages: 0,
+            alarm_transitions: Vec::new(),
+            skipped: Skipped::default(),
+        }
+    }
+
+    /// Indexes chunk number `chunk` from its uncompressed records.
+    pub fn chunk(&mut self, chunk: u32, records: &[u8], channels: &std::collections::BTreeMap<u16, crate::mcap::ChannelInfo>) -> Result<(), crate::mcap::FormatError> {
+        for_each_message(records, |offset, message| {
+            let here = MessageRef { chunk, offset: offset as u32 };
+            self.message(here, channels.get(&message.channel), message.channel, message.log_time, message.payload);
+        })
+    }
+
+    fn message(&mut self, here: MessageRef, channel: Option<&crate::mcap::ChannelInfo>, channel_id: u16, log_time: u64, payload: &[u8]) {
+        let interval = self.interval;
+        let next_checkpoint = *self.next_checkpoint.get_or_insert(log_time.saturating_add(interval));
+        if log_time > next_checkpoint {
+            // One checkpoint however long the quiet before this message was: their number
+            // follows the messages, so a far-future log time costs one.
+            let latest = &mut self.latest;
+            let mut changed = std::mem::take(&mut latest.changed);
+            changed.sort_unstable();
+            for key in &changed {
+                latest.is_changed[*key as usize] = false;
+            }
+            let (changed, refs) = if self.checkpoints.len() % self.keyframe_every == 0 {
+                self.keyframes.push(latest.by_key.clone());
+                (ChangedKeys::List(Vec::new()), Vec::new())
+            } else {
+                let refs = changed.iter().map(|k| latest.by_key[*k as usize]).collect();
+                (ChangedKeys::of(&changed, latest.by_key.len()), refs)
+            };
+            self.checkpoints.push(Checkpoint { time: next_checkpoint, next: here, changed, refs });
+            let skipped_intervals = (log_time - next_checkpoint) / interval.max(1);
+            self.next_checkpoint = Some(next_checkpoint.saturating_add(interval.saturating_mul(skipped_intervals + 1)));
+        }
+        self.messages += 1;
+        let Some(channel) = channel else { return };
+        if !channel.readable() {
+            self.skipped.unreadable_messages += 1;
+            let listed = (channel.topic.clone(), channel.encoding.clone());
+            if self.skipped.unreadable_channels.len() < LISTED_CHANNELS && !self.skipped.unreadable_channels.contains(&listed) {
+                self.skipped.unreadable_channels.push(listed);
+            }
+            return;
+        }
+        self.updates.clear();
+        let (keys, latest) = (&mut self.keys, &mut self.latest);
+        let mut decides = |property: Option<Arc<str>>| {
+            let next_key = keys.len() as u32;
+            let key = *keys.entry((channel_id, property)).or_insert(next_key);
+            latest.set(key, here);
+        };
+        match self.schema.decode(&channel.topic, payload, super::timestamp_of(log_time), &mut self.updates) {
+            Ok(Decoded::Updates(_)) => {
+                let mut measured = false;
+                for update in &self.updates {
+                    match update {
+                        // A message that sets several properties (a Sparkplug DATA) decides
+                        // each of them until a later one sets it again.
+                        TwinUpdate::Measurement { name, .. } | TwinUpdate::Fragment { name, .. } | TwinUpdate::Unit { name, .. } => {
+                            measured = true;
+                            decides(Some(name.clone()));
+                        }
+                        // An alarm's last transition decides it (in a JSON source it shares
+                        // its message with values).
+                        TwinUpdate::AlarmRaised { alarm_type, .. } | TwinUpdate::AlarmCleared { alarm_type, .. } => {
+                            self.alarm_transitions.push((log_time, matches!(update, TwinUpdate::AlarmRaised { .. })));
+                            measured = true;
+                            decides(Some(format!("\0alarm {alarm_type}").into()));
+                        }
+                        _ => {}
+                    }
+                }
+                if !measured {
+                    decides(None);
+                }
+            }
+            // Ignored and rejected messages change nothing, so they decide nothing.
+            Ok(Decoded::Ignored) | Err(_) => {}
+        }
+    }
+
+    /// The index so far (the builder goes on): what a look-back into a recording being
+    /// written uses.
+    pub fn snapshot(&self) -> SeekIndex {
+        SeekIndex {
+            checkpoints: self.checkpoints.clone(),
+            keyframes: self.keyframes.clone(),
+            keyframe_every: self.keyframe_every,
+            interval: self.interval,
+            messages: self.messages,
+            alarm_transitions: self.alarm_transitions.clone(),
+            skipped: self.skipped.clone(),
+        }
+    }
+
+    pub fn finish(self) -> SeekIndex {
+        SeekIndex {
+            checkpoints: self.checkpoints,
+            keyframes: self.keyframes,
+            keyframe_every: self.keyframe_every,
+            interval: self.interval,
+            messages: self.messages,
+            alarm_transitions: self.alarm_transitions,
+            skipped: self.skipped,
+        }
     }
 }

@@ -13,7 +13,7 @@ mod index;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use index::{Checkpoint, IndexProgress, MessageRef, SeekIndex, Skipped};
+pub use index::{Checkpoint, DEFAULT_INTERVAL_NS, IndexBuilder, IndexProgress, KEYFRAME_EVERY, MessageRef, SeekIndex, Skipped};
 
 use crate::mcap::{McapError, McapFile, for_each_message, message_at};
 use crate::schema::TopicSchema;
@@ -60,6 +60,12 @@ impl Recording {
         let mut file = McapFile::open(path)?;
         let index = SeekIndex::build_reporting(&mut file, index::DEFAULT_INTERVAL_NS, index::KEYFRAME_EVERY, &schemas, progress)?;
         Ok(Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), schemas, chunks_read: 0 })
+    }
+
+    /// A recording from a file and an index built beside it (the DVR's segment being
+    /// written): nothing is read until a seek.
+    pub fn from_parts(file: McapFile, index: SeekIndex, schemas: SchemaChoice) -> Self {
+        Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), schemas, chunks_read: 0 }
     }
 
     /// Log times of the first and last message.

@@ -114,7 +114,7 @@ fn run_replay(
         eprintln!("error: {error}");
         return Ok(ExitCode::FAILURE);
     }
-    let opening = OpeningRecording::start(path, schemas, OpenFor::Replay, std::sync::Arc::from(fresh_store), &store, plant_clock(&args));
+    let opening = OpeningRecording::start(path, schemas, OpenFor::Replay, std::sync::Arc::from(fresh_store), plant_clock(&args));
     let mut app = viewer_app(&args, scene.as_ref(), scene_error, store)?;
     app.insert_resource(opening).insert_resource(ConnectionInfo { broker: format!("replay of {}", path.display()), embedded: false, speaks: String::new() });
     Ok(exit_code(app.run()))

@@ -8,7 +8,6 @@ use crate::mutate::{Mutator, cases};
 use crate::rules::RuleSet;
 use crate::schema::TopicSchema;
 use crate::schema::combined::SchemaChoice;
-use crate::schema::json_map::SourceSpec;
 use crate::time::Timestamp;
 use crate::twin::{StoreConfig, TwinStore};
 
@@ -98,34 +97,7 @@ fn sparkplug_payloads_damaged_never_panic() {
 
 #[test]
 fn json_source_messages_damaged_never_panic() {
-    #[derive(serde::Deserialize)]
-    struct Sources {
-        source: Vec<SourceSpec>,
-    }
-    let specs = toml::from_str::<Sources>(
-        r#"
-        [[source]]
-        name = "gateway"
-        topic = "plant/{line}/{machine}/telemetry"
-        twin = "{line}-{machine}"
-        parent = "{line}"
-        timestamp = "/ts"
-        time_format = "unix_ms"
-        [[source.property]]
-        pointer = "/values/temp"
-        name = "temperature"
-        scale = 0.1
-        [[source.property]]
-        pointer = "/values/running"
-        type = "bool"
-        [[source.alarm]]
-        type = "overheat"
-        active = "/alarms/overheat"
-        severity = "/alarms/severity"
-        "#,
-    )
-    .unwrap()
-    .source;
+    let specs = crate::schema::json_map::tests::specs(crate::schema::json_map::tests::GATEWAY);
     let choice = SchemaChoice { json_sources: specs, ..SchemaChoice::replay() };
     let samples = text_samples(&[
         ("plant/l1/pump3/telemetry", r#"{"ts": 1700000000500, "values": {"temp": 853, "running": "ON"}, "alarms": {"overheat": true, "severity": "critical"}}"#),

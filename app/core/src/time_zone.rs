@@ -214,7 +214,7 @@ impl PosixRule {
 
     fn offset_at(&self, seconds: i64) -> i64 {
         let Some(saving) = &self.saving else { return i64::from(self.standard) };
-        let year = civil_from_days((seconds + i64::from(self.standard)).div_euclid(86_400)).0;
+        let year = crate::time::civil_from_days((seconds + i64::from(self.standard)).div_euclid(86_400)).0;
         // The start is given in standard time, the end in daylight time.
         let start = saving.start.instant(year) - i64::from(self.standard);
         let end = saving.end.instant(year) - i64::from(saving.offset);
@@ -241,7 +241,7 @@ impl DateRule {
 
     /// Local seconds since the epoch of this date and time in `year`.
     fn instant(&self, year: i64) -> i64 {
-        let first = days_from_civil(year, self.month, 1);
+        let first = crate::time::days_from_civil(year, i64::from(self.month), 1);
         let first_weekday = (first + 4).rem_euclid(7) as u32; // 1970-01-01 was a Thursday
         let mut day = 1 + (self.weekday + 7 - first_weekday) % 7 + (self.week - 1) * 7;
         while day > days_in_month(year, self.month) {
@@ -279,30 +279,6 @@ fn signed_time(rest: &mut &str) -> Option<i32> {
     }
     *rest = &unsigned[end..];
     Some(sign * (hours * 3600 + minutes * 60 + seconds))
-}
-
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian; H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of days since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 fn days_in_month(year: i64, month: u32) -> u32 {

@@ -230,4 +230,4 @@ impl TopicSchema for JsonMappingSchema {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -6,8 +6,36 @@ use crate::twin::{StoreConfig, TwinStore};
 
 const NOW: Timestamp = Timestamp(1_800_000_000_000_000);
 
+/// A gateway's batch topic: captures, pointers, unit, scale, time, an alarm (the other tests
+/// of decoders read it too).
+pub(crate) const GATEWAY: &str = r#"
+        [[source]]
+        name = "gateway"
+        topic = "plant/{line}/{machine}/telemetry"
+        twin = "{line}-{machine}"
+        parent = "{line}"
+        timestamp = "/ts"
+        time_format = "unix_ms"
+        [[source.property]]
+        pointer = "/values/temp"
+        name = "temperature"
+        unit = "°C"
+        scale = 0.1
+        [[source.property]]
+        pointer = "/values/running"
+        type = "bool"
+        [[source.property]]
+        pointer = "/state/mode"
+        type = "string"
+        [[source.alarm]]
+        type = "overheat"
+        active = "/alarms/overheat"
+        severity = "/alarms/severity"
+        text = "/alarms/message"
+        "#;
+
 /// The `[[source]]` tables of a manifest text.
-fn specs(toml_text: &str) -> Vec<SourceSpec> {
+pub(crate) fn specs(toml_text: &str) -> Vec<SourceSpec> {
     #[derive(serde::Deserialize)]
     struct Sources {
         source: Vec<SourceSpec>,
@@ -32,33 +60,7 @@ fn store() -> TwinStore {
 
 #[test]
 fn a_gateway_batch_with_captures_pointers_units_scale_and_time() {
-    let mut schema = schema(
-        r#"
-        [[source]]
-        name = "gateway"
-        topic = "plant/{line}/{machine}/telemetry"
-        twin = "{line}-{machine}"
-        parent = "{line}"
-        timestamp = "/ts"
-        time_format = "unix_ms"
-        [[source.property]]
-        pointer = "/values/temp"
-        name = "temperature"
-        unit = "°C"
-        scale = 0.1
-        [[source.property]]
-        pointer = "/values/running"
-        type = "bool"
-        [[source.property]]
-        pointer = "/state/mode"
-        type = "string"
-        [[source.alarm]]
-        type = "overheat"
-        active = "/alarms/overheat"
-        severity = "/alarms/severity"
-        text = "/alarms/message"
-        "#,
-    );
+    let mut schema = schema(GATEWAY);
     assert_eq!(schema.subscriptions(), ["plant/+/+/telemetry"]);
     let mut store = store();
     let payload = r#"{"ts": 1700000000500, "values": {"temp": 853, "running": "ON"}, "state": {"mode": "auto"}, "alarms": {"overheat": true, "severity": "critical", "message": "Motor too hot"}}"#;

@@ -88,7 +88,7 @@ impl Timestamp {
 }
 
 /// Days in a month of the proleptic Gregorian calendar.
-fn days_in_month(year: i64, month: i64) -> i64 {
+pub(crate) fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
         2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
         2 => 28,

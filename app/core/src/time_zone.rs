@@ -244,7 +244,7 @@ impl DateRule {
         let first = crate::time::days_from_civil(year, i64::from(self.month), 1);
         let first_weekday = (first + 4).rem_euclid(7) as u32; // 1970-01-01 was a Thursday
         let mut day = 1 + (self.weekday + 7 - first_weekday) % 7 + (self.week - 1) * 7;
-        while day > days_in_month(year, self.month) {
+        while i64::from(day) > crate::time::days_in_month(year, i64::from(self.month)) {
             day -= 7;
         }
         (first + i64::from(day - 1)) * 86_400 + i64::from(self.seconds)
@@ -281,14 +281,6 @@ fn signed_time(rest: &mut &str) -> Option<i32> {
     Some(sign * (hours * 3600 + minutes * 60 + seconds))
 }
 
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
 
 /// How the panels show times: in a named zone (daylight saving included) or at a fixed
 /// offset (`--utc-offset`).

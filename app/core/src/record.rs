@@ -22,6 +22,8 @@ pub struct RecordStats {
     pub bytes: AtomicU64,
     /// Set when writing failed (disk full, say); the message says why.
     pub failed: AtomicBool,
+    /// Messages on topics past the 65,535 channels a recording can hold: counted, not written.
+    pub refused: AtomicU64,
 }
 
 /// Writes what the client thread receives.
@@ -121,7 +123,9 @@ impl MessageHandler for Recorder {
             return self.fail(error);
         }
         self.stats.messages.fetch_add(1, Ordering::Relaxed);
-        self.stats.bytes.store(writer.stats().bytes_written, Ordering::Relaxed);
+        let written = writer.stats();
+        self.stats.bytes.store(written.bytes_written, Ordering::Relaxed);
+        self.stats.refused.store(written.refused_messages, Ordering::Relaxed);
         self.index_flushed();
     }
 

@@ -146,3 +146,33 @@ fn wrong_offsets_and_lengths_in_the_summary_are_not_trusted() {
     }
     std::fs::remove_file(&path).unwrap();
 }
+
+/// A broker carrying more topics than MCAP has channel ids: the recording goes on for the
+/// channels it has, counts what it could not write, and finishes a readable file.
+#[test]
+fn more_topics_than_channel_ids_are_counted_and_the_recording_goes_on() {
+    let path = std::env::temp_dir().join(format!("twinscope-mcap-channels-{}.mcap", std::process::id()));
+    let mut writer = McapWriter::create(&path).unwrap();
+    let live = Delivery { qos: 0, retain: false };
+    for n in 0..66_000u64 {
+        writer.write(&format!("t/{n}"), live, b"{}", 1_000 + n).unwrap();
+    }
+    writer.write("t/7", live, b"{\"again\":1}", 100_000).unwrap();
+    let stats = writer.finish().unwrap();
+    assert_eq!(stats.refused_messages, 66_000 - 65_535);
+    let mut file = McapFile::open(&path).unwrap();
+    assert!(file.recovery.is_none());
+    assert_eq!(file.channels.len(), 65_535);
+    let mut last_on_7 = None;
+    for chunk in 0..file.chunks.len() {
+        let records = file.chunk_records(chunk).unwrap();
+        for_each_message(&records, |_, m| {
+            if file.channels[&m.channel].topic == "t/7" {
+                last_on_7 = Some(m.payload.to_vec());
+            }
+        })
+        .unwrap();
+    }
+    assert_eq!(last_on_7.as_deref(), Some(&b"{\"again\":1}"[..]), "a known topic is still recorded");
+    std::fs::remove_file(&path).unwrap();
+}

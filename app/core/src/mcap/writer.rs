@@ -39,7 +39,13 @@ pub struct WriterStats {
     pub bytes_written: u64,
     pub chunks: u64,
     pub channels: u64,
+    /// Messages not written because they needed a channel past the format's 65,535 (a broker
+    /// carrying made-up topics): the recording goes on for the channels it has.
+    pub refused_messages: u64,
 }
+
+/// Channel ids are 16-bit in MCAP (one channel per topic and delivery).
+const MAX_CHANNELS: usize = u16::MAX as usize;
 
 /// The id of the Sparkplug B schema in recordings.
 const SPARKPLUG_SCHEMA: u16 = 1;
@@ -68,6 +74,7 @@ pub struct McapWriter {
     first_time: Option<u64>,
     last_time: u64,
     messages: u64,
+    refused_messages: u64,
     /// A chunk is closed after this long, whatever its size.
     pub flush_every: Duration,
     /// A chunk is closed when its uncompressed records reach this size.
@@ -97,6 +104,7 @@ impl McapWriter {
             first_time: None,
             last_time: 0,
             messages: 0,
+            refused_messages: 0,
             flush_every: Duration::from_secs(1),
             chunk_size: 1 << 20,
         };
@@ -114,6 +122,7 @@ impl McapWriter {
             bytes_written: self.position,
             chunks: self.chunk_index.len() as u64,
             channels: self.channel_records.len() as u64,
+            refused_messages: self.refused_messages,
         }
     }
 
@@ -123,10 +132,14 @@ impl McapWriter {
         let channel = match self.channels.get(&key) {
             Some(id) => *id,
             None => {
-                let id = self.channel_records.len() as u16;
-                if id == u16::MAX {
-                    return Err(std::io::Error::other("more than 65535 channels in one recording"));
+                if self.channel_records.len() >= MAX_CHANNELS {
+                    if self.refused_messages == 0 {
+                        tracing::warn!(topic, "the recording has {MAX_CHANNELS} channels, as many as MCAP allows: messages on new topics are counted, not written");
+                    }
+                    self.refused_messages += 1;
+                    return Ok(());
                 }
+                let id = self.channel_records.len() as u16;
                 let qos = delivery.qos.to_string();
                 // Sparkplug payloads are protobuf, described by a schema so other tools decode
                 // them; everything else (thin-edge, Sparkplug STATE) is JSON.

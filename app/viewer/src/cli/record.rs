@@ -109,7 +109,11 @@ pub fn run(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         }
     }
     client.stop();
-    let messages = stats.messages.load(Ordering::Relaxed);
+    let refused = stats.refused.load(Ordering::Relaxed);
+    let messages = stats.messages.load(Ordering::Relaxed) - refused;
     eprintln!("\nwrote {messages} messages, {:.1} MB to {}", stats.bytes.load(Ordering::Relaxed) as f64 / 1e6, out.display());
+    if refused > 0 {
+        eprintln!("warning: {refused} messages on topics past the 65535 channels an MCAP file holds were not written");
+    }
     Ok(if stats.failed.load(Ordering::Relaxed) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -7,6 +7,7 @@
 #
 # usage: tests/soak/run.sh [SECONDS] [LINES] [RATE]
 #   TWINSCOPE_BIN  the binary (default: target/release/twinscope under $CARGO_TARGET_DIR or ./target)
+#   VIEWER_ARGS    more viewer arguments (e.g. "--window-size 640x360": less CPU rendering)
 #   defaults: 600 s, 357 lines (20,000 twins), 10 messages per twin per second (as many as are
 #   delivered: the simulator publishes as fast as it can up to that)
 # needs: mosquitto, xvfb-run and Mesa's lavapipe (or a GPU and a display)
@@ -27,7 +28,7 @@ url="mqtt://127.0.0.1:$port"
 lavapipe=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
 [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$lavapipe" ] && export VK_DRIVER_FILES=$lavapipe
 # The viewer first (it must be subscribed before the first message), then the simulator.
-xvfb-run -a -s "-screen 0 1600x900x24" "$bin" --broker "$url" --panels closed --dvr-minutes 0 --exit-after "$((seconds + 15))s" > "$work/viewer.out" 2> "$work/viewer.err" &
+xvfb-run -a -s "-screen 0 1600x900x24" "$bin" --broker "$url" --panels closed --dvr-minutes 0 --exit-after "$((seconds + 15))s" ${VIEWER_ARGS:-} > "$work/viewer.out" 2> "$work/viewer.err" &
 viewer=$!
 sleep 8
 "$bin" sim --broker "$url" --lines "$lines" --rate "$rate" --faults-every 0 --for "${seconds}s" > "$work/sim.out" 2> "$work/sim.err"

@@ -21,7 +21,18 @@ impl History {
         if self.samples.len() == self.capacity {
             self.samples.pop_front();
         }
+        self.grow_for_one();
         self.samples.push_back((time, value));
+    }
+
+    /// Room for one more sample: doubling as a deque does, but never past the history's
+    /// capacity (doubling alone takes 600 samples to room for 1,024, and a plant has tens of
+    /// thousands of these).
+    fn grow_for_one(&mut self) {
+        let len = self.samples.len();
+        if len == self.samples.capacity() && len < self.capacity {
+            self.samples.reserve_exact(len.max(1).min(self.capacity - len));
+        }
     }
 
     /// Inserts a sample from the past (a Sparkplug historical value) where its time puts it;
@@ -35,6 +46,7 @@ impl History {
             self.samples.pop_front();
             self.samples.insert(at - 1, (time, value));
         } else {
+            self.grow_for_one();
             self.samples.insert(at, (time, value));
         }
     }
@@ -63,6 +75,16 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_history_holds_no_more_room_than_its_capacity() {
+        let mut history = History::with_capacity(600);
+        for t in 0..2_000 {
+            history.push(Timestamp(t), t as f64);
+        }
+        assert_eq!(history.len(), 600);
+        assert!(history.samples.capacity() < 700, "room for {} samples", history.samples.capacity());
+    }
 
     #[test]
     fn past_samples_go_where_their_time_puts_them() {

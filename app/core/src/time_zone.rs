@@ -314,14 +314,6 @@ impl PlantClock {
     pub fn time_of_day(&self, time: Timestamp, digits: usize) -> String {
         crate::time::UtcOffset(self.offset_at(time)).time_of_day(time, digits)
     }
-
-    /// The zone's name, or the offset.
-    pub fn name(&self) -> String {
-        match self {
-            PlantClock::Zone(zone) => zone.name.clone(),
-            PlantClock::Fixed(offset) => format!("UTC{}{:02}:{:02}", if *offset < 0 { '-' } else { '+' }, offset.abs() / 3600, offset.abs() % 3600 / 60),
-        }
-    }
 }
 
 #[cfg(test)]

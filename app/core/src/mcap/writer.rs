@@ -53,7 +53,9 @@ const SPARKPLUG_SCHEMA: u16 = 1;
 pub struct McapWriter {
     out: BufWriter<File>,
     position: u64,
-    channels: BTreeMap<(String, Delivery), u16>,
+    /// Channel ids by topic, then by delivery (a topic has one or a few): looked up by the
+    /// topic as received, without allocating a key per message.
+    channels: std::collections::HashMap<String, Vec<(Delivery, u16)>>,
     /// The Sparkplug B protobuf schema (id 1), once a Sparkplug channel needs it.
     sparkplug_schema: Option<Vec<u8>>,
     /// Running over the summary while `finish` writes it.
@@ -87,7 +89,7 @@ impl McapWriter {
         let mut writer = McapWriter {
             out: BufWriter::with_capacity(1 << 20, file),
             position: 0,
-            channels: BTreeMap::new(),
+            channels: std::collections::HashMap::new(),
             sparkplug_schema: None,
             summary_crc: None,
             keep_flushed: false,
@@ -128,9 +130,9 @@ impl McapWriter {
 
     /// Records one MQTT message received at `log_time` (nanoseconds since the epoch).
     pub fn write(&mut self, topic: &str, delivery: Delivery, payload: &[u8], log_time: u64) -> std::io::Result<()> {
-        let key = (topic.to_owned(), delivery);
-        let channel = match self.channels.get(&key) {
-            Some(id) => *id,
+        let known = self.channels.get(topic).and_then(|ids| ids.iter().find(|(d, _)| *d == delivery)).map(|(_, id)| *id);
+        let channel = match known {
+            Some(id) => id,
             None => {
                 if self.channel_records.len() >= MAX_CHANNELS {
                     if self.refused_messages == 0 {
@@ -157,7 +159,7 @@ impl McapWriter {
                     ("mqtt.qos", qos.as_str()),
                     ("mqtt.retain", if delivery.retain { "true" } else { "false" }),
                 ]);
-                self.channels.insert(key, id);
+                self.channels.entry(topic.to_owned()).or_default().push((delivery, id));
                 self.channel_records.push(body.0);
                 self.sequences.push(0);
                 self.channel_counts.push(0);
@@ -199,10 +201,11 @@ impl McapWriter {
     pub fn channel_infos(&self) -> BTreeMap<u16, ChannelInfo> {
         self.channels
             .iter()
-            .map(|((topic, delivery), id)| {
+            .flat_map(|(topic, ids)| ids.iter().map(move |(delivery, id)| (topic, *delivery, *id)))
+            .map(|(topic, delivery, id)| {
                 let protobuf = crate::schema::sparkplug::descriptor::is_protobuf_topic(topic);
                 let encoding = if protobuf { "protobuf" } else { "json" };
-                (*id, ChannelInfo { id: *id, topic: topic.clone(), encoding: encoding.into(), delivery: *delivery })
+                (id, ChannelInfo { id, topic: topic.clone(), encoding: encoding.into(), delivery })
             })
             .collect()
     }

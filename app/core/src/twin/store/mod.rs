@@ -246,6 +246,19 @@ impl Twin {
     }
 }
 
+/// Whether an update touched what a twin's status is derived from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatusInput {
+    Unchanged,
+    Changed,
+}
+
+impl StatusInput {
+    fn and(self, other: StatusInput) -> StatusInput {
+        if self == StatusInput::Changed { self } else { other }
+    }
+}
+
 #[derive(PartialEq)]
 struct DerivedStatus {
     status: Status,
@@ -452,29 +465,33 @@ impl TwinStore {
     ///
     /// A message's values arrive as a run of updates for one twin (with one interned id):
     /// such a run looks the twin up once and derives its status once, at the end of the run.
+    ///
+    /// Most updates are values that change nothing the status is derived from (no rule or a
+    /// rule whose verdict stands, a twin already heard from and not stale): those skip the
+    /// derivation, which reads every property and alarm of the twin.
     pub fn apply_all(&mut self, updates: &[TwinUpdate], now: Timestamp) {
-        let mut run: Option<(&TwinId, TwinIndex)> = None;
+        let mut run: Option<(&TwinId, TwinIndex, StatusInput)> = None;
         for update in updates {
             if self.is_redundant_registration(update) {
                 continue;
             }
             let id = update.twin();
-            let index = match run {
-                Some((last, index)) if last.same_instance(id) => index,
+            let (index, input) = match run {
+                Some((last, index, input)) if last.same_instance(id) => (index, input),
                 _ => {
-                    if let Some((_, finished)) = run.take() {
+                    if let Some((_, finished, StatusInput::Changed)) = run.take() {
                         self.refresh_status(finished);
                     }
                     match self.ensure(id) {
-                        Some(index) => index,
+                        Some(index) => (index, StatusInput::Unchanged),
                         None => continue,
                     }
                 }
             };
-            run = Some((id, index));
-            self.apply_to(index, update, now);
+            let input = input.and(self.apply_to(index, update, now));
+            run = Some((id, index, input));
         }
-        if let Some((_, finished)) = run {
+        if let Some((_, finished, StatusInput::Changed)) = run {
             self.refresh_status(finished);
         }
     }
@@ -485,8 +502,9 @@ impl TwinStore {
             return;
         }
         let Some(index) = self.ensure(update.twin()) else { return };
-        self.apply_to(index, update, now);
-        self.refresh_status(index);
+        if self.apply_to(index, update, now) == StatusInput::Changed {
+            self.refresh_status(index);
+        }
     }
 
     /// An implicit registration (a first data message) of a twin that already exists.
@@ -494,8 +512,9 @@ impl TwinStore {
         matches!(update, TwinUpdate::Register { implicit: true, twin, .. } if self.index.contains_key(twin))
     }
 
-    /// [`apply`](Self::apply) to a twin already looked up, without deriving its status.
-    fn apply_to(&mut self, index: TwinIndex, update: &TwinUpdate, now: Timestamp) {
+    /// [`apply`](Self::apply) to a twin already looked up, without deriving its status; says
+    /// whether what the status is derived from may have changed.
+    fn apply_to(&mut self, index: TwinIndex, update: &TwinUpdate, now: Timestamp) -> StatusInput {
         match update {
             TwinUpdate::Register { parent, kind, display_name, entity_type, .. } => {
                 if let Some(parent) = parent
@@ -511,38 +530,21 @@ impl TwinStore {
                 if entity_type.is_some() {
                     twin.entity_type.clone_from(entity_type);
                 }
+                StatusInput::Changed
             }
-            TwinUpdate::Measurement { name, value, time, .. } => {
-                let Some(position) = self.property_slot(index, name) else { return };
-                let twin = &mut self.twins[index.0 as usize];
-                let property = &mut twin.properties[position];
-                property.value = *value;
-                property.time = *time;
-                property.history.push(*time, *value);
-                if let Some(rule) = property.rule {
-                    let (status, color) = self.rules.evaluate(rule, *value);
-                    property.rule_status = status;
-                    property.rule_color = color;
-                }
-                let mut changes = Vec::new();
-                for (rule, state) in &mut property.limits {
-                    if let Some(change) = self.alarm_rules.get(*rule).step(state, *value, *time) {
-                        changes.push((*rule, change));
-                    }
-                }
-                for (rule, change) in changes {
-                    self.apply_limit_change(index, name, rule, change, *value, *time);
-                }
-                self.mark_seen(index, now);
-            }
+            TwinUpdate::Measurement { name, value, time, .. } => self.apply_measurement(index, name, *value, *time, now),
             TwinUpdate::Historical { name, value, time, .. } => {
-                let Some(position) = self.property_slot(index, name) else { return };
-                self.twins[index.0 as usize].properties[position].history.insert_past(*time, *value);
+                if let Some(position) = self.property_slot(index, name) {
+                    self.twins[index.0 as usize].properties[position].history.insert_past(*time, *value);
+                }
+                StatusInput::Unchanged
             }
             TwinUpdate::Unit { name, unit, .. } => {
                 // Units may arrive (retained) before the first value: the property waits.
-                let Some(position) = self.property_slot(index, name) else { return };
-                self.twins[index.0 as usize].properties[position].unit = Some(unit.clone());
+                if let Some(position) = self.property_slot(index, name) {
+                    self.twins[index.0 as usize].properties[position].unit = Some(unit.clone());
+                }
+                StatusInput::Unchanged
             }
             TwinUpdate::Event { event_type, text, time, .. } => {
                 let cap = self.config.max_entries_per_twin;
@@ -554,12 +556,15 @@ impl TwinStore {
                     None if count < cap => twin.events.push(event),
                     None => self.refused.entries += 1,
                 }
+                StatusInput::Changed
             }
             TwinUpdate::AlarmRaised { alarm_type, severity, text, time, .. } => {
                 self.raise_alarm(index, ActiveAlarm { alarm_type: alarm_type.clone(), severity: *severity, text: text.clone(), time: *time, source: AlarmSource::Device }, "device");
+                StatusInput::Changed
             }
             TwinUpdate::AlarmCleared { alarm_type, time, .. } => {
                 self.clear_alarm(index, alarm_type, *time, "device");
+                StatusInput::Changed
             }
             TwinUpdate::Fragment { name, value, .. } => {
                 let cap = self.config.max_entries_per_twin;
@@ -573,17 +578,56 @@ impl TwinStore {
                         twin.fragments.remove(name);
                     }
                 }
+                // Fragments are shown, never part of the status.
+                StatusInput::Unchanged
             }
             TwinUpdate::Health { up, .. } => {
                 self.twins[index.0 as usize].health = Some(*up);
+                StatusInput::Changed
             }
             TwinUpdate::Online { online, time, .. } => {
                 let twin = &mut self.twins[index.0 as usize];
                 twin.reports_liveness = true;
                 twin.stale = false;
                 twin.offline_since = if *online { None } else { Some(twin.offline_since.unwrap_or(*time)) };
+                StatusInput::Changed
             }
         }
+    }
+
+    /// A live value: the property, its history, its rule's verdict and alarm limits.
+    fn apply_measurement(&mut self, index: TwinIndex, name: &Arc<str>, value: f64, time: Timestamp, now: Timestamp) -> StatusInput {
+        let Some(position) = self.property_slot(index, name) else { return StatusInput::Unchanged };
+        let twin = &mut self.twins[index.0 as usize];
+        // First heard from, or back from stale: the status changes with it.
+        let mut input = if twin.last_seen.is_none() || twin.stale { StatusInput::Changed } else { StatusInput::Unchanged };
+        twin.last_seen = Some(twin.last_seen.map_or(now, |seen| seen.max(now)));
+        twin.stale = false;
+        let property = &mut twin.properties[position];
+        property.value = value;
+        property.time = time;
+        property.history.push(time, value);
+        if let Some(rule) = property.rule {
+            let verdict = self.rules.evaluate(rule, value);
+            if verdict != (property.rule_status, property.rule_color) {
+                (property.rule_status, property.rule_color) = verdict;
+                input = StatusInput::Changed;
+            }
+        }
+        if property.limits.is_empty() {
+            return input;
+        }
+        let mut changes = Vec::new();
+        for (rule, state) in &mut property.limits {
+            if let Some(change) = self.alarm_rules.get(*rule).step(state, value, time) {
+                changes.push((*rule, change));
+            }
+        }
+        for (rule, change) in changes {
+            self.apply_limit_change(index, name, rule, change, value, time);
+            input = StatusInput::Changed;
+        }
+        input
     }
 
     /// The position of a twin's property, made (with its rules) if it is new and the twin
@@ -614,12 +658,6 @@ impl TwinStore {
                 self.refresh_status(TwinIndex(i as u32));
             }
         }
-    }
-
-    fn mark_seen(&mut self, index: TwinIndex, now: Timestamp) {
-        let twin = &mut self.twins[index.0 as usize];
-        twin.last_seen = Some(twin.last_seen.map_or(now, |seen| seen.max(now)));
-        twin.stale = false;
     }
 
     fn refresh_status(&mut self, index: TwinIndex) {

@@ -266,3 +266,32 @@ fn many_properties_are_found_by_name_and_never_duplicated() {
     assert_eq!(twin.property("signal19999").unwrap().unit.as_deref(), Some("bar"));
     assert!(twin.property("signal20000").is_none());
 }
+
+/// Values that leave everything the status is derived from as it was do not restyle the
+/// part; a first value, a rule's verdict changing, and data after silence do.
+#[test]
+fn only_values_that_change_the_status_inputs_mark_a_twin_changed() {
+    let specs: Vec<crate::rules::RuleSpec> = toml::from_str::<toml::Table>(
+        "[[rule]]\nproperty = \"temperature\"\nrange = [{ max = 80.0, status = \"ok\" }, { min = 80.0, status = \"alarm\", color = \"#ff0000\" }]",
+    )
+    .unwrap()["rule"]
+        .clone()
+        .try_into()
+        .unwrap();
+    let mut store = TwinStore::new(StoreConfig { history_len: 4, stale_after: Duration::from_secs(10), ..Default::default() }, RuleSet::compile(&specs).unwrap());
+    let changed = |store: &mut TwinStore| store.take_changed().len();
+    store.apply_all(&[measurement("p", "temperature", 50.0, 0), measurement("p", "flow", 3.0, 0)], Timestamp(0));
+    assert_eq!(changed(&mut store), 1, "first heard from: unknown to ok");
+    store.apply_all(&[measurement("p", "temperature", 60.0, 1), measurement("p", "flow", 4.0, 1)], Timestamp(1));
+    assert_eq!(changed(&mut store), 0, "the rule's verdict stands, no rule on flow");
+    store.apply_all(&[measurement("p", "temperature", 90.0, 2)], Timestamp(2));
+    assert_eq!(changed(&mut store), 1, "into the alarm range");
+    assert_eq!(store.twin("p").unwrap().status, Status::Alarm);
+    store.apply(&measurement("p", "flow", 5.0, 3), Timestamp(3));
+    assert_eq!(changed(&mut store), 0);
+    store.mark_stale(Timestamp::from_unix_seconds(60.0).unwrap());
+    assert_eq!(changed(&mut store), 1, "silence: stale");
+    store.apply(&measurement("p", "flow", 5.0, 4), Timestamp::from_unix_seconds(61.0).unwrap());
+    assert_eq!(changed(&mut store), 1, "data after silence: fresh again");
+    assert!(!store.twin("p").unwrap().comms_lost && store.twin("p").unwrap().status == Status::Alarm);
+}

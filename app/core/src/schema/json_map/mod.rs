@@ -4,15 +4,18 @@
 //! the time the values were taken, and alarms. Messages on no source's topics are counted as
 //! unknown, as for any schema.
 
+mod document;
 mod pattern;
 mod spec;
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use document::{Json, JsonPointer};
 pub use pattern::{Template, TopicPattern};
-pub use spec::{AlarmSpec, PropertySpec, Source, SourceSpec, TimeFormat, ValueKind};
+pub use spec::{AlarmSpec, Property, PropertySpec, Source, SourceSpec, TimeFormat, ValueKind};
 
 use super::{DecodeError, Decoded, TopicSchema};
 use crate::time::Timestamp;
@@ -28,11 +31,13 @@ const MEMORY_LIMIT: usize = 200_000;
 /// The JSON mapping schema: every source of a scene.
 pub struct JsonMappingSchema {
     sources: Vec<Source>,
-    /// Twin ids and property names seen before, shared so the store compares pointers.
-    ids: foldhash::HashMap<String, TwinId>,
+    /// Twins registered (their shared ids: the store compares pointers), and property names
+    /// seen before, shared for the same reason.
+    registered: foldhash::HashSet<TwinId>,
     names: foldhash::HashMap<String, Arc<str>>,
     scratch: String,
-    registered: foldhash::HashSet<TwinId>,
+    /// Where the matching pattern's captures are in the topic (reused per message).
+    spans: Vec<Range<usize>>,
     units_sent: foldhash::HashSet<(TwinId, Arc<str>)>,
     alarms_active: foldhash::HashMap<(TwinId, Arc<str>), bool>,
 }
@@ -43,10 +48,10 @@ impl JsonMappingSchema {
         let sources = specs.iter().enumerate().map(|(i, s)| s.compile(i)).collect::<Result<_, _>>()?;
         Ok(JsonMappingSchema {
             sources,
-            ids: Default::default(),
+            registered: Default::default(),
             names: Default::default(),
             scratch: String::new(),
-            registered: Default::default(),
+            spans: Vec::new(),
             units_sent: Default::default(),
             alarms_active: Default::default(),
         })
@@ -57,10 +62,9 @@ impl JsonMappingSchema {
     }
 
     fn forget_if_full(&mut self) {
-        if self.ids.len() + self.names.len() + self.registered.len() + self.units_sent.len() + self.alarms_active.len() > MEMORY_LIMIT {
-            self.ids.clear();
-            self.names.clear();
+        if self.registered.len() + self.names.len() + self.units_sent.len() + self.alarms_active.len() > MEMORY_LIMIT {
             self.registered.clear();
+            self.names.clear();
             self.units_sent.clear();
             self.alarms_active.clear();
         }
@@ -68,21 +72,21 @@ impl JsonMappingSchema {
 }
 
 /// A number from JSON: numbers, numeric text ("21.5"), true/false as 1/0.
-fn number_of(value: &Value) -> Option<f64> {
+fn number_of(value: &Json) -> Option<f64> {
     match value {
-        Value::Number(n) => n.as_f64(),
-        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|v| v.is_finite()),
+        Json::Number(n) => n.as_f64(),
+        Json::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        Json::String(s) => s.trim().parse::<f64>().ok().filter(|v| v.is_finite()),
         _ => None,
     }
 }
 
 /// On or off: true, non-zero numbers, and the usual words.
-fn on_off(value: &Value) -> Option<bool> {
+fn on_off(value: &Json) -> Option<bool> {
     match value {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => n.as_f64().map(|v| v != 0.0),
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+        Json::Bool(b) => Some(*b),
+        Json::Number(n) => n.as_f64().map(|v| v != 0.0),
+        Json::String(s) => match s.trim().to_ascii_lowercase().as_str() {
             "on" | "true" | "1" | "active" | "raised" | "alarm" | "yes" | "open" => Some(true),
             "off" | "false" | "0" | "inactive" | "cleared" | "ok" | "no" | "closed" | "normal" => Some(false),
             _ => None,
@@ -91,13 +95,67 @@ fn on_off(value: &Value) -> Option<bool> {
     }
 }
 
-fn time_of(value: &Value, format: TimeFormat) -> Option<Timestamp> {
+fn time_of(value: &Json, format: TimeFormat) -> Option<Timestamp> {
     match (value, format) {
-        (Value::String(text), TimeFormat::Auto | TimeFormat::Rfc3339) => Timestamp::parse_rfc3339(text),
-        (Value::Number(n), TimeFormat::Auto) => n.as_f64().and_then(|v| Timestamp::from_unix_seconds(if v.abs() > 1e11 { v / 1000.0 } else { v })),
+        (Json::String(text), TimeFormat::Auto | TimeFormat::Rfc3339) => Timestamp::parse_rfc3339(text),
+        (Json::Number(n), TimeFormat::Auto) => n.as_f64().and_then(|v| Timestamp::from_unix_seconds(if v.abs() > 1e11 { v / 1000.0 } else { v })),
         (_, TimeFormat::UnixS) => number_of(value).and_then(Timestamp::from_unix_seconds),
         (_, TimeFormat::UnixMs) => number_of(value).and_then(|ms| Timestamp::from_unix_seconds(ms / 1000.0)),
         _ => None,
+    }
+}
+
+/// The update one value of a property gives (and, the first time, its unit).
+fn property_update(twin: &TwinId, name: &Arc<str>, value: &Json, property: &Property, time: Timestamp, units_sent: &mut foldhash::HashSet<(TwinId, Arc<str>)>, out: &mut Vec<TwinUpdate>) {
+    let update = match property.kind {
+        ValueKind::Number => number_of(value).map(|v| TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: v * property.scale + property.offset, time }),
+        ValueKind::Bool => on_off(value).map(|on| TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: if on { 1.0 } else { 0.0 }, time }),
+        ValueKind::String => Some(TwinUpdate::Fragment {
+            twin: twin.clone(),
+            name: name.clone(),
+            value: Some(Value::String(match value {
+                Json::String(text) => text.to_string(),
+                other => other.to_json_text(),
+            })),
+        }),
+    };
+    let Some(update) = update else { return };
+    if let Some(unit) = &property.unit
+        && units_sent.insert((twin.clone(), name.clone()))
+    {
+        out.push(TwinUpdate::Unit { twin: twin.clone(), name: name.clone(), unit: unit.clone() });
+    }
+    out.push(update);
+}
+
+/// The registration of a twin first seen: its parent and name from the topic's captures.
+fn register(source: &Source, topic: &str, spans: &[Range<usize>], twin: &TwinId, out: &mut Vec<TwinUpdate>) {
+    let fill = |template: &Template| {
+        let mut text = String::new();
+        template.fill_from_spans(topic, spans, &mut text);
+        text
+    };
+    let parent = source.parent.as_ref().map(fill).filter(|p| !p.trim().is_empty());
+    let display_name = source.display_name.as_ref().map(fill);
+    out.push(TwinUpdate::Register {
+        twin: twin.clone(),
+        implicit: true,
+        parent: parent.map(|p| TwinId::from(p.as_str())),
+        kind: EntityKind::ChildDevice,
+        display_name,
+        entity_type: None,
+    });
+}
+
+/// A shared copy of a property name seen before (the store compares pointers).
+fn intern(names: &mut foldhash::HashMap<String, Arc<str>>, name: &str) -> Arc<str> {
+    match names.get(name) {
+        Some(shared) => shared.clone(),
+        None => {
+            let shared: Arc<str> = name.into();
+            names.insert(name.to_owned(), shared.clone());
+            shared
+        }
     }
 }
 
@@ -114,97 +172,62 @@ impl TopicSchema for JsonMappingSchema {
 
     fn decode(&mut self, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
         self.forget_if_full();
-        let Some((index, captured)) = self.sources.iter().enumerate().find_map(|(i, s)| s.pattern.matches(topic).map(|c| (i, c))) else {
+        let spans = &mut self.spans;
+        let Some(index) = self.sources.iter().position(|s| s.pattern.match_spans(topic, spans)) else {
             return Err(DecodeError::UnknownTopic { schema: "json" });
         };
         if payload.len() > MAX_PAYLOAD {
             return Err(DecodeError::Oversized { len: payload.len(), limit: MAX_PAYLOAD });
         }
         let source = &self.sources[index];
-        source.twin.fill_into(&captured, &mut self.scratch);
+        source.twin.fill_from_spans(topic, &self.spans, &mut self.scratch);
         if self.scratch.trim().is_empty() {
             return Err(DecodeError::invalid(format!("{}: the topic's captures give an empty twin id", source.name)));
         }
-        let document: Value = match serde_json::from_slice(payload) {
+        let document = match Json::parse(payload) {
             Ok(document) => document,
             // A bare value that is not JSON (ON, idle): its text.
-            Err(_) if source.bare_value => Value::String(String::from_utf8_lossy(payload).trim().to_owned()),
+            Err(_) if source.bare_value => Json::String(String::from_utf8_lossy(payload).trim().to_owned().into()),
             Err(error) => return Err(DecodeError::MalformedJson { reason: error.to_string() }),
         };
-        let twin = match self.ids.get(self.scratch.as_str()) {
+        let start = out.len();
+        let twin = match self.registered.get(self.scratch.as_str()) {
             Some(twin) => twin.clone(),
             None => {
                 let twin = TwinId::from(self.scratch.as_str());
-                self.ids.insert(self.scratch.clone(), twin.clone());
+                self.registered.insert(twin.clone());
+                register(source, topic, &self.spans, &twin, out);
                 twin
             }
         };
-        let names = &mut self.names;
-        let mut intern = |name: &str| -> Arc<str> {
-            match names.get(name) {
-                Some(shared) => shared.clone(),
-                None => {
-                    let shared: Arc<str> = name.into();
-                    names.insert(name.to_owned(), shared.clone());
-                    shared
-                }
-            }
-        };
-        let start = out.len();
-        if !self.registered.contains(&twin) {
-            let parent = source.parent.as_ref().map(|p| p.fill(&captured)).filter(|p| !p.trim().is_empty());
-            let display_name = source.display_name.as_ref().map(|d| d.fill(&captured));
-            out.push(TwinUpdate::Register {
-                twin: twin.clone(),
-                implicit: true,
-                parent: parent.map(|p| TwinId::from(p.as_str())),
-                kind: EntityKind::ChildDevice,
-                display_name,
-                entity_type: None,
-            });
-            self.registered.insert(twin.clone());
-        }
-        let time = source.timestamp.as_deref().and_then(|p| document.pointer(p)).and_then(|v| time_of(v, source.time_format)).unwrap_or(received);
+        let time = source.timestamp.as_ref().and_then(|p| document.at(p)).and_then(|v| time_of(v, source.time_format)).unwrap_or(received);
         for property in &source.properties {
-            let Some(found) = document.pointer(&property.pointer) else { continue };
-            let members: Vec<(Arc<str>, &Value)> = match (property.members, found) {
-                (true, Value::Object(map)) => map
-                    .iter()
-                    .map(|(k, v)| {
+            let Some(found) = document.at(&property.pointer) else { continue };
+            match (property.members, found) {
+                (true, Json::Object(members)) => {
+                    for (key, value) in members {
                         let name = match &property.name {
-                            Some(prefix) => intern(&format!("{prefix}/{k}")),
-                            None => intern(k),
+                            Some(prefix) => {
+                                self.scratch.clear();
+                                self.scratch.push_str(prefix);
+                                self.scratch.push('/');
+                                self.scratch.push_str(key);
+                                intern(&mut self.names, &self.scratch)
+                            }
+                            None => intern(&mut self.names, key),
                         };
-                        (name, v)
-                    })
-                    .collect(),
-                (true, _) => continue,
-                (false, value) => vec![(property.name.clone().unwrap_or_else(|| "value".into()), value)],
-            };
-            for (name, value) in members {
-                let update = match property.kind {
-                    ValueKind::Number => number_of(value).map(|v| TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: v * property.scale + property.offset, time }),
-                    ValueKind::Bool => on_off(value).map(|on| TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: if on { 1.0 } else { 0.0 }, time }),
-                    ValueKind::String => Some(TwinUpdate::Fragment {
-                        twin: twin.clone(),
-                        name: name.clone(),
-                        value: Some(match value {
-                            Value::String(_) => value.clone(),
-                            other => Value::String(other.to_string()),
-                        }),
-                    }),
-                };
-                let Some(update) = update else { continue };
-                if let Some(unit) = &property.unit
-                    && self.units_sent.insert((twin.clone(), name.clone()))
-                {
-                    out.push(TwinUpdate::Unit { twin: twin.clone(), name: name.clone(), unit: unit.clone() });
+                        property_update(&twin, &name, value, property, time, &mut self.units_sent, out);
+                    }
                 }
-                out.push(update);
+                (true, _) => {}
+                (false, value) => {
+                    let name = property.name.clone().unwrap_or_else(|| "value".into());
+                    property_update(&twin, &name, value, property, time, &mut self.units_sent, out);
+                }
             }
         }
         for alarm in &source.alarms {
-            let Some(active) = document.pointer(&alarm.active).and_then(on_off) else { continue };
+            let Some(active) = document.at(&alarm.active).and_then(on_off) else { continue };
             let key = (twin.clone(), alarm.alarm_type.clone());
             let was = self.alarms_active.insert(key, active).unwrap_or(false);
             if active == was {
@@ -213,11 +236,11 @@ impl TopicSchema for JsonMappingSchema {
             if active {
                 let severity = match &alarm.severity {
                     spec::Reading::Fixed(severity) => *severity,
-                    spec::Reading::Pointer(p) => document.pointer(p).and_then(Value::as_str).and_then(Severity::parse).unwrap_or(Severity::Major),
+                    spec::Reading::Pointer(p) => document.at(p).and_then(Json::as_str).and_then(Severity::parse).unwrap_or(Severity::Major),
                 };
                 let text = match &alarm.text {
                     Some(spec::Reading::Fixed(text)) => text.clone(),
-                    Some(spec::Reading::Pointer(p)) => document.pointer(p).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default(),
+                    Some(spec::Reading::Pointer(p)) => document.at(p).map(|v| v.as_str().map_or_else(|| v.to_json_text(), str::to_owned)).unwrap_or_default(),
                     None => alarm.alarm_type.to_string(),
                 };
                 out.push(TwinUpdate::AlarmRaised { twin: twin.clone(), alarm_type: alarm.alarm_type.clone(), severity, text, time });

@@ -1,6 +1,8 @@
 //! Topic patterns with named captures (`plant/{line}/{machine}/telemetry`) and the id
 //! templates they fill (`{line}-{machine}`).
 
+use std::ops::Range;
+
 /// One level of a topic pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Level {
@@ -75,18 +77,28 @@ impl TopicPattern {
 
     /// The captured values if `topic` matches.
     pub fn matches<'t>(&self, topic: &'t str) -> Option<Vec<(&str, &'t str)>> {
-        let mut captured = Vec::new();
+        let mut spans = Vec::new();
+        self.match_spans(topic, &mut spans).then(|| self.captures().into_iter().zip(spans.iter().map(|s| &topic[s.clone()])).collect())
+    }
+
+    /// Whether `topic` matches, with where each capture is in it, in order (into a buffer the
+    /// caller reuses: matching allocates nothing per message).
+    pub fn match_spans(&self, topic: &str, spans: &mut Vec<Range<usize>>) -> bool {
+        spans.clear();
+        let mut start = 0;
         let mut parts = topic.split('/');
         for level in &self.levels {
-            match (level, parts.next()) {
-                (Level::Rest, _) => return Some(captured),
+            let part = parts.next();
+            match (level, part) {
+                (Level::Rest, _) => return true,
                 (Level::Literal(text), Some(part)) if text == part => {}
                 (Level::Any, Some(_)) => {}
-                (Level::Capture(name), Some(part)) => captured.push((name.as_str(), part)),
-                _ => return None,
+                (Level::Capture(_), Some(part)) => spans.push(start..start + part.len()),
+                _ => return false,
             }
+            start += part.map_or(0, |p| p.len() + 1);
         }
-        parts.next().is_none().then_some(captured)
+        parts.next().is_none()
     }
 }
 
@@ -126,19 +138,29 @@ impl Template {
 
     /// The template with `captured` (in the pattern's order) put in, into `out`.
     pub fn fill_into(&self, captured: &[(&str, &str)], out: &mut String) {
-        out.clear();
-        for part in &self.parts {
-            match part {
-                Part::Text(text) => out.push_str(text),
-                Part::Capture(i) => out.push_str(captured.get(*i).map_or("", |c| c.1)),
-            }
-        }
+        self.fill_with(|i| captured.get(i).map_or("", |c| c.1), out);
     }
 
     pub fn fill(&self, captured: &[(&str, &str)]) -> String {
         let mut out = String::new();
         self.fill_into(captured, &mut out);
         out
+    }
+
+    /// The template with the captures at `spans` of `topic` (from
+    /// [`TopicPattern::match_spans`]) put in, into `out`.
+    pub fn fill_from_spans(&self, topic: &str, spans: &[Range<usize>], out: &mut String) {
+        self.fill_with(|i| spans.get(i).and_then(|s| topic.get(s.clone())).unwrap_or(""), out);
+    }
+
+    fn fill_with<'a>(&self, capture: impl Fn(usize) -> &'a str, out: &mut String) {
+        out.clear();
+        for part in &self.parts {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Capture(i) => out.push_str(capture(*i)),
+            }
+        }
     }
 }
 
@@ -157,6 +179,15 @@ mod tests {
         assert_eq!(pattern.matches("plant/l1/pump3/telemetry/extra"), None);
         let rest = TopicPattern::parse("telegraf/{host}/#").unwrap();
         assert_eq!(rest.matches("telegraf/h1/cpu/total"), Some(vec![("host", "h1")]));
+        let mut spans = vec![0..1];
+        assert!(rest.match_spans("telegraf/h1/cpu/total", &mut spans));
+        let mut id = String::from("left over");
+        Template::parse("host-{host}", &rest.captures()).unwrap().fill_from_spans("telegraf/h1/cpu/total", &spans, &mut id);
+        assert_eq!(id, "host-h1");
+        assert!(!pattern.match_spans("plant//pump3", &mut spans));
+        assert!(pattern.match_spans("plant//pump3/telemetry", &mut spans), "an empty level is a level");
+        Template::parse("{line}|{machine}", &pattern.captures()).unwrap().fill_from_spans("plant//pump3/telemetry", &spans, &mut id);
+        assert_eq!(id, "|pump3");
     }
 
     #[test]

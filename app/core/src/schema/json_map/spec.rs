@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::document::JsonPointer;
 use super::pattern::{Template, TopicPattern};
 use crate::twin::Severity;
 
@@ -102,7 +103,7 @@ pub struct Source {
     pub twin: Template,
     pub parent: Option<Template>,
     pub display_name: Option<Template>,
-    pub timestamp: Option<String>,
+    pub timestamp: Option<JsonPointer>,
     pub time_format: TimeFormat,
     pub properties: Vec<Property>,
     pub alarms: Vec<Alarm>,
@@ -112,7 +113,7 @@ pub struct Source {
 
 #[derive(Debug, Clone)]
 pub struct Property {
-    pub pointer: String,
+    pub pointer: JsonPointer,
     /// Every member of the object at `pointer` (it ended in `/*`).
     pub members: bool,
     /// `None` with `members`: each member's key.
@@ -126,7 +127,7 @@ pub struct Property {
 #[derive(Debug, Clone)]
 pub struct Alarm {
     pub alarm_type: Arc<str>,
-    pub active: String,
+    pub active: JsonPointer,
     pub severity: Reading<Severity>,
     pub text: Option<Reading<String>>,
 }
@@ -135,15 +136,11 @@ pub struct Alarm {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reading<T> {
     Fixed(T),
-    Pointer(String),
+    Pointer(JsonPointer),
 }
 
-fn pointer(text: &str, what: &str) -> Result<String, String> {
-    if text.is_empty() || text.starts_with('/') {
-        Ok(text.to_owned())
-    } else {
-        Err(format!("{what} {text:?} is not a JSON Pointer (it starts with /, or is empty for the whole payload)"))
-    }
+fn pointer(text: &str, what: &str) -> Result<JsonPointer, String> {
+    JsonPointer::parse(text).ok_or_else(|| format!("{what} {text:?} is not a JSON Pointer (it starts with /, or is empty for the whole payload)"))
 }
 
 impl SourceSpec {
@@ -173,7 +170,7 @@ impl SourceSpec {
             let name = match (&spec.name, members) {
                 (Some(name), _) => Some(name.as_str().into()),
                 (None, true) => None,
-                (None, false) => Some(path.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("value").replace("~1", "/").replace("~0", "~").into()),
+                (None, false) => Some(path.last_token().filter(|n| !n.is_empty()).unwrap_or("value").into()),
             };
             properties.push(Property { pointer: path, members, name, unit: spec.unit.as_deref().map(Arc::from), scale: spec.scale, offset: spec.offset, kind: spec.kind });
         }
@@ -184,17 +181,21 @@ impl SourceSpec {
             }
             let active = pointer(&spec.active, "alarm flag").map_err(fail)?;
             let severity = if spec.severity.starts_with('/') {
-                Reading::Pointer(spec.severity.clone())
+                Reading::Pointer(pointer(&spec.severity, "alarm severity").map_err(fail)?)
             } else {
                 Reading::Fixed(Severity::parse(&spec.severity).ok_or_else(|| fail(format!("unknown severity {:?} (critical, major, minor, warning)", spec.severity)))?)
             };
-            let text = spec.text.as_ref().map(|t| if t.starts_with('/') { Reading::Pointer(t.clone()) } else { Reading::Fixed(t.clone()) });
+            let text = match &spec.text {
+                Some(t) if t.starts_with('/') => Some(Reading::Pointer(pointer(t, "alarm text").map_err(fail)?)),
+                Some(t) => Some(Reading::Fixed(t.clone())),
+                None => None,
+            };
             alarms.push(Alarm { alarm_type: spec.alarm_type.as_str().into(), active, severity, text });
         }
         if properties.is_empty() && alarms.is_empty() {
             return Err(fail("no property and no alarm: nothing to read".into()));
         }
-        let bare_value = properties.iter().any(|p| p.pointer.is_empty() && !p.members);
+        let bare_value = properties.iter().any(|p| p.pointer.is_root() && !p.members);
         Ok(Source { name, pattern, twin, parent, display_name, timestamp, time_format: self.time_format, properties, alarms, bare_value })
     }
 }

@@ -112,21 +112,30 @@ pub struct LastEvent {
 /// A twin: a plant, line, machine or part, and everything known about it now.
 #[derive(Debug, Clone)]
 pub struct Twin {
+    pub properties: Vec<Property>,
+    /// Where the first few properties' name texts live: decoders share name strings, so a
+    /// lookup compares addresses here, in the twin itself, instead of reading one property
+    /// (a cache line or more) per step. The property keeps its name alive, so an address
+    /// found here is that very string.
+    name_addresses: [usize; NAME_ADDRESSES],
+    /// Property positions by name, once a twin has more than a few (a payload with
+    /// thousands of keys must not cost a scan per key).
+    property_index: Option<foldhash::HashMap<Arc<str>, u32>>,
+    /// Local receive time of the latest measurement: telemetry is periodic, so its silence
+    /// means stale. Events and health are sent on change and never make a twin stale.
+    pub last_seen: Option<Timestamp>,
+    stale: bool,
     pub id: TwinId,
     pub display_name: Option<String>,
     pub kind: EntityKind,
     pub entity_type: Option<String>,
     pub parent: Option<TwinIndex>,
     pub children: Vec<TwinIndex>,
-    pub properties: Vec<Property>,
     pub alarms: Vec<ActiveAlarm>,
     pub events: Vec<LastEvent>,
     pub fragments: BTreeMap<Arc<str>, serde_json::Value>,
     /// Service health: `Some(true)` up, `Some(false)` down.
     pub health: Option<bool>,
-    /// Local receive time of the latest measurement: telemetry is periodic, so its silence
-    /// means stale. Events and health are sent on change and never make a twin stale.
-    pub last_seen: Option<Timestamp>,
     pub status: Status,
     /// The colour of the worst rule range that applies, if the scene gives one.
     pub rule_color: Option<Rgba>,
@@ -143,11 +152,10 @@ pub struct Twin {
     pub offline_since: Option<Timestamp>,
     /// Its source reports when it goes offline: silence does not make it stale.
     pub reports_liveness: bool,
-    stale: bool,
-    /// Property positions by name, once a twin has more than a few (a payload with
-    /// thousands of keys must not cost a scan per key).
-    property_index: Option<foldhash::HashMap<Arc<str>, u32>>,
 }
+
+/// Properties whose name addresses a twin keeps in itself.
+const NAME_ADDRESSES: usize = 6;
 
 /// Past this many properties a twin looks them up by hash instead of by scanning.
 const INDEXED_PROPERTIES: usize = 16;
@@ -176,6 +184,7 @@ impl Twin {
             offline_since: None,
             reports_liveness: false,
             stale: false,
+            name_addresses: [0; NAME_ADDRESSES],
             property_index: None,
         }
     }
@@ -184,12 +193,16 @@ impl Twin {
         self.position_of(name).map(|i| &self.properties[i])
     }
 
-    /// Where the property is: by hash on a twin with many, else by scanning (a pointer
-    /// comparison first: decoders share name strings).
+    /// Where the property is: by hash on a twin with many, else by scanning, first for the
+    /// same shared string.
     fn position_of(&self, name: &str) -> Option<usize> {
-        match &self.property_index {
-            Some(index) => index.get(name).map(|i| *i as usize),
-            None => self.properties.iter().position(|p| std::ptr::eq(p.name.as_ptr(), name.as_ptr()) && p.name.len() == name.len()).or_else(|| self.properties.iter().position(|p| &*p.name == name)),
+        if let Some(index) = &self.property_index {
+            return index.get(name).map(|i| *i as usize);
+        }
+        let address = name.as_ptr() as usize;
+        match self.name_addresses.iter().take(self.properties.len()).position(|a| *a == address) {
+            Some(position) if self.properties[position].name.len() == name.len() => Some(position),
+            _ => self.properties.iter().position(|p| &*p.name == name),
         }
     }
 
@@ -198,6 +211,9 @@ impl Twin {
         let position = self.properties.len();
         if let Some(index) = &mut self.property_index {
             index.insert(property.name.clone(), position as u32);
+        }
+        if let Some(slot) = self.name_addresses.get_mut(position) {
+            *slot = property.name.as_ptr() as usize;
         }
         self.properties.push(property);
         if self.property_index.is_none() && self.properties.len() > INDEXED_PROPERTIES {

@@ -67,6 +67,16 @@ impl ThinEdgeSchema {
         self.interner.twin_id(&self.id_buffer)
     }
 
+    /// The twin a message is about, and whether it was announced already: an entity heard
+    /// from before is found with one lookup (the set of announced ones holds the shared id).
+    fn message_twin(&mut self, entity: &EntityTopicId<'_>) -> (TwinId, bool) {
+        entity.twin_id_into(&mut self.id_buffer);
+        match self.known.get(self.id_buffer.as_str()) {
+            Some(twin) => (twin.clone(), true),
+            None => (self.interner.twin_id(&self.id_buffer), false),
+        }
+    }
+
     /// thin-edge auto-registration: the first data from `device/<d>//` or
     /// `device/<d>/service/<s>` announces that entity, as a child of `main` or of `<d>`.
     fn announce(&mut self, entity: &EntityTopicId<'_>, twin: &TwinId, out: &mut Vec<TwinUpdate>) {
@@ -134,7 +144,7 @@ impl TopicSchema for ThinEdgeSchema {
             return Err(DecodeError::Oversized { len: payload.len(), limit: self.max_payload });
         }
         let entity = parsed.entity;
-        let twin = self.twin_id(&entity);
+        let (twin, announced) = self.message_twin(&entity);
         let start = out.len();
         let result = match parsed.channel {
             Channel::Registration => return self.registration(&entity, twin, payload, out),
@@ -143,7 +153,9 @@ impl TopicSchema for ThinEdgeSchema {
                 let time = decode_measurements(payload, &mut self.interner, &mut self.scratch)
                     .map_err(|reason| DecodeError::MalformedJson { reason })?;
                 let time = time.unwrap_or(received);
-                self.announce(&entity, &twin, out);
+                if !announced {
+                    self.announce(&entity, &twin, out);
+                }
                 for (name, value) in self.scratch.values.drain(..) {
                     out.push(TwinUpdate::Measurement { twin: twin.clone(), name, value, time });
                 }
@@ -186,7 +198,9 @@ impl TopicSchema for ThinEdgeSchema {
                 let object = parse_object(payload)?;
                 let time = optional_time(&object)?.unwrap_or(received);
                 let text = object.get("text").and_then(Value::as_str).unwrap_or(event_type).to_owned();
-                self.announce(&entity, &twin, out);
+                if !announced {
+                    self.announce(&entity, &twin, out);
+                }
                 out.push(TwinUpdate::Event { twin, event_type: self.interner.intern(event_type), text, time });
                 Ok(())
             }
@@ -205,7 +219,9 @@ impl TopicSchema for ThinEdgeSchema {
                     };
                     let time = optional_time(&object)?.unwrap_or(received);
                     let text = object.get("text").and_then(Value::as_str).unwrap_or(&alarm_type).to_owned();
-                    self.announce(&entity, &twin, out);
+                    if !announced {
+                        self.announce(&entity, &twin, out);
+                    }
                     out.push(TwinUpdate::AlarmRaised { twin, alarm_type, severity, text, time });
                 }
                 Ok(())
@@ -234,7 +250,9 @@ impl TopicSchema for ThinEdgeSchema {
                         }
                     }
                 };
-                self.announce(&entity, &twin, out);
+                if !announced {
+                    self.announce(&entity, &twin, out);
+                }
                 out.push(TwinUpdate::Health { twin, up, time: received });
                 Ok(())
             }

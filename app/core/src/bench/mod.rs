@@ -78,7 +78,7 @@ pub fn run_ingest_benchmark(lines: usize, rounds: usize) -> IngestBenchResult {
         runs[1].push(elapsed);
         values = decoded;
         runs[2].push(decode_apply(&messages, now));
-        runs[3].push(pipelined_ingest(&messages, now));
+        runs[3].push(pipelined_ingest(Box::new(ThinEdgeSchema::default()), &[], &messages, now));
     }
     let [bare_parse, decode_only, decode_apply, pipelined] = runs.map(|mut run| {
         run.sort();
@@ -120,11 +120,16 @@ fn decode_apply(messages: &[(String, Vec<u8>)], now: Timestamp) -> Duration {
 }
 
 /// The live ingest path on the same messages: a sink decodes and batches on this thread, a
-/// second thread drains the channel into a store, as the viewer's main thread does.
-fn pipelined_ingest(messages: &[(String, Vec<u8>)], now: Timestamp) -> Duration {
+/// second thread drains the channel into a store, as the viewer's main thread does. The
+/// `warm_up` messages (births) go first, before the clock starts.
+pub(crate) fn pipelined_ingest(schema: Box<dyn crate::schema::TopicSchema>, warm_up: &[(String, Vec<u8>)], messages: &[(String, Vec<u8>)], now: Timestamp) -> Duration {
     use crate::ingest::{IngestStats, MessageSink, batch_channel};
     let (sender, receiver) = batch_channel();
-    let mut sink = MessageSink::new(Box::new(ThinEdgeSchema::default()), sender, IngestStats::new(), Duration::from_millis(8), 1024);
+    let mut sink = MessageSink::new(schema, sender, IngestStats::new(), Duration::from_millis(8), 1024);
+    for (topic, payload) in warm_up {
+        sink.handle(topic, payload, now);
+    }
+    sink.flush();
     let started = Instant::now();
     let consumer = std::thread::spawn(move || {
         let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());

@@ -46,7 +46,7 @@ pub fn run(args: BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         let rate = |d: std::time::Duration| row.messages as f64 / d.as_secs_f64();
         crate::outln!(
             out,
-            "  {:<13} {} messages, {:.1} MiB: bare decode {:>9.0} msg/s, decode {:>9.0} msg/s, decode + apply {:>9.0} msg/s, ratio {:.2}× (decode alone {:.2}×)",
+            "  {:<13} {} messages, {:.1} MiB: bare decode {:>9.0} msg/s, decode {:>9.0} msg/s, decode + apply {:>9.0} msg/s, ratio {:.2}× (decode alone {:.2}×); live path, 2 threads {:>9.0} msg/s, ratio {:.2}×",
             row.name,
             row.messages,
             row.bytes as f64 / (1024.0 * 1024.0),
@@ -54,7 +54,9 @@ pub fn run(args: BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             rate(row.decode_only),
             rate(row.decode_apply),
             row.ratio(),
-            row.bare.as_secs_f64() / row.decode_only.as_secs_f64()
+            row.bare.as_secs_f64() / row.decode_only.as_secs_f64(),
+            rate(row.pipelined),
+            row.pipelined_ratio()
         );
     }
     Ok(ExitCode::SUCCESS)

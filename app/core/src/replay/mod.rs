@@ -134,18 +134,52 @@ impl Recording {
 
     /// The twin state at `at`: `store` should be fresh (as the scene makes it).
     /// Returns how many messages were applied.
+    ///
+    /// Reading and decoding run on a second thread while this one applies, as live ingest
+    /// splits them: a seek in a large plant is mostly that work, and the two halves take
+    /// about as long as each other.
     pub fn state_at(&mut self, store: &mut TwinStore, at: Timestamp) -> Result<usize, McapError> {
+        let (sender, receiver) = crossbeam_channel::bounded::<DecodedRun>(SEEK_BATCHES_IN_FLIGHT);
+        let (recycle, recycled) = crossbeam_channel::bounded::<DecodedRun>(SEEK_BATCHES_IN_FLIGHT + 2);
+        let read = std::thread::scope(|scope| {
+            let reader = scope.spawn(move || self.decode_until(at, &sender, &recycled));
+            for run in receiver.iter() {
+                run.apply_to(store);
+                let _ = recycle.try_send(run);
+            }
+            reader.join()
+        });
+        let applied = match read {
+            Ok(result) => result?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        store.mark_stale(at);
+        Ok(applied)
+    }
+
+    /// The reading half of [`state_at`](Self::state_at): the checkpoint's messages, then the
+    /// file from there to `at`, decoded into runs sent to the applying thread. The decoder
+    /// that built the state is kept for forward play.
+    fn decode_until(&mut self, at: Timestamp, sender: &crossbeam_channel::Sender<DecodedRun>, recycled: &crossbeam_channel::Receiver<DecodedRun>) -> Result<usize, McapError> {
         let target = log_time_of(at);
         let mut schema = self.schemas.build();
-        let mut updates = Vec::new();
+        let mut run = DecodedRun::default();
         let mut applied = 0;
+        let mut decode = |this: &Self, schema: &mut CombinedSchema, run: &mut DecodedRun, channel: u16, payload: &[u8], log_time: u64| {
+            applied += this.decode_into(schema, run, channel, payload, log_time);
+            if run.messages.len() >= SEEK_BATCH {
+                let full = std::mem::replace(run, recycled.try_recv().map(DecodedRun::cleared).unwrap_or_default());
+                // The applying thread only stops if this one is gone.
+                let _ = sender.send(full);
+            }
+        };
         let checkpoint = self.index.checkpoint_before(target);
         let (from_chunk, from_offset) = match checkpoint {
             Some(index) => {
                 for reference in self.index.refs_at(index) {
                     let records = self.chunk(reference.chunk)?;
                     let message = message_at(&records, reference.offset as usize).map_err(|e| self.corrupt(reference.chunk, e.0))?;
-                    applied += self.apply(&mut schema, store, &mut updates, message.channel, message.payload, message.log_time);
+                    decode(self, &mut schema, &mut run, message.channel, message.payload, message.log_time);
                 }
                 let next = self.index.checkpoints[index].next;
                 (next.chunk, next.offset)
@@ -172,16 +206,29 @@ impl Recording {
             .map_err(|e| self.corrupt(chunk as u32, e.0))?;
             for (channel, log_time, offset) in pending {
                 let message = message_at(&records, offset).map_err(|e| self.corrupt(chunk as u32, e.0))?;
-                applied += self.apply(&mut schema, store, &mut updates, channel, message.payload, log_time);
+                decode(self, &mut schema, &mut run, channel, message.payload, log_time);
             }
             if done {
                 break 'chunks;
             }
         }
-        store.mark_stale(at);
+        let _ = sender.send(run);
         // Forward play continues from here with the decoder that built this state.
         self.playing_schema = schema;
         Ok(applied)
+    }
+
+    /// Decodes one message onto `run` (nothing if it cannot be read, as live ingest skips
+    /// it); counts it.
+    fn decode_into(&self, schema: &mut CombinedSchema, run: &mut DecodedRun, channel: u16, payload: &[u8], log_time: u64) -> usize {
+        let Some(channel) = self.file.channels.get(&channel).filter(|c| c.readable()) else { return 0 };
+        let time = timestamp_of(log_time);
+        let start = run.updates.len();
+        match schema.decode(&channel.topic, payload, time, &mut run.updates) {
+            Ok(_) => run.messages.push((run.updates.len(), time)),
+            Err(_) => run.updates.truncate(start),
+        }
+        1
     }
 
     fn apply(&self, schema: &mut CombinedSchema, store: &mut TwinStore, updates: &mut Vec<crate::TwinUpdate>, channel: u16, payload: &[u8], log_time: u64) -> usize {
@@ -197,6 +244,35 @@ impl Recording {
 
     fn corrupt(&self, chunk: u32, reason: String) -> McapError {
         McapError::Corrupt { file: self.file.path().to_owned(), offset: self.file.chunks[chunk as usize].offset, reason }
+    }
+}
+
+/// Messages decoded per batch handed from a seek's reading thread to its applying one.
+const SEEK_BATCH: usize = 1024;
+/// Batches on their way at once: the reader runs ahead by this much, no more.
+const SEEK_BATCHES_IN_FLIGHT: usize = 4;
+
+/// Decoded messages in order: their updates, and where each message's end and its time.
+#[derive(Default)]
+struct DecodedRun {
+    updates: Vec<crate::TwinUpdate>,
+    messages: Vec<(usize, Timestamp)>,
+}
+
+impl DecodedRun {
+    fn cleared(mut self) -> Self {
+        self.updates.clear();
+        self.messages.clear();
+        self
+    }
+
+    /// Applies each message's updates with its own time, as playing it would.
+    fn apply_to(&self, store: &mut TwinStore) {
+        let mut start = 0;
+        for &(end, time) in &self.messages {
+            store.apply_all(&self.updates[start..end], time);
+            start = end;
+        }
     }
 }
 

@@ -2,7 +2,6 @@
 //! retain flag and receive time. Runs on the same reconnecting client thread as ingest, so a
 //! recording keeps going across broker restarts.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use rumqttc::QoS;
 
 use crate::ingest::{IngestConfig, IngestHandle, IngestStats, MessageHandler, spawn_mqtt_client};
-use crate::mcap::{ChannelInfo, ChunkInfo, Delivery, McapError, McapFile, McapWriter};
+use crate::mcap::{Channels, ChunkInfo, Delivery, McapError, McapFile, McapWriter};
 use crate::replay::{IndexBuilder, Recording, log_time_of};
 use crate::schema::combined::SchemaChoice;
 use crate::time::Timestamp;
@@ -42,13 +41,13 @@ pub struct LiveIndex(Arc<Mutex<LiveIndexState>>);
 struct LiveIndexState {
     builder: IndexBuilder,
     chunks: Vec<ChunkInfo>,
-    channels: BTreeMap<u16, ChannelInfo>,
+    channels: Channels,
 }
 
 impl LiveIndex {
     fn new(schemas: &SchemaChoice) -> Self {
         let builder = IndexBuilder::new(crate::replay::DEFAULT_INTERVAL_NS, crate::replay::KEYFRAME_EVERY, schemas, None);
-        LiveIndex(Arc::new(Mutex::new(LiveIndexState { builder, chunks: Vec::new(), channels: BTreeMap::new() })))
+        LiveIndex(Arc::new(Mutex::new(LiveIndexState { builder, chunks: Vec::new(), channels: Channels::new() })))
     }
 
     /// The recording at `path` as far as it is on disk, with its index: ready for seeks.

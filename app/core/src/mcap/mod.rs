@@ -5,6 +5,7 @@
 //! double the project's build time; the format itself is small. An independent reader (the
 //! `mcap` Python package) checks our files in the end-to-end tests.
 
+mod channels;
 mod format;
 mod lz4;
 mod reader;
@@ -12,6 +13,7 @@ mod writer;
 
 use std::path::Path;
 
+pub use channels::Channels;
 pub use format::FormatError;
 pub use reader::{ChannelInfo, ChunkInfo, McapError, McapFile, RecordedMessage, Recovery, for_each_message, message_at};
 pub use writer::{Delivery, McapWriter, WriterStats};

@@ -8,12 +8,12 @@
 //! Nothing in a file makes it panic, and no length in it is allocated before it is checked
 //! against the file.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::format::{Cursor, FormatError, MAGIC, op, read_string_map};
+use super::channels::Channels;
 use super::writer::Delivery;
 
 /// A channel: one topic with its MQTT delivery properties.
@@ -73,7 +73,7 @@ pub struct McapFile {
     file: File,
     /// The file's length: no offset or length read from it may reach past this.
     len: u64,
-    pub channels: BTreeMap<u16, ChannelInfo>,
+    pub channels: Channels,
     pub chunks: Vec<ChunkInfo>,
     /// `Some` when the file had no usable summary and was scanned.
     pub recovery: Option<Recovery>,
@@ -118,7 +118,7 @@ impl McapFile {
         if len < 8 || file.read_exact(&mut magic).is_err() || &magic != MAGIC {
             return Err(McapError::NotMcap { file: path.to_owned() });
         }
-        let mut mcap = McapFile { path: path.to_owned(), file, len, channels: BTreeMap::new(), chunks: Vec::new(), recovery: None };
+        let mut mcap = McapFile { path: path.to_owned(), file, len, channels: Channels::new(), chunks: Vec::new(), recovery: None };
         match mcap.read_summary(len) {
             // A summary without chunk indexes (an unchunked file) does not say where the
             // messages are: they are found by scanning.
@@ -146,7 +146,7 @@ impl McapFile {
 
     /// A file being written, as its writer describes it: its complete chunks and channels
     /// (read without scanning it).
-    pub fn from_parts(path: &Path, chunks: Vec<ChunkInfo>, channels: BTreeMap<u16, ChannelInfo>) -> Result<Self, McapError> {
+    pub fn from_parts(path: &Path, chunks: Vec<ChunkInfo>, channels: Channels) -> Result<Self, McapError> {
         let io = |source| McapError::Io { file: path.to_owned(), source };
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();

@@ -198,7 +198,7 @@ impl McapWriter {
     }
 
     /// The channels so far, as a reader of the file sees them.
-    pub fn channel_infos(&self) -> BTreeMap<u16, ChannelInfo> {
+    pub fn channel_infos(&self) -> super::Channels {
         self.channels
             .iter()
             .flat_map(|(topic, ids)| ids.iter().map(move |(delivery, id)| (topic, *delivery, *id)))

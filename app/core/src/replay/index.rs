@@ -1,6 +1,6 @@
 //! The seek index: checkpoints of the messages that determine the twin state.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use crate::TwinUpdate;
@@ -256,7 +256,7 @@ impl IndexBuilder {
         IndexBuilder {
             schema: schemas.build(),
             updates: Vec::new(),
-            keys: HashMap::new(),
+            keys: HashMap::default(),
             latest: Latest::default(),
             checkpoints: Vec::new(),
             keyframes: Vec::new(),
@@ -270,7 +270,7 @@ impl IndexBuilder {
     }
 
     /// Indexes chunk number `chunk` from its uncompressed records.
-    pub fn chunk(&mut self, chunk: u32, records: &[u8], channels: &std::collections::BTreeMap<u16, crate::mcap::ChannelInfo>) -> Result<(), crate::mcap::FormatError> {
+    pub fn chunk(&mut self, chunk: u32, records: &[u8], channels: &crate::mcap::Channels) -> Result<(), crate::mcap::FormatError> {
         for_each_message(records, |offset, message| {
             let here = MessageRef { chunk, offset: offset as u32 };
             self.message(here, channels.get(&message.channel), message.channel, message.log_time, message.payload);

@@ -34,7 +34,7 @@ pub use value::{MetricValue, datatype};
 
 use super::{DecodeError, Decoded, SchemaPublish, TopicSchema};
 use crate::time::Timestamp;
-use crate::twin::{EntityKind, TwinId};
+use crate::twin::{EntityKind, Interner, TwinId};
 use crate::update::TwinUpdate;
 
 /// How the host application behaves.
@@ -148,11 +148,14 @@ pub struct SparkplugSchema {
     state_timestamp: Option<u64>,
     /// Where each message's node key (`group/node`) is built: no allocation per message.
     key_buffer: String,
+    /// Metric names, shared by every device that declares them: a value's name is then a
+    /// string in cache, not one per device (each update holds a reference to it).
+    names: Interner,
 }
 
 impl SparkplugSchema {
     pub fn new(config: SparkplugConfig) -> Self {
-        SparkplugSchema { config, nodes: Vec::new(), node_index: foldhash::HashMap::default(), publishes: Vec::new(), state_timestamp: None, key_buffer: String::new() }
+        SparkplugSchema { config, nodes: Vec::new(), node_index: foldhash::HashMap::default(), publishes: Vec::new(), state_timestamp: None, key_buffer: String::new(), names: Interner::default() }
     }
 
     pub fn config(&self) -> &SparkplugConfig {
@@ -345,7 +348,7 @@ impl SparkplugSchema {
                 out.push(TwinUpdate::Online { twin: node_state.twin.clone(), online: true, time });
                 node_state.metrics = Declared::default();
                 node_state.templates = template_definitions(&payload.metrics);
-                birth_metrics(&node_state.twin, &mut node_state.metrics, &node_state.templates, &payload.metrics, time, out);
+                birth_metrics(&node_state.twin, &mut node_state.metrics, &node_state.templates, &payload.metrics, time, &mut self.names, out);
                 Ok(Decoded::Updates(out.len() - start))
             }
             MessageType::NDeath => {
@@ -379,7 +382,7 @@ impl SparkplugSchema {
                 out.push(register(device.twin.clone(), Some(node_state.twin.clone()), EntityKind::ChildDevice, device_name, "Sparkplug device"));
                 out.push(TwinUpdate::Online { twin: device.twin.clone(), online: true, time });
                 device.metrics = Declared::default();
-                birth_metrics(&device.twin, &mut device.metrics, &node_state.templates, &payload.metrics, time, out);
+                birth_metrics(&device.twin, &mut device.metrics, &node_state.templates, &payload.metrics, time, &mut self.names, out);
                 Ok(Decoded::Updates(out.len() - start))
             }
             MessageType::DDeath => match node_state.devices.get_mut(device.unwrap_or_default()) {
@@ -441,13 +444,14 @@ fn metric_time(metric: &Metric, time: Timestamp) -> Timestamp {
 }
 
 /// A birth's metrics: declared (name, alias, datatype), their units, and their values.
-fn birth_metrics(twin: &TwinId, declared: &mut Declared, templates: &Templates, metrics: &[Metric], time: Timestamp, out: &mut Vec<TwinUpdate>) {
+#[allow(clippy::too_many_arguments)]
+fn birth_metrics(twin: &TwinId, declared: &mut Declared, templates: &Templates, metrics: &[Metric], time: Timestamp, names: &mut Interner, out: &mut Vec<TwinUpdate>) {
     for metric in metrics {
         let Some(name) = metric.name.as_deref() else { continue };
         if metric.datatype == Some(datatype::TEMPLATE) && matches!(&metric.value, RawValue::Template(t) if t.is_definition) {
             continue; // a definition, not a value (kept by the node)
         }
-        let name: Arc<str> = name.into();
+        let name = names.intern(name);
         let datatype = metric.datatype.unwrap_or_else(|| value::guessed_datatype(&metric.value));
         if let Some(alias) = metric.alias {
             declared.by_alias.insert(alias, MetricDef { name: name.clone(), datatype });

@@ -36,6 +36,9 @@ pub struct IngestBenchResult {
     ///
     /// [`MessageSink`]: crate::ingest::MessageSink
     pub pipelined: Duration,
+    /// Repeated values merged on the live path because the applying thread fell behind (the
+    /// most of any run): what it did not have to apply.
+    pub merged: u64,
 }
 
 impl IngestBenchResult {
@@ -72,19 +75,22 @@ pub fn run_ingest_benchmark(lines: usize, rounds: usize) -> IngestBenchResult {
     let twins = PlantLayout::new(lines).twins.len();
     let mut runs: [Vec<Duration>; 4] = Default::default();
     let mut values = 0;
+    let mut merged = 0;
     for _ in 0..REPEATS {
         runs[0].push(bare_parse(&messages));
         let (elapsed, decoded) = decode_only(&messages, twins, now);
         runs[1].push(elapsed);
         values = decoded;
         runs[2].push(decode_apply(&messages, now));
-        runs[3].push(pipelined_ingest(Box::new(ThinEdgeSchema::default()), &[], &messages, now));
+        let (elapsed, merged_here) = pipelined_ingest(Box::new(ThinEdgeSchema::default()), &[], &messages, now);
+        runs[3].push(elapsed);
+        merged = merged.max(merged_here);
     }
     let [bare_parse, decode_only, decode_apply, pipelined] = runs.map(|mut run| {
         run.sort();
         run[run.len() / 2]
     });
-    IngestBenchResult { messages: messages.len(), values, bytes, bare_parse, decode_only, decode_apply, pipelined }
+    IngestBenchResult { messages: messages.len(), values, bytes, bare_parse, decode_only, decode_apply, pipelined, merged }
 }
 
 fn bare_parse(messages: &[(String, Vec<u8>)]) -> Duration {
@@ -121,11 +127,13 @@ fn decode_apply(messages: &[(String, Vec<u8>)], now: Timestamp) -> Duration {
 
 /// The live ingest path on the same messages: a sink decodes and batches on this thread, a
 /// second thread drains the channel into a store, as the viewer's main thread does. The
-/// `warm_up` messages (births) go first, before the clock starts.
-pub(crate) fn pipelined_ingest(schema: Box<dyn crate::schema::TopicSchema>, warm_up: &[(String, Vec<u8>)], messages: &[(String, Vec<u8>)], now: Timestamp) -> Duration {
+/// `warm_up` messages (births) go first, before the clock starts. Returns the time and how
+/// many repeated values merged because the applying thread fell behind.
+pub(crate) fn pipelined_ingest(schema: Box<dyn crate::schema::TopicSchema>, warm_up: &[(String, Vec<u8>)], messages: &[(String, Vec<u8>)], now: Timestamp) -> (Duration, u64) {
     use crate::ingest::{IngestStats, MessageSink, batch_channel};
     let (sender, receiver) = batch_channel();
-    let mut sink = MessageSink::new(schema, sender, IngestStats::new(), Duration::from_millis(8), 1024);
+    let stats = IngestStats::new();
+    let mut sink = MessageSink::new(schema, sender, stats.clone(), Duration::from_millis(8), 1024);
     for (topic, payload) in warm_up {
         sink.handle(topic, payload, now);
     }
@@ -146,7 +154,7 @@ pub(crate) fn pipelined_ingest(schema: Box<dyn crate::schema::TopicSchema>, warm
     sink.flush();
     drop(sink); // the consumer stops when it has drained the closed channel
     let _ = consumer.join();
-    started.elapsed()
+    (started.elapsed(), stats.snapshot().coalesced)
 }
 
 #[cfg(test)]

@@ -25,6 +25,8 @@ pub struct SchemaBenchRow {
     pub decode_apply: Duration,
     /// The live path: decoding on one thread, applying on another.
     pub pipelined: Duration,
+    /// Repeated values merged on the live path (the most of any run).
+    pub merged: u64,
 }
 
 impl SchemaBenchRow {
@@ -150,6 +152,7 @@ pub fn run_schema_benchmark(lines: usize, rounds: usize) -> Vec<SchemaBenchRow> 
     let (mut spb_bare, mut spb, mut json_bare, mut json_apply) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut spb_decode, mut json_decode) = (Vec::new(), Vec::new());
     let (mut spb_live, mut json_live) = (Vec::new(), Vec::new());
+    let (mut spb_merged, mut json_merged) = (0, 0);
     for _ in 0..REPEATS {
         let started = Instant::now();
         for (_, payload) in &data {
@@ -160,7 +163,9 @@ pub fn run_schema_benchmark(lines: usize, rounds: usize) -> Vec<SchemaBenchRow> 
         spb_decode.push(decode_only(&mut schema, &births, &data));
         let mut schema = SparkplugSchema::new(SparkplugConfig::replay());
         spb.push(decode_apply(&mut schema, &births, &data, NOW));
-        spb_live.push(super::pipelined_ingest(Box::new(SparkplugSchema::new(SparkplugConfig::replay())), &births, &data, NOW));
+        let (elapsed, merged) = super::pipelined_ingest(Box::new(SparkplugSchema::new(SparkplugConfig::replay())), &births, &data, NOW);
+        spb_live.push(elapsed);
+        spb_merged = spb_merged.max(merged);
         let started = Instant::now();
         for (_, payload) in &json {
             black_box(serde_json::from_slice::<serde_json::Value>(payload).expect("benchmark payloads are valid"));
@@ -171,11 +176,13 @@ pub fn run_schema_benchmark(lines: usize, rounds: usize) -> Vec<SchemaBenchRow> 
         let mut schema = JsonMappingSchema::new(std::slice::from_ref(&source)).expect("the benchmark's source");
         json_apply.push(decode_apply(&mut schema, &[], &json, NOW));
         let schema = JsonMappingSchema::new(std::slice::from_ref(&source)).expect("the benchmark's source");
-        json_live.push(super::pipelined_ingest(Box::new(schema), &[], &json, NOW));
+        let (elapsed, merged) = super::pipelined_ingest(Box::new(schema), &[], &json, NOW);
+        json_live.push(elapsed);
+        json_merged = json_merged.max(merged);
     }
     vec![
-        SchemaBenchRow { name: "Sparkplug B", messages: data.len(), bytes: data.iter().map(|m| m.1.len()).sum(), bare: super::median_of(spb_bare), decode_only: super::median_of(spb_decode), decode_apply: super::median_of(spb), pipelined: super::median_of(spb_live) },
-        SchemaBenchRow { name: "JSON mapping", messages: json.len(), bytes: json.iter().map(|m| m.1.len()).sum(), bare: super::median_of(json_bare), decode_only: super::median_of(json_decode), decode_apply: super::median_of(json_apply), pipelined: super::median_of(json_live) },
+        SchemaBenchRow { name: "Sparkplug B", messages: data.len(), bytes: data.iter().map(|m| m.1.len()).sum(), bare: super::median_of(spb_bare), decode_only: super::median_of(spb_decode), decode_apply: super::median_of(spb), pipelined: super::median_of(spb_live), merged: spb_merged },
+        SchemaBenchRow { name: "JSON mapping", messages: json.len(), bytes: json.iter().map(|m| m.1.len()).sum(), bare: super::median_of(json_bare), decode_only: super::median_of(json_decode), decode_apply: super::median_of(json_apply), pipelined: super::median_of(json_live), merged: json_merged },
     ]
 }
 

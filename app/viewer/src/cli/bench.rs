@@ -41,12 +41,13 @@ pub fn run(args: BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         result.bare_parse.as_secs_f64() / result.decode_apply.as_secs_f64(),
         result.bare_parse.as_secs_f64() / result.pipelined.as_secs_f64()
     );
+    crate::outln!(out, "  live path: {} repeated values merged because the applying thread fell behind (most of any run)", result.merged);
     crate::outln!(out, "other schemas, the same plant's signals (decode + apply next to a bare decode of the same payloads):");
     for row in twinscope_core::bench::schemas::run_schema_benchmark(args.lines, args.rounds) {
         let rate = |d: std::time::Duration| row.messages as f64 / d.as_secs_f64();
         crate::outln!(
             out,
-            "  {:<13} {} messages, {:.1} MiB: bare decode {:>9.0} msg/s, decode {:>9.0} msg/s, decode + apply {:>9.0} msg/s, ratio {:.2}× (decode alone {:.2}×); live path, 2 threads {:>9.0} msg/s, ratio {:.2}×",
+            "  {:<13} {} messages, {:.1} MiB: bare decode {:>9.0} msg/s, decode {:>9.0} msg/s, decode + apply {:>9.0} msg/s, ratio {:.2}× (decode alone {:.2}×); live path, 2 threads {:>9.0} msg/s, ratio {:.2}× ({} values merged)",
             row.name,
             row.messages,
             row.bytes as f64 / (1024.0 * 1024.0),
@@ -56,7 +57,8 @@ pub fn run(args: BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             row.ratio(),
             row.bare.as_secs_f64() / row.decode_only.as_secs_f64(),
             rate(row.pipelined),
-            row.pipelined_ratio()
+            row.pipelined_ratio(),
+            row.merged
         );
     }
     Ok(ExitCode::SUCCESS)

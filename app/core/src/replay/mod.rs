@@ -9,6 +9,7 @@
 //! is the size of the plant plus the checkpoint interval, wherever `t` is in the file.
 
 mod index;
+mod pipeline;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,6 +21,7 @@ use crate::schema::TopicSchema;
 use crate::schema::combined::{CombinedSchema, SchemaChoice};
 use crate::time::Timestamp;
 use crate::twin::TwinStore;
+use pipeline::Decoding;
 
 /// Nanoseconds since the epoch (MCAP log time) to a [`Timestamp`].
 pub fn timestamp_of(log_time: u64) -> Timestamp {
@@ -98,10 +100,22 @@ impl Recording {
 
     /// Plays forward: applies the messages after `from` up to and including `to` to a store
     /// that holds the state at `from` (after [`state_at`](Self::state_at) or an earlier step).
+    /// A step of a second or more (fast play) reads on a second thread while this one applies.
     pub fn advance(&mut self, store: &mut TwinStore, from: Timestamp, to: Timestamp) -> Result<usize, McapError> {
+        let threaded = to.0.saturating_sub(from.0) >= THREADED_STEP_MICROS;
         let (from, to) = (log_time_of(from), log_time_of(to));
-        let mut applied = 0;
-        let mut updates = Vec::new();
+        let applied = pipeline::play(self, store, threaded, |this, decoding| {
+            let mut schema = std::mem::take(&mut this.playing_schema);
+            let result = this.read_between(from, to, &mut schema, decoding);
+            this.playing_schema = schema;
+            result
+        })?;
+        store.mark_stale(timestamp_of(to));
+        Ok(applied)
+    }
+
+    /// The messages after `from` up to and including `to`, in file order.
+    fn read_between(&mut self, from: u64, to: u64, schema: &mut CombinedSchema, decoding: &mut Decoding) -> Result<(), McapError> {
         let first = self.file.chunks.partition_point(|c| c.end_time <= from);
         for chunk in first..self.file.chunks.len() {
             if self.file.chunks[chunk].start_time > to {
@@ -115,15 +129,12 @@ impl Recording {
                 }
             })
             .map_err(|e| self.corrupt(chunk as u32, e.0))?;
-            let mut schema = std::mem::take(&mut self.playing_schema);
             for offset in pending {
                 let message = message_at(&records, offset).map_err(|e| self.corrupt(chunk as u32, e.0))?;
-                applied += self.apply(&mut schema, store, &mut updates, message.channel, message.payload, message.log_time);
+                decoding.push(&self.file.channels, schema, message.channel, message.payload, message.log_time);
             }
-            self.playing_schema = schema;
         }
-        store.mark_stale(timestamp_of(to));
-        Ok(applied)
+        Ok(())
     }
 
     /// The times of alarm raises (`true`) and clears, for timeline markers and jumps. Rounded
@@ -133,60 +144,35 @@ impl Recording {
     }
 
     /// The twin state at `at`: `store` should be fresh (as the scene makes it).
-    /// Returns how many messages were applied.
-    ///
-    /// Reading and decoding run on a second thread while this one applies, as live ingest
-    /// splits them: a seek in a large plant is mostly that work, and the two halves take
-    /// about as long as each other.
+    /// Returns how many messages were applied. Reading and decoding run on a second thread
+    /// while this one applies.
     pub fn state_at(&mut self, store: &mut TwinStore, at: Timestamp) -> Result<usize, McapError> {
-        let (sender, receiver) = crossbeam_channel::bounded::<DecodedRun>(SEEK_BATCHES_IN_FLIGHT);
-        let (recycle, recycled) = crossbeam_channel::bounded::<DecodedRun>(SEEK_BATCHES_IN_FLIGHT + 2);
-        let read = std::thread::scope(|scope| {
-            let reader = scope.spawn(move || self.decode_until(at, &sender, &recycled));
-            for run in receiver.iter() {
-                run.apply_to(store);
-                let _ = recycle.try_send(run);
-            }
-            reader.join()
-        });
-        let applied = match read {
-            Ok(result) => result?,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
+        let applied = pipeline::play(self, store, true, |this, decoding| {
+            let mut schema = this.schemas.build();
+            let result = this.read_state_at(log_time_of(at), &mut schema, decoding);
+            // Forward play continues from here with the decoder that built this state.
+            this.playing_schema = schema;
+            result
+        })?;
         store.mark_stale(at);
         Ok(applied)
     }
 
-    /// The reading half of [`state_at`](Self::state_at): the checkpoint's messages, then the
-    /// file from there to `at`, decoded into runs sent to the applying thread. The decoder
-    /// that built the state is kept for forward play.
-    fn decode_until(&mut self, at: Timestamp, sender: &crossbeam_channel::Sender<DecodedRun>, recycled: &crossbeam_channel::Receiver<DecodedRun>) -> Result<usize, McapError> {
-        let target = log_time_of(at);
-        let mut schema = self.schemas.build();
-        let mut run = DecodedRun::default();
-        let mut applied = 0;
-        let mut decode = |this: &Self, schema: &mut CombinedSchema, run: &mut DecodedRun, channel: u16, payload: &[u8], log_time: u64| {
-            applied += this.decode_into(schema, run, channel, payload, log_time);
-            if run.messages.len() >= SEEK_BATCH {
-                let full = std::mem::replace(run, recycled.try_recv().map(DecodedRun::cleared).unwrap_or_default());
-                // The applying thread only stops if this one is gone.
-                let _ = sender.send(full);
-            }
-        };
-        let checkpoint = self.index.checkpoint_before(target);
-        let (from_chunk, from_offset) = match checkpoint {
+    /// The checkpoint's messages, then the file from there to `target`, in file order.
+    fn read_state_at(&mut self, target: u64, schema: &mut CombinedSchema, decoding: &mut Decoding) -> Result<(), McapError> {
+        let (from_chunk, from_offset) = match self.index.checkpoint_before(target) {
             Some(index) => {
                 for reference in self.index.refs_at(index) {
                     let records = self.chunk(reference.chunk)?;
                     let message = message_at(&records, reference.offset as usize).map_err(|e| self.corrupt(reference.chunk, e.0))?;
-                    decode(self, &mut schema, &mut run, message.channel, message.payload, message.log_time);
+                    decoding.push(&self.file.channels, schema, message.channel, message.payload, message.log_time);
                 }
                 let next = self.index.checkpoints[index].next;
                 (next.chunk, next.offset)
             }
             None => (0, 0),
         };
-        'chunks: for chunk in from_chunk as usize..self.file.chunks.len() {
+        for chunk in from_chunk as usize..self.file.chunks.len() {
             if self.file.chunks[chunk].start_time > target {
                 break;
             }
@@ -201,45 +187,18 @@ impl Recording {
                     done = true;
                     return;
                 }
-                pending.push((message.channel, message.log_time, offset));
+                pending.push(offset);
             })
             .map_err(|e| self.corrupt(chunk as u32, e.0))?;
-            for (channel, log_time, offset) in pending {
+            for offset in pending {
                 let message = message_at(&records, offset).map_err(|e| self.corrupt(chunk as u32, e.0))?;
-                decode(self, &mut schema, &mut run, channel, message.payload, log_time);
+                decoding.push(&self.file.channels, schema, message.channel, message.payload, message.log_time);
             }
             if done {
-                break 'chunks;
+                break;
             }
         }
-        let _ = sender.send(run);
-        // Forward play continues from here with the decoder that built this state.
-        self.playing_schema = schema;
-        Ok(applied)
-    }
-
-    /// Decodes one message onto `run` (nothing if it cannot be read, as live ingest skips
-    /// it); counts it.
-    fn decode_into(&self, schema: &mut CombinedSchema, run: &mut DecodedRun, channel: u16, payload: &[u8], log_time: u64) -> usize {
-        let Some(channel) = self.file.channels.get(&channel).filter(|c| c.readable()) else { return 0 };
-        let time = timestamp_of(log_time);
-        let start = run.updates.len();
-        match schema.decode(&channel.topic, payload, time, &mut run.updates) {
-            Ok(_) => run.messages.push((run.updates.len(), time)),
-            Err(_) => run.updates.truncate(start),
-        }
-        1
-    }
-
-    fn apply(&self, schema: &mut CombinedSchema, store: &mut TwinStore, updates: &mut Vec<crate::TwinUpdate>, channel: u16, payload: &[u8], log_time: u64) -> usize {
-        let Some(channel) = self.file.channels.get(&channel).filter(|c| c.readable()) else { return 0 };
-        let time = timestamp_of(log_time);
-        updates.clear();
-        // Bad messages were recorded as received; they are skipped here as live ingest does.
-        if schema.decode(&channel.topic, payload, time, updates).is_ok() {
-            store.apply_all(updates, time);
-        }
-        1
+        Ok(())
     }
 
     fn corrupt(&self, chunk: u32, reason: String) -> McapError {
@@ -247,34 +206,9 @@ impl Recording {
     }
 }
 
-/// Messages decoded per batch handed from a seek's reading thread to its applying one.
-const SEEK_BATCH: usize = 1024;
-/// Batches on their way at once: the reader runs ahead by this much, no more.
-const SEEK_BATCHES_IN_FLIGHT: usize = 4;
-
-/// Decoded messages in order: their updates, and where each message's end and its time.
-#[derive(Default)]
-struct DecodedRun {
-    updates: Vec<crate::TwinUpdate>,
-    messages: Vec<(usize, Timestamp)>,
-}
-
-impl DecodedRun {
-    fn cleared(mut self) -> Self {
-        self.updates.clear();
-        self.messages.clear();
-        self
-    }
-
-    /// Applies each message's updates with its own time, as playing it would.
-    fn apply_to(&self, store: &mut TwinStore) {
-        let mut start = 0;
-        for &(end, time) in &self.messages {
-            store.apply_all(&self.updates[start..end], time);
-            start = end;
-        }
-    }
-}
+/// Steps of forward play at least this long (fast play: a second of the plant per frame and
+/// more) read on a second thread while the calling one applies.
+const THREADED_STEP_MICROS: i64 = 1_000_000;
 
 /// The state at `at` by applying every message from the start: the reference seeks are
 /// checked against, and what a replay without an index would cost.

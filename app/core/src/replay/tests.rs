@@ -98,16 +98,24 @@ fn playing_forward_in_steps_matches_seeking() {
     let mut played = fresh_store();
     let mut position = Timestamp(start.0 + 5_000_000);
     recording.state_at(&mut played, position).unwrap();
-    while position < end {
-        let next = Timestamp((position.0 + 730_000).min(end.0));
+    // Short steps play on this thread, steps of a second and more read on a second one.
+    let mut steps = [730_000, 2_300_000, 90_000, 1_000_000].into_iter().cycle();
+    let mut compared = 0;
+    for step in 0.. {
+        if position >= end {
+            break;
+        }
+        let next = Timestamp((position.0 + steps.next().unwrap_or(730_000)).min(end.0));
         recording.advance(&mut played, position, next).unwrap();
         position = next;
-        if position.0 % 7 == 0 || position == end {
+        if step % 3 == 0 || position == end {
+            compared += 1;
             let mut seeked = fresh_store();
             recording.state_at(&mut seeked, position).unwrap();
             assert_eq!(state_json(&played, None), state_json(&seeked, None), "at {position}");
         }
     }
+    assert!(compared > 10, "{compared} comparisons");
     let mut seeked = fresh_store();
     recording.state_at(&mut seeked, end).unwrap();
     assert_eq!(state_json(&played, None), state_json(&seeked, None));

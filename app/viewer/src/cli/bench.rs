@@ -105,7 +105,8 @@ fn seek(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             mean(&result.seek_chunks.iter().map(|c| *c as f64).collect::<Vec<_>>())
         );
         crate::outln!(out, 
-            "  playing forward from the start in steps of {} s: {:.0} messages applied/s; 100x real time needs {} msg/s ({:.1}x headroom)",
+            "  playing forward from the start ({} s at most) in steps of {} s: {:.0} messages applied/s; 100x real time needs {} msg/s ({:.1}x headroom)",
+            twinscope_core::bench::PLAYED.as_secs(),
             twinscope_core::bench::PLAY_STEP.as_secs(),
             result.replay_rate,
             args.signals * 100,

@@ -122,17 +122,13 @@ impl Recording {
                 break;
             }
             let records = self.chunk(chunk as u32)?;
-            let mut pending = Vec::new();
-            for_each_message(&records, |offset, message| {
+            let channels = &self.file.channels;
+            for_each_message(&records, |_, message| {
                 if message.log_time > from && message.log_time <= to {
-                    pending.push(offset);
+                    decoding.push(channels, schema, message.channel, message.payload, message.log_time);
                 }
             })
             .map_err(|e| self.corrupt(chunk as u32, e.0))?;
-            for offset in pending {
-                let message = message_at(&records, offset).map_err(|e| self.corrupt(chunk as u32, e.0))?;
-                decoding.push(&self.file.channels, schema, message.channel, message.payload, message.log_time);
-            }
         }
         Ok(())
     }
@@ -178,7 +174,7 @@ impl Recording {
             }
             let records = self.chunk(chunk as u32)?;
             let mut done = false;
-            let mut pending = Vec::new();
+            let channels = &self.file.channels;
             for_each_message(&records, |offset, message| {
                 if done || (chunk as u32 == from_chunk && (offset as u32) < from_offset) {
                     return;
@@ -187,13 +183,9 @@ impl Recording {
                     done = true;
                     return;
                 }
-                pending.push(offset);
+                decoding.push(channels, schema, message.channel, message.payload, message.log_time);
             })
             .map_err(|e| self.corrupt(chunk as u32, e.0))?;
-            for offset in pending {
-                let message = message_at(&records, offset).map_err(|e| self.corrupt(chunk as u32, e.0))?;
-                decoding.push(&self.file.channels, schema, message.channel, message.payload, message.log_time);
-            }
             if done {
                 break;
             }

@@ -17,7 +17,6 @@ use std::path::Path;
 pub use index::{Checkpoint, DEFAULT_INTERVAL_NS, IndexBuilder, IndexProgress, KEYFRAME_EVERY, MessageRef, SeekIndex, Skipped};
 
 use crate::mcap::{McapError, McapFile, for_each_message, message_at};
-use crate::schema::TopicSchema;
 use crate::schema::combined::{CombinedSchema, SchemaChoice};
 use crate::time::Timestamp;
 use crate::twin::TwinStore;
@@ -212,29 +211,24 @@ pub fn state_by_full_replay(file: &mut McapFile, store: &mut TwinStore, at: Time
 pub fn state_by_full_replay_with(file: &mut McapFile, store: &mut TwinStore, at: Timestamp, schemas: &SchemaChoice) -> Result<usize, McapError> {
     let target = log_time_of(at);
     let mut schema = schemas.build();
-    let mut updates = Vec::new();
-    let mut applied = 0;
-    for chunk in 0..file.chunks.len() {
-        if file.chunks[chunk].start_time > target {
-            break;
+    // On this thread: the reference is the plainest way to the state.
+    let applied = pipeline::play(file, store, false, |file, decoding| {
+        for chunk in 0..file.chunks.len() {
+            if file.chunks[chunk].start_time > target {
+                break;
+            }
+            // Damaged chunks are left out, as the seek index leaves them out.
+            let Ok(records) = file.chunk_records(chunk) else { continue };
+            let channels = &file.channels;
+            for_each_message(&records, |_, message| {
+                if message.log_time <= target {
+                    decoding.push(channels, &mut schema, message.channel, message.payload, message.log_time);
+                }
+            })
+            .map_err(|e| McapError::Corrupt { file: file.path().to_owned(), offset: file.chunks[chunk].offset, reason: e.0 })?;
         }
-        // Damaged chunks are left out, as the seek index leaves them out.
-        let Ok(records) = file.chunk_records(chunk) else { continue };
-        let channels = &file.channels;
-        for_each_message(&records, |_, message| {
-            if message.log_time > target {
-                return;
-            }
-            let Some(channel) = channels.get(&message.channel).filter(|c| c.readable()) else { return };
-            let time = timestamp_of(message.log_time);
-            updates.clear();
-            if schema.decode(&channel.topic, message.payload, time, &mut updates).is_ok() {
-                store.apply_all(&updates, time);
-            }
-            applied += 1;
-        })
-        .map_err(|e| McapError::Corrupt { file: file.path().to_owned(), offset: file.chunks[chunk].offset, reason: e.0 })?;
-    }
+        Ok(())
+    })?;
     store.mark_stale(at);
     Ok(applied)
 }

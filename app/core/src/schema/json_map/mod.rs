@@ -19,7 +19,7 @@ pub use spec::{AlarmSpec, Property, PropertySpec, Source, SourceSpec, TimeFormat
 
 use super::{DecodeError, Decoded, TopicSchema};
 use crate::time::Timestamp;
-use crate::twin::{EntityKind, Severity, TwinId};
+use crate::twin::{EntityKind, Interner, Severity, TwinId};
 use crate::update::TwinUpdate;
 
 /// Payloads above this are refused, as thin-edge's are.
@@ -34,7 +34,7 @@ pub struct JsonMappingSchema {
     /// Twins registered (their shared ids: the store compares pointers), and property names
     /// seen before, shared for the same reason.
     registered: foldhash::HashSet<TwinId>,
-    names: foldhash::HashMap<String, Arc<str>>,
+    names: Interner,
     scratch: String,
     /// Where the matching pattern's captures are in the topic (reused per message).
     spans: Vec<Range<usize>>,
@@ -64,7 +64,7 @@ impl JsonMappingSchema {
     fn forget_if_full(&mut self) {
         if self.registered.len() + self.names.len() + self.units_sent.len() + self.alarms_active.len() > MEMORY_LIMIT {
             self.registered.clear();
-            self.names.clear();
+            self.names = Interner::default();
             self.units_sent.clear();
             self.alarms_active.clear();
         }
@@ -147,18 +147,6 @@ fn register(source: &Source, topic: &str, spans: &[Range<usize>], twin: &TwinId,
     });
 }
 
-/// A shared copy of a property name seen before (the store compares pointers).
-fn intern(names: &mut foldhash::HashMap<String, Arc<str>>, name: &str) -> Arc<str> {
-    match names.get(name) {
-        Some(shared) => shared.clone(),
-        None => {
-            let shared: Arc<str> = name.into();
-            names.insert(name.to_owned(), shared.clone());
-            shared
-        }
-    }
-}
-
 impl TopicSchema for JsonMappingSchema {
     fn name(&self) -> &'static str {
         "json"
@@ -212,9 +200,9 @@ impl TopicSchema for JsonMappingSchema {
                                 self.scratch.push_str(prefix);
                                 self.scratch.push('/');
                                 self.scratch.push_str(key);
-                                intern(&mut self.names, &self.scratch)
+                                self.names.intern(&self.scratch)
                             }
-                            None => intern(&mut self.names, key),
+                            None => self.names.intern(key),
                         };
                         property_update(&twin, &name, value, property, time, &mut self.units_sent, out);
                     }

@@ -317,7 +317,7 @@ impl IndexBuilder {
             let key = *keys.entry((channel_id, property)).or_insert(next_key);
             latest.set(key, here);
         };
-        match self.schema.decode(&channel.topic, payload, super::timestamp_of(log_time), &mut self.updates) {
+        match self.schema.decode_keyed(channel_id, &channel.topic, payload, super::timestamp_of(log_time), &mut self.updates) {
             Ok(Decoded::Updates(_)) => {
                 let mut measured = false;
                 for update in &self.updates {

@@ -57,13 +57,13 @@ pub(super) struct Decoding<'s> {
 
 impl Decoding<'_> {
     /// Decodes one message (nothing if it cannot be read, as live ingest skips it).
-    pub fn push(&mut self, channels: &Channels, schema: &mut CombinedSchema, channel: u16, payload: &[u8], log_time: u64) {
-        let Some(channel) = channels.get(&channel).filter(|c| c.readable()) else { return };
+    pub fn push(&mut self, channels: &Channels, schema: &mut CombinedSchema, channel_id: u16, payload: &[u8], log_time: u64) {
+        let Some(channel) = channels.get(&channel_id).filter(|c| c.readable()) else { return };
         self.messages += 1;
         let time = timestamp_of(log_time);
         let run = &mut self.run;
         let start = run.updates.len();
-        match schema.decode(&channel.topic, payload, time, &mut run.updates) {
+        match schema.decode_keyed(channel_id, &channel.topic, payload, time, &mut run.updates) {
             Ok(_) => run.messages.push((run.updates.len(), time)),
             Err(_) => run.updates.truncate(start),
         }

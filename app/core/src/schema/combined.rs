@@ -100,12 +100,26 @@ impl SchemaChoice {
 #[derive(Default)]
 pub struct CombinedSchema {
     schemas: Vec<(Vec<String>, Box<dyn TopicSchema + Sync>)>,
+    /// Which schema each keyed topic went to ([`UNROUTED`] until its first message).
+    routes: Vec<u8>,
 }
+
+/// A keyed topic not routed yet.
+const UNROUTED: u8 = u8::MAX;
+/// A keyed topic no schema subscribes to.
+const NO_SCHEMA: u8 = u8::MAX - 1;
 
 impl CombinedSchema {
     /// `Sync`, so a replay that holds one can be shared by the viewer's systems.
     pub fn new(schemas: Vec<Box<dyn TopicSchema + Sync>>) -> Self {
-        CombinedSchema { schemas: schemas.into_iter().map(|s| (s.subscriptions(), s)).collect() }
+        CombinedSchema { schemas: schemas.into_iter().map(|s| (s.subscriptions(), s)).collect(), routes: Vec::new() }
+    }
+}
+
+impl CombinedSchema {
+    /// The first schema whose subscriptions match `topic`.
+    fn route(&self, topic: &str) -> Option<usize> {
+        self.schemas.iter().position(|(filters, _)| filters.iter().any(|f| filter_matches(f, topic)))
     }
 }
 
@@ -133,9 +147,24 @@ impl TopicSchema for CombinedSchema {
     }
 
     fn decode(&mut self, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
-        match self.schemas.iter_mut().find(|(filters, _)| filters.iter().any(|f| filter_matches(f, topic))) {
-            Some((_, schema)) => schema.decode(topic, payload, received, out),
+        match self.route(topic) {
+            Some(schema) => self.schemas[schema].1.decode(topic, payload, received, out),
             None => Err(DecodeError::UnknownTopic { schema: "any" }),
+        }
+    }
+
+    fn decode_keyed(&mut self, key: u16, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+        let k = key as usize;
+        if k >= self.routes.len() {
+            self.routes.resize(k + 1, UNROUTED);
+        }
+        if self.routes[k] == UNROUTED {
+            // Fewer than 254 schemas: the index always fits below the two markers.
+            self.routes[k] = self.route(topic).map_or(NO_SCHEMA, |schema| schema as u8);
+        }
+        match self.routes[k] {
+            NO_SCHEMA => Err(DecodeError::UnknownTopic { schema: "any" }),
+            schema => self.schemas[schema as usize].1.decode_keyed(key, topic, payload, received, out),
         }
     }
 
@@ -168,6 +197,22 @@ impl TopicSchema for CombinedSchema {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyed_topics_go_to_the_schema_their_topic_names() {
+        let mut schema = SchemaChoice::replay().build();
+        let mut out = Vec::new();
+        let now = Timestamp(1_000_000);
+        assert!(schema.decode_keyed(7, "te/device/p///m/", br#"{"v": 1}"#, now, &mut out).is_ok());
+        assert!(out.iter().any(|u| matches!(u, TwinUpdate::Measurement { value, .. } if *value == 1.0)));
+        // Unknown topics stay unknown, by key too, and other keys route on their own.
+        for _ in 0..2 {
+            assert!(matches!(schema.decode_keyed(9, "other/topic", b"{}", now, &mut out), Err(DecodeError::UnknownTopic { .. })));
+        }
+        let _ = schema.decode_keyed(3, "spBv1.0/G/DDATA/E/D", b"\xff", now, &mut out);
+        assert_eq!(schema.routes[3], 1, "Sparkplug is the second schema of a replay");
+        assert_eq!(schema.routes[9], NO_SCHEMA);
+    }
 
     #[test]
     fn topic_filters_match_as_mqtt_does() {

@@ -67,6 +67,21 @@ pub trait TopicSchema: Send {
         out: &mut Vec<TwinUpdate>,
     ) -> Result<Decoded, DecodeError>;
 
+    /// [`decode`](Self::decode) for a message whose topic also carries a small number, `key`,
+    /// that names that topic for the whole life of this schema (a recording's channel id). A
+    /// schema may keep what it worked out from the topic under that number instead of parsing
+    /// the topic again: replay and indexing read tens of thousands of topics over and over.
+    fn decode_keyed(
+        &mut self,
+        _key: u16,
+        topic: &str,
+        payload: &[u8],
+        received: Timestamp,
+        out: &mut Vec<TwinUpdate>,
+    ) -> Result<Decoded, DecodeError> {
+        self.decode(topic, payload, received, out)
+    }
+
     /// The will to register with the broker before each connection attempt (a Sparkplug
     /// host's STATE offline), if the schema speaks for itself on the broker.
     fn will(&mut self, _now: Timestamp) -> Option<SchemaPublish> {

@@ -28,6 +28,9 @@ pub struct ThinEdgeSchema {
     id_buffer: String,
     /// Entities already announced, so auto-registration is emitted once per entity.
     known: foldhash::HashSet<TwinId>,
+    /// By topic key ([`TopicSchema::decode_keyed`]): the announced twin of a measurement
+    /// topic, so its next messages skip parsing the topic and looking the twin up.
+    measured_by_key: Vec<Option<TwinId>>,
 }
 
 impl Default for ThinEdgeSchema {
@@ -45,6 +48,7 @@ impl ThinEdgeSchema {
             scratch: MeasurementScratch::default(),
             id_buffer: String::new(),
             known: foldhash::HashSet::default(),
+            measured_by_key: Vec::new(),
         }
     }
 
@@ -140,9 +144,36 @@ impl TopicSchema for ThinEdgeSchema {
 
     fn decode(&mut self, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
         let parsed = parse_topic(topic, &self.root).map_err(|_| DecodeError::UnknownTopic { schema: "thin-edge" })?;
-        if payload.len() > self.max_payload {
-            return Err(DecodeError::Oversized { len: payload.len(), limit: self.max_payload });
+        self.decode_parsed(parsed, payload, received, out)
+    }
+
+    fn decode_keyed(&mut self, key: u16, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+        if let Some(Some(twin)) = self.measured_by_key.get(key as usize) {
+            let twin = twin.clone();
+            self.check_size(payload)?;
+            let time = self.measurement_time(payload, received)?;
+            return Ok(Decoded::Updates(self.push_measurements(&twin, time, out)));
         }
+        let parsed = parse_topic(topic, &self.root).map_err(|_| DecodeError::UnknownTopic { schema: "thin-edge" })?;
+        let decoded = self.decode_parsed(parsed, payload, received, out)?;
+        if let Channel::Measurement { .. } = parsed.channel {
+            // Kept once the entity is announced (past the cap on announced entities, never).
+            parsed.entity.twin_id_into(&mut self.id_buffer);
+            if let Some(twin) = self.known.get(self.id_buffer.as_str()).cloned() {
+                let k = key as usize;
+                if k >= self.measured_by_key.len() {
+                    self.measured_by_key.resize(k + 1, None);
+                }
+                self.measured_by_key[k] = Some(twin);
+            }
+        }
+        Ok(decoded)
+    }
+}
+
+impl ThinEdgeSchema {
+    fn decode_parsed(&mut self, parsed: ThinEdgeTopic<'_>, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+        self.check_size(payload)?;
         let entity = parsed.entity;
         let (twin, announced) = self.message_twin(&entity);
         let start = out.len();
@@ -150,15 +181,11 @@ impl TopicSchema for ThinEdgeSchema {
             Channel::Registration => return self.registration(&entity, twin, payload, out),
             Channel::Command | Channel::Other { .. } => return Ok(Decoded::Ignored),
             Channel::Measurement { .. } => {
-                let time = decode_measurements(payload, &mut self.interner, &mut self.scratch)
-                    .map_err(|reason| DecodeError::MalformedJson { reason })?;
-                let time = time.unwrap_or(received);
+                let time = self.measurement_time(payload, received)?;
                 if !announced {
                     self.announce(&entity, &twin, out);
                 }
-                for (name, value) in self.scratch.values.drain(..) {
-                    out.push(TwinUpdate::Measurement { twin: twin.clone(), name, value, time });
-                }
+                self.push_measurements(&twin, time, out);
                 Ok(())
             }
             Channel::MeasurementMeta { .. } => {
@@ -259,6 +286,28 @@ impl TopicSchema for ThinEdgeSchema {
         };
         result.map(|()| Decoded::Updates(out.len() - start)).inspect_err(|_| out.truncate(start))
     }
+
+    fn check_size(&self, payload: &[u8]) -> Result<(), DecodeError> {
+        if payload.len() > self.max_payload {
+            return Err(DecodeError::Oversized { len: payload.len(), limit: self.max_payload });
+        }
+        Ok(())
+    }
+
+    /// Reads a measurement payload into the scratch values; its time, or `received`.
+    fn measurement_time(&mut self, payload: &[u8], received: Timestamp) -> Result<Timestamp, DecodeError> {
+        let time = decode_measurements(payload, &mut self.interner, &mut self.scratch).map_err(|reason| DecodeError::MalformedJson { reason })?;
+        Ok(time.unwrap_or(received))
+    }
+
+    /// The values [`measurement_time`](Self::measurement_time) read, as updates of `twin`.
+    fn push_measurements(&mut self, twin: &TwinId, time: Timestamp, out: &mut Vec<TwinUpdate>) -> usize {
+        let count = self.scratch.values.len();
+        for (name, value) in self.scratch.values.drain(..) {
+            out.push(TwinUpdate::Measurement { twin: twin.clone(), name, value, time });
+        }
+        count
+    }
 }
 
 fn parse_object(payload: &[u8]) -> Result<serde_json::Map<String, Value>, DecodeError> {
@@ -305,6 +354,38 @@ mod tests {
         assert_eq!(updates[1], TwinUpdate::Measurement { twin: "pump1".into(), name: "temperature".into(), value: 21.5, time: NOW });
         let again = decode(&mut schema, "te/device/pump1///m/env", r#"{"temperature": 22}"#).unwrap();
         assert_eq!(again.len(), 1);
+    }
+
+    #[test]
+    fn keyed_topics_decode_as_plain_ones() {
+        // (key, topic, payload): a recording's channels, some messages bad, a registration
+        // arriving after a topic of its entity was cached.
+        let messages = [
+            (0, "te/device/pump1///m/env", r#"{"temperature": 21.5}"#),
+            (0, "te/device/pump1///m/env", r#"{"temperature": 22, "pressure": {"in": 1.5}}"#),
+            (1, "te/device/pump2///m/", r#"{"flow": 3}"#),
+            (0, "te/device/pump1///m/env", r#"{"temperature": "#),
+            (0, "te/device/pump1///m/env", "[1]"),
+            (2, "te/device/pump2//", r#"{"@type": "child-device", "name": "Pump 2"}"#),
+            (1, "te/device/pump2///m/", r#"{"flow": 4, "time": 1700000000}"#),
+            (3, "te/device/pump1///a/high", r#"{"text": "hot"}"#),
+            (0, "te/device/pump1///m/env", r#"{"temperature": 23}"#),
+            (4, "te/device/main/service/x/status/health", "up"),
+        ];
+        let oversized = format!(r#"{{"t": "{}"}}"#, "x".repeat(80));
+        let (mut plain, mut keyed) = (ThinEdgeSchema::default().with_max_payload(64), ThinEdgeSchema::default().with_max_payload(64));
+        for (key, topic, payload) in messages.iter().copied().chain([(0, "te/device/pump1///m/env", oversized.as_str())]) {
+            // Updates already in the buffer stay as they are, whatever happens.
+            let mut a = vec![TwinUpdate::Health { twin: "before".into(), up: true, time: NOW }];
+            let mut b = a.clone();
+            let from_plain = plain.decode(topic, payload.as_bytes(), NOW, &mut a).map_err(|e| e.kind());
+            let from_keyed = keyed.decode_keyed(key, topic, payload.as_bytes(), NOW, &mut b).map_err(|e| e.kind());
+            assert_eq!(from_plain.is_ok(), from_keyed.is_ok(), "{topic} {payload}");
+            assert_eq!(from_plain.err(), from_keyed.err(), "{topic} {payload}");
+            assert_eq!(a, b, "{topic} {payload}");
+        }
+        // The measurement topics were remembered by key, so later messages skip the topic.
+        assert!(keyed.measured_by_key[0].is_some() && keyed.measured_by_key[1].is_some());
     }
 
     #[test]

@@ -8,8 +8,12 @@ use crate::mcap::{McapError, McapFile, for_each_message};
 use crate::schema::{Decoded, TopicSchema};
 use crate::schema::combined::SchemaChoice;
 
-/// Checkpoints every 10 s of log time: a seek replays at most that much traffic.
-pub const DEFAULT_INTERVAL_NS: u64 = 10_000_000_000;
+/// Checkpoints every 5 s of log time: a seek replays at most that much traffic.
+pub const DEFAULT_INTERVAL_NS: u64 = 5_000_000_000;
+
+/// A checkpoint's changes name their messages by number counted from the checkpoint before
+/// (four bytes each); past this many messages in one interval a checkpoint is made early.
+const MAX_INTERVAL_MESSAGES: u64 = u32::MAX as u64;
 
 /// Every this many checkpoints, one holds the whole state; the others hold what changed
 /// since the previous checkpoint. A seek merges at most this many changes onto a full state.
@@ -22,8 +26,12 @@ pub struct MessageRef {
     pub offset: u32,
 }
 
+/// A message's number in the recording: messages counted in file order from 0, every
+/// message record of every readable chunk (a chunk the index could not read counts none).
+pub type MessageNumber = u64;
+
 /// A key (a channel, or one property of a measurement channel) with no message yet.
-const NO_MESSAGE: MessageRef = MessageRef { chunk: u32::MAX, offset: u32::MAX };
+const NO_MESSAGE: MessageNumber = MessageNumber::MAX;
 
 /// A point in the recording a seek can start from.
 #[derive(Debug, Clone)]
@@ -31,10 +39,13 @@ pub struct Checkpoint {
     pub time: u64,
     /// The first message after the checkpoint.
     pub next: MessageRef,
+    /// The number of the first message after the previous checkpoint: where the numbers in
+    /// `refs` count from.
+    first: MessageNumber,
     /// The keys whose deciding message changed since the previous checkpoint, ascending.
     changed: ChangedKeys,
-    /// Their messages, in the same order.
-    refs: Vec<MessageRef>,
+    /// Their messages, in the same order, by number after `first`.
+    refs: Vec<u32>,
 }
 
 /// A set of keys: a list where few changed, a bitmap where many did (a busy plant changes
@@ -86,7 +97,9 @@ pub struct SeekIndex {
     pub checkpoints: Vec<Checkpoint>,
     /// The whole state (each key's deciding message) at checkpoints 0, K, 2K, … (K =
     /// [`KEYFRAME_EVERY`]), for the keys known by then.
-    keyframes: Vec<Vec<MessageRef>>,
+    keyframes: Vec<Vec<MessageNumber>>,
+    /// The number of each chunk's first message, by chunk: where a message number is.
+    chunk_first: Vec<MessageNumber>,
     keyframe_every: usize,
     pub interval: u64,
     pub messages: u64,
@@ -99,13 +112,13 @@ pub struct SeekIndex {
 /// The deciding message of every key, and which changed since the last checkpoint.
 #[derive(Default)]
 struct Latest {
-    by_key: Vec<MessageRef>,
+    by_key: Vec<MessageNumber>,
     changed: Vec<u32>,
     is_changed: Vec<bool>,
 }
 
 impl Latest {
-    fn set(&mut self, key: u32, at: MessageRef) {
+    fn set(&mut self, key: u32, at: MessageNumber) {
         let k = key as usize;
         if k >= self.by_key.len() {
             self.by_key.resize(k + 1, NO_MESSAGE);
@@ -193,7 +206,7 @@ impl SeekIndex {
 
     /// The messages that make the state at checkpoint `index`, in file order: its keyframe's
     /// state with the changes of the checkpoints since merged in.
-    pub fn refs_at(&self, index: usize) -> Vec<MessageRef> {
+    pub fn refs_at(&self, index: usize) -> Vec<MessageNumber> {
         let keyframe = index / self.keyframe_every;
         let mut state = self.keyframes.get(keyframe).cloned().unwrap_or_default();
         for checkpoint in &self.checkpoints[keyframe * self.keyframe_every + 1..=index] {
@@ -202,7 +215,7 @@ impl SeekIndex {
                 if k >= state.len() {
                     state.resize(k + 1, NO_MESSAGE);
                 }
-                state[k] = *at;
+                state[k] = checkpoint.first + u64::from(*at);
             }
         }
         state.retain(|r| *r != NO_MESSAGE);
@@ -213,9 +226,19 @@ impl SeekIndex {
 
     /// The index's own memory, in bytes: keyframes, changes and checkpoints.
     pub fn memory_bytes(&self) -> usize {
-        let keyframes: usize = self.keyframes.iter().map(|k| k.capacity() * std::mem::size_of::<MessageRef>()).sum();
-        let changes: usize = self.checkpoints.iter().map(|c| c.changed.bytes() + c.refs.capacity() * std::mem::size_of::<MessageRef>()).sum();
-        keyframes + changes + self.checkpoints.capacity() * std::mem::size_of::<Checkpoint>() + self.alarm_transitions.capacity() * 16
+        let keyframes: usize = self.keyframes.iter().map(|k| k.capacity() * std::mem::size_of::<MessageNumber>()).sum();
+        let changes: usize = self.checkpoints.iter().map(|c| c.changed.bytes() + c.refs.capacity() * std::mem::size_of::<u32>()).sum();
+        keyframes
+            + changes
+            + self.checkpoints.capacity() * std::mem::size_of::<Checkpoint>()
+            + self.chunk_first.capacity() * std::mem::size_of::<MessageNumber>()
+            + self.alarm_transitions.capacity() * 16
+    }
+
+    /// The chunk holding message `number`, and the number of that chunk's first message.
+    pub fn chunk_of(&self, number: MessageNumber) -> Option<(u32, MessageNumber)> {
+        let chunk = self.chunk_first.partition_point(|first| *first <= number).checked_sub(1)?;
+        Some((chunk as u32, self.chunk_first[chunk]))
     }
 
     /// Whether chunk `chunk` could not be read when the index was built.
@@ -240,7 +263,12 @@ pub struct IndexBuilder {
     keys: HashMap<(u16, Option<Arc<str>>), u32>,
     latest: Latest,
     checkpoints: Vec<Checkpoint>,
-    keyframes: Vec<Vec<MessageRef>>,
+    keyframes: Vec<Vec<MessageNumber>>,
+    chunk_first: Vec<MessageNumber>,
+    /// The number of the first message after the last checkpoint.
+    interval_first: MessageNumber,
+    /// Messages in one interval past which a checkpoint is made early.
+    max_interval_messages: u64,
     keyframe_every: usize,
     interval: u64,
     /// `None` until the first message sets it (a recording being written).
@@ -260,6 +288,9 @@ impl IndexBuilder {
             latest: Latest::default(),
             checkpoints: Vec::new(),
             keyframes: Vec::new(),
+            chunk_first: Vec::new(),
+            interval_first: 0,
+            max_interval_messages: MAX_INTERVAL_MESSAGES,
             keyframe_every: keyframe_every.max(1),
             interval,
             next_checkpoint: start.map(|start| start.saturating_add(interval)),
@@ -269,8 +300,20 @@ impl IndexBuilder {
         }
     }
 
+    /// Makes checkpoints early past `messages` in one interval (tests: the real limit is
+    /// four billion).
+    #[cfg(test)]
+    pub(crate) fn with_max_interval_messages(mut self, messages: u64) -> Self {
+        self.max_interval_messages = messages;
+        self
+    }
+
     /// Indexes chunk number `chunk` from its uncompressed records.
     pub fn chunk(&mut self, chunk: u32, records: &[u8], channels: &crate::mcap::Channels) -> Result<(), crate::mcap::FormatError> {
+        // Chunks skipped before this one (unreadable) hold no messages.
+        let first = self.chunk_first.len().min(chunk as usize);
+        self.chunk_first.resize(first, self.messages);
+        self.chunk_first.resize(chunk as usize + 1, self.messages);
         for_each_message(records, |offset, message| {
             let here = MessageRef { chunk, offset: offset as u32 };
             self.message(here, channels.get(&message.channel), message.channel, message.log_time, message.payload);
@@ -280,7 +323,12 @@ impl IndexBuilder {
     fn message(&mut self, here: MessageRef, channel: Option<&crate::mcap::ChannelInfo>, channel_id: u16, log_time: u64, payload: &[u8]) {
         let interval = self.interval;
         let next_checkpoint = *self.next_checkpoint.get_or_insert(log_time.saturating_add(interval));
-        if log_time > next_checkpoint {
+        let due = log_time > next_checkpoint;
+        let crowded = !due && self.messages - self.interval_first >= self.max_interval_messages;
+        if due || crowded {
+            // Made early, the checkpoint stands at this message's time (the ones before it
+            // are no later, in a recording's order).
+            let time = if due { next_checkpoint } else { log_time.max(self.checkpoints.last().map_or(0, |c| c.time)) };
             // One checkpoint however long the quiet before this message was: their number
             // follows the messages, so a far-future log time costs one.
             let latest = &mut self.latest;
@@ -289,17 +337,23 @@ impl IndexBuilder {
             for key in &changed {
                 latest.is_changed[*key as usize] = false;
             }
+            let first = self.interval_first;
             let (changed, refs) = if self.checkpoints.len() % self.keyframe_every == 0 {
                 self.keyframes.push(latest.by_key.clone());
                 (ChangedKeys::List(Vec::new()), Vec::new())
             } else {
-                let refs = changed.iter().map(|k| latest.by_key[*k as usize]).collect();
+                // Changed since the last checkpoint: numbered after its first message.
+                let refs = changed.iter().map(|k| (latest.by_key[*k as usize] - first) as u32).collect();
                 (ChangedKeys::of(&changed, latest.by_key.len()), refs)
             };
-            self.checkpoints.push(Checkpoint { time: next_checkpoint, next: here, changed, refs });
-            let skipped_intervals = (log_time - next_checkpoint) / interval.max(1);
-            self.next_checkpoint = Some(next_checkpoint.saturating_add(interval.saturating_mul(skipped_intervals + 1)));
+            self.checkpoints.push(Checkpoint { time, next: here, first, changed, refs });
+            self.interval_first = self.messages;
+            if due {
+                let skipped_intervals = (log_time - next_checkpoint) / interval.max(1);
+                self.next_checkpoint = Some(next_checkpoint.saturating_add(interval.saturating_mul(skipped_intervals + 1)));
+            }
         }
+        let number = self.messages;
         self.messages += 1;
         let Some(channel) = channel else { return };
         if !channel.readable() {
@@ -315,7 +369,7 @@ impl IndexBuilder {
         let mut decides = |property: Option<Arc<str>>| {
             let next_key = keys.len() as u32;
             let key = *keys.entry((channel_id, property)).or_insert(next_key);
-            latest.set(key, here);
+            latest.set(key, number);
         };
         match self.schema.decode_keyed(channel_id, &channel.topic, payload, super::timestamp_of(log_time), &mut self.updates) {
             Ok(Decoded::Updates(_)) => {
@@ -353,6 +407,7 @@ impl IndexBuilder {
         SeekIndex {
             checkpoints: self.checkpoints.clone(),
             keyframes: self.keyframes.clone(),
+            chunk_first: self.chunk_first.clone(),
             keyframe_every: self.keyframe_every,
             interval: self.interval,
             messages: self.messages,
@@ -365,6 +420,7 @@ impl IndexBuilder {
         SeekIndex {
             checkpoints: self.checkpoints,
             keyframes: self.keyframes,
+            chunk_first: self.chunk_first,
             keyframe_every: self.keyframe_every,
             interval: self.interval,
             messages: self.messages,

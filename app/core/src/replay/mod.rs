@@ -14,9 +14,9 @@ mod pipeline;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use index::{Checkpoint, DEFAULT_INTERVAL_NS, IndexBuilder, IndexProgress, KEYFRAME_EVERY, MessageRef, SeekIndex, Skipped};
+pub use index::{Checkpoint, DEFAULT_INTERVAL_NS, IndexBuilder, IndexProgress, KEYFRAME_EVERY, MessageNumber, MessageRef, SeekIndex, Skipped};
 
-use crate::mcap::{McapError, McapFile, for_each_message, message_at};
+use crate::mcap::{McapError, McapFile, for_each_message};
 use crate::schema::combined::{CombinedSchema, SchemaChoice};
 use crate::time::Timestamp;
 use crate::twin::TwinStore;
@@ -157,11 +157,7 @@ impl Recording {
     fn read_state_at(&mut self, target: u64, schema: &mut CombinedSchema, decoding: &mut Decoding) -> Result<(), McapError> {
         let (from_chunk, from_offset) = match self.index.checkpoint_before(target) {
             Some(index) => {
-                for reference in self.index.refs_at(index) {
-                    let records = self.chunk(reference.chunk)?;
-                    let message = message_at(&records, reference.offset as usize).map_err(|e| self.corrupt(reference.chunk, e.0))?;
-                    decoding.push(&self.file.channels, schema, message.channel, message.payload, message.log_time);
-                }
+                self.read_messages(&self.index.refs_at(index), schema, decoding)?;
                 let next = self.index.checkpoints[index].next;
                 (next.chunk, next.offset)
             }
@@ -187,6 +183,33 @@ impl Recording {
             .map_err(|e| self.corrupt(chunk as u32, e.0))?;
             if done {
                 break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The messages with these numbers (ascending), walking the chunks that hold them.
+    fn read_messages(&mut self, numbers: &[MessageNumber], schema: &mut CombinedSchema, decoding: &mut Decoding) -> Result<(), McapError> {
+        let mut wanted = numbers.iter().copied().peekable();
+        while let Some(number) = wanted.peek().copied() {
+            let Some((chunk, first)) = self.index.chunk_of(number) else {
+                wanted.next();
+                continue;
+            };
+            let records = self.chunk(chunk)?;
+            let channels = &self.file.channels;
+            let mut here = first;
+            for_each_message(&records, |_, message| {
+                if wanted.peek() == Some(&here) {
+                    wanted.next();
+                    decoding.push(channels, schema, message.channel, message.payload, message.log_time);
+                }
+                here += 1;
+            })
+            .map_err(|e| self.corrupt(chunk, e.0))?;
+            // Numbers this chunk did not hold (it read empty: damaged) are left out.
+            while wanted.peek().is_some_and(|n| self.index.chunk_of(*n).is_some_and(|(c, _)| c == chunk)) {
+                wanted.next();
             }
         }
         Ok(())

@@ -211,6 +211,35 @@ fn seeks_through_keyframes_and_changes_match_a_full_replay() {
     std::fs::remove_file(&path).unwrap();
 }
 
+/// Checkpoints made by message count, not time (past four billion messages in one interval,
+/// so their numbers fit four bytes): seeks from them give what playing from the start gives.
+#[test]
+fn checkpoints_made_early_by_message_count_match_a_full_replay() {
+    let path = std::env::temp_dir().join(format!("twinscope-replay-crowded-{}.mcap", std::process::id()));
+    write_recording(&path);
+    let mut recording = Recording::open(&path).unwrap();
+    let (start, end) = recording.time_range().unwrap();
+    // An interval longer than the recording: every checkpoint is one made early.
+    let mut builder = IndexBuilder::new(u64::MAX / 4, 3, &SchemaChoice::replay(), Some(crate::replay::log_time_of(start))).with_max_interval_messages(7);
+    for chunk in 0..recording.file.chunks.len() {
+        let records = recording.file.chunk_records(chunk).unwrap();
+        builder.chunk(chunk as u32, &records, &recording.file.channels).unwrap();
+    }
+    recording.index = builder.finish();
+    let messages = recording.index.messages;
+    assert!(recording.index.checkpoints.len() as u64 >= messages / 8, "{} checkpoints for {messages} messages", recording.index.checkpoints.len());
+    let mut reference_file = crate::mcap::McapFile::open(&path).unwrap();
+    for i in 0..97 {
+        let at = Timestamp(start.0 + (end.0 - start.0) * i / 96);
+        let mut seeked = fresh_store();
+        recording.state_at(&mut seeked, at).unwrap();
+        let mut replayed = fresh_store();
+        state_by_full_replay(&mut reference_file, &mut replayed, at).unwrap();
+        assert_eq!(state_json(&seeked, None), state_json(&replayed, None), "state differs at {at}");
+    }
+    std::fs::remove_file(&path).unwrap();
+}
+
 /// A plant of 2,000 signals that each report once, then one signal every second for ten
 /// minutes: the index holds what changes (one key per checkpoint), not the plant at every
 /// checkpoint. The same plant with every signal changing every second is the busy bound.
@@ -236,7 +265,7 @@ fn index_memory_follows_what_changes() {
     let quiet = Recording::open(&quiet_path).unwrap();
     let busy = Recording::open(&busy_path).unwrap();
     let (quiet_bytes, busy_bytes) = (quiet.index.memory_bytes(), busy.index.memory_bytes());
-    // 60 checkpoints; a full copy of 2,000 keys at each would be 60 × 16 KB ≈ 960 KB.
+    // 120 checkpoints; a full copy of 2,000 keys at each would be 120 × 16 KB ≈ 1.9 MB.
     assert_eq!(quiet.index.checkpoints.len(), busy.index.checkpoints.len());
     assert!(quiet_bytes < 100_000, "the quiet plant's index holds what changed: {quiet_bytes} bytes");
     assert!(busy_bytes > 5 * quiet_bytes, "the busy plant changes every key: {busy_bytes} against {quiet_bytes}");
@@ -257,7 +286,8 @@ fn a_far_future_log_time_costs_one_checkpoint() {
     w.finish().unwrap();
     let started = std::time::Instant::now();
     let mut recording = Recording::open(&path).unwrap();
-    assert!(recording.index.checkpoints.len() <= 12, "{} checkpoints", recording.index.checkpoints.len());
+    // 100 s of messages: 20 checkpoints, and one for the far future.
+    assert!(recording.index.checkpoints.len() <= 22, "{} checkpoints", recording.index.checkpoints.len());
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     let mut store = fresh_store();
     recording.state_at(&mut store, timestamp_of(T0 + 50 * SECOND)).unwrap();

@@ -323,6 +323,21 @@ impl McapFile {
     }
 
     /// The uncompressed records of chunk `index`.
+    /// Asks the OS to start reading these chunks now. A seek or a step of play reads several,
+    /// and a recording larger than memory comes from the disk: it then fetches the later ones
+    /// while the first are decoded. Advice only; where the OS has no such call, nothing.
+    pub fn prefetch(&self, chunks: impl IntoIterator<Item = usize>) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        for chunk in chunks {
+            if let Some(info) = self.chunks.get(chunk) {
+                // Advice that cannot be taken (an odd file system) changes nothing.
+                let _ = rustix::fs::fadvise(&self.file, info.offset, std::num::NonZeroU64::new(info.length), rustix::fs::Advice::WillNeed);
+            }
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let _ = chunks;
+    }
+
     pub fn chunk_records(&mut self, index: usize) -> Result<Vec<u8>, McapError> {
         let chunk = self.chunks[index].clone();
         if chunk.length > MAX_CHUNK_BYTES + 9 || chunk.length < 9 {

@@ -235,6 +235,22 @@ impl SeekIndex {
             + self.alarm_transitions.capacity() * 16
     }
 
+    /// The chunks holding these messages (numbers ascending), each once, in file order.
+    pub fn chunks_holding(&self, numbers: &[MessageNumber]) -> Vec<usize> {
+        let mut chunks = Vec::new();
+        // Numbers below this are in the last chunk found: no search for them.
+        let mut chunk_end = 0;
+        for number in numbers {
+            if *number >= chunk_end
+                && let Some((chunk, _)) = self.chunk_of(*number)
+            {
+                chunks.push(chunk as usize);
+                chunk_end = self.chunk_first.get(chunk as usize + 1).copied().unwrap_or(MessageNumber::MAX);
+            }
+        }
+        chunks
+    }
+
     /// The chunk holding message `number`, and the number of that chunk's first message.
     pub fn chunk_of(&self, number: MessageNumber) -> Option<(u32, MessageNumber)> {
         let chunk = self.chunk_first.partition_point(|first| *first <= number).checked_sub(1)?;

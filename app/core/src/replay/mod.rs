@@ -116,6 +116,9 @@ impl Recording {
     /// The messages after `from` up to and including `to`, in file order.
     fn read_between(&mut self, from: u64, to: u64, schema: &mut CombinedSchema, decoding: &mut Decoding) -> Result<(), McapError> {
         let first = self.file.chunks.partition_point(|c| c.end_time <= from);
+        // This step's chunks and the next few: play goes on from here.
+        let last = self.file.chunks.partition_point(|c| c.start_time <= to);
+        self.file.prefetch(first..last + PREFETCH_AHEAD);
         for chunk in first..self.file.chunks.len() {
             if self.file.chunks[chunk].start_time > to {
                 break;
@@ -155,14 +158,16 @@ impl Recording {
 
     /// The checkpoint's messages, then the file from there to `target`, in file order.
     fn read_state_at(&mut self, target: u64, schema: &mut CombinedSchema, decoding: &mut Decoding) -> Result<(), McapError> {
-        let (from_chunk, from_offset) = match self.index.checkpoint_before(target) {
-            Some(index) => {
-                self.read_messages(&self.index.refs_at(index), schema, decoding)?;
-                let next = self.index.checkpoints[index].next;
-                (next.chunk, next.offset)
-            }
-            None => (0, 0),
-        };
+        let checkpoint = self.index.checkpoint_before(target);
+        let refs = checkpoint.map(|index| self.index.refs_at(index)).unwrap_or_default();
+        let (from_chunk, from_offset) = checkpoint.map_or((0, 0), |index| {
+            let next = self.index.checkpoints[index].next;
+            (next.chunk, next.offset)
+        });
+        // Every chunk this seek reads, asked for at once (refs are in file order).
+        let traffic_end = self.file.chunks.partition_point(|c| c.start_time <= target);
+        self.file.prefetch(self.index.chunks_holding(&refs).into_iter().chain(from_chunk as usize..traffic_end));
+        self.read_messages(&refs, schema, decoding)?;
         for chunk in from_chunk as usize..self.file.chunks.len() {
             if self.file.chunks[chunk].start_time > target {
                 break;
@@ -219,6 +224,9 @@ impl Recording {
         McapError::Corrupt { file: self.file.path().to_owned(), offset: self.file.chunks[chunk as usize].offset, reason }
     }
 }
+
+/// Chunks past a step of play that are asked of the disk ahead of time.
+const PREFETCH_AHEAD: usize = 2;
 
 /// Steps of forward play at least this long (fast play: a second of the plant per frame and
 /// more) read on a second thread while the calling one applies.

@@ -198,7 +198,13 @@ fn seeks_through_keyframes_and_changes_match_a_full_replay() {
     let mut recording = Recording::open(&path).unwrap();
     recording.index = SeekIndex::build_spaced(&mut recording.file, 2 * SECOND, 3, &SchemaChoice::replay()).unwrap();
     assert!(recording.index.checkpoints.len() >= 50, "{} checkpoints", recording.index.checkpoints.len());
-    let mut reference_file = crate::mcap::McapFile::open(&path).unwrap();
+    seeks_at_97_instants_match_a_full_replay(&mut recording, &path);
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// Seeks to 97 instants spread over the recording give what playing from the start gives.
+fn seeks_at_97_instants_match_a_full_replay(recording: &mut Recording, path: &std::path::Path) {
+    let mut reference_file = crate::mcap::McapFile::open(path).unwrap();
     let (start, end) = recording.time_range().unwrap();
     for i in 0..97 {
         let at = Timestamp(start.0 + (end.0 - start.0) * i / 96);
@@ -208,7 +214,6 @@ fn seeks_through_keyframes_and_changes_match_a_full_replay() {
         state_by_full_replay(&mut reference_file, &mut replayed, at).unwrap();
         assert_eq!(state_json(&seeked, None), state_json(&replayed, None), "state differs at {at}");
     }
-    std::fs::remove_file(&path).unwrap();
 }
 
 /// Checkpoints made by message count, not time (past four billion messages in one interval,
@@ -218,7 +223,7 @@ fn checkpoints_made_early_by_message_count_match_a_full_replay() {
     let path = std::env::temp_dir().join(format!("twinscope-replay-crowded-{}.mcap", std::process::id()));
     write_recording(&path);
     let mut recording = Recording::open(&path).unwrap();
-    let (start, end) = recording.time_range().unwrap();
+    let (start, _) = recording.time_range().unwrap();
     // An interval longer than the recording: every checkpoint is one made early.
     let mut builder = IndexBuilder::new(u64::MAX / 4, 3, &SchemaChoice::replay(), Some(crate::replay::log_time_of(start))).with_max_interval_messages(7);
     for chunk in 0..recording.file.chunks.len() {
@@ -228,15 +233,25 @@ fn checkpoints_made_early_by_message_count_match_a_full_replay() {
     recording.index = builder.finish();
     let messages = recording.index.messages;
     assert!(recording.index.checkpoints.len() as u64 >= messages / 8, "{} checkpoints for {messages} messages", recording.index.checkpoints.len());
-    let mut reference_file = crate::mcap::McapFile::open(&path).unwrap();
-    for i in 0..97 {
-        let at = Timestamp(start.0 + (end.0 - start.0) * i / 96);
-        let mut seeked = fresh_store();
-        recording.state_at(&mut seeked, at).unwrap();
-        let mut replayed = fresh_store();
-        state_by_full_replay(&mut reference_file, &mut replayed, at).unwrap();
-        assert_eq!(state_json(&seeked, None), state_json(&replayed, None), "state differs at {at}");
+    seeks_at_97_instants_match_a_full_replay(&mut recording, &path);
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// The chunks a seek asks the disk for are the chunks its checkpoint's messages are in.
+#[test]
+fn the_chunks_a_checkpoint_reads_are_found_once_each() {
+    let path = std::env::temp_dir().join(format!("twinscope-replay-chunks-{}.mcap", std::process::id()));
+    write_recording(&path);
+    let recording = Recording::open(&path).unwrap();
+    let mut spanning = 0;
+    for checkpoint in 0..recording.index.checkpoints.len() {
+        let refs = recording.index.refs_at(checkpoint);
+        let mut each: Vec<usize> = refs.iter().map(|n| recording.index.chunk_of(*n).unwrap().0 as usize).collect();
+        each.dedup();
+        assert_eq!(recording.index.chunks_holding(&refs), each, "checkpoint {checkpoint}");
+        spanning += usize::from(each.len() > 1);
     }
+    assert!(spanning > 0, "some checkpoint's messages are in several chunks");
     std::fs::remove_file(&path).unwrap();
 }
 

@@ -326,9 +326,8 @@ impl IndexBuilder {
 
     /// Indexes chunk number `chunk` from its uncompressed records.
     pub fn chunk(&mut self, chunk: u32, records: &[u8], channels: &crate::mcap::Channels) -> Result<(), crate::mcap::FormatError> {
-        // Chunks skipped before this one (unreadable) hold no messages.
-        let first = self.chunk_first.len().min(chunk as usize);
-        self.chunk_first.resize(first, self.messages);
+        // Chunks skipped before this one (unreadable) hold no messages: they start where it does.
+        self.chunk_first.truncate(chunk as usize);
         self.chunk_first.resize(chunk as usize + 1, self.messages);
         for_each_message(records, |offset, message| {
             let here = MessageRef { chunk, offset: offset as u32 };

@@ -43,6 +43,9 @@ pub struct Recording {
     schemas: SchemaChoice,
     /// Chunks read and decompressed so far (not served from the cache): seek work, measured.
     pub chunks_read: u64,
+    /// Chunks below this were already asked of the disk ([`McapFile::prefetch`]): play asks
+    /// for each once, not on every frame's step.
+    prefetched_until: usize,
 }
 
 impl Recording {
@@ -60,13 +63,13 @@ impl Recording {
     pub fn open_reporting(path: &Path, schemas: SchemaChoice, progress: &IndexProgress) -> Result<Self, McapError> {
         let mut file = McapFile::open(path)?;
         let index = SeekIndex::build_reporting(&mut file, index::DEFAULT_INTERVAL_NS, index::KEYFRAME_EVERY, &schemas, progress)?;
-        Ok(Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), schemas, chunks_read: 0 })
+        Ok(Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), schemas, chunks_read: 0, prefetched_until: 0 })
     }
 
     /// A recording from a file and an index built beside it (the DVR's segment being
     /// written): nothing is read until a seek.
     pub fn from_parts(file: McapFile, index: SeekIndex, schemas: SchemaChoice) -> Self {
-        Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), schemas, chunks_read: 0 }
+        Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), schemas, chunks_read: 0, prefetched_until: 0 }
     }
 
     /// Log times of the first and last message.
@@ -116,9 +119,12 @@ impl Recording {
     /// The messages after `from` up to and including `to`, in file order.
     fn read_between(&mut self, from: u64, to: u64, schema: &mut CombinedSchema, decoding: &mut Decoding) -> Result<(), McapError> {
         let first = self.file.chunks.partition_point(|c| c.end_time <= from);
-        // This step's chunks and the next few: play goes on from here.
-        let last = self.file.chunks.partition_point(|c| c.start_time <= to);
-        self.file.prefetch(first..last + PREFETCH_AHEAD);
+        // This step's chunks and the next few (play goes on from here), those not asked yet.
+        let ahead = (self.file.chunks.partition_point(|c| c.start_time <= to) + PREFETCH_AHEAD).min(self.file.chunks.len());
+        if ahead > self.prefetched_until {
+            self.file.prefetch(first.max(self.prefetched_until)..ahead);
+            self.prefetched_until = ahead;
+        }
         for chunk in first..self.file.chunks.len() {
             if self.file.chunks[chunk].start_time > to {
                 break;
@@ -167,6 +173,7 @@ impl Recording {
         // Every chunk this seek reads, asked for at once (refs are in file order).
         let traffic_end = self.file.chunks.partition_point(|c| c.start_time <= target);
         self.file.prefetch(self.index.chunks_holding(&refs).into_iter().chain(from_chunk as usize..traffic_end));
+        self.prefetched_until = traffic_end;
         self.read_messages(&refs, schema, decoding)?;
         for chunk in from_chunk as usize..self.file.chunks.len() {
             if self.file.chunks[chunk].start_time > target {

@@ -245,10 +245,15 @@ impl SeekIndex {
                 && let Some((chunk, _)) = self.chunk_of(*number)
             {
                 chunks.push(chunk as usize);
-                chunk_end = self.chunk_first.get(chunk as usize + 1).copied().unwrap_or(MessageNumber::MAX);
+                chunk_end = self.chunk_end(chunk);
             }
         }
         chunks
+    }
+
+    /// The number past chunk `chunk`'s last message (its next chunk's first).
+    pub fn chunk_end(&self, chunk: u32) -> MessageNumber {
+        self.chunk_first.get(chunk as usize + 1).copied().unwrap_or(MessageNumber::MAX)
     }
 
     /// The chunk holding message `number`, and the number of that chunk's first message.

@@ -220,9 +220,8 @@ impl Recording {
             })
             .map_err(|e| self.corrupt(chunk, e.0))?;
             // Numbers this chunk did not hold (it read empty: damaged) are left out.
-            while wanted.peek().is_some_and(|n| self.index.chunk_of(*n).is_some_and(|(c, _)| c == chunk)) {
-                wanted.next();
-            }
+            let end = self.index.chunk_end(chunk);
+            while wanted.next_if(|n| *n < end).is_some() {}
         }
         Ok(())
     }

@@ -18,6 +18,7 @@ pub use index::{Checkpoint, DEFAULT_INTERVAL_NS, IndexBuilder, IndexProgress, KE
 
 use crate::mcap::{McapError, McapFile, for_each_message};
 use crate::schema::combined::{CombinedSchema, SchemaChoice};
+use crate::schema::TopicSchema;
 use crate::time::Timestamp;
 use crate::twin::TwinStore;
 use pipeline::Decoding;
@@ -152,7 +153,10 @@ impl Recording {
     /// while this one applies.
     pub fn state_at(&mut self, store: &mut TwinStore, at: Timestamp) -> Result<usize, McapError> {
         let applied = pipeline::play(self, store, true, |this, decoding| {
-            let mut schema = this.schemas.build();
+            // The decoder of the last seek or play, started over: what its topics mean and
+            // the names it interned are not built again for every entity.
+            let mut schema = std::mem::take(&mut this.playing_schema);
+            schema.restart();
             let result = this.read_state_at(log_time_of(at), &mut schema, decoding);
             // Forward play continues from here with the decoder that built this state.
             this.playing_schema = schema;

@@ -168,6 +168,12 @@ impl TopicSchema for CombinedSchema {
         }
     }
 
+    /// Each schema starts over; which schema a keyed topic goes to depends on its topic
+    /// alone, and is kept.
+    fn restart(&mut self) {
+        self.schemas.iter_mut().for_each(|(_, s)| s.restart());
+    }
+
     fn will(&mut self, now: Timestamp) -> Option<SchemaPublish> {
         // MQTT has one will per connection: the first schema that wants one gets it.
         self.schemas.iter_mut().find_map(|(_, s)| s.will(now))
@@ -212,6 +218,50 @@ mod tests {
         let _ = schema.decode_keyed(3, "spBv1.0/G/DDATA/E/D", b"\xff", now, &mut out);
         assert_eq!(schema.routes[3], 1, "Sparkplug is the second schema of a replay");
         assert_eq!(schema.routes[9], NO_SCHEMA);
+    }
+
+    /// After `restart`, every schema decodes as a new one would: announcements, births,
+    /// aliases, units and alarms start over, by key and by topic alike.
+    #[test]
+    fn a_restarted_schema_decodes_as_a_new_one() {
+        use crate::schema::sparkplug::{Metric, Payload, RawValue, datatype};
+        let spb = |seq, metrics: Vec<Metric>| Payload { timestamp: Some(1_000), seq: Some(seq), metrics }.encode();
+        let birth = spb(0, vec![Metric { name: Some("bdSeq".into()), datatype: Some(datatype::UINT64), value: RawValue::Long(3), ..Default::default() }]);
+        let device_birth = spb(1, vec![Metric { name: Some("speed".into()), alias: Some(5), datatype: Some(datatype::INT8), value: RawValue::Int(0xff), ..Default::default() }]);
+        let device_data = spb(2, vec![Metric { alias: Some(5), value: RawValue::Int(0x7f), ..Default::default() }]);
+        let messages: Vec<(u16, &str, &[u8])> = vec![
+            (0, "te/device/pump1///m/env", br#"{"temperature": 21.5}"#),
+            (1, "te/device/pump1//", br#"{"@type": "child-device", "name": "Pump 1"}"#),
+            (2, "te/device/pump1///a/hot", br#"{"text": "hot"}"#),
+            (3, "spBv1.0/G/NBIRTH/E", &birth),
+            (4, "spBv1.0/G/DBIRTH/E/D", &device_birth),
+            (5, "spBv1.0/G/DDATA/E/D", &device_data),
+            (6, "gw/line1/data", br#"{"temp": 7, "unit": "C", "alarm": true}"#),
+            (0, "te/device/pump1///m/env", br#"{"temperature": 22}"#),
+        ];
+        let source: SourceSpec = toml::from_str(
+            "topic = \"gw/{line}/data\"\ntwin = \"{line}\"\n[[property]]\npointer = \"/temp\"\nunit = \"C\"\n[[alarm]]\ntype = \"overheat\"\nactive = \"/alarm\"",
+        )
+        .unwrap();
+        let choice = SchemaChoice { json_sources: vec![source], ..SchemaChoice::replay() };
+        let decode_all = |schema: &mut CombinedSchema, keyed: bool| -> Vec<(Result<(), &'static str>, Vec<TwinUpdate>)> {
+            messages
+                .iter()
+                .map(|(key, topic, payload)| {
+                    let mut out = Vec::new();
+                    let now = Timestamp(5_000_000);
+                    let result = if keyed { schema.decode_keyed(*key, topic, payload, now, &mut out) } else { schema.decode(topic, payload, now, &mut out) };
+                    (result.map(|_| ()).map_err(|e| e.kind()), out)
+                })
+                .collect()
+        };
+        for keyed in [true, false] {
+            let mut used = choice.build();
+            let first = decode_all(&mut used, keyed);
+            assert!(first.iter().all(|(result, _)| result.is_ok()), "{first:?}");
+            used.restart();
+            assert_eq!(decode_all(&mut used, keyed), first, "keyed: {keyed}");
+        }
     }
 
     #[test]

@@ -82,6 +82,13 @@ pub trait TopicSchema: Send {
         self.decode(topic, payload, received, out)
     }
 
+    /// Starts over on a new stream into a fresh store (a replay's seek): forgets everything
+    /// learned from messages, so what follows decodes as it would from a new schema, but
+    /// keeps what no message changes (interned names, what each keyed topic means). A seek
+    /// into a plant of 20,000 entities otherwise builds and drops all of that every time.
+    /// Required, so that no schema keeps message state by default.
+    fn restart(&mut self);
+
     /// The will to register with the broker before each connection attempt (a Sparkplug
     /// host's STATE offline), if the schema speaks for itself on the broker.
     fn will(&mut self, _now: Timestamp) -> Option<SchemaPublish> {

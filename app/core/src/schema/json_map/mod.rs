@@ -158,6 +158,14 @@ impl TopicSchema for JsonMappingSchema {
         filters
     }
 
+    /// Forgets which twins were registered, which units sent and which alarms are active;
+    /// the compiled sources and interned names stay.
+    fn restart(&mut self) {
+        self.registered.clear();
+        self.units_sent.clear();
+        self.alarms_active.clear();
+    }
+
     fn decode(&mut self, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
         self.forget_if_full();
         let spans = &mut self.spans;

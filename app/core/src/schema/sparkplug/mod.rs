@@ -666,6 +666,12 @@ impl TopicSchema for SparkplugSchema {
         }
     }
 
+    /// Every node's births, aliases and sequence go; the interned metric names stay.
+    fn restart(&mut self) {
+        let names = std::mem::take(&mut self.names);
+        *self = SparkplugSchema { names, ..SparkplugSchema::new(self.config.clone()) };
+    }
+
     fn will(&mut self, now: Timestamp) -> Option<SchemaPublish> {
         if self.config.passive {
             return None;

@@ -169,6 +169,13 @@ impl TopicSchema for ThinEdgeSchema {
         }
         Ok(decoded)
     }
+
+    /// Forgets which entities were announced (and with them the keyed topics' twins, which
+    /// stand for "announced"); the interned ids and names stay.
+    fn restart(&mut self) {
+        self.known.clear();
+        self.measured_by_key.clear();
+    }
 }
 
 impl ThinEdgeSchema {

@@ -38,10 +38,10 @@ pub struct Recording {
     pub file: McapFile,
     pub index: SeekIndex,
     chunk_cache: HashMap<u32, std::sync::Arc<Vec<u8>>>,
-    /// The decoder of forward play (entities it has announced carry over between steps).
+    /// The decoder of forward play (entities it has announced carry over between steps); a
+    /// seek starts it over. It reads messages with the schemas the recording was opened with
+    /// (the scene's JSON sources too).
     playing_schema: CombinedSchema,
-    /// How messages are read (the scene's JSON sources too).
-    schemas: SchemaChoice,
     /// Chunks read and decompressed so far (not served from the cache): seek work, measured.
     pub chunks_read: u64,
     /// Chunks below this were already asked of the disk ([`McapFile::prefetch`]): play asks
@@ -64,13 +64,13 @@ impl Recording {
     pub fn open_reporting(path: &Path, schemas: SchemaChoice, progress: &IndexProgress) -> Result<Self, McapError> {
         let mut file = McapFile::open(path)?;
         let index = SeekIndex::build_reporting(&mut file, index::DEFAULT_INTERVAL_NS, index::KEYFRAME_EVERY, &schemas, progress)?;
-        Ok(Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), schemas, chunks_read: 0, prefetched_until: 0 })
+        Ok(Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), chunks_read: 0, prefetched_until: 0 })
     }
 
     /// A recording from a file and an index built beside it (the DVR's segment being
     /// written): nothing is read until a seek.
     pub fn from_parts(file: McapFile, index: SeekIndex, schemas: SchemaChoice) -> Self {
-        Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), schemas, chunks_read: 0, prefetched_until: 0 }
+        Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), chunks_read: 0, prefetched_until: 0 }
     }
 
     /// Log times of the first and last message.

@@ -28,9 +28,21 @@ pub struct ThinEdgeSchema {
     id_buffer: String,
     /// Entities already announced, so auto-registration is emitted once per entity.
     known: foldhash::HashSet<TwinId>,
-    /// By topic key ([`TopicSchema::decode_keyed`]): the announced twin of a measurement
-    /// topic, so its next messages skip parsing the topic and looking the twin up.
-    measured_by_key: Vec<Option<TwinId>>,
+    /// By topic key ([`TopicSchema::decode_keyed`]): what a measurement topic was worked out
+    /// to be, so its next messages skip parsing the topic and looking the twin up.
+    measured_by_key: Vec<Option<MeasuredTopic>>,
+    /// Counts [`restart`](TopicSchema::restart)s: a keyed topic announced in an earlier run
+    /// announces its entity again (a replay's seek fills a fresh store).
+    run: u64,
+}
+
+/// A measurement topic known by key: its entity's twin and how that entity announces itself.
+struct MeasuredTopic {
+    twin: TwinId,
+    kind: EntityKind,
+    parent: Option<TwinId>,
+    /// The run in which the entity was last announced (or found announced).
+    announced_in: u64,
 }
 
 impl Default for ThinEdgeSchema {
@@ -49,6 +61,7 @@ impl ThinEdgeSchema {
             id_buffer: String::new(),
             known: foldhash::HashSet::default(),
             measured_by_key: Vec::new(),
+            run: 0,
         }
     }
 
@@ -87,8 +100,14 @@ impl ThinEdgeSchema {
         if self.known.contains(twin) {
             return;
         }
-        self.remember(twin);
-        let (kind, parent) = if let Some(device) = entity.service_device() {
+        let (kind, parent) = self.implicit_registration(entity, twin);
+        self.announce_as(twin, kind, parent, out);
+    }
+
+    /// Where an entity that announces itself by its data goes: a service under its device,
+    /// a default device's child under `main`.
+    fn implicit_registration(&mut self, entity: &EntityTopicId<'_>, twin: &TwinId) -> (EntityKind, Option<TwinId>) {
+        if let Some(device) = entity.service_device() {
             (EntityKind::Service, Some(self.twin_id(&device)))
         } else if entity.is_default_device() && twin.as_str() == "main" {
             (EntityKind::Device, None)
@@ -96,7 +115,11 @@ impl ThinEdgeSchema {
             (EntityKind::ChildDevice, Some(self.interner.twin_id("main")))
         } else {
             (EntityKind::ChildDevice, None)
-        };
+        }
+    }
+
+    fn announce_as(&mut self, twin: &TwinId, kind: EntityKind, parent: Option<TwinId>, out: &mut Vec<TwinUpdate>) {
+        self.remember(twin);
         out.push(TwinUpdate::Register { twin: twin.clone(), implicit: true, parent, kind, display_name: None, entity_type: None });
     }
 
@@ -148,11 +171,22 @@ impl TopicSchema for ThinEdgeSchema {
     }
 
     fn decode_keyed(&mut self, key: u16, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
-        if let Some(Some(twin)) = self.measured_by_key.get(key as usize) {
-            let twin = twin.clone();
+        let k = key as usize;
+        if let Some(Some(topic)) = self.measured_by_key.get(k) {
+            let twin = topic.twin.clone();
             self.check_size(payload)?;
             let time = self.measurement_time(payload, received)?;
-            return Ok(Decoded::Updates(self.push_measurements(&twin, time, out)));
+            let start = out.len();
+            let Some(topic) = &mut self.measured_by_key[k] else { unreachable!("checked above") };
+            if topic.announced_in != self.run {
+                topic.announced_in = self.run;
+                let (kind, parent) = (topic.kind, topic.parent.clone());
+                if !self.known.contains(&twin) {
+                    self.announce_as(&twin, kind, parent, out);
+                }
+            }
+            self.push_measurements(&twin, time, out);
+            return Ok(Decoded::Updates(out.len() - start));
         }
         let parsed = parse_topic(topic, &self.root).map_err(|_| DecodeError::UnknownTopic { schema: "thin-edge" })?;
         let decoded = self.decode_parsed(parsed, payload, received, out)?;
@@ -160,21 +194,21 @@ impl TopicSchema for ThinEdgeSchema {
             // Kept once the entity is announced (past the cap on announced entities, never).
             parsed.entity.twin_id_into(&mut self.id_buffer);
             if let Some(twin) = self.known.get(self.id_buffer.as_str()).cloned() {
-                let k = key as usize;
                 if k >= self.measured_by_key.len() {
-                    self.measured_by_key.resize(k + 1, None);
+                    self.measured_by_key.resize_with(k + 1, || None);
                 }
-                self.measured_by_key[k] = Some(twin);
+                let (kind, parent) = self.implicit_registration(&parsed.entity, &twin);
+                self.measured_by_key[k] = Some(MeasuredTopic { twin, kind, parent, announced_in: self.run });
             }
         }
         Ok(decoded)
     }
 
-    /// Forgets which entities were announced (and with them the keyed topics' twins, which
-    /// stand for "announced"); the interned ids and names stay.
+    /// Forgets which entities were announced; the interned ids and names, and what each
+    /// keyed topic is, stay (its entity is announced again with its next message).
     fn restart(&mut self) {
         self.known.clear();
-        self.measured_by_key.clear();
+        self.run += 1;
     }
 }
 

@@ -3,17 +3,35 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A stable twin id, e.g. `line1-pump1` or `line1-pump1-bearing-de`.
 ///
-/// Cheap to clone (a reference count), compared and hashed by content.
-#[derive(Clone, Eq, PartialOrd, Ord)]
-pub struct TwinId(Arc<str>);
+/// Cheap to clone (a reference count), compared, ordered and hashed by content.
+#[derive(Clone)]
+pub struct TwinId(Arc<IdText>);
+
+/// An id's text, and where the last store to look it up keeps its twin.
+struct IdText {
+    text: Box<str>,
+    /// A [`StoreSlot`]: decoders hand the same interned id out with every message, so the
+    /// store that applies them finds the twin here, without hashing the text or probing its
+    /// index (tens of thousands of twins, one lookup per message).
+    slot: AtomicU64,
+}
+
+/// Where a store keeps a twin, as remembered on its id: the store's tag and the twin's
+/// position. A hint only: the store checks that the twin there has this id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StoreSlot {
+    pub(crate) store: u32,
+    pub(crate) position: u32,
+}
 
 /// By content, like the equality below (equal ids have equal text).
 impl std::hash::Hash for TwinId {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
+        self.as_str().hash(state);
     }
 }
 
@@ -21,40 +39,66 @@ impl std::hash::Hash for TwinId {
 /// index and the decoder share one `Arc` per id, so a lookup need not touch the key's text.
 impl PartialEq for TwinId {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || *self.0 == *other.0
+        Arc::ptr_eq(&self.0, &other.0) || self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for TwinId {}
+
+impl PartialOrd for TwinId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TwinId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
 impl TwinId {
     pub fn new(id: &str) -> Self {
-        TwinId(Arc::from(id))
+        TwinId(Arc::new(IdText { text: id.into(), slot: AtomicU64::new(0) }))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.0.text
     }
 
     /// The same interned id (one allocation): a cheap first check before comparing content.
     pub fn same_instance(&self, other: &TwinId) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
+
+    /// Where the last store that looked this id up keeps its twin (see [`StoreSlot`]).
+    pub(crate) fn store_slot(&self) -> StoreSlot {
+        let packed = self.0.slot.load(Ordering::Relaxed);
+        StoreSlot { store: (packed >> 32) as u32, position: packed as u32 }
+    }
+
+    /// Remembers where a store keeps this id's twin. Shared by every clone of the id; a
+    /// store that reads another's slot finds its tag differs and looks the id up.
+    pub(crate) fn remember_store_slot(&self, slot: StoreSlot) {
+        self.0.slot.store(u64::from(slot.store) << 32 | u64::from(slot.position), Ordering::Relaxed);
+    }
 }
 
 impl Borrow<str> for TwinId {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl fmt::Debug for TwinId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", &*self.0)
+        write!(f, "{:?}", self.as_str())
     }
 }
 
 impl fmt::Display for TwinId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -72,6 +116,7 @@ pub const MAX_INTERNED: usize = 500_000;
 #[derive(Default)]
 pub struct Interner {
     strings: foldhash::HashSet<Arc<str>>,
+    ids: foldhash::HashSet<TwinId>,
 }
 
 impl Interner {
@@ -83,22 +128,31 @@ impl Interner {
             return existing.clone();
         }
         let shared: Arc<str> = Arc::from(text);
-        if self.strings.len() < MAX_INTERNED {
+        if self.len() < MAX_INTERNED {
             self.strings.insert(shared.clone());
         }
         shared
     }
 
+    /// The shared id for `text`, kept like [`intern`](Self::intern)'s strings (the two
+    /// count together against [`MAX_INTERNED`]).
     pub fn twin_id(&mut self, text: &str) -> TwinId {
-        TwinId(self.intern(text))
+        if let Some(existing) = self.ids.get(text) {
+            return existing.clone();
+        }
+        let id = TwinId::new(text);
+        if self.len() < MAX_INTERNED {
+            self.ids.insert(id.clone());
+        }
+        id
     }
 
     pub fn len(&self) -> usize {
-        self.strings.len()
+        self.strings.len() + self.ids.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.strings.is_empty()
+        self.strings.is_empty() && self.ids.is_empty()
     }
 }
 

@@ -12,6 +12,9 @@ use serde::Serialize;
 
 mod alarms;
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::id::StoreSlot;
 use super::{History, Severity, Status, TwinId};
 use crate::alarms::{AlarmBook, AlarmRules, AlarmSource, LimitState};
 use crate::rules::{Rgba, RuleSet};
@@ -319,6 +322,12 @@ impl Default for StoreConfig {
     }
 }
 
+/// A tag for a new store: each once, counting up; 0 (remember nothing) once they ran out.
+fn next_store_tag() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    NEXT.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tag| tag.checked_add(1)).unwrap_or(0)
+}
+
 /// Default cap on twins made from data: a plant of tens of thousands of parts, with room.
 pub const DEFAULT_MAX_TWINS: usize = 250_000;
 /// Default cap on a twin's properties (and alarm types, event types, fragments).
@@ -334,9 +343,14 @@ pub struct Refused {
 }
 
 /// Every twin and the hierarchy between them.
+///
+/// Not `Clone`: its tag must stay its own (see [`TwinStore::find_id`]).
 pub struct TwinStore {
     twins: Vec<Twin>,
     index: foldhash::HashMap<TwinId, TwinIndex>,
+    /// This store's number among the stores of the process, remembered on the ids it looks
+    /// up ([`StoreSlot`]); 0 when the numbers ran out, and then nothing is remembered.
+    tag: u32,
     rules: RuleSet,
     alarm_rules: AlarmRules,
     alarm_book: AlarmBook,
@@ -351,6 +365,7 @@ impl TwinStore {
         TwinStore {
             twins: Vec::new(),
             index: foldhash::HashMap::default(),
+            tag: next_store_tag(),
             rules,
             alarm_rules: AlarmRules::default(),
             alarm_book: AlarmBook::default(),
@@ -525,7 +540,7 @@ impl TwinStore {
 
     /// An implicit registration (a first data message) of a twin that already exists.
     fn is_redundant_registration(&self, update: &TwinUpdate) -> bool {
-        matches!(update, TwinUpdate::Register { implicit: true, twin, .. } if self.index.contains_key(twin))
+        matches!(update, TwinUpdate::Register { implicit: true, twin, .. } if self.find_id(twin).is_some())
     }
 
     /// [`apply`](Self::apply) to a twin already looked up, without deriving its status; says
@@ -694,27 +709,55 @@ impl TwinStore {
         }
     }
 
+    /// The twin of an id: where the id says this store keeps it, else by its text (and
+    /// then the id remembers). Decoders hand out one shared id per twin, so in steady state
+    /// a message's twin is found without hashing or probing the index.
+    ///
+    /// A slot with this store's tag was written by this store for this very text, tags are
+    /// never reused, and twins never move: such a slot is right without checking.
+    fn find_id(&self, id: &TwinId) -> Option<TwinIndex> {
+        let slot = id.store_slot();
+        if self.tag != 0 && slot.store == self.tag {
+            return Some(TwinIndex(slot.position));
+        }
+        let index = *self.index.get(id)?;
+        self.remember_slot(id, index);
+        Some(index)
+    }
+
+    fn remember_slot(&self, id: &TwinId, index: TwinIndex) {
+        if self.tag != 0 {
+            id.remember_store_slot(StoreSlot { store: self.tag, position: index.0 });
+        }
+    }
+
     /// The twin's index, made if it is new and the store has room ([`StoreConfig::max_twins`]).
     fn ensure(&mut self, id: &TwinId) -> Option<TwinIndex> {
-        if let Some(index) = self.index.get(id) {
-            return Some(*index);
+        if let Some(index) = self.find_id(id) {
+            return Some(index);
         }
         if self.twins.len() >= self.config.max_twins {
             self.refused.twins += 1;
             return None;
         }
-        Some(self.insert(id))
+        Some(self.add(id))
     }
 
     /// The twin's index, made if it is new, whatever the cap.
     fn insert(&mut self, id: &TwinId) -> TwinIndex {
-        if let Some(index) = self.index.get(id) {
-            return *index;
+        match self.find_id(id) {
+            Some(index) => index,
+            None => self.add(id),
         }
+    }
+
+    /// A twin not in the store yet.
+    fn add(&mut self, id: &TwinId) -> TwinIndex {
         let index = TwinIndex(self.twins.len() as u32);
         self.twins.push(Twin::new(id.clone()));
         self.changed_flag.push(false);
         self.index.insert(id.clone(), index);
+        self.remember_slot(id, index);
         index
     }
 

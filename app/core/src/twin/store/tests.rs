@@ -295,3 +295,28 @@ fn only_values_that_change_the_status_inputs_mark_a_twin_changed() {
     assert_eq!(changed(&mut store), 1, "data after silence: fresh again");
     assert!(!store.twin("p").unwrap().comms_lost && store.twin("p").unwrap().status == Status::Alarm);
 }
+
+/// One decoder's shared ids applied to several stores in turn (a live store and a replay's,
+/// or one seek's store after another): each id remembers where only the last store keeps its
+/// twin, and every store still finds its own twins, wherever they sit in it.
+#[test]
+fn shared_ids_find_their_twin_in_every_store() {
+    let ids: Vec<TwinId> = (0..50).map(|i| TwinId::new(&format!("pump{i}"))).collect();
+    let (mut a, mut b) = (store(), store());
+    // b holds the twins in the opposite order, after one declared with its own id.
+    b.declare("pump7", None, None);
+    for (round, value) in [1.0, 2.0, 3.0].into_iter().enumerate() {
+        for (i, id) in ids.iter().enumerate() {
+            let update = |value| TwinUpdate::Measurement { twin: id.clone(), name: "flow".into(), value, time: Timestamp(round as i64) };
+            a.apply(&update(value + i as f64), Timestamp(0));
+            let mirrored = &ids[ids.len() - 1 - i];
+            b.apply(&TwinUpdate::Measurement { twin: mirrored.clone(), name: "flow".into(), value: -value - i as f64, time: Timestamp(round as i64) }, Timestamp(0));
+        }
+    }
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(a.twin(id.as_str()).unwrap().property("flow").unwrap().value, 3.0 + i as f64);
+        assert_eq!(b.twin(id.as_str()).unwrap().property("flow").unwrap().value, -3.0 - (ids.len() - 1 - i) as f64);
+        assert_eq!(a.get(a.find(id.as_str()).unwrap()).id, *id);
+    }
+    assert_eq!((a.len(), b.len()), (50, 50), "no twin made twice");
+}

@@ -44,3 +44,10 @@ impl Drop for BackgroundThread {
         self.stop();
     }
 }
+
+/// Drops `value` on a short-lived thread: a plant's store (tens of thousands of twins and
+/// their histories) takes milliseconds to free, which a seek or a switch back to live should
+/// not add to the frame that made it. If no thread can be started it is dropped here.
+pub fn drop_in_background<T: Send + 'static>(value: T) {
+    let _ = std::thread::Builder::new().name("twinscope-drop".into()).spawn(move || drop(value));
+}

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
+use twinscope_core::background::drop_in_background;
 use twinscope_core::ingest::{IngestConfig, IngestHandle};
 use twinscope_core::record::{LiveIndex, start_indexed_recording};
 use twinscope_core::Timestamp;
@@ -169,7 +170,7 @@ fn apply_dvr_commands(
             DvrCommand::GoLive => {
                 if let Some(mut live) = stash.0.take() {
                     live.mark_all_changed();
-                    state.store = live;
+                    drop_in_background(std::mem::replace(&mut state.store, live));
                 }
                 bevy_commands.remove_resource::<ReplaySession>();
                 bevy_commands.remove_resource::<OpeningRecording>();

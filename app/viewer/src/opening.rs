@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use bevy::prelude::*;
 use crossbeam_channel::{Receiver, TryRecvError};
+use twinscope_core::background::drop_in_background;
 use twinscope_core::Timestamp;
 use twinscope_core::replay::{IndexProgress, Recording};
 use twinscope_core::schema::combined::SchemaChoice;
@@ -132,7 +133,7 @@ pub fn show_recording(commands: &mut Commands, mut recording: Recording, shown: 
         }
         _ => {
             let (fresh, error) = store_at(&mut recording, &*make, shown_store, at);
-            *shown_store = fresh;
+            drop_in_background(std::mem::replace(shown_store, fresh));
             error
         }
     };

@@ -6,6 +6,7 @@
 //! file); playing applies the messages between frames through the same decoder as live data.
 
 use bevy::prelude::*;
+use twinscope_core::background::drop_in_background;
 use twinscope_core::Timestamp;
 use twinscope_core::replay::Recording;
 use twinscope_core::twin::TwinStore;
@@ -70,7 +71,7 @@ impl ReplaySession {
     fn seek(&mut self, store: &mut TwinStore, at: Timestamp) {
         let at = Timestamp(at.0.clamp(self.start.0, self.end.0));
         let (fresh, error) = store_at(&mut self.recording, &*self.fresh_store, store, at);
-        *store = fresh;
+        drop_in_background(std::mem::replace(store, fresh));
         self.error = error;
         self.position = at;
     }

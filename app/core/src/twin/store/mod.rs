@@ -322,6 +322,22 @@ impl Default for StoreConfig {
     }
 }
 
+/// How many updates ahead [`TwinStore::apply_all`] starts loading a twin, and its property
+/// (by then the twin, which says where the property is, has arrived).
+const PREFETCH_TWIN_AHEAD: usize = 8;
+const PREFETCH_PROPERTY_AHEAD: usize = 4;
+
+/// Asks the CPU to load the cache line at `address` (elsewhere, nothing).
+fn prefetch(address: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
+}
+
 /// A tag for a new store: each once, counting up; 0 (remember nothing) once they ran out.
 fn next_store_tag() -> u32 {
     static NEXT: AtomicU32 = AtomicU32::new(1);
@@ -502,7 +518,16 @@ impl TwinStore {
     /// derivation, which reads every property and alarm of the twin.
     pub fn apply_all(&mut self, updates: &[TwinUpdate], now: Timestamp) {
         let mut run: Option<(&TwinId, TwinIndex, StatusInput)> = None;
-        for update in updates {
+        for (i, update) in updates.iter().enumerate() {
+            // The twins and properties a few updates on, asked of memory now: a plant's
+            // values land all over a large store, and waiting for each miss in turn is most
+            // of applying them.
+            if let Some(ahead) = updates.get(i + PREFETCH_TWIN_AHEAD) {
+                self.prefetch_twin(ahead.twin());
+            }
+            if let Some(TwinUpdate::Measurement { twin, name, .. }) = updates.get(i + PREFETCH_PROPERTY_AHEAD) {
+                self.prefetch_property(twin, name);
+            }
             if self.is_redundant_registration(update) {
                 continue;
             }
@@ -524,6 +549,36 @@ impl TwinStore {
         }
         if let Some((_, finished, StatusInput::Changed)) = run {
             self.refresh_status(finished);
+        }
+    }
+
+    /// The twin an id's slot points at in this store (no lookup: a hint, or nothing).
+    fn slotted_twin(&self, id: &TwinId) -> Option<&Twin> {
+        let slot = id.store_slot();
+        if self.tag != 0 && slot.store == self.tag { self.twins.get(slot.position as usize) } else { None }
+    }
+
+    /// Starts loading a twin that an update ahead is about, if its id knows where it is.
+    fn prefetch_twin(&self, id: &TwinId) {
+        if let Some(twin) = self.slotted_twin(id) {
+            let base = twin as *const Twin as *const u8;
+            for line in (0..std::mem::size_of::<Twin>()).step_by(64) {
+                prefetch(base.wrapping_add(line));
+            }
+        }
+    }
+
+    /// Starts loading a property a value ahead goes to, found as [`Twin::position_of`]
+    /// first looks (by the shared name's address), by then the twin itself is loaded.
+    fn prefetch_property(&self, id: &TwinId, name: &Arc<str>) {
+        if let Some(twin) = self.slotted_twin(id) {
+            let address = name.as_ptr() as usize;
+            if let Some(position) = twin.name_addresses.iter().take(twin.properties.len()).position(|a| *a == address) {
+                let base = twin.properties.as_ptr().wrapping_add(position) as *const u8;
+                for line in (0..std::mem::size_of::<Property>()).step_by(64) {
+                    prefetch(base.wrapping_add(line));
+                }
+            }
         }
     }
 

@@ -82,9 +82,30 @@ struct Declared {
 
 #[derive(Debug)]
 struct Device {
+    /// The device id of its topics.
+    name: String,
     twin: TwinId,
     born: bool,
     metrics: Declared,
+}
+
+/// Which device of its node a message is about: none (the node's own), by name (from its
+/// topic), or by position (a known topic's [`Route`]).
+#[derive(Debug, Clone, Copy)]
+enum DeviceRef<'a> {
+    Node,
+    Named(&'a str),
+    At(u32),
+}
+
+/// Where a DATA topic's messages go, worked out once from the topic: parsing it and looking
+/// its node and device up are otherwise most of what a data message costs. Nodes and devices
+/// are never removed (until a restart, which forgets the routes), so a route stays right.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    node: u32,
+    device: Option<u32>,
+    kind: MessageType,
 }
 
 /// A message that came after a missing one, held until the gap fills or the reorder
@@ -117,7 +138,9 @@ struct EdgeNode {
     metrics: Declared,
     /// Template definitions from the node's birth, by name (its devices' instances use them).
     templates: Templates,
-    devices: foldhash::HashMap<String, Device>,
+    /// Devices in order of their first birth, and their positions by name.
+    devices: Vec<Device>,
+    device_index: foldhash::HashMap<String, u32>,
 }
 
 /// Template definitions by name.
@@ -126,6 +149,45 @@ type Templates = foldhash::HashMap<String, proto::Template>;
 impl EdgeNode {
     fn group_and_node(&self) -> (&str, &str) {
         self.key.split_once('/').unwrap_or((&self.key, ""))
+    }
+
+    /// The device's position, if it was ever born.
+    fn device_at(&self, device: DeviceRef) -> Option<usize> {
+        match device {
+            DeviceRef::Node => None,
+            DeviceRef::Named(name) => self.device_index.get(name).map(|d| *d as usize),
+            DeviceRef::At(d) => Some(d as usize).filter(|d| *d < self.devices.len()),
+        }
+    }
+
+    /// The device's position, made for its birth if it is new.
+    fn device_for_birth(&mut self, device: DeviceRef) -> usize {
+        if let Some(d) = self.device_at(device) {
+            return d;
+        }
+        let name = match device {
+            DeviceRef::Named(name) => name,
+            DeviceRef::Node | DeviceRef::At(_) => "",
+        };
+        let d = self.devices.len();
+        self.devices.push(Device { name: name.to_owned(), twin: TwinId::from(format!("{}/{name}", self.key).as_str()), born: false, metrics: Declared::default() });
+        self.device_index.insert(name.to_owned(), d as u32);
+        d
+    }
+
+    /// The device's name, to keep with a held message.
+    fn device_name(&self, device: DeviceRef) -> Option<String> {
+        match device {
+            DeviceRef::Node => None,
+            DeviceRef::Named(name) => Some(name.to_owned()),
+            DeviceRef::At(d) => self.devices.get(d as usize).map(|d| d.name.clone()),
+        }
+    }
+}
+
+impl<'a> DeviceRef<'a> {
+    fn named(device: Option<&'a str>) -> Self {
+        device.map_or(DeviceRef::Node, DeviceRef::Named)
     }
 }
 
@@ -151,11 +213,27 @@ pub struct SparkplugSchema {
     /// Metric names, shared by every device that declares them: a value's name is then a
     /// string in cache, not one per device (each update holds a reference to it).
     names: Interner,
+    /// DATA topics' routes, by topic (live) and by key (replay), at most [`MAX_ROUTES`].
+    routes: foldhash::HashMap<Box<str>, Route>,
+    routes_by_key: Vec<Option<Route>>,
 }
+
+/// Topics whose routes are kept: as many as a store holds twins.
+const MAX_ROUTES: usize = crate::twin::DEFAULT_MAX_TWINS;
 
 impl SparkplugSchema {
     pub fn new(config: SparkplugConfig) -> Self {
-        SparkplugSchema { config, nodes: Vec::new(), node_index: foldhash::HashMap::default(), publishes: Vec::new(), state_timestamp: None, key_buffer: String::new(), names: Interner::default() }
+        SparkplugSchema {
+            config,
+            nodes: Vec::new(),
+            node_index: foldhash::HashMap::default(),
+            publishes: Vec::new(),
+            state_timestamp: None,
+            key_buffer: String::new(),
+            names: Interner::default(),
+            routes: foldhash::HashMap::default(),
+            routes_by_key: Vec::new(),
+        }
     }
 
     pub fn config(&self) -> &SparkplugConfig {
@@ -196,10 +274,7 @@ impl SparkplugSchema {
     /// One message: in sequence it is applied (and any held ones it frees); after a gap it is
     /// held; from before the last applied one (a duplicate) it is ignored.
     #[allow(clippy::too_many_arguments)]
-    fn edge(&mut self, group: &str, kind: MessageType, node: &str, device: Option<&str>, bytes: &[u8], header: Header, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, ProtoError> {
-        let Some(n) = self.node_of(group, node) else {
-            return Err(ProtoError(format!("more than {} edge nodes: {group}/{node} is not followed", crate::twin::DEFAULT_MAX_TWINS)));
-        };
+    fn edge(&mut self, n: usize, kind: MessageType, device: DeviceRef, bytes: &[u8], header: Header, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, ProtoError> {
         let Some(seq) = header.seq.filter(|_| kind != MessageType::NDeath).map(|s| (s % 256) as u8) else {
             return self.apply_edge(n, kind, device, Body::Raw(bytes), header.timestamp, received, out);
         };
@@ -221,12 +296,13 @@ impl SparkplugSchema {
                     tracing::debug!("Sparkplug edge node {}: seq {seq} where {expected} was due; holding it", state.key);
                     let payload = Payload::decode(bytes)?;
                     state.gap.get_or_insert(received);
-                    state.held.push(Held { seq, kind, device: device.map(str::to_owned), payload, received });
+                    let device = state.device_name(device);
+                    state.held.push(Held { seq, kind, device, payload, received });
                     return Ok(Decoded::Updates(0));
                 } else if ahead < 128 {
                     // Too many held: stop waiting, as a timeout would.
                     self.release_held(n, out);
-                    return self.edge(group, kind, node, device, bytes, header, received, out);
+                    return self.edge(n, kind, device, bytes, header, received, out);
                 } else {
                     tracing::debug!("Sparkplug edge node {}: seq {seq} is older than {expected}; ignored", state.key);
                     return Ok(Decoded::Ignored);
@@ -280,7 +356,8 @@ impl SparkplugSchema {
                     rebirth_asked: None,
                     metrics: Declared::default(),
                     templates: Templates::default(),
-                    devices: foldhash::HashMap::default(),
+                    devices: Vec::new(),
+                    device_index: foldhash::HashMap::default(),
                 });
                 self.node_index.insert(key.clone(), n);
                 n
@@ -292,7 +369,7 @@ impl SparkplugSchema {
 
     fn apply_held(&mut self, n: usize, held: &Held, out: &mut Vec<TwinUpdate>) {
         let start = out.len();
-        if let Err(reason) = self.apply_edge(n, held.kind, held.device.as_deref(), Body::Decoded(&held.payload), held.payload.timestamp, held.received, out) {
+        if let Err(reason) = self.apply_edge(n, held.kind, DeviceRef::named(held.device.as_deref()), Body::Decoded(&held.payload), held.payload.timestamp, held.received, out) {
             out.truncate(start);
             tracing::debug!("Sparkplug edge node {}: a held message could not be read: {reason}", self.nodes[n].key);
         }
@@ -317,7 +394,7 @@ impl SparkplugSchema {
     /// What one message does, in sequence. A message whose metrics turn out unreadable adds
     /// nothing to `out` (see [`data_metrics`]).
     #[allow(clippy::too_many_arguments)]
-    fn apply_edge(&mut self, n: usize, kind: MessageType, device: Option<&str>, body: Body, timestamp: Option<u64>, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, ProtoError> {
+    fn apply_edge(&mut self, n: usize, kind: MessageType, device: DeviceRef, body: Body, timestamp: Option<u64>, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, ProtoError> {
         let start = out.len();
         let decoded;
         // Births and deaths are read whole (DATA is read in place, by `data_metrics`).
@@ -338,7 +415,7 @@ impl SparkplugSchema {
                 node_state.born = true;
                 node_state.bd_seq = bd_seq_of(payload);
                 node_state.rebirth_asked = None;
-                for device in node_state.devices.values_mut() {
+                for device in &mut node_state.devices {
                     device.born = false;
                 }
                 let (group, node) = node_state.group_and_node();
@@ -361,7 +438,7 @@ impl SparkplugSchema {
                 node_state.gap = None;
                 node_state.held.clear();
                 out.push(TwinUpdate::Online { twin: node_state.twin.clone(), online: false, time: received });
-                for device in node_state.devices.values_mut() {
+                for device in &mut node_state.devices {
                     device.born = false;
                     out.push(TwinUpdate::Online { twin: device.twin.clone(), online: false, time: received });
                 }
@@ -369,23 +446,19 @@ impl SparkplugSchema {
             }
             MessageType::DBirth => {
                 let payload = payload.expect("a birth is decoded");
-                let device_name = device.unwrap_or_default();
                 if !node_state.born {
                     ask = Some("a device birth before its node's birth");
                 }
-                let device = node_state.devices.entry(device_name.to_owned()).or_insert_with(|| Device {
-                    twin: TwinId::from(format!("{}/{device_name}", node_state.key).as_str()),
-                    born: false,
-                    metrics: Declared::default(),
-                });
+                let d = node_state.device_for_birth(device);
+                let device = &mut node_state.devices[d];
                 device.born = true;
-                out.push(register(device.twin.clone(), Some(node_state.twin.clone()), EntityKind::ChildDevice, device_name, "Sparkplug device"));
+                out.push(register(device.twin.clone(), Some(node_state.twin.clone()), EntityKind::ChildDevice, &device.name, "Sparkplug device"));
                 out.push(TwinUpdate::Online { twin: device.twin.clone(), online: true, time });
                 device.metrics = Declared::default();
                 birth_metrics(&device.twin, &mut device.metrics, &node_state.templates, &payload.metrics, time, &mut self.names, out);
                 Ok(Decoded::Updates(out.len() - start))
             }
-            MessageType::DDeath => match node_state.devices.get_mut(device.unwrap_or_default()) {
+            MessageType::DDeath => match node_state.device_at(device).map(|d| &mut node_state.devices[d]) {
                 Some(device) if device.born => {
                     device.born = false;
                     out.push(TwinUpdate::Online { twin: device.twin.clone(), online: false, time: received });
@@ -397,7 +470,7 @@ impl SparkplugSchema {
                 let target = if kind == MessageType::NData {
                     Some((&node_state.twin, &node_state.metrics, node_state.born))
                 } else {
-                    node_state.devices.get(device.unwrap_or_default()).map(|d| (&d.twin, &d.metrics, d.born && node_state.born))
+                    node_state.device_at(device).map(|d| &node_state.devices[d]).map(|d| (&d.twin, &d.metrics, d.born && node_state.born))
                 };
                 match target {
                     Some((twin, declared, born)) => {
@@ -422,6 +495,51 @@ impl SparkplugSchema {
         }
         result
     }
+}
+
+impl SparkplugSchema {
+    /// A message on a topic not routed yet: parsed, and for DATA of a known node or device,
+    /// its route.
+    fn decode_topic(&mut self, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> (Result<Decoded, DecodeError>, Option<Route>) {
+        let parsed = match topic::parse(topic) {
+            Ok(parsed) => parsed,
+            Err(_) if !topic.starts_with(NAMESPACE) => return (Err(DecodeError::UnknownTopic { schema: "sparkplug" }), None),
+            Err(reason) => return (Err(DecodeError::invalid(reason)), None),
+        };
+        match parsed {
+            // Another host's STATE, or our own coming back: nothing to show.
+            Topic::State { .. } => (Ok(Decoded::Ignored), None),
+            Topic::Edge { kind: MessageType::NCmd | MessageType::DCmd, .. } => (Ok(Decoded::Ignored), None),
+            Topic::Edge { group, kind, node, device } => {
+                let header = match Header::read(payload) {
+                    Ok(header) => header,
+                    Err(e) => return (Err(not_sparkplug(e)), None),
+                };
+                let Some(n) = self.node_of(group, node) else {
+                    return (Err(DecodeError::invalid(format!("more than {} edge nodes: {group}/{node} is not followed", crate::twin::DEFAULT_MAX_TWINS))), None);
+                };
+                let device = DeviceRef::named(device);
+                let result = self.edge(n, kind, device, payload, header, received, out).map_err(not_sparkplug);
+                let route = match (kind, device) {
+                    (MessageType::NData, _) => Some(Route { node: n as u32, device: None, kind }),
+                    (MessageType::DData, _) => self.nodes[n].device_at(device).map(|d| Route { node: n as u32, device: Some(d as u32), kind }),
+                    _ => None,
+                };
+                (result, route)
+            }
+        }
+    }
+
+    /// A message on a routed topic: no parsing, no lookups.
+    fn routed(&mut self, route: Route, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+        let header = Header::read(payload).map_err(not_sparkplug)?;
+        let device = route.device.map_or(DeviceRef::Node, DeviceRef::At);
+        self.edge(route.node as usize, route.kind, device, payload, header, received, out).map_err(not_sparkplug)
+    }
+}
+
+fn not_sparkplug(error: ProtoError) -> DecodeError {
+    DecodeError::invalid(format!("not a Sparkplug B payload: {error}"))
 }
 
 /// A birth declares where a node or device stands (explicitly: a replay that skips to a
@@ -649,21 +767,31 @@ impl TopicSchema for SparkplugSchema {
     }
 
     fn decode(&mut self, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
-        let parsed = match topic::parse(topic) {
-            Ok(parsed) => parsed,
-            Err(_) if !topic.starts_with(NAMESPACE) => return Err(DecodeError::UnknownTopic { schema: "sparkplug" }),
-            Err(reason) => return Err(DecodeError::invalid(reason)),
-        };
-        match parsed {
-            // Another host's STATE, or our own coming back: nothing to show.
-            Topic::State { .. } => Ok(Decoded::Ignored),
-            Topic::Edge { kind: MessageType::NCmd | MessageType::DCmd, .. } => Ok(Decoded::Ignored),
-            Topic::Edge { group, kind, node, device } => {
-                let not_sparkplug = |e: ProtoError| DecodeError::invalid(format!("not a Sparkplug B payload: {e}"));
-                let header = Header::read(payload).map_err(not_sparkplug)?;
-                self.edge(group, kind, node, device, payload, header, received, out).map_err(not_sparkplug)
-            }
+        if let Some(route) = self.routes.get(topic).copied() {
+            return self.routed(route, payload, received, out);
         }
+        let (result, route) = self.decode_topic(topic, payload, received, out);
+        if let Some(route) = route
+            && self.routes.len() < MAX_ROUTES
+        {
+            self.routes.insert(topic.into(), route);
+        }
+        result
+    }
+
+    fn decode_keyed(&mut self, key: u16, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+        let k = key as usize;
+        if let Some(Some(route)) = self.routes_by_key.get(k).copied() {
+            return self.routed(route, payload, received, out);
+        }
+        let (result, route) = self.decode_topic(topic, payload, received, out);
+        if let Some(route) = route {
+            if k >= self.routes_by_key.len() {
+                self.routes_by_key.resize(k + 1, None);
+            }
+            self.routes_by_key[k] = Some(route);
+        }
+        result
     }
 
     /// Every node's births, aliases and sequence go; the interned metric names stay.
@@ -698,7 +826,7 @@ impl TopicSchema for SparkplugSchema {
             node.gap = None;
             node.held.clear();
             node.next_seq = None;
-            for device in node.devices.values_mut() {
+            for device in &mut node.devices {
                 if device.born {
                     out.push(TwinUpdate::Online { twin: device.twin.clone(), online: false, time: now });
                 }

@@ -371,3 +371,55 @@ fn a_data_message_with_one_unreadable_metric_applies_none_of_it() {
     assert_eq!(host.send("spBv1.0/Plant1/DDATA/Edge1/PLC", &next, T0), Ok(Decoded::Updates(1)));
     assert_eq!(host.value("Plant1/Edge1/PLC", "Temperature"), Some(42.0));
 }
+
+/// Topics remembered as routes (by topic live, by key in a replay) decode as the first
+/// message on them did: data before its device's birth, a second device, deaths, rebirths,
+/// a seq gap held and freed, garbage and a STATE; the same updates, errors and requests.
+#[test]
+fn routed_topics_decode_as_parsed_ones() {
+    let data = |seq, value| ddata(seq, vec![Metric { alias: Some(101), value: RawValue::Double(value), ..Default::default() }]);
+    let node_data = |seq| ddata(seq, vec![Metric { alias: Some(1), value: RawValue::Boolean(true), ..Default::default() }]);
+    let messages: Vec<(u16, &str, Vec<u8>)> = vec![
+        (0, "spBv1.0/G/DDATA/E/A", data(0, 1.0)),
+        (1, "spBv1.0/G/NBIRTH/E", nbirth(0, 1)),
+        (0, "spBv1.0/G/DDATA/E/A", data(1, 2.0)),
+        (2, "spBv1.0/G/DBIRTH/E/A", dbirth(1)),
+        (0, "spBv1.0/G/DDATA/E/A", data(2, 3.0)),
+        (3, "spBv1.0/G/DBIRTH/E/B", dbirth(3)),
+        (4, "spBv1.0/G/DDATA/E/B", data(4, 4.0)),
+        (0, "spBv1.0/G/DDATA/E/A", b"\xff\xff".to_vec()),
+        (5, "spBv1.0/G/NDATA/E", node_data(5)),
+        (0, "spBv1.0/G/DDATA/E/A", data(7, 5.0)),
+        (4, "spBv1.0/G/DDATA/E/B", data(6, 6.0)),
+        (6, "spBv1.0/G/DDEATH/E/B", ddata(8, vec![])),
+        (4, "spBv1.0/G/DDATA/E/B", data(9, 7.0)),
+        (7, "spBv1.0/STATE/other", br#"{"online": true, "timestamp": 1}"#.to_vec()),
+        (8, "spBv1.0/G/NDEATH/E", death(1)),
+        (0, "spBv1.0/G/DDATA/E/A", data(10, 8.0)),
+        (1, "spBv1.0/G/NBIRTH/E", nbirth(0, 2)),
+        (2, "spBv1.0/G/DBIRTH/E/A", dbirth(1)),
+        (0, "spBv1.0/G/DDATA/E/A", data(2, 9.0)),
+        (5, "spBv1.0/G/NDATA/E", node_data(3)),
+    ];
+    let config = SparkplugConfig { host_id: "h".into(), passive: false, reorder_timeout: Duration::from_secs(2) };
+    let (mut first_seen, mut plain, mut keyed) = (SparkplugSchema::new(config.clone()), SparkplugSchema::new(config.clone()), SparkplugSchema::new(config));
+    for (i, (key, topic, payload)) in messages.iter().enumerate() {
+        let at = Timestamp(T0.0 + i as i64 * 1_000_000);
+        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        // A schema that sees every topic for the first time: no route is ever used.
+        let reference = first_seen.decode(topic, payload, at, &mut a).map_err(|e| e.kind());
+        first_seen.routes.clear();
+        assert_eq!(plain.decode(topic, payload, at, &mut b).map_err(|e| e.kind()), reference, "{i}: {topic}");
+        assert_eq!(keyed.decode_keyed(*key, topic, payload, at, &mut c).map_err(|e| e.kind()), reference, "{i}: {topic}");
+        assert_eq!((&a, &a), (&b, &c), "{i}: {topic}");
+        for schema in [&mut plain, &mut keyed] {
+            schema.tick(at, &mut b);
+        }
+        first_seen.tick(at, &mut a);
+        assert_eq!(a, b, "{i}: ticks");
+        let requests = |s: &mut SparkplugSchema| s.take_publishes().into_iter().map(|p| p.topic).collect::<Vec<_>>();
+        let expected = requests(&mut first_seen);
+        assert_eq!((requests(&mut plain), requests(&mut keyed)), (expected.clone(), expected), "{i}: requests");
+    }
+    assert!(plain.routes.len() >= 3 && keyed.routes_by_key.iter().flatten().count() >= 3, "data topics were routed");
+}

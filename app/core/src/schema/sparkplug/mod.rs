@@ -21,11 +21,12 @@
 //!   both off, and the host then waits for births.
 
 pub mod descriptor;
+mod metrics;
+mod node;
 mod proto;
 mod topic;
 mod value;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 pub use proto::{Header, Metric, Payload, ProtoError, RawValue};
@@ -33,6 +34,8 @@ pub use topic::{MessageType, NAMESPACE, Topic};
 pub use value::{MetricValue, datatype};
 
 use super::{DecodeError, Decoded, SchemaPublish, TopicSchema};
+use metrics::{Body, Declared, Templates, birth_metrics, data_metrics, template_definitions};
+use node::{DeviceRef, EdgeNode, Held, MAX_HELD, Route};
 use crate::time::Timestamp;
 use crate::twin::{EntityKind, Interner, TwinId};
 use crate::update::TwinUpdate;
@@ -65,139 +68,7 @@ impl SparkplugConfig {
 /// A rebirth is asked of one node at most this often.
 const REBIRTH_INTERVAL: Duration = Duration::from_secs(5);
 
-/// What a birth declared about one metric.
-#[derive(Debug, Clone)]
-struct MetricDef {
-    name: Arc<str>,
-    datatype: u32,
-}
 
-/// A twin's metrics by alias and by name, as its last birth declared them (looked up for
-/// every metric of every message: a fast hasher).
-#[derive(Debug, Default)]
-struct Declared {
-    by_alias: foldhash::HashMap<u64, MetricDef>,
-    by_name: foldhash::HashMap<Arc<str>, u32>,
-}
-
-#[derive(Debug)]
-struct Device {
-    /// The device id of its topics.
-    name: String,
-    twin: TwinId,
-    born: bool,
-    metrics: Declared,
-}
-
-/// Which device of its node a message is about: none (the node's own), by name (from its
-/// topic), or by position (a known topic's [`Route`]).
-#[derive(Debug, Clone, Copy)]
-enum DeviceRef<'a> {
-    Node,
-    Named(&'a str),
-    At(u32),
-}
-
-/// Where a DATA topic's messages go, worked out once from the topic: parsing it and looking
-/// its node and device up are otherwise most of what a data message costs. Nodes and devices
-/// are never removed (until a restart, which forgets the routes), so a route stays right.
-#[derive(Debug, Clone, Copy)]
-struct Route {
-    node: u32,
-    device: Option<u32>,
-    kind: MessageType,
-}
-
-/// A message that came after a missing one, held until the gap fills or the reorder
-/// timeout passes.
-#[derive(Debug)]
-struct Held {
-    seq: u8,
-    kind: MessageType,
-    device: Option<String>,
-    payload: Payload,
-    received: Timestamp,
-}
-
-/// At most this many messages are held for one node; more end the wait at once.
-const MAX_HELD: usize = 256;
-
-#[derive(Debug)]
-struct EdgeNode {
-    /// `group/node`.
-    key: String,
-    twin: TwinId,
-    born: bool,
-    bd_seq: Option<u64>,
-    /// The seq due next (after the last message applied).
-    next_seq: Option<u8>,
-    /// Since when a message is missing (messages after it are held).
-    gap: Option<Timestamp>,
-    held: Vec<Held>,
-    rebirth_asked: Option<Timestamp>,
-    metrics: Declared,
-    /// Template definitions from the node's birth, by name (its devices' instances use them).
-    templates: Templates,
-    /// Devices in order of their first birth, and their positions by name.
-    devices: Vec<Device>,
-    device_index: foldhash::HashMap<String, u32>,
-}
-
-/// Template definitions by name.
-type Templates = foldhash::HashMap<String, proto::Template>;
-
-impl EdgeNode {
-    fn group_and_node(&self) -> (&str, &str) {
-        self.key.split_once('/').unwrap_or((&self.key, ""))
-    }
-
-    /// The device's position, if it was ever born.
-    fn device_at(&self, device: DeviceRef) -> Option<usize> {
-        match device {
-            DeviceRef::Node => None,
-            DeviceRef::Named(name) => self.device_index.get(name).map(|d| *d as usize),
-            DeviceRef::At(d) => Some(d as usize).filter(|d| *d < self.devices.len()),
-        }
-    }
-
-    /// The device's position, made for its birth if it is new.
-    fn device_for_birth(&mut self, device: DeviceRef) -> usize {
-        if let Some(d) = self.device_at(device) {
-            return d;
-        }
-        let name = match device {
-            DeviceRef::Named(name) => name,
-            DeviceRef::Node | DeviceRef::At(_) => "",
-        };
-        let d = self.devices.len();
-        self.devices.push(Device { name: name.to_owned(), twin: TwinId::from(format!("{}/{name}", self.key).as_str()), born: false, metrics: Declared::default() });
-        self.device_index.insert(name.to_owned(), d as u32);
-        d
-    }
-
-    /// The device's name, to keep with a held message.
-    fn device_name(&self, device: DeviceRef) -> Option<String> {
-        match device {
-            DeviceRef::Node => None,
-            DeviceRef::Named(name) => Some(name.to_owned()),
-            DeviceRef::At(d) => self.devices.get(d as usize).map(|d| d.name.clone()),
-        }
-    }
-}
-
-impl<'a> DeviceRef<'a> {
-    fn named(device: Option<&'a str>) -> Self {
-        device.map_or(DeviceRef::Node, DeviceRef::Named)
-    }
-}
-
-/// A message's metrics: still in its bytes (a message applied as it arrives: DATA is read in
-/// place, without building the message) or decoded (one that was held for reordering).
-#[derive(Clone, Copy)]
-enum Body<'a> {
-    Raw(&'a [u8]),
-    Decoded(&'a Payload),
-}
 
 /// The Sparkplug B host application schema.
 pub struct SparkplugSchema {
@@ -557,205 +428,6 @@ fn bd_seq_of(payload: &Payload) -> Option<u64> {
     })
 }
 
-fn metric_time(metric: &Metric, time: Timestamp) -> Timestamp {
-    metric.timestamp.map_or(time, |ms| Timestamp((ms as i64).saturating_mul(1000)))
-}
-
-/// A birth's metrics: declared (name, alias, datatype), their units, and their values.
-#[allow(clippy::too_many_arguments)]
-fn birth_metrics(twin: &TwinId, declared: &mut Declared, templates: &Templates, metrics: &[Metric], time: Timestamp, names: &mut Interner, out: &mut Vec<TwinUpdate>) {
-    for metric in metrics {
-        let Some(name) = metric.name.as_deref() else { continue };
-        if metric.datatype == Some(datatype::TEMPLATE) && matches!(&metric.value, RawValue::Template(t) if t.is_definition) {
-            continue; // a definition, not a value (kept by the node)
-        }
-        let name = names.intern(name);
-        let datatype = metric.datatype.unwrap_or_else(|| value::guessed_datatype(&metric.value));
-        if let Some(alias) = metric.alias {
-            declared.by_alias.insert(alias, MetricDef { name: name.clone(), datatype });
-        }
-        declared.by_name.insert(name.clone(), datatype);
-        for (key, value) in &metric.properties {
-            match (key.as_str(), value) {
-                ("engUnit", RawValue::String(unit)) => out.push(TwinUpdate::Unit { twin: twin.clone(), name: name.clone(), unit: unit.as_str().into() }),
-                // Other properties (engLow, engHigh, Documentation…) are shown with the metric.
-                (_, RawValue::None) => {}
-                (_, value) => {
-                    let shown = match value {
-                        RawValue::String(s) => serde_json::Value::String(s.clone()),
-                        other => value::interpret(value::guessed_datatype(other), other).ok().map_or(serde_json::Value::Null, |v| match v {
-                            MetricValue::Number(n) => serde_json::json!(n),
-                            MetricValue::Shown(s) => s,
-                        }),
-                    };
-                    out.push(TwinUpdate::Fragment { twin: twin.clone(), name: format!("{name} [{key}]").into(), value: Some(shown) });
-                }
-            }
-        }
-        if let RawValue::Template(instance) = &metric.value {
-            declare_members(declared, &name, instance, templates, 0);
-        }
-        let members = Members { templates, declared: None };
-        metric_updates(twin, &name, datatype, metric, metric_time(metric, time), &members, 0, out);
-    }
-}
-
-/// Declares a birth's template instance members (`Instance/member`) with their datatypes, so
-/// DATA that sends a member's value alone reads it as born.
-fn declare_members(declared: &mut Declared, name: &str, instance: &proto::Template, templates: &Templates, depth: usize) {
-    if depth >= proto::MAX_DEPTH {
-        return;
-    }
-    let definition = instance.template_ref.as_deref().and_then(|r| templates.get(r));
-    let members = instance.metrics.iter().chain(definition.into_iter().flat_map(|d| &d.metrics));
-    for member in members {
-        let Some(member_name) = member.name.as_deref() else { continue };
-        let nested = format!("{name}/{member_name}");
-        if declared.by_name.contains_key(nested.as_str()) {
-            continue; // the instance's own declaration comes first, its definition's after
-        }
-        let datatype = member.datatype.unwrap_or_else(|| value::guessed_datatype(&member.value));
-        if let RawValue::Template(inner) = &member.value {
-            declare_members(declared, &nested, inner, templates, depth + 1);
-        }
-        declared.by_name.insert(nested.into(), datatype);
-    }
-}
-
-/// The template definitions among a node birth's metrics.
-fn template_definitions(metrics: &[Metric]) -> Templates {
-    metrics
-        .iter()
-        .filter_map(|m| match (&m.name, &m.value) {
-            (Some(name), RawValue::Template(t)) if t.is_definition => Some((name.clone(), t.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
-/// A DATA message's metrics, by alias or name; returns how many could not be identified.
-/// All or nothing: a message with an unreadable metric adds nothing to `out`.
-fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templates, body: Body, time: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<usize, ProtoError> {
-    let mut unknown = 0;
-    let start = out.len();
-    let members = Members { templates, declared: Some(declared) };
-    let mut visit = |name: Option<&str>, metric: &Metric| {
-        let def = match (metric.alias.and_then(|a| declared.by_alias.get(&a)), name) {
-            (Some(def), _) => (def.name.clone(), metric.datatype.unwrap_or(def.datatype)),
-            // By name: the birth's shared string when it declared it (no allocation, and the
-            // store compares pointers).
-            (None, Some(name)) => match declared.by_name.get_key_value(name) {
-                Some((declared_name, datatype)) => (declared_name.clone(), metric.datatype.unwrap_or(*datatype)),
-                None => (Arc::from(name), metric.datatype.unwrap_or_else(|| value::guessed_datatype(&metric.value))),
-            },
-            (None, None) => {
-                unknown += 1;
-                return;
-            }
-        };
-        metric_updates(twin, &def.0, def.1, metric, metric_time(metric, time), &members, 0, out);
-    };
-    match body {
-        Body::Raw(bytes) => {
-            if let Err(reason) = proto::for_each_metric(bytes, &mut Metric::default(), &mut visit) {
-                // Nothing of a message that cannot be read is applied.
-                out.truncate(start);
-                return Err(reason);
-            }
-        }
-        Body::Decoded(payload) => {
-            for metric in &payload.metrics {
-                visit(metric.name.as_deref(), metric);
-            }
-        }
-    }
-    Ok(unknown)
-}
-
-/// What a template instance's members are read against.
-struct Members<'a> {
-    /// The node's definitions: a member's datatype when the instance leaves it out, and in a
-    /// birth the default value of a member the instance leaves out.
-    templates: &'a Templates,
-    /// In DATA: the member datatypes the birth declared (as `Instance/member`); `None` while
-    /// reading the birth itself.
-    declared: Option<&'a Declared>,
-}
-
-/// One metric's value as updates: a number with history, or a value shown as it is.
-#[allow(clippy::too_many_arguments)]
-fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: &Metric, time: Timestamp, members: &Members, depth: usize, out: &mut Vec<TwinUpdate>) {
-    if datatype == datatype::TEMPLATE {
-        if let RawValue::Template(template) = &metric.value
-            && !template.is_definition
-            && depth < proto::MAX_DEPTH
-        {
-            template_members(twin, name, template, time, members, depth, out);
-        }
-        return;
-    }
-    let numeric = matches!(datatype, datatype::INT8..=datatype::BOOLEAN);
-    if metric.is_null {
-        out.push(if numeric {
-            TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: f64::NAN, time }
-        } else {
-            TwinUpdate::Fragment { twin: twin.clone(), name: name.clone(), value: Some(serde_json::Value::Null) }
-        });
-        return;
-    }
-    match value::interpret(datatype, &metric.value) {
-        // A transient value is shown but not kept as a tag's history.
-        Ok(MetricValue::Number(v)) if metric.is_transient => {
-            out.push(TwinUpdate::Fragment { twin: twin.clone(), name: name.clone(), value: serde_json::Number::from_f64(v).map(serde_json::Value::Number) });
-        }
-        // A historical value goes into history only, never the live value.
-        Ok(MetricValue::Number(v)) if metric.is_historical => out.push(TwinUpdate::Historical { twin: twin.clone(), name: name.clone(), value: v, time }),
-        Ok(MetricValue::Number(v)) => out.push(TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: v, time }),
-        Ok(MetricValue::Shown(_)) if metric.is_historical => {}
-        Ok(MetricValue::Shown(shown)) => out.push(TwinUpdate::Fragment { twin: twin.clone(), name: name.clone(), value: Some(shown) }),
-        Err(reason) => tracing::debug!("Sparkplug metric {name} of {twin}: {reason}"),
-    }
-}
-
-/// A template instance's members as properties under its name (`Motor1/Speed`). A member's
-/// datatype is its own, else the one its birth declared, else its definition's; members its
-/// definition does not have are ignored; a birth's instance that leaves a member out shows
-/// the definition's default.
-fn template_members(twin: &TwinId, name: &Arc<str>, template: &proto::Template, time: Timestamp, members: &Members, depth: usize, out: &mut Vec<TwinUpdate>) {
-    let definition = template.template_ref.as_deref().and_then(|r| members.templates.get(r));
-    let defined = |member: &str| definition.and_then(|d| d.metrics.iter().find(|m| m.name.as_deref() == Some(member)));
-    let mut nested_name = format!("{name}/");
-    for member in &template.metrics {
-        let Some(member_name) = member.name.as_deref() else { continue };
-        let definition_member = defined(member_name);
-        if definition.is_some() && definition_member.is_none() {
-            tracing::debug!("Sparkplug template {name} of {twin}: member {member_name} is not in its definition; ignored");
-            continue;
-        }
-        nested_name.truncate(name.len() + 1);
-        nested_name.push_str(member_name);
-        // In DATA, the birth's shared name and datatype (no allocation per message).
-        let born = members.declared.and_then(|d| d.by_name.get_key_value(nested_name.as_str()));
-        let nested: Arc<str> = born.map_or_else(|| nested_name.as_str().into(), |(shared, _)| shared.clone());
-        let member_datatype = member
-            .datatype
-            .or(born.map(|(_, datatype)| *datatype))
-            .or_else(|| definition_member.and_then(|m| m.datatype))
-            .unwrap_or_else(|| value::guessed_datatype(&member.value));
-        metric_updates(twin, &nested, member_datatype, member, metric_time(member, time), members, depth + 1, out);
-    }
-    if let Some(definition) = definition.filter(|_| members.declared.is_none()) {
-        for default in &definition.metrics {
-            let Some(member_name) = default.name.as_deref() else { continue };
-            if template.metrics.iter().any(|m| m.name.as_deref() == Some(member_name)) {
-                continue;
-            }
-            let nested: Arc<str> = format!("{name}/{member_name}").into();
-            let member_datatype = default.datatype.unwrap_or_else(|| value::guessed_datatype(&default.value));
-            metric_updates(twin, &nested, member_datatype, default, time, members, depth + 1, out);
-        }
-    }
-}
 
 impl TopicSchema for SparkplugSchema {
     fn name(&self) -> &'static str {

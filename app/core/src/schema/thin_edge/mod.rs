@@ -172,21 +172,11 @@ impl TopicSchema for ThinEdgeSchema {
 
     fn decode_keyed(&mut self, key: u16, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
         let k = key as usize;
-        if let Some(Some(topic)) = self.measured_by_key.get(k) {
-            let twin = topic.twin.clone();
-            self.check_size(payload)?;
-            let time = self.measurement_time(payload, received)?;
-            let start = out.len();
-            let Some(topic) = &mut self.measured_by_key[k] else { unreachable!("checked above") };
-            if topic.announced_in != self.run {
-                topic.announced_in = self.run;
-                let (kind, parent) = (topic.kind, topic.parent.clone());
-                if !self.known.contains(&twin) {
-                    self.announce_as(&twin, kind, parent, out);
-                }
-            }
-            self.push_measurements(&twin, time, out);
-            return Ok(Decoded::Updates(out.len() - start));
+        // Taken out while it is used, and put back.
+        if let Some(mut measured) = self.measured_by_key.get_mut(k).and_then(Option::take) {
+            let result = self.decode_measured(&mut measured, payload, received, out);
+            self.measured_by_key[k] = Some(measured);
+            return result;
         }
         let parsed = parse_topic(topic, &self.root).map_err(|_| DecodeError::UnknownTopic { schema: "thin-edge" })?;
         let decoded = self.decode_parsed(parsed, payload, received, out)?;
@@ -213,6 +203,21 @@ impl TopicSchema for ThinEdgeSchema {
 }
 
 impl ThinEdgeSchema {
+    /// A message on a measurement topic known by key: its entity announced once per run.
+    fn decode_measured(&mut self, measured: &mut MeasuredTopic, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+        self.check_size(payload)?;
+        let time = self.measurement_time(payload, received)?;
+        let start = out.len();
+        if measured.announced_in != self.run {
+            measured.announced_in = self.run;
+            if !self.known.contains(&measured.twin) {
+                self.announce_as(&measured.twin, measured.kind, measured.parent.clone(), out);
+            }
+        }
+        self.push_measurements(&measured.twin, time, out);
+        Ok(Decoded::Updates(out.len() - start))
+    }
+
     fn decode_parsed(&mut self, parsed: ThinEdgeTopic<'_>, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
         self.check_size(payload)?;
         let entity = parsed.entity;

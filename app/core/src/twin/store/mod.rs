@@ -202,11 +202,17 @@ impl Twin {
         if let Some(index) = &self.property_index {
             return index.get(name).map(|i| *i as usize);
         }
-        let address = name.as_ptr() as usize;
-        match self.name_addresses.iter().take(self.properties.len()).position(|a| *a == address) {
+        match self.position_by_address(name) {
             Some(position) if self.properties[position].name.len() == name.len() => Some(position),
             _ => self.properties.iter().position(|p| &*p.name == name),
         }
+    }
+
+    /// Among the first few properties, the one whose name text starts where `name`'s does (the
+    /// same shared string, when the lengths agree): found without reading any property.
+    fn position_by_address(&self, name: &str) -> Option<usize> {
+        let address = name.as_ptr() as usize;
+        self.name_addresses.iter().take(self.properties.len()).position(|a| *a == address)
     }
 
     /// Adds a property, keeping the index.
@@ -552,10 +558,16 @@ impl TwinStore {
         }
     }
 
+    /// Where the id says this store keeps its twin, if this store said so (see
+    /// [`find_id`](Self::find_id)).
+    fn slotted(&self, id: &TwinId) -> Option<TwinIndex> {
+        let slot = id.store_slot();
+        (self.tag != 0 && slot.store == self.tag).then_some(TwinIndex(slot.position))
+    }
+
     /// The twin an id's slot points at in this store (no lookup: a hint, or nothing).
     fn slotted_twin(&self, id: &TwinId) -> Option<&Twin> {
-        let slot = id.store_slot();
-        if self.tag != 0 && slot.store == self.tag { self.twins.get(slot.position as usize) } else { None }
+        self.slotted(id).and_then(|index| self.twins.get(index.0 as usize))
     }
 
     /// Starts loading a twin that an update ahead is about, if its id knows where it is.
@@ -572,8 +584,7 @@ impl TwinStore {
     /// first looks (by the shared name's address), by then the twin itself is loaded.
     fn prefetch_property(&self, id: &TwinId, name: &Arc<str>) {
         if let Some(twin) = self.slotted_twin(id) {
-            let address = name.as_ptr() as usize;
-            if let Some(position) = twin.name_addresses.iter().take(twin.properties.len()).position(|a| *a == address) {
+            if let Some(position) = twin.position_by_address(name) {
                 let base = twin.properties.as_ptr().wrapping_add(position) as *const u8;
                 for line in (0..std::mem::size_of::<Property>()).step_by(64) {
                     prefetch(base.wrapping_add(line));
@@ -771,9 +782,8 @@ impl TwinStore {
     /// A slot with this store's tag was written by this store for this very text, tags are
     /// never reused, and twins never move: such a slot is right without checking.
     fn find_id(&self, id: &TwinId) -> Option<TwinIndex> {
-        let slot = id.store_slot();
-        if self.tag != 0 && slot.store == self.tag {
-            return Some(TwinIndex(slot.position));
+        if let Some(index) = self.slotted(id) {
+            return Some(index);
         }
         let index = *self.index.get(id)?;
         self.remember_slot(id, index);

@@ -87,10 +87,17 @@ pub struct SparkplugSchema {
     /// DATA topics' routes, by topic (live) and by key (replay), at most [`MAX_ROUTES`].
     routes: foldhash::HashMap<Box<str>, Route>,
     routes_by_key: Vec<Option<Route>>,
+    /// Devices followed, over all nodes, and how many may be: past as many as a store holds
+    /// twins, births of new ones (a flood of made-up device names) make no more state.
+    devices: usize,
+    max_devices: usize,
 }
 
 /// Topics whose routes are kept: as many as a store holds twins.
 const MAX_ROUTES: usize = crate::twin::DEFAULT_MAX_TWINS;
+/// Longer topics are not routed (real ones are a few dozen bytes): the routes' memory stays
+/// bounded whatever topics arrive.
+const MAX_ROUTED_TOPIC_BYTES: usize = 256;
 
 impl SparkplugSchema {
     pub fn new(config: SparkplugConfig) -> Self {
@@ -104,7 +111,16 @@ impl SparkplugSchema {
             names: Interner::default(),
             routes: foldhash::HashMap::default(),
             routes_by_key: Vec::new(),
+            devices: 0,
+            max_devices: crate::twin::DEFAULT_MAX_TWINS,
         }
+    }
+
+    /// A schema that follows at most `max` devices (tests of the cap).
+    #[cfg(test)]
+    fn with_max_devices(mut self, max: usize) -> Self {
+        self.max_devices = max;
+        self
     }
 
     pub fn config(&self) -> &SparkplugConfig {
@@ -145,7 +161,7 @@ impl SparkplugSchema {
     /// One message: in sequence it is applied (and any held ones it frees); after a gap it is
     /// held; from before the last applied one (a duplicate) it is ignored.
     #[allow(clippy::too_many_arguments)]
-    fn edge(&mut self, n: usize, kind: MessageType, device: DeviceRef, bytes: &[u8], header: Header, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, ProtoError> {
+    fn edge(&mut self, n: usize, kind: MessageType, device: DeviceRef, bytes: &[u8], header: Header, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
         let Some(seq) = header.seq.filter(|_| kind != MessageType::NDeath).map(|s| (s % 256) as u8) else {
             return self.apply_edge(n, kind, device, Body::Raw(bytes), header.timestamp, received, out);
         };
@@ -165,7 +181,7 @@ impl SparkplugSchema {
                 let ahead = seq.wrapping_sub(expected);
                 if ahead < 128 && state.held.len() < MAX_HELD {
                     tracing::debug!("Sparkplug edge node {}: seq {seq} where {expected} was due; holding it", state.key);
-                    let payload = Payload::decode(bytes)?;
+                    let payload = Payload::decode(bytes).map_err(not_sparkplug)?;
                     state.gap.get_or_insert(received);
                     let device = state.device_name(device);
                     state.held.push(Held { seq, kind, device, payload, received });
@@ -265,14 +281,14 @@ impl SparkplugSchema {
     /// What one message does, in sequence. A message whose metrics turn out unreadable adds
     /// nothing to `out` (see [`data_metrics`]).
     #[allow(clippy::too_many_arguments)]
-    fn apply_edge(&mut self, n: usize, kind: MessageType, device: DeviceRef, body: Body, timestamp: Option<u64>, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, ProtoError> {
+    fn apply_edge(&mut self, n: usize, kind: MessageType, device: DeviceRef, body: Body, timestamp: Option<u64>, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
         let start = out.len();
         let decoded;
         // Births and deaths are read whole (DATA is read in place, by `data_metrics`).
         let payload = match (kind, body) {
             (MessageType::NBirth | MessageType::DBirth | MessageType::NDeath, Body::Decoded(payload)) => Some(payload),
             (MessageType::NBirth | MessageType::DBirth | MessageType::NDeath, Body::Raw(bytes)) => {
-                decoded = Payload::decode(bytes)?;
+                decoded = Payload::decode(bytes).map_err(not_sparkplug)?;
                 Some(&decoded)
             }
             _ => None,
@@ -317,10 +333,15 @@ impl SparkplugSchema {
             }
             MessageType::DBirth => {
                 let payload = payload.expect("a birth is decoded");
+                let new = node_state.device_at(device).is_none();
+                if new && self.devices >= self.max_devices {
+                    return Err(DecodeError::invalid(format!("more than {} Sparkplug devices: a new one of {} is not followed", self.max_devices, node_state.key)));
+                }
                 if !node_state.born {
                     ask = Some("a device birth before its node's birth");
                 }
                 let d = node_state.device_for_birth(device);
+                self.devices += usize::from(new);
                 let device = &mut node_state.devices[d];
                 device.born = true;
                 out.push(register(device.twin.clone(), Some(node_state.twin.clone()), EntityKind::ChildDevice, &device.name, "Sparkplug device"));
@@ -348,7 +369,7 @@ impl SparkplugSchema {
                         if !born {
                             ask = Some(if kind == MessageType::NData { "data before its birth" } else { "device data before its birth" });
                         }
-                        if data_metrics(twin, declared, &node_state.templates, body, time, out)? > 0 {
+                        if data_metrics(twin, declared, &node_state.templates, body, time, out).map_err(not_sparkplug)? > 0 {
                             ask = Some("metrics with unknown aliases");
                         }
                         Ok(Decoded::Updates(out.len() - start))
@@ -390,7 +411,7 @@ impl SparkplugSchema {
                     return (Err(DecodeError::invalid(format!("more than {} edge nodes: {group}/{node} is not followed", crate::twin::DEFAULT_MAX_TWINS))), None);
                 };
                 let device = DeviceRef::named(device);
-                let result = self.edge(n, kind, device, payload, header, received, out).map_err(not_sparkplug);
+                let result = self.edge(n, kind, device, payload, header, received, out);
                 let route = match (kind, device) {
                     (MessageType::NData, _) => Some(Route { node: n as u32, device: None, kind }),
                     (MessageType::DData, _) => self.nodes[n].device_at(device).map(|d| Route { node: n as u32, device: Some(d as u32), kind }),
@@ -405,7 +426,7 @@ impl SparkplugSchema {
     fn routed(&mut self, route: Route, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
         let header = Header::read(payload).map_err(not_sparkplug)?;
         let device = route.device.map_or(DeviceRef::Node, DeviceRef::At);
-        self.edge(route.node as usize, route.kind, device, payload, header, received, out).map_err(not_sparkplug)
+        self.edge(route.node as usize, route.kind, device, payload, header, received, out)
     }
 }
 
@@ -445,6 +466,7 @@ impl TopicSchema for SparkplugSchema {
         let (result, route) = self.decode_topic(topic, payload, received, out);
         if let Some(route) = route
             && self.routes.len() < MAX_ROUTES
+            && topic.len() <= MAX_ROUTED_TOPIC_BYTES
         {
             self.routes.insert(topic.into(), route);
         }

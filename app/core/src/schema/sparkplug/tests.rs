@@ -423,3 +423,28 @@ fn routed_topics_decode_as_parsed_ones() {
     }
     assert!(plain.routes.len() >= 3 && keyed.routes_by_key.iter().flatten().count() >= 3, "data topics were routed");
 }
+
+/// Past the cap on devices, births of new ones are refused with a reason (their data then
+/// asks for a rebirth like any unborn device's); known devices go on. A topic too long to be
+/// routed is still read.
+#[test]
+fn new_devices_past_the_cap_are_refused_and_long_topics_are_read_unrouted() {
+    let config = SparkplugConfig { host_id: "h".into(), passive: true, reorder_timeout: Duration::ZERO };
+    let mut schema = SparkplugSchema::new(config).with_max_devices(2);
+    let mut out = Vec::new();
+    let long = format!("spBv1.0/G/DBIRTH/E/{}", "d".repeat(300));
+    schema.decode("spBv1.0/G/NBIRTH/E", &nbirth(0, 1), T0, &mut out).unwrap();
+    schema.decode("spBv1.0/G/DBIRTH/E/A", &dbirth(1), T0, &mut out).unwrap();
+    schema.decode(&long, &dbirth(2), T0, &mut out).unwrap();
+    let refused = schema.decode("spBv1.0/G/DBIRTH/E/C", &dbirth(3), T0, &mut out);
+    assert!(matches!(&refused, Err(DecodeError::Invalid { reason }) if reason.contains("more than 2 Sparkplug devices")), "{refused:?}");
+    // A known device is born again past the cap.
+    assert!(schema.decode("spBv1.0/G/DBIRTH/E/A", &dbirth(4), T0, &mut out).is_ok());
+    let value = |seq| ddata(seq, vec![Metric { alias: Some(101), value: RawValue::Double(1.5), ..Default::default() }]);
+    assert_eq!(schema.decode("spBv1.0/G/DDATA/E/C", &value(5), T0, &mut out), Ok(Decoded::Ignored));
+    let long_data = long.replace("DBIRTH", "DDATA");
+    for seq in 6..8 {
+        assert_eq!(schema.decode(&long_data, &value(seq), T0, &mut Vec::new()), Ok(Decoded::Updates(1)));
+    }
+    assert!(!schema.routes.contains_key(long_data.as_str()), "not routed");
+}

@@ -583,12 +583,12 @@ impl TwinStore {
     /// Starts loading a property a value ahead goes to, found as [`Twin::position_of`]
     /// first looks (by the shared name's address), by then the twin itself is loaded.
     fn prefetch_property(&self, id: &TwinId, name: &Arc<str>) {
-        if let Some(twin) = self.slotted_twin(id) {
-            if let Some(position) = twin.position_by_address(name) {
-                let base = twin.properties.as_ptr().wrapping_add(position) as *const u8;
-                for line in (0..std::mem::size_of::<Property>()).step_by(64) {
-                    prefetch(base.wrapping_add(line));
-                }
+        if let Some(twin) = self.slotted_twin(id)
+            && let Some(position) = twin.position_by_address(name)
+        {
+            let base = twin.properties.as_ptr().wrapping_add(position) as *const u8;
+            for line in (0..std::mem::size_of::<Property>()).step_by(64) {
+                prefetch(base.wrapping_add(line));
             }
         }
     }

@@ -3,24 +3,19 @@
 
 use std::sync::Arc;
 
+use super::aliases::{Aliases, MetricDef};
 use super::proto::{self, Metric, Payload, ProtoError, RawValue};
 use super::value::{self, MetricValue, datatype};
 use crate::time::Timestamp;
 use crate::twin::{Interner, TwinId};
 use crate::update::TwinUpdate;
 
-/// What a birth declared about one metric.
-#[derive(Debug, Clone)]
-struct MetricDef {
-    name: Arc<str>,
-    datatype: u32,
-}
-
 /// A twin's metrics by alias and by name, as its last birth declared them (looked up for
 /// every metric of every message: a fast hasher).
 #[derive(Debug, Default)]
+#[repr(C)] // aliases first: what DATA reads (see `Device`)
 pub(super) struct Declared {
-    by_alias: foldhash::HashMap<u64, MetricDef>,
+    by_alias: Aliases,
     by_name: foldhash::HashMap<Arc<str>, u32>,
 }
 
@@ -42,6 +37,7 @@ fn metric_time(metric: &Metric, time: Timestamp) -> Timestamp {
 /// A birth's metrics: declared (name, alias, datatype), their units, and their values.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn birth_metrics(twin: &TwinId, declared: &mut Declared, templates: &Templates, metrics: &[Metric], time: Timestamp, names: &mut Interner, out: &mut Vec<TwinUpdate>) {
+    let mut aliases = Vec::new();
     for metric in metrics {
         let Some(name) = metric.name.as_deref() else { continue };
         if metric.datatype == Some(datatype::TEMPLATE) && matches!(&metric.value, RawValue::Template(t) if t.is_definition) {
@@ -50,7 +46,7 @@ pub(super) fn birth_metrics(twin: &TwinId, declared: &mut Declared, templates: &
         let name = names.intern(name);
         let datatype = metric.datatype.unwrap_or_else(|| value::guessed_datatype(&metric.value));
         if let Some(alias) = metric.alias {
-            declared.by_alias.insert(alias, MetricDef { name: name.clone(), datatype });
+            aliases.push((alias, MetricDef { name: name.clone(), datatype }));
         }
         declared.by_name.insert(name.clone(), datatype);
         for (key, value) in &metric.properties {
@@ -76,6 +72,7 @@ pub(super) fn birth_metrics(twin: &TwinId, declared: &mut Declared, templates: &
         let members = Members { templates, declared: None };
         metric_updates(twin, &name, datatype, metric, metric_time(metric, time), &members, 0, out);
     }
+    declared.by_alias = Aliases::declared(aliases);
 }
 
 /// Declares a birth's template instance members (`Instance/member`) with their datatypes, so
@@ -118,7 +115,7 @@ pub(super) fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templ
     let start = out.len();
     let members = Members { templates, declared: Some(declared) };
     let mut visit = |name: Option<&str>, metric: &Metric| {
-        let def = match (metric.alias.and_then(|a| declared.by_alias.get(&a)), name) {
+        let def = match (metric.alias.and_then(|a| declared.by_alias.get(a)), name) {
             (Some(def), _) => (def.name.clone(), metric.datatype.unwrap_or(def.datatype)),
             // By name: the birth's shared string when it declared it (no allocation, and the
             // store compares pointers).

@@ -20,6 +20,7 @@
 //!   timestamp. STATE and rebirth requests are the only things it publishes; `passive` turns
 //!   both off, and the host then waits for births.
 
+mod aliases;
 pub mod descriptor;
 mod metrics;
 mod node;

@@ -6,13 +6,17 @@ use super::{MessageType, Payload};
 use crate::time::Timestamp;
 use crate::twin::TwinId;
 
+/// What a DATA message reads (its twin, whether born, its aliases) comes first, and each
+/// device starts a cache line: across thousands of devices reporting in turn, a message
+/// then costs one miss here, not two or three.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub(super) struct Device {
-    /// The device id of its topics.
-    pub(super) name: String,
     pub(super) twin: TwinId,
     pub(super) born: bool,
     pub(super) metrics: Declared,
+    /// The device id of its topics.
+    pub(super) name: String,
 }
 
 /// Which device of its node a message is about: none (the node's own), by name (from its

@@ -369,7 +369,8 @@ impl IndexBuilder {
                 self.keyframes.push(latest.by_key.clone());
                 (ChangedKeys::List(Vec::new()), Vec::new())
             } else {
-                // Changed since the last checkpoint: numbered after its first message.
+                // Changed since the last checkpoint: numbered after its first message (fewer
+                // than `MAX_INTERVAL_MESSAGES` after it, so in two bytes).
                 let refs = changed.iter().map(|k| (latest.by_key[*k as usize] - first) as u16).collect();
                 (ChangedKeys::of(&changed, latest.by_key.len()), refs)
             };

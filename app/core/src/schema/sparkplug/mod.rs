@@ -25,6 +25,7 @@ pub mod descriptor;
 mod metrics;
 mod node;
 mod proto;
+mod routes;
 mod topic;
 mod value;
 
@@ -37,6 +38,7 @@ pub use value::{MetricValue, datatype};
 use super::{DecodeError, Decoded, SchemaPublish, TopicSchema};
 use metrics::{Body, Declared, Templates, birth_metrics, data_metrics, template_definitions};
 use node::{DeviceRef, EdgeNode, Held, MAX_HELD, Route};
+use routes::Routes;
 use crate::time::Timestamp;
 use crate::twin::{EntityKind, Interner, TwinId};
 use crate::update::TwinUpdate;
@@ -85,20 +87,14 @@ pub struct SparkplugSchema {
     /// Metric names, shared by every device that declares them: a value's name is then a
     /// string in cache, not one per device (each update holds a reference to it).
     names: Interner,
-    /// DATA topics' routes, by topic (live) and by key (replay), at most [`MAX_ROUTES`].
-    routes: foldhash::HashMap<Box<str>, Route>,
-    routes_by_key: Vec<Option<Route>>,
+    /// DATA topics' routes, by topic (live) and by key (replay).
+    routes: Routes,
     /// Devices followed, over all nodes, and how many may be: past as many as a store holds
     /// twins, births of new ones (a flood of made-up device names) make no more state.
     devices: usize,
     max_devices: usize,
 }
 
-/// Topics whose routes are kept: as many as a store holds twins.
-const MAX_ROUTES: usize = crate::twin::DEFAULT_MAX_TWINS;
-/// Longer topics are not routed (real ones are a few dozen bytes): the routes' memory stays
-/// bounded whatever topics arrive.
-const MAX_ROUTED_TOPIC_BYTES: usize = 256;
 
 impl SparkplugSchema {
     pub fn new(config: SparkplugConfig) -> Self {
@@ -110,8 +106,7 @@ impl SparkplugSchema {
             state_timestamp: None,
             key_buffer: String::new(),
             names: Interner::default(),
-            routes: foldhash::HashMap::default(),
-            routes_by_key: Vec::new(),
+            routes: Routes::default(),
             devices: 0,
             max_devices: crate::twin::DEFAULT_MAX_TWINS,
         }
@@ -461,30 +456,23 @@ impl TopicSchema for SparkplugSchema {
     }
 
     fn decode(&mut self, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
-        if let Some(route) = self.routes.get(topic).copied() {
+        if let Some(route) = self.routes.get(topic) {
             return self.routed(route, payload, received, out);
         }
         let (result, route) = self.decode_topic(topic, payload, received, out);
-        if let Some(route) = route
-            && self.routes.len() < MAX_ROUTES
-            && topic.len() <= MAX_ROUTED_TOPIC_BYTES
-        {
-            self.routes.insert(topic.into(), route);
+        if let Some(route) = route {
+            self.routes.insert(topic, route);
         }
         result
     }
 
     fn decode_keyed(&mut self, key: u16, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
-        let k = key as usize;
-        if let Some(Some(route)) = self.routes_by_key.get(k).copied() {
+        if let Some(route) = self.routes.get_keyed(key) {
             return self.routed(route, payload, received, out);
         }
         let (result, route) = self.decode_topic(topic, payload, received, out);
         if let Some(route) = route {
-            if k >= self.routes_by_key.len() {
-                self.routes_by_key.resize(k + 1, None);
-            }
-            self.routes_by_key[k] = Some(route);
+            self.routes.insert_keyed(key, route);
         }
         result
     }

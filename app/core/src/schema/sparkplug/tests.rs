@@ -421,7 +421,7 @@ fn routed_topics_decode_as_parsed_ones() {
         let expected = requests(&mut first_seen);
         assert_eq!((requests(&mut plain), requests(&mut keyed)), (expected.clone(), expected), "{i}: requests");
     }
-    assert!(plain.routes.len() >= 3 && keyed.routes_by_key.iter().flatten().count() >= 3, "data topics were routed");
+    assert!(plain.routes.len() >= 3 && keyed.routes.len() >= 3, "data topics were routed");
 }
 
 /// Past the cap on devices, births of new ones are refused with a reason (their data then
@@ -446,5 +446,5 @@ fn new_devices_past_the_cap_are_refused_and_long_topics_are_read_unrouted() {
     for seq in 6..8 {
         assert_eq!(schema.decode(&long_data, &value(seq), T0, &mut Vec::new()), Ok(Decoded::Updates(1)));
     }
-    assert!(!schema.routes.contains_key(long_data.as_str()), "not routed");
+    assert!(schema.routes.get(&long_data).is_none(), "not routed");
 }

@@ -1,5 +1,11 @@
 //! Batches of updates and the channel that carries them, with buffers sent back for reuse so
 //! that steady-state ingest does not allocate a new `Vec` per batch.
+//!
+//! Buffers go back as the consumer leaves them, and the producer empties one when it takes
+//! it again: dropping the updates (a reference count let go for every id and name in them)
+//! is then the MQTT thread's work, not the viewer's main thread's, and the shared names'
+//! counts, which the producer raises for every value, stay in its core's cache instead of
+//! passing between two cores on every value. Replay's reading thread does the same.
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
@@ -70,9 +76,16 @@ pub enum SendError {
 }
 
 impl BatchSender {
-    /// A cleared buffer to fill, reused from the consumer when one is available.
+    /// An empty buffer to fill, reused from the consumer when one is available (emptied
+    /// here: see the module's doc).
     pub fn buffer(&self) -> Vec<TwinUpdate> {
-        self.recycle.try_recv().unwrap_or_else(|_| Vec::with_capacity(256))
+        match self.recycle.try_recv() {
+            Ok(mut used) => {
+                used.clear();
+                used
+            }
+            Err(_) => Vec::with_capacity(256),
+        }
     }
 
     /// Sends without waiting; a full channel hands the batch back.
@@ -98,10 +111,9 @@ impl BatchReceiver {
         let mut count = 0;
         loop {
             match self.batches.try_recv() {
-                Ok(mut batch) => {
+                Ok(batch) => {
                     apply(&batch);
                     count += 1;
-                    batch.updates.clear();
                     let _ = self.recycle.try_send(batch.updates);
                 }
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return count,
@@ -115,8 +127,7 @@ impl BatchReceiver {
     }
 
     /// Hands a consumed buffer back to the producer.
-    pub fn recycle(&self, mut updates: Vec<TwinUpdate>) {
-        updates.clear();
+    pub fn recycle(&self, updates: Vec<TwinUpdate>) {
         let _ = self.recycle.try_send(updates);
     }
 }

@@ -237,6 +237,31 @@ fn checkpoints_made_early_by_message_count_match_a_full_replay() {
     std::fs::remove_file(&path).unwrap();
 }
 
+/// A plant busier than the message cap allows in one interval gets a checkpoint by count,
+/// each a full interval before the next by time: not one by count and another soon after by
+/// time, each holding a full set of changes.
+#[test]
+fn a_busy_plant_gets_checkpoints_by_count_at_an_even_pace() {
+    let path = std::env::temp_dir().join(format!("twinscope-replay-pace-{}.mcap", std::process::id()));
+    let mut w = McapWriter::create(&path).unwrap();
+    // Ten messages a second against checkpoints every second or every 7 messages.
+    for i in 0..100u64 {
+        w.write("te/device/pump1///m/", LIVE, format!(r#"{{"v":{i}}}"#).as_bytes(), T0 + i * SECOND / 10).unwrap();
+    }
+    w.finish().unwrap();
+    let mut recording = Recording::open(&path).unwrap();
+    let mut builder = IndexBuilder::new(SECOND, 3, &SchemaChoice::replay(), Some(T0)).with_max_interval_messages(7);
+    for chunk in 0..recording.file.chunks.len() {
+        let records = recording.file.chunk_records(chunk).unwrap();
+        builder.chunk(chunk as u32, &records, &recording.file.channels).unwrap();
+    }
+    let index = builder.finish();
+    let times: Vec<u64> = index.checkpoints.iter().map(|c| c.time).collect();
+    assert_eq!(times.len(), 14, "one checkpoint per 7 messages: {times:?}");
+    assert!(times.windows(2).all(|pair| pair[1] - pair[0] == 7 * SECOND / 10), "7 messages (0.7 s) apart: {times:?}");
+    std::fs::remove_file(&path).unwrap();
+}
+
 /// The chunks a seek asks the disk for are the chunks its checkpoint's messages are in.
 #[test]
 fn the_chunks_a_checkpoint_reads_are_found_once_each() {

@@ -11,7 +11,8 @@ use crate::twin::{Interner, TwinId};
 use crate::update::TwinUpdate;
 
 /// A twin's metrics by alias and by name, as its last birth declared them (looked up for
-/// every metric of every message: a fast hasher).
+/// every metric of every message: aliases by position where they allow, names with a fast
+/// hasher).
 #[derive(Debug, Default)]
 #[repr(C)] // aliases first: what DATA reads (see `Device`)
 pub(super) struct Declared {

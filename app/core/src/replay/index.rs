@@ -53,6 +53,8 @@ pub struct Checkpoint {
     /// Their messages, in the same order, by number after `first` (an interval holds at most
     /// [`MAX_INTERVAL_MESSAGES`]).
     refs: Vec<u16>,
+    /// How many keys were known by then.
+    keys: u32,
 }
 
 /// A set of keys: a list where few changed, a bitmap where many did (a busy plant changes
@@ -213,16 +215,38 @@ impl SeekIndex {
 
     /// The messages that make the state at checkpoint `index`, in file order: its keyframe's
     /// state with the changes of the checkpoints since merged in.
+    ///
+    /// The changes are read from the newest back, a key's first found being its latest, and
+    /// the walk stops once every key is decided: in a plant where every signal changes in
+    /// every interval that is after one checkpoint, not up to [`KEYFRAME_EVERY`].
     pub fn refs_at(&self, index: usize) -> Vec<MessageNumber> {
         let keyframe = index / self.keyframe_every;
-        let mut state = self.keyframes.get(keyframe).cloned().unwrap_or_default();
-        for checkpoint in &self.checkpoints[keyframe * self.keyframe_every + 1..=index] {
+        let base = self.keyframes.get(keyframe).map_or(&[][..], Vec::as_slice);
+        let mut state: Vec<MessageNumber> = Vec::new();
+        let mut decided = 0;
+        for checkpoint in self.checkpoints[keyframe * self.keyframe_every + 1..=index].iter().rev() {
             for (key, at) in checkpoint.changed.iter().zip(&checkpoint.refs) {
                 let k = key as usize;
                 if k >= state.len() {
                     state.resize(k + 1, NO_MESSAGE);
                 }
-                state[k] = checkpoint.first + u64::from(*at);
+                if state[k] == NO_MESSAGE {
+                    state[k] = checkpoint.first + u64::from(*at);
+                    decided += 1;
+                }
+            }
+            // Every key known at `index` decided (an older checkpoint or the keyframe knows no
+            // other, keys being numbered as they first appear): nothing older counts.
+            if decided == self.checkpoints[index].keys as usize {
+                break;
+            }
+        }
+        if state.len() < base.len() {
+            state.resize(base.len(), NO_MESSAGE);
+        }
+        for (latest, kept) in state.iter_mut().zip(base) {
+            if *latest == NO_MESSAGE {
+                *latest = *kept;
             }
         }
         state.retain(|r| *r != NO_MESSAGE);
@@ -374,7 +398,8 @@ impl IndexBuilder {
                 let refs = changed.iter().map(|k| (latest.by_key[*k as usize] - first) as u16).collect();
                 (ChangedKeys::of(&changed, latest.by_key.len()), refs)
             };
-            self.checkpoints.push(Checkpoint { time, next: here, first, changed, refs });
+            let keys = latest.by_key.len() as u32;
+            self.checkpoints.push(Checkpoint { time, next: here, first, changed, refs, keys });
             self.interval_first = self.messages;
             if due {
                 let skipped_intervals = (log_time - next_checkpoint) / interval.max(1);

@@ -237,6 +237,34 @@ fn checkpoints_made_early_by_message_count_match_a_full_replay() {
     std::fs::remove_file(&path).unwrap();
 }
 
+/// A signal heard once, after a keyframe, while two others change in every interval: a seek
+/// from a later checkpoint (which walks the changes back from the newest and stops when every
+/// key it knows of is decided) still finds its message.
+#[test]
+fn a_signal_heard_once_since_the_keyframe_is_in_every_later_state() {
+    let path = std::env::temp_dir().join(format!("twinscope-replay-once-{}.mcap", std::process::id()));
+    let mut w = McapWriter::create(&path).unwrap();
+    for tenth in 0..200u64 {
+        let t = T0 + tenth * SECOND / 10;
+        w.write(&format!("te/device/busy{}///m/", tenth % 2), LIVE, format!(r#"{{"v":{tenth}}}"#).as_bytes(), t).unwrap();
+        if tenth == 55 {
+            w.write("te/device/once///m/", LIVE, br#"{"v":1}"#, t + 1).unwrap();
+        }
+    }
+    w.finish().unwrap();
+    let mut recording = Recording::open(&path).unwrap();
+    // Checkpoints every second, a keyframe every fourth: the signal's change is in checkpoint
+    // 5, and checkpoints 6 and 7 hold only the busy ones'.
+    let mut builder = IndexBuilder::new(SECOND, 4, &SchemaChoice::replay(), Some(T0));
+    for chunk in 0..recording.file.chunks.len() {
+        let records = recording.file.chunk_records(chunk).unwrap();
+        builder.chunk(chunk as u32, &records, &recording.file.channels).unwrap();
+    }
+    recording.index = builder.finish();
+    seeks_at_97_instants_match_a_full_replay(&mut recording, &path);
+    std::fs::remove_file(&path).unwrap();
+}
+
 /// A plant busier than the message cap allows in one interval gets a checkpoint by count,
 /// each a full interval before the next by time: not one by count and another soon after by
 /// time, each holding a full set of changes.

@@ -389,7 +389,7 @@ impl IndexBuilder {
                 latest.is_changed[*key as usize] = false;
             }
             let first = self.interval_first;
-            let (changed, refs) = if self.checkpoints.len() % self.keyframe_every == 0 {
+            let (changed, refs) = if self.checkpoints.len().is_multiple_of(self.keyframe_every) {
                 self.keyframes.push(latest.by_key.clone());
                 (ChangedKeys::List(Vec::new()), Vec::new())
             } else {

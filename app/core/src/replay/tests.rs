@@ -216,6 +216,15 @@ fn seeks_at_97_instants_match_a_full_replay(recording: &mut Recording, path: &st
     }
 }
 
+/// The recording indexed by `builder` (one with an interval or cap of the test's own).
+fn index_with(mut builder: IndexBuilder, recording: &mut Recording) -> SeekIndex {
+    for chunk in 0..recording.file.chunks.len() {
+        let records = recording.file.chunk_records(chunk).unwrap();
+        builder.chunk(chunk as u32, &records, &recording.file.channels).unwrap();
+    }
+    builder.finish()
+}
+
 /// Checkpoints made by message count, not time (past 65,536 messages in one interval, so
 /// their numbers fit two bytes): seeks from them give what playing from the start gives.
 #[test]
@@ -225,12 +234,8 @@ fn checkpoints_made_early_by_message_count_match_a_full_replay() {
     let mut recording = Recording::open(&path).unwrap();
     let (start, _) = recording.time_range().unwrap();
     // An interval longer than the recording: every checkpoint is one made early.
-    let mut builder = IndexBuilder::new(u64::MAX / 4, 3, &SchemaChoice::replay(), Some(crate::replay::log_time_of(start))).with_max_interval_messages(7);
-    for chunk in 0..recording.file.chunks.len() {
-        let records = recording.file.chunk_records(chunk).unwrap();
-        builder.chunk(chunk as u32, &records, &recording.file.channels).unwrap();
-    }
-    recording.index = builder.finish();
+    let builder = IndexBuilder::new(u64::MAX / 4, 3, &SchemaChoice::replay(), Some(crate::replay::log_time_of(start))).with_max_interval_messages(7);
+    recording.index = index_with(builder, &mut recording);
     let messages = recording.index.messages;
     assert!(recording.index.checkpoints.len() as u64 >= messages / 8, "{} checkpoints for {messages} messages", recording.index.checkpoints.len());
     seeks_at_97_instants_match_a_full_replay(&mut recording, &path);
@@ -255,12 +260,8 @@ fn a_signal_heard_once_since_the_keyframe_is_in_every_later_state() {
     let mut recording = Recording::open(&path).unwrap();
     // Checkpoints every second, a keyframe every fourth: the signal's change is in checkpoint
     // 5, and checkpoints 6 and 7 hold only the busy ones'.
-    let mut builder = IndexBuilder::new(SECOND, 4, &SchemaChoice::replay(), Some(T0));
-    for chunk in 0..recording.file.chunks.len() {
-        let records = recording.file.chunk_records(chunk).unwrap();
-        builder.chunk(chunk as u32, &records, &recording.file.channels).unwrap();
-    }
-    recording.index = builder.finish();
+    let builder = IndexBuilder::new(SECOND, 4, &SchemaChoice::replay(), Some(T0));
+    recording.index = index_with(builder, &mut recording);
     seeks_at_97_instants_match_a_full_replay(&mut recording, &path);
     std::fs::remove_file(&path).unwrap();
 }
@@ -278,12 +279,8 @@ fn a_busy_plant_gets_checkpoints_by_count_at_an_even_pace() {
     }
     w.finish().unwrap();
     let mut recording = Recording::open(&path).unwrap();
-    let mut builder = IndexBuilder::new(SECOND, 3, &SchemaChoice::replay(), Some(T0)).with_max_interval_messages(7);
-    for chunk in 0..recording.file.chunks.len() {
-        let records = recording.file.chunk_records(chunk).unwrap();
-        builder.chunk(chunk as u32, &records, &recording.file.channels).unwrap();
-    }
-    let index = builder.finish();
+    let builder = IndexBuilder::new(SECOND, 3, &SchemaChoice::replay(), Some(T0)).with_max_interval_messages(7);
+    let index = index_with(builder, &mut recording);
     let times: Vec<u64> = index.checkpoints.iter().map(|c| c.time).collect();
     assert_eq!(times.len(), 14, "one checkpoint per 7 messages: {times:?}");
     assert!(times.windows(2).all(|pair| pair[1] - pair[0] == 7 * SECOND / 10), "7 messages (0.7 s) apart: {times:?}");

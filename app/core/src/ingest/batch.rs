@@ -4,8 +4,8 @@
 //! Buffers go back as the consumer leaves them, and the producer empties one when it takes
 //! it again: dropping the updates (a reference count let go for every id and name in them)
 //! is then the MQTT thread's work, not the viewer's main thread's, and the shared names'
-//! counts, which the producer raises for every value, stay in its core's cache instead of
-//! passing between two cores on every value. Replay's reading thread does the same.
+//! counts, which the producer raises for every value, are lowered on the same thread rather
+//! than on another core. Replay's reading thread does the same.
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 

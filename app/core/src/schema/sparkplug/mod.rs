@@ -95,7 +95,6 @@ pub struct SparkplugSchema {
     max_devices: usize,
 }
 
-
 impl SparkplugSchema {
     pub fn new(config: SparkplugConfig) -> Self {
         SparkplugSchema {

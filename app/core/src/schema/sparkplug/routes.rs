@@ -16,7 +16,7 @@ use super::node::Route;
 const MAX_ROUTES: usize = crate::twin::DEFAULT_MAX_TWINS;
 /// Longer topics are not routed (real ones are a few dozen bytes): the routes' memory stays
 /// bounded whatever topics arrive.
-pub(super) const MAX_ROUTED_TOPIC_BYTES: usize = 256;
+const MAX_ROUTED_TOPIC_BYTES: usize = 256;
 /// Topics up to this long are kept in their entry (with the route, 64 bytes): 47, enough for
 /// `spBv1.0/<group>/DDATA/<node>/<device>` with 31 bytes of names.
 const INLINE_TOPIC_BYTES: usize = 64 - std::mem::size_of::<Route>() - 1;

@@ -38,7 +38,7 @@ pub use value::{MetricValue, datatype};
 use super::{DecodeError, Decoded, SchemaPublish, TopicSchema};
 use metrics::{Body, Declared, Templates, birth_metrics, data_metrics, template_definitions};
 use node::{DeviceRef, EdgeNode, Held, MAX_HELD, Route};
-use routes::Routes;
+use routes::{RouteKey, Routes};
 use crate::time::Timestamp;
 use crate::twin::{EntityKind, Interner, TwinId};
 use crate::update::TwinUpdate;
@@ -417,6 +417,18 @@ impl SparkplugSchema {
         }
     }
 
+    /// A message by its known route, else read from its topic (and routed from then on).
+    fn decode_by(&mut self, key: RouteKey, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+        if let Some(route) = self.routes.get(key) {
+            return self.routed(route, payload, received, out);
+        }
+        let (result, route) = self.decode_topic(topic, payload, received, out);
+        if let Some(route) = route {
+            self.routes.insert(key, route);
+        }
+        result
+    }
+
     /// A message on a routed topic: no parsing, no lookups.
     fn routed(&mut self, route: Route, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
         let header = Header::read(payload).map_err(not_sparkplug)?;
@@ -455,25 +467,11 @@ impl TopicSchema for SparkplugSchema {
     }
 
     fn decode(&mut self, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
-        if let Some(route) = self.routes.get(topic) {
-            return self.routed(route, payload, received, out);
-        }
-        let (result, route) = self.decode_topic(topic, payload, received, out);
-        if let Some(route) = route {
-            self.routes.insert(topic, route);
-        }
-        result
+        self.decode_by(RouteKey::Topic(topic), topic, payload, received, out)
     }
 
     fn decode_keyed(&mut self, key: u16, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
-        if let Some(route) = self.routes.get_keyed(key) {
-            return self.routed(route, payload, received, out);
-        }
-        let (result, route) = self.decode_topic(topic, payload, received, out);
-        if let Some(route) = route {
-            self.routes.insert_keyed(key, route);
-        }
-        result
+        self.decode_by(RouteKey::Channel(key), topic, payload, received, out)
     }
 
     /// Every node's births, aliases and sequence go; the interned metric names stay.

@@ -22,6 +22,13 @@ const MAX_ROUTED_TOPIC_BYTES: usize = 256;
 const INLINE_TOPIC_BYTES: usize = 64 - std::mem::size_of::<Route>() - 1;
 const _: () = assert!(INLINE_TOPIC_BYTES >= 40);
 
+/// What a route is found by: the topic (live), or the recording's channel (replay).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum RouteKey<'a> {
+    Topic(&'a str),
+    Channel(u16),
+}
+
 #[derive(Default)]
 pub(super) struct Routes {
     inline: foldhash::HashSet<InlineRoute>,
@@ -30,7 +37,29 @@ pub(super) struct Routes {
 }
 
 impl Routes {
-    pub(super) fn get(&self, topic: &str) -> Option<Route> {
+    pub(super) fn get(&self, key: RouteKey) -> Option<Route> {
+        match key {
+            RouteKey::Topic(topic) => self.by_topic(topic),
+            RouteKey::Channel(channel) => self.by_key.get(channel as usize).copied().flatten(),
+        }
+    }
+
+    /// Remembers a route: a topic's unless the topic is too long or the table full; a
+    /// channel's always (channel ids are at most 65,536).
+    pub(super) fn insert(&mut self, key: RouteKey, route: Route) {
+        match key {
+            RouteKey::Topic(topic) => self.insert_topic(topic, route),
+            RouteKey::Channel(channel) => {
+                let k = channel as usize;
+                if k >= self.by_key.len() {
+                    self.by_key.resize(k + 1, None);
+                }
+                self.by_key[k] = Some(route);
+            }
+        }
+    }
+
+    fn by_topic(&self, topic: &str) -> Option<Route> {
         if topic.len() <= INLINE_TOPIC_BYTES {
             self.inline.get(topic.as_bytes()).map(|entry| entry.route)
         } else {
@@ -38,8 +67,7 @@ impl Routes {
         }
     }
 
-    /// Remembers a topic's route, unless the topic is too long or the table full.
-    pub(super) fn insert(&mut self, topic: &str, route: Route) {
+    fn insert_topic(&mut self, topic: &str, route: Route) {
         if self.inline.len() + self.long.len() >= MAX_ROUTES || topic.len() > MAX_ROUTED_TOPIC_BYTES {
             return;
         }
@@ -51,19 +79,6 @@ impl Routes {
                 self.long.insert(topic.into(), route);
             }
         }
-    }
-
-    pub(super) fn get_keyed(&self, key: u16) -> Option<Route> {
-        self.by_key.get(key as usize).copied().flatten()
-    }
-
-    /// Remembers a channel's route (keys are channel ids: at most 65,536 of them).
-    pub(super) fn insert_keyed(&mut self, key: u16, route: Route) {
-        let k = key as usize;
-        if k >= self.by_key.len() {
-            self.by_key.resize(k + 1, None);
-        }
-        self.by_key[k] = Some(route);
     }
 
     /// Forgets every route (their nodes and devices are forgotten too).
@@ -139,12 +154,12 @@ mod tests {
         let mut routes = Routes::default();
         let topic = |len: usize| "spBv1.0/g/DDATA/n/".chars().chain(std::iter::repeat('d')).take(len).collect::<String>();
         for len in 1..=MAX_ROUTED_TOPIC_BYTES + 8 {
-            routes.insert(&topic(len), Route { node: len as u32, device: Some(7), kind: MessageType::DData });
+            routes.insert(RouteKey::Topic(&topic(len)), Route { node: len as u32, device: Some(7), kind: MessageType::DData });
         }
         for len in 1..=MAX_ROUTED_TOPIC_BYTES + 8 {
-            let found = routes.get(&topic(len)).map(|r| r.node);
+            let found = routes.get(RouteKey::Topic(&topic(len))).map(|r| r.node);
             assert_eq!(found, (len <= MAX_ROUTED_TOPIC_BYTES).then_some(len as u32), "length {len}");
         }
-        assert!(routes.get("spBv1.0/g/DDATA/n/dx").is_none(), "a topic never routed");
+        assert!(routes.get(RouteKey::Topic("spBv1.0/g/DDATA/n/dx")).is_none(), "a topic never routed");
     }
 }

@@ -81,6 +81,7 @@ impl ReplaySession {
 /// `like` (entities are bound by index), marked all changed so every part is restyled.
 pub fn store_at(recording: &mut Recording, fresh_store: &dyn Fn() -> TwinStore, like: &TwinStore, at: Timestamp) -> (TwinStore, Option<String>) {
     let mut fresh = fresh_store();
+    fresh.reserve(like.len().saturating_sub(fresh.len()));
     for (_, twin) in like.twins() {
         if fresh.find(twin.id.as_str()).is_none() {
             fresh.declare(twin.id.as_str(), None, None);

@@ -47,6 +47,9 @@ pub struct Recording {
     /// Chunks below this were already asked of the disk ([`McapFile::prefetch`]): play asks
     /// for each once, not on every frame's step.
     prefetched_until: usize,
+    /// Twins in the last state a seek built: the next seek's store makes room for as many at
+    /// once (seeks in one recording build plants of about one size).
+    twins_last_built: usize,
 }
 
 impl Recording {
@@ -64,13 +67,13 @@ impl Recording {
     pub fn open_reporting(path: &Path, schemas: SchemaChoice, progress: &IndexProgress) -> Result<Self, McapError> {
         let mut file = McapFile::open(path)?;
         let index = SeekIndex::build_reporting(&mut file, index::DEFAULT_INTERVAL_NS, index::KEYFRAME_EVERY, &schemas, progress)?;
-        Ok(Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), chunks_read: 0, prefetched_until: 0 })
+        Ok(Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), chunks_read: 0, prefetched_until: 0, twins_last_built: 0 })
     }
 
     /// A recording from a file and an index built beside it (the DVR's segment being
     /// written): nothing is read until a seek.
     pub fn from_parts(file: McapFile, index: SeekIndex, schemas: SchemaChoice) -> Self {
-        Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), chunks_read: 0, prefetched_until: 0 }
+        Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), chunks_read: 0, prefetched_until: 0, twins_last_built: 0 }
     }
 
     /// Log times of the first and last message.
@@ -152,6 +155,7 @@ impl Recording {
     /// Returns how many messages were applied. Reading and decoding run on a second thread
     /// while this one applies.
     pub fn state_at(&mut self, store: &mut TwinStore, at: Timestamp) -> Result<usize, McapError> {
+        store.reserve(self.twins_last_built.saturating_sub(store.len()));
         let applied = pipeline::play(self, store, true, |this, decoding| {
             // The decoder of the last seek or play, started over: what its topics mean and
             // the names it interned are not built again for every entity.
@@ -163,6 +167,7 @@ impl Recording {
             result
         })?;
         store.mark_stale(at);
+        self.twins_last_built = store.len();
         Ok(applied)
     }
 

@@ -398,6 +398,16 @@ impl TwinStore {
         }
     }
 
+    /// Makes room for `additional` more twins at once. A store built in one go (a seek into
+    /// a plant of tens of thousands of twins) otherwise grows its table of twins a doubling
+    /// at a time, copying every twin each time.
+    pub fn reserve(&mut self, additional: usize) {
+        let additional = additional.min(self.config.max_twins.saturating_sub(self.twins.len()));
+        self.twins.reserve(additional);
+        self.changed_flag.reserve(additional);
+        self.index.reserve(additional);
+    }
+
     /// Adds the scene's local alarm rules (before any data arrives).
     pub fn with_alarm_rules(mut self, alarm_rules: AlarmRules) -> Self {
         self.alarm_rules = alarm_rules;

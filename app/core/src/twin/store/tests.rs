@@ -320,3 +320,16 @@ fn shared_ids_find_their_twin_in_every_store() {
     }
     assert_eq!((a.len(), b.len()), (50, 50), "no twin made twice");
 }
+
+#[test]
+fn room_made_at_once_holds_the_twins_without_moving_them() {
+    let mut store = TwinStore::new(StoreConfig { max_twins: 1_000, ..Default::default() }, RuleSet::default());
+    store.reserve(5_000);
+    assert!(store.twins.capacity() >= 1_000 && store.twins.capacity() < 5_000, "room for the cap, not past it: {}", store.twins.capacity());
+    let table = store.twins.as_ptr();
+    for i in 0..1_000 {
+        store.declare(&format!("pump{i}"), None, None);
+    }
+    assert!(std::ptr::eq(table, store.twins.as_ptr()), "no twin moved while the store filled");
+}
+

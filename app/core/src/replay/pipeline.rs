@@ -1,6 +1,7 @@
 //! Where a replay's decoded messages go: straight into the store, or, for a seek or a long
 //! step, in batches to the calling thread while a second thread reads and decodes, as live
-//! ingest splits the work. At scale the two halves take about as long as each other.
+//! ingest splits the work. At scale reading (decompressing and decoding) takes longer than
+//! applying, so the applying thread also empties the batches it hands back.
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -74,7 +75,7 @@ impl Decoding<'_> {
                 run.messages.clear();
             }
             Sink::Thread { sender, recycled } if run.messages.len() >= BATCH => {
-                let full = std::mem::replace(run, recycled.try_recv().map(DecodedRun::cleared).unwrap_or_default());
+                let full = std::mem::replace(run, recycled.try_recv().unwrap_or_default());
                 // Sending fails only if the applying thread is gone, and then nothing waits.
                 let _ = sender.send(full);
             }
@@ -113,7 +114,9 @@ where
         });
         for run in receiver.iter() {
             run.apply_to(store);
-            let _ = recycle.try_send(run);
+            // Emptied here: reading, decompressing and decoding take the reading thread
+            // longer than applying takes this one, so dropping the updates is this one's.
+            let _ = recycle.try_send(run.cleared());
         }
         reading.join()
     });

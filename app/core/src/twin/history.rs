@@ -4,8 +4,9 @@ use std::collections::VecDeque;
 
 use crate::time::Timestamp;
 
-/// Samples a history makes room for at its first.
-const FIRST_ROOM: usize = 4;
+/// Samples a history makes room for at its first: half a minute at 1 Hz, 512 bytes. A live
+/// property grows past it in its first minute; a seek's hold a few samples each.
+const FIRST_ROOM: usize = 32;
 
 /// The last `capacity` samples of one numeric signal, oldest first.
 #[derive(Debug, Clone)]
@@ -15,10 +16,10 @@ pub struct History {
 }
 
 impl History {
-    /// Room is made as samples come: a seek builds tens of thousands of histories holding a
-    /// few samples each, and room set aside for more is memory the kernel must first hand
-    /// over. With room for 64 each, page faults took about a third of a 20,000-signal seek's
-    /// applying thread.
+    /// Room is made as samples come, [`FIRST_ROOM`] at first: a seek builds tens of thousands
+    /// of histories holding a few samples each. With room for 64 made at once, a 20,000-signal
+    /// seek spent about a third of its work in page faults and the allocator (median about 30
+    /// ms; now about 20).
     pub fn with_capacity(capacity: usize) -> Self {
         History { samples: VecDeque::new(), capacity: capacity.max(1) }
     }

@@ -6,6 +6,7 @@
 //! `mcap` Python package) checks our files in the end-to-end tests.
 
 mod channels;
+mod chunk_indexes;
 mod format;
 mod lz4;
 mod reader;
@@ -35,6 +36,9 @@ pub fn repair(path: &Path) -> Result<RepairReport, McapError> {
         return Ok(RepairReport { messages: 0, chunks: source.chunks.len(), recovery: None });
     };
     let io = |source| McapError::Io { file: path.to_owned(), source };
+    // A writer killed mid-recording left its chunk indexes beside the file; the repaired
+    // file gets its own.
+    let _ = std::fs::remove_file(chunk_indexes::ChunkIndexes::path_beside(path));
     let temporary = path.with_extension("mcap.repairing");
     let mut writer = McapWriter::create(&temporary).map_err(io)?;
     writer.flush_every = std::time::Duration::MAX;

@@ -199,24 +199,35 @@ impl McapFile {
         if summary_start == 0 || summary_start >= len - FOOTER {
             return Ok(false);
         }
-        // The CRC covers the summary through the footer's fields before it: a damaged
-        // summary is not trusted, and the file is scanned instead.
-        if summary_crc != 0 {
-            let covered = self.read_at(summary_start, len - 12 - summary_start).map_err(|e| FormatError(e.to_string()))?;
-            if crc32fast::hash(&covered) != summary_crc {
-                return Ok(false);
-            }
-        }
         let end = if summary_offset_start == 0 { len - FOOTER } else { summary_offset_start };
         if end < summary_start || end > len - FOOTER {
             return Ok(false);
         }
-        let summary = self.read_at(summary_start, end.saturating_sub(summary_start)).map_err(|e| FormatError(e.to_string()))?;
-        let mut cursor = Cursor::new(&summary);
-        while cursor.remaining() > 0 {
-            let (opcode, body) = cursor.record()?;
-            let mut fields = Cursor::new(body);
-            match opcode {
+        // Read as a stream, in one pass: with thousands of channels the chunk indexes take
+        // hundreds of kilobytes per chunk (gigabytes for a long recording), never held whole.
+        // The CRC covers the summary through the footer's fields before it: a damaged summary
+        // is not trusted (what was parsed is dropped), and the file is scanned instead.
+        let io = |e: std::io::Error| FormatError(e.to_string());
+        self.file.seek(SeekFrom::Start(summary_start)).map_err(io)?;
+        let mut stream = std::io::BufReader::with_capacity(1 << 20, (&self.file).take(len - 12 - summary_start));
+        let mut crc = crc32fast::Hasher::new();
+        let mut position = summary_start;
+        let mut body = Vec::new();
+        while position < end {
+            let mut head = [0u8; 9];
+            stream.read_exact(&mut head).map_err(io)?;
+            let body_len = u64::from_le_bytes(head[1..9].try_into().expect("8 bytes"));
+            if (end - position).checked_sub(9).is_none_or(|room| body_len > room) {
+                return Err(FormatError(format!("a summary record at byte {position} claims {body_len} bytes, past the summary")));
+            }
+            body.clear();
+            body.resize(body_len as usize, 0);
+            stream.read_exact(&mut body).map_err(io)?;
+            crc.update(&head);
+            crc.update(&body);
+            position += 9 + body_len;
+            let mut fields = Cursor::new(&body);
+            match head[0] {
                 op::CHANNEL => {
                     let channel = parse_channel(&mut fields)?;
                     self.channels.insert(channel.id, channel);
@@ -229,6 +240,19 @@ impl McapFile {
                     self.chunks.push(ChunkInfo { start_time, end_time, offset, length, unchunked: false });
                 }
                 _ => {}
+            }
+        }
+        if summary_crc != 0 {
+            let mut block = vec![0u8; 1 << 16];
+            loop {
+                let read = stream.read(&mut block).map_err(io)?;
+                if read == 0 {
+                    break;
+                }
+                crc.update(&block[..read]);
+            }
+            if crc.finalize() != summary_crc {
+                return Ok(false);
             }
         }
         self.chunks.sort_by_key(|c| (c.start_time, c.offset));

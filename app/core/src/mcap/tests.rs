@@ -62,6 +62,42 @@ fn round_trip_keeps_topic_payload_qos_retain_and_time() {
     std::fs::remove_file(&path).unwrap();
 }
 
+/// The summary's chunk indexes (hundreds of kilobytes a chunk with thousands of channels)
+/// wait in a file beside the recording, not in the writer's memory, and go with the writer.
+#[test]
+fn chunk_indexes_wait_beside_the_recording_and_leave_nothing_behind() {
+    let path = temp("aside.mcap");
+    let aside = chunk_indexes::ChunkIndexes::path_beside(&path);
+    let mut writer = McapWriter::create(&path).unwrap();
+    (writer.chunk_size, writer.flush_every) = (64 << 20, std::time::Duration::MAX);
+    let mut set_aside = Vec::new();
+    for chunk in 0..3u64 {
+        for channel in 0..10_000u64 {
+            writer.write(&format!("te/device/d{channel}///m/"), LIVE, br#"{"v":1}"#, 1_000_000 + chunk * 100_000 + channel).unwrap();
+        }
+        writer.flush_chunk().unwrap();
+        set_aside.push(std::fs::metadata(&aside).map_or(0, |m| m.len()));
+    }
+    // 10 bytes per channel per chunk index, on disk as the recording goes.
+    assert!(set_aside[2] >= 200_000 && set_aside.windows(2).all(|w| w[0] < w[1]), "set aside as chunks close: {set_aside:?}");
+    writer.finish().unwrap();
+    assert!(!aside.exists(), "gone once the summary is written");
+    let mut file = McapFile::open(&path).unwrap();
+    assert!(file.recovery.is_none(), "the summary holds them (and its CRC checks)");
+    assert_eq!((file.chunks.len(), file.channels.len()), (3, 10_000));
+    assert_eq!(read_all(&mut file).len(), 30_000);
+    std::fs::remove_file(&path).unwrap();
+
+    let mut abandoned = McapWriter::create(&path).unwrap();
+    for channel in 0..10_000u64 {
+        abandoned.write(&format!("te/device/d{channel}///m/"), LIVE, b"{}", 1_000 + channel).unwrap();
+    }
+    abandoned.flush_chunk().unwrap();
+    drop(abandoned);
+    assert!(!aside.exists(), "a writer dropped unfinished takes them with it");
+    std::fs::remove_file(&path).unwrap();
+}
+
 #[test]
 fn a_crashed_recording_keeps_every_complete_chunk_and_repairs() {
     let path = temp("crashed.mcap");
@@ -69,7 +105,10 @@ fn a_crashed_recording_keeps_every_complete_chunk_and_repairs() {
     let mut file = McapFile::open(&path).unwrap();
     assert!(file.recovery.is_some());
     assert_eq!(read_all(&mut file), written);
+    let aside = chunk_indexes::ChunkIndexes::path_beside(&path);
+    assert!(aside.exists(), "a killed writer leaves its chunk indexes beside the file");
     let report = repair(&path).unwrap();
+    assert!(!aside.exists(), "repair clears them away");
     assert_eq!(report.messages, written.len() as u64);
     let mut repaired = McapFile::open(&path).unwrap();
     assert!(repaired.recovery.is_none(), "repair writes the summary");

@@ -1,5 +1,6 @@
 //! Writing MCAP: one channel per (topic, QoS, retain), messages in zstd chunks each followed by
-//! its message indexes, and a summary (channels, statistics, chunk indexes) at the end.
+//! its message indexes, and a summary (channels, statistics, chunk indexes) at the end. The
+//! chunk indexes wait on disk until then (see `chunk_indexes`).
 //!
 //! Crash safety: a chunk is written and flushed at least every [`McapWriter::flush_every`],
 //! so a recording cut by `kill -9` or power loss keeps everything up to the last chunk; the
@@ -11,6 +12,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::chunk_indexes::ChunkIndexes;
 use super::format::{Fields, MAGIC, op, put_record};
 use super::reader::{ChannelInfo, ChunkInfo};
 
@@ -19,17 +21,6 @@ use super::reader::{ChannelInfo, ChunkInfo};
 pub struct Delivery {
     pub qos: u8,
     pub retain: bool,
-}
-
-struct ChunkIndexEntry {
-    start: u64,
-    end: u64,
-    offset: u64,
-    length: u64,
-    index_offsets: Vec<(u16, u64)>,
-    index_length: u64,
-    compressed: u64,
-    uncompressed: u64,
 }
 
 /// Counters for progress lines.
@@ -72,7 +63,8 @@ pub struct McapWriter {
     chunk_end: u64,
     chunk_indexes: BTreeMap<u16, Vec<(u64, u64)>>,
     chunk_opened: Option<Instant>,
-    chunk_index: Vec<ChunkIndexEntry>,
+    /// The summary's chunk indexes, set aside on disk until the end.
+    chunk_index: ChunkIndexes,
     first_time: Option<u64>,
     last_time: u64,
     messages: u64,
@@ -102,7 +94,7 @@ impl McapWriter {
             chunk_end: 0,
             chunk_indexes: BTreeMap::new(),
             chunk_opened: None,
-            chunk_index: Vec::new(),
+            chunk_index: ChunkIndexes::beside(path),
             first_time: None,
             last_time: 0,
             messages: 0,
@@ -122,7 +114,7 @@ impl McapWriter {
         WriterStats {
             messages: self.messages,
             bytes_written: self.position,
-            chunks: self.chunk_index.len() as u64,
+            chunks: self.chunk_index.len(),
             channels: self.channel_records.len() as u64,
             refused_messages: self.refused_messages,
         }
@@ -234,7 +226,8 @@ impl McapWriter {
         self.emit(op::CHUNK, &body.0)?;
         let chunk_length = self.position - chunk_offset;
         let index_start = self.position;
-        let mut index_offsets = Vec::new();
+        // Where each channel's message index lies, for the chunk's index in the summary.
+        let mut offsets = Fields::default();
         for (channel, entries) in std::mem::take(&mut self.chunk_indexes) {
             let mut records = Fields::default();
             for (time, offset) in &entries {
@@ -242,23 +235,25 @@ impl McapWriter {
             }
             let mut index = Fields::default();
             index.u16(channel).bytes_u32(&records.0);
-            index_offsets.push((channel, self.position));
+            offsets.u16(channel).u64(self.position);
             self.emit(op::MESSAGE_INDEX, &index.0)?;
         }
         if self.keep_flushed {
             let info = ChunkInfo { start_time: start, end_time: self.chunk_end, offset: chunk_offset, length: chunk_length, unchunked: false };
             self.flushed.push((info, self.chunk.clone()));
         }
-        self.chunk_index.push(ChunkIndexEntry {
-            start,
-            end: self.chunk_end,
-            offset: chunk_offset,
-            length: chunk_length,
-            index_offsets,
-            index_length: self.position - index_start,
-            compressed: compressed.len() as u64,
-            uncompressed: self.chunk.len() as u64,
-        });
+        let mut entry = Fields::default();
+        entry
+            .u64(start)
+            .u64(self.chunk_end)
+            .u64(chunk_offset)
+            .u64(chunk_length)
+            .bytes_u32(&offsets.0)
+            .u64(self.position - index_start)
+            .string("zstd")
+            .u64(compressed.len() as u64)
+            .u64(self.chunk.len() as u64);
+        self.chunk_index.push(&entry.0)?;
         self.chunk.clear();
         self.chunk_start = u64::MAX;
         self.chunk_end = 0;
@@ -303,23 +298,7 @@ impl McapWriter {
         self.emit(op::STATISTICS, &statistics.0)?;
         let statistics_length = self.position - statistics_start;
         let chunk_indexes_start = self.position;
-        for entry in std::mem::take(&mut self.chunk_index) {
-            let mut offsets = Fields::default();
-            for (channel, offset) in &entry.index_offsets {
-                offsets.u16(*channel).u64(*offset);
-            }
-            let mut body = Fields::default();
-            body.u64(entry.start)
-                .u64(entry.end)
-                .u64(entry.offset)
-                .u64(entry.length)
-                .bytes_u32(&offsets.0)
-                .u64(entry.index_length)
-                .string("zstd")
-                .u64(entry.compressed)
-                .u64(entry.uncompressed);
-            self.emit(op::CHUNK_INDEX, &body.0)?;
-        }
+        self.position += self.chunk_index.copy_into(&mut self.out, self.summary_crc.as_mut())?;
         let chunk_indexes_length = self.position - chunk_indexes_start;
         let summary_offset_start = self.position;
         for (group, start, length) in [

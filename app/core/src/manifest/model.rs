@@ -69,11 +69,15 @@ const MAX_DEPTH: usize = 256;
 /// buffers are present and long enough for their views.
 pub fn read_model(path: &Path) -> Result<ModelTree, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
-    let gltf = gltf::Gltf::from_slice(&bytes).map_err(|e| match e.to_string() {
+    check_glb_header(&bytes)?;
+    let describe = |e: gltf::Error| match e.to_string() {
         // Compressed geometry is not decoded here; say so plainly.
         text if text.contains("Unsupported extension") => format!("{} (compressed meshes, Draco or meshopt, are not supported: export without compression)", text.trim_end_matches(';')),
         text => format!("not a valid glTF 2.0 file: {text}"),
-    })?;
+    };
+    let gltf::Gltf { document, blob } = gltf::Gltf::from_slice_without_validation(&bytes).map_err(describe)?;
+    check_position_accessors(document.as_json())?;
+    let gltf = gltf::Gltf { document: gltf::Document::from_json(document.into_json()).map_err(describe)?, blob };
     let external_bytes = check_buffers(&gltf, path)?;
     let document = &gltf.document;
     let scene = document
@@ -91,6 +95,34 @@ pub fn read_model(path: &Path) -> Result<ModelTree, String> {
         visit(node, None, 0, &mut tree, &mut on_path, &mut seen)?;
     }
     Ok(tree)
+}
+
+/// A binary glTF's header must count at least itself: the `gltf` crate subtracts its 12 bytes
+/// from the declared length unchecked (an overflow panic where overflow is checked).
+fn check_glb_header(bytes: &[u8]) -> Result<(), String> {
+    const HEADER_BYTES: u32 = 12;
+    if let Some(length) = bytes.strip_prefix(b"glTF").and_then(|rest| rest.get(4..8)).map(|l| u32::from_le_bytes(l.try_into().expect("4 bytes")))
+        && length < HEADER_BYTES
+    {
+        return Err(format!("not a valid glTF 2.0 file: its GLB header declares {length} bytes, less than the {HEADER_BYTES}-byte header itself"));
+    }
+    Ok(())
+}
+
+/// Every primitive's `POSITION` names an accessor that exists: the `gltf` crate's validation
+/// reads that accessor before checking the index (an index out of bounds panics).
+fn check_position_accessors(root: &gltf::json::Root) -> Result<(), String> {
+    let position = gltf::json::validation::Checked::Valid(gltf::json::mesh::Semantic::Positions);
+    for (m, mesh) in root.meshes.iter().enumerate() {
+        for (p, primitive) in mesh.primitives.iter().enumerate() {
+            if let Some(accessor) = primitive.attributes.get(&position)
+                && accessor.value() >= root.accessors.len()
+            {
+                return Err(format!("not a valid glTF 2.0 file: mesh {m}, primitive {p}: POSITION names accessor {}, and there are {}", accessor.value(), root.accessors.len()));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn visit(node: gltf::Node<'_>, parent: Option<usize>, depth: usize, tree: &mut ModelTree, on_path: &mut HashSet<usize>, seen: &mut HashSet<usize>) -> Result<(), String> {
@@ -300,6 +332,19 @@ mod tests {
         for cut in (0..glb.len()).step_by(97) {
             std::fs::write(dir.join("cut.glb"), &glb[..cut]).unwrap();
             assert!(read_model(&dir.join("cut.glb")).is_err(), "cut at {cut}");
+        }
+        // A POSITION naming an accessor that does not exist (found by the long mutation run).
+        let missing = serde_json::json!({ "asset": { "version": "2.0" }, "scenes": [{ "nodes": [0] }], "nodes": [{ "mesh": 0 }], "meshes": [{ "primitives": [{ "attributes": { "POSITION": 0 } }] }] });
+        std::fs::write(dir.join("model.gltf"), missing.to_string()).unwrap();
+        let error = read_model(&dir.join("model.gltf")).unwrap_err();
+        assert!(error.contains("POSITION names accessor 0, and there are 0"), "{error}");
+        // A GLB header declaring fewer bytes than itself (found by the long mutation run).
+        for declared in [0u32, 11] {
+            let mut short = glb.clone();
+            short[8..12].copy_from_slice(&declared.to_le_bytes());
+            std::fs::write(dir.join("short.glb"), &short).unwrap();
+            let error = read_model(&dir.join("short.glb")).unwrap_err();
+            assert!(error.contains(&format!("declares {declared} bytes")), "{error}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -61,10 +61,11 @@ pub struct McapWriter {
     chunk: Vec<u8>,
     chunk_start: u64,
     chunk_end: u64,
-    chunk_indexes: BTreeMap<u16, Vec<(u64, u64)>>,
+    /// The open chunk's message indexes: each channel's (log time, offset) pairs.
+    message_indexes: BTreeMap<u16, Vec<(u64, u64)>>,
     chunk_opened: Option<Instant>,
     /// The summary's chunk indexes, set aside on disk until the end.
-    chunk_index: ChunkIndexes,
+    chunk_indexes: ChunkIndexes,
     first_time: Option<u64>,
     last_time: u64,
     messages: u64,
@@ -92,9 +93,9 @@ impl McapWriter {
             chunk: Vec::with_capacity(1 << 20),
             chunk_start: u64::MAX,
             chunk_end: 0,
-            chunk_indexes: BTreeMap::new(),
+            message_indexes: BTreeMap::new(),
             chunk_opened: None,
-            chunk_index: ChunkIndexes::beside(path),
+            chunk_indexes: ChunkIndexes::beside(path),
             first_time: None,
             last_time: 0,
             messages: 0,
@@ -114,7 +115,7 @@ impl McapWriter {
         WriterStats {
             messages: self.messages,
             bytes_written: self.position,
-            chunks: self.chunk_index.len(),
+            chunks: self.chunk_indexes.len(),
             channels: self.channel_records.len() as u64,
             refused_messages: self.refused_messages,
         }
@@ -170,7 +171,7 @@ impl McapWriter {
         self.chunk.extend_from_slice(&log_time.to_le_bytes());
         self.chunk.extend_from_slice(&log_time.to_le_bytes());
         self.chunk.extend_from_slice(payload);
-        self.chunk_indexes.entry(channel).or_default().push((log_time, offset));
+        self.message_indexes.entry(channel).or_default().push((log_time, offset));
         self.chunk_start = self.chunk_start.min(log_time);
         self.chunk_end = self.chunk_end.max(log_time);
         self.first_time.get_or_insert(log_time);
@@ -228,7 +229,7 @@ impl McapWriter {
         let index_start = self.position;
         // Where each channel's message index lies, for the chunk's index in the summary.
         let mut offsets = Fields::default();
-        for (channel, entries) in std::mem::take(&mut self.chunk_indexes) {
+        for (channel, entries) in std::mem::take(&mut self.message_indexes) {
             let mut records = Fields::default();
             for (time, offset) in &entries {
                 records.u64(*time).u64(*offset);
@@ -253,7 +254,7 @@ impl McapWriter {
             .string("zstd")
             .u64(compressed.len() as u64)
             .u64(self.chunk.len() as u64);
-        self.chunk_index.push(&entry.0)?;
+        self.chunk_indexes.push(&entry.0)?;
         self.chunk.clear();
         self.chunk_start = u64::MAX;
         self.chunk_end = 0;
@@ -291,14 +292,14 @@ impl McapWriter {
             .u32(self.channel_counts.len() as u32)
             .u32(0)
             .u32(0)
-            .u32(self.chunk_index.len() as u32)
+            .u32(self.chunk_indexes.len() as u32)
             .u64(self.first_time.unwrap_or(0))
             .u64(self.last_time)
             .bytes_u32(&counts.0);
         self.emit(op::STATISTICS, &statistics.0)?;
         let statistics_length = self.position - statistics_start;
         let chunk_indexes_start = self.position;
-        self.position += self.chunk_index.copy_into(&mut self.out, self.summary_crc.as_mut())?;
+        self.position += self.chunk_indexes.copy_into(&mut self.out, self.summary_crc.as_mut())?;
         let chunk_indexes_length = self.position - chunk_indexes_start;
         let summary_offset_start = self.position;
         for (group, start, length) in [

@@ -1,12 +1,13 @@
 //! The seek index: checkpoints of the messages that determine the twin state.
 
-use foldhash::HashMap;
 use std::sync::Arc;
 
 use crate::TwinUpdate;
 use crate::mcap::{McapError, McapFile, for_each_message};
 use crate::schema::{Decoded, TopicSchema};
 use crate::schema::combined::SchemaChoice;
+
+use super::keys::Keys;
 
 /// Checkpoints every 5 s of log time, or sooner (see [`MAX_INTERVAL_MESSAGES`]): a seek
 /// replays at most that much traffic.
@@ -312,7 +313,7 @@ pub struct IndexBuilder {
     schema: crate::schema::combined::CombinedSchema,
     updates: Vec<TwinUpdate>,
     /// What decides the state: per channel, and per property on measurement channels.
-    keys: HashMap<(u16, Option<Arc<str>>), u32>,
+    keys: Keys,
     latest: Latest,
     checkpoints: Vec<Checkpoint>,
     keyframes: Vec<Vec<MessageNumber>>,
@@ -336,7 +337,7 @@ impl IndexBuilder {
         IndexBuilder {
             schema: schemas.build(),
             updates: Vec::new(),
-            keys: HashMap::default(),
+            keys: Keys::default(),
             latest: Latest::default(),
             checkpoints: Vec::new(),
             keyframes: Vec::new(),
@@ -423,11 +424,7 @@ impl IndexBuilder {
         }
         self.updates.clear();
         let (keys, latest) = (&mut self.keys, &mut self.latest);
-        let mut decides = |property: Option<Arc<str>>| {
-            let next_key = keys.len() as u32;
-            let key = *keys.entry((channel_id, property)).or_insert(next_key);
-            latest.set(key, number);
-        };
+        let mut decides = |property: Option<&Arc<str>>| latest.set(keys.key(channel_id, property), number);
         match self.schema.decode_keyed(channel_id, &channel.topic, payload, super::timestamp_of(log_time), &mut self.updates) {
             Ok(Decoded::Updates(_)) => {
                 let mut measured = false;
@@ -437,14 +434,14 @@ impl IndexBuilder {
                         // each of them until a later one sets it again.
                         TwinUpdate::Measurement { name, .. } | TwinUpdate::Fragment { name, .. } | TwinUpdate::Unit { name, .. } => {
                             measured = true;
-                            decides(Some(name.clone()));
+                            decides(Some(name));
                         }
                         // An alarm's last transition decides it (in a JSON source it shares
                         // its message with values).
                         TwinUpdate::AlarmRaised { alarm_type, .. } | TwinUpdate::AlarmCleared { alarm_type, .. } => {
                             self.alarm_transitions.push((log_time, matches!(update, TwinUpdate::AlarmRaised { .. })));
                             measured = true;
-                            decides(Some(format!("\0alarm {alarm_type}").into()));
+                            decides(Some(&format!("\0alarm {alarm_type}").into()));
                         }
                         _ => {}
                     }

@@ -9,6 +9,7 @@
 //! is the size of the plant plus the checkpoint interval, wherever `t` is in the file.
 
 mod index;
+mod keys;
 mod pipeline;
 
 use std::collections::HashMap;

@@ -20,8 +20,10 @@ pub(super) struct Keys {
 
 #[derive(Default)]
 struct ChannelKeys {
-    listed: Vec<(Option<Arc<str>>, u32)>,
-    hashed: Option<foldhash::HashMap<Option<Arc<str>>, u32>>,
+    /// The channel as a whole (a message that sets no property).
+    whole: Option<u32>,
+    listed: Vec<(Arc<str>, u32)>,
+    hashed: Option<foldhash::HashMap<Arc<str>, u32>>,
 }
 
 impl Keys {
@@ -33,25 +35,29 @@ impl Keys {
             self.by_channel.resize_with(c + 1, ChannelKeys::default);
         }
         let keys = &mut self.by_channel[c];
-        let found = match &keys.hashed {
-            Some(hashed) => hashed.get(&property.cloned()).copied(),
-            None => keys.listed.iter().find(|(name, _)| name.as_ref() == property).map(|(_, key)| *key),
+        let count = &mut self.count;
+        let mut next = || {
+            *count += 1;
+            *count - 1
         };
-        if let Some(key) = found {
+        let Some(name) = property else {
+            return *keys.whole.get_or_insert_with(next);
+        };
+        if let Some(hashed) = &mut keys.hashed {
+            if let Some(key) = hashed.get(&**name) {
+                return *key;
+            }
+            let key = next();
+            hashed.insert(name.clone(), key);
             return key;
         }
-        let key = self.count;
-        self.count += 1;
-        match &mut keys.hashed {
-            Some(hashed) => {
-                hashed.insert(property.cloned(), key);
-            }
-            None => {
-                keys.listed.push((property.cloned(), key));
-                if keys.listed.len() > LISTED_PROPERTIES {
-                    keys.hashed = Some(std::mem::take(&mut keys.listed).into_iter().collect());
-                }
-            }
+        if let Some((_, key)) = keys.listed.iter().find(|(listed, _)| listed == name) {
+            return *key;
+        }
+        let key = next();
+        keys.listed.push((name.clone(), key));
+        if keys.listed.len() > LISTED_PROPERTIES {
+            keys.hashed = Some(std::mem::take(&mut keys.listed).into_iter().collect());
         }
         key
     }

@@ -392,7 +392,9 @@ impl Shot {
 /// Runs the viewer at 1280×720 under Xvfb and lavapipe with `args`, saves `name`.png in the
 /// test output, and reads it back. `None` (after saying why) where no display can be had.
 fn screenshot(name: &str, args: &[&str]) -> Option<Shot> {
-    let Some(wrapper) = display_wrapper() else {
+    // `--offscreen` draws into an image: no display at all (as on a GPU server).
+    let offscreen = args.contains(&"--offscreen");
+    let Some(wrapper) = display_wrapper().map(|wrapper| if offscreen { Vec::new() } else { wrapper }) else {
         assert!(std::env::var_os("TWINSCOPE_REQUIRE_SCREENSHOT").is_none(), "no DISPLAY and no xvfb-run, but a screenshot is required");
         eprintln!("SKIPPED: no DISPLAY and no xvfb-run (apt-get install xvfb mesa-vulkan-drivers)");
         return None;
@@ -405,6 +407,9 @@ fn screenshot(name: &str, args: &[&str]) -> Option<Shot> {
     let mut command = std::process::Command::new(wrapper.first().map_or(binary, String::as_str));
     if !wrapper.is_empty() {
         command.args(&wrapper[1..]).arg(binary);
+    }
+    if offscreen {
+        command.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");
     }
     let lavapipe = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
     if std::env::var_os("VK_DRIVER_FILES").is_none() && std::path::Path::new(lavapipe).exists() {
@@ -485,6 +490,22 @@ fn screenshot_x_ray_keeps_the_focus_and_turns_the_rest_to_glass() {
     assert!(brightness(focused) > 400, "line 2 keeps its light model colours: {focused:?}; see {path}");
     assert!(brightness(glass) * 2 < brightness(focused), "line 1 is faint glass: {glass:?} against {focused:?}; see {path}");
     assert!(glass[2] > glass[0], "glass is tinted blue: {glass:?}; see {path}");
+    eprintln!("screenshot checked: {path}");
+}
+
+/// With no display at all, `--offscreen` draws the plant and the panels into an image of the
+/// window's size (the GPU-server soak runs this way).
+#[test]
+fn offscreen_draws_the_plant_and_the_panels_with_no_display() {
+    let Some(shot) = screenshot("demo-plant-offscreen", &["--offscreen", "--select", "line2-pump1", "--exit-after", "20s"]) else { return };
+    let path = shot.path.display();
+    let (x, y, _) = shot.at("line1-tank1");
+    let tank = shot.average(x, y);
+    assert!(tank.iter().sum::<u32>() > 300, "line1-tank1 at ({x},{y}) is drawn in the model's light colours: {tank:?}; see {path}");
+    // The status bar's text along the bottom: many colours where the 3D view alone would
+    // leave the plain background.
+    let status_bar: std::collections::HashSet<[u8; 3]> = (700..720).flat_map(|y| (0..1280).map(move |x| (x, y))).map(|(x, y)| shot.pixel(x, y)).collect();
+    assert!(status_bar.len() > 20, "no status bar drawn ({} colours in the bottom rows); see {path}", status_bar.len());
     eprintln!("screenshot checked: {path}");
 }
 

@@ -123,7 +123,11 @@ fn capture_and_exit(
             Some(path) => {
                 write_placements(&placement, path);
                 let path = path.clone();
-                commands.spawn(Screenshot::primary_window()).observe(move |captured: On<ScreenshotCaptured>, mut commands: Commands| {
+                let screenshot = match &placement.offscreen {
+                    Some(target) => Screenshot::image(target.image.clone()),
+                    None => Screenshot::primary_window(),
+                };
+                commands.spawn(screenshot).observe(move |captured: On<ScreenshotCaptured>, mut commands: Commands| {
                     save_png(&captured.image, &path);
                     commands.insert_resource(ScreenshotWritten);
                 });
@@ -201,6 +205,7 @@ struct TwinPlacement<'w, 's> {
     twins: Query<'w, 's, (&'static BoundTwin, &'static TwinMeshes, Option<&'static GltfNodeIndex>)>,
     boxes: Query<'w, 's, (&'static Aabb, &'static GlobalTransform)>,
     state: Option<Res<'w, TwinState>>,
+    offscreen: Option<Res<'w, crate::offscreen::OffscreenTarget>>,
 }
 
 fn write_placements(placement: &TwinPlacement, screenshot: &Path) {

@@ -32,6 +32,7 @@ pub mod focus;
 pub mod headless;
 pub mod materials;
 pub mod model_load;
+pub mod offscreen;
 pub mod opening;
 pub mod recording;
 pub mod replay;

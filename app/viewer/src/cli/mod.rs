@@ -112,6 +112,10 @@ pub struct ViewArgs {
     /// Monado, SteamVR or the headset's own; exits with an error when none starts a session).
     #[arg(long)]
     pub xr: bool,
+    /// Draw into an offscreen image of --window-size instead of a window, as fast as the
+    /// machine allows: for a GPU with no display (the soak benchmark); --screenshot saves it.
+    #[arg(long, conflicts_with = "xr")]
+    pub offscreen: bool,
     /// With --xr: start the walkthrough standing in front of this twin (by id), facing it.
     #[arg(long, requires = "xr", value_name = "TWIN")]
     pub start_at: Option<String>,

@@ -9,7 +9,7 @@ use bevy::asset::AssetMetaCheck;
 use bevy::log::LogPlugin;
 use bevy::picking::mesh_picking::MeshPickingPlugin;
 use bevy::prelude::*;
-use bevy::window::WindowResolution;
+use bevy::window::{ExitCondition, WindowResolution};
 use twinscope::capture::CaptureRequest;
 use twinscope::dvr::Dvr;
 use twinscope::sync::StoreTemplate;
@@ -159,16 +159,26 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
     if args.xr {
         add_headset_plugins(&mut app, plugins, args)?;
     } else {
-        app.add_plugins(plugins.set(WindowPlugin {
-            primary_window: Some(Window {
-                title,
-                resolution: WindowResolution::new(args.window_size.0, args.window_size.1),
+        if args.offscreen {
+            app.add_plugins(
+                plugins
+                    .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, close_when_requested: false, ..default() })
+                    .disable::<bevy::winit::WinitPlugin>(),
+            )
+            .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO))
+            .add_plugins(twinscope::offscreen::OffscreenPlugin { size: UVec2::new(args.window_size.0, args.window_size.1) });
+        } else {
+            app.add_plugins(plugins.set(WindowPlugin {
+                primary_window: Some(Window {
+                    title,
+                    resolution: WindowResolution::new(args.window_size.0, args.window_size.1),
+                    ..default()
+                }),
                 ..default()
-            }),
-            ..default()
-        }))
-        .add_plugins((MeshPickingPlugin, TwinscopePlugins))
-        .insert_resource(CaptureRequest { screenshot: args.screenshot.clone(), exit_after: args.exit_after });
+            }));
+        }
+        app.add_plugins((MeshPickingPlugin, TwinscopePlugins))
+            .insert_resource(CaptureRequest { screenshot: args.screenshot.clone(), exit_after: args.exit_after });
     }
     app.insert_resource(TwinState { store });
     if let Some(scene) = scene {
@@ -210,7 +220,6 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
 /// to a desktop renderer when no runtime can be used; headset mode refuses that with one
 /// line saying why.
 fn add_headset_plugins(app: &mut App, plugins: bevy::app::PluginGroupBuilder, args: &ViewArgs) -> anyhow::Result<()> {
-    use bevy::window::ExitCondition;
     use bevy_mod_xr::session::XrState;
     let plugins = plugins
         .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, close_when_requested: false, ..default() })

@@ -107,6 +107,9 @@ fn capture_and_exit(
     }
     let finish = |code: AppExit, exit: &mut MessageWriter<AppExit>| {
         print_summary(&frames, rate.as_deref(), now);
+        if let Some(state) = &placement.state {
+            print_history_fill(&state.store);
+        }
         if let Some(cost) = &ui_cost {
             print_ui_cost(cost);
         }
@@ -168,21 +171,29 @@ fn print_summary(frames: &FrameTimes, rate: Option<&IngestRate>, elapsed: f64) {
         pick(1.0),
         messages as f64 / elapsed.max(1e-3)
     );
-    if let (Some(first), Some(last)) = (frames.resident.first(), frames.resident.last()) {
+    if !frames.resident.is_empty() {
+        // Every tenth of the run, so a slow climb shows apart from a step at the start.
         let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
-        let middle = frames.resident[frames.resident.len() / 2];
+        let last = frames.resident.len() - 1;
+        let mut points: Vec<usize> = (0..=10).map(|tenth| tenth * last / 10).collect();
+        points.dedup();
+        let samples: Vec<String> = points.iter().map(|&i| format!("{:.0} MiB at {:.0} s", mib(frames.resident[i].1), frames.resident[i].0)).collect();
         let max = frames.resident.iter().map(|(_, b)| *b).max().unwrap_or(0);
-        println!(
-            "memory: resident {:.0} MiB at {:.0} s, {:.0} MiB at {:.0} s, {:.0} MiB at {:.0} s (max {:.0} MiB)",
-            mib(first.1),
-            first.0,
-            mib(middle.1),
-            middle.0,
-            mib(last.1),
-            last.0,
-            mib(max)
-        );
+        println!("memory: resident {} (max {:.0} MiB)", samples.join(", "), mib(max));
     }
+}
+
+/// How full the trend histories are: they are most of a live session's memory, and it levels
+/// off once they are full (values merged while the viewer is behind fill them more slowly).
+fn print_history_fill(store: &twinscope_core::twin::TwinStore) {
+    let (mut properties, mut held, mut room) = (0usize, 0usize, 0usize);
+    for property in store.twins().flat_map(|(_, twin)| &twin.properties) {
+        properties += 1;
+        held += property.history.len();
+        room += property.history.capacity();
+    }
+    let full = if room == 0 { 100.0 } else { held as f64 * 100.0 / room as f64 };
+    println!("histories: {properties} properties hold {held} samples of {room} ({full:.0}% full)");
 }
 
 fn print_ui_cost(cost: &crate::ui::UiCost) {

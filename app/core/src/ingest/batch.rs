@@ -6,6 +6,11 @@
 //! is then the MQTT thread's work, not the viewer's main thread's, and the shared names'
 //! counts, which the producer raises for every value, are lowered on the same thread rather
 //! than on another core. Replay's reading thread does the same.
+//!
+//! Only a few buffers of a batch's usual size are kept. A consumer that fell behind drains up to
+//! the whole channel at once, and a backlog's merged batch can grow far past a batch's size:
+//! keeping every such buffer would hold the memory of the session's longest stall until it
+//! ends (a 10-minute soak's resident memory crept up that way after every stall).
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
@@ -54,6 +59,13 @@ pub struct BatchSender {
 /// Batches in flight before the producer starts coalescing (the consumer is behind).
 pub const CHANNEL_CAPACITY: usize = 1024;
 
+/// Buffers kept for reuse: enough for the batches of a few slow frames.
+pub const RECYCLED_BUFFERS: usize = 32;
+
+/// A buffer with room for more updates than this (a batch is closed at 8,192: a backlog's
+/// merged batch grows past it) is let go rather than kept.
+pub const RECYCLED_MAX_UPDATES: usize = 8192;
+
 pub fn batch_channel() -> (BatchSender, BatchReceiver) {
     batch_channel_with_capacity(CHANNEL_CAPACITY)
 }
@@ -62,7 +74,7 @@ pub fn batch_channel() -> (BatchSender, BatchReceiver) {
 pub fn batch_channel_with_capacity(capacity: usize) -> (BatchSender, BatchReceiver) {
     let capacity = capacity.max(1);
     let (batches_tx, batches_rx) = crossbeam_channel::bounded(capacity);
-    let (recycle_tx, recycle_rx) = crossbeam_channel::bounded(capacity);
+    let (recycle_tx, recycle_rx) = crossbeam_channel::bounded(capacity.min(RECYCLED_BUFFERS));
     (BatchSender { batches: batches_tx, recycle: recycle_rx }, BatchReceiver { batches: batches_rx, recycle: recycle_tx })
 }
 
@@ -114,7 +126,7 @@ impl BatchReceiver {
                 Ok(batch) => {
                     apply(&batch);
                     count += 1;
-                    let _ = self.recycle.try_send(batch.updates);
+                    self.recycle(batch.updates);
                 }
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return count,
             }
@@ -126,9 +138,12 @@ impl BatchReceiver {
         self.batches.recv_timeout(timeout).ok()
     }
 
-    /// Hands a consumed buffer back to the producer.
+    /// Hands a consumed buffer back to the producer, unless enough are waiting there or it
+    /// grew too large to keep (then it is dropped here).
     pub fn recycle(&self, updates: Vec<TwinUpdate>) {
-        let _ = self.recycle.try_send(updates);
+        if updates.capacity() <= RECYCLED_MAX_UPDATES {
+            let _ = self.recycle.try_send(updates);
+        }
     }
 }
 
@@ -150,6 +165,31 @@ mod tests {
         let reused = tx.buffer();
         assert!(reused.is_empty());
         assert_eq!((reused.capacity(), reused.as_ptr()), (capacity, pointer));
+    }
+
+    fn health() -> TwinUpdate {
+        TwinUpdate::Health { twin: "a".into(), up: true, time: Timestamp(0) }
+    }
+
+    /// After a stall the consumer drains a full channel: only a few of those buffers are
+    /// kept, and none that grew past a batch's size.
+    #[test]
+    fn a_few_buffers_of_a_batch_size_are_kept_and_no_more() {
+        let (tx, rx) = batch_channel();
+        for _ in 0..CHANNEL_CAPACITY {
+            let mut buffer = Vec::with_capacity(1000);
+            buffer.push(health());
+            tx.send(UpdateBatch::new(Timestamp(1), buffer)).unwrap();
+        }
+        assert_eq!(rx.drain(|_| {}), CHANNEL_CAPACITY);
+        let kept = (0..CHANNEL_CAPACITY).map(|_| tx.buffer()).filter(|b| b.capacity() >= 1000).count();
+        assert_eq!(kept, RECYCLED_BUFFERS);
+
+        let mut merged = Vec::with_capacity(RECYCLED_MAX_UPDATES + 1);
+        merged.push(health());
+        tx.send(UpdateBatch::new(Timestamp(2), merged)).unwrap();
+        assert_eq!(rx.drain(|_| {}), 1);
+        assert!(tx.buffer().capacity() <= RECYCLED_MAX_UPDATES, "an oversized buffer is not kept");
     }
 
     #[test]

@@ -62,9 +62,12 @@ pub const CHANNEL_CAPACITY: usize = 1024;
 /// Buffers kept for reuse: enough for the batches of a few slow frames.
 pub const RECYCLED_BUFFERS: usize = 32;
 
-/// A buffer with room for more updates than this (a batch is closed at 8,192: a backlog's
-/// merged batch grows past it) is let go rather than kept.
-pub const RECYCLED_MAX_UPDATES: usize = 8192;
+/// Updates at which the live client closes a batch (its default `max_batch`).
+pub const MAX_BATCH_UPDATES: usize = 8192;
+
+/// A buffer with room for more updates than a batch closes at (a backlog's merged batch grows
+/// past it) is let go rather than kept.
+pub const RECYCLED_MAX_UPDATES: usize = MAX_BATCH_UPDATES;
 
 pub fn batch_channel() -> (BatchSender, BatchReceiver) {
     batch_channel_with_capacity(CHANNEL_CAPACITY)

@@ -50,7 +50,7 @@ impl IngestConfig {
             connection: connection.into(),
             helper_role: None,
             batch_interval: Duration::from_millis(8),
-            max_batch: 8192,
+            max_batch: super::batch::MAX_BATCH_UPDATES,
             max_backoff: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(10),
             keep_alive: Duration::from_secs(10),

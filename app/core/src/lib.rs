@@ -21,6 +21,7 @@ pub mod ingest;
 pub mod manifest;
 pub mod record;
 pub mod mcap;
+mod prefetch;
 #[cfg(test)]
 pub(crate) mod mutate;
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::demo::PlantLayout;
 use crate::rules::RuleSet;
-use crate::schema::TopicSchema;
+use crate::schema::{TopicSchema, look_ahead};
 use crate::schema::thin_edge::ThinEdgeSchema;
 use crate::time::Timestamp;
 use crate::twin::{StoreConfig, TwinStore};
@@ -150,7 +150,8 @@ pub(crate) fn pipelined_ingest(schema: Box<dyn crate::schema::TopicSchema>, warm
         }
         store.len()
     });
-    for (topic, payload) in messages {
+    for (i, (topic, payload)) in messages.iter().enumerate() {
+        look_ahead(|topic, stage| sink.look_ahead(topic, stage), |k| messages.get(i + k).map(|m| m.0.as_str()));
         sink.handle(topic, payload, now);
     }
     sink.flush();

@@ -87,6 +87,9 @@ pub trait MessageHandler: 'static {
         QoS::AtMostOnce
     }
     fn handle(&mut self, topic: &str, payload: &[u8], qos: u8, retain: bool, received: Timestamp);
+    /// A message on `topic` is handled soon (see [`crate::schema::look_ahead`]): a handler
+    /// that decodes may start loading what decoding it will read.
+    fn look_ahead(&self, _topic: &str, _stage: crate::schema::LookAhead) {}
     /// Connected (again) and subscribed: retained messages follow.
     fn connected(&mut self) {}
     /// Called every `batch_interval`, for time-based flushing.
@@ -109,6 +112,18 @@ pub trait MessageHandler: 'static {
     fn take_publishes(&mut self) -> Vec<SchemaPublish> {
         Vec::new()
     }
+}
+
+/// The topic of the `k`th message (counting from 1) among the events the event loop has read
+/// but not handed out yet.
+fn queued_topic(events: &std::collections::VecDeque<Event>, k: usize) -> Option<&str> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            Event::Incoming(Packet::Publish(publish)) => Some(publish.topic.as_str()),
+            _ => None,
+        })
+        .nth(k.checked_sub(1)?)
 }
 
 fn qos_of(level: u8) -> QoS {
@@ -235,6 +250,9 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
                         let mut handler = handler.borrow_mut();
+                        // The messages read with this one wait in the event loop's queue:
+                        // what decoding them reads starts loading now.
+                        crate::schema::look_ahead(|topic, stage| handler.look_ahead(topic, stage), |k| queued_topic(&eventloop.state.events, k));
                         handler.handle(&publish.topic, &publish.payload, publish.qos as u8, publish.retain, Timestamp::now());
                         if eventloop.state.events.is_empty() {
                             handler.idle();
@@ -322,4 +340,18 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
         });
     }
     stats.disconnected();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Looking ahead counts messages only: acknowledgements and pings between them are not.
+    #[test]
+    fn the_messages_queued_ahead_are_counted_past_other_events() {
+        let publish = |topic: &str| Event::Incoming(Packet::Publish(rumqttc::Publish::new(topic, QoS::AtMostOnce, b"1".to_vec())));
+        let events: std::collections::VecDeque<Event> = [publish("a"), Event::Outgoing(Outgoing::PingReq), publish("b"), Event::Incoming(Packet::PingResp), publish("c")].into();
+        let found: Vec<_> = (0..5).map(|k| queued_topic(&events, k)).collect();
+        assert_eq!(found, [None, Some("a"), Some("b"), Some("c"), None]);
+    }
 }

@@ -11,7 +11,7 @@ use super::backlog::Backlog;
 use super::batch::{BatchSender, SendError, UpdateBatch};
 use super::stats::IngestStats;
 use super::warn_limiter::WarnLimiter;
-use crate::schema::{DecodeError, Decoded, TopicSchema};
+use crate::schema::{DecodeError, Decoded, LookAhead, TopicSchema};
 use crate::time::Timestamp;
 use crate::update::TwinUpdate;
 
@@ -81,6 +81,12 @@ impl MessageSink {
         if self.buffer.len() >= self.max_batch {
             self.flush();
         }
+    }
+
+    /// A message on `topic` is handled soon: its schema may start loading what decoding it
+    /// will read (see [`crate::schema::look_ahead`]).
+    pub fn look_ahead(&self, topic: &str, stage: LookAhead) {
+        self.schema.look_ahead(topic, stage);
     }
 
     /// Sends the current batch if it has waited `batch_interval`, and retries what the
@@ -171,6 +177,9 @@ impl super::MessageHandler for MessageSink {
     }
     fn handle(&mut self, topic: &str, payload: &[u8], _qos: u8, _retain: bool, received: Timestamp) {
         MessageSink::handle(self, topic, payload, received);
+    }
+    fn look_ahead(&self, topic: &str, stage: LookAhead) {
+        MessageSink::look_ahead(self, topic, stage);
     }
     fn connected(&mut self) {
         self.schema.connected(Timestamp::now());

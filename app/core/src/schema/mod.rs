@@ -82,6 +82,13 @@ pub trait TopicSchema: Send {
         self.decode(topic, payload, received, out)
     }
 
+    /// A hint that a message on `topic` is decoded soon, `stage` steps from now (see
+    /// [`look_ahead`]). A schema whose decoding follows a chain of lookups (a Sparkplug topic
+    /// → its route → its device → the device's aliases and twin) starts loading one link of
+    /// the chain per stage, so the links of the messages ahead load side by side instead of
+    /// one after another. Does nothing by default.
+    fn look_ahead(&self, _topic: &str, _stage: LookAhead) {}
+
     /// Starts over on a new stream into a fresh store (a replay's seek): forgets everything
     /// learned from messages, so what follows decodes as it would from a new schema, but
     /// keeps what no message changes (interned names, what each keyed topic means). A seek
@@ -111,6 +118,30 @@ pub trait TopicSchema: Send {
     /// What the schema asked to publish since the last call.
     fn take_publishes(&mut self) -> Vec<SchemaPublish> {
         Vec::new()
+    }
+}
+
+/// How far a message is from being decoded, in [`TopicSchema::look_ahead`]'s stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookAhead {
+    Far,
+    Middle,
+    Near,
+}
+
+/// Messages between one look-ahead stage and the next: enough that the memory a stage asked
+/// for has arrived when the next one reads it.
+pub const LOOK_AHEAD_STEP: usize = 2;
+
+/// Gives the messages after the one about to be decoded their look-ahead hints: `ahead(k)`
+/// is the topic of the `k`th message after it, if it is known yet, and `hint` passes one
+/// on (to [`TopicSchema::look_ahead`]). Called once per message, each message ahead gets
+/// every stage in turn, farthest first.
+pub fn look_ahead<'a>(hint: impl Fn(&'a str, LookAhead), ahead: impl Fn(usize) -> Option<&'a str>) {
+    for (steps, stage) in [(3, LookAhead::Far), (2, LookAhead::Middle), (1, LookAhead::Near)] {
+        if let Some(topic) = ahead(steps * LOOK_AHEAD_STEP) {
+            hint(topic, stage);
+        }
     }
 }
 

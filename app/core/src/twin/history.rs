@@ -33,6 +33,14 @@ impl History {
         self.samples.push_back((time, value));
     }
 
+    /// Where the next sample is written (roughly, for a prefetch: when the ring wraps or
+    /// grows it is elsewhere, and a prefetch of the wrong place costs nothing but the hint).
+    pub(crate) fn next_slot(&self) -> *const u8 {
+        let (front, back) = self.samples.as_slices();
+        let last = if back.is_empty() { front } else { back };
+        last.as_ptr().wrapping_add(last.len()) as *const u8
+    }
+
     /// Room for one more sample: doubling as a deque does (from [`FIRST_ROOM`]), but never
     /// past the history's capacity (doubling alone takes 600 samples to room for 1,024, and
     /// a plant has tens of thousands of these).

@@ -71,6 +71,16 @@ impl TwinId {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
+    /// Starts loading the id's reference count and slot (one allocation, before the text
+    /// itself), ahead of a clone (which writes the count) or a store's lookup (which reads
+    /// the slot).
+    pub(crate) fn prefetch(&self) {
+        let data = Arc::as_ptr(&self.0) as *const u8;
+        // The counts are two words before the data.
+        crate::prefetch::line(data.wrapping_sub(2 * std::mem::size_of::<usize>()));
+        crate::prefetch::line(data.wrapping_add(std::mem::size_of::<IdText>() - 1));
+    }
+
     /// Where the last store that looked this id up keeps its twin (see [`StoreSlot`]).
     pub(crate) fn store_slot(&self) -> StoreSlot {
         let packed = self.0.slot.load(Ordering::Relaxed);

@@ -54,6 +54,13 @@ impl Aliases {
         Aliases::Listed { base: low, defs }
     }
 
+    /// Starts loading the first declarations of a list (a device's few metrics).
+    pub(super) fn prefetch(&self) {
+        if let Aliases::Listed { defs, .. } = self {
+            crate::prefetch::line(defs.as_ptr() as *const u8);
+        }
+    }
+
     pub(super) fn get(&self, alias: u64) -> Option<&MetricDef> {
         match self {
             Aliases::Listed { base, defs } => {

@@ -20,6 +20,13 @@ pub(super) struct Declared {
     by_name: foldhash::HashMap<Arc<str>, u32>,
 }
 
+impl Declared {
+    /// Starts loading the aliases' declarations (what DATA reads for every metric).
+    pub(super) fn prefetch_aliases(&self) {
+        self.by_alias.prefetch();
+    }
+}
+
 /// Template definitions by name.
 pub(super) type Templates = foldhash::HashMap<String, proto::Template>;
 
@@ -116,20 +123,26 @@ pub(super) fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templ
     let start = out.len();
     let members = Members { templates, declared: Some(declared) };
     let mut visit = |name: Option<&str>, metric: &Metric| {
-        let def = match (metric.alias.and_then(|a| declared.by_alias.get(a)), name) {
-            (Some(def), _) => (def.name.clone(), metric.datatype.unwrap_or(def.datatype)),
+        // The declared name is borrowed, not cloned: each clone of a shared name is an atomic
+        // count up and, when dropped, down, and the update pushed takes its own.
+        let undeclared: Arc<str>;
+        let (name, datatype) = match (metric.alias.and_then(|a| declared.by_alias.get(a)), name) {
+            (Some(def), _) => (&def.name, metric.datatype.unwrap_or(def.datatype)),
             // By name: the birth's shared string when it declared it (no allocation, and the
             // store compares pointers).
             (None, Some(name)) => match declared.by_name.get_key_value(name) {
-                Some((declared_name, datatype)) => (declared_name.clone(), metric.datatype.unwrap_or(*datatype)),
-                None => (Arc::from(name), metric.datatype.unwrap_or_else(|| value::guessed_datatype(&metric.value))),
+                Some((declared_name, datatype)) => (declared_name, metric.datatype.unwrap_or(*datatype)),
+                None => {
+                    undeclared = Arc::from(name);
+                    (&undeclared, metric.datatype.unwrap_or_else(|| value::guessed_datatype(&metric.value)))
+                }
             },
             (None, None) => {
                 unknown += 1;
                 return;
             }
         };
-        metric_updates(twin, &def.0, def.1, metric, metric_time(metric, time), &members, 0, out);
+        metric_updates(twin, name, datatype, metric, metric_time(metric, time), &members, 0, out);
     };
     match body {
         Body::Raw(bytes) => {

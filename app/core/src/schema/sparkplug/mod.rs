@@ -35,7 +35,7 @@ pub use proto::{Header, Metric, Payload, ProtoError, RawValue};
 pub use topic::{MessageType, NAMESPACE, Topic};
 pub use value::{MetricValue, datatype};
 
-use super::{DecodeError, Decoded, SchemaPublish, TopicSchema};
+use super::{DecodeError, Decoded, LookAhead, SchemaPublish, TopicSchema};
 use metrics::{Body, Declared, Templates, birth_metrics, data_metrics, template_definitions};
 use node::{DeviceRef, EdgeNode, Held, MAX_HELD, Route};
 use routes::{RouteKey, Routes};
@@ -429,6 +429,12 @@ impl SparkplugSchema {
         result
     }
 
+    /// The device a routed DATA topic's messages go to.
+    fn routed_device(&self, topic: &str) -> Option<&node::Device> {
+        let route = self.routes.get(RouteKey::Topic(topic))?;
+        self.nodes.get(route.node as usize)?.devices.get(route.device? as usize)
+    }
+
     /// A message on a routed topic: no parsing, no lookups.
     fn routed(&mut self, route: Route, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
         let header = Header::read(payload).map_err(not_sparkplug)?;
@@ -468,6 +474,25 @@ impl TopicSchema for SparkplugSchema {
 
     fn decode(&mut self, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
         self.decode_by(RouteKey::Topic(topic), topic, payload, received, out)
+    }
+
+    /// Far: the topic's route entry; middle: its device; near: the device's aliases and
+    /// twin id (see [`super::look_ahead`]).
+    fn look_ahead(&self, topic: &str, stage: LookAhead) {
+        match stage {
+            LookAhead::Far => self.routes.prefetch(topic),
+            LookAhead::Middle => {
+                if let Some(device) = self.routed_device(topic) {
+                    crate::prefetch::value(device);
+                }
+            }
+            LookAhead::Near => {
+                if let Some(device) = self.routed_device(topic) {
+                    device.twin.prefetch();
+                    device.metrics.prefetch_aliases();
+                }
+            }
+        }
     }
 
     fn decode_keyed(&mut self, key: u16, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
@@ -540,3 +565,4 @@ impl TopicSchema for SparkplugSchema {
 
 #[cfg(test)]
 mod tests;
+

@@ -375,6 +375,7 @@ fn a_data_message_with_one_unreadable_metric_applies_none_of_it() {
 /// Topics remembered as routes (by topic live, by key in a replay) decode as the first
 /// message on them did: data before its device's birth, a second device, deaths, rebirths,
 /// a seq gap held and freed, garbage and a STATE; the same updates, errors and requests.
+/// Routed or not, looked ahead at or not, keyed or not: every message decodes the same.
 #[test]
 fn routed_topics_decode_as_parsed_ones() {
     let data = |seq, value| ddata(seq, vec![Metric { alias: Some(101), value: RawValue::Double(value), ..Default::default() }]);
@@ -409,6 +410,13 @@ fn routed_topics_decode_as_parsed_ones() {
         // A schema that sees every topic for the first time: no route is ever used.
         let reference = first_seen.decode(topic, payload, at, &mut a).map_err(|e| e.kind());
         first_seen.routes.clear();
+        // Hints of what comes next (and of topics that never come) change nothing.
+        crate::schema::look_ahead(|topic, stage| plain.look_ahead(topic, stage), |k| messages.get(i + k).map(|m| m.1));
+        for stage in [LookAhead::Far, LookAhead::Middle, LookAhead::Near] {
+            for topic in ["", "spBv1.0/G/DDATA/E/nobody", "spBv1.0/G/NCMD/E", &"x".repeat(300), "te/device/a///m/"] {
+                plain.look_ahead(topic, stage);
+            }
+        }
         assert_eq!(plain.decode(topic, payload, at, &mut b).map_err(|e| e.kind()), reference, "{i}: {topic}");
         assert_eq!(keyed.decode_keyed(*key, topic, payload, at, &mut c).map_err(|e| e.kind()), reference, "{i}: {topic}");
         assert_eq!((&a, &a), (&b, &c), "{i}: {topic}");

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::id::StoreSlot;
 use super::{History, Severity, Status, TwinId};
+use crate::prefetch;
 use crate::alarms::{AlarmBook, AlarmRules, AlarmSource, LimitState};
 use crate::rules::{Rgba, RuleSet};
 use crate::time::Timestamp;
@@ -58,22 +59,26 @@ impl EntityKind {
 }
 
 /// One numeric property of a twin with its unit, latest time and trend history.
+///
+/// What applying a value reads and writes comes first, in the first two cache lines
+/// ([`HOT_BYTES`]), and each property starts a cache line: only those are loaded ahead.
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 pub struct Property {
     pub name: Arc<str>,
     pub value: f64,
-    pub unit: Option<Arc<str>>,
     /// The time the source gave for this value (or the receive time when it gave none).
     pub time: Timestamp,
     pub history: History,
-    /// The status the scene's rules give this value.
-    pub rule_status: Status,
-    pub rule_color: Option<Rgba>,
     /// The visual rule (index into the store's [`RuleSet`]).
     pub rule: Option<usize>,
     /// The alarm rules on this property (indices into the store's [`AlarmRules`]) and the
     /// state of each one's condition.
     pub limits: Vec<(usize, LimitState)>,
+    /// The status the scene's rules give this value.
+    pub rule_status: Status,
+    pub rule_color: Option<Rgba>,
+    pub unit: Option<Arc<str>>,
 }
 
 impl Property {
@@ -113,7 +118,13 @@ pub struct LastEvent {
 }
 
 /// A twin: a plant, line, machine or part, and everything known about it now.
+///
+/// What applying a measurement reads (its properties, where their names are, when it was
+/// last seen) comes first, in the first two cache lines of a twin ([`HOT_BYTES`]), and
+/// each twin starts a cache line: a plant's values land all over a large store, and only
+/// those two lines are loaded ahead of each value ([`TwinStore::apply_all`]), not all six.
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 pub struct Twin {
     pub properties: Vec<Property>,
     /// Where the first few properties' name texts live: decoders share name strings, so a
@@ -121,12 +132,12 @@ pub struct Twin {
     /// (a cache line or more) per step. The property keeps its name alive, so an address
     /// found here is that very string.
     name_addresses: [usize; NAME_ADDRESSES],
-    /// Property positions by name, once a twin has more than a few (a payload with
-    /// thousands of keys must not cost a scan per key).
-    property_index: Option<foldhash::HashMap<Arc<str>, u32>>,
     /// Local receive time of the latest measurement: telemetry is periodic, so its silence
     /// means stale. Events and health are sent on change and never make a twin stale.
     pub last_seen: Option<Timestamp>,
+    /// Property positions by name, once a twin has more than a few (a payload with
+    /// thousands of keys must not cost a scan per key). Boxed: one word among the hot ones.
+    property_index: Option<Box<foldhash::HashMap<Arc<str>, u32>>>,
     stale: bool,
     pub id: TwinId,
     pub display_name: Option<String>,
@@ -156,6 +167,11 @@ pub struct Twin {
     /// Its source reports when it goes offline: silence does not make it stale.
     pub reports_liveness: bool,
 }
+
+/// How much of a [`Twin`] and of a [`Property`] applying a measurement reads: their first
+/// two cache lines, which is all that is loaded ahead of it.
+const HOT_BYTES: usize = 128;
+const _: () = assert!(std::mem::offset_of!(Twin, stale) < HOT_BYTES && std::mem::offset_of!(Property, rule_color) < HOT_BYTES);
 
 /// Properties whose name addresses a twin keeps in itself.
 const NAME_ADDRESSES: usize = 6;
@@ -226,7 +242,7 @@ impl Twin {
         }
         self.properties.push(property);
         if self.property_index.is_none() && self.properties.len() > INDEXED_PROPERTIES {
-            self.property_index = Some(self.properties.iter().enumerate().map(|(i, p)| (p.name.clone(), i as u32)).collect());
+            self.property_index = Some(Box::new(self.properties.iter().enumerate().map(|(i, p)| (p.name.clone(), i as u32)).collect()));
         }
         position
     }
@@ -328,21 +344,15 @@ impl Default for StoreConfig {
     }
 }
 
-/// How many updates ahead [`TwinStore::apply_all`] starts loading a twin, and its property
-/// (by then the twin, which says where the property is, has arrived).
-const PREFETCH_TWIN_AHEAD: usize = 8;
-const PREFETCH_PROPERTY_AHEAD: usize = 4;
-
-/// Asks the CPU to load the cache line at `address` (elsewhere, nothing).
-fn prefetch(address: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address as *const i8);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = address;
-}
+/// How many updates ahead [`TwinStore::apply_all`] starts loading an update's twin id (which
+/// says where its twin is), its twin (by then the id has arrived), its property (by then the
+/// twin, which says where the property is, has), and where the property's history keeps its
+/// next sample (by then the property has): each link of the chain a few updates after the
+/// one before it.
+const PREFETCH_ID_AHEAD: usize = 16;
+const PREFETCH_TWIN_AHEAD: usize = 12;
+const PREFETCH_PROPERTY_AHEAD: usize = 8;
+const PREFETCH_HISTORY_AHEAD: usize = 4;
 
 /// A tag for a new store: each once, counting up; 0 (remember nothing) once they ran out.
 fn next_store_tag() -> u32 {
@@ -538,11 +548,17 @@ impl TwinStore {
             // The twins and properties a few updates on, asked of memory now: a plant's
             // values land all over a large store, and waiting for each miss in turn is most
             // of applying them.
+            if let Some(ahead) = updates.get(i + PREFETCH_ID_AHEAD) {
+                ahead.twin().prefetch();
+            }
             if let Some(ahead) = updates.get(i + PREFETCH_TWIN_AHEAD) {
                 self.prefetch_twin(ahead.twin());
             }
             if let Some(TwinUpdate::Measurement { twin, name, .. }) = updates.get(i + PREFETCH_PROPERTY_AHEAD) {
                 self.prefetch_property(twin, name);
+            }
+            if let Some(TwinUpdate::Measurement { twin, name, .. }) = updates.get(i + PREFETCH_HISTORY_AHEAD) {
+                self.prefetch_history(twin, name);
             }
             if self.is_redundant_registration(update) {
                 continue;
@@ -583,10 +599,7 @@ impl TwinStore {
     /// Starts loading a twin that an update ahead is about, if its id knows where it is.
     fn prefetch_twin(&self, id: &TwinId) {
         if let Some(twin) = self.slotted_twin(id) {
-            let base = twin as *const Twin as *const u8;
-            for line in (0..std::mem::size_of::<Twin>()).step_by(64) {
-                prefetch(base.wrapping_add(line));
-            }
+            prefetch::first_bytes(twin, HOT_BYTES);
         }
     }
 
@@ -596,10 +609,19 @@ impl TwinStore {
         if let Some(twin) = self.slotted_twin(id)
             && let Some(position) = twin.position_by_address(name)
         {
-            let base = twin.properties.as_ptr().wrapping_add(position) as *const u8;
-            for line in (0..std::mem::size_of::<Property>()).step_by(64) {
-                prefetch(base.wrapping_add(line));
-            }
+            prefetch::first_bytes(twin.properties.as_ptr().wrapping_add(position), HOT_BYTES);
+        }
+    }
+
+    /// Starts loading where the next sample of a property a value ahead goes to is kept, found
+    /// as [`prefetch_property`](Self::prefetch_property) found the property, which has
+    /// arrived by then.
+    fn prefetch_history(&self, id: &TwinId, name: &Arc<str>) {
+        if let Some(twin) = self.slotted_twin(id)
+            && let Some(position) = twin.position_by_address(name)
+            && let Some(property) = twin.properties.get(position)
+        {
+            prefetch::line(property.history.next_slot());
         }
     }
 

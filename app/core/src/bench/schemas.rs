@@ -172,7 +172,7 @@ pub fn run_schema_benchmark(lines: usize, rounds: usize) -> Vec<SchemaBenchRow> 
         spb_decode.push(decode_only(&mut schema, &warm_up, &data));
         let mut schema = SparkplugSchema::new(SparkplugConfig::replay());
         spb.push(decode_apply(&mut schema, &warm_up, &data, NOW));
-        let (elapsed, merged) = super::pipelined_ingest(Box::new(SparkplugSchema::new(SparkplugConfig::replay())), &warm_up, &data, NOW);
+        let (elapsed, merged) = super::pipelined_ingest(Box::new(SparkplugSchema::new(SparkplugConfig::replay())), &births, &data, NOW);
         spb_live.push(elapsed);
         spb_merged = spb_merged.max(merged);
         let started = Instant::now();

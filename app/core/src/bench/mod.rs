@@ -7,6 +7,8 @@ pub mod schemas;
 
 use std::fmt::Write as _;
 use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::demo::PlantLayout;
@@ -141,21 +143,37 @@ pub(crate) fn pipelined_ingest(schema: Box<dyn crate::schema::TopicSchema>, warm
     }
     sink.flush();
     let started = Instant::now();
-    let consumer = std::thread::spawn(move || {
-        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
-        while let Some(batch) = receiver.recv_timeout(Duration::from_secs(1)) {
-            batch.apply_to(&mut store);
-            receiver.recycle(batch.updates);
-            black_box(store.take_changed());
+    let producing = Arc::new(AtomicBool::new(true));
+    let consumer = std::thread::spawn({
+        let producing = producing.clone();
+        move || {
+            let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+            // As the viewer's main thread does: whatever waits is applied at once, and an
+            // empty channel is looked at again (a frame later there), never slept on: waking a
+            // thread that sleeps on the channel costs more than a small batch.
+            loop {
+                let still_producing = producing.load(Ordering::Acquire);
+                let applied = receiver.drain(|batch| {
+                    batch.apply_to(&mut store);
+                    black_box(store.take_changed());
+                });
+                if applied == 0 {
+                    if !still_producing {
+                        break;
+                    }
+                    std::thread::yield_now();
+                }
+            }
+            store.len()
         }
-        store.len()
     });
     for (i, (topic, payload)) in messages.iter().enumerate() {
         look_ahead(|topic, stage| sink.look_ahead(topic, stage), |k| messages.get(i + k).map(|m| m.0.as_str()));
         sink.handle(topic, payload, now);
     }
     sink.flush();
-    drop(sink); // the consumer stops when it has drained the closed channel
+    drop(sink);
+    producing.store(false, Ordering::Release);
     let _ = consumer.join();
     (started.elapsed(), stats.snapshot().coalesced)
 }

@@ -122,7 +122,7 @@ pub struct LastEvent {
 /// What applying a measurement reads (its properties, where their names are, when it was
 /// last seen) comes first, in the first two cache lines of a twin ([`HOT_BYTES`]), and
 /// each twin starts a cache line: a plant's values land all over a large store, and only
-/// those two lines are loaded ahead of each value ([`TwinStore::apply_all`]), not all six.
+/// those two lines are loaded ahead of each value ([`TwinStore::apply_all`]), not all five.
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 pub struct Twin {

@@ -18,12 +18,6 @@ pub(crate) fn line(address: *const u8) {
     let _ = address;
 }
 
-/// Starts loading every cache line of the value at `value`.
-#[inline(always)]
-pub(crate) fn value<T>(value: *const T) {
-    first_bytes(value, std::mem::size_of::<T>());
-}
-
 /// Starts loading the cache lines of the first `bytes` bytes of the value at `value`, for a
 /// value whose hot part comes first.
 #[inline(always)]

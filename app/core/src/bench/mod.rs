@@ -129,6 +129,12 @@ fn decode_apply(messages: &[(String, Vec<u8>)], twins: usize, now: Timestamp) ->
     schemas::decode_apply(&mut ThinEdgeSchema::default(), &messages[..twins.min(messages.len())], messages, now)
 }
 
+/// The topics of the messages after the `at`th, for [`look_ahead`]: as the live path gives
+/// it the messages its client has read ahead.
+pub(crate) fn topics_after<'a>(messages: &'a [(String, Vec<u8>)], at: usize) -> impl Fn(usize) -> Option<&'a str> {
+    move |k| messages.get(at + k).map(|m| m.0.as_str())
+}
+
 /// The live ingest path on the same messages: a sink decodes and batches on this thread, a
 /// second thread drains the channel into a store, as the viewer's main thread does. The
 /// `warm_up` messages (births) go first, before the clock starts. Returns the time and how
@@ -168,7 +174,7 @@ pub(crate) fn pipelined_ingest(schema: Box<dyn crate::schema::TopicSchema>, warm
         }
     });
     for (i, (topic, payload)) in messages.iter().enumerate() {
-        look_ahead(|topic, stage| sink.look_ahead(topic, stage), |k| messages.get(i + k).map(|m| m.0.as_str()));
+        look_ahead(|topic, stage| sink.look_ahead(topic, stage), topics_after(messages, i));
         sink.handle(topic, payload, now);
     }
     sink.flush();

@@ -115,7 +115,7 @@ fn decode_only(schema: &mut dyn TopicSchema, warm_up: &[(String, Vec<u8>)], mess
     out.clear();
     let started = Instant::now();
     for (i, (topic, payload)) in messages.iter().enumerate() {
-        look_ahead(|topic, stage| schema.look_ahead(topic, stage), |k| messages.get(i + k).map(|m| m.0.as_str()));
+        look_ahead(|topic, stage| schema.look_ahead(topic, stage), super::topics_after(messages, i));
         let _ = schema.decode(topic, payload, NOW, &mut out);
         out.clear();
     }
@@ -135,9 +135,7 @@ pub(super) fn decode_apply(schema: &mut dyn TopicSchema, warm_up: &[(String, Vec
     let started = Instant::now();
     for (c, chunk) in messages.chunks(1024).enumerate() {
         for (i, (topic, payload)) in chunk.iter().enumerate() {
-            // As the live path does with the messages its client has read ahead.
-            let at = c * 1024 + i;
-            look_ahead(|topic, stage| schema.look_ahead(topic, stage), |k| messages.get(at + k).map(|m| m.0.as_str()));
+            look_ahead(|topic, stage| schema.look_ahead(topic, stage), super::topics_after(messages, c * 1024 + i));
             let _ = schema.decode(topic, payload, now, &mut out);
         }
         store.apply_all(&out, now);

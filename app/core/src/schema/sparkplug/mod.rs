@@ -476,14 +476,14 @@ impl TopicSchema for SparkplugSchema {
         self.decode_by(RouteKey::Topic(topic), topic, payload, received, out)
     }
 
-    /// Far: the topic's route entry; middle: its device; near: the device's aliases and
-    /// twin id (see [`super::look_ahead`]).
+    /// Far: the topic's route entry; middle: its device's first cache line (what DATA
+    /// reads of it); near: the device's aliases and twin id (see [`super::look_ahead`]).
     fn look_ahead(&self, topic: &str, stage: LookAhead) {
         match stage {
             LookAhead::Far => self.routes.prefetch(topic),
             LookAhead::Middle => {
                 if let Some(device) = self.routed_device(topic) {
-                    crate::prefetch::value(device);
+                    crate::prefetch::line((device as *const node::Device).cast());
                 }
             }
             LookAhead::Near => {
@@ -565,4 +565,3 @@ impl TopicSchema for SparkplugSchema {
 
 #[cfg(test)]
 mod tests;
-

@@ -148,7 +148,7 @@ impl InlineTable {
 
     fn prefetch(&self, topic: &[u8]) {
         if !self.entries.is_empty() {
-            crate::prefetch::value(&self.entries[self.home(topic)]);
+            crate::prefetch::line((&self.entries[self.home(topic)] as *const InlineRoute).cast());
         }
     }
 

@@ -2,12 +2,17 @@
 //! channel key (replay): parsing a topic and looking its node and device up are otherwise
 //! most of what a DATA message costs.
 //!
-//! A topic of a usual length is kept inside its table entry, one cache line with the route:
-//! found and checked in one memory access. Kept as its own string, checking it is another
-//! cache miss on every message when thousands of devices report in turn (under cachegrind,
-//! decoding the bench's DDATA misses the last-level cache 7.0 times a message instead of 7.5).
-//! The table is open-addressed and its own, so that the entry a topic will be found in can
-//! be loaded ahead, before the message is decoded ([`Routes::prefetch`]).
+//! A topic of a usual length is kept inside its table entry, with the route: found and
+//! checked in one or two cache lines, loaded together. Kept as its own string, checking it is
+//! another cache miss on every message when thousands of devices report in turn (under
+//! cachegrind, decoding the bench's DDATA misses the last-level cache 7.0 times a message
+//! instead of 7.5). The tables are open-addressed and our own, so that the entry a topic will
+//! be found in can be loaded ahead, before the message is decoded ([`Routes::prefetch`]).
+//!
+//! Topics up to 51 bytes are kept in one-line entries, up to 115 in two-line ones: real
+//! topics (`spBv1.0/<group>/DDATA/<node>/<device>`) are often past 51 bytes, and with only
+//! one size about a quarter of the bench's devices were looked up in a hash map, their topic
+//! read from a string of its own, and never loaded ahead.
 
 use std::hash::BuildHasher;
 
@@ -18,10 +23,12 @@ const MAX_ROUTES: usize = crate::twin::DEFAULT_MAX_TWINS;
 /// Longer topics are not routed (real ones are a few dozen bytes): the routes' memory stays
 /// bounded whatever topics arrive.
 const MAX_ROUTED_TOPIC_BYTES: usize = 256;
-/// Topics up to this long are kept in their entry (with the route, 64 bytes): 47, enough for
-/// `spBv1.0/<group>/DDATA/<node>/<device>` with 31 bytes of names.
-const INLINE_TOPIC_BYTES: usize = 64 - std::mem::size_of::<Route>() - 1;
-const _: () = assert!(INLINE_TOPIC_BYTES >= 40);
+/// Topics up to this long are kept in a one-line entry (with the route, 64 bytes): 51,
+/// enough for `spBv1.0/<group>/DDATA/<node>/<device>` with 31 bytes of names.
+const SHORT_TOPIC_BYTES: usize = 64 - std::mem::size_of::<Route>() - 1;
+/// Topics up to this long are kept in a two-line entry (128 bytes): 115.
+const MEDIUM_TOPIC_BYTES: usize = 128 - std::mem::size_of::<Route>() - 1;
+const _: () = assert!(SHORT_TOPIC_BYTES >= 40);
 
 /// What a route is found by: the topic (live), or the recording's channel (replay).
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +39,8 @@ pub(super) enum RouteKey<'a> {
 
 #[derive(Default)]
 pub(super) struct Routes {
-    inline: InlineTable,
+    short: InlineTable<SHORT_TOPIC_BYTES>,
+    medium: InlineTable<MEDIUM_TOPIC_BYTES>,
     long: foldhash::HashMap<Box<str>, Route>,
     by_key: Vec<Option<Route>>,
 }
@@ -62,28 +70,37 @@ impl Routes {
 
     /// Starts loading the entry a topic's route would be found in.
     pub(super) fn prefetch(&self, topic: &str) {
-        if topic.len() <= INLINE_TOPIC_BYTES {
-            self.inline.prefetch(topic.as_bytes());
+        if topic.len() <= SHORT_TOPIC_BYTES {
+            self.short.prefetch(topic.as_bytes());
+        } else if topic.len() <= MEDIUM_TOPIC_BYTES {
+            self.medium.prefetch(topic.as_bytes());
         }
     }
 
     fn by_topic(&self, topic: &str) -> Option<Route> {
-        if topic.len() <= INLINE_TOPIC_BYTES {
-            self.inline.get(topic.as_bytes())
+        if topic.len() <= SHORT_TOPIC_BYTES {
+            self.short.get(topic.as_bytes())
+        } else if topic.len() <= MEDIUM_TOPIC_BYTES {
+            self.medium.get(topic.as_bytes())
         } else {
             self.long.get(topic).copied()
         }
     }
 
+    fn topics(&self) -> usize {
+        self.short.len() + self.medium.len() + self.long.len()
+    }
+
     fn insert_topic(&mut self, topic: &str, route: Route) {
-        if self.inline.len() + self.long.len() >= MAX_ROUTES || topic.len() > MAX_ROUTED_TOPIC_BYTES {
+        if self.topics() >= MAX_ROUTES || topic.len() > MAX_ROUTED_TOPIC_BYTES || topic.is_empty() {
             return;
         }
-        match InlineRoute::new(topic, route) {
-            Some(entry) => self.inline.insert(entry),
-            None => {
-                self.long.insert(topic.into(), route);
-            }
+        if let Some(entry) = InlineRoute::new(topic, route) {
+            self.short.insert(entry);
+        } else if let Some(entry) = InlineRoute::new(topic, route) {
+            self.medium.insert(entry);
+        } else {
+            self.long.insert(topic.into(), route);
         }
     }
 
@@ -95,29 +112,30 @@ impl Routes {
 
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.inline.len() + self.long.len() + self.by_key.iter().flatten().count()
+        self.topics() + self.by_key.iter().flatten().count()
     }
 }
 
-/// A route and its topic, in one cache line. An entry with no topic (length 0) is empty:
-/// an empty topic is never routed.
+/// A route and its topic, in one cache line (or two, for topics past 51 bytes). An entry
+/// with no topic (length 0) is empty: an empty topic is never routed.
 #[derive(Clone)]
 #[repr(C, align(64))]
-struct InlineRoute {
+struct InlineRoute<const BYTES: usize> {
     route: Route,
     len: u8,
-    bytes: [u8; INLINE_TOPIC_BYTES],
+    bytes: [u8; BYTES],
 }
 
-impl InlineRoute {
-    const EMPTY: InlineRoute = InlineRoute { route: Route { node: 0, device: None, kind: super::MessageType::NData }, len: 0, bytes: [0; INLINE_TOPIC_BYTES] };
+impl<const BYTES: usize> InlineRoute<BYTES> {
+    const EMPTY: Self = InlineRoute { route: Route { node: 0, device: None, kind: super::MessageType::NData }, len: 0, bytes: [0; BYTES] };
 
+    /// An entry for `topic`, if it fits this size.
     fn new(topic: &str, route: Route) -> Option<Self> {
         let len = topic.len();
-        if len > INLINE_TOPIC_BYTES || len == 0 {
+        if len > BYTES || len == 0 {
             return None;
         }
-        let mut bytes = [0; INLINE_TOPIC_BYTES];
+        let mut bytes = [0; BYTES];
         bytes[..len].copy_from_slice(topic.as_bytes());
         Some(InlineRoute { route, len: len as u8, bytes })
     }
@@ -130,14 +148,14 @@ impl InlineRoute {
 /// Inline routes by topic: linear probing in a table at most half full, so a topic is
 /// nearly always in the entry its hash points at, and that entry can be prefetched.
 #[derive(Default)]
-struct InlineTable {
+struct InlineTable<const BYTES: usize> {
     /// A power of two long (or empty).
-    entries: Vec<InlineRoute>,
+    entries: Vec<InlineRoute<BYTES>>,
     len: usize,
     hasher: foldhash::fast::RandomState,
 }
 
-impl InlineTable {
+impl<const BYTES: usize> InlineTable<BYTES> {
     fn len(&self) -> usize {
         self.len
     }
@@ -146,9 +164,10 @@ impl InlineTable {
         self.hasher.hash_one(topic) as usize & (self.entries.len() - 1)
     }
 
+    /// Starts loading every line of the entry `topic` is nearly always found in.
     fn prefetch(&self, topic: &[u8]) {
         if !self.entries.is_empty() {
-            crate::prefetch::line((&self.entries[self.home(topic)] as *const InlineRoute).cast());
+            crate::prefetch::first_bytes(&self.entries[self.home(topic)], std::mem::size_of::<InlineRoute<BYTES>>());
         }
     }
 
@@ -173,7 +192,7 @@ impl InlineTable {
         (entry.len != 0).then_some(entry.route)
     }
 
-    fn insert(&mut self, entry: InlineRoute) {
+    fn insert(&mut self, entry: InlineRoute<BYTES>) {
         if (self.len + 1) * 2 > self.entries.len() {
             let room = (self.entries.len() * 2).max(64);
             let entries = std::mem::replace(&mut self.entries, vec![InlineRoute::EMPTY; room]);
@@ -194,8 +213,9 @@ mod tests {
     use crate::schema::sparkplug::MessageType;
 
     #[test]
-    fn an_entry_is_one_cache_line() {
-        assert_eq!((std::mem::size_of::<InlineRoute>(), std::mem::align_of::<InlineRoute>()), (64, 64));
+    fn an_entry_is_one_cache_line_or_two() {
+        assert_eq!((std::mem::size_of::<InlineRoute<SHORT_TOPIC_BYTES>>(), std::mem::align_of::<InlineRoute<SHORT_TOPIC_BYTES>>()), (64, 64));
+        assert_eq!(std::mem::size_of::<InlineRoute<MEDIUM_TOPIC_BYTES>>(), 128);
     }
 
     /// Topics of every length up to the limit find their own route, past it none.

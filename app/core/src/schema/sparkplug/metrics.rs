@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::aliases::{Aliases, MetricDef};
-use super::proto::{self, Metric, Payload, ProtoError, RawValue};
+use super::proto::{self, Metric, MetricIn, Payload, ProtoError, RawValue};
 use super::value::{self, MetricValue, datatype};
 use crate::time::Timestamp;
 use crate::twin::{Interner, TwinId};
@@ -38,8 +38,8 @@ pub(super) enum Body<'a> {
     Decoded(&'a Payload),
 }
 
-fn metric_time(metric: &Metric, time: Timestamp) -> Timestamp {
-    metric.timestamp.map_or(time, |ms| Timestamp((ms as i64).saturating_mul(1000)))
+fn metric_time(timestamp: Option<u64>, time: Timestamp) -> Timestamp {
+    timestamp.map_or(time, |ms| Timestamp((ms as i64).saturating_mul(1000)))
 }
 
 /// A birth's metrics: declared (name, alias, datatype), their units, and their values.
@@ -78,7 +78,7 @@ pub(super) fn birth_metrics(twin: &TwinId, declared: &mut Declared, templates: &
             declare_members(declared, &name, instance, templates, 0);
         }
         let members = Members { templates, declared: None };
-        metric_updates(twin, &name, datatype, metric, metric_time(metric, time), &members, 0, out);
+        metric_updates(twin, &name, datatype, MetricIn::Full(metric), metric_time(metric.timestamp, time), &members, 0, out);
     }
     declared.by_alias = Aliases::declared(aliases);
 }
@@ -122,19 +122,19 @@ pub(super) fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templ
     let mut unknown = 0;
     let start = out.len();
     let members = Members { templates, declared: Some(declared) };
-    let mut visit = |name: Option<&str>, metric: &Metric| {
+    let mut visit = |name: Option<&str>, metric: MetricIn| {
         // The declared name is borrowed, not cloned: each clone of a shared name is an atomic
         // count up and, when dropped, down, and the update pushed takes its own.
         let undeclared: Arc<str>;
-        let (name, datatype) = match (metric.alias.and_then(|a| declared.by_alias.get(a)), name) {
-            (Some(def), _) => (&def.name, metric.datatype.unwrap_or(def.datatype)),
+        let (name, datatype) = match (metric.alias().and_then(|a| declared.by_alias.get(a)), name) {
+            (Some(def), _) => (&def.name, metric.datatype().unwrap_or(def.datatype)),
             // By name: the birth's shared string when it declared it (no allocation, and the
             // store compares pointers).
             (None, Some(name)) => match declared.by_name.get_key_value(name) {
-                Some((declared_name, datatype)) => (declared_name, metric.datatype.unwrap_or(*datatype)),
+                Some((declared_name, datatype)) => (declared_name, metric.datatype().unwrap_or(*datatype)),
                 None => {
                     undeclared = Arc::from(name);
-                    (&undeclared, metric.datatype.unwrap_or_else(|| value::guessed_datatype(&metric.value)))
+                    (&undeclared, metric.datatype().unwrap_or_else(|| metric.value().map_or_else(value::guessed_datatype, value::scalar_datatype)))
                 }
             },
             (None, None) => {
@@ -142,7 +142,7 @@ pub(super) fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templ
                 return;
             }
         };
-        metric_updates(twin, name, datatype, metric, metric_time(metric, time), &members, 0, out);
+        metric_updates(twin, name, datatype, metric, metric_time(metric.timestamp(), time), &members, 0, out);
     };
     match body {
         Body::Raw(bytes) => {
@@ -154,7 +154,7 @@ pub(super) fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templ
         }
         Body::Decoded(payload) => {
             for metric in &payload.metrics {
-                visit(metric.name.as_deref(), metric);
+                visit(metric.name.as_deref(), MetricIn::Full(metric));
             }
         }
     }
@@ -173,9 +173,10 @@ struct Members<'a> {
 
 /// One metric's value as updates: a number with history, or a value shown as it is.
 #[allow(clippy::too_many_arguments)]
-fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: &Metric, time: Timestamp, members: &Members, depth: usize, out: &mut Vec<TwinUpdate>) {
+fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: MetricIn, time: Timestamp, members: &Members, depth: usize, out: &mut Vec<TwinUpdate>) {
+    let value = metric.value();
     if datatype == datatype::TEMPLATE {
-        if let RawValue::Template(template) = &metric.value
+        if let Err(RawValue::Template(template)) = value
             && !template.is_definition
             && depth < proto::MAX_DEPTH
         {
@@ -184,7 +185,8 @@ fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: &Metric
         return;
     }
     let numeric = matches!(datatype, datatype::INT8..=datatype::BOOLEAN);
-    if metric.is_null {
+    let (is_null, is_transient, is_historical) = metric.flags();
+    if is_null {
         out.push(if numeric {
             TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: f64::NAN, time }
         } else {
@@ -192,15 +194,19 @@ fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: &Metric
         });
         return;
     }
-    match value::interpret(datatype, &metric.value) {
+    let interpreted = match value {
+        Ok(scalar) => value::interpret_scalar(datatype, scalar),
+        Err(raw) => value::interpret(datatype, raw),
+    };
+    match interpreted {
         // A transient value is shown but not kept as a tag's history.
-        Ok(MetricValue::Number(v)) if metric.is_transient => {
+        Ok(MetricValue::Number(v)) if is_transient => {
             out.push(TwinUpdate::Fragment { twin: twin.clone(), name: name.clone(), value: serde_json::Number::from_f64(v).map(serde_json::Value::Number) });
         }
         // A historical value goes into history only, never the live value.
-        Ok(MetricValue::Number(v)) if metric.is_historical => out.push(TwinUpdate::Historical { twin: twin.clone(), name: name.clone(), value: v, time }),
+        Ok(MetricValue::Number(v)) if is_historical => out.push(TwinUpdate::Historical { twin: twin.clone(), name: name.clone(), value: v, time }),
         Ok(MetricValue::Number(v)) => out.push(TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: v, time }),
-        Ok(MetricValue::Shown(_)) if metric.is_historical => {}
+        Ok(MetricValue::Shown(_)) if is_historical => {}
         Ok(MetricValue::Shown(shown)) => out.push(TwinUpdate::Fragment { twin: twin.clone(), name: name.clone(), value: Some(shown) }),
         Err(reason) => tracing::debug!("Sparkplug metric {name} of {twin}: {reason}"),
     }
@@ -231,7 +237,7 @@ fn template_members(twin: &TwinId, name: &Arc<str>, template: &proto::Template, 
             .or(born.map(|(_, datatype)| *datatype))
             .or_else(|| definition_member.and_then(|m| m.datatype))
             .unwrap_or_else(|| value::guessed_datatype(&member.value));
-        metric_updates(twin, &nested, member_datatype, member, metric_time(member, time), members, depth + 1, out);
+        metric_updates(twin, &nested, member_datatype, MetricIn::Full(member), metric_time(member.timestamp, time), members, depth + 1, out);
     }
     if let Some(definition) = definition.filter(|_| members.declared.is_none()) {
         for default in &definition.metrics {
@@ -241,7 +247,7 @@ fn template_members(twin: &TwinId, name: &Arc<str>, template: &proto::Template, 
             }
             let nested: Arc<str> = format!("{name}/{member_name}").into();
             let member_datatype = default.datatype.unwrap_or_else(|| value::guessed_datatype(&default.value));
-            metric_updates(twin, &nested, member_datatype, default, time, members, depth + 1, out);
+            metric_updates(twin, &nested, member_datatype, MetricIn::Full(default), time, members, depth + 1, out);
         }
     }
 }

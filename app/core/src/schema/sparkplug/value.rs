@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::proto::{DataSet, RawValue};
+use super::proto::{DataSet, RawValue, Scalar};
 use crate::time::Timestamp;
 
 /// Sparkplug 3.0 datatypes (the numbers in `Metric.datatype`).
@@ -45,31 +45,40 @@ pub enum MetricValue {
 /// Reads `raw` as `datatype`. A value of another kind than the datatype says is an error.
 pub fn interpret(datatype: u32, raw: &RawValue) -> Result<MetricValue, String> {
     use datatype::*;
-    let number = |v: f64| Ok(MetricValue::Number(v));
     match (datatype, raw) {
-        (INT8, RawValue::Int(v)) => number(f64::from(*v as u8 as i8)),
-        (INT16, RawValue::Int(v)) => number(f64::from(*v as u16 as i16)),
-        (INT32, RawValue::Int(v)) => number(f64::from(*v as i32)),
-        (UINT8, RawValue::Int(v)) => number(f64::from(*v as u8)),
-        (UINT16, RawValue::Int(v)) => number(f64::from(*v as u16)),
-        (UINT32, RawValue::Int(v)) => number(f64::from(*v)),
-        // Some writers put 32-bit types in long_value, 64-bit ones in int_value.
-        (INT8 | INT16 | INT32 | UINT8 | UINT16 | UINT32, RawValue::Long(v)) => interpret(datatype, &RawValue::Int(*v as u32)),
-        (INT64, RawValue::Long(v)) => number(*v as i64 as f64),
-        (INT64, RawValue::Int(v)) => number(f64::from(*v as i32)),
-        (UINT64, RawValue::Long(v)) => number(*v as f64),
-        (UINT64, RawValue::Int(v)) => number(f64::from(*v)),
-        (FLOAT, RawValue::Float(v)) => number(f64::from(*v)),
-        (DOUBLE, RawValue::Double(v)) => number(*v),
-        (FLOAT, RawValue::Double(v)) => number(*v),
-        (DOUBLE, RawValue::Float(v)) => number(f64::from(*v)),
-        (BOOLEAN, RawValue::Boolean(v)) => number(if *v { 1.0 } else { 0.0 }),
+        (_, raw) if let Some(scalar) = raw.scalar() => interpret_scalar(datatype, scalar),
         (STRING | TEXT | UUID, RawValue::String(v)) => Ok(MetricValue::Shown(Value::String(v.clone()))),
-        (DATETIME, RawValue::Long(ms)) => Ok(MetricValue::Shown(Value::String(date_time(*ms)))),
         (DATASET, RawValue::DataSet(set)) => Ok(MetricValue::Shown(data_set(set))),
         (BYTES | FILE, RawValue::Bytes(bytes)) => Ok(MetricValue::Shown(Value::String(format!("{} bytes", bytes.len())))),
         (INT8_ARRAY..=DATETIME_ARRAY, RawValue::Bytes(bytes)) => array(datatype, bytes).map(MetricValue::Shown),
-        (_, RawValue::None) => Err(format!("no value for datatype {datatype}")),
+        _ => Err(format!("a value of the wrong kind for datatype {datatype}")),
+    }
+}
+
+/// [`interpret`] for a number, a Boolean or no value (what DATA nearly always carries).
+pub fn interpret_scalar(datatype: u32, raw: Scalar) -> Result<MetricValue, String> {
+    use datatype::*;
+    let number = |v: f64| Ok(MetricValue::Number(v));
+    match (datatype, raw) {
+        (INT8, Scalar::Int(v)) => number(f64::from(v as u8 as i8)),
+        (INT16, Scalar::Int(v)) => number(f64::from(v as u16 as i16)),
+        (INT32, Scalar::Int(v)) => number(f64::from(v as i32)),
+        (UINT8, Scalar::Int(v)) => number(f64::from(v as u8)),
+        (UINT16, Scalar::Int(v)) => number(f64::from(v as u16)),
+        (UINT32, Scalar::Int(v)) => number(f64::from(v)),
+        // Some writers put 32-bit types in long_value, 64-bit ones in int_value.
+        (INT8 | INT16 | INT32 | UINT8 | UINT16 | UINT32, Scalar::Long(v)) => interpret_scalar(datatype, Scalar::Int(v as u32)),
+        (INT64, Scalar::Long(v)) => number(v as i64 as f64),
+        (INT64, Scalar::Int(v)) => number(f64::from(v as i32)),
+        (UINT64, Scalar::Long(v)) => number(v as f64),
+        (UINT64, Scalar::Int(v)) => number(f64::from(v)),
+        (FLOAT, Scalar::Float(v)) => number(f64::from(v)),
+        (DOUBLE, Scalar::Double(v)) => number(v),
+        (FLOAT, Scalar::Double(v)) => number(v),
+        (DOUBLE, Scalar::Float(v)) => number(f64::from(v)),
+        (BOOLEAN, Scalar::Boolean(v)) => number(if v { 1.0 } else { 0.0 }),
+        (DATETIME, Scalar::Long(ms)) => Ok(MetricValue::Shown(Value::String(date_time(ms)))),
+        (_, Scalar::None) => Err(format!("no value for datatype {datatype}")),
         _ => Err(format!("a value of the wrong kind for datatype {datatype}")),
     }
 }
@@ -78,16 +87,23 @@ pub fn interpret(datatype: u32, raw: &RawValue) -> Result<MetricValue, String> {
 /// was never born still has a value).
 pub fn guessed_datatype(raw: &RawValue) -> u32 {
     match raw {
-        RawValue::Int(_) => datatype::INT32,
-        RawValue::Long(_) => datatype::INT64,
-        RawValue::Float(_) => datatype::FLOAT,
-        RawValue::Double(_) => datatype::DOUBLE,
-        RawValue::Boolean(_) => datatype::BOOLEAN,
         RawValue::String(_) => datatype::STRING,
         RawValue::Bytes(_) => datatype::BYTES,
         RawValue::DataSet(_) => datatype::DATASET,
         RawValue::Template(_) => datatype::TEMPLATE,
-        RawValue::None => 0,
+        scalar => scalar_datatype(scalar.scalar().unwrap_or(Scalar::None)),
+    }
+}
+
+/// [`guessed_datatype`] of a scalar.
+pub fn scalar_datatype(raw: Scalar) -> u32 {
+    match raw {
+        Scalar::Int(_) => datatype::INT32,
+        Scalar::Long(_) => datatype::INT64,
+        Scalar::Float(_) => datatype::FLOAT,
+        Scalar::Double(_) => datatype::DOUBLE,
+        Scalar::Boolean(_) => datatype::BOOLEAN,
+        Scalar::None => 0,
     }
 }
 

@@ -429,9 +429,9 @@ impl SparkplugSchema {
         result
     }
 
-    /// The device a routed DATA topic's messages go to.
-    fn routed_device(&self, topic: &str) -> Option<&node::Device> {
-        let route = self.routes.get(RouteKey::Topic(topic))?;
+    /// The device a DATA topic looked ahead at goes to (a hint: see [`Routes::peek`]).
+    fn device_ahead(&self, topic: &str) -> Option<&node::Device> {
+        let route = self.routes.peek(topic)?;
         self.nodes.get(route.node as usize)?.devices.get(route.device? as usize)
     }
 
@@ -482,12 +482,12 @@ impl TopicSchema for SparkplugSchema {
         match stage {
             LookAhead::Far => self.routes.prefetch(topic),
             LookAhead::Middle => {
-                if let Some(device) = self.routed_device(topic) {
+                if let Some(device) = self.device_ahead(topic) {
                     crate::prefetch::line((device as *const node::Device).cast());
                 }
             }
             LookAhead::Near => {
-                if let Some(device) = self.routed_device(topic) {
+                if let Some(device) = self.device_ahead(topic) {
                     device.twin.prefetch();
                     device.metrics.prefetch_aliases();
                 }

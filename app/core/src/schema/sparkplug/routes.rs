@@ -15,6 +15,7 @@
 //! read from a string of its own, and never loaded ahead.
 
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::node::Route;
 
@@ -43,12 +44,56 @@ pub(super) struct Routes {
     medium: InlineTable<MEDIUM_TOPIC_BYTES>,
     long: foldhash::HashMap<Box<str>, Route>,
     by_key: Vec<Option<Route>>,
+    ahead: HashesAhead,
+}
+
+/// Topics hashed while looking ahead, with their hashes: a message's topic is hashed once,
+/// at the farthest stage, not again at each later stage and when it is decoded (three
+/// quarters of the hashing a message cost). Kept by the text's address and length: what
+/// the MQTT client and the bench look ahead at is the very text decoded next. A topic whose
+/// address is reused by another of the same length in between is then looked up by a wrong
+/// hash, found nowhere, and then looked up by its own hash (one probe more, never wrong:
+/// lookups compare the whole topic).
+///
+/// Atomics (relaxed: plain loads and stores) only because a schema is `Sync`; one thread
+/// looks ahead and decodes.
+#[derive(Default)]
+struct HashesAhead {
+    /// A topic's address and length ([`ahead_key`]) and its hash.
+    slots: [(AtomicUsize, AtomicU64); HASHES_AHEAD],
+    next: AtomicUsize,
+}
+
+/// Topics remembered: more than the farthest look-ahead stage is ahead of decoding.
+const HASHES_AHEAD: usize = 8;
+const _: () = assert!(3 * crate::schema::LOOK_AHEAD_STEP < HASHES_AHEAD && HASHES_AHEAD.is_power_of_two());
+
+/// A topic's address and length in one word (addresses use the low 48 bits; only topics up
+/// to [`MEDIUM_TOPIC_BYTES`] are remembered). Zero for none.
+fn ahead_key(topic: &str) -> usize {
+    topic.as_ptr() as usize ^ topic.len().rotate_right(16)
+}
+
+impl HashesAhead {
+    fn remember(&self, topic: &str, hash: u64) {
+        let at = self.next.load(Ordering::Relaxed) & (HASHES_AHEAD - 1);
+        self.next.store(at + 1, Ordering::Relaxed);
+        self.slots[at].0.store(ahead_key(topic), Ordering::Relaxed);
+        self.slots[at].1.store(hash, Ordering::Relaxed);
+    }
+
+    /// The hash remembered last for this address and length.
+    fn recall(&self, topic: &str) -> Option<u64> {
+        let key = ahead_key(topic);
+        let newest = self.next.load(Ordering::Relaxed);
+        (1..=HASHES_AHEAD).map(|back| &self.slots[newest.wrapping_sub(back) & (HASHES_AHEAD - 1)]).find(|slot| slot.0.load(Ordering::Relaxed) == key).map(|slot| slot.1.load(Ordering::Relaxed))
+    }
 }
 
 impl Routes {
     pub(super) fn get(&self, key: RouteKey) -> Option<Route> {
         match key {
-            RouteKey::Topic(topic) => self.by_topic(topic),
+            RouteKey::Topic(topic) => self.by_topic(topic, self.ahead.recall(topic)),
             RouteKey::Channel(channel) => self.by_key.get(channel as usize).copied().flatten(),
         }
     }
@@ -68,20 +113,36 @@ impl Routes {
         }
     }
 
-    /// Starts loading the entry a topic's route would be found in.
+    /// Starts loading the entry a topic's route would be found in (the first look-ahead
+    /// stage), and remembers its hash for the later ones and for decoding.
     pub(super) fn prefetch(&self, topic: &str) {
-        if topic.len() <= SHORT_TOPIC_BYTES {
-            self.short.prefetch(topic.as_bytes());
+        let hash = if topic.len() <= SHORT_TOPIC_BYTES {
+            self.short.prefetch(topic.as_bytes())
         } else if topic.len() <= MEDIUM_TOPIC_BYTES {
-            self.medium.prefetch(topic.as_bytes());
+            self.medium.prefetch(topic.as_bytes())
+        } else {
+            return;
+        };
+        self.ahead.remember(topic, hash);
+    }
+
+    /// The route of a topic looked ahead at, for a later look-ahead stage: the one in the
+    /// entry its hash points at, unchecked (a hint, nearly always right; when wrong, what
+    /// it has loaded is of no use but does no harm).
+    pub(super) fn peek(&self, topic: &str) -> Option<Route> {
+        let hash = self.ahead.recall(topic)?;
+        if topic.len() <= SHORT_TOPIC_BYTES {
+            self.short.peek(topic.len(), hash)
+        } else {
+            self.medium.peek(topic.len(), hash)
         }
     }
 
-    fn by_topic(&self, topic: &str) -> Option<Route> {
+    fn by_topic(&self, topic: &str, hash: Option<u64>) -> Option<Route> {
         if topic.len() <= SHORT_TOPIC_BYTES {
-            self.short.get(topic.as_bytes())
+            self.short.get(topic.as_bytes(), hash)
         } else if topic.len() <= MEDIUM_TOPIC_BYTES {
-            self.medium.get(topic.as_bytes())
+            self.medium.get(topic.as_bytes(), hash)
         } else {
             self.long.get(topic).copied()
         }
@@ -160,21 +221,39 @@ impl<const BYTES: usize> InlineTable<BYTES> {
         self.len
     }
 
-    fn home(&self, topic: &[u8]) -> usize {
-        self.hasher.hash_one(topic) as usize & (self.entries.len() - 1)
+    fn hash(&self, topic: &[u8]) -> u64 {
+        self.hasher.hash_one(topic)
     }
 
-    /// Starts loading every line of the entry `topic` is nearly always found in.
-    fn prefetch(&self, topic: &[u8]) {
+    /// Where a topic of this hash is nearly always found (the table must not be empty).
+    fn home(&self, hash: u64) -> usize {
+        hash as usize & (self.entries.len() - 1)
+    }
+
+    /// Starts loading every line of the entry `topic` is nearly always found in; returns
+    /// the topic's hash.
+    fn prefetch(&self, topic: &[u8]) -> u64 {
+        let hash = self.hash(topic);
         if !self.entries.is_empty() {
-            crate::prefetch::first_bytes(&self.entries[self.home(topic)], std::mem::size_of::<InlineRoute<BYTES>>());
+            crate::prefetch::first_bytes(&self.entries[self.home(hash)], std::mem::size_of::<InlineRoute<BYTES>>());
         }
+        hash
     }
 
-    /// The position of the entry holding `topic`, else of the empty one where it would go.
-    fn position(&self, topic: &[u8]) -> usize {
+    /// The route in the entry a topic of this length and hash is nearly always found in.
+    fn peek(&self, len: usize, hash: u64) -> Option<Route> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let entry = &self.entries[self.home(hash)];
+        (entry.len as usize == len).then_some(entry.route)
+    }
+
+    /// The position of the entry holding `topic`, else of the empty one where it would go;
+    /// its hash is `hash` when the caller knows it (see [`HashesAhead`]).
+    fn position(&self, topic: &[u8], hash: Option<u64>) -> usize {
         let mask = self.entries.len() - 1;
-        let mut at = self.home(topic);
+        let mut at = self.home(hash.unwrap_or_else(|| self.hash(topic)));
         loop {
             let entry = &self.entries[at];
             if entry.len == 0 || entry.topic() == topic {
@@ -184,12 +263,20 @@ impl<const BYTES: usize> InlineTable<BYTES> {
         }
     }
 
-    fn get(&self, topic: &[u8]) -> Option<Route> {
+    /// The route of `topic`. A hash remembered for its address that is not its own (another
+    /// topic was there) finds nothing, and the topic is then looked up by its own.
+    fn get(&self, topic: &[u8], hash: Option<u64>) -> Option<Route> {
         if self.entries.is_empty() {
             return None;
         }
-        let entry = &self.entries[self.position(topic)];
-        (entry.len != 0).then_some(entry.route)
+        let entry = &self.entries[self.position(topic, hash)];
+        if entry.len != 0 {
+            Some(entry.route)
+        } else if hash.is_some() {
+            self.get(topic, None)
+        } else {
+            None
+        }
     }
 
     fn insert(&mut self, entry: InlineRoute<BYTES>) {
@@ -201,7 +288,7 @@ impl<const BYTES: usize> InlineTable<BYTES> {
                 self.insert(old);
             }
         }
-        let at = self.position(entry.topic());
+        let at = self.position(entry.topic(), None);
         self.len += usize::from(self.entries[at].len == 0);
         self.entries[at] = entry;
     }
@@ -251,5 +338,36 @@ mod tests {
             assert_eq!((route.node, route.device), (1, Some(d)));
         }
         assert!(routes.get(RouteKey::Topic(&topic(5_000))).is_none() && routes.get(RouteKey::Topic("")).is_none());
+    }
+
+    /// A topic looked ahead at is found by the hash remembered for it; a different topic
+    /// later at the same address (the hint is then wrong) is still found, or not, by its text.
+    #[test]
+    fn a_hash_remembered_for_an_address_never_finds_another_topic_there() {
+        let mut routes = Routes::default();
+        let route = |d: u32| Route { node: 0, device: Some(d), kind: MessageType::DData };
+        for d in 0..100 {
+            routes.insert(RouteKey::Topic(&format!("spBv1.0/g/DDATA/n/d{d:02}")), route(d));
+        }
+        let long = format!("spBv1.0/g/DDATA/n/{}", "x".repeat(60));
+        routes.insert(RouteKey::Topic(&long), route(1000));
+        let mut topic = String::from("spBv1.0/g/DDATA/n/d07");
+        routes.prefetch(&topic);
+        routes.prefetch(&long);
+        // A hint: the route in the entry the hash points at (another topic's, if it took it first).
+        assert!(routes.peek(&topic).is_some());
+        assert_eq!(routes.peek(&long).and_then(|r| r.device), Some(1000), "alone in its table");
+        assert!(routes.peek("spBv1.0/g/DDATA/n/d08").is_none(), "never looked ahead at");
+        assert_eq!(routes.get(RouteKey::Topic(&topic)).and_then(|r| r.device), Some(7));
+        // The same bytes now say another device, then a topic never routed.
+        topic.replace_range(19.., "42");
+        assert_eq!(routes.get(RouteKey::Topic(&topic)).and_then(|r| r.device), Some(42));
+        topic.replace_range(18.., "zz9");
+        topic.truncate(21);
+        assert!(routes.get(RouteKey::Topic(&topic)).is_none());
+        // Routing it there (what decoding a message on it does) finds it from then on.
+        routes.insert(RouteKey::Topic(&topic), route(9));
+        assert_eq!(routes.get(RouteKey::Topic(&topic)).and_then(|r| r.device), Some(9));
+        assert_eq!(routes.len(), 102, "routed once each");
     }
 }

@@ -54,10 +54,15 @@ impl Aliases {
         Aliases::Listed { base: low, defs }
     }
 
-    /// Starts loading the first declarations of a list (a device's few metrics).
+    /// Starts loading the first declarations of a list (a device's few metrics): its first
+    /// 128 bytes, over whichever lines they lie on (three declarations are 72 bytes, and an
+    /// allocation is not aligned to a line: they nearly always straddle two).
     pub(super) fn prefetch(&self) {
         if let Aliases::Listed { defs, .. } = self {
-            crate::prefetch::line(defs.as_ptr() as *const u8);
+            let bytes = std::mem::size_of_val(defs.as_slice()).clamp(1, 128);
+            let start = defs.as_ptr() as *const u8;
+            crate::prefetch::line(start);
+            crate::prefetch::line(start.wrapping_add(bytes - 1));
         }
     }
 

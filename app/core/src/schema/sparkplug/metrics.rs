@@ -146,7 +146,7 @@ pub(super) fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templ
     };
     match body {
         Body::Raw(bytes) => {
-            if let Err(reason) = proto::for_each_metric(bytes, &mut Metric::default(), &mut visit) {
+            if let Err(reason) = proto::for_each_metric(bytes, &mut visit) {
                 // Nothing of a message that cannot be read is applied.
                 out.truncate(start);
                 return Err(reason);

@@ -308,9 +308,12 @@ impl Header {
     }
 }
 
-/// Reads a payload's metrics one at a time into `metric` (reused) and hands each to `visit`
-/// with its name borrowed from the bytes: the steady DATA path, with no message built.
-pub fn for_each_metric<'a>(bytes: &'a [u8], metric: &mut Metric, mut visit: impl FnMut(Option<&'a str>, MetricIn<'_>)) -> Result<(), ProtoError> {
+/// Reads a payload's metrics one at a time and hands each to `visit` with its name borrowed
+/// from the bytes: the steady DATA path, with no message built (a scalar metric is read in
+/// place, any other into one metric reused).
+pub fn for_each_metric<'a>(bytes: &'a [u8], mut visit: impl FnMut(Option<&'a str>, MetricIn<'_>)) -> Result<(), ProtoError> {
+    // Made only for a metric that is not all scalars (then reused).
+    let mut whole: Option<Metric> = None;
     let mut fields = Fields::new(bytes);
     loop {
         // Metrics by their one-byte key; anything else as any field is read.
@@ -328,6 +331,7 @@ pub fn for_each_metric<'a>(bytes: &'a [u8], metric: &mut Metric, mut visit: impl
         match read_scalar_metric(bytes) {
             Some((name, scalar)) => visit(name, MetricIn::Scalar(scalar)),
             None => {
+                let metric = whole.get_or_insert_with(Metric::default);
                 let name = decode_metric_into(bytes, 0, metric)?;
                 visit(name, MetricIn::Full(metric));
             }

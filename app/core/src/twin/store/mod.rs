@@ -354,6 +354,23 @@ const PREFETCH_TWIN_AHEAD: usize = 12;
 const PREFETCH_PROPERTY_AHEAD: usize = 8;
 const PREFETCH_HISTORY_AHEAD: usize = 4;
 
+/// Updates ahead whose twin and property [`TwinStore::apply_all`] keeps once found: more
+/// than the farthest stage that finds one.
+const FOUND_AHEAD: usize = 16;
+const _: () = assert!(PREFETCH_TWIN_AHEAD < FOUND_AHEAD);
+
+/// Where an update ahead goes, as the look-ahead found it: positions in the store, or
+/// `u32::MAX` for not found. Hints only: what they point at is only loaded.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    twin: u32,
+    property: u32,
+}
+
+impl Found {
+    const NOTHING: Found = Found { twin: u32::MAX, property: u32::MAX };
+}
+
 /// A tag for a new store: each once, counting up; 0 (remember nothing) once they ran out.
 fn next_store_tag() -> u32 {
     static NEXT: AtomicU32 = AtomicU32::new(1);
@@ -544,21 +561,24 @@ impl TwinStore {
     /// derivation, which reads every property and alarm of the twin.
     pub fn apply_all(&mut self, updates: &[TwinUpdate], now: Timestamp) {
         let mut run: Option<(&TwinId, TwinIndex, StatusInput)> = None;
+        let mut found = [Found::NOTHING; FOUND_AHEAD];
         for (i, update) in updates.iter().enumerate() {
             // The twins and properties a few updates on, asked of memory now: a plant's
             // values land all over a large store, and waiting for each miss in turn is most
-            // of applying them.
+            // of applying them. Each link is found once, by the stage its memory has arrived
+            // for, and kept for the stages after it.
             if let Some(ahead) = updates.get(i + PREFETCH_ID_AHEAD) {
                 ahead.twin().prefetch();
             }
             if let Some(ahead) = updates.get(i + PREFETCH_TWIN_AHEAD) {
-                self.prefetch_twin(ahead.twin());
+                found[(i + PREFETCH_TWIN_AHEAD) % FOUND_AHEAD] = self.prefetch_twin(ahead.twin());
             }
-            if let Some(TwinUpdate::Measurement { twin, name, .. }) = updates.get(i + PREFETCH_PROPERTY_AHEAD) {
-                self.prefetch_property(twin, name);
+            if let Some(TwinUpdate::Measurement { name, .. }) = updates.get(i + PREFETCH_PROPERTY_AHEAD) {
+                let ahead = &mut found[(i + PREFETCH_PROPERTY_AHEAD) % FOUND_AHEAD];
+                ahead.property = self.prefetch_property(ahead.twin, name);
             }
-            if let Some(TwinUpdate::Measurement { twin, name, .. }) = updates.get(i + PREFETCH_HISTORY_AHEAD) {
-                self.prefetch_history(twin, name);
+            if let Some(TwinUpdate::Measurement { .. }) = updates.get(i + PREFETCH_HISTORY_AHEAD) {
+                self.prefetch_history(found[(i + PREFETCH_HISTORY_AHEAD) % FOUND_AHEAD]);
             }
             if self.is_redundant_registration(update) {
                 continue;
@@ -591,36 +611,33 @@ impl TwinStore {
         (self.tag != 0 && slot.store == self.tag).then_some(TwinIndex(slot.position))
     }
 
-    /// The twin an id's slot points at in this store (no lookup: a hint, or nothing).
-    fn slotted_twin(&self, id: &TwinId) -> Option<&Twin> {
-        self.slotted(id).and_then(|index| self.twins.get(index.0 as usize))
-    }
-
     /// Starts loading a twin that an update ahead is about, if its id knows where it is.
-    fn prefetch_twin(&self, id: &TwinId) {
-        if let Some(twin) = self.slotted_twin(id) {
+    fn prefetch_twin(&self, id: &TwinId) -> Found {
+        if let Some(index) = self.slotted(id)
+            && let Some(twin) = self.twins.get(index.0 as usize)
+        {
             prefetch::first_bytes(twin, HOT_BYTES);
+            return Found { twin: index.0, property: u32::MAX };
         }
+        Found::NOTHING
     }
 
     /// Starts loading a property a value ahead goes to, found as [`Twin::position_of`]
-    /// first looks (by the shared name's address), by then the twin itself is loaded.
-    fn prefetch_property(&self, id: &TwinId, name: &Arc<str>) {
-        if let Some(twin) = self.slotted_twin(id)
+    /// first looks (by the shared name's address) in its twin, which has arrived by then.
+    fn prefetch_property(&self, twin: u32, name: &Arc<str>) -> u32 {
+        if let Some(twin) = self.twins.get(twin as usize)
             && let Some(position) = twin.position_by_address(name)
         {
             prefetch::first_bytes(twin.properties.as_ptr().wrapping_add(position), HOT_BYTES);
+            return position as u32;
         }
+        u32::MAX
     }
 
-    /// Starts loading where the next sample of a property a value ahead goes to is kept, found
-    /// as [`prefetch_property`](Self::prefetch_property) found the property, which has
-    /// arrived by then.
-    fn prefetch_history(&self, id: &TwinId, name: &Arc<str>) {
-        if let Some(twin) = self.slotted_twin(id)
-            && let Some(position) = twin.position_by_address(name)
-            && let Some(property) = twin.properties.get(position)
-        {
+    /// Starts loading where the next sample of a property a value ahead goes to is kept
+    /// (the property has arrived by then).
+    fn prefetch_history(&self, found: Found) {
+        if let Some(property) = self.twins.get(found.twin as usize).and_then(|twin| twin.properties.get(found.property as usize)) {
             prefetch::line(property.history.next_slot());
         }
     }

@@ -252,15 +252,20 @@ impl<const BYTES: usize> InlineTable<BYTES> {
         if self.entries.is_empty() {
             return None;
         }
+        if topic.len() < TAIL || topic.len() > BYTES {
+            return None;
+        }
         let mask = self.entries.len() - 1;
-        let tail = topic.len().saturating_sub(TAIL);
+        let tail = topic.len() - TAIL;
+        let last = |bytes: &[u8]| u64::from_ne_bytes(bytes[tail..tail + TAIL].try_into().expect("eight bytes"));
+        let topic_last = last(topic);
         let mut at = self.home(hash);
         for _ in 0..PROBES {
             let entry = &self.entries[at];
             if entry.len == 0 {
                 return None;
             }
-            if entry.len as usize == topic.len() && entry.bytes[tail..topic.len()] == topic[tail..] {
+            if entry.len as usize == topic.len() && last(&entry.bytes) == topic_last {
                 return Some(entry.route);
             }
             at = (at + 1) & mask;

@@ -7,9 +7,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A stable twin id, e.g. `line1-pump1` or `line1-pump1-bearing-de`.
 ///
-/// Cheap to clone (a reference count), compared, ordered and hashed by content.
+/// Cheap to clone, compared, ordered and hashed by content. An id decoders hand out with
+/// every message is [kept](TwinId::kept) for the life of the process, and cloning and
+/// dropping it then changes no count: two atomic operations per value fewer, on a line the
+/// decoding and the applying thread would otherwise both write.
 #[derive(Clone)]
-pub struct TwinId(Arc<IdText>);
+pub struct TwinId(Text);
+
+#[derive(Clone)]
+enum Text {
+    /// Counted: an id made anywhere else (scenes, tests, ids past [`MAX_KEPT_IDS`]).
+    Counted(Arc<IdText>),
+    /// Never freed (see [`TwinId::kept`]).
+    Kept(&'static IdText),
+}
 
 /// An id's text, and where the last store to look it up keeps its twin.
 struct IdText {
@@ -21,11 +32,45 @@ struct IdText {
 }
 
 /// Where a store keeps a twin, as remembered on its id: the store's tag and the twin's
-/// position. A hint only: the store checks that the twin there has this id.
+/// position. A hint only: the store checks that the twin there has this id. A kept id is
+/// the process's only one for its text, so two stores applying it in turn (a replay next to
+/// live ingest) each find the other's slot and look the id up once per run of its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StoreSlot {
     pub(crate) store: u32,
     pub(crate) position: u32,
+}
+
+/// Ids [kept](TwinId::kept) at most, over the life of the process: as many as a store holds
+/// twins. Past them a made-up name each message (a flood) gets counted ids, freed when
+/// dropped, so what is never freed stays under about 20 MB.
+pub const MAX_KEPT_IDS: usize = super::store::DEFAULT_MAX_TWINS;
+
+/// The ids kept so far, by text.
+static KEPT: std::sync::LazyLock<std::sync::Mutex<foldhash::HashSet<KeptId>>> = std::sync::LazyLock::new(Default::default);
+
+/// A kept id in [`KEPT`], found by its text.
+#[derive(Clone, Copy)]
+struct KeptId(&'static IdText);
+
+impl std::hash::Hash for KeptId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.text.hash(state);
+    }
+}
+
+impl PartialEq for KeptId {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.text == other.0.text
+    }
+}
+
+impl Eq for KeptId {}
+
+impl Borrow<str> for KeptId {
+    fn borrow(&self) -> &str {
+        &self.0.text
+    }
 }
 
 /// By content, like the equality below (equal ids have equal text).
@@ -35,11 +80,11 @@ impl std::hash::Hash for TwinId {
     }
 }
 
-/// By content, but the same interned allocation is equal without reading it: the store's
-/// index and the decoder share one `Arc` per id, so a lookup need not touch the key's text.
+/// By content, but the same interned id is equal without reading it: the store's index and
+/// the decoder share one per id, so a lookup need not touch the key's text.
 impl PartialEq for TwinId {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.as_str() == other.as_str()
+        self.same_instance(other) || self.as_str() == other.as_str()
     }
 }
 
@@ -58,39 +103,65 @@ impl Ord for TwinId {
 }
 
 impl TwinId {
+    /// A counted id (freed with its last clone).
     pub fn new(id: &str) -> Self {
-        TwinId(Arc::new(IdText { text: id.into(), slot: AtomicU64::new(0) }))
+        TwinId(Text::Counted(Arc::new(IdText { text: id.into(), slot: AtomicU64::new(0) })))
+    }
+
+    /// The process's one kept id for this text, made the first time: never freed, so its
+    /// clones count nothing. For the ids decoders hand out with every message (the
+    /// [`Interner`]'s, a Sparkplug node's and device's). Past [`MAX_KEPT_IDS`] a counted one.
+    pub fn kept(id: &str) -> Self {
+        let mut kept = KEPT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(existing) = kept.get(id) {
+            return TwinId(Text::Kept(existing.0));
+        }
+        if kept.len() >= MAX_KEPT_IDS {
+            return TwinId::new(id);
+        }
+        let text: &'static IdText = Box::leak(Box::new(IdText { text: id.into(), slot: AtomicU64::new(0) }));
+        kept.insert(KeptId(text));
+        TwinId(Text::Kept(text))
+    }
+
+    fn text(&self) -> &IdText {
+        match &self.0 {
+            Text::Counted(text) => text,
+            Text::Kept(text) => text,
+        }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0.text
+        &self.text().text
     }
 
     /// The same interned id (one allocation): a cheap first check before comparing content.
     pub fn same_instance(&self, other: &TwinId) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        std::ptr::eq(self.text(), other.text())
     }
 
-    /// Starts loading the id's reference count and slot (one allocation, before the text
-    /// itself), ahead of a clone (which writes the count) or a store's lookup (which reads
-    /// the slot).
+    /// Starts loading the id's slot (and, for a counted id, its reference count, just before
+    /// it), ahead of a clone (which writes the count) or a store's lookup (which reads the
+    /// slot).
     pub(crate) fn prefetch(&self) {
-        let data = Arc::as_ptr(&self.0) as *const u8;
-        // The counts are two words before the data.
-        crate::prefetch::line(data.wrapping_sub(2 * std::mem::size_of::<usize>()));
+        let data = self.text() as *const IdText as *const u8;
+        if let Text::Counted(_) = self.0 {
+            // The counts are two words before the data.
+            crate::prefetch::line(data.wrapping_sub(2 * std::mem::size_of::<usize>()));
+        }
         crate::prefetch::line(data.wrapping_add(std::mem::size_of::<IdText>() - 1));
     }
 
     /// Where the last store that looked this id up keeps its twin (see [`StoreSlot`]).
     pub(crate) fn store_slot(&self) -> StoreSlot {
-        let packed = self.0.slot.load(Ordering::Relaxed);
+        let packed = self.text().slot.load(Ordering::Relaxed);
         StoreSlot { store: (packed >> 32) as u32, position: packed as u32 }
     }
 
     /// Remembers where a store keeps this id's twin. Shared by every clone of the id; a
     /// store that reads another's slot finds its tag differs and looks the id up.
     pub(crate) fn remember_store_slot(&self, slot: StoreSlot) {
-        self.0.slot.store(u64::from(slot.store) << 32 | u64::from(slot.position), Ordering::Relaxed);
+        self.text().slot.store(u64::from(slot.store) << 32 | u64::from(slot.position), Ordering::Relaxed);
     }
 }
 
@@ -150,7 +221,7 @@ impl Interner {
         if let Some(existing) = self.ids.get(text) {
             return existing.clone();
         }
-        let id = TwinId::new(text);
+        let id = TwinId::kept(text);
         if self.len() < MAX_INTERNED {
             self.ids.insert(id.clone());
         }
@@ -178,5 +249,18 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(interner.len(), 1);
         assert_eq!(interner.twin_id("pump1"), TwinId::new("pump1"));
+    }
+
+    /// A kept id is one per text for the whole process, equal to a counted one of the same
+    /// text, and each store's slot on it is its own to check.
+    #[test]
+    fn kept_ids_are_one_per_text() {
+        let (a, b) = (TwinId::kept("kept-test-pump"), TwinId::kept("kept-test-pump"));
+        assert!(a.same_instance(&b) && a == TwinId::new("kept-test-pump") && a.clone().same_instance(&a));
+        assert!(!a.same_instance(&TwinId::kept("kept-test-motor")));
+        a.remember_store_slot(StoreSlot { store: 7, position: 3 });
+        assert_eq!(b.store_slot(), StoreSlot { store: 7, position: 3 });
+        let counted = TwinId::new("kept-test-pump");
+        assert!(!counted.same_instance(&a) && counted.store_slot().store == 0);
     }
 }

@@ -229,7 +229,7 @@ impl SparkplugSchema {
                 let n = self.nodes.len();
                 self.nodes.push(EdgeNode {
                     key: key.clone(),
-                    twin: TwinId::from(key.as_str()),
+                    twin: TwinId::kept(&key),
                     born: false,
                     bd_seq: None,
                     next_seq: None,

@@ -98,7 +98,7 @@ impl EdgeNode {
             DeviceRef::Node | DeviceRef::At(_) => "",
         };
         let d = self.devices.len();
-        self.devices.push(Device { name: name.to_owned(), twin: TwinId::from(format!("{}/{name}", self.key).as_str()), born: false, metrics: Declared::default() });
+        self.devices.push(Device { name: name.to_owned(), twin: TwinId::kept(&format!("{}/{name}", self.key)), born: false, metrics: Declared::default() });
         self.device_index.insert(name.to_owned(), d as u32);
         d
     }

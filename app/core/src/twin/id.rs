@@ -42,12 +42,14 @@ pub(crate) struct StoreSlot {
 }
 
 /// Ids [kept](TwinId::kept) at most, over the life of the process: as many as a store holds
-/// twins. Past them a made-up name each message (a flood) gets counted ids, freed when
-/// dropped, so what is never freed stays under about 20 MB.
+/// twins, and [`MAX_KEPT_TEXT_BYTES`] of text. Past them a made-up name each message (a
+/// flood) gets counted ids, freed when dropped, so what is never freed stays under about
+/// 30 MB whatever arrives.
 pub const MAX_KEPT_IDS: usize = super::store::DEFAULT_MAX_TWINS;
+pub const MAX_KEPT_TEXT_BYTES: usize = 16 << 20;
 
-/// The ids kept so far, by text.
-static KEPT: std::sync::LazyLock<std::sync::Mutex<foldhash::HashSet<KeptId>>> = std::sync::LazyLock::new(Default::default);
+/// The ids kept so far, by text, and the bytes of their texts.
+static KEPT: std::sync::LazyLock<std::sync::Mutex<(foldhash::HashSet<KeptId>, usize)>> = std::sync::LazyLock::new(Default::default);
 
 /// A kept id in [`KEPT`], found by its text.
 #[derive(Clone, Copy)]
@@ -113,14 +115,16 @@ impl TwinId {
     /// [`Interner`]'s, a Sparkplug node's and device's). Past [`MAX_KEPT_IDS`] a counted one.
     pub fn kept(id: &str) -> Self {
         let mut kept = KEPT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(existing) = kept.get(id) {
+        let (ids, text_bytes) = &mut *kept;
+        if let Some(existing) = ids.get(id) {
             return TwinId(Text::Kept(existing.0));
         }
-        if kept.len() >= MAX_KEPT_IDS {
+        if ids.len() >= MAX_KEPT_IDS || *text_bytes + id.len() > MAX_KEPT_TEXT_BYTES {
             return TwinId::new(id);
         }
         let text: &'static IdText = Box::leak(Box::new(IdText { text: id.into(), slot: AtomicU64::new(0) }));
-        kept.insert(KeptId(text));
+        ids.insert(KeptId(text));
+        *text_bytes += id.len();
         TwinId(Text::Kept(text))
     }
 
@@ -262,5 +266,8 @@ mod tests {
         assert_eq!(b.store_slot(), StoreSlot { store: 7, position: 3 });
         let counted = TwinId::new("kept-test-pump");
         assert!(!counted.same_instance(&a) && counted.store_slot().store == 0);
+        // A text past the budget is not kept (a flood of huge names frees what it brought).
+        let huge = "x".repeat(MAX_KEPT_TEXT_BYTES + 1);
+        assert!(!TwinId::kept(&huge).same_instance(&TwinId::kept(&huge)));
     }
 }

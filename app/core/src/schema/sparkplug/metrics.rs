@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::aliases::{Aliases, MetricDef};
-use super::proto::{self, Metric, MetricIn, Payload, ProtoError, RawValue};
+use super::proto::{self, Metric, Payload, ProtoError, RawValue};
+use super::scalar::MetricIn;
 use super::value::{self, MetricValue, datatype};
 use crate::time::Timestamp;
 use crate::twin::{Interner, TwinId};

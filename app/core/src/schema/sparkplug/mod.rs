@@ -26,6 +26,7 @@ mod metrics;
 mod node;
 mod proto;
 mod routes;
+mod scalar;
 mod topic;
 mod value;
 

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use super::scalar::{MetricIn, read_scalar_metric};
+
 /// Templates inside templates (and data sets inside them) nest at most this deep.
 pub const MAX_DEPTH: usize = 16;
 
@@ -67,17 +69,17 @@ impl<'a> Field<'a> {
 }
 
 /// Walks the fields of one message.
-struct Fields<'a> {
-    rest: &'a [u8],
+pub(super) struct Fields<'a> {
+    pub(super) rest: &'a [u8],
 }
 
 impl<'a> Fields<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
+    pub(super) fn new(bytes: &'a [u8]) -> Self {
         Fields { rest: bytes }
     }
 
     #[inline(always)]
-    fn read_varint(&mut self) -> Result<u64, ProtoError> {
+    pub(super) fn read_varint(&mut self) -> Result<u64, ProtoError> {
         // Keys, aliases and small numbers are one byte.
         if let Some((&byte, rest)) = self.rest.split_first()
             && byte < 0x80
@@ -101,7 +103,7 @@ impl<'a> Fields<'a> {
     }
 
     #[inline(always)]
-    fn take(&mut self, n: usize) -> Result<&'a [u8], ProtoError> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], ProtoError> {
         if n > self.rest.len() {
             return error(format!("a field of {n} bytes runs past the end ({} left)", self.rest.len()));
         }
@@ -230,7 +232,7 @@ fn decode_metric(bytes: &[u8], depth: usize) -> Result<Metric, ProtoError> {
 
 /// Reads one metric into `metric` (every field reset first), its name left in the bytes and
 /// returned: a DATA message's scalar metrics are read without allocating.
-fn decode_metric_into<'a>(bytes: &'a [u8], depth: usize, metric: &mut Metric) -> Result<Option<&'a str>, ProtoError> {
+pub(super) fn decode_metric_into<'a>(bytes: &'a [u8], depth: usize, metric: &mut Metric) -> Result<Option<&'a str>, ProtoError> {
     if depth > MAX_DEPTH {
         return error(format!("templates nest deeper than {MAX_DEPTH}"));
     }
@@ -337,127 +339,6 @@ pub fn for_each_metric<'a>(bytes: &'a [u8], mut visit: impl FnMut(Option<&'a str
             }
         }
     }
-}
-
-/// A metric's value when it is a number or a Boolean (or absent): what nearly every DATA
-/// metric carries, copied without any of [`RawValue`]'s owned kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub enum Scalar {
-    #[default]
-    None,
-    Int(u32),
-    Long(u64),
-    Float(f32),
-    Double(f64),
-    Boolean(bool),
-}
-
-impl RawValue {
-    /// The value as a [`Scalar`], unless it is text, bytes, a data set or a template.
-    pub fn scalar(&self) -> Option<Scalar> {
-        Some(match *self {
-            RawValue::None => Scalar::None,
-            RawValue::Int(v) => Scalar::Int(v),
-            RawValue::Long(v) => Scalar::Long(v),
-            RawValue::Float(v) => Scalar::Float(v),
-            RawValue::Double(v) => Scalar::Double(v),
-            RawValue::Boolean(v) => Scalar::Boolean(v),
-            RawValue::String(_) | RawValue::Bytes(_) | RawValue::DataSet(_) | RawValue::Template(_) => return None,
-        })
-    }
-}
-
-/// A metric of scalar fields only: everything of a [`Metric`] but its name (left in the
-/// payload), properties (it has none) and a value other than a [`Scalar`].
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct ScalarMetric {
-    pub alias: Option<u64>,
-    pub timestamp: Option<u64>,
-    pub datatype: Option<u32>,
-    pub is_historical: bool,
-    pub is_transient: bool,
-    pub is_null: bool,
-    pub value: Scalar,
-}
-
-/// One metric as DATA hands it on: a scalar one as read in place (nothing to drop), any
-/// other whole.
-#[derive(Debug, Clone, Copy)]
-pub enum MetricIn<'m> {
-    Scalar(ScalarMetric),
-    Full(&'m Metric),
-}
-
-impl MetricIn<'_> {
-    pub fn alias(self) -> Option<u64> {
-        match self {
-            MetricIn::Scalar(m) => m.alias,
-            MetricIn::Full(m) => m.alias,
-        }
-    }
-    pub fn timestamp(self) -> Option<u64> {
-        match self {
-            MetricIn::Scalar(m) => m.timestamp,
-            MetricIn::Full(m) => m.timestamp,
-        }
-    }
-    pub fn datatype(self) -> Option<u32> {
-        match self {
-            MetricIn::Scalar(m) => m.datatype,
-            MetricIn::Full(m) => m.datatype,
-        }
-    }
-    /// `is_null`, `is_transient`, `is_historical`.
-    pub fn flags(self) -> (bool, bool, bool) {
-        match self {
-            MetricIn::Scalar(m) => (m.is_null, m.is_transient, m.is_historical),
-            MetricIn::Full(m) => (m.is_null, m.is_transient, m.is_historical),
-        }
-    }
-    /// The value, as a scalar or whole.
-    pub fn value(&self) -> Result<Scalar, &RawValue> {
-        match self {
-            MetricIn::Scalar(m) => Ok(m.value),
-            MetricIn::Full(m) => m.value.scalar().ok_or(&m.value),
-        }
-    }
-}
-
-/// A metric of scalar fields only (name, alias, timestamp, datatype, flags, and a number or
-/// Boolean value), read by its one-byte keys: nearly every DATA metric is this, and the
-/// general reader's resetting of a reused metric (dropping a value of any kind, clearing
-/// properties) and its per-field bookkeeping cost more than the reading (about 200
-/// instructions a metric). `None` for anything else (text, bytes, a data set, a template,
-/// properties, metadata, a field past 15, a wrong wire type, anything malformed), which the
-/// general reader then reads or refuses as before.
-#[inline]
-fn read_scalar_metric(bytes: &[u8]) -> Option<(Option<&str>, ScalarMetric)> {
-    let mut metric = ScalarMetric::default();
-    let mut name = None;
-    let mut fields = Fields::new(bytes);
-    while let Some((&key, rest)) = fields.rest.split_first() {
-        fields.rest = rest;
-        let mut varint = || fields.read_varint().ok();
-        match key {
-            0x0a => {
-                let len = usize::try_from(varint()?).ok()?;
-                name = Some(std::str::from_utf8(fields.take(len).ok()?).ok()?);
-            }
-            0x10 => metric.alias = Some(varint()?),
-            0x18 => metric.timestamp = Some(varint()?),
-            0x20 => metric.datatype = Some(varint()? as u32),
-            0x28 => metric.is_historical = varint()? != 0,
-            0x30 => metric.is_transient = varint()? != 0,
-            0x38 => metric.is_null = varint()? != 0,
-            0x50 => metric.value = Scalar::Int(varint()? as u32),
-            0x58 => metric.value = Scalar::Long(varint()?),
-            0x65 => metric.value = Scalar::Float(f32::from_le_bytes(fields.take(4).ok()?.try_into().ok()?)),
-            0x69 => metric.value = Scalar::Double(f64::from_le_bytes(fields.take(8).ok()?.try_into().ok()?)),
-            0x70 => metric.value = Scalar::Boolean(varint()? != 0),
-            _ => return None,
-        }
-    }
-    Some((name, metric))
 }
 
 fn decode_property_set(bytes: &[u8], depth: usize) -> Result<Vec<(String, RawValue)>, ProtoError> {
@@ -604,7 +485,7 @@ fn encode_value(out: &mut Vec<u8>, base: u32, value: &RawValue) {
     }
 }
 
-fn encode_metric(metric: &Metric) -> Vec<u8> {
+pub(super) fn encode_metric(metric: &Metric) -> Vec<u8> {
     let mut out = Vec::new();
     if let Some(name) = &metric.name {
         put_bytes_field(&mut out, 1, name.as_bytes());
@@ -656,52 +537,6 @@ mod tests {
             ],
         };
         assert_eq!(Payload::decode(&payload.encode()), Ok(payload));
-    }
-
-    fn as_scalar(m: &Metric) -> Option<ScalarMetric> {
-        let value = m.value.scalar()?;
-        m.properties.is_empty().then_some(ScalarMetric { alias: m.alias, timestamp: m.timestamp, datatype: m.datatype, is_historical: m.is_historical, is_transient: m.is_transient, is_null: m.is_null, value })
-    }
-
-    /// The scalar reader reads what the general one reads, and leaves it everything else.
-    #[test]
-    fn scalar_metrics_read_as_the_general_reader_reads_them() {
-        let metrics = [
-            Metric { alias: Some(3), value: RawValue::Double(-21.5), ..Default::default() },
-            Metric { name: Some("Line/Speed".into()), alias: Some(1 << 40), timestamp: Some(1_700_000_000_123), datatype: Some(9), value: RawValue::Float(2.5), ..Default::default() },
-            Metric { alias: Some(4), datatype: Some(3), value: RawValue::Int(-5i32 as u32), is_historical: true, is_transient: true, ..Default::default() },
-            Metric { alias: Some(5), datatype: Some(8), value: RawValue::Long(u64::MAX), ..Default::default() },
-            Metric { name: Some("Alarm".into()), datatype: Some(11), value: RawValue::Boolean(true), ..Default::default() },
-            Metric { name: Some("gone".into()), is_null: true, ..Default::default() },
-            Metric::default(),
-        ];
-        for metric in &metrics {
-            let bytes = encode_metric(metric);
-            let (name, scalar) = read_scalar_metric(&bytes).expect("scalar");
-            let mut general = Metric { value: RawValue::String("left over".into()), properties: vec![("k".into(), RawValue::Int(1))], ..Default::default() };
-            assert_eq!(decode_metric_into(&bytes, 0, &mut general), Ok(name));
-            assert_eq!(Some(scalar), as_scalar(&general));
-            // Cut short: refused by both, or read alike.
-            for cut in 0..bytes.len() {
-                let (fast, slow) = (read_scalar_metric(&bytes[..cut]), decode_metric_into(&bytes[..cut], 0, &mut general));
-                if let Some((name, scalar)) = fast {
-                    assert_eq!((Ok(name), Some(scalar)), (slow, as_scalar(&general)));
-                }
-            }
-        }
-        let not_scalar = [
-            Metric { alias: Some(1), value: RawValue::String("auto".into()), ..Default::default() },
-            Metric { alias: Some(1), value: RawValue::Bytes(vec![1, 2]), ..Default::default() },
-            Metric { alias: Some(1), value: RawValue::Double(1.0), properties: vec![("engUnit".into(), RawValue::String("°C".into()))], ..Default::default() },
-            Metric { alias: Some(1), value: RawValue::Template(Template::default()), ..Default::default() },
-        ];
-        for metric in &not_scalar {
-            assert!(read_scalar_metric(&encode_metric(metric)).is_none(), "{metric:?}");
-        }
-        // A name that is not UTF-8, a field past 15, a known field with the wrong wire type.
-        for bytes in [&[0x0a, 0x01, 0xff][..], &[0x80, 0x01, 0x00], &[0x11, 0, 0, 0, 0, 0, 0, 0, 0]] {
-            assert!(read_scalar_metric(bytes).is_none());
-        }
     }
 
     #[test]

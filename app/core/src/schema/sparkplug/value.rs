@@ -5,7 +5,8 @@
 
 use serde_json::{Value, json};
 
-use super::proto::{DataSet, RawValue, Scalar};
+use super::proto::{DataSet, RawValue};
+use super::scalar::Scalar;
 use crate::time::Timestamp;
 
 /// Sparkplug 3.0 datatypes (the numbers in `Metric.datatype`).

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::time::Timestamp;
-use crate::twin::{EntityKind, Severity, TwinId};
+use crate::twin::{EntityKind, PropertyName, Severity, TwinId};
 
 /// One change to the twin state.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +24,7 @@ pub enum TwinUpdate {
         entity_type: Option<String>,
     },
     /// A numeric measurement.
-    Measurement { twin: TwinId, name: Arc<str>, value: f64, time: Timestamp },
+    Measurement { twin: TwinId, name: PropertyName, value: f64, time: Timestamp },
     /// A value from the past (Sparkplug `is_historical`): it goes into the property's history
     /// only, never its live value, rules or alarms.
     Historical { twin: TwinId, name: Arc<str>, value: f64, time: Timestamp },

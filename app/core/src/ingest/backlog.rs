@@ -18,7 +18,7 @@ use crate::update::TwinUpdate;
 /// Which property an update sets, for those where only the latest value matters.
 #[derive(Hash, PartialEq, Eq)]
 enum Slot {
-    Measurement(TwinId, Arc<str>),
+    Measurement(TwinId, crate::twin::PropertyName),
     Unit(TwinId, Arc<str>),
     Event(TwinId, Arc<str>),
     Fragment(TwinId, Arc<str>),

@@ -432,7 +432,11 @@ impl IndexBuilder {
                     match update {
                         // A message that sets several properties (a Sparkplug DATA) decides
                         // each of them until a later one sets it again.
-                        TwinUpdate::Measurement { name, .. } | TwinUpdate::Fragment { name, .. } | TwinUpdate::Unit { name, .. } => {
+                        TwinUpdate::Measurement { name, .. } => {
+                            measured = true;
+                            decides(Some(&name.to_arc()));
+                        }
+                        TwinUpdate::Fragment { name, .. } | TwinUpdate::Unit { name, .. } => {
                             measured = true;
                             decides(Some(name));
                         }

@@ -108,8 +108,8 @@ fn time_of(value: &Json, format: TimeFormat) -> Option<Timestamp> {
 /// The update one value of a property gives (and, the first time, its unit).
 fn property_update(twin: &TwinId, name: &Arc<str>, value: &Json, property: &Property, time: Timestamp, units_sent: &mut foldhash::HashSet<(TwinId, Arc<str>)>, out: &mut Vec<TwinUpdate>) {
     let update = match property.kind {
-        ValueKind::Number => number_of(value).map(|v| TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: v * property.scale + property.offset, time }),
-        ValueKind::Bool => on_off(value).map(|on| TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: if on { 1.0 } else { 0.0 }, time }),
+        ValueKind::Number => number_of(value).map(|v| TwinUpdate::Measurement { twin: twin.clone(), name: name.into(), value: v * property.scale + property.offset, time }),
+        ValueKind::Bool => on_off(value).map(|on| TwinUpdate::Measurement { twin: twin.clone(), name: name.into(), value: if on { 1.0 } else { 0.0 }, time }),
         ValueKind::String => Some(TwinUpdate::Fragment {
             twin: twin.clone(),
             name: name.clone(),

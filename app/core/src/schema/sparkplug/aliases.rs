@@ -9,12 +9,12 @@
 //! more). Aliases too spread out to list without allocating more than the birth justifies
 //! are kept in a map.
 
-use std::sync::Arc;
+use crate::twin::PropertyName;
 
 /// What a birth declared about one metric.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct MetricDef {
-    pub(super) name: Arc<str>,
+    pub(super) name: PropertyName,
     pub(super) datatype: u32,
 }
 

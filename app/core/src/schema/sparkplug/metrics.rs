@@ -1,14 +1,12 @@
 //! A message's metrics as twin updates: what a birth declares (names, aliases, datatypes,
 //! units, template members) and the values of births and DATA.
 
-use std::sync::Arc;
-
 use super::aliases::{Aliases, MetricDef};
 use super::proto::{self, Metric, Payload, ProtoError, RawValue};
 use super::scalar::MetricIn;
 use super::value::{self, MetricValue, datatype};
 use crate::time::Timestamp;
-use crate::twin::{Interner, TwinId};
+use crate::twin::{PropertyName, TwinId};
 use crate::update::TwinUpdate;
 
 /// A twin's metrics by alias and by name, as its last birth declared them (looked up for
@@ -18,7 +16,7 @@ use crate::update::TwinUpdate;
 #[repr(C)] // aliases first: what DATA reads (see `Device`)
 pub(super) struct Declared {
     by_alias: Aliases,
-    by_name: foldhash::HashMap<Arc<str>, u32>,
+    by_name: foldhash::HashMap<PropertyName, u32>,
 }
 
 impl Declared {
@@ -45,14 +43,16 @@ fn metric_time(timestamp: Option<u64>, time: Timestamp) -> Timestamp {
 
 /// A birth's metrics: declared (name, alias, datatype), their units, and their values.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn birth_metrics(twin: &TwinId, declared: &mut Declared, templates: &Templates, metrics: &[Metric], time: Timestamp, names: &mut Interner, out: &mut Vec<TwinUpdate>) {
+pub(super) fn birth_metrics(twin: &TwinId, declared: &mut Declared, templates: &Templates, metrics: &[Metric], time: Timestamp, out: &mut Vec<TwinUpdate>) {
     let mut aliases = Vec::new();
     for metric in metrics {
         let Some(name) = metric.name.as_deref() else { continue };
         if metric.datatype == Some(datatype::TEMPLATE) && matches!(&metric.value, RawValue::Template(t) if t.is_definition) {
             continue; // a definition, not a value (kept by the node)
         }
-        let name = names.intern(name);
+        // Kept by the process: one string in cache for every device that declares it, and
+        // passing it on with each value counts nothing.
+        let name = PropertyName::kept(name);
         let datatype = metric.datatype.unwrap_or_else(|| value::guessed_datatype(&metric.value));
         if let Some(alias) = metric.alias {
             aliases.push((alias, MetricDef { name: name.clone(), datatype }));
@@ -60,7 +60,7 @@ pub(super) fn birth_metrics(twin: &TwinId, declared: &mut Declared, templates: &
         declared.by_name.insert(name.clone(), datatype);
         for (key, value) in &metric.properties {
             match (key.as_str(), value) {
-                ("engUnit", RawValue::String(unit)) => out.push(TwinUpdate::Unit { twin: twin.clone(), name: name.clone(), unit: unit.as_str().into() }),
+                ("engUnit", RawValue::String(unit)) => out.push(TwinUpdate::Unit { twin: twin.clone(), name: name.to_arc(), unit: unit.as_str().into() }),
                 // Other properties (engLow, engHigh, Documentation…) are shown with the metric.
                 (_, RawValue::None) => {}
                 (_, value) => {
@@ -102,7 +102,7 @@ fn declare_members(declared: &mut Declared, name: &str, instance: &proto::Templa
         if let RawValue::Template(inner) = &member.value {
             declare_members(declared, &nested, inner, templates, depth + 1);
         }
-        declared.by_name.insert(nested.into(), datatype);
+        declared.by_name.insert(PropertyName::kept(&nested), datatype);
     }
 }
 
@@ -126,7 +126,7 @@ pub(super) fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templ
     let mut visit = |name: Option<&str>, metric: MetricIn| {
         // The declared name is borrowed, not cloned: each clone of a shared name is an atomic
         // count up and, when dropped, down, and the update pushed takes its own.
-        let undeclared: Arc<str>;
+        let undeclared: PropertyName;
         let (name, datatype) = match (metric.alias().and_then(|a| declared.by_alias.get(a)), name) {
             (Some(def), _) => (&def.name, metric.datatype().unwrap_or(def.datatype)),
             // By name: the birth's shared string when it declared it (no allocation, and the
@@ -134,7 +134,7 @@ pub(super) fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templ
             (None, Some(name)) => match declared.by_name.get_key_value(name) {
                 Some((declared_name, datatype)) => (declared_name, metric.datatype().unwrap_or(*datatype)),
                 None => {
-                    undeclared = Arc::from(name);
+                    undeclared = PropertyName::from(name);
                     (&undeclared, metric.datatype().unwrap_or_else(|| metric.value().map_or_else(value::guessed_datatype, value::scalar_datatype)))
                 }
             },
@@ -174,7 +174,7 @@ struct Members<'a> {
 
 /// One metric's value as updates: a number with history, or a value shown as it is.
 #[allow(clippy::too_many_arguments)]
-fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: MetricIn, time: Timestamp, members: &Members, depth: usize, out: &mut Vec<TwinUpdate>) {
+fn metric_updates(twin: &TwinId, name: &PropertyName, datatype: u32, metric: MetricIn, time: Timestamp, members: &Members, depth: usize, out: &mut Vec<TwinUpdate>) {
     let value = metric.value();
     if datatype == datatype::TEMPLATE {
         if let Err(RawValue::Template(template)) = value
@@ -191,7 +191,7 @@ fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: MetricI
         out.push(if numeric {
             TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: f64::NAN, time }
         } else {
-            TwinUpdate::Fragment { twin: twin.clone(), name: name.clone(), value: Some(serde_json::Value::Null) }
+            TwinUpdate::Fragment { twin: twin.clone(), name: name.to_arc(), value: Some(serde_json::Value::Null) }
         });
         return;
     }
@@ -202,13 +202,13 @@ fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: MetricI
     match interpreted {
         // A transient value is shown but not kept as a tag's history.
         Ok(MetricValue::Number(v)) if is_transient => {
-            out.push(TwinUpdate::Fragment { twin: twin.clone(), name: name.clone(), value: serde_json::Number::from_f64(v).map(serde_json::Value::Number) });
+            out.push(TwinUpdate::Fragment { twin: twin.clone(), name: name.to_arc(), value: serde_json::Number::from_f64(v).map(serde_json::Value::Number) });
         }
         // A historical value goes into history only, never the live value.
-        Ok(MetricValue::Number(v)) if is_historical => out.push(TwinUpdate::Historical { twin: twin.clone(), name: name.clone(), value: v, time }),
+        Ok(MetricValue::Number(v)) if is_historical => out.push(TwinUpdate::Historical { twin: twin.clone(), name: name.to_arc(), value: v, time }),
         Ok(MetricValue::Number(v)) => out.push(TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: v, time }),
         Ok(MetricValue::Shown(_)) if is_historical => {}
-        Ok(MetricValue::Shown(shown)) => out.push(TwinUpdate::Fragment { twin: twin.clone(), name: name.clone(), value: Some(shown) }),
+        Ok(MetricValue::Shown(shown)) => out.push(TwinUpdate::Fragment { twin: twin.clone(), name: name.to_arc(), value: Some(shown) }),
         Err(reason) => tracing::debug!("Sparkplug metric {name} of {twin}: {reason}"),
     }
 }
@@ -217,7 +217,7 @@ fn metric_updates(twin: &TwinId, name: &Arc<str>, datatype: u32, metric: MetricI
 /// datatype is its own, else the one its birth declared, else its definition's; members its
 /// definition does not have are ignored; a birth's instance that leaves a member out shows
 /// the definition's default.
-fn template_members(twin: &TwinId, name: &Arc<str>, template: &proto::Template, time: Timestamp, members: &Members, depth: usize, out: &mut Vec<TwinUpdate>) {
+fn template_members(twin: &TwinId, name: &PropertyName, template: &proto::Template, time: Timestamp, members: &Members, depth: usize, out: &mut Vec<TwinUpdate>) {
     let definition = template.template_ref.as_deref().and_then(|r| members.templates.get(r));
     let defined = |member: &str| definition.and_then(|d| d.metrics.iter().find(|m| m.name.as_deref() == Some(member)));
     let mut nested_name = format!("{name}/");
@@ -232,7 +232,7 @@ fn template_members(twin: &TwinId, name: &Arc<str>, template: &proto::Template, 
         nested_name.push_str(member_name);
         // In DATA, the birth's shared name and datatype (no allocation per message).
         let born = members.declared.and_then(|d| d.by_name.get_key_value(nested_name.as_str()));
-        let nested: Arc<str> = born.map_or_else(|| nested_name.as_str().into(), |(shared, _)| shared.clone());
+        let nested: PropertyName = born.map_or_else(|| nested_name.as_str().into(), |(shared, _)| shared.clone());
         let member_datatype = member
             .datatype
             .or(born.map(|(_, datatype)| *datatype))
@@ -246,7 +246,7 @@ fn template_members(twin: &TwinId, name: &Arc<str>, template: &proto::Template, 
             if template.metrics.iter().any(|m| m.name.as_deref() == Some(member_name)) {
                 continue;
             }
-            let nested: Arc<str> = format!("{name}/{member_name}").into();
+            let nested: PropertyName = format!("{name}/{member_name}").into();
             let member_datatype = default.datatype.unwrap_or_else(|| value::guessed_datatype(&default.value));
             metric_updates(twin, &nested, member_datatype, MetricIn::Full(default), time, members, depth + 1, out);
         }

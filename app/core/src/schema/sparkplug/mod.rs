@@ -41,7 +41,7 @@ use metrics::{Body, Declared, Templates, birth_metrics, data_metrics, template_d
 use node::{DeviceRef, EdgeNode, Held, MAX_HELD, Route};
 use routes::{RouteKey, Routes};
 use crate::time::Timestamp;
-use crate::twin::{EntityKind, Interner, TwinId};
+use crate::twin::{EntityKind, TwinId};
 use crate::update::TwinUpdate;
 
 /// How the host application behaves.
@@ -85,9 +85,6 @@ pub struct SparkplugSchema {
     state_timestamp: Option<u64>,
     /// Where each message's node key (`group/node`) is built: no allocation per message.
     key_buffer: String,
-    /// Metric names, shared by every device that declares them: a value's name is then a
-    /// string in cache, not one per device (each update holds a reference to it).
-    names: Interner,
     /// DATA topics' routes, by topic (live) and by key (replay).
     routes: Routes,
     /// Devices followed, over all nodes, and how many may be: past as many as a store holds
@@ -105,7 +102,6 @@ impl SparkplugSchema {
             publishes: Vec::new(),
             state_timestamp: None,
             key_buffer: String::new(),
-            names: Interner::default(),
             routes: Routes::default(),
             devices: 0,
             max_devices: crate::twin::DEFAULT_MAX_TWINS,
@@ -308,7 +304,7 @@ impl SparkplugSchema {
                 out.push(TwinUpdate::Online { twin: node_state.twin.clone(), online: true, time });
                 node_state.metrics = Declared::default();
                 node_state.templates = template_definitions(&payload.metrics);
-                birth_metrics(&node_state.twin, &mut node_state.metrics, &node_state.templates, &payload.metrics, time, &mut self.names, out);
+                birth_metrics(&node_state.twin, &mut node_state.metrics, &node_state.templates, &payload.metrics, time, out);
                 Ok(Decoded::Updates(out.len() - start))
             }
             MessageType::NDeath => {
@@ -343,7 +339,7 @@ impl SparkplugSchema {
                 out.push(register(device.twin.clone(), Some(node_state.twin.clone()), EntityKind::ChildDevice, &device.name, "Sparkplug device"));
                 out.push(TwinUpdate::Online { twin: device.twin.clone(), online: true, time });
                 device.metrics = Declared::default();
-                birth_metrics(&device.twin, &mut device.metrics, &node_state.templates, &payload.metrics, time, &mut self.names, out);
+                birth_metrics(&device.twin, &mut device.metrics, &node_state.templates, &payload.metrics, time, out);
                 Ok(Decoded::Updates(out.len() - start))
             }
             MessageType::DDeath => match node_state.device_at(device).map(|d| &mut node_state.devices[d]) {
@@ -500,10 +496,10 @@ impl TopicSchema for SparkplugSchema {
         self.decode_by(RouteKey::Channel(key), topic, payload, received, out)
     }
 
-    /// Every node's births, aliases and sequence go; the interned metric names stay.
+    /// Every node's births, aliases and sequence go (metric names are kept by the process:
+    /// see [`PropertyName::kept`](crate::twin::PropertyName::kept)).
     fn restart(&mut self) {
-        let names = std::mem::take(&mut self.names);
-        *self = SparkplugSchema { names, ..SparkplugSchema::new(self.config.clone()) };
+        *self = SparkplugSchema::new(self.config.clone());
     }
 
     fn will(&mut self, now: Timestamp) -> Option<SchemaPublish> {

@@ -15,7 +15,7 @@ mod alarms;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::id::StoreSlot;
-use super::{History, Severity, Status, TwinId};
+use super::{History, PropertyName, Severity, Status, TwinId};
 use crate::prefetch;
 use crate::alarms::{AlarmBook, AlarmRules, AlarmSource, LimitState};
 use crate::rules::{Rgba, RuleSet};
@@ -624,7 +624,7 @@ impl TwinStore {
 
     /// Starts loading a property a value ahead goes to, found as [`Twin::position_of`]
     /// first looks (by the shared name's address) in its twin, which has arrived by then.
-    fn prefetch_property(&self, twin: u32, name: &Arc<str>) -> u32 {
+    fn prefetch_property(&self, twin: u32, name: &str) -> u32 {
         if let Some(twin) = self.twins.get(twin as usize)
             && let Some(position) = twin.position_by_address(name)
         {
@@ -680,14 +680,14 @@ impl TwinStore {
             }
             TwinUpdate::Measurement { name, value, time, .. } => self.apply_measurement(index, name, *value, *time, now),
             TwinUpdate::Historical { name, value, time, .. } => {
-                if let Some(position) = self.property_slot(index, name) {
+                if let Some(position) = self.property_slot(index, name, || name.clone()) {
                     self.twins[index.0 as usize].properties[position].history.insert_past(*time, *value);
                 }
                 StatusInput::Unchanged
             }
             TwinUpdate::Unit { name, unit, .. } => {
                 // Units may arrive (retained) before the first value: the property waits.
-                if let Some(position) = self.property_slot(index, name) {
+                if let Some(position) = self.property_slot(index, name, || name.clone()) {
                     self.twins[index.0 as usize].properties[position].unit = Some(unit.clone());
                 }
                 StatusInput::Unchanged
@@ -742,8 +742,8 @@ impl TwinStore {
     }
 
     /// A live value: the property, its history, its rule's verdict and alarm limits.
-    fn apply_measurement(&mut self, index: TwinIndex, name: &Arc<str>, value: f64, time: Timestamp, now: Timestamp) -> StatusInput {
-        let Some(position) = self.property_slot(index, name) else { return StatusInput::Unchanged };
+    fn apply_measurement(&mut self, index: TwinIndex, name: &PropertyName, value: f64, time: Timestamp, now: Timestamp) -> StatusInput {
+        let Some(position) = self.property_slot(index, name, || name.to_arc()) else { return StatusInput::Unchanged };
         let twin = &mut self.twins[index.0 as usize];
         // First heard from, or back from stale: the status changes with it.
         let mut input = if twin.last_seen.is_none() || twin.stale { StatusInput::Changed } else { StatusInput::Unchanged };
@@ -776,9 +776,9 @@ impl TwinStore {
         input
     }
 
-    /// The position of a twin's property, made (with its rules) if it is new and the twin
-    /// has room ([`StoreConfig::max_entries_per_twin`]).
-    fn property_slot(&mut self, index: TwinIndex, name: &Arc<str>) -> Option<usize> {
+    /// The position of a twin's property, made (with its rules, and `shared` as its name)
+    /// if it is new and the twin has room ([`StoreConfig::max_entries_per_twin`]).
+    fn property_slot(&mut self, index: TwinIndex, name: &str, shared: impl FnOnce() -> Arc<str>) -> Option<usize> {
         let twin = &mut self.twins[index.0 as usize];
         if let Some(position) = twin.position_of(name) {
             return Some(position);
@@ -789,7 +789,7 @@ impl TwinStore {
         }
         let rule = self.rules.find(twin.id.as_str(), name);
         let limits = self.alarm_rules.find(twin.id.as_str(), name);
-        Some(twin.push_property(Property::new(name.clone(), rule, limits, self.config.history_len)))
+        Some(twin.push_property(Property::new(shared(), rule, limits, self.config.history_len)))
     }
 
     /// Marks twins stale that received data once but nothing for `stale_after`.

@@ -254,7 +254,7 @@ fn many_properties_are_found_by_name_and_never_duplicated() {
     let names: Vec<std::sync::Arc<str>> = (0..20_000).map(|i| format!("signal{i}").into()).collect();
     let big = crate::twin::TwinId::from("big");
     for round in 0..2 {
-        let updates: Vec<TwinUpdate> = names.iter().enumerate().map(|(i, name)| TwinUpdate::Measurement { twin: big.clone(), name: name.clone(), value: (i + round) as f64, time: now }).collect();
+        let updates: Vec<TwinUpdate> = names.iter().enumerate().map(|(i, name)| TwinUpdate::Measurement { twin: big.clone(), name: name.into(), value: (i + round) as f64, time: now }).collect();
         store.apply_all(&updates, now);
     }
     // Names as new strings (not the decoder's shared ones) still find their property.

@@ -48,32 +48,8 @@ pub(crate) struct StoreSlot {
 pub const MAX_KEPT_IDS: usize = super::store::DEFAULT_MAX_TWINS;
 pub const MAX_KEPT_TEXT_BYTES: usize = 16 << 20;
 
-/// The ids kept so far, by text, and the bytes of their texts.
-static KEPT: std::sync::LazyLock<std::sync::Mutex<(foldhash::HashSet<KeptId>, usize)>> = std::sync::LazyLock::new(Default::default);
-
-/// A kept id in [`KEPT`], found by its text.
-#[derive(Clone, Copy)]
-struct KeptId(&'static IdText);
-
-impl std::hash::Hash for KeptId {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.text.hash(state);
-    }
-}
-
-impl PartialEq for KeptId {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.text == other.0.text
-    }
-}
-
-impl Eq for KeptId {}
-
-impl Borrow<str> for KeptId {
-    fn borrow(&self) -> &str {
-        &self.0.text
-    }
-}
+/// The ids kept so far.
+static KEPT: super::kept::Kept<IdText> = super::kept::Kept::new(MAX_KEPT_IDS, MAX_KEPT_TEXT_BYTES);
 
 /// By content, like the equality below (equal ids have equal text).
 impl std::hash::Hash for TwinId {
@@ -114,18 +90,10 @@ impl TwinId {
     /// clones count nothing. For the ids decoders hand out with every message (the
     /// [`Interner`]'s, a Sparkplug node's and device's). Past [`MAX_KEPT_IDS`] a counted one.
     pub fn kept(id: &str) -> Self {
-        let mut kept = KEPT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (ids, text_bytes) = &mut *kept;
-        if let Some(existing) = ids.get(id) {
-            return TwinId(Text::Kept(existing.0));
+        match KEPT.get_or_keep(id, |id| IdText { text: id.into(), slot: AtomicU64::new(0) }, |kept| &kept.text) {
+            Some(kept) => TwinId(Text::Kept(kept)),
+            None => TwinId::new(id),
         }
-        if ids.len() >= MAX_KEPT_IDS || *text_bytes + id.len() > MAX_KEPT_TEXT_BYTES {
-            return TwinId::new(id);
-        }
-        let text: &'static IdText = Box::leak(Box::new(IdText { text: id.into(), slot: AtomicU64::new(0) }));
-        ids.insert(KeptId(text));
-        *text_bytes += id.len();
-        TwinId(Text::Kept(text))
     }
 
     fn text(&self) -> &IdText {

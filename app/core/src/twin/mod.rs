@@ -2,6 +2,7 @@
 
 mod history;
 mod id;
+mod kept;
 mod name;
 mod status;
 mod store;

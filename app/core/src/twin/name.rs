@@ -28,36 +28,18 @@ enum Text {
 pub const MAX_KEPT_NAMES: usize = 100_000;
 pub const MAX_KEPT_NAME_BYTES: usize = 4 << 20;
 
-/// The names kept so far, and the bytes of their texts.
-static KEPT: std::sync::LazyLock<std::sync::Mutex<(foldhash::HashSet<KeptName>, usize)>> = std::sync::LazyLock::new(Default::default);
-
-/// A kept name in [`KEPT`], found by its text.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct KeptName(&'static Arc<str>);
-
-impl Borrow<str> for KeptName {
-    fn borrow(&self) -> &str {
-        self.0
-    }
-}
+/// The names kept so far.
+static KEPT: super::kept::Kept<Arc<str>> = super::kept::Kept::new(MAX_KEPT_NAMES, MAX_KEPT_NAME_BYTES);
 
 impl PropertyName {
     /// The process's one kept name with this text, made the first time: never freed, so
     /// its clones count nothing. For the names decoders hand out with every message (a
     /// Sparkplug birth's metric names). Past [`MAX_KEPT_NAMES`] a counted one.
     pub fn kept(text: &str) -> Self {
-        let mut kept = KEPT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (names, text_bytes) = &mut *kept;
-        if let Some(existing) = names.get(text) {
-            return PropertyName(Text::Kept(existing.0));
+        match KEPT.get_or_keep(text, |text| Arc::from(text), |kept| kept) {
+            Some(kept) => PropertyName(Text::Kept(kept)),
+            None => PropertyName(Text::Counted(text.into())),
         }
-        if names.len() >= MAX_KEPT_NAMES || *text_bytes + text.len() > MAX_KEPT_NAME_BYTES {
-            return PropertyName(Text::Counted(text.into()));
-        }
-        let name: &'static Arc<str> = Box::leak(Box::new(Arc::from(text)));
-        names.insert(KeptName(name));
-        *text_bytes += text.len();
-        PropertyName(Text::Kept(name))
     }
 
     fn shared(&self) -> &Arc<str> {

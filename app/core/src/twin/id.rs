@@ -170,6 +170,7 @@ pub const MAX_INTERNED: usize = 500_000;
 pub struct Interner {
     strings: foldhash::HashSet<Arc<str>>,
     ids: foldhash::HashSet<TwinId>,
+    names: foldhash::HashSet<super::PropertyName>,
 }
 
 impl Interner {
@@ -200,12 +201,26 @@ impl Interner {
         id
     }
 
+    /// The [kept](super::PropertyName::kept) name for `text`, found here without the
+    /// process's lock after the first time (kept like [`intern`](Self::intern)'s strings,
+    /// counting together against [`MAX_INTERNED`]).
+    pub fn property_name(&mut self, text: &str) -> super::PropertyName {
+        if let Some(existing) = self.names.get(text) {
+            return existing.clone();
+        }
+        let name = super::PropertyName::kept(text);
+        if self.len() < MAX_INTERNED {
+            self.names.insert(name.clone());
+        }
+        name
+    }
+
     pub fn len(&self) -> usize {
-        self.strings.len() + self.ids.len()
+        self.strings.len() + self.ids.len() + self.names.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.strings.is_empty() && self.ids.is_empty()
+        self.len() == 0
     }
 }
 

@@ -34,7 +34,8 @@ static KEPT: super::kept::Kept<Arc<str>> = super::kept::Kept::new(MAX_KEPT_NAMES
 impl PropertyName {
     /// The process's one kept name with this text, made the first time: never freed, so
     /// its clones count nothing. For the names decoders hand out with every message (a
-    /// Sparkplug birth's metric names). Past [`MAX_KEPT_NAMES`] a counted one.
+    /// Sparkplug birth's metric names, an [`Interner`](super::Interner)'s property names).
+    /// Past [`MAX_KEPT_NAMES`] a counted one.
     pub fn kept(text: &str) -> Self {
         match KEPT.get_or_keep(text, |text| Arc::from(text), |kept| kept) {
             Some(kept) => PropertyName(Text::Kept(kept)),

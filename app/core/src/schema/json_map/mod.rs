@@ -19,7 +19,7 @@ pub use spec::{AlarmSpec, Property, PropertySpec, Source, SourceSpec, TimeFormat
 
 use super::{DecodeError, Decoded, TopicSchema};
 use crate::time::Timestamp;
-use crate::twin::{EntityKind, Interner, Severity, TwinId};
+use crate::twin::{EntityKind, Interner, PropertyName, Severity, TwinId};
 use crate::update::TwinUpdate;
 
 /// Payloads above this are refused, as thin-edge's are.
@@ -38,7 +38,7 @@ pub struct JsonMappingSchema {
     scratch: String,
     /// Where the matching pattern's captures are in the topic (reused per message).
     spans: Vec<Range<usize>>,
-    units_sent: foldhash::HashSet<(TwinId, Arc<str>)>,
+    units_sent: foldhash::HashSet<(TwinId, PropertyName)>,
     alarms_active: foldhash::HashMap<(TwinId, Arc<str>), bool>,
 }
 
@@ -106,13 +106,13 @@ fn time_of(value: &Json, format: TimeFormat) -> Option<Timestamp> {
 }
 
 /// The update one value of a property gives (and, the first time, its unit).
-fn property_update(twin: &TwinId, name: &Arc<str>, value: &Json, property: &Property, time: Timestamp, units_sent: &mut foldhash::HashSet<(TwinId, Arc<str>)>, out: &mut Vec<TwinUpdate>) {
+fn property_update(twin: &TwinId, name: &PropertyName, value: &Json, property: &Property, time: Timestamp, units_sent: &mut foldhash::HashSet<(TwinId, PropertyName)>, out: &mut Vec<TwinUpdate>) {
     let update = match property.kind {
-        ValueKind::Number => number_of(value).map(|v| TwinUpdate::Measurement { twin: twin.clone(), name: name.into(), value: v * property.scale + property.offset, time }),
-        ValueKind::Bool => on_off(value).map(|on| TwinUpdate::Measurement { twin: twin.clone(), name: name.into(), value: if on { 1.0 } else { 0.0 }, time }),
+        ValueKind::Number => number_of(value).map(|v| TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: v * property.scale + property.offset, time }),
+        ValueKind::Bool => on_off(value).map(|on| TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: if on { 1.0 } else { 0.0 }, time }),
         ValueKind::String => Some(TwinUpdate::Fragment {
             twin: twin.clone(),
-            name: name.clone(),
+            name: name.to_arc(),
             value: Some(Value::String(match value {
                 Json::String(text) => text.to_string(),
                 other => other.to_json_text(),
@@ -123,7 +123,7 @@ fn property_update(twin: &TwinId, name: &Arc<str>, value: &Json, property: &Prop
     if let Some(unit) = &property.unit
         && units_sent.insert((twin.clone(), name.clone()))
     {
-        out.push(TwinUpdate::Unit { twin: twin.clone(), name: name.clone(), unit: unit.clone() });
+        out.push(TwinUpdate::Unit { twin: twin.clone(), name: name.to_arc(), unit: unit.clone() });
     }
     out.push(update);
 }
@@ -208,16 +208,16 @@ impl TopicSchema for JsonMappingSchema {
                                 self.scratch.push_str(prefix);
                                 self.scratch.push('/');
                                 self.scratch.push_str(key);
-                                self.names.intern(&self.scratch)
+                                self.names.property_name(&self.scratch)
                             }
-                            None => self.names.intern(key),
+                            None => self.names.property_name(key),
                         };
                         property_update(&twin, &name, value, property, time, &mut self.units_sent, out);
                     }
                 }
                 (true, _) => {}
                 (false, value) => {
-                    let name = property.name.clone().unwrap_or_else(|| "value".into());
+                    let name = property.name.as_ref().map_or_else(|| "value".into(), PropertyName::from);
                     property_update(&twin, &name, value, property, time, &mut self.units_sent, out);
                 }
             }

@@ -6,17 +6,16 @@
 //! serde's visitor API, names are interned, and nothing is allocated in steady state.
 
 use std::fmt;
-use std::sync::Arc;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
 use crate::time::Timestamp;
-use crate::twin::Interner;
+use crate::twin::{Interner, PropertyName};
 
 /// Reusable buffers for decoding measurements.
 #[derive(Default)]
 pub struct MeasurementScratch {
-    pub values: Vec<(Arc<str>, f64)>,
+    pub values: Vec<(PropertyName, f64)>,
     name: String,
 }
 
@@ -149,14 +148,14 @@ fn push<E: de::Error>(state: &mut TopLevel<'_>, group_or_name: &str, name: Optio
         return Err(E::custom(format_args!("{group_or_name:?} is not a finite number")));
     }
     let interned = match name {
-        None => state.interner.intern(group_or_name),
+        None => state.interner.property_name(group_or_name),
         Some(name) => {
             let buffer = &mut state.scratch.name;
             buffer.clear();
             buffer.push_str(group_or_name);
             buffer.push('.');
             buffer.push_str(name);
-            state.interner.intern(buffer)
+            state.interner.property_name(buffer)
         }
     };
     state.scratch.values.push((interned, value));

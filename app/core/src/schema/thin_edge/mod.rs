@@ -350,7 +350,7 @@ impl ThinEdgeSchema {
     fn push_measurements(&mut self, twin: &TwinId, time: Timestamp, out: &mut Vec<TwinUpdate>) -> usize {
         let count = self.scratch.values.len();
         for (name, value) in self.scratch.values.drain(..) {
-            out.push(TwinUpdate::Measurement { twin: twin.clone(), name: name.into(), value, time });
+            out.push(TwinUpdate::Measurement { twin: twin.clone(), name, value, time });
         }
         count
     }

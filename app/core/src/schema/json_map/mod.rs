@@ -217,7 +217,7 @@ impl TopicSchema for JsonMappingSchema {
                 }
                 (true, _) => {}
                 (false, value) => {
-                    let name = property.name.as_ref().map_or_else(|| "value".into(), PropertyName::from);
+                    let name = self.names.property_name(property.name.as_deref().unwrap_or("value"));
                     property_update(&twin, &name, value, property, time, &mut self.units_sent, out);
                 }
             }

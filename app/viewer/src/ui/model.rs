@@ -165,7 +165,7 @@ pub fn format_value(value: f64) -> String {
 
 fn limits_of(store: &TwinStore, property: &twinscope_core::twin::Property) -> Vec<Limit> {
     let mut limits = Vec::new();
-    if let Some(rule) = property.rule {
+    if let Some(rule) = property.rule() {
         // A boundary between two bad ranges (warning below 85, alarm above) is drawn once,
         // in the colour of the worse side.
         for (value, status) in store.rules().limits(rule) {
@@ -176,7 +176,7 @@ fn limits_of(store: &TwinStore, property: &twinscope_core::twin::Property) -> Ve
             }
         }
     }
-    for (rule, _) in &property.limits {
+    for (rule, _) in property.limits() {
         let rule = store.alarm_rules().get(*rule);
         limits.push(Limit { value: rule.limit, status: rule.severity.status(), label: format!("{} ({})", rule.alarm_type, rule.severity.as_str()) });
         if rule.deadband > 0.0 {

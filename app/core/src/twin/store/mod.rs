@@ -60,21 +60,26 @@ impl EntityKind {
 
 /// One numeric property of a twin with its unit, latest time and trend history.
 ///
-/// What applying a value reads and writes comes first, in the first two cache lines
-/// ([`HOT_BYTES`]), and each property starts a cache line: only those are loaded ahead.
+/// What applying a value reads and writes comes first, in the first cache line
+/// ([`PROPERTY_HOT_BYTES`]), and each property starts a cache line: only that line is
+/// loaded ahead (and the history's next slot). The rest is read only for a property a rule
+/// judges.
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 pub struct Property {
-    pub name: Arc<str>,
     pub value: f64,
     /// The time the source gave for this value (or the receive time when it gave none).
     pub time: Timestamp,
     pub history: History,
+    /// A visual rule or alarm limits apply: most properties have none, and applying a
+    /// value to those reads nothing past the first line.
+    judged: bool,
+    pub name: Arc<str>,
     /// The visual rule (index into the store's [`RuleSet`]).
-    pub rule: Option<usize>,
+    rule: Option<usize>,
     /// The alarm rules on this property (indices into the store's [`AlarmRules`]) and the
     /// state of each one's condition.
-    pub limits: Vec<(usize, LimitState)>,
+    limits: Vec<(usize, LimitState)>,
     /// The status the scene's rules give this value.
     pub rule_status: Status,
     pub rule_color: Option<Rgba>,
@@ -92,9 +97,21 @@ impl Property {
             history: History::with_capacity(history_len),
             rule_status: Status::Unknown,
             rule_color: None,
+            judged: rule.is_some() || !limits.is_empty(),
             rule,
             limits: limits.into_iter().map(|l| (l, LimitState::default())).collect(),
         }
+    }
+
+    /// The visual rule that colours this property (an index into the store's [`RuleSet`]).
+    pub fn rule(&self) -> Option<usize> {
+        self.rule
+    }
+
+    /// The alarm rules on this property (indices into the store's [`AlarmRules`]), with the
+    /// state of each one's condition.
+    pub fn limits(&self) -> &[(usize, LimitState)] {
+        &self.limits
     }
 }
 
@@ -132,6 +149,9 @@ pub struct Twin {
     /// (a cache line or more) per step. The property keeps its name alive, so an address
     /// found here is that very string.
     name_addresses: [usize; NAME_ADDRESSES],
+    /// Their lengths (0 for a name too long to count here, whose address is 0 too): with the
+    /// address they say it is that very string, still without reading the property.
+    name_lengths: [u16; NAME_ADDRESSES],
     /// Local receive time of the latest measurement: telemetry is periodic, so its silence
     /// means stale. Events and health are sent on change and never make a twin stale.
     pub last_seen: Option<Timestamp>,
@@ -168,10 +188,13 @@ pub struct Twin {
     pub reports_liveness: bool,
 }
 
-/// How much of a [`Twin`] and of a [`Property`] applying a measurement reads: their first
-/// two cache lines, which is all that is loaded ahead of it.
+/// How much of a [`Twin`] applying a measurement reads: its first two cache lines, which is
+/// all that is loaded ahead of it.
 const HOT_BYTES: usize = 128;
-const _: () = assert!(std::mem::offset_of!(Twin, stale) < HOT_BYTES && std::mem::offset_of!(Property, rule_color) < HOT_BYTES);
+/// How much of a [`Property`] applying a value reads when no rule judges it: its first line.
+const PROPERTY_HOT_BYTES: usize = 64;
+const _: () = assert!(std::mem::offset_of!(Twin, stale) < HOT_BYTES && std::mem::offset_of!(Twin, name_lengths) + NAME_ADDRESSES * 2 <= HOT_BYTES);
+const _: () = assert!(std::mem::offset_of!(Property, judged) < PROPERTY_HOT_BYTES);
 
 /// Properties whose name addresses a twin keeps in itself.
 const NAME_ADDRESSES: usize = 6;
@@ -204,6 +227,7 @@ impl Twin {
             reports_liveness: false,
             stale: false,
             name_addresses: [0; NAME_ADDRESSES],
+            name_lengths: [0; NAME_ADDRESSES],
             property_index: None,
         }
     }
@@ -212,23 +236,25 @@ impl Twin {
         self.position_of(name).map(|i| &self.properties[i])
     }
 
-    /// Where the property is: by hash on a twin with many, else by scanning, first for the
-    /// same shared string.
+    /// Where the property is: by the shared name's address among the first few, else by
+    /// hash on a twin with many, else by scanning.
     fn position_of(&self, name: &str) -> Option<usize> {
+        if let Some(position) = self.position_by_address(name) {
+            return Some(position);
+        }
         if let Some(index) = &self.property_index {
             return index.get(name).map(|i| *i as usize);
         }
-        match self.position_by_address(name) {
-            Some(position) if self.properties[position].name.len() == name.len() => Some(position),
-            _ => self.properties.iter().position(|p| &*p.name == name),
-        }
+        self.properties.iter().position(|p| &*p.name == name)
     }
 
-    /// Among the first few properties, the one whose name text starts where `name`'s does (the
-    /// same shared string, when the lengths agree): found without reading any property.
+    /// Among the first few properties, the one whose name is `name`'s very text (the same
+    /// shared string: same address, same length), found without reading any property.
     fn position_by_address(&self, name: &str) -> Option<usize> {
         let address = name.as_ptr() as usize;
-        self.name_addresses.iter().take(self.properties.len()).position(|a| *a == address)
+        let length = u16::try_from(name.len()).ok()?;
+        let known = self.properties.len().min(NAME_ADDRESSES);
+        (0..known).find(|&i| self.name_addresses[i] == address && self.name_lengths[i] == length)
     }
 
     /// Adds a property, keeping the index.
@@ -237,8 +263,11 @@ impl Twin {
         if let Some(index) = &mut self.property_index {
             index.insert(property.name.clone(), position as u32);
         }
-        if let Some(slot) = self.name_addresses.get_mut(position) {
-            *slot = property.name.as_ptr() as usize;
+        if position < NAME_ADDRESSES
+            && let Ok(length) = u16::try_from(property.name.len())
+        {
+            self.name_addresses[position] = property.name.as_ptr() as usize;
+            self.name_lengths[position] = length;
         }
         self.properties.push(property);
         if self.property_index.is_none() && self.properties.len() > INDEXED_PROPERTIES {
@@ -596,7 +625,7 @@ impl TwinStore {
                     }
                 }
             };
-            let input = input.and(self.apply_to(index, update, now));
+            let input = input.and(self.apply_to(index, update, now, found[i % FOUND_AHEAD]));
             run = Some((id, index, input));
         }
         if let Some((_, finished, StatusInput::Changed)) = run {
@@ -628,7 +657,7 @@ impl TwinStore {
         if let Some(twin) = self.twins.get(twin as usize)
             && let Some(position) = twin.position_by_address(name)
         {
-            prefetch::first_bytes(twin.properties.as_ptr().wrapping_add(position), HOT_BYTES);
+            prefetch::first_bytes(twin.properties.as_ptr().wrapping_add(position), PROPERTY_HOT_BYTES);
             return position as u32;
         }
         u32::MAX
@@ -648,7 +677,7 @@ impl TwinStore {
             return;
         }
         let Some(index) = self.ensure(update.twin()) else { return };
-        if self.apply_to(index, update, now) == StatusInput::Changed {
+        if self.apply_to(index, update, now, Found::NOTHING) == StatusInput::Changed {
             self.refresh_status(index);
         }
     }
@@ -659,8 +688,9 @@ impl TwinStore {
     }
 
     /// [`apply`](Self::apply) to a twin already looked up, without deriving its status; says
-    /// whether what the status is derived from may have changed.
-    fn apply_to(&mut self, index: TwinIndex, update: &TwinUpdate, now: Timestamp) -> StatusInput {
+    /// whether what the status is derived from may have changed. `ahead` is where the
+    /// look-ahead found the update's twin and property, if it did.
+    fn apply_to(&mut self, index: TwinIndex, update: &TwinUpdate, now: Timestamp, ahead: Found) -> StatusInput {
         match update {
             TwinUpdate::Register { parent, kind, display_name, entity_type, .. } => {
                 if let Some(parent) = parent
@@ -678,7 +708,12 @@ impl TwinStore {
                 }
                 StatusInput::Changed
             }
-            TwinUpdate::Measurement { name, value, time, .. } => self.apply_measurement(index, name, *value, *time, now),
+            TwinUpdate::Measurement { name, value, time, .. } => {
+                // The look-ahead found the property on this very twin by its name's address
+                // and length (see `Twin::position_by_address`), and properties never move.
+                let found = (ahead.twin == index.0 && ahead.property != u32::MAX).then_some(ahead.property as usize);
+                self.apply_measurement(index, name, *value, *time, now, found)
+            }
             TwinUpdate::Historical { name, value, time, .. } => {
                 if let Some(position) = self.property_slot(index, name, || name.clone()) {
                     self.twins[index.0 as usize].properties[position].history.insert_past(*time, *value);
@@ -741,9 +776,16 @@ impl TwinStore {
         }
     }
 
-    /// A live value: the property, its history, its rule's verdict and alarm limits.
-    fn apply_measurement(&mut self, index: TwinIndex, name: &PropertyName, value: f64, time: Timestamp, now: Timestamp) -> StatusInput {
-        let Some(position) = self.property_slot(index, name, || name.to_arc()) else { return StatusInput::Unchanged };
+    /// A live value: the property (at `found`, if the look-ahead found it), its history, its
+    /// rule's verdict and alarm limits.
+    fn apply_measurement(&mut self, index: TwinIndex, name: &PropertyName, value: f64, time: Timestamp, now: Timestamp, found: Option<usize>) -> StatusInput {
+        let position = match found {
+            Some(position) => position,
+            None => match self.property_slot(index, name, || name.to_arc()) {
+                Some(position) => position,
+                None => return StatusInput::Unchanged,
+            },
+        };
         let twin = &mut self.twins[index.0 as usize];
         // First heard from, or back from stale: the status changes with it.
         let mut input = if twin.last_seen.is_none() || twin.stale { StatusInput::Changed } else { StatusInput::Unchanged };
@@ -753,6 +795,9 @@ impl TwinStore {
         property.value = value;
         property.time = time;
         property.history.push(time, value);
+        if !property.judged {
+            return input;
+        }
         if let Some(rule) = property.rule {
             let verdict = self.rules.evaluate(rule, value);
             if verdict != (property.rule_status, property.rule_color) {

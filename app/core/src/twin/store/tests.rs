@@ -267,6 +267,52 @@ fn many_properties_are_found_by_name_and_never_duplicated() {
     assert!(twin.property("signal20000").is_none());
 }
 
+/// A batch long enough for the look-ahead (which finds each value's twin and property
+/// ahead of it) puts every value where applying them one at a time does: twins with one to
+/// twenty properties (past the few whose names a twin keeps in itself, and past the index),
+/// shared names and new strings, properties made mid-batch.
+#[test]
+fn a_batch_lands_where_values_one_at_a_time_do() {
+    let names: Vec<PropertyName> = (0..20).map(|i| PropertyName::kept(&format!("signal{i}"))).collect();
+    let ids: Vec<TwinId> = (0..30).map(|i| TwinId::kept(&format!("batch-twin{i}"))).collect();
+    let mut updates = Vec::new();
+    for round in 0..6 {
+        for (t, id) in ids.iter().enumerate() {
+            for (n, name) in names.iter().enumerate().take(1 + t % 20).skip(round % 2) {
+                let name = if (t + n + round) % 7 == 0 { PropertyName::from(&**name) } else { name.clone() };
+                updates.push(TwinUpdate::Measurement { twin: id.clone(), name, value: (round * 1000 + t * 20 + n) as f64, time: Timestamp(round as i64) });
+            }
+        }
+    }
+    let (mut batched, mut single) = (store(), store());
+    for chunk in updates.chunks(97) {
+        batched.apply_all(chunk, Timestamp(0));
+    }
+    for update in &updates {
+        single.apply(update, Timestamp(0));
+    }
+    for id in &ids {
+        let (a, b) = (batched.twin(id.as_str()).unwrap(), single.twin(id.as_str()).unwrap());
+        assert_eq!(a.properties.len(), b.properties.len());
+        for (p, q) in a.properties.iter().zip(&b.properties) {
+            assert_eq!((&p.name, p.value, p.time), (&q.name, q.value, q.time));
+            assert!(p.history.iter().eq(q.history.iter()), "{id} {}", p.name);
+        }
+    }
+}
+
+/// A twin finds a property by its name's very string without reading the property, so a
+/// shorter name that starts at the same address (a prefix of it) is another name.
+#[test]
+fn a_prefix_of_a_shared_name_is_another_name() {
+    let mut store = store();
+    let name = PropertyName::kept("temperature-outlet");
+    store.apply(&TwinUpdate::Measurement { twin: "p".into(), name: name.clone(), value: 1.0, time: Timestamp(0) }, Timestamp(0));
+    let twin = store.twin("p").unwrap();
+    assert_eq!(twin.property(&name).map(|p| p.value), Some(1.0));
+    assert!(twin.property(&name[..11]).is_none());
+}
+
 /// Values that leave everything the status is derived from as it was do not restyle the
 /// part; a first value, a rule's verdict changing, and data after silence do.
 #[test]

@@ -129,6 +129,17 @@ pub enum LookAhead {
     Near,
 }
 
+impl LookAhead {
+    /// How many [`LOOK_AHEAD_STEP`]s of messages the stage is from being decoded.
+    pub const fn steps(self) -> usize {
+        match self {
+            LookAhead::Far => 3,
+            LookAhead::Middle => 2,
+            LookAhead::Near => 1,
+        }
+    }
+}
+
 /// Messages between one look-ahead stage and the next: enough that the memory a stage asked
 /// for has arrived when the next one reads it.
 pub const LOOK_AHEAD_STEP: usize = 2;
@@ -138,8 +149,8 @@ pub const LOOK_AHEAD_STEP: usize = 2;
 /// on (to [`TopicSchema::look_ahead`]). Called once per message, each message ahead gets
 /// every stage in turn, farthest first.
 pub fn look_ahead<'a>(hint: impl Fn(&'a str, LookAhead), ahead: impl Fn(usize) -> Option<&'a str>) {
-    for (steps, stage) in [(3, LookAhead::Far), (2, LookAhead::Middle), (1, LookAhead::Near)] {
-        if let Some(topic) = ahead(steps * LOOK_AHEAD_STEP) {
+    for stage in [LookAhead::Far, LookAhead::Middle, LookAhead::Near] {
+        if let Some(topic) = ahead(stage.steps() * LOOK_AHEAD_STEP) {
             hint(topic, stage);
         }
     }

@@ -426,9 +426,10 @@ impl SparkplugSchema {
         result
     }
 
-    /// The device a DATA topic looked ahead at goes to (a hint: see [`Routes::peek`]).
-    fn device_ahead(&self, topic: &str) -> Option<&node::Device> {
-        let route = self.routes.peek(topic)?;
+    /// The device a DATA topic looked ahead at, `steps` look-ahead steps from being decoded,
+    /// goes to (a hint: see [`Routes::peek`]).
+    fn device_ahead(&self, topic: &str, steps: usize) -> Option<&node::Device> {
+        let route = self.routes.peek(topic, steps)?;
         self.nodes.get(route.node as usize)?.devices.get(route.device? as usize)
     }
 
@@ -479,12 +480,12 @@ impl TopicSchema for SparkplugSchema {
         match stage {
             LookAhead::Far => self.routes.prefetch(topic),
             LookAhead::Middle => {
-                if let Some(device) = self.device_ahead(topic) {
+                if let Some(device) = self.device_ahead(topic, stage.steps()) {
                     crate::prefetch::line((device as *const node::Device).cast());
                 }
             }
             LookAhead::Near => {
-                if let Some(device) = self.device_ahead(topic) {
+                if let Some(device) = self.device_ahead(topic, stage.steps()) {
                     device.twin.prefetch();
                     device.metrics.prefetch_aliases();
                 }

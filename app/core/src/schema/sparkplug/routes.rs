@@ -55,18 +55,38 @@ pub(super) struct Routes {
 /// hash, found nowhere, and then looked up by its own hash (one probe more, never wrong:
 /// lookups compare the whole topic).
 ///
+/// The entry a later stage found the topic in is kept with it too: the stages after it and
+/// decoding go straight there instead of probing again (decoding still compares the whole
+/// topic there).
+///
 /// Atomics (relaxed: plain loads and stores) only because a schema is `Sync`; one thread
 /// looks ahead and decodes.
 #[derive(Default)]
 struct HashesAhead {
-    /// A topic's address and length ([`ahead_key`]) and its hash.
-    slots: [(AtomicUsize, AtomicU64); HASHES_AHEAD],
+    slots: [AheadSlot; HASHES_AHEAD],
     next: AtomicUsize,
+}
+
+#[derive(Default)]
+struct AheadSlot {
+    /// The topic's address and length ([`ahead_key`]).
+    key: AtomicUsize,
+    hash: AtomicU64,
+    /// One past the position of the entry a look-ahead stage found the topic in; 0 for not
+    /// yet found.
+    entry: AtomicUsize,
 }
 
 /// Topics remembered: more than the farthest look-ahead stage is ahead of decoding.
 const HASHES_AHEAD: usize = 8;
-const _: () = assert!(3 * crate::schema::LOOK_AHEAD_STEP < HASHES_AHEAD && HASHES_AHEAD.is_power_of_two());
+const _: () = assert!(crate::schema::LookAhead::Far.steps() * crate::schema::LOOK_AHEAD_STEP < HASHES_AHEAD && HASHES_AHEAD.is_power_of_two());
+
+/// How many topics were remembered after the one `steps` look-ahead steps from being
+/// decoded, and that one, when every message is looked ahead at (as the MQTT client's
+/// queue and the bench do): where it is nearly always found, checked first.
+const fn remembered_back(steps: usize) -> usize {
+    (crate::schema::LookAhead::Far.steps() - steps) * crate::schema::LOOK_AHEAD_STEP + 1
+}
 
 /// A topic's address and length in one word (addresses use the low 48 bits; only topics up
 /// to [`MEDIUM_TOPIC_BYTES`] are remembered). Zero for none.
@@ -75,25 +95,55 @@ fn ahead_key(topic: &str) -> usize {
 }
 
 impl HashesAhead {
+    /// Remembers a topic's hash. An older slot of the same address and length (buffers are
+    /// reused) is forgotten: a key is in one slot at most, so the slot where it is nearly
+    /// always found can be taken without looking at the newer ones.
     fn remember(&self, topic: &str, hash: u64) {
+        let key = ahead_key(topic);
+        for slot in &self.slots {
+            if slot.key.load(Ordering::Relaxed) == key {
+                slot.key.store(0, Ordering::Relaxed);
+            }
+        }
         let at = self.next.load(Ordering::Relaxed) & (HASHES_AHEAD - 1);
         self.next.store(at + 1, Ordering::Relaxed);
-        self.slots[at].0.store(ahead_key(topic), Ordering::Relaxed);
-        self.slots[at].1.store(hash, Ordering::Relaxed);
+        let slot = &self.slots[at];
+        slot.key.store(key, Ordering::Relaxed);
+        slot.hash.store(hash, Ordering::Relaxed);
+        slot.entry.store(0, Ordering::Relaxed);
     }
 
-    /// The hash remembered last for this address and length.
-    fn recall(&self, topic: &str) -> Option<u64> {
+    /// The slot remembered last for this address and length, looked for first where a topic
+    /// `steps` look-ahead steps from being decoded nearly always is.
+    fn recall(&self, topic: &str, steps: usize) -> Option<&AheadSlot> {
         let key = ahead_key(topic);
         let newest = self.next.load(Ordering::Relaxed);
-        (1..=HASHES_AHEAD).map(|back| &self.slots[newest.wrapping_sub(back) & (HASHES_AHEAD - 1)]).find(|slot| slot.0.load(Ordering::Relaxed) == key).map(|slot| slot.1.load(Ordering::Relaxed))
+        let slot = |back: usize| &self.slots[newest.wrapping_sub(back) & (HASHES_AHEAD - 1)];
+        let expected = slot(remembered_back(steps));
+        if expected.key.load(Ordering::Relaxed) == key {
+            return Some(expected);
+        }
+        (1..=HASHES_AHEAD).map(slot).find(|slot| slot.key.load(Ordering::Relaxed) == key)
+    }
+}
+
+impl AheadSlot {
+    fn hash(&self) -> u64 {
+        self.hash.load(Ordering::Relaxed)
+    }
+
+    fn entry(&self) -> Option<usize> {
+        self.entry.load(Ordering::Relaxed).checked_sub(1)
     }
 }
 
 impl Routes {
     pub(super) fn get(&self, key: RouteKey) -> Option<Route> {
         match key {
-            RouteKey::Topic(topic) => self.by_topic(topic, self.ahead.recall(topic)),
+            RouteKey::Topic(topic) => match self.ahead.recall(topic, 0) {
+                Some(slot) => self.by_topic(topic, Some(slot.hash()), slot.entry()),
+                None => self.by_topic(topic, None, None),
+            },
             RouteKey::Channel(channel) => self.by_key.get(channel as usize).copied().flatten(),
         }
     }
@@ -126,23 +176,29 @@ impl Routes {
         self.ahead.remember(topic, hash);
     }
 
-    /// The route of a topic looked ahead at, for a later look-ahead stage: a hint, nearly
-    /// always right (see [`InlineTable::peek`]); when wrong, what it has loaded is of no use
-    /// but does no harm.
-    pub(super) fn peek(&self, topic: &str) -> Option<Route> {
-        let hash = self.ahead.recall(topic)?;
-        if topic.len() <= SHORT_TOPIC_BYTES {
-            self.short.peek(topic.as_bytes(), hash)
+    /// The route of a topic looked ahead at, for a later look-ahead stage `steps` from
+    /// being decoded: a hint, nearly always right (see [`InlineTable::peek`]); when wrong,
+    /// what it has loaded is of no use but does no harm. The entry found is remembered for
+    /// the stages after it and for decoding.
+    pub(super) fn peek(&self, topic: &str, steps: usize) -> Option<Route> {
+        let slot = self.ahead.recall(topic, steps)?;
+        let found = if topic.len() <= SHORT_TOPIC_BYTES {
+            self.short.peek(topic.as_bytes(), slot.hash(), slot.entry())
         } else {
-            self.medium.peek(topic.as_bytes(), hash)
-        }
+            self.medium.peek(topic.as_bytes(), slot.hash(), slot.entry())
+        };
+        let (at, route) = found?;
+        slot.entry.store(at + 1, Ordering::Relaxed);
+        Some(route)
     }
 
-    fn by_topic(&self, topic: &str, hash: Option<u64>) -> Option<Route> {
+    /// The route of `topic`; `hash` and `entry` are what looking ahead found for it, if
+    /// anything (see [`HashesAhead`]).
+    fn by_topic(&self, topic: &str, hash: Option<u64>, entry: Option<usize>) -> Option<Route> {
         if topic.len() <= SHORT_TOPIC_BYTES {
-            self.short.get(topic.as_bytes(), hash)
+            self.short.get(topic.as_bytes(), hash, entry)
         } else if topic.len() <= MEDIUM_TOPIC_BYTES {
-            self.medium.get(topic.as_bytes(), hash)
+            self.medium.get(topic.as_bytes(), hash, entry)
         } else {
             self.long.get(topic).copied()
         }
@@ -240,13 +296,13 @@ impl<const BYTES: usize> InlineTable<BYTES> {
         hash
     }
 
-    /// The route of the entry that seems to hold `topic`, probing from its hash's home as
-    /// [`position`](Self::position) does but checking only the length and last few bytes
-    /// (a hint: a topic is nearly always in one of the first entries probed, and a topic
-    /// of the same length ending alike is rare). About one topic in six is not in its home
-    /// entry in a table a third full; taking the home entry's route unchecked loaded the
-    /// wrong device for those.
-    fn peek(&self, topic: &[u8], hash: u64) -> Option<Route> {
+    /// The entry that seems to hold `topic`, and its route: the one a stage before found
+    /// (`known`), else probing from its hash's home as [`position`](Self::position) does,
+    /// but checking only the length and last few bytes (a hint: a topic is nearly always in
+    /// one of the first entries probed, and a topic of the same length ending alike is
+    /// rare). About one topic in six is not in its home entry in a table a third full;
+    /// taking the home entry's route unchecked loaded the wrong device for those.
+    fn peek(&self, topic: &[u8], hash: u64, known: Option<usize>) -> Option<(usize, Route)> {
         const PROBES: usize = 4;
         const TAIL: usize = 8;
         if self.entries.is_empty() {
@@ -259,14 +315,21 @@ impl<const BYTES: usize> InlineTable<BYTES> {
         let tail = topic.len() - TAIL;
         let last = |bytes: &[u8]| u64::from_ne_bytes(bytes[tail..tail + TAIL].try_into().expect("eight bytes"));
         let topic_last = last(topic);
+        let seems = |entry: &InlineRoute<BYTES>| entry.len as usize == topic.len() && last(&entry.bytes) == topic_last;
+        if let Some(at) = known
+            && let Some(entry) = self.entries.get(at)
+            && seems(entry)
+        {
+            return Some((at, entry.route));
+        }
         let mut at = self.home(hash);
         for _ in 0..PROBES {
             let entry = &self.entries[at];
             if entry.len == 0 {
                 return None;
             }
-            if entry.len as usize == topic.len() && last(&entry.bytes) == topic_last {
-                return Some(entry.route);
+            if seems(entry) {
+                return Some((at, entry.route));
             }
             at = (at + 1) & mask;
         }
@@ -287,17 +350,24 @@ impl<const BYTES: usize> InlineTable<BYTES> {
         }
     }
 
-    /// The route of `topic`. A hash remembered for its address that is not its own (another
-    /// topic was there) finds nothing, and the topic is then looked up by its own.
-    fn get(&self, topic: &[u8], hash: Option<u64>) -> Option<Route> {
+    /// The route of `topic`: in the entry looking ahead found it in (`entry`), when it is
+    /// there, else by probing. A hash remembered for its address that is not its own
+    /// (another topic was there) finds nothing, and the topic is then looked up by its own.
+    fn get(&self, topic: &[u8], hash: Option<u64>, entry: Option<usize>) -> Option<Route> {
         if self.entries.is_empty() {
             return None;
+        }
+        if let Some(found) = entry.and_then(|at| self.entries.get(at))
+            && found.len != 0
+            && found.topic() == topic
+        {
+            return Some(found.route);
         }
         let entry = &self.entries[self.position(topic, hash)];
         if entry.len != 0 {
             Some(entry.route)
         } else if hash.is_some() {
-            self.get(topic, None)
+            self.get(topic, None, None)
         } else {
             None
         }
@@ -360,12 +430,36 @@ mod tests {
         for d in 0..5_000 {
             let topic = topic(d);
             routes.prefetch(&topic);
-            hinted_right += usize::from(routes.peek(&topic).and_then(|r| r.device) == Some(d));
+            hinted_right += usize::from(routes.peek(&topic, 2).and_then(|r| r.device) == Some(d));
             let route = routes.get(RouteKey::Topic(&topic)).expect("routed");
             assert_eq!((route.node, route.device), (1, Some(d)));
         }
         assert!(hinted_right > 4_950, "look-ahead hints the right device for nearly every topic ({hinted_right} of 5,000)");
         assert!(routes.get(RouteKey::Topic(&topic(5_000))).is_none() && routes.get(RouteKey::Topic("")).is_none());
+    }
+
+    /// The entry a look-ahead stage found a topic in is where the later stages and decoding
+    /// look first; after the table grew (a new topic routed in between) that entry holds
+    /// another topic or none, and the topic is still found by its text.
+    #[test]
+    fn an_entry_found_ahead_that_moved_is_looked_up_again() {
+        let mut routes = Routes::default();
+        let topic = |d: u32| format!("spBv1.0/plant/DDATA/node/device-{d}");
+        let route = |d: u32| Route { node: 0, device: Some(d), kind: MessageType::DData };
+        for d in 0..20 {
+            routes.insert(RouteKey::Topic(&topic(d)), route(d));
+        }
+        let looked_at: Vec<String> = (0..20).map(topic).collect();
+        for t in &looked_at {
+            routes.prefetch(t);
+            assert!(routes.peek(t, 2).is_some() && routes.peek(t, 1).is_some());
+        }
+        for d in 20..2_000 {
+            routes.insert(RouteKey::Topic(&topic(d)), route(d));
+        }
+        for (d, t) in looked_at.iter().enumerate().rev().take(super::HASHES_AHEAD) {
+            assert_eq!(routes.get(RouteKey::Topic(t)).and_then(|r| r.device), Some(d as u32));
+        }
     }
 
     /// A topic looked ahead at is found by the hash remembered for it; a different topic
@@ -382,9 +476,9 @@ mod tests {
         let mut topic = String::from("spBv1.0/g/DDATA/n/d07");
         routes.prefetch(&topic);
         routes.prefetch(&long);
-        assert!(routes.peek(&topic).is_some());
-        assert_eq!(routes.peek(&long).and_then(|r| r.device), Some(1000), "alone in its table");
-        assert!(routes.peek("spBv1.0/g/DDATA/n/d08").is_none(), "never looked ahead at");
+        assert!(routes.peek(&topic, 2).is_some());
+        assert_eq!(routes.peek(&long, 2).and_then(|r| r.device), Some(1000), "alone in its table");
+        assert!(routes.peek("spBv1.0/g/DDATA/n/d08", 2).is_none(), "never looked ahead at");
         assert_eq!(routes.get(RouteKey::Topic(&topic)).and_then(|r| r.device), Some(7));
         // The same bytes now say another device, then a topic never routed.
         topic.replace_range(19.., "42");

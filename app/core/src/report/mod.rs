@@ -58,7 +58,7 @@ fn twin_json(store: &TwinStore, index: TwinIndex) -> Value {
         "path": store.path(index).iter().map(|id| id.as_str()).collect::<Vec<_>>(),
         "status": twin.status.as_str(),
         "health": twin.health.map(|up| if up { "up" } else { "down" }),
-        "last_seen": twin.last_seen.map(|t| t.to_string()),
+        "last_seen": twin.last_seen().map(|t| t.to_string()),
         "properties": properties,
         "alarms": alarms,
         "events": events,

@@ -71,6 +71,11 @@ pub struct Property {
     /// The time the source gave for this value (or the receive time when it gave none).
     pub time: Timestamp,
     pub history: History,
+    /// Where `name`'s text is and its length, beside what applying a value writes: a
+    /// twin finds a property by a tag of these ([`Twin::position_by_tag`]), and checks
+    /// here that it is that very name without reading past this line.
+    name_address: usize,
+    name_length: u32,
     /// A visual rule or alarm limits apply: most properties have none, and applying a
     /// value to those reads nothing past the first line.
     judged: bool,
@@ -90,6 +95,8 @@ impl Property {
     /// A property seen for the first time, with the scene rules that apply to it.
     fn new(name: Arc<str>, rule: Option<usize>, limits: Vec<usize>, history_len: usize) -> Self {
         Property {
+            name_address: name.as_ptr() as usize,
+            name_length: u32::try_from(name.len()).unwrap_or(u32::MAX),
             name,
             value: f64::NAN,
             unit: None,
@@ -137,28 +144,28 @@ pub struct LastEvent {
 /// A twin: a plant, line, machine or part, and everything known about it now.
 ///
 /// What applying a measurement reads (its properties, where their names are, when it was
-/// last seen) comes first, in the first two cache lines of a twin ([`HOT_BYTES`]), and
-/// each twin starts a cache line: a plant's values land all over a large store, and only
-/// those two lines are loaded ahead of each value ([`TwinStore::apply_all`]), not all five.
+/// last seen) comes first, in the first cache line of a twin ([`HOT_BYTES`]), and each twin
+/// starts a cache line: a plant's values land all over a large store, and only that line
+/// is loaded ahead of each value ([`TwinStore::apply_all`]), not all six. On a machine whose
+/// other tenants fill the shared cache, each line more is a wait on memory per message.
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 pub struct Twin {
     pub properties: Vec<Property>,
-    /// Where the first few properties' name texts live: decoders share name strings, so a
-    /// lookup compares addresses here, in the twin itself, instead of reading one property
-    /// (a cache line or more) per step. The property keeps its name alive, so an address
-    /// found here is that very string.
-    name_addresses: [usize; NAME_ADDRESSES],
-    /// Their lengths (0 for a name too long to count here, whose address is 0 too): with the
-    /// address they say it is that very string, still without reading the property.
-    name_lengths: [u16; NAME_ADDRESSES],
-    /// Local receive time of the latest measurement: telemetry is periodic, so its silence
-    /// means stale. Events and health are sent on change and never make a twin stale.
-    pub last_seen: Option<Timestamp>,
-    /// Property positions by name, once a twin has more than a few (a payload with
-    /// thousands of keys must not cost a scan per key). Boxed: one word among the hot ones.
-    property_index: Option<Box<foldhash::HashMap<Arc<str>, u32>>>,
+    /// Where the first few properties' name texts live, as tags ([`name_tag`]): decoders
+    /// share name strings, so a lookup compares these, in the twin itself, instead of
+    /// reading one property (a cache line or more) per step. A tag says where a name
+    /// probably is; the property found is then checked to hold that very string (by its
+    /// name's address and length, in the line of it that applying a value writes anyway).
+    name_tags: [u32; NAME_ADDRESSES],
+    /// Local receive time of the latest measurement ([`NEVER_SEEN`] for none): telemetry is
+    /// periodic, so its silence means stale. Events and health are sent on change and never
+    /// make a twin stale. Not an `Option`: eight bytes fewer keep it in the first line.
+    seen: Timestamp,
     stale: bool,
+    /// Property positions by name, once a twin has more than a few (a payload with
+    /// thousands of keys must not cost a scan per key). Boxed: one word.
+    property_index: Option<Box<foldhash::HashMap<Arc<str>, u32>>>,
     pub id: TwinId,
     pub display_name: Option<String>,
     pub kind: EntityKind,
@@ -188,16 +195,35 @@ pub struct Twin {
     pub reports_liveness: bool,
 }
 
-/// How much of a [`Twin`] applying a measurement reads: its first two cache lines, which is
-/// all that is loaded ahead of it.
-const HOT_BYTES: usize = 128;
+/// How much of a [`Twin`] applying a measurement reads: its first cache line, which is all
+/// that is loaded ahead of it.
+const HOT_BYTES: usize = 64;
 /// How much of a [`Property`] applying a value reads when no rule judges it: its first line.
 const PROPERTY_HOT_BYTES: usize = 64;
-const _: () = assert!(std::mem::offset_of!(Twin, stale) < HOT_BYTES && std::mem::offset_of!(Twin, name_lengths) + NAME_ADDRESSES * 2 <= HOT_BYTES);
+const _: () = assert!(std::mem::offset_of!(Twin, stale) < HOT_BYTES && std::mem::offset_of!(Twin, seen) + 8 <= HOT_BYTES && std::mem::offset_of!(Twin, name_tags) + NAME_ADDRESSES * 4 <= HOT_BYTES);
+const _: () = assert!(std::mem::offset_of!(Property, name_length) + 4 <= PROPERTY_HOT_BYTES && std::mem::offset_of!(Property, name_address) + 8 <= PROPERTY_HOT_BYTES);
 const _: () = assert!(std::mem::offset_of!(Property, judged) < PROPERTY_HOT_BYTES);
 
-/// Properties whose name addresses a twin keeps in itself.
+/// Properties whose name tags a twin keeps in itself.
 const NAME_ADDRESSES: usize = 6;
+
+/// [`Twin::seen`] of a twin never heard from.
+const NEVER_SEEN: Timestamp = Timestamp(i64::MIN);
+
+/// A name text's tag in [`Twin::name_tags`]: its address and length folded into 32 bits.
+/// Another string may have the same tag; a tag only says where to check.
+fn name_tag(name: &str) -> u32 {
+    let address = name.as_ptr() as usize as u64;
+    (address ^ (address >> 32) ^ ((name.len() as u64) << 24)) as u32
+}
+
+impl Property {
+    /// Its name is `name`'s very text (address and length), not only equal, read from the
+    /// first line.
+    fn is_named_by(&self, name: &str) -> bool {
+        self.name_address == name.as_ptr() as usize && self.name_length as usize == name.len()
+    }
+}
 
 /// Past this many properties a twin looks them up by hash instead of by scanning.
 const INDEXED_PROPERTIES: usize = 16;
@@ -216,7 +242,7 @@ impl Twin {
             events: Vec::new(),
             fragments: BTreeMap::new(),
             health: None,
-            last_seen: None,
+            seen: NEVER_SEEN,
             status: Status::Unknown,
             rule_color: None,
             alarm_severity: None,
@@ -226,8 +252,7 @@ impl Twin {
             offline_since: None,
             reports_liveness: false,
             stale: false,
-            name_addresses: [0; NAME_ADDRESSES],
-            name_lengths: [0; NAME_ADDRESSES],
+            name_tags: [0; NAME_ADDRESSES],
             property_index: None,
         }
     }
@@ -249,12 +274,23 @@ impl Twin {
     }
 
     /// Among the first few properties, the one whose name is `name`'s very text (the same
-    /// shared string: same address, same length), found without reading any property.
+    /// shared string: same address, same length).
     fn position_by_address(&self, name: &str) -> Option<usize> {
-        let address = name.as_ptr() as usize;
-        let length = u16::try_from(name.len()).ok()?;
+        self.position_by_tag(name).filter(|&i| self.properties[i].is_named_by(name))
+    }
+
+    /// Among the first few properties, where `name`'s very text probably is (see
+    /// [`name_tags`](Self::name_tags)), found without reading any property: to load it
+    /// ahead. Whoever uses it checks the property's name first.
+    fn position_by_tag(&self, name: &str) -> Option<usize> {
+        let tag = name_tag(name);
         let known = self.properties.len().min(NAME_ADDRESSES);
-        (0..known).find(|&i| self.name_addresses[i] == address && self.name_lengths[i] == length)
+        (0..known).find(|&i| self.name_tags[i] == tag)
+    }
+
+    /// When it was last heard from (a measurement), if ever.
+    pub fn last_seen(&self) -> Option<Timestamp> {
+        (self.seen != NEVER_SEEN).then_some(self.seen)
     }
 
     /// Adds a property, keeping the index.
@@ -263,11 +299,8 @@ impl Twin {
         if let Some(index) = &mut self.property_index {
             index.insert(property.name.clone(), position as u32);
         }
-        if position < NAME_ADDRESSES
-            && let Ok(length) = u16::try_from(property.name.len())
-        {
-            self.name_addresses[position] = property.name.as_ptr() as usize;
-            self.name_lengths[position] = length;
+        if position < NAME_ADDRESSES {
+            self.name_tags[position] = name_tag(&property.name);
         }
         self.properties.push(property);
         if self.property_index.is_none() && self.properties.len() > INDEXED_PROPERTIES {
@@ -282,7 +315,7 @@ impl Twin {
     }
 
     fn derive_status(&self, index: TwinIndex, book: &AlarmBook) -> DerivedStatus {
-        let heard_from = self.last_seen.is_some() || self.health.is_some() || self.reports_liveness || !self.alarms.is_empty() || !self.events.is_empty();
+        let heard_from = self.seen != NEVER_SEEN || self.health.is_some() || self.reports_liveness || !self.alarms.is_empty() || !self.events.is_empty();
         let mut status = if heard_from { Status::Ok } else { Status::Unknown };
         let mut color = None;
         let mut color_status = Status::Unknown;
@@ -660,7 +693,7 @@ impl TwinStore {
     /// first looks (by the shared name's address) in its twin, which has arrived by then.
     fn prefetch_property(&self, twin: u32, name: &str) -> u32 {
         if let Some(twin) = self.twins.get(twin as usize)
-            && let Some(position) = twin.position_by_address(name)
+            && let Some(position) = twin.position_by_tag(name)
         {
             prefetch::first_bytes(twin.properties.as_ptr().wrapping_add(position), PROPERTY_HOT_BYTES);
             return position as u32;
@@ -714,8 +747,8 @@ impl TwinStore {
                 StatusInput::Changed
             }
             TwinUpdate::Measurement { name, value, time, .. } => {
-                // The look-ahead found the property on this very twin by its name's address
-                // and length (see `Twin::position_by_address`), and properties never move.
+                // The look-ahead found where the property probably is on this very twin, by
+                // its name's tag (see `Twin::position_by_tag`), and properties never move.
                 let found = (ahead.twin == index.0 && ahead.property != u32::MAX).then_some(ahead.property as usize);
                 self.apply_measurement(index, name, *value, *time, now, found)
             }
@@ -784,6 +817,8 @@ impl TwinStore {
     /// A live value: the property (at `found`, if the look-ahead found it), its history, its
     /// rule's verdict and alarm limits.
     fn apply_measurement(&mut self, index: TwinIndex, name: &PropertyName, value: f64, time: Timestamp, now: Timestamp, found: Option<usize>) -> StatusInput {
+        // Where the look-ahead found it, checked to be that very name (see `name_tags`).
+        let found = found.filter(|&position| self.twins[index.0 as usize].properties.get(position).is_some_and(|p| p.is_named_by(name)));
         let position = match found {
             Some(position) => position,
             None => match self.property_slot(index, name, || name.to_arc()) {
@@ -793,8 +828,8 @@ impl TwinStore {
         };
         let twin = &mut self.twins[index.0 as usize];
         // First heard from, or back from stale: the status changes with it.
-        let mut input = if twin.last_seen.is_none() || twin.stale { StatusInput::Changed } else { StatusInput::Unchanged };
-        twin.last_seen = Some(twin.last_seen.map_or(now, |seen| seen.max(now)));
+        let mut input = if twin.seen == NEVER_SEEN || twin.stale { StatusInput::Changed } else { StatusInput::Unchanged };
+        twin.seen = twin.seen.max(now);
         twin.stale = false;
         let property = &mut twin.properties[position];
         property.value = value;
@@ -848,7 +883,7 @@ impl TwinStore {
         let limit = self.config.stale_after.as_secs_f64();
         for i in 0..self.twins.len() {
             let twin = &mut self.twins[i];
-            let stale = !twin.reports_liveness && twin.last_seen.is_some_and(|seen| now.seconds_since(seen) > limit);
+            let stale = !twin.reports_liveness && twin.last_seen().is_some_and(|seen| now.seconds_since(seen) > limit);
             if stale != twin.stale {
                 twin.stale = stale;
                 self.refresh_status(TwinIndex(i as u32));

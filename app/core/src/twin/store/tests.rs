@@ -313,6 +313,30 @@ fn a_prefix_of_a_shared_name_is_another_name() {
     assert!(twin.property(&name[..11]).is_none());
 }
 
+/// A name's tag only says where it probably is: a property found by another name's tag is
+/// checked, never taken for it, and no second property of a name is made.
+#[test]
+fn a_tag_shared_by_two_names_finds_each_its_own_property() {
+    let mut store = store();
+    let (a, b) = (PropertyName::kept("tagged-a"), PropertyName::kept("tagged-b"));
+    // One id, as a decoder hands it out: the store finds its twin by where the id says.
+    let p = TwinId::from("p");
+    let value = |name: &PropertyName, value: f64, t: i64| TwinUpdate::Measurement { twin: p.clone(), name: name.clone(), value, time: Timestamp(t) };
+    store.apply_all(&[value(&a, 1.0, 0), value(&b, 2.0, 0)], Timestamp(0));
+    // Every slot claims to hold `b`: looking `b` up first finds `a`'s property.
+    let index = store.find_id(&p).unwrap();
+    store.twins[index.0 as usize].name_tags = [name_tag(&b); NAME_ADDRESSES];
+    // Far enough into a batch that the look-ahead finds them (it looks 32 updates ahead).
+    let mut batch: Vec<TwinUpdate> = (0..40).map(|k| measurement("q", "x", k as f64, 1)).collect();
+    batch.extend([value(&b, 3.0, 1), value(&a, 4.0, 1)]);
+    store.apply_all(&batch, Timestamp(1));
+    store.apply(&value(&b, 5.0, 2), Timestamp(2));
+    let twin = store.twin("p").unwrap();
+    assert_eq!(twin.properties.len(), 2);
+    assert_eq!((twin.property(&a).map(|p| p.value), twin.property(&b).map(|p| p.value)), (Some(4.0), Some(5.0)));
+    assert_eq!(twin.property(&b).unwrap().history.len(), 3);
+}
+
 /// Values that leave everything the status is derived from as it was do not restyle the
 /// part; a first value, a rule's verdict changing, and data after silence do.
 #[test]

@@ -126,26 +126,9 @@ pub(super) fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templ
     let start = out.len();
     let members = Members { templates, declared: Some(declared) };
     let mut visit = |name: Option<&str>, metric: MetricIn| {
-        // The declared name is borrowed, not cloned: each clone of a shared name is an atomic
-        // count up and, when dropped, down, and the update pushed takes its own.
-        let undeclared: PropertyName;
-        let (name, datatype) = match (metric.alias().and_then(|a| declared.by_alias.get(a)), name) {
-            (Some(def), _) => (&def.name, metric.datatype().unwrap_or(def.datatype)),
-            // By name: the birth's shared string when it declared it (no allocation, and the
-            // store compares pointers).
-            (None, Some(name)) => match declared.by_name.get_key_value(name) {
-                Some((declared_name, datatype)) => (declared_name, metric.datatype().unwrap_or(*datatype)),
-                None => {
-                    undeclared = PropertyName::from(name);
-                    (&undeclared, metric.datatype().unwrap_or_else(|| metric.value().map_or_else(value::guessed_datatype, value::scalar_datatype)))
-                }
-            },
-            (None, None) => {
-                unknown += 1;
-                return;
-            }
-        };
-        metric_updates(twin, name, datatype, metric, metric_time(metric.timestamp(), time), &members, 0, out);
+        if !data_metric(twin, declared, &members, name, metric, time, out) {
+            unknown += 1;
+        }
     };
     match body {
         Body::Raw { metrics, .. } => {
@@ -162,6 +145,49 @@ pub(super) fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templ
         }
     }
     Ok(unknown)
+}
+
+/// A DATA message read in one pass with its header ([`proto::read_in_order`]), its times
+/// from `received` where it gives none: the header, and how many metrics could not be
+/// identified. `None`, with nothing added to `out`, for a payload laid out otherwise or
+/// unreadable (then read as usual, by [`data_metrics`] after its header).
+pub(super) fn data_metrics_in_order(twin: &TwinId, declared: &Declared, templates: &Templates, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Option<(proto::Header, usize)> {
+    let mut unknown = 0;
+    let start = out.len();
+    let members = Members { templates, declared: Some(declared) };
+    let header = proto::read_in_order(payload, |timestamp, name, metric| {
+        if !data_metric(twin, declared, &members, name, metric, metric_time(timestamp, received), out) {
+            unknown += 1;
+        }
+    });
+    if header.is_none() {
+        out.truncate(start);
+    }
+    Some((header?, unknown))
+}
+
+/// One DATA metric as updates, by alias or name, at the payload's `time` unless it has its
+/// own; false for one that cannot be identified.
+#[inline(always)]
+fn data_metric(twin: &TwinId, declared: &Declared, members: &Members, name: Option<&str>, metric: MetricIn, time: Timestamp, out: &mut Vec<TwinUpdate>) -> bool {
+    // The declared name is borrowed, not cloned: each clone of a shared name is an atomic
+    // count up and, when dropped, down, and the update pushed takes its own.
+    let undeclared: PropertyName;
+    let (name, datatype) = match (metric.alias().and_then(|a| declared.by_alias.get(a)), name) {
+        (Some(def), _) => (&def.name, metric.datatype().unwrap_or(def.datatype)),
+        // By name: the birth's shared string when it declared it (no allocation, and the
+        // store compares pointers).
+        (None, Some(name)) => match declared.by_name.get_key_value(name) {
+            Some((declared_name, datatype)) => (declared_name, metric.datatype().unwrap_or(*datatype)),
+            None => {
+                undeclared = PropertyName::from(name);
+                (&undeclared, metric.datatype().unwrap_or_else(|| metric.value().map_or_else(value::guessed_datatype, value::scalar_datatype)))
+            }
+        },
+        (None, None) => return false,
+    };
+    metric_updates(twin, name, datatype, metric, metric_time(metric.timestamp(), time), members, 0, out);
+    true
 }
 
 /// What a template instance's members are read against.

@@ -360,15 +360,50 @@ pub fn for_each_metric<'a>(bytes: &'a [u8], mut visit: impl FnMut(Option<&'a str
                 _ => continue,
             },
         };
-        match read_scalar_metric(bytes) {
-            Some((name, scalar)) => visit(name, MetricIn::Scalar(scalar)),
-            None => {
-                let metric = whole.get_or_insert_with(Metric::default);
-                let name = decode_metric_into(bytes, 0, metric)?;
-                visit(name, MetricIn::Full(metric));
-            }
+        read_metric(bytes, &mut whole, &mut visit)?;
+    }
+}
+
+/// One metric field's bytes, handed to `visit` (a scalar metric read in place, any other
+/// into `whole`, made the first time and reused).
+#[inline(always)]
+fn read_metric<'a>(bytes: &'a [u8], whole: &mut Option<Metric>, visit: &mut impl FnMut(Option<&'a str>, MetricIn<'_>)) -> Result<(), ProtoError> {
+    match read_scalar_metric(bytes) {
+        Some((name, scalar)) => visit(name, MetricIn::Scalar(scalar)),
+        None => {
+            let metric = whole.get_or_insert_with(Metric::default);
+            let name = decode_metric_into(bytes, 0, metric)?;
+            visit(name, MetricIn::Full(metric));
         }
     }
+    Ok(())
+}
+
+/// Reads a payload laid out as encoders write it (the timestamp, the metrics, then the seq)
+/// in one pass: each metric goes to `visit` with the payload's timestamp, and the header
+/// comes back at the end, instead of reading the header first and the metrics after it.
+/// `None`, with `visit` perhaps called for some metrics, for any other layout (a timestamp
+/// after a metric, any other field, a field by a key of more than one byte) or anything
+/// unreadable: such a payload is then read as usual, header first.
+pub fn read_in_order<'a>(bytes: &'a [u8], mut visit: impl FnMut(Option<u64>, Option<&'a str>, MetricIn<'_>)) -> Option<Header> {
+    let mut whole: Option<Metric> = None;
+    let mut header = Header::default();
+    let mut fields = Fields::new(bytes);
+    let mut metrics_seen = false;
+    while let Some((&key, rest)) = fields.rest.split_first() {
+        fields.rest = rest;
+        match key {
+            0x08 if !metrics_seen => header.timestamp = Some(fields.read_varint().ok()?),
+            0x12 => {
+                metrics_seen = true;
+                let timestamp = header.timestamp;
+                read_metric(fields.bytes().ok()?, &mut whole, &mut |name, metric| visit(timestamp, name, metric)).ok()?;
+            }
+            0x18 => header.seq = Some(fields.read_varint().ok()?),
+            _ => return None,
+        }
+    }
+    Some(header)
 }
 
 fn decode_property_set(bytes: &[u8], depth: usize) -> Result<Vec<(String, RawValue)>, ProtoError> {

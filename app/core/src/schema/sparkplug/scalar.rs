@@ -97,7 +97,7 @@ impl MetricIn<'_> {
 /// instructions a metric). `None` for anything else (text, bytes, a data set, a template,
 /// properties, metadata, a field past 15, a wrong wire type, anything malformed), which the
 /// general reader then reads or refuses as before.
-#[inline]
+#[inline(always)]
 pub(super) fn read_scalar_metric(bytes: &[u8]) -> Option<(Option<&str>, ScalarMetric)> {
     let mut metric = ScalarMetric::default();
     let mut name = None;

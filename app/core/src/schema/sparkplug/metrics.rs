@@ -33,9 +33,7 @@ pub(super) type Templates = foldhash::HashMap<String, proto::Template>;
 /// place, without building the message) or decoded (one that was held for reordering).
 #[derive(Clone, Copy)]
 pub(super) enum Body<'a> {
-    /// The whole payload (births are read from it) and the part its metrics lie in (see
-    /// [`Header::metric_bytes`](proto::Header::metric_bytes)), which DATA is read from.
-    Raw { payload: &'a [u8], metrics: &'a [u8] },
+    Raw(&'a [u8]),
     Decoded(&'a Payload),
 }
 
@@ -131,8 +129,8 @@ pub(super) fn data_metrics(twin: &TwinId, declared: &Declared, templates: &Templ
         }
     };
     match body {
-        Body::Raw { metrics, .. } => {
-            if let Err(reason) = proto::for_each_metric(metrics, &mut visit) {
+        Body::Raw(bytes) => {
+            if let Err(reason) = proto::for_each_metric(bytes, &mut visit) {
                 // Nothing of a message that cannot be read is applied.
                 out.truncate(start);
                 return Err(reason);

@@ -155,12 +155,12 @@ impl SparkplugSchema {
     #[allow(clippy::too_many_arguments)]
     fn edge(&mut self, n: usize, kind: MessageType, device: DeviceRef, bytes: &[u8], header: Header, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
         let Some(seq) = header.seq.filter(|_| kind != MessageType::NDeath).map(|s| (s % 256) as u8) else {
-            return self.apply_edge(n, kind, device, Body::Raw { payload: bytes, metrics: header.metric_bytes(bytes) }, header.timestamp, received, out);
+            return self.apply_edge(n, kind, device, Body::Raw(bytes), header.timestamp, received, out);
         };
         let state = &mut self.nodes[n];
         if self.config.reorder_timeout.is_zero() {
             state.next_seq = Some(seq.wrapping_add(1));
-            return self.apply_edge(n, kind, device, Body::Raw { payload: bytes, metrics: header.metric_bytes(bytes) }, header.timestamp, received, out);
+            return self.apply_edge(n, kind, device, Body::Raw(bytes), header.timestamp, received, out);
         }
         match (kind, state.next_seq) {
             (MessageType::NBirth, _) | (_, None) => {
@@ -190,7 +190,7 @@ impl SparkplugSchema {
         }
         state.next_seq = Some(seq.wrapping_add(1));
         let start = out.len();
-        self.apply_edge(n, kind, device, Body::Raw { payload: bytes, metrics: header.metric_bytes(bytes) }, header.timestamp, received, out)?;
+        self.apply_edge(n, kind, device, Body::Raw(bytes), header.timestamp, received, out)?;
         // The missing one came: what waited behind it follows, in order.
         loop {
             let state = &mut self.nodes[n];
@@ -279,7 +279,7 @@ impl SparkplugSchema {
         // Births and deaths are read whole (DATA is read in place, by `data_metrics`).
         let payload = match (kind, body) {
             (MessageType::NBirth | MessageType::DBirth | MessageType::NDeath, Body::Decoded(payload)) => Some(payload),
-            (MessageType::NBirth | MessageType::DBirth | MessageType::NDeath, Body::Raw { payload: bytes, .. }) => {
+            (MessageType::NBirth | MessageType::DBirth | MessageType::NDeath, Body::Raw(bytes)) => {
                 decoded = Payload::decode(bytes).map_err(not_sparkplug)?;
                 Some(&decoded)
             }

@@ -272,70 +272,40 @@ pub(super) fn decode_metric_into<'a>(bytes: &'a [u8], depth: usize, metric: &mut
     Ok(name)
 }
 
-/// A payload's timestamp and seq, read without its metrics (which are only skipped over),
-/// and where its metrics lie.
+/// A payload's timestamp and seq, read without its metrics (which are only skipped over).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Header {
     pub timestamp: Option<u64>,
     pub seq: Option<u64>,
-    /// From the first metric field to the end of the last, as `start..end` in the payload:
-    /// encoders write the timestamp, the metrics, then the seq, so reading the metrics from
-    /// here does not read the timestamp and seq again (any other field between metrics is
-    /// skipped as in the whole payload). `None` for no metrics.
-    metrics: Option<(usize, usize)>,
 }
 
 impl Header {
     pub fn read(bytes: &[u8]) -> Result<Header, ProtoError> {
         let mut header = Header::default();
         let mut fields = Fields::new(bytes);
-        let at = |fields: &Fields| bytes.len() - fields.rest.len();
-        let (mut first, mut end) = (None, 0);
         loop {
             // What a payload nearly always is, by its one-byte keys; anything else as any
             // field is read.
             match fields.rest.first() {
-                None => {
-                    header.metrics = first.map(|first| (first, end));
-                    return Ok(header);
-                }
+                None => return Ok(header),
                 Some(0x08) => {
                     fields.rest = &fields.rest[1..];
                     header.timestamp = Some(fields.read_varint()?);
                 }
                 Some(0x12) => {
-                    first.get_or_insert(at(&fields));
                     fields.rest = &fields.rest[1..];
                     fields.skip_bytes()?;
-                    end = at(&fields);
                 }
                 Some(0x18) => {
                     fields.rest = &fields.rest[1..];
                     header.seq = Some(fields.read_varint()?);
                 }
-                Some(_) => {
-                    let start = at(&fields);
-                    match fields.next_field()? {
-                        Some((1, field)) => header.timestamp = Some(field.varint()?),
-                        Some((3, field)) => header.seq = Some(field.varint()?),
-                        // A metric by a key of more than one byte.
-                        Some((2, _)) => {
-                            first.get_or_insert(start);
-                            end = at(&fields);
-                        }
-                        _ => {}
-                    }
-                }
+                Some(_) => match fields.next_field()? {
+                    Some((1, field)) => header.timestamp = Some(field.varint()?),
+                    Some((3, field)) => header.seq = Some(field.varint()?),
+                    _ => {}
+                },
             }
-        }
-    }
-
-    /// The part of `payload` (the one this header was read from) that holds its metrics:
-    /// what [`for_each_metric`] needs to read (nothing for no metrics).
-    pub fn metric_bytes<'a>(&self, payload: &'a [u8]) -> &'a [u8] {
-        match self.metrics {
-            Some((start, end)) => payload.get(start..end).unwrap_or(payload),
-            None => &[],
         }
     }
 }
@@ -628,47 +598,6 @@ mod tests {
         let mut payload = Vec::new();
         put_bytes_field(&mut payload, 2, &metric);
         assert!(Payload::decode(&payload).unwrap_err().0.contains("deeper"));
-    }
-
-    /// Metrics read from where the header says they lie are the metrics of the whole
-    /// payload, whatever order its fields come in.
-    #[test]
-    fn the_header_finds_the_metrics_wherever_they_lie() {
-        let metric = |alias: u64| encode_metric(&Metric { alias: Some(alias), value: RawValue::Double(alias as f64), ..Default::default() });
-        let aliases = |bytes: &[u8]| {
-            let mut seen = Vec::new();
-            for_each_metric(bytes, |_, m| seen.push(m.alias())).unwrap();
-            seen
-        };
-        let mut usual = Vec::new();
-        put_varint_field(&mut usual, 1, 1_700_000_000_000);
-        put_bytes_field(&mut usual, 2, &metric(1));
-        put_bytes_field(&mut usual, 2, &metric(2));
-        put_varint_field(&mut usual, 3, 9);
-        let header = Header::read(&usual).unwrap();
-        assert_eq!((header.timestamp, header.seq), (Some(1_700_000_000_000), Some(9)));
-        let span = header.metric_bytes(&usual);
-        assert!(span.len() < usual.len() && !span.contains(&0x18), "only the metrics: {span:?}");
-        assert_eq!(aliases(span), [Some(1), Some(2)]);
-        // The seq between two metrics, a metric by a two-byte key, no metrics at all: every
-        // metric is still read.
-        let mut between = Vec::new();
-        put_bytes_field(&mut between, 2, &metric(1));
-        put_varint_field(&mut between, 3, 9);
-        put_bytes_field(&mut between, 2, &metric(2));
-        let mut long_key = Vec::new();
-        put_bytes_field(&mut long_key, 2, &metric(1));
-        long_key.extend([0x92, 0x00]);
-        let m2 = metric(2);
-        long_key.push(m2.len() as u8);
-        long_key.extend(&m2);
-        for payload in [&between, &long_key] {
-            let header = Header::read(payload).unwrap();
-            assert_eq!(aliases(header.metric_bytes(payload)), [Some(1), Some(2)], "{payload:?}");
-        }
-        let mut none = Vec::new();
-        put_varint_field(&mut none, 3, 9);
-        assert_eq!(aliases(Header::read(&none).unwrap().metric_bytes(&none)), []);
     }
 
     #[test]

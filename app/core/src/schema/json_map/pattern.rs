@@ -179,7 +179,8 @@ mod tests {
         assert_eq!(pattern.matches("plant/l1/pump3/telemetry/extra"), None);
         let rest = TopicPattern::parse("telegraf/{host}/#").unwrap();
         assert_eq!(rest.matches("telegraf/h1/cpu/total"), Some(vec![("host", "h1")]));
-        let mut spans = vec![0..1];
+        // Left over from an earlier match: replaced, not added to.
+        let mut spans: Vec<std::ops::Range<usize>> = std::iter::once(0..1).collect();
         assert!(rest.match_spans("telegraf/h1/cpu/total", &mut spans));
         let mut id = String::from("left over");
         Template::parse("host-{host}", &rest.captures()).unwrap().fill_from_spans("telegraf/h1/cpu/total", &spans, &mut id);

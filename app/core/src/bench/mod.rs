@@ -137,8 +137,10 @@ pub(crate) fn topics_after<'a>(messages: &'a [(String, Vec<u8>)], at: usize) -> 
 
 /// The live ingest path on the same messages: a sink decodes and batches on this thread, a
 /// second thread drains the channel into a store, as the viewer's main thread does. The
-/// `warm_up` messages (births) go first, before the clock starts. Returns the time and how
-/// many repeated values merged because the applying thread fell behind.
+/// `warm_up` messages (births) are decoded before the clock starts; applying them, which
+/// creates the plant, is timed (first contact, as live ingest meets a plant). Freeing the
+/// sink and the store afterwards is not. Returns the time and how many repeated values
+/// merged because the applying thread fell behind.
 pub(crate) fn pipelined_ingest(schema: Box<dyn crate::schema::TopicSchema>, warm_up: &[(String, Vec<u8>)], messages: &[(String, Vec<u8>)], now: Timestamp) -> (Duration, u64) {
     use crate::ingest::{IngestStats, MessageSink, batch_channel};
     let (sender, receiver) = batch_channel();
@@ -170,7 +172,9 @@ pub(crate) fn pipelined_ingest(schema: Box<dyn crate::schema::TopicSchema>, warm
                     std::thread::yield_now();
                 }
             }
-            store.len()
+            // Handed back, not dropped here: freeing the plant is not ingest, and the clock
+            // stops when the thread ends.
+            store
         }
     });
     for (i, (topic, payload)) in messages.iter().enumerate() {
@@ -178,10 +182,11 @@ pub(crate) fn pipelined_ingest(schema: Box<dyn crate::schema::TopicSchema>, warm
         sink.handle(topic, payload, now);
     }
     sink.flush();
-    drop(sink);
     producing.store(false, Ordering::Release);
-    let _ = consumer.join();
-    (started.elapsed(), stats.snapshot().coalesced)
+    let store = consumer.join();
+    let elapsed = started.elapsed();
+    drop((sink, store));
+    (elapsed, stats.snapshot().coalesced)
 }
 
 #[cfg(test)]

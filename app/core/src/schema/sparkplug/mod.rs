@@ -351,19 +351,10 @@ impl SparkplugSchema {
                 _ => Ok(Decoded::Ignored),
             },
             MessageType::NData | MessageType::DData => {
-                let target = if kind == MessageType::NData {
-                    Some((&node_state.twin, &node_state.metrics, node_state.born))
-                } else {
-                    node_state.device_at(device).map(|d| &node_state.devices[d]).map(|d| (&d.twin, &d.metrics, d.born && node_state.born))
-                };
-                match target {
+                match node_state.data_target(kind, device) {
                     Some((twin, declared, born)) => {
-                        if !born {
-                            ask = Some(if kind == MessageType::NData { "data before its birth" } else { "device data before its birth" });
-                        }
-                        if data_metrics(twin, declared, &node_state.templates, body, time, out).map_err(not_sparkplug)? > 0 {
-                            ask = Some("metrics with unknown aliases");
-                        }
+                        let unknown = data_metrics(twin, declared, &node_state.templates, body, time, out).map_err(not_sparkplug)?;
+                        ask = node::data_rebirth_reason(kind, born, unknown);
                         Ok(Decoded::Updates(out.len() - start))
                     }
                     None => {
@@ -456,12 +447,7 @@ impl SparkplugSchema {
         if !node_state.held.is_empty() || node_state.gap.is_some() {
             return None;
         }
-        let (twin, declared, born) = if kind == MessageType::NData {
-            (&node_state.twin, &node_state.metrics, node_state.born)
-        } else {
-            let d = &node_state.devices[node_state.device_at(device)?];
-            (&d.twin, &d.metrics, d.born && node_state.born)
-        };
+        let (twin, declared, born) = node_state.data_target(kind, device)?;
         let start = out.len();
         let (header, unknown) = metrics::data_metrics_in_order(twin, declared, &node_state.templates, payload, received, out)?;
         if let Some(seq) = header.seq.map(|s| (s % 256) as u8) {
@@ -472,15 +458,7 @@ impl SparkplugSchema {
             }
             state.next_seq = Some(seq.wrapping_add(1));
         }
-        // As `apply_edge` asks.
-        let ask = if unknown > 0 {
-            Some("metrics with unknown aliases")
-        } else if !born {
-            Some(if kind == MessageType::NData { "data before its birth" } else { "device data before its birth" })
-        } else {
-            None
-        };
-        if let Some(why) = ask {
+        if let Some(why) = node::data_rebirth_reason(kind, born, unknown) {
             self.ask_rebirth(n, received, why);
         }
         Some(Decoded::Updates(out.len() - start))

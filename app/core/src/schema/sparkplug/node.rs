@@ -74,6 +74,18 @@ pub(super) struct EdgeNode {
 }
 
 
+/// Why DATA of `kind` read from a target born or not, with `unknown` metrics it could not
+/// identify, asks its node for a rebirth, if it does.
+pub(super) fn data_rebirth_reason(kind: MessageType, born: bool, unknown: usize) -> Option<&'static str> {
+    if unknown > 0 {
+        Some("metrics with unknown aliases")
+    } else if !born {
+        Some(if kind == MessageType::NData { "data before its birth" } else { "device data before its birth" })
+    } else {
+        None
+    }
+}
+
 impl EdgeNode {
     pub(super) fn group_and_node(&self) -> (&str, &str) {
         self.key.split_once('/').unwrap_or((&self.key, ""))
@@ -86,6 +98,16 @@ impl EdgeNode {
             DeviceRef::Named(name) => self.device_index.get(name).map(|d| *d as usize),
             DeviceRef::At(d) => Some(d as usize).filter(|d| *d < self.devices.len()),
         }
+    }
+
+    /// What DATA of `kind` on `device` updates: the twin, what its birth declared, and
+    /// whether it (and for a device, its node) is born. `None` for a device never born.
+    pub(super) fn data_target(&self, kind: MessageType, device: DeviceRef) -> Option<(&TwinId, &Declared, bool)> {
+        if kind == MessageType::NData {
+            return Some((&self.twin, &self.metrics, self.born));
+        }
+        let d = &self.devices[self.device_at(device)?];
+        Some((&d.twin, &d.metrics, d.born && self.born))
     }
 
     /// The device's position, made for its birth if it is new.

@@ -157,7 +157,7 @@ pub struct Twin {
     /// reading one property (a cache line or more) per step. A tag says where a name
     /// probably is; the property found is then checked to hold that very string (by its
     /// name's address and length, in the line of it that applying a value writes anyway).
-    name_tags: [u32; NAME_ADDRESSES],
+    name_tags: [u32; NAME_TAGS],
     /// Local receive time of the latest measurement ([`NEVER_SEEN`] for none): telemetry is
     /// periodic, so its silence means stale. Events and health are sent on change and never
     /// make a twin stale. Not an `Option`: eight bytes fewer keep it in the first line.
@@ -200,12 +200,12 @@ pub struct Twin {
 const HOT_BYTES: usize = 64;
 /// How much of a [`Property`] applying a value reads when no rule judges it: its first line.
 const PROPERTY_HOT_BYTES: usize = 64;
-const _: () = assert!(std::mem::offset_of!(Twin, stale) < HOT_BYTES && std::mem::offset_of!(Twin, seen) + 8 <= HOT_BYTES && std::mem::offset_of!(Twin, name_tags) + NAME_ADDRESSES * 4 <= HOT_BYTES);
+const _: () = assert!(std::mem::offset_of!(Twin, stale) < HOT_BYTES && std::mem::offset_of!(Twin, seen) + 8 <= HOT_BYTES && std::mem::offset_of!(Twin, name_tags) + NAME_TAGS * 4 <= HOT_BYTES);
 const _: () = assert!(std::mem::offset_of!(Property, name_length) + 4 <= PROPERTY_HOT_BYTES && std::mem::offset_of!(Property, name_address) + 8 <= PROPERTY_HOT_BYTES);
 const _: () = assert!(std::mem::offset_of!(Property, judged) < PROPERTY_HOT_BYTES);
 
 /// Properties whose name tags a twin keeps in itself.
-const NAME_ADDRESSES: usize = 6;
+const NAME_TAGS: usize = 6;
 
 /// [`Twin::seen`] of a twin never heard from.
 const NEVER_SEEN: Timestamp = Timestamp(i64::MIN);
@@ -252,7 +252,7 @@ impl Twin {
             offline_since: None,
             reports_liveness: false,
             stale: false,
-            name_tags: [0; NAME_ADDRESSES],
+            name_tags: [0; NAME_TAGS],
             property_index: None,
         }
     }
@@ -284,7 +284,7 @@ impl Twin {
     /// ahead. Whoever uses it checks the property's name first.
     fn position_by_tag(&self, name: &str) -> Option<usize> {
         let tag = name_tag(name);
-        let known = self.properties.len().min(NAME_ADDRESSES);
+        let known = self.properties.len().min(NAME_TAGS);
         (0..known).find(|&i| self.name_tags[i] == tag)
     }
 
@@ -299,7 +299,7 @@ impl Twin {
         if let Some(index) = &mut self.property_index {
             index.insert(property.name.clone(), position as u32);
         }
-        if position < NAME_ADDRESSES {
+        if position < NAME_TAGS {
             self.name_tags[position] = name_tag(&property.name);
         }
         self.properties.push(property);

@@ -325,7 +325,7 @@ fn a_tag_shared_by_two_names_finds_each_its_own_property() {
     store.apply_all(&[value(&a, 1.0, 0), value(&b, 2.0, 0)], Timestamp(0));
     // Every slot claims to hold `b`: looking `b` up first finds `a`'s property.
     let index = store.find_id(&p).unwrap();
-    store.twins[index.0 as usize].name_tags = [name_tag(&b); NAME_ADDRESSES];
+    store.twins[index.0 as usize].name_tags = [name_tag(&b); NAME_TAGS];
     // Far enough into a batch that the look-ahead finds them (it looks 32 updates ahead).
     let mut batch: Vec<TwinUpdate> = (0..40).map(|k| measurement("q", "x", k as f64, 1)).collect();
     batch.extend([value(&b, 3.0, 1), value(&a, 4.0, 1)]);

@@ -172,6 +172,31 @@ fn a_late_host_gets_births_follows_data_and_sees_the_edge_die_and_return() {
     assert!(state["timestamp"].as_u64().is_some_and(|t| t > 1_700_000_000_000), "{state}");
 }
 
+/// A host that stops says goodbye: its STATE offline, then a DISCONNECT the broker reads, so
+/// the broker does not also send its will (a second offline STATE, as for a host that died).
+/// Closing the socket right after writing the DISCONNECT had mosquitto fail to acknowledge
+/// the last PUBLISH and drop the host as broken, will and all.
+#[test]
+fn a_host_that_stops_says_goodbye_and_no_will_follows() {
+    let mosquitto = Mosquitto::start();
+    let topic = "spBv1.0/STATE/twinscope-goodbye";
+    let watcher = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &mosquitto.port.to_string(), "-t", topic, "-C", "3", "-W", "4"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("mosquitto_sub");
+    std::thread::sleep(Duration::from_millis(500));
+    let host = twinscope()
+        .args(["state", "--broker", &mosquitto.url(), "--for", "1s", "--sparkplug-host-id", "twinscope-goodbye"])
+        .output()
+        .expect("twinscope state");
+    assert!(host.status.success(), "{}", String::from_utf8_lossy(&host.stderr));
+    let seen = watcher.wait_with_output().expect("mosquitto_sub");
+    let states: Vec<serde_json::Value> = String::from_utf8_lossy(&seen.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let online: Vec<_> = states.iter().map(|s| s["online"].clone()).collect();
+    assert_eq!(online, [true, false], "online, then offline once: {states:?}");
+}
+
 /// Sparkplug traffic recorded: the channels carry the payload's protobuf schema, so an
 /// independent reader (Foxglove's Python `mcap` with its protobuf decoder) decodes every
 /// message; replaying the recording gives the values the edge published.

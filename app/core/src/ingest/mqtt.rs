@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rumqttc::{Client, Event, EventLoop, NetworkOptions, Outgoing, Packet, QoS, SubscribeFilter};
+use rumqttc::{Client, Event, EventLoop, NetworkOptions, Packet, QoS, SubscribeFilter};
 
 use super::batch::{BatchReceiver, batch_channel_with_capacity};
 use super::sink::MessageSink;
@@ -325,16 +325,15 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
     if connected {
         // A last word (a Sparkplug host's STATE offline), sent before the goodbye.
         publish_requested(&mut handler, &client);
-        // Say goodbye, so the broker frees the client id and sends no will.
+        // Say goodbye, so the broker frees the client id and sends no will. The socket stays
+        // open until the broker closes it: closed as soon as the DISCONNECT is written, the
+        // broker may still be answering the last PUBLISH, fail that write and drop us as
+        // broken before it reads the DISCONNECT (mosquitto then sends the will, and logs
+        // "out of memory").
         let _ = client.try_disconnect();
         let _ = runtime.block_on(async {
-            tokio::time::timeout(Duration::from_millis(200), async {
-                loop {
-                    match eventloop.poll().await {
-                        Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => return,
-                        Ok(_) => {}
-                    }
-                }
+            tokio::time::timeout(Duration::from_millis(500), async {
+                while eventloop.poll().await.is_ok() {}
             })
             .await
         });
@@ -345,6 +344,7 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rumqttc::Outgoing;
 
     /// Looking ahead counts messages only: acknowledgements and pings between them are not.
     #[test]

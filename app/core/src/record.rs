@@ -21,8 +21,6 @@ pub struct RecordStats {
     pub bytes: AtomicU64,
     /// Set when writing failed (disk full, say); the message says why.
     pub failed: AtomicBool,
-    /// Messages on topics past the 65,535 channels a recording can hold: counted, not written.
-    pub refused: AtomicU64,
 }
 
 /// Writes what the client thread receives.
@@ -124,7 +122,6 @@ impl MessageHandler for Recorder {
         self.stats.messages.fetch_add(1, Ordering::Relaxed);
         let written = writer.stats();
         self.stats.bytes.store(written.bytes_written, Ordering::Relaxed);
-        self.stats.refused.store(written.refused_messages, Ordering::Relaxed);
         self.index_flushed();
     }
 

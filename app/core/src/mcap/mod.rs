@@ -17,7 +17,7 @@ use std::path::Path;
 pub use channels::Channels;
 pub use format::FormatError;
 pub use reader::{ChannelInfo, ChunkInfo, McapError, McapFile, RecordedMessage, Recovery, for_each_message, message_at};
-pub use writer::{Delivery, McapWriter, WriterStats};
+pub use writer::{Delivery, McapWriter, SHARED_TOPIC, TOPIC_IN_MESSAGE, WriterStats};
 
 /// What `repair` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,8 @@ pub fn repair(path: &Path) -> Result<RepairReport, McapError> {
                 return;
             }
             let Some(channel) = source.channels.get(&message.channel) else { return };
-            if let Err(error) = writer.write(&channel.topic, channel.delivery, message.payload, message.log_time) {
+            let Some((topic, payload)) = channel.message(message.payload) else { return };
+            if let Err(error) = writer.write(topic, channel.delivery, payload, message.log_time) {
                 failed = Some(error);
             }
             messages += 1;

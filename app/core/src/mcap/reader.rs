@@ -30,7 +30,24 @@ impl ChannelInfo {
     /// Whether twinscope can read its messages: JSON and protobuf (and no declared encoding,
     /// as MQTT payloads carry none). Others (ROS, CDR, CBOR, …) are counted and skipped.
     pub fn readable(&self) -> bool {
-        matches!(self.encoding.as_str(), "json" | "protobuf" | "")
+        matches!(self.encoding.as_str(), "json" | "protobuf" | "" | super::writer::TOPIC_IN_MESSAGE)
+    }
+
+    /// Whether this channel carries many topics, each message its own (see the writer).
+    pub fn is_shared(&self) -> bool {
+        self.encoding == super::writer::TOPIC_IN_MESSAGE
+    }
+
+    /// A message's MQTT topic and payload: the channel's topic and the whole message, or on a
+    /// shared channel the topic the message carries and the rest. `None`: a shared channel's
+    /// message too short for the topic it announces, or one that is not UTF-8.
+    pub fn message<'a>(&'a self, data: &'a [u8]) -> Option<(&'a str, &'a [u8])> {
+        if !self.is_shared() {
+            return Some((&self.topic, data));
+        }
+        let length = u16::from_le_bytes(data.get(..2)?.try_into().ok()?) as usize;
+        let topic = std::str::from_utf8(data.get(2..2 + length)?).ok()?;
+        Some((topic, &data[2 + length..]))
     }
 }
 

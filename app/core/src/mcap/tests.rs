@@ -188,32 +188,54 @@ fn wrong_offsets_and_lengths_in_the_summary_are_not_trusted() {
     std::fs::remove_file(&path).unwrap();
 }
 
-/// A broker carrying more topics than MCAP has channel ids: the recording goes on for the
-/// channels it has, counts what it could not write, and finishes a readable file.
+/// A broker carrying more topics than MCAP has channel ids (a plant of 40,000 twins): the
+/// topics past them share a channel per delivery, each message carrying its topic, and every
+/// message reads back with its topic, delivery and payload, in order; so does a repaired copy.
 #[test]
-fn more_topics_than_channel_ids_are_counted_and_the_recording_goes_on() {
+fn more_topics_than_channel_ids_share_channels_and_every_message_reads_back() {
     let path = std::env::temp_dir().join(format!("twinscope-mcap-channels-{}.mcap", std::process::id()));
     let mut writer = McapWriter::create(&path).unwrap();
     let live = Delivery { qos: 0, retain: false };
+    let retained = Delivery { qos: 1, retain: true };
+    let mut written = Vec::new();
     for n in 0..66_000u64 {
-        writer.write(&format!("t/{n}"), live, b"{}", 1_000 + n).unwrap();
+        let delivery = if n % 10 == 0 { retained } else { live };
+        written.push((format!("t/{n}"), delivery, format!("{{\"n\":{n}}}").into_bytes(), 1_000 + n));
     }
-    writer.write("t/7", live, b"{\"again\":1}", 100_000).unwrap();
+    written.push(("t/7".into(), live, b"{\"again\":1}".to_vec(), 100_000));
+    written.push(("t/65999".into(), live, b"{\"again\":2}".to_vec(), 100_001));
+    written.push(("t/65999".into(), live, b"".to_vec(), 100_002));
+    for (topic, delivery, payload, time) in &written {
+        writer.write(topic, *delivery, payload, *time).unwrap();
+    }
     let stats = writer.finish().unwrap();
-    assert_eq!(stats.refused_messages, 66_000 - 65_535);
-    let mut file = McapFile::open(&path).unwrap();
-    assert!(file.recovery.is_none());
-    assert_eq!(file.channels.len(), 65_535);
-    let mut last_on_7 = None;
-    for chunk in 0..file.chunks.len() {
-        let records = file.chunk_records(chunk).unwrap();
-        for_each_message(&records, |_, m| {
-            if file.channels[&m.channel].topic == "t/7" {
-                last_on_7 = Some(m.payload.to_vec());
-            }
-        })
-        .unwrap();
-    }
-    assert_eq!(last_on_7.as_deref(), Some(&b"{\"again\":1}"[..]), "a known topic is still recorded");
+    assert_eq!(stats.messages, written.len() as u64);
+    let read_all = |path: &std::path::Path| {
+        let mut file = McapFile::open(path).unwrap();
+        assert!(file.recovery.is_none());
+        assert_eq!(file.channels.len(), 65_529 + 2, "65,529 topics in channels of their own, then one shared channel per delivery");
+        let mut read = Vec::new();
+        for chunk in 0..file.chunks.len() {
+            let records = file.chunk_records(chunk).unwrap();
+            for_each_message(&records, |_, m| {
+                let channel = &file.channels[&m.channel];
+                let (topic, payload) = channel.message(m.payload).expect("a message carries its topic");
+                read.push((topic.to_owned(), channel.delivery, payload.to_vec(), m.log_time));
+            })
+            .unwrap();
+        }
+        read
+    };
+    assert!(read_all(&path) == written, "every message reads back as written");
+    // Cut before the summary, then repaired: the same messages again.
+    let bytes = std::fs::read(&path).unwrap();
+    // The footer ends with the summary's offset, its section's offset, a CRC and the magic;
+    // the data-end record (13 bytes) comes before the summary, the last message index
+    // before that. The cut goes into that index.
+    let summary = u64::from_le_bytes(bytes[bytes.len() - 28..bytes.len() - 20].try_into().unwrap()) as usize;
+    std::fs::write(&path, &bytes[..summary - 13 - 5]).unwrap();
+    let report = crate::mcap::repair(&path).unwrap();
+    assert!(report.recovery.is_some());
+    assert!(read_all(&path) == written, "a repaired recording keeps every message and its topic");
     std::fs::remove_file(&path).unwrap();
 }

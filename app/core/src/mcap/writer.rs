@@ -2,6 +2,11 @@
 //! its message indexes, and a summary (channels, statistics, chunk indexes) at the end. The
 //! chunk indexes wait on disk until then (see `chunk_indexes`).
 //!
+//! MCAP's channel ids are 16-bit, and a plant of 40,000 twins publishes on more topics than
+//! that. Past [`McapWriter::topic_channels`] topics, messages go to a shared channel per
+//! delivery (topic [`SHARED_TOPIC`], encoding [`TOPIC_IN_MESSAGE`]), each carrying its topic
+//! (see [`ChannelInfo::message`]): nothing is left out, and other tools still read the file.
+//!
 //! Crash safety: a chunk is written and flushed at least every [`McapWriter::flush_every`],
 //! so a recording cut by `kill -9` or power loss keeps everything up to the last chunk; the
 //! reader recovers such a file by scanning, and `record --repair` appends the summary.
@@ -30,13 +35,21 @@ pub struct WriterStats {
     pub bytes_written: u64,
     pub chunks: u64,
     pub channels: u64,
-    /// Messages not written because they needed a channel past the format's 65,535 (a broker
-    /// carrying made-up topics): the recording goes on for the channels it has.
-    pub refused_messages: u64,
 }
 
-/// Channel ids are 16-bit in MCAP (one channel per topic and delivery).
+/// Channel ids are 16-bit in MCAP.
 const MAX_CHANNELS: usize = u16::MAX as usize;
+
+/// Channel ids kept for the shared channels, one per delivery (QoS 0–2, retained or not).
+const SHARED_CHANNELS: usize = 6;
+
+/// The topic of a channel that carries many topics: MQTT's "any topic" filter, which no message
+/// is published on.
+pub const SHARED_TOPIC: &str = "#";
+
+/// The message encoding of a channel that carries many topics: each message is its topic's
+/// length (u16, little-endian), the topic (UTF-8), then the MQTT payload.
+pub const TOPIC_IN_MESSAGE: &str = "twinscope.topic+payload";
 
 /// The id of the Sparkplug B schema in recordings.
 const SPARKPLUG_SCHEMA: u16 = 1;
@@ -47,6 +60,8 @@ pub struct McapWriter {
     /// Channel ids by topic, then by delivery (a topic has one or a few): looked up by the
     /// topic as received, without allocating a key per message.
     channels: std::collections::HashMap<String, Vec<(Delivery, u16)>>,
+    /// The shared channels (topics past `topic_channels`) by delivery.
+    shared: Vec<(Delivery, u16)>,
     /// The Sparkplug B protobuf schema (id 1), once a Sparkplug channel needs it.
     sparkplug_schema: Option<Vec<u8>>,
     /// Running over the summary while `finish` writes it.
@@ -69,7 +84,9 @@ pub struct McapWriter {
     first_time: Option<u64>,
     last_time: u64,
     messages: u64,
-    refused_messages: u64,
+    /// Topics (with their deliveries) that get a channel of their own; later ones share one.
+    /// At most the 65,535 ids MCAP has, less those the shared channels need.
+    pub topic_channels: usize,
     /// A chunk is closed after this long, whatever its size.
     pub flush_every: Duration,
     /// A chunk is closed when its uncompressed records reach this size.
@@ -83,6 +100,7 @@ impl McapWriter {
             out: BufWriter::with_capacity(1 << 20, file),
             position: 0,
             channels: std::collections::HashMap::new(),
+            shared: Vec::new(),
             sparkplug_schema: None,
             summary_crc: None,
             keep_flushed: false,
@@ -99,7 +117,7 @@ impl McapWriter {
             first_time: None,
             last_time: 0,
             messages: 0,
-            refused_messages: 0,
+            topic_channels: MAX_CHANNELS - SHARED_CHANNELS,
             flush_every: Duration::from_secs(1),
             chunk_size: 1 << 20,
         };
@@ -117,7 +135,6 @@ impl McapWriter {
             bytes_written: self.position,
             chunks: self.chunk_indexes.len(),
             channels: self.channel_records.len() as u64,
-            refused_messages: self.refused_messages,
         }
     }
 
@@ -126,14 +143,16 @@ impl McapWriter {
         let known = self.channels.get(topic).and_then(|ids| ids.iter().find(|(d, _)| *d == delivery)).map(|(_, id)| *id);
         let channel = match known {
             Some(id) => id,
-            None => {
-                if self.channel_records.len() >= MAX_CHANNELS {
-                    if self.refused_messages == 0 {
-                        tracing::warn!(topic, "the recording has {MAX_CHANNELS} channels, as many as MCAP allows: messages on new topics are counted, not written");
-                    }
-                    self.refused_messages += 1;
+            None if self.channel_records.len() >= self.topic_channels.min(MAX_CHANNELS - SHARED_CHANNELS) => {
+                if topic.len() > u16::MAX as usize {
+                    // Longer than MQTT allows (a foreign recording being repaired).
+                    tracing::warn!(length = topic.len(), "a topic too long to carry in a shared channel is left out");
                     return Ok(());
                 }
+                let id = self.shared_channel(delivery);
+                return self.write_message(id, Some(topic), payload, log_time);
+            }
+            None => {
                 let id = self.channel_records.len() as u16;
                 let qos = delivery.qos.to_string();
                 // Sparkplug payloads are protobuf, described by a schema so other tools decode
@@ -153,23 +172,55 @@ impl McapWriter {
                     ("mqtt.retain", if delivery.retain { "true" } else { "false" }),
                 ]);
                 self.channels.entry(topic.to_owned()).or_default().push((delivery, id));
-                self.channel_records.push(body.0);
-                self.sequences.push(0);
-                self.channel_counts.push(0);
-                // The channel goes into the chunk too, so a file without a summary is readable.
-                put_record(&mut self.chunk, op::CHANNEL, &self.channel_records[id as usize]);
+                self.add_channel(body.0);
                 id
             }
         };
+        self.write_message(channel, None, payload, log_time)
+    }
+
+    /// The shared channel for this delivery, added on first use.
+    fn shared_channel(&mut self, delivery: Delivery) -> u16 {
+        if let Some((_, id)) = self.shared.iter().find(|(d, _)| *d == delivery) {
+            return *id;
+        }
+        let id = self.channel_records.len() as u16;
+        let qos = delivery.qos.to_string();
+        let mut body = Fields::default();
+        body.u16(id).u16(0).string(SHARED_TOPIC).string(TOPIC_IN_MESSAGE).string_map(&[
+            ("mqtt.qos", qos.as_str()),
+            ("mqtt.retain", if delivery.retain { "true" } else { "false" }),
+        ]);
+        self.shared.push((delivery, id));
+        self.add_channel(body.0);
+        id
+    }
+
+    fn add_channel(&mut self, record: Vec<u8>) {
+        self.channel_records.push(record);
+        self.sequences.push(0);
+        self.channel_counts.push(0);
+        // The channel goes into the chunk too, so a file without a summary is readable.
+        put_record(&mut self.chunk, op::CHANNEL, self.channel_records.last().expect("just pushed"));
+    }
+
+    /// Appends a message to the open chunk; on a shared channel, `topic` goes first in it.
+    fn write_message(&mut self, channel: u16, topic: Option<&str>, payload: &[u8], log_time: u64) -> std::io::Result<()> {
+        // MQTT topics are at most 65,535 bytes, so their length fits the prefix.
+        let prefix = topic.map_or(0, |topic| 2 + topic.len());
         let offset = self.chunk.len() as u64;
         let sequence = self.sequences[channel as usize];
         self.sequences[channel as usize] = sequence.wrapping_add(1);
         self.chunk.push(op::MESSAGE);
-        self.chunk.extend_from_slice(&((2 + 4 + 8 + 8 + payload.len()) as u64).to_le_bytes());
+        self.chunk.extend_from_slice(&((2 + 4 + 8 + 8 + prefix + payload.len()) as u64).to_le_bytes());
         self.chunk.extend_from_slice(&channel.to_le_bytes());
         self.chunk.extend_from_slice(&sequence.to_le_bytes());
         self.chunk.extend_from_slice(&log_time.to_le_bytes());
         self.chunk.extend_from_slice(&log_time.to_le_bytes());
+        if let Some(topic) = topic {
+            self.chunk.extend_from_slice(&(topic.len() as u16).to_le_bytes());
+            self.chunk.extend_from_slice(topic.as_bytes());
+        }
         self.chunk.extend_from_slice(payload);
         self.message_indexes.entry(channel).or_default().push((log_time, offset));
         self.chunk_start = self.chunk_start.min(log_time);
@@ -192,15 +243,13 @@ impl McapWriter {
 
     /// The channels so far, as a reader of the file sees them.
     pub fn channel_infos(&self) -> super::Channels {
-        self.channels
-            .iter()
-            .flat_map(|(topic, ids)| ids.iter().map(move |(delivery, id)| (topic, *delivery, *id)))
-            .map(|(topic, delivery, id)| {
-                let protobuf = crate::schema::sparkplug::descriptor::is_protobuf_topic(topic);
-                let encoding = if protobuf { "protobuf" } else { "json" };
-                (id, ChannelInfo { id, topic: topic.clone(), encoding: encoding.into(), delivery })
-            })
-            .collect()
+        let own = self.channels.iter().flat_map(|(topic, ids)| ids.iter().map(move |(delivery, id)| (topic, *delivery, *id))).map(|(topic, delivery, id)| {
+            let protobuf = crate::schema::sparkplug::descriptor::is_protobuf_topic(topic);
+            let encoding = if protobuf { "protobuf" } else { "json" };
+            (id, ChannelInfo { id, topic: topic.clone(), encoding: encoding.into(), delivery })
+        });
+        let shared = self.shared.iter().map(|(delivery, id)| (*id, ChannelInfo { id: *id, topic: SHARED_TOPIC.into(), encoding: TOPIC_IN_MESSAGE.into(), delivery: *delivery }));
+        own.chain(shared).collect()
     }
 
     /// Closes the open chunk if it is older than `flush_every` (call it regularly).

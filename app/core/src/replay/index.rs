@@ -422,10 +422,21 @@ impl IndexBuilder {
             }
             return;
         }
+        let Some((topic, payload)) = channel.message(payload) else {
+            self.skipped.unreadable_messages += 1;
+            return;
+        };
         self.updates.clear();
+        let shared = channel.is_shared();
         let (keys, latest) = (&mut self.keys, &mut self.latest);
-        let mut decides = |property: Option<&Arc<str>>| latest.set(keys.key(channel_id, property), number);
-        match self.schema.decode_keyed(channel_id, &channel.topic, payload, super::timestamp_of(log_time), &mut self.updates) {
+        let mut decides = |property: Option<&Arc<str>>| {
+            let key = if shared { keys.key_of_topic(topic, property) } else { keys.key(channel_id, property) };
+            latest.set(key, number)
+        };
+        let time = super::timestamp_of(log_time);
+        // A shared channel's topics have no channel id to key what each one means by.
+        let decoded = if shared { self.schema.decode(topic, payload, time, &mut self.updates) } else { self.schema.decode_keyed(channel_id, topic, payload, time, &mut self.updates) };
+        match decoded {
             Ok(Decoded::Updates(_)) => {
                 let mut measured = false;
                 for update in &self.updates {

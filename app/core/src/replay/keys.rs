@@ -15,6 +15,9 @@ const LISTED_PROPERTIES: usize = 8;
 #[derive(Default)]
 pub(super) struct Keys {
     by_channel: Vec<ChannelKeys>,
+    /// The topics of shared channels (a recording of more topics than MCAP has channel ids),
+    /// each decided on its own as if it had its channel.
+    by_topic: foldhash::HashMap<Box<str>, ChannelKeys>,
     count: u32,
 }
 
@@ -34,16 +37,29 @@ impl Keys {
         if c >= self.by_channel.len() {
             self.by_channel.resize_with(c + 1, ChannelKeys::default);
         }
-        let keys = &mut self.by_channel[c];
-        let count = &mut self.count;
+        self.by_channel[c].key(&mut self.count, property)
+    }
+
+    /// The key of `property` on `topic`, a topic carried in a shared channel's messages.
+    pub(super) fn key_of_topic(&mut self, topic: &str, property: Option<&Arc<str>>) -> u32 {
+        if !self.by_topic.contains_key(topic) {
+            self.by_topic.insert(topic.into(), ChannelKeys::default());
+        }
+        let keys = self.by_topic.get_mut(topic).expect("just inserted");
+        keys.key(&mut self.count, property)
+    }
+}
+
+impl ChannelKeys {
+    fn key(&mut self, count: &mut u32, property: Option<&Arc<str>>) -> u32 {
         let mut next = || {
             *count += 1;
             *count - 1
         };
         let Some(name) = property else {
-            return *keys.whole.get_or_insert_with(next);
+            return *self.whole.get_or_insert_with(next);
         };
-        if let Some(hashed) = &mut keys.hashed {
+        if let Some(hashed) = &mut self.hashed {
             if let Some(key) = hashed.get(&**name) {
                 return *key;
             }
@@ -51,13 +67,13 @@ impl Keys {
             hashed.insert(name.clone(), key);
             return key;
         }
-        if let Some((_, key)) = keys.listed.iter().find(|(listed, _)| listed == name) {
+        if let Some((_, key)) = self.listed.iter().find(|(listed, _)| listed == name) {
             return *key;
         }
         let key = next();
-        keys.listed.push((name.clone(), key));
-        if keys.listed.len() > LISTED_PROPERTIES {
-            keys.hashed = Some(std::mem::take(&mut keys.listed).into_iter().collect());
+        self.listed.push((name.clone(), key));
+        if self.listed.len() > LISTED_PROPERTIES {
+            self.hashed = Some(std::mem::take(&mut self.listed).into_iter().collect());
         }
         key
     }

@@ -60,11 +60,14 @@ impl Decoding<'_> {
     /// Decodes one message (nothing if it cannot be read, as live ingest skips it).
     pub fn push(&mut self, channels: &Channels, schema: &mut CombinedSchema, channel_id: u16, payload: &[u8], log_time: u64) {
         let Some(channel) = channels.get(&channel_id).filter(|c| c.readable()) else { return };
+        let Some((topic, payload)) = channel.message(payload) else { return };
         self.messages += 1;
         let time = timestamp_of(log_time);
         let run = &mut self.run;
         let start = run.updates.len();
-        match schema.decode_keyed(channel_id, &channel.topic, payload, time, &mut run.updates) {
+        // A shared channel's topics have no channel id to key what each one means by.
+        let decoded = if channel.is_shared() { schema.decode(topic, payload, time, &mut run.updates) } else { schema.decode_keyed(channel_id, topic, payload, time, &mut run.updates) };
+        match decoded {
             Ok(_) => run.messages.push((run.updates.len(), time)),
             Err(_) => run.updates.truncate(start),
         }

@@ -12,7 +12,14 @@ const T0: u64 = 1_700_000_000 * SECOND;
 /// Two minutes of a small plant at 2 Hz, with registrations, units, an alarm that is raised
 /// and cleared, a property that only appears once, invalid messages and a service going down.
 fn write_recording(path: &std::path::Path) {
+    write_recording_with(path, usize::MAX);
+}
+
+/// [`write_recording`], with channels of their own for the first `topic_channels` topics only
+/// (the later ones share a channel per delivery, as past MCAP's 65,535 channel ids).
+fn write_recording_with(path: &std::path::Path, topic_channels: usize) {
     let mut w = McapWriter::create(path).unwrap();
+    w.topic_channels = topic_channels;
     w.flush_every = std::time::Duration::MAX;
     w.chunk_size = 16 * 1024;
     w.write("te/device/main//", RETAINED, br#"{"@type":"device","displayName":"Plant"}"#, T0).unwrap();
@@ -24,6 +31,10 @@ fn write_recording(path: &std::path::Path) {
         let payload = format!(r#"{{"temperature": {}, "vibration": {}}}"#, 40.0 + (tick % 17) as f64, (tick % 5) as f64 / 2.0);
         w.write("te/device/pump1///m/env", LIVE, payload.as_bytes(), t).unwrap();
         w.write("te/device/motor1///m/env", LIVE, format!(r#"{{"speed": {tick}}}"#).as_bytes(), t + 1).unwrap();
+        if tick % 3 == 0 {
+            // A second pump: the same property name on another topic.
+            w.write("te/device/pump2///m/env", LIVE, format!(r#"{{"temperature": {}}}"#, 60 + tick % 7).as_bytes(), t + 1).unwrap();
+        }
         if tick == 40 {
             w.write("te/device/pump1///a/hot", RETAINED, br#"{"severity":"critical","text":"Hot"}"#, t + 2).unwrap();
             w.write("te/device/pump1///m/env", LIVE, b"{not json", t + 3).unwrap();
@@ -200,6 +211,36 @@ fn seeks_through_keyframes_and_changes_match_a_full_replay() {
     assert!(recording.index.checkpoints.len() >= 50, "{} checkpoints", recording.index.checkpoints.len());
     seeks_at_97_instants_match_a_full_replay(&mut recording, &path);
     std::fs::remove_file(&path).unwrap();
+}
+
+/// A plant on more topics than MCAP has channel ids, most of them in shared channels (each
+/// message carrying its topic; here all past the first two): seeking anywhere gives what
+/// playing from the start gives, and what the same traffic recorded a channel per topic gives.
+#[test]
+fn topics_in_shared_channels_seek_exactly_and_read_as_in_channels_of_their_own() {
+    let own_path = std::env::temp_dir().join(format!("twinscope-replay-own-{}.mcap", std::process::id()));
+    let shared_path = std::env::temp_dir().join(format!("twinscope-replay-shared-{}.mcap", std::process::id()));
+    write_recording_with(&own_path, usize::MAX);
+    write_recording_with(&shared_path, 2);
+    let mut shared = Recording::open(&shared_path).unwrap();
+    let channels: Vec<_> = shared.file.channels.values().map(|c| (c.topic.as_str(), c.is_shared())).collect();
+    assert_eq!(channels, [("te/device/main//", false), ("te/device/pump1//", false), ("#", true), ("#", true)], "a shared channel per delivery");
+    seeks_at_97_instants_match_a_full_replay(&mut shared, &shared_path);
+    let mut own = Recording::open(&own_path).unwrap();
+    assert_eq!(own.time_range(), shared.time_range());
+    let (start, end) = own.time_range().unwrap();
+    for i in 0..25 {
+        let at = Timestamp(start.0 + (end.0 - start.0) * i / 24);
+        let (mut from_own, mut from_shared) = (fresh_store(), fresh_store());
+        own.state_at(&mut from_own, at).unwrap();
+        shared.state_at(&mut from_shared, at).unwrap();
+        assert_eq!(state_json(&from_shared, None), state_json(&from_own, None), "state differs at {at}");
+    }
+    let mut late = fresh_store();
+    shared.state_at(&mut late, end).unwrap();
+    assert_eq!(late.twin("pump2").and_then(|t| t.property("temperature")).map(|p| p.value), Some(60.0 + (237 % 7) as f64));
+    std::fs::remove_file(&own_path).unwrap();
+    std::fs::remove_file(&shared_path).unwrap();
 }
 
 /// Seeks to 97 instants spread over the recording give what playing from the start gives.

@@ -174,7 +174,9 @@ fn apply_replay_commands(mut commands: MessageReader<ReplayCommand>, session: Op
 
 fn play_replay(time: Res<Time<Real>>, session: Option<ResMut<ReplaySession>>, mut state: ResMut<TwinState>) {
     let Some(mut session) = session else { return };
-    if !session.playing {
+    // The frame a session starts shows where it starts: the time since the frame before
+    // (which may have waited on the opening) is not played.
+    if !session.playing || session.is_added() {
         return;
     }
     let from = session.position;

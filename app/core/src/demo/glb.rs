@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::layout::{AssetKind, LINE_SPACING, PartKind, PlantLayout};
+use super::layout::{AssetKind, HALL_SPACING, Halls, LINE_SPACING, PartKind, PlantLayout};
 
 #[derive(Clone, Copy)]
 enum Mesh {
@@ -68,8 +68,10 @@ fn shapes(kind: AssetKind, lines: usize) -> Vec<Shape> {
     use Mesh::{Box as B, Cylinder as C};
     match kind {
         AssetKind::Plant => {
-            let depth = lines as f32 * LINE_SPACING + 4.0;
-            vec![shape(B, [-1.0, -0.05, 0.0], [28.0, 0.1, depth], Concrete)]
+            let halls = Halls::for_lines(lines);
+            let width = 28.0 + (halls.count - 1) as f32 * HALL_SPACING;
+            let depth = halls.lines_per_hall as f32 * LINE_SPACING + 4.0;
+            vec![shape(B, [-1.0, -0.05, 0.0], [width, 0.1, depth], Concrete)]
         }
         AssetKind::Line => vec![shape(B, [-1.0, 0.005, 0.0], [26.0, 0.01, 5.6], LineFloor)],
         AssetKind::Tank => vec![shape(C, [0.0, 1.5, 0.0], [2.0, 3.0, 2.0], Steel), shape(C, [0.0, 3.05, 0.0], [1.6, 0.1, 1.6], Steel)],

@@ -107,14 +107,42 @@ pub struct PlantLayout {
 /// Distance between lines, metres.
 pub const LINE_SPACING: f32 = 7.0;
 
+/// Distance between halls of lines, metres (a line is 26 m wide).
+pub const HALL_SPACING: f32 = 30.0;
+
+/// How a plant's lines are laid out: in halls side by side, each a row of lines, so a big plant
+/// is about as wide as it is deep. In one row, 1,250 lines made a plant 8.7 km long and 28 m
+/// wide, which shown whole was a thin line. Plants of up to 9 lines (the demo) are one hall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Halls {
+    pub count: usize,
+    pub lines_per_hall: usize,
+}
+
+impl Halls {
+    pub fn for_lines(lines: usize) -> Self {
+        let count = ((lines as f32 * LINE_SPACING / HALL_SPACING).sqrt().round() as usize).max(1);
+        Halls { count, lines_per_hall: lines.div_ceil(count).max(1) }
+    }
+
+    /// Where line `index` (from 0) stands on the plant's floor, x and z.
+    pub fn line_position(&self, index: usize) -> [f32; 2] {
+        let (hall, row) = (index / self.lines_per_hall, index % self.lines_per_hall);
+        let x = (hall as f32 - (self.count - 1) as f32 / 2.0) * HALL_SPACING;
+        let z = (row as f32 - (self.lines_per_hall - 1) as f32 / 2.0) * LINE_SPACING;
+        [x, z]
+    }
+}
+
 impl PlantLayout {
     /// A plant of `lines` identical lines (the demo has 2; benchmarks use hundreds).
     pub fn new(lines: usize) -> Self {
         let mut twins = vec![PlantTwin { id: "main".into(), name: "Demo plant".into(), kind: AssetKind::Plant, parent: None, offset: [0.0; 3] }];
-        let first_z = -(lines.saturating_sub(1) as f32) * LINE_SPACING / 2.0;
+        let halls = Halls::for_lines(lines);
         for l in 1..=lines {
             let line_id = format!("line{l}");
-            let line = push(&mut twins, &line_id, format!("Line {l}"), AssetKind::Line, 0, [0.0, 0.0, first_z + (l - 1) as f32 * LINE_SPACING]);
+            let [x, z] = halls.line_position(l - 1);
+            let line = push(&mut twins, &line_id, format!("Line {l}"), AssetKind::Line, 0, [x, 0.0, z]);
             for (t, x) in [(1, -11.0), (2, -8.0)] {
                 let id = format!("{line_id}-tank{t}");
                 let tank = push(&mut twins, &id, format!("Tank {l}.{t}"), AssetKind::Tank, line, [x, 0.0, -1.5]);
@@ -162,6 +190,24 @@ fn push(twins: &mut Vec<PlantTwin>, id: &str, name: String, kind: AssetKind, par
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    /// The demo's two lines stand where they always did; 1,250 lines stand in halls, each
+    /// line in a place of its own, on a plant about as wide as it is deep.
+    #[test]
+    fn big_plants_stand_in_halls_about_as_wide_as_deep() {
+        let line_offsets = |plant: &PlantLayout| -> Vec<[f32; 3]> { plant.twins.iter().filter(|t| t.kind == AssetKind::Line).map(|t| t.offset).collect() };
+        assert_eq!(line_offsets(&PlantLayout::demo()), [[0.0, 0.0, -3.5], [0.0, 0.0, 3.5]]);
+        let big = PlantLayout::new(1250);
+        let offsets = line_offsets(&big);
+        assert_eq!(offsets.len(), 1250);
+        let places: HashSet<(i32, i32)> = offsets.iter().map(|o| (o[0].round() as i32, o[2].round() as i32)).collect();
+        assert_eq!(places.len(), 1250, "no two lines in one place");
+        let extent = |axis: usize| offsets.iter().map(|o| o[axis]).fold(f32::MIN, f32::max) - offsets.iter().map(|o| o[axis]).fold(f32::MAX, f32::min);
+        let (width, depth) = (extent(0) + 26.0, extent(2) + 5.6);
+        assert!((0.8..1.25).contains(&(width / depth)), "{width} m wide, {depth} m deep");
+        let halls = Halls::for_lines(1250);
+        assert!(halls.count * halls.lines_per_hall >= 1250);
+    }
 
     #[test]
     fn demo_plant_has_unique_ids_and_a_deep_hierarchy() {

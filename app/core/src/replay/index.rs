@@ -429,8 +429,15 @@ impl IndexBuilder {
         self.updates.clear();
         let shared = channel.is_shared();
         let (keys, latest) = (&mut self.keys, &mut self.latest);
+        // A shared channel's topic is looked up once for all the keys its message decides.
+        let mut slot = None;
         let mut decides = |property: Option<&Arc<str>>| {
-            let key = if shared { keys.key_of_topic(topic, property) } else { keys.key(channel_id, property) };
+            let key = if shared {
+                let slot = *slot.get_or_insert_with(|| keys.topic_slot(topic));
+                keys.key_of_topic(slot, property)
+            } else {
+                keys.key(channel_id, property)
+            };
             latest.set(key, number)
         };
         let time = super::timestamp_of(log_time);

@@ -16,10 +16,15 @@ const LISTED_PROPERTIES: usize = 8;
 pub(super) struct Keys {
     by_channel: Vec<ChannelKeys>,
     /// The topics of shared channels (a recording of more topics than MCAP has channel ids),
-    /// each decided on its own as if it had its channel.
-    by_topic: foldhash::HashMap<Box<str>, ChannelKeys>,
+    /// each decided on its own as if it had its channel: their place in `topic_keys`.
+    by_topic: foldhash::HashMap<Box<str>, u32>,
+    topic_keys: Vec<ChannelKeys>,
     count: u32,
 }
+
+/// A topic of a shared channel, found once for all the keys of its message.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TopicSlot(u32);
 
 #[derive(Default)]
 struct ChannelKeys {
@@ -40,13 +45,20 @@ impl Keys {
         self.by_channel[c].key(&mut self.count, property)
     }
 
-    /// The key of `property` on `topic`, a topic carried in a shared channel's messages.
-    pub(super) fn key_of_topic(&mut self, topic: &str, property: Option<&Arc<str>>) -> u32 {
-        if !self.by_topic.contains_key(topic) {
-            self.by_topic.insert(topic.into(), ChannelKeys::default());
+    /// Where the keys of `topic`, a topic carried in a shared channel's messages, are.
+    pub(super) fn topic_slot(&mut self, topic: &str) -> TopicSlot {
+        if let Some(slot) = self.by_topic.get(topic) {
+            return TopicSlot(*slot);
         }
-        let keys = self.by_topic.get_mut(topic).expect("just inserted");
-        keys.key(&mut self.count, property)
+        let slot = self.topic_keys.len() as u32;
+        self.topic_keys.push(ChannelKeys::default());
+        self.by_topic.insert(topic.into(), slot);
+        TopicSlot(slot)
+    }
+
+    /// The key of `property` on the topic in `slot`, numbered next if it is new.
+    pub(super) fn key_of_topic(&mut self, slot: TopicSlot, property: Option<&Arc<str>>) -> u32 {
+        self.topic_keys[slot.0 as usize].key(&mut self.count, property)
     }
 }
 

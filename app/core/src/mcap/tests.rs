@@ -239,3 +239,18 @@ fn more_topics_than_channel_ids_share_channels_and_every_message_reads_back() {
     assert!(read_all(&path) == written, "a repaired recording keeps every message and its topic");
     std::fs::remove_file(&path).unwrap();
 }
+
+/// A shared channel's message that announces a longer topic than it holds, or a topic not in
+/// UTF-8, reads as nothing (replay skips and counts it), never a panic; a channel of one
+/// topic gives its messages whole.
+#[test]
+fn a_shared_message_that_does_not_hold_its_topic_is_unreadable() {
+    let shared = ChannelInfo { id: 1, topic: SHARED_TOPIC.into(), encoding: TOPIC_IN_MESSAGE.into(), delivery: Delivery { qos: 0, retain: false } };
+    assert_eq!(shared.message(b"\x03\x00abc{}"), Some(("abc", &b"{}"[..])));
+    assert_eq!(shared.message(b"\x03\x00abc"), Some(("abc", &b""[..])));
+    for broken in [&b"\x09\x00abc"[..], b"\x02\x00\xff\xfe{}", b"\x01", b""] {
+        assert_eq!(shared.message(broken), None, "{broken:?}");
+    }
+    let own = ChannelInfo { topic: "t".into(), encoding: "json".into(), ..shared.clone() };
+    assert_eq!(own.message(b"\x09\x00abc"), Some(("t", &b"\x09\x00abc"[..])));
+}

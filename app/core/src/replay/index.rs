@@ -414,16 +414,13 @@ impl IndexBuilder {
         let number = self.messages;
         self.messages += 1;
         let Some(channel) = channel else { return };
-        if !channel.readable() {
+        // A shared channel's message too short for the topic it announces is unreadable too.
+        let Some((topic, payload)) = channel.message(payload).filter(|_| channel.readable()) else {
             self.skipped.unreadable_messages += 1;
             let listed = (channel.topic.clone(), channel.encoding.clone());
             if self.skipped.unreadable_channels.len() < LISTED_CHANNELS && !self.skipped.unreadable_channels.contains(&listed) {
                 self.skipped.unreadable_channels.push(listed);
             }
-            return;
-        }
-        let Some((topic, payload)) = channel.message(payload) else {
-            self.skipped.unreadable_messages += 1;
             return;
         };
         self.updates.clear();

@@ -54,6 +54,17 @@ pub const TOPIC_IN_MESSAGE: &str = "twinscope.topic+payload";
 /// The id of the Sparkplug B schema in recordings.
 const SPARKPLUG_SCHEMA: u16 = 1;
 
+/// A channel record's body: the MQTT delivery goes into its metadata.
+fn channel_record(id: u16, schema_id: u16, topic: &str, encoding: &str, delivery: Delivery) -> Vec<u8> {
+    let qos = delivery.qos.to_string();
+    let mut body = Fields::default();
+    body.u16(id).u16(schema_id).string(topic).string(encoding).string_map(&[
+        ("mqtt.qos", qos.as_str()),
+        ("mqtt.retain", if delivery.retain { "true" } else { "false" }),
+    ]);
+    body.0
+}
+
 pub struct McapWriter {
     out: BufWriter<File>,
     position: u64,
@@ -154,7 +165,6 @@ impl McapWriter {
             }
             None => {
                 let id = self.channel_records.len() as u16;
-                let qos = delivery.qos.to_string();
                 // Sparkplug payloads are protobuf, described by a schema so other tools decode
                 // them; everything else (thin-edge, Sparkplug STATE) is JSON.
                 let protobuf = crate::schema::sparkplug::descriptor::is_protobuf_topic(topic);
@@ -166,13 +176,8 @@ impl McapWriter {
                     self.sparkplug_schema = Some(schema.0);
                 }
                 let (schema_id, encoding) = if protobuf { (SPARKPLUG_SCHEMA, "protobuf") } else { (0, "json") };
-                let mut body = Fields::default();
-                body.u16(id).u16(schema_id).string(topic).string(encoding).string_map(&[
-                    ("mqtt.qos", qos.as_str()),
-                    ("mqtt.retain", if delivery.retain { "true" } else { "false" }),
-                ]);
                 self.channels.entry(topic.to_owned()).or_default().push((delivery, id));
-                self.add_channel(body.0);
+                self.add_channel(channel_record(id, schema_id, topic, encoding, delivery));
                 id
             }
         };
@@ -185,14 +190,8 @@ impl McapWriter {
             return *id;
         }
         let id = self.channel_records.len() as u16;
-        let qos = delivery.qos.to_string();
-        let mut body = Fields::default();
-        body.u16(id).u16(0).string(SHARED_TOPIC).string(TOPIC_IN_MESSAGE).string_map(&[
-            ("mqtt.qos", qos.as_str()),
-            ("mqtt.retain", if delivery.retain { "true" } else { "false" }),
-        ]);
         self.shared.push((delivery, id));
-        self.add_channel(body.0);
+        self.add_channel(channel_record(id, 0, SHARED_TOPIC, TOPIC_IN_MESSAGE, delivery));
         id
     }
 

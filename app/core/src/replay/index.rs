@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::TwinUpdate;
 use crate::mcap::{McapError, McapFile, for_each_message};
-use crate::schema::{Decoded, TopicSchema};
+use crate::schema::Decoded;
 use crate::schema::combined::SchemaChoice;
 
 use super::keys::Keys;
@@ -437,10 +437,7 @@ impl IndexBuilder {
             };
             latest.set(key, number)
         };
-        let time = super::timestamp_of(log_time);
-        // A shared channel's topics have no channel id to key what each one means by.
-        let decoded = if shared { self.schema.decode(topic, payload, time, &mut self.updates) } else { self.schema.decode_keyed(channel_id, topic, payload, time, &mut self.updates) };
-        match decoded {
+        match super::decode_recorded(&mut self.schema, channel, (topic, payload), super::timestamp_of(log_time), &mut self.updates) {
             Ok(Decoded::Updates(_)) => {
                 let mut measured = false;
                 for update in &self.updates {

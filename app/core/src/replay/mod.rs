@@ -29,6 +29,19 @@ pub fn timestamp_of(log_time: u64) -> Timestamp {
     Timestamp((log_time / 1_000) as i64)
 }
 
+/// Decodes a recorded message, keyed by its channel (what a channel's topic means is worked
+/// out once), or on a shared channel by the topic it carries: those topics have no channel id
+/// to key them by.
+fn decode_recorded(
+    schema: &mut CombinedSchema,
+    channel: &crate::mcap::ChannelInfo,
+    (topic, payload): (&str, &[u8]),
+    time: Timestamp,
+    out: &mut Vec<crate::TwinUpdate>,
+) -> Result<crate::schema::Decoded, crate::schema::DecodeError> {
+    if channel.is_shared() { schema.decode(topic, payload, time, out) } else { schema.decode_keyed(channel.id, topic, payload, time, out) }
+}
+
 /// A [`Timestamp`] to MCAP log time.
 pub fn log_time_of(time: Timestamp) -> u64 {
     (time.0.max(0) as u64).saturating_mul(1_000)

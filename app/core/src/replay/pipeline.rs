@@ -6,7 +6,6 @@
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::mcap::{Channels, McapError};
-use crate::schema::TopicSchema;
 use crate::schema::combined::CombinedSchema;
 use crate::time::Timestamp;
 use crate::twin::TwinStore;
@@ -65,9 +64,7 @@ impl Decoding<'_> {
         let time = timestamp_of(log_time);
         let run = &mut self.run;
         let start = run.updates.len();
-        // A shared channel's topics have no channel id to key what each one means by.
-        let decoded = if channel.is_shared() { schema.decode(topic, payload, time, &mut run.updates) } else { schema.decode_keyed(channel_id, topic, payload, time, &mut run.updates) };
-        match decoded {
+        match super::decode_recorded(schema, channel, (topic, payload), time, &mut run.updates) {
             Ok(_) => run.messages.push((run.updates.len(), time)),
             Err(_) => run.updates.truncate(start),
         }

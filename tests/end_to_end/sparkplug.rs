@@ -181,11 +181,12 @@ fn a_host_that_stops_says_goodbye_and_no_will_follows() {
     let mosquitto = Mosquitto::start();
     let topic = "spBv1.0/STATE/twinscope-goodbye";
     let watcher = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &mosquitto.port.to_string(), "-t", topic, "-C", "3", "-W", "4"])
+        .args(["-h", "127.0.0.1", "-p", &mosquitto.port.to_string(), "-t", topic, "-C", "3", "-W", "5"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("mosquitto_sub");
-    std::thread::sleep(Duration::from_millis(500));
+    // Subscribed before the host starts (a late watcher would get only the retained offline).
+    std::thread::sleep(Duration::from_millis(1000));
     let host = twinscope()
         .args(["state", "--broker", &mosquitto.url(), "--for", "1s", "--sparkplug-host-id", "twinscope-goodbye"])
         .output()

@@ -87,6 +87,47 @@ fn nodes_bind_by_the_core_s_node_indices_with_their_own_meshes() {
     assert_eq!(world.get::<TwinMeshes>(scene.seal).unwrap().0, vec![scene.seal_mesh]);
 }
 
+/// A whole plant changing at once (first contact, everything stale) is restyled over a few
+/// frames, at most `RESTYLED_PER_FRAME` twins each, in the order the changes came and each twin
+/// once however often it changed while it waited; a lone change after that shows at once.
+#[test]
+fn a_whole_plant_changing_at_once_is_restyled_over_a_few_frames() {
+    use twinscope::sync::{RESTYLED_PER_FRAME, TwinEntities};
+    const TWINS: usize = 5_000;
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins).add_plugins(TwinSyncPlugin);
+    let (sender, batches) = batch_channel();
+    let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+    let ids: Vec<String> = (0..TWINS).map(|n| format!("twin{n}")).collect();
+    let indices: Vec<_> = ids.iter().map(|id| store.declare(id, None, None)).collect();
+    app.insert_resource(TwinState { store }).insert_resource(IngestLink { batches, stats: IngestStats::new() });
+    let parts: Vec<Entity> = indices.iter().map(|_| app.world_mut().spawn(TwinVisualState::default()).id()).collect();
+    app.world_mut().resource_mut::<TwinEntities>().by_twin.extend(indices.iter().zip(&parts).map(|(index, part)| (*index, vec![*part])));
+    app.update();
+    let shown_ok = |app: &App| parts.iter().filter(|p| app.world().get::<TwinVisualState>(**p).unwrap().status == Status::Ok).count();
+    assert_eq!(shown_ok(&app), 0);
+    let measure = |value: f64| ids.iter().map(|id| TwinUpdate::Measurement { twin: id.as_str().into(), name: "flow".into(), value, time: Timestamp::now() }).collect();
+    send(&sender, measure(1.0));
+    app.update();
+    assert_eq!(shown_ok(&app), RESTYLED_PER_FRAME, "one frame restyles at most its share");
+    assert!(parts[..RESTYLED_PER_FRAME].iter().all(|p| app.world().get::<TwinVisualState>(*p).unwrap().status == Status::Ok), "in the order they changed");
+    // A twin still waiting goes into alarm: restyled once, in its place, to its latest look.
+    // One already shown does too: it waits behind the others.
+    let alarm = |id: &str| TwinUpdate::AlarmRaised { twin: id.into(), alarm_type: "leak".into(), severity: Severity::Critical, text: "Leak".into(), time: Timestamp::now() };
+    send(&sender, vec![alarm("twin4000"), alarm("twin10")]);
+    app.update();
+    assert_eq!(shown_ok(&app), 2 * RESTYLED_PER_FRAME, "twin10 keeps its look until its turn");
+    app.update();
+    assert_eq!(shown_ok(&app), TWINS - 2, "every twin shown after {} frames", TWINS.div_ceil(RESTYLED_PER_FRAME));
+    for part in [parts[4000], parts[10]] {
+        assert_eq!(app.world().get::<TwinVisualState>(part).unwrap().status, Status::Alarm);
+    }
+    app.update();
+    send(&sender, vec![alarm("twin4999")]);
+    app.update();
+    assert_eq!(app.world().get::<TwinVisualState>(parts[TWINS - 1]).unwrap().status, Status::Alarm, "a lone change shows at once");
+}
+
 #[test]
 fn updates_reach_the_bound_entities_within_one_frame() {
     let mut scene = scene();

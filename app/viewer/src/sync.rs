@@ -148,15 +148,48 @@ fn measure_ingest_rate(time: Res<Time<Real>>, link: Option<Res<IngestLink>>, mut
     }
 }
 
+/// Bound twins whose parts are restyled in one frame, at most. A twin's new look costs its
+/// parts a material swap (each an archetype move: about 3 µs a twin on the 2-core CI machine,
+/// `bench --scene`). When a whole plant changes at once (first contact with 40,000 twins, the
+/// broker lost and everything stale, a seek), restyling it in one frame stalled that frame for
+/// about half a second (seen on the GPU machine); spread over frames, the plant changes look
+/// over a few frames and each frame stays short. A change to a few twins is shown at once.
+pub const RESTYLED_PER_FRAME: usize = 2_000;
+
+/// Twins whose status changed and whose parts are not restyled yet: in order, each once.
+#[derive(Default)]
+struct PendingRestyle {
+    queue: std::collections::VecDeque<TwinIndex>,
+    /// By twin index: in `queue` already (a twin that changes again while it waits is
+    /// restyled once, to its latest look).
+    queued: Vec<bool>,
+    taken: Vec<TwinIndex>,
+}
+
 fn propagate_status_to_entities(
     mut state: ResMut<TwinState>,
     entities: Res<TwinEntities>,
     mut visuals: Query<&mut TwinVisualState>,
-    mut changed: Local<Vec<TwinIndex>>,
+    mut pending: Local<PendingRestyle>,
 ) {
-    state.store.take_changed_into(&mut changed);
-    for &index in changed.iter() {
-        let Some(bound) = entities.by_twin.get(&index) else { continue };
+    let pending = &mut *pending;
+    state.store.take_changed_into(&mut pending.taken);
+    for &index in &pending.taken {
+        let slot = index.0 as usize;
+        if slot >= pending.queued.len() {
+            pending.queued.resize(slot + 1, false);
+        }
+        if !std::mem::replace(&mut pending.queued[slot], true) {
+            pending.queue.push_back(index);
+        }
+    }
+    let mut restyled = 0;
+    while restyled < RESTYLED_PER_FRAME {
+        let Some(index) = pending.queue.pop_front() else { break };
+        pending.queued[index.0 as usize] = false;
+        // The store may have been replaced by a smaller one since (a seek).
+        let (Some(bound), true) = (entities.by_twin.get(&index), (index.0 as usize) < state.store.len()) else { continue };
+        restyled += 1;
         let shown = TwinVisualState::of(state.store.get(index));
         for entity in bound {
             if let Ok(mut visual) = visuals.get_mut(*entity) {

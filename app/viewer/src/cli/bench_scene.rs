@@ -85,12 +85,12 @@ pub fn run(path: &Path, out: &mut String) -> anyhow::Result<ExitCode> {
             .collect();
         rows.push(if n == changes { ("status changes", n, median_of(times)) } else { ("status changes (every twin)", n, median_of(times)) });
     }
-    let mut per_change = 0.0;
+    let mut seconds_per_change = 0.0;
     for (what, n, time) in &rows {
         if *n > 0 {
-            per_change = (time.as_secs_f64() - idle.as_secs_f64()).max(0.0) / *n as f64;
+            seconds_per_change = (time.as_secs_f64() - idle.as_secs_f64()).max(0.0) / *n as f64;
         }
-        let per_change = if *n > 0 { format!(", {:.2} µs per change", per_change * 1e6) } else { String::new() };
+        let per_change = if *n > 0 { format!(", {:.2} µs per change", seconds_per_change * 1e6) } else { String::new() };
         crate::outln!(out, "  per frame, {n:>6} {what}: {:.2} ms{per_change}", time.as_secs_f64() * 1e3);
     }
     // Every twin into alarm in one batch: frames until every bound part shows its twin's look.
@@ -115,7 +115,7 @@ pub fn run(path: &Path, out: &mut String) -> anyhow::Result<ExitCode> {
         twins.len(),
         times.len(),
         longest.as_secs_f64() * 1e3,
-        per_change * twins.len() as f64 * 1e3
+        seconds_per_change * twins.len() as f64 * 1e3
     );
     // Looks are shared: a status gives every part in it the same few materials, so their
     // number follows the looks in use, not the parts changed.

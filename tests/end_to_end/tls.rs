@@ -65,6 +65,34 @@ fn the_right_certificates_and_password_receive_data_and_each_wrong_one_says_why(
         assert!(started.elapsed() < Duration::from_secs(3), "{case}: gave up at once, not after --for");
         assert!(!error.contains(PASSWORD), "{case}: the password is never printed");
     }
+    // A key that is not the certificate's is a settings error, said before connecting.
+    let output = run(&with(&good, "--key", broker.files.stray_key.to_str()));
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("the client key does not belong to the client certificate"), "{}", stderr(&output));
+}
+
+/// The client certificate most mosquitto users have: made as mosquitto's TLS guide says, which
+/// OpenSSL 3 writes as X.509 version 1. mosquitto's own clients connect with it; so must we.
+#[test]
+fn a_version_1_client_certificate_from_mosquittos_recipe_receives_data() {
+    let broker = SecureMosquitto::start();
+    let f = &broker.files;
+    let text = std::process::Command::new("openssl").args(["x509", "-noout", "-text", "-in"]).arg(&f.v1_client_cert).output().unwrap();
+    assert!(stdout(&text).contains("Version: 1 (0x0)"), "the recipe made a version 1 certificate: {}", stdout(&text));
+    broker.publish_retained("te/device/v1-pump///m/p", r#"{"flow": 3}"#);
+
+    let url = broker.url();
+    let good = state_args(&broker, &url);
+    let v1 = with(&with(&good, "--cert", f.v1_client_cert.to_str()), "--key", f.v1_client_key.to_str());
+    let output = run(&v1);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report["twins"].as_array().unwrap().iter().any(|t| t["id"] == "v1-pump"), "{report}");
+
+    let mismatched = with(&v1, "--key", f.client_key.to_str());
+    let output = run(&mismatched);
+    assert!(!output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("does not belong to the client certificate"), "{}", stderr(&output));
 }
 
 /// The password from the environment; a recording made over TLS holds the messages and

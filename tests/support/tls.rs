@@ -18,6 +18,12 @@ pub struct TlsFiles {
     pub other_ca: PathBuf,
     pub client_cert: PathBuf,
     pub client_key: PathBuf,
+    /// A client certificate made as mosquitto's TLS guide (mosquitto-tls) says: an RSA key,
+    /// a CSR, `openssl x509 -req -CA`, no extensions. OpenSSL 3 writes it as X.509 version 1.
+    pub v1_client_cert: PathBuf,
+    pub v1_client_key: PathBuf,
+    /// A private key that belongs to no certificate here.
+    pub stray_key: PathBuf,
     pub password_file: PathBuf,
     pub wrong_password_file: PathBuf,
 }
@@ -101,6 +107,11 @@ fn make_files(dir: &Path) -> TlsFiles {
     };
     signed("server", "/CN=localhost", "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n");
     signed("client", "/CN=operator", "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n");
+    // mosquitto-tls(7), "Generate a client key" and the two steps after it, word for word.
+    openssl(dir, &["genrsa", "-out", "v1-client.key", "2048"]);
+    openssl(dir, &["req", "-out", "v1-client.csr", "-key", "v1-client.key", "-new", "-subj", "/CN=technician"]);
+    openssl(dir, &["x509", "-req", "-in", "v1-client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "v1-client.pem", "-days", "2"]);
+    openssl(dir, &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "stray.key"]);
     let passwords = dir.join("passwords");
     let status = Command::new("mosquitto_passwd").args(["-c", "-b", path(&passwords), USER, PASSWORD]).status().expect("mosquitto_passwd");
     assert!(status.success());
@@ -117,6 +128,9 @@ fn make_files(dir: &Path) -> TlsFiles {
         other_ca: dir.join("other-ca.pem"),
         client_cert: dir.join("client.pem"),
         client_key: dir.join("client.key"),
+        v1_client_cert: dir.join("v1-client.pem"),
+        v1_client_key: dir.join("v1-client.key"),
+        stray_key: dir.join("stray.key"),
         password_file: dir.join("password"),
         wrong_password_file: dir.join("wrong-password"),
     }

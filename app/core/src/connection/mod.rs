@@ -10,6 +10,7 @@
 //! Passwords live in a [`Secret`]: it never prints, so it cannot reach a log, a report or a
 //! recording by accident.
 
+mod client_identity;
 mod failure;
 pub mod profile;
 mod secret;

@@ -10,6 +10,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore};
 
 use super::SettingsError;
+use super::client_identity::client_identity;
 
 pub(super) fn client_config(ca: Option<&Path>, client: Option<(&Path, &Path)>) -> Result<Arc<ClientConfig>, SettingsError> {
     let roots = match ca {
@@ -24,7 +25,7 @@ pub(super) fn client_config(ca: Option<&Path>, client: Option<(&Path, &Path)>) -
         None => system_roots()?,
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| SettingsError::Tls(e.to_string()))?
         .with_root_certificates(roots);
@@ -38,7 +39,7 @@ pub(super) fn client_config(ca: Option<&Path>, client: Option<(&Path, &Path)>) -
                 }
                 _ => SettingsError::NoKey(key.to_owned()),
             })?;
-            builder.with_client_auth_cert(chain, key).map_err(|e| SettingsError::ClientIdentity(e.to_string()))?
+            builder.with_client_cert_resolver(client_identity(chain, key, &provider)?)
         }
     };
     Ok(Arc::new(config))

@@ -10,13 +10,13 @@ use bevy::picking::events::{Click, Pointer};
 use bevy::picking::pointer::{Location, PointerButton, PointerId};
 use bevy::prelude::*;
 use twinscope::prelude::*;
-use twinscope::scene::SceneBindingPlugin;
-use twinscope::selection::SelectionPlugin;
-use twinscope::sync::TwinSyncPlugin;
+use twinscope::scene::binding::SceneBindingPlugin;
+use twinscope::scene::selection::SelectionPlugin;
+use twinscope::store::sync::TwinSyncPlugin;
 use twinscope_core::Timestamp;
 use twinscope_core::TwinUpdate;
 use twinscope_core::ingest::{BatchSender, IngestStats, UpdateBatch, batch_channel};
-use twinscope::scene::{GltfNodeIndex, SceneModelRoot};
+use twinscope::scene::binding::{GltfNodeIndex, SceneModelRoot};
 use twinscope_core::rules::RuleSet;
 use twinscope_core::twin::{Severity, Status, StoreConfig, TwinStore};
 
@@ -92,7 +92,7 @@ fn nodes_bind_by_the_core_s_node_indices_with_their_own_meshes() {
 /// once however often it changed while it waited; a lone change after that shows at once.
 #[test]
 fn a_whole_plant_changing_at_once_is_restyled_over_a_few_frames() {
-    use twinscope::sync::{RESTYLED_PER_FRAME, TwinEntities};
+    use twinscope::store::sync::{RESTYLED_PER_FRAME, TwinEntities};
     const TWINS: usize = 5_000;
     let mut app = App::new();
     app.add_plugins(MinimalPlugins).add_plugins(TwinSyncPlugin);
@@ -178,7 +178,7 @@ fn selection_follows_commands_and_picks_on_parts() {
 
 mod replay {
     use super::*;
-    use twinscope::replay::{ReplayCommand, ReplayPlugin, ReplaySession};
+    use twinscope::history::replay::{ReplayCommand, ReplayPlugin, ReplaySession};
     use twinscope_core::mcap::{Delivery, McapWriter};
     use twinscope_core::replay::Recording;
 
@@ -217,7 +217,7 @@ mod replay {
     /// becomes an error to show, not a panic.
     #[test]
     fn a_recording_opens_on_a_thread_and_then_plays() {
-        use twinscope::opening::{OpenFor, OpeningRecording, RecordingError};
+        use twinscope::history::opening::{OpenFor, OpeningRecording, RecordingError};
         let fresh = || TwinStore::new(StoreConfig::default(), RuleSet::default());
         let open = |path: &std::path::Path| {
             let mut app = App::new();
@@ -361,7 +361,7 @@ mod replay {
 
 #[test]
 fn the_record_button_records_the_live_session_to_mcap() {
-    use twinscope::recording::{LiveRecorder, LiveRecordingPlugin, RecordCommand};
+    use twinscope::history::recording::{LiveRecorder, LiveRecordingPlugin, RecordCommand};
     let broker = twinscope_core::broker::start_embedded_broker(None).unwrap();
     let dir = std::env::temp_dir().join(format!("twinscope-live-recording-{}", std::process::id()));
     let mut app = App::new();
@@ -405,9 +405,9 @@ fn the_record_button_records_the_live_session_to_mcap() {
 
 #[test]
 fn the_dvr_looks_back_while_live_data_keeps_arriving_and_goes_live_again() {
-    use twinscope::dvr::{Dvr, DvrCommand, DvrPlugin};
-    use twinscope::replay::{ReplayPlugin, ReplaySession};
-    use twinscope::sync::{LiveStash, StoreTemplate};
+    use twinscope::history::dvr::{Dvr, DvrCommand, DvrPlugin};
+    use twinscope::history::replay::{ReplayPlugin, ReplaySession};
+    use twinscope::store::sync::{LiveStash, StoreTemplate};
     use twinscope_core::ingest::{IngestConfig, spawn_ingest};
     use twinscope_core::schema::thin_edge::ThinEdgeSchema;
 
@@ -447,7 +447,7 @@ fn the_dvr_looks_back_while_live_data_keeps_arriving_and_goes_live_again() {
     app.update();
     // Instant: the segment's index was kept while it was written; nothing is opened again.
     assert!(app.world().get_resource::<ReplaySession>().is_some(), "looking back shows the DVR as a replay in the same frame");
-    assert!(app.world().get_resource::<twinscope::opening::OpeningRecording>().is_none());
+    assert!(app.world().get_resource::<twinscope::history::opening::OpeningRecording>().is_none());
     assert_eq!(flow(&app.world().resource::<TwinState>().store), Some(1.0), "the state as it was");
 
     pump(3);
@@ -479,12 +479,12 @@ fn support_eventually(app: &mut App, check: impl Fn(&App) -> bool) -> bool {
 mod focus_and_alarms {
     use super::*;
     use bevy::camera::primitives::Aabb;
-    use twinscope::alarm_actions::{AlarmActionsPlugin, AlarmCommand};
-    use twinscope::camera::{OrbitCamera, OrbitCameraPlugin};
-    use twinscope::focus::{FocusCommand, FocusMode, FocusPlugin};
-    use twinscope::materials::{AlarmMaterial, XRayMaterial};
-    use twinscope::selection::FrameTwin;
-    use twinscope::visuals::StatusVisualsPlugin;
+    use twinscope::store::alarm_actions::{AlarmActionsPlugin, AlarmCommand};
+    use twinscope::scene::camera::{OrbitCamera, OrbitCameraPlugin};
+    use twinscope::scene::focus::{FocusCommand, FocusMode, FocusPlugin};
+    use twinscope::scene::materials::{AlarmMaterial, XRayMaterial};
+    use twinscope::scene::selection::FrameTwin;
+    use twinscope::scene::visuals::StatusVisualsPlugin;
 
     struct Plant {
         app: App,
@@ -654,7 +654,7 @@ mod focus_and_alarms {
 
     #[test]
     fn shelving_hides_an_alarm_and_the_history_exports_as_csv() {
-        use twinscope::alarm_actions::AlarmExport;
+        use twinscope::store::alarm_actions::AlarmExport;
         let Plant { mut app, sender, seal_mesh, .. } = plant();
         let raise = TwinUpdate::AlarmRaised { twin: "line1-pump1-seal".into(), alarm_type: "leak".into(), severity: Severity::Minor, text: "drip".into(), time: Timestamp::now() };
         send(&sender, vec![raise]);
@@ -709,7 +709,7 @@ mod focus_and_alarms {
 
 #[test]
 fn acknowledgements_stay_local_unless_publishing_is_enabled() {
-    use twinscope::alarm_actions::{AckPublisher, AlarmActionsPlugin, AlarmCommand};
+    use twinscope::store::alarm_actions::{AckPublisher, AlarmActionsPlugin, AlarmCommand};
     let broker = twinscope_core::broker::start_embedded_broker(None).unwrap();
     let options = rumqttc::MqttOptions::new("headless-ack-listener", broker.address.host.clone(), broker.address.port);
     let (client, mut connection) = rumqttc::Client::new(options, 100);

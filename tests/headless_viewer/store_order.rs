@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use rumqttc::QoS;
-use twinscope::alarm_actions::{AlarmActionsPlugin, AlarmCommand};
+use twinscope::store::alarm_actions::{AlarmActionsPlugin, AlarmCommand};
 use twinscope::prelude::*;
-use twinscope::sync::TwinSyncPlugin;
+use twinscope::store::sync::TwinSyncPlugin;
 use twinscope_core::TwinUpdate;
 use twinscope_core::alarms::AlarmState;
 use twinscope_core::ingest::{IngestConfig, IngestStats, PublishOnly, UpdateBatch, batch_channel, spawn_ingest, spawn_mqtt_client};
@@ -107,9 +107,9 @@ fn a_flood_while_the_main_thread_is_stalled_loses_nothing() {
 /// load no batch may land in the past store, not even in the frame of the swap.
 #[test]
 fn dvr_look_back_and_go_live_under_live_load_keep_live_batches_in_the_live_store() {
-    use twinscope::dvr::{Dvr, DvrCommand, DvrPlugin};
-    use twinscope::replay::ReplayPlugin;
-    use twinscope::sync::{LiveStash, StoreTemplate};
+    use twinscope::history::dvr::{Dvr, DvrCommand, DvrPlugin};
+    use twinscope::history::replay::ReplayPlugin;
+    use twinscope::store::sync::{LiveStash, StoreTemplate};
 
     let broker = twinscope_core::broker::start_embedded_broker(None).unwrap();
     let (ingest, batches) = spawn_ingest(IngestConfig::new(broker.address.clone()), Box::new(ThinEdgeSchema::default())).unwrap();
@@ -160,7 +160,7 @@ fn dvr_look_back_and_go_live_under_live_load_keep_live_batches_in_the_live_store
     // The segment is opened on a thread: frames go on showing live data until it is ready,
     // then the past is shown and the live store stashed in one frame.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while app.world().get_resource::<twinscope::replay::ReplaySession>().is_none() && Instant::now() < deadline {
+    while app.world().get_resource::<twinscope::history::replay::ReplaySession>().is_none() && Instant::now() < deadline {
         assert!(app.world().resource::<LiveStash>().0.is_none(), "nothing is stashed before the past is shown");
         app.update();
         std::thread::sleep(Duration::from_millis(2));

@@ -4,7 +4,7 @@
 
 use bevy::prelude::*;
 
-use crate::materials::{AlarmMaterial, XRayMaterial};
+use crate::scene::materials::{AlarmMaterial, XRayMaterial};
 
 pub fn headless_app() -> App {
     let mut app = App::new();

@@ -15,6 +15,11 @@
 //!   ReplayPlugin (a recording drives the store instead of the MQTT thread)
 //! ```
 //!
+//! The plugins live in rooms by concern: [`store`] (the one ordered path into the twin
+//! store), [`scene`] (model, binding, looks, camera, selection, pictures), [`history`]
+//! (recording, DVR, opening, replay), [`ui`] (the desktop's panels) and [`xr`] (headset
+//! mode); the binary adds `cli/`, the command line.
+//!
 //! Every plugin declares its systems in [`TwinscopeSystems`] sets, ordered once in
 //! [`configure_twinscope_sets`]. Every system that changes the twin store runs in
 //! [`TwinscopeSystems::Ingest`], in exactly one of the chained [`StoreSystems`]: first the
@@ -23,25 +28,12 @@
 //! commands, then the clock (stale marking, shelving expiry). So an acknowledgement applies
 //! to the alarm the same frame's batch raised, and no batch lands in a store being swapped.
 
-pub mod alarm_actions;
-pub mod camera;
-pub mod capture;
 pub mod command_line;
-pub mod dvr;
-pub mod focus;
 pub mod headless;
-pub mod materials;
-pub mod model_load;
-pub mod offscreen;
-pub mod opening;
-pub mod recording;
-pub mod replay;
+pub mod history;
 pub mod scene;
-pub mod see_through;
-pub mod selection;
-pub mod sync;
+pub mod store;
 pub mod ui;
-pub mod visuals;
 pub mod xr;
 
 use bevy::app::PluginGroupBuilder;
@@ -105,20 +97,20 @@ pub struct TwinscopePlugins;
 impl PluginGroup for TwinscopePlugins {
     fn build(self) -> PluginGroupBuilder {
         PluginGroupBuilder::start::<Self>()
-            .add(sync::TwinSyncPlugin)
-            .add(scene::SceneBindingPlugin)
-            .add(model_load::ModelLoadPlugin)
-            .add(selection::SelectionPlugin)
-            .add(focus::FocusPlugin)
-            .add(alarm_actions::AlarmActionsPlugin)
-            .add(materials::TwinscopeMaterialsPlugin)
-            .add(visuals::StatusVisualsPlugin)
-            .add(camera::OrbitCameraPlugin)
+            .add(store::sync::TwinSyncPlugin)
+            .add(scene::binding::SceneBindingPlugin)
+            .add(scene::model_load::ModelLoadPlugin)
+            .add(scene::selection::SelectionPlugin)
+            .add(scene::focus::FocusPlugin)
+            .add(store::alarm_actions::AlarmActionsPlugin)
+            .add(scene::materials::TwinscopeMaterialsPlugin)
+            .add(scene::visuals::StatusVisualsPlugin)
+            .add(scene::camera::OrbitCameraPlugin)
             .add(ui::UiPanelsPlugin)
-            .add(replay::ReplayPlugin)
-            .add(recording::LiveRecordingPlugin)
-            .add(dvr::DvrPlugin)
-            .add(capture::CapturePlugin)
+            .add(history::replay::ReplayPlugin)
+            .add(history::recording::LiveRecordingPlugin)
+            .add(history::dvr::DvrPlugin)
+            .add(scene::capture::CapturePlugin)
     }
 }
 
@@ -126,9 +118,9 @@ impl PluginGroup for TwinscopePlugins {
 pub mod prelude {
     pub use crate::TwinscopePlugins;
     pub use crate::{StoreSystems, TwinscopeSystems};
-    pub use crate::scene::{BoundTwin, SceneSource, TwinMeshes};
-    pub use crate::alarm_actions::AlarmCommand;
-    pub use crate::focus::{FocusCommand, FocusMode};
-    pub use crate::selection::{FrameTwin, SelectTwin, Selection};
-    pub use crate::sync::{ConnectionInfo, IngestLink, TwinState, TwinVisualState};
+    pub use crate::scene::binding::{BoundTwin, SceneSource, TwinMeshes};
+    pub use crate::scene::focus::{FocusCommand, FocusMode};
+    pub use crate::scene::selection::{FrameTwin, SelectTwin, Selection};
+    pub use crate::store::alarm_actions::AlarmCommand;
+    pub use crate::store::sync::{ConnectionInfo, IngestLink, TwinState, TwinVisualState};
 }

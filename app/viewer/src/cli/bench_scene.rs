@@ -25,12 +25,12 @@ use twinscope_core::ingest::{IngestStats, UpdateBatch, batch_channel};
 use twinscope_core::manifest::load_scene;
 use twinscope_core::twin::Severity;
 
-use twinscope::focus::FocusPlugin;
-use twinscope::scene::{GltfNodeIndex, SceneBindingPlugin, SceneModelRoot, SceneSource};
-use twinscope::selection::SelectionPlugin;
-use twinscope::scene::BoundTwin;
-use twinscope::sync::{IngestLink, RESTYLED_PER_FRAME, TwinState, TwinSyncPlugin, TwinVisualState};
-use twinscope::visuals::StatusVisualsPlugin;
+use twinscope::scene::focus::FocusPlugin;
+use twinscope::scene::binding::{GltfNodeIndex, SceneBindingPlugin, SceneModelRoot, SceneSource};
+use twinscope::scene::selection::SelectionPlugin;
+use twinscope::scene::binding::BoundTwin;
+use twinscope::store::sync::{IngestLink, RESTYLED_PER_FRAME, TwinState, TwinSyncPlugin, TwinVisualState};
+use twinscope::scene::visuals::StatusVisualsPlugin;
 
 /// Frames timed for each figure (their median is reported).
 const FRAMES: usize = 15;
@@ -121,7 +121,7 @@ pub fn run(path: &Path, out: &mut String) -> anyhow::Result<ExitCode> {
     // number follows the looks in use, not the parts changed.
     let world = app.world();
     let standard = world.get_resource::<Assets<StandardMaterial>>().map_or(0, |m| m.len());
-    let alarm = world.get_resource::<Assets<twinscope::materials::AlarmMaterial>>().map_or(0, |m| m.len());
+    let alarm = world.get_resource::<Assets<twinscope::scene::materials::AlarmMaterial>>().map_or(0, |m| m.len());
     crate::outln!(out, "  materials after the status changes: {standard} standard, {alarm} alarm looks (shared by look, not made per part)");
     Ok(ExitCode::SUCCESS)
 }

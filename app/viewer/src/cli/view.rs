@@ -10,14 +10,14 @@ use bevy::log::LogPlugin;
 use bevy::picking::mesh_picking::MeshPickingPlugin;
 use bevy::prelude::*;
 use bevy::window::{ExitCondition, WindowResolution};
-use twinscope::capture::CaptureRequest;
-use twinscope::dvr::Dvr;
-use twinscope::sync::StoreTemplate;
-use twinscope::recording::LiveRecorder;
+use twinscope::scene::capture::CaptureRequest;
+use twinscope::history::dvr::Dvr;
+use twinscope::store::sync::StoreTemplate;
+use twinscope::history::recording::LiveRecorder;
 use twinscope::prelude::*;
-use twinscope::opening::{OpenFor, OpeningRecording};
-use twinscope::scene::SceneStatus;
-use twinscope::selection::InitialSelection;
+use twinscope::history::opening::{OpenFor, OpeningRecording};
+use twinscope::scene::binding::SceneStatus;
+use twinscope::scene::selection::InitialSelection;
 use twinscope_core::broker::start_embedded_broker;
 use twinscope_core::connection::ConnectionSettings;
 use twinscope_core::ingest::{IngestConfig, IngestHandle, spawn_ingest};
@@ -27,7 +27,7 @@ use twinscope_core::sim::{SimConfig, SimHandle, spawn_simulator};
 use twinscope_core::time_zone::PlantClock;
 use twinscope_core::twin::{StoreConfig, TwinStore};
 
-use twinscope::alarm_actions::{AckPublisher, AlarmExport};
+use twinscope::store::alarm_actions::{AckPublisher, AlarmExport};
 use twinscope_core::ingest::Publisher;
 use twinscope::ui::{PanelState, UiCost};
 
@@ -141,7 +141,7 @@ fn exit_code(exit: AppExit) -> ExitCode {
 /// viewer, or with `--xr` the headset app (an error when no OpenXR runtime can be used).
 fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<String>, store: TwinStore) -> anyhow::Result<App> {
     let title = format!("twinscope — {}", scene.map_or("no scene", LoadedScene::name));
-    let asset_root = scene.map_or_else(|| Path::new(".").to_owned(), |s| twinscope::scene::asset_root(&s.model_path));
+    let asset_root = scene.map_or_else(|| Path::new(".").to_owned(), |s| twinscope::scene::binding::asset_root(&s.model_path));
     let plugins = DefaultPlugins
         .set(AssetPlugin {
             file_path: asset_root.display().to_string(),
@@ -155,7 +155,7 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
 
     let mut app = App::new();
     // Before `AssetPlugin`: the progress bar counts the bytes the file reader hands out.
-    twinscope::model_load::count_bytes_read(&mut app, &asset_root);
+    twinscope::scene::model_load::count_bytes_read(&mut app, &asset_root);
     if args.xr {
         add_headset_plugins(&mut app, plugins, args)?;
     } else {
@@ -166,7 +166,7 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
                     .disable::<bevy::winit::WinitPlugin>(),
             )
             .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO))
-            .add_plugins(twinscope::offscreen::OffscreenPlugin { size: UVec2::new(args.window_size.0, args.window_size.1) });
+            .add_plugins(twinscope::scene::offscreen::OffscreenPlugin { size: UVec2::new(args.window_size.0, args.window_size.1) });
         } else {
             app.add_plugins(plugins.set(WindowPlugin {
                 primary_window: Some(Window {

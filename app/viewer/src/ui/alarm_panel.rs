@@ -10,7 +10,7 @@ use super::alarm_view::{AlarmListState, AlarmTab};
 use twinscope_core::time_zone::PlantClock;
 
 use super::model::UiCommand;
-use crate::visuals::colors::severity_srgb;
+use crate::scene::visuals::colors::severity_srgb;
 
 pub const SEVERITIES: [Severity; 4] = [Severity::Critical, Severity::Major, Severity::Minor, Severity::Warning];
 

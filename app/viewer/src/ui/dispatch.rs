@@ -8,12 +8,12 @@ use twinscope_core::twin::TwinIndex;
 
 use super::PanelState;
 use super::model::UiCommand;
-use crate::alarm_actions::AlarmCommand;
-use crate::dvr::DvrCommand;
-use crate::focus::FocusCommand;
-use crate::recording::RecordCommand;
-use crate::replay::ReplayCommand;
-use crate::selection::{FrameTwin, SelectTwin};
+use crate::store::alarm_actions::AlarmCommand;
+use crate::history::dvr::DvrCommand;
+use crate::scene::focus::FocusCommand;
+use crate::history::recording::RecordCommand;
+use crate::history::replay::ReplayCommand;
+use crate::scene::selection::{FrameTwin, SelectTwin};
 
 #[derive(SystemParam)]
 pub struct CommandOutlets<'w> {
@@ -113,9 +113,9 @@ mod tests {
     use twinscope_core::twin::{StoreConfig, TwinStore};
 
     use super::*;
-    use crate::focus::{FocusMode, FocusPlugin};
-    use crate::selection::{Selection, SelectionPlugin};
-    use crate::sync::TwinState;
+    use crate::scene::focus::{FocusMode, FocusPlugin};
+    use crate::scene::selection::{Selection, SelectionPlugin};
+    use crate::store::sync::TwinState;
 
     /// What a click in the tree returns, routed as the panels route it, changes the shared
     /// selection; a focus button changes the focus mode.

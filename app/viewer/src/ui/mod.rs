@@ -31,16 +31,16 @@ use twinscope_core::twin::tree::Rollup;
 
 use bevy::ecs::system::SystemParam;
 
-use crate::alarm_actions::{AckPublisher, AlarmCommand, AlarmExport};
-use crate::dvr::{Dvr, DvrCommand};
-use crate::focus::{FocusCommand, FocusMode};
-use crate::selection::FrameTwin;
-use crate::recording::{LiveRecorder, RecordCommand};
-use crate::sync::LiveStash;
-use crate::replay::{ReplayCommand, ReplaySession, SPEEDS};
-use crate::scene::SceneStatus;
-use crate::selection::Selection;
-use crate::sync::{ConnectionInfo, IngestRate, TwinState};
+use crate::store::alarm_actions::{AckPublisher, AlarmCommand, AlarmExport};
+use crate::history::dvr::{Dvr, DvrCommand};
+use crate::scene::focus::{FocusCommand, FocusMode};
+use crate::scene::selection::FrameTwin;
+use crate::history::recording::{LiveRecorder, RecordCommand};
+use crate::store::sync::LiveStash;
+use crate::history::replay::{ReplayCommand, ReplaySession, SPEEDS};
+use crate::scene::binding::SceneStatus;
+use crate::scene::selection::Selection;
+use crate::store::sync::{ConnectionInfo, IngestRate, TwinState};
 
 /// Draws the inspector and the status bar.
 pub struct UiPanelsPlugin;
@@ -181,10 +181,10 @@ struct PanelSources<'w> {
     rate: Res<'w, IngestRate>,
     connection: Res<'w, ConnectionInfo>,
     scene: Res<'w, SceneStatus>,
-    model_load: Option<Res<'w, crate::model_load::ModelLoad>>,
-    scene_source: Option<Res<'w, crate::scene::SceneSource>>,
-    opening: Option<Res<'w, crate::opening::OpeningRecording>>,
-    recording_error: Option<Res<'w, crate::opening::RecordingError>>,
+    model_load: Option<Res<'w, crate::scene::model_load::ModelLoad>>,
+    scene_source: Option<Res<'w, crate::scene::binding::SceneSource>>,
+    opening: Option<Res<'w, crate::history::opening::OpeningRecording>>,
+    recording_error: Option<Res<'w, crate::history::opening::RecordingError>>,
     focus: Res<'w, FocusMode>,
     replay: Option<Res<'w, ReplaySession>>,
     recorder: Option<Res<'w, LiveRecorder>>,

@@ -9,7 +9,7 @@ use twinscope_core::time_zone::PlantClock;
 use twinscope_core::twin::tree::Rollup;
 use twinscope_core::twin::{Severity, Status, TwinIndex, TwinStore};
 
-use crate::focus::FocusMode;
+use crate::scene::focus::FocusMode;
 
 /// A request from the UI; applied elsewhere, never by the drawing code.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,8 +4,8 @@
 
 use bevy_egui::egui::{self, Align2, Color32, RichText};
 
-use crate::model_load::{LoadStage, ModelLoad, human_bytes};
-use crate::opening::OpeningRecording;
+use crate::scene::model_load::{LoadStage, ModelLoad, human_bytes};
+use crate::history::opening::OpeningRecording;
 
 /// A job's progress as the window shows it.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@ use twinscope_core::twin::Status;
 
 use super::alarm_panel::{SEVERITIES, severity_color, state_chip};
 use super::model::{ConnectionView, DvrBarView, InspectorView, RecordView, StatusBarView, TimelineView, UiCommand};
-use crate::focus::FocusMode;
+use crate::scene::focus::FocusMode;
 
 pub fn status_color(status: Status) -> Color32 {
     match status {

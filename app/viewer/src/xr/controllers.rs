@@ -34,9 +34,9 @@ use super::panel::{XrPanel, XrPanelCommand};
 use super::tabletop::{TurnTheTable, XrGrips, XrViewCommand, XrViewMode};
 use bevy_egui::egui;
 use bevy_egui::input::EguiInputEvent;
-use crate::scene::BoundTwin;
-use crate::selection::{SelectTwin, Selection, bound_twin_of};
-use crate::sync::TwinState;
+use crate::scene::binding::BoundTwin;
+use crate::scene::selection::{SelectTwin, Selection, bound_twin_of};
+use crate::store::sync::TwinState;
 
 /// Aim rays, hovering and selecting with either hand.
 pub struct XrControllersPlugin {
@@ -360,7 +360,7 @@ fn point_with_aim_rays(
                 let (context, at) = on_panel.expect("checked");
                 pointing.panel[hand.index()] = Some(at);
                 egui_input.write(EguiInputEvent { context, event: egui::Event::PointerMoved(at) });
-                (point, crate::visuals::colors::SELECTION)
+                (point, crate::scene::visuals::colors::SELECTION)
             }
             Some((_, point, normal)) if *mode == XrViewMode::Walkthrough && point.y < FLOOR_LEVEL && normal.y > 0.7 => {
                 pointing.floor[hand.index()] = Some(point);
@@ -370,7 +370,7 @@ fn point_with_aim_rays(
             Some((entity, point, _)) => match bound_twin_of(entity, &parents, &bound) {
                 Some(twin) => {
                     pointing.twin[hand.index()] = Some(twin);
-                    (point, crate::visuals::colors::SELECTION)
+                    (point, crate::scene::visuals::colors::SELECTION)
                 }
                 None => (point, Color::srgba(1.0, 1.0, 1.0, 0.4)),
             },

@@ -79,7 +79,7 @@ fn take_the_image(mut commands: Commands, time: Res<Time<Real>>, mut eye: ResMut
     eye.requested = true;
     let path = eye.path.clone();
     commands.spawn(Screenshot::image(target)).observe(move |captured: On<ScreenshotCaptured>, mut eye: ResMut<EyeImage>| {
-        crate::capture::save_png(&captured.image, &path);
+        crate::scene::capture::save_png(&captured.image, &path);
         eye.written = true;
     });
 }

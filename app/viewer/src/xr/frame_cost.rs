@@ -100,7 +100,7 @@ fn end_visuals(mut cost: ResMut<XrFrameCost>) {
     cost.span_start = None;
 }
 
-fn end_frame(mut cost: ResMut<XrFrameCost>, time: Res<Time<Real>>, rate: Option<Res<crate::sync::IngestRate>>) {
+fn end_frame(mut cost: ResMut<XrFrameCost>, time: Res<Time<Real>>, rate: Option<Res<crate::store::sync::IngestRate>>) {
     cost.messages.push(rate.map_or(0, |r| r.snapshot.messages));
     let panels = std::mem::take(&mut cost.panels_this_frame).as_secs_f32();
     cost.panels.push(panels);

@@ -5,7 +5,7 @@
 use bevy::prelude::*;
 
 use super::selected::SelectedPart;
-use crate::visuals::colors;
+use crate::scene::visuals::colors;
 
 /// Draws the guide to the selected part in alarm.
 pub struct XrGuidePlugin;

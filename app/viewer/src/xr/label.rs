@@ -9,8 +9,8 @@ use bevy::prelude::*;
 use bevy_egui::{EguiContext, egui};
 use twinscope_core::twin::{TwinIndex, TwinStore};
 
-use crate::selection::Selection;
-use crate::sync::TwinState;
+use crate::scene::selection::Selection;
+use crate::store::sync::TwinState;
 
 /// Hangs the label over the selected part.
 pub struct XrPartLabelPlugin;

@@ -7,9 +7,9 @@ use bevy::prelude::*;
 use bevy_mod_xr::session::XrTrackingRoot;
 use twinscope_core::twin::TwinIndex;
 
-use crate::scene::{TwinMeshes, meshes_of_twin, world_bounds};
-use crate::selection::SelectTwin;
-use crate::sync::{TwinEntities, TwinState};
+use crate::scene::binding::{TwinMeshes, meshes_of_twin, world_bounds};
+use crate::scene::selection::SelectTwin;
+use crate::store::sync::{TwinEntities, TwinState};
 
 /// A request to move the user.
 #[derive(Message, Debug, Clone, Copy, PartialEq)]

@@ -19,9 +19,9 @@ use twinscope_core::twin::tree::Rollup;
 
 use super::controllers::{AimPose, Hand};
 use super::tabletop::{XrViewCommand, XrViewMode};
-use crate::focus::FocusMode;
-use crate::selection::Selection;
-use crate::sync::TwinState;
+use crate::scene::focus::FocusMode;
+use crate::scene::selection::Selection;
+use crate::store::sync::TwinState;
 use crate::ui::PanelState;
 use crate::ui::dispatch::CommandOutlets;
 
@@ -113,7 +113,7 @@ impl Plugin for XrInspectorPanelPlugin {
             app.add_plugins(EguiPlugin::default());
         }
         // The panel's commands go where the desktop's go; these have no sender in the headset.
-        app.add_message::<crate::recording::RecordCommand>().add_message::<crate::dvr::DvrCommand>();
+        app.add_message::<crate::history::recording::RecordCommand>().add_message::<crate::history::dvr::DvrCommand>();
         app.init_resource::<XrPanelPlace>()
             .insert_resource(XrPanelTab::from_test_hook())
             .add_message::<XrPanelCommand>()
@@ -247,7 +247,7 @@ fn draw_the_panel(
     focus: Res<FocusMode>,
     (mode, place, mut tab): (Res<XrViewMode>, Res<XrPanelPlace>, ResMut<XrPanelTab>),
     mut panels: Option<ResMut<PanelState>>,
-    replay: Option<Res<crate::replay::ReplaySession>>,
+    replay: Option<Res<crate::history::replay::ReplaySession>>,
     mut outlets: CommandOutlets,
     (mut view_commands, mut panel_commands): (MessageWriter<XrViewCommand>, MessageWriter<XrPanelCommand>),
     mut cost: Option<ResMut<super::XrFrameCost>>,
@@ -282,7 +282,7 @@ fn draw_the_panel(
                         (XrPanelTab::Replay, _) if replay.is_some() => {
                             let view = crate::ui::timeline_view(replay.as_deref().expect("checked"));
                             ui.add_space(8.0);
-                            crate::ui::panels::timeline(ui, &view, &crate::replay::SPEEDS)
+                            crate::ui::panels::timeline(ui, &view, &crate::history::replay::SPEEDS)
                         }
                         _ => {
                             let view = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|twin| {

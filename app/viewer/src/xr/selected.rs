@@ -7,9 +7,9 @@ use bevy::prelude::*;
 use bevy_mod_xr::camera::XrCamera;
 use twinscope_core::twin::TwinIndex;
 
-use crate::scene::{TwinMeshes, meshes_of_twin, world_bounds};
-use crate::selection::Selection;
-use crate::sync::{TwinEntities, TwinState};
+use crate::scene::binding::{TwinMeshes, meshes_of_twin, world_bounds};
+use crate::scene::selection::Selection;
+use crate::store::sync::{TwinEntities, TwinState};
 
 #[derive(SystemParam)]
 pub(super) struct SelectedPart<'w, 's> {

@@ -112,8 +112,8 @@ fn exit_when_session_destroyed(mut destroyed: MessageReader<XrSessionDestroyedMe
 fn print_report_on_exit(
     mut exits: MessageReader<AppExit>,
     report: Res<XrSessionReport>,
-    selection: Option<Res<crate::selection::Selection>>,
-    state: Option<Res<crate::sync::TwinState>>,
+    selection: Option<Res<crate::scene::selection::Selection>>,
+    state: Option<Res<crate::store::sync::TwinState>>,
     (label, cost, mode): (Option<Res<super::XrLabelText>>, Option<Res<super::XrFrameCost>>, Option<Res<super::XrViewMode>>),
 ) {
     if exits.read().count() > 0 {

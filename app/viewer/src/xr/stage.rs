@@ -8,8 +8,8 @@ use bevy::prelude::*;
 
 use bevy_mod_xr::session::XrTrackingRoot;
 
-use crate::scene::{SceneModelRoot, TwinMeshes, meshes_of_twin, world_bounds};
-use crate::sync::{TwinEntities, TwinState};
+use crate::scene::binding::{SceneModelRoot, TwinMeshes, meshes_of_twin, world_bounds};
+use crate::store::sync::{TwinEntities, TwinState};
 
 /// Places the plant for a walkthrough and lights it.
 pub struct XrStagePlugin;
@@ -41,7 +41,7 @@ pub struct PlantPlacement {
 struct Placed;
 
 fn light_the_stage(mut commands: Commands) {
-    crate::camera::light_the_plant(&mut commands);
+    crate::scene::camera::light_the_plant(&mut commands);
 }
 
 /// The model's root while it waits to be placed (not the tracking root, also moved here).

@@ -16,9 +16,9 @@ use bevy_mod_xr::session::XrTrackingRoot;
 use super::controllers::Hand;
 use super::locomotion::spot_in_front_of;
 use super::stage::PlantPlacement;
-use crate::scene::{SceneModelRoot, TwinMeshes, meshes_of_twin, world_bounds};
-use crate::selection::Selection;
-use crate::sync::{TwinEntities, TwinState};
+use crate::scene::binding::{SceneModelRoot, TwinMeshes, meshes_of_twin, world_bounds};
+use crate::scene::selection::Selection;
+use crate::store::sync::{TwinEntities, TwinState};
 
 /// Switches between the walkthrough and the tabletop.
 pub struct XrTabletopPlugin;

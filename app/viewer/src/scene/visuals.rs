@@ -21,15 +21,15 @@ use twinscope_core::rules::Rgba;
 use twinscope_core::twin::tree::is_within;
 use twinscope_core::twin::{Severity, Status, TwinIndex};
 
-use crate::focus::FocusMode;
-use crate::materials::{AlarmMaterial, XRayMaterial};
-use crate::scene::{BoundTwin, TwinMeshes, world_bounds};
-use crate::selection::Selection;
-use crate::sync::{TwinEntities, TwinState, TwinVisualState};
+use crate::scene::focus::FocusMode;
+use crate::scene::materials::{AlarmMaterial, XRayMaterial};
+use crate::scene::binding::{BoundTwin, TwinMeshes, world_bounds};
+use crate::scene::selection::Selection;
+use crate::store::sync::{TwinEntities, TwinState, TwinVisualState};
 use crate::{TwinscopeSystems, configure_twinscope_sets};
 
 /// Restyles bound parts when their state, the selection, the focus mode or what stands in
-/// front of the selection ([`crate::see_through`]) changes, and
+/// front of the selection ([`crate::scene::see_through`]) changes, and
 /// outlines the selection. Needs `Assets` for [`StandardMaterial`], [`AlarmMaterial`] and
 /// [`XRayMaterial`] (the renderer's material plugins, or `init_asset` in headless tests).
 pub struct StatusVisualsPlugin;
@@ -37,9 +37,9 @@ pub struct StatusVisualsPlugin;
 impl Plugin for StatusVisualsPlugin {
     fn build(&self, app: &mut App) {
         configure_twinscope_sets(app);
-        app.init_resource::<crate::see_through::Occluders>()
+        app.init_resource::<crate::scene::see_through::Occluders>()
             .add_systems(Startup, create_status_palette)
-            .add_systems(Update, (remember_original_materials, crate::see_through::find_occluders, restyle_meshes).chain().in_set(TwinscopeSystems::Visuals));
+            .add_systems(Update, (remember_original_materials, crate::scene::see_through::find_occluders, restyle_meshes).chain().in_set(TwinscopeSystems::Visuals));
         // Gizmos need the gizmo plugin (part of the default plugins, absent headless).
         if app.is_plugin_added::<bevy::gizmos::GizmoPlugin>() {
             app.add_systems(Update, outline_selected_twin.in_set(TwinscopeSystems::Visuals));
@@ -192,7 +192,7 @@ fn restyle_meshes(
     all_twins: Query<(&BoundTwin, &TwinVisualState, &TwinMeshes)>,
     mut meshes: Query<MeshLook, With<Mesh3d>>,
     unbound: Query<Entity, (With<Mesh3d>, With<OriginalMaterial>)>,
-    (mode, selection, state, occluders): (Res<FocusMode>, Res<Selection>, Res<TwinState>, Res<crate::see_through::Occluders>),
+    (mode, selection, state, occluders): (Res<FocusMode>, Res<Selection>, Res<TwinState>, Res<crate::scene::see_through::Occluders>),
     mut palette: ResMut<StatusPalette>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut alarm_materials: ResMut<Assets<AlarmMaterial>>,
@@ -303,7 +303,7 @@ fn outline_selected_twin(
     mut gizmos: Gizmos,
 ) {
     let Some(selected) = selection.twin else { return };
-    if let Some((min, max)) = world_bounds(crate::scene::meshes_of_twin(&entities, &twins, selected), &boxes) {
+    if let Some((min, max)) = world_bounds(crate::scene::binding::meshes_of_twin(&entities, &twins, selected), &boxes) {
         // A margin relative to the part (a flat part still gets a box), whatever the scale.
         let size = (max - min) * 1.04 + Vec3::splat((max - min).max_element() * 0.02);
         gizmos.cube(Transform::from_translation((min + max) / 2.0).with_scale(size), colors::SELECTION);

@@ -13,7 +13,7 @@ use bevy::gltf::extensions::{ErasedGltfExtensionHandler, GltfExtensionHandler, G
 use bevy::prelude::*;
 use bevy::world_serialization::WorldAssetRoot;
 
-use crate::sync::{TwinEntities, TwinState, TwinVisualState};
+use crate::store::sync::{TwinEntities, TwinState, TwinVisualState};
 use crate::{TwinscopeSystems, configure_twinscope_sets};
 
 /// Spawns the model named by [`SceneSource`] and binds its nodes to twins.

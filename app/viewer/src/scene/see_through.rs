@@ -3,7 +3,7 @@
 //!
 //! A part is in the way when its box crosses a line of sight from the camera to the selected
 //! twin's geometry (its centre and eight points inside its box). Computed when the camera or
-//! the selection moves, not every frame; the looks change in [`crate::visuals`].
+//! the selection moves, not every frame; the looks change in [`crate::scene::visuals`].
 
 use std::collections::HashSet;
 
@@ -11,11 +11,11 @@ use bevy::camera::primitives::Aabb;
 use bevy::prelude::*;
 use twinscope_core::twin::TwinIndex;
 
-use crate::camera::{OrbitCamera, subtree_meshes};
-use crate::focus::FocusMode;
-use crate::scene::{TwinMeshes, box_corners, world_bounds, world_box};
-use crate::selection::Selection;
-use crate::sync::{TwinEntities, TwinState};
+use crate::scene::camera::{OrbitCamera, subtree_meshes};
+use crate::scene::focus::FocusMode;
+use crate::scene::binding::{TwinMeshes, box_corners, world_bounds, world_box};
+use crate::scene::selection::Selection;
+use crate::store::sync::{TwinEntities, TwinState};
 
 /// Mesh entities between the desktop camera and the selected twin.
 #[derive(Resource, Debug, Default, PartialEq)]

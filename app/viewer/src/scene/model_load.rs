@@ -21,7 +21,7 @@ use bevy::render::mesh::RenderMesh;
 use bevy::render::render_asset::RenderAssets;
 use bevy::render::{Render, RenderApp, RenderSystems};
 
-use crate::scene::{SceneModelRoot, SceneSource, SceneStatus};
+use crate::scene::binding::{SceneModelRoot, SceneSource, SceneStatus};
 
 /// Tracks the scene model's load into [`ModelLoad`] and logs one line when it is shown.
 pub struct ModelLoadPlugin;

@@ -17,9 +17,9 @@ use twinscope_core::record::{LiveIndex, start_indexed_recording};
 use twinscope_core::Timestamp;
 use twinscope_core::connection::ConnectionSettings;
 
-use crate::opening::{OpenFor, OpeningRecording, Shown, show_recording};
-use crate::replay::ReplaySession;
-use crate::sync::{LiveStash, StoreTemplate, TwinState};
+use crate::history::opening::{LookBackFailed, OpenFor, OpeningRecording};
+use crate::history::replay::{ReplaySession, Shown, show_recording};
+use crate::store::sync::{LiveStash, StoreTemplate, TwinState};
 use crate::{StoreSystems, configure_twinscope_sets};
 
 /// Keeps the rolling DVR recording and switches between live and looking back.
@@ -29,8 +29,9 @@ impl Plugin for DvrPlugin {
     fn build(&self, app: &mut App) {
         configure_twinscope_sets(app);
         app.add_message::<DvrCommand>()
+            .add_message::<LookBackFailed>()
             .init_resource::<LiveStash>()
-            .add_systems(Update, (rotate_dvr_segments, apply_dvr_commands).chain().in_set(StoreSystems::Switch));
+            .add_systems(Update, (rotate_dvr_segments, apply_dvr_commands, show_look_back_failures).chain().in_set(StoreSystems::Switch));
     }
 }
 
@@ -199,5 +200,13 @@ fn apply_dvr_commands(
                 }
             }
         }
+    }
+}
+
+/// A look-back whose recording could not be opened says why in the DVR bar.
+fn show_look_back_failures(mut failures: MessageReader<LookBackFailed>, dvr: Option<ResMut<Dvr>>) {
+    let last = failures.read().last().cloned();
+    if let (Some(LookBackFailed(message)), Some(mut dvr)) = (last, dvr) {
+        dvr.error = Some(message);
     }
 }

@@ -18,8 +18,8 @@ pub struct TwinscopeMaterialsPlugin;
 impl Plugin for TwinscopeMaterialsPlugin {
     fn build(&self, app: &mut App) {
         let mut shaders = app.world_mut().resource_mut::<Assets<Shader>>();
-        let alarm = Shader::from_wgsl(include_str!("../../../shaders/alarm.wgsl"), "shaders/alarm.wgsl");
-        let xray = Shader::from_wgsl(include_str!("../../../shaders/xray.wgsl"), "shaders/xray.wgsl");
+        let alarm = Shader::from_wgsl(include_str!("../../../../shaders/alarm.wgsl"), "shaders/alarm.wgsl");
+        let xray = Shader::from_wgsl(include_str!("../../../../shaders/xray.wgsl"), "shaders/xray.wgsl");
         // Inserting under a fixed id cannot fail for a fresh asset collection.
         let _ = shaders.insert(ALARM_SHADER.id(), alarm);
         let _ = shaders.insert(XRAY_SHADER.id(), xray);

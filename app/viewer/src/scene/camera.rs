@@ -14,9 +14,9 @@ use bevy_egui::input::EguiWantsInput;
 use twinscope_core::twin::TwinIndex;
 use twinscope_core::twin::tree::subtree;
 
-use crate::scene::{TwinMeshes, world_bounds};
-use crate::selection::{FrameTwin, Selection};
-use crate::sync::{TwinEntities, TwinState};
+use crate::scene::binding::{TwinMeshes, world_bounds};
+use crate::scene::selection::{FrameTwin, Selection};
+use crate::store::sync::{TwinEntities, TwinState};
 use crate::{TwinscopeSystems, configure_twinscope_sets};
 
 /// Spawns the 3D camera and lights, and drives the orbit camera.
@@ -109,7 +109,7 @@ impl OrbitCamera {
 pub fn subtree_meshes(state: &TwinState, entities: &TwinEntities, meshes: &Query<&TwinMeshes>, twin: TwinIndex) -> Vec<Entity> {
     let mut cursor = Some(twin);
     while let Some(index) = cursor {
-        let found: Vec<Entity> = subtree(&state.store, index).into_iter().flat_map(|t| crate::scene::meshes_of_twin(entities, meshes, t)).collect();
+        let found: Vec<Entity> = subtree(&state.store, index).into_iter().flat_map(|t| crate::scene::binding::meshes_of_twin(entities, meshes, t)).collect();
         if !found.is_empty() {
             return found;
         }

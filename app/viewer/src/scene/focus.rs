@@ -3,12 +3,12 @@
 //! `N`, goes back to normal.
 //!
 //! This plugin keeps the mode and hides what isolate hides; the x-ray material is chosen with
-//! every other look in [`crate::visuals`].
+//! every other look in [`crate::scene::visuals`].
 
 use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
 
-use crate::selection::{FrameTwin, Selection};
+use crate::scene::selection::{FrameTwin, Selection};
 use crate::{TwinscopeSystems, configure_twinscope_sets};
 
 /// Keeps [`FocusMode`] and applies [`FocusCommand`]s.

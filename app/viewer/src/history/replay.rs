@@ -9,9 +9,11 @@ use bevy::prelude::*;
 use twinscope_core::background::drop_in_background;
 use twinscope_core::Timestamp;
 use twinscope_core::replay::Recording;
+use twinscope_core::time_zone::PlantClock;
 use twinscope_core::twin::TwinStore;
 
-use crate::sync::TwinState;
+use crate::history::opening::{FreshStore, LookBackFailed, OpenFor, OpeningRecording, RecordingError};
+use crate::store::sync::{LiveStash, TwinState};
 use crate::{StoreSystems, configure_twinscope_sets};
 
 /// Drives the twin store from a [`ReplaySession`].
@@ -21,7 +23,8 @@ impl Plugin for ReplayPlugin {
     fn build(&self, app: &mut App) {
         configure_twinscope_sets(app);
         app.add_message::<ReplayCommand>()
-            .add_systems(Update, (crate::opening::receive_opened_recording, replay_keys, apply_replay_commands).chain().in_set(StoreSystems::Switch))
+            .add_message::<LookBackFailed>()
+            .add_systems(Update, (receive_opened_recording, replay_keys, apply_replay_commands).chain().in_set(StoreSystems::Switch))
             .add_systems(Update, play_replay.in_set(StoreSystems::Playback));
     }
 }
@@ -196,4 +199,90 @@ fn play_replay(time: Res<Time<Real>>, session: Option<ResMut<ReplaySession>>, mu
         session.playing = false;
     }
     session.position = to;
+}
+
+/// Takes the opened recording when it is ready: the replay session starts, or the error is
+/// shown. Runs where the shown store is switched.
+fn receive_opened_recording(
+    mut commands: Commands,
+    opening: Option<Res<OpeningRecording>>,
+    mut state: ResMut<TwinState>,
+    mut stash: Option<ResMut<LiveStash>>,
+    mut look_back_failures: MessageWriter<LookBackFailed>,
+) {
+    let Some(opening) = opening else { return };
+    let Some(opened) = opening.try_take() else { return };
+    commands.remove_resource::<OpeningRecording>();
+    let shown = opened.and_then(|recording| {
+        info!("{} opened and indexed in {:.1} s", opening.path.display(), opening.started.elapsed().as_secs_f64());
+        if let Some(skipped) = recording.index.skipped.summary() {
+            warn!("{}: {skipped}", opening.path.display());
+        }
+        let shown = Shown { purpose: opening.purpose, fresh_store: opening.fresh_store.clone(), plant_clock: opening.plant_clock.clone() };
+        show_recording(&mut commands, recording, shown, &mut state.store, stash.as_deref_mut())
+    });
+    // A replay's failure is shown in the middle of the window; a look-back's in the DVR bar.
+    if let Err(message) = shown {
+        error!("{message}");
+        match opening.purpose {
+            OpenFor::LookBack(_) => {
+                look_back_failures.write(LookBackFailed(message));
+            }
+            OpenFor::Replay => commands.insert_resource(RecordingError(message)),
+        }
+    }
+}
+
+/// How an opened recording is shown.
+pub struct Shown {
+    pub purpose: OpenFor,
+    pub fresh_store: FreshStore,
+    pub plant_clock: PlantClock,
+}
+
+/// Starts the replay session of an opened recording: from its start (playing), or paused at
+/// a look-back instant with the live store stashed (live data keeps going there). The state is
+/// built by one seek, its cost flat in the recording's length. The shown store's twins keep
+/// their indices (entities are bound by index).
+pub fn show_recording(commands: &mut Commands, mut recording: Recording, shown: Shown, shown_store: &mut TwinStore, stash: Option<&mut LiveStash>) -> Result<(), String> {
+    let Some((start, end)) = recording.time_range() else { return Err(format!("{}: the recording holds no messages", recording.file.path().display())) };
+    let (at, playing) = match shown.purpose {
+        OpenFor::Replay => (start, true),
+        OpenFor::LookBack(at) => (Timestamp(at.0.clamp(start.0, end.0)), false),
+    };
+    let make = shown.fresh_store.clone();
+    let error = match (shown.purpose, stash) {
+        (OpenFor::LookBack(_), Some(stash)) => {
+            let (past, error) = store_at(&mut recording, &*make, stash.live_store(shown_store), at);
+            let live = std::mem::replace(shown_store, past);
+            if stash.0.is_none() {
+                stash.0 = Some(live);
+            }
+            error
+        }
+        _ => {
+            let (fresh, error) = store_at(&mut recording, &*make, shown_store, at);
+            drop_in_background(std::mem::replace(shown_store, fresh));
+            error
+        }
+    };
+    insert_session(commands, recording, (start, end, at), playing, shown, error);
+    Ok(())
+}
+
+fn insert_session(commands: &mut Commands, recording: Recording, (start, end, at): (Timestamp, Timestamp, Timestamp), playing: bool, shown: Shown, error: Option<String>) {
+    let make = shown.fresh_store;
+    commands.insert_resource(ReplaySession {
+        recording,
+        start,
+        end,
+        position: at,
+        playing,
+        speed: 1.0,
+        loop_range: None,
+        loop_mark: None,
+        plant_clock: shown.plant_clock,
+        fresh_store: Box::new(move || make()),
+        error,
+    });
 }

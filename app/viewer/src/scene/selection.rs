@@ -11,8 +11,8 @@ use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
 use twinscope_core::twin::TwinIndex;
 
-use crate::scene::BoundTwin;
-use crate::sync::TwinState;
+use crate::scene::binding::BoundTwin;
+use crate::store::sync::TwinState;
 use crate::{TwinscopeSystems, configure_twinscope_sets};
 
 /// Keeps [`Selection`] and turns clicks on bound parts into [`SelectTwin`] commands.

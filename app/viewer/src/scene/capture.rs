@@ -13,8 +13,8 @@ use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 use bevy::window::PrimaryWindow;
 
-use crate::scene::{BoundTwin, GltfNodeIndex, TwinMeshes};
-use crate::sync::{IngestRate, TwinState};
+use crate::scene::binding::{BoundTwin, GltfNodeIndex, TwinMeshes};
+use crate::store::sync::{IngestRate, TwinState};
 
 /// Takes the requested screenshot and ends the app when asked to.
 pub struct CapturePlugin;
@@ -95,8 +95,8 @@ fn capture_and_exit(
     rate: Option<Res<IngestRate>>,
     ui_cost: Option<Res<crate::ui::UiCost>>,
     placement: TwinPlacement,
-    load: Option<Res<crate::model_load::ModelLoad>>,
-    opening: Option<Res<crate::opening::OpeningRecording>>,
+    load: Option<Res<crate::scene::model_load::ModelLoad>>,
+    opening: Option<Res<crate::history::opening::OpeningRecording>>,
     mut phase: Local<CapturePhase>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -216,7 +216,7 @@ struct TwinPlacement<'w, 's> {
     twins: Query<'w, 's, (&'static BoundTwin, &'static TwinMeshes, Option<&'static GltfNodeIndex>)>,
     boxes: Query<'w, 's, (&'static Aabb, &'static GlobalTransform)>,
     state: Option<Res<'w, TwinState>>,
-    offscreen: Option<Res<'w, crate::offscreen::OffscreenTarget>>,
+    offscreen: Option<Res<'w, crate::scene::offscreen::OffscreenTarget>>,
 }
 
 fn write_placements(placement: &TwinPlacement, screenshot: &Path) {

@@ -15,8 +15,8 @@ use twinscope_core::Timestamp;
 use twinscope_core::schema::thin_edge::acknowledgement_event;
 use twinscope_core::twin::TwinIndex;
 
-use crate::selection::Selection;
-use crate::sync::TwinState;
+use crate::scene::selection::Selection;
+use crate::store::sync::TwinState;
 use crate::{StoreSystems, configure_twinscope_sets};
 
 /// Applies alarm commands and expires shelving.

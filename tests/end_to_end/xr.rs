@@ -84,6 +84,39 @@ fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
 }
 
 
+/// Standing in front of a selected part, with the panel floating where it does (at the
+/// user's left), the label over the part stays readable: in the left eye image the label's
+/// rectangle and the panel's do not overlap (they did: only the label's right edge showed).
+#[test]
+fn the_label_over_the_selected_part_is_not_hidden_by_the_panel() {
+    let Some(root) = monado_root() else { return };
+    let mosquitto = mosquitto_with_tank_1_1_in_alarm();
+    let log = std::env::temp_dir().join(format!("twinscope-monado-label-{}.log", std::process::id()));
+    let eye = format!("/tmp/twinscope-label-eye-{}.png", std::process::id());
+    let url = mosquitto.url();
+    let args = ["twinscope", "--xr", "--broker", &url, "--start-at", "line1-motor2", "--select", "line1-motor2", "--screenshot", &eye, "--exit-after", "8s"];
+    let error = run_headset(&root, &[], &args, &log);
+    let line = error.lines().find(|l| l.starts_with("xr: in the eye image")).unwrap_or_else(|| panic!("no eye-image layout: {error}"));
+    let rect = |name: &str| -> [f32; 4] {
+        let text = line.split(';').find_map(|part| part.trim().strip_prefix("xr: in the eye image,").unwrap_or(part.trim()).trim().strip_prefix(name)).unwrap_or_else(|| panic!("no {name} in {line}"));
+        let numbers: Vec<f32> = text.trim().split(',').filter_map(|n| n.trim().parse().ok()).collect();
+        numbers.try_into().unwrap_or_else(|_| panic!("{name} not shown: {line}"))
+    };
+    let (label, panel) = (rect("label"), rect("panel"));
+    let path = root.join(eye.trim_start_matches('/'));
+    let kept = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let _ = std::fs::create_dir_all(&kept);
+    let _ = std::fs::copy(&path, kept.join("xr-label-and-panel-left-eye.png"));
+    let _ = std::fs::remove_file(&path);
+    let side = 1024.0;
+    assert!(label[0] < side && label[2] > 0.0 && label[1] < side && label[3] > 0.0, "the label is in view: {line}");
+    let apart = label[2] <= panel[0] || panel[2] <= label[0] || label[3] <= panel[1] || panel[3] <= label[1];
+    assert!(apart, "the label and the panel do not overlap in the eye image: {line}");
+    let summary = error.lines().find(|l| l.starts_with("xr: states")).unwrap_or_else(|| panic!("no summary: {error}"));
+    assert!(summary.ends_with("selected line1-motor2"), "{summary}");
+    assert!(error.contains("xr: label over the selected part:"), "the label was shown: {error}");
+}
+
 /// mosquitto holding a retained critical alarm on tank 1.1 of the demo plant.
 fn mosquitto_with_tank_1_1_in_alarm() -> Mosquitto {
     let mosquitto = Mosquitto::start();

@@ -66,7 +66,15 @@ fn follow_the_left_eye(eyes: Query<(&XrCamera, &GlobalTransform)>, mut spectator
     }
 }
 
-fn take_the_image(mut commands: Commands, time: Res<Time<Real>>, mut eye: ResMut<EyeImage>, mut started: Local<Option<f64>>) {
+fn take_the_image(
+    mut commands: Commands,
+    time: Res<Time<Real>>,
+    mut eye: ResMut<EyeImage>,
+    mut started: Local<Option<f64>>,
+    spectator: Query<(&Camera, &GlobalTransform), With<SpectatorCamera>>,
+    surfaces: (Option<Res<super::label::PartLabel>>, Option<Res<super::panel::XrPanel>>),
+    poses: Query<(&GlobalTransform, &InheritedVisibility)>,
+) {
     if eye.requested || eye.running_frames == 0 {
         return;
     }
@@ -78,8 +86,27 @@ fn take_the_image(mut commands: Commands, time: Res<Time<Real>>, mut eye: ResMut
     let Some(target) = eye.target.clone() else { return };
     eye.requested = true;
     let path = eye.path.clone();
+    if let Ok((camera, at)) = spectator.single() {
+        let on_screen = |surface: Option<Entity>, corners: fn(&GlobalTransform) -> [Vec3; 4]| {
+            let (pose, visible) = poses.get(surface?).ok()?;
+            visible.get().then_some(())?;
+            let points: Vec<Vec2> = corners(pose).iter().filter_map(|&c| camera.world_to_viewport(at, c).ok()).collect();
+            (points.len() == 4).then(|| points.iter().fold(Rect::from_corners(points[0], points[0]), |r, &p| r.union_point(p)))
+        };
+        let label = on_screen(surfaces.0.map(|l| l.surface), super::label::PartLabel::corners);
+        let panel = on_screen(surfaces.1.map(|p| p.surface), super::panel::XrPanel::corners);
+        eprintln!("xr: in the eye image, label {} ; panel {}", pixels(label), pixels(panel));
+    }
     commands.spawn(Screenshot::image(target)).observe(move |captured: On<ScreenshotCaptured>, mut eye: ResMut<EyeImage>| {
         crate::scene::capture::save_png(&captured.image, &path);
         eye.written = true;
     });
+}
+
+/// A screen rectangle as `x0,y0,x1,y1` in pixels (what tests read), or `not shown`.
+fn pixels(rect: Option<Rect>) -> String {
+    match rect {
+        Some(r) => format!("{:.0},{:.0},{:.0},{:.0}", r.min.x, r.min.y, r.max.x, r.max.y),
+        None => "not shown".to_owned(),
+    }
 }

@@ -29,9 +29,16 @@ const READING_DISTANCE: f32 = 1.2;
 
 /// The label: its egui context and quad.
 #[derive(Resource, Debug, Clone, Copy)]
-struct PartLabel {
+pub(super) struct PartLabel {
     context: Entity,
-    surface: Entity,
+    pub surface: Entity,
+}
+
+impl PartLabel {
+    /// The label quad's corners in the world, where `pose` is its surface's.
+    pub fn corners(pose: &GlobalTransform) -> [Vec3; 4] {
+        super::clearance::quad_corners(pose, METRES)
+    }
 }
 
 #[derive(Component)]
@@ -100,8 +107,16 @@ fn spawn_the_label(mut commands: Commands, mut assets: (ResMut<Assets<Image>>, R
     commands.insert_resource(PartLabel { context, surface });
 }
 
-/// Over the selected part's top, facing the nearest eye, sized by distance.
-fn hang_the_label(label: Res<PartLabel>, selected: super::selected::SelectedPart, mut surfaces: Query<(&mut Transform, &mut Visibility)>, mut cameras: Query<&mut Camera>) {
+/// Over the selected part's top (its edge nearest the eye), facing the eye, sized by
+/// distance, and moved aside where the panel would hide it.
+fn hang_the_label(
+    label: Res<PartLabel>,
+    selected: super::selected::SelectedPart,
+    mut surfaces: Query<(&mut Transform, &mut Visibility)>,
+    mut cameras: Query<&mut Camera>,
+    panel: Option<Res<super::panel::XrPanel>>,
+    poses: Query<&GlobalTransform>,
+) {
     let Ok((mut transform, mut visibility)) = surfaces.get_mut(label.surface) else { return };
     let Ok(mut camera) = cameras.get_mut(label.context) else { return };
     let over = selected.bounds().zip(selected.eye());
@@ -116,10 +131,16 @@ fn hang_the_label(label: Res<PartLabel>, selected: super::selected::SelectedPart
     if !camera.is_active {
         camera.is_active = true;
     }
-    let top = Vec3::new((min.x + max.x) / 2.0, max.y, (min.z + max.z) / 2.0);
+    // Over the top's edge nearest the eye, so the part itself does not hide the label's
+    // lower half from someone standing close and looking down at it.
+    let near = Vec3::new(eye.x.clamp(min.x, max.x), max.y, eye.z.clamp(min.z, max.z));
+    let top = near.lerp(Vec3::new((min.x + max.x) / 2.0, max.y, (min.z + max.z) / 2.0), 0.25);
     let distance = eye.distance(top).max(0.1);
     let scale = (distance / READING_DISTANCE).clamp(0.2, 12.0);
-    let at = top + Vec3::Y * (METRES.y / 2.0 + 0.05) * scale;
+    let mut at = top + Vec3::Y * (METRES.y / 2.0 + 0.05) * scale;
+    if let Some(panel) = panel.as_ref().and_then(|p| poses.get(p.surface).ok()) {
+        at = super::clearance::clear_of_panel(eye, at, METRES * scale, &super::panel::XrPanel::corners(panel));
+    }
     // Turned about the vertical only, its face (+Z) towards the eye.
     let towards = Vec3::new(eye.x - at.x, 0.0, eye.z - at.z);
     let rotation = if towards.length_squared() > 1e-6 { Quat::from_rotation_arc(Vec3::Z, towards.normalize()) } else { Quat::IDENTITY };

@@ -13,13 +13,15 @@
 //! [`XrTabletopPlugin`] switches between the walkthrough and the plant as a model on a table;
 //! [`XrInspectorPanelPlugin`] shows the desktop's inspector, alarm list and tree on a panel
 //! that floats beside the user, sits in a hand or is pinned in place;
-//! [`XrPartLabelPlugin`] hangs a label with values and alarm text over the selected part;
-//! [`XrFrameCostPlugin`] measures what our systems cost per frame.
+//! [`XrPartLabelPlugin`] hangs a label with values and alarm text over the selected part,
+//! moved aside where the panel would hide it; [`XrFrameCostPlugin`] measures what our
+//! systems cost per frame.
 //!
 //! Their systems run in [`XrSystems`], ordered once here around the desktop's sets.
 //!
 //! The desktop viewer never builds these plugins: without `--xr` there is no XR cost.
 
+mod clearance;
 mod controllers;
 mod eye_image;
 mod frame_cost;

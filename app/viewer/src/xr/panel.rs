@@ -98,6 +98,11 @@ impl XrPanelTab {
 struct PanelContext;
 
 impl XrPanel {
+    /// The panel quad's corners in the world, where `pose` is its surface's.
+    pub fn corners(pose: &GlobalTransform) -> [Vec3; 4] {
+        super::clearance::quad_corners(pose, Vec2::splat(METRES))
+    }
+
     /// Where a world point on the surface is in the panel's egui coordinates (points, after
     /// the zoom), if on it. `surface` is the quad's transform.
     pub fn point(surface: &GlobalTransform, world: Vec3) -> Option<egui::Pos2> {

@@ -30,6 +30,7 @@ pub mod replay;
 pub mod report;
 pub mod rules;
 pub mod schema;
+pub mod session;
 pub mod sim;
 pub mod time;
 pub mod time_zone;

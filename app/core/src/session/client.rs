@@ -1,0 +1,204 @@
+//! Taking part in a session: an MQTT client of its own (a helper beside the plant data's
+//! client, on the same broker or another) that keeps the participant's retained presence on
+//! the broker, with a last will that clears it, sends poses at most 20 times a second, and
+//! fills a [`Roster`] with what the others say.
+//!
+//! An observer subscribes and publishes nothing, so a read-only connection can follow a
+//! session. Leaving clears the presence; a lost connection or a killed process does too,
+//! through the will, so nobody stays behind as a ghost.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::message::{Pose, Presence};
+use super::roster::{Roster, RosterChange};
+use super::topics::{SessionTopic, SessionTopics};
+use crate::connection::ConnectionSettings;
+use crate::ingest::{IngestConfig, IngestHandle, IngestStats, MessageHandler, spawn_mqtt_client};
+use crate::schema::SchemaPublish;
+use crate::time::Timestamp;
+
+/// Shortest time between two poses sent (20 Hz).
+pub const POSE_INTERVAL: Duration = Duration::from_millis(50);
+/// Keep-alive of session connections: a silent dead peer is noticed (and its will sent)
+/// within one and a half times this.
+pub const SESSION_KEEP_ALIVE: Duration = Duration::from_secs(5);
+
+/// What the participant's own side and its client thread share.
+#[derive(Debug)]
+pub struct SessionShared {
+    pub roster: Roster,
+    /// The presence to keep on the broker; `None` for an observer.
+    presence: Option<Presence>,
+    presence_due: bool,
+    pose: Option<Pose>,
+    pose_sent: Option<Instant>,
+    pub connected: bool,
+    /// The clearing of our presence, when leaving.
+    leaving: Option<SchemaPublish>,
+    /// Poses sent and bytes of session traffic sent (topics and payloads).
+    pub poses_sent: u64,
+    pub bytes_sent: u64,
+    /// What the last message changed, and when it arrived.
+    pub last_change: Option<(RosterChange, Timestamp)>,
+}
+
+/// A running session client. Dropping it leaves the session.
+pub struct SessionLink {
+    shared: Arc<Mutex<SessionShared>>,
+    client: IngestHandle,
+    user: String,
+}
+
+impl SessionLink {
+    /// Joins the session on `connection` as `me` (or, with `None`, as an observer that
+    /// publishes nothing).
+    pub fn join(connection: &ConnectionSettings, topics: SessionTopics, me: Option<Presence>) -> std::io::Result<SessionLink> {
+        let user = me.as_ref().map_or_else(String::new, |p| p.user.clone());
+        let shared = Arc::new(Mutex::new(SessionShared {
+            roster: Roster::new(topics),
+            presence_due: me.is_some(),
+            presence: me,
+            pose: None,
+            pose_sent: None,
+            connected: false,
+            leaving: None,
+            poses_sent: 0,
+            bytes_sent: 0,
+            last_change: None,
+        }));
+        let mut config = IngestConfig::helper(connection, "session");
+        config.keep_alive = SESSION_KEEP_ALIVE;
+        config.batch_interval = Duration::from_millis(10);
+        let handler = SessionHandler { shared: shared.clone() };
+        let client = spawn_mqtt_client(config, handler, IngestStats::new(), "mqtt-session")?;
+        Ok(SessionLink { shared, client, user })
+    }
+
+    /// Our user name (empty for an observer).
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The shared state: the roster and what we publish. Held briefly (the client thread
+    /// waits meanwhile).
+    pub fn lock(&self) -> MutexGuard<'_, SessionShared> {
+        self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Changes what our presence says (selection, timeline); republished if it changed.
+    pub fn update_presence(&self, change: impl FnOnce(&mut Presence)) {
+        let mut shared = self.lock();
+        let Some(presence) = shared.presence.as_mut() else { return };
+        let before = presence.clone();
+        change(presence);
+        if *presence != before {
+            shared.presence_due = true;
+        }
+    }
+
+    /// The pose to send next (the latest wins; sent at most every [`POSE_INTERVAL`]).
+    pub fn send_pose(&self, pose: Pose) {
+        let mut shared = self.lock();
+        if shared.presence.is_some() {
+            shared.pose = Some(pose);
+        }
+    }
+
+    /// The connection's counters (connected, failures).
+    pub fn stats(&self) -> &IngestStats {
+        &self.client.stats
+    }
+
+    /// Leaves the session: the presence is cleared on the broker, then the client stops.
+    pub fn leave(mut self) {
+        self.client.stop();
+    }
+}
+
+struct SessionHandler {
+    shared: Arc<Mutex<SessionShared>>,
+}
+
+impl SessionHandler {
+    fn lock(&self) -> MutexGuard<'_, SessionShared> {
+        self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn presence_clear(shared: &SessionShared, presence: &Presence) -> SchemaPublish {
+    SchemaPublish { topic: shared.roster.topics().topic(&presence.user, SessionTopic::Presence), payload: Vec::new(), qos: 1, retain: true }
+}
+
+impl MessageHandler for SessionHandler {
+    fn subscriptions(&self) -> Vec<String> {
+        vec![self.lock().roster.topics().filter()]
+    }
+
+    fn qos(&self) -> rumqttc::QoS {
+        rumqttc::QoS::AtLeastOnce
+    }
+
+    fn handle(&mut self, topic: &str, payload: &[u8], _qos: u8, _retain: bool, received: Timestamp) {
+        let mut shared = self.lock();
+        let change = shared.roster.receive(topic, payload, Instant::now());
+        if !matches!(change, RosterChange::Ignored | RosterChange::Dropped(_)) {
+            shared.last_change = Some((change, received));
+        }
+    }
+
+    fn connected(&mut self) {
+        let mut shared = self.lock();
+        shared.connected = true;
+        // Present again: the broker may have sent our will while we were away.
+        shared.presence_due = shared.presence.is_some();
+    }
+
+    fn connection_lost(&mut self) {
+        self.lock().connected = false;
+    }
+
+    fn will(&mut self) -> Option<SchemaPublish> {
+        let shared = self.lock();
+        shared.presence.as_ref().map(|presence| presence_clear(&shared, presence))
+    }
+
+    fn take_publishes(&mut self) -> Vec<SchemaPublish> {
+        let mut shared = self.lock();
+        if let Some(leave) = shared.leaving.take() {
+            return vec![leave];
+        }
+        if !shared.connected {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if shared.presence_due
+            && let Some(presence) = &shared.presence
+        {
+            let topic = shared.roster.topics().topic(&presence.user, SessionTopic::Presence);
+            out.push(SchemaPublish { topic, payload: presence.encode(), qos: 1, retain: true });
+            shared.presence_due = false;
+        }
+        let pose_due = shared.pose_sent.is_none_or(|sent| sent.elapsed() >= POSE_INTERVAL);
+        if pose_due
+            && let (Some(pose), Some(presence)) = (shared.pose.take(), &shared.presence)
+        {
+            let topic = shared.roster.topics().topic(&presence.user, SessionTopic::Pose);
+            out.push(SchemaPublish { topic, payload: pose.encode(), qos: 0, retain: false });
+            shared.pose_sent = Some(Instant::now());
+            shared.poses_sent += 1;
+        }
+        shared.bytes_sent += out.iter().map(|p| (p.topic.len() + p.payload.len()) as u64).sum::<u64>();
+        out
+    }
+
+    fn finish(&mut self) {
+        // Leaving: clear the retained presence (sent before the goodbye).
+        let mut shared = self.lock();
+        shared.pose = None;
+        if let Some(presence) = shared.presence.take() {
+            let clear = presence_clear(&shared, &presence);
+            shared.leaving = Some(clear);
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Where a shared session's messages live on the broker.
+//!
+//! Everything of one session is under one root, `<root>/<session>/`, and each participant
+//! writes only under its own user path, `<root>/<session>/<user>/…`, so a broker ACL with
+//! `%u` (the MQTT user name) stops one participant from speaking for another:
+//!
+//! ```text
+//! twinscope/v1/sessions/<session>/<user>/presence   retained: who, which device, selection
+//! twinscope/v1/sessions/<session>/<user>/pose       20 Hz at most: head, hands, pointer
+//! ```
+
+use thiserror::Error;
+
+/// The topic root every session lives under unless configured otherwise.
+pub const DEFAULT_ROOT: &str = "twinscope/v1/sessions";
+/// Longest session or user name, in bytes.
+pub const MAX_NAME: usize = 64;
+
+/// What a participant publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionTopic {
+    Presence,
+    Pose,
+}
+
+impl SessionTopic {
+    fn level(self) -> &'static str {
+        match self {
+            SessionTopic::Presence => "presence",
+            SessionTopic::Pose => "pose",
+        }
+    }
+}
+
+/// A session name or user name that cannot be one topic level.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NameError {
+    #[error("the {what} is empty")]
+    Empty { what: &'static str },
+    #[error("the {what} {name:?} is longer than {MAX_NAME} bytes")]
+    TooLong { what: &'static str, name: String },
+    #[error("the {what} {name:?} holds '/', '+', '#' or a control character; use letters, digits, '-', '_' or '.'")]
+    NotOneLevel { what: &'static str, name: String },
+}
+
+/// Checks that `name` can stand as one topic level of a session's topics.
+pub fn check_name(what: &'static str, name: &str) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty { what });
+    }
+    if name.len() > MAX_NAME {
+        return Err(NameError::TooLong { what, name: name.chars().take(MAX_NAME).collect() });
+    }
+    if name.chars().any(|c| matches!(c, '/' | '+' | '#') || c.is_control()) || name.starts_with('$') {
+        return Err(NameError::NotOneLevel { what, name: name.to_owned() });
+    }
+    Ok(())
+}
+
+/// The topics of one session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTopics {
+    prefix: String,
+}
+
+impl SessionTopics {
+    pub fn new(root: &str, session: &str) -> Result<Self, NameError> {
+        check_name("session name", session)?;
+        let root = root.trim_end_matches('/');
+        Ok(SessionTopics { prefix: format!("{root}/{session}/") })
+    }
+
+    /// The filter that receives everything of the session.
+    pub fn filter(&self) -> String {
+        format!("{}#", self.prefix)
+    }
+
+    /// Where `user` publishes `what`.
+    pub fn topic(&self, user: &str, what: SessionTopic) -> String {
+        format!("{}{user}/{}", self.prefix, what.level())
+    }
+
+    /// Whose message this is and what it is; `None` for a topic of the session that is no
+    /// participant's presence or pose (or one outside it).
+    pub fn parse<'a>(&self, topic: &'a str) -> Option<(&'a str, SessionTopic)> {
+        let rest = topic.strip_prefix(self.prefix.as_str())?;
+        let (user, what) = rest.split_once('/')?;
+        check_name("user name", user).ok()?;
+        let what = match what {
+            "presence" => SessionTopic::Presence,
+            "pose" => SessionTopic::Pose,
+            _ => return None,
+        };
+        Some((user, what))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_participant_has_its_own_path_under_the_session() {
+        let topics = SessionTopics::new(DEFAULT_ROOT, "pump-3-leak").unwrap();
+        assert_eq!(topics.filter(), "twinscope/v1/sessions/pump-3-leak/#");
+        let presence = topics.topic("alice", SessionTopic::Presence);
+        assert_eq!(presence, "twinscope/v1/sessions/pump-3-leak/alice/presence");
+        assert_eq!(topics.parse(&presence), Some(("alice", SessionTopic::Presence)));
+        assert_eq!(topics.parse("twinscope/v1/sessions/pump-3-leak/bob/pose"), Some(("bob", SessionTopic::Pose)));
+        for foreign in ["twinscope/v1/sessions/other/bob/pose", "twinscope/v1/sessions/pump-3-leak/bob/pose/x", "twinscope/v1/sessions/pump-3-leak/bob", "te/device/pump///m/"] {
+            assert_eq!(topics.parse(foreign), None, "{foreign}");
+        }
+    }
+
+    #[test]
+    fn names_that_are_not_one_topic_level_are_refused_with_the_reason() {
+        assert!(check_name("user name", "Anna-Lena_2.b").is_ok());
+        assert!(check_name("user name", "Jörg").is_ok());
+        assert!(matches!(check_name("user name", ""), Err(NameError::Empty { .. })));
+        assert!(matches!(check_name("user name", &"x".repeat(65)), Err(NameError::TooLong { .. })));
+        for bad in ["a/b", "a+", "#", "$SYS", "tab\there"] {
+            assert!(matches!(check_name("user name", bad), Err(NameError::NotOneLevel { .. })), "{bad}");
+        }
+        assert!(SessionTopics::new(DEFAULT_ROOT, "a/b").is_err());
+    }
+}

@@ -117,6 +117,52 @@ fn the_label_over_the_selected_part_is_not_hidden_by_the_panel() {
     assert!(error.contains("xr: label over the selected part:"), "the label was shown: {error}");
 }
 
+/// A headset user in a shared session: the menu button takes them to the tank in alarm and
+/// selects it, the right controller's ray rests on it; an observer in the session (as a
+/// desktop would hear it) sees a headset participant with two hands, the tank selected and
+/// pointed at, standing near it.
+#[test]
+fn a_headset_in_a_session_is_seen_pointing_at_the_part() {
+    let Some(root) = monado_root() else { return };
+    let mosquitto = mosquitto_with_tank_1_1_in_alarm();
+    let log = std::env::temp_dir().join(format!("twinscope-monado-session-{}.log", std::process::id()));
+    let url = mosquitto.url();
+    // The observer asks every 2 s (the headset takes a while to start in the Monado root)
+    // until it hears the headset pointing at the tank, or the headset has long gone.
+    let observer = std::thread::spawn({
+        let url = url.clone();
+        move || {
+            let started = std::time::Instant::now();
+            let mut last = serde_json::Value::Null;
+            while started.elapsed() < Duration::from_secs(90) {
+                let output = crate::support::run_twinscope(&["state", "--broker", &url, "--session", "walk", "--for", "2s", "--json"], Duration::from_secs(30));
+                assert!(output.status.success(), "{}", stderr(&output));
+                let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+                let jonas = report["participants"].as_array().and_then(|all| all.iter().find(|p| p["user"] == "jonas").cloned());
+                if let Some(jonas) = jonas {
+                    let done = jonas["pointing_at"] == "line1-tank1";
+                    last = jonas;
+                    if done {
+                        break;
+                    }
+                } else if !last.is_null() {
+                    break; // the headset has left
+                }
+            }
+            last
+        }
+    });
+    let args = ["twinscope", "--xr", "--broker", &url, "--session", "walk", "--user", "jonas", "--exit-after", "22s"];
+    let error = run_headset(&root, &["TWINSCOPE_XR_TEST_PRESS=menu-left@2s"], &args, &log);
+    let jonas = observer.join().unwrap();
+    assert!(!jonas.is_null(), "the headset was never heard in the session:\n{error}");
+    assert_eq!(jonas["device"], "headset", "{jonas}");
+    assert_eq!(jonas["hands"], 2, "both controllers' poses: {jonas}");
+    assert_eq!(jonas["selected"], "line1-tank1", "{jonas}");
+    assert_eq!(jonas["pointing_at"], "line1-tank1", "the right ray rests on the tank: {jonas}");
+    assert!(error.contains("session: 0 other participant(s) shown"), "{error}");
+}
+
 /// mosquitto holding a retained critical alarm on tank 1.1 of the demo plant.
 fn mosquitto_with_tank_1_1_in_alarm() -> Mosquitto {
     let mosquitto = Mosquitto::start();

@@ -123,6 +123,47 @@ fn mosquitto_binary() -> &'static str {
 
 pub mod tls;
 
+/// The viewer drawing offscreen (no display: Mesa's lavapipe where there is no GPU), run in
+/// the background with its output in a file.
+pub struct OffscreenViewer {
+    child: Child,
+    log: PathBuf,
+}
+
+pub fn offscreen_viewer(args: &[&str]) -> OffscreenViewer {
+    let log = std::env::temp_dir().join(format!("twinscope-offscreen-{}-{}.log", std::process::id(), free_port()));
+    let file = std::fs::File::create(&log).unwrap();
+    let mut command = twinscope();
+    command.arg("--offscreen").args(args).env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");
+    let lavapipe = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
+    if std::env::var_os("VK_DRIVER_FILES").is_none() && Path::new(lavapipe).exists() {
+        command.env("VK_DRIVER_FILES", lavapipe);
+    }
+    let child = command.stdout(file.try_clone().unwrap()).stderr(file).spawn().expect("start the viewer");
+    OffscreenViewer { child, log }
+}
+
+impl OffscreenViewer {
+    /// Waits for the viewer to exit (at most `limit`, then kills it); its exit and its log.
+    pub fn finish(mut self, limit: Duration) -> (Option<i32>, String) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.log);
+        (status, log)
+    }
+}
+
 /// Polls `check` until it holds or `limit` passes.
 pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;

@@ -17,8 +17,9 @@
 //!
 //! The plugins live in rooms by concern: [`store`] (the one ordered path into the twin
 //! store), [`scene`] (model, binding, looks, camera, selection, pictures), [`history`]
-//! (recording, DVR, opening, replay), [`ui`] (the desktop's panels) and [`xr`] (headset
-//! mode); the binary adds `cli/`, the command line.
+//! (recording, DVR, opening, replay), [`session`] (the others in a shared session), [`ui`]
+//! (the desktop's panels) and [`xr`] (headset mode); the binary adds `cli/`, the command
+//! line.
 //!
 //! Every plugin declares its systems in [`TwinscopeSystems`] sets, ordered once in
 //! [`configure_twinscope_sets`]. Every system that changes the twin store runs in
@@ -32,6 +33,7 @@ pub mod command_line;
 pub mod headless;
 pub mod history;
 pub mod scene;
+pub mod session;
 pub mod store;
 pub mod ui;
 pub mod xr;
@@ -110,6 +112,7 @@ impl PluginGroup for TwinscopePlugins {
             .add(history::replay::ReplayPlugin)
             .add(history::recording::LiveRecordingPlugin)
             .add(history::dvr::DvrPlugin)
+            .add(session::SessionPlugin { desktop: true })
             .add(scene::capture::CapturePlugin)
     }
 }

@@ -10,6 +10,7 @@ mod gen_plant;
 mod listen;
 mod record;
 mod schemas;
+mod session;
 mod sim;
 mod state;
 mod view;
@@ -59,6 +60,8 @@ pub struct ViewArgs {
     pub connect: ConnectArgs,
     #[command(flatten)]
     pub schemas: SchemaArgs,
+    #[command(flatten)]
+    pub session: session::SessionArgs,
     /// Replay this recording (MCAP) on a timeline instead of showing live data (connection
     /// options are then not needed, and ignored).
     #[arg(long, conflicts_with = "broker")]
@@ -163,6 +166,15 @@ pub struct SimArgs {
     /// Raise this many retained alarms at start, spread over the plant, and keep them.
     #[arg(long, default_value_t = 0)]
     pub standing_alarms: usize,
+    /// Instead of the plant: this many scripted participants in --session, walking the demo
+    /// plant at 20 Hz, pointing at and selecting twins (users PREFIX1, PREFIX2, ...).
+    #[arg(long, default_value_t = 0, requires = "session")]
+    pub participants: usize,
+    /// With --participants: their user names' prefix.
+    #[arg(long, default_value = "sim-")]
+    pub participant_prefix: String,
+    #[command(flatten)]
+    pub session: session::SessionArgs,
 }
 
 #[derive(Args, Debug)]
@@ -239,6 +251,9 @@ pub struct StateArgs {
     pub connect: ConnectArgs,
     #[command(flatten)]
     pub schemas: SchemaArgs,
+    /// With --session: list who is in that session instead of the plant's state.
+    #[command(flatten)]
+    pub session: session::SessionArgs,
     /// Print the state from a recording instead of a broker.
     #[arg(long, conflicts_with = "broker")]
     pub replay: Option<PathBuf>,

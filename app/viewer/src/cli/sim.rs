@@ -14,6 +14,11 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("twinscope sim needs --broker URL (or --profile NAME): it publishes retained registrations and alarms, so it never picks a broker by itself");
     }
     let settings = args.connect.resolve(None)?;
+    if args.participants > 0
+        && let Some(topics) = args.session.topics()?
+    {
+        return super::session::run_participants(&settings, topics, args.participants, (&args.participant_prefix, args.session.user.as_deref()), args.run_for);
+    }
     let broker = settings.describe();
     let mut config = SimConfig::new(settings);
     config.lines = args.lines;

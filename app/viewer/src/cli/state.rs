@@ -18,6 +18,9 @@ pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         return replay_state(store, path, schemas, args.at.as_deref(), args.json, out);
     }
     let settings = args.connect.resolve(Some(twinscope_core::BrokerAddress::loopback(1883)))?;
+    if let Some(topics) = args.session.topics()? {
+        return super::session::session_state(&settings, topics, args.listen_for, args.json, out);
+    }
     let stats = super::listen::listen(&settings, &schemas, &mut store, args.listen_for)?;
     store.mark_stale(Timestamp::now());
     if args.json {

@@ -90,6 +90,16 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         recorder.topics = schemas.subscriptions();
         app.insert_resource(recorder);
     }
+    if let Some(topics) = args.session.topics()? {
+        let device = if args.xr { twinscope_core::session::Device::Headset } else { twinscope_core::session::Device::Desktop };
+        let me = args.session.presence(device)?;
+        let link = twinscope_core::session::SessionLink::join(&connection, topics, me).context("joining the session")?;
+        tracing::info!(user = link.user(), "joined the session");
+        app.insert_resource(twinscope::session::SharedSession(link));
+        if let Some(user) = &args.session.follow {
+            app.insert_resource(twinscope::session::Following(Some(user.clone())));
+        }
+    }
     app.insert_resource(template)
         .insert_resource(IngestLink { batches, stats })
         .insert_resource(ConnectionInfo { broker: connection.describe(), embedded, speaks: schemas.describe() })

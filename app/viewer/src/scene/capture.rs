@@ -23,7 +23,7 @@ impl Plugin for CapturePlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<CaptureRequest>()
             .init_resource::<FrameTimes>()
-            .add_systems(Last, (record_frame_time, capture_and_exit).chain());
+            .add_systems(Last, (record_frame_time, capture_and_exit).chain().in_set(CaptureExit));
     }
 }
 
@@ -84,6 +84,10 @@ fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     statm.split_whitespace().nth(1)?.parse::<u64>().ok().map(|pages| pages * 4096)
 }
+
+/// Where `--exit-after` ends the app (in `Last`): what reports at exit runs after it.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CaptureExit;
 
 #[allow(clippy::too_many_arguments)]
 fn capture_and_exit(

@@ -14,8 +14,9 @@
 //! [`XrInspectorPanelPlugin`] shows the desktop's inspector, alarm list and tree on a panel
 //! that floats beside the user, sits in a hand or is pinned in place;
 //! [`XrPartLabelPlugin`] hangs a label with values and alarm text over the selected part,
-//! moved aside where the panel would hide it; [`XrFrameCostPlugin`] measures what our
-//! systems cost per frame.
+//! moved aside where the panel would hide it; in a shared session the desktop's
+//! `SessionPlugin` draws the others and `XrSessionPosePlugin` tells them where the headset,
+//! its hands and its ray are; [`XrFrameCostPlugin`] measures what our systems cost per frame.
 //!
 //! Their systems run in [`XrSystems`], ordered once here around the desktop's sets.
 //!
@@ -31,6 +32,7 @@ mod locomotion;
 mod panel;
 mod selected;
 mod session;
+mod session_pose;
 mod stage;
 mod tabletop;
 
@@ -111,7 +113,9 @@ impl PluginGroup for XrViewerPlugins {
             .add(XrTabletopPlugin)
             .add(XrGuidePlugin)
             .add(XrInspectorPanelPlugin)
-            .add(XrPartLabelPlugin);
+            .add(XrPartLabelPlugin)
+            .add(crate::session::SessionPlugin { desktop: false })
+            .add(session_pose::XrSessionPosePlugin);
         // Only for a run that ends by itself: a live session must not grow lists for a shift.
         if self.exit_after.is_some() { group.add(XrFrameCostPlugin) } else { group }
     }

@@ -1,0 +1,171 @@
+//! What the others are doing, read from the session's roster once a frame into plain data
+//! in plant coordinates (twin ids resolved to this viewer's twins), and the panel's
+//! commands: go to a participant, follow one.
+
+use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll};
+use bevy::prelude::*;
+use twinscope_core::session::{Device, Placement, Timeline, colour_of};
+use twinscope_core::twin::TwinIndex;
+
+use super::{Following, SessionCommand, SharedSession};
+use crate::scene::camera::OrbitCamera;
+use crate::scene::selection::FrameTwin;
+use crate::store::sync::TwinState;
+
+/// Another participant, as this frame shows them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Participant {
+    pub user: String,
+    pub colour: Color,
+    pub device: Device,
+    pub timeline: Timeline,
+    pub host: bool,
+    /// Their selection: its id, and our twin of that id if we have one.
+    pub selected: Option<(String, Option<TwinIndex>)>,
+    /// Their head (headset) or camera (desktop), looking along its -Z, in the world.
+    pub head: Option<Transform>,
+    pub hands: Vec<Transform>,
+    /// What they point at: the twin, if on one, and the point.
+    pub pointer: Option<(Option<TwinIndex>, Vec3)>,
+    pub fov: Option<f32>,
+}
+
+/// Everyone else in the session, this frame.
+#[derive(Resource, Debug, Default)]
+pub struct Participants {
+    pub others: Vec<Participant>,
+    /// Our user name ("" for an observer).
+    pub me: String,
+    pub connected: bool,
+    /// Session messages dropped (malformed, forged, too fast...), all reasons.
+    pub dropped: u64,
+}
+
+impl Participants {
+    pub fn get(&self, user: &str) -> Option<&Participant> {
+        self.others.iter().find(|p| p.user == user)
+    }
+}
+
+fn transform(placement: &Placement) -> Transform {
+    let [x, y, z, w] = placement.rotation;
+    Transform::from_translation(Vec3::from_array(placement.at)).with_rotation(Quat::from_xyzw(x, y, z, w).normalize())
+}
+
+/// Copies the roster into [`Participants`] (without us).
+pub fn hear_the_session(session: Option<Res<SharedSession>>, state: Res<TwinState>, frame: super::PlantFrame, mut participants: ResMut<Participants>) {
+    let Some(session) = session else { return };
+    let me = session.0.user().to_owned();
+    let shared = session.0.lock();
+    let others = shared
+        .roster
+        .participants()
+        .filter(|(user, _)| *user != me)
+        .map(|(user, p)| {
+            let [r, g, b] = colour_of(user);
+            let pose = p.pose.as_ref();
+            Participant {
+                user: user.to_owned(),
+                colour: Color::srgb_u8(r, g, b),
+                device: p.presence.device,
+                timeline: p.presence.timeline,
+                host: p.presence.host,
+                selected: p.presence.selected.as_ref().map(|id| (id.clone(), state.store.find(id))),
+                head: pose.map(|pose| frame.to_world(transform(&pose.head))),
+                hands: pose.map(|pose| pose.hands.iter().map(|hand| frame.to_world(transform(hand))).collect()).unwrap_or_default(),
+                pointer: pose.and_then(|pose| pose.pointer.as_ref()).map(|p| (p.twin.as_deref().and_then(|id| state.store.find(id)), frame.point_to_world(Vec3::from_array(p.at)))),
+                fov: pose.and_then(|pose| pose.fov),
+            }
+        })
+        .collect();
+    *participants = Participants { others, me, connected: shared.connected, dropped: shared.roster.dropped_total() };
+}
+
+/// Go to and follow, from the participants panel.
+pub fn apply_session_commands(
+    mut commands: MessageReader<SessionCommand>,
+    participants: Res<Participants>,
+    mut following: ResMut<Following>,
+    mut frame: MessageWriter<FrameTwin>,
+    mut cameras: Query<&mut OrbitCamera>,
+) {
+    for command in commands.read() {
+        match command {
+            SessionCommand::GoTo(user) => {
+                let Some(participant) = participants.get(user) else { continue };
+                match (&participant.selected, participant.head) {
+                    (Some((_, Some(twin))), _) => {
+                        frame.write(FrameTwin(*twin));
+                    }
+                    (_, Some(head)) => {
+                        for mut camera in &mut cameras {
+                            look_from(&mut camera, head);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            SessionCommand::Follow(user) => following.0 = Some(user.clone()),
+            SessionCommand::StopFollowing => following.0 = None,
+        }
+    }
+}
+
+/// The desktop camera flies with the followed participant's head; any own camera input (a
+/// drag, the wheel, a key) stops following. While the participant is not (or no longer) in
+/// the session the camera stays where it is, and follows again when they are back.
+pub fn follow_a_participant(
+    mut following: ResMut<Following>,
+    participants: Res<Participants>,
+    mut cameras: Query<&mut OrbitCamera>,
+    inputs: (Option<Res<ButtonInput<MouseButton>>>, Option<Res<ButtonInput<KeyCode>>>, Option<Res<AccumulatedMouseScroll>>, Option<Res<AccumulatedMouseMotion>>),
+) {
+    let Some(user) = following.0.clone() else { return };
+    let (buttons, keys, scroll, motion) = inputs;
+    let dragged = buttons.is_some_and(|b| b.get_pressed().next().is_some()) && motion.is_some_and(|m| m.delta != Vec2::ZERO);
+    let own_input = dragged || keys.is_some_and(|k| k.get_just_pressed().next().is_some()) || scroll.is_some_and(|s| s.delta != Vec2::ZERO);
+    if own_input {
+        info!("no longer following {user}");
+        following.0 = None;
+        return;
+    }
+    let Some(head) = participants.get(&user).and_then(|p| p.head) else { return };
+    for mut camera in &mut cameras {
+        look_from(&mut camera, head);
+    }
+}
+
+/// How far behind and above the followed head the camera stands: over their shoulder, so
+/// their avatar and ray are in view with what they look at.
+const BEHIND: f32 = 2.5;
+const ABOVE: f32 = 0.8;
+
+/// Puts the orbit camera over the shoulder of `head`, looking where it looks.
+fn look_from(camera: &mut OrbitCamera, head: Transform) {
+    let forward = head.forward().as_vec3();
+    let level = Vec3::new(forward.x, 0.0, forward.z).try_normalize().unwrap_or(Vec3::NEG_Z);
+    let eye = head.translation - level * BEHIND + Vec3::Y * ABOVE;
+    let distance = 4.0;
+    camera.focus = eye + forward * distance;
+    camera.distance = distance;
+    // The orbit offset points from the focus back to the eye: -forward.
+    camera.yaw = (-forward.x).atan2(-forward.z);
+    camera.pitch = (-forward.y).clamp(-1.0, 1.0).asin().clamp(-1.5, 1.5);
+    camera.flight = None;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looking_from_a_head_puts_the_camera_over_its_shoulder_facing_the_same_way() {
+        let head = Transform::from_xyz(3.0, 1.7, -2.0).looking_to(Vec3::new(1.0, -0.3, -1.0), Vec3::Y);
+        let mut camera = OrbitCamera::default();
+        look_from(&mut camera, head);
+        let placed = camera.transform();
+        let behind = Vec3::new(-1.0, 0.0, 1.0).normalize() * BEHIND + Vec3::Y * ABOVE;
+        assert!(placed.translation.distance(head.translation + behind) < 1e-3, "{placed:?}");
+        assert!(placed.forward().dot(head.forward().as_vec3()) > 0.999, "{placed:?}");
+    }
+}

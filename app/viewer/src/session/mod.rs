@@ -1,0 +1,123 @@
+//! Shared sessions in the viewer: the others in the session drawn in the plant (a headset
+//! user as head, hands and aim ray; a desktop user as a camera with its view frustum; each
+//! with a name tag, an arrow at the screen's edge when out of view, their selection outlined
+//! and what they point at marked, all in their colour), a participants panel with "go to"
+//! and "follow", and our own presence and pose told to them.
+//!
+//! The protocol and the roster are the core's ([`twinscope_core::session`]); this room only
+//! reads the roster once a frame into [`Participants`], draws, and sends what we do. It
+//! never touches the twin store.
+//!
+//! ```text
+//! SessionSystems::Hear (roster → Participants, follow)  before the selection is applied
+//! SessionSystems::Tell (camera, selection, pointer → link)  after the camera moved
+//! SessionSystems::Show (gizmos)                          after the camera moved
+//! ```
+
+pub mod avatars;
+pub mod hear;
+pub mod panel;
+pub mod tell;
+
+use bevy::prelude::*;
+use bevy_egui::EguiPrimaryContextPass;
+use twinscope_core::session::SessionLink;
+
+use crate::{TwinscopeSystems, configure_twinscope_sets};
+
+pub use hear::{Participant, Participants};
+
+/// Takes part in the session the [`SharedSession`] resource joined (the plugin does nothing
+/// without it). On the desktop the others' name tags and the participants panel are egui;
+/// in the headset (`desktop: false`) name tags are drawn in 3D and the pose comes from the
+/// headset's own plugin.
+pub struct SessionPlugin {
+    pub desktop: bool,
+}
+
+/// Whether name tags are drawn in 3D (the headset: no window to draw them in).
+#[derive(Resource, Debug, Clone, Copy, Default)]
+pub struct NameTagsIn3d(pub bool);
+
+/// The joined session.
+#[derive(Resource)]
+pub struct SharedSession(pub SessionLink);
+
+/// Whom the desktop camera follows, if anyone (any own camera input stops it).
+#[derive(Resource, Debug, Clone, Default, PartialEq, Eq)]
+pub struct Following(pub Option<String>);
+
+/// A request from the participants panel.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+pub enum SessionCommand {
+    /// Fly to where this participant is looking (their selection, or their position).
+    GoTo(String),
+    Follow(String),
+    StopFollowing,
+}
+
+/// The plant's frame: where the scene's model root stands. Session poses are in it, so a
+/// desktop (the plant where the model put it) and a headset (the plant moved to stand around
+/// the user, or shrunk onto a table) agree on where a participant is and what they point at.
+#[derive(bevy::ecs::system::SystemParam)]
+pub struct PlantFrame<'w, 's> {
+    roots: Query<'w, 's, &'static GlobalTransform, With<crate::scene::binding::SceneModelRoot>>,
+}
+
+impl PlantFrame<'_, '_> {
+    fn frame(&self) -> GlobalTransform {
+        self.roots.iter().next().copied().unwrap_or(GlobalTransform::IDENTITY)
+    }
+
+    /// A world pose in plant coordinates.
+    pub fn to_plant(&self, world: &GlobalTransform) -> Transform {
+        world.reparented_to(&self.frame())
+    }
+
+    /// A plant pose in the world.
+    pub fn to_world(&self, plant: Transform) -> Transform {
+        self.frame().mul_transform(plant).compute_transform()
+    }
+
+    pub fn point_to_plant(&self, world: Vec3) -> Vec3 {
+        self.frame().affine().inverse().transform_point3(world)
+    }
+
+    pub fn point_to_world(&self, plant: Vec3) -> Vec3 {
+        self.frame().transform_point(plant)
+    }
+}
+
+/// The order of the session's work within a frame.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SessionSystems {
+    Hear,
+    Tell,
+    Show,
+}
+
+impl Plugin for SessionPlugin {
+    fn build(&self, app: &mut App) {
+        configure_twinscope_sets(app);
+        app.configure_sets(Update, SessionSystems::Hear.after(TwinscopeSystems::Ingest).before(TwinscopeSystems::Select))
+            .configure_sets(Update, (SessionSystems::Tell, SessionSystems::Show).after(TwinscopeSystems::Visuals));
+        app.init_resource::<Participants>()
+            .init_resource::<Following>()
+            .insert_resource(NameTagsIn3d(!self.desktop))
+            .add_message::<SessionCommand>()
+            .add_systems(Update, (hear::hear_the_session, hear::apply_session_commands, hear::follow_a_participant).chain().in_set(SessionSystems::Hear))
+            .add_systems(Update, tell::tell_where_we_are.in_set(SessionSystems::Tell))
+            .add_systems(Update, avatars::draw_participants.in_set(SessionSystems::Show))
+            .add_systems(Last, report_on_exit.after(crate::scene::capture::CaptureExit));
+        if self.desktop {
+            app.add_systems(EguiPrimaryContextPass, (panel::draw_name_tags, panel::draw_participants_panel));
+        }
+    }
+}
+
+/// At exit, one line on the session (scripts and tests read it).
+fn report_on_exit(mut exits: MessageReader<AppExit>, session: Option<Res<SharedSession>>, participants: Res<Participants>) {
+    if exits.read().count() > 0 && session.is_some() {
+        eprintln!("session: {} other participant(s) shown, {} session message(s) dropped", participants.others.len(), participants.dropped);
+    }
+}

@@ -1,0 +1,60 @@
+//! The headset in a shared session: its head (between the eyes), both hands' aim poses and
+//! what a hand's ray rests on, told to the others in plant coordinates, so a desktop sees
+//! the engineer standing in the plant and pointing at the part, whatever the headset did to
+//! the plant (walkthrough or tabletop).
+
+use std::time::{Duration, Instant};
+
+use bevy::camera::primitives::Aabb;
+use bevy::prelude::*;
+use bevy_mod_xr::camera::XrCamera;
+use twinscope_core::session::{Placement, Pointer, Pose};
+
+use super::controllers::{AimPose, Hand, XrPointing};
+use crate::scene::binding::{TwinMeshes, meshes_of_twin, world_bounds};
+use crate::session::{PlantFrame, SessionSystems, SharedSession};
+use crate::store::sync::{TwinEntities, TwinState};
+
+/// Sends the headset's pose to the session.
+pub struct XrSessionPosePlugin;
+
+impl Plugin for XrSessionPosePlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Update, tell_where_the_headset_is.in_set(SessionSystems::Tell).after(super::XrSystems::Show));
+    }
+}
+
+/// A pose that did not change is sent again this often.
+const STILL_POSE_EVERY: Duration = Duration::from_secs(1);
+
+#[allow(clippy::too_many_arguments)]
+fn tell_where_the_headset_is(
+    session: Option<Res<SharedSession>>,
+    eyes: Query<&GlobalTransform, With<XrCamera>>,
+    aims: Query<(&AimPose, &GlobalTransform)>,
+    pointing: Option<Res<XrPointing>>,
+    frame: PlantFrame,
+    state: Res<TwinState>,
+    (entities, twin_meshes, boxes): (Res<TwinEntities>, Query<&TwinMeshes>, Query<(&Aabb, &GlobalTransform)>),
+    mut last: Local<Option<(Pose, Instant)>>,
+) {
+    let Some(session) = session else { return };
+    let eyes: Vec<&GlobalTransform> = eyes.iter().collect();
+    let Some(first) = eyes.first() else { return };
+    let between = eyes.iter().map(|e| e.translation()).sum::<Vec3>() / eyes.len() as f32;
+    let head = frame.to_plant(&GlobalTransform::from(first.compute_transform().with_translation(between)));
+    let placement = |t: Transform| Placement { at: t.translation.to_array(), rotation: t.rotation.normalize().to_array() };
+    let mut hands: Vec<(Hand, Transform)> = aims.iter().map(|(aim, pose)| (aim.0, frame.to_plant(pose))).collect();
+    hands.sort_by_key(|(hand, _)| *hand == Hand::Right);
+    // The right hand's target if it has one, else the left's; the point is the part's middle.
+    let pointer = pointing.and_then(|p| p.twin[1].or(p.twin[0])).filter(|t| (t.0 as usize) < state.store.len()).and_then(|twin| {
+        let (min, max) = world_bounds(meshes_of_twin(&entities, &twin_meshes, twin), &boxes)?;
+        Some(Pointer { twin: Some(state.store.get(twin).id.to_string()), at: frame.point_to_plant((min + max) / 2.0).to_array() })
+    });
+    let pose = Pose { head: placement(head), hands: hands.into_iter().map(|(_, t)| placement(t)).collect(), pointer, fov: None };
+    let due = last.as_ref().is_none_or(|(sent, when)| *sent != pose || when.elapsed() >= STILL_POSE_EVERY);
+    if due {
+        session.0.send_pose(pose.clone());
+        *last = Some((pose, Instant::now()));
+    }
+}

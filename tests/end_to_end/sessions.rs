@@ -1,0 +1,203 @@
+//! Shared sessions against mosquitto: several twinscope processes in one session (scripted
+//! participants from `twinscope sim --participants`, a desktop viewer drawing offscreen, and
+//! `twinscope state --session` as the observer that reports who is there), a killed one
+//! going away through its will, a broker ACL that stops impersonation, and a hostile peer.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use rumqttc::{Client, MqttOptions, QoS};
+
+use crate::support::{Mosquitto, run_twinscope, twinscope};
+use crate::{stderr, stdout};
+
+/// `state --session NAME --for SECONDS --json`, parsed.
+fn session_state(url: &str, session: &str, seconds: u32, extra: &[&str]) -> serde_json::Value {
+    let listen_for = format!("{seconds}s");
+    let mut args = vec!["state", "--broker", url, "--session", session, "--for", listen_for.as_str(), "--json"];
+    args.extend(extra);
+    let output = run_twinscope(&args, Duration::from_secs(u64::from(seconds) + 20));
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&output)))
+}
+
+fn users(report: &serde_json::Value) -> Vec<String> {
+    report["participants"].as_array().unwrap().iter().map(|p| p["user"].as_str().unwrap().to_owned()).collect()
+}
+
+fn participants(url: &str, session: &str, count: usize, prefix: &str) -> Child {
+    twinscope()
+        .args(["sim", "--broker", url, "--session", session, "--participants", &count.to_string(), "--participant-prefix", prefix, "--for", "120s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the scripted participants")
+}
+
+/// Three processes in one session: scripted participants (a desktop and a headset user) and
+/// an observer. The observer sees both within 2 s with device, selection, position and what
+/// they point at; `kill -9` of the participants' process takes them out through their wills
+/// within the keep-alive plus 5 s, leaving no ghost in the retained presence.
+#[test]
+fn participants_appear_to_each_other_and_a_killed_one_disappears() {
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let mut sim = participants(&url, "pump-3", 2, "tech-");
+    let started = Instant::now();
+    let report = session_state(&url, "pump-3", 2, &[]);
+    assert_eq!(users(&report), ["tech-1", "tech-2"], "{report:#}");
+    assert!(started.elapsed() < Duration::from_secs(8), "seen within the 2 s listened (plus start-up)");
+    let headset = &report["participants"][1];
+    assert_eq!(headset["device"], "headset", "{report:#}");
+    assert_eq!(headset["hands"], 2, "{report:#}");
+    assert!(headset["selected"].as_str().is_some_and(|s| s.starts_with("line")), "{report:#}");
+    assert!(headset["pointing_at"].as_str().is_some(), "{report:#}");
+    assert!(headset["at"].as_array().is_some_and(|at| at.len() == 3), "{report:#}");
+    assert_eq!(report["participants"][0]["device"], "desktop");
+    assert_eq!(report["dropped"]["forged"], 0);
+
+    let _ = sim.kill(); // SIGKILL: no goodbye, only the broker's will
+    let _ = sim.wait();
+    let killed = Instant::now();
+    let mut left = false;
+    while killed.elapsed() < Duration::from_secs(5 + 5) {
+        if users(&session_state(&url, "pump-3", 1, &[])).is_empty() {
+            left = true;
+            break;
+        }
+    }
+    assert!(left, "the killed participants were still listed {:?} after the kill", killed.elapsed());
+}
+
+/// A desktop viewer in the session (offscreen, a real renderer): the observer sees it as a
+/// desktop participant with its selection and its camera's position; the viewer, following a
+/// scripted headset user, moved its camera to where that user stands; and its screenshot
+/// (kept for people to look at) shows the others' avatars.
+#[test]
+fn a_desktop_viewer_takes_part_and_follows_a_headset_user() {
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    mosquitto.publish("te/device/line1-tank1///a/leak", r#"{"text":"Tank leaking","severity":"critical"}"#, true);
+    let mut sim = participants(&url, "night-shift", 2, "field-");
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&out).unwrap();
+    let shot = out.join("session-desktop-sees-participants.png");
+    let viewer = crate::support::offscreen_viewer(&[
+        "--broker", &url, "--session", "night-shift", "--user", "control-room", "--select", "line1-tank1", "--follow", "field-2", "--exit-after", "15s", "--window-size", "1280x720", "--screenshot", shot.to_str().unwrap(),
+    ]);
+    std::thread::sleep(Duration::from_secs(6));
+    let report = session_state(&url, "night-shift", 2, &[]);
+    let (status, log) = viewer.finish(Duration::from_secs(60));
+    let _ = sim.kill();
+    let _ = sim.wait();
+    assert_eq!(status, Some(0), "viewer failed:\n{log}");
+
+    let followed = report["participants"].as_array().unwrap().iter().find(|p| p["user"] == "field-2").unwrap_or_else(|| panic!("{report:#}"));
+    let desk = report["participants"].as_array().unwrap().iter().find(|p| p["user"] == "control-room").unwrap_or_else(|| panic!("the viewer is not in the session: {report:#}"));
+    assert_eq!(desk["device"], "desktop");
+    assert_eq!(desk["selected"], "line1-tank1");
+    assert_eq!(desk["timeline"], "live");
+    // Following field-2, the viewer's camera stands over field-2's shoulder, 0.8 m above the
+    // head (at 1.7 m) and 2.5 m behind it, on its walk around the plant (a frame or two
+    // behind on a slow software renderer, so the distance is loose).
+    let at: Vec<f64> = desk["at"].as_array().unwrap().iter().map(|c| c.as_f64().unwrap()).collect();
+    let head: Vec<f64> = followed["at"].as_array().unwrap().iter().map(|c| c.as_f64().unwrap()).collect();
+    let apart = ((at[0] - head[0]).powi(2) + (at[2] - head[2]).powi(2)).sqrt();
+    assert!((at[1] - 2.5).abs() < 0.1 && apart < 5.0, "the follower's camera is over the followed user's shoulder: {desk} vs {followed}");
+    assert!(log.contains("session: 2 other participant(s) shown"), "{log}");
+    assert!(crate::support::read_png(&shot).is_some(), "screenshot written");
+}
+
+/// mosquitto with a password file and the ACL the README documents: each participant may
+/// write only under its own user path, an observer (no user name) may only read. Bob's
+/// process speaking as carol, and an observer speaking at all, reach nobody.
+#[test]
+fn a_broker_acl_stops_impersonation_and_keeps_observers_read_only() {
+    let dir = std::env::temp_dir().join(format!("twinscope-session-acl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let passwords = dir.join("passwords");
+    for (k, user) in ["alice", "bob"].iter().enumerate() {
+        let mut command = std::process::Command::new("mosquitto_passwd");
+        if k == 0 {
+            command.arg("-c");
+        }
+        assert!(command.args(["-b", passwords.to_str().unwrap(), user, "secret"]).status().unwrap().success());
+    }
+    std::fs::write(dir.join("password"), "secret\n").unwrap();
+    let acl = dir.join("acl");
+    std::fs::write(&acl, include_str!("../sessions/mosquitto-session.acl")).unwrap();
+    for file in [&passwords, &acl] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let config = format!("allow_anonymous true\npassword_file {}\nacl_file {}", passwords.display(), acl.display());
+    let mosquitto = Mosquitto::start_with(crate::support::free_port(), &config);
+    let url = mosquitto.url();
+    let password = dir.join("password").display().to_string();
+    let join = |login: Option<&str>, speaks_as: &str| -> Child {
+        let mut command = twinscope();
+        command.args(["sim", "--broker", &url, "--session", "s", "--participants", "1", "--user", speaks_as, "--for", "30s"]);
+        if let Some(login) = login {
+            command.args(["--username", login, "--password-file", &password]);
+        }
+        command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+    };
+    let mut joined = [join(Some("alice"), "alice"), join(Some("bob"), "carol"), join(None, "observer")];
+    let report = session_state(&url, "s", 3, &[]);
+    for child in &mut joined {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert_eq!(users(&report), ["alice"], "only alice's own presence got through: {report:#}");
+    assert!(report["participants"][0]["at"].is_array(), "alice's poses got through too: {report:#}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A hostile peer floods the session with garbage, oversized, forged and too-fast messages
+/// and a thousand would-be participants while a viewer (offscreen) and an observer are in
+/// it: the observer lists at most 64 participants and counts every kind of drop, the viewer
+/// stays up and keeps showing live plant data.
+#[test]
+fn a_flood_of_hostile_session_messages_is_counted_and_dropped() {
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let observer = std::thread::spawn({
+        let url = url.clone();
+        move || session_state(&url, "s", 6, &[])
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let port: u16 = mosquitto.port;
+    let mut options = MqttOptions::new(format!("hostile-{}", std::process::id()), "127.0.0.1", port);
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut connection) = Client::new(options, 100_000);
+    std::thread::spawn(move || {
+        for event in connection.iter() {
+            if event.is_err() {
+                break;
+            }
+        }
+    });
+    let topic = |user: &str, what: &str| format!("twinscope/v1/sessions/s/{user}/{what}");
+    for k in 0..1000 {
+        let user = format!("bot{k}");
+        let presence = format!(r#"{{"user":"{user}","device":"headset","instance":"{k}"}}"#);
+        client.publish(topic(&user, "presence"), QoS::AtMostOnce, false, presence.into_bytes()).unwrap();
+    }
+    let pose = br#"{"head":{"at":[0,1.7,0],"rotation":[0,0,0,1]}}"#.to_vec();
+    for _ in 0..2000 {
+        client.publish(topic("bot1", "pose"), QoS::AtMostOnce, false, pose.clone()).unwrap();
+    }
+    for k in 0..200 {
+        client.publish(topic("bot2", "presence"), QoS::AtMostOnce, false, vec![b'{'; 8 + k]).unwrap();
+        client.publish(topic("bot3", "presence"), QoS::AtMostOnce, false, vec![b'x'; 100_000]).unwrap();
+        client.publish(topic("bot4", "presence"), QoS::AtMostOnce, false, br#"{"user":"bot5","device":"desktop","instance":"1"}"#.to_vec()).unwrap();
+        client.publish(topic("bot6", "secrets"), QoS::AtMostOnce, false, b"{}".to_vec()).unwrap();
+    }
+    let report = observer.join().unwrap();
+    let _ = client.disconnect();
+    let listed = report["participants"].as_array().unwrap().len();
+    assert_eq!(listed, 64, "bounded: {listed}");
+    for reason in ["session_full", "too_fast", "malformed", "oversized", "forged", "unknown_topic"] {
+        assert!(report["dropped"][reason].as_u64().unwrap() > 0, "{reason} counted: {report:#}");
+    }
+}

@@ -108,6 +108,56 @@ fn a_desktop_viewer_takes_part_and_follows_a_headset_user() {
     assert!(crate::support::read_png(&shot).is_some(), "screenshot written");
 }
 
+/// Hand-over between devices of one user. A headset user (scripted) continues on the desktop:
+/// the desktop viewer joining as the same user takes over the presence and starts with the
+/// headset's selection, its camera over the shoulder of where the headset stood; the headset
+/// goes quiet. Then another headset instance of that user joins: the desktop hands over and
+/// leaves the session, so the observer lists the user once, on the headset.
+#[test]
+fn the_same_user_on_another_device_takes_over_and_continues_there() {
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let mut headset = twinscope()
+        .args(["sim", "--broker", &url, "--session", "shift", "--participants", "1", "--user", "anna", "--for", "120s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let before = session_state(&url, "shift", 2, &[]);
+    let anna = before["participants"][0].clone();
+    assert_eq!((anna["user"].as_str(), anna["device"].as_str()), (Some("anna"), Some("headset")), "{before:#}");
+
+    let viewer = crate::support::offscreen_viewer(&["--broker", &url, "--session", "shift", "--user", "anna", "--exit-after", "25s", "--window-size", "640x360"]);
+    std::thread::sleep(Duration::from_secs(8));
+    let on_desktop = session_state(&url, "shift", 2, &[]);
+    assert_eq!(users(&on_desktop), ["anna"], "one anna: {on_desktop:#}");
+    let desk = &on_desktop["participants"][0];
+    assert_eq!(desk["device"], "desktop", "the desktop took over: {on_desktop:#}");
+    assert_eq!(desk["selected"], anna["selected"], "with the headset's selection: {on_desktop:#}");
+    let at: Vec<f64> = desk["at"].as_array().unwrap().iter().map(|c| c.as_f64().unwrap()).collect();
+    assert!((at[1] - 2.5).abs() < 0.2, "over the shoulder of the headset (head at 1.7 m): {desk}");
+
+    // The headset again, a new instance: the desktop hands over and leaves.
+    let _ = headset.kill();
+    let _ = headset.wait();
+    let mut again = twinscope()
+        .args(["sim", "--broker", &url, "--session", "shift", "--participants", "1", "--user", "anna", "--for", "120s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let on_headset = session_state(&url, "shift", 2, &[]);
+    let (status, log) = viewer.finish(Duration::from_secs(90));
+    let _ = again.kill();
+    let _ = again.wait();
+    assert_eq!(status, Some(0), "{log}");
+    assert_eq!(users(&on_headset), ["anna"], "{on_headset:#}");
+    assert_eq!(on_headset["participants"][0]["device"], "headset", "the headset took over again: {on_headset:#}");
+    assert!(log.contains("continuing where this user's other device left off"), "{log}");
+    assert!(log.contains("this session continues on the Headset; this viewer has left it"), "{log}");
+}
+
 /// mosquitto with a password file and the ACL the README documents: each participant may
 /// write only under its own user path, an observer (no user name) may only read. Bob's
 /// process speaking as carol, and an observer speaking at all, reach nobody.

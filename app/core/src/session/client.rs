@@ -36,6 +36,18 @@ pub struct SessionShared {
     pub connected: bool,
     /// The clearing of our presence, when leaving.
     leaving: Option<SchemaPublish>,
+    /// Who we are (user, instance, when we joined), also after a hand-over.
+    me: Option<Presence>,
+    /// The same user joined on another device after us: this instance has handed over and
+    /// publishes nothing more (nor clears the presence, which is the other's now).
+    pub taken_over_by: Option<super::message::Device>,
+    /// The same user's earlier instance we took over from, with its last pose: where it stood
+    /// and what it had selected, to continue there.
+    pub predecessor: Option<(Presence, Option<Pose>)>,
+    /// The last pose we sent, sent once more when handing over (poses are not retained, and
+    /// the device taking over wants to know where we stood).
+    last_pose: Option<Pose>,
+    farewell_pose_due: bool,
     /// Poses sent and bytes of session traffic sent (topics and payloads).
     pub poses_sent: u64,
     pub bytes_sent: u64,
@@ -58,11 +70,16 @@ impl SessionLink {
         let shared = Arc::new(Mutex::new(SessionShared {
             roster: Roster::new(topics),
             presence_due: me.is_some(),
-            presence: me,
+            presence: me.clone(),
             pose: None,
             pose_sent: None,
             connected: false,
             leaving: None,
+            me: me.clone(),
+            taken_over_by: None,
+            predecessor: None,
+            last_pose: None,
+            farewell_pose_due: false,
             poses_sent: 0,
             bytes_sent: 0,
             last_change: None,
@@ -126,6 +143,46 @@ impl SessionHandler {
     }
 }
 
+/// A message on our own user path: another instance of us (a hand-over), or the clearing of
+/// our presence by an earlier instance's will.
+fn hear_our_own_path(shared: &mut SessionShared, what: SessionTopic, payload: &[u8]) {
+    let Some(me) = shared.me.clone() else { return };
+    match what {
+        SessionTopic::Presence if payload.is_empty() => {
+            // Cleared (an earlier instance's will): present again, unless handed over.
+            shared.presence_due = shared.presence.is_some();
+        }
+        SessionTopic::Presence => {
+            let Ok(other) = Presence::decode(&me.user, payload) else { return };
+            if other.instance == me.instance || shared.taken_over_by.is_some() {
+                return;
+            }
+            if me.is_succeeded_by(&other) {
+                tracing::info!(device = ?other.device, "this session continues on another device; handing over");
+                shared.taken_over_by = Some(other.device);
+                shared.presence = None;
+                shared.pose = None;
+                shared.farewell_pose_due = shared.last_pose.is_some();
+            } else {
+                // An earlier instance: we take its place (and say so again, in case its
+                // presence was retained after ours).
+                if shared.predecessor.as_ref().is_none_or(|(known, _)| known.instance != other.instance) {
+                    shared.predecessor = Some((other, None));
+                }
+                shared.presence_due = shared.presence.is_some();
+            }
+        }
+        SessionTopic::Pose => {
+            let Ok(pose) = Pose::decode(payload) else { return };
+            if let Some((earlier, last_pose)) = shared.predecessor.as_mut()
+                && pose.instance.as_deref() == Some(earlier.instance.as_str())
+            {
+                *last_pose = Some(pose);
+            }
+        }
+    }
+}
+
 fn presence_clear(shared: &SessionShared, presence: &Presence) -> SchemaPublish {
     SchemaPublish { topic: shared.roster.topics().topic(&presence.user, SessionTopic::Presence), payload: Vec::new(), qos: 1, retain: true }
 }
@@ -144,6 +201,10 @@ impl MessageHandler for SessionHandler {
         let change = shared.roster.receive(topic, payload, Instant::now());
         if !matches!(change, RosterChange::Ignored | RosterChange::Dropped(_)) {
             shared.last_change = Some((change, received));
+        }
+        let ours = shared.roster.topics().parse(topic).filter(|(user, _)| shared.me.as_ref().is_some_and(|me| me.user == *user)).map(|(_, what)| what);
+        if let Some(what) = ours {
+            hear_our_own_path(&mut shared, what, payload);
         }
     }
 
@@ -171,6 +232,13 @@ impl MessageHandler for SessionHandler {
         if !shared.connected {
             return Vec::new();
         }
+        if shared.farewell_pose_due
+            && let (Some(pose), Some(me)) = (shared.last_pose.clone(), &shared.me)
+        {
+            let topic = shared.roster.topics().topic(&me.user, SessionTopic::Pose);
+            shared.farewell_pose_due = false;
+            return vec![SchemaPublish { topic, payload: pose.encode(), qos: 1, retain: false }];
+        }
         let mut out = Vec::new();
         if shared.presence_due
             && let Some(presence) = &shared.presence
@@ -181,10 +249,12 @@ impl MessageHandler for SessionHandler {
         }
         let pose_due = shared.pose_sent.is_none_or(|sent| sent.elapsed() >= POSE_INTERVAL);
         if pose_due
-            && let (Some(pose), Some(presence)) = (shared.pose.take(), &shared.presence)
+            && let (Some(mut pose), Some(presence)) = (shared.pose.take(), &shared.presence)
         {
             let topic = shared.roster.topics().topic(&presence.user, SessionTopic::Pose);
+            pose.instance = Some(presence.instance.clone());
             out.push(SchemaPublish { topic, payload: pose.encode(), qos: 0, retain: false });
+            shared.last_pose = Some(pose);
             shared.pose_sent = Some(Instant::now());
             shared.poses_sent += 1;
         }

@@ -52,6 +52,17 @@ pub struct Presence {
     /// Started the session (may gather everyone).
     #[serde(default)]
     pub host: bool,
+    /// When this instance joined (µs since the Unix epoch): of two instances of one user, the
+    /// later takes over (hand-over from one device to another).
+    #[serde(default)]
+    pub since: i64,
+}
+
+impl Presence {
+    /// Whether `other`, of the same user, joined after us (and so takes our place).
+    pub fn is_succeeded_by(&self, other: &Presence) -> bool {
+        other.instance != self.instance && (other.since, other.instance.as_str()) > (self.since, self.instance.as_str())
+    }
 }
 
 /// A position and orientation in plant coordinates (metres; rotation as a unit quaternion
@@ -81,6 +92,9 @@ pub struct Pose {
     /// A desktop camera's vertical field of view, radians (its frustum is drawn).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fov: Option<f32>,
+    /// The instance that sent it (two instances of one user share a path during a hand-over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// Why a session message was dropped.
@@ -139,7 +153,7 @@ impl Pose {
     pub fn decode(payload: &[u8]) -> Result<Pose, Dropped> {
         let pose: Pose = decode_bounded(payload)?;
         let placements_fit = std::iter::once(&pose.head).chain(&pose.hands).all(Placement::fits) && pose.hands.len() <= 2;
-        let pointer_fits = pose.pointer.as_ref().is_none_or(|p| point_fits(p.at) && twin_fits(p.twin.as_deref()));
+        let pointer_fits = pose.pointer.as_ref().is_none_or(|p| point_fits(p.at) && twin_fits(p.twin.as_deref())) && pose.instance.as_ref().is_none_or(|i| i.len() <= MAX_NAME);
         let fov_fits = pose.fov.is_none_or(|fov| fov.is_finite() && fov > 0.0 && fov < std::f32::consts::PI);
         if placements_fit && pointer_fits && fov_fits { Ok(pose) } else { Err(Dropped::Malformed) }
     }
@@ -176,12 +190,12 @@ mod tests {
     use super::*;
 
     fn presence(user: &str) -> Presence {
-        Presence { user: user.into(), device: Device::Headset, instance: "a1".into(), selected: Some("line1-tank1".into()), timeline: Timeline::Live, host: false }
+        Presence { user: user.into(), device: Device::Headset, instance: "a1".into(), selected: Some("line1-tank1".into()), timeline: Timeline::Live, host: false, since: 1 }
     }
 
     fn pose() -> Pose {
         let head = Placement { at: [1.0, 1.7, -3.0], rotation: [0.0, 0.0, 0.0, 1.0] };
-        Pose { head, hands: vec![head, head], pointer: Some(Pointer { twin: Some("line1-tank1".into()), at: [0.0, 1.0, -5.0] }), fov: None }
+        Pose { head, hands: vec![head, head], pointer: Some(Pointer { twin: Some("line1-tank1".into()), at: [0.0, 1.0, -5.0] }), fov: None, instance: None }
     }
 
     #[test]
@@ -191,6 +205,15 @@ mod tests {
         let text = String::from_utf8(alice.encode()).unwrap();
         assert!(text.contains(r#""device":"headset""#) && text.contains(r#""timeline":"live""#), "{text}");
         assert_eq!(Pose::decode(&pose().encode()), Ok(pose()));
+    }
+
+    #[test]
+    fn of_two_instances_of_one_user_the_later_takes_over() {
+        let desktop = Presence { device: Device::Desktop, instance: "d".into(), since: 100, ..presence("anna") };
+        let headset = Presence { device: Device::Headset, instance: "h".into(), since: 200, ..presence("anna") };
+        assert!(desktop.is_succeeded_by(&headset));
+        assert!(!headset.is_succeeded_by(&desktop));
+        assert!(!desktop.is_succeeded_by(&desktop.clone()));
     }
 
     #[test]

@@ -163,11 +163,11 @@ mod tests {
     }
 
     fn presence(user: &str) -> Vec<u8> {
-        Presence { user: user.into(), device: Device::Desktop, instance: "1".into(), selected: None, timeline: Timeline::Live, host: false }.encode()
+        Presence { user: user.into(), device: Device::Desktop, instance: "1".into(), selected: None, timeline: Timeline::Live, host: false, since: 0 }.encode()
     }
 
     fn pose() -> Vec<u8> {
-        Pose { head: Placement { at: [0.0, 1.6, 0.0], rotation: [0.0, 0.0, 0.0, 1.0] }, hands: vec![], pointer: None, fov: Some(0.8) }.encode()
+        Pose { head: Placement { at: [0.0, 1.6, 0.0], rotation: [0.0, 0.0, 0.0, 1.0] }, hands: vec![], pointer: None, fov: Some(0.8), instance: None }.encode()
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct SessionArgs {
     /// In the viewer: start following this participant (the camera flies with them).
     #[arg(long, value_name = "USER", requires = "session")]
     pub follow: Option<String>,
+    /// Join as the session's host (may bring everyone to where you are).
+    #[arg(long, requires = "session")]
+    pub host: bool,
 }
 
 impl SessionArgs {
@@ -48,7 +51,7 @@ impl SessionArgs {
         let user = self.user.clone().unwrap_or_else(os_user_name);
         check_name("user name", &user)?;
         let instance = format!("{:x}{:x}", std::process::id(), twinscope_core::Timestamp::now().0 & 0xffff_ffff);
-        Ok(Some(Presence { user, device, instance, selected: None, timeline: Timeline::Live, host: false }))
+        Ok(Some(Presence { user, device, instance, selected: None, timeline: Timeline::Live, host: self.host, since: twinscope_core::Timestamp::now().0 }))
     }
 }
 
@@ -134,9 +137,12 @@ pub fn run_participants(settings: &ConnectionSettings, topics: SessionTopics, co
             (prefix, None) => format!("{prefix}{}", k + 1),
         };
         check_name("user name", &user)?;
-        let device = if k % 2 == 0 { Device::Desktop } else { Device::Headset };
-        let selected = twins.get((k * 7) % twins.len().max(1)).cloned();
-        let me = Presence { user, device, instance: format!("sim{k}"), selected, timeline: Timeline::Live, host: k == 0 };
+        // Desktop and headset users by turns; one named by --user is a headset user (this
+        // user's other device, for trying a hand-over).
+        let device = if k % 2 == 1 || names.1.is_some() { Device::Headset } else { Device::Desktop };
+        let selected = twins.get((k * 7 + 3) % twins.len().max(1)).cloned();
+        let instance = format!("sim{k}-{}", std::process::id());
+        let me = Presence { user, device, instance, selected, timeline: Timeline::Live, host: k == 0, since: twinscope_core::Timestamp::now().0 };
         links.push(SessionLink::join(settings, topics.clone(), Some(me))?);
     }
     tracing::info!(count, "scripted participants joined");
@@ -150,9 +156,10 @@ pub fn run_participants(settings: &ConnectionSettings, topics: SessionTopics, co
             // Facing the middle of the plant, as someone looking for the part would.
             let yaw = (-(centre[0] - at[0])).atan2(-(centre[1] - at[2]));
             let rotation = [0.0, (yaw / 2.0).sin(), 0.0, (yaw / 2.0).cos()];
-            let pointed = twins.get((k * 7) % twins.len().max(1)).cloned();
-            let hands = if k % 2 == 1 { vec![Placement { at: [at[0] - 0.2, 1.3, at[2]], rotation }, Placement { at: [at[0] + 0.2, 1.3, at[2]], rotation }] } else { Vec::new() };
-            let pose = Pose { head: Placement { at, rotation }, hands, pointer: Some(Pointer { twin: pointed, at: [0.0, 1.0, 0.0] }), fov: (k % 2 == 0).then_some(0.8) };
+            let pointed = twins.get((k * 7 + 3) % twins.len().max(1)).cloned();
+            let headset = k % 2 == 1 || names.1.is_some();
+            let hands = if headset { vec![Placement { at: [at[0] - 0.2, 1.3, at[2]], rotation }, Placement { at: [at[0] + 0.2, 1.3, at[2]], rotation }] } else { Vec::new() };
+            let pose = Pose { head: Placement { at, rotation }, hands, pointer: Some(Pointer { twin: pointed, at: [0.0, 1.0, 0.0] }), fov: (!headset).then_some(0.8), instance: None };
             link.send_pose(pose);
             poses += 1;
         }

@@ -96,6 +96,8 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         let link = twinscope_core::session::SessionLink::join(&connection, topics, me).context("joining the session")?;
         tracing::info!(user = link.user(), "joined the session");
         app.insert_resource(twinscope::session::SharedSession(link));
+        let program = std::env::current_exe().unwrap_or_else(|_| "twinscope".into());
+        app.insert_resource(twinscope::session::HandOverCommand::from_command_line(program, std::env::args().skip(1)));
         if let Some(user) = &args.session.follow {
             app.insert_resource(twinscope::session::Following(Some(user.clone())));
         }

@@ -46,11 +46,14 @@ pub struct OrbitCamera {
     /// The plant's radius, in metres: zoom limits and clipping planes follow it, so a 5 cm
     /// part and a 2 km site both open framed and unclipped.
     pub plant_radius: f32,
+    /// Put somewhere on purpose before the plant was shown (continuing a shared session where
+    /// this user's other device stood): the plant is then not framed at start.
+    pub placed: bool,
 }
 
 impl Default for OrbitCamera {
     fn default() -> Self {
-        OrbitCamera { focus: Vec3::ZERO, distance: 30.0, yaw: 0.6, pitch: 0.6, flight: None, plant_radius: 15.0 }
+        OrbitCamera { focus: Vec3::ZERO, distance: 30.0, yaw: 0.6, pitch: 0.6, flight: None, plant_radius: 15.0, placed: false }
     }
 }
 
@@ -146,8 +149,10 @@ fn frame_plant_once_bound(
     }
     if let Some((min, max)) = world_bounds(meshes.iter().flat_map(|m| m.0.iter().copied()), &boxes) {
         for (mut orbit, mut projection) in &mut cameras {
-            orbit.frame(min, max);
-            orbit.distance *= 0.8; // a plant is wide and flat: the bounding sphere is generous
+            if !orbit.placed {
+                orbit.frame(min, max);
+                orbit.distance *= 0.8; // a plant is wide and flat: the bounding sphere is generous
+            }
             orbit.plant_radius = ((max - min).length() / 2.0).max(1e-3);
             if let Projection::Perspective(perspective) = projection.as_mut() {
                 (perspective.near, perspective.far) = orbit.clipping();

@@ -39,6 +39,12 @@ pub struct Participants {
     pub connected: bool,
     /// Session messages dropped (malformed, forged, too fast...), all reasons.
     pub dropped: u64,
+    /// The session's name (its join code).
+    pub session: String,
+    /// This user joined on another device, which took over.
+    pub handed_over_to: Option<Device>,
+    /// This user's earlier device's selection and head, to continue there (taken once).
+    pub continue_from: Option<(Option<String>, Option<Transform>)>,
 }
 
 impl Participants {
@@ -53,8 +59,18 @@ fn transform(placement: &Placement) -> Transform {
 }
 
 /// Copies the roster into [`Participants`] (without us).
-pub fn hear_the_session(session: Option<Res<SharedSession>>, state: Res<TwinState>, frame: super::PlantFrame, mut participants: ResMut<Participants>) {
-    let Some(session) = session else { return };
+pub fn hear_the_session(
+    session: Option<Res<SharedSession>>,
+    state: Res<TwinState>,
+    frame: super::PlantFrame,
+    mut participants: ResMut<Participants>,
+    mut continued_from: Local<Option<String>>,
+    mut waiting_since: Local<Option<std::time::Instant>>,
+) {
+    let Some(session) = session else {
+        participants.others.clear();
+        return;
+    };
     let me = session.0.user().to_owned();
     let shared = session.0.lock();
     let others = shared
@@ -78,7 +94,27 @@ pub fn hear_the_session(session: Option<Res<SharedSession>>, state: Res<TwinStat
             }
         })
         .collect();
-    *participants = Participants { others, me, connected: shared.connected, dropped: shared.roster.dropped_total() };
+    // The earlier device of ours, once its last pose is known (it sends it once more when it
+    // hands over), or after two seconds without one.
+    let mut continue_from = participants.continue_from.take();
+    if let Some((earlier, pose)) = &shared.predecessor
+        && continued_from.as_deref() != Some(earlier.instance.as_str())
+        && (pose.is_some() || waiting_since.get_or_insert_with(std::time::Instant::now).elapsed().as_secs_f32() > 2.0)
+    {
+        *continued_from = Some(earlier.instance.clone());
+        *waiting_since = None;
+        continue_from = Some((earlier.selected.clone(), pose.as_ref().map(|pose| frame.to_world(transform(&pose.head)))));
+    }
+    let session_name = shared.roster.topics().filter().trim_end_matches("/#").rsplit('/').next().unwrap_or("").to_owned();
+    *participants = Participants {
+        others,
+        me,
+        connected: shared.connected,
+        dropped: shared.roster.dropped_total(),
+        session: session_name,
+        handed_over_to: shared.taken_over_by,
+        continue_from,
+    };
 }
 
 /// Go to and follow, from the participants panel.
@@ -107,6 +143,7 @@ pub fn apply_session_commands(
             }
             SessionCommand::Follow(user) => following.0 = Some(user.clone()),
             SessionCommand::StopFollowing => following.0 = None,
+            SessionCommand::ContinueOn(_) => {} // the hand-over starts the other device
         }
     }
 }
@@ -141,7 +178,7 @@ const BEHIND: f32 = 2.5;
 const ABOVE: f32 = 0.8;
 
 /// Puts the orbit camera over the shoulder of `head`, looking where it looks.
-fn look_from(camera: &mut OrbitCamera, head: Transform) {
+pub(super) fn look_from(camera: &mut OrbitCamera, head: Transform) {
     let forward = head.forward().as_vec3();
     let level = Vec3::new(forward.x, 0.0, forward.z).try_normalize().unwrap_or(Vec3::NEG_Z);
     let eye = head.translation - level * BEHIND + Vec3::Y * ABOVE;

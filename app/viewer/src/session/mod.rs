@@ -15,6 +15,7 @@
 //! ```
 
 pub mod avatars;
+pub mod hand_over;
 pub mod hear;
 pub mod panel;
 pub mod tell;
@@ -25,6 +26,7 @@ use twinscope_core::session::SessionLink;
 
 use crate::{TwinscopeSystems, configure_twinscope_sets};
 
+pub use hand_over::HandOverCommand;
 pub use hear::{Participant, Participants};
 
 /// Takes part in the session the [`SharedSession`] resource joined (the plugin does nothing
@@ -54,6 +56,8 @@ pub enum SessionCommand {
     GoTo(String),
     Follow(String),
     StopFollowing,
+    /// Start this session's twinscope on the other kind of device (hand-over).
+    ContinueOn(twinscope_core::session::Device),
 }
 
 /// The plant's frame: where the scene's model root stands. Session poses are in it, so a
@@ -105,7 +109,12 @@ impl Plugin for SessionPlugin {
             .init_resource::<Following>()
             .insert_resource(NameTagsIn3d(!self.desktop))
             .add_message::<SessionCommand>()
-            .add_systems(Update, (hear::hear_the_session, hear::apply_session_commands, hear::follow_a_participant).chain().in_set(SessionSystems::Hear))
+            .add_systems(
+                Update,
+                (hear::hear_the_session, hand_over::continue_where_the_other_left_off, hear::apply_session_commands, hand_over::start_the_other_device, hear::follow_a_participant)
+                    .chain()
+                    .in_set(SessionSystems::Hear),
+            )
             .add_systems(Update, tell::tell_where_we_are.in_set(SessionSystems::Tell))
             .add_systems(Update, avatars::draw_participants.in_set(SessionSystems::Show))
             .add_systems(Last, report_on_exit.after(crate::scene::capture::CaptureExit));

@@ -84,13 +84,22 @@ pub fn draw_participants_panel(
     following: Res<Following>,
     mut commands: MessageWriter<SessionCommand>,
 ) -> Result {
-    let Some(session) = session else { return Ok(()) };
+    if session.is_none() {
+        return Ok(());
+    }
     let ctx = contexts.ctx_mut()?;
-    let title = format!("Session {}", session.0.lock().roster.topics().filter().trim_end_matches("/#").rsplit('/').next().unwrap_or(""));
+    let title = format!("Session {}", participants.session);
     egui::Window::new(title).id(egui::Id::new("session-participants")).anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 8.0)).resizable(false).collapsible(true).show(ctx, |ui| {
         let me = if participants.me.is_empty() { "observing".to_owned() } else { format!("you are {}", participants.me) };
         let link = if participants.connected { "" } else { " · not connected" };
         ui.label(format!("{me} · {} other(s){link}", participants.others.len()));
+        ui.horizontal(|ui| {
+            ui.label("join code:");
+            ui.monospace(&participants.session).on_hover_text(format!("others join with --session {} (a standalone headset too)", participants.session));
+            if !participants.me.is_empty() && ui.small_button("Continue in headset").on_hover_text("start twinscope --xr here, with this session and selection").clicked() {
+                commands.write(SessionCommand::ContinueOn(Device::Headset));
+            }
+        });
         for participant in &participants.others {
             ui.horizontal(|ui| {
                 ui.colored_label(colour32(participant.colour), "●");

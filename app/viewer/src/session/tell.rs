@@ -55,7 +55,7 @@ pub fn tell_where_we_are(
         let twin = bound_twin_of(*entity, &parents, &bound).filter(|t| (t.0 as usize) < state.store.len());
         Some(Pointer { twin: twin.map(|t| state.store.get(t).id.to_string()), at: frame.point_to_plant(hit.position?).to_array() })
     });
-    let pose = Pose { head: Placement { at: head.translation.to_array(), rotation: head.rotation.to_array() }, hands: Vec::new(), pointer, fov };
+    let pose = Pose { head: Placement { at: head.translation.to_array(), rotation: head.rotation.to_array() }, hands: Vec::new(), pointer, fov, instance: None };
     let due = match &*last {
         Some((sent, when)) => *sent != pose || when.elapsed() >= STILL_POSE_EVERY,
         None => true,

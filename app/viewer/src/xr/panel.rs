@@ -242,6 +242,8 @@ fn place_the_panel(
 enum ToolbarAction {
     View(XrViewCommand),
     Panel(XrPanelCommand),
+    /// Hand the session over to the desktop.
+    ContinueOnDesktop,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -255,11 +257,13 @@ fn draw_the_panel(
     replay: Option<Res<crate::history::replay::ReplaySession>>,
     mut outlets: CommandOutlets,
     (mut view_commands, mut panel_commands): (MessageWriter<XrViewCommand>, MessageWriter<XrPanelCommand>),
+    (session, mut session_commands): (Option<Res<crate::session::SharedSession>>, MessageWriter<crate::session::SessionCommand>),
     mut cost: Option<ResMut<super::XrFrameCost>>,
     mut zoomed: Local<bool>,
     mut rollup: Local<Rollup>,
 ) {
     let started = std::time::Instant::now();
+    let in_session = session.is_some();
     let ctx = context.get_mut();
     if !*zoomed {
         // Big enough to read at arm's length: about 2 cm capitals at 0.8 m.
@@ -304,7 +308,7 @@ fn draw_the_panel(
     let actions = egui::Area::new(egui::Id::new("xr-toolbar"))
         .order(egui::Order::Foreground)
         .fixed_pos(egui::pos2(0.0, size.y - TOOLBAR))
-        .show(ctx, |ui| toolbar(ui, size.x, &mut tab, replay.is_some(), *mode, *place))
+        .show(ctx, |ui| toolbar(ui, size.x, &mut tab, (replay.is_some(), in_session), *mode, *place))
         .inner;
     for action in actions {
         match action {
@@ -313,6 +317,9 @@ fn draw_the_panel(
             }
             ToolbarAction::Panel(command) => {
                 panel_commands.write(command);
+            }
+            ToolbarAction::ContinueOnDesktop => {
+                session_commands.write(crate::session::SessionCommand::ContinueOn(twinscope_core::session::Device::Desktop));
             }
         }
     }
@@ -328,7 +335,7 @@ fn draw_the_panel(
 }
 
 /// The tabs, the view switch and the panel's place, in one row.
-fn toolbar(ui: &mut egui::Ui, width: f32, tab: &mut XrPanelTab, replaying: bool, mode: XrViewMode, place: XrPanelPlace) -> Vec<ToolbarAction> {
+fn toolbar(ui: &mut egui::Ui, width: f32, tab: &mut XrPanelTab, (replaying, in_session): (bool, bool), mode: XrViewMode, place: XrPanelPlace) -> Vec<ToolbarAction> {
     let mut actions = Vec::new();
     egui::Frame::side_top_panel(ui.style()).show(ui, |ui| {
         ui.set_min_size(egui::vec2(width - 16.0, TOOLBAR - 16.0));
@@ -358,6 +365,9 @@ fn toolbar(ui: &mut egui::Ui, width: f32, tab: &mut XrPanelTab, replaying: bool,
             if ui.button("To hand").on_hover_text("hold the panel in the left hand").clicked() {
                 actions.push(ToolbarAction::Panel(XrPanelCommand::Place(XrPanelPlace::InHand(Hand::Left))));
             }
+            if in_session && ui.button("Desktop").on_hover_text("continue this session on the desktop, where you stand").clicked() {
+                actions.push(ToolbarAction::ContinueOnDesktop);
+            }
         });
     });
     actions
@@ -372,9 +382,9 @@ mod tests {
     fn click(text: &str, tab: XrPanelTab, mode: XrViewMode, place: XrPanelPlace) -> (Vec<ToolbarAction>, XrPanelTab) {
         let mut harness = PanelHarness::new(512.0, 40.0);
         let mut shown = tab;
-        harness.frame(vec![], |ui| toolbar(ui, 512.0, &mut shown, true, mode, place));
+        harness.frame(vec![], |ui| toolbar(ui, 512.0, &mut shown, (true, false), mode, place));
         let at = harness.find(text).unwrap_or_else(|| panic!("{text} on the toolbar: {:?}", harness.texts));
-        let actions = harness.click(at, |ui| toolbar(ui, 512.0, &mut shown, true, mode, place)).concat();
+        let actions = harness.click(at, |ui| toolbar(ui, 512.0, &mut shown, (true, false), mode, place)).concat();
         (actions, shown)
     }
 

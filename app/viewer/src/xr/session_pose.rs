@@ -51,7 +51,7 @@ fn tell_where_the_headset_is(
         let (min, max) = world_bounds(meshes_of_twin(&entities, &twin_meshes, twin), &boxes)?;
         Some(Pointer { twin: Some(state.store.get(twin).id.to_string()), at: frame.point_to_plant((min + max) / 2.0).to_array() })
     });
-    let pose = Pose { head: placement(head), hands: hands.into_iter().map(|(_, t)| placement(t)).collect(), pointer, fov: None };
+    let pose = Pose { head: placement(head), hands: hands.into_iter().map(|(_, t)| placement(t)).collect(), pointer, fov: None, instance: None };
     let due = last.as_ref().is_none_or(|(sent, when)| *sent != pose || when.elapsed() >= STILL_POSE_EVERY);
     if due {
         session.0.send_pose(pose.clone());

@@ -4,6 +4,7 @@
 
 pub mod latency;
 pub mod schemas;
+pub mod session;
 
 use std::fmt::Write as _;
 use std::hint::black_box;

@@ -32,7 +32,10 @@ pub struct SessionShared {
     presence: Option<Presence>,
     presence_due: bool,
     pose: Option<Pose>,
-    pose_sent: Option<Instant>,
+    /// The earliest a pose may go next: 50 ms after the last one's slot, not after it was
+    /// actually sent, so a late tick does not push every later pose back (poses wait for the
+    /// client's 10 ms tick, not for a whole interval).
+    next_pose_slot: Option<Instant>,
     pub connected: bool,
     /// The clearing of our presence, when leaving.
     leaving: Option<SchemaPublish>,
@@ -72,7 +75,7 @@ impl SessionLink {
             presence_due: me.is_some(),
             presence: me.clone(),
             pose: None,
-            pose_sent: None,
+            next_pose_slot: None,
             connected: false,
             leaving: None,
             me: me.clone(),
@@ -247,7 +250,8 @@ impl MessageHandler for SessionHandler {
             out.push(SchemaPublish { topic, payload: presence.encode(), qos: 1, retain: true });
             shared.presence_due = false;
         }
-        let pose_due = shared.pose_sent.is_none_or(|sent| sent.elapsed() >= POSE_INTERVAL);
+        let now = Instant::now();
+        let pose_due = shared.next_pose_slot.is_none_or(|slot| now >= slot);
         if pose_due
             && let (Some(mut pose), Some(presence)) = (shared.pose.take(), &shared.presence)
         {
@@ -255,7 +259,9 @@ impl MessageHandler for SessionHandler {
             pose.instance = Some(presence.instance.clone());
             out.push(SchemaPublish { topic, payload: pose.encode(), qos: 0, retain: false });
             shared.last_pose = Some(pose);
-            shared.pose_sent = Some(Instant::now());
+            // At most one interval of catching up after a stall: never a burst.
+            let slot = shared.next_pose_slot.map_or(now, |slot| slot.max(now.checked_sub(POSE_INTERVAL).unwrap_or(now)));
+            shared.next_pose_slot = Some(slot + POSE_INTERVAL);
             shared.poses_sent += 1;
         }
         shared.bytes_sent += out.iter().map(|p| (p.topic.len() + p.payload.len()) as u64).sum::<u64>();

@@ -4,6 +4,7 @@
 mod alarms;
 mod bench;
 mod bench_scene;
+mod bench_session;
 mod check;
 mod connect;
 mod gen_plant;
@@ -295,6 +296,14 @@ pub struct BenchArgs {
     /// Instead: the replay benchmark (seek latency in a 1-hour and a 10-hour recording).
     #[arg(long)]
     pub seek: bool,
+    /// Instead: shared sessions against a broker on this machine (--broker): --participants
+    /// at 20 Hz, pose → heard latency near and through a proxy adding --rtt, bytes per second
+    /// per participant, and the per-frame cost of the others' presence at 16 and 64.
+    #[arg(long = "session", conflicts_with_all = ["seek", "tree", "latency"], requires = "broker")]
+    pub session_bench: bool,
+    /// With --session: participants sending poses.
+    #[arg(long, default_value_t = 16)]
+    pub participants: usize,
     /// Instead: what the plant tree and alarm list compute per frame (roll-up, visible rows,
     /// search, sorting the alarm list), on a plant of --lines lines with --alarms alarms.
     #[arg(long, conflicts_with = "seek")]

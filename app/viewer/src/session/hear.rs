@@ -58,6 +58,32 @@ fn transform(placement: &Placement) -> Transform {
     Transform::from_translation(Vec3::from_array(placement.at)).with_rotation(Quat::from_xyzw(x, y, z, w).normalize())
 }
 
+/// The roster's participants other than `me`, as this viewer shows them: twin ids resolved
+/// to its twins, poses placed in the world by the plant's `frame`.
+pub fn others_in(roster: &twinscope_core::session::Roster, me: &str, store: &twinscope_core::twin::TwinStore, frame: &GlobalTransform) -> Vec<Participant> {
+    let to_world = |plant: Transform| frame.mul_transform(plant).compute_transform();
+    roster
+        .participants()
+        .filter(|(user, _)| *user != me)
+        .map(|(user, p)| {
+            let [r, g, b] = colour_of(user);
+            let pose = p.pose.as_ref();
+            Participant {
+                user: user.to_owned(),
+                colour: Color::srgb_u8(r, g, b),
+                device: p.presence.device,
+                timeline: p.presence.timeline,
+                host: p.presence.host,
+                selected: p.presence.selected.as_ref().map(|id| (id.clone(), store.find(id))),
+                head: pose.map(|pose| to_world(transform(&pose.head))),
+                hands: pose.map(|pose| pose.hands.iter().map(|hand| to_world(transform(hand))).collect()).unwrap_or_default(),
+                pointer: pose.and_then(|pose| pose.pointer.as_ref()).map(|p| (p.twin.as_deref().and_then(|id| store.find(id)), frame.transform_point(Vec3::from_array(p.at)))),
+                fov: pose.and_then(|pose| pose.fov),
+            }
+        })
+        .collect()
+}
+
 /// Copies the roster into [`Participants`] (without us).
 pub fn hear_the_session(
     session: Option<Res<SharedSession>>,
@@ -73,27 +99,7 @@ pub fn hear_the_session(
     };
     let me = session.0.user().to_owned();
     let shared = session.0.lock();
-    let others = shared
-        .roster
-        .participants()
-        .filter(|(user, _)| *user != me)
-        .map(|(user, p)| {
-            let [r, g, b] = colour_of(user);
-            let pose = p.pose.as_ref();
-            Participant {
-                user: user.to_owned(),
-                colour: Color::srgb_u8(r, g, b),
-                device: p.presence.device,
-                timeline: p.presence.timeline,
-                host: p.presence.host,
-                selected: p.presence.selected.as_ref().map(|id| (id.clone(), state.store.find(id))),
-                head: pose.map(|pose| frame.to_world(transform(&pose.head))),
-                hands: pose.map(|pose| pose.hands.iter().map(|hand| frame.to_world(transform(hand))).collect()).unwrap_or_default(),
-                pointer: pose.and_then(|pose| pose.pointer.as_ref()).map(|p| (p.twin.as_deref().and_then(|id| state.store.find(id)), frame.point_to_world(Vec3::from_array(p.at)))),
-                fov: pose.and_then(|pose| pose.fov),
-            }
-        })
-        .collect();
+    let others = others_in(&shared.roster, &me, &state.store, &frame.frame());
     // The earlier device of ours, once its last pose is known (it sends it once more when it
     // hands over), or after two seconds without one.
     let mut continue_from = participants.continue_from.take();

@@ -69,7 +69,7 @@ pub struct PlantFrame<'w, 's> {
 }
 
 impl PlantFrame<'_, '_> {
-    fn frame(&self) -> GlobalTransform {
+    pub(crate) fn frame(&self) -> GlobalTransform {
         self.roots.iter().next().copied().unwrap_or(GlobalTransform::IDENTITY)
     }
 

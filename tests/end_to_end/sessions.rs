@@ -158,6 +158,37 @@ fn the_same_user_on_another_device_takes_over_and_continues_there() {
     assert!(log.contains("this session continues on the Headset; this viewer has left it"), "{log}");
 }
 
+/// "Bring everyone here": the session's host (scripted, gathering every 5 s) brings a desktop
+/// viewer's camera over its shoulder, with its selection; a participant that is not the host
+/// cannot (the roster drops it as not_host).
+#[test]
+fn the_host_brings_everyone_to_where_it_stands() {
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let viewer = crate::support::offscreen_viewer(&["--broker", &url, "--session", "briefing", "--user", "operator", "--exit-after", "20s", "--window-size", "640x360"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let mut host = twinscope()
+        .args(["sim", "--broker", &url, "--session", "briefing", "--participants", "1", "--participant-prefix", "boss", "--gather", "--for", "60s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(8));
+    // Someone else tries to gather: dropped.
+    mosquitto.publish("twinscope/v1/sessions/briefing/operator/gather", r#"{"head":{"at":[0,1.7,0],"rotation":[0,0,0,1]}}"#, false);
+    let report = session_state(&url, "briefing", 2, &[]);
+    let (status, log) = viewer.finish(Duration::from_secs(60));
+    let _ = host.kill();
+    let _ = host.wait();
+    assert_eq!(status, Some(0), "{log}");
+    let find = |user: &str| report["participants"].as_array().unwrap().iter().find(|p| p["user"] == user).cloned().unwrap_or_else(|| panic!("{user}: {report:#}"));
+    let (operator, boss) = (find("operator"), find("boss1"));
+    assert_eq!(boss["host"], true, "{boss}");
+    assert_eq!(operator["selected"], boss["selected"], "the host's selection: {report:#}");
+    assert!((operator["at"][1].as_f64().unwrap() - 2.5).abs() < 0.2, "over the host's shoulder (head at 1.7 m): {operator}");
+    assert!(log.contains("boss1 brought everyone to where they stand"), "{log}");
+}
+
 /// mosquitto with a password file and the ACL the README documents: each participant may
 /// write only under its own user path, an observer (no user name) may only read. Bob's
 /// process speaking as carol, and an observer speaking at all, reach nobody.
@@ -243,11 +274,14 @@ fn a_flood_of_hostile_session_messages_is_counted_and_dropped() {
         client.publish(topic("bot4", "presence"), QoS::AtMostOnce, false, br#"{"user":"bot5","device":"desktop","instance":"1"}"#.to_vec()).unwrap();
         client.publish(topic("bot6", "secrets"), QoS::AtMostOnce, false, b"{}".to_vec()).unwrap();
     }
+    for k in 0..3 {
+        client.publish(topic(&format!("bot{k}"), "gather"), QoS::AtMostOnce, false, pose.clone()).unwrap();
+    }
     let report = observer.join().unwrap();
     let _ = client.disconnect();
     let listed = report["participants"].as_array().unwrap().len();
     assert_eq!(listed, 64, "bounded: {listed}");
-    for reason in ["session_full", "too_fast", "malformed", "oversized", "forged", "unknown_topic"] {
+    for reason in ["session_full", "too_fast", "malformed", "oversized", "forged", "not_host", "unknown_topic"] {
         assert!(report["dropped"][reason].as_u64().unwrap() > 0, "{reason} counted: {report:#}");
     }
 }

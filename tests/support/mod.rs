@@ -40,8 +40,19 @@ pub fn run_twinscope(args: &[&str], limit: Duration) -> Output {
     }
 }
 
+/// A loopback port nothing listens on now, and never the same twice in this process: tests
+/// run in parallel, and two that were handed one port started two brokers on it (one failed
+/// to bind, and its test talked to the other's broker, or to nothing once that one stopped).
 pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return port;
+        }
+    }
 }
 
 pub fn wait_for_port(port: u16, limit: Duration) -> bool {

@@ -39,6 +39,8 @@ pub struct SessionShared {
     pub connected: bool,
     /// The clearing of our presence, when leaving.
     leaving: Option<SchemaPublish>,
+    /// Our "bring everyone here", to send (the host's only).
+    gathering: Option<super::message::Gather>,
     /// Who we are (user, instance, when we joined), also after a hand-over.
     me: Option<Presence>,
     /// The same user joined on another device after us: this instance has handed over and
@@ -78,6 +80,7 @@ impl SessionLink {
             next_pose_slot: None,
             connected: false,
             leaving: None,
+            gathering: None,
             me: me.clone(),
             taken_over_by: None,
             predecessor: None,
@@ -122,6 +125,15 @@ impl SessionLink {
         let mut shared = self.lock();
         if shared.presence.is_some() {
             shared.pose = Some(pose);
+        }
+    }
+
+    /// Brings everyone to `to` (sent only by the session's host; others drop it from anyone
+    /// else).
+    pub fn gather(&self, to: super::message::Gather) {
+        let mut shared = self.lock();
+        if shared.presence.as_ref().is_some_and(|p| p.host) {
+            shared.gathering = Some(to);
         }
     }
 
@@ -175,6 +187,7 @@ fn hear_our_own_path(shared: &mut SessionShared, what: SessionTopic, payload: &[
                 shared.presence_due = shared.presence.is_some();
             }
         }
+        SessionTopic::Gather => {}
         SessionTopic::Pose => {
             let Ok(pose) = Pose::decode(payload) else { return };
             if let Some((earlier, last_pose)) = shared.predecessor.as_mut()
@@ -243,6 +256,10 @@ impl MessageHandler for SessionHandler {
             return vec![SchemaPublish { topic, payload: pose.encode(), qos: 1, retain: false }];
         }
         let mut out = Vec::new();
+        if let (Some(gather), Some(presence)) = (shared.gathering.take(), &shared.presence) {
+            let topic = shared.roster.topics().topic(&presence.user, SessionTopic::Gather);
+            out.push(SchemaPublish { topic, payload: gather.encode(), qos: 1, retain: false });
+        }
         if shared.presence_due
             && let Some(presence) = &shared.presence
         {

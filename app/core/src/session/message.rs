@@ -97,6 +97,26 @@ pub struct Pose {
     pub instance: Option<String>,
 }
 
+/// The host's "bring everyone here": where it stands and what it looks at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gather {
+    pub head: Placement,
+    #[serde(default)]
+    pub twin: Option<String>,
+}
+
+impl Gather {
+    /// A gathering from the wire, checked.
+    pub fn decode(payload: &[u8]) -> Result<Gather, Dropped> {
+        let gather: Gather = decode_bounded(payload)?;
+        if gather.head.fits() && twin_fits(gather.twin.as_deref()) { Ok(gather) } else { Err(Dropped::Malformed) }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
 /// Why a session message was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dropped {
@@ -110,12 +130,14 @@ pub enum Dropped {
     TooFast,
     /// A new participant when the session is full.
     SessionFull,
+    /// A gathering from a participant that is not the host.
+    NotHost,
     /// A topic under the session that is no participant's presence or pose.
     UnknownTopic,
 }
 
 impl Dropped {
-    pub const ALL: [Dropped; 6] = [Dropped::Oversized, Dropped::Malformed, Dropped::Forged, Dropped::TooFast, Dropped::SessionFull, Dropped::UnknownTopic];
+    pub const ALL: [Dropped; 7] = [Dropped::Oversized, Dropped::Malformed, Dropped::Forged, Dropped::TooFast, Dropped::SessionFull, Dropped::NotHost, Dropped::UnknownTopic];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -124,6 +146,7 @@ impl Dropped {
             Dropped::Forged => "forged",
             Dropped::TooFast => "too_fast",
             Dropped::SessionFull => "session_full",
+            Dropped::NotHost => "not_host",
             Dropped::UnknownTopic => "unknown_topic",
         }
     }

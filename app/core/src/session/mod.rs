@@ -16,6 +16,6 @@ pub mod topics;
 
 pub use client::SessionLink;
 pub use colour::colour_of;
-pub use message::{Device, Placement, Pointer, Pose, Presence, Timeline};
+pub use message::{Device, Gather, Placement, Pointer, Pose, Presence, Timeline};
 pub use roster::{MAX_PARTICIPANTS, Participant, Roster, RosterChange};
 pub use topics::{DEFAULT_ROOT, SessionTopics};

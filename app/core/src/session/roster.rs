@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::message::{Dropped, Pose, Presence};
+use super::message::{Dropped, Gather, Pose, Presence};
 use super::topics::{SessionTopic, SessionTopics};
 
 /// Most participants a session holds; further ones are not listed (and counted).
@@ -26,6 +26,8 @@ pub struct Participant {
     pub pose_received: Option<Instant>,
     /// Poses it may still send now (a token bucket).
     pose_allowance: f64,
+    /// When it last gathered everyone (at most once a second).
+    gathered: Option<Instant>,
 }
 
 /// What one message changed.
@@ -35,6 +37,8 @@ pub enum RosterChange {
     Updated(String),
     Left(String),
     Moved(String),
+    /// The host brings everyone to where it stands ([`Roster::last_gathering`]).
+    Gathered(String),
     Dropped(Dropped),
     /// Not a message of this session.
     Ignored,
@@ -49,11 +53,13 @@ pub struct Roster {
     /// Poses of participants whose presence has not arrived (yet): not shown, not counted
     /// as errors (the retained presence and the first pose can cross).
     pub poses_without_presence: u64,
+    /// The last gathering heard: its number (counting from 1), who, where.
+    last_gathering: Option<(u64, String, Gather)>,
 }
 
 impl Roster {
     pub fn new(topics: SessionTopics) -> Self {
-        Roster { topics, participants: BTreeMap::new(), dropped: BTreeMap::new(), poses_without_presence: 0 }
+        Roster { topics, participants: BTreeMap::new(), dropped: BTreeMap::new(), poses_without_presence: 0, last_gathering: None }
     }
 
     pub fn topics(&self) -> &SessionTopics {
@@ -92,11 +98,28 @@ impl Roster {
                     }
                     None if full => RosterChange::Dropped(Dropped::SessionFull),
                     None => {
-                        let joined = Participant { presence, pose: None, pose_received: None, pose_allowance: POSE_BURST };
+                        let joined = Participant { presence, pose: None, pose_received: None, pose_allowance: POSE_BURST, gathered: None };
                         self.participants.insert(user.to_owned(), joined);
                         RosterChange::Joined(user.to_owned())
                     }
                 }
+            }
+            SessionTopic::Gather => {
+                let Some(participant) = self.participants.get_mut(user) else { return RosterChange::Dropped(Dropped::NotHost) };
+                if !participant.presence.host {
+                    return RosterChange::Dropped(Dropped::NotHost);
+                }
+                if participant.gathered.is_some_and(|last| now.saturating_duration_since(last) < Duration::from_secs(1)) {
+                    return RosterChange::Dropped(Dropped::TooFast);
+                }
+                let gather = match Gather::decode(payload) {
+                    Ok(gather) => gather,
+                    Err(reason) => return RosterChange::Dropped(reason),
+                };
+                participant.gathered = Some(now);
+                let number = self.last_gathering.as_ref().map_or(1, |(n, _, _)| n + 1);
+                self.last_gathering = Some((number, user.to_owned(), gather));
+                RosterChange::Gathered(user.to_owned())
             }
             SessionTopic::Pose => {
                 let Some(participant) = self.participants.get_mut(user) else {
@@ -124,6 +147,11 @@ impl Roster {
                 RosterChange::Moved(user.to_owned())
             }
         }
+    }
+
+    /// The last gathering heard: its number (counting from 1), the host, where to.
+    pub fn last_gathering(&self) -> Option<&(u64, String, Gather)> {
+        self.last_gathering.as_ref()
     }
 
     pub fn participants(&self) -> impl Iterator<Item = (&str, &Participant)> {
@@ -183,6 +211,22 @@ mod tests {
         assert_eq!(roster.receive(at, b"", now), RosterChange::Left("alice".into()), "the will clears the retained presence");
         assert!(roster.is_empty());
         assert_eq!(roster.receive("te/device/pump///m/", b"{}", now), RosterChange::Ignored);
+    }
+
+    #[test]
+    fn only_the_host_gathers_and_at_most_once_a_second() {
+        let mut roster = roster();
+        let now = Instant::now();
+        let host = Presence { host: true, ..Presence::decode("boss", &presence("boss")).unwrap() };
+        roster.receive("twinscope/v1/sessions/s/boss/presence", &host.encode(), now);
+        roster.receive("twinscope/v1/sessions/s/alice/presence", &presence("alice"), now);
+        let gather = Gather { head: Placement { at: [1.0, 1.7, 2.0], rotation: [0.0, 0.0, 0.0, 1.0] }, twin: Some("line1-tank1".into()) }.encode();
+        assert_eq!(roster.receive("twinscope/v1/sessions/s/alice/gather", &gather, now), RosterChange::Dropped(Dropped::NotHost));
+        assert_eq!(roster.receive("twinscope/v1/sessions/s/boss/gather", &gather, now), RosterChange::Gathered("boss".into()));
+        assert_eq!(roster.receive("twinscope/v1/sessions/s/boss/gather", &gather, now), RosterChange::Dropped(Dropped::TooFast));
+        assert_eq!(roster.receive("twinscope/v1/sessions/s/boss/gather", &gather, now + Duration::from_secs(2)), RosterChange::Gathered("boss".into()));
+        let (number, host, to) = roster.last_gathering().unwrap();
+        assert_eq!((*number, host.as_str(), to.twin.as_deref()), (2, "boss", Some("line1-tank1")));
     }
 
     #[test]

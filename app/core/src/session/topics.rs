@@ -7,6 +7,7 @@
 //! ```text
 //! twinscope/v1/sessions/<session>/<user>/presence   retained: who, which device, selection
 //! twinscope/v1/sessions/<session>/<user>/pose       20 Hz at most: head, hands, pointer
+//! twinscope/v1/sessions/<session>/<user>/gather     the host: everyone to where I stand
 //! ```
 
 use thiserror::Error;
@@ -21,6 +22,8 @@ pub const MAX_NAME: usize = 64;
 pub enum SessionTopic {
     Presence,
     Pose,
+    /// The host brings everyone to where it stands.
+    Gather,
 }
 
 impl SessionTopic {
@@ -28,6 +31,7 @@ impl SessionTopic {
         match self {
             SessionTopic::Presence => "presence",
             SessionTopic::Pose => "pose",
+            SessionTopic::Gather => "gather",
         }
     }
 }
@@ -89,6 +93,7 @@ impl SessionTopics {
         let what = match what {
             "presence" => SessionTopic::Presence,
             "pose" => SessionTopic::Pose,
+            "gather" => SessionTopic::Gather,
             _ => return None,
         };
         Some((user, what))

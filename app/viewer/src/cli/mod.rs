@@ -174,6 +174,10 @@ pub struct SimArgs {
     /// With --participants: their user names' prefix.
     #[arg(long, default_value = "sim-")]
     pub participant_prefix: String,
+    /// With --participants: the first of them is the host and brings everyone to where it
+    /// stands every 5 s.
+    #[arg(long, requires = "participants")]
+    pub gather: bool,
     #[command(flatten)]
     pub session: session::SessionArgs,
 }

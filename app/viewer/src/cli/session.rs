@@ -10,7 +10,7 @@ use clap::Args;
 use twinscope_core::connection::ConnectionSettings;
 use twinscope_core::session::message::Dropped;
 use twinscope_core::session::topics::check_name;
-use twinscope_core::session::{DEFAULT_ROOT, Device, Placement, Pointer, Pose, Presence, SessionLink, SessionTopics, Timeline};
+use twinscope_core::session::{DEFAULT_ROOT, Device, Gather, Placement, Pointer, Pose, Presence, SessionLink, SessionTopics, Timeline};
 
 /// Joining a shared session.
 #[derive(Args, Debug, Clone, Default)]
@@ -125,7 +125,8 @@ pub fn session_state(settings: &ConnectionSettings, topics: SessionTopics, durat
 /// `sim --participants N`: N scripted participants, each on its own connection (with its own
 /// will), walking circles through the demo plant at 20 Hz, pointing at and selecting twins.
 /// They are named PREFIX1, PREFIX2... or, with `--user NAME`, NAME (one) or NAME-1, NAME-2.
-pub fn run_participants(settings: &ConnectionSettings, topics: SessionTopics, count: usize, names: (&str, Option<&str>), run_for: Option<Duration>) -> anyhow::Result<ExitCode> {
+/// The first is the host; with `gather` it brings everyone to where it stands every 5 s.
+pub fn run_participants(settings: &ConnectionSettings, topics: SessionTopics, count: usize, names: (&str, Option<&str>), gather: bool, run_for: Option<Duration>) -> anyhow::Result<ExitCode> {
     let layout = twinscope_core::demo::PlantLayout::new(2);
     let twins: Vec<String> = layout.twins.iter().map(|t| t.id.clone()).collect();
     let (centre, radius) = walk_around(&layout);
@@ -148,6 +149,7 @@ pub fn run_participants(settings: &ConnectionSettings, topics: SessionTopics, co
     tracing::info!(count, "scripted participants joined");
     let started = Instant::now();
     let mut poses = 0u64;
+    let mut gathered = Instant::now();
     while run_for.is_none_or(|limit| started.elapsed() < limit) {
         let t = started.elapsed().as_secs_f32();
         for (k, link) in links.iter().enumerate() {
@@ -160,6 +162,10 @@ pub fn run_participants(settings: &ConnectionSettings, topics: SessionTopics, co
             let headset = k % 2 == 1 || names.1.is_some();
             let hands = if headset { vec![Placement { at: [at[0] - 0.2, 1.3, at[2]], rotation }, Placement { at: [at[0] + 0.2, 1.3, at[2]], rotation }] } else { Vec::new() };
             let pose = Pose { head: Placement { at, rotation }, hands, pointer: Some(Pointer { twin: pointed, at: [0.0, 1.0, 0.0] }), fov: (!headset).then_some(0.8), instance: None };
+            if gather && k == 0 && gathered.elapsed() >= Duration::from_secs(5) {
+                gathered = Instant::now();
+                link.gather(Gather { head: Placement { at, rotation }, twin: twins.get(3).cloned() });
+            }
             link.send_pose(pose);
             poses += 1;
         }

@@ -30,6 +30,16 @@ pub struct Participant {
     pub fov: Option<f32>,
 }
 
+/// The host's last "bring everyone here", in this viewer's world.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gathering {
+    /// Counts from 1 in the order heard.
+    pub number: u64,
+    pub host: String,
+    pub head: Transform,
+    pub twin: Option<TwinIndex>,
+}
+
 /// Everyone else in the session, this frame.
 #[derive(Resource, Debug, Default)]
 pub struct Participants {
@@ -45,6 +55,10 @@ pub struct Participants {
     pub handed_over_to: Option<Device>,
     /// This user's earlier device's selection and head, to continue there (taken once).
     pub continue_from: Option<(Option<String>, Option<Transform>)>,
+    /// We started the session (may bring everyone here).
+    pub host: bool,
+    /// The host's last gathering (someone else's: our own is not answered).
+    pub gathering: Option<Gathering>,
 }
 
 impl Participants {
@@ -112,6 +126,13 @@ pub fn hear_the_session(
         continue_from = Some((earlier.selected.clone(), pose.as_ref().map(|pose| frame.to_world(transform(&pose.head)))));
     }
     let session_name = shared.roster.topics().filter().trim_end_matches("/#").rsplit('/').next().unwrap_or("").to_owned();
+    let host = shared.roster.get(&me).is_some_and(|p| p.presence.host);
+    let gathering = shared.roster.last_gathering().filter(|(_, host, _)| *host != me).map(|(number, host, to)| Gathering {
+        number: *number,
+        host: host.clone(),
+        head: frame.to_world(transform(&to.head)),
+        twin: to.twin.as_deref().and_then(|id| state.store.find(id)),
+    });
     *participants = Participants {
         others,
         me,
@@ -120,6 +141,8 @@ pub fn hear_the_session(
         session: session_name,
         handed_over_to: shared.taken_over_by,
         continue_from,
+        host,
+        gathering,
     };
 }
 
@@ -149,7 +172,7 @@ pub fn apply_session_commands(
             }
             SessionCommand::Follow(user) => following.0 = Some(user.clone()),
             SessionCommand::StopFollowing => following.0 = None,
-            SessionCommand::ContinueOn(_) => {} // the hand-over starts the other device
+            SessionCommand::ContinueOn(_) | SessionCommand::GatherHere => {} // hand_over.rs, gather.rs
         }
     }
 }

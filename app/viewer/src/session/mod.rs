@@ -15,6 +15,7 @@
 //! ```
 
 pub mod avatars;
+pub mod gather;
 pub mod hand_over;
 pub mod hear;
 pub mod panel;
@@ -27,7 +28,7 @@ use twinscope_core::session::SessionLink;
 use crate::{TwinscopeSystems, configure_twinscope_sets};
 
 pub use hand_over::HandOverCommand;
-pub use hear::{Participant, Participants};
+pub use hear::{Gathering, Participant, Participants};
 
 /// Takes part in the session the [`SharedSession`] resource joined (the plugin does nothing
 /// without it). On the desktop the others' name tags and the participants panel are egui;
@@ -58,6 +59,8 @@ pub enum SessionCommand {
     StopFollowing,
     /// Start this session's twinscope on the other kind of device (hand-over).
     ContinueOn(twinscope_core::session::Device),
+    /// The host's "bring everyone here".
+    GatherHere,
 }
 
 /// The plant's frame: where the scene's model root stands. Session poses are in it, so a
@@ -111,11 +114,18 @@ impl Plugin for SessionPlugin {
             .add_message::<SessionCommand>()
             .add_systems(
                 Update,
-                (hear::hear_the_session, hand_over::continue_where_the_other_left_off, hear::apply_session_commands, hand_over::start_the_other_device, hear::follow_a_participant)
+                (
+                    hear::hear_the_session,
+                    hand_over::continue_where_the_other_left_off,
+                    gather::answer_gatherings,
+                    hear::apply_session_commands,
+                    hand_over::start_the_other_device,
+                    hear::follow_a_participant,
+                )
                     .chain()
                     .in_set(SessionSystems::Hear),
             )
-            .add_systems(Update, tell::tell_where_we_are.in_set(SessionSystems::Tell))
+            .add_systems(Update, (tell::tell_where_we_are, gather::gather_everyone_here).in_set(SessionSystems::Tell))
             .add_systems(Update, avatars::draw_participants.in_set(SessionSystems::Show))
             .add_systems(Last, report_on_exit.after(crate::scene::capture::CaptureExit));
         if self.desktop {

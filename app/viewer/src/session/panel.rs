@@ -99,6 +99,9 @@ pub fn draw_participants_panel(
             if !participants.me.is_empty() && ui.small_button("Continue in headset").on_hover_text("start twinscope --xr here, with this session and selection").clicked() {
                 commands.write(SessionCommand::ContinueOn(Device::Headset));
             }
+            if participants.host && ui.small_button("Bring everyone here").on_hover_text("everyone's view to where you look, with your selection").clicked() {
+                commands.write(SessionCommand::GatherHere);
+            }
         });
         for participant in &participants.others {
             ui.horizontal(|ui| {

@@ -20,7 +20,8 @@ pub struct XrSessionPosePlugin;
 
 impl Plugin for XrSessionPosePlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, tell_where_the_headset_is.in_set(SessionSystems::Tell).after(super::XrSystems::Show));
+        app.add_systems(Update, tell_where_the_headset_is.in_set(SessionSystems::Tell).after(super::XrSystems::Show))
+            .add_systems(Update, answer_gatherings.in_set(super::XrSystems::Input));
     }
 }
 
@@ -57,4 +58,24 @@ fn tell_where_the_headset_is(
         session.0.send_pose(pose.clone());
         *last = Some((pose, Instant::now()));
     }
+}
+
+/// The host's "bring everyone here" in the headset: stand in front of the part the host
+/// looks at (or on the floor where the host stands), facing it, with it selected.
+fn answer_gatherings(participants: Res<crate::session::Participants>, mut answered: Local<u64>, mut moves: MessageWriter<super::XrMove>, mut select: MessageWriter<crate::scene::selection::SelectTwin>) {
+    let Some(gathering) = &participants.gathering else { return };
+    if gathering.number <= *answered {
+        return;
+    }
+    *answered = gathering.number;
+    match gathering.twin {
+        Some(twin) => {
+            select.write(crate::scene::selection::SelectTwin(Some(twin)));
+            moves.write(super::XrMove::ToTwin(twin));
+        }
+        None => {
+            moves.write(super::XrMove::Teleport(Vec3::new(gathering.head.translation.x, 0.0, gathering.head.translation.z)));
+        }
+    }
+    info!("{} brought everyone to where they stand", gathering.host);
 }

@@ -18,4 +18,4 @@ pub use client::SessionLink;
 pub use colour::colour_of;
 pub use message::{Device, Gather, Placement, Pointer, Pose, Presence, Timeline};
 pub use roster::{MAX_PARTICIPANTS, Participant, Roster, RosterChange};
-pub use topics::{DEFAULT_ROOT, SessionTopics};
+pub use topics::{DEFAULT_ROOT, SessionTopics, join_code};

@@ -61,6 +61,18 @@ pub fn check_name(what: &'static str, name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// A short session name to read out or type on a headset's keyboard: six characters without
+/// the ones people confuse (0/O, 1/I/L), from `seed` (the time and process make one).
+pub fn join_code(seed: u64) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    // splitmix64: neighbouring seeds give unrelated codes.
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (0..6).map(|k| ALPHABET[((z >> (k * 8)) % ALPHABET.len() as u64) as usize] as char).collect()
+}
+
 /// The topics of one session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionTopics {
@@ -114,6 +126,17 @@ mod tests {
         assert_eq!(topics.parse("twinscope/v1/sessions/pump-3-leak/bob/pose"), Some(("bob", SessionTopic::Pose)));
         for foreign in ["twinscope/v1/sessions/other/bob/pose", "twinscope/v1/sessions/pump-3-leak/bob/pose/x", "twinscope/v1/sessions/pump-3-leak/bob", "te/device/pump///m/"] {
             assert_eq!(topics.parse(foreign), None, "{foreign}");
+        }
+    }
+
+    #[test]
+    fn join_codes_are_short_unambiguous_session_names() {
+        let codes: std::collections::HashSet<String> = (0..1000).map(join_code).collect();
+        assert!(codes.len() > 990, "{} distinct of 1000", codes.len());
+        for code in &codes {
+            assert_eq!(code.len(), 6);
+            assert!(check_name("session name", code).is_ok());
+            assert!(!code.contains(['0', 'O', '1', 'I', 'L']), "{code}");
         }
     }
 

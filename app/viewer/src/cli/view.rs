@@ -90,14 +90,19 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         recorder.topics = schemas.subscriptions();
         app.insert_resource(recorder);
     }
+    let device = if args.xr { twinscope_core::session::Device::Headset } else { twinscope_core::session::Device::Desktop };
+    let program = std::env::current_exe().unwrap_or_else(|_| "twinscope".into());
+    app.insert_resource(twinscope::session::HandOverCommand::from_command_line(program, std::env::args().skip(1)));
+    if args.session.session.is_none()
+        && let Ok(Some(me)) = args.session.presence(device)
+    {
+        app.insert_resource(twinscope::session::SessionStarter { connection: connection.clone(), root: args.session.session_root.clone(), me });
+    }
     if let Some(topics) = args.session.topics()? {
-        let device = if args.xr { twinscope_core::session::Device::Headset } else { twinscope_core::session::Device::Desktop };
         let me = args.session.presence(device)?;
         let link = twinscope_core::session::SessionLink::join(&connection, topics, me).context("joining the session")?;
         tracing::info!(user = link.user(), "joined the session");
         app.insert_resource(twinscope::session::SharedSession(link));
-        let program = std::env::current_exe().unwrap_or_else(|_| "twinscope".into());
-        app.insert_resource(twinscope::session::HandOverCommand::from_command_line(program, std::env::args().skip(1)));
         if let Some(user) = &args.session.follow {
             app.insert_resource(twinscope::session::Following(Some(user.clone())));
         }

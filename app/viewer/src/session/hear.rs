@@ -172,7 +172,7 @@ pub fn apply_session_commands(
             }
             SessionCommand::Follow(user) => following.0 = Some(user.clone()),
             SessionCommand::StopFollowing => following.0 = None,
-            SessionCommand::ContinueOn(_) | SessionCommand::GatherHere => {} // hand_over.rs, gather.rs
+            SessionCommand::ContinueOn(_) | SessionCommand::GatherHere | SessionCommand::Start => {} // hand_over.rs, gather.rs, start.rs
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod gather;
 pub mod hand_over;
 pub mod hear;
 pub mod panel;
+pub mod start;
 pub mod tell;
 
 use bevy::prelude::*;
@@ -28,6 +29,7 @@ use twinscope_core::session::SessionLink;
 use crate::{TwinscopeSystems, configure_twinscope_sets};
 
 pub use hand_over::HandOverCommand;
+pub use start::SessionStarter;
 pub use hear::{Gathering, Participant, Participants};
 
 /// Takes part in the session the [`SharedSession`] resource joined (the plugin does nothing
@@ -61,6 +63,8 @@ pub enum SessionCommand {
     ContinueOn(twinscope_core::session::Device),
     /// The host's "bring everyone here".
     GatherHere,
+    /// Start a new session as its host (when in none).
+    Start,
 }
 
 /// The plant's frame: where the scene's model root stands. Session poses are in it, so a
@@ -120,6 +124,7 @@ impl Plugin for SessionPlugin {
                     gather::answer_gatherings,
                     hear::apply_session_commands,
                     hand_over::start_the_other_device,
+                    start::start_a_session,
                     hear::follow_a_participant,
                 )
                     .chain()

@@ -83,11 +83,19 @@ pub fn draw_participants_panel(
     participants: Res<Participants>,
     following: Res<Following>,
     mut commands: MessageWriter<SessionCommand>,
+    starter: Option<Res<super::SessionStarter>>,
 ) -> Result {
+    let ctx = contexts.ctx_mut()?;
     if session.is_none() {
+        if starter.is_some() {
+            egui::Area::new(egui::Id::new("session-start")).anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 8.0)).show(ctx, |ui| {
+                if ui.button("Start shared session").on_hover_text("others join with the code shown, on this broker").clicked() {
+                    commands.write(SessionCommand::Start);
+                }
+            });
+        }
         return Ok(());
     }
-    let ctx = contexts.ctx_mut()?;
     let title = format!("Session {}", participants.session);
     egui::Window::new(title).id(egui::Id::new("session-participants")).anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 8.0)).resizable(false).collapsible(true).show(ctx, |ui| {
         let me = if participants.me.is_empty() { "observing".to_owned() } else { format!("you are {}", participants.me) };

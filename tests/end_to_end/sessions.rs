@@ -117,12 +117,7 @@ fn a_desktop_viewer_takes_part_and_follows_a_headset_user() {
 fn the_same_user_on_another_device_takes_over_and_continues_there() {
     let mosquitto = Mosquitto::start();
     let url = mosquitto.url();
-    let mut headset = twinscope()
-        .args(["sim", "--broker", &url, "--session", "shift", "--participants", "1", "--user", "anna", "--for", "120s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut headset = anna_on_a_headset(&url);
     let before = session_state(&url, "shift", 2, &[]);
     let anna = before["participants"][0].clone();
     assert_eq!((anna["user"].as_str(), anna["device"].as_str()), (Some("anna"), Some("headset")), "{before:#}");
@@ -140,12 +135,7 @@ fn the_same_user_on_another_device_takes_over_and_continues_there() {
     // The headset again, a new instance: the desktop hands over and leaves.
     let _ = headset.kill();
     let _ = headset.wait();
-    let mut again = twinscope()
-        .args(["sim", "--broker", &url, "--session", "shift", "--participants", "1", "--user", "anna", "--for", "120s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut again = anna_on_a_headset(&url);
     std::thread::sleep(Duration::from_secs(4));
     let on_headset = session_state(&url, "shift", 2, &[]);
     let (status, log) = viewer.finish(Duration::from_secs(90));
@@ -187,6 +177,51 @@ fn the_host_brings_everyone_to_where_it_stands() {
     assert_eq!(operator["selected"], boss["selected"], "the host's selection: {report:#}");
     assert!((operator["at"][1].as_f64().unwrap() - 2.5).abs() < 0.2, "over the host's shoulder (head at 1.7 m): {operator}");
     assert!(log.contains("boss1 brought everyone to where they stand"), "{log}");
+}
+
+/// An engineer replaying last night joins the team's session on its own broker
+/// (--session-broker: a replay has none of its own): the others see them with their
+/// selection, on the replay timeline. Without a session broker a replay says what it needs.
+#[test]
+fn a_replay_joins_a_session_on_the_session_broker() {
+    use twinscope_core::mcap::{Delivery, McapWriter};
+    let dir = std::env::temp_dir().join(format!("twinscope-session-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let recording = dir.join("night.mcap");
+    let mut writer = McapWriter::create(&recording).unwrap();
+    let t0 = 1_763_000_000u64 * 1_000_000_000;
+    for s in 0..30u64 {
+        writer.write("te/device/line1-pump1///m/", Delivery { qos: 0, retain: false }, format!(r#"{{"flow": {s}}}"#).as_bytes(), t0 + s * 1_000_000_000).unwrap();
+    }
+    writer.finish().unwrap();
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let file = recording.to_str().unwrap();
+
+    let refused = run_twinscope(&["--replay", file, "--session", "review", "--exit-after", "5s"], Duration::from_secs(30));
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("a replay joins a session on --session-broker"), "{}", stderr(&refused));
+
+    let viewer = crate::support::offscreen_viewer(&["--replay", file, "--session", "review", "--session-broker", &url, "--user", "night-engineer", "--select", "line1-pump1", "--exit-after", "15s", "--window-size", "640x360"]);
+    std::thread::sleep(Duration::from_secs(6));
+    let report = session_state(&url, "review", 2, &[]);
+    let (status, log) = viewer.finish(Duration::from_secs(60));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status, Some(0), "{log}");
+    let engineer = &report["participants"][0];
+    assert_eq!(engineer["user"], "night-engineer", "{report:#}");
+    assert_eq!(engineer["timeline"], "replay", "{report:#}");
+    assert_eq!(engineer["selected"], "line1-pump1", "{report:#}");
+}
+
+/// A scripted headset user anna in the session "shift".
+fn anna_on_a_headset(url: &str) -> Child {
+    twinscope()
+        .args(["sim", "--broker", url, "--session", "shift", "--participants", "1", "--user", "anna", "--for", "120s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 /// mosquitto with a password file and the ACL the README documents: each participant may

@@ -34,6 +34,13 @@ pub struct SessionArgs {
     /// Join as the session's host (may bring everyone to where you are).
     #[arg(long, requires = "session")]
     pub host: bool,
+    /// Put the session on this broker instead of the plant data's (mqtt:// or mqtts://; the
+    /// plant connection's TLS files and credentials apply). A replay needs it to join one.
+    #[arg(long, value_name = "URL")]
+    pub session_broker: Option<twinscope_core::BrokerAddress>,
+    /// Put the session on the broker of this connection profile instead.
+    #[arg(long, value_name = "NAME", conflicts_with = "session_broker")]
+    pub session_profile: Option<String>,
 }
 
 impl SessionArgs {
@@ -41,6 +48,21 @@ impl SessionArgs {
     pub fn topics(&self) -> anyhow::Result<Option<SessionTopics>> {
         let Some(name) = &self.session else { return Ok(None) };
         Ok(Some(SessionTopics::new(&self.session_root, name)?))
+    }
+
+    /// The connection the session travels on: --session-profile, --session-broker (with the
+    /// plant connection's TLS files and credentials), or else `plant` (`None`: there is none,
+    /// as in a replay).
+    pub fn connection(&self, connect: &super::ConnectArgs, plant: Option<&ConnectionSettings>) -> anyhow::Result<Option<ConnectionSettings>> {
+        if let Some(profile) = &self.session_profile {
+            let args = super::ConnectArgs { profile: Some(profile.clone()), config: connect.config.clone(), ..Default::default() };
+            return Ok(Some(args.resolve(None)?));
+        }
+        if let Some(broker) = &self.session_broker {
+            let args = super::ConnectArgs { broker: Some(broker.clone()), profile: None, ..connect.clone() };
+            return Ok(Some(args.resolve(None)?));
+        }
+        Ok(plant.cloned())
     }
 
     /// Who we are in the session (`None` for an observer).

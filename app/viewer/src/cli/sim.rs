@@ -17,6 +17,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     if args.participants > 0
         && let Some(topics) = args.session.topics()?
     {
+        let settings = args.session.connection(&args.connect, Some(&settings))?.unwrap_or(settings);
         return super::session::run_participants(&settings, topics, args.participants, (&args.participant_prefix, args.session.user.as_deref()), args.gather, args.run_for);
     }
     let broker = settings.describe();

@@ -19,7 +19,8 @@ pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     }
     let settings = args.connect.resolve(Some(twinscope_core::BrokerAddress::loopback(1883)))?;
     if let Some(topics) = args.session.topics()? {
-        return super::session::session_state(&settings, topics, args.listen_for, args.json, out);
+        let session = args.session.connection(&args.connect, Some(&settings))?.unwrap_or(settings);
+        return super::session::session_state(&session, topics, args.listen_for, args.json, out);
     }
     let stats = super::listen::listen(&settings, &schemas, &mut store, args.listen_for)?;
     store.mark_stale(Timestamp::now());

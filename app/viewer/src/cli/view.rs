@@ -90,28 +90,35 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         recorder.topics = schemas.subscriptions();
         app.insert_resource(recorder);
     }
-    let device = if args.xr { twinscope_core::session::Device::Headset } else { twinscope_core::session::Device::Desktop };
-    let program = std::env::current_exe().unwrap_or_else(|_| "twinscope".into());
-    app.insert_resource(twinscope::session::HandOverCommand::from_command_line(program, std::env::args().skip(1)));
-    if args.session.session.is_none()
-        && let Ok(Some(me)) = args.session.presence(device)
-    {
-        app.insert_resource(twinscope::session::SessionStarter { connection: connection.clone(), root: args.session.session_root.clone(), me });
-    }
-    if let Some(topics) = args.session.topics()? {
-        let me = args.session.presence(device)?;
-        let link = twinscope_core::session::SessionLink::join(&connection, topics, me).context("joining the session")?;
-        tracing::info!(user = link.user(), "joined the session");
-        app.insert_resource(twinscope::session::SharedSession(link));
-        if let Some(user) = &args.session.follow {
-            app.insert_resource(twinscope::session::Following(Some(user.clone())));
-        }
-    }
+    let session_connection = args.session.connection(&args.connect, Some(&connection))?.unwrap_or_else(|| connection.clone());
+    take_part_in_sessions(&mut app, &args, &session_connection)?;
     app.insert_resource(template)
         .insert_resource(IngestLink { batches, stats })
         .insert_resource(ConnectionInfo { broker: connection.describe(), embedded, speaks: schemas.describe() })
         .insert_resource(BackgroundThreads { _ingest: ingest, _simulator: simulator });
     Ok(exit_code(app.run()))
+}
+
+/// Joins the session `--session` names (on the session's connection), or, without one, lets
+/// the UI start one; either way the hand-over command is this process's.
+fn take_part_in_sessions(app: &mut App, args: &ViewArgs, connection: &ConnectionSettings) -> anyhow::Result<()> {
+    let device = if args.xr { twinscope_core::session::Device::Headset } else { twinscope_core::session::Device::Desktop };
+    let program = std::env::current_exe().unwrap_or_else(|_| "twinscope".into());
+    app.insert_resource(twinscope::session::HandOverCommand::from_command_line(program, std::env::args().skip(1)));
+    let Some(topics) = args.session.topics()? else {
+        if let Ok(Some(me)) = args.session.presence(device) {
+            app.insert_resource(twinscope::session::SessionStarter { connection: connection.clone(), root: args.session.session_root.clone(), me });
+        }
+        return Ok(());
+    };
+    let me = args.session.presence(device)?;
+    let link = twinscope_core::session::SessionLink::join(connection, topics, me).context("joining the session")?;
+    tracing::info!(user = link.user(), broker = %connection.describe(), "joined the session");
+    app.insert_resource(twinscope::session::SharedSession(link));
+    if let Some(user) = &args.session.follow {
+        app.insert_resource(twinscope::session::Following(Some(user.clone())));
+    }
+    Ok(())
 }
 
 /// The viewer fed by a recording on a timeline.
@@ -132,8 +139,16 @@ fn run_replay(
         return Ok(ExitCode::FAILURE);
     }
     let opening = OpeningRecording::start(path, schemas, OpenFor::Replay, std::sync::Arc::from(fresh_store), plant_clock(&args));
+    // A replay has no broker of its own: a session needs --session-broker or --session-profile.
+    let session_connection = args.session.connection(&args.connect, None)?;
+    if session_connection.is_none() && args.session.session.is_some() {
+        anyhow::bail!("a replay joins a session on --session-broker URL (or --session-profile NAME): it has no broker of its own");
+    }
     let mut app = viewer_app(&args, scene.as_ref(), scene_error, store)?;
     app.insert_resource(opening).insert_resource(ConnectionInfo { broker: format!("replay of {}", path.display()), embedded: false, speaks: String::new() });
+    if let Some(connection) = session_connection {
+        take_part_in_sessions(&mut app, &args, &connection)?;
+    }
     Ok(exit_code(app.run()))
 }
 

@@ -152,15 +152,31 @@ fn a_headset_in_a_session_is_seen_pointing_at_the_part() {
             last
         }
     });
-    let args = ["twinscope", "--xr", "--broker", &url, "--session", "walk", "--user", "jonas", "--exit-after", "22s"];
+    // A desktop user in the session too (scripted), for the eye image: their camera marker,
+    // name and selection outline as the headset sees them.
+    let mut desktop = crate::support::twinscope()
+        .args(["sim", "--broker", &url, "--session", "walk", "--participants", "1", "--participant-prefix", "control-room-", "--for", "120s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let eye = format!("/tmp/twinscope-session-eye-{}.png", std::process::id());
+    let args = ["twinscope", "--xr", "--broker", &url, "--session", "walk", "--user", "jonas", "--screenshot", &eye, "--exit-after", "22s"];
     let error = run_headset(&root, &["TWINSCOPE_XR_TEST_PRESS=menu-left@2s"], &args, &log);
+    let _ = desktop.kill();
+    let _ = desktop.wait();
+    let path = root.join(eye.trim_start_matches('/'));
+    let kept = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let _ = std::fs::create_dir_all(&kept);
+    let _ = std::fs::copy(&path, kept.join("xr-session-left-eye.png"));
+    let _ = std::fs::remove_file(&path);
     let jonas = observer.join().unwrap();
     assert!(!jonas.is_null(), "the headset was never heard in the session:\n{error}");
     assert_eq!(jonas["device"], "headset", "{jonas}");
     assert_eq!(jonas["hands"], 2, "both controllers' poses: {jonas}");
     assert_eq!(jonas["selected"], "line1-tank1", "{jonas}");
     assert_eq!(jonas["pointing_at"], "line1-tank1", "the right ray rests on the tank: {jonas}");
-    assert!(error.contains("session: 0 other participant(s) shown"), "{error}");
+    assert!(error.contains("session: 1 other participant(s) shown"), "the headset shows the desktop user: {error}");
 }
 
 /// mosquitto holding a retained critical alarm on tank 1.1 of the demo plant.

@@ -179,6 +179,51 @@ fn a_headset_in_a_session_is_seen_pointing_at_the_part() {
     assert!(error.contains("session: 1 other participant(s) shown"), "the headset shows the desktop user: {error}");
 }
 
+/// Following a participant in the headset (--follow): no camera lock, but teleports behind
+/// them (with a fade) whenever they have walked on; an observer hears the headset near the
+/// scripted desktop user it follows, who walks around the plant.
+#[test]
+fn a_headset_follows_a_participant_by_teleporting_behind_them() {
+    let Some(root) = monado_root() else { return };
+    let mosquitto = Mosquitto::start();
+    let log = std::env::temp_dir().join(format!("twinscope-monado-follow-{}.log", std::process::id()));
+    let url = mosquitto.url();
+    let mut lead = crate::support::twinscope()
+        .args(["sim", "--broker", &url, "--session", "tour", "--participants", "1", "--participant-prefix", "lead-", "--for", "120s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let observer = std::thread::spawn({
+        let url = url.clone();
+        move || {
+            let started = std::time::Instant::now();
+            let mut closest = f64::MAX;
+            while started.elapsed() < Duration::from_secs(60) {
+                let output = crate::support::run_twinscope(&["state", "--broker", &url, "--session", "tour", "--for", "1s", "--json"], Duration::from_secs(30));
+                let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+                let at = |user: &str| report["participants"].as_array().and_then(|all| all.iter().find(|p| p["user"] == user)).and_then(|p| p["at"].as_array().cloned());
+                match (at("jonas"), at("lead-1")) {
+                    (Some(ours), Some(theirs)) => {
+                        let d = |k: usize| ours[k].as_f64().unwrap_or(0.0) - theirs[k].as_f64().unwrap_or(0.0);
+                        closest = closest.min((d(0) * d(0) + d(2) * d(2)).sqrt());
+                    }
+                    (None, _) if closest < f64::MAX => break, // the headset has left
+                    _ => {}
+                }
+            }
+            closest
+        }
+    });
+    let args = ["twinscope", "--xr", "--broker", &url, "--session", "tour", "--user", "jonas", "--follow", "lead-1", "--exit-after", "15s"];
+    let error = run_headset(&root, &[], &args, &log);
+    let closest = observer.join().unwrap();
+    let _ = lead.kill();
+    let _ = lead.wait();
+    assert!(error.contains("following lead-1: teleporting behind them"), "{error}");
+    assert!(closest < 6.0, "the headset was heard within a few metres of the one it follows (closest {closest:.1} m)\n{error}");
+}
+
 /// mosquitto holding a retained critical alarm on tank 1.1 of the demo plant.
 fn mosquitto_with_tank_1_1_in_alarm() -> Mosquitto {
     let mosquitto = Mosquitto::start();

@@ -16,7 +16,7 @@
 //! [`XrPartLabelPlugin`] hangs a label with values and alarm text over the selected part,
 //! moved aside where the panel would hide it; in a shared session the desktop's
 //! `SessionPlugin` draws the others and `XrSessionPosePlugin` tells them where the headset,
-//! its hands and its ray are; [`XrFrameCostPlugin`] measures what our systems cost per frame.
+//! its hands and its ray are, and `XrFollowPlugin` follows one by teleporting with a fade; [`XrFrameCostPlugin`] measures what our systems cost per frame.
 //!
 //! Their systems run in [`XrSystems`], ordered once here around the desktop's sets.
 //!
@@ -25,6 +25,7 @@
 mod clearance;
 mod controllers;
 mod eye_image;
+mod follow;
 mod frame_cost;
 mod guide;
 mod label;
@@ -115,7 +116,8 @@ impl PluginGroup for XrViewerPlugins {
             .add(XrInspectorPanelPlugin)
             .add(XrPartLabelPlugin)
             .add(crate::session::SessionPlugin { desktop: false })
-            .add(session_pose::XrSessionPosePlugin);
+            .add(session_pose::XrSessionPosePlugin)
+            .add(follow::XrFollowPlugin);
         // Only for a run that ends by itself: a live session must not grow lists for a shift.
         if self.exit_after.is_some() { group.add(XrFrameCostPlugin) } else { group }
     }

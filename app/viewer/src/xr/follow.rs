@@ -1,0 +1,92 @@
+//! Following another participant in the headset (`--follow USER`): never a camera lock (the
+//! head is the user's own), but a teleport behind the followed one whenever they have moved
+//! on more than a few metres, hidden by a short fade to black and back, so the jump does not
+//! make anyone sick.
+
+use bevy::prelude::*;
+use bevy_mod_xr::camera::XrCamera;
+
+use super::XrMove;
+use crate::session::{Following, Participants};
+
+/// Follows by teleporting, with a fade.
+pub struct XrFollowPlugin;
+
+impl Plugin for XrFollowPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Startup, spawn_the_fade).add_systems(Update, follow_by_teleport.in_set(super::XrSystems::Input));
+    }
+}
+
+/// How far the followed one may walk away before we are brought behind them, metres.
+const LEEWAY: f32 = 3.0;
+/// Where we land: this far behind the followed one's head, on the floor.
+const BEHIND: f32 = 1.5;
+/// Each half of the fade, seconds.
+const FADE: f32 = 0.2;
+
+/// A black shell around the eyes whose opacity the fade animates.
+#[derive(Resource)]
+struct Fade {
+    shell: Entity,
+    material: Handle<StandardMaterial>,
+    /// Seconds into the fade, and the spot to land on at its darkest.
+    running: Option<(f32, Vec3, bool)>,
+}
+
+fn spawn_the_fade(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<StandardMaterial>>) {
+    let material = materials.add(StandardMaterial {
+        base_color: Color::srgba(0.0, 0.0, 0.0, 0.0),
+        unlit: true,
+        alpha_mode: AlphaMode::Blend,
+        cull_mode: None,
+        ..default()
+    });
+    let shell = commands
+        .spawn((Mesh3d(meshes.add(Sphere::new(0.25).mesh())), MeshMaterial3d(material.clone()), Transform::default(), Visibility::Hidden, super::NotPointable, Name::new("xr-follow-fade")))
+        .id();
+    commands.insert_resource(Fade { shell, material, running: None });
+}
+
+fn follow_by_teleport(
+    following: Res<Following>,
+    participants: Res<Participants>,
+    eyes: Query<&GlobalTransform, With<XrCamera>>,
+    mut fade: ResMut<Fade>,
+    mut shells: Query<(&mut Transform, &mut Visibility)>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    time: Res<Time<Real>>,
+    mut moves: MessageWriter<XrMove>,
+) {
+    let Some(eye) = eyes.iter().next().map(GlobalTransform::translation) else { return };
+    if let Ok((mut shell, _)) = shells.get_mut(fade.shell) {
+        shell.translation = eye;
+    }
+    if fade.running.is_none()
+        && let Some(user) = &following.0
+        && let Some(head) = participants.get(user).and_then(|p| p.head)
+    {
+        let forward = head.forward().as_vec3();
+        let level = Vec3::new(forward.x, 0.0, forward.z).try_normalize().unwrap_or(Vec3::NEG_Z);
+        let spot = head.translation - level * BEHIND;
+        if Vec2::new(eye.x - spot.x, eye.z - spot.z).length() > LEEWAY {
+            fade.running = Some((0.0, spot, false));
+            info!("following {user}: teleporting behind them");
+        }
+    }
+    let Some((elapsed, spot, landed)) = fade.running else { return };
+    let elapsed = elapsed + time.delta_secs();
+    let darkness = if elapsed < FADE { elapsed / FADE } else { (1.0 - (elapsed - FADE) / FADE).max(0.0) };
+    let landed = landed || elapsed >= FADE;
+    if landed && !fade.running.is_some_and(|(_, _, was)| was) {
+        moves.write(XrMove::Teleport(Vec3::new(spot.x, 0.0, spot.z)));
+    }
+    if let Some(mut material) = materials.get_mut(&fade.material) {
+        material.base_color = Color::srgba(0.0, 0.0, 0.0, darkness);
+    }
+    let done = elapsed >= 2.0 * FADE;
+    if let Ok((_, mut visibility)) = shells.get_mut(fade.shell) {
+        visibility.set_if_neq(if done { Visibility::Hidden } else { Visibility::Inherited });
+    }
+    fade.running = (!done).then_some((elapsed, spot, landed));
+}

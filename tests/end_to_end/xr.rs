@@ -215,8 +215,15 @@ fn a_headset_follows_a_participant_by_teleporting_behind_them() {
             closest
         }
     });
-    let args = ["twinscope", "--xr", "--broker", &url, "--session", "tour", "--user", "jonas", "--follow", "lead-1", "--exit-after", "15s"];
-    let error = run_headset(&root, &[], &args, &log);
+    let eye = format!("/tmp/twinscope-follow-eye-{}.png", std::process::id());
+    let args = ["twinscope", "--xr", "--broker", &url, "--session", "tour", "--user", "jonas", "--follow", "lead-1", "--screenshot", &eye, "--exit-after", "15s"];
+    // The panel on its Session tab, for the eye image people look at.
+    let error = run_headset(&root, &["TWINSCOPE_XR_TEST_TAB=session"], &args, &log);
+    let path = root.join(eye.trim_start_matches('/'));
+    let kept = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let _ = std::fs::create_dir_all(&kept);
+    let _ = std::fs::copy(&path, kept.join("xr-following-left-eye.png"));
+    let _ = std::fs::remove_file(&path);
     let closest = observer.join().unwrap();
     let _ = lead.kill();
     let _ = lead.wait();

@@ -111,28 +111,41 @@ pub fn draw_participants_panel(
                 commands.write(SessionCommand::GatherHere);
             }
         });
-        for participant in &participants.others {
-            ui.horizontal(|ui| {
-                ui.colored_label(colour32(participant.colour), "●");
-                ui.strong(&participant.user);
-                ui.label(device_name(participant.device));
-                ui.label(participant.selected.as_ref().map_or("nothing selected", |(id, _)| id.as_str()));
-                ui.label(timeline_name(participant.timeline));
-                if ui.small_button("Go to").clicked() {
-                    commands.write(SessionCommand::GoTo(participant.user.clone()));
-                }
-                if following.0.as_deref() == Some(participant.user.as_str()) {
-                    if ui.small_button("Stop following").clicked() {
-                        commands.write(SessionCommand::StopFollowing);
-                    }
-                } else if ui.small_button("Follow").clicked() {
-                    commands.write(SessionCommand::Follow(participant.user.clone()));
-                }
-            });
+        for command in participant_rows(ui, &participants, &following) {
+            commands.write(command);
         }
         if participants.dropped > 0 {
             ui.small(format!("{} session messages dropped (malformed, forged or too fast)", participants.dropped));
         }
     });
     Ok(())
+}
+
+/// One row per other participant: colour, name, device, selection, timeline, Go to and Follow
+/// (the desktop's Session window and the headset panel's Session tab).
+pub fn participant_rows(ui: &mut egui::Ui, participants: &Participants, following: &Following) -> Vec<SessionCommand> {
+    let mut commands = Vec::new();
+    for participant in &participants.others {
+        ui.horizontal(|ui| {
+            ui.colored_label(colour32(participant.colour), "●");
+            ui.strong(&participant.user);
+            ui.label(device_name(participant.device));
+            ui.label(participant.selected.as_ref().map_or("nothing selected", |(id, _)| id.as_str()));
+            ui.label(timeline_name(participant.timeline));
+            if ui.small_button("Go to").clicked() {
+                commands.push(SessionCommand::GoTo(participant.user.clone()));
+            }
+            if following.0.as_deref() == Some(participant.user.as_str()) {
+                if ui.small_button("Stop following").clicked() {
+                    commands.push(SessionCommand::StopFollowing);
+                }
+            } else if ui.small_button("Follow").clicked() {
+                commands.push(SessionCommand::Follow(participant.user.clone()));
+            }
+        });
+    }
+    if participants.others.is_empty() {
+        ui.label(format!("nobody else yet: others join with --session {}", participants.session));
+    }
+    commands
 }

@@ -1,7 +1,7 @@
 //! Following another participant in the headset (`--follow USER`): never a camera lock (the
-//! head is the user's own), but a teleport behind the followed one whenever they have moved
-//! on more than a few metres, hidden by a short fade to black and back, so the jump does not
-//! make anyone sick.
+//! head is the user's own), but a teleport behind the followed one, facing their way,
+//! whenever they have moved on more than a few metres, hidden by a short fade to black and
+//! back, so the jump does not make anyone sick.
 
 use bevy::prelude::*;
 use bevy_mod_xr::camera::XrCamera;
@@ -14,7 +14,7 @@ pub struct XrFollowPlugin;
 
 impl Plugin for XrFollowPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, spawn_the_fade).add_systems(Update, follow_by_teleport.in_set(super::XrSystems::Input));
+        app.add_systems(Startup, spawn_the_fade).add_systems(Update, (go_to_a_participant, follow_by_teleport).in_set(super::XrSystems::Input));
     }
 }
 
@@ -30,8 +30,9 @@ const FADE: f32 = 0.2;
 struct Fade {
     shell: Entity,
     material: Handle<StandardMaterial>,
-    /// Seconds into the fade, and the spot to land on at its darkest.
-    running: Option<(f32, Vec3, bool)>,
+    /// Seconds into the fade, the spot to land on at its darkest with the turn to face the
+    /// way the followed one faces, and whether we have landed.
+    running: Option<(f32, (Vec3, f32), bool)>,
 }
 
 fn spawn_the_fade(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<StandardMaterial>>) {
@@ -58,7 +59,8 @@ fn follow_by_teleport(
     time: Res<Time<Real>>,
     mut moves: MessageWriter<XrMove>,
 ) {
-    let Some(eye) = eyes.iter().next().map(GlobalTransform::translation) else { return };
+    let Some(eye_pose) = eyes.iter().next() else { return };
+    let eye = eye_pose.translation();
     if let Ok((mut shell, _)) = shells.get_mut(fade.shell) {
         shell.translation = eye;
     }
@@ -70,15 +72,19 @@ fn follow_by_teleport(
         let level = Vec3::new(forward.x, 0.0, forward.z).try_normalize().unwrap_or(Vec3::NEG_Z);
         let spot = head.translation - level * BEHIND;
         if Vec2::new(eye.x - spot.x, eye.z - spot.z).length() > LEEWAY {
-            fade.running = Some((0.0, spot, false));
+            let yaw = |f: Vec3| (-f.x).atan2(-f.z);
+            let turn = (yaw(level) - yaw(eye_pose.forward().as_vec3()) + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU) - std::f32::consts::PI;
+            fade.running = Some((0.0, (spot, turn), false));
             info!("following {user}: teleporting behind them");
         }
     }
-    let Some((elapsed, spot, landed)) = fade.running else { return };
+    let Some((elapsed, (spot, turn), landed)) = fade.running else { return };
     let elapsed = elapsed + time.delta_secs();
     let darkness = if elapsed < FADE { elapsed / FADE } else { (1.0 - (elapsed - FADE) / FADE).max(0.0) };
     let landed = landed || elapsed >= FADE;
     if landed && !fade.running.is_some_and(|(_, _, was)| was) {
+        // Facing the way they face, then on the spot behind them.
+        moves.write(XrMove::Turn(turn));
         moves.write(XrMove::Teleport(Vec3::new(spot.x, 0.0, spot.z)));
     }
     if let Some(mut material) = materials.get_mut(&fade.material) {
@@ -88,5 +94,26 @@ fn follow_by_teleport(
     if let Ok((_, mut visibility)) = shells.get_mut(fade.shell) {
         visibility.set_if_neq(if done { Visibility::Hidden } else { Visibility::Inherited });
     }
-    fade.running = (!done).then_some((elapsed, spot, landed));
+    fade.running = (!done).then_some((elapsed, (spot, turn), landed));
+}
+
+/// The panel's "Go to" in the headset: stand in front of what they have selected, or behind
+/// them where they stand.
+fn go_to_a_participant(mut commands: MessageReader<crate::session::SessionCommand>, participants: Res<Participants>, mut moves: MessageWriter<XrMove>) {
+    for command in commands.read() {
+        let crate::session::SessionCommand::GoTo(user) = command else { continue };
+        let Some(participant) = participants.get(user) else { continue };
+        match (&participant.selected, participant.head) {
+            (Some((_, Some(twin))), _) => {
+                moves.write(XrMove::ToTwin(*twin));
+            }
+            (_, Some(head)) => {
+                let forward = head.forward().as_vec3();
+                let level = Vec3::new(forward.x, 0.0, forward.z).try_normalize().unwrap_or(Vec3::NEG_Z);
+                moves.write(XrMove::Teleport(head.translation - level * BEHIND));
+            }
+            _ => {}
+        }
+        info!("going to {user}");
+    }
 }

@@ -78,6 +78,8 @@ pub enum XrPanelTab {
     Plant,
     /// The replay timeline (play, pause, speed, seek, step, alarm to alarm), when replaying.
     Replay,
+    /// Who else is in the shared session (Go to, Follow), when in one.
+    Session,
 }
 
 impl XrPanelTab {
@@ -88,6 +90,7 @@ impl XrPanelTab {
             Ok("alarms") => XrPanelTab::Alarms,
             Ok("plant") => XrPanelTab::Plant,
             Ok("replay") => XrPanelTab::Replay,
+            Ok("session") => XrPanelTab::Session,
             _ => XrPanelTab::Inspector,
         }
     }
@@ -258,6 +261,7 @@ fn draw_the_panel(
     mut outlets: CommandOutlets,
     (mut view_commands, mut panel_commands): (MessageWriter<XrViewCommand>, MessageWriter<XrPanelCommand>),
     (session, mut session_commands): (Option<Res<crate::session::SharedSession>>, MessageWriter<crate::session::SessionCommand>),
+    (participants, following): (Option<Res<crate::session::Participants>>, Option<Res<crate::session::Following>>),
     mut cost: Option<ResMut<super::XrFrameCost>>,
     mut zoomed: Local<bool>,
     mut rollup: Local<Rollup>,
@@ -274,6 +278,7 @@ fn draw_the_panel(
     let clock = panels.as_ref().map_or_else(Default::default, |p| p.clock.clone());
     // The tab's content in an area over the texture above the toolbar (a background-layer
     // Ui would take no clicks).
+    let mut session_requests = Vec::new();
     let commands = egui::Area::new(egui::Id::new("xr-panel"))
         .fixed_pos(egui::Pos2::ZERO)
         .show(ctx, |ui| {
@@ -287,6 +292,13 @@ fn draw_the_panel(
                             panels.open_tree_once(&state.store);
                             rollup.compute_into(&state.store);
                             crate::ui::tree_panel::tree_panel(ui, &state.store, &rollup, &mut panels.tree, selection.twin)
+                        }
+                        (XrPanelTab::Session, _) if in_session => {
+                            if let (Some(participants), Some(following)) = (participants.as_deref(), following.as_deref()) {
+                                ui.heading(format!("Session {}", participants.session));
+                                session_requests = crate::session::panel::participant_rows(ui, participants, following);
+                            }
+                            Vec::new()
                         }
                         (XrPanelTab::Replay, _) if replay.is_some() => {
                             let view = crate::ui::timeline_view(replay.as_deref().expect("checked"));
@@ -310,6 +322,10 @@ fn draw_the_panel(
         .fixed_pos(egui::pos2(0.0, size.y - TOOLBAR))
         .show(ctx, |ui| toolbar(ui, size.x, &mut tab, (replay.is_some(), in_session), *mode, *place))
         .inner;
+    for request in session_requests {
+        info!("headset panel: {request:?}");
+        session_commands.write(request);
+    }
     for action in actions {
         match action {
             ToolbarAction::View(command) => {
@@ -345,6 +361,9 @@ fn toolbar(ui: &mut egui::Ui, width: f32, tab: &mut XrPanelTab, (replaying, in_s
             ui.selectable_value(tab, XrPanelTab::Plant, "Plant");
             if replaying {
                 ui.selectable_value(tab, XrPanelTab::Replay, "Replay");
+            }
+            if in_session {
+                ui.selectable_value(tab, XrPanelTab::Session, "Session");
             }
             ui.separator();
             let (label, other) = match mode {
@@ -382,9 +401,9 @@ mod tests {
     fn click(text: &str, tab: XrPanelTab, mode: XrViewMode, place: XrPanelPlace) -> (Vec<ToolbarAction>, XrPanelTab) {
         let mut harness = PanelHarness::new(512.0, 40.0);
         let mut shown = tab;
-        harness.frame(vec![], |ui| toolbar(ui, 512.0, &mut shown, (true, false), mode, place));
+        harness.frame(vec![], |ui| toolbar(ui, 512.0, &mut shown, (true, true), mode, place));
         let at = harness.find(text).unwrap_or_else(|| panic!("{text} on the toolbar: {:?}", harness.texts));
-        let actions = harness.click(at, |ui| toolbar(ui, 512.0, &mut shown, (true, false), mode, place)).concat();
+        let actions = harness.click(at, |ui| toolbar(ui, 512.0, &mut shown, (true, true), mode, place)).concat();
         (actions, shown)
     }
 
@@ -395,6 +414,8 @@ mod tests {
         assert_eq!(click("Plant", XrPanelTab::Alarms, walking.0, walking.1), (vec![], XrPanelTab::Plant));
         assert_eq!(click("Inspector", XrPanelTab::Plant, walking.0, walking.1), (vec![], XrPanelTab::Inspector));
         assert_eq!(click("Replay", XrPanelTab::Inspector, walking.0, walking.1), (vec![], XrPanelTab::Replay));
+        assert_eq!(click("Session", XrPanelTab::Inspector, walking.0, walking.1), (vec![], XrPanelTab::Session));
+        assert_eq!(click("Desktop", XrPanelTab::Inspector, walking.0, walking.1), (vec![ToolbarAction::ContinueOnDesktop], XrPanelTab::Inspector));
     }
 
     #[test]

@@ -49,6 +49,14 @@ fn spawn_the_fade(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut 
     commands.insert_resource(Fade { shell, material, running: None });
 }
 
+/// The spot [`BEHIND`] a head, and the level direction it faces.
+fn behind(head: Transform) -> (Vec3, Vec3) {
+    let forward = head.forward().as_vec3();
+    let level = Vec3::new(forward.x, 0.0, forward.z).try_normalize().unwrap_or(Vec3::NEG_Z);
+    (head.translation - level * BEHIND, level)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn follow_by_teleport(
     following: Res<Following>,
     participants: Res<Participants>,
@@ -68,9 +76,7 @@ fn follow_by_teleport(
         && let Some(user) = &following.0
         && let Some(head) = participants.get(user).and_then(|p| p.head)
     {
-        let forward = head.forward().as_vec3();
-        let level = Vec3::new(forward.x, 0.0, forward.z).try_normalize().unwrap_or(Vec3::NEG_Z);
-        let spot = head.translation - level * BEHIND;
+        let (spot, level) = behind(head);
         if Vec2::new(eye.x - spot.x, eye.z - spot.z).length() > LEEWAY {
             let yaw = |f: Vec3| (-f.x).atan2(-f.z);
             let turn = (yaw(level) - yaw(eye_pose.forward().as_vec3()) + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU) - std::f32::consts::PI;
@@ -108,9 +114,7 @@ fn go_to_a_participant(mut commands: MessageReader<crate::session::SessionComman
                 moves.write(XrMove::ToTwin(*twin));
             }
             (_, Some(head)) => {
-                let forward = head.forward().as_vec3();
-                let level = Vec3::new(forward.x, 0.0, forward.z).try_normalize().unwrap_or(Vec3::NEG_Z);
-                moves.write(XrMove::Teleport(head.translation - level * BEHIND));
+                moves.write(XrMove::Teleport(behind(head).0));
             }
             _ => {}
         }

@@ -231,6 +231,24 @@ fn a_headset_follows_a_participant_by_teleporting_behind_them() {
     assert!(closest < 6.0, "the headset was heard within a few metres of the one it follows (closest {closest:.1} m)\n{error}");
 }
 
+/// Hand-over from the desktop to the headset with nothing selected: the headset, joining as
+/// the same user, takes the presence over and stands where the desktop's camera looked; the
+/// desktop leaves the session.
+#[test]
+fn the_desktop_continues_in_the_headset_where_its_camera_looked() {
+    let Some(root) = monado_root() else { return };
+    let mosquitto = Mosquitto::start();
+    let log = std::env::temp_dir().join(format!("twinscope-monado-handover-{}.log", std::process::id()));
+    let url = mosquitto.url();
+    let desktop = crate::support::offscreen_viewer(&["--broker", &url, "--session", "night", "--user", "anna", "--exit-after", "25s", "--window-size", "480x270"]);
+    std::thread::sleep(Duration::from_secs(4));
+    let args = ["twinscope", "--xr", "--broker", &url, "--session", "night", "--user", "anna", "--exit-after", "10s"];
+    let error = run_headset(&root, &[], &args, &log);
+    let (_, desktop_log) = desktop.finish(Duration::from_secs(90));
+    assert!(error.contains("standing where this user's desktop looked"), "{error}");
+    assert!(desktop_log.contains("this session continues on the Headset; this viewer has left it"), "{desktop_log}");
+}
+
 /// mosquitto holding a retained critical alarm on tank 1.1 of the demo plant.
 fn mosquitto_with_tank_1_1_in_alarm() -> Mosquitto {
     let mosquitto = Mosquitto::start();

@@ -85,6 +85,15 @@ pub fn start_the_other_device(
     }
 }
 
+/// Where this user's other device stood (its head in plant coordinates), for a headset taking
+/// over to stand there too; `selected`: it had a selection (the headset then stands in front
+/// of that, as --start-at says).
+#[derive(Message, Debug, Clone, Copy, PartialEq)]
+pub struct ContinueFrom {
+    pub head: Transform,
+    pub selected: bool,
+}
+
 /// After a hand-over: the instance that was taken over leaves the session (its presence is the
 /// other's now); the one that took over starts where the other stood, with its selection.
 pub fn continue_where_the_other_left_off(
@@ -94,6 +103,7 @@ pub fn continue_where_the_other_left_off(
     state: Res<TwinState>,
     mut select: MessageWriter<SelectTwin>,
     mut cameras: Query<&mut OrbitCamera>,
+    (frame, mut continued): (super::PlantFrame, MessageWriter<ContinueFrom>),
 ) {
     if let Some(device) = participants.handed_over_to {
         if session.is_some() {
@@ -103,14 +113,16 @@ pub fn continue_where_the_other_left_off(
         return;
     }
     let Some((selected, head)) = participants.continue_from.take() else { return };
-    if let Some(twin) = selected.as_deref().and_then(|id| state.store.find(id)) {
+    let twin = selected.as_deref().and_then(|id| state.store.find(id));
+    if let Some(twin) = twin {
         select.write(SelectTwin(Some(twin)));
     }
     if let Some(head) = head {
         for mut camera in &mut cameras {
-            super::hear::look_from(&mut camera, head);
+            super::hear::look_from(&mut camera, frame.to_world(head));
             camera.placed = true;
         }
+        continued.write(ContinueFrom { head, selected: twin.is_some() });
     }
     info!("continuing where this user's other device left off");
 }

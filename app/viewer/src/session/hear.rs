@@ -53,7 +53,8 @@ pub struct Participants {
     pub session: String,
     /// This user joined on another device, which took over.
     pub handed_over_to: Option<Device>,
-    /// This user's earlier device's selection and head, to continue there (taken once).
+    /// This user's earlier device's selection and head (in plant coordinates: a headset places
+    /// the plant only later), to continue there (taken once).
     pub continue_from: Option<(Option<String>, Option<Transform>)>,
     /// We started the session (may bring everyone here).
     pub host: bool,
@@ -123,7 +124,7 @@ pub fn hear_the_session(
     {
         *continued_from = Some(earlier.instance.clone());
         *waiting_since = None;
-        continue_from = Some((earlier.selected.clone(), pose.as_ref().map(|pose| frame.to_world(transform(&pose.head)))));
+        continue_from = Some((earlier.selected.clone(), pose.as_ref().map(|pose| transform(&pose.head))));
     }
     let session_name = shared.roster.topics().filter().trim_end_matches("/#").rsplit('/').next().unwrap_or("").to_owned();
     let host = shared.roster.get(&me).is_some_and(|p| p.presence.host);

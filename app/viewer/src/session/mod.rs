@@ -28,7 +28,7 @@ use twinscope_core::session::SessionLink;
 
 use crate::{TwinscopeSystems, configure_twinscope_sets};
 
-pub use hand_over::HandOverCommand;
+pub use hand_over::{ContinueFrom, HandOverCommand};
 pub use start::SessionStarter;
 pub use hear::{Gathering, Participant, Participants};
 
@@ -116,6 +116,7 @@ impl Plugin for SessionPlugin {
             .init_resource::<Following>()
             .insert_resource(NameTagsIn3d(!self.desktop))
             .add_message::<SessionCommand>()
+            .add_message::<hand_over::ContinueFrom>()
             .add_systems(
                 Update,
                 (

@@ -14,7 +14,8 @@ pub struct XrFollowPlugin;
 
 impl Plugin for XrFollowPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, spawn_the_fade).add_systems(Update, (go_to_a_participant, follow_by_teleport).in_set(super::XrSystems::Input));
+        app.add_systems(Startup, spawn_the_fade)
+            .add_systems(Update, (go_to_a_participant, stand_where_the_other_device_looked, follow_by_teleport).in_set(super::XrSystems::Input));
     }
 }
 
@@ -49,6 +50,12 @@ fn spawn_the_fade(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut 
     commands.insert_resource(Fade { shell, material, running: None });
 }
 
+/// The turn about the vertical (radians, shortest way) from facing `now` to facing `wanted`.
+fn turn_to_face(now: Vec3, wanted: Vec3) -> f32 {
+    let yaw = |f: Vec3| (-f.x).atan2(-f.z);
+    (yaw(wanted) - yaw(now) + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU) - std::f32::consts::PI
+}
+
 /// The spot [`BEHIND`] a head, and the level direction it faces.
 fn behind(head: Transform) -> (Vec3, Vec3) {
     let forward = head.forward().as_vec3();
@@ -78,8 +85,7 @@ fn follow_by_teleport(
     {
         let (spot, level) = behind(head);
         if Vec2::new(eye.x - spot.x, eye.z - spot.z).length() > LEEWAY {
-            let yaw = |f: Vec3| (-f.x).atan2(-f.z);
-            let turn = (yaw(level) - yaw(eye_pose.forward().as_vec3()) + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU) - std::f32::consts::PI;
+            let turn = turn_to_face(eye_pose.forward().as_vec3(), level);
             fade.running = Some((0.0, (spot, turn), false));
             info!("following {user}: teleporting behind them");
         }
@@ -120,4 +126,31 @@ fn go_to_a_participant(mut commands: MessageReader<crate::session::SessionComman
         }
         info!("going to {user}");
     }
+}
+
+/// Taking over from this user's desktop (with nothing selected, else --start-at stands us in
+/// front of the selection): once the plant stands, stand a couple of metres short of where
+/// the desktop camera looked (its ray to the floor, or below the camera if it looked up),
+/// facing the way it looked.
+fn stand_where_the_other_device_looked(
+    mut continued: MessageReader<crate::session::ContinueFrom>,
+    mut pending: Local<Option<crate::session::ContinueFrom>>,
+    placed: Option<Res<super::PlantPlacement>>,
+    frame: crate::session::PlantFrame,
+    eyes: Query<&GlobalTransform, With<XrCamera>>,
+    mut moves: MessageWriter<XrMove>,
+) {
+    if let Some(latest) = continued.read().last() {
+        *pending = (!latest.selected).then_some(*latest);
+    }
+    let (Some(from), Some(_), Some(eye)) = (*pending, placed, eyes.iter().next()) else { return };
+    *pending = None;
+    let head = frame.to_world(from.head);
+    let forward = head.forward().as_vec3();
+    let looked_at = if forward.y < -0.05 { head.translation + forward * (head.translation.y / -forward.y).min(100.0) } else { head.translation };
+    let level = Vec3::new(forward.x, 0.0, forward.z).try_normalize().unwrap_or(Vec3::NEG_Z);
+    let spot = looked_at - level * 2.0;
+    moves.write(XrMove::Turn(turn_to_face(eye.forward().as_vec3(), level)));
+    moves.write(XrMove::Teleport(Vec3::new(spot.x, 0.0, spot.z)));
+    info!("standing where this user's desktop looked");
 }

@@ -55,11 +55,13 @@ pub struct Roster {
     pub poses_without_presence: u64,
     /// The last gathering heard: its number (counting from 1), who, where.
     last_gathering: Option<(u64, String, Gather)>,
+    /// Counts the changes: a view built from the roster is built again only when it moved.
+    generation: u64,
 }
 
 impl Roster {
     pub fn new(topics: SessionTopics) -> Self {
-        Roster { topics, participants: BTreeMap::new(), dropped: BTreeMap::new(), poses_without_presence: 0, last_gathering: None }
+        Roster { topics, participants: BTreeMap::new(), dropped: BTreeMap::new(), poses_without_presence: 0, last_gathering: None, generation: 0 }
     }
 
     pub fn topics(&self) -> &SessionTopics {
@@ -69,8 +71,10 @@ impl Roster {
     /// Takes one message received on the session's filter.
     pub fn receive(&mut self, topic: &str, payload: &[u8], now: Instant) -> RosterChange {
         let change = self.apply(topic, payload, now);
-        if let RosterChange::Dropped(reason) = change {
-            *self.dropped.entry(reason).or_default() += 1;
+        match change {
+            RosterChange::Dropped(reason) => *self.dropped.entry(reason).or_default() += 1,
+            RosterChange::Ignored => {}
+            _ => self.generation += 1,
         }
         change
     }
@@ -149,6 +153,11 @@ impl Roster {
         }
     }
 
+    /// Grows with every change to who is there, where and what they do (not with drops).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// The last gathering heard: its number (counting from 1), the host, where to.
     pub fn last_gathering(&self) -> Option<&(u64, String, Gather)> {
         self.last_gathering.as_ref()
@@ -205,6 +214,7 @@ mod tests {
         let at = "twinscope/v1/sessions/s/alice/presence";
         assert_eq!(roster.receive("twinscope/v1/sessions/s/alice/pose", &pose(), now), RosterChange::Ignored, "a pose before the presence");
         assert_eq!(roster.receive(at, &presence("alice"), now), RosterChange::Joined("alice".into()));
+        assert_eq!(roster.generation(), 1, "a change counts; the ignored pose before it did not");
         assert_eq!(roster.receive(at, &presence("alice"), now), RosterChange::Updated("alice".into()));
         assert_eq!(roster.receive("twinscope/v1/sessions/s/alice/pose", &pose(), now), RosterChange::Moved("alice".into()));
         assert!(roster.get("alice").unwrap().pose.is_some());

@@ -77,13 +77,24 @@ pub fn join_code(seed: u64) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionTopics {
     prefix: String,
+    name: String,
 }
 
 impl SessionTopics {
     pub fn new(root: &str, session: &str) -> Result<Self, NameError> {
         check_name("session name", session)?;
         let root = root.trim_end_matches('/');
-        Ok(SessionTopics { prefix: format!("{root}/{session}/") })
+        Ok(SessionTopics { prefix: format!("{root}/{session}/"), name: session.to_owned() })
+    }
+
+    /// The session's name (its join code).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Where the session lives: `<root>/<session>`.
+    pub fn path(&self) -> &str {
+        self.prefix.trim_end_matches('/')
     }
 
     /// The filter that receives everything of the session.
@@ -120,6 +131,7 @@ mod tests {
     fn each_participant_has_its_own_path_under_the_session() {
         let topics = SessionTopics::new(DEFAULT_ROOT, "pump-3-leak").unwrap();
         assert_eq!(topics.filter(), "twinscope/v1/sessions/pump-3-leak/#");
+        assert_eq!((topics.name(), topics.path()), ("pump-3-leak", "twinscope/v1/sessions/pump-3-leak"));
         let presence = topics.topic("alice", SessionTopic::Presence);
         assert_eq!(presence, "twinscope/v1/sessions/pump-3-leak/alice/presence");
         assert_eq!(topics.parse(&presence), Some(("alice", SessionTopic::Presence)));

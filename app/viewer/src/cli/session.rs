@@ -115,7 +115,7 @@ pub fn session_state(settings: &ConnectionSettings, topics: SessionTopics, durat
     if json {
         let dropped: serde_json::Map<String, serde_json::Value> = Dropped::ALL.iter().map(|d| (d.as_str().to_owned(), 0.into())).chain(roster.dropped().map(|(d, n)| (d.as_str().to_owned(), n.into()))).collect();
         let report = serde_json::json!({
-            "session": roster.topics().filter().trim_end_matches("/#"),
+            "session": roster.topics().path(),
             "participants": participants,
             "dropped": dropped,
             "connects": stats.connects,
@@ -123,7 +123,7 @@ pub fn session_state(settings: &ConnectionSettings, topics: SessionTopics, durat
         });
         crate::outln!(out, "{}", serde_json::to_string_pretty(&report)?);
     } else {
-        crate::outln!(out, "# session {}: {} participant(s)", roster.topics().filter().trim_end_matches("/#"), roster.len());
+        crate::outln!(out, "# session {}: {} participant(s)", roster.topics().path(), roster.len());
         for (user, p) in roster.participants() {
             let selected = p.presence.selected.as_deref().unwrap_or("nothing");
             let at = p.pose.as_ref().map(|pose| format!(" at ({:.1}, {:.1}, {:.1})", pose.head.at[0], pose.head.at[1], pose.head.at[2])).unwrap_or_default();

@@ -4,7 +4,7 @@
 //! gatherings are heard (the roster drops anyone else's), at most one a second.
 
 use bevy::prelude::*;
-use twinscope_core::session::{Gather, Placement};
+use twinscope_core::session::Gather;
 
 use super::{Participants, PlantFrame, SessionCommand, SharedSession};
 use crate::scene::camera::OrbitCamera;
@@ -25,7 +25,7 @@ pub fn gather_everyone_here(
         let Ok(camera) = cameras.single() else { continue };
         let head = frame.to_plant(&GlobalTransform::from(*camera));
         let twin = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|t| state.store.get(t).id.to_string());
-        session.0.gather(Gather { head: Placement { at: head.translation.to_array(), rotation: head.rotation.to_array() }, twin });
+        session.0.gather(Gather { head: super::placement(&head), twin });
         info!("bringing everyone here");
     }
 }

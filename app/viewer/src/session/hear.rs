@@ -4,10 +4,10 @@
 
 use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll};
 use bevy::prelude::*;
-use twinscope_core::session::{Device, Placement, Timeline, colour_of};
+use twinscope_core::session::{Device, Timeline, colour_of};
 use twinscope_core::twin::TwinIndex;
 
-use super::{Following, SessionCommand, SharedSession};
+use super::{Following, SessionCommand, SharedSession, transform};
 use crate::scene::camera::OrbitCamera;
 use crate::scene::selection::FrameTwin;
 use crate::store::sync::TwinState;
@@ -68,11 +68,6 @@ impl Participants {
     }
 }
 
-fn transform(placement: &Placement) -> Transform {
-    let [x, y, z, w] = placement.rotation;
-    Transform::from_translation(Vec3::from_array(placement.at)).with_rotation(Quat::from_xyzw(x, y, z, w).normalize())
-}
-
 /// The roster's participants other than `me`, as this viewer shows them: twin ids resolved
 /// to its twins, poses placed in the world by the plant's `frame`.
 pub fn others_in(roster: &twinscope_core::session::Roster, me: &str, store: &twinscope_core::twin::TwinStore, frame: &GlobalTransform) -> Vec<Participant> {
@@ -99,7 +94,10 @@ pub fn others_in(roster: &twinscope_core::session::Roster, me: &str, store: &twi
         .collect()
 }
 
-/// Copies the roster into [`Participants`] (without us).
+/// Copies the roster into [`Participants`] (without us). The view is built again only when
+/// the roster changed, the plant moved (a headset's table) or twins were added; otherwise
+/// only the connection state and counters are refreshed.
+#[allow(clippy::too_many_arguments)]
 pub fn hear_the_session(
     session: Option<Res<SharedSession>>,
     state: Res<TwinState>,
@@ -107,44 +105,47 @@ pub fn hear_the_session(
     mut participants: ResMut<Participants>,
     mut continued_from: Local<Option<String>>,
     mut waiting_since: Local<Option<std::time::Instant>>,
+    mut built_for: Local<Option<(u64, bevy::math::Affine3A, usize)>>,
 ) {
     let Some(session) = session else {
         participants.others.clear();
+        *built_for = None;
         return;
     };
-    let me = session.0.user().to_owned();
     let shared = session.0.lock();
-    let others = others_in(&shared.roster, &me, &state.store, &frame.frame());
+    let plant = frame.frame();
+    let key = (shared.roster.generation(), plant.affine(), state.store.len());
+    if *built_for != Some(key) {
+        *built_for = Some(key);
+        let me = session.0.user();
+        participants.others = others_in(&shared.roster, me, &state.store, &plant);
+        participants.host = shared.roster.get(me).is_some_and(|p| p.presence.host);
+        participants.gathering = shared.roster.last_gathering().filter(|(_, host, _)| host != me).map(|(number, host, to)| Gathering {
+            number: *number,
+            host: host.clone(),
+            head: frame.to_world(transform(&to.head)),
+            twin: to.twin.as_deref().and_then(|id| state.store.find(id)),
+        });
+        if participants.me != me {
+            participants.me = me.to_owned();
+        }
+        if participants.session != shared.roster.topics().name() {
+            participants.session = shared.roster.topics().name().to_owned();
+        }
+    }
     // The earlier device of ours, once its last pose is known (it sends it once more when it
     // hands over), or after two seconds without one.
-    let mut continue_from = participants.continue_from.take();
     if let Some((earlier, pose)) = &shared.predecessor
         && continued_from.as_deref() != Some(earlier.instance.as_str())
         && (pose.is_some() || waiting_since.get_or_insert_with(std::time::Instant::now).elapsed().as_secs_f32() > 2.0)
     {
         *continued_from = Some(earlier.instance.clone());
         *waiting_since = None;
-        continue_from = Some((earlier.selected.clone(), pose.as_ref().map(|pose| transform(&pose.head))));
+        participants.continue_from = Some((earlier.selected.clone(), pose.as_ref().map(|pose| transform(&pose.head))));
     }
-    let session_name = shared.roster.topics().filter().trim_end_matches("/#").rsplit('/').next().unwrap_or("").to_owned();
-    let host = shared.roster.get(&me).is_some_and(|p| p.presence.host);
-    let gathering = shared.roster.last_gathering().filter(|(_, host, _)| *host != me).map(|(number, host, to)| Gathering {
-        number: *number,
-        host: host.clone(),
-        head: frame.to_world(transform(&to.head)),
-        twin: to.twin.as_deref().and_then(|id| state.store.find(id)),
-    });
-    *participants = Participants {
-        others,
-        me,
-        connected: shared.connected,
-        dropped: shared.roster.dropped_total(),
-        session: session_name,
-        handed_over_to: shared.taken_over_by,
-        continue_from,
-        host,
-        gathering,
-    };
+    participants.connected = shared.connected;
+    participants.dropped = shared.roster.dropped_total();
+    participants.handed_over_to = shared.taken_over_by;
 }
 
 /// Go to and follow, from the participants panel.

@@ -99,6 +99,17 @@ impl PlantFrame<'_, '_> {
     }
 }
 
+/// A session placement as a transform (rotation normalised: the wire's is only near unit).
+pub(crate) fn transform(placement: &twinscope_core::session::Placement) -> Transform {
+    let [x, y, z, w] = placement.rotation;
+    Transform::from_translation(Vec3::from_array(placement.at)).with_rotation(Quat::from_xyzw(x, y, z, w).normalize())
+}
+
+/// A transform as a session placement.
+pub(crate) fn placement(transform: &Transform) -> twinscope_core::session::Placement {
+    twinscope_core::session::Placement { at: transform.translation.to_array(), rotation: transform.rotation.normalize().to_array() }
+}
+
 /// The order of the session's work within a frame.
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SessionSystems {

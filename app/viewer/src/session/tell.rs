@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use bevy::picking::hover::HoverMap;
 use bevy::picking::pointer::PointerId;
 use bevy::prelude::*;
-use twinscope_core::session::{Placement, Pointer, Pose, Timeline};
+use twinscope_core::session::{Pointer, Pose, Timeline};
+use twinscope_core::twin::TwinIndex;
 
 use super::SharedSession;
 use crate::history::replay::ReplaySession;
@@ -29,19 +30,24 @@ pub fn tell_where_we_are(
     (replay, stash): (Option<Res<ReplaySession>>, Option<Res<LiveStash>>),
     hover: Option<Res<HoverMap>>,
     (parents, bound, frame): (Query<&ChildOf>, Query<&BoundTwin>, super::PlantFrame),
-    mut last: Local<Option<(Pose, Instant)>>,
+    (mut last, mut told): (Local<Option<(Pose, Instant)>>, Local<Option<(Option<TwinIndex>, Timeline)>>),
 ) {
     let Some(session) = session else { return };
-    let selected = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|t| state.store.get(t).id.to_string());
+    let selected = selection.twin.filter(|t| (t.0 as usize) < state.store.len());
     let timeline = match (replay.is_some(), stash.is_some_and(|s| s.0.is_some())) {
         (false, _) => Timeline::Live,
         (true, true) => Timeline::LookingBack,
         (true, false) => Timeline::Replay,
     };
-    session.0.update_presence(|presence| {
-        presence.selected = selected;
-        presence.timeline = timeline;
-    });
+    // The presence changes rarely: the selected twin's id is looked up only when it does.
+    if *told != Some((selected, timeline)) {
+        *told = Some((selected, timeline));
+        let selected = selected.map(|t| state.store.get(t).id.to_string());
+        session.0.update_presence(|presence| {
+            presence.selected = selected;
+            presence.timeline = timeline;
+        });
+    }
     let Ok((camera, projection)) = cameras.single() else { return };
     // The camera's transform as this frame's orbit left it (its global one follows only
     // after this frame's propagation); the camera has no parent.
@@ -55,7 +61,7 @@ pub fn tell_where_we_are(
         let twin = bound_twin_of(*entity, &parents, &bound).filter(|t| (t.0 as usize) < state.store.len());
         Some(Pointer { twin: twin.map(|t| state.store.get(t).id.to_string()), at: frame.point_to_plant(hit.position?).to_array() })
     });
-    let pose = Pose { head: Placement { at: head.translation.to_array(), rotation: head.rotation.to_array() }, hands: Vec::new(), pointer, fov, instance: None };
+    let pose = Pose { head: super::placement(&head), hands: Vec::new(), pointer, fov, instance: None };
     let due = match &*last {
         Some((sent, when)) => *sent != pose || when.elapsed() >= STILL_POSE_EVERY,
         None => true,

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use bevy::camera::primitives::Aabb;
 use bevy::prelude::*;
 use bevy_mod_xr::camera::XrCamera;
-use twinscope_core::session::{Placement, Pointer, Pose};
+use twinscope_core::session::{Pointer, Pose};
 
 use super::controllers::{AimPose, Hand, XrPointing};
 use crate::scene::binding::{TwinMeshes, meshes_of_twin, world_bounds};
-use crate::session::{PlantFrame, SessionSystems, SharedSession};
+use crate::session::{PlantFrame, SessionSystems, SharedSession, placement};
 use crate::store::sync::{TwinEntities, TwinState};
 
 /// Sends the headset's pose to the session.
@@ -44,7 +44,6 @@ fn tell_where_the_headset_is(
     let Some(first) = eyes.first() else { return };
     let between = eyes.iter().map(|e| e.translation()).sum::<Vec3>() / eyes.len() as f32;
     let head = frame.to_plant(&GlobalTransform::from(first.compute_transform().with_translation(between)));
-    let placement = |t: Transform| Placement { at: t.translation.to_array(), rotation: t.rotation.normalize().to_array() };
     let mut hands: Vec<(Hand, Transform)> = aims.iter().map(|(aim, pose)| (aim.0, frame.to_plant(pose))).collect();
     hands.sort_by_key(|(hand, _)| *hand == Hand::Right);
     // The right hand's target if it has one, else the left's; the point is the part's middle.
@@ -52,7 +51,7 @@ fn tell_where_the_headset_is(
         let (min, max) = world_bounds(meshes_of_twin(&entities, &twin_meshes, twin), &boxes)?;
         Some(Pointer { twin: Some(state.store.get(twin).id.to_string()), at: frame.point_to_plant((min + max) / 2.0).to_array() })
     });
-    let pose = Pose { head: placement(head), hands: hands.into_iter().map(|(_, t)| placement(t)).collect(), pointer, fov: None, instance: None };
+    let pose = Pose { head: placement(&head), hands: hands.iter().map(|(_, t)| placement(t)).collect(), pointer, fov: None, instance: None };
     let due = last.as_ref().is_none_or(|(sent, when)| *sent != pose || when.elapsed() >= STILL_POSE_EVERY);
     if due {
         session.0.send_pose(pose.clone());

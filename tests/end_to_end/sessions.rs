@@ -247,7 +247,7 @@ fn a_broker_acl_stops_impersonation_and_keeps_observers_read_only() {
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
     let config = format!("allow_anonymous true\npassword_file {}\nacl_file {}", passwords.display(), acl.display());
-    let mosquitto = Mosquitto::start_with(crate::support::free_port(), &config);
+    let mosquitto = Mosquitto::start_configured(&config);
     let url = mosquitto.url();
     let password = dir.join("password").display().to_string();
     let join = |login: Option<&str>, speaks_as: &str| -> Child {

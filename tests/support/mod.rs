@@ -75,7 +75,19 @@ pub struct Mosquitto {
 
 impl Mosquitto {
     pub fn start() -> Mosquitto {
-        Self::start_on(free_port())
+        Self::start_configured("allow_anonymous true")
+    }
+
+    /// mosquitto on a free port with more configuration lines for its listener (TLS files, a
+    /// password file, an ACL). Another process can take the port between our choosing it and
+    /// mosquitto binding it (an outgoing connection's ephemeral port): then another is tried.
+    pub fn start_configured(listener_config: &str) -> Mosquitto {
+        for _ in 0..5 {
+            if let Some(mosquitto) = Self::try_start(free_port(), listener_config) {
+                return mosquitto;
+            }
+        }
+        panic!("mosquitto did not start on any of five free ports");
     }
 
     pub fn start_on(port: u16) -> Mosquitto {
@@ -85,6 +97,13 @@ impl Mosquitto {
     /// mosquitto on `port` with more configuration lines for its one listener (TLS files,
     /// a password file).
     pub fn start_with(port: u16, listener_config: &str) -> Mosquitto {
+        Self::try_start(port, listener_config).unwrap_or_else(|| panic!("mosquitto did not listen on {port}"))
+    }
+
+    /// `None` when mosquitto did not listen or exited (its port was taken). A connect alone
+    /// can be fooled: to a port in the ephemeral range with no listener, Linux can connect a
+    /// socket to itself.
+    fn try_start(port: u16, listener_config: &str) -> Option<Mosquitto> {
         let config = std::env::temp_dir().join(format!("twinscope-mosquitto-{}-{port}.conf", std::process::id()));
         let mut file = std::fs::File::create(&config).unwrap();
         writeln!(file, "listener {port} 127.0.0.1\n{listener_config}\npersistence false\nmax_queued_messages 100000").unwrap();
@@ -95,8 +114,12 @@ impl Mosquitto {
             .stderr(Stdio::null())
             .spawn()
             .expect("mosquitto is installed (apt-get install mosquitto mosquitto-clients)");
-        assert!(wait_for_port(port, Duration::from_secs(10)), "mosquitto did not listen on {port}");
-        Mosquitto { port, child, config }
+        let mut mosquitto = Mosquitto { port, child, config };
+        let listening = wait_for_port(port, Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(50));
+        let alive = mosquitto.child.try_wait().is_ok_and(|exited| exited.is_none());
+        // Dropped when it did not start: killed, its configuration removed.
+        (listening && alive).then_some(mosquitto)
     }
 
     pub fn url(&self) -> String {

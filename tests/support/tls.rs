@@ -38,7 +38,6 @@ impl SecureMosquitto {
         let dir = std::env::temp_dir().join(format!("twinscope-tls-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).unwrap();
         let files = make_files(&dir);
-        let port = free_port();
         let config = format!(
             "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\nallow_anonymous false\npassword_file {}",
             files.ca.display(),
@@ -46,7 +45,7 @@ impl SecureMosquitto {
             dir.join("server.key").display(),
             dir.join("passwords").display()
         );
-        SecureMosquitto { mosquitto: Mosquitto::start_with(port, &config), files }
+        SecureMosquitto { mosquitto: Mosquitto::start_configured(&config), files }
     }
 
     /// The name the server certificate is issued for.

@@ -66,6 +66,9 @@ fn a_headset_session_reaches_focused_renders_and_exits_cleanly() {
 
     let path = root.join(eye.trim_start_matches('/'));
     let image = crate::support::read_png(&path).unwrap_or_else(|| panic!("no eye image at {}", path.display()));
+    let kept = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let _ = std::fs::create_dir_all(&kept);
+    let _ = std::fs::copy(&path, kept.join("xr-walkthrough-left-eye.png"));
     let _ = std::fs::remove_file(&path);
     let (width, height, channels, pixels) = (image.width, image.height, image.channels, image.pixels);
     let distinct: std::collections::HashSet<&[u8]> = pixels.chunks(channels).collect();
@@ -117,12 +120,13 @@ fn the_label_over_the_selected_part_is_not_hidden_by_the_panel() {
     assert!(error.contains("xr: label over the selected part:"), "the label was shown: {error}");
 }
 
-/// A headset user in a shared session: the menu button takes them to the tank in alarm and
-/// selects it, the right controller's ray rests on it; an observer in the session (as a
-/// desktop would hear it) sees a headset participant with two hands, the tank selected and
-/// pointed at, standing near it.
+/// Three in one session: a headset user (Monado), a desktop viewer (offscreen) and a scripted
+/// participant. The headset's menu button takes it to the tank in alarm and selects it, the
+/// right controller's ray rests on it. The desktop, which selected the tank too, sees the
+/// headset user with two hands, the tank selected and pointed at; an observer hears all
+/// three; the headset shows the other two. Both eye and desktop images are kept to look at.
 #[test]
-fn a_headset_in_a_session_is_seen_pointing_at_the_part() {
+fn a_headset_desktop_and_script_see_each_other_and_what_they_point_at() {
     let Some(root) = monado_root() else { return };
     let mosquitto = mosquitto_with_tank_1_1_in_alarm();
     let log = std::env::temp_dir().join(format!("twinscope-monado-session-{}.log", std::process::id()));
@@ -138,10 +142,10 @@ fn a_headset_in_a_session_is_seen_pointing_at_the_part() {
                 let output = crate::support::run_twinscope(&["state", "--broker", &url, "--session", "walk", "--for", "2s", "--json"], Duration::from_secs(30));
                 assert!(output.status.success(), "{}", stderr(&output));
                 let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-                let jonas = report["participants"].as_array().and_then(|all| all.iter().find(|p| p["user"] == "jonas").cloned());
-                if let Some(jonas) = jonas {
+                let everyone = report["participants"].as_array().cloned().unwrap_or_default();
+                if let Some(jonas) = everyone.iter().find(|p| p["user"] == "jonas") {
                     let done = jonas["pointing_at"] == "line1-tank1";
-                    last = jonas;
+                    last = report.clone();
                     if done {
                         break;
                     }
@@ -152,31 +156,48 @@ fn a_headset_in_a_session_is_seen_pointing_at_the_part() {
             last
         }
     });
-    // A desktop user in the session too (scripted), for the eye image: their camera marker,
-    // name and selection outline as the headset sees them.
-    let mut desktop = crate::support::twinscope()
-        .args(["sim", "--broker", &url, "--session", "walk", "--participants", "1", "--participant-prefix", "control-room-", "--for", "120s"])
+    let mut script = crate::support::twinscope()
+        .args(["sim", "--broker", &url, "--session", "walk", "--participants", "1", "--participant-prefix", "scripted-", "--for", "120s"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let eye = format!("/tmp/twinscope-session-eye-{}.png", std::process::id());
-    let args = ["twinscope", "--xr", "--broker", &url, "--session", "walk", "--user", "jonas", "--screenshot", &eye, "--exit-after", "22s"];
-    let error = run_headset(&root, &["TWINSCOPE_XR_TEST_PRESS=menu-left@2s"], &args, &log);
-    let _ = desktop.kill();
-    let _ = desktop.wait();
-    let path = root.join(eye.trim_start_matches('/'));
     let kept = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     let _ = std::fs::create_dir_all(&kept);
+    let desk_shot = kept.join("session-desktop-sees-headset.png");
+    // The headset's eye image is taken 15 s into its session, the desktop leaves 25 s after
+    // its start, the headset 40 s into its session: each still sees the other when it reports.
+    let desktop = crate::support::offscreen_viewer(&[
+        "--broker", &url, "--session", "walk", "--user", "anna", "--start-at", "line1-tank1", "--select", "line1-tank1", "--exit-after", "25s", "--window-size", "1280x720", "--screenshot", desk_shot.to_str().unwrap(),
+    ]);
+    let eye = format!("/tmp/twinscope-session-eye-{}.png", std::process::id());
+    let args = ["twinscope", "--xr", "--broker", &url, "--session", "walk", "--user", "jonas", "--screenshot", &eye, "--screenshot-at", "15s", "--exit-after", "40s"];
+    let error = run_headset(&root, &["TWINSCOPE_XR_TEST_PRESS=menu-left@2s"], &args, &log);
+    let (status, desk_log) = desktop.finish(Duration::from_secs(60));
+    let _ = script.kill();
+    let _ = script.wait();
+    let path = root.join(eye.trim_start_matches('/'));
     let _ = std::fs::copy(&path, kept.join("xr-session-left-eye.png"));
     let _ = std::fs::remove_file(&path);
-    let jonas = observer.join().unwrap();
-    assert!(!jonas.is_null(), "the headset was never heard in the session:\n{error}");
+    let report = observer.join().unwrap();
+    assert!(!report.is_null(), "the headset was never heard in the session:\n{error}");
+    let everyone = report["participants"].as_array().unwrap();
+    let jonas = everyone.iter().find(|p| p["user"] == "jonas").unwrap();
     assert_eq!(jonas["device"], "headset", "{jonas}");
     assert_eq!(jonas["hands"], 2, "both controllers' poses: {jonas}");
     assert_eq!(jonas["selected"], "line1-tank1", "{jonas}");
     assert_eq!(jonas["pointing_at"], "line1-tank1", "the right ray rests on the tank: {jonas}");
-    assert!(error.contains("session: 1 other participant(s) shown"), "the headset shows the desktop user: {error}");
+    assert!(everyone.iter().any(|p| p["user"] == "anna" && p["device"] == "desktop" && p["selected"] == "line1-tank1"), "the desktop is in the session: {report:#}");
+    assert!(everyone.iter().any(|p| p["user"] == "scripted-1"), "{report:#}");
+    assert_eq!(status, Some(0), "desktop:\n{desk_log}");
+    assert!(desk_log.contains("session: jonas (headset, 2 hands) selected line1-tank1, pointing at line1-tank1"), "the desktop sees the headset pointing at the tank:\n{desk_log}");
+    assert!(desk_log.contains("session: scripted-1 (desktop"), "{desk_log}");
+    // The eye image is taken while the desktop is still in the session (it leaves first).
+    // (The headset stands at the tank looking at it; the desktop's camera is above, out of
+    // view: the following and tabletop tests see desktop users' markers in the eye image.)
+    let shows = |who: &str| error.lines().any(|l| l.starts_with("xr: in the eye image, ") && l.contains(who));
+    assert!(shows(": anna (desktop, 0 hands) selected line1-tank1"), "the headset shows the desktop's selection: {error}");
+    assert!(shows(": scripted-1 (desktop"), "{error}");
 }
 
 /// Following a participant in the headset (--follow): no camera lock, but teleports behind
@@ -228,6 +249,9 @@ fn a_headset_follows_a_participant_by_teleporting_behind_them() {
     let _ = lead.kill();
     let _ = lead.wait();
     assert!(error.contains("following lead-1: teleporting behind them"), "{error}");
+    // (Whether their marker is in the eye image depends on how far they walked on since the
+    // last teleport: the tabletop test asserts markers in view.)
+    assert!(error.contains("xr: in the eye image, ") && error.contains(": lead-1 (desktop"), "{error}");
     assert!(closest < 6.0, "the headset was heard within a few metres of the one it follows (closest {closest:.1} m)\n{error}");
 }
 
@@ -298,7 +322,8 @@ fn a_panel_button_pressed_with_the_ray_acknowledges_the_alarm() {
 /// of the user, 1 m across, with the tank in alarm still selected, red, and labelled with its
 /// alarm text; the left panel button puts the panel in the left hand; the view button again
 /// stands the user, back at walkthrough scale, in front of the part selected on the table.
-/// The eye image, taken on the table, shows the red tank below the horizon.
+/// The eye image, taken on the table, shows the red tank below the horizon, and the others
+/// in the session as markers and name tags that read at table scale.
 #[test]
 fn the_tabletop_shows_the_whole_plant_and_leads_back_to_the_selected_part() {
     let Some(root) = monado_root() else { return };
@@ -307,9 +332,24 @@ fn the_tabletop_shows_the_whole_plant_and_leads_back_to_the_selected_part() {
     let eye = format!("/tmp/twinscope-table-eye-{}.png", std::process::id());
     let url = mosquitto.url();
     // The eye image is taken at 9 s (3 s before the end), on the table.
+    // Two others in the session (a desktop and a headset user walking the plant), to see
+    // their markers at table scale.
+    let mut others = crate::support::twinscope()
+        .args(["sim", "--broker", &url, "--session", "table", "--participants", "2", "--participant-prefix", "walker-", "--for", "120s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let env = ["TWINSCOPE_XR_TEST_PRESS=menu-left@2s,view-right@4s,panel-left@5s,view-right@10s"];
-    let args = ["twinscope", "--xr", "--snap-turn", "30", "--broker", &url, "--screenshot", &eye, "--exit-after", "12s"];
+    let args = ["twinscope", "--xr", "--snap-turn", "30", "--broker", &url, "--session", "table", "--user", "jonas", "--screenshot", &eye, "--exit-after", "12s"];
     let error = run_headset(&root, &env, &args, &log);
+    let _ = others.kill();
+    let _ = others.wait();
+    // They walk around the plant: where each is on the table at the moment of the image
+    // varies, but both are shown, and one at least is in view.
+    let shown: Vec<&str> = error.lines().filter(|l| l.starts_with("xr: in the eye image, ") && l.contains(": walker-")).collect();
+    assert!(shown.iter().any(|l| l.contains("walker-1 (desktop, 0 hands)")) && shown.iter().any(|l| l.contains("walker-2 (headset, 2 hands)")), "{error}");
+    assert!(shown.iter().any(|l| l.contains(", in view: walker-")), "a walker's marker on the table is in view: {shown:?}");
     assert!(error.contains("tabletop: the plant is 1.00 m across on the table"), "{error}");
     assert!(error.contains("the panel is in the left hand"), "{error}");
     assert!(error.contains("walkthrough: standing in front of line1-tank1"), "back from the table in front of the selected part: {error}");
@@ -321,6 +361,9 @@ fn the_tabletop_shows_the_whole_plant_and_leads_back_to_the_selected_part() {
 
     let path = root.join(eye.trim_start_matches('/'));
     let image = crate::support::read_png(&path).unwrap_or_else(|| panic!("no eye image at {}", path.display()));
+    let kept = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let _ = std::fs::create_dir_all(&kept);
+    let _ = std::fs::copy(&path, kept.join("xr-tabletop-session-left-eye.png"));
     let _ = std::fs::remove_file(&path);
     let (width, height, channels, pixels) = (image.width, image.height, image.channels, image.pixels);
     // The tank stands on the table, below the middle of the view: alarm red there.

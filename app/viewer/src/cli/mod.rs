@@ -84,6 +84,10 @@ pub struct ViewArgs {
     /// Exit after this long, e.g. 10s (with --screenshot: capture, then exit).
     #[arg(long, value_parser = parse_duration)]
     pub exit_after: Option<Duration>,
+    /// Headset mode: take the --screenshot this long after the session started running
+    /// (e.g. 15s), not 3 s before --exit-after (to catch a moment with others in view).
+    #[arg(long, value_parser = parse_duration, requires = "screenshot", requires = "xr")]
+    pub screenshot_at: Option<Duration>,
     /// Select this twin at start (by id).
     #[arg(long)]
     pub select: Option<String>,

@@ -272,8 +272,10 @@ fn add_headset_plugins(app: &mut App, plugins: bevy::app::PluginGroupBuilder, ar
         app.insert_resource(twinscope::xr::StartAt(twin.clone()));
     }
     if let Some(path) = &args.screenshot {
-        // Taken 3 s before --exit-after (required with --screenshot), at least 2 s in.
-        let at = args.exit_after.unwrap_or_default().saturating_sub(std::time::Duration::from_secs(3)).max(std::time::Duration::from_secs(2));
+        // At --screenshot-at, or 3 s before --exit-after (required with --screenshot), at
+        // least 2 s in.
+        let before_exit = args.exit_after.unwrap_or_default().saturating_sub(std::time::Duration::from_secs(3));
+        let at = args.screenshot_at.unwrap_or(before_exit).max(std::time::Duration::from_secs(2));
         app.add_plugins(twinscope::xr::XrEyeImagePlugin { path: path.clone(), at });
     }
     if app.world().get_resource::<XrState>().is_none_or(|state| *state == XrState::Unavailable) {

@@ -151,9 +151,29 @@ impl Plugin for SessionPlugin {
     }
 }
 
-/// At exit, one line on the session (scripts and tests read it).
-fn report_on_exit(mut exits: MessageReader<AppExit>, session: Option<Res<SharedSession>>, participants: Res<Participants>) {
+/// At exit, one line on the session and one per participant shown (scripts and tests read
+/// them).
+fn report_on_exit(mut exits: MessageReader<AppExit>, session: Option<Res<SharedSession>>, participants: Res<Participants>, state: Res<crate::store::sync::TwinState>) {
     if exits.read().count() > 0 && session.is_some() {
         eprintln!("session: {} other participant(s) shown, {} session message(s) dropped", participants.others.len(), participants.dropped);
+        for participant in &participants.others {
+            eprintln!("session: {}", shown(participant, &state.store));
+        }
     }
+}
+
+/// How a participant is shown, in words: "jonas (headset, 2 hands) selected line1-tank1,
+/// pointing at line1-tank1".
+pub fn shown(participant: &Participant, store: &twinscope_core::twin::TwinStore) -> String {
+    let device = match participant.device {
+        twinscope_core::session::Device::Desktop => "desktop",
+        twinscope_core::session::Device::Headset => "headset",
+    };
+    let selected = participant.selected.as_ref().map_or("nothing", |(id, _)| id.as_str());
+    let pointing = match &participant.pointer {
+        Some((Some(twin), _)) => store.get(*twin).id.as_str().to_owned(),
+        Some((None, _)) => "no part".to_owned(),
+        None => "nothing".to_owned(),
+    };
+    format!("{} ({device}, {} hands) selected {selected}, pointing at {pointing}", participant.user, participant.hands.len())
 }

@@ -89,36 +89,45 @@ pub fn draw_participants_panel(
     if session.is_none() {
         if starter.is_some() {
             egui::Area::new(egui::Id::new("session-start")).anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 8.0)).show(ctx, |ui| {
-                if ui.button("Start shared session").on_hover_text("others join with the code shown, on this broker").clicked() {
-                    commands.write(SessionCommand::Start);
-                }
+                commands.write_batch(start_button(ui));
             });
         }
         return Ok(());
     }
     let title = format!("Session {}", participants.session);
     egui::Window::new(title).id(egui::Id::new("session-participants")).anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 8.0)).resizable(false).collapsible(true).show(ctx, |ui| {
-        let me = if participants.me.is_empty() { "observing".to_owned() } else { format!("you are {}", participants.me) };
-        let link = if participants.connected { "" } else { " · not connected" };
-        ui.label(format!("{me} · {} other(s){link}", participants.others.len()));
-        ui.horizontal(|ui| {
-            ui.label("join code:");
-            ui.monospace(&participants.session).on_hover_text(format!("others join with --session {} (a standalone headset too)", participants.session));
-            if !participants.me.is_empty() && ui.small_button("Continue in headset").on_hover_text("start twinscope --xr here, with this session and selection").clicked() {
-                commands.write(SessionCommand::ContinueOn(Device::Headset));
-            }
-            if participants.host && ui.small_button("Bring everyone here").on_hover_text("everyone's view to where you look, with your selection").clicked() {
-                commands.write(SessionCommand::GatherHere);
-            }
-        });
-        for command in participant_rows(ui, &participants, &following) {
-            commands.write(command);
-        }
-        if participants.dropped > 0 {
-            ui.small(format!("{} session messages dropped (malformed, forged or too fast)", participants.dropped));
-        }
+        commands.write_batch(session_window(ui, &participants, &following));
     });
     Ok(())
+}
+
+/// Outside a session: the button that starts one (the host's).
+pub fn start_button(ui: &mut egui::Ui) -> Option<SessionCommand> {
+    ui.button("Start shared session").on_hover_text("others join with the code shown, on this broker").clicked().then_some(SessionCommand::Start)
+}
+
+/// The Session window's content: who we are, the join code, hand-over and gathering, one row
+/// per participant.
+pub fn session_window(ui: &mut egui::Ui, participants: &Participants, following: &Following) -> Vec<SessionCommand> {
+    let mut commands = Vec::new();
+    let me = if participants.me.is_empty() { "observing".to_owned() } else { format!("you are {}", participants.me) };
+    let link = if participants.connected { "" } else { " · not connected" };
+    ui.label(format!("{me} · {} other(s){link}", participants.others.len()));
+    ui.horizontal(|ui| {
+        ui.label("join code:");
+        ui.monospace(&participants.session).on_hover_text(format!("others join with --session {} (a standalone headset too)", participants.session));
+        if !participants.me.is_empty() && ui.small_button("Continue in headset").on_hover_text("start twinscope --xr here, with this session and selection").clicked() {
+            commands.push(SessionCommand::ContinueOn(Device::Headset));
+        }
+        if participants.host && ui.small_button("Bring everyone here").on_hover_text("everyone's view to where you look, with your selection").clicked() {
+            commands.push(SessionCommand::GatherHere);
+        }
+    });
+    commands.extend(participant_rows(ui, participants, following));
+    if participants.dropped > 0 {
+        ui.small(format!("{} session messages dropped (malformed, forged or too fast)", participants.dropped));
+    }
+    commands
 }
 
 /// One row per other participant: colour, name, device, selection, timeline, Go to and Follow
@@ -148,4 +157,68 @@ pub fn participant_rows(ui: &mut egui::Ui, participants: &Participants, followin
         ui.label(format!("nobody else yet: others join with --session {}", participants.session));
     }
     commands
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::Participant;
+    use crate::ui::testing::PanelHarness;
+
+    fn jonas() -> Participant {
+        Participant {
+            user: "jonas".into(),
+            colour: Color::srgb(0.6, 0.3, 0.9),
+            device: Device::Headset,
+            timeline: Timeline::LookingBack,
+            host: false,
+            selected: Some(("line1-tank1".into(), None)),
+            head: None,
+            hands: Vec::new(),
+            pointer: None,
+            fov: None,
+        }
+    }
+
+    /// Clicks `text` in the Session window; returns the commands the click gave.
+    fn click(text: &str, participants: &Participants, following: &Following) -> Vec<SessionCommand> {
+        let mut harness = PanelHarness::new(700.0, 300.0);
+        harness.frame(vec![], |ui| session_window(ui, participants, following));
+        let at = harness.find(text).unwrap_or_else(|| panic!("{text} in the window: {:?}", harness.texts));
+        harness.click(at, |ui| session_window(ui, participants, following)).concat()
+    }
+
+    #[test]
+    fn start_shared_session_starts_one() {
+        let mut harness = PanelHarness::new(400.0, 100.0);
+        harness.frame(vec![], start_button);
+        let at = harness.find("Start shared session").expect("the button is shown");
+        assert_eq!(harness.click(at, start_button), vec![None, Some(SessionCommand::Start)]);
+    }
+
+    #[test]
+    fn the_window_shows_who_is_where_and_its_buttons_give_their_commands() {
+        let participants = Participants { others: vec![jonas()], me: "anna".into(), connected: true, session: "k7m2qx".into(), host: true, ..Default::default() };
+        let following = Following::default();
+        let mut harness = PanelHarness::new(700.0, 300.0);
+        harness.frame(vec![], |ui| session_window(ui, &participants, &following));
+        for text in ["you are anna · 1 other(s)", "k7m2qx", "jonas", "headset", "line1-tank1", "looking back"] {
+            assert!(harness.find(text).is_some(), "{text} shown: {:?}", harness.texts);
+        }
+        assert_eq!(click("Continue in headset", &participants, &following), vec![SessionCommand::ContinueOn(Device::Headset)]);
+        assert_eq!(click("Bring everyone here", &participants, &following), vec![SessionCommand::GatherHere]);
+        assert_eq!(click("Go to", &participants, &following), vec![SessionCommand::GoTo("jonas".into())]);
+        assert_eq!(click("Follow", &participants, &following), vec![SessionCommand::Follow("jonas".into())]);
+        let following = Following(Some("jonas".into()));
+        assert_eq!(click("Stop following", &participants, &following), vec![SessionCommand::StopFollowing]);
+    }
+
+    #[test]
+    fn an_observer_cannot_hand_over_and_a_guest_cannot_gather() {
+        let observer = Participants { others: vec![jonas()], session: "k7m2qx".into(), ..Default::default() };
+        let mut harness = PanelHarness::new(700.0, 300.0);
+        harness.frame(vec![], |ui| session_window(ui, &observer, &Following::default()));
+        assert!(harness.find("observing · 1 other(s) · not connected").is_some(), "{:?}", harness.texts);
+        assert!(harness.find("Continue in headset").is_none() && harness.find("Bring everyone here").is_none(), "{:?}", harness.texts);
+    }
 }

@@ -66,6 +66,7 @@ fn follow_the_left_eye(eyes: Query<(&XrCamera, &GlobalTransform)>, mut spectator
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn take_the_image(
     mut commands: Commands,
     time: Res<Time<Real>>,
@@ -74,6 +75,7 @@ fn take_the_image(
     spectator: Query<(&Camera, &GlobalTransform), With<SpectatorCamera>>,
     surfaces: (Option<Res<super::label::PartLabel>>, Option<Res<super::panel::XrPanel>>),
     poses: Query<(&GlobalTransform, &InheritedVisibility)>,
+    session: (Option<Res<crate::session::Participants>>, Option<Res<crate::store::sync::TwinState>>),
 ) {
     if eye.requested || eye.running_frames == 0 {
         return;
@@ -96,6 +98,13 @@ fn take_the_image(
         let label = on_screen(surfaces.0.map(|l| l.surface), super::label::PartLabel::corners);
         let panel = on_screen(surfaces.1.map(|p| p.surface), super::panel::XrPanel::corners);
         eprintln!("xr: in the eye image, label {} ; panel {}", pixels(label), pixels(panel));
+        if let (Some(participants), Some(state)) = session {
+            for participant in &participants.others {
+                let seen = participant.head.and_then(|head| crate::session::panel::screen_place(camera, at, head.translation)).is_some_and(|(_, in_view)| in_view);
+                let view = if seen { "in view" } else { "out of view" };
+                eprintln!("xr: in the eye image, {view}: {}", crate::session::shown(participant, &state.store));
+            }
+        }
     }
     commands.spawn(Screenshot::image(target)).observe(move |captured: On<ScreenshotCaptured>, mut eye: ResMut<EyeImage>| {
         crate::scene::capture::save_png(&captured.image, &path);

@@ -10,7 +10,9 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::clock::{HybridClock, Stamp};
 use super::message::{Pose, Presence};
+use super::notes::{NoteBook, NoteError, NoteVersion};
 use super::roster::{Roster, RosterChange};
 use super::topics::{SessionTopic, SessionTopics};
 use crate::connection::ConnectionSettings;
@@ -58,6 +60,17 @@ pub struct SessionShared {
     pub bytes_sent: u64,
     /// What the last message changed, and when it arrived.
     pub last_change: Option<(RosterChange, Timestamp)>,
+    /// The session's notes, as heard (ours included: they come back from the broker).
+    pub notes: NoteBook,
+    clock: HybridClock,
+    /// Who writes our notes: the participant, or a writer that is no participant (a script
+    /// pinning findings); `None` for an observer.
+    writer: Option<String>,
+    /// A writer that is no participant says it hosts the session (`notes --delete --host`).
+    writer_host: bool,
+    /// Our note versions to publish, and those published but not yet heard back.
+    notes_due: Vec<NoteVersion>,
+    notes_unconfirmed: Vec<(String, Stamp)>,
 }
 
 /// A running session client. Dropping it leaves the session.
@@ -89,6 +102,12 @@ impl SessionLink {
             poses_sent: 0,
             bytes_sent: 0,
             last_change: None,
+            notes: NoteBook::default(),
+            clock: HybridClock::default(),
+            writer: me.as_ref().map(|p| p.user.clone()),
+            writer_host: false,
+            notes_due: Vec::new(),
+            notes_unconfirmed: Vec::new(),
         }));
         let mut config = IngestConfig::helper(connection, "session");
         config.keep_alive = SESSION_KEEP_ALIVE;
@@ -98,9 +117,49 @@ impl SessionLink {
         Ok(SessionLink { shared, client, user })
     }
 
+    /// Joins the session to write notes as `user` without being a participant (no
+    /// presence, no pose: `twinscope notes --add`, a maintenance system feeding findings in).
+    pub fn join_as_writer(connection: &ConnectionSettings, topics: SessionTopics, user: &str) -> std::io::Result<SessionLink> {
+        let link = SessionLink::join(connection, topics, None)?;
+        link.lock().writer = Some(user.to_owned());
+        Ok(SessionLink { user: user.to_owned(), ..link })
+    }
+
     /// Our user name (empty for an observer).
     pub fn user(&self) -> &str {
         &self.user
+    }
+
+    /// Pins a note to `twin`; its id. Everyone in the session sees it, and whoever joins
+    /// later: it is retained on the broker.
+    pub fn pin_note(&self, twin: &str, text: &str) -> Result<String, NoteError> {
+        self.write_note(|notes, me, host, clock, now| notes.pin(me, host, twin, text, clock, now)).map(|v| v.id)
+    }
+
+    /// Changes a note's text and/or whether it is resolved (anyone may).
+    pub fn edit_note(&self, id: &str, text: Option<&str>, resolved: Option<bool>) -> Result<(), NoteError> {
+        self.write_note(|notes, me, host, clock, now| notes.edit(me, host, id, text, resolved, clock, now)).map(drop)
+    }
+
+    /// Deletes a note (its author, or the session's host).
+    pub fn delete_note(&self, id: &str) -> Result<(), NoteError> {
+        self.write_note(|notes, me, host, clock, now| notes.delete(me, host, id, clock, now)).map(drop)
+    }
+
+    fn write_note(&self, write: impl FnOnce(&mut NoteBook, &str, bool, &mut HybridClock, u64) -> Result<NoteVersion, NoteError>) -> Result<NoteVersion, NoteError> {
+        let mut guard = self.lock();
+        let shared = &mut *guard;
+        let Some(me) = shared.writer.clone() else { return Err(NoteError::Observer) };
+        let host = shared.writer_host || shared.presence.as_ref().is_some_and(|p| p.host);
+        let version = write(&mut shared.notes, &me, host, &mut shared.clock, HybridClock::wall_now())?;
+        shared.notes_due.push(version.clone());
+        Ok(version)
+    }
+
+    /// Whether every note we wrote has come back from the broker (it holds them).
+    pub fn notes_confirmed(&self) -> bool {
+        let shared = self.lock();
+        shared.notes_due.is_empty() && shared.notes_unconfirmed.is_empty()
     }
 
     /// The shared state: the roster and what we publish. Held briefly (the client thread
@@ -145,6 +204,13 @@ impl SessionLink {
     /// Leaves the session: the presence is cleared on the broker, then the client stops.
     pub fn leave(mut self) {
         self.client.stop();
+    }
+}
+
+impl SessionShared {
+    /// Says whether a writer that is no participant hosts the session.
+    pub fn set_writer_host(&mut self, host: bool) {
+        self.writer_host = host;
     }
 }
 
@@ -213,7 +279,17 @@ impl MessageHandler for SessionHandler {
     }
 
     fn handle(&mut self, topic: &str, payload: &[u8], _qos: u8, _retain: bool, received: Timestamp) {
-        let mut shared = self.lock();
+        let mut guard = self.lock();
+        let shared = &mut *guard;
+        if let Some((user, id)) = shared.roster.topics().parse_note(topic) {
+            shared.notes.receive(user, id, payload, &mut shared.clock, HybridClock::wall_now());
+            if shared.writer.as_deref() == Some(user) {
+                let heard = shared.notes.get(id).map(|n| n.latest.clock);
+                shared.notes_unconfirmed.retain(|(mine, stamp)| !(mine == id && Some(*stamp) <= heard));
+            }
+            return;
+        }
+        let mut shared = guard;
         let change = shared.roster.receive(topic, payload, Instant::now());
         if !matches!(change, RosterChange::Ignored | RosterChange::Dropped(_)) {
             shared.last_change = Some((change, received));
@@ -256,6 +332,12 @@ impl MessageHandler for SessionHandler {
             return vec![SchemaPublish { topic, payload: pose.encode(), qos: 1, retain: false }];
         }
         let mut out = Vec::new();
+        if let Some(writer) = shared.writer.clone() {
+            for note in std::mem::take(&mut shared.notes_due) {
+                shared.notes_unconfirmed.push((note.id.clone(), note.clock));
+                out.push(SchemaPublish { topic: shared.roster.topics().note(&writer, &note.id), payload: note.encode(), qos: 1, retain: true });
+            }
+        }
         if let (Some(gather), Some(presence)) = (shared.gathering.take(), &shared.presence) {
             let topic = shared.roster.topics().topic(&presence.user, SessionTopic::Gather);
             out.push(SchemaPublish { topic, payload: gather.encode(), qos: 1, retain: false });

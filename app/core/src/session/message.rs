@@ -134,10 +134,12 @@ pub enum Dropped {
     NotHost,
     /// A topic under the session that is no participant's presence or pose.
     UnknownTopic,
+    /// A new note (or alarm action) when the session holds as many as it keeps.
+    TooMany,
 }
 
 impl Dropped {
-    pub const ALL: [Dropped; 7] = [Dropped::Oversized, Dropped::Malformed, Dropped::Forged, Dropped::TooFast, Dropped::SessionFull, Dropped::NotHost, Dropped::UnknownTopic];
+    pub const ALL: [Dropped; 8] = [Dropped::Oversized, Dropped::Malformed, Dropped::Forged, Dropped::TooFast, Dropped::SessionFull, Dropped::NotHost, Dropped::UnknownTopic, Dropped::TooMany];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -148,6 +150,7 @@ impl Dropped {
             Dropped::SessionFull => "session_full",
             Dropped::NotHost => "not_host",
             Dropped::UnknownTopic => "unknown_topic",
+            Dropped::TooMany => "too_many",
         }
     }
 }

@@ -6,16 +6,20 @@
 //! own: [`topics`] says where (one root, a path per user, so a `%u` ACL stops impersonation),
 //! [`message`] what (ids, poses and names only, every message checked), [`roster`] who is
 //! there (bounded, rate-limited, dropped messages counted), and [`client`] keeps our
-//! presence on the broker with a last will that clears it.
+//! presence on the broker with a last will that clears it. [`notes`] are what the team
+//! pins to twins, kept on the broker after everyone left, ordered by a hybrid [`clock`].
 
 pub mod client;
+pub mod clock;
 pub mod colour;
 pub mod message;
+pub mod notes;
 pub mod roster;
 pub mod topics;
 
 pub use client::SessionLink;
 pub use colour::colour_of;
 pub use message::{Device, Gather, Placement, Pointer, Pose, Presence, Timeline};
+pub use notes::{Note, NoteBook, NoteChange, NoteError, NoteVersion};
 pub use roster::{MAX_PARTICIPANTS, Participant, Roster, RosterChange};
 pub use topics::{DEFAULT_ROOT, SessionTopics, join_code};

@@ -8,6 +8,7 @@
 //! twinscope/v1/sessions/<session>/<user>/presence   retained: who, which device, selection
 //! twinscope/v1/sessions/<session>/<user>/pose       20 Hz at most: head, hands, pointer
 //! twinscope/v1/sessions/<session>/<user>/gather     the host: everyone to where I stand
+//! twinscope/v1/sessions/<session>/<user>/notes/<id> retained: a note as this user last wrote it
 //! ```
 
 use thiserror::Error;
@@ -107,6 +108,19 @@ impl SessionTopics {
         format!("{}{user}/{}", self.prefix, what.level())
     }
 
+    /// Where `user` publishes its version of note `id`.
+    pub fn note(&self, user: &str, id: &str) -> String {
+        format!("{}{user}/notes/{id}", self.prefix)
+    }
+
+    /// Whose note version this is, and of which note; `None` for any other topic.
+    pub fn parse_note<'a>(&self, topic: &'a str) -> Option<(&'a str, &'a str)> {
+        let rest = topic.strip_prefix(self.prefix.as_str())?;
+        let (user, rest) = rest.split_once('/')?;
+        let id = rest.strip_prefix("notes/")?;
+        (check_name("user name", user).is_ok() && !id.is_empty() && !id.contains('/')).then_some((user, id))
+    }
+
     /// Whose message this is and what it is; `None` for a topic of the session that is no
     /// participant's presence or pose (or one outside it).
     pub fn parse<'a>(&self, topic: &'a str) -> Option<(&'a str, SessionTopic)> {
@@ -136,6 +150,11 @@ mod tests {
         assert_eq!(presence, "twinscope/v1/sessions/pump-3-leak/alice/presence");
         assert_eq!(topics.parse(&presence), Some(("alice", SessionTopic::Presence)));
         assert_eq!(topics.parse("twinscope/v1/sessions/pump-3-leak/bob/pose"), Some(("bob", SessionTopic::Pose)));
+        let note = topics.note("bob", "anna~K7M2QX");
+        assert_eq!(note, "twinscope/v1/sessions/pump-3-leak/bob/notes/anna~K7M2QX");
+        assert_eq!(topics.parse_note(&note), Some(("bob", "anna~K7M2QX")));
+        assert_eq!(topics.parse(&note), None);
+        assert_eq!(topics.parse_note("twinscope/v1/sessions/pump-3-leak/bob/notes/a/b"), None);
         for foreign in ["twinscope/v1/sessions/other/bob/pose", "twinscope/v1/sessions/pump-3-leak/bob/pose/x", "twinscope/v1/sessions/pump-3-leak/bob", "te/device/pump///m/"] {
             assert_eq!(topics.parse(foreign), None, "{foreign}");
         }

@@ -9,6 +9,7 @@ mod check;
 mod connect;
 mod gen_plant;
 mod listen;
+mod notes;
 mod record;
 mod schemas;
 mod session;
@@ -51,6 +52,9 @@ pub enum Command {
     GenPlant(GenPlantArgs),
     /// Measure ingest throughput (decode + apply vs bare JSON parsing).
     Bench(BenchArgs),
+    /// A shared session's notes: list them, pin one (--add TWIN TEXT), edit, resolve or
+    /// delete one; or list a recording's (--replay FILE).
+    Notes(notes::NotesArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -355,6 +359,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Alarms(args)) => printed(|out| alarms::run(args, out)),
         Some(Command::GenPlant(args)) => printed(|out| gen_plant::run(args, out)),
         Some(Command::Bench(args)) => printed(|out| bench::run(args, out)),
+        Some(Command::Notes(args)) => printed(|out| notes::run(args, out)),
     }
 }
 

@@ -2,7 +2,8 @@
 //! user as head, hands and aim ray; a desktop user as a camera with its view frustum; each
 //! with a name tag, an arrow at the screen's edge when out of view, their selection outlined
 //! and what they point at marked, all in their colour), a participants panel with "go to"
-//! and "follow", and our own presence and pose told to them.
+//! and "follow", and our own presence and pose told to them. Notes pinned to twins stand
+//! at their parts and are listed in a Notes window.
 //!
 //! The protocol and the roster are the core's ([`twinscope_core::session`]); this room only
 //! reads the roster once a frame into [`Participants`], draws, and sends what we do. It
@@ -11,13 +12,16 @@
 //! ```text
 //! SessionSystems::Hear (roster → Participants, follow)  before the selection is applied
 //! SessionSystems::Tell (camera, selection, pointer → link)  after the camera moved
-//! SessionSystems::Show (gizmos)                          after the camera moved
+//! SessionSystems::Show (gizmos: avatars, note pins)      after the camera moved
 //! ```
 
 pub mod avatars;
 pub mod gather;
 pub mod hand_over;
 pub mod hear;
+pub mod note_pins;
+pub mod notes;
+pub mod notes_panel;
 pub mod panel;
 pub mod start;
 pub mod tell;
@@ -125,6 +129,10 @@ impl Plugin for SessionPlugin {
             .configure_sets(Update, (SessionSystems::Tell, SessionSystems::Show).after(TwinscopeSystems::Visuals));
         app.init_resource::<Participants>()
             .init_resource::<Following>()
+            .init_resource::<notes::SessionNotes>()
+            .init_resource::<notes_panel::NotesDraft>()
+            .init_resource::<note_pins::NotePins>()
+            .add_message::<notes::NoteCommand>()
             .insert_resource(NameTagsIn3d(!self.desktop))
             .add_message::<SessionCommand>()
             .add_message::<hand_over::ContinueFrom>()
@@ -138,15 +146,17 @@ impl Plugin for SessionPlugin {
                     hand_over::start_the_other_device,
                     start::start_a_session,
                     hear::follow_a_participant,
+                    notes::apply_note_commands,
+                    notes::hear_notes,
                 )
                     .chain()
                     .in_set(SessionSystems::Hear),
             )
             .add_systems(Update, (tell::tell_where_we_are, gather::gather_everyone_here).in_set(SessionSystems::Tell))
-            .add_systems(Update, avatars::draw_participants.in_set(SessionSystems::Show))
-            .add_systems(Last, report_on_exit.after(crate::scene::capture::CaptureExit));
+            .add_systems(Update, (avatars::draw_participants, (note_pins::place_pins, note_pins::draw_pins).chain()).in_set(SessionSystems::Show))
+            .add_systems(Last, (report_on_exit, notes::report_notes_on_exit).after(crate::scene::capture::CaptureExit));
         if self.desktop {
-            app.add_systems(EguiPrimaryContextPass, (panel::draw_name_tags, panel::draw_participants_panel));
+            app.add_systems(EguiPrimaryContextPass, (panel::draw_name_tags, note_pins::draw_pin_labels, panel::draw_participants_panel, notes_panel::draw_notes_window).after(crate::ui::PanelsDrawn));
         }
     }
 }

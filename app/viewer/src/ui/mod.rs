@@ -59,7 +59,7 @@ impl Plugin for UiPanelsPlugin {
             .init_resource::<PanelState>()
             .add_systems(Startup, spawn_ui_camera)
             .add_systems(Update, panel_shortcuts)
-            .add_systems(EguiPrimaryContextPass, draw_panels);
+            .add_systems(EguiPrimaryContextPass, draw_panels.in_set(PanelsDrawn));
     }
 }
 
@@ -70,6 +70,11 @@ impl Plugin for UiPanelsPlugin {
 pub struct UiCost {
     pub seconds: Vec<f32>,
 }
+
+/// Where the main panels are drawn in egui's pass: other rooms' windows come after, to stand
+/// clear of them ([`PanelState::bottom_inset`]).
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PanelsDrawn;
 
 /// What the panels show and remember between frames (view state, not twin state).
 #[derive(Resource)]
@@ -92,6 +97,9 @@ pub struct PanelState {
     pub load_error_dismissed: bool,
     /// The same for a recording that could not be opened.
     pub recording_error_dismissed: bool,
+    /// How much of the window's bottom the panels took last frame (logical pixels): other
+    /// rooms' windows stand clear of it.
+    pub bottom_inset: f32,
 }
 
 impl Default for PanelState {
@@ -109,6 +117,7 @@ impl Default for PanelState {
             clock: Default::default(),
             load_error_dismissed: false,
             recording_error_dismissed: false,
+            bottom_inset: 0.0,
         }
     }
 }
@@ -290,6 +299,7 @@ fn draw_panels(
     {
         panels.recording_error_dismissed = true;
     }
+    panels.bottom_inset = bottom;
     // The 3D view gets the area the panels leave, so framing and picking match what is seen.
     if let (Ok(window), Ok(mut camera)) = (windows.single(), cameras.single_mut()) {
         let scale = window.scale_factor();

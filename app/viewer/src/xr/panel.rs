@@ -262,6 +262,7 @@ fn draw_the_panel(
     (mut view_commands, mut panel_commands): (MessageWriter<XrViewCommand>, MessageWriter<XrPanelCommand>),
     (session, mut session_commands): (Option<Res<crate::session::SharedSession>>, MessageWriter<crate::session::SessionCommand>),
     (participants, following): (Option<Res<crate::session::Participants>>, Option<Res<crate::session::Following>>),
+    (session_notes, mut note_commands): (Option<Res<crate::session::notes::SessionNotes>>, MessageWriter<crate::session::notes::NoteCommand>),
     mut cost: Option<ResMut<super::XrFrameCost>>,
     mut zoomed: Local<bool>,
     mut rollup: Local<Rollup>,
@@ -279,6 +280,7 @@ fn draw_the_panel(
     // The tab's content in an area over the texture above the toolbar (a background-layer
     // Ui would take no clicks).
     let mut session_requests = Vec::new();
+    let mut note_requests = Vec::new();
     let commands = egui::Area::new(egui::Id::new("xr-panel"))
         .fixed_pos(egui::Pos2::ZERO)
         .show(ctx, |ui| {
@@ -297,6 +299,11 @@ fn draw_the_panel(
                             if let (Some(participants), Some(following)) = (participants.as_deref(), following.as_deref()) {
                                 ui.heading(format!("Session {}", participants.session));
                                 session_requests = crate::session::panel::participant_rows(ui, participants, following);
+                            }
+                            if let Some(notes) = session_notes.as_deref() {
+                                ui.separator();
+                                let selected = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|t| (t, state.store.get(t).id.as_str()));
+                                note_requests = crate::session::notes_panel::headset_notes(ui, notes, selected);
                             }
                             Vec::new()
                         }
@@ -325,6 +332,10 @@ fn draw_the_panel(
     for request in session_requests {
         info!("headset panel: {request:?}");
         session_commands.write(request);
+    }
+    for request in note_requests {
+        info!("headset panel: {request:?}");
+        note_commands.write(request);
     }
     for action in actions {
         match action {

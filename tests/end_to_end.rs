@@ -11,6 +11,8 @@ mod json_sources;
 mod models;
 #[path = "end_to_end/network.rs"]
 mod network;
+#[path = "end_to_end/notes.rs"]
+mod notes;
 #[path = "end_to_end/sessions.rs"]
 mod sessions;
 #[path = "end_to_end/sparkplug.rs"]

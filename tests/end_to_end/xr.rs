@@ -156,6 +156,9 @@ fn a_headset_desktop_and_script_see_each_other_and_what_they_point_at() {
             last
         }
     });
+    // A note on the tank, pinned before anyone came: the headset shows it at the tank.
+    let pinned = run_twinscope(&["notes", "--broker", &url, "--session", "walk", "--user", "anna", "--add", "line1-tank1", "Leak at the lower flange"], Duration::from_secs(30));
+    assert!(pinned.status.success(), "{}", stderr(&pinned));
     let mut script = crate::support::twinscope()
         .args(["sim", "--broker", &url, "--session", "walk", "--participants", "1", "--participant-prefix", "scripted-", "--for", "120s"])
         .stdout(std::process::Stdio::null())
@@ -198,6 +201,7 @@ fn a_headset_desktop_and_script_see_each_other_and_what_they_point_at() {
     let shows = |who: &str| error.lines().any(|l| l.starts_with("xr: in the eye image, ") && l.contains(who));
     assert!(shows(": anna (desktop, 0 hands) selected line1-tank1"), "the headset shows the desktop's selection: {error}");
     assert!(shows(": scripted-1 (desktop"), "{error}");
+    assert!(error.contains("notes: 1 shown (1 open)") && error.contains("on line1-tank1 [open] by anna, last anna: Leak at the lower flange"), "the headset shows the note: {error}");
 }
 
 /// Following a participant in the headset (--follow): no camera lock, but teleports behind

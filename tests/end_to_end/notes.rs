@@ -1,0 +1,115 @@
+//! Notes pinned to twins in a shared session, against mosquitto: a note pinned by one
+//! process appears at the part in a desktop viewer, an edit made elsewhere reaches it, the
+//! note outlives everyone who was there (retained), concurrent edits from two processes settle
+//! on the same text everywhere, and hostile note messages are counted and dropped.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{Mosquitto, run_twinscope, twinscope};
+use crate::{stderr, stdout};
+
+/// `notes --session NAME ARGS`, which must succeed; its stdout.
+fn notes(url: &str, session: &str, args: &[&str]) -> String {
+    let mut all = vec!["notes", "--broker", url, "--session", session];
+    all.extend(args);
+    let output = run_twinscope(&all, Duration::from_secs(30));
+    assert!(output.status.success(), "notes {args:?}: {}", stderr(&output));
+    stdout(&output)
+}
+
+fn listed(url: &str, session: &str) -> Vec<serde_json::Value> {
+    let text = notes(url, session, &["--json", "--for", "1s"]);
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    report["notes"].as_array().cloned().unwrap_or_default()
+}
+
+/// A note pinned from the command line (as a headset's preset would) is in a desktop viewer
+/// at the part; edited from another process while the viewer runs, the viewer shows the
+/// edit; after the viewer quit, a later listing still has it, resolved, and a note on a twin
+/// the plant lacks is listed as such.
+#[test]
+fn a_pinned_note_reaches_the_desktop_is_edited_and_outlives_everyone() {
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    mosquitto.publish("te/device/line1-tank1///a/leak", r#"{"text":"Tank leaking","severity":"critical"}"#, true);
+    let pinned = notes(&url, "night", &["--user", "jonas", "--add", "line1-tank1", "Leak at the lower flange\nneeds gasket DN80"]);
+    let id = pinned.split_whitespace().nth(1).unwrap_or_else(|| panic!("{pinned}")).to_owned();
+    assert!(id.starts_with("jonas~"), "{pinned}");
+    notes(&url, "night", &["--user", "jonas", "--add", "ghost-pump", "removed last week?"]);
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&out).unwrap();
+    let shot = out.join("session-notes-on-the-tank.png");
+    let viewer = crate::support::offscreen_viewer(&[
+        "--broker", &url, "--session", "night", "--user", "anna", "--select", "line1-tank1", "--start-at", "line1-tank1", "--exit-after", "12s", "--window-size", "1280x720", "--screenshot", shot.to_str().unwrap(),
+    ]);
+    std::thread::sleep(Duration::from_secs(4));
+    notes(&url, "night", &["--user", "hans", "--edit", &id, "Leak at the lower flange, 2 drops/min\nneeds gasket DN80"]);
+    notes(&url, "night", &["--user", "hans", "--resolve", &id]);
+    let (status, log) = viewer.finish(Duration::from_secs(90));
+    assert_eq!(status, Some(0), "{log}");
+    assert!(log.contains("notes: 2 shown (1 open)"), "{log}");
+    assert!(log.contains(&format!("note: {id} on line1-tank1 [resolved] by jonas, last hans: Leak at the lower flange, 2 drops/min")), "the viewer shows the edit: {log}");
+    assert!(log.contains("on ghost-pump (no longer in the plant) [open] by jonas"), "{log}");
+    assert!(crate::support::read_png(&shot).is_some(), "screenshot written");
+
+    // Everyone has gone: the notes are still there for the next one.
+    let later = listed(&url, "night");
+    let tank = later.iter().find(|n| n["id"] == id.as_str()).unwrap_or_else(|| panic!("{later:?}"));
+    assert_eq!((tank["resolved"].as_bool(), tank["author"].as_str(), tank["last_by"].as_str()), (Some(true), Some("jonas"), Some("hans")));
+    assert_eq!(later.len(), 2);
+    // Only its author or the host deletes it.
+    let refused = run_twinscope(&["notes", "--broker", &url, "--session", "night", "--user", "hans", "--delete", &id], Duration::from_secs(30));
+    assert!(!refused.status.success() && stderr(&refused).contains("only its author (jonas) or the session's host may delete"), "{}", stderr(&refused));
+    notes(&url, "night", &["--user", "jonas", "--delete", &id]);
+    assert_eq!(listed(&url, "night").len(), 1);
+}
+
+/// Two processes edit one note at the same moment, without hearing each other first: every
+/// reader ends with the same text, whichever edit each heard first.
+#[test]
+fn concurrent_edits_from_two_processes_settle_on_the_same_text() {
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let pinned = notes(&url, "race", &["--user", "anna", "--add", "line1-pump1", "bearing noisy"]);
+    let id = pinned.split_whitespace().nth(1).unwrap().to_owned();
+    for round in 0..3 {
+        let edit = |user: &str, text: String| {
+            twinscope().args(["notes", "--broker", &url, "--session", "race", "--user", user, "--for", "300ms", "--edit", &id, &text]).output().unwrap()
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| edit("anna", format!("anna's text {round}")));
+            let b = s.spawn(|| edit("bob", format!("bob's text {round}")));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert!(a.status.success() && b.status.success(), "{} {}", stderr(&a), stderr(&b));
+        let (one, two) = (listed(&url, "race"), listed(&url, "race"));
+        assert_eq!(one, two);
+        let text = one[0]["text"].as_str().unwrap();
+        assert!(text == format!("anna's text {round}") || text == format!("bob's text {round}"), "{text}");
+    }
+}
+
+/// A hostile peer floods a session with forged, oversized, malformed and surplus notes: the
+/// lister stays up and counts them; the honest note is intact.
+#[test]
+fn hostile_note_messages_are_counted_and_dropped() {
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    notes(&url, "flood", &["--user", "anna", "--add", "line1-tank1", "honest note"]);
+    let root = "twinscope/v1/sessions/flood";
+    // Forged: bob's path, eve as writer. Oversized. Malformed. A deletion of anna's note by
+    // someone who is neither its author nor the host.
+    mosquitto.publish(&format!("{root}/bob/notes/anna~X"), r#"{"id":"anna~X","twin":"t","text":"x","created":1,"clock":[1,0],"by":"eve"}"#, true);
+    mosquitto.publish(&format!("{root}/bob/notes/bob~BIG"), &format!(r#"{{"id":"bob~BIG","twin":"t","text":"{}","created":1,"clock":[1,0],"by":"bob"}}"#, "x".repeat(20_000)), true);
+    mosquitto.publish(&format!("{root}/bob/notes/bob~BAD"), "{not json", true);
+    let started = Instant::now();
+    let output = run_twinscope(&["notes", "--broker", &url, "--session", "flood", "--json", "--for", "1s"], Duration::from_secs(30));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let list = report["notes"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{report}");
+    assert_eq!(list[0]["text"], "honest note");
+    let dropped = stderr(&output);
+    assert!(dropped.contains("notes dropped:") && dropped.contains("forged 1") && dropped.contains("oversized 1") && dropped.contains("malformed 1"), "{dropped}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}

@@ -15,6 +15,8 @@ mod network;
 mod notes;
 #[path = "end_to_end/sessions.rs"]
 mod sessions;
+#[path = "end_to_end/shared_alarms.rs"]
+mod shared_alarms;
 #[path = "end_to_end/sparkplug.rs"]
 mod sparkplug;
 #[path = "end_to_end/tls.rs"]

@@ -282,6 +282,25 @@ impl AlarmBook {
         self.apply_event(twin, alarm_type, AlarmEvent::Acknowledge, AlarmAction::Acknowledge, time, &cause)
     }
 
+    /// Another operator acknowledged the same alarm at about the same time (a shared
+    /// session): every viewer keeps the earlier acknowledgement (on a tie, the name first in
+    /// order), so all agree on who it was. Returns whether the record changed.
+    pub fn settle_acknowledgement(&mut self, twin: TwinIndex, alarm_type: &Arc<str>, who: &str, time: Timestamp) -> bool {
+        let Some(&i) = self.index.get(&(twin, alarm_type.clone())) else { return false };
+        let alarm = &self.alarms[i];
+        let Some(current) = alarm.acknowledged_by.clone() else { return false };
+        let (twin_id, kind) = (alarm.twin_id.clone(), alarm.alarm_type.clone());
+        let Some(entry) = self.history.iter_mut().rev().find(|t| t.action == AlarmAction::Acknowledge && t.twin == twin_id && t.alarm_type == kind) else { return false };
+        if (time, who) >= (entry.time, current.as_str()) {
+            return false;
+        }
+        entry.time = time;
+        entry.cause = format!("operator {who}");
+        self.alarms[i].acknowledged_by = Some(who.to_owned());
+        self.generation += 1;
+        true
+    }
+
     /// Hides an alarm from the list and from status until `until`.
     pub fn shelve(&mut self, twin: TwinIndex, alarm_type: &Arc<str>, until: Timestamp, who: &str, time: Timestamp) -> bool {
         let Some(&i) = self.index.get(&(twin, alarm_type.clone())) else { return false };

@@ -10,6 +10,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::alarm_actions::{AlarmActionMessage, SharedAlarmAction, SharedAlarmActions, alarm_key};
 use super::clock::{HybridClock, Stamp};
 use super::message::{Pose, Presence};
 use super::notes::{NoteBook, NoteError, NoteVersion};
@@ -71,6 +72,9 @@ pub struct SessionShared {
     /// Our note versions to publish, and those published but not yet heard back.
     notes_due: Vec<NoteVersion>,
     notes_unconfirmed: Vec<(String, Stamp)>,
+    /// Alarm actions heard (the viewer applies them to its store), and ours to publish.
+    pub alarm_actions: SharedAlarmActions,
+    alarm_actions_due: Vec<AlarmActionMessage>,
 }
 
 /// A running session client. Dropping it leaves the session.
@@ -108,6 +112,8 @@ impl SessionLink {
             writer_host: false,
             notes_due: Vec::new(),
             notes_unconfirmed: Vec::new(),
+            alarm_actions: SharedAlarmActions::default(),
+            alarm_actions_due: Vec::new(),
         }));
         let mut config = IngestConfig::helper(connection, "session");
         config.keep_alive = SESSION_KEEP_ALIVE;
@@ -154,6 +160,28 @@ impl SessionLink {
         let version = write(&mut shared.notes, &me, host, &mut shared.clock, HybridClock::wall_now())?;
         shared.notes_due.push(version.clone());
         Ok(version)
+    }
+
+    /// Tells the session we acknowledged, shelved or unshelved an alarm (`at`: µs since the
+    /// Unix epoch). Nothing for an observer.
+    /// `raised`: when the alarm's occurrence began, as we saw it.
+    pub fn tell_alarm_action(&self, twin: &str, alarm: &str, action: SharedAlarmAction, at: i64, raised: i64) {
+        let mut shared = self.lock();
+        let Some(by) = shared.writer.clone() else { return };
+        shared.alarm_actions_due.push(AlarmActionMessage { twin: twin.to_owned(), alarm: alarm.to_owned(), action, at, by, raised: Some(raised) });
+    }
+
+    /// Whether our action on this alarm, dated `at`, came back from the broker.
+    pub fn alarm_action_confirmed(&self, twin: &str, alarm: &str, at: i64) -> bool {
+        let shared = self.lock();
+        shared.alarm_actions_due.is_empty() && shared.writer.as_deref().is_some_and(|me| shared.alarm_actions.heard(me, &alarm_key(twin, alarm), at))
+    }
+
+    /// The others' alarm actions heard since the last call (ours are left out).
+    pub fn take_alarm_actions(&self) -> Vec<AlarmActionMessage> {
+        let mut shared = self.lock();
+        let me = shared.writer.clone().unwrap_or_default();
+        shared.alarm_actions.take_waiting().into_iter().filter(|a| a.by != me).collect()
     }
 
     /// Whether every note we wrote has come back from the broker (it holds them).
@@ -289,6 +317,10 @@ impl MessageHandler for SessionHandler {
             }
             return;
         }
+        if let Some((user, key)) = shared.roster.topics().parse_alarm_action(topic) {
+            let _ = shared.alarm_actions.receive(user, key, payload);
+            return;
+        }
         let mut shared = guard;
         let change = shared.roster.receive(topic, payload, Instant::now());
         if !matches!(change, RosterChange::Ignored | RosterChange::Dropped(_)) {
@@ -333,6 +365,10 @@ impl MessageHandler for SessionHandler {
         }
         let mut out = Vec::new();
         if let Some(writer) = shared.writer.clone() {
+            for action in std::mem::take(&mut shared.alarm_actions_due) {
+                let topic = shared.roster.topics().alarm_action(&writer, &alarm_key(&action.twin, &action.alarm));
+                out.push(SchemaPublish { topic, payload: action.encode(), qos: 1, retain: true });
+            }
             for note in std::mem::take(&mut shared.notes_due) {
                 shared.notes_unconfirmed.push((note.id.clone(), note.clock));
                 out.push(SchemaPublish { topic: shared.roster.topics().note(&writer, &note.id), payload: note.encode(), qos: 1, retain: true });

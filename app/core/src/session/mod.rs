@@ -9,6 +9,7 @@
 //! presence on the broker with a last will that clears it. [`notes`] are what the team
 //! pins to twins, kept on the broker after everyone left, ordered by a hybrid [`clock`].
 
+pub mod alarm_actions;
 pub mod client;
 pub mod clock;
 pub mod colour;

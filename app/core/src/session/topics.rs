@@ -9,6 +9,7 @@
 //! twinscope/v1/sessions/<session>/<user>/pose       20 Hz at most: head, hands, pointer
 //! twinscope/v1/sessions/<session>/<user>/gather     the host: everyone to where I stand
 //! twinscope/v1/sessions/<session>/<user>/notes/<id> retained: a note as this user last wrote it
+//! twinscope/v1/sessions/<session>/<user>/alarms/<key> retained: this user's last action on an alarm
 //! ```
 
 use thiserror::Error;
@@ -119,6 +120,19 @@ impl SessionTopics {
         let (user, rest) = rest.split_once('/')?;
         let id = rest.strip_prefix("notes/")?;
         (check_name("user name", user).is_ok() && !id.is_empty() && !id.contains('/')).then_some((user, id))
+    }
+
+    /// Where `user` publishes its latest action on the alarm of `key`.
+    pub fn alarm_action(&self, user: &str, key: &str) -> String {
+        format!("{}{user}/alarms/{key}", self.prefix)
+    }
+
+    /// Whose alarm action this is, and the alarm's key; `None` for any other topic.
+    pub fn parse_alarm_action<'a>(&self, topic: &'a str) -> Option<(&'a str, &'a str)> {
+        let rest = topic.strip_prefix(self.prefix.as_str())?;
+        let (user, rest) = rest.split_once('/')?;
+        let key = rest.strip_prefix("alarms/")?;
+        (check_name("user name", user).is_ok() && !key.is_empty() && !key.contains('/')).then_some((user, key))
     }
 
     /// Whose message this is and what it is; `None` for a topic of the session that is no

@@ -209,6 +209,13 @@ pub struct AlarmsArgs {
     /// Write the history as CSV to this file (`-` for standard output).
     #[arg(long)]
     pub csv: Option<PathBuf>,
+    /// With a broker: also hear this shared session's alarm handling (who acknowledged or
+    /// shelved what), as a viewer in it would show it.
+    #[command(flatten)]
+    pub session: session::SessionArgs,
+    /// Acknowledge this alarm in the session (as --user): everyone in it sees who did.
+    #[arg(long, num_args = 2, value_names = ["TWIN", "ALARM"], requires = "session")]
+    pub ack: Option<Vec<String>>,
 }
 
 #[derive(Args, Debug)]

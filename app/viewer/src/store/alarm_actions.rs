@@ -3,7 +3,8 @@
 //! to the twin store in one place, before status reaches the 3D view in the same frame.
 //!
 //! Acknowledging is local: nothing is sent to the plant, the safe default for a viewer that
-//! may be pointed at a production broker. Only with an [`AckPublisher`] (`--publish-acks`)
+//! may be pointed at a production broker. In a shared session it is told to the others
+//! (session traffic, not the plant's), and theirs are applied here, with their names. Only with an [`AckPublisher`] (`--publish-acks`)
 //! does each acknowledgement also go out, as a thin-edge event on the alarm's entity.
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
 use twinscope_core::Timestamp;
 use twinscope_core::schema::thin_edge::acknowledgement_event;
+use twinscope_core::session::alarm_actions::SharedAlarmAction;
 use twinscope_core::twin::TwinIndex;
 
 use crate::scene::selection::Selection;
@@ -29,8 +31,9 @@ impl Plugin for AlarmActionsPlugin {
             .init_resource::<Selection>()
             .init_resource::<Operator>()
             .init_resource::<AlarmExport>()
-            .add_systems(Update, (acknowledge_selected_on_key, apply_alarm_commands).chain().in_set(StoreSystems::Operator))
-            .add_systems(Update, expire_shelving.in_set(StoreSystems::Clock));
+            .add_systems(Update, (acknowledge_selected_on_key, apply_alarm_commands, apply_the_sessions_alarm_actions).chain().in_set(StoreSystems::Operator))
+            .add_systems(Update, expire_shelving.in_set(StoreSystems::Clock))
+            .add_systems(Last, report_acknowledgements_on_exit.after(crate::scene::capture::CaptureExit));
     }
 }
 
@@ -90,25 +93,41 @@ fn acknowledge_selected_on_key(
     }
 }
 
+/// Who acts: the session's user name in a session (so everyone's history names the same
+/// person), else the operator.
+fn actor<'a>(operator: &'a Operator, session: Option<&'a crate::session::SharedSession>) -> &'a str {
+    session.map(|s| s.0.user()).filter(|user| !user.is_empty()).unwrap_or(&operator.0)
+}
+
 fn apply_alarm_commands(
     mut commands: MessageReader<AlarmCommand>,
     mut state: ResMut<TwinState>,
     operator: Res<Operator>,
     mut export: ResMut<AlarmExport>,
     publisher: Option<Res<AckPublisher>>,
+    session: Option<Res<crate::session::SharedSession>>,
 ) {
+    let who = actor(&operator, session.as_deref()).to_owned();
+    // In a session, what we do to an alarm is told to the others.
+    let tell = |store: &twinscope_core::twin::TwinStore, twin: TwinIndex, alarm_type: &str, action: SharedAlarmAction, now: Timestamp| {
+        if let Some(session) = &session {
+            let raised = store.alarm_book().alarms().iter().find(|a| a.twin == twin && &*a.alarm_type == alarm_type).map_or(now.0, |a| a.activated.0);
+            session.0.tell_alarm_action(store.get(twin).id.as_str(), alarm_type, action, now.0, raised);
+        }
+    };
     for command in commands.read() {
         let now = Timestamp::now();
         let store = &mut state.store;
         match command {
             AlarmCommand::Acknowledge(alarms) => {
                 for (twin, alarm_type) in alarms {
-                    if (twin.0 as usize) >= store.len() || !store.acknowledge(*twin, alarm_type, &operator.0, now) {
+                    if (twin.0 as usize) >= store.len() || !store.acknowledge(*twin, alarm_type, &who, now) {
                         continue;
                     }
+                    tell(store, *twin, alarm_type, SharedAlarmAction::Acknowledge, now);
                     if let Some(publisher) = &publisher {
                         let id = store.get(*twin).id.as_str();
-                        let (topic, payload) = acknowledgement_event(&publisher.root, id, alarm_type, &operator.0, now);
+                        let (topic, payload) = acknowledgement_event(&publisher.root, id, alarm_type, &who, now);
                         if let Err(error) = publisher.publisher.publish(&topic, &payload) {
                             tracing::warn!(%error, "the acknowledgement stays local");
                         }
@@ -118,12 +137,14 @@ fn apply_alarm_commands(
             AlarmCommand::Shelve { twin, alarm_type, minutes } => {
                 if (twin.0 as usize) < store.len() {
                     let until = Timestamp(now.0 + i64::from(*minutes) * 60_000_000);
-                    store.shelve(*twin, alarm_type, until, &operator.0, now);
+                    if store.shelve(*twin, alarm_type, until, &who, now) {
+                        tell(store, *twin, alarm_type, SharedAlarmAction::Shelve { until: until.0 }, now);
+                    }
                 }
             }
             AlarmCommand::Unshelve { twin, alarm_type } => {
-                if (twin.0 as usize) < store.len() {
-                    store.unshelve(*twin, alarm_type, &operator.0, now);
+                if (twin.0 as usize) < store.len() && store.unshelve(*twin, alarm_type, &who, now) {
+                    tell(store, *twin, alarm_type, SharedAlarmAction::Unshelve, now);
                 }
             }
             AlarmCommand::ExportHistory => {
@@ -143,6 +164,31 @@ fn apply_alarm_commands(
                 });
             }
         }
+    }
+}
+
+/// Applies what the others in the session did to alarms (the core's one rule for it, as
+/// `twinscope alarms --session` applies it).
+fn apply_the_sessions_alarm_actions(session: Option<Res<crate::session::SharedSession>>, mut state: ResMut<TwinState>) {
+    let Some(session) = session else { return };
+    let heard = session.0.take_alarm_actions();
+    if !heard.is_empty() {
+        twinscope_core::session::alarm_actions::apply_to_store(&mut state.store, heard, Timestamp::now());
+    }
+}
+
+/// At exit in a session, who acknowledged each alarm (scripts and tests read it).
+fn report_acknowledgements_on_exit(mut exits: MessageReader<AppExit>, session: Option<Res<crate::session::SharedSession>>, state: Res<TwinState>) {
+    if exits.read().count() == 0 || session.is_none() {
+        return;
+    }
+    let book = state.store.alarm_book();
+    let acknowledgements = book.history().iter().filter(|t| t.action == twinscope_core::alarms::AlarmAction::Acknowledge).count();
+    eprintln!("alarms: {} listed, {acknowledgements} acknowledgement(s) in the history", book.alarms().len());
+    for alarm in book.alarms() {
+        let by = alarm.acknowledged_by.as_deref().map_or_else(|| "unacknowledged".to_owned(), |who| format!("acknowledged by {who}"));
+        let shelved = if alarm.is_shelved() { ", shelved" } else { "" };
+        eprintln!("alarm: {} {} {by}{shelved}", alarm.twin_id, alarm.alarm_type);
     }
 }
 

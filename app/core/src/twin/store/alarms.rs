@@ -19,6 +19,12 @@ impl TwinStore {
         done
     }
 
+    /// Keeps the earlier of two acknowledgements of one alarm (see
+    /// [`AlarmBook::settle_acknowledgement`](crate::alarms::AlarmBook::settle_acknowledgement)).
+    pub fn settle_acknowledgement(&mut self, twin: TwinIndex, alarm_type: &Arc<str>, who: &str, time: Timestamp) -> bool {
+        self.alarm_book.settle_acknowledgement(twin, alarm_type, who, time)
+    }
+
     /// Shelves an alarm until `until`: out of the list, the counts and the twin's status.
     pub fn shelve(&mut self, twin: TwinIndex, alarm_type: &Arc<str>, until: Timestamp, who: &str, now: Timestamp) -> bool {
         let done = self.alarm_book.shelve(twin, alarm_type, until, who, now);

@@ -113,3 +113,38 @@ fn hostile_note_messages_are_counted_and_dropped() {
     assert!(dropped.contains("notes dropped:") && dropped.contains("forged 1") && dropped.contains("oversized 1") && dropped.contains("malformed 1"), "{dropped}");
     assert!(started.elapsed() < Duration::from_secs(20));
 }
+
+/// `twinscope record --session` records the session with the plant: the recording says who
+/// was there and pointed at what while they were, and which notes stood when; `notes
+/// --replay` lists its notes.
+#[test]
+fn a_recording_made_during_a_session_replays_its_participants_and_notes_at_the_right_times() {
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let file = std::env::temp_dir().join(format!("twinscope-session-recording-{}.mcap", std::process::id()));
+    let mut recorder = twinscope().args(["record", "--broker", &url, "--session", "shift", "--out", file.to_str().unwrap(), "--for", "9s"]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    // Two scripted participants walk for 3 s; a note is pinned after they left.
+    let walkers = twinscope().args(["sim", "--broker", &url, "--session", "shift", "--participants", "2", "--participant-prefix", "w-", "--for", "3s"]).output().unwrap();
+    assert!(walkers.status.success(), "{}", stderr(&walkers));
+    std::thread::sleep(Duration::from_secs(1));
+    notes(&url, "shift", &["--user", "anna", "--add", "line1-tank1", "seal replaced"]);
+    assert!(recorder.wait().unwrap().success());
+
+    let at = |offset: &str| {
+        let output = run_twinscope(&["state", "--replay", file.to_str().unwrap(), "--session", "shift", "--at", offset], Duration::from_secs(30));
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let walking = at("2500ms");
+    let participants = walking["participants"].as_array().unwrap();
+    assert_eq!(participants.len(), 2, "{walking:#}");
+    assert!(participants.iter().all(|p| p["at"].is_array() && p["pointing_at"].is_string()), "where they stood and pointed: {walking:#}");
+    assert_eq!(walking["notes"].as_array().unwrap().len(), 0, "the note came later: {walking:#}");
+    let end = at("9s");
+    assert_eq!(end["participants"].as_array().unwrap().len(), 0, "they had left: {end:#}");
+    assert_eq!(end["notes"][0]["text"], "seal replaced", "{end:#}");
+    let listed = run_twinscope(&["notes", "--replay", file.to_str().unwrap()], Duration::from_secs(30));
+    assert!(stdout(&listed).contains("line1-tank1  anna") && stdout(&listed).contains("seal replaced"), "{}", stdout(&listed));
+    let _ = std::fs::remove_file(&file);
+}

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod colour;
 pub mod message;
 pub mod notes;
+pub mod recorded;
 pub mod roster;
 pub mod topics;
 

@@ -249,6 +249,13 @@ pub struct RecordArgs {
     /// Also record the topics of this scene's JSON sources (`[[source]]`).
     #[arg(long)]
     pub scene: Option<PathBuf>,
+    /// Also record this shared session (presence, pointing, selections, notes, alarm
+    /// handling), on the same broker: a replay shows them over the plant's data.
+    #[arg(long, value_name = "NAME")]
+    pub session: Option<String>,
+    /// The topic root sessions live under.
+    #[arg(long, default_value = twinscope_core::session::DEFAULT_ROOT, value_name = "TOPIC")]
+    pub session_root: String,
     /// The MCAP file to write.
     #[arg(long, required_unless_present = "repair")]
     pub out: Option<PathBuf>,

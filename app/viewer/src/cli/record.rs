@@ -67,6 +67,9 @@ pub fn run(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    if let Some(session) = &args.session {
+        topics.push(twinscope_core::session::SessionTopics::new(&args.session_root, session)?.filter());
+    }
     let (mut client, stats) = start_recording(IngestConfig::new(settings.clone()), &out, topics.clone())
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     eprintln!("recording {} from {} into {} (Ctrl-C to stop)", topics.join(" "), settings.describe(), out.display());

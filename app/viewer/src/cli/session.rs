@@ -96,22 +96,7 @@ pub fn session_state(settings: &ConnectionSettings, topics: SessionTopics, durat
     let shared = link.lock();
     let roster = &shared.roster;
     let stats = link.stats().snapshot();
-    let participants: Vec<serde_json::Value> = roster
-        .participants()
-        .map(|(user, p)| {
-            let pose = p.pose.as_ref();
-            serde_json::json!({
-                "user": user,
-                "device": p.presence.device,
-                "selected": p.presence.selected,
-                "timeline": p.presence.timeline,
-                "host": p.presence.host,
-                "at": pose.map(|pose| pose.head.at),
-                "pointing_at": pose.and_then(|pose| pose.pointer.as_ref()).and_then(|p| p.twin.clone()),
-                "hands": pose.map_or(0, |pose| pose.hands.len()),
-            })
-        })
-        .collect();
+    let participants = participants_json(roster);
     if json {
         let dropped: serde_json::Map<String, serde_json::Value> = Dropped::ALL.iter().map(|d| (d.as_str().to_owned(), 0.into())).chain(roster.dropped().map(|(d, n)| (d.as_str().to_owned(), n.into()))).collect();
         let report = serde_json::json!({
@@ -141,6 +126,45 @@ pub fn session_state(settings: &ConnectionSettings, topics: SessionTopics, durat
         eprintln!("error: cannot join the session: {}", last_error.unwrap_or_else(|| "no connection was made".into()));
         return Ok(ExitCode::from(2));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Each participant of `roster` as `state --session --json` lists it.
+pub fn participants_json(roster: &twinscope_core::session::Roster) -> Vec<serde_json::Value> {
+    roster
+        .participants()
+        .map(|(user, p)| {
+            let pose = p.pose.as_ref();
+            serde_json::json!({
+                "user": user,
+                "device": p.presence.device,
+                "selected": p.presence.selected,
+                "timeline": p.presence.timeline,
+                "host": p.presence.host,
+                "at": pose.map(|pose| pose.head.at),
+                "pointing_at": pose.and_then(|pose| pose.pointer.as_ref()).and_then(|p| p.twin.clone()),
+                "hands": pose.map_or(0, |pose| pose.hands.len()),
+            })
+        })
+        .collect()
+}
+
+/// `state --replay FILE --session NAME [--at T]`: who was in the session at that instant of
+/// the recording, where each stood and pointed, and the notes standing then.
+pub fn recorded_session_state(path: &std::path::Path, topics: SessionTopics, at: twinscope_core::Timestamp, out: &mut String) -> anyhow::Result<ExitCode> {
+    let name = topics.name().to_owned();
+    let recorded = twinscope_core::session::recorded::RecordedSession::load(path, topics)?;
+    anyhow::ensure!(!recorded.is_empty(), "{} holds nothing of session {name} (record with --session {name})", path.display());
+    let state = recorded.at((at.0.max(0) as u64) * 1000);
+    let notes: Vec<serde_json::Value> = state.notes.notes().iter().map(|n| serde_json::json!({"id": n.id(), "twin": n.latest.twin, "text": n.latest.text, "author": n.author(), "resolved": n.latest.resolved})).collect();
+    let report = serde_json::json!({
+        "session": name,
+        "at": at.to_string(),
+        "participants": participants_json(&state.roster),
+        "notes": notes,
+        "messages": recorded.len(),
+    });
+    crate::outln!(out, "{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
 }
 

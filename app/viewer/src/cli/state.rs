@@ -15,6 +15,10 @@ pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     let mut schemas = args.schemas.choice();
     schemas.json_sources = sources;
     if let Some(path) = &args.replay {
+        if let Some(topics) = args.session.topics()? {
+            let Some(instant) = instant_in(path, args.at.as_deref()) else { return Ok(ExitCode::FAILURE) };
+            return super::session::recorded_session_state(path, topics, instant, out);
+        }
         return replay_state(store, path, schemas, args.at.as_deref(), args.json, out);
     }
     let settings = args.connect.resolve(Some(twinscope_core::BrokerAddress::loopback(1883)))?;
@@ -30,6 +34,19 @@ pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         out.push_str(&state_text(&store, Some(&stats)));
     }
     Ok(super::listen::never_connected(&settings, &stats, args.listen_for).unwrap_or(ExitCode::SUCCESS))
+}
+
+/// `--at` in a recording: an RFC 3339 time or a time from its start (its end without one).
+fn instant_in(path: &std::path::Path, at: Option<&str>) -> Option<Timestamp> {
+    let file = twinscope_core::mcap::McapFile::open(path).map_err(|e| eprintln!("error: {e}")).ok()?;
+    let (start, end) = file.time_range().map(|(s, e)| (Timestamp((s / 1000) as i64), Timestamp((e / 1000) as i64)))?;
+    match at {
+        None => Some(end),
+        Some(text) => Timestamp::parse_rfc3339(text).or_else(|| parse_duration(text.trim_start_matches('+')).ok().map(|offset| Timestamp(start.0 + offset.as_micros() as i64))).or_else(|| {
+            eprintln!("error: --at {text:?} is neither an RFC 3339 time nor a duration from the start (90s, 2m)");
+            None
+        }),
+    }
 }
 
 /// The state at one instant of a recording (the end when no instant is given).

@@ -74,10 +74,15 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
 
     let template = StoreTemplate(std::sync::Arc::new(fresh_store));
     let mut app = viewer_app(&args, scene.as_ref(), scene_error, store)?;
+    // A session on the plant's broker is recorded with the plant (the record button and the
+    // DVR): a replay shows who stood where, pointed at what, wrote which note.
+    let same_broker = args.session.session_broker.is_none() && args.session.session_profile.is_none();
+    let session_topics: Vec<String> = args.session.topics()?.filter(|_| same_broker).map(|t| t.filter()).into_iter().collect();
     if args.dvr_minutes > 0.0 && !args.xr {
         let window = std::time::Duration::from_secs_f64(args.dvr_minutes * 60.0);
         let mut dvr = Dvr::new(connection.clone(), window, plant_clock(&args));
         dvr.schemas = schemas.for_replay();
+        dvr.extra_topics = session_topics.clone();
         app.insert_resource(dvr);
     }
     if args.publish_acks {
@@ -88,6 +93,7 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
     if !args.xr {
         let mut recorder = LiveRecorder::new(connection.clone(), args.record_dir.clone());
         recorder.topics = schemas.subscriptions();
+        recorder.topics.extend(session_topics);
         app.insert_resource(recorder);
     }
     let session_connection = args.session.connection(&args.connect, Some(&connection))?.unwrap_or_else(|| connection.clone());

@@ -57,6 +57,8 @@ pub struct Dvr {
     connection: ConnectionSettings,
     /// What the live view reads: the DVR records those topics and replays them the same way.
     pub schemas: twinscope_core::schema::combined::SchemaChoice,
+    /// Recorded beside what the live view reads (a shared session's topics).
+    pub extra_topics: Vec<String>,
     directory: PathBuf,
     /// Each segment covers this long; the DVR offers between one and two of them.
     pub window: Duration,
@@ -79,7 +81,7 @@ impl Dvr {
         let instance = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let directory = base.join(format!("dvr-{}-{instance}", std::process::id()));
         let schemas = twinscope_core::schema::combined::SchemaChoice::replay();
-        Dvr { connection: connection.into(), schemas, directory, window, current: None, previous: None, counter: 0, plant_clock, error: None }
+        Dvr { connection: connection.into(), schemas, extra_topics: Vec::new(), directory, window, current: None, previous: None, counter: 0, plant_clock, error: None }
     }
 
     /// The oldest instant the DVR can show.
@@ -99,7 +101,7 @@ impl Dvr {
         }
         self.counter += 1;
         let path = self.directory.join(format!("segment-{}.mcap", self.counter));
-        match start_indexed_recording(IngestConfig::helper(&self.connection, "dvr"), &path, self.schemas.subscriptions(), &self.schemas.for_replay()) {
+        match start_indexed_recording(IngestConfig::helper(&self.connection, "dvr"), &path, self.schemas.subscriptions().into_iter().chain(self.extra_topics.iter().cloned()).collect(), &self.schemas.for_replay()) {
             Ok((client, _stats, index)) => {
                 self.current = Some(Segment { path, started: Instant::now(), started_at: Timestamp::now(), index, _client: client });
             }

@@ -146,5 +146,11 @@ fn a_recording_made_during_a_session_replays_its_participants_and_notes_at_the_r
     assert_eq!(end["notes"][0]["text"], "seal replaced", "{end:#}");
     let listed = run_twinscope(&["notes", "--replay", file.to_str().unwrap()], Duration::from_secs(30));
     assert!(stdout(&listed).contains("line1-tank1  anna") && stdout(&listed).contains("seal replaced"), "{}", stdout(&listed));
+    // The viewer replaying the recording shows the recorded session (read-only): at its end,
+    // the note at the tank and nobody there any more.
+    let replay = crate::support::offscreen_viewer(&["--replay", file.to_str().unwrap(), "--session", "shift", "--exit-after", "11s", "--window-size", "640x360"]);
+    let (status, log) = replay.finish(Duration::from_secs(90));
+    assert_eq!(status, Some(0), "{log}");
+    assert!(log.contains("notes: 1 shown (1 open)") && log.contains("on line1-tank1 [open] by anna, last anna: seal replaced"), "{log}");
     let _ = std::fs::remove_file(&file);
 }

@@ -145,12 +145,27 @@ fn run_replay(
         return Ok(ExitCode::FAILURE);
     }
     let opening = OpeningRecording::start(path, schemas, OpenFor::Replay, std::sync::Arc::from(fresh_store), plant_clock(&args));
-    // A replay has no broker of its own: a session needs --session-broker or --session-profile.
+    // A replay has no broker of its own: it joins a live session on --session-broker or
+    // --session-profile; with neither, --session NAME shows the session the recording holds.
     let session_connection = args.session.connection(&args.connect, None)?;
-    if session_connection.is_none() && args.session.session.is_some() {
-        anyhow::bail!("a replay joins a session on --session-broker URL (or --session-profile NAME): it has no broker of its own");
-    }
+    let recorded = match (&session_connection, args.session.topics()?) {
+        (None, Some(topics)) => {
+            let name = topics.name().to_owned();
+            let recorded = twinscope_core::session::recorded::RecordedSession::load(path, topics)?;
+            anyhow::ensure!(
+                !recorded.is_empty(),
+                "{} holds nothing of session {name}: a replay shows a session recorded with the plant, or joins a live one on --session-broker URL (or --session-profile NAME)",
+                path.display()
+            );
+            tracing::info!(session = %name, messages = recorded.len(), "showing the session recorded with the plant");
+            Some(twinscope::session::recorded::RecordedSessionView::new(recorded))
+        }
+        _ => None,
+    };
     let mut app = viewer_app(&args, scene.as_ref(), scene_error, store)?;
+    if let Some(recorded) = recorded {
+        app.insert_resource(recorded);
+    }
     app.insert_resource(opening).insert_resource(ConnectionInfo { broker: format!("replay of {}", path.display()), embedded: false, speaks: String::new() });
     if let Some(connection) = session_connection {
         take_part_in_sessions(&mut app, &args, &connection)?;

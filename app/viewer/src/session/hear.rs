@@ -106,7 +106,11 @@ pub fn hear_the_session(
     mut continued_from: Local<Option<String>>,
     mut waiting_since: Local<Option<std::time::Instant>>,
     mut built_for: Local<Option<(u64, bevy::math::Affine3A, usize)>>,
+    recorded: Option<Res<super::recorded::RecordedSessionView>>,
 ) {
+    if recorded.is_some() {
+        return; // a replay's recorded session fills the participants
+    }
     let Some(session) = session else {
         participants.others.clear();
         *built_for = None;

@@ -23,6 +23,7 @@ pub mod note_pins;
 pub mod notes;
 pub mod notes_panel;
 pub mod panel;
+pub mod recorded;
 pub mod start;
 pub mod tell;
 
@@ -148,6 +149,7 @@ impl Plugin for SessionPlugin {
                     hear::follow_a_participant,
                     notes::apply_note_commands,
                     notes::hear_notes,
+                    recorded::play_the_recorded_session,
                 )
                     .chain()
                     .in_set(SessionSystems::Hear),
@@ -163,8 +165,8 @@ impl Plugin for SessionPlugin {
 
 /// At exit, one line on the session and one per participant shown (scripts and tests read
 /// them).
-fn report_on_exit(mut exits: MessageReader<AppExit>, session: Option<Res<SharedSession>>, participants: Res<Participants>, state: Res<crate::store::sync::TwinState>) {
-    if exits.read().count() > 0 && session.is_some() {
+fn report_on_exit(mut exits: MessageReader<AppExit>, session: Option<Res<SharedSession>>, recorded: Option<Res<recorded::RecordedSessionView>>, participants: Res<Participants>, state: Res<crate::store::sync::TwinState>) {
+    if exits.read().count() > 0 && (session.is_some() || recorded.is_some()) {
         eprintln!("session: {} other participant(s) shown, {} session message(s) dropped", participants.others.len(), participants.dropped);
         for participant in &participants.others {
             eprintln!("session: {}", shown(participant, &state.store));

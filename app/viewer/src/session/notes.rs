@@ -82,7 +82,10 @@ fn export_folder(world: Option<&crate::store::alarm_actions::AlarmExport>) -> Pa
 }
 
 /// Builds [`SessionNotes`] again when the notes or the plant's twins changed.
-pub fn hear_notes(session: Option<Res<SharedSession>>, state: Res<TwinState>, mut notes: ResMut<SessionNotes>, mut built_for: Local<Option<(u64, usize)>>) {
+pub fn hear_notes(session: Option<Res<SharedSession>>, state: Res<TwinState>, mut notes: ResMut<SessionNotes>, mut built_for: Local<Option<(u64, usize)>>, recorded: Option<Res<super::recorded::RecordedSessionView>>) {
+    if recorded.is_some() {
+        return; // a replay's recorded session fills the notes
+    }
     let Some(session) = session else {
         notes.notes.clear();
         *built_for = None;
@@ -98,17 +101,20 @@ pub fn hear_notes(session: Option<Res<SharedSession>>, state: Res<TwinState>, mu
         return;
     }
     *built_for = Some(key);
-    notes.notes = shared
-        .notes
-        .notes()
+    notes.notes = notes_view(&shared.notes, &state.store);
+    notes.me = session.0.user().to_owned();
+    notes.host = shared.roster.get(session.0.user()).is_some_and(|p| p.presence.host);
+}
+
+/// The notes of `book` as the panels and pins show them, twin ids resolved in `store`.
+pub fn notes_view(book: &twinscope_core::session::NoteBook, store: &twinscope_core::twin::TwinStore) -> Vec<NoteView> {
+    book.notes()
         .into_iter()
         .map(|note| {
             let v = &note.latest;
-            NoteView { id: v.id.clone(), twin_id: v.twin.clone(), twin: state.store.find(&v.twin), text: v.text.clone(), author: note.author().to_owned(), last_by: v.by.clone(), created: v.created, last_at: v.clock.millis(), resolved: v.resolved }
+            NoteView { id: v.id.clone(), twin_id: v.twin.clone(), twin: store.find(&v.twin), text: v.text.clone(), author: note.author().to_owned(), last_by: v.by.clone(), created: v.created, last_at: v.clock.millis(), resolved: v.resolved }
         })
-        .collect();
-    notes.me = session.0.user().to_owned();
-    notes.host = shared.roster.get(session.0.user()).is_some_and(|p| p.presence.host);
+        .collect()
 }
 
 /// Applies the panels' note commands through the session link (which publishes them).
@@ -152,8 +158,8 @@ fn export_notes(link: &twinscope_core::session::SessionLink, store: &twinscope_c
 }
 
 /// At exit, the notes shown (scripts and tests read them).
-pub fn report_notes_on_exit(mut exits: MessageReader<AppExit>, session: Option<Res<SharedSession>>, notes: Res<SessionNotes>) {
-    if exits.read().count() == 0 || session.is_none() {
+pub fn report_notes_on_exit(mut exits: MessageReader<AppExit>, session: Option<Res<SharedSession>>, recorded: Option<Res<super::recorded::RecordedSessionView>>, notes: Res<SessionNotes>) {
+    if exits.read().count() == 0 || (session.is_none() && recorded.is_none()) {
         return;
     }
     let open = notes.notes.iter().filter(|n| !n.resolved).count();

@@ -216,9 +216,9 @@ pub fn draw_notes_window(
     mut draft: ResMut<NotesDraft>,
     mut note_commands: MessageWriter<NoteCommand>,
     (mut select, mut frame): (MessageWriter<SelectTwin>, MessageWriter<FrameTwin>),
-    panels: Option<Res<crate::ui::PanelState>>,
+    (panels, recorded): (Option<Res<crate::ui::PanelState>>, Option<Res<super::recorded::RecordedSessionView>>),
 ) -> Result {
-    if session.is_none() {
+    if session.is_none() && recorded.is_none() {
         return Ok(());
     }
     let ctx = contexts.ctx_mut()?;

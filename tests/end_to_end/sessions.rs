@@ -320,3 +320,32 @@ fn a_flood_of_hostile_session_messages_is_counted_and_dropped() {
         assert!(report["dropped"][reason].as_u64().unwrap() > 0, "{reason} counted: {report:#}");
     }
 }
+
+/// One timeline: the host takes the session back to an instant on everyone's DVR, and then
+/// live again; the followers' viewers go there (to the same instant), and say whose timeline
+/// they are on.
+#[test]
+fn the_host_takes_everyone_back_to_an_instant_and_live_again() {
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let mut plant = twinscope().args(["sim", "--broker", &url, "--for", "40s"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let ends_back = crate::support::offscreen_viewer(&["--broker", &url, "--session", "review", "--user", "bob", "--exit-after", "12s", "--window-size", "640x360"]);
+    let ends_live = crate::support::offscreen_viewer(&["--broker", &url, "--session", "review", "--user", "carl", "--exit-after", "20s", "--window-size", "640x360"]);
+    std::thread::sleep(Duration::from_secs(6));
+    let at = twinscope_core::Timestamp(twinscope_core::Timestamp::now().0 / 1_000_000 * 1_000_000 - 3_000_000);
+    let back = run_twinscope(&["timeline", "--broker", &url, "--session", "review", "--user", "anna", "--look-back", &at.to_string(), "--stay", "4s"], Duration::from_secs(30));
+    assert!(back.status.success(), "{}", stderr(&back));
+    std::thread::sleep(Duration::from_secs(3));
+    let live = twinscope().args(["timeline", "--broker", &url, "--session", "review", "--user", "anna", "--live", "--stay", "10s"]).output().unwrap();
+    assert!(live.status.success(), "{}", stderr(&live));
+    let (status, back_log) = ends_back.finish(Duration::from_secs(60));
+    assert_eq!(status, Some(0), "{back_log}");
+    let line = back_log.lines().find(|l| l.starts_with("timeline: on anna's timeline")).unwrap_or_else(|| panic!("{back_log}"));
+    assert!(line.ends_with(&format!(", looking back at {at}")), "the follower looked back to the host's instant: {line}");
+    let (status, live_log) = ends_live.finish(Duration::from_secs(60));
+    let _ = plant.kill();
+    let _ = plant.wait();
+    assert_eq!(status, Some(0), "{live_log}");
+    assert!(live_log.contains(&format!("timeline: following anna to LookBack {{ at: {} }}", at.0)), "{live_log}");
+    assert!(live_log.contains("timeline: on anna's timeline, live"), "back live with the host: {live_log}");
+}

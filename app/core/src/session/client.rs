@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::alarm_actions::{AlarmActionMessage, SharedAlarmAction, SharedAlarmActions, alarm_key};
 use super::clock::{HybridClock, Stamp};
+use super::timeline::{SharedTimeline, TimelineMessage};
 use super::message::{Pose, Presence};
 use super::notes::{NoteBook, NoteError, NoteVersion};
 use super::roster::{Roster, RosterChange};
@@ -75,6 +76,9 @@ pub struct SessionShared {
     /// Alarm actions heard (the viewer applies them to its store), and ours to publish.
     pub alarm_actions: SharedAlarmActions,
     alarm_actions_due: Vec<AlarmActionMessage>,
+    /// Where we (the host) take the session's timeline, to send; and how many we sent.
+    timeline_due: Option<TimelineMessage>,
+    timeline_seq: u64,
 }
 
 /// A running session client. Dropping it leaves the session.
@@ -114,6 +118,8 @@ impl SessionLink {
             notes_unconfirmed: Vec::new(),
             alarm_actions: SharedAlarmActions::default(),
             alarm_actions_due: Vec::new(),
+            timeline_due: None,
+            timeline_seq: 0,
         }));
         let mut config = IngestConfig::helper(connection, "session");
         config.keep_alive = SESSION_KEEP_ALIVE;
@@ -224,6 +230,18 @@ impl SessionLink {
         }
     }
 
+    /// Takes everyone in the session to `timeline` (the host's only; others are refused by
+    /// everyone, so nothing is sent for them).
+    pub fn lead_timeline(&self, timeline: SharedTimeline) {
+        let mut shared = self.lock();
+        if shared.presence.as_ref().is_some_and(|p| p.host) {
+            // Counting on from the last one we sent before (a restart) keeps followers taking it.
+            let seq = shared.timeline_seq.max(crate::Timestamp::now().0.max(0) as u64) + 1;
+            shared.timeline_seq = seq;
+            shared.timeline_due = Some(TimelineMessage { timeline, seq });
+        }
+    }
+
     /// The connection's counters (connected, failures).
     pub fn stats(&self) -> &IngestStats {
         &self.client.stats
@@ -281,7 +299,7 @@ fn hear_our_own_path(shared: &mut SessionShared, what: SessionTopic, payload: &[
                 shared.presence_due = shared.presence.is_some();
             }
         }
-        SessionTopic::Gather => {}
+        SessionTopic::Gather | SessionTopic::Timeline => {}
         SessionTopic::Pose => {
             let Ok(pose) = Pose::decode(payload) else { return };
             if let Some((earlier, last_pose)) = shared.predecessor.as_mut()
@@ -373,6 +391,10 @@ impl MessageHandler for SessionHandler {
                 shared.notes_unconfirmed.push((note.id.clone(), note.clock));
                 out.push(SchemaPublish { topic: shared.roster.topics().note(&writer, &note.id), payload: note.encode(), qos: 1, retain: true });
             }
+        }
+        if let (Some(timeline), Some(presence)) = (shared.timeline_due.take(), &shared.presence) {
+            let topic = shared.roster.topics().topic(&presence.user, SessionTopic::Timeline);
+            out.push(SchemaPublish { topic, payload: timeline.encode(), qos: 1, retain: true });
         }
         if let (Some(gather), Some(presence)) = (shared.gathering.take(), &shared.presence) {
             let topic = shared.roster.topics().topic(&presence.user, SessionTopic::Gather);

@@ -17,6 +17,7 @@ pub mod message;
 pub mod notes;
 pub mod recorded;
 pub mod roster;
+pub mod timeline;
 pub mod topics;
 
 pub use client::SessionLink;

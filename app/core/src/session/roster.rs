@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::message::{Dropped, Gather, Pose, Presence};
+use super::timeline::TimelineMessage;
 use super::topics::{SessionTopic, SessionTopics};
 
 /// Most participants a session holds; further ones are not listed (and counted).
@@ -39,6 +40,8 @@ pub enum RosterChange {
     Moved(String),
     /// The host brings everyone to where it stands ([`Roster::last_gathering`]).
     Gathered(String),
+    /// The host takes everyone to an instant ([`Roster::timeline`]).
+    Timeline(String),
     Dropped(Dropped),
     /// Not a message of this session.
     Ignored,
@@ -57,11 +60,13 @@ pub struct Roster {
     last_gathering: Option<(u64, String, Gather)>,
     /// Counts the changes: a view built from the roster is built again only when it moved.
     generation: u64,
+    /// Where the host last took the session's timeline, and who.
+    timeline: Option<(String, TimelineMessage)>,
 }
 
 impl Roster {
     pub fn new(topics: SessionTopics) -> Self {
-        Roster { topics, participants: BTreeMap::new(), dropped: BTreeMap::new(), poses_without_presence: 0, last_gathering: None, generation: 0 }
+        Roster { topics, participants: BTreeMap::new(), dropped: BTreeMap::new(), poses_without_presence: 0, last_gathering: None, generation: 0, timeline: None }
     }
 
     pub fn topics(&self) -> &SessionTopics {
@@ -125,6 +130,20 @@ impl Roster {
                 self.last_gathering = Some((number, user.to_owned(), gather));
                 RosterChange::Gathered(user.to_owned())
             }
+            SessionTopic::Timeline if payload.is_empty() => RosterChange::Ignored,
+            SessionTopic::Timeline => {
+                // Retained: it may come before the host's presence; kept, and believed only
+                // while its sender is the host (see `timeline`).
+                let message = match TimelineMessage::decode(payload) {
+                    Ok(message) => message,
+                    Err(reason) => return RosterChange::Dropped(reason),
+                };
+                if self.participants.get(user).is_some_and(|p| !p.presence.host) {
+                    return RosterChange::Dropped(Dropped::NotHost);
+                }
+                self.timeline = Some((user.to_owned(), message));
+                RosterChange::Timeline(user.to_owned())
+            }
             SessionTopic::Pose => {
                 let Some(participant) = self.participants.get_mut(user) else {
                     // Checked for size even so: nothing unbounded is parsed for an unknown user.
@@ -156,6 +175,13 @@ impl Roster {
     /// Grows with every change to who is there, where and what they do (not with drops).
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Where the host has taken the session's timeline, and who (only while that participant
+    /// is present and says it hosts).
+    pub fn timeline(&self) -> Option<(&str, &TimelineMessage)> {
+        let (host, message) = self.timeline.as_ref()?;
+        self.participants.get(host).filter(|p| p.presence.host).map(|_| (host.as_str(), message))
     }
 
     /// The last gathering heard: its number (counting from 1), the host, where to.
@@ -237,6 +263,24 @@ mod tests {
         assert_eq!(roster.receive("twinscope/v1/sessions/s/boss/gather", &gather, now + Duration::from_secs(2)), RosterChange::Gathered("boss".into()));
         let (number, host, to) = roster.last_gathering().unwrap();
         assert_eq!((*number, host.as_str(), to.twin.as_deref()), (2, "boss", Some("line1-tank1")));
+    }
+
+    #[test]
+    fn only_the_present_host_leads_the_timeline() {
+        use crate::session::timeline::{SharedTimeline, TimelineMessage};
+        let mut roster = roster();
+        let now = Instant::now();
+        let back = TimelineMessage { timeline: SharedTimeline::LookBack { at: 42 }, seq: 1 }.encode();
+        // Retained, it may come before the host's presence: kept, believed once the host is there.
+        assert_eq!(roster.receive("twinscope/v1/sessions/s/boss/timeline", &back, now), RosterChange::Timeline("boss".into()));
+        assert!(roster.timeline().is_none());
+        let host = Presence { host: true, ..Presence::decode("boss", &presence("boss")).unwrap() };
+        roster.receive("twinscope/v1/sessions/s/boss/presence", &host.encode(), now);
+        assert_eq!(roster.timeline().map(|(who, m)| (who, m.timeline.clone())), Some(("boss", SharedTimeline::LookBack { at: 42 })));
+        roster.receive("twinscope/v1/sessions/s/alice/presence", &presence("alice"), now);
+        assert_eq!(roster.receive("twinscope/v1/sessions/s/alice/timeline", &back, now), RosterChange::Dropped(Dropped::NotHost));
+        roster.receive("twinscope/v1/sessions/s/boss/presence", b"", now);
+        assert!(roster.timeline().is_none(), "the host left");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! twinscope/v1/sessions/<session>/<user>/presence   retained: who, which device, selection
 //! twinscope/v1/sessions/<session>/<user>/pose       20 Hz at most: head, hands, pointer
 //! twinscope/v1/sessions/<session>/<user>/gather     the host: everyone to where I stand
+//! twinscope/v1/sessions/<session>/<user>/timeline   retained, the host: everyone to this instant
 //! twinscope/v1/sessions/<session>/<user>/notes/<id> retained: a note as this user last wrote it
 //! twinscope/v1/sessions/<session>/<user>/alarms/<key> retained: this user's last action on an alarm
 //! ```
@@ -26,6 +27,8 @@ pub enum SessionTopic {
     Pose,
     /// The host brings everyone to where it stands.
     Gather,
+    /// The host takes everyone to an instant (live, the DVR, a recording).
+    Timeline,
 }
 
 impl SessionTopic {
@@ -34,6 +37,7 @@ impl SessionTopic {
             SessionTopic::Presence => "presence",
             SessionTopic::Pose => "pose",
             SessionTopic::Gather => "gather",
+            SessionTopic::Timeline => "timeline",
         }
     }
 }
@@ -145,6 +149,7 @@ impl SessionTopics {
             "presence" => SessionTopic::Presence,
             "pose" => SessionTopic::Pose,
             "gather" => SessionTopic::Gather,
+            "timeline" => SessionTopic::Timeline,
             _ => return None,
         };
         Some((user, what))

@@ -15,6 +15,7 @@ mod schemas;
 mod session;
 mod sim;
 mod state;
+mod timeline;
 mod view;
 
 use std::path::{Path, PathBuf};
@@ -55,6 +56,8 @@ pub enum Command {
     /// A shared session's notes: list them, pin one (--add TWIN TEXT), edit, resolve or
     /// delete one; or list a recording's (--replay FILE).
     Notes(notes::NotesArgs),
+    /// Take a shared session to an instant (--look-back WHEN, --live), as its host.
+    Timeline(timeline::TimelineArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -374,6 +377,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::GenPlant(args)) => printed(|out| gen_plant::run(args, out)),
         Some(Command::Bench(args)) => printed(|out| bench::run(args, out)),
         Some(Command::Notes(args)) => printed(|out| notes::run(args, out)),
+        Some(Command::Timeline(args)) => printed(|out| timeline::run(args, out)),
     }
 }
 

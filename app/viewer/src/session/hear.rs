@@ -178,7 +178,7 @@ pub fn apply_session_commands(
             }
             SessionCommand::Follow(user) => following.0 = Some(user.clone()),
             SessionCommand::StopFollowing => following.0 = None,
-            SessionCommand::ContinueOn(_) | SessionCommand::GatherHere | SessionCommand::Start => {} // hand_over.rs, gather.rs, start.rs
+            SessionCommand::ContinueOn(_) | SessionCommand::GatherHere | SessionCommand::Start | SessionCommand::StepOut | SessionCommand::Rejoin => {} // hand_over.rs, gather.rs, start.rs, timeline.rs
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod panel;
 pub mod recorded;
 pub mod start;
 pub mod tell;
+pub mod timeline;
 
 use bevy::prelude::*;
 use bevy_egui::EguiPrimaryContextPass;
@@ -70,6 +71,10 @@ pub enum SessionCommand {
     GatherHere,
     /// Start a new session as its host (when in none).
     Start,
+    /// Leave the host's timeline to look on one's own.
+    StepOut,
+    /// Back to the host's timeline.
+    Rejoin,
 }
 
 /// The plant's frame: where the scene's model root stands. Session poses are in it, so a
@@ -133,6 +138,8 @@ impl Plugin for SessionPlugin {
             .init_resource::<notes::SessionNotes>()
             .init_resource::<notes_panel::NotesDraft>()
             .init_resource::<note_pins::NotePins>()
+            .init_resource::<timeline::TimelineStatus>()
+            .init_resource::<timeline::TimelineFollowing>()
             .add_message::<notes::NoteCommand>()
             .insert_resource(NameTagsIn3d(!self.desktop))
             .add_message::<SessionCommand>()
@@ -150,13 +157,16 @@ impl Plugin for SessionPlugin {
                     notes::apply_note_commands,
                     notes::hear_notes,
                     recorded::play_the_recorded_session,
+                    timeline::notice_stepping_out,
+                    timeline::lead_the_timeline,
+                    timeline::follow_the_hosts_timeline,
                 )
                     .chain()
                     .in_set(SessionSystems::Hear),
             )
             .add_systems(Update, (tell::tell_where_we_are, gather::gather_everyone_here).in_set(SessionSystems::Tell))
             .add_systems(Update, (avatars::draw_participants, (note_pins::place_pins, note_pins::draw_pins).chain()).in_set(SessionSystems::Show))
-            .add_systems(Last, (report_on_exit, notes::report_notes_on_exit).after(crate::scene::capture::CaptureExit));
+            .add_systems(Last, (report_on_exit, notes::report_notes_on_exit, timeline::report_timeline_on_exit).after(crate::scene::capture::CaptureExit));
         if self.desktop {
             app.add_systems(EguiPrimaryContextPass, (panel::draw_name_tags, note_pins::draw_pin_labels, panel::draw_participants_panel, notes_panel::draw_notes_window).after(crate::ui::PanelsDrawn));
         }

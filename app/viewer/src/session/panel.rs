@@ -84,6 +84,7 @@ pub fn draw_participants_panel(
     following: Res<Following>,
     mut commands: MessageWriter<SessionCommand>,
     starter: Option<Res<super::SessionStarter>>,
+    timeline: Res<super::timeline::TimelineStatus>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     if session.is_none() {
@@ -96,7 +97,7 @@ pub fn draw_participants_panel(
     }
     let title = format!("Session {}", participants.session);
     egui::Window::new(title).id(egui::Id::new("session-participants")).anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 8.0)).resizable(false).collapsible(true).show(ctx, |ui| {
-        commands.write_batch(session_window(ui, &participants, &following));
+        commands.write_batch(session_window(ui, &participants, &following, &timeline));
     });
     Ok(())
 }
@@ -108,7 +109,7 @@ pub fn start_button(ui: &mut egui::Ui) -> Option<SessionCommand> {
 
 /// The Session window's content: who we are, the join code, hand-over and gathering, one row
 /// per participant.
-pub fn session_window(ui: &mut egui::Ui, participants: &Participants, following: &Following) -> Vec<SessionCommand> {
+pub fn session_window(ui: &mut egui::Ui, participants: &Participants, following: &Following, timeline: &super::timeline::TimelineStatus) -> Vec<SessionCommand> {
     let mut commands = Vec::new();
     let me = if participants.me.is_empty() { "observing".to_owned() } else { format!("you are {}", participants.me) };
     let link = if participants.connected { "" } else { " · not connected" };
@@ -123,6 +124,23 @@ pub fn session_window(ui: &mut egui::Ui, participants: &Participants, following:
             commands.push(SessionCommand::GatherHere);
         }
     });
+    if let Some(text) = &timeline.text {
+        ui.horizontal(|ui| {
+            ui.label(format!("timeline: {text}"));
+            if !participants.host {
+                if timeline.stepped_out {
+                    if ui.small_button("Rejoin").on_hover_text("back to the host's timeline").clicked() {
+                        commands.push(SessionCommand::Rejoin);
+                    }
+                } else if ui.small_button("Step out").on_hover_text("look on your own; Rejoin brings you back").clicked() {
+                    commands.push(SessionCommand::StepOut);
+                }
+            }
+        });
+        if let Some(problem) = &timeline.problem {
+            ui.colored_label(egui::Color32::from_rgb(242, 158, 18), problem);
+        }
+    }
     commands.extend(participant_rows(ui, participants, following));
     if participants.dropped > 0 {
         ui.small(format!("{} session messages dropped (malformed, forged or too fast)", participants.dropped));
@@ -183,9 +201,10 @@ mod tests {
     /// Clicks `text` in the Session window; returns the commands the click gave.
     fn click(text: &str, participants: &Participants, following: &Following) -> Vec<SessionCommand> {
         let mut harness = PanelHarness::new(700.0, 300.0);
-        harness.frame(vec![], |ui| session_window(ui, participants, following));
+        let timeline = super::super::timeline::TimelineStatus { text: Some("on hans's timeline".into()), ..Default::default() };
+        harness.frame(vec![], |ui| session_window(ui, participants, following, &timeline));
         let at = harness.find(text).unwrap_or_else(|| panic!("{text} in the window: {:?}", harness.texts));
-        harness.click(at, |ui| session_window(ui, participants, following)).concat()
+        harness.click(at, |ui| session_window(ui, participants, following, &timeline)).concat()
     }
 
     #[test]
@@ -201,7 +220,7 @@ mod tests {
         let participants = Participants { others: vec![jonas()], me: "anna".into(), connected: true, session: "k7m2qx".into(), host: true, ..Default::default() };
         let following = Following::default();
         let mut harness = PanelHarness::new(700.0, 300.0);
-        harness.frame(vec![], |ui| session_window(ui, &participants, &following));
+        harness.frame(vec![], |ui| session_window(ui, &participants, &following, &Default::default()));
         for text in ["you are anna · 1 other(s)", "k7m2qx", "jonas", "headset", "line1-tank1", "looking back"] {
             assert!(harness.find(text).is_some(), "{text} shown: {:?}", harness.texts);
         }
@@ -211,13 +230,15 @@ mod tests {
         assert_eq!(click("Follow", &participants, &following), vec![SessionCommand::Follow("jonas".into())]);
         let following = Following(Some("jonas".into()));
         assert_eq!(click("Stop following", &participants, &following), vec![SessionCommand::StopFollowing]);
+        let guest = Participants { host: false, ..participants };
+        assert_eq!(click("Step out", &guest, &following), vec![SessionCommand::StepOut]);
     }
 
     #[test]
     fn an_observer_cannot_hand_over_and_a_guest_cannot_gather() {
         let observer = Participants { others: vec![jonas()], session: "k7m2qx".into(), ..Default::default() };
         let mut harness = PanelHarness::new(700.0, 300.0);
-        harness.frame(vec![], |ui| session_window(ui, &observer, &Following::default()));
+        harness.frame(vec![], |ui| session_window(ui, &observer, &Following::default(), &Default::default()));
         assert!(harness.find("observing · 1 other(s) · not connected").is_some(), "{:?}", harness.texts);
         assert!(harness.find("Continue in headset").is_none() && harness.find("Bring everyone here").is_none(), "{:?}", harness.texts);
     }

@@ -201,6 +201,7 @@ struct PanelSources<'w> {
     stash: Option<Res<'w, LiveStash>>,
     export: Option<Res<'w, AlarmExport>>,
     ack_publisher: Option<Res<'w, AckPublisher>>,
+    timeline: Option<Res<'w, crate::session::timeline::TimelineStatus>>,
 }
 
 fn draw_panels(
@@ -214,7 +215,7 @@ fn draw_panels(
 ) -> Result {
     let started = std::time::Instant::now();
     let panels = &mut *panel_state;
-    let PanelSources { state, selection, rate, connection, scene, model_load, scene_source, opening, recording_error, focus, replay, recorder, dvr, stash, export, ack_publisher } = &sources;
+    let PanelSources { state, selection, rate, connection, scene, model_load, scene_source, opening, recording_error, focus, replay, recorder, dvr, stash, export, ack_publisher, timeline } = &sources;
     let publishes_acks = ack_publisher.is_some();
     panels.open_tree_once(&state.store);
     if let Some(export) = export.as_ref().filter(|e| e.is_changed()) {
@@ -236,6 +237,7 @@ fn draw_panels(
     let mut bar = model::status_bar_view(&state.store, &rate.snapshot, rate.messages_per_second, &source, replay.is_some(), scene.error.as_deref());
     bar.focus = **focus;
     bar.publishes_acks = publishes_acks;
+    bar.timeline = timeline.as_ref().and_then(|t| t.text.clone());
     bar.connection_details = model::connection_details(&rate.snapshot, &panels.clock);
     let record = model::RecordView {
         available: recorder.is_some(),

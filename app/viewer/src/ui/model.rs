@@ -305,6 +305,8 @@ pub struct StatusBarView {
     pub focus: FocusMode,
     /// Acknowledgements go back to the plant (off unless enabled).
     pub publishes_acks: bool,
+    /// In a shared session: whose timeline this viewer is on.
+    pub timeline: Option<String>,
 }
 
 /// Where the connection to the broker stands.
@@ -364,6 +366,7 @@ pub fn status_bar_view(store: &TwinStore, stats: &StatsSnapshot, messages_per_se
         scene_error: scene_error.map(str::to_owned),
         focus: FocusMode::Normal,
         publishes_acks: false,
+        timeline: None,
     }
 }
 

@@ -83,6 +83,9 @@ pub fn status_bar(ui: &mut egui::Ui, view: &StatusBarView, record: &RecordView) 
         };
         let state = ui.label(RichText::new(text).color(color).strong());
         let source = ui.label(&view.source);
+        if let Some(timeline) = &view.timeline {
+            ui.label(RichText::new(format!("· {timeline}")).color(Color32::from_rgb(180, 150, 255)));
+        }
         if !view.replay {
             let details = match &view.connection {
                 ConnectionView::Failed(why) => format!("{why}\n{}", view.connection_details),

@@ -3,6 +3,7 @@
 //! are compiled with the same optimisation.
 
 pub mod latency;
+pub mod notes;
 pub mod schemas;
 pub mod session;
 

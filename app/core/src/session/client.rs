@@ -24,6 +24,11 @@ use crate::time::Timestamp;
 
 /// Shortest time between two poses sent (20 Hz).
 pub const POSE_INTERVAL: Duration = Duration::from_millis(50);
+/// Note versions published per client tick at most (10,000 a second).
+const NOTES_PER_TICK: usize = 100;
+/// Note versions published and not yet heard back, at most.
+const NOTES_IN_FLIGHT: usize = 500;
+
 /// Keep-alive of session connections: a silent dead peer is noticed (and its will sent)
 /// within one and a half times this.
 pub const SESSION_KEEP_ALIVE: Duration = Duration::from_secs(5);
@@ -320,8 +325,12 @@ impl MessageHandler for SessionHandler {
         vec![self.lock().roster.topics().filter()]
     }
 
+    /// At most once: the session's state is retained (presence, notes, alarm actions, the
+    /// timeline) and comes again on a reconnect, and a broker queues only so many QoS 1
+    /// messages per client (mosquitto: 1,000) before dropping the rest, which would cut a
+    /// late joiner's 10,000 notes short. What we publish still goes at least once.
     fn qos(&self) -> rumqttc::QoS {
-        rumqttc::QoS::AtLeastOnce
+        rumqttc::QoS::AtMostOnce
     }
 
     fn handle(&mut self, topic: &str, payload: &[u8], _qos: u8, _retain: bool, received: Timestamp) {
@@ -387,7 +396,14 @@ impl MessageHandler for SessionHandler {
                 let topic = shared.roster.topics().alarm_action(&writer, &alarm_key(&action.twin, &action.alarm));
                 out.push(SchemaPublish { topic, payload: action.encode(), qos: 1, retain: true });
             }
-            for note in std::mem::take(&mut shared.notes_due) {
+            // A bounded batch per tick (10 ms), and no more unconfirmed at once than the
+            // window: a script pinning thousands of notes must not overrun the client's
+            // request queue or the broker's, which would drop the rest. Our notes coming back
+            // from the broker open the window again.
+            let room = NOTES_IN_FLIGHT.saturating_sub(shared.notes_unconfirmed.len());
+            let batch = shared.notes_due.len().min(NOTES_PER_TICK).min(room);
+            let due: Vec<NoteVersion> = shared.notes_due.drain(..batch).collect();
+            for note in due {
                 shared.notes_unconfirmed.push((note.id.clone(), note.clock));
                 out.push(SchemaPublish { topic: shared.roster.topics().note(&writer, &note.id), payload: note.encode(), qos: 1, retain: true });
             }

@@ -16,6 +16,9 @@ pub fn run(args: BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     if args.latency {
         return latency(&args, out);
     }
+    if args.notes_bench {
+        return super::bench_notes::run(&args, out);
+    }
     if args.session_bench {
         return super::bench_session::run(&args, out);
     }

@@ -4,6 +4,7 @@
 mod alarms;
 mod bench;
 mod bench_scene;
+mod bench_notes;
 mod bench_session;
 mod check;
 mod connect;
@@ -330,6 +331,11 @@ pub struct BenchArgs {
     /// per participant, and the per-frame cost of the others' presence at 16 and 64.
     #[arg(long = "session", conflicts_with_all = ["seek", "tree", "latency"], requires = "broker")]
     pub session_bench: bool,
+    /// Instead: notes in a session against a broker on this machine (--broker): pinned →
+    /// seen by another participant, near and through a proxy adding --rtt; a late joiner
+    /// getting 10,000 notes; the viewer's cost of building what 1,000 pins show.
+    #[arg(long = "notes", conflicts_with_all = ["seek", "tree", "latency", "session_bench"], requires = "broker")]
+    pub notes_bench: bool,
     /// With --session: participants sending poses.
     #[arg(long, default_value_t = 16)]
     pub participants: usize,

@@ -350,3 +350,51 @@ fn the_host_takes_everyone_back_to_an_instant_and_live_again() {
     assert!(live_log.contains(&format!("timeline: following anna to LookBack {{ at: {} }}", at.0)), "{live_log}");
     assert!(live_log.contains("timeline: on anna's timeline, live"), "back live with the host: {live_log}");
 }
+
+/// One timeline through a recording: the host replays night.mcap; a follower replaying the
+/// same recording under another name (known by its content) is taken to the host's position;
+/// one replaying another recording is told which file it needs.
+#[test]
+fn the_host_takes_everyone_to_a_position_in_a_recording_they_have() {
+    use twinscope_core::mcap::{Delivery, McapWriter};
+    let dir = std::env::temp_dir().join(format!("twinscope-session-timeline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, offset: u64| {
+        let path = dir.join(name);
+        let mut writer = McapWriter::create(&path).unwrap();
+        let t0 = 1_763_000_000u64 * 1_000_000_000;
+        for s in 0..120u64 {
+            writer.write("te/device/line1-pump1///m/", Delivery { qos: 0, retain: false }, format!(r#"{{"flow": {}}}"#, s + offset).as_bytes(), t0 + s * 1_000_000_000).unwrap();
+        }
+        writer.finish().unwrap();
+        path
+    };
+    let night = write("night.mcap", 0);
+    let copy = dir.join("copy-of-night.mcap");
+    std::fs::copy(&night, &copy).unwrap();
+    let other = write("other.mcap", 1000);
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let viewer = |file: &std::path::Path, user: &str, host: bool, seconds: &str| {
+        let mut args = vec!["--replay", file.to_str().unwrap(), "--session", "review", "--session-broker", &url, "--user", user, "--exit-after", seconds, "--window-size", "480x270"];
+        if host {
+            args.push("--host");
+        }
+        crate::support::offscreen_viewer(&args)
+    };
+    let host = viewer(&night, "anna", true, "16s");
+    std::thread::sleep(Duration::from_secs(4));
+    let follower = viewer(&copy, "bob", false, "9s");
+    let stranger = viewer(&other, "carl", false, "9s");
+    let (status, follower_log) = follower.finish(Duration::from_secs(60));
+    assert_eq!(status, Some(0), "{follower_log}");
+    let (_, stranger_log) = stranger.finish(Duration::from_secs(60));
+    let (status, host_log) = host.finish(Duration::from_secs(60));
+    assert_eq!(status, Some(0), "{host_log}");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(host_log.contains("timeline: leading the session's timeline, replaying at"), "{host_log}");
+    assert!(follower_log.contains("timeline: following anna to Replay") && follower_log.contains("name: \"night.mcap\""), "the copy is known by its content: {follower_log}");
+    let line = follower_log.lines().find(|l| l.starts_with("timeline: on anna's timeline, replaying at")).unwrap_or_else(|| panic!("{follower_log}"));
+    assert!(!line.contains("open that recording"), "{line}");
+    assert!(stranger_log.contains("anna plays night.mcap: open that recording here (--replay) to follow"), "{stranger_log}");
+}

@@ -120,10 +120,15 @@ impl SessionTopics {
 
     /// Whose note version this is, and of which note; `None` for any other topic.
     pub fn parse_note<'a>(&self, topic: &'a str) -> Option<(&'a str, &'a str)> {
+        self.parse_keyed(topic, "notes/")
+    }
+
+    /// `<prefix><user>/<level><key>`: the user and the key (one topic level).
+    fn parse_keyed<'a>(&self, topic: &'a str, level: &str) -> Option<(&'a str, &'a str)> {
         let rest = topic.strip_prefix(self.prefix.as_str())?;
         let (user, rest) = rest.split_once('/')?;
-        let id = rest.strip_prefix("notes/")?;
-        (check_name("user name", user).is_ok() && !id.is_empty() && !id.contains('/')).then_some((user, id))
+        let key = rest.strip_prefix(level)?;
+        (check_name("user name", user).is_ok() && !key.is_empty() && !key.contains('/')).then_some((user, key))
     }
 
     /// Where `user` publishes its latest action on the alarm of `key`.
@@ -133,10 +138,7 @@ impl SessionTopics {
 
     /// Whose alarm action this is, and the alarm's key; `None` for any other topic.
     pub fn parse_alarm_action<'a>(&self, topic: &'a str) -> Option<(&'a str, &'a str)> {
-        let rest = topic.strip_prefix(self.prefix.as_str())?;
-        let (user, rest) = rest.split_once('/')?;
-        let key = rest.strip_prefix("alarms/")?;
-        (check_name("user name", user).is_ok() && !key.is_empty() && !key.contains('/')).then_some((user, key))
+        self.parse_keyed(topic, "alarms/")
     }
 
     /// Whose message this is and what it is; `None` for a topic of the session that is no

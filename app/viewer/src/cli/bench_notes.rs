@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use twinscope_core::bench::latency::percentile;
 use twinscope_core::bench::notes::{late_joiner, note_latency};
 use twinscope_core::connection::ConnectionSettings;
-use twinscope_core::fault_proxy::FaultProxy;
 use twinscope_core::session::clock::HybridClock;
 use twinscope_core::session::NoteBook;
 use twinscope_core::twin::{StoreConfig, TwinStore};
@@ -22,12 +21,7 @@ pub fn run(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let direct = ConnectionSettings::plain(broker.clone());
     for round_trip in [Duration::ZERO, args.rtt] {
-        let proxy = if round_trip.is_zero() { None } else { Some(FaultProxy::start(broker.port, round_trip / 2)?) };
-        let via = match &proxy {
-            Some(proxy) => ConnectionSettings::plain(twinscope_core::BrokerAddress::loopback(proxy.port)),
-            None => direct.clone(),
-        };
-        let link = if round_trip.is_zero() { "loopback".to_owned() } else { format!("{:.0} ms round trip", ms(round_trip)) };
+        let (_proxy, via, link) = super::bench_session::near_or_far(&broker, round_trip)?;
         let latencies = note_latency(&direct, &via, 100, 10.0)?;
         crate::outln!(
             out,

@@ -25,12 +25,7 @@ pub fn run(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let direct = ConnectionSettings::plain(broker.clone());
     for round_trip in [Duration::ZERO, args.rtt] {
-        let proxy = if round_trip.is_zero() { None } else { Some(FaultProxy::start(broker.port, round_trip / 2)?) };
-        let via = match &proxy {
-            Some(proxy) => ConnectionSettings::plain(twinscope_core::BrokerAddress::loopback(proxy.port)),
-            None => direct.clone(),
-        };
-        let link = if round_trip.is_zero() { "loopback".to_owned() } else { format!("{:.0} ms round trip", ms(round_trip)) };
+        let (_proxy, via, link) = near_or_far(&broker, round_trip)?;
         let run = pose_latency(&direct, &via, args.participants, 20.0, Duration::from_secs(10))?;
         crate::outln!(
             out,
@@ -57,6 +52,17 @@ pub fn run(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         crate::outln!(out, "presence per frame, {participants} participants: {:.1} µs to read the roster into what is drawn ({} shown)", per_frame.as_secs_f64() * 1e6, shown / rounds as usize);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The broker directly (`round_trip` zero) or through a proxy adding that round trip: the
+/// proxy (kept while measuring), the connection to measure on, and its name for the report.
+pub fn near_or_far(broker: &twinscope_core::BrokerAddress, round_trip: Duration) -> anyhow::Result<(Option<FaultProxy>, ConnectionSettings, String)> {
+    if round_trip.is_zero() {
+        return Ok((None, ConnectionSettings::plain(broker.clone()), "loopback".to_owned()));
+    }
+    let proxy = FaultProxy::start(broker.port, round_trip / 2)?;
+    let via = ConnectionSettings::plain(twinscope_core::BrokerAddress::loopback(proxy.port));
+    Ok((Some(proxy), via, format!("{:.0} ms round trip", round_trip.as_secs_f64() * 1e3)))
 }
 
 /// A roster of `participants` headset users with poses, pointers and selections.

@@ -35,6 +35,14 @@ pub struct TimelineFollowing {
     fingerprint: Option<(std::path::PathBuf, String)>,
 }
 
+/// Sets the status's words, touching the resource only when they change (the status bar
+/// redraws on change).
+fn say(status: &mut ResMut<TimelineStatus>, text: Option<String>) {
+    if status.text != text {
+        status.text = text;
+    }
+}
+
 /// Where this viewer looks now, as the session would be told.
 fn where_we_look(replay: Option<&ReplaySession>, looking_back: bool, following: &mut TimelineFollowing) -> SharedTimeline {
     let Some(replay) = replay else { return SharedTimeline::Live };
@@ -81,10 +89,7 @@ pub fn lead_the_timeline(
         session.0.lead_timeline(now.clone());
         *told = Some((now, std::time::Instant::now()));
     }
-    let text = Some("leading the session's timeline".to_owned());
-    if status.text != text {
-        status.text = text;
-    }
+    say(&mut status, Some("leading the session's timeline".to_owned()));
 }
 
 /// Followers go where the host took the session, unless they stepped out.
@@ -105,23 +110,14 @@ pub fn follow_the_hosts_timeline(
     let heard = session.0.lock().roster.timeline().map(|(host, message)| (host.to_owned(), message.clone()));
     let Some((host, message)) = heard else {
         // The host left: we stay where it took us, and say so.
-        let text = following.applied.as_ref().map(|(host, _)| format!("on {host}'s timeline ({host} has left)"));
-        if status.text != text {
-            status.text = text;
-        }
+        say(&mut status, following.applied.as_ref().map(|(host, _)| format!("on {host}'s timeline ({host} has left)")));
         return;
     };
     if status.stepped_out {
-        let text = Some(format!("own timeline ({host} leads)"));
-        if status.text != text {
-            status.text = text;
-        }
+        say(&mut status, Some(format!("own timeline ({host} leads)")));
         return;
     }
-    let text = Some(format!("on {host}'s timeline"));
-    if status.text != text {
-        status.text = text;
-    }
+    say(&mut status, Some(format!("on {host}'s timeline")));
     if following.applied.as_ref().is_some_and(|(h, seq)| *h == host && *seq == message.seq) {
         return;
     }

@@ -134,6 +134,7 @@ impl NoteBook {
     }
 
     /// Changes note `id`'s text and/or state as `me`: the version to publish.
+    #[allow(clippy::too_many_arguments)]
     pub fn edit(&mut self, me: &str, host: bool, id: &str, text: Option<&str>, resolved: Option<bool>, clock: &mut HybridClock, now: u64) -> Result<NoteVersion, NoteError> {
         let note = self.live(id)?;
         let mut version = note.latest.clone();

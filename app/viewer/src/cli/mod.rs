@@ -190,6 +190,10 @@ pub struct SimArgs {
     /// stands every 5 s.
     #[arg(long, requires = "participants")]
     pub gather: bool,
+    /// Instead of the plant: pin this many notes in --session, spread over the demo plant's
+    /// twins (load for the notes layer), then exit.
+    #[arg(long, default_value_t = 0, requires = "session")]
+    pub notes: usize,
     #[command(flatten)]
     pub session: session::SessionArgs,
 }

@@ -225,6 +225,25 @@ pub fn run_participants(settings: &ConnectionSettings, topics: SessionTopics, co
     Ok(ExitCode::SUCCESS)
 }
 
+/// `sim --session NAME --notes N`: N notes pinned by "notes-bot", spread over the demo
+/// plant's twins, waited for until the broker holds them all.
+pub fn pin_notes(settings: &ConnectionSettings, topics: SessionTopics, count: usize) -> anyhow::Result<ExitCode> {
+    let layout = twinscope_core::demo::PlantLayout::new(2);
+    let link = SessionLink::join_as_writer(settings, topics, "notes-bot")?;
+    for k in 0..count {
+        let twin = &layout.twins[k % layout.twins.len().max(1)].id;
+        link.pin_note(twin, &format!("finding {k}: checked, ok\nround {}", k / layout.twins.len().max(1)))?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !link.notes_confirmed() {
+        anyhow::ensure!(Instant::now() < deadline, "the broker did not confirm the notes within 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("sim: pinned {count} notes");
+    link.leave();
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The middle of the demo plant (x, z) and a walk's radius through it.
 fn walk_around(layout: &twinscope_core::demo::PlantLayout) -> ([f32; 2], f32) {
     let place = |mut k: usize| {

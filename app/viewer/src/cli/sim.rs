@@ -14,6 +14,12 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("twinscope sim needs --broker URL (or --profile NAME): it publishes retained registrations and alarms, so it never picks a broker by itself");
     }
     let settings = args.connect.resolve(None)?;
+    if args.notes > 0
+        && let Some(topics) = args.session.topics()?
+    {
+        let settings = args.session.connection(&args.connect, Some(&settings))?.unwrap_or(settings);
+        return super::session::pin_notes(&settings, topics, args.notes);
+    }
     if args.participants > 0
         && let Some(topics) = args.session.topics()?
     {

@@ -48,6 +48,8 @@ pub struct SessionNotes {
     pub host: bool,
     /// The last write refused, or the last export, in words (shown in the panel).
     pub last_outcome: Option<String>,
+    /// Grows each time the notes are built again (the pins are placed again then).
+    pub generation: u64,
 }
 
 impl SessionNotes {
@@ -102,6 +104,7 @@ pub fn hear_notes(session: Option<Res<SharedSession>>, state: Res<TwinState>, mu
     }
     *built_for = Some(key);
     notes.notes = notes_view(&shared.notes, &state.store);
+    notes.generation += 1;
     notes.me = session.0.user().to_owned();
     notes.host = shared.roster.get(session.0.user()).is_some_and(|p| p.presence.host);
 }
@@ -158,12 +161,19 @@ fn export_notes(link: &twinscope_core::session::SessionLink, store: &twinscope_c
 }
 
 /// At exit, the notes shown (scripts and tests read them).
-pub fn report_notes_on_exit(mut exits: MessageReader<AppExit>, session: Option<Res<SharedSession>>, recorded: Option<Res<super::recorded::RecordedSessionView>>, notes: Res<SessionNotes>) {
+pub fn report_notes_on_exit(mut exits: MessageReader<AppExit>, session: Option<Res<SharedSession>>, recorded: Option<Res<super::recorded::RecordedSessionView>>, notes: Res<SessionNotes>, pins: Res<super::note_pins::NotePins>) {
     if exits.read().count() == 0 || (session.is_none() && recorded.is_none()) {
         return;
     }
     let open = notes.notes.iter().filter(|n| !n.resolved).count();
     eprintln!("notes: {} shown ({open} open), {} note message(s) dropped", notes.notes.len(), notes.dropped);
+    if !pins.cost.is_empty() {
+        let mut cost = pins.cost.clone();
+        cost.sort_by(f32::total_cmp);
+        let mean = cost.iter().sum::<f32>() / cost.len() as f32;
+        let p95 = cost[(cost.len() * 95 / 100).min(cost.len() - 1)];
+        eprintln!("notes layer per frame ({} pins, {} frames): mean {mean:.0} µs, p95 {p95:.0} µs", pins.heads.len(), cost.len());
+    }
     for note in notes.notes.iter().take(20) {
         let state = if note.resolved { "resolved" } else { "open" };
         let place = if note.twin.is_some() { "" } else { " (no longer in the plant)" };

@@ -54,5 +54,6 @@ pub fn play_the_recorded_session(
     participants.session = format!("{} (recorded)", session.roster.topics().name());
     participants.connected = true;
     notes.notes = super::notes::notes_view(&session.notes, &state.store);
+    notes.generation += 1;
     notes.me.clear();
 }

@@ -330,7 +330,13 @@ fn the_host_takes_everyone_back_to_an_instant_and_live_again() {
     let mosquitto = Mosquitto::start();
     let url = mosquitto.url();
     let mut plant = twinscope().args(["sim", "--broker", &url, "--for", "40s"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let ends_back = crate::support::offscreen_viewer(&["--broker", &url, "--session", "review", "--user", "bob", "--exit-after", "12s", "--window-size", "640x360"]);
+    // A recording of the same plant, made beside the viewers: the state at the host's instant.
+    let dir = std::env::temp_dir().join(format!("twinscope-timeline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let recording = dir.join("plant.mcap");
+    let shown = dir.join("shown.json");
+    let mut recorder = twinscope().args(["record", "--broker", &url, "--out", recording.to_str().unwrap(), "--for", "16s"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let ends_back = crate::support::offscreen_viewer(&["--broker", &url, "--session", "review", "--user", "bob", "--exit-after", "12s", "--window-size", "640x360", "--state-out", shown.to_str().unwrap()]);
     let ends_live = crate::support::offscreen_viewer(&["--broker", &url, "--session", "review", "--user", "carl", "--exit-after", "20s", "--window-size", "640x360"]);
     std::thread::sleep(Duration::from_secs(6));
     let at = twinscope_core::Timestamp(twinscope_core::Timestamp::now().0 / 1_000_000 * 1_000_000 - 3_000_000);
@@ -349,6 +355,33 @@ fn the_host_takes_everyone_back_to_an_instant_and_live_again() {
     assert_eq!(status, Some(0), "{live_log}");
     assert!(live_log.contains(&format!("timeline: following anna to LookBack {{ at: {} }}", at.0)), "{live_log}");
     assert!(live_log.contains("timeline: on anna's timeline, live"), "back live with the host: {live_log}");
+
+    // What the follower showed equals the plant's state at that instant. Each side timed the
+    // messages by its own arrival: a value written within a second of the instant may be on
+    // one side of it for one and on the other for the other.
+    assert!(recorder.wait().unwrap().success());
+    let expected = run_twinscope(&["state", "--replay", recording.to_str().unwrap(), "--at", &at.to_string(), "--json"], Duration::from_secs(30));
+    assert!(expected.status.success(), "{}", stderr(&expected));
+    let values = |json: &serde_json::Value| -> std::collections::BTreeMap<(String, String), (serde_json::Value, Option<String>)> {
+        json["twins"].as_array().unwrap().iter().flat_map(|twin| {
+            let id = twin["id"].as_str().unwrap_or_default().to_owned();
+            twin["properties"].as_array().cloned().unwrap_or_default().into_iter().map(move |p| ((id.clone(), p["name"].as_str().unwrap_or_default().to_owned()), (p["value"].clone(), p["time"].as_str().map(str::to_owned))))
+        }).collect()
+    };
+    let expected = values(&serde_json::from_slice(&expected.stdout).unwrap());
+    let shown = values(&serde_json::from_str(&std::fs::read_to_string(&shown).unwrap()).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    let near = |time: &Option<String>| time.as_deref().and_then(twinscope_core::Timestamp::parse_rfc3339).is_some_and(|t| (t.0 - at.0).abs() <= 1_000_000);
+    let mut same = 0;
+    for (key, (value, time)) in &expected {
+        match shown.get(key) {
+            Some((v, t)) if v == value && t == time => same += 1,
+            Some((_, t)) => assert!(near(time) || near(t), "{key:?}: the plant had {value} at {time:?}, the follower showed {:?}", shown.get(key)),
+            None => assert!(near(time), "{key:?}: the follower does not show it ({value} at {time:?})"),
+        }
+    }
+    eprintln!("the follower showed {same} of {} values exactly as the recording had them at the instant", expected.len());
+    assert!(expected.len() > 50 && same * 10 >= expected.len() * 8, "{same} of {} values the same", expected.len());
 }
 
 /// One timeline through a recording: the host replays night.mcap; a follower replaying the

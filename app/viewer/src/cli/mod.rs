@@ -92,6 +92,9 @@ pub struct ViewArgs {
     /// Exit after this long, e.g. 10s (with --screenshot: capture, then exit).
     #[arg(long, value_parser = parse_duration)]
     pub exit_after: Option<Duration>,
+    /// At --exit-after, write the twin state shown, as `twinscope state --json` prints it.
+    #[arg(long, requires = "exit_after", value_name = "FILE")]
+    pub state_out: Option<PathBuf>,
     /// Headset mode: take the --screenshot this long after the session started running
     /// (e.g. 15s), not 3 s before --exit-after (to catch a moment with others in view).
     #[arg(long, value_parser = parse_duration, requires = "screenshot", requires = "xr")]

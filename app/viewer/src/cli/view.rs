@@ -231,7 +231,7 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
             }));
         }
         app.add_plugins((MeshPickingPlugin, TwinscopePlugins))
-            .insert_resource(CaptureRequest { screenshot: args.screenshot.clone(), exit_after: args.exit_after });
+            .insert_resource(CaptureRequest { screenshot: args.screenshot.clone(), exit_after: args.exit_after, state_out: args.state_out.clone() });
     }
     app.insert_resource(TwinState { store });
     if let Some(scene) = scene {

@@ -32,6 +32,9 @@ impl Plugin for CapturePlugin {
 pub struct CaptureRequest {
     pub screenshot: Option<PathBuf>,
     pub exit_after: Option<Duration>,
+    /// Where to write the twin state as `twinscope state --json` does, at exit (what a
+    /// viewer showed, to compare with another's or with a recording's).
+    pub state_out: Option<PathBuf>,
 }
 
 /// Frame durations after the first seconds (start-up and shader compilation excluded), and
@@ -113,6 +116,12 @@ fn capture_and_exit(
         print_summary(&frames, rate.as_deref(), now);
         if let Some(state) = &placement.state {
             print_history_fill(&state.store);
+            if let Some(path) = &request.state_out {
+                let json = serde_json::to_string_pretty(&twinscope_core::report::state_json(&state.store, None)).unwrap_or_default();
+                if let Err(error) = std::fs::write(path, json) {
+                    eprintln!("error: cannot write the state to {}: {error}", path.display());
+                }
+            }
         }
         if let Some(cost) = &ui_cost {
             print_ui_cost(cost);

@@ -208,3 +208,48 @@ pub fn report_timeline_on_exit(mut exits: MessageReader<AppExit>, status: Res<Ti
     let problem = status.problem.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
     eprintln!("timeline: {text}, {position}{problem}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(following_the_host: bool) -> App {
+        let mut app = App::new();
+        app.add_message::<DvrCommand>().add_message::<ReplayCommand>().add_message::<SessionCommand>();
+        app.init_resource::<Participants>().init_resource::<TimelineFollowing>();
+        let text = following_the_host.then(|| "on anna's timeline".to_owned());
+        app.insert_resource(TimelineStatus { text, ..Default::default() });
+        app.add_systems(Update, notice_stepping_out);
+        app
+    }
+
+    fn stepped_out(app: &App) -> bool {
+        app.world().resource::<TimelineStatus>().stepped_out
+    }
+
+    #[test]
+    fn moving_ones_own_timeline_steps_out_and_rejoin_steps_back() {
+        let mut app = app(true);
+        // What the follower itself sent to follow the host is not the user's.
+        app.world_mut().resource_mut::<TimelineFollowing>().ours = 1;
+        app.world_mut().write_message(DvrCommand::LookBack(Timestamp(5)));
+        app.update();
+        assert!(!stepped_out(&app), "our own look-back");
+        // The user's own seek is.
+        app.world_mut().write_message(ReplayCommand::Step(-10.0));
+        app.update();
+        assert!(stepped_out(&app));
+        app.world_mut().write_message(SessionCommand::Rejoin);
+        app.update();
+        assert!(!stepped_out(&app));
+        assert!(app.world().resource::<TimelineFollowing>().applied.is_none(), "the host's timeline is taken again");
+    }
+
+    #[test]
+    fn without_a_host_to_follow_nothing_steps_out() {
+        let mut app = app(false);
+        app.world_mut().write_message(DvrCommand::GoLive);
+        app.update();
+        assert!(!stepped_out(&app));
+    }
+}

@@ -322,6 +322,53 @@ fn a_panel_button_pressed_with_the_ray_acknowledges_the_alarm() {
     assert!(summary.contains("; 0 unacknowledged ;") && summary.ends_with("selected line1-tank1"), "{summary}");
 }
 
+/// A note pinned in the headset, the way its user would: the menu button takes them to the
+/// tank in alarm, the panel's Session tab shows the preset phrases, the right ray presses
+/// "needs part". A desktop viewer in the session shows the note on the tank, by the headset
+/// user; edited from the desktop's side, the headset shows the edit; an observer lists it
+/// after both quit.
+#[test]
+fn a_note_pinned_in_the_headset_appears_on_the_desktop() {
+    let Some(root) = monado_root() else { return };
+    let mosquitto = mosquitto_with_tank_1_1_in_alarm();
+    let log = std::env::temp_dir().join(format!("twinscope-monado-note-{}.log", std::process::id()));
+    let url = mosquitto.url();
+    let desktop = crate::support::offscreen_viewer(&["--broker", &url, "--session", "repair", "--user", "anna", "--select", "line1-tank1", "--exit-after", "30s", "--window-size", "640x360"]);
+    // The panel's centre such that the ray at (0.2, 1.3) meets "needs part", which the
+    // Session tab lays out at (155.9, 88.5) of the panel's 512 × 512 points (0.6 m square)
+    // once a part is selected, with one other participant listed (the headset says where
+    // with the tab's test hook).
+    let env = ["TWINSCOPE_XR_TEST_TAB=session", "TWINSCOPE_XR_TEST_PANEL_AT=0.3173,1.1037,-0.9", "TWINSCOPE_XR_TEST_PRESS=menu-left@2s,right@5s"];
+    // The desktop's user edits the note as soon as it is there: the headset shows the edit.
+    let editor = std::thread::spawn({
+        let url = url.clone();
+        move || {
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_secs(60) {
+                let output = run_twinscope(&["notes", "--broker", &url, "--session", "repair", "--json", "--for", "500ms"], Duration::from_secs(30));
+                let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+                if let Some(id) = report["notes"].as_array().and_then(|n| n.first()).and_then(|n| n["id"].as_str()).map(str::to_owned) {
+                    let edit = run_twinscope(&["notes", "--broker", &url, "--session", "repair", "--user", "anna", "--for", "300ms", "--edit", &id, "needs part: gasket DN80"], Duration::from_secs(30));
+                    return edit.status.success();
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            false
+        }
+    });
+    let args = ["twinscope", "--xr", "--broker", &url, "--session", "repair", "--user", "jonas", "--exit-after", "16s"];
+    let error = run_headset(&root, &env, &args, &log);
+    assert!(editor.join().unwrap(), "the note was edited");
+    assert!(error.contains("on line1-tank1 [open] by jonas, last anna: needs part: gasket DN80"), "the headset shows the desktop's edit: {error}");
+    let (status, desktop_log) = desktop.finish(Duration::from_secs(90));
+    assert!(error.contains("xr: preset \"needs part\" at 155.9,"), "the layout the panel's position was computed for: {error}");
+    assert!(error.contains("headset panel: Pin { twin: \"line1-tank1\", text: \"needs part\" }"), "the ray pressed the preset: {error}");
+    assert_eq!(status, Some(0), "{desktop_log}");
+    assert!(desktop_log.contains("on line1-tank1 [open] by jonas, last anna: needs part: gasket DN80"), "the desktop shows the headset's note, edited: {desktop_log}");
+    let listed = run_twinscope(&["notes", "--broker", &url, "--session", "repair", "--for", "1s"], Duration::from_secs(30));
+    assert!(crate::stdout(&listed).contains("line1-tank1  jonas") && crate::stdout(&listed).contains("needs part"), "{}", crate::stdout(&listed));
+}
+
 /// The tabletop: the view button (a thumbstick click) puts the whole plant on a table in front
 /// of the user, 1 m across, with the tank in alarm still selected, red, and labelled with its
 /// alarm text; the left panel button puts the panel in the left hand; the view button again

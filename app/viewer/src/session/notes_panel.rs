@@ -197,13 +197,30 @@ pub fn headset_notes(ui: &mut egui::Ui, notes: &SessionNotes, selected: Selected
         ui.horizontal_wrapped(|ui| {
             ui.label("Pin:");
             for phrase in PRESETS {
-                if ui.button(phrase).clicked() {
+                let button = ui.button(phrase);
+                tell_where_for_tests(phrase, button.rect.center());
+                if button.clicked() {
                     commands.push(NoteCommand::Pin { twin: id.to_owned(), text: phrase.to_owned() });
                 }
             }
         });
     }
     commands
+}
+
+/// With the headset's test hook for the panel's tab set, says once where each preset button
+/// is on the panel (in panel points), so a test can aim the simulated ray at one.
+fn tell_where_for_tests(phrase: &str, at: egui::Pos2) {
+    static TOLD: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    if std::env::var_os("TWINSCOPE_XR_TEST_TAB").is_none() {
+        return;
+    }
+    let Some(preset) = PRESETS.iter().find(|p| **p == phrase) else { return };
+    let mut told = TOLD.lock().unwrap_or_else(|e| e.into_inner());
+    if !told.contains(preset) {
+        told.push(preset);
+        eprintln!("xr: preset {phrase:?} at {:.1},{:.1} on the panel", at.x, at.y);
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

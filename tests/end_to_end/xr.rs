@@ -383,6 +383,9 @@ fn the_tabletop_shows_the_whole_plant_and_leads_back_to_the_selected_part() {
     let eye = format!("/tmp/twinscope-table-eye-{}.png", std::process::id());
     let url = mosquitto.url();
     // The eye image is taken at 9 s (3 s before the end), on the table.
+    // A note on the tank in alarm, pinned before, to see its pin at table scale.
+    let pinned = run_twinscope(&["notes", "--broker", &url, "--session", "table", "--user", "anna", "--add", "line1-tank1", "Leak at the lower flange"], Duration::from_secs(30));
+    assert!(pinned.status.success(), "{}", stderr(&pinned));
     // Two others in the session (a desktop and a headset user walking the plant), to see
     // their markers at table scale.
     let mut others = crate::support::twinscope()
@@ -401,6 +404,7 @@ fn the_tabletop_shows_the_whole_plant_and_leads_back_to_the_selected_part() {
     let shown: Vec<&str> = error.lines().filter(|l| l.starts_with("xr: in the eye image, ") && l.contains(": walker-")).collect();
     assert!(shown.iter().any(|l| l.contains("walker-1 (desktop, 0 hands)")) && shown.iter().any(|l| l.contains("walker-2 (headset, 2 hands)")), "{error}");
     assert!(shown.iter().any(|l| l.contains(", in view: walker-")), "a walker's marker on the table is in view: {shown:?}");
+    assert!(error.contains("notes: 1 shown (1 open)"), "the note's pin stands on the table's tank: {error}");
     assert!(error.contains("tabletop: the plant is 1.00 m across on the table"), "{error}");
     assert!(error.contains("the panel is in the left hand"), "{error}");
     assert!(error.contains("walkthrough: standing in front of line1-tank1"), "back from the table in front of the selected part: {error}");

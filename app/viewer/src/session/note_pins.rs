@@ -30,6 +30,8 @@ pub struct NotePins {
     /// plant's frame (a headset's table) changed: parts do not move between frames.
     placed: Vec<Pin>,
     placed_for: Option<(u64, usize, bevy::math::Affine3A)>,
+    /// Our eye this frame (labels in 3D turn to face it).
+    eye: Vec3,
     /// What placing and drawing the pins took each frame with pins (µs; the first
     /// [`COST_SAMPLES`] frames), reported at exit.
     pub cost: Vec<f32>,
@@ -89,6 +91,7 @@ pub fn place_pins(
     }
     let eye = eyes.iter().next().map_or(Vec3::ZERO, GlobalTransform::translation);
     let pins = &mut *pins;
+    pins.eye = eye;
     pins.heads.clear();
     pins.heads.extend(pins.placed.iter().map(|pin| Pin { distance: eye.distance(pin.head), ..*pin }));
     pins.heads.sort_by(|a, b| a.distance.total_cmp(&b.distance));
@@ -144,7 +147,9 @@ fn draw(notes: &SessionNotes, pins: &NotePins, gizmos: &mut Gizmos, in_3d: bool,
         if in_3d && rank < MAX_LABELS / 2 {
             let letters = (pin.distance * 0.025).max(0.01);
             let at = pin.head + Vec3::Y * letters * 1.5;
-            gizmos.text(Isometry3d::new(at, Quat::IDENTITY), &label_ascii(&label(notes, pin)), letters, Vec2::ZERO, colour);
+            // Turned to face us about the vertical, as name tags are.
+            let towards = Vec3::new(pins.eye.x - at.x, 0.0, pins.eye.z - at.z).try_normalize().unwrap_or(Vec3::Z);
+            gizmos.text(Isometry3d::new(at, Quat::from_rotation_arc(Vec3::Z, towards)), &label_ascii(&label(notes, pin)), letters, Vec2::ZERO, colour);
         }
     }
 }
@@ -194,5 +199,5 @@ fn labels(contexts: &mut EguiContexts, notes: &SessionNotes, pins: &NotePins, ca
 
 /// Stroke text draws ASCII only, and a label is one short line.
 fn label_ascii(text: &str) -> String {
-    text.chars().take(32).map(|c| if (' '..='~').contains(&c) { c } else { '?' }).collect()
+    text.chars().take(40).map(|c| if c == '—' { '-' } else if (' '..='~').contains(&c) { c } else { '?' }).collect()
 }

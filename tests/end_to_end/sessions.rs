@@ -340,10 +340,10 @@ fn the_host_takes_everyone_back_to_an_instant_and_live_again() {
     let ends_live = crate::support::offscreen_viewer(&["--broker", &url, "--session", "review", "--user", "carl", "--exit-after", "20s", "--window-size", "640x360"]);
     std::thread::sleep(Duration::from_secs(6));
     let at = twinscope_core::Timestamp(twinscope_core::Timestamp::now().0 / 1_000_000 * 1_000_000 - 3_000_000);
-    let back = run_twinscope(&["timeline", "--broker", &url, "--session", "review", "--user", "anna", "--look-back", &at.to_string(), "--stay", "4s"], Duration::from_secs(30));
+    let back = run_twinscope(&["timeline", "--broker", &url, "--session", "review", "--user", "anna", "--host", "--look-back", &at.to_string(), "--stay", "4s"], Duration::from_secs(30));
     assert!(back.status.success(), "{}", stderr(&back));
     std::thread::sleep(Duration::from_secs(3));
-    let live = twinscope().args(["timeline", "--broker", &url, "--session", "review", "--user", "anna", "--live", "--stay", "10s"]).output().unwrap();
+    let live = twinscope().args(["timeline", "--broker", &url, "--session", "review", "--user", "anna", "--host", "--live", "--stay", "10s"]).output().unwrap();
     assert!(live.status.success(), "{}", stderr(&live));
     let (status, back_log) = ends_back.finish(Duration::from_secs(60));
     assert_eq!(status, Some(0), "{back_log}");
@@ -430,4 +430,29 @@ fn the_host_takes_everyone_to_a_position_in_a_recording_they_have() {
     let line = follower_log.lines().find(|l| l.starts_with("timeline: on anna's timeline, replaying at")).unwrap_or_else(|| panic!("{follower_log}"));
     assert!(!line.contains("open that recording"), "{line}");
     assert!(stranger_log.contains("anna plays night.mcap: open that recording here (--replay) to follow"), "{stranger_log}");
+}
+
+/// The host hands the timeline to another participant: that one leads everyone now; a third
+/// who was handed nothing cannot.
+#[test]
+fn the_host_hands_the_timeline_to_another_who_then_leads_it() {
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let mut plant = twinscope().args(["sim", "--broker", &url, "--for", "30s"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let follower = crate::support::offscreen_viewer(&["--broker", &url, "--session", "handed", "--user", "carl", "--exit-after", "14s", "--window-size", "480x270"]);
+    let mut host = twinscope().args(["timeline", "--broker", &url, "--session", "handed", "--user", "anna", "--host", "--hand-to", "bob", "--stay", "20s"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(6));
+    let refused = run_twinscope(&["timeline", "--broker", &url, "--session", "handed", "--user", "dave", "--live", "--stay", "1s"], Duration::from_secs(30));
+    assert!(!refused.status.success() && stderr(&refused).contains("dave does not lead this session's timeline"), "{}", stderr(&refused));
+    let at = twinscope_core::Timestamp(twinscope_core::Timestamp::now().0 / 1_000_000 * 1_000_000 - 3_000_000);
+    let led = run_twinscope(&["timeline", "--broker", &url, "--session", "handed", "--user", "bob", "--look-back", &at.to_string(), "--stay", "8s"], Duration::from_secs(30));
+    assert!(led.status.success(), "{}", stderr(&led));
+    let (status, log) = follower.finish(Duration::from_secs(60));
+    let _ = host.kill();
+    let _ = host.wait();
+    let _ = plant.kill();
+    let _ = plant.wait();
+    assert_eq!(status, Some(0), "{log}");
+    let line = log.lines().find(|l| l.starts_with("timeline: on bob's timeline")).unwrap_or_else(|| panic!("the follower follows bob: {log}"));
+    assert!(line.ends_with(&format!(", looking back at {at}")), "{line}");
 }

@@ -29,7 +29,7 @@ pub fn pose_latency(direct: &ConnectionSettings, via: &ConnectionSettings, parti
     let observer = SessionLink::join(via, topics()?, None)?;
     let links = (0..participants)
         .map(|k| {
-            let me = Presence { user: format!("p{k}"), device: Device::Headset, instance: format!("i{k}"), selected: None, timeline: Timeline::Live, host: false, since: 0 };
+            let me = Presence { user: format!("p{k}"), device: Device::Headset, instance: format!("i{k}"), selected: None, timeline: Timeline::Live, host: false, since: 0, timeline_lead: None };
             SessionLink::join(direct, topics()?, Some(me))
         })
         .collect::<std::io::Result<Vec<_>>>()?;

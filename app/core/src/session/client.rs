@@ -235,11 +235,13 @@ impl SessionLink {
         }
     }
 
-    /// Takes everyone in the session to `timeline` (the host's only; others are refused by
-    /// everyone, so nothing is sent for them).
+    /// Takes everyone in the session to `timeline` (the host's, or whom the host handed the
+    /// timeline to; others are refused by everyone, so nothing is sent for them).
     pub fn lead_timeline(&self, timeline: SharedTimeline) {
         let mut shared = self.lock();
-        if shared.presence.as_ref().is_some_and(|p| p.host) {
+        let me = shared.presence.as_ref().map(|p| (p.user.clone(), p.host));
+        let leads = me.is_some_and(|(user, host)| host || shared.roster.timeline_lead() == Some(user.as_str()));
+        if leads {
             // Counting on from the last one we sent before (a restart) keeps followers taking it.
             let seq = shared.timeline_seq.max(crate::Timestamp::now().0.max(0) as u64) + 1;
             shared.timeline_seq = seq;

@@ -56,6 +56,9 @@ pub struct Presence {
     /// later takes over (hand-over from one device to another).
     #[serde(default)]
     pub since: i64,
+    /// The host has handed the session's timeline to this participant (it leads it now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline_lead: Option<String>,
 }
 
 impl Presence {
@@ -163,7 +166,8 @@ impl Presence {
             return Err(Dropped::Forged);
         }
         let names_fit = check_name("user name", &presence.user).is_ok() && !presence.instance.is_empty() && presence.instance.len() <= MAX_NAME;
-        if !names_fit || !twin_fits(presence.selected.as_deref()) {
+        let lead_fits = presence.timeline_lead.as_deref().is_none_or(|lead| check_name("user name", lead).is_ok());
+        if !names_fit || !lead_fits || !twin_fits(presence.selected.as_deref()) {
             return Err(Dropped::Malformed);
         }
         Ok(presence)
@@ -216,7 +220,7 @@ mod tests {
     use super::*;
 
     fn presence(user: &str) -> Presence {
-        Presence { user: user.into(), device: Device::Headset, instance: "a1".into(), selected: Some("line1-tank1".into()), timeline: Timeline::Live, host: false, since: 1 }
+        Presence { user: user.into(), device: Device::Headset, instance: "a1".into(), selected: Some("line1-tank1".into()), timeline: Timeline::Live, host: false, since: 1, timeline_lead: None }
     }
 
     fn pose() -> Pose {

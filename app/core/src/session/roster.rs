@@ -60,13 +60,14 @@ pub struct Roster {
     last_gathering: Option<(u64, String, Gather)>,
     /// Counts the changes: a view built from the roster is built again only when it moved.
     generation: u64,
-    /// Where the host last took the session's timeline, and who.
-    timeline: Option<(String, TimelineMessage)>,
+    /// The last timeline message of each participant that sent one (the host, or whom it
+    /// handed the timeline to; at most one per participant).
+    timelines: BTreeMap<String, TimelineMessage>,
 }
 
 impl Roster {
     pub fn new(topics: SessionTopics) -> Self {
-        Roster { topics, participants: BTreeMap::new(), dropped: BTreeMap::new(), poses_without_presence: 0, last_gathering: None, generation: 0, timeline: None }
+        Roster { topics, participants: BTreeMap::new(), dropped: BTreeMap::new(), poses_without_presence: 0, last_gathering: None, generation: 0, timelines: BTreeMap::new() }
     }
 
     pub fn topics(&self) -> &SessionTopics {
@@ -132,16 +133,20 @@ impl Roster {
             }
             SessionTopic::Timeline if payload.is_empty() => RosterChange::Ignored,
             SessionTopic::Timeline => {
-                // Retained: it may come before the host's presence; kept, and believed only
-                // while its sender is the host (see `timeline`).
+                // Retained: it may come before its sender's presence; kept, and believed only
+                // while its sender leads the timeline (see `timeline`).
                 let message = match TimelineMessage::decode(payload) {
                     Ok(message) => message,
                     Err(reason) => return RosterChange::Dropped(reason),
                 };
-                if self.participants.get(user).is_some_and(|p| !p.presence.host) {
+                let leads = |p: &Participant| p.presence.host || self.timeline_lead() == Some(user);
+                if self.participants.get(user).is_some_and(|p| !leads(p)) {
                     return RosterChange::Dropped(Dropped::NotHost);
                 }
-                self.timeline = Some((user.to_owned(), message));
+                if !self.timelines.contains_key(user) && self.timelines.len() >= MAX_PARTICIPANTS {
+                    return RosterChange::Dropped(Dropped::SessionFull);
+                }
+                self.timelines.insert(user.to_owned(), message);
                 RosterChange::Timeline(user.to_owned())
             }
             SessionTopic::Pose => {
@@ -177,11 +182,20 @@ impl Roster {
         self.generation
     }
 
-    /// Where the host has taken the session's timeline, and who (only while that participant
-    /// is present and says it hosts).
+    /// Who leads the session's timeline: whom the present host handed it to (if that one is
+    /// present), else the host.
+    pub fn timeline_lead(&self) -> Option<&str> {
+        let (host, presence) = self.participants.iter().find(|(_, p)| p.presence.host).map(|(user, p)| (user.as_str(), &p.presence))?;
+        match presence.timeline_lead.as_deref() {
+            Some(lead) if self.participants.contains_key(lead) => Some(lead),
+            _ => Some(host),
+        }
+    }
+
+    /// Where whoever leads the timeline has taken the session, and who.
     pub fn timeline(&self) -> Option<(&str, &TimelineMessage)> {
-        let (host, message) = self.timeline.as_ref()?;
-        self.participants.get(host).filter(|p| p.presence.host).map(|_| (host.as_str(), message))
+        let lead = self.timeline_lead()?;
+        self.timelines.get(lead).map(|message| (lead, message))
     }
 
     /// The last gathering heard: its number (counting from 1), the host, where to.
@@ -226,7 +240,7 @@ mod tests {
     }
 
     fn presence(user: &str) -> Vec<u8> {
-        Presence { user: user.into(), device: Device::Desktop, instance: "1".into(), selected: None, timeline: Timeline::Live, host: false, since: 0 }.encode()
+        Presence { user: user.into(), device: Device::Desktop, instance: "1".into(), selected: None, timeline: Timeline::Live, host: false, since: 0, timeline_lead: None }.encode()
     }
 
     fn pose() -> Vec<u8> {
@@ -279,6 +293,12 @@ mod tests {
         assert_eq!(roster.timeline().map(|(who, m)| (who, m.timeline.clone())), Some(("boss", SharedTimeline::LookBack { at: 42 })));
         roster.receive("twinscope/v1/sessions/s/alice/presence", &presence("alice"), now);
         assert_eq!(roster.receive("twinscope/v1/sessions/s/alice/timeline", &back, now), RosterChange::Dropped(Dropped::NotHost));
+        // The host hands the timeline to alice: hers leads now, and the host's no more.
+        let handing = Presence { timeline_lead: Some("alice".into()), ..host.clone() };
+        roster.receive("twinscope/v1/sessions/s/boss/presence", &handing.encode(), now);
+        let ahead = TimelineMessage { timeline: SharedTimeline::LookBack { at: 99 }, seq: 2 }.encode();
+        assert_eq!(roster.receive("twinscope/v1/sessions/s/alice/timeline", &ahead, now), RosterChange::Timeline("alice".into()));
+        assert_eq!(roster.timeline().map(|(who, m)| (who, m.timeline.clone())), Some(("alice", SharedTimeline::LookBack { at: 99 })));
         roster.receive("twinscope/v1/sessions/s/boss/presence", b"", now);
         assert!(roster.timeline().is_none(), "the host left");
     }

@@ -74,7 +74,7 @@ fn full_roster(participants: usize) -> (Roster, TwinStore) {
         let user = format!("user{k}");
         let twin = format!("pump{k}");
         store.declare(&twin, None, None);
-        let presence = Presence { user: user.clone(), device: Device::Headset, instance: "1".into(), selected: Some(twin.clone()), timeline: Timeline::Live, host: false, since: 0 };
+        let presence = Presence { user: user.clone(), device: Device::Headset, instance: "1".into(), selected: Some(twin.clone()), timeline: Timeline::Live, host: false, since: 0, timeline_lead: None };
         roster.receive(&format!("twinscope/v1/sessions/bench/{user}/presence"), &presence.encode(), now);
         let hand = Placement { at: [k as f32, 1.3, 0.0], rotation: [0.0, 0.0, 0.0, 1.0] };
         let pose = Pose { head: Placement { at: [k as f32, 1.7, 0.0], rotation: [0.0, 0.0, 0.0, 1.0] }, hands: vec![hand, hand], pointer: Some(Pointer { twin: Some(twin), at: [k as f32, 1.0, -2.0] }), fov: None, instance: None };

@@ -73,7 +73,7 @@ impl SessionArgs {
         let user = self.user.clone().unwrap_or_else(os_user_name);
         check_name("user name", &user)?;
         let instance = format!("{:x}{:x}", std::process::id(), twinscope_core::Timestamp::now().0 & 0xffff_ffff);
-        Ok(Some(Presence { user, device, instance, selected: None, timeline: Timeline::Live, host: self.host, since: twinscope_core::Timestamp::now().0 }))
+        Ok(Some(Presence { user, device, instance, selected: None, timeline: Timeline::Live, host: self.host, since: twinscope_core::Timestamp::now().0, timeline_lead: None }))
     }
 }
 
@@ -189,7 +189,7 @@ pub fn run_participants(settings: &ConnectionSettings, topics: SessionTopics, co
         let device = if k % 2 == 1 || names.1.is_some() { Device::Headset } else { Device::Desktop };
         let selected = twins.get((k * 7 + 3) % twins.len().max(1)).cloned();
         let instance = format!("sim{k}-{}", std::process::id());
-        let me = Presence { user, device, instance, selected, timeline: Timeline::Live, host: k == 0, since: twinscope_core::Timestamp::now().0 };
+        let me = Presence { user, device, instance, selected, timeline: Timeline::Live, host: k == 0, since: twinscope_core::Timestamp::now().0, timeline_lead: None };
         links.push(SessionLink::join(settings, topics.clone(), Some(me))?);
     }
     tracing::info!(count, "scripted participants joined");

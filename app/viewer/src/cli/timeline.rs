@@ -1,6 +1,7 @@
-//! `twinscope timeline`: take a shared session to an instant from a script, as its host
-//! would from the viewer: `--look-back T` (everyone's DVR to that instant) or `--live`. The
-//! script joins as the session's host for `--stay` (followers follow a host that is there).
+//! `twinscope timeline`: take a shared session to an instant from a script, as whoever leads
+//! its timeline would from the viewer: `--look-back T` (everyone's DVR to that instant) or
+//! `--live`; or, as the host, hand the timeline to another participant (`--hand-to USER`).
+//! The script stays in the session for `--stay` (followers follow a lead that is there).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -25,7 +26,11 @@ pub struct TimelineArgs {
     /// Everyone back to live.
     #[arg(long)]
     pub live: bool,
-    /// How long to stay in the session as its host.
+    /// As the host (--host): hand the session's timeline to this participant, who leads it
+    /// from then on.
+    #[arg(long, value_name = "USER", requires = "host")]
+    pub hand_to: Option<String>,
+    /// How long to stay in the session.
     #[arg(long, default_value = "5s", value_parser = twinscope_core::time::parse_duration)]
     pub stay: Duration,
 }
@@ -33,24 +38,31 @@ pub struct TimelineArgs {
 pub fn run(args: TimelineArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     let Some(topics) = args.session.topics()? else { anyhow::bail!("name the session (--session NAME)") };
     let timeline = match (&args.look_back, args.live) {
+        _ if args.hand_to.is_some() => None,
         (Some(when), _) => {
             let at = Timestamp::parse_rfc3339(when)
                 .or_else(|| twinscope_core::time::parse_duration(when).ok().map(|ago| Timestamp(Timestamp::now().0 - ago.as_micros() as i64)))
                 .ok_or_else(|| anyhow::anyhow!("--look-back {when:?} is neither an RFC 3339 time nor how long ago (30s)"))?;
-            SharedTimeline::LookBack { at: at.0 }
+            Some(SharedTimeline::LookBack { at: at.0 })
         }
-        (None, true) => SharedTimeline::Live,
-        (None, false) => anyhow::bail!("say where: --look-back WHEN or --live"),
+        (None, true) => Some(SharedTimeline::Live),
+        (None, false) => anyhow::bail!("say where: --look-back WHEN or --live (or, as the host, --hand-to USER)"),
     };
     let plant = args.connect.resolve(None)?;
     let settings = args.session.connection(&args.connect, Some(&plant))?.unwrap_or(plant);
     let mut me = args.session.presence(twinscope_core::session::Device::Desktop)?.ok_or_else(|| anyhow::anyhow!("an observer cannot lead the timeline"))?;
-    me.host = true;
+    me.timeline_lead = args.hand_to.clone();
     let link = SessionLink::join(&settings, topics, Some(me))?;
-    // Present first, so followers believe the timeline that follows.
-    std::thread::sleep(Duration::from_millis(300));
-    link.lead_timeline(timeline.clone());
-    crate::outln!(out, "took the session to {timeline:?}");
+    // Present first (and the host's presence heard), so followers believe what follows.
+    std::thread::sleep(Duration::from_millis(500));
+    match timeline {
+        Some(timeline) => {
+            anyhow::ensure!(link.lock().roster.timeline_lead() == Some(link.user()), "{} does not lead this session's timeline: its host does, or whom the host handed it to (--host, --hand-to)", link.user());
+            link.lead_timeline(timeline.clone());
+            crate::outln!(out, "took the session to {timeline:?}");
+        }
+        None => crate::outln!(out, "handed the session's timeline to {}", args.hand_to.as_deref().unwrap_or_default()),
+    }
     let until = Instant::now() + args.stay;
     while Instant::now() < until {
         std::thread::sleep(Duration::from_millis(50));

@@ -60,6 +60,15 @@ pub struct Participants {
     pub host: bool,
     /// The host's last gathering (someone else's: our own is not answered).
     pub gathering: Option<Gathering>,
+    /// Who leads the session's timeline (the host, or whom it handed it to).
+    pub timeline_lead: Option<String>,
+}
+
+impl Participants {
+    /// Whether we lead the session's timeline.
+    pub fn lead_the_timeline(&self) -> bool {
+        !self.me.is_empty() && self.timeline_lead.as_deref() == Some(self.me.as_str())
+    }
 }
 
 impl Participants {
@@ -124,6 +133,7 @@ pub fn hear_the_session(
         let me = session.0.user();
         participants.others = others_in(&shared.roster, me, &state.store, &plant);
         participants.host = shared.roster.get(me).is_some_and(|p| p.presence.host);
+        participants.timeline_lead = shared.roster.timeline_lead().map(str::to_owned);
         participants.gathering = shared.roster.last_gathering().filter(|(_, host, _)| host != me).map(|(number, host, to)| Gathering {
             number: *number,
             host: host.clone(),
@@ -159,6 +169,7 @@ pub fn apply_session_commands(
     mut following: ResMut<Following>,
     mut frame: MessageWriter<FrameTwin>,
     mut cameras: Query<&mut OrbitCamera>,
+    session: Option<Res<SharedSession>>,
 ) {
     for command in commands.read() {
         match command {
@@ -178,6 +189,11 @@ pub fn apply_session_commands(
             }
             SessionCommand::Follow(user) => following.0 = Some(user.clone()),
             SessionCommand::StopFollowing => following.0 = None,
+            SessionCommand::HandTimeline(user) => {
+                if let Some(session) = &session {
+                    session.0.update_presence(|me| me.timeline_lead = user.clone());
+                }
+            }
             SessionCommand::ContinueOn(_) | SessionCommand::GatherHere | SessionCommand::Start | SessionCommand::StepOut | SessionCommand::Rejoin => {} // hand_over.rs, gather.rs, start.rs, timeline.rs
         }
     }

@@ -75,6 +75,8 @@ pub enum SessionCommand {
     StepOut,
     /// Back to the host's timeline.
     Rejoin,
+    /// The host hands the session's timeline to this participant (`None`: takes it back).
+    HandTimeline(Option<String>),
 }
 
 /// The plant's frame: where the scene's model root stands. Session poses are in it, so a

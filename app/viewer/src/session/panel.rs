@@ -127,7 +127,10 @@ pub fn session_window(ui: &mut egui::Ui, participants: &Participants, following:
     if let Some(text) = &timeline.text {
         ui.horizontal(|ui| {
             ui.label(format!("timeline: {text}"));
-            if !participants.host {
+            if participants.host && !participants.lead_the_timeline() && ui.small_button("Take back").on_hover_text("lead the session's timeline again").clicked() {
+                commands.push(SessionCommand::HandTimeline(None));
+            }
+            if !participants.lead_the_timeline() {
                 if timeline.stepped_out {
                     if ui.small_button("Rejoin").on_hover_text("back to the host's timeline").clicked() {
                         commands.push(SessionCommand::Rejoin);
@@ -161,6 +164,9 @@ pub fn participant_rows(ui: &mut egui::Ui, participants: &Participants, followin
             ui.label(timeline_name(participant.timeline));
             if ui.small_button("Go to").clicked() {
                 commands.push(SessionCommand::GoTo(participant.user.clone()));
+            }
+            if participants.host && participants.timeline_lead.as_deref() != Some(participant.user.as_str()) && ui.small_button("Hand timeline").on_hover_text("they lead everyone's timeline (you can take it back)").clicked() {
+                commands.push(SessionCommand::HandTimeline(Some(participant.user.clone())));
             }
             if following.0.as_deref() == Some(participant.user.as_str()) {
                 if ui.small_button("Stop following").clicked() {
@@ -230,6 +236,7 @@ mod tests {
         assert_eq!(click("Follow", &participants, &following), vec![SessionCommand::Follow("jonas".into())]);
         let following = Following(Some("jonas".into()));
         assert_eq!(click("Stop following", &participants, &following), vec![SessionCommand::StopFollowing]);
+        assert_eq!(click("Hand timeline", &participants, &Following::default()), vec![SessionCommand::HandTimeline(Some("jonas".into()))]);
         let guest = Participants { host: false, ..participants };
         assert_eq!(click("Step out", &guest, &following), vec![SessionCommand::StepOut]);
     }

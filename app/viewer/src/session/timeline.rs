@@ -71,7 +71,7 @@ pub fn lead_the_timeline(
     mut told: Local<Option<(SharedTimeline, std::time::Instant)>>,
 ) {
     let Some(session) = session else { return };
-    if !participants.host {
+    if !participants.lead_the_timeline() {
         return;
     }
     let looking_back = stash.is_some_and(|s| s.0.is_some());
@@ -104,7 +104,7 @@ pub fn follow_the_hosts_timeline(
     (mut dvr, mut replay_commands): (MessageWriter<DvrCommand>, MessageWriter<ReplayCommand>),
 ) {
     let Some(session) = session else { return };
-    if participants.host {
+    if participants.lead_the_timeline() {
         return;
     }
     let heard = session.0.lock().roster.timeline().map(|(host, message)| (host.to_owned(), message.clone()));
@@ -177,7 +177,7 @@ pub fn notice_stepping_out(
     let read = dvr.read().count() + replay.read().count();
     let theirs = read.saturating_sub(following.ours);
     following.ours = following.ours.saturating_sub(read);
-    if theirs > 0 && !participants.host && status.text.is_some() && !status.stepped_out {
+    if theirs > 0 && !participants.lead_the_timeline() && status.text.is_some() && !status.stepped_out {
         info!("timeline: stepped out of the host's timeline");
         status.stepped_out = true;
     }

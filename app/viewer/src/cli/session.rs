@@ -225,10 +225,11 @@ pub fn run_participants(settings: &ConnectionSettings, topics: SessionTopics, co
     Ok(ExitCode::SUCCESS)
 }
 
-/// `sim --session NAME --notes N`: N notes pinned by "notes-bot", spread over the demo
-/// plant's twins, waited for until the broker holds them all.
-pub fn pin_notes(settings: &ConnectionSettings, topics: SessionTopics, count: usize) -> anyhow::Result<ExitCode> {
-    let layout = twinscope_core::demo::PlantLayout::new(2);
+/// `sim --session NAME --notes N [--lines L]`: N notes pinned by "notes-bot", spread over
+/// the twins of the demo plant with L lines (`gen-plant --lines L` makes its model), waited
+/// for until the broker holds them all.
+pub fn pin_notes(settings: &ConnectionSettings, topics: SessionTopics, count: usize, lines: usize) -> anyhow::Result<ExitCode> {
+    let layout = twinscope_core::demo::PlantLayout::new(lines);
     let link = SessionLink::join_as_writer(settings, topics, "notes-bot")?;
     for k in 0..count {
         let twin = &layout.twins[k % layout.twins.len().max(1)].id;

@@ -18,7 +18,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         && let Some(topics) = args.session.topics()?
     {
         let settings = args.session.connection(&args.connect, Some(&settings))?.unwrap_or(settings);
-        return super::session::pin_notes(&settings, topics, args.notes);
+        return super::session::pin_notes(&settings, topics, args.notes, args.lines);
     }
     if args.participants > 0
         && let Some(topics) = args.session.topics()?

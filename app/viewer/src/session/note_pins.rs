@@ -30,6 +30,8 @@ pub struct NotePins {
     /// plant's frame (a headset's table) changed: parts do not move between frames.
     placed: Vec<Pin>,
     placed_for: Option<(u64, usize, bevy::math::Affine3A)>,
+    /// Some noted part had no bounds yet (its meshes still loading): placed again shortly.
+    incomplete: bool,
     /// Our eye this frame (labels in 3D turn to face it).
     eye: Vec3,
     /// What placing and drawing the pins took each frame with pins (µs; the first
@@ -83,11 +85,11 @@ pub fn place_pins(
     let Some(entities) = entities else { return };
     let plant = frame.frame();
     let key = (notes.generation, entities.by_twin.len(), plant.affine());
-    // Also every 60 frames: a model whose meshes were still loading has its bounds now.
+    // Also every 60 frames while a noted part's meshes were still loading.
     *frames = (*frames + 1) % 60;
-    if pins.placed_for != Some(key) || *frames == 0 {
+    if pins.placed_for != Some(key) || (pins.incomplete && *frames == 0) {
         pins.placed_for = Some(key);
-        pins.placed = place(&notes, &entities, &twin_meshes, &boxes, plant.compute_transform().scale.x);
+        (pins.placed, pins.incomplete) = place(&notes, &entities, &twin_meshes, &boxes, plant.compute_transform().scale.x);
     }
     let eye = eyes.iter().next().map_or(Vec3::ZERO, GlobalTransform::translation);
     let pins = &mut *pins;
@@ -98,9 +100,11 @@ pub fn place_pins(
     pins.add_cost(started.elapsed());
 }
 
-/// One pin over each noted part's bounds, for its newest note.
-fn place(notes: &SessionNotes, entities: &TwinEntities, twin_meshes: &Query<&TwinMeshes>, boxes: &Query<(&Aabb, &GlobalTransform)>, scale: f32) -> Vec<Pin> {
+/// One pin over each noted part's bounds, for its newest note; and whether a noted part
+/// with meshes had no bounds yet.
+fn place(notes: &SessionNotes, entities: &TwinEntities, twin_meshes: &Query<&TwinMeshes>, boxes: &Query<(&Aabb, &GlobalTransform)>, scale: f32) -> (Vec<Pin>, bool) {
     let mut by_twin: std::collections::HashMap<TwinIndex, Pin> = std::collections::HashMap::new();
+    let mut incomplete = false;
     for (k, note) in notes.notes.iter().enumerate() {
         let Some(twin) = note.twin else { continue };
         match by_twin.get_mut(&twin) {
@@ -111,13 +115,16 @@ fn place(notes: &SessionNotes, entities: &TwinEntities, twin_meshes: &Query<&Twi
                 pin.note = k;
             }
             None => {
-                let Some((min, max)) = world_bounds(meshes_of_twin(entities, twin_meshes, twin), boxes) else { continue };
+                let Some((min, max)) = world_bounds(meshes_of_twin(entities, twin_meshes, twin), boxes) else {
+                    incomplete |= entities.by_twin.contains_key(&twin);
+                    continue;
+                };
                 let head = Vec3::new((min.x + max.x) / 2.0, max.y + 0.6 * scale, (min.z + max.z) / 2.0);
                 by_twin.insert(twin, Pin { note: k, more: 0, open: !note.resolved, head, distance: 0.0 });
             }
         }
     }
-    by_twin.into_values().collect()
+    (by_twin.into_values().collect(), incomplete)
 }
 
 /// A pin's label: its newest note's first line, and how many more the part has.
@@ -143,7 +150,8 @@ fn draw(notes: &SessionNotes, pins: &NotePins, gizmos: &mut Gizmos, in_3d: bool,
     for (rank, pin) in pins.heads.iter().enumerate() {
         let colour = if pin.open { OPEN } else { RESOLVED };
         gizmos.line(pin.head - Vec3::Y * 0.6 * scale, pin.head, colour);
-        gizmos.sphere(Isometry3d::from_translation(pin.head), super::avatars::marker_size(scale, pin.distance) * 0.15, colour);
+        // A coarse head (6 segments a circle, not 32): a thousand of them stay cheap.
+        gizmos.sphere(Isometry3d::from_translation(pin.head), super::avatars::marker_size(scale, pin.distance) * 0.15, colour).resolution(6);
         if in_3d && rank < MAX_LABELS / 2 {
             let letters = (pin.distance * 0.025).max(0.01);
             let at = pin.head + Vec3::Y * letters * 1.5;

@@ -306,7 +306,8 @@ fn run_headset(root: &std::path::Path, env: &[&str], args: &[&str], log: &std::p
 
 /// The inspector panel works with the controller ray like a mouse: with the panel hung where
 /// the simulated right aim ray meets its "Ack (A)" button (test hook), the right select
-/// button acknowledges the alarm of the part in alarm the menu button took the user to.
+/// button acknowledges the alarm of the part in alarm the menu button took the user to; in a
+/// shared session, someone else in it sees the alarm acknowledged by the headset's user.
 #[test]
 fn a_panel_button_pressed_with_the_ray_acknowledges_the_alarm() {
     let Some(root) = monado_root() else { return };
@@ -315,11 +316,19 @@ fn a_panel_button_pressed_with_the_ray_acknowledges_the_alarm() {
     let url = mosquitto.url();
     // The panel's centre such that the ray at (0.2, 1.3) meets the button at (162, 133.5) of
     // the panel's 512 × 512 points (0.6 m square).
+    // With the device's timestamp (as thin-edge alarms carry it), so that someone joining
+    // later knows which occurrence was acknowledged.
+    let raised = twinscope_core::Timestamp::now().to_string();
+    mosquitto.publish("te/device/line1-tank1///a/leak", &format!(r#"{{"text":"Tank leaking","severity":"critical","time":"{raised}"}}"#), true);
     let env = ["TWINSCOPE_XR_TEST_PANEL_AT=0.3102,1.1564,-0.9", "TWINSCOPE_XR_TEST_PRESS=menu-left@3s,right@6s"];
-    let error = run_headset(&root, &env, &["twinscope", "--xr", "--broker", &url, "--exit-after", "10s"], &log);
+    // In a shared session: the acknowledgement is told to the others, with the name.
+    let error = run_headset(&root, &env, &["twinscope", "--xr", "--broker", &url, "--session", "night", "--user", "jonas", "--exit-after", "10s"], &log);
     assert!(error.contains("headset panel: Acknowledge"), "the panel's Ack button was pressed: {error}");
     let summary = error.lines().find(|l| l.starts_with("xr: states")).unwrap_or_else(|| panic!("no summary: {error}"));
     assert!(summary.contains("; 0 unacknowledged ;") && summary.ends_with("selected line1-tank1"), "{summary}");
+    let others = run_twinscope(&["alarms", "--broker", &url, "--session", "night", "--for", "2s"], Duration::from_secs(30));
+    let listed = crate::stdout(&others);
+    assert!(listed.contains("(acknowledged by jonas)") && listed.contains("(operator jonas)"), "someone else in the session sees who acknowledged: {listed}");
 }
 
 /// A note pinned in the headset, the way its user would: the menu button takes them to the

@@ -122,9 +122,10 @@ impl SharedAlarmActions {
         self.latest.get(&(user.to_owned(), key.to_owned())).is_some_and(|&latest| latest >= at)
     }
 
-    /// The actions heard since the last call, in the order heard.
+    /// The actions heard since the last call, in the order heard (nothing allocated when
+    /// there are none: the viewer asks every frame).
     pub fn take_waiting(&mut self) -> Vec<AlarmActionMessage> {
-        self.waiting.drain(..).collect()
+        if self.waiting.is_empty() { Vec::new() } else { self.waiting.drain(..).collect() }
     }
 
     pub fn dropped_total(&self) -> u64 {

@@ -190,8 +190,9 @@ impl SessionLink {
 
     /// The others' alarm actions heard since the last call (ours are left out).
     pub fn take_alarm_actions(&self) -> Vec<AlarmActionMessage> {
-        let mut shared = self.lock();
-        let me = shared.writer.clone().unwrap_or_default();
+        let mut guard = self.lock();
+        let shared = &mut *guard;
+        let me = shared.writer.as_deref().unwrap_or_default();
         shared.alarm_actions.take_waiting().into_iter().filter(|a| a.by != me).collect()
     }
 

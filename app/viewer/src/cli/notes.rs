@@ -78,7 +78,7 @@ pub fn run(args: NotesArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         SessionLink::join(&settings, topics, None)?
     };
     // The retained notes first: an edit must start from the latest version.
-    listen(&link, args.listen_for)?;
+    super::session::listen_to_the_session(&link, args.listen_for)?;
     if let Some([twin, text]) = args.add.as_deref() {
         let id = link.pin_note(twin, text)?;
         crate::outln!(out, "pinned {id} to {twin}");
@@ -112,22 +112,6 @@ pub fn run(args: NotesArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     }
     link.leave();
     Ok(ExitCode::SUCCESS)
-}
-
-/// Waits `duration` for the session's retained notes, or fails if the broker cannot be
-/// reached for good.
-fn listen(link: &SessionLink, duration: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + duration;
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-        if !link.stats().is_connected()
-            && let Some(last) = link.stats().last_error().filter(|last| last.1.is_permanent())
-        {
-            anyhow::bail!("cannot join the session: {}", last.1);
-        }
-    }
-    anyhow::ensure!(link.stats().is_connected(), "cannot join the session: {}", link.stats().last_error().map_or_else(|| "no connection was made".to_owned(), |e| e.1.to_string()));
-    Ok(())
 }
 
 fn print_notes(notes: &[&Note], name: &str, format: NotesFormat, out: &mut String) -> anyhow::Result<()> {

@@ -86,13 +86,8 @@ fn os_user_name() -> String {
 /// `state --session NAME`: joins as an observer for `duration`, then lists the participants.
 pub fn session_state(settings: &ConnectionSettings, topics: SessionTopics, duration: Duration, json: bool, out: &mut String) -> anyhow::Result<ExitCode> {
     let link = SessionLink::join(settings, topics, None)?;
-    let deadline = Instant::now() + duration;
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-        if !link.stats().is_connected() && link.stats().last_error().is_some_and(|last| last.1.is_permanent()) {
-            break;
-        }
-    }
+    // Its own report says when no connection was made.
+    let _ = listen_to_the_session(&link, duration);
     let shared = link.lock();
     let roster = &shared.roster;
     let stats = link.stats().snapshot();
@@ -127,6 +122,22 @@ pub fn session_state(settings: &ConnectionSettings, topics: SessionTopics, durat
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits `duration` for what the session holds (retained: it comes at once), or until the
+/// broker refuses the connection for good; why no connection was made, if none was.
+pub fn listen_to_the_session(link: &SessionLink, duration: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + duration;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        if !link.stats().is_connected()
+            && let Some(last) = link.stats().last_error().filter(|last| last.1.is_permanent())
+        {
+            anyhow::bail!("cannot join the session: {}", last.1);
+        }
+    }
+    anyhow::ensure!(link.stats().is_connected(), "cannot join the session: {}", link.stats().last_error().map_or_else(|| "no connection was made".to_owned(), |e| e.1.to_string()));
+    Ok(())
 }
 
 /// Each participant of `roster` as `state --session --json` lists it.

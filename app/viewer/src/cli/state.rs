@@ -40,31 +40,24 @@ pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
 fn instant_in(path: &std::path::Path, at: Option<&str>) -> Option<Timestamp> {
     let file = twinscope_core::mcap::McapFile::open(path).map_err(|e| eprintln!("error: {e}")).ok()?;
     let (start, end) = file.time_range().map(|(s, e)| (Timestamp((s / 1000) as i64), Timestamp((e / 1000) as i64)))?;
-    match at {
-        None => Some(end),
-        Some(text) => Timestamp::parse_rfc3339(text).or_else(|| parse_duration(text.trim_start_matches('+')).ok().map(|offset| Timestamp(start.0 + offset.as_micros() as i64))).or_else(|| {
-            eprintln!("error: --at {text:?} is neither an RFC 3339 time nor a duration from the start (90s, 2m)");
-            None
-        }),
+    instant_between(at, start, end)
+}
+
+/// `--at` between a recording's `start` and `end` (the end without one); says why not.
+fn instant_between(at: Option<&str>, start: Timestamp, end: Timestamp) -> Option<Timestamp> {
+    let Some(text) = at else { return Some(end) };
+    let offset = || parse_duration(text.trim_start_matches('+')).ok().map(|offset| Timestamp(start.0 + offset.as_micros() as i64));
+    let instant = Timestamp::parse_rfc3339(text).or_else(offset);
+    if instant.is_none() {
+        eprintln!("error: --at {text:?} is neither an RFC 3339 time nor a duration from the start (90s, 2m)");
     }
+    instant
 }
 
 /// The state at one instant of a recording (the end when no instant is given).
 fn replay_state(mut store: TwinStore, path: &std::path::Path, schemas: twinscope_core::schema::combined::SchemaChoice, at: Option<&str>, json: bool, out: &mut String) -> anyhow::Result<ExitCode> {
     let Some((mut recording, start, end)) = super::open_recording(path, schemas) else { return Ok(ExitCode::FAILURE) };
-    let instant = match at {
-        None => end,
-        Some(text) => match Timestamp::parse_rfc3339(text) {
-            Some(time) => time,
-            None => match parse_duration(text.trim_start_matches('+')) {
-                Ok(offset) => Timestamp(start.0 + offset.as_micros() as i64),
-                Err(_) => {
-                    eprintln!("error: --at {text:?} is neither an RFC 3339 time nor a duration from the start (90s, 2m)");
-                    return Ok(ExitCode::FAILURE);
-                }
-            },
-        },
-    };
+    let Some(instant) = instant_between(at, start, end) else { return Ok(ExitCode::FAILURE) };
     if let Err(error) = recording.state_at(&mut store, instant) {
         eprintln!("error: {error}");
         return Ok(ExitCode::FAILURE);

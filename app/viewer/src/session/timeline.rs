@@ -49,9 +49,9 @@ fn where_we_look(replay: Option<&ReplaySession>, looking_back: bool, following: 
     if looking_back {
         return SharedTimeline::LookBack { at: replay.position.0 };
     }
-    let path = replay.recording.file.path().to_owned();
-    if following.fingerprint.as_ref().is_none_or(|(known, _)| *known != path) {
-        following.fingerprint = Some((path.clone(), fingerprint(&path).unwrap_or_default()));
+    let path = replay.recording.file.path();
+    if following.fingerprint.as_ref().is_none_or(|(known, _)| known != path) {
+        following.fingerprint = Some((path.to_owned(), fingerprint(path).unwrap_or_default()));
     }
     let recording = following.fingerprint.as_ref().map(|(_, f)| f.clone()).unwrap_or_default();
     let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());

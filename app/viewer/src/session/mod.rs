@@ -35,8 +35,8 @@ use twinscope_core::session::SessionLink;
 use crate::{TwinscopeSystems, configure_twinscope_sets};
 
 pub use hand_over::{ContinueFrom, HandOverCommand};
-pub use start::SessionStarter;
 pub use hear::{Gathering, Participant, Participants};
+pub use start::SessionStarter;
 
 /// Takes part in the session the [`SharedSession`] resource joined (the plugin does nothing
 /// without it). On the desktop the others' name tags and the participants panel are egui;
@@ -89,7 +89,11 @@ pub struct PlantFrame<'w, 's> {
 
 impl PlantFrame<'_, '_> {
     pub(crate) fn frame(&self) -> GlobalTransform {
-        self.roots.iter().next().copied().unwrap_or(GlobalTransform::IDENTITY)
+        self.roots
+            .iter()
+            .next()
+            .copied()
+            .unwrap_or(GlobalTransform::IDENTITY)
     }
 
     /// A world pose in plant coordinates.
@@ -114,12 +118,16 @@ impl PlantFrame<'_, '_> {
 /// A session placement as a transform (rotation normalised: the wire's is only near unit).
 pub(crate) fn transform(placement: &twinscope_core::session::Placement) -> Transform {
     let [x, y, z, w] = placement.rotation;
-    Transform::from_translation(Vec3::from_array(placement.at)).with_rotation(Quat::from_xyzw(x, y, z, w).normalize())
+    Transform::from_translation(Vec3::from_array(placement.at))
+        .with_rotation(Quat::from_xyzw(x, y, z, w).normalize())
 }
 
 /// A transform as a session placement.
 pub(crate) fn placement(transform: &Transform) -> twinscope_core::session::Placement {
-    twinscope_core::session::Placement { at: transform.translation.to_array(), rotation: transform.rotation.normalize().to_array() }
+    twinscope_core::session::Placement {
+        at: transform.translation.to_array(),
+        rotation: transform.rotation.normalize().to_array(),
+    }
 }
 
 /// The order of the session's work within a frame.
@@ -133,8 +141,16 @@ pub enum SessionSystems {
 impl Plugin for SessionPlugin {
     fn build(&self, app: &mut App) {
         configure_twinscope_sets(app);
-        app.configure_sets(Update, SessionSystems::Hear.after(TwinscopeSystems::Ingest).before(TwinscopeSystems::Select))
-            .configure_sets(Update, (SessionSystems::Tell, SessionSystems::Show).after(TwinscopeSystems::Visuals));
+        app.configure_sets(
+            Update,
+            SessionSystems::Hear
+                .after(TwinscopeSystems::Ingest)
+                .before(TwinscopeSystems::Select),
+        )
+        .configure_sets(
+            Update,
+            (SessionSystems::Tell, SessionSystems::Show).after(TwinscopeSystems::Visuals),
+        );
         app.init_resource::<Participants>()
             .init_resource::<Following>()
             .init_resource::<notes::SessionNotes>()
@@ -166,20 +182,62 @@ impl Plugin for SessionPlugin {
                     .chain()
                     .in_set(SessionSystems::Hear),
             )
-            .add_systems(Update, (tell::tell_where_we_are, gather::gather_everyone_here).in_set(SessionSystems::Tell))
-            .add_systems(Update, (avatars::draw_participants, (note_pins::place_pins, note_pins::draw_pins).chain()).in_set(SessionSystems::Show))
-            .add_systems(Last, (report_on_exit, notes::report_notes_on_exit, timeline::report_timeline_on_exit).after(crate::scene::capture::CaptureExit));
+            .add_systems(
+                Update,
+                (tell::tell_where_we_are, gather::gather_everyone_here)
+                    .in_set(SessionSystems::Tell),
+            )
+            .add_systems(
+                Update,
+                (
+                    avatars::draw_participants,
+                    (note_pins::place_pins, note_pins::draw_pins).chain(),
+                )
+                    .in_set(SessionSystems::Show),
+            )
+            .add_systems(
+                Last,
+                (
+                    report_on_exit,
+                    notes::report_notes_on_exit,
+                    timeline::report_timeline_on_exit,
+                )
+                    .after(crate::scene::capture::CaptureExit),
+            );
         if self.desktop {
-            app.add_systems(EguiPrimaryContextPass, (panel::draw_name_tags, note_pins::draw_pin_labels, panel::draw_participants_panel, notes_panel::draw_notes_window).after(crate::ui::PanelsDrawn));
+            app.add_systems(
+                Update,
+                note_pins::select_clicked_pin.in_set(SessionSystems::Hear),
+            );
+            app.add_systems(
+                EguiPrimaryContextPass,
+                (
+                    panel::draw_name_tags,
+                    note_pins::draw_pin_labels,
+                    panel::draw_participants_panel,
+                    notes_panel::draw_notes_window,
+                )
+                    .after(crate::ui::PanelsDrawn),
+            );
         }
     }
 }
 
 /// At exit, one line on the session and one per participant shown (scripts and tests read
 /// them).
-fn report_on_exit(mut exits: MessageReader<AppExit>, session: Option<Res<SharedSession>>, recorded: Option<Res<recorded::RecordedSessionView>>, participants: Res<Participants>, state: Res<crate::store::sync::TwinState>) {
+fn report_on_exit(
+    mut exits: MessageReader<AppExit>,
+    session: Option<Res<SharedSession>>,
+    recorded: Option<Res<recorded::RecordedSessionView>>,
+    participants: Res<Participants>,
+    state: Res<crate::store::sync::TwinState>,
+) {
     if exits.read().count() > 0 && (session.is_some() || recorded.is_some()) {
-        eprintln!("session: {} other participant(s) shown, {} session message(s) dropped", participants.others.len(), participants.dropped);
+        eprintln!(
+            "session: {} other participant(s) shown, {} session message(s) dropped",
+            participants.others.len(),
+            participants.dropped
+        );
         for participant in &participants.others {
             eprintln!("session: {}", shown(participant, &state.store));
         }
@@ -193,11 +251,18 @@ pub fn shown(participant: &Participant, store: &twinscope_core::twin::TwinStore)
         twinscope_core::session::Device::Desktop => "desktop",
         twinscope_core::session::Device::Headset => "headset",
     };
-    let selected = participant.selected.as_ref().map_or("nothing", |(id, _)| id.as_str());
+    let selected = participant
+        .selected
+        .as_ref()
+        .map_or("nothing", |(id, _)| id.as_str());
     let pointing = match &participant.pointer {
         Some((Some(twin), _)) => store.get(*twin).id.as_str().to_owned(),
         Some((None, _)) => "no part".to_owned(),
         None => "nothing".to_owned(),
     };
-    format!("{} ({device}, {} hands) selected {selected}, pointing at {pointing}", participant.user, participant.hands.len())
+    format!(
+        "{} ({device}, {} hands) selected {selected}, pointing at {pointing}",
+        participant.user,
+        participant.hands.len()
+    )
 }

@@ -23,7 +23,9 @@ const MAX_WAITING: usize = 1_000;
 pub enum SharedAlarmAction {
     Acknowledge,
     /// Shelved until this time (µs since the Unix epoch).
-    Shelve { until: i64 },
+    Shelve {
+        until: i64,
+    },
     Unshelve,
 }
 
@@ -53,12 +55,16 @@ impl AlarmActionMessage {
         if payload.len() > MAX_PAYLOAD {
             return Err(Dropped::Oversized);
         }
-        let message: AlarmActionMessage = serde_json::from_slice(payload).map_err(|_| Dropped::Malformed)?;
+        let message: AlarmActionMessage =
+            serde_json::from_slice(payload).map_err(|_| Dropped::Malformed)?;
         if message.by != user {
             return Err(Dropped::Forged);
         }
         let fits = |text: &str| !text.is_empty() && text.len() <= MAX_TWIN_ID;
-        if !fits(&message.twin) || !fits(&message.alarm) || check_name("user name", &message.by).is_err() {
+        if !fits(&message.twin)
+            || !fits(&message.alarm)
+            || check_name("user name", &message.by).is_err()
+        {
             return Err(Dropped::Malformed);
         }
         if alarm_key(&message.twin, &message.alarm) != key {
@@ -119,13 +125,19 @@ impl SharedAlarmActions {
 
     /// Whether `user`'s action on the alarm of `key` dated `at` (or a later one) was heard.
     pub fn heard(&self, user: &str, key: &str, at: i64) -> bool {
-        self.latest.get(&(user.to_owned(), key.to_owned())).is_some_and(|&latest| latest >= at)
+        self.latest
+            .get(&(user.to_owned(), key.to_owned()))
+            .is_some_and(|&latest| latest >= at)
     }
 
     /// The actions heard since the last call, in the order heard (nothing allocated when
     /// there are none: the viewer asks every frame).
     pub fn take_waiting(&mut self) -> Vec<AlarmActionMessage> {
-        if self.waiting.is_empty() { Vec::new() } else { self.waiting.drain(..).collect() }
+        if self.waiting.is_empty() {
+            Vec::new()
+        } else {
+            self.waiting.drain(..).collect()
+        }
     }
 
     pub fn dropped_total(&self) -> u64 {
@@ -133,106 +145,58 @@ impl SharedAlarmActions {
     }
 }
 
-/// How much earlier than an alarm's activation (as this viewer saw it) an action may be
-/// dated and still be meant for this occurrence (viewers' clocks and delivery differ).
-const SAME_OCCURRENCE_SLACK_US: i64 = 2_000_000;
-
-/// Applies the others' alarm actions to `store`: their acknowledgements and shelving show,
-/// with their names, in the alarm list and history. Two acknowledgements of one alarm are
-/// one, and every viewer keeps the earlier one's name. An action applies to the alarm's
-/// current occurrence: done after it began, or on an occurrence raised at the same time (the
-/// device's timestamp; a late joiner saw it begin later); a retained action from before the
-/// alarm cleared and was raised again does not apply. Returns
-/// how many changed something.
-pub fn apply_to_store(store: &mut crate::twin::TwinStore, actions: Vec<AlarmActionMessage>, now: crate::Timestamp) -> usize {
-    use crate::Timestamp;
-    let mut applied = 0;
-    for action in actions {
-        let Some(twin) = store.find(&action.twin) else { continue };
-        let Some(alarm) = store.alarm_book().alarms().iter().find(|a| a.twin == twin && *a.alarm_type == *action.alarm) else { continue };
-        let same_occurrence = action.at >= alarm.activated.0 - SAME_OCCURRENCE_SLACK_US || action.raised.is_some_and(|raised| (raised - alarm.activated.0).abs() <= SAME_OCCURRENCE_SLACK_US);
-        if !same_occurrence {
-            continue;
-        }
-        let alarm_type = alarm.alarm_type.clone();
-        let at = Timestamp(action.at);
-        let changed = match action.action {
-            SharedAlarmAction::Acknowledge => store.acknowledge(twin, &alarm_type, &action.by, at) || store.settle_acknowledgement(twin, &alarm_type, &action.by, at),
-            SharedAlarmAction::Shelve { until } => until > now.0 && store.shelve(twin, &alarm_type, Timestamp(until), &action.by, at),
-            SharedAlarmAction::Unshelve => store.unshelve(twin, &alarm_type, &action.by, at),
-        };
-        if changed {
-            tracing::info!(twin = %action.twin, alarm = %action.alarm, by = %action.by, action = ?action.action, "alarm action from the session");
-            applied += 1;
-        }
-    }
-    applied
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ack(by: &str, at: i64) -> AlarmActionMessage {
-        AlarmActionMessage { twin: "line1-tank1".into(), alarm: "leak".into(), action: SharedAlarmAction::Acknowledge, at, by: by.into(), raised: None }
+        AlarmActionMessage {
+            twin: "line1-tank1".into(),
+            alarm: "leak".into(),
+            action: SharedAlarmAction::Acknowledge,
+            at,
+            by: by.into(),
+            raised: None,
+        }
     }
 
     #[test]
     fn an_action_round_trips_and_is_taken_once() {
         let key = alarm_key("line1-tank1", "leak");
         let mut heard = SharedAlarmActions::default();
-        assert_eq!(heard.receive("anna", &key, &ack("anna", 5).encode()), Ok(true));
-        assert_eq!(heard.receive("anna", &key, &ack("anna", 5).encode()), Ok(false), "the same again (a reconnect's retained copy)");
+        assert_eq!(
+            heard.receive("anna", &key, &ack("anna", 5).encode()),
+            Ok(true)
+        );
+        assert_eq!(
+            heard.receive("anna", &key, &ack("anna", 5).encode()),
+            Ok(false),
+            "the same again (a reconnect's retained copy)"
+        );
         assert_eq!(heard.take_waiting(), vec![ack("anna", 5)]);
-        let shelve = AlarmActionMessage { action: SharedAlarmAction::Shelve { until: 99 }, ..ack("anna", 6) };
-        assert_eq!(AlarmActionMessage::decode("anna", &key, &shelve.encode()), Ok(shelve));
-    }
-
-    fn store_with_the_tank_in_alarm(raised: i64) -> crate::twin::TwinStore {
-        use crate::{TwinUpdate, twin::Severity};
-        let mut store = crate::twin::TwinStore::new(Default::default(), Default::default());
-        let raise = TwinUpdate::AlarmRaised { twin: "line1-tank1".into(), alarm_type: "leak".into(), severity: Severity::Critical, text: "Tank leaking".into(), time: crate::Timestamp(raised) };
-        store.apply(&raise, crate::Timestamp(raised));
-        store
-    }
-
-    #[test]
-    fn two_acknowledgements_at_once_are_one_with_the_earlier_name_on_every_viewer() {
-        let raised = 1_000_000_000;
-        let (anna, carl) = (ack("anna", raised + 5_000), ack("carl", raised + 4_000));
-        let mut one = store_with_the_tank_in_alarm(raised);
-        let mut other = store_with_the_tank_in_alarm(raised);
-        apply_to_store(&mut one, vec![anna.clone(), carl.clone()], crate::Timestamp(raised + 10_000));
-        apply_to_store(&mut other, vec![carl, anna], crate::Timestamp(raised + 10_000));
-        for store in [&one, &other] {
-            let book = store.alarm_book();
-            assert_eq!(book.alarms()[0].acknowledged_by.as_deref(), Some("carl"));
-            let acks: Vec<_> = book.history().iter().filter(|t| t.action == crate::alarms::AlarmAction::Acknowledge).collect();
-            assert_eq!(acks.len(), 1, "one acknowledgement");
-            assert_eq!(acks[0].cause, "operator carl");
-        }
-    }
-
-    #[test]
-    fn an_acknowledgement_of_an_earlier_occurrence_does_not_apply() {
-        let raised = 1_000_000_000_000;
-        let mut store = store_with_the_tank_in_alarm(raised);
-        assert_eq!(apply_to_store(&mut store, vec![ack("anna", raised - 60_000_000)], crate::Timestamp(raised)), 0);
-        assert!(store.alarm_book().alarms()[0].state.is_unacknowledged());
-        // Done on an occurrence raised 10 s before this one: not this one either.
-        let old = AlarmActionMessage { raised: Some(raised - 10_000_000), ..ack("anna", raised - 5_000_000) };
-        assert_eq!(apply_to_store(&mut store, vec![old], crate::Timestamp(raised)), 0);
-        // Done on this occurrence (the device's timestamp) before we heard of it: it applies.
-        let same = AlarmActionMessage { raised: Some(raised), ..ack("anna", raised - 5_000_000) };
-        assert_eq!(apply_to_store(&mut store, vec![same], crate::Timestamp(raised)), 1);
+        let shelve = AlarmActionMessage {
+            action: SharedAlarmAction::Shelve { until: 99 },
+            ..ack("anna", 6)
+        };
+        assert_eq!(
+            AlarmActionMessage::decode("anna", &key, &shelve.encode()),
+            Ok(shelve)
+        );
     }
 
     #[test]
     fn forged_and_malformed_actions_are_dropped() {
         let key = alarm_key("line1-tank1", "leak");
         let mut heard = SharedAlarmActions::default();
-        assert_eq!(heard.receive("eve", &key, &ack("anna", 5).encode()), Err(Dropped::Forged));
-        assert_eq!(heard.receive("anna", "0000000000000000", &ack("anna", 5).encode()), Err(Dropped::Forged), "under another alarm's key");
+        assert_eq!(
+            heard.receive("eve", &key, &ack("anna", 5).encode()),
+            Err(Dropped::Forged)
+        );
+        assert_eq!(
+            heard.receive("anna", "0000000000000000", &ack("anna", 5).encode()),
+            Err(Dropped::Forged),
+            "under another alarm's key"
+        );
         assert_eq!(heard.receive("anna", &key, b"{"), Err(Dropped::Malformed));
         assert_eq!(heard.dropped_total(), 3);
         assert!(heard.take_waiting().is_empty());

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use super::alarm_actions::{AlarmActionMessage, SharedAlarmAction, SharedAlarmActions, alarm_key};
 use super::clock::{HybridClock, Stamp};
-use super::timeline::{SharedTimeline, TimelineMessage};
 use super::message::{Pose, Presence};
 use super::notes::{NoteBook, NoteError, NoteVersion};
 use super::roster::{Roster, RosterChange};
+use super::timeline::{SharedTimeline, TimelineMessage};
 use super::topics::{SessionTopic, SessionTopics};
 use crate::connection::ConnectionSettings;
 use crate::ingest::{IngestConfig, IngestHandle, IngestStats, MessageHandler, spawn_mqtt_client};
@@ -96,7 +96,11 @@ pub struct SessionLink {
 impl SessionLink {
     /// Joins the session on `connection` as `me` (or, with `None`, as an observer that
     /// publishes nothing).
-    pub fn join(connection: &ConnectionSettings, topics: SessionTopics, me: Option<Presence>) -> std::io::Result<SessionLink> {
+    pub fn join(
+        connection: &ConnectionSettings,
+        topics: SessionTopics,
+        me: Option<Presence>,
+    ) -> std::io::Result<SessionLink> {
         let user = me.as_ref().map_or_else(String::new, |p| p.user.clone());
         let shared = Arc::new(Mutex::new(SessionShared {
             roster: Roster::new(topics),
@@ -129,17 +133,30 @@ impl SessionLink {
         let mut config = IngestConfig::helper(connection, "session");
         config.keep_alive = SESSION_KEEP_ALIVE;
         config.batch_interval = Duration::from_millis(10);
-        let handler = SessionHandler { shared: shared.clone() };
+        let handler = SessionHandler {
+            shared: shared.clone(),
+        };
         let client = spawn_mqtt_client(config, handler, IngestStats::new(), "mqtt-session")?;
-        Ok(SessionLink { shared, client, user })
+        Ok(SessionLink {
+            shared,
+            client,
+            user,
+        })
     }
 
     /// Joins the session to write notes as `user` without being a participant (no
     /// presence, no pose: `twinscope notes --add`, a maintenance system feeding findings in).
-    pub fn join_as_writer(connection: &ConnectionSettings, topics: SessionTopics, user: &str) -> std::io::Result<SessionLink> {
+    pub fn join_as_writer(
+        connection: &ConnectionSettings,
+        topics: SessionTopics,
+        user: &str,
+    ) -> std::io::Result<SessionLink> {
         let link = SessionLink::join(connection, topics, None)?;
         link.lock().writer = Some(user.to_owned());
-        Ok(SessionLink { user: user.to_owned(), ..link })
+        Ok(SessionLink {
+            user: user.to_owned(),
+            ..link
+        })
     }
 
     /// Our user name (empty for an observer).
@@ -150,25 +167,52 @@ impl SessionLink {
     /// Pins a note to `twin`; its id. Everyone in the session sees it, and whoever joins
     /// later: it is retained on the broker.
     pub fn pin_note(&self, twin: &str, text: &str) -> Result<String, NoteError> {
-        self.write_note(|notes, me, host, clock, now| notes.pin(me, host, twin, text, clock, now)).map(|v| v.id)
+        self.write_note(|notes, me, host, clock, now| notes.pin(me, host, twin, text, clock, now))
+            .map(|v| v.id)
     }
 
     /// Changes a note's text and/or whether it is resolved (anyone may).
-    pub fn edit_note(&self, id: &str, text: Option<&str>, resolved: Option<bool>) -> Result<(), NoteError> {
-        self.write_note(|notes, me, host, clock, now| notes.edit(me, host, id, text, resolved, clock, now)).map(drop)
+    pub fn edit_note(
+        &self,
+        id: &str,
+        text: Option<&str>,
+        resolved: Option<bool>,
+    ) -> Result<(), NoteError> {
+        self.write_note(|notes, me, host, clock, now| {
+            notes.edit(me, host, id, text, resolved, clock, now)
+        })
+        .map(drop)
     }
 
     /// Deletes a note (its author, or the session's host).
     pub fn delete_note(&self, id: &str) -> Result<(), NoteError> {
-        self.write_note(|notes, me, host, clock, now| notes.delete(me, host, id, clock, now)).map(drop)
+        self.write_note(|notes, me, host, clock, now| notes.delete(me, host, id, clock, now))
+            .map(drop)
     }
 
-    fn write_note(&self, write: impl FnOnce(&mut NoteBook, &str, bool, &mut HybridClock, u64) -> Result<NoteVersion, NoteError>) -> Result<NoteVersion, NoteError> {
+    fn write_note(
+        &self,
+        write: impl FnOnce(
+            &mut NoteBook,
+            &str,
+            bool,
+            &mut HybridClock,
+            u64,
+        ) -> Result<NoteVersion, NoteError>,
+    ) -> Result<NoteVersion, NoteError> {
         let mut guard = self.lock();
         let shared = &mut *guard;
-        let Some(me) = shared.writer.clone() else { return Err(NoteError::Observer) };
+        let Some(me) = shared.writer.clone() else {
+            return Err(NoteError::Observer);
+        };
         let host = shared.writer_host || shared.presence.as_ref().is_some_and(|p| p.host);
-        let version = write(&mut shared.notes, &me, host, &mut shared.clock, HybridClock::wall_now())?;
+        let version = write(
+            &mut shared.notes,
+            &me,
+            host,
+            &mut shared.clock,
+            HybridClock::wall_now(),
+        )?;
         shared.notes_due.push(version.clone());
         Ok(version)
     }
@@ -176,16 +220,36 @@ impl SessionLink {
     /// Tells the session we acknowledged, shelved or unshelved an alarm (`at`: µs since the
     /// Unix epoch). Nothing for an observer.
     /// `raised`: when the alarm's occurrence began, as we saw it.
-    pub fn tell_alarm_action(&self, twin: &str, alarm: &str, action: SharedAlarmAction, at: i64, raised: i64) {
+    pub fn tell_alarm_action(
+        &self,
+        twin: &str,
+        alarm: &str,
+        action: SharedAlarmAction,
+        at: i64,
+        raised: i64,
+    ) {
         let mut shared = self.lock();
-        let Some(by) = shared.writer.clone() else { return };
-        shared.alarm_actions_due.push(AlarmActionMessage { twin: twin.to_owned(), alarm: alarm.to_owned(), action, at, by, raised: Some(raised) });
+        let Some(by) = shared.writer.clone() else {
+            return;
+        };
+        shared.alarm_actions_due.push(AlarmActionMessage {
+            twin: twin.to_owned(),
+            alarm: alarm.to_owned(),
+            action,
+            at,
+            by,
+            raised: Some(raised),
+        });
     }
 
     /// Whether our action on this alarm, dated `at`, came back from the broker.
     pub fn alarm_action_confirmed(&self, twin: &str, alarm: &str, at: i64) -> bool {
         let shared = self.lock();
-        shared.alarm_actions_due.is_empty() && shared.writer.as_deref().is_some_and(|me| shared.alarm_actions.heard(me, &alarm_key(twin, alarm), at))
+        shared.alarm_actions_due.is_empty()
+            && shared
+                .writer
+                .as_deref()
+                .is_some_and(|me| shared.alarm_actions.heard(me, &alarm_key(twin, alarm), at))
     }
 
     /// The others' alarm actions heard since the last call (ours are left out).
@@ -193,7 +257,12 @@ impl SessionLink {
         let mut guard = self.lock();
         let shared = &mut *guard;
         let me = shared.writer.as_deref().unwrap_or_default();
-        shared.alarm_actions.take_waiting().into_iter().filter(|a| a.by != me).collect()
+        shared
+            .alarm_actions
+            .take_waiting()
+            .into_iter()
+            .filter(|a| a.by != me)
+            .collect()
     }
 
     /// Whether every note we wrote has come back from the broker (it holds them).
@@ -205,13 +274,17 @@ impl SessionLink {
     /// The shared state: the roster and what we publish. Held briefly (the client thread
     /// waits meanwhile).
     pub fn lock(&self) -> MutexGuard<'_, SessionShared> {
-        self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Changes what our presence says (selection, timeline); republished if it changed.
     pub fn update_presence(&self, change: impl FnOnce(&mut Presence)) {
         let mut shared = self.lock();
-        let Some(presence) = shared.presence.as_mut() else { return };
+        let Some(presence) = shared.presence.as_mut() else {
+            return;
+        };
         let before = presence.clone();
         change(presence);
         if *presence != before {
@@ -241,10 +314,15 @@ impl SessionLink {
     pub fn lead_timeline(&self, timeline: SharedTimeline) {
         let mut shared = self.lock();
         let me = shared.presence.as_ref().map(|p| (p.user.clone(), p.host));
-        let leads = me.is_some_and(|(user, host)| host || shared.roster.timeline_lead() == Some(user.as_str()));
+        let leads = me.is_some_and(|(user, host)| {
+            host || shared.roster.timeline_lead() == Some(user.as_str())
+        });
         if leads {
             // Counting on from the last one we sent before (a restart) keeps followers taking it.
-            let seq = shared.timeline_seq.max(crate::Timestamp::now().0.max(0) as u64) + 1;
+            let seq = shared
+                .timeline_seq
+                .max(crate::Timestamp::now().0.max(0) as u64)
+                + 1;
             shared.timeline_seq = seq;
             shared.timeline_due = Some(TimelineMessage { timeline, seq });
         }
@@ -274,7 +352,9 @@ struct SessionHandler {
 
 impl SessionHandler {
     fn lock(&self) -> MutexGuard<'_, SessionShared> {
-        self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -288,7 +368,9 @@ fn hear_our_own_path(shared: &mut SessionShared, what: SessionTopic, payload: &[
             shared.presence_due = shared.presence.is_some();
         }
         SessionTopic::Presence => {
-            let Ok(other) = Presence::decode(&me.user, payload) else { return };
+            let Ok(other) = Presence::decode(&me.user, payload) else {
+                return;
+            };
             if other.instance == me.instance || shared.taken_over_by.is_some() {
                 return;
             }
@@ -301,7 +383,11 @@ fn hear_our_own_path(shared: &mut SessionShared, what: SessionTopic, payload: &[
             } else {
                 // An earlier instance: we take its place (and say so again, in case its
                 // presence was retained after ours).
-                if shared.predecessor.as_ref().is_none_or(|(known, _)| known.instance != other.instance) {
+                if shared
+                    .predecessor
+                    .as_ref()
+                    .is_none_or(|(known, _)| known.instance != other.instance)
+                {
                     shared.predecessor = Some((other, None));
                 }
                 shared.presence_due = shared.presence.is_some();
@@ -309,7 +395,9 @@ fn hear_our_own_path(shared: &mut SessionShared, what: SessionTopic, payload: &[
         }
         SessionTopic::Gather | SessionTopic::Timeline => {}
         SessionTopic::Pose => {
-            let Ok(pose) = Pose::decode(payload) else { return };
+            let Ok(pose) = Pose::decode(payload) else {
+                return;
+            };
             if let Some((earlier, last_pose)) = shared.predecessor.as_mut()
                 && pose.instance.as_deref() == Some(earlier.instance.as_str())
             {
@@ -320,7 +408,15 @@ fn hear_our_own_path(shared: &mut SessionShared, what: SessionTopic, payload: &[
 }
 
 fn presence_clear(shared: &SessionShared, presence: &Presence) -> SchemaPublish {
-    SchemaPublish { topic: shared.roster.topics().topic(&presence.user, SessionTopic::Presence), payload: Vec::new(), qos: 1, retain: true }
+    SchemaPublish {
+        topic: shared
+            .roster
+            .topics()
+            .topic(&presence.user, SessionTopic::Presence),
+        payload: Vec::new(),
+        qos: 1,
+        retain: true,
+    }
 }
 
 impl MessageHandler for SessionHandler {
@@ -336,14 +432,29 @@ impl MessageHandler for SessionHandler {
         rumqttc::QoS::AtMostOnce
     }
 
-    fn handle(&mut self, topic: &str, payload: &[u8], _qos: u8, _retain: bool, received: Timestamp) {
+    fn handle(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        _qos: u8,
+        _retain: bool,
+        received: Timestamp,
+    ) {
         let mut guard = self.lock();
         let shared = &mut *guard;
         if let Some((user, id)) = shared.roster.topics().parse_note(topic) {
-            shared.notes.receive(user, id, payload, &mut shared.clock, HybridClock::wall_now());
+            shared.notes.receive(
+                user,
+                id,
+                payload,
+                &mut shared.clock,
+                HybridClock::wall_now(),
+            );
             if shared.writer.as_deref() == Some(user) {
                 let heard = shared.notes.get(id).map(|n| n.latest.clock);
-                shared.notes_unconfirmed.retain(|(mine, stamp)| !(mine == id && Some(*stamp) <= heard));
+                shared
+                    .notes_unconfirmed
+                    .retain(|(mine, stamp)| !(mine == id && Some(*stamp) <= heard));
             }
             return;
         }
@@ -356,7 +467,12 @@ impl MessageHandler for SessionHandler {
         if !matches!(change, RosterChange::Ignored | RosterChange::Dropped(_)) {
             shared.last_change = Some((change, received));
         }
-        let ours = shared.roster.topics().parse(topic).filter(|(user, _)| shared.me.as_ref().is_some_and(|me| me.user == *user)).map(|(_, what)| what);
+        let ours = shared
+            .roster
+            .topics()
+            .parse(topic)
+            .filter(|(user, _)| shared.me.as_ref().is_some_and(|me| me.user == *user))
+            .map(|(_, what)| what);
         if let Some(what) = ours {
             hear_our_own_path(&mut shared, what, payload);
         }
@@ -375,7 +491,10 @@ impl MessageHandler for SessionHandler {
 
     fn will(&mut self) -> Option<SchemaPublish> {
         let shared = self.lock();
-        shared.presence.as_ref().map(|presence| presence_clear(&shared, presence))
+        shared
+            .presence
+            .as_ref()
+            .map(|presence| presence_clear(&shared, presence))
     }
 
     fn take_publishes(&mut self) -> Vec<SchemaPublish> {
@@ -391,13 +510,26 @@ impl MessageHandler for SessionHandler {
         {
             let topic = shared.roster.topics().topic(&me.user, SessionTopic::Pose);
             shared.farewell_pose_due = false;
-            return vec![SchemaPublish { topic, payload: pose.encode(), qos: 1, retain: false }];
+            return vec![SchemaPublish {
+                topic,
+                payload: pose.encode(),
+                qos: 1,
+                retain: false,
+            }];
         }
         let mut out = Vec::new();
         if let Some(writer) = shared.writer.clone() {
             for action in std::mem::take(&mut shared.alarm_actions_due) {
-                let topic = shared.roster.topics().alarm_action(&writer, &alarm_key(&action.twin, &action.alarm));
-                out.push(SchemaPublish { topic, payload: action.encode(), qos: 1, retain: true });
+                let topic = shared
+                    .roster
+                    .topics()
+                    .alarm_action(&writer, &alarm_key(&action.twin, &action.alarm));
+                out.push(SchemaPublish {
+                    topic,
+                    payload: action.encode(),
+                    qos: 1,
+                    retain: true,
+                });
             }
             // A bounded batch per tick (10 ms), and no more unconfirmed at once than the
             // window: a script pinning thousands of notes must not overrun the client's
@@ -408,39 +540,80 @@ impl MessageHandler for SessionHandler {
             let due: Vec<NoteVersion> = shared.notes_due.drain(..batch).collect();
             for note in due {
                 shared.notes_unconfirmed.push((note.id.clone(), note.clock));
-                out.push(SchemaPublish { topic: shared.roster.topics().note(&writer, &note.id), payload: note.encode(), qos: 1, retain: true });
+                out.push(SchemaPublish {
+                    topic: shared.roster.topics().note(&writer, &note.id),
+                    payload: note.encode(),
+                    qos: 1,
+                    retain: true,
+                });
             }
         }
         if let (Some(timeline), Some(presence)) = (shared.timeline_due.take(), &shared.presence) {
-            let topic = shared.roster.topics().topic(&presence.user, SessionTopic::Timeline);
-            out.push(SchemaPublish { topic, payload: timeline.encode(), qos: 1, retain: true });
+            let topic = shared
+                .roster
+                .topics()
+                .topic(&presence.user, SessionTopic::Timeline);
+            out.push(SchemaPublish {
+                topic,
+                payload: timeline.encode(),
+                qos: 1,
+                retain: true,
+            });
         }
         if let (Some(gather), Some(presence)) = (shared.gathering.take(), &shared.presence) {
-            let topic = shared.roster.topics().topic(&presence.user, SessionTopic::Gather);
-            out.push(SchemaPublish { topic, payload: gather.encode(), qos: 1, retain: false });
+            let topic = shared
+                .roster
+                .topics()
+                .topic(&presence.user, SessionTopic::Gather);
+            out.push(SchemaPublish {
+                topic,
+                payload: gather.encode(),
+                qos: 1,
+                retain: false,
+            });
         }
         if shared.presence_due
             && let Some(presence) = &shared.presence
         {
-            let topic = shared.roster.topics().topic(&presence.user, SessionTopic::Presence);
-            out.push(SchemaPublish { topic, payload: presence.encode(), qos: 1, retain: true });
+            let topic = shared
+                .roster
+                .topics()
+                .topic(&presence.user, SessionTopic::Presence);
+            out.push(SchemaPublish {
+                topic,
+                payload: presence.encode(),
+                qos: 1,
+                retain: true,
+            });
             shared.presence_due = false;
         }
         let now = Instant::now();
         let pose_due = shared.next_pose_slot.is_none_or(|slot| now >= slot);
-        if pose_due
-            && let (Some(mut pose), Some(presence)) = (shared.pose.take(), &shared.presence)
+        if pose_due && let (Some(mut pose), Some(presence)) = (shared.pose.take(), &shared.presence)
         {
-            let topic = shared.roster.topics().topic(&presence.user, SessionTopic::Pose);
+            let topic = shared
+                .roster
+                .topics()
+                .topic(&presence.user, SessionTopic::Pose);
             pose.instance = Some(presence.instance.clone());
-            out.push(SchemaPublish { topic, payload: pose.encode(), qos: 0, retain: false });
+            out.push(SchemaPublish {
+                topic,
+                payload: pose.encode(),
+                qos: 0,
+                retain: false,
+            });
             shared.last_pose = Some(pose);
             // At most one interval of catching up after a stall: never a burst.
-            let slot = shared.next_pose_slot.map_or(now, |slot| slot.max(now.checked_sub(POSE_INTERVAL).unwrap_or(now)));
+            let slot = shared.next_pose_slot.map_or(now, |slot| {
+                slot.max(now.checked_sub(POSE_INTERVAL).unwrap_or(now))
+            });
             shared.next_pose_slot = Some(slot + POSE_INTERVAL);
             shared.poses_sent += 1;
         }
-        shared.bytes_sent += out.iter().map(|p| (p.topic.len() + p.payload.len()) as u64).sum::<u64>();
+        shared.bytes_sent += out
+            .iter()
+            .map(|p| (p.topic.len() + p.payload.len()) as u64)
+            .sum::<u64>();
         out
     }
 

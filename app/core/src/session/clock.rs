@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 /// One instant of the clock: wall milliseconds since the Unix epoch, and a counter for events
 /// within one millisecond (or while the wall clock lags a clock heard).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Stamp(pub u64, pub u32);
 
 impl Stamp {
@@ -31,7 +33,11 @@ pub struct HybridClock {
 impl HybridClock {
     /// The stamp for an event of ours now (`wall`: our wall clock, ms since the epoch).
     pub fn tick(&mut self, wall: u64) -> Stamp {
-        self.last = if wall > self.last.0 { Stamp(wall, 0) } else { Stamp(self.last.0, self.last.1.saturating_add(1)) };
+        self.last = if wall > self.last.0 {
+            Stamp(wall, 0)
+        } else {
+            Stamp(self.last.0, self.last.1.saturating_add(1))
+        };
         self.last
     }
 
@@ -61,8 +67,16 @@ mod tests {
     fn stamps_follow_the_wall_clock_and_never_go_back() {
         let mut clock = HybridClock::default();
         assert_eq!(clock.tick(1000), Stamp(1000, 0));
-        assert_eq!(clock.tick(1000), Stamp(1000, 1), "two events in one millisecond");
-        assert_eq!(clock.tick(999), Stamp(1000, 2), "the wall clock stepped back: the stamp did not");
+        assert_eq!(
+            clock.tick(1000),
+            Stamp(1000, 1),
+            "two events in one millisecond"
+        );
+        assert_eq!(
+            clock.tick(999),
+            Stamp(1000, 2),
+            "the wall clock stepped back: the stamp did not"
+        );
         assert_eq!(clock.tick(1005), Stamp(1005, 0));
     }
 

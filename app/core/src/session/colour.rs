@@ -19,7 +19,9 @@ const PALETTE: [[u8; 3]; 10] = [
 /// The colour of `user` (sRGB).
 pub fn colour_of(user: &str) -> [u8; 3] {
     // FNV-1a: stable across processes and versions, unlike the std hasher.
-    let hash = user.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = user.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     PALETTE[(hash % PALETTE.len() as u64) as usize]
 }
 
@@ -30,7 +32,8 @@ mod tests {
     #[test]
     fn a_user_has_the_same_colour_everywhere_and_users_spread_over_the_palette() {
         assert_eq!(colour_of("alice"), colour_of("alice"));
-        let used: std::collections::HashSet<[u8; 3]> = (0..40).map(|k| colour_of(&format!("user{k}"))).collect();
+        let used: std::collections::HashSet<[u8; 3]> =
+            (0..40).map(|k| colour_of(&format!("user{k}"))).collect();
         assert!(used.len() >= 8, "{} colours for 40 users", used.len());
     }
 }

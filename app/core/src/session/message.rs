@@ -64,7 +64,8 @@ pub struct Presence {
 impl Presence {
     /// Whether `other`, of the same user, joined after us (and so takes our place).
     pub fn is_succeeded_by(&self, other: &Presence) -> bool {
-        other.instance != self.instance && (other.since, other.instance.as_str()) > (self.since, self.instance.as_str())
+        other.instance != self.instance
+            && (other.since, other.instance.as_str()) > (self.since, self.instance.as_str())
     }
 }
 
@@ -112,7 +113,11 @@ impl Gather {
     /// A gathering from the wire, checked.
     pub fn decode(payload: &[u8]) -> Result<Gather, Dropped> {
         let gather: Gather = decode_bounded(payload)?;
-        if gather.head.fits() && twin_fits(gather.twin.as_deref()) { Ok(gather) } else { Err(Dropped::Malformed) }
+        if gather.head.fits() && twin_fits(gather.twin.as_deref()) {
+            Ok(gather)
+        } else {
+            Err(Dropped::Malformed)
+        }
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -142,7 +147,16 @@ pub enum Dropped {
 }
 
 impl Dropped {
-    pub const ALL: [Dropped; 8] = [Dropped::Oversized, Dropped::Malformed, Dropped::Forged, Dropped::TooFast, Dropped::SessionFull, Dropped::NotHost, Dropped::UnknownTopic, Dropped::TooMany];
+    pub const ALL: [Dropped; 8] = [
+        Dropped::Oversized,
+        Dropped::Malformed,
+        Dropped::Forged,
+        Dropped::TooFast,
+        Dropped::SessionFull,
+        Dropped::NotHost,
+        Dropped::UnknownTopic,
+        Dropped::TooMany,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -165,8 +179,13 @@ impl Presence {
         if presence.user != user {
             return Err(Dropped::Forged);
         }
-        let names_fit = check_name("user name", &presence.user).is_ok() && !presence.instance.is_empty() && presence.instance.len() <= MAX_NAME;
-        let lead_fits = presence.timeline_lead.as_deref().is_none_or(|lead| check_name("user name", lead).is_ok());
+        let names_fit = check_name("user name", &presence.user).is_ok()
+            && !presence.instance.is_empty()
+            && presence.instance.len() <= MAX_NAME;
+        let lead_fits = presence
+            .timeline_lead
+            .as_deref()
+            .is_none_or(|lead| check_name("user name", lead).is_ok());
         if !names_fit || !lead_fits || !twin_fits(presence.selected.as_deref()) {
             return Err(Dropped::Malformed);
         }
@@ -182,10 +201,23 @@ impl Pose {
     /// A pose from the wire, checked.
     pub fn decode(payload: &[u8]) -> Result<Pose, Dropped> {
         let pose: Pose = decode_bounded(payload)?;
-        let placements_fit = std::iter::once(&pose.head).chain(&pose.hands).all(Placement::fits) && pose.hands.len() <= 2;
-        let pointer_fits = pose.pointer.as_ref().is_none_or(|p| point_fits(p.at) && twin_fits(p.twin.as_deref())) && pose.instance.as_ref().is_none_or(|i| i.len() <= MAX_NAME);
-        let fov_fits = pose.fov.is_none_or(|fov| fov.is_finite() && fov > 0.0 && fov < std::f32::consts::PI);
-        if placements_fit && pointer_fits && fov_fits { Ok(pose) } else { Err(Dropped::Malformed) }
+        let placements_fit = std::iter::once(&pose.head)
+            .chain(&pose.hands)
+            .all(Placement::fits)
+            && pose.hands.len() <= 2;
+        let pointer_fits = pose
+            .pointer
+            .as_ref()
+            .is_none_or(|p| point_fits(p.at) && twin_fits(p.twin.as_deref()))
+            && pose.instance.as_ref().is_none_or(|i| i.len() <= MAX_NAME);
+        let fov_fits = pose
+            .fov
+            .is_none_or(|fov| fov.is_finite() && fov > 0.0 && fov < std::f32::consts::PI);
+        if placements_fit && pointer_fits && fov_fits {
+            Ok(pose)
+        } else {
+            Err(Dropped::Malformed)
+        }
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -196,12 +228,15 @@ impl Pose {
 impl Placement {
     fn fits(&self) -> bool {
         let length = self.rotation.iter().map(|c| c * c).sum::<f32>().sqrt();
-        point_fits(self.at) && self.rotation.iter().all(|c| c.is_finite()) && (0.5..=1.5).contains(&length)
+        point_fits(self.at)
+            && self.rotation.iter().all(|c| c.is_finite())
+            && (0.5..=1.5).contains(&length)
     }
 }
 
 fn point_fits(at: [f32; 3]) -> bool {
-    at.iter().all(|c| c.is_finite() && c.abs() <= MAX_COORDINATE)
+    at.iter()
+        .all(|c| c.is_finite() && c.abs() <= MAX_COORDINATE)
 }
 
 fn twin_fits(twin: Option<&str>) -> bool {
@@ -220,27 +255,64 @@ mod tests {
     use super::*;
 
     fn presence(user: &str) -> Presence {
-        Presence { user: user.into(), device: Device::Headset, instance: "a1".into(), selected: Some("line1-tank1".into()), timeline: Timeline::Live, host: false, since: 1, timeline_lead: None }
+        Presence {
+            user: user.into(),
+            device: Device::Headset,
+            instance: "a1".into(),
+            selected: Some("line1-tank1".into()),
+            timeline: Timeline::Live,
+            host: false,
+            since: 1,
+            timeline_lead: None,
+        }
     }
 
     fn pose() -> Pose {
-        let head = Placement { at: [1.0, 1.7, -3.0], rotation: [0.0, 0.0, 0.0, 1.0] };
-        Pose { head, hands: vec![head, head], pointer: Some(Pointer { twin: Some("line1-tank1".into()), at: [0.0, 1.0, -5.0] }), fov: None, instance: None }
+        let head = Placement {
+            at: [1.0, 1.7, -3.0],
+            rotation: [0.0, 0.0, 0.0, 1.0],
+        };
+        Pose {
+            head,
+            hands: vec![head, head],
+            pointer: Some(Pointer {
+                twin: Some("line1-tank1".into()),
+                at: [0.0, 1.0, -5.0],
+            }),
+            fov: None,
+            instance: None,
+        }
     }
 
     #[test]
     fn presence_and_pose_read_back_as_written() {
         let alice = presence("alice");
-        assert_eq!(Presence::decode("alice", &alice.encode()), Ok(alice.clone()));
+        assert_eq!(
+            Presence::decode("alice", &alice.encode()),
+            Ok(alice.clone())
+        );
         let text = String::from_utf8(alice.encode()).unwrap();
-        assert!(text.contains(r#""device":"headset""#) && text.contains(r#""timeline":"live""#), "{text}");
+        assert!(
+            text.contains(r#""device":"headset""#) && text.contains(r#""timeline":"live""#),
+            "{text}"
+        );
         assert_eq!(Pose::decode(&pose().encode()), Ok(pose()));
     }
 
     #[test]
     fn of_two_instances_of_one_user_the_later_takes_over() {
-        let desktop = Presence { device: Device::Desktop, instance: "d".into(), since: 100, ..presence("anna") };
-        let headset = Presence { device: Device::Headset, instance: "h".into(), since: 200, ..presence("anna") };
+        let desktop = Presence {
+            device: Device::Desktop,
+            instance: "d".into(),
+            since: 100,
+            ..presence("anna")
+        };
+        let headset = Presence {
+            device: Device::Headset,
+            instance: "h".into(),
+            since: 200,
+            ..presence("anna")
+        };
         assert!(desktop.is_succeeded_by(&headset));
         assert!(!headset.is_succeeded_by(&desktop));
         assert!(!desktop.is_succeeded_by(&desktop.clone()));
@@ -248,17 +320,29 @@ mod tests {
 
     #[test]
     fn a_presence_on_another_users_path_is_forged() {
-        assert_eq!(Presence::decode("bob", &presence("alice").encode()), Err(Dropped::Forged));
+        assert_eq!(
+            Presence::decode("bob", &presence("alice").encode()),
+            Err(Dropped::Forged)
+        );
     }
 
     #[test]
     fn out_of_bounds_messages_are_dropped_with_their_reason() {
-        assert_eq!(Presence::decode("alice", &vec![b' '; MAX_PAYLOAD + 1]), Err(Dropped::Oversized));
-        assert_eq!(Presence::decode("alice", b"\xff\x00not json"), Err(Dropped::Malformed));
+        assert_eq!(
+            Presence::decode("alice", &vec![b' '; MAX_PAYLOAD + 1]),
+            Err(Dropped::Oversized)
+        );
+        assert_eq!(
+            Presence::decode("alice", b"\xff\x00not json"),
+            Err(Dropped::Malformed)
+        );
         assert_eq!(Presence::decode("alice", b"{}"), Err(Dropped::Malformed));
         let mut long_twin = presence("alice");
         long_twin.selected = Some("t".repeat(MAX_TWIN_ID + 1));
-        assert_eq!(Presence::decode("alice", &long_twin.encode()), Err(Dropped::Malformed));
+        assert_eq!(
+            Presence::decode("alice", &long_twin.encode()),
+            Err(Dropped::Malformed)
+        );
 
         let mut far = pose();
         far.head.at[0] = 1.0e9;
@@ -268,9 +352,21 @@ mod tests {
         many_hands.hands = vec![many_hands.head; 3];
         let mut wide = pose();
         wide.fov = Some(4.0);
-        for (case, bad) in [("far", far), ("not a rotation", unnormal), ("three hands", many_hands), ("fov", wide)] {
-            assert_eq!(Pose::decode(&bad.encode()), Err(Dropped::Malformed), "{case}");
+        for (case, bad) in [
+            ("far", far),
+            ("not a rotation", unnormal),
+            ("three hands", many_hands),
+            ("fov", wide),
+        ] {
+            assert_eq!(
+                Pose::decode(&bad.encode()),
+                Err(Dropped::Malformed),
+                "{case}"
+            );
         }
-        assert_eq!(Pose::decode(br#"{"head":{"at":[1,2,NaN],"rotation":[0,0,0,1]}}"#), Err(Dropped::Malformed));
+        assert_eq!(
+            Pose::decode(br#"{"head":{"at":[1,2,NaN],"rotation":[0,0,0,1]}}"#),
+            Err(Dropped::Malformed)
+        );
     }
 }

@@ -10,6 +10,7 @@
 //! pins to twins, kept on the broker after everyone left, ordered by a hybrid [`clock`].
 
 pub mod alarm_actions;
+pub mod alarm_apply;
 pub mod client;
 pub mod clock;
 pub mod colour;

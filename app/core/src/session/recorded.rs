@@ -45,14 +45,23 @@ impl RecordedSession {
         let prefix = prefix.trim_end_matches('#');
         for chunk in 0..file.chunks.len() {
             // A damaged chunk is left out, as replay leaves it out.
-            let Ok(records) = file.chunk_records(chunk) else { continue };
+            let Ok(records) = file.chunk_records(chunk) else {
+                continue;
+            };
             let channels = &file.channels;
             let _ = for_each_message(&records, |_, message| {
-                let Some((topic, payload)) = channels.get(&message.channel).and_then(|c| c.message(message.payload)) else { return };
+                let Some((topic, payload)) = channels
+                    .get(&message.channel)
+                    .and_then(|c| c.message(message.payload))
+                else {
+                    return;
+                };
                 if !topic.starts_with(prefix) {
                     return;
                 }
-                if messages.len() >= MAX_RECORDED_MESSAGES || bytes + payload.len() > MAX_RECORDED_BYTES {
+                if messages.len() >= MAX_RECORDED_MESSAGES
+                    || bytes + payload.len() > MAX_RECORDED_BYTES
+                {
                     left_out += 1;
                     return;
                 }
@@ -62,7 +71,11 @@ impl RecordedSession {
         }
         // Chunks may overlap in time: the order recorded is the order of log times.
         messages.sort_by_key(|(time, ..)| *time);
-        Ok(RecordedSession { topics, messages, left_out })
+        Ok(RecordedSession {
+            topics,
+            messages,
+            left_out,
+        })
     }
 
     /// Whether the recording holds anything of the session.
@@ -77,7 +90,10 @@ impl RecordedSession {
     /// The session as it stood at `at` (ns since the Unix epoch): every message up to then
     /// through a fresh roster and note book.
     pub fn at(&self, at: u64) -> SessionAt {
-        let mut state = SessionAt { roster: Roster::new(self.topics.clone()), notes: NoteBook::default() };
+        let mut state = SessionAt {
+            roster: Roster::new(self.topics.clone()),
+            notes: NoteBook::default(),
+        };
         self.play(&mut state, 0, at);
         state
     }
@@ -94,7 +110,9 @@ impl RecordedSession {
             // The roster's rate limits run on the recording's clock, not the replay's.
             let when = base + Duration::from_nanos(time.saturating_sub(first));
             if let Some((user, id)) = self.topics.parse_note(topic) {
-                state.notes.receive(user, id, payload, &mut clock, time / 1_000_000);
+                state
+                    .notes
+                    .receive(user, id, payload, &mut clock, time / 1_000_000);
             } else {
                 state.roster.receive(topic, payload, when);
             }

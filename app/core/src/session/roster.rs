@@ -67,7 +67,15 @@ pub struct Roster {
 
 impl Roster {
     pub fn new(topics: SessionTopics) -> Self {
-        Roster { topics, participants: BTreeMap::new(), dropped: BTreeMap::new(), poses_without_presence: 0, last_gathering: None, generation: 0, timelines: BTreeMap::new() }
+        Roster {
+            topics,
+            participants: BTreeMap::new(),
+            dropped: BTreeMap::new(),
+            poses_without_presence: 0,
+            last_gathering: None,
+            generation: 0,
+            timelines: BTreeMap::new(),
+        }
     }
 
     pub fn topics(&self) -> &SessionTopics {
@@ -88,7 +96,11 @@ impl Roster {
     fn apply(&mut self, topic: &str, payload: &[u8], now: Instant) -> RosterChange {
         let Some((user, what)) = self.topics.parse(topic) else {
             let ours = topic.starts_with(self.topics.filter().trim_end_matches('#'));
-            return if ours { RosterChange::Dropped(Dropped::UnknownTopic) } else { RosterChange::Ignored };
+            return if ours {
+                RosterChange::Dropped(Dropped::UnknownTopic)
+            } else {
+                RosterChange::Ignored
+            };
         };
         match what {
             SessionTopic::Presence if payload.is_empty() => match self.participants.remove(user) {
@@ -108,18 +120,28 @@ impl Roster {
                     }
                     None if full => RosterChange::Dropped(Dropped::SessionFull),
                     None => {
-                        let joined = Participant { presence, pose: None, pose_received: None, pose_allowance: POSE_BURST, gathered: None };
+                        let joined = Participant {
+                            presence,
+                            pose: None,
+                            pose_received: None,
+                            pose_allowance: POSE_BURST,
+                            gathered: None,
+                        };
                         self.participants.insert(user.to_owned(), joined);
                         RosterChange::Joined(user.to_owned())
                     }
                 }
             }
             SessionTopic::Gather => {
-                let Some(participant) = self.participants.get_mut(user) else { return RosterChange::Dropped(Dropped::NotHost) };
+                let Some(participant) = self.participants.get_mut(user) else {
+                    return RosterChange::Dropped(Dropped::NotHost);
+                };
                 if !participant.presence.host {
                     return RosterChange::Dropped(Dropped::NotHost);
                 }
-                if participant.gathered.is_some_and(|last| now.saturating_duration_since(last) < Duration::from_secs(1)) {
+                if participant.gathered.is_some_and(|last| {
+                    now.saturating_duration_since(last) < Duration::from_secs(1)
+                }) {
                     return RosterChange::Dropped(Dropped::TooFast);
                 }
                 let gather = match Gather::decode(payload) {
@@ -158,8 +180,14 @@ impl Roster {
                     self.poses_without_presence += 1;
                     return RosterChange::Ignored;
                 };
-                let since = participant.pose_received.map_or(Duration::from_secs(1), |last| now.saturating_duration_since(last));
-                let allowance = (participant.pose_allowance + since.as_secs_f64() * POSES_PER_SECOND).min(POSE_BURST);
+                let since = participant
+                    .pose_received
+                    .map_or(Duration::from_secs(1), |last| {
+                        now.saturating_duration_since(last)
+                    });
+                let allowance = (participant.pose_allowance
+                    + since.as_secs_f64() * POSES_PER_SECOND)
+                    .min(POSE_BURST);
                 if allowance < 1.0 {
                     participant.pose_allowance = allowance;
                     participant.pose_received = Some(now);
@@ -185,7 +213,11 @@ impl Roster {
     /// Who leads the session's timeline: whom the present host handed it to (if that one is
     /// present), else the host.
     pub fn timeline_lead(&self) -> Option<&str> {
-        let (host, presence) = self.participants.iter().find(|(_, p)| p.presence.host).map(|(user, p)| (user.as_str(), &p.presence))?;
+        let (host, presence) = self
+            .participants
+            .iter()
+            .find(|(_, p)| p.presence.host)
+            .map(|(user, p)| (user.as_str(), &p.presence))?;
         match presence.timeline_lead.as_deref() {
             Some(lead) if self.participants.contains_key(lead) => Some(lead),
             _ => Some(host),
@@ -240,11 +272,31 @@ mod tests {
     }
 
     fn presence(user: &str) -> Vec<u8> {
-        Presence { user: user.into(), device: Device::Desktop, instance: "1".into(), selected: None, timeline: Timeline::Live, host: false, since: 0, timeline_lead: None }.encode()
+        Presence {
+            user: user.into(),
+            device: Device::Desktop,
+            instance: "1".into(),
+            selected: None,
+            timeline: Timeline::Live,
+            host: false,
+            since: 0,
+            timeline_lead: None,
+        }
+        .encode()
     }
 
     fn pose() -> Vec<u8> {
-        Pose { head: Placement { at: [0.0, 1.6, 0.0], rotation: [0.0, 0.0, 0.0, 1.0] }, hands: vec![], pointer: None, fov: Some(0.8), instance: None }.encode()
+        Pose {
+            head: Placement {
+                at: [0.0, 1.6, 0.0],
+                rotation: [0.0, 0.0, 0.0, 1.0],
+            },
+            hands: vec![],
+            pointer: None,
+            fov: Some(0.8),
+            instance: None,
+        }
+        .encode()
     }
 
     #[test]
@@ -252,31 +304,88 @@ mod tests {
         let mut roster = roster();
         let now = Instant::now();
         let at = "twinscope/v1/sessions/s/alice/presence";
-        assert_eq!(roster.receive("twinscope/v1/sessions/s/alice/pose", &pose(), now), RosterChange::Ignored, "a pose before the presence");
-        assert_eq!(roster.receive(at, &presence("alice"), now), RosterChange::Joined("alice".into()));
-        assert_eq!(roster.generation(), 1, "a change counts; the ignored pose before it did not");
-        assert_eq!(roster.receive(at, &presence("alice"), now), RosterChange::Updated("alice".into()));
-        assert_eq!(roster.receive("twinscope/v1/sessions/s/alice/pose", &pose(), now), RosterChange::Moved("alice".into()));
+        assert_eq!(
+            roster.receive("twinscope/v1/sessions/s/alice/pose", &pose(), now),
+            RosterChange::Ignored,
+            "a pose before the presence"
+        );
+        assert_eq!(
+            roster.receive(at, &presence("alice"), now),
+            RosterChange::Joined("alice".into())
+        );
+        assert_eq!(
+            roster.generation(),
+            1,
+            "a change counts; the ignored pose before it did not"
+        );
+        assert_eq!(
+            roster.receive(at, &presence("alice"), now),
+            RosterChange::Updated("alice".into())
+        );
+        assert_eq!(
+            roster.receive("twinscope/v1/sessions/s/alice/pose", &pose(), now),
+            RosterChange::Moved("alice".into())
+        );
         assert!(roster.get("alice").unwrap().pose.is_some());
-        assert_eq!(roster.receive(at, b"", now), RosterChange::Left("alice".into()), "the will clears the retained presence");
+        assert_eq!(
+            roster.receive(at, b"", now),
+            RosterChange::Left("alice".into()),
+            "the will clears the retained presence"
+        );
         assert!(roster.is_empty());
-        assert_eq!(roster.receive("te/device/pump///m/", b"{}", now), RosterChange::Ignored);
+        assert_eq!(
+            roster.receive("te/device/pump///m/", b"{}", now),
+            RosterChange::Ignored
+        );
     }
 
     #[test]
     fn only_the_host_gathers_and_at_most_once_a_second() {
         let mut roster = roster();
         let now = Instant::now();
-        let host = Presence { host: true, ..Presence::decode("boss", &presence("boss")).unwrap() };
+        let host = Presence {
+            host: true,
+            ..Presence::decode("boss", &presence("boss")).unwrap()
+        };
         roster.receive("twinscope/v1/sessions/s/boss/presence", &host.encode(), now);
-        roster.receive("twinscope/v1/sessions/s/alice/presence", &presence("alice"), now);
-        let gather = Gather { head: Placement { at: [1.0, 1.7, 2.0], rotation: [0.0, 0.0, 0.0, 1.0] }, twin: Some("line1-tank1".into()) }.encode();
-        assert_eq!(roster.receive("twinscope/v1/sessions/s/alice/gather", &gather, now), RosterChange::Dropped(Dropped::NotHost));
-        assert_eq!(roster.receive("twinscope/v1/sessions/s/boss/gather", &gather, now), RosterChange::Gathered("boss".into()));
-        assert_eq!(roster.receive("twinscope/v1/sessions/s/boss/gather", &gather, now), RosterChange::Dropped(Dropped::TooFast));
-        assert_eq!(roster.receive("twinscope/v1/sessions/s/boss/gather", &gather, now + Duration::from_secs(2)), RosterChange::Gathered("boss".into()));
+        roster.receive(
+            "twinscope/v1/sessions/s/alice/presence",
+            &presence("alice"),
+            now,
+        );
+        let gather = Gather {
+            head: Placement {
+                at: [1.0, 1.7, 2.0],
+                rotation: [0.0, 0.0, 0.0, 1.0],
+            },
+            twin: Some("line1-tank1".into()),
+        }
+        .encode();
+        assert_eq!(
+            roster.receive("twinscope/v1/sessions/s/alice/gather", &gather, now),
+            RosterChange::Dropped(Dropped::NotHost)
+        );
+        assert_eq!(
+            roster.receive("twinscope/v1/sessions/s/boss/gather", &gather, now),
+            RosterChange::Gathered("boss".into())
+        );
+        assert_eq!(
+            roster.receive("twinscope/v1/sessions/s/boss/gather", &gather, now),
+            RosterChange::Dropped(Dropped::TooFast)
+        );
+        assert_eq!(
+            roster.receive(
+                "twinscope/v1/sessions/s/boss/gather",
+                &gather,
+                now + Duration::from_secs(2)
+            ),
+            RosterChange::Gathered("boss".into())
+        );
         let (number, host, to) = roster.last_gathering().unwrap();
-        assert_eq!((*number, host.as_str(), to.twin.as_deref()), (2, "boss", Some("line1-tank1")));
+        assert_eq!(
+            (*number, host.as_str(), to.twin.as_deref()),
+            (2, "boss", Some("line1-tank1"))
+        );
     }
 
     #[test]
@@ -284,21 +393,58 @@ mod tests {
         use crate::session::timeline::{SharedTimeline, TimelineMessage};
         let mut roster = roster();
         let now = Instant::now();
-        let back = TimelineMessage { timeline: SharedTimeline::LookBack { at: 42 }, seq: 1 }.encode();
+        let back = TimelineMessage {
+            timeline: SharedTimeline::LookBack { at: 42 },
+            seq: 1,
+        }
+        .encode();
         // Retained, it may come before the host's presence: kept, believed once the host is there.
-        assert_eq!(roster.receive("twinscope/v1/sessions/s/boss/timeline", &back, now), RosterChange::Timeline("boss".into()));
+        assert_eq!(
+            roster.receive("twinscope/v1/sessions/s/boss/timeline", &back, now),
+            RosterChange::Timeline("boss".into())
+        );
         assert!(roster.timeline().is_none());
-        let host = Presence { host: true, ..Presence::decode("boss", &presence("boss")).unwrap() };
+        let host = Presence {
+            host: true,
+            ..Presence::decode("boss", &presence("boss")).unwrap()
+        };
         roster.receive("twinscope/v1/sessions/s/boss/presence", &host.encode(), now);
-        assert_eq!(roster.timeline().map(|(who, m)| (who, m.timeline.clone())), Some(("boss", SharedTimeline::LookBack { at: 42 })));
-        roster.receive("twinscope/v1/sessions/s/alice/presence", &presence("alice"), now);
-        assert_eq!(roster.receive("twinscope/v1/sessions/s/alice/timeline", &back, now), RosterChange::Dropped(Dropped::NotHost));
+        assert_eq!(
+            roster.timeline().map(|(who, m)| (who, m.timeline.clone())),
+            Some(("boss", SharedTimeline::LookBack { at: 42 }))
+        );
+        roster.receive(
+            "twinscope/v1/sessions/s/alice/presence",
+            &presence("alice"),
+            now,
+        );
+        assert_eq!(
+            roster.receive("twinscope/v1/sessions/s/alice/timeline", &back, now),
+            RosterChange::Dropped(Dropped::NotHost)
+        );
         // The host hands the timeline to alice: hers leads now, and the host's no more.
-        let handing = Presence { timeline_lead: Some("alice".into()), ..host.clone() };
-        roster.receive("twinscope/v1/sessions/s/boss/presence", &handing.encode(), now);
-        let ahead = TimelineMessage { timeline: SharedTimeline::LookBack { at: 99 }, seq: 2 }.encode();
-        assert_eq!(roster.receive("twinscope/v1/sessions/s/alice/timeline", &ahead, now), RosterChange::Timeline("alice".into()));
-        assert_eq!(roster.timeline().map(|(who, m)| (who, m.timeline.clone())), Some(("alice", SharedTimeline::LookBack { at: 99 })));
+        let handing = Presence {
+            timeline_lead: Some("alice".into()),
+            ..host.clone()
+        };
+        roster.receive(
+            "twinscope/v1/sessions/s/boss/presence",
+            &handing.encode(),
+            now,
+        );
+        let ahead = TimelineMessage {
+            timeline: SharedTimeline::LookBack { at: 99 },
+            seq: 2,
+        }
+        .encode();
+        assert_eq!(
+            roster.receive("twinscope/v1/sessions/s/alice/timeline", &ahead, now),
+            RosterChange::Timeline("alice".into())
+        );
+        assert_eq!(
+            roster.timeline().map(|(who, m)| (who, m.timeline.clone())),
+            Some(("alice", SharedTimeline::LookBack { at: 99 }))
+        );
         roster.receive("twinscope/v1/sessions/s/boss/presence", b"", now);
         assert!(roster.timeline().is_none(), "the host left");
     }
@@ -309,23 +455,48 @@ mod tests {
         let now = Instant::now();
         for k in 0..MAX_PARTICIPANTS + 10 {
             let user = format!("u{k}");
-            roster.receive(&format!("twinscope/v1/sessions/s/{user}/presence"), &presence(&user), now);
+            roster.receive(
+                &format!("twinscope/v1/sessions/s/{user}/presence"),
+                &presence(&user),
+                now,
+            );
         }
         assert_eq!(roster.len(), MAX_PARTICIPANTS);
-        assert_eq!(roster.dropped().collect::<Vec<_>>(), [(Dropped::SessionFull, 10)]);
+        assert_eq!(
+            roster.dropped().collect::<Vec<_>>(),
+            [(Dropped::SessionFull, 10)]
+        );
     }
 
     #[test]
     fn poses_faster_than_the_cap_are_dropped_and_a_steady_20_hz_is_not() {
         let mut roster = roster();
         let start = Instant::now();
-        roster.receive("twinscope/v1/sessions/s/alice/presence", &presence("alice"), start);
+        roster.receive(
+            "twinscope/v1/sessions/s/alice/presence",
+            &presence("alice"),
+            start,
+        );
         let topic = "twinscope/v1/sessions/s/alice/pose";
         // A flood: a thousand poses in the same instant; only the burst gets through.
-        let moved = (0..1000).filter(|_| matches!(roster.receive(topic, &pose(), start), RosterChange::Moved(_))).count();
+        let moved = (0..1000)
+            .filter(|_| {
+                matches!(
+                    roster.receive(topic, &pose(), start),
+                    RosterChange::Moved(_)
+                )
+            })
+            .count();
         assert_eq!(moved, POSE_BURST as usize);
         // Then 20 Hz for ten seconds: all of them.
-        let steady = (1..=200).filter(|k| matches!(roster.receive(topic, &pose(), start + Duration::from_millis(1000 + 50 * k)), RosterChange::Moved(_))).count();
+        let steady = (1..=200)
+            .filter(|k| {
+                matches!(
+                    roster.receive(topic, &pose(), start + Duration::from_millis(1000 + 50 * k)),
+                    RosterChange::Moved(_)
+                )
+            })
+            .count();
         assert_eq!(steady, 200);
     }
 
@@ -333,13 +504,33 @@ mod tests {
     fn garbage_forgeries_and_unknown_topics_are_counted_by_reason() {
         let mut roster = roster();
         let now = Instant::now();
-        roster.receive("twinscope/v1/sessions/s/alice/presence", &presence("mallory"), now);
+        roster.receive(
+            "twinscope/v1/sessions/s/alice/presence",
+            &presence("mallory"),
+            now,
+        );
         roster.receive("twinscope/v1/sessions/s/alice/presence", b"garbage", now);
-        roster.receive("twinscope/v1/sessions/s/alice/presence", &vec![b'x'; 100_000], now);
+        roster.receive(
+            "twinscope/v1/sessions/s/alice/presence",
+            &vec![b'x'; 100_000],
+            now,
+        );
         roster.receive("twinscope/v1/sessions/s/alice/secrets", b"{}", now);
-        roster.receive("twinscope/v1/sessions/s/nobody/pose", &vec![b'x'; 100_000], now);
+        roster.receive(
+            "twinscope/v1/sessions/s/nobody/pose",
+            &vec![b'x'; 100_000],
+            now,
+        );
         let counts: Vec<_> = roster.dropped().collect();
-        assert_eq!(counts, [(Dropped::Oversized, 2), (Dropped::Malformed, 1), (Dropped::Forged, 1), (Dropped::UnknownTopic, 1)]);
+        assert_eq!(
+            counts,
+            [
+                (Dropped::Oversized, 2),
+                (Dropped::Malformed, 1),
+                (Dropped::Forged, 1),
+                (Dropped::UnknownTopic, 1)
+            ]
+        );
         assert!(roster.is_empty());
     }
 }

@@ -17,10 +17,18 @@ use super::message::{Dropped, MAX_PAYLOAD};
 pub enum SharedTimeline {
     Live,
     /// Everyone's DVR at this instant (µs since the Unix epoch).
-    LookBack { at: i64 },
+    LookBack {
+        at: i64,
+    },
     /// A recording, by content fingerprint and file name, at a position (µs since the Unix
     /// epoch, the recording's clock), playing or paused, at a speed.
-    Replay { recording: String, name: String, position: i64, playing: bool, speed: f64 },
+    Replay {
+        recording: String,
+        name: String,
+        position: i64,
+        playing: bool,
+        speed: f64,
+    },
 }
 
 /// A timeline message: where, and a number that grows with each (a follower applies each
@@ -41,12 +49,27 @@ impl TimelineMessage {
         if payload.len() > MAX_PAYLOAD {
             return Err(Dropped::Oversized);
         }
-        let message: TimelineMessage = serde_json::from_slice(payload).map_err(|_| Dropped::Malformed)?;
+        let message: TimelineMessage =
+            serde_json::from_slice(payload).map_err(|_| Dropped::Malformed)?;
         let fits = match &message.timeline {
             SharedTimeline::Live | SharedTimeline::LookBack { .. } => true,
-            SharedTimeline::Replay { recording, name, speed, .. } => recording.len() <= 64 && name.len() <= 256 && speed.is_finite() && (0.01..=1000.0).contains(speed),
+            SharedTimeline::Replay {
+                recording,
+                name,
+                speed,
+                ..
+            } => {
+                recording.len() <= 64
+                    && name.len() <= 256
+                    && speed.is_finite()
+                    && (0.01..=1000.0).contains(speed)
+            }
         };
-        if fits { Ok(message) } else { Err(Dropped::Malformed) }
+        if fits {
+            Ok(message)
+        } else {
+            Err(Dropped::Malformed)
+        }
     }
 }
 
@@ -85,18 +108,44 @@ mod tests {
 
     #[test]
     fn timelines_round_trip_and_bad_ones_are_dropped() {
-        for timeline in [SharedTimeline::Live, SharedTimeline::LookBack { at: 5 }, SharedTimeline::Replay { recording: "1f-00aa".into(), name: "night.mcap".into(), position: 9, playing: true, speed: 2.0 }] {
+        for timeline in [
+            SharedTimeline::Live,
+            SharedTimeline::LookBack { at: 5 },
+            SharedTimeline::Replay {
+                recording: "1f-00aa".into(),
+                name: "night.mcap".into(),
+                position: 9,
+                playing: true,
+                speed: 2.0,
+            },
+        ] {
             let message = TimelineMessage { timeline, seq: 3 };
             assert_eq!(TimelineMessage::decode(&message.encode()), Ok(message));
         }
-        let bad = TimelineMessage { timeline: SharedTimeline::Replay { recording: "x".into(), name: "n".into(), position: 0, playing: true, speed: 1e9 }, seq: 1 };
-        assert_eq!(TimelineMessage::decode(&bad.encode()), Err(Dropped::Malformed));
-        assert_eq!(TimelineMessage::decode(b"{\"mode\":\"warp\",\"seq\":1}"), Err(Dropped::Malformed));
+        let bad = TimelineMessage {
+            timeline: SharedTimeline::Replay {
+                recording: "x".into(),
+                name: "n".into(),
+                position: 0,
+                playing: true,
+                speed: 1e9,
+            },
+            seq: 1,
+        };
+        assert_eq!(
+            TimelineMessage::decode(&bad.encode()),
+            Err(Dropped::Malformed)
+        );
+        assert_eq!(
+            TimelineMessage::decode(b"{\"mode\":\"warp\",\"seq\":1}"),
+            Err(Dropped::Malformed)
+        );
     }
 
     #[test]
     fn the_fingerprint_follows_the_content_not_the_name() {
-        let dir = std::env::temp_dir().join(format!("twinscope-fingerprint-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("twinscope-fingerprint-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(dir.join("a.mcap"), &content).unwrap();

@@ -49,7 +49,9 @@ pub enum NameError {
     Empty { what: &'static str },
     #[error("the {what} {name:?} is longer than {MAX_NAME} bytes")]
     TooLong { what: &'static str, name: String },
-    #[error("the {what} {name:?} holds '/', '+', '#' or a control character; use letters, digits, '-', '_' or '.'")]
+    #[error(
+        "the {what} {name:?} holds '/', '+', '#' or a control character; use letters, digits, '-', '_' or '.'"
+    )]
     NotOneLevel { what: &'static str, name: String },
 }
 
@@ -59,10 +61,20 @@ pub fn check_name(what: &'static str, name: &str) -> Result<(), NameError> {
         return Err(NameError::Empty { what });
     }
     if name.len() > MAX_NAME {
-        return Err(NameError::TooLong { what, name: name.chars().take(MAX_NAME).collect() });
+        return Err(NameError::TooLong {
+            what,
+            name: name.chars().take(MAX_NAME).collect(),
+        });
     }
-    if name.chars().any(|c| matches!(c, '/' | '+' | '#') || c.is_control()) || name.starts_with('$') {
-        return Err(NameError::NotOneLevel { what, name: name.to_owned() });
+    if name
+        .chars()
+        .any(|c| matches!(c, '/' | '+' | '#') || c.is_control())
+        || name.starts_with('$')
+    {
+        return Err(NameError::NotOneLevel {
+            what,
+            name: name.to_owned(),
+        });
     }
     Ok(())
 }
@@ -76,7 +88,9 @@ pub fn join_code(seed: u64) -> String {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^= z >> 31;
-    (0..6).map(|k| ALPHABET[((z >> (k * 8)) % ALPHABET.len() as u64) as usize] as char).collect()
+    (0..6)
+        .map(|k| ALPHABET[((z >> (k * 8)) % ALPHABET.len() as u64) as usize] as char)
+        .collect()
 }
 
 /// The topics of one session.
@@ -90,7 +104,10 @@ impl SessionTopics {
     pub fn new(root: &str, session: &str) -> Result<Self, NameError> {
         check_name("session name", session)?;
         let root = root.trim_end_matches('/');
-        Ok(SessionTopics { prefix: format!("{root}/{session}/"), name: session.to_owned() })
+        Ok(SessionTopics {
+            prefix: format!("{root}/{session}/"),
+            name: session.to_owned(),
+        })
     }
 
     /// The session's name (its join code).
@@ -128,7 +145,8 @@ impl SessionTopics {
         let rest = topic.strip_prefix(self.prefix.as_str())?;
         let (user, rest) = rest.split_once('/')?;
         let key = rest.strip_prefix(level)?;
-        (check_name("user name", user).is_ok() && !key.is_empty() && !key.contains('/')).then_some((user, key))
+        (check_name("user name", user).is_ok() && !key.is_empty() && !key.contains('/'))
+            .then_some((user, key))
     }
 
     /// Where `user` publishes its latest action on the alarm of `key`.
@@ -166,17 +184,37 @@ mod tests {
     fn each_participant_has_its_own_path_under_the_session() {
         let topics = SessionTopics::new(DEFAULT_ROOT, "pump-3-leak").unwrap();
         assert_eq!(topics.filter(), "twinscope/v1/sessions/pump-3-leak/#");
-        assert_eq!((topics.name(), topics.path()), ("pump-3-leak", "twinscope/v1/sessions/pump-3-leak"));
+        assert_eq!(
+            (topics.name(), topics.path()),
+            ("pump-3-leak", "twinscope/v1/sessions/pump-3-leak")
+        );
         let presence = topics.topic("alice", SessionTopic::Presence);
         assert_eq!(presence, "twinscope/v1/sessions/pump-3-leak/alice/presence");
-        assert_eq!(topics.parse(&presence), Some(("alice", SessionTopic::Presence)));
-        assert_eq!(topics.parse("twinscope/v1/sessions/pump-3-leak/bob/pose"), Some(("bob", SessionTopic::Pose)));
+        assert_eq!(
+            topics.parse(&presence),
+            Some(("alice", SessionTopic::Presence))
+        );
+        assert_eq!(
+            topics.parse("twinscope/v1/sessions/pump-3-leak/bob/pose"),
+            Some(("bob", SessionTopic::Pose))
+        );
         let note = topics.note("bob", "anna~K7M2QX");
-        assert_eq!(note, "twinscope/v1/sessions/pump-3-leak/bob/notes/anna~K7M2QX");
+        assert_eq!(
+            note,
+            "twinscope/v1/sessions/pump-3-leak/bob/notes/anna~K7M2QX"
+        );
         assert_eq!(topics.parse_note(&note), Some(("bob", "anna~K7M2QX")));
         assert_eq!(topics.parse(&note), None);
-        assert_eq!(topics.parse_note("twinscope/v1/sessions/pump-3-leak/bob/notes/a/b"), None);
-        for foreign in ["twinscope/v1/sessions/other/bob/pose", "twinscope/v1/sessions/pump-3-leak/bob/pose/x", "twinscope/v1/sessions/pump-3-leak/bob", "te/device/pump///m/"] {
+        assert_eq!(
+            topics.parse_note("twinscope/v1/sessions/pump-3-leak/bob/notes/a/b"),
+            None
+        );
+        for foreign in [
+            "twinscope/v1/sessions/other/bob/pose",
+            "twinscope/v1/sessions/pump-3-leak/bob/pose/x",
+            "twinscope/v1/sessions/pump-3-leak/bob",
+            "te/device/pump///m/",
+        ] {
             assert_eq!(topics.parse(foreign), None, "{foreign}");
         }
     }
@@ -196,10 +234,22 @@ mod tests {
     fn names_that_are_not_one_topic_level_are_refused_with_the_reason() {
         assert!(check_name("user name", "Anna-Lena_2.b").is_ok());
         assert!(check_name("user name", "Jörg").is_ok());
-        assert!(matches!(check_name("user name", ""), Err(NameError::Empty { .. })));
-        assert!(matches!(check_name("user name", &"x".repeat(65)), Err(NameError::TooLong { .. })));
+        assert!(matches!(
+            check_name("user name", ""),
+            Err(NameError::Empty { .. })
+        ));
+        assert!(matches!(
+            check_name("user name", &"x".repeat(65)),
+            Err(NameError::TooLong { .. })
+        ));
         for bad in ["a/b", "a+", "#", "$SYS", "tab\there"] {
-            assert!(matches!(check_name("user name", bad), Err(NameError::NotOneLevel { .. })), "{bad}");
+            assert!(
+                matches!(
+                    check_name("user name", bad),
+                    Err(NameError::NotOneLevel { .. })
+                ),
+                "{bad}"
+            );
         }
         assert!(SessionTopics::new(DEFAULT_ROOT, "a/b").is_err());
     }

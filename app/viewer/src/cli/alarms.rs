@@ -14,14 +14,20 @@ use super::AlarmsArgs;
 
 pub fn run(args: AlarmsArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     super::init_cli_logging();
-    let Some((mut store, sources)) = super::scene_store_and_sources(args.scene.as_deref()) else { return Ok(ExitCode::FAILURE) };
+    let Some((mut store, sources)) = super::scene_store_and_sources(args.scene.as_deref()) else {
+        return Ok(ExitCode::FAILURE);
+    };
     let mut schemas = args.schemas.choice();
     schemas.json_sources = sources;
     let source = match &args.replay {
         Some(path) => {
-            let Some((mut recording, _, end)) = super::open_recording(path, schemas.clone()) else { return Ok(ExitCode::FAILURE) };
+            let Some((mut recording, _, end)) = super::open_recording(path, schemas.clone()) else {
+                return Ok(ExitCode::FAILURE);
+            };
             // Every message in order: seeking would skip transitions between checkpoints.
-            if let Err(error) = state_by_full_replay_with(&mut recording.file, &mut store, end, &schemas) {
+            if let Err(error) =
+                state_by_full_replay_with(&mut recording.file, &mut store, end, &schemas)
+            {
                 eprintln!("error: {error}");
                 return Ok(ExitCode::FAILURE);
             }
@@ -30,12 +36,13 @@ pub fn run(args: AlarmsArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         None => {
             let settings = args.connect.resolve(None)?;
             let session = join_the_session(&args, &settings)?;
+            let watching_since = twinscope_core::Timestamp::now();
             let stats = super::listen::listen(&settings, &schemas, &mut store, args.listen_for)?;
             if let Some(code) = super::listen::never_connected(&settings, &stats, args.listen_for) {
                 return Ok(code);
             }
             if let Some(link) = session {
-                handle_in_the_session(&args, &link, &mut store)?;
+                handle_in_the_session(&args, &link, &mut store, watching_since)?;
                 link.leave();
             }
             format!("{} (listened {:?})", settings.broker, args.listen_for)
@@ -59,10 +66,19 @@ pub fn run(args: AlarmsArgs, out: &mut String) -> anyhow::Result<ExitCode> {
                 eprintln!("error: cannot write {}: {error}", target.display());
                 return Ok(ExitCode::FAILURE);
             }
-            crate::outln!(out, "wrote {} transitions to {}", book.history().len(), target.display());
+            crate::outln!(
+                out,
+                "wrote {} transitions to {}",
+                book.history().len(),
+                target.display()
+            );
         }
         None => {
-            crate::outln!(out, "# alarm history of {source}: {} transitions", book.history().len());
+            crate::outln!(
+                out,
+                "# alarm history of {source}: {} transitions",
+                book.history().len()
+            );
             for t in book.history() {
                 crate::outln!(
                     out,
@@ -79,20 +95,48 @@ pub fn run(args: AlarmsArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    crate::outln!(out, "# in the alarm list at the end: {}", book.alarms().len());
+    crate::outln!(
+        out,
+        "# in the alarm list at the end: {}",
+        book.alarms().len()
+    );
     for i in book.sorted() {
         let alarm = &book.alarms()[i];
-        let by = alarm.acknowledged_by.as_deref().map(|who| format!("  (acknowledged by {who})")).unwrap_or_default();
-        crate::outln!(out, "{:<24} {:<28} {:<18} {:<8} {}{by}", alarm.state.as_str(), alarm.twin_id.as_str(), &*alarm.alarm_type, alarm.severity.as_str(), alarm.text);
+        let by = alarm
+            .acknowledged_by
+            .as_deref()
+            .map(|who| format!("  (acknowledged by {who})"))
+            .unwrap_or_default();
+        crate::outln!(
+            out,
+            "{:<24} {:<28} {:<18} {:<8} {}{by}",
+            alarm.state.as_str(),
+            alarm.twin_id.as_str(),
+            &*alarm.alarm_type,
+            alarm.severity.as_str(),
+            alarm.text
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// With --session: the session's link, as a writer (--ack) or an observer.
-fn join_the_session(args: &AlarmsArgs, plant: &twinscope_core::connection::ConnectionSettings) -> anyhow::Result<Option<SessionLink>> {
-    let Some(topics) = args.session.topics()? else { return Ok(None) };
-    let settings = args.session.connection(&args.connect, Some(plant))?.unwrap_or_else(|| plant.clone());
-    let link = match (&args.ack, args.session.presence(twinscope_core::session::Device::Desktop)?) {
+fn join_the_session(
+    args: &AlarmsArgs,
+    plant: &twinscope_core::connection::ConnectionSettings,
+) -> anyhow::Result<Option<SessionLink>> {
+    let Some(topics) = args.session.topics()? else {
+        return Ok(None);
+    };
+    let settings = args
+        .session
+        .connection(&args.connect, Some(plant))?
+        .unwrap_or_else(|| plant.clone());
+    let link = match (
+        &args.ack,
+        args.session
+            .presence(twinscope_core::session::Device::Desktop)?,
+    ) {
         (Some(_), Some(me)) => SessionLink::join_as_writer(&settings, topics, &me.user)?,
         (Some(_), None) => anyhow::bail!("an observer cannot acknowledge"),
         (None, _) => SessionLink::join(&settings, topics, None)?,
@@ -102,22 +146,55 @@ fn join_the_session(args: &AlarmsArgs, plant: &twinscope_core::connection::Conne
 
 /// Applies what the session did to alarms, and our --ack (told to the session, waited for
 /// until the broker has it).
-fn handle_in_the_session(args: &AlarmsArgs, link: &SessionLink, store: &mut twinscope_core::twin::TwinStore) -> anyhow::Result<()> {
+fn handle_in_the_session(
+    args: &AlarmsArgs,
+    link: &SessionLink,
+    store: &mut twinscope_core::twin::TwinStore,
+    watching_since: twinscope_core::Timestamp,
+) -> anyhow::Result<()> {
     let now = twinscope_core::Timestamp::now();
-    twinscope_core::session::alarm_actions::apply_to_store(store, link.take_alarm_actions(), now);
-    let Some([twin_id, alarm]) = args.ack.as_deref() else { return Ok(()) };
-    let twin = store.find(twin_id).ok_or_else(|| anyhow::anyhow!("no twin {twin_id} was heard on the broker"))?;
-    let alarm_type = store.alarm_book().alarms().iter().find(|a| a.twin == twin && *a.alarm_type == **alarm).map(|a| a.alarm_type.clone());
-    let alarm_type = alarm_type.ok_or_else(|| anyhow::anyhow!("{twin_id} has no alarm {alarm} in the list"))?;
-    let raised = store.alarm_book().alarms().iter().find(|a| a.twin == twin && a.alarm_type == alarm_type).map_or(now.0, |a| a.activated.0);
+    twinscope_core::session::alarm_apply::AlarmActionApplier::new(watching_since).apply(
+        store,
+        link.take_alarm_actions(),
+        now,
+    );
+    let Some([twin_id, alarm]) = args.ack.as_deref() else {
+        return Ok(());
+    };
+    let twin = store
+        .find(twin_id)
+        .ok_or_else(|| anyhow::anyhow!("no twin {twin_id} was heard on the broker"))?;
+    let alarm_type = store
+        .alarm_book()
+        .alarms()
+        .iter()
+        .find(|a| a.twin == twin && *a.alarm_type == **alarm)
+        .map(|a| a.alarm_type.clone());
+    let alarm_type =
+        alarm_type.ok_or_else(|| anyhow::anyhow!("{twin_id} has no alarm {alarm} in the list"))?;
+    let raised = store
+        .alarm_book()
+        .alarms()
+        .iter()
+        .find(|a| a.twin == twin && a.alarm_type == alarm_type)
+        .map_or(now.0, |a| a.activated.0);
     if !store.acknowledge(twin, &alarm_type, link.user(), now) {
         eprintln!("{twin_id} {alarm} was acknowledged already");
         return Ok(());
     }
-    link.tell_alarm_action(twin_id, alarm, SharedAlarmAction::Acknowledge, now.0, raised);
+    link.tell_alarm_action(
+        twin_id,
+        alarm,
+        SharedAlarmAction::Acknowledge,
+        now.0,
+        raised,
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !link.alarm_action_confirmed(twin_id, alarm, now.0) {
-        anyhow::ensure!(std::time::Instant::now() < deadline, "the broker did not confirm the acknowledgement within 10 s");
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the broker did not confirm the acknowledgement within 10 s"
+        );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     Ok(())

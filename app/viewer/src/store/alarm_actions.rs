@@ -17,6 +17,8 @@ use twinscope_core::schema::thin_edge::acknowledgement_event;
 use twinscope_core::session::alarm_actions::SharedAlarmAction;
 use twinscope_core::twin::TwinIndex;
 
+use twinscope_core::session::alarm_apply::AlarmActionApplier;
+
 use crate::scene::selection::Selection;
 use crate::store::sync::TwinState;
 use crate::{StoreSystems, configure_twinscope_sets};
@@ -31,9 +33,21 @@ impl Plugin for AlarmActionsPlugin {
             .init_resource::<Selection>()
             .init_resource::<Operator>()
             .init_resource::<AlarmExport>()
-            .add_systems(Update, (acknowledge_selected_on_key, apply_alarm_commands, apply_the_sessions_alarm_actions).chain().in_set(StoreSystems::Operator))
+            .add_systems(
+                Update,
+                (
+                    acknowledge_selected_on_key,
+                    apply_alarm_commands,
+                    apply_the_sessions_alarm_actions,
+                )
+                    .chain()
+                    .in_set(StoreSystems::Operator),
+            )
             .add_systems(Update, expire_shelving.in_set(StoreSystems::Clock))
-            .add_systems(Last, report_acknowledgements_on_exit.after(crate::scene::capture::CaptureExit));
+            .add_systems(
+                Last,
+                report_acknowledgements_on_exit.after(crate::scene::capture::CaptureExit),
+            );
     }
 }
 
@@ -43,7 +57,11 @@ pub struct Operator(pub String);
 
 impl Default for Operator {
     fn default() -> Self {
-        Operator(std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "operator".to_owned()))
+        Operator(
+            std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .unwrap_or_else(|_| "operator".to_owned()),
+        )
     }
 }
 
@@ -64,15 +82,25 @@ pub struct AlarmExport {
 
 impl Default for AlarmExport {
     fn default() -> Self {
-        AlarmExport { folder: PathBuf::from("."), last: None }
+        AlarmExport {
+            folder: PathBuf::from("."),
+            last: None,
+        }
     }
 }
 
 #[derive(Message, Debug, Clone, PartialEq)]
 pub enum AlarmCommand {
     Acknowledge(Vec<(TwinIndex, Arc<str>)>),
-    Shelve { twin: TwinIndex, alarm_type: Arc<str>, minutes: u32 },
-    Unshelve { twin: TwinIndex, alarm_type: Arc<str> },
+    Shelve {
+        twin: TwinIndex,
+        alarm_type: Arc<str>,
+        minutes: u32,
+    },
+    Unshelve {
+        twin: TwinIndex,
+        alarm_type: Arc<str>,
+    },
     ExportHistory,
 }
 
@@ -83,11 +111,20 @@ fn acknowledge_selected_on_key(
     state: Res<TwinState>,
     mut commands: MessageWriter<AlarmCommand>,
 ) {
-    if !keys.is_some_and(|k| k.just_pressed(KeyCode::KeyA)) || egui_input.is_some_and(|i| i.wants_keyboard_input()) {
+    if !keys.is_some_and(|k| k.just_pressed(KeyCode::KeyA))
+        || egui_input.is_some_and(|i| i.wants_keyboard_input())
+    {
         return;
     }
     let Some(twin) = selection.twin else { return };
-    let alarms: Vec<_> = state.store.alarm_book().alarms().iter().filter(|a| a.twin == twin && a.state.is_unacknowledged()).map(|a| (a.twin, a.alarm_type.clone())).collect();
+    let alarms: Vec<_> = state
+        .store
+        .alarm_book()
+        .alarms()
+        .iter()
+        .filter(|a| a.twin == twin && a.state.is_unacknowledged())
+        .map(|a| (a.twin, a.alarm_type.clone()))
+        .collect();
     if !alarms.is_empty() {
         commands.write(AlarmCommand::Acknowledge(alarms));
     }
@@ -95,8 +132,14 @@ fn acknowledge_selected_on_key(
 
 /// Who acts: the session's user name in a session (so everyone's history names the same
 /// person), else the operator.
-fn actor<'a>(operator: &'a Operator, session: Option<&'a crate::session::SharedSession>) -> &'a str {
-    session.map(|s| s.0.user()).filter(|user| !user.is_empty()).unwrap_or(&operator.0)
+fn actor<'a>(
+    operator: &'a Operator,
+    session: Option<&'a crate::session::SharedSession>,
+) -> &'a str {
+    session
+        .map(|s| s.0.user())
+        .filter(|user| !user.is_empty())
+        .unwrap_or(&operator.0)
 }
 
 fn apply_alarm_commands(
@@ -109,10 +152,25 @@ fn apply_alarm_commands(
 ) {
     let who = actor(&operator, session.as_deref()).to_owned();
     // In a session, what we do to an alarm is told to the others.
-    let tell = |store: &twinscope_core::twin::TwinStore, twin: TwinIndex, alarm_type: &str, action: SharedAlarmAction, now: Timestamp| {
+    let tell = |store: &twinscope_core::twin::TwinStore,
+                twin: TwinIndex,
+                alarm_type: &str,
+                action: SharedAlarmAction,
+                now: Timestamp| {
         if let Some(session) = &session {
-            let raised = store.alarm_book().alarms().iter().find(|a| a.twin == twin && &*a.alarm_type == alarm_type).map_or(now.0, |a| a.activated.0);
-            session.0.tell_alarm_action(store.get(twin).id.as_str(), alarm_type, action, now.0, raised);
+            let raised = store
+                .alarm_book()
+                .alarms()
+                .iter()
+                .find(|a| a.twin == twin && &*a.alarm_type == alarm_type)
+                .map_or(now.0, |a| a.activated.0);
+            session.0.tell_alarm_action(
+                store.get(twin).id.as_str(),
+                alarm_type,
+                action,
+                now.0,
+                raised,
+            );
         }
     };
     for command in commands.read() {
@@ -121,24 +179,43 @@ fn apply_alarm_commands(
         match command {
             AlarmCommand::Acknowledge(alarms) => {
                 for (twin, alarm_type) in alarms {
-                    if (twin.0 as usize) >= store.len() || !store.acknowledge(*twin, alarm_type, &who, now) {
+                    if (twin.0 as usize) >= store.len()
+                        || !store.acknowledge(*twin, alarm_type, &who, now)
+                    {
                         continue;
                     }
-                    tell(store, *twin, alarm_type, SharedAlarmAction::Acknowledge, now);
+                    tell(
+                        store,
+                        *twin,
+                        alarm_type,
+                        SharedAlarmAction::Acknowledge,
+                        now,
+                    );
                     if let Some(publisher) = &publisher {
                         let id = store.get(*twin).id.as_str();
-                        let (topic, payload) = acknowledgement_event(&publisher.root, id, alarm_type, &who, now);
+                        let (topic, payload) =
+                            acknowledgement_event(&publisher.root, id, alarm_type, &who, now);
                         if let Err(error) = publisher.publisher.publish(&topic, &payload) {
                             tracing::warn!(%error, "the acknowledgement stays local");
                         }
                     }
                 }
             }
-            AlarmCommand::Shelve { twin, alarm_type, minutes } => {
+            AlarmCommand::Shelve {
+                twin,
+                alarm_type,
+                minutes,
+            } => {
                 if (twin.0 as usize) < store.len() {
                     let until = Timestamp(now.0 + i64::from(*minutes) * 60_000_000);
                     if store.shelve(*twin, alarm_type, until, &who, now) {
-                        tell(store, *twin, alarm_type, SharedAlarmAction::Shelve { until: until.0 }, now);
+                        tell(
+                            store,
+                            *twin,
+                            alarm_type,
+                            SharedAlarmAction::Shelve { until: until.0 },
+                            now,
+                        );
                     }
                 }
             }
@@ -148,7 +225,13 @@ fn apply_alarm_commands(
                 }
             }
             AlarmCommand::ExportHistory => {
-                let name = format!("twinscope-alarms-{}.csv", now.to_string().replace([':', '-'], "").get(..15).unwrap_or("now"));
+                let name = format!(
+                    "twinscope-alarms-{}.csv",
+                    now.to_string()
+                        .replace([':', '-'], "")
+                        .get(..15)
+                        .unwrap_or("now")
+                );
                 let path = export.folder.join(name);
                 let result = std::fs::File::create(&path).and_then(|file| {
                     let mut out = std::io::BufWriter::new(file);
@@ -168,27 +251,51 @@ fn apply_alarm_commands(
 }
 
 /// Applies what the others in the session did to alarms (the core's one rule for it, as
-/// `twinscope alarms --session` applies it).
-fn apply_the_sessions_alarm_actions(session: Option<Res<crate::session::SharedSession>>, mut state: ResMut<TwinState>) {
+/// `twinscope alarms --session` applies it); an action heard before its alarm waits for it.
+fn apply_the_sessions_alarm_actions(
+    session: Option<Res<crate::session::SharedSession>>,
+    mut state: ResMut<TwinState>,
+    mut applier: Local<Option<AlarmActionApplier>>,
+) {
+    let now = Timestamp::now();
+    // We started watching the plant's alarms at the first frame (the viewer connects at start).
+    let applier = applier.get_or_insert_with(|| AlarmActionApplier::new(now));
     let Some(session) = session else { return };
     let heard = session.0.take_alarm_actions();
-    if !heard.is_empty() {
-        twinscope_core::session::alarm_actions::apply_to_store(&mut state.store, heard, Timestamp::now());
+    if !heard.is_empty() || applier.pending() > 0 {
+        applier.apply(&mut state.store, heard, now);
     }
 }
 
 /// At exit in a session, who acknowledged each alarm (scripts and tests read it).
-fn report_acknowledgements_on_exit(mut exits: MessageReader<AppExit>, session: Option<Res<crate::session::SharedSession>>, state: Res<TwinState>) {
+fn report_acknowledgements_on_exit(
+    mut exits: MessageReader<AppExit>,
+    session: Option<Res<crate::session::SharedSession>>,
+    state: Res<TwinState>,
+) {
     if exits.read().count() == 0 || session.is_none() {
         return;
     }
     let book = state.store.alarm_book();
-    let acknowledgements = book.history().iter().filter(|t| t.action == twinscope_core::alarms::AlarmAction::Acknowledge).count();
-    eprintln!("alarms: {} listed, {acknowledgements} acknowledgement(s) in the history", book.alarms().len());
+    let acknowledgements = book
+        .history()
+        .iter()
+        .filter(|t| t.action == twinscope_core::alarms::AlarmAction::Acknowledge)
+        .count();
+    eprintln!(
+        "alarms: {} listed, {acknowledgements} acknowledgement(s) in the history",
+        book.alarms().len()
+    );
     for alarm in book.alarms() {
-        let by = alarm.acknowledged_by.as_deref().map_or_else(|| "unacknowledged".to_owned(), |who| format!("acknowledged by {who}"));
+        let by = alarm.acknowledged_by.as_deref().map_or_else(
+            || "unacknowledged".to_owned(),
+            |who| format!("acknowledged by {who}"),
+        );
         let shelved = if alarm.is_shelved() { ", shelved" } else { "" };
-        eprintln!("alarm: {} {} {by}{shelved}", alarm.twin_id, alarm.alarm_type);
+        eprintln!(
+            "alarm: {} {} {by}{shelved}",
+            alarm.twin_id, alarm.alarm_type
+        );
     }
 }
 

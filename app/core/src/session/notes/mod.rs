@@ -76,12 +76,21 @@ pub struct NoteBook {
 
 impl NoteBook {
     /// Takes one note message from `user`'s path for note `id` (`now`: our wall clock, ms).
-    pub fn receive(&mut self, user: &str, id: &str, payload: &[u8], clock: &mut HybridClock, now: u64) -> NoteChange {
+    pub fn receive(
+        &mut self,
+        user: &str,
+        id: &str,
+        payload: &[u8],
+        clock: &mut HybridClock,
+        now: u64,
+    ) -> NoteChange {
         if payload.is_empty() {
             return NoteChange::Unchanged;
         }
         let change = match NoteVersion::decode(user, id, payload) {
-            Ok(version) if !clock.observe(version.clock, now) => NoteChange::Dropped(Dropped::Malformed),
+            Ok(version) if !clock.observe(version.clock, now) => {
+                NoteChange::Dropped(Dropped::Malformed)
+            }
             Ok(version) => self.merge(version),
             Err(reason) => NoteChange::Dropped(reason),
         };
@@ -101,8 +110,18 @@ impl NoteBook {
             None if full => NoteChange::Dropped(Dropped::TooMany),
             None => {
                 let deleted_by = version.deleted.then(|| version.by.clone());
-                let change = if deleted_by.is_some() { NoteChange::Deleted(id.clone()) } else { NoteChange::Added(id.clone()) };
-                self.notes.insert(id, Note { latest: version, deleted_by });
+                let change = if deleted_by.is_some() {
+                    NoteChange::Deleted(id.clone())
+                } else {
+                    NoteChange::Added(id.clone())
+                };
+                self.notes.insert(
+                    id,
+                    Note {
+                        latest: version,
+                        deleted_by,
+                    },
+                );
                 change
             }
             Some(note) if note.deleted_by.is_some() => NoteChange::Unchanged,
@@ -123,19 +142,50 @@ impl NoteBook {
     }
 
     /// Pins a new note of `me` to `twin`: the version to publish (already held here).
-    pub fn pin(&mut self, me: &str, host: bool, twin: &str, text: &str, clock: &mut HybridClock, now: u64) -> Result<NoteVersion, NoteError> {
+    pub fn pin(
+        &mut self,
+        me: &str,
+        host: bool,
+        twin: &str,
+        text: &str,
+        clock: &mut HybridClock,
+        now: u64,
+    ) -> Result<NoteVersion, NoteError> {
         if self.notes.len() >= MAX_NOTES {
             return Err(NoteError::Full);
         }
         let stamp = clock.tick(now);
-        let code = super::topics::join_code(now ^ (u64::from(stamp.1) << 48) ^ ((self.notes.len() as u64) << 32) ^ u64::from(std::process::id()));
-        let version = NoteVersion { id: format!("{me}~{code}"), twin: twin.to_owned(), text: text.trim_end().to_owned(), resolved: false, deleted: false, created: now, clock: stamp, by: me.to_owned(), host };
+        let code = super::topics::join_code(
+            now ^ (u64::from(stamp.1) << 48)
+                ^ ((self.notes.len() as u64) << 32)
+                ^ u64::from(std::process::id()),
+        );
+        let version = NoteVersion {
+            id: format!("{me}~{code}"),
+            twin: twin.to_owned(),
+            text: text.trim_end().to_owned(),
+            resolved: false,
+            deleted: false,
+            created: now,
+            clock: stamp,
+            by: me.to_owned(),
+            host,
+        };
         self.write(version)
     }
 
     /// Changes note `id`'s text and/or state as `me`: the version to publish.
     #[allow(clippy::too_many_arguments)]
-    pub fn edit(&mut self, me: &str, host: bool, id: &str, text: Option<&str>, resolved: Option<bool>, clock: &mut HybridClock, now: u64) -> Result<NoteVersion, NoteError> {
+    pub fn edit(
+        &mut self,
+        me: &str,
+        host: bool,
+        id: &str,
+        text: Option<&str>,
+        resolved: Option<bool>,
+        clock: &mut HybridClock,
+        now: u64,
+    ) -> Result<NoteVersion, NoteError> {
         let note = self.live(id)?;
         let mut version = note.latest.clone();
         if let Some(text) = text {
@@ -151,10 +201,20 @@ impl NoteBook {
     }
 
     /// Deletes note `id` as `me` (its author, or the host): the tombstone to publish.
-    pub fn delete(&mut self, me: &str, host: bool, id: &str, clock: &mut HybridClock, now: u64) -> Result<NoteVersion, NoteError> {
+    pub fn delete(
+        &mut self,
+        me: &str,
+        host: bool,
+        id: &str,
+        clock: &mut HybridClock,
+        now: u64,
+    ) -> Result<NoteVersion, NoteError> {
         let note = self.live(id)?;
         if note.author() != me && !host {
-            return Err(NoteError::NotAllowed { id: id.to_owned(), author: note.author().to_owned() });
+            return Err(NoteError::NotAllowed {
+                id: id.to_owned(),
+                author: note.author().to_owned(),
+            });
         }
         let mut version = note.latest.clone();
         version.deleted = true;
@@ -165,7 +225,10 @@ impl NoteBook {
     }
 
     fn live(&self, id: &str) -> Result<&Note, NoteError> {
-        self.notes.get(id).filter(|n| n.deleted_by.is_none()).ok_or_else(|| NoteError::Unknown(id.to_owned()))
+        self.notes
+            .get(id)
+            .filter(|n| n.deleted_by.is_none())
+            .ok_or_else(|| NoteError::Unknown(id.to_owned()))
     }
 
     fn write(&mut self, version: NoteVersion) -> Result<NoteVersion, NoteError> {
@@ -181,7 +244,11 @@ impl NoteBook {
 
     /// The notes not deleted, oldest first.
     pub fn notes(&self) -> Vec<&Note> {
-        let mut notes: Vec<&Note> = self.notes.values().filter(|n| n.deleted_by.is_none()).collect();
+        let mut notes: Vec<&Note> = self
+            .notes
+            .values()
+            .filter(|n| n.deleted_by.is_none())
+            .collect();
         notes.sort_by_key(|n| (n.latest.created, n.id().to_owned()));
         notes
     }
@@ -234,19 +301,45 @@ mod tests {
     fn concurrent_edits_settle_the_same_way_in_any_order() {
         let (mut anna, mut bob) = (HybridClock::default(), HybridClock::default());
         let mut book = NoteBook::default();
-        let pinned = book.pin("anna", false, "line1-tank1", "seal weeps", &mut anna, 1000).unwrap();
+        let pinned = book
+            .pin("anna", false, "line1-tank1", "seal weeps", &mut anna, 1000)
+            .unwrap();
         let mut theirs = NoteBook::default();
         receive_all(&mut theirs, std::slice::from_ref(&pinned));
         // Both edit at the same millisecond, without having heard each other.
-        let a = book.edit("anna", false, &pinned.id, Some("seal weeps, 2 drops/min"), None, &mut anna, 2000).unwrap();
-        let b = theirs.edit("bob", false, &pinned.id, Some("seal weeps; replace"), Some(true), &mut bob, 2000).unwrap();
+        let a = book
+            .edit(
+                "anna",
+                false,
+                &pinned.id,
+                Some("seal weeps, 2 drops/min"),
+                None,
+                &mut anna,
+                2000,
+            )
+            .unwrap();
+        let b = theirs
+            .edit(
+                "bob",
+                false,
+                &pinned.id,
+                Some("seal weeps; replace"),
+                Some(true),
+                &mut bob,
+                2000,
+            )
+            .unwrap();
         let mut one = NoteBook::default();
         let mut other = NoteBook::default();
         receive_all(&mut one, &[pinned.clone(), a.clone(), b.clone()]);
         receive_all(&mut other, &[b, pinned, a]);
         let (x, y) = (&one.notes()[0].latest, &other.notes()[0].latest);
         assert_eq!(x, y);
-        assert_eq!((x.text.as_str(), x.by.as_str(), x.resolved), ("seal weeps; replace", "bob", true), "same stamp: the later name wins");
+        assert_eq!(
+            (x.text.as_str(), x.by.as_str(), x.resolved),
+            ("seal weeps; replace", "bob", true),
+            "same stamp: the later name wins"
+        );
         assert_eq!((x.twin.as_str(), x.author()), ("line1-tank1", "anna"));
     }
 
@@ -254,18 +347,38 @@ mod tests {
     fn a_deletion_is_final_and_only_the_author_or_host_may_delete() {
         let mut clock = HybridClock::default();
         let mut book = NoteBook::default();
-        let pinned = book.pin("anna", false, "line1-tank1", "check seal", &mut clock, 1000).unwrap();
-        assert!(matches!(book.delete("bob", false, &pinned.id, &mut clock, 1100), Err(NoteError::NotAllowed { .. })));
-        let tombstone = book.delete("hans", true, &pinned.id, &mut clock, 1200).unwrap();
+        let pinned = book
+            .pin("anna", false, "line1-tank1", "check seal", &mut clock, 1000)
+            .unwrap();
+        assert!(matches!(
+            book.delete("bob", false, &pinned.id, &mut clock, 1100),
+            Err(NoteError::NotAllowed { .. })
+        ));
+        let tombstone = book
+            .delete("hans", true, &pinned.id, &mut clock, 1200)
+            .unwrap();
         assert!(book.notes().is_empty());
         // An edit made before the deletion but heard after it does not bring it back.
         let mut late = NoteBook::default();
         let mut other = HybridClock::default();
         receive_all(&mut late, std::slice::from_ref(&pinned));
-        let edit = late.edit("bob", false, &pinned.id, Some("later text"), None, &mut other, 5000).unwrap();
+        let edit = late
+            .edit(
+                "bob",
+                false,
+                &pinned.id,
+                Some("later text"),
+                None,
+                &mut other,
+                5000,
+            )
+            .unwrap();
         receive_all(&mut book, &[edit]);
         assert!(book.notes().is_empty());
-        assert_eq!(book.get(&pinned.id).unwrap().deleted_by.as_deref(), Some("hans"));
+        assert_eq!(
+            book.get(&pinned.id).unwrap().deleted_by.as_deref(),
+            Some("hans")
+        );
         receive_all(&mut late, &[tombstone]);
         assert!(late.notes().is_empty());
     }
@@ -275,12 +388,41 @@ mod tests {
         let mut book = NoteBook::default();
         let mut clock = HybridClock::default();
         for k in 0..MAX_NOTES {
-            let v = NoteVersion { id: format!("bot~N{k}"), twin: "t".into(), text: "x".into(), resolved: false, deleted: false, created: 1, clock: Stamp(1, 0), by: "bot".into(), host: false };
-            assert!(matches!(book.receive("bot", &v.id, &v.encode(), &mut clock, 2), NoteChange::Added(_)));
+            let v = NoteVersion {
+                id: format!("bot~N{k}"),
+                twin: "t".into(),
+                text: "x".into(),
+                resolved: false,
+                deleted: false,
+                created: 1,
+                clock: Stamp(1, 0),
+                by: "bot".into(),
+                host: false,
+            };
+            assert!(matches!(
+                book.receive("bot", &v.id, &v.encode(), &mut clock, 2),
+                NoteChange::Added(_)
+            ));
         }
-        let extra = NoteVersion { id: "bot~X".into(), twin: "t".into(), text: "x".into(), resolved: false, deleted: false, created: 1, clock: Stamp(1, 0), by: "bot".into(), host: false };
-        assert_eq!(book.receive("bot", &extra.id, &extra.encode(), &mut clock, 2), NoteChange::Dropped(Dropped::TooMany));
-        assert_eq!(book.pin("anna", false, "t", "x", &mut clock, 3), Err(NoteError::Full));
+        let extra = NoteVersion {
+            id: "bot~X".into(),
+            twin: "t".into(),
+            text: "x".into(),
+            resolved: false,
+            deleted: false,
+            created: 1,
+            clock: Stamp(1, 0),
+            by: "bot".into(),
+            host: false,
+        };
+        assert_eq!(
+            book.receive("bot", &extra.id, &extra.encode(), &mut clock, 2),
+            NoteChange::Dropped(Dropped::TooMany)
+        );
+        assert_eq!(
+            book.pin("anna", false, "t", "x", &mut clock, 3),
+            Err(NoteError::Full)
+        );
         assert_eq!((book.len(), book.dropped_total()), (MAX_NOTES, 1));
     }
 
@@ -288,8 +430,21 @@ mod tests {
     fn empty_and_too_long_notes_are_refused_before_they_are_sent() {
         let mut book = NoteBook::default();
         let mut clock = HybridClock::default();
-        assert!(matches!(book.pin("anna", false, "t", "  ", &mut clock, 1), Err(NoteError::Invalid(_))));
-        assert!(matches!(book.pin("anna", false, "t", &"x".repeat(MAX_NOTE_TEXT + 1), &mut clock, 1), Err(NoteError::Invalid(_))));
+        assert!(matches!(
+            book.pin("anna", false, "t", "  ", &mut clock, 1),
+            Err(NoteError::Invalid(_))
+        ));
+        assert!(matches!(
+            book.pin(
+                "anna",
+                false,
+                "t",
+                &"x".repeat(MAX_NOTE_TEXT + 1),
+                &mut clock,
+                1
+            ),
+            Err(NoteError::Invalid(_))
+        ));
         assert!(book.is_empty());
     }
 }

@@ -61,7 +61,8 @@ impl NoteVersion {
         if payload.len() > MAX_NOTE_PAYLOAD {
             return Err(Dropped::Oversized);
         }
-        let version: NoteVersion = serde_json::from_slice(payload).map_err(|_| Dropped::Malformed)?;
+        let version: NoteVersion =
+            serde_json::from_slice(payload).map_err(|_| Dropped::Malformed)?;
         if version.by != user || version.id != id {
             return Err(Dropped::Forged);
         }
@@ -76,10 +77,15 @@ impl NoteVersion {
     pub fn check(&self) -> Result<(), String> {
         check_id(&self.id)?;
         if self.twin.is_empty() || self.twin.len() > MAX_TWIN_ID {
-            return Err(format!("a note is pinned to a twin id of 1 to {MAX_TWIN_ID} bytes"));
+            return Err(format!(
+                "a note is pinned to a twin id of 1 to {MAX_TWIN_ID} bytes"
+            ));
         }
         if self.text.len() > MAX_NOTE_TEXT {
-            return Err(format!("the note is {} bytes long; at most {MAX_NOTE_TEXT} are kept", self.text.len()));
+            return Err(format!(
+                "the note is {} bytes long; at most {MAX_NOTE_TEXT} are kept",
+                self.text.len()
+            ));
         }
         if self.text.trim().is_empty() && !self.deleted {
             return Err("the note is empty".to_owned());
@@ -97,7 +103,9 @@ fn check_id(id: &str) -> Result<(), String> {
     if id.len() > MAX_NOTE_ID {
         return Err(format!("a note id is at most {MAX_NOTE_ID} bytes"));
     }
-    let Some((author, code)) = id.rsplit_once('~') else { return Err(format!("the note id {id:?} is not <author>~<code>")) };
+    let Some((author, code)) = id.rsplit_once('~') else {
+        return Err(format!("the note id {id:?} is not <author>~<code>"));
+    };
     check_name("note's author", author).map_err(|e| e.to_string())?;
     check_name("note code", code).map_err(|e| e.to_string())
 }
@@ -107,25 +115,55 @@ mod tests {
     use super::*;
 
     pub fn version(by: &str, text: &str, clock: u64) -> NoteVersion {
-        NoteVersion { id: "anna~K7M2QX".into(), twin: "line1-tank1".into(), text: text.into(), resolved: false, deleted: false, created: 1000, clock: Stamp(clock, 0), by: by.into(), host: false }
+        NoteVersion {
+            id: "anna~K7M2QX".into(),
+            twin: "line1-tank1".into(),
+            text: text.into(),
+            resolved: false,
+            deleted: false,
+            created: 1000,
+            clock: Stamp(clock, 0),
+            by: by.into(),
+            host: false,
+        }
     }
 
     #[test]
     fn a_note_round_trips_and_names_its_author() {
         let note = version("bob", "seal weeps at the flange", 2000);
         assert_eq!(note.author(), "anna");
-        assert_eq!(NoteVersion::decode("bob", "anna~K7M2QX", &note.encode()), Ok(note));
+        assert_eq!(
+            NoteVersion::decode("bob", "anna~K7M2QX", &note.encode()),
+            Ok(note)
+        );
     }
 
     #[test]
     fn forged_oversized_and_malformed_notes_are_refused_with_the_reason() {
         let note = version("bob", "ok", 2000);
-        assert_eq!(NoteVersion::decode("eve", "anna~K7M2QX", &note.encode()), Err(Dropped::Forged), "bob's note on eve's path");
-        assert_eq!(NoteVersion::decode("bob", "anna~OTHER", &note.encode()), Err(Dropped::Forged), "under another note's topic");
-        assert_eq!(NoteVersion::decode("bob", "anna~K7M2QX", &vec![b' '; MAX_NOTE_PAYLOAD + 1]), Err(Dropped::Oversized));
-        assert_eq!(NoteVersion::decode("bob", "anna~K7M2QX", b"{\"id\":"), Err(Dropped::Malformed));
+        assert_eq!(
+            NoteVersion::decode("eve", "anna~K7M2QX", &note.encode()),
+            Err(Dropped::Forged),
+            "bob's note on eve's path"
+        );
+        assert_eq!(
+            NoteVersion::decode("bob", "anna~OTHER", &note.encode()),
+            Err(Dropped::Forged),
+            "under another note's topic"
+        );
+        assert_eq!(
+            NoteVersion::decode("bob", "anna~K7M2QX", &vec![b' '; MAX_NOTE_PAYLOAD + 1]),
+            Err(Dropped::Oversized)
+        );
+        assert_eq!(
+            NoteVersion::decode("bob", "anna~K7M2QX", b"{\"id\":"),
+            Err(Dropped::Malformed)
+        );
         let long = version("bob", &"x".repeat(MAX_NOTE_TEXT + 1), 2000);
-        assert_eq!(NoteVersion::decode("bob", "anna~K7M2QX", &long.encode()), Err(Dropped::Malformed));
+        assert_eq!(
+            NoteVersion::decode("bob", "anna~K7M2QX", &long.encode()),
+            Err(Dropped::Malformed)
+        );
         let mut no_author = version("bob", "ok", 2000);
         no_author.id = "K7M2QX".into();
         assert!(no_author.check().is_err());
@@ -135,7 +173,10 @@ mod tests {
     fn only_the_author_or_the_host_may_delete() {
         let mut deletion = version("bob", "ok", 2000);
         deletion.deleted = true;
-        assert_eq!(NoteVersion::decode("bob", "anna~K7M2QX", &deletion.encode()), Err(Dropped::NotHost));
+        assert_eq!(
+            NoteVersion::decode("bob", "anna~K7M2QX", &deletion.encode()),
+            Err(Dropped::NotHost)
+        );
         deletion.host = true;
         assert!(NoteVersion::decode("bob", "anna~K7M2QX", &deletion.encode()).is_ok());
         let mut own = version("anna", "ok", 2000);

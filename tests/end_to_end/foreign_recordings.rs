@@ -41,15 +41,34 @@ for name, options in layouts.items():
 #[test]
 fn recordings_from_the_python_mcap_writer_replay_in_every_layout() {
     if !python_has_mcap() {
-        assert!(std::env::var_os("TWINSCOPE_REQUIRE_INTEROP").is_none(), "python3 -m pip install mcap zstandard lz4");
+        assert!(
+            std::env::var_os("TWINSCOPE_REQUIRE_INTEROP").is_none(),
+            "python3 -m pip install mcap zstandard lz4"
+        );
         eprintln!("SKIPPED: python3 -m pip install mcap zstandard lz4");
         return;
     }
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("foreign-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("foreign-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let python = std::process::Command::new("python3").args(["-c", WRITE_FILES]).arg(&dir).output().unwrap();
-    assert!(python.status.success(), "the python writer failed: {}", String::from_utf8_lossy(&python.stderr));
-    for layout in ["chunked-zstd", "chunked-lz4", "chunked-none", "unchunked", "unchunked-no-summary", "lz4-no-summary"] {
+    let python = std::process::Command::new("python3")
+        .args(["-c", WRITE_FILES])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        python.status.success(),
+        "the python writer failed: {}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    for layout in [
+        "chunked-zstd",
+        "chunked-lz4",
+        "chunked-none",
+        "unchunked",
+        "unchunked-no-summary",
+        "lz4-no-summary",
+    ] {
         let file = dir.join(format!("{layout}.mcap"));
         let file = file.to_str().unwrap();
         for (at, temperature) in [(None, 119.0), (Some("60s"), 60.0), (Some("5s"), 5.0)] {
@@ -57,17 +76,45 @@ fn recordings_from_the_python_mcap_writer_replay_in_every_layout() {
             args.extend(at.iter().flat_map(|at| ["--at", *at]));
             let output = run_twinscope(&args, Duration::from_secs(30));
             assert!(output.status.success(), "{layout}: {}", stderr(&output));
-            let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{layout}: {e}: {}", stdout(&output)));
-            let pump = report["twins"].as_array().unwrap().iter().find(|t| t["id"] == "pump1").unwrap_or_else(|| panic!("{layout}: no pump1 in {report}"));
-            let value = pump["properties"].as_array().unwrap().iter().find(|p| p["name"] == "temperature").map(|p| p["value"].as_f64().unwrap());
+            let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+                .unwrap_or_else(|e| panic!("{layout}: {e}: {}", stdout(&output)));
+            let pump = report["twins"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["id"] == "pump1")
+                .unwrap_or_else(|| panic!("{layout}: no pump1 in {report}"));
+            let value = pump["properties"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == "temperature")
+                .map(|p| p["value"].as_f64().unwrap());
             assert_eq!(value, Some(temperature), "{layout} at {at:?}");
-            assert_eq!(pump["status"] == "alarm", temperature >= 30.0, "{layout} at {at:?}: the alarm raised at 30 s: {pump}");
+            assert_eq!(
+                pump["status"] == "alarm",
+                temperature >= 30.0,
+                "{layout} at {at:?}: the alarm raised at 30 s: {pump}"
+            );
             let replay = &report["replay"];
-            assert_eq!(replay["recovered"], false, "{layout}: a complete file, nothing lost");
-            assert_eq!(replay["skipped"]["unreadable_messages"], 10, "{layout}: the camera's CDR messages are counted, not fatal");
-            assert_eq!(replay["skipped"]["unreadable_channels"][0]["encoding"], "cdr");
+            assert_eq!(
+                replay["recovered"], false,
+                "{layout}: a complete file, nothing lost"
+            );
+            assert_eq!(
+                replay["skipped"]["unreadable_messages"], 10,
+                "{layout}: the camera's CDR messages are counted, not fatal"
+            );
+            assert_eq!(
+                replay["skipped"]["unreadable_channels"][0]["encoding"],
+                "cdr"
+            );
             assert_eq!(replay["skipped"]["damaged_chunks"], 0, "{layout}");
-            assert!(stderr(&output).contains("/camera/points (cdr)"), "{layout}: the user is told what was skipped: {}", stderr(&output));
+            assert!(
+                stderr(&output).contains("/camera/points (cdr)"),
+                "{layout}: the user is told what was skipped: {}",
+                stderr(&output)
+            );
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();

@@ -18,10 +18,18 @@ struct Edge {
 }
 
 fn peer_installed() -> bool {
-    let installed = repo_root().join("tests/sparkplug/node_modules/sparkplug-client").exists() && Command::new("node").arg("--version").output().is_ok();
+    let installed = repo_root()
+        .join("tests/sparkplug/node_modules/sparkplug-client")
+        .exists()
+        && Command::new("node").arg("--version").output().is_ok();
     if !installed {
-        assert!(std::env::var_os("TWINSCOPE_REQUIRE_INTEROP").is_none(), "the Tahu peer is not installed (npm ci --prefix tests/sparkplug)");
-        eprintln!("SKIPPED: the Tahu Sparkplug peer is not installed (npm ci --prefix tests/sparkplug)");
+        assert!(
+            std::env::var_os("TWINSCOPE_REQUIRE_INTEROP").is_none(),
+            "the Tahu peer is not installed (npm ci --prefix tests/sparkplug)"
+        );
+        eprintln!(
+            "SKIPPED: the Tahu Sparkplug peer is not installed (npm ci --prefix tests/sparkplug)"
+        );
     }
     installed
 }
@@ -30,7 +38,18 @@ impl Edge {
     fn start(broker: &str, bd_seq: u8) -> Edge {
         let mut child = Command::new("node")
             .arg(repo_root().join("tests/sparkplug/edge.js"))
-            .args(["--broker", broker, "--group", "Plant1", "--node", "Edge1", "--device", "PLC1", "--bdseq", &bd_seq.to_string()])
+            .args([
+                "--broker",
+                broker,
+                "--group",
+                "Plant1",
+                "--node",
+                "Edge1",
+                "--device",
+                "PLC1",
+                "--bdseq",
+                &bd_seq.to_string(),
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -44,7 +63,12 @@ impl Edge {
                 let _ = sender.send(line);
             }
         });
-        let mut edge = Edge { child, stdin, lines, seen: Vec::new() };
+        let mut edge = Edge {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        };
         edge.wait_for("connected");
         edge
     }
@@ -64,7 +88,10 @@ impl Edge {
                 Err(_) => break,
             }
         }
-        panic!("the edge peer never said {prefix:?}; it said {:?}", self.seen);
+        panic!(
+            "the edge peer never said {prefix:?}; it said {:?}",
+            self.seen
+        );
     }
 
     fn command(&mut self, line: &str) {
@@ -89,7 +116,16 @@ impl Drop for Edge {
 
 fn start_state(broker: &str, seconds: u32) -> Child {
     twinscope()
-        .args(["state", "--broker", broker, "--for", &format!("{seconds}s"), "--json", "--sparkplug-host-id", "twinscope-test"])
+        .args([
+            "state",
+            "--broker",
+            broker,
+            "--for",
+            &format!("{seconds}s"),
+            "--json",
+            "--sparkplug-host-id",
+            "twinscope-test",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -100,16 +136,24 @@ fn finish(child: Child) -> (serde_json::Value, String) {
     let output = child.wait_with_output().expect("twinscope state");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "{stderr}");
-    let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+    let json = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
     (json, stderr)
 }
 
 fn twin<'a>(state: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    state["twins"].as_array().and_then(|twins| twins.iter().find(|t| t["id"] == id)).unwrap_or_else(|| panic!("no twin {id} in {state}"))
+    state["twins"]
+        .as_array()
+        .and_then(|twins| twins.iter().find(|t| t["id"] == id))
+        .unwrap_or_else(|| panic!("no twin {id} in {state}"))
 }
 
 fn property(twin: &serde_json::Value, name: &str) -> serde_json::Value {
-    twin["properties"].as_array().and_then(|p| p.iter().find(|p| p["name"] == name)).cloned().unwrap_or_else(|| panic!("no {name} in {twin}"))
+    twin["properties"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == name))
+        .cloned()
+        .unwrap_or_else(|| panic!("no {name} in {twin}"))
 }
 
 /// A host that joins after the births asks for them (and gets them from the real client),
@@ -138,17 +182,33 @@ fn a_late_host_gets_births_follows_data_and_sees_the_edge_die_and_return() {
     edge.wait_for("ncmd rebirth");
     edge.command("kill");
     let (state, log) = finish(host);
-    assert_eq!(edge.said("ncmd rebirth"), 2, "births asked for when joining late and after the gap: {:?}\n{log}", edge.seen);
+    assert_eq!(
+        edge.said("ncmd rebirth"),
+        2,
+        "births asked for when joining late and after the gap: {:?}\n{log}",
+        edge.seen
+    );
     assert!(log.contains("a message went missing (seq gap)"), "{log}");
     let device = twin(&state, "Plant1/Edge1/PLC1");
     assert_eq!(property(device, "Temperature")["value"], 81.5);
     assert_eq!(property(device, "Temperature")["unit"], "°C");
-    assert_eq!(property(device, "Count")["value"], -5.0, "an Int32 sign-extended");
+    assert_eq!(
+        property(device, "Count")["value"],
+        -5.0,
+        "an Int32 sign-extended"
+    );
     assert_eq!(property(device, "Pressure")["value"], 2.5);
     assert_eq!(property(device, "Running")["value"], 1.0, "a Boolean as 1");
-    assert_eq!(device["fragments"]["Recipe"]["columns"], serde_json::json!(["Ingredient", "Amount"]), "a data set");
+    assert_eq!(
+        device["fragments"]["Recipe"]["columns"],
+        serde_json::json!(["Ingredient", "Amount"]),
+        "a data set"
+    );
     assert_eq!(twin(&state, "Plant1/Edge1")["parent"], "Plant1");
-    assert_eq!(device["status"], "stale", "the NDEATH will took the device offline: {device}");
+    assert_eq!(
+        device["status"], "stale",
+        "the NDEATH will took the device offline: {device}"
+    );
     assert_eq!(twin(&state, "Plant1/Edge1")["status"], "stale");
 
     // Back with a new bdSeq, while a host listens: online again, with its new data.
@@ -160,16 +220,37 @@ fn a_late_host_gets_births_follows_data_and_sees_the_edge_die_and_return() {
     let device = twin(&state, "Plant1/Edge1/PLC1");
     assert_eq!(property(device, "Temperature")["value"], 90.0);
     assert_ne!(device["status"], "stale", "{device}");
-    assert_eq!(edge.said("ncmd rebirth"), 0, "births seen live need no rebirth");
+    assert_eq!(
+        edge.said("ncmd rebirth"),
+        0,
+        "births seen live need no rebirth"
+    );
 
     // The host's STATE was published retained, and said offline when it stopped.
     let retained = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &mosquitto.port.to_string(), "-t", "spBv1.0/STATE/twinscope-test", "-C", "1", "-W", "3"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &mosquitto.port.to_string(),
+            "-t",
+            "spBv1.0/STATE/twinscope-test",
+            "-C",
+            "1",
+            "-W",
+            "3",
+        ])
         .output()
         .expect("mosquitto_sub");
-    let state: serde_json::Value = serde_json::from_slice(&retained.stdout).unwrap_or_else(|e| panic!("{e}: {:?}", retained));
+    let state: serde_json::Value =
+        serde_json::from_slice(&retained.stdout).unwrap_or_else(|e| panic!("{e}: {:?}", retained));
     assert_eq!(state["online"], false, "{state}");
-    assert!(state["timestamp"].as_u64().is_some_and(|t| t > 1_700_000_000_000), "{state}");
+    assert!(
+        state["timestamp"]
+            .as_u64()
+            .is_some_and(|t| t > 1_700_000_000_000),
+        "{state}"
+    );
 }
 
 /// A host that stops says goodbye: its STATE offline, then a DISCONNECT the broker reads, so
@@ -181,21 +262,51 @@ fn a_host_that_stops_says_goodbye_and_no_will_follows() {
     let mosquitto = Mosquitto::start();
     let topic = "spBv1.0/STATE/twinscope-goodbye";
     let watcher = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &mosquitto.port.to_string(), "-t", topic, "-C", "3", "-W", "5"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &mosquitto.port.to_string(),
+            "-t",
+            topic,
+            "-C",
+            "3",
+            "-W",
+            "5",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("mosquitto_sub");
     // Subscribed before the host starts (a late watcher would get only the retained offline).
     std::thread::sleep(Duration::from_millis(1000));
     let host = twinscope()
-        .args(["state", "--broker", &mosquitto.url(), "--for", "1s", "--sparkplug-host-id", "twinscope-goodbye"])
+        .args([
+            "state",
+            "--broker",
+            &mosquitto.url(),
+            "--for",
+            "1s",
+            "--sparkplug-host-id",
+            "twinscope-goodbye",
+        ])
         .output()
         .expect("twinscope state");
-    assert!(host.status.success(), "{}", String::from_utf8_lossy(&host.stderr));
+    assert!(
+        host.status.success(),
+        "{}",
+        String::from_utf8_lossy(&host.stderr)
+    );
     let seen = watcher.wait_with_output().expect("mosquitto_sub");
-    let states: Vec<serde_json::Value> = String::from_utf8_lossy(&seen.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let states: Vec<serde_json::Value> = String::from_utf8_lossy(&seen.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
     let online: Vec<_> = states.iter().map(|s| s["online"].clone()).collect();
-    assert_eq!(online, [true, false], "online, then offline once: {states:?}");
+    assert_eq!(
+        online,
+        [true, false],
+        "online, then offline once: {states:?}"
+    );
 }
 
 /// Sparkplug traffic recorded: the channels carry the payload's protobuf schema, so an
@@ -208,9 +319,18 @@ fn sparkplug_recordings_carry_their_schema_and_replay() {
     }
     let mosquitto = Mosquitto::start();
     let url = mosquitto.url();
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sparkplug-{}.mcap", std::process::id()));
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sparkplug-{}.mcap", std::process::id()));
     let recorder = twinscope()
-        .args(["record", "--broker", &url, "--out", path.to_str().unwrap(), "--for", "6s"])
+        .args([
+            "record",
+            "--broker",
+            &url,
+            "--out",
+            path.to_str().unwrap(),
+            "--for",
+            "6s",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -220,7 +340,11 @@ fn sparkplug_recordings_carry_their_schema_and_replay() {
     edge.command("data Temperature 64.25");
     edge.command("data Count -12");
     let output = recorder.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let script = r#"
 import json, sys
@@ -233,21 +357,57 @@ with open(sys.argv[1], "rb") as f:
             out.append({"topic": channel.topic, "schema": schema.name, "metrics": [[m.name, m.alias] for m in decoded.metrics]})
 print(json.dumps(out))
 "#;
-    let python = Command::new("python3").args(["-c", script]).arg(&path).output().expect("python3");
-    if !python.status.success() && String::from_utf8_lossy(&python.stderr).contains("ModuleNotFoundError") {
-        assert!(std::env::var_os("TWINSCOPE_REQUIRE_INTEROP").is_none(), "python3 -m pip install mcap mcap-protobuf-support");
+    let python = Command::new("python3")
+        .args(["-c", script])
+        .arg(&path)
+        .output()
+        .expect("python3");
+    if !python.status.success()
+        && String::from_utf8_lossy(&python.stderr).contains("ModuleNotFoundError")
+    {
+        assert!(
+            std::env::var_os("TWINSCOPE_REQUIRE_INTEROP").is_none(),
+            "python3 -m pip install mcap mcap-protobuf-support"
+        );
         eprintln!("SKIPPED interop part: python3 -m pip install mcap mcap-protobuf-support");
     } else {
-        assert!(python.status.success(), "{}", String::from_utf8_lossy(&python.stderr));
+        assert!(
+            python.status.success(),
+            "{}",
+            String::from_utf8_lossy(&python.stderr)
+        );
         let decoded: Vec<serde_json::Value> = serde_json::from_slice(&python.stdout).unwrap();
-        let birth = decoded.iter().find(|m| m["topic"] == "spBv1.0/Plant1/DBIRTH/Edge1/PLC1").unwrap_or_else(|| panic!("{decoded:?}"));
+        let birth = decoded
+            .iter()
+            .find(|m| m["topic"] == "spBv1.0/Plant1/DBIRTH/Edge1/PLC1")
+            .unwrap_or_else(|| panic!("{decoded:?}"));
         assert_eq!(birth["schema"], "org.eclipse.tahu.protobuf.Payload");
-        assert!(birth["metrics"].as_array().unwrap().iter().any(|m| m[0] == "Temperature" && m[1] == 101), "{birth}");
-        assert!(decoded.iter().filter(|m| m["topic"] == "spBv1.0/Plant1/DDATA/Edge1/PLC1").count() >= 2);
+        assert!(
+            birth["metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m[0] == "Temperature" && m[1] == 101),
+            "{birth}"
+        );
+        assert!(
+            decoded
+                .iter()
+                .filter(|m| m["topic"] == "spBv1.0/Plant1/DDATA/Edge1/PLC1")
+                .count()
+                >= 2
+        );
     }
 
-    let output = crate::support::run_twinscope(&["state", "--replay", path.to_str().unwrap(), "--json"], Duration::from_secs(30));
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = crate::support::run_twinscope(
+        &["state", "--replay", path.to_str().unwrap(), "--json"],
+        Duration::from_secs(30),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let state: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let device = twin(&state, "Plant1/Edge1/PLC1");
     assert_eq!(property(device, "Temperature")["value"], 64.25);
@@ -270,15 +430,35 @@ fn a_flood_from_the_edge_is_taken_in_full() {
     writeln!(edge.stdin, "flood 20000").unwrap();
     edge.wait_for("ok flood 20000");
     // `ok flood N <seconds> <msg/s>`: how fast the Tahu client published.
-    let published = edge.seen.last().and_then(|line| line.split(' ').nth(4)).and_then(|rate| rate.parse::<f64>().ok()).expect("the peer's publish rate");
+    let published = edge
+        .seen
+        .last()
+        .and_then(|line| line.split(' ').nth(4))
+        .and_then(|rate| rate.parse::<f64>().ok())
+        .expect("the peer's publish rate");
     let (state, log) = finish(host);
-    let messages = state["ingest"]["messages"].as_u64().unwrap_or_else(|| panic!("no message count: {state}"));
-    assert!(messages >= 20_002, "births and 20,000 DDATA: {messages}\n{log}");
+    let messages = state["ingest"]["messages"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no message count: {state}"));
+    assert!(
+        messages >= 20_002,
+        "births and 20,000 DDATA: {messages}\n{log}"
+    );
     let device = twin(&state, "Plant1/Edge1/PLC1");
-    assert_eq!(property(device, "Temperature")["value"], 119.9, "the last value published is the one shown");
+    assert_eq!(
+        property(device, "Temperature")["value"],
+        119.9,
+        "the last value published is the one shown"
+    );
     // The host received the last one when it last heard from the device: its rate, from
     // the flood's start, is what it kept up with.
-    let last_heard = device["last_seen"].as_str().and_then(twinscope_core::Timestamp::parse_rfc3339).expect("the device was heard from");
+    let last_heard = device["last_seen"]
+        .as_str()
+        .and_then(twinscope_core::Timestamp::parse_rfc3339)
+        .expect("the device was heard from");
     let taken_in = last_heard.seconds_since(flood_began);
-    eprintln!("flood: Tahu published 20,000 DDATA at {published:.0} msg/s; the host had all of them {taken_in:.3} s after the flood began ({:.0} msg/s)", 20_000.0 / taken_in);
+    eprintln!(
+        "flood: Tahu published 20,000 DDATA at {published:.0} msg/s; the host had all of them {taken_in:.3} s after the flood began ({:.0} msg/s)",
+        20_000.0 / taken_in
+    );
 }

@@ -11,8 +11,26 @@ use crate::{stderr, stdout};
 fn state_args(broker: &SecureMosquitto, url: &str) -> Vec<String> {
     let f = &broker.files;
     let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
-    let mut args: Vec<String> = ["state", "--broker", url, "--for", "3s", "--json", "--username", USER].map(str::to_owned).to_vec();
-    args.extend(["--ca".into(), path(&f.ca), "--cert".into(), path(&f.client_cert), "--key".into(), path(&f.client_key)]);
+    let mut args: Vec<String> = [
+        "state",
+        "--broker",
+        url,
+        "--for",
+        "3s",
+        "--json",
+        "--username",
+        USER,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend([
+        "--ca".into(),
+        path(&f.ca),
+        "--cert".into(),
+        path(&f.client_cert),
+        "--key".into(),
+        path(&f.client_key),
+    ]);
     args.extend(["--password-file".into(), path(&f.password_file)]);
     args
 }
@@ -45,30 +63,73 @@ fn the_right_certificates_and_password_receive_data_and_each_wrong_one_says_why(
     let output = run(&good);
     assert!(output.status.success(), "{}", stderr(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(report["twins"].as_array().unwrap().iter().any(|t| t["id"] == "secure-pump"), "{report}");
-    assert!(!stderr(&output).contains(PASSWORD) && !stdout(&output).contains(PASSWORD), "the password is never printed");
+    assert!(
+        report["twins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == "secure-pump"),
+        "{report}"
+    );
+    assert!(
+        !stderr(&output).contains(PASSWORD) && !stdout(&output).contains(PASSWORD),
+        "the password is never printed"
+    );
 
     let ip_url = url.replace("localhost", "127.0.0.1");
     let cases = [
-        ("wrong CA", with(&good, "--ca", broker.files.other_ca.to_str()), "unknown CA"),
-        ("wrong password", with(&good, "--password-file", broker.files.wrong_password_file.to_str()), "refused the connection (CONNACK)"),
-        ("no client certificate", with(&with(&good, "--cert", None), "--key", None), "client certificate"),
-        ("host name mismatch", with(&good, "--broker", Some(&ip_url)), "host name mismatch"),
+        (
+            "wrong CA",
+            with(&good, "--ca", broker.files.other_ca.to_str()),
+            "unknown CA",
+        ),
+        (
+            "wrong password",
+            with(
+                &good,
+                "--password-file",
+                broker.files.wrong_password_file.to_str(),
+            ),
+            "refused the connection (CONNACK)",
+        ),
+        (
+            "no client certificate",
+            with(&with(&good, "--cert", None), "--key", None),
+            "client certificate",
+        ),
+        (
+            "host name mismatch",
+            with(&good, "--broker", Some(&ip_url)),
+            "host name mismatch",
+        ),
     ];
     for (case, args, reason) in cases {
         let started = std::time::Instant::now();
         let output = run(&args);
         assert_eq!(output.status.code(), Some(2), "{case}: {}", stderr(&output));
         let error = stderr(&output);
-        let line = error.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("{case}: no error line in {error}"));
+        let line = error
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_else(|| panic!("{case}: no error line in {error}"));
         assert!(line.contains(reason), "{case}: {line}");
-        assert!(started.elapsed() < Duration::from_secs(3), "{case}: gave up at once, not after --for");
-        assert!(!error.contains(PASSWORD), "{case}: the password is never printed");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{case}: gave up at once, not after --for"
+        );
+        assert!(
+            !error.contains(PASSWORD),
+            "{case}: the password is never printed"
+        );
     }
     // A key that is not the certificate's is a settings error, said before connecting.
     let output = run(&with(&good, "--key", broker.files.stray_key.to_str()));
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("the client key does not belong to the client certificate"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("the client key does not belong to the client certificate"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 /// The client certificate most mosquitto users have: made as mosquitto's TLS guide says, which
@@ -77,22 +138,45 @@ fn the_right_certificates_and_password_receive_data_and_each_wrong_one_says_why(
 fn a_version_1_client_certificate_from_mosquittos_recipe_receives_data() {
     let broker = SecureMosquitto::start();
     let f = &broker.files;
-    let text = std::process::Command::new("openssl").args(["x509", "-noout", "-text", "-in"]).arg(&f.v1_client_cert).output().unwrap();
-    assert!(stdout(&text).contains("Version: 1 (0x0)"), "the recipe made a version 1 certificate: {}", stdout(&text));
+    let text = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&f.v1_client_cert)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&text).contains("Version: 1 (0x0)"),
+        "the recipe made a version 1 certificate: {}",
+        stdout(&text)
+    );
     broker.publish_retained("te/device/v1-pump///m/p", r#"{"flow": 3}"#);
 
     let url = broker.url();
     let good = state_args(&broker, &url);
-    let v1 = with(&with(&good, "--cert", f.v1_client_cert.to_str()), "--key", f.v1_client_key.to_str());
+    let v1 = with(
+        &with(&good, "--cert", f.v1_client_cert.to_str()),
+        "--key",
+        f.v1_client_key.to_str(),
+    );
     let output = run(&v1);
     assert!(output.status.success(), "{}", stderr(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(report["twins"].as_array().unwrap().iter().any(|t| t["id"] == "v1-pump"), "{report}");
+    assert!(
+        report["twins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == "v1-pump"),
+        "{report}"
+    );
 
     let mismatched = with(&v1, "--key", f.client_key.to_str());
     let output = run(&mismatched);
     assert!(!output.status.success(), "{}", stderr(&output));
-    assert!(stderr(&output).contains("does not belong to the client certificate"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("does not belong to the client certificate"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 /// The password from the environment; a recording made over TLS holds the messages and
@@ -104,8 +188,23 @@ fn record_over_tls_with_the_password_from_the_environment_keeps_credentials_out_
     let f = &broker.files;
     let out = f.dir.join("secure.mcap");
     let output = twinscope()
-        .args(["record", "--broker", &broker.url(), "--out", out.to_str().unwrap(), "--for", "2s"])
-        .args(["--ca", f.ca.to_str().unwrap(), "--cert", f.client_cert.to_str().unwrap(), "--key", f.client_key.to_str().unwrap()])
+        .args([
+            "record",
+            "--broker",
+            &broker.url(),
+            "--out",
+            out.to_str().unwrap(),
+            "--for",
+            "2s",
+        ])
+        .args([
+            "--ca",
+            f.ca.to_str().unwrap(),
+            "--cert",
+            f.client_cert.to_str().unwrap(),
+            "--key",
+            f.client_key.to_str().unwrap(),
+        ])
         .args(["--username", USER, "--client-id", "recorder-1"])
         .env("TWINSCOPE_MQTT_PASSWORD", PASSWORD)
         .output()
@@ -113,8 +212,14 @@ fn record_over_tls_with_the_password_from_the_environment_keeps_credentials_out_
     assert!(output.status.success(), "{}", stderr(&output));
     let bytes = std::fs::read(&out).unwrap();
     let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
-    assert!(contains(b"secure-pump"), "the retained message was recorded");
-    assert!(!contains(PASSWORD.as_bytes()) && !contains(b"correct horse"), "no password in the recording");
+    assert!(
+        contains(b"secure-pump"),
+        "the retained message was recorded"
+    );
+    assert!(
+        !contains(PASSWORD.as_bytes()) && !contains(b"correct horse"),
+        "no password in the recording"
+    );
     assert!(!stderr(&output).contains(PASSWORD));
 }
 
@@ -134,15 +239,51 @@ fn a_profile_names_the_broker_its_files_and_the_password_source() {
     )
     .unwrap();
     let config = profiles.to_str().unwrap();
-    let output = run_twinscope(&["state", "--config", config, "--profile", "plant-a", "--for", "3s", "--json"], Duration::from_secs(30));
+    let output = run_twinscope(
+        &[
+            "state",
+            "--config",
+            config,
+            "--profile",
+            "plant-a",
+            "--for",
+            "3s",
+            "--json",
+        ],
+        Duration::from_secs(30),
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains("secure-pump"));
 
-    let output = run_twinscope(&["state", "--config", config, "--profile", "plant-a", "--username", "intruder", "--for", "3s"], Duration::from_secs(30));
-    assert_eq!(output.status.code(), Some(2), "the flag overrides the profile's user");
+    let output = run_twinscope(
+        &[
+            "state",
+            "--config",
+            config,
+            "--profile",
+            "plant-a",
+            "--username",
+            "intruder",
+            "--for",
+            "3s",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "the flag overrides the profile's user"
+    );
     assert!(stderr(&output).contains("CONNACK"), "{}", stderr(&output));
 
-    let output = run_twinscope(&["state", "--config", config, "--profile", "plant-b"], Duration::from_secs(30));
+    let output = run_twinscope(
+        &["state", "--config", config, "--profile", "plant-b"],
+        Duration::from_secs(30),
+    );
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("no profile \"plant-b\" (it has: plant-a)"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no profile \"plant-b\" (it has: plant-a)"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 /// The repository root (the tests live in `tests/`, the crate in `app/viewer`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
 }
 
 pub fn twinscope() -> Command {
@@ -21,7 +24,12 @@ pub fn twinscope() -> Command {
 
 /// Runs `twinscope ARGS` to completion, with a time limit.
 pub fn run_twinscope(args: &[&str], limit: Duration) -> Output {
-    let mut child = twinscope().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start twinscope");
+    let mut child = twinscope()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start twinscope");
     let deadline = Instant::now() + limit;
     loop {
         if child.try_wait().expect("wait").is_some() {
@@ -46,8 +54,14 @@ pub fn run_twinscope(args: &[&str], limit: Duration) -> Output {
 pub fn free_port() -> u16 {
     static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     loop {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
-        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut handed_out = HANDED_OUT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !handed_out.contains(&port) {
             handed_out.push(port);
             return port;
@@ -97,14 +111,18 @@ impl Mosquitto {
     /// mosquitto on `port` with more configuration lines for its one listener (TLS files,
     /// a password file).
     pub fn start_with(port: u16, listener_config: &str) -> Mosquitto {
-        Self::try_start(port, listener_config).unwrap_or_else(|| panic!("mosquitto did not listen on {port}"))
+        Self::try_start(port, listener_config)
+            .unwrap_or_else(|| panic!("mosquitto did not listen on {port}"))
     }
 
     /// `None` when mosquitto did not listen or exited (its port was taken). A connect alone
     /// can be fooled: to a port in the ephemeral range with no listener, Linux can connect a
     /// socket to itself.
     fn try_start(port: u16, listener_config: &str) -> Option<Mosquitto> {
-        let config = std::env::temp_dir().join(format!("twinscope-mosquitto-{}-{port}.conf", std::process::id()));
+        let config = std::env::temp_dir().join(format!(
+            "twinscope-mosquitto-{}-{port}.conf",
+            std::process::id()
+        ));
         let mut file = std::fs::File::create(&config).unwrap();
         writeln!(file, "listener {port} 127.0.0.1\n{listener_config}\npersistence false\nmax_queued_messages 100000").unwrap();
         let child = Command::new(mosquitto_binary())
@@ -114,10 +132,17 @@ impl Mosquitto {
             .stderr(Stdio::null())
             .spawn()
             .expect("mosquitto is installed (apt-get install mosquitto mosquitto-clients)");
-        let mut mosquitto = Mosquitto { port, child, config };
+        let mut mosquitto = Mosquitto {
+            port,
+            child,
+            config,
+        };
         let listening = wait_for_port(port, Duration::from_secs(10));
         std::thread::sleep(Duration::from_millis(50));
-        let alive = mosquitto.child.try_wait().is_ok_and(|exited| exited.is_none());
+        let alive = mosquitto
+            .child
+            .try_wait()
+            .is_ok_and(|exited| exited.is_none());
         // Dropped when it did not start: killed, its configuration removed.
         (listening && alive).then_some(mosquitto)
     }
@@ -129,7 +154,18 @@ impl Mosquitto {
     /// Publishes one message with Debian's `mosquitto_pub` (an independent client).
     pub fn publish(&self, topic: &str, payload: &str, retain: bool) {
         let mut command = Command::new("mosquitto_pub");
-        command.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q", "1", "-t", topic, "-m", payload]);
+        command.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-m",
+            payload,
+        ]);
         if retain {
             command.arg("-r");
         }
@@ -151,9 +187,12 @@ impl Drop for Mosquitto {
 }
 
 fn mosquitto_binary() -> &'static str {
-    if Path::new("/usr/sbin/mosquitto").exists() { "/usr/sbin/mosquitto" } else { "mosquitto" }
+    if Path::new("/usr/sbin/mosquitto").exists() {
+        "/usr/sbin/mosquitto"
+    } else {
+        "mosquitto"
+    }
 }
-
 
 pub mod tls;
 
@@ -165,15 +204,27 @@ pub struct OffscreenViewer {
 }
 
 pub fn offscreen_viewer(args: &[&str]) -> OffscreenViewer {
-    let log = std::env::temp_dir().join(format!("twinscope-offscreen-{}-{}.log", std::process::id(), free_port()));
+    let log = std::env::temp_dir().join(format!(
+        "twinscope-offscreen-{}-{}.log",
+        std::process::id(),
+        free_port()
+    ));
     let file = std::fs::File::create(&log).unwrap();
     let mut command = twinscope();
-    command.arg("--offscreen").args(args).env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");
+    command
+        .arg("--offscreen")
+        .args(args)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY");
     let lavapipe = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
     if std::env::var_os("VK_DRIVER_FILES").is_none() && Path::new(lavapipe).exists() {
         command.env("VK_DRIVER_FILES", lavapipe);
     }
-    let child = command.stdout(file.try_clone().unwrap()).stderr(file).spawn().expect("start the viewer");
+    let child = command
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .expect("start the viewer");
     OffscreenViewer { child, log }
 }
 
@@ -221,9 +272,16 @@ pub struct PngImage {
 /// Reads a PNG, or `None` when the file does not exist or is not one.
 pub fn read_png(path: &Path) -> Option<PngImage> {
     let file = std::fs::File::open(path).ok()?;
-    let mut reader = png::Decoder::new(std::io::BufReader::new(file)).read_info().ok()?;
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .ok()?;
     let mut pixels = vec![0; reader.output_buffer_size()?];
     let info = reader.next_frame(&mut pixels).ok()?;
     pixels.truncate(info.buffer_size());
-    Some(PngImage { width: info.width as usize, height: info.height as usize, channels: info.color_type.samples(), pixels })
+    Some(PngImage {
+        width: info.width as usize,
+        height: info.height as usize,
+        channels: info.color_type.samples(),
+        pixels,
+    })
 }

@@ -35,7 +35,11 @@ pub struct SecureMosquitto {
 
 impl SecureMosquitto {
     pub fn start() -> SecureMosquitto {
-        let dir = std::env::temp_dir().join(format!("twinscope-tls-{}-{}", std::process::id(), free_port()));
+        let dir = std::env::temp_dir().join(format!(
+            "twinscope-tls-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let files = make_files(&dir);
         let config = format!(
@@ -45,7 +49,10 @@ impl SecureMosquitto {
             dir.join("server.key").display(),
             dir.join("passwords").display()
         );
-        SecureMosquitto { mosquitto: Mosquitto::start_configured(&config), files }
+        SecureMosquitto {
+            mosquitto: Mosquitto::start_configured(&config),
+            files,
+        }
     }
 
     /// The name the server certificate is issued for.
@@ -57,8 +64,31 @@ impl SecureMosquitto {
     pub fn publish_retained(&self, topic: &str, payload: &str) {
         let f = &self.files;
         let status = Command::new("mosquitto_pub")
-            .args(["-h", "localhost", "-p", &self.mosquitto.port.to_string(), "-q", "1", "-r", "-t", topic, "-m", payload])
-            .args(["--cafile", path(&f.ca), "--cert", path(&f.client_cert), "--key", path(&f.client_key), "-u", USER, "-P", PASSWORD])
+            .args([
+                "-h",
+                "localhost",
+                "-p",
+                &self.mosquitto.port.to_string(),
+                "-q",
+                "1",
+                "-r",
+                "-t",
+                topic,
+                "-m",
+                payload,
+            ])
+            .args([
+                "--cafile",
+                path(&f.ca),
+                "--cert",
+                path(&f.client_cert),
+                "--key",
+                path(&f.client_key),
+                "-u",
+                USER,
+                "-P",
+                PASSWORD,
+            ])
             .status()
             .expect("mosquitto_pub");
         assert!(status.success(), "mosquitto_pub over TLS");
@@ -77,11 +107,25 @@ fn path(p: &Path) -> &str {
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let output = Command::new("openssl").current_dir(dir).args(args).output().expect("the openssl CLI is installed");
-    assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the openssl CLI is installed");
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
-const EC_KEY: [&str; 5] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+const EC_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
 
 /// A CA, a server certificate for `localhost` and a client certificate it signed, a second
 /// unrelated CA, and the password files.
@@ -90,29 +134,106 @@ fn make_files(dir: &Path) -> TlsFiles {
         let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
         let mut args = vec!["req", "-x509"];
         args.extend(EC_KEY);
-        args.extend(["-keyout", &key, "-out", &pem, "-days", "2", "-subj", subject]);
+        args.extend([
+            "-keyout", &key, "-out", &pem, "-days", "2", "-subj", subject,
+        ]);
         openssl(dir, &args);
     };
     self_signed("ca", "/CN=twinscope test CA");
     self_signed("other-ca", "/CN=someone else's CA");
     let signed = |name: &str, subject: &str, extensions: &str| {
         std::fs::write(dir.join(format!("{name}.ext")), extensions).unwrap();
-        let (key, csr, pem, ext) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
+        let (key, csr, pem, ext) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+            format!("{name}.ext"),
+        );
         let mut args = vec!["req"];
         args.extend(EC_KEY);
         args.extend(["-keyout", &key, "-out", &csr, "-subj", subject]);
         openssl(dir, &args);
-        openssl(dir, &["x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", &pem, "-days", "2", "-extfile", &ext]);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+            ],
+        );
     };
-    signed("server", "/CN=localhost", "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n");
-    signed("client", "/CN=operator", "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n");
+    signed(
+        "server",
+        "/CN=localhost",
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    );
+    signed(
+        "client",
+        "/CN=operator",
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+    );
     // mosquitto-tls(7), "Generate a client key" and the two steps after it, word for word.
     openssl(dir, &["genrsa", "-out", "v1-client.key", "2048"]);
-    openssl(dir, &["req", "-out", "v1-client.csr", "-key", "v1-client.key", "-new", "-subj", "/CN=technician"]);
-    openssl(dir, &["x509", "-req", "-in", "v1-client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "v1-client.pem", "-days", "2"]);
-    openssl(dir, &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "stray.key"]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-out",
+            "v1-client.csr",
+            "-key",
+            "v1-client.key",
+            "-new",
+            "-subj",
+            "/CN=technician",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "v1-client.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "v1-client.pem",
+            "-days",
+            "2",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "stray.key",
+        ],
+    );
     let passwords = dir.join("passwords");
-    let status = Command::new("mosquitto_passwd").args(["-c", "-b", path(&passwords), USER, PASSWORD]).status().expect("mosquitto_passwd");
+    let status = Command::new("mosquitto_passwd")
+        .args(["-c", "-b", path(&passwords), USER, PASSWORD])
+        .status()
+        .expect("mosquitto_passwd");
     assert!(status.success());
     // mosquitto drops root privileges when started as root: it must still read its files.
     for name in ["server.key", "passwords"] {

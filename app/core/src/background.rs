@@ -13,16 +13,28 @@ pub struct BackgroundThread {
 impl BackgroundThread {
     /// Runs `body` on a thread named `name`; `body` should return soon after the flag it is
     /// given turns true.
-    pub fn spawn(name: &str, body: impl FnOnce(&AtomicBool) + Send + 'static) -> std::io::Result<Self> {
+    pub fn spawn(
+        name: &str,
+        body: impl FnOnce(&AtomicBool) + Send + 'static,
+    ) -> std::io::Result<Self> {
         Self::spawn_with_flag(name, Arc::new(AtomicBool::new(false)), body)
     }
 
     /// [`spawn`](Self::spawn) with a stop flag the caller also handed to others (a sink that
     /// must stop waiting when the thread is asked to stop).
-    pub fn spawn_with_flag(name: &str, stop: Arc<AtomicBool>, body: impl FnOnce(&AtomicBool) + Send + 'static) -> std::io::Result<Self> {
+    pub fn spawn_with_flag(
+        name: &str,
+        stop: Arc<AtomicBool>,
+        body: impl FnOnce(&AtomicBool) + Send + 'static,
+    ) -> std::io::Result<Self> {
         let flag = stop.clone();
-        let thread = std::thread::Builder::new().name(name.into()).spawn(move || body(&flag))?;
-        Ok(BackgroundThread { stop, thread: Some(thread) })
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || body(&flag))?;
+        Ok(BackgroundThread {
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// Asks the thread to stop and waits for it.
@@ -49,5 +61,7 @@ impl Drop for BackgroundThread {
 /// their histories) takes milliseconds to free, which a seek or a switch back to live should
 /// not add to the frame that made it. If no thread can be started it is dropped here.
 pub fn drop_in_background<T: Send + 'static>(value: T) {
-    let _ = std::thread::Builder::new().name("twinscope-drop".into()).spawn(move || drop(value));
+    let _ = std::thread::Builder::new()
+        .name("twinscope-drop".into())
+        .spawn(move || drop(value));
 }

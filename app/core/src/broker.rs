@@ -50,7 +50,8 @@ next_connection_delay_ms = 0
     dynamic_filters = true
 "#
     );
-    let config: rumqttd::Config = toml::from_str(&config_text).map_err(|e| BrokerError::Config(e.to_string()))?;
+    let config: rumqttd::Config =
+        toml::from_str(&config_text).map_err(|e| BrokerError::Config(e.to_string()))?;
     std::thread::Builder::new()
         .name("embedded-broker".into())
         .spawn(move || {
@@ -64,7 +65,9 @@ next_connection_delay_ms = 0
     while Instant::now() < deadline {
         if TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok() {
             tracing::info!(%listen, "embedded MQTT broker listening");
-            return Ok(EmbeddedBroker { address: BrokerAddress::loopback(port) });
+            return Ok(EmbeddedBroker {
+                address: BrokerAddress::loopback(port),
+            });
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -73,5 +76,7 @@ next_connection_delay_ms = 0
 
 /// A loopback port that was free a moment ago.
 pub fn free_loopback_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
 }

@@ -15,7 +15,11 @@ pub struct BrokerAddress {
 
 impl BrokerAddress {
     pub fn loopback(port: u16) -> Self {
-        BrokerAddress { host: "127.0.0.1".to_owned(), port, tls: false }
+        BrokerAddress {
+            host: "127.0.0.1".to_owned(),
+            port,
+            tls: false,
+        }
     }
 }
 
@@ -32,7 +36,9 @@ impl fmt::Display for BrokerAddress {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
-    #[error("{0:?}: use mqtt://HOST:PORT, or mqtts://HOST:PORT for TLS (tcp:// and ssl:// work too)")]
+    #[error(
+        "{0:?}: use mqtt://HOST:PORT, or mqtts://HOST:PORT for TLS (tcp:// and ssl:// work too)"
+    )]
     Scheme(String),
     #[error("{0:?}: no host; write it as mqtt://HOST:PORT")]
     NoHost(String),
@@ -54,7 +60,9 @@ impl FromStr for BrokerAddress {
         };
         let rest = rest.trim_end_matches('/');
         let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
-            let (host, after) = bracketed.split_once(']').ok_or_else(|| AddressError::NoHost(text.to_owned()))?;
+            let (host, after) = bracketed
+                .split_once(']')
+                .ok_or_else(|| AddressError::NoHost(text.to_owned()))?;
             (host, after.strip_prefix(':'))
         } else {
             match rest.rsplit_once(':') {
@@ -73,7 +81,11 @@ impl FromStr for BrokerAddress {
                 _ => return Err(AddressError::Port(text.to_owned())),
             },
         };
-        Ok(BrokerAddress { host: host.to_owned(), port, tls })
+        Ok(BrokerAddress {
+            host: host.to_owned(),
+            port,
+            tls,
+        })
     }
 }
 
@@ -83,8 +95,15 @@ mod tests {
 
     #[test]
     fn parses_the_forms_users_write() {
-        let plain = |host: &str, port| BrokerAddress { host: host.into(), port, tls: false };
-        assert_eq!("mqtt://localhost:1884".parse(), Ok(plain("localhost", 1884)));
+        let plain = |host: &str, port| BrokerAddress {
+            host: host.into(),
+            port,
+            tls: false,
+        };
+        assert_eq!(
+            "mqtt://localhost:1884".parse(),
+            Ok(plain("localhost", 1884))
+        );
         assert_eq!("tcp://10.0.0.1".parse(), Ok(plain("10.0.0.1", 1883)));
         assert_eq!("broker:42".parse(), Ok(plain("broker", 42)));
         assert_eq!("mqtt://[::1]:1883".parse(), Ok(plain("::1", 1883)));
@@ -93,17 +112,39 @@ mod tests {
 
     #[test]
     fn tls_schemes_default_to_8883() {
-        let secure = |host: &str, port| BrokerAddress { host: host.into(), port, tls: true };
-        assert_eq!("mqtts://broker.example".parse(), Ok(secure("broker.example", 8883)));
-        assert_eq!("ssl://broker.example:8884".parse(), Ok(secure("broker.example", 8884)));
+        let secure = |host: &str, port| BrokerAddress {
+            host: host.into(),
+            port,
+            tls: true,
+        };
+        assert_eq!(
+            "mqtts://broker.example".parse(),
+            Ok(secure("broker.example", 8883))
+        );
+        assert_eq!(
+            "ssl://broker.example:8884".parse(),
+            Ok(secure("broker.example", 8884))
+        );
         assert_eq!(secure("h", 8883).to_string(), "mqtts://h:8883");
     }
 
     #[test]
     fn refuses_the_rest_with_a_hint() {
-        assert!(matches!("ws://x:1".parse::<BrokerAddress>(), Err(AddressError::Scheme(_))));
-        assert!(matches!("mqtt://:1883".parse::<BrokerAddress>(), Err(AddressError::NoHost(_))));
-        assert!(matches!("mqtt://x:0".parse::<BrokerAddress>(), Err(AddressError::Port(_))));
-        assert!(matches!("mqtt://x:http".parse::<BrokerAddress>(), Err(AddressError::Port(_))));
+        assert!(matches!(
+            "ws://x:1".parse::<BrokerAddress>(),
+            Err(AddressError::Scheme(_))
+        ));
+        assert!(matches!(
+            "mqtt://:1883".parse::<BrokerAddress>(),
+            Err(AddressError::NoHost(_))
+        ));
+        assert!(matches!(
+            "mqtt://x:0".parse::<BrokerAddress>(),
+            Err(AddressError::Port(_))
+        ));
+        assert!(matches!(
+            "mqtt://x:http".parse::<BrokerAddress>(),
+            Err(AddressError::Port(_))
+        ));
     }
 }

@@ -48,7 +48,9 @@ impl FaultProxy {
                             continue;
                         }
                     };
-                    let Ok(client_copy) = client.try_clone() else { continue };
+                    let Ok(client_copy) = client.try_clone() else {
+                        continue;
+                    };
                     let _ = client.set_nonblocking(false);
                     let _ = client.set_nodelay(true);
                     lock(&links).push(client_copy);
@@ -61,12 +63,15 @@ impl FaultProxy {
                             });
                         }
                         Some((target, one_way)) => {
-                            let Ok(server) = TcpStream::connect((Ipv4Addr::LOCALHOST, target)) else {
+                            let Ok(server) = TcpStream::connect((Ipv4Addr::LOCALHOST, target))
+                            else {
                                 let _ = client.shutdown(Shutdown::Both);
                                 continue;
                             };
                             let _ = server.set_nodelay(true);
-                            let (Ok(server_copy), Ok(server_reader), Ok(client_reader)) = (server.try_clone(), server.try_clone(), client.try_clone()) else {
+                            let (Ok(server_copy), Ok(server_reader), Ok(client_reader)) =
+                                (server.try_clone(), server.try_clone(), client.try_clone())
+                            else {
                                 continue;
                             };
                             lock(&links).push(server_copy);
@@ -77,7 +82,11 @@ impl FaultProxy {
                 }
             });
         }
-        Ok(FaultProxy { port, links, stopped })
+        Ok(FaultProxy {
+            port,
+            links,
+            stopped,
+        })
     }
 
     pub fn url(&self) -> String {
@@ -100,7 +109,9 @@ impl Drop for FaultProxy {
 }
 
 fn lock(links: &Mutex<Vec<TcpStream>>) -> std::sync::MutexGuard<'_, Vec<TcpStream>> {
-    links.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    links
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Copies `from` → `to`, each chunk delivered `delay` after it was read: a reader thread
@@ -113,7 +124,10 @@ fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
             match from.read(&mut buffer) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if chunks.send((Instant::now() + delay, buffer[..n].to_vec())).is_err() {
+                    if chunks
+                        .send((Instant::now() + delay, buffer[..n].to_vec()))
+                        .is_err()
+                    {
                         break;
                     }
                 }

@@ -19,13 +19,14 @@ pub mod demo;
 pub mod fault_proxy;
 pub mod ingest;
 pub mod manifest;
-pub mod record;
 pub mod mcap;
-mod prefetch;
 #[cfg(test)]
 pub(crate) mod mutate;
 #[cfg(test)]
 mod mutation_tests;
+mod prefetch;
+pub mod record;
+pub mod record_sources;
 pub mod replay;
 pub mod report;
 pub mod rules;

@@ -8,7 +8,10 @@ use crate::sim::rng::Rng;
 
 /// Cases each test runs (the default keeps `cargo test` quick on two cores).
 pub fn cases(default: usize) -> usize {
-    std::env::var("TWINSCOPE_MUTATION_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+    std::env::var("TWINSCOPE_MUTATION_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Makes damaged copies of valid input: bytes overwritten (with random values and the
@@ -19,7 +22,9 @@ pub struct Mutator {
 
 impl Mutator {
     pub fn new(seed: u64) -> Self {
-        Mutator { rng: Rng::new(seed) }
+        Mutator {
+            rng: Rng::new(seed),
+        }
     }
 
     /// A number below `n` (`n` > 0).
@@ -40,7 +45,9 @@ impl Mutator {
                 0 | 1 => bytes[at] = self.rng.next_u64() as u8,
                 2 => bytes[at] = [0x00, 0xFF, 0x7F, 0x80][self.below(4)],
                 3 => {
-                    let run: Vec<u8> = (0..1 + self.below(8)).map(|_| self.rng.next_u64() as u8).collect();
+                    let run: Vec<u8> = (0..1 + self.below(8))
+                        .map(|_| self.rng.next_u64() as u8)
+                        .collect();
                     bytes.splice(at..at, run);
                 }
                 4 => {

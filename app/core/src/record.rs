@@ -44,15 +44,31 @@ struct LiveIndexState {
 
 impl LiveIndex {
     fn new(schemas: &SchemaChoice) -> Self {
-        let builder = IndexBuilder::new(crate::replay::DEFAULT_INTERVAL_NS, crate::replay::KEYFRAME_EVERY, schemas, None);
-        LiveIndex(Arc::new(Mutex::new(LiveIndexState { builder, chunks: Vec::new(), channels: Channels::new() })))
+        let builder = IndexBuilder::new(
+            crate::replay::DEFAULT_INTERVAL_NS,
+            crate::replay::KEYFRAME_EVERY,
+            schemas,
+            None,
+        );
+        LiveIndex(Arc::new(Mutex::new(LiveIndexState {
+            builder,
+            chunks: Vec::new(),
+            channels: Channels::new(),
+        })))
     }
 
     /// The recording at `path` as far as it is on disk, with its index: ready for seeks.
     pub fn recording(&self, path: &Path, schemas: SchemaChoice) -> Result<Recording, McapError> {
-        let state = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let state = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let file = McapFile::from_parts(path, state.chunks.clone(), state.channels.clone())?;
-        Ok(Recording::from_parts(file, state.builder.snapshot(), schemas))
+        Ok(Recording::from_parts(
+            file,
+            state.builder.snapshot(),
+            schemas,
+        ))
     }
 
     /// Indexes the chunks the writer put on disk since the last call.
@@ -62,7 +78,10 @@ impl LiveIndex {
             return;
         }
         let channels = writer.channel_infos();
-        let mut state = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for (info, records) in flushed {
             let chunk = state.chunks.len() as u32;
             if let Err(error) = state.builder.chunk(chunk, &records, &channels) {
@@ -78,7 +97,15 @@ impl Recorder {
     pub fn create(path: &Path, topics: Vec<String>) -> std::io::Result<(Self, Arc<RecordStats>)> {
         let stats = Arc::new(RecordStats::default());
         let writer = McapWriter::create(path)?;
-        Ok((Recorder { writer: Some(writer), topics, stats: stats.clone(), live: None }, stats))
+        Ok((
+            Recorder {
+                writer: Some(writer),
+                topics,
+                stats: stats.clone(),
+                live: None,
+            },
+            stats,
+        ))
     }
 
     /// Keeps a seek index beside the recording, read as `schemas` read it.
@@ -115,13 +142,22 @@ impl MessageHandler for Recorder {
     }
 
     fn handle(&mut self, topic: &str, payload: &[u8], qos: u8, retain: bool, received: Timestamp) {
-        let Some(writer) = &mut self.writer else { return };
-        if let Err(error) = writer.write(topic, Delivery { qos, retain }, payload, log_time_of(received)) {
+        let Some(writer) = &mut self.writer else {
+            return;
+        };
+        if let Err(error) = writer.write(
+            topic,
+            Delivery { qos, retain },
+            payload,
+            log_time_of(received),
+        ) {
             return self.fail(error);
         }
         self.stats.messages.fetch_add(1, Ordering::Relaxed);
         let written = writer.stats();
-        self.stats.bytes.store(written.bytes_written, Ordering::Relaxed);
+        self.stats
+            .bytes
+            .store(written.bytes_written, Ordering::Relaxed);
         self.index_flushed();
     }
 
@@ -152,7 +188,10 @@ impl MessageHandler for Recorder {
                 live.add(&mut writer);
             }
             match writer.finish() {
-                Ok(stats) => self.stats.bytes.store(stats.bytes_written, Ordering::Relaxed),
+                Ok(stats) => self
+                    .stats
+                    .bytes
+                    .store(stats.bytes_written, Ordering::Relaxed),
                 Err(error) => self.fail(error),
             }
         }
@@ -160,7 +199,12 @@ impl MessageHandler for Recorder {
 }
 
 /// [`start_recording`] with a seek index kept beside the file (see [`LiveIndex`]).
-pub fn start_indexed_recording(config: IngestConfig, path: &Path, topics: Vec<String>, schemas: &SchemaChoice) -> std::io::Result<(IngestHandle, Arc<RecordStats>, LiveIndex)> {
+pub fn start_indexed_recording(
+    config: IngestConfig,
+    path: &Path,
+    topics: Vec<String>,
+    schemas: &SchemaChoice,
+) -> std::io::Result<(IngestHandle, Arc<RecordStats>, LiveIndex)> {
     let (recorder, stats) = Recorder::create(path, topics)?;
     let (recorder, index) = recorder.with_live_index(schemas);
     let handle = spawn_mqtt_client(config, recorder, IngestStats::new(), "mqtt-record")?;
@@ -168,7 +212,11 @@ pub fn start_indexed_recording(config: IngestConfig, path: &Path, topics: Vec<St
 }
 
 /// Starts recording `topics` from the broker in `config` into `path`.
-pub fn start_recording(config: IngestConfig, path: &Path, topics: Vec<String>) -> std::io::Result<(IngestHandle, Arc<RecordStats>)> {
+pub fn start_recording(
+    config: IngestConfig,
+    path: &Path,
+    topics: Vec<String>,
+) -> std::io::Result<(IngestHandle, Arc<RecordStats>)> {
     let (recorder, stats) = Recorder::create(path, topics)?;
     let handle = spawn_mqtt_client(config, recorder, IngestStats::new(), "mqtt-record")?;
     Ok((handle, stats))
@@ -186,7 +234,8 @@ mod tests {
     /// once finished.
     #[test]
     fn the_live_index_seeks_like_an_index_built_from_the_file() {
-        let path = std::env::temp_dir().join(format!("twinscope-live-index-{}.mcap", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("twinscope-live-index-{}.mcap", std::process::id()));
         let schemas = SchemaChoice::replay();
         let (recorder, _stats) = Recorder::create(&path, vec!["#".into()]).unwrap();
         let (mut recorder, live) = recorder.with_live_index(&schemas);
@@ -194,9 +243,21 @@ mod tests {
         let at = |s: i64| Timestamp(t0.0 + s * 1_000_000);
         let fresh = || TwinStore::new(StoreConfig::default(), RuleSet::default());
         for second in 0..120i64 {
-            recorder.handle("te/device/pump1///m/", format!(r#"{{"flow":{second}}}"#).as_bytes(), 0, false, at(second));
+            recorder.handle(
+                "te/device/pump1///m/",
+                format!(r#"{{"flow":{second}}}"#).as_bytes(),
+                0,
+                false,
+                at(second),
+            );
             if second == 30 {
-                recorder.handle("te/device/pump1///a/dry", br#"{"severity":"major"}"#, 1, true, at(second));
+                recorder.handle(
+                    "te/device/pump1///a/dry",
+                    br#"{"severity":"major"}"#,
+                    1,
+                    true,
+                    at(second),
+                );
             }
             if second % 7 == 0 {
                 recorder.flush();
@@ -208,14 +269,21 @@ mod tests {
                 assert!(end >= at(56), "chunks on disk are indexed: {end}");
                 let mut store = fresh();
                 recording.state_at(&mut store, at(45)).unwrap();
-                assert_eq!(store.twin("pump1").unwrap().property("flow").unwrap().value, 45.0);
+                assert_eq!(
+                    store.twin("pump1").unwrap().property("flow").unwrap().value,
+                    45.0
+                );
                 assert_eq!(store.twin("pump1").unwrap().alarms.len(), 1);
             }
         }
         recorder.finish();
         let mut live_recording = live.recording(&path, schemas.clone()).unwrap();
         let mut opened = Recording::open(&path).unwrap();
-        assert_eq!(live_recording.time_range(), opened.time_range(), "the last chunk is indexed when the file is finished");
+        assert_eq!(
+            live_recording.time_range(),
+            opened.time_range(),
+            "the last chunk is indexed when the file is finished"
+        );
         for second in [0, 9, 31, 77, 119] {
             let (mut a, mut b) = (fresh(), fresh());
             live_recording.state_at(&mut a, at(second)).unwrap();

@@ -62,11 +62,24 @@ pub struct RangeSpec {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RuleError {
     #[error("rule {rule}: range {range}: unknown status {status:?} (use ok, warning or alarm)")]
-    UnknownStatus { rule: String, range: usize, status: String },
+    UnknownStatus {
+        rule: String,
+        range: usize,
+        status: String,
+    },
     #[error("rule {rule}: range {range}: colour {color:?} is not #rrggbb or #rrggbbaa")]
-    BadColor { rule: String, range: usize, color: String },
+    BadColor {
+        rule: String,
+        range: usize,
+        color: String,
+    },
     #[error("rule {rule}: range {range}: min {min} is not below max {max}")]
-    EmptyRange { rule: String, range: usize, min: f64, max: f64 },
+    EmptyRange {
+        rule: String,
+        range: usize,
+        min: f64,
+        max: f64,
+    },
     #[error("rule {rule}: range {range}: bounds must be finite numbers")]
     NonFinite { rule: String, range: usize },
     #[error("rule {rule}: has no ranges")]
@@ -99,7 +112,10 @@ impl RuleSet {
     pub fn compile(specs: &[RuleSpec]) -> Result<Self, RuleError> {
         let mut rules = Vec::with_capacity(specs.len());
         for (i, spec) in specs.iter().enumerate() {
-            let rule_name = spec.name.clone().unwrap_or_else(|| format!("#{} ({})", i + 1, spec.property));
+            let rule_name = spec
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("#{} ({})", i + 1, spec.property));
             if spec.ranges.is_empty() {
                 return Err(RuleError::NoRanges { rule: rule_name });
             }
@@ -111,27 +127,53 @@ impl RuleSet {
                     "warning" => Status::Warning,
                     "alarm" => Status::Alarm,
                     other => {
-                        return Err(RuleError::UnknownStatus { rule: rule_name, range: at, status: other.to_owned() });
+                        return Err(RuleError::UnknownStatus {
+                            rule: rule_name,
+                            range: at,
+                            status: other.to_owned(),
+                        });
                     }
                 };
                 let color = match &range.color {
-                    Some(text) => Some(
-                        Rgba::parse_hex(text)
-                            .ok_or_else(|| RuleError::BadColor { rule: rule_name.clone(), range: at, color: text.clone() })?,
-                    ),
+                    Some(text) => {
+                        Some(Rgba::parse_hex(text).ok_or_else(|| RuleError::BadColor {
+                            rule: rule_name.clone(),
+                            range: at,
+                            color: text.clone(),
+                        })?)
+                    }
                     None => None,
                 };
                 let min = range.min.unwrap_or(f64::NEG_INFINITY);
                 let max = range.max.unwrap_or(f64::INFINITY);
-                if range.min.is_some_and(|v| !v.is_finite()) || range.max.is_some_and(|v| !v.is_finite()) {
-                    return Err(RuleError::NonFinite { rule: rule_name, range: at });
+                if range.min.is_some_and(|v| !v.is_finite())
+                    || range.max.is_some_and(|v| !v.is_finite())
+                {
+                    return Err(RuleError::NonFinite {
+                        rule: rule_name,
+                        range: at,
+                    });
                 }
                 if min >= max {
-                    return Err(RuleError::EmptyRange { rule: rule_name, range: at, min, max });
+                    return Err(RuleError::EmptyRange {
+                        rule: rule_name,
+                        range: at,
+                        min,
+                        max,
+                    });
                 }
-                ranges.push(Range { min, max, status, color });
+                ranges.push(Range {
+                    min,
+                    max,
+                    status,
+                    color,
+                });
             }
-            rules.push(Rule { twins: spec.twins.clone(), property: spec.property.clone(), ranges });
+            rules.push(Rule {
+                twins: spec.twins.clone(),
+                property: spec.property.clone(),
+                ranges,
+            });
         }
         Ok(RuleSet { rules })
     }
@@ -146,12 +188,16 @@ impl RuleSet {
 
     /// The first rule for this twin and property, if any.
     pub fn find(&self, twin: &str, property: &str) -> Option<usize> {
-        self.rules.iter().position(|r| r.property == property && glob_match(&r.twins, twin))
+        self.rules
+            .iter()
+            .position(|r| r.property == property && glob_match(&r.twins, twin))
     }
 
     /// The status (and colour) rule `rule` gives `value`; values in no range are `Ok`.
     pub fn evaluate(&self, rule: usize, value: f64) -> (Status, Option<Rgba>) {
-        let Some(rule) = self.rules.get(rule) else { return (Status::Ok, None) };
+        let Some(rule) = self.rules.get(rule) else {
+            return (Status::Ok, None);
+        };
         rule.ranges
             .iter()
             .find(|r| value >= r.min && value < r.max)
@@ -160,7 +206,9 @@ impl RuleSet {
 
     /// The alarm-limit boundaries of a rule, for drawing on trend plots.
     pub fn limits(&self, rule: usize) -> Vec<(f64, Status)> {
-        let Some(rule) = self.rules.get(rule) else { return Vec::new() };
+        let Some(rule) = self.rules.get(rule) else {
+            return Vec::new();
+        };
         let mut limits = Vec::new();
         for range in &rule.ranges {
             if range.status > Status::Ok {
@@ -207,11 +255,21 @@ mod tests {
     use super::*;
 
     fn spec(ranges: Vec<RangeSpec>) -> RuleSpec {
-        RuleSpec { name: Some("temp".into()), twins: "*-bearing-*".into(), property: "temperature".into(), ranges }
+        RuleSpec {
+            name: Some("temp".into()),
+            twins: "*-bearing-*".into(),
+            property: "temperature".into(),
+            ranges,
+        }
     }
 
     fn range(min: Option<f64>, max: Option<f64>, status: &str, color: Option<&str>) -> RangeSpec {
-        RangeSpec { min, max, status: status.into(), color: color.map(str::to_owned) }
+        RangeSpec {
+            min,
+            max,
+            status: status.into(),
+            color: color.map(str::to_owned),
+        }
     }
 
     fn bearing_rules() -> RuleSet {
@@ -229,8 +287,18 @@ mod tests {
         let rule = rules.find("line1-pump1-bearing-de", "temperature").unwrap();
         assert_eq!(rules.evaluate(rule, 20.0), (Status::Ok, None));
         assert_eq!(rules.evaluate(rule, 70.0), (Status::Warning, None));
-        assert_eq!(rules.evaluate(rule, 90.0), (Status::Alarm, Some(Rgba([255, 0, 0, 255]))));
-        assert_eq!(rules.limits(rule), vec![(70.0, Status::Warning), (85.0, Status::Warning), (85.0, Status::Alarm)]);
+        assert_eq!(
+            rules.evaluate(rule, 90.0),
+            (Status::Alarm, Some(Rgba([255, 0, 0, 255])))
+        );
+        assert_eq!(
+            rules.limits(rule),
+            vec![
+                (70.0, Status::Warning),
+                (85.0, Status::Warning),
+                (85.0, Status::Alarm)
+            ]
+        );
     }
 
     #[test]
@@ -243,14 +311,23 @@ mod tests {
     #[test]
     fn bad_rules_are_refused_with_a_reason() {
         let err = RuleSet::compile(&[spec(vec![range(None, None, "panic", None)])]).unwrap_err();
-        assert!(err.to_string().contains("unknown status \"panic\""), "{err}");
-        let err = RuleSet::compile(&[spec(vec![range(Some(5.0), Some(1.0), "ok", None)])]).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown status \"panic\""),
+            "{err}"
+        );
+        let err =
+            RuleSet::compile(&[spec(vec![range(Some(5.0), Some(1.0), "ok", None)])]).unwrap_err();
         assert!(matches!(err, RuleError::EmptyRange { .. }));
-        let err = RuleSet::compile(&[spec(vec![range(None, None, "ok", Some("red"))])]).unwrap_err();
+        let err =
+            RuleSet::compile(&[spec(vec![range(None, None, "ok", Some("red"))])]).unwrap_err();
         assert!(matches!(err, RuleError::BadColor { .. }));
-        let err = RuleSet::compile(&[spec(vec![range(Some(f64::NAN), None, "ok", None)])]).unwrap_err();
+        let err =
+            RuleSet::compile(&[spec(vec![range(Some(f64::NAN), None, "ok", None)])]).unwrap_err();
         assert!(matches!(err, RuleError::NonFinite { .. }));
-        assert!(matches!(RuleSet::compile(&[spec(vec![])]).unwrap_err(), RuleError::NoRanges { .. }));
+        assert!(matches!(
+            RuleSet::compile(&[spec(vec![])]).unwrap_err(),
+            RuleError::NoRanges { .. }
+        ));
     }
 
     #[test]

@@ -54,7 +54,13 @@ impl Timestamp {
             return None;
         }
         let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
+        if !(1..=12).contains(&month)
+            || day < 1
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 60
+        {
             return None;
         }
         let mut rest = &text[19..];
@@ -73,7 +79,10 @@ impl Timestamp {
         }
         let offset_seconds = match rest {
             "Z" | "z" => 0,
-            _ if rest.len() == 6 && matches!(rest.as_bytes()[0], b'+' | b'-') && rest.as_bytes()[3] == b':' => {
+            _ if rest.len() == 6
+                && matches!(rest.as_bytes()[0], b'+' | b'-')
+                && rest.as_bytes()[3] == b':' =>
+            {
                 let h: i64 = rest[1..3].parse().ok().filter(|h| *h <= 23)?;
                 let m: i64 = rest[4..6].parse().ok().filter(|m| *m <= 59)?;
                 let sign = if rest.starts_with('-') { -1 } else { 1 };
@@ -125,7 +134,13 @@ impl UtcOffset {
         let local = Timestamp(time.0 + self.0 * 1_000_000).to_string();
         let sign = if self.0 < 0 { '-' } else { '+' };
         let minutes = self.0.abs() / 60;
-        format!("{} {}{sign}{:02}:{:02}", &local[..10], &local[11..23], minutes / 60, minutes % 60)
+        format!(
+            "{} {}{sign}{:02}:{:02}",
+            &local[..10],
+            &local[11..23],
+            minutes / 60,
+            minutes % 60
+        )
     }
 
     /// The time of day, `digits` long (`14:54:23` is 8, `14:54:23.683` is 12); nothing for
@@ -135,7 +150,10 @@ impl UtcOffset {
             return String::new();
         }
         let local = Timestamp(time.0 + self.0 * 1_000_000).to_string();
-        local.get(11..11 + digits.min(12)).unwrap_or(&local).to_owned()
+        local
+            .get(11..11 + digits.min(12))
+            .unwrap_or(&local)
+            .to_owned()
     }
 }
 
@@ -153,7 +171,10 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     } else {
         (text, 1.0)
     };
-    let value: f64 = number.trim().parse().map_err(|_| format!("{text:?} is not a duration like 5s, 500ms or 2m"))?;
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 5s, 500ms or 2m"))?;
     if !value.is_finite() || !(0.0..=1e9).contains(&value) {
         return Err(format!("{text:?} is not a positive duration"));
     }
@@ -200,10 +221,32 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        let impossible = ["2024-02-31T00:00:00Z", "2023-02-29T00:00:00Z", "2024-04-31T00:00:00Z", "2024-01-01T00:00:00+99:99", "2024-01-01T00:00:00+10:60"];
-        assert!(Timestamp::parse_rfc3339("2024-02-29T00:00:00Z").is_some(), "a leap day");
-        assert!(Timestamp::parse_rfc3339("2000-02-29T00:00:00-23:59").is_some(), "2000 was a leap year");
-        for bad in ["", "yesterday", "2020-13-01T00:00:00Z", "2020-10-15T05:30:47", "2020-10-15T05:30:47.Z", "1900-02-29T00:00:00Z"].into_iter().chain(impossible) {
+        let impossible = [
+            "2024-02-31T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-04-31T00:00:00Z",
+            "2024-01-01T00:00:00+99:99",
+            "2024-01-01T00:00:00+10:60",
+        ];
+        assert!(
+            Timestamp::parse_rfc3339("2024-02-29T00:00:00Z").is_some(),
+            "a leap day"
+        );
+        assert!(
+            Timestamp::parse_rfc3339("2000-02-29T00:00:00-23:59").is_some(),
+            "2000 was a leap year"
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2020-13-01T00:00:00Z",
+            "2020-10-15T05:30:47",
+            "2020-10-15T05:30:47.Z",
+            "1900-02-29T00:00:00Z",
+        ]
+        .into_iter()
+        .chain(impossible)
+        {
             assert!(Timestamp::parse_rfc3339(bad).is_none(), "{bad}");
         }
         assert!(Timestamp::from_unix_seconds(f64::NAN).is_none());
@@ -225,8 +268,14 @@ mod tests {
     #[test]
     fn plant_clocks_shift_by_their_offset() {
         let time = Timestamp(1_700_000_000_123_000);
-        assert_eq!(UtcOffset(3600).format(time), "2023-11-14 23:13:20.123+01:00");
-        assert_eq!(UtcOffset(-5 * 3600 - 1800).format(time), "2023-11-14 16:43:20.123-05:30");
+        assert_eq!(
+            UtcOffset(3600).format(time),
+            "2023-11-14 23:13:20.123+01:00"
+        );
+        assert_eq!(
+            UtcOffset(-5 * 3600 - 1800).format(time),
+            "2023-11-14 16:43:20.123-05:30"
+        );
         assert_eq!(UtcOffset(3600).time_of_day(time, 8), "23:13:20");
         assert_eq!(UtcOffset(0).time_of_day(Timestamp(0), 8), "");
     }

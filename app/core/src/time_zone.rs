@@ -29,10 +29,16 @@ pub struct TimeZone {
 impl TimeZone {
     /// The zone called `name` in the system's database (`$TZDIR`, else `/usr/share/zoneinfo`).
     pub fn named(name: &str) -> Result<Self, String> {
-        if name.is_empty() || name.starts_with('/') || name.split('/').any(|part| part == ".." || part.is_empty()) {
-            return Err(format!("{name:?} is not a time zone name like Europe/Berlin"));
+        if name.is_empty()
+            || name.starts_with('/')
+            || name.split('/').any(|part| part == ".." || part.is_empty())
+        {
+            return Err(format!(
+                "{name:?} is not a time zone name like Europe/Berlin"
+            ));
         }
-        let folder = std::env::var_os("TZDIR").map_or_else(|| PathBuf::from("/usr/share/zoneinfo"), PathBuf::from);
+        let folder = std::env::var_os("TZDIR")
+            .map_or_else(|| PathBuf::from("/usr/share/zoneinfo"), PathBuf::from);
         Self::from_file(name, &folder.join(name)).map_err(|e| format!("time zone {name:?}: {e}"))
     }
 
@@ -44,19 +50,32 @@ impl TimeZone {
         {
             return zone;
         }
-        let name = std::fs::read_link("/etc/localtime").ok().and_then(|target| {
-            let text = target.to_string_lossy().into_owned();
-            text.split_once("zoneinfo/").map(|(_, name)| name.to_owned())
-        });
-        Self::from_file(name.as_deref().unwrap_or("localtime"), Path::new("/etc/localtime")).unwrap_or_else(|_| Self::utc())
+        let name = std::fs::read_link("/etc/localtime")
+            .ok()
+            .and_then(|target| {
+                let text = target.to_string_lossy().into_owned();
+                text.split_once("zoneinfo/")
+                    .map(|(_, name)| name.to_owned())
+            });
+        Self::from_file(
+            name.as_deref().unwrap_or("localtime"),
+            Path::new("/etc/localtime"),
+        )
+        .unwrap_or_else(|_| Self::utc())
     }
 
     pub fn utc() -> Self {
-        TimeZone { name: "UTC".into(), transitions: Vec::new(), initial: 0, rule: None }
+        TimeZone {
+            name: "UTC".into(),
+            transitions: Vec::new(),
+            initial: 0,
+            rule: None,
+        }
     }
 
     pub fn from_file(name: &str, path: &Path) -> Result<Self, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Self::from_tzif(name, &bytes)
     }
 
@@ -69,7 +88,9 @@ impl TimeZone {
             let rest = rest.get(v1_len..).ok_or("the file is cut short")?;
             let (header, rest) = Header::read(rest)?;
             let (transitions, initial) = header.block(rest, 8)?;
-            let footer = rest.get(header.block_len(8)?..).ok_or("the file is cut short")?;
+            let footer = rest
+                .get(header.block_len(8)?..)
+                .ok_or("the file is cut short")?;
             (transitions, initial, footer)
         } else {
             let (transitions, initial) = header.block(rest, 4)?;
@@ -79,11 +100,18 @@ impl TimeZone {
             [b'\n', text @ .., b'\n'] if !text.is_empty() => {
                 // A rule this reader does not know (`J` dates) leaves the table's last offset
                 // in force after it, rather than refusing the zone.
-                std::str::from_utf8(text).ok().and_then(|text| PosixRule::parse(text).ok())
+                std::str::from_utf8(text)
+                    .ok()
+                    .and_then(|text| PosixRule::parse(text).ok())
             }
             _ => None,
         };
-        Ok(TimeZone { name: name.to_owned(), transitions, initial, rule })
+        Ok(TimeZone {
+            name: name.to_owned(),
+            transitions,
+            initial,
+            rule,
+        })
     }
 
     /// The offset from UTC in force at `time`, in seconds east.
@@ -121,8 +149,18 @@ impl Header {
             b'4' => 4,
             other => return Err(format!("TZif version {other} is not known")),
         };
-        let count = |i: usize| u32::from_be_bytes(bytes[20 + 4 * i..24 + 4 * i].try_into().expect("4 bytes")) as usize;
-        let header = Header { version, isutcnt: count(0), isstdcnt: count(1), leapcnt: count(2), timecnt: count(3), typecnt: count(4), charcnt: count(5) };
+        let count = |i: usize| {
+            u32::from_be_bytes(bytes[20 + 4 * i..24 + 4 * i].try_into().expect("4 bytes")) as usize
+        };
+        let header = Header {
+            version,
+            isutcnt: count(0),
+            isstdcnt: count(1),
+            leapcnt: count(2),
+            timecnt: count(3),
+            typecnt: count(4),
+            charcnt: count(5),
+        };
         if header.typecnt == 0 {
             return Err("the file has no local time types".into());
         }
@@ -139,7 +177,10 @@ impl Header {
             Some(self.isstdcnt),
             Some(self.isutcnt),
         ];
-        parts.into_iter().try_fold(0usize, |sum, part| sum.checked_add(part?)).ok_or_else(|| "the file's counts overflow".to_owned())
+        parts
+            .into_iter()
+            .try_fold(0usize, |sum, part| sum.checked_add(part?))
+            .ok_or_else(|| "the file's counts overflow".to_owned())
     }
 
     /// Transitions (time, offset) and the offset before them.
@@ -150,23 +191,37 @@ impl Header {
         let types_at = self.timecnt * (time_size + 1);
         let offset_of_type = |t: usize| -> Result<i32, String> {
             let at = types_at + 6 * t;
-            data.get(at..at + 4).map(|b| i32::from_be_bytes(b.try_into().expect("4 bytes"))).ok_or_else(|| format!("local time type {t} does not exist"))
+            data.get(at..at + 4)
+                .map(|b| i32::from_be_bytes(b.try_into().expect("4 bytes")))
+                .ok_or_else(|| format!("local time type {t} does not exist"))
         };
         let mut transitions = Vec::with_capacity(self.timecnt);
         for i in 0..self.timecnt {
             let raw = &data[i * time_size..(i + 1) * time_size];
-            let at = if time_size == 8 { i64::from_be_bytes(raw.try_into().expect("8 bytes")) } else { i64::from(i32::from_be_bytes(raw.try_into().expect("4 bytes"))) };
+            let at = if time_size == 8 {
+                i64::from_be_bytes(raw.try_into().expect("8 bytes"))
+            } else {
+                i64::from(i32::from_be_bytes(raw.try_into().expect("4 bytes")))
+            };
             let kind = usize::from(data[self.timecnt * time_size + i]);
             if kind >= self.typecnt {
-                return Err(format!("transition {i} names local time type {kind} of {}", self.typecnt));
+                return Err(format!(
+                    "transition {i} names local time type {kind} of {}",
+                    self.typecnt
+                ));
             }
-            if transitions.last().is_some_and(|(previous, _)| *previous >= at) {
+            if transitions
+                .last()
+                .is_some_and(|(previous, _)| *previous >= at)
+            {
                 return Err("the transitions are not in order".into());
             }
             transitions.push((at, offset_of_type(kind)?));
         }
         // Before the first transition: the first type that is not daylight saving (RFC 8536 3.2).
-        let initial = (0..self.typecnt).find(|t| data[types_at + 6 * t + 4] == 0).map_or(Ok(0), offset_of_type)?;
+        let initial = (0..self.typecnt)
+            .find(|t| data[types_at + 6 * t + 4] == 0)
+            .map_or(Ok(0), offset_of_type)?;
         Ok((transitions, initial))
     }
 }
@@ -202,24 +257,50 @@ impl PosixRule {
         // POSIX offsets are west of UTC: "CET-1" is one hour east.
         let standard = -signed_time(&mut rest).ok_or_else(bad)?;
         if rest.is_empty() {
-            return Ok(PosixRule { standard, saving: None });
+            return Ok(PosixRule {
+                standard,
+                saving: None,
+            });
         }
         skip_name(&mut rest).ok_or_else(bad)?;
-        let offset = if rest.starts_with(',') { standard + 3600 } else { -signed_time(&mut rest).ok_or_else(bad)? };
+        let offset = if rest.starts_with(',') {
+            standard + 3600
+        } else {
+            -signed_time(&mut rest).ok_or_else(bad)?
+        };
         let mut dates = rest.strip_prefix(',').ok_or_else(bad)?.split(',');
-        let (Some(start), Some(end), None) = (dates.next(), dates.next(), dates.next()) else { return Err(bad()) };
-        let (start, end) = (DateRule::parse(start).ok_or_else(bad)?, DateRule::parse(end).ok_or_else(bad)?);
-        Ok(PosixRule { standard, saving: Some(Saving { offset, start, end }) })
+        let (Some(start), Some(end), None) = (dates.next(), dates.next(), dates.next()) else {
+            return Err(bad());
+        };
+        let (start, end) = (
+            DateRule::parse(start).ok_or_else(bad)?,
+            DateRule::parse(end).ok_or_else(bad)?,
+        );
+        Ok(PosixRule {
+            standard,
+            saving: Some(Saving { offset, start, end }),
+        })
     }
 
     fn offset_at(&self, seconds: i64) -> i64 {
-        let Some(saving) = &self.saving else { return i64::from(self.standard) };
-        let year = crate::time::civil_from_days((seconds + i64::from(self.standard)).div_euclid(86_400)).0;
+        let Some(saving) = &self.saving else {
+            return i64::from(self.standard);
+        };
+        let year =
+            crate::time::civil_from_days((seconds + i64::from(self.standard)).div_euclid(86_400)).0;
         // The start is given in standard time, the end in daylight time.
         let start = saving.start.instant(year) - i64::from(self.standard);
         let end = saving.end.instant(year) - i64::from(saving.offset);
-        let in_saving = if start < end { start <= seconds && seconds < end } else { seconds < end || seconds >= start };
-        i64::from(if in_saving { saving.offset } else { self.standard })
+        let in_saving = if start < end {
+            start <= seconds && seconds < end
+        } else {
+            seconds < end || seconds >= start
+        };
+        i64::from(if in_saving {
+            saving.offset
+        } else {
+            self.standard
+        })
     }
 }
 
@@ -236,7 +317,12 @@ impl DateRule {
         let mut parts = date.strip_prefix('M')?.split('.');
         let mut number = || parts.next()?.parse::<u32>().ok();
         let (month, week, weekday) = (number()?, number()?, number()?);
-        ((1..=12).contains(&month) && (1..=5).contains(&week) && weekday <= 6).then_some(DateRule { month, week, weekday, seconds: time })
+        ((1..=12).contains(&month) && (1..=5).contains(&week) && weekday <= 6).then_some(DateRule {
+            month,
+            week,
+            weekday,
+            seconds: time,
+        })
     }
 
     /// Local seconds since the epoch of this date and time in `year`.
@@ -256,7 +342,8 @@ fn skip_name(rest: &mut &str) -> Option<()> {
     let length = if let Some(quoted) = rest.strip_prefix('<') {
         quoted.find('>')? + 2
     } else {
-        rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len())
+        rest.find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len())
     };
     (length >= 3).then(|| *rest = &rest[length..])
 }
@@ -269,18 +356,23 @@ fn signed_time(rest: &mut &str) -> Option<i32> {
         _ => 1,
     };
     let unsigned = rest.strip_prefix(['+', '-']).unwrap_or(rest);
-    let end = unsigned.find(|c: char| !(c.is_ascii_digit() || c == ':')).unwrap_or(unsigned.len());
+    let end = unsigned
+        .find(|c: char| !(c.is_ascii_digit() || c == ':'))
+        .unwrap_or(unsigned.len());
     let mut fields = unsigned[..end].split(':');
     let hours: i32 = fields.next()?.parse().ok().filter(|h| *h <= 167)?;
-    let minutes: i32 = fields.next().map_or(Some(0), |m| m.parse().ok().filter(|m| *m < 60))?;
-    let seconds: i32 = fields.next().map_or(Some(0), |s| s.parse().ok().filter(|s| *s < 60))?;
+    let minutes: i32 = fields
+        .next()
+        .map_or(Some(0), |m| m.parse().ok().filter(|m| *m < 60))?;
+    let seconds: i32 = fields
+        .next()
+        .map_or(Some(0), |s| s.parse().ok().filter(|s| *s < 60))?;
     if fields.next().is_some() {
         return None;
     }
     *rest = &unsigned[end..];
     Some(sign * (hours * 3600 + minutes * 60 + seconds))
 }
-
 
 /// How the panels show times: in a named zone (daylight saving included) or at a fixed
 /// offset (`--utc-offset`).
@@ -346,25 +438,44 @@ mod tests {
 
     #[test]
     fn daylight_saving_starts_and_ends_at_the_rule_s_instants() {
-        let berlin = TimeZone::from_tzif("Europe/Berlin", &footer_only("CET-1CEST,M3.5.0,M10.5.0/3")).unwrap();
+        let berlin =
+            TimeZone::from_tzif("Europe/Berlin", &footer_only("CET-1CEST,M3.5.0,M10.5.0/3"))
+                .unwrap();
         assert_eq!(berlin.offset_at(at("2026-03-29T00:59:59Z")), 3600);
-        assert_eq!(berlin.offset_at(at("2026-03-29T01:00:00Z")), 7200, "02:00 CET becomes 03:00 CEST");
+        assert_eq!(
+            berlin.offset_at(at("2026-03-29T01:00:00Z")),
+            7200,
+            "02:00 CET becomes 03:00 CEST"
+        );
         assert_eq!(berlin.offset_at(at("2026-10-25T00:59:59Z")), 7200);
-        assert_eq!(berlin.offset_at(at("2026-10-25T01:00:00Z")), 3600, "03:00 CEST becomes 02:00 CET");
+        assert_eq!(
+            berlin.offset_at(at("2026-10-25T01:00:00Z")),
+            3600,
+            "03:00 CEST becomes 02:00 CET"
+        );
         assert_eq!(berlin.offset_at(at("2040-07-01T12:00:00Z")), 7200);
-        let new_york = TimeZone::from_tzif("America/New_York", &footer_only("EST5EDT,M3.2.0,M11.1.0")).unwrap();
+        let new_york =
+            TimeZone::from_tzif("America/New_York", &footer_only("EST5EDT,M3.2.0,M11.1.0"))
+                .unwrap();
         assert_eq!(new_york.offset_at(at("2026-03-08T06:59:59Z")), -5 * 3600);
         assert_eq!(new_york.offset_at(at("2026-03-08T07:00:00Z")), -4 * 3600);
         assert_eq!(new_york.offset_at(at("2026-11-01T05:59:59Z")), -4 * 3600);
         assert_eq!(new_york.offset_at(at("2026-11-01T06:00:00Z")), -5 * 3600);
         // Southern hemisphere: saving across the new year.
-        let sydney = TimeZone::from_tzif("Australia/Sydney", &footer_only("AEST-10AEDT,M10.1.0,M4.1.0/3")).unwrap();
+        let sydney = TimeZone::from_tzif(
+            "Australia/Sydney",
+            &footer_only("AEST-10AEDT,M10.1.0,M4.1.0/3"),
+        )
+        .unwrap();
         assert_eq!(sydney.offset_at(at("2026-01-15T00:00:00Z")), 11 * 3600);
         assert_eq!(sydney.offset_at(at("2026-06-15T00:00:00Z")), 10 * 3600);
         let india = TimeZone::from_tzif("Asia/Kolkata", &footer_only("IST-5:30")).unwrap();
         assert_eq!(india.offset_at(at("2026-06-15T00:00:00Z")), 5 * 3600 + 1800);
         let quoted = TimeZone::from_tzif("Asia/Tehran", &footer_only("<+0330>-3:30")).unwrap();
-        assert_eq!(quoted.offset_at(at("2026-06-15T00:00:00Z")), 3 * 3600 + 1800);
+        assert_eq!(
+            quoted.offset_at(at("2026-06-15T00:00:00Z")),
+            3 * 3600 + 1800
+        );
     }
 
     #[test]
@@ -376,11 +487,27 @@ mod tests {
         assert_eq!(berlin.offset_at(at("2026-03-29T00:59:59Z")), 3600);
         assert_eq!(berlin.offset_at(at("2026-03-29T01:00:00Z")), 7200);
         assert_eq!(berlin.offset_at(at("1990-07-01T00:00:00Z")), 7200);
-        assert_eq!(berlin.offset_at(at("2050-01-01T00:00:00Z")), 3600, "after the table: the footer rule");
+        assert_eq!(
+            berlin.offset_at(at("2050-01-01T00:00:00Z")),
+            3600,
+            "after the table: the footer rule"
+        );
         let clock = PlantClock::Zone(Arc::new(berlin));
-        assert_eq!(clock.format(at("2026-03-29T00:30:00Z")), "2026-03-29 01:30:00.000+01:00");
-        assert_eq!(clock.format(at("2026-03-29T01:30:00Z")), "2026-03-29 03:30:00.000+02:00");
-        for bad in ["", "../etc/passwd", "/etc/localtime", "Europe//Berlin", "No/Such_Zone"] {
+        assert_eq!(
+            clock.format(at("2026-03-29T00:30:00Z")),
+            "2026-03-29 01:30:00.000+01:00"
+        );
+        assert_eq!(
+            clock.format(at("2026-03-29T01:30:00Z")),
+            "2026-03-29 03:30:00.000+02:00"
+        );
+        for bad in [
+            "",
+            "../etc/passwd",
+            "/etc/localtime",
+            "Europe//Berlin",
+            "No/Such_Zone",
+        ] {
             assert!(TimeZone::named(bad).is_err(), "{bad:?}");
         }
     }
@@ -388,7 +515,8 @@ mod tests {
     #[test]
     fn damaged_files_are_errors_never_panics() {
         let good = footer_only("CET-1CEST,M3.5.0,M10.5.0/3");
-        let system = std::fs::read("/usr/share/zoneinfo/Europe/Berlin").unwrap_or_else(|_| good.clone());
+        let system =
+            std::fs::read("/usr/share/zoneinfo/Europe/Berlin").unwrap_or_else(|_| good.clone());
         let mut mutator = crate::mutate::Mutator::new(12);
         for case in 0..crate::mutate::cases(20_000) {
             let bytes = mutator.mutate(if case % 2 == 0 { &good } else { &system });

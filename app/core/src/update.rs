@@ -32,27 +32,68 @@ pub enum TwinUpdate {
         kind: EntityKind,
     },
     /// A numeric measurement.
-    Measurement { twin: TwinId, name: PropertyName, value: f64, time: Timestamp },
+    Measurement {
+        twin: TwinId,
+        name: PropertyName,
+        value: f64,
+        time: Timestamp,
+    },
     /// A value from the past (Sparkplug `is_historical`): it goes into the property's history
     /// only, never its live value, rules or alarms.
-    Historical { twin: TwinId, name: Arc<str>, value: f64, time: Timestamp },
+    Historical {
+        twin: TwinId,
+        name: Arc<str>,
+        value: f64,
+        time: Timestamp,
+    },
     /// The unit of a property, from thin-edge's `m/<type>/meta`.
-    Unit { twin: TwinId, name: Arc<str>, unit: Arc<str> },
+    Unit {
+        twin: TwinId,
+        name: Arc<str>,
+        unit: Arc<str>,
+    },
     /// A one-off event (`e/<type>`); kept as the twin's latest event of that type.
-    Event { twin: TwinId, event_type: Arc<str>, text: String, time: Timestamp },
+    Event {
+        twin: TwinId,
+        event_type: Arc<str>,
+        text: String,
+        time: Timestamp,
+    },
     /// An alarm became active (or was updated while active).
-    AlarmRaised { twin: TwinId, alarm_type: Arc<str>, severity: Severity, text: String, time: Timestamp },
+    AlarmRaised {
+        twin: TwinId,
+        alarm_type: Arc<str>,
+        severity: Severity,
+        text: String,
+        time: Timestamp,
+    },
     /// An alarm was cleared (thin-edge: an empty retained payload on its topic).
-    AlarmCleared { twin: TwinId, alarm_type: Arc<str>, time: Timestamp },
+    AlarmCleared {
+        twin: TwinId,
+        alarm_type: Arc<str>,
+        time: Timestamp,
+    },
     /// A twin fragment (`twin/<name>`), or its removal when `value` is `None`.
-    Fragment { twin: TwinId, name: Arc<str>, value: Option<serde_json::Value> },
+    Fragment {
+        twin: TwinId,
+        name: Arc<str>,
+        value: Option<serde_json::Value>,
+    },
     /// Service health (`status/health`).
-    Health { twin: TwinId, up: bool, time: Timestamp },
+    Health {
+        twin: TwinId,
+        up: bool,
+        time: Timestamp,
+    },
     /// The twin's source came online or went offline (a Sparkplug birth or death, or the
     /// broker lost). Offline, what it shows is stale whatever the time; a twin whose
     /// liveness is reported this way is never made stale by silence, because its source
     /// reports by exception.
-    Online { twin: TwinId, online: bool, time: Timestamp },
+    Online {
+        twin: TwinId,
+        online: bool,
+        time: Timestamp,
+    },
 }
 
 impl TwinUpdate {

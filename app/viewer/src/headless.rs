@@ -9,7 +9,10 @@ use crate::scene::materials::{AlarmMaterial, XRayMaterial};
 pub fn headless_app() -> App {
     let mut app = App::new();
     app.add_plugins(MinimalPlugins)
-        .add_plugins((bevy::asset::AssetPlugin::default(), bevy::transform::TransformPlugin))
+        .add_plugins((
+            bevy::asset::AssetPlugin::default(),
+            bevy::transform::TransformPlugin,
+        ))
         .init_asset::<StandardMaterial>()
         .init_asset::<AlarmMaterial>()
         .init_asset::<XRayMaterial>();

@@ -76,7 +76,13 @@ pub enum StoreSystems {
 pub(crate) fn configure_twinscope_sets(app: &mut App) {
     app.configure_sets(
         Update,
-        (StoreSystems::Switch, StoreSystems::Live, StoreSystems::Playback, StoreSystems::Operator, StoreSystems::Clock)
+        (
+            StoreSystems::Switch,
+            StoreSystems::Live,
+            StoreSystems::Playback,
+            StoreSystems::Operator,
+            StoreSystems::Clock,
+        )
             .chain()
             .in_set(TwinscopeSystems::Ingest),
     );
@@ -120,10 +126,10 @@ impl PluginGroup for TwinscopePlugins {
 /// What users of the viewer library need.
 pub mod prelude {
     pub use crate::TwinscopePlugins;
-    pub use crate::{StoreSystems, TwinscopeSystems};
     pub use crate::scene::binding::{BoundTwin, SceneSource, TwinMeshes};
     pub use crate::scene::focus::{FocusCommand, FocusMode};
     pub use crate::scene::selection::{FrameTwin, SelectTwin, Selection};
     pub use crate::store::alarm_actions::AlarmCommand;
     pub use crate::store::sync::{ConnectionInfo, IngestLink, TwinState, TwinVisualState};
+    pub use crate::{StoreSystems, TwinscopeSystems};
 }

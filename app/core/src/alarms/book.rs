@@ -129,7 +129,14 @@ impl Default for AlarmBook {
         // mistake a replaced book (after a replay seek) for the one it cached.
         static NEXT_BOOK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let generation = NEXT_BOOK.fetch_add(1, std::sync::atomic::Ordering::Relaxed) << 32;
-        AlarmBook { alarms: Vec::new(), index: Default::default(), history: VecDeque::new(), dropped_history: 0, generation, resync: None }
+        AlarmBook {
+            alarms: Vec::new(),
+            index: Default::default(),
+            history: VecDeque::new(),
+            dropped_history: 0,
+            generation,
+            resync: None,
+        }
     }
 }
 
@@ -159,7 +166,9 @@ impl AlarmBook {
     }
 
     pub fn get(&self, twin: TwinIndex, alarm_type: &Arc<str>) -> Option<&Alarm> {
-        self.index.get(&(twin, alarm_type.clone())).map(|&i| &self.alarms[i])
+        self.index
+            .get(&(twin, alarm_type.clone()))
+            .map(|&i| &self.alarms[i])
     }
 
     /// Grows with every change: views rebuild their lists only when it moved.
@@ -182,7 +191,11 @@ impl AlarmBook {
         let mut order: Vec<usize> = (0..self.alarms.len()).collect();
         order.sort_by(|&a, &b| {
             let (a, b) = (&self.alarms[a], &self.alarms[b]);
-            b.state.cmp(&a.state).then(b.severity.cmp(&a.severity)).then(b.changed.cmp(&a.changed)).then(a.twin_id.cmp(&b.twin_id))
+            b.state
+                .cmp(&a.state)
+                .then(b.severity.cmp(&a.severity))
+                .then(b.changed.cmp(&a.changed))
+                .then(a.twin_id.cmp(&b.twin_id))
         });
         order
     }
@@ -207,13 +220,21 @@ impl AlarmBook {
     /// The client (re)connected at `now`: device alarms must be re-delivered (retained) within
     /// [`RESYNC_WINDOW_US`] or [`finish_resync`](Self::finish_resync) names them.
     pub fn begin_resync(&mut self, now: Timestamp) {
-        self.resync = Some(Resync { started: now, confirmed: Default::default() });
+        self.resync = Some(Resync {
+            started: now,
+            confirmed: Default::default(),
+        });
     }
 
     /// Once the window has passed: the active device alarms the broker did not re-deliver,
     /// which were cleared while the client was away. Empty while the window is open.
     pub fn finish_resync(&mut self, now: Timestamp) -> Vec<(TwinIndex, Arc<str>)> {
-        let Some(resync) = self.resync.take_if(|r| now.0 - r.started.0 >= RESYNC_WINDOW_US) else { return Vec::new() };
+        let Some(resync) = self
+            .resync
+            .take_if(|r| now.0 - r.started.0 >= RESYNC_WINDOW_US)
+        else {
+            return Vec::new();
+        };
         self.alarms
             .iter()
             .filter(|a| a.source == AlarmSource::Device && a.state.is_active())
@@ -231,7 +252,11 @@ impl AlarmBook {
         match self.index.get(&key).copied() {
             Some(i) => {
                 let alarm = &mut self.alarms[i];
-                let event = if alarm.state.is_active() && activation.severity > alarm.severity { AlarmEvent::Escalate } else { AlarmEvent::Activate };
+                let event = if alarm.state.is_active() && activation.severity > alarm.severity {
+                    AlarmEvent::Escalate
+                } else {
+                    AlarmEvent::Activate
+                };
                 alarm.text = activation.text.to_owned();
                 let escalated = event == AlarmEvent::Escalate;
                 alarm.severity = activation.severity;
@@ -239,7 +264,11 @@ impl AlarmBook {
                     if !escalated {
                         alarm.activated = activation.time;
                     }
-                    let action = if escalated { AlarmAction::Escalate } else { AlarmAction::Activate };
+                    let action = if escalated {
+                        AlarmAction::Escalate
+                    } else {
+                        AlarmAction::Activate
+                    };
                     self.transition(i, to, action, activation.time, cause);
                 } else {
                     self.generation += 1;
@@ -261,36 +290,84 @@ impl AlarmBook {
                 };
                 self.alarms.push(alarm);
                 self.index.insert(key, self.alarms.len() - 1);
-                self.transition(self.alarms.len() - 1, AlarmState::ActiveUnacknowledged, AlarmAction::Activate, activation.time, cause);
+                self.transition(
+                    self.alarms.len() - 1,
+                    AlarmState::ActiveUnacknowledged,
+                    AlarmAction::Activate,
+                    activation.time,
+                    cause,
+                );
             }
         }
     }
 
     /// The condition cleared. Returns false when there was no such active alarm.
-    pub fn clear(&mut self, twin: TwinIndex, alarm_type: &Arc<str>, time: Timestamp, cause: &str) -> bool {
-        self.apply_event(twin, alarm_type, AlarmEvent::Clear, AlarmAction::Clear, time, cause)
+    pub fn clear(
+        &mut self,
+        twin: TwinIndex,
+        alarm_type: &Arc<str>,
+        time: Timestamp,
+        cause: &str,
+    ) -> bool {
+        self.apply_event(
+            twin,
+            alarm_type,
+            AlarmEvent::Clear,
+            AlarmAction::Clear,
+            time,
+            cause,
+        )
     }
 
     /// An operator acknowledged it. Returns false when there was nothing to acknowledge.
-    pub fn acknowledge(&mut self, twin: TwinIndex, alarm_type: &Arc<str>, who: &str, time: Timestamp) -> bool {
+    pub fn acknowledge(
+        &mut self,
+        twin: TwinIndex,
+        alarm_type: &Arc<str>,
+        who: &str,
+        time: Timestamp,
+    ) -> bool {
         let cause = format!("operator {who}");
-        let Some(&i) = self.index.get(&(twin, alarm_type.clone())) else { return false };
+        let Some(&i) = self.index.get(&(twin, alarm_type.clone())) else {
+            return false;
+        };
         if self.alarms[i].state.next(AlarmEvent::Acknowledge).is_none() {
             return false;
         }
         self.alarms[i].acknowledged_by = Some(who.to_owned());
-        self.apply_event(twin, alarm_type, AlarmEvent::Acknowledge, AlarmAction::Acknowledge, time, &cause)
+        self.apply_event(
+            twin,
+            alarm_type,
+            AlarmEvent::Acknowledge,
+            AlarmAction::Acknowledge,
+            time,
+            &cause,
+        )
     }
 
     /// Another operator acknowledged the same alarm at about the same time (a shared
     /// session): every viewer keeps the earlier acknowledgement (on a tie, the name first in
     /// order), so all agree on who it was. Returns whether the record changed.
-    pub fn settle_acknowledgement(&mut self, twin: TwinIndex, alarm_type: &Arc<str>, who: &str, time: Timestamp) -> bool {
-        let Some(&i) = self.index.get(&(twin, alarm_type.clone())) else { return false };
+    pub fn settle_acknowledgement(
+        &mut self,
+        twin: TwinIndex,
+        alarm_type: &Arc<str>,
+        who: &str,
+        time: Timestamp,
+    ) -> bool {
+        let Some(&i) = self.index.get(&(twin, alarm_type.clone())) else {
+            return false;
+        };
         let alarm = &self.alarms[i];
-        let Some(current) = alarm.acknowledged_by.clone() else { return false };
+        let Some(current) = alarm.acknowledged_by.clone() else {
+            return false;
+        };
         let (twin_id, kind) = (alarm.twin_id.clone(), alarm.alarm_type.clone());
-        let Some(entry) = self.history.iter_mut().rev().find(|t| t.action == AlarmAction::Acknowledge && t.twin == twin_id && t.alarm_type == kind) else { return false };
+        let Some(entry) = self.history.iter_mut().rev().find(|t| {
+            t.action == AlarmAction::Acknowledge && t.twin == twin_id && t.alarm_type == kind
+        }) else {
+            return false;
+        };
         if (time, who) >= (entry.time, current.as_str()) {
             return false;
         }
@@ -302,20 +379,43 @@ impl AlarmBook {
     }
 
     /// Hides an alarm from the list and from status until `until`.
-    pub fn shelve(&mut self, twin: TwinIndex, alarm_type: &Arc<str>, until: Timestamp, who: &str, time: Timestamp) -> bool {
-        let Some(&i) = self.index.get(&(twin, alarm_type.clone())) else { return false };
+    pub fn shelve(
+        &mut self,
+        twin: TwinIndex,
+        alarm_type: &Arc<str>,
+        until: Timestamp,
+        who: &str,
+        time: Timestamp,
+    ) -> bool {
+        let Some(&i) = self.index.get(&(twin, alarm_type.clone())) else {
+            return false;
+        };
         if until <= time {
             return false;
         }
         self.alarms[i].shelved_until = Some(until);
         let state = self.alarms[i].state;
-        self.record(i, state, AlarmAction::Shelve, time, &format!("operator {who}"));
+        self.record(
+            i,
+            state,
+            AlarmAction::Shelve,
+            time,
+            &format!("operator {who}"),
+        );
         true
     }
 
     /// Puts a shelved alarm back in the list.
-    pub fn unshelve(&mut self, twin: TwinIndex, alarm_type: &Arc<str>, time: Timestamp, cause: &str) -> bool {
-        let Some(&i) = self.index.get(&(twin, alarm_type.clone())) else { return false };
+    pub fn unshelve(
+        &mut self,
+        twin: TwinIndex,
+        alarm_type: &Arc<str>,
+        time: Timestamp,
+        cause: &str,
+    ) -> bool {
+        let Some(&i) = self.index.get(&(twin, alarm_type.clone())) else {
+            return false;
+        };
         if self.alarms[i].shelved_until.take().is_none() {
             return false;
         }
@@ -359,8 +459,18 @@ impl AlarmBook {
         Ok(())
     }
 
-    fn apply_event(&mut self, twin: TwinIndex, alarm_type: &Arc<str>, event: AlarmEvent, action: AlarmAction, time: Timestamp, cause: &str) -> bool {
-        let Some(&i) = self.index.get(&(twin, alarm_type.clone())) else { return false };
+    fn apply_event(
+        &mut self,
+        twin: TwinIndex,
+        alarm_type: &Arc<str>,
+        event: AlarmEvent,
+        action: AlarmAction,
+        time: Timestamp,
+        cause: &str,
+    ) -> bool {
+        let Some(&i) = self.index.get(&(twin, alarm_type.clone())) else {
+            return false;
+        };
         match self.alarms[i].state.next(event) {
             Some(to) => {
                 self.transition(i, to, action, time, cause);
@@ -370,7 +480,14 @@ impl AlarmBook {
         }
     }
 
-    fn transition(&mut self, i: usize, to: AlarmState, action: AlarmAction, time: Timestamp, cause: &str) {
+    fn transition(
+        &mut self,
+        i: usize,
+        to: AlarmState,
+        action: AlarmAction,
+        time: Timestamp,
+        cause: &str,
+    ) {
         self.record(i, to, action, time, cause);
         let alarm = &mut self.alarms[i];
         alarm.state = to;
@@ -387,7 +504,14 @@ impl AlarmBook {
         }
     }
 
-    fn record(&mut self, i: usize, to: AlarmState, action: AlarmAction, time: Timestamp, cause: &str) {
+    fn record(
+        &mut self,
+        i: usize,
+        to: AlarmState,
+        action: AlarmAction,
+        time: Timestamp,
+        cause: &str,
+    ) {
         let alarm = &self.alarms[i];
         if self.history.len() == HISTORY_LIMIT {
             self.history.pop_front();
@@ -412,8 +536,16 @@ impl AlarmBook {
 /// One CSV cell. Text from devices that a spreadsheet would run as a formula (starting with
 /// `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, so it shows as text.
 fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() };
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
 }
 
 #[cfg(test)]
@@ -425,7 +557,15 @@ mod tests {
     fn activate(book: &mut AlarmBook, severity: Severity, t: i64) {
         let id = TwinId::from("pump1");
         let alarm_type: Arc<str> = "overheat".into();
-        let activation = Activation { twin: PUMP, twin_id: &id, alarm_type: &alarm_type, severity, text: "too hot, \"really\"", source: AlarmSource::Device, time: Timestamp(t) };
+        let activation = Activation {
+            twin: PUMP,
+            twin_id: &id,
+            alarm_type: &alarm_type,
+            severity,
+            text: "too hot, \"really\"",
+            source: AlarmSource::Device,
+            time: Timestamp(t),
+        };
         book.activate(activation, "device");
     }
 
@@ -440,18 +580,48 @@ mod tests {
         activate(&mut book, Severity::Major, 1);
         assert_eq!(state(&book), Some(AlarmState::ActiveUnacknowledged));
         activate(&mut book, Severity::Major, 2);
-        assert_eq!(book.history().len(), 1, "a repeated raise is not a transition");
+        assert_eq!(
+            book.history().len(),
+            1,
+            "a repeated raise is not a transition"
+        );
         assert!(book.acknowledge(PUMP, &overheat, "alice", Timestamp(3)));
-        assert!(!book.acknowledge(PUMP, &overheat, "alice", Timestamp(3)), "nothing left to acknowledge");
-        assert_eq!(book.get(PUMP, &overheat).unwrap().acknowledged_by.as_deref(), Some("alice"));
+        assert!(
+            !book.acknowledge(PUMP, &overheat, "alice", Timestamp(3)),
+            "nothing left to acknowledge"
+        );
+        assert_eq!(
+            book.get(PUMP, &overheat)
+                .unwrap()
+                .acknowledged_by
+                .as_deref(),
+            Some("alice")
+        );
         activate(&mut book, Severity::Critical, 4);
-        assert_eq!(state(&book), Some(AlarmState::ActiveUnacknowledged), "escalation annunciates again");
+        assert_eq!(
+            state(&book),
+            Some(AlarmState::ActiveUnacknowledged),
+            "escalation annunciates again"
+        );
         assert!(book.clear(PUMP, &overheat, Timestamp(5), "device"));
-        assert_eq!(state(&book), Some(AlarmState::ReturnedUnacknowledged), "stays listed until acknowledged");
+        assert_eq!(
+            state(&book),
+            Some(AlarmState::ReturnedUnacknowledged),
+            "stays listed until acknowledged"
+        );
         assert!(book.acknowledge(PUMP, &overheat, "bob", Timestamp(6)));
         assert_eq!(state(&book), None, "normal alarms leave the list");
         let actions: Vec<&str> = book.history().iter().map(|t| t.action.as_str()).collect();
-        assert_eq!(actions, ["activate", "acknowledge", "escalate", "clear", "acknowledge"]);
+        assert_eq!(
+            actions,
+            [
+                "activate",
+                "acknowledge",
+                "escalate",
+                "clear",
+                "acknowledge"
+            ]
+        );
         let mut csv = Vec::new();
         book.write_history_csv(&mut csv).unwrap();
         let csv = String::from_utf8(csv).unwrap();
@@ -465,36 +635,82 @@ mod tests {
         let overheat: Arc<str> = "overheat".into();
         activate(&mut book, Severity::Minor, 0);
         assert_eq!(book.counts().active[Severity::Minor as usize], 1);
-        assert!(!book.shelve(PUMP, &overheat, Timestamp(0), "alice", Timestamp(0)), "expiry must be in the future");
+        assert!(
+            !book.shelve(PUMP, &overheat, Timestamp(0), "alice", Timestamp(0)),
+            "expiry must be in the future"
+        );
         assert!(book.shelve(PUMP, &overheat, Timestamp(60), "alice", Timestamp(0)));
-        assert_eq!(book.counts(), AlarmCounts { active: [0; 4], unacknowledged: 0, shelved: 1 });
+        assert_eq!(
+            book.counts(),
+            AlarmCounts {
+                active: [0; 4],
+                unacknowledged: 0,
+                shelved: 1
+            }
+        );
         assert!(book.expire_shelving(Timestamp(59)).is_empty());
         assert_eq!(book.expire_shelving(Timestamp(60)), vec![PUMP]);
-        assert_eq!(book.counts().unacknowledged, 1, "back, still unacknowledged");
+        assert_eq!(
+            book.counts().unacknowledged,
+            1,
+            "back, still unacknowledged"
+        );
         let last = book.history().back().unwrap();
-        assert_eq!((last.action, last.cause.as_str()), (AlarmAction::Unshelve, "shelving expired"));
+        assert_eq!(
+            (last.action, last.cause.as_str()),
+            (AlarmAction::Unshelve, "shelving expired")
+        );
     }
 
     #[test]
     fn list_order_is_state_then_severity_then_newest() {
         let mut book = AlarmBook::default();
         let id = TwinId::from("t");
-        for (twin, alarm_type, severity, t) in [(0, "a", Severity::Warning, 1), (1, "b", Severity::Critical, 2), (2, "c", Severity::Warning, 3), (3, "d", Severity::Critical, 4)] {
+        for (twin, alarm_type, severity, t) in [
+            (0, "a", Severity::Warning, 1),
+            (1, "b", Severity::Critical, 2),
+            (2, "c", Severity::Warning, 3),
+            (3, "d", Severity::Critical, 4),
+        ] {
             let alarm_type: Arc<str> = alarm_type.into();
-            book.activate(Activation { twin: TwinIndex(twin), twin_id: &id, alarm_type: &alarm_type, severity, text: "", source: AlarmSource::Rule, time: Timestamp(t) }, "rule");
+            book.activate(
+                Activation {
+                    twin: TwinIndex(twin),
+                    twin_id: &id,
+                    alarm_type: &alarm_type,
+                    severity,
+                    text: "",
+                    source: AlarmSource::Rule,
+                    time: Timestamp(t),
+                },
+                "rule",
+            );
         }
         book.acknowledge(TwinIndex(3), &"d".into(), "op", Timestamp(5));
-        let order: Vec<&str> = book.sorted().into_iter().map(|i| &*book.alarms()[i].alarm_type).collect();
+        let order: Vec<&str> = book
+            .sorted()
+            .into_iter()
+            .map(|i| &*book.alarms()[i].alarm_type)
+            .collect();
         assert_eq!(order, ["b", "c", "a", "d"]);
     }
 
     #[test]
     fn csv_cells_never_run_as_spreadsheet_formulas() {
-        assert_eq!(csv_field("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
         for formula in ["+1+1", "-2", "@SUM(A1)", "\tx"] {
-            assert!(csv_field(formula).trim_start_matches('"').starts_with('\''), "{formula:?}");
+            assert!(
+                csv_field(formula).trim_start_matches('"').starts_with('\''),
+                "{formula:?}"
+            );
         }
-        assert_eq!(csv_field("Pump hot, check seal"), "\"Pump hot, check seal\"");
+        assert_eq!(
+            csv_field("Pump hot, check seal"),
+            "\"Pump hot, check seal\""
+        );
         assert_eq!(csv_field("plain"), "plain");
     }
 }

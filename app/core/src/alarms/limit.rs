@@ -124,11 +124,16 @@ impl AlarmRule {
         if !non_negative(spec.deadband) || !non_negative(spec.on_delay_secs) {
             return Err(AlarmRuleError::Negative(name));
         }
-        let severity = Severity::parse(&spec.severity).ok_or_else(|| AlarmRuleError::Severity(name.clone(), spec.severity.clone()))?;
+        let severity = Severity::parse(&spec.severity)
+            .ok_or_else(|| AlarmRuleError::Severity(name.clone(), spec.severity.clone()))?;
         let text = spec.text.clone().unwrap_or_else(|| match spec.when {
             Some(on) => format!("{} is {}", spec.property, if on { "on" } else { "off" }),
             None => {
-                let side = if direction == Direction::Above { "above" } else { "below" };
+                let side = if direction == Direction::Above {
+                    "above"
+                } else {
+                    "below"
+                };
                 format!("{} {side} {limit}", spec.property)
             }
         });
@@ -148,7 +153,11 @@ impl AlarmRule {
 
     /// The alarm type a property's alarm gets: the rule's, or with a pattern `<type>:<property>`.
     pub fn alarm_type_for(&self, property: &str) -> Arc<str> {
-        if self.property.contains('*') { format!("{}:{property}", self.alarm_type).into() } else { self.alarm_type.clone() }
+        if self.property.contains('*') {
+            format!("{}:{property}", self.alarm_type).into()
+        } else {
+            self.alarm_type.clone()
+        }
     }
 
     /// The value at which an active alarm clears.
@@ -186,7 +195,10 @@ impl AlarmRule {
         }
         let since = *state.pending_since.get_or_insert(time);
         if time.0 - since.0 >= self.on_delay_us {
-            *state = LimitState { active: true, pending_since: None };
+            *state = LimitState {
+                active: true,
+                pending_since: None,
+            };
             Some(LimitChange::Activated)
         } else {
             None
@@ -202,7 +214,11 @@ pub struct AlarmRules {
 
 impl AlarmRules {
     pub fn compile(specs: &[AlarmRuleSpec]) -> Result<Self, AlarmRuleError> {
-        let rules = specs.iter().enumerate().map(|(i, s)| AlarmRule::compile(i, s)).collect::<Result<_, _>>()?;
+        let rules = specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| AlarmRule::compile(i, s))
+            .collect::<Result<_, _>>()?;
         Ok(AlarmRules { rules })
     }
 
@@ -220,7 +236,12 @@ impl AlarmRules {
 
     /// Every rule for this twin and property.
     pub fn find(&self, twin: &str, property: &str) -> Vec<usize> {
-        (0..self.rules.len()).filter(|&i| glob_match(&self.rules[i].property, property) && glob_match(&self.rules[i].twins, twin)).collect()
+        (0..self.rules.len())
+            .filter(|&i| {
+                glob_match(&self.rules[i].property, property)
+                    && glob_match(&self.rules[i].twins, twin)
+            })
+            .collect()
     }
 }
 
@@ -248,25 +269,62 @@ mod tests {
         let mut state = LimitState::default();
         samples
             .iter()
-            .filter_map(|&(t, v)| rule.step(&mut state, v, Timestamp((t * 1e6) as i64)).map(|c| (t, c)))
+            .filter_map(|&(t, v)| {
+                rule.step(&mut state, v, Timestamp((t * 1e6) as i64))
+                    .map(|c| (t, c))
+            })
             .collect()
     }
 
     #[test]
     fn deadband_stops_chatter_at_the_limit() {
-        let noisy: Vec<(f64, f64)> = (0..20).map(|i| (i as f64, if i % 2 == 0 { 85.5 } else { 84.5 })).collect();
-        assert_eq!(feed(&rule(0.0, 0.0), &noisy).len(), 20, "without a deadband every sample flips the alarm");
-        assert_eq!(feed(&rule(0.0, 3.0), &noisy), vec![(0.0, LimitChange::Activated)], "with one it activates once");
-        let changes = feed(&rule(0.0, 3.0), &[(0.0, 90.0), (1.0, 83.0), (2.0, 82.0), (3.0, 81.9)]);
-        assert_eq!(changes, vec![(0.0, LimitChange::Activated), (3.0, LimitChange::Cleared)], "clears only below limit - deadband");
+        let noisy: Vec<(f64, f64)> = (0..20)
+            .map(|i| (i as f64, if i % 2 == 0 { 85.5 } else { 84.5 }))
+            .collect();
+        assert_eq!(
+            feed(&rule(0.0, 0.0), &noisy).len(),
+            20,
+            "without a deadband every sample flips the alarm"
+        );
+        assert_eq!(
+            feed(&rule(0.0, 3.0), &noisy),
+            vec![(0.0, LimitChange::Activated)],
+            "with one it activates once"
+        );
+        let changes = feed(
+            &rule(0.0, 3.0),
+            &[(0.0, 90.0), (1.0, 83.0), (2.0, 82.0), (3.0, 81.9)],
+        );
+        assert_eq!(
+            changes,
+            vec![(0.0, LimitChange::Activated), (3.0, LimitChange::Cleared)],
+            "clears only below limit - deadband"
+        );
     }
 
     #[test]
     fn on_delay_ignores_spikes_and_raises_on_sustained_excursions() {
         let rule = rule(2.0, 0.0);
-        assert!(feed(&rule, &[(0.0, 90.0), (1.0, 90.0), (1.5, 80.0), (2.5, 90.0), (4.0, 90.0)]).is_empty(), "interrupted");
+        assert!(
+            feed(
+                &rule,
+                &[
+                    (0.0, 90.0),
+                    (1.0, 90.0),
+                    (1.5, 80.0),
+                    (2.5, 90.0),
+                    (4.0, 90.0)
+                ]
+            )
+            .is_empty(),
+            "interrupted"
+        );
         let changes = feed(&rule, &[(10.0, 90.0), (11.0, 91.0), (12.0, 92.0)]);
-        assert_eq!(changes, vec![(12.0, LimitChange::Activated)], "raised once the condition held 2 s");
+        assert_eq!(
+            changes,
+            vec![(12.0, LimitChange::Activated)],
+            "raised once the condition held 2 s"
+        );
     }
 
     #[test]
@@ -274,7 +332,10 @@ mod tests {
         let rule = rule(0.0, 1.0);
         let mut state = LimitState::default();
         assert_eq!(rule.step(&mut state, f64::NAN, Timestamp(0)), None);
-        assert_eq!(rule.step(&mut state, 90.0, Timestamp(1)), Some(LimitChange::Activated));
+        assert_eq!(
+            rule.step(&mut state, 90.0, Timestamp(1)),
+            Some(LimitChange::Activated)
+        );
         assert_eq!(rule.step(&mut state, f64::NAN, Timestamp(2)), None);
         assert!(state.active);
     }
@@ -295,7 +356,10 @@ mod tests {
         };
         let rule = AlarmRule::compile(0, &spec).unwrap();
         let changes = feed(&rule, &[(0.0, 2.0), (1.0, 0.9), (2.0, 1.1), (3.0, 1.21)]);
-        assert_eq!(changes, vec![(1.0, LimitChange::Activated), (3.0, LimitChange::Cleared)]);
+        assert_eq!(
+            changes,
+            vec![(1.0, LimitChange::Activated), (3.0, LimitChange::Cleared)]
+        );
         assert_eq!(rule.text, "pressure below 1");
     }
 
@@ -313,28 +377,64 @@ mod tests {
             severity: "major".into(),
             text: None,
         };
-        assert!(matches!(AlarmRules::compile(std::slice::from_ref(&base)), Err(AlarmRuleError::Direction(_))));
-        let spec = AlarmRuleSpec { below: None, severity: "urgent".into(), ..base.clone() };
+        assert!(matches!(
+            AlarmRules::compile(std::slice::from_ref(&base)),
+            Err(AlarmRuleError::Direction(_))
+        ));
+        let spec = AlarmRuleSpec {
+            below: None,
+            severity: "urgent".into(),
+            ..base.clone()
+        };
         let err = AlarmRules::compile(&[spec]).unwrap_err();
         assert!(err.to_string().contains("urgent"), "{err}");
-        let spec = AlarmRuleSpec { below: None, deadband: -1.0, ..base.clone() };
-        assert!(matches!(AlarmRules::compile(&[spec]), Err(AlarmRuleError::Negative(_))));
-        let spec = AlarmRuleSpec { below: None, above: Some(f64::INFINITY), ..base };
-        assert!(matches!(AlarmRules::compile(&[spec]), Err(AlarmRuleError::NonFinite(_))));
+        let spec = AlarmRuleSpec {
+            below: None,
+            deadband: -1.0,
+            ..base.clone()
+        };
+        assert!(matches!(
+            AlarmRules::compile(&[spec]),
+            Err(AlarmRuleError::Negative(_))
+        ));
+        let spec = AlarmRuleSpec {
+            below: None,
+            above: Some(f64::INFINITY),
+            ..base
+        };
+        assert!(matches!(
+            AlarmRules::compile(&[spec]),
+            Err(AlarmRuleError::NonFinite(_))
+        ));
     }
 
     #[test]
     fn on_off_rules_raise_while_a_tag_is_on_one_alarm_per_matching_property() {
-        let spec: AlarmRuleSpec = toml::from_str("type = \"plc\"\nproperty = \"Alarms/*\"\nwhen = true\nseverity = \"major\"").unwrap();
+        let spec: AlarmRuleSpec = toml::from_str(
+            "type = \"plc\"\nproperty = \"Alarms/*\"\nwhen = true\nseverity = \"major\"",
+        )
+        .unwrap();
         let rules = AlarmRules::compile(&[spec]).unwrap();
         assert_eq!(rules.find("Plant1/Edge1/PLC1", "Alarms/HighTemp"), [0]);
         assert!(rules.find("Plant1/Edge1/PLC1", "Temperature").is_empty());
         let rule = rules.get(0);
-        assert_eq!(rule.alarm_type_for("Alarms/HighTemp").as_ref(), "plc:Alarms/HighTemp");
+        assert_eq!(
+            rule.alarm_type_for("Alarms/HighTemp").as_ref(),
+            "plc:Alarms/HighTemp"
+        );
         assert_eq!(rule.text, "Alarms/* is on");
         let changes = feed(rule, &[(0.0, 0.0), (1.0, 1.0), (2.0, 1.0), (3.0, 0.0)]);
-        assert_eq!(changes, vec![(1.0, LimitChange::Activated), (3.0, LimitChange::Cleared)]);
-        let both: AlarmRuleSpec = toml::from_str("type = \"x\"\nproperty = \"p\"\nwhen = true\nabove = 1.0\nseverity = \"major\"").unwrap();
-        assert!(matches!(AlarmRules::compile(&[both]), Err(AlarmRuleError::Direction(_))));
+        assert_eq!(
+            changes,
+            vec![(1.0, LimitChange::Activated), (3.0, LimitChange::Cleared)]
+        );
+        let both: AlarmRuleSpec = toml::from_str(
+            "type = \"x\"\nproperty = \"p\"\nwhen = true\nabove = 1.0\nseverity = \"major\"",
+        )
+        .unwrap();
+        assert!(matches!(
+            AlarmRules::compile(&[both]),
+            Err(AlarmRuleError::Direction(_))
+        ));
     }
 }

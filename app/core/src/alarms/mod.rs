@@ -11,6 +11,8 @@ pub mod book;
 pub mod limit;
 pub mod state;
 
-pub use book::{Activation, Alarm, AlarmAction, AlarmBook, AlarmCounts, AlarmSource, AlarmTransition};
+pub use book::{
+    Activation, Alarm, AlarmAction, AlarmBook, AlarmCounts, AlarmSource, AlarmTransition,
+};
 pub use limit::{AlarmRule, AlarmRuleError, AlarmRuleSpec, AlarmRules, LimitChange, LimitState};
 pub use state::{AlarmEvent, AlarmState};

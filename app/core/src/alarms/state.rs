@@ -54,11 +54,17 @@ impl AlarmState {
     }
 
     pub fn is_active(self) -> bool {
-        matches!(self, AlarmState::ActiveAcknowledged | AlarmState::ActiveUnacknowledged)
+        matches!(
+            self,
+            AlarmState::ActiveAcknowledged | AlarmState::ActiveUnacknowledged
+        )
     }
 
     pub fn is_unacknowledged(self) -> bool {
-        matches!(self, AlarmState::ActiveUnacknowledged | AlarmState::ReturnedUnacknowledged)
+        matches!(
+            self,
+            AlarmState::ActiveUnacknowledged | AlarmState::ReturnedUnacknowledged
+        )
     }
 
     /// The state after `event`, or `None` when the event does not apply in this state
@@ -114,9 +120,22 @@ mod tests {
 
     #[test]
     fn unacknowledged_states_sort_first() {
-        let mut states = vec![Normal, ActiveAcknowledged, ReturnedUnacknowledged, ActiveUnacknowledged];
+        let mut states = vec![
+            Normal,
+            ActiveAcknowledged,
+            ReturnedUnacknowledged,
+            ActiveUnacknowledged,
+        ];
         states.sort_by(|a, b| b.cmp(a));
-        assert_eq!(states, [ActiveUnacknowledged, ActiveAcknowledged, ReturnedUnacknowledged, Normal]);
+        assert_eq!(
+            states,
+            [
+                ActiveUnacknowledged,
+                ActiveAcknowledged,
+                ReturnedUnacknowledged,
+                Normal
+            ]
+        );
         assert!(ReturnedUnacknowledged.is_unacknowledged() && !ReturnedUnacknowledged.is_active());
     }
 }

@@ -20,11 +20,19 @@ const LATENCY_TOPIC: &str = "te/device/bench-latency///m/latency";
 
 /// A publisher connected to `broker` (the benchmark's side near the broker).
 fn publisher(broker: &BrokerAddress) -> std::io::Result<crate::ingest::IngestHandle> {
-    let handle = spawn_mqtt_client(IngestConfig::new(broker.clone()), PublishOnly, IngestStats::new(), "bench-publisher")?;
+    let handle = spawn_mqtt_client(
+        IngestConfig::new(broker.clone()),
+        PublishOnly,
+        IngestStats::new(),
+        "bench-publisher",
+    )?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while !handle.stats.is_connected() {
         if Instant::now() > deadline {
-            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("cannot connect to {broker}")));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("cannot connect to {broker}"),
+            ));
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -34,7 +42,10 @@ fn publisher(broker: &BrokerAddress) -> std::io::Result<crate::ingest::IngestHan
 /// Publishes the retained probe that [`time_to_first_message`] waits for.
 pub fn publish_probe(broker: &BrokerAddress) -> std::io::Result<()> {
     let handle = publisher(broker)?;
-    handle.client().publish(PROBE_TOPIC, QoS::AtLeastOnce, true, r#"{"probe":1}"#).map_err(std::io::Error::other)?;
+    handle
+        .client()
+        .publish(PROBE_TOPIC, QoS::AtLeastOnce, true, r#"{"probe":1}"#)
+        .map_err(std::io::Error::other)?;
     std::thread::sleep(Duration::from_millis(200)); // delivered before the client disconnects
     Ok(())
 }
@@ -48,23 +59,41 @@ pub fn probe_topic() -> &'static str {
 /// subscribe, delivery, batch).
 pub fn time_to_first_message(via: &BrokerAddress) -> std::io::Result<Duration> {
     let started = Instant::now();
-    let (_ingest, batches) = spawn_ingest(IngestConfig::new(via.clone()), Box::new(ThinEdgeSchema::default()))?;
+    let (_ingest, batches) = spawn_ingest(
+        IngestConfig::new(via.clone()),
+        Box::new(ThinEdgeSchema::default()),
+    )?;
     let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
     while started.elapsed() < Duration::from_secs(30) {
         if let Some(batch) = batches.recv_timeout(Duration::from_millis(50)) {
             batch.apply_to(&mut store);
-            if store.twin("bench-latency").and_then(|t| t.property("probe")).is_some() {
+            if store
+                .twin("bench-latency")
+                .and_then(|t| t.property("probe"))
+                .is_some()
+            {
                 return Ok(started.elapsed());
             }
         }
     }
-    Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no probe through {via} within 30 s")))
+    Err(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("no probe through {via} within 30 s"),
+    ))
 }
 
 /// Publish (near the broker, on `direct`) → applied in the store of a client on `via`, for
 /// `samples` messages at `rate_hz`. Sorted.
-pub fn publish_to_apply(direct: &BrokerAddress, via: &BrokerAddress, samples: usize, rate_hz: f64) -> std::io::Result<Vec<Duration>> {
-    let (ingest, batches) = spawn_ingest(IngestConfig::new(via.clone()), Box::new(ThinEdgeSchema::default()))?;
+pub fn publish_to_apply(
+    direct: &BrokerAddress,
+    via: &BrokerAddress,
+    samples: usize,
+    rate_hz: f64,
+) -> std::io::Result<Vec<Duration>> {
+    let (ingest, batches) = spawn_ingest(
+        IngestConfig::new(via.clone()),
+        Box::new(ThinEdgeSchema::default()),
+    )?;
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ingest.stats.is_connected() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
@@ -75,8 +104,14 @@ pub fn publish_to_apply(direct: &BrokerAddress, via: &BrokerAddress, samples: us
     let period = Duration::from_secs_f64(1.0 / rate_hz.max(1.0));
     let sender = std::thread::spawn(move || {
         for seq in 0..samples {
-            let payload = format!(r#"{{"seq":{seq},"time":{:.6}}}"#, Timestamp::now().as_unix_seconds());
-            if client.publish(LATENCY_TOPIC, QoS::AtMostOnce, false, payload).is_err() {
+            let payload = format!(
+                r#"{{"seq":{seq},"time":{:.6}}}"#,
+                Timestamp::now().as_unix_seconds()
+            );
+            if client
+                .publish(LATENCY_TOPIC, QoS::AtMostOnce, false, payload)
+                .is_err()
+            {
                 break;
             }
             std::thread::sleep(period);
@@ -86,14 +121,18 @@ pub fn publish_to_apply(direct: &BrokerAddress, via: &BrokerAddress, samples: us
     let mut latencies = Vec::with_capacity(samples);
     let end = Instant::now() + period * samples as u32 + Duration::from_secs(10);
     while latencies.len() < samples && Instant::now() < end {
-        let Some(batch) = batches.recv_timeout(Duration::from_millis(50)) else { continue };
+        let Some(batch) = batches.recv_timeout(Duration::from_millis(50)) else {
+            continue;
+        };
         batch.apply_to(&mut store);
         let applied = Timestamp::now();
         for update in &batch.updates {
             if let TwinUpdate::Measurement { name, time, .. } = update
                 && &**name == "seq"
             {
-                latencies.push(Duration::from_micros(applied.0.saturating_sub(time.0).max(0) as u64));
+                latencies.push(Duration::from_micros(
+                    applied.0.saturating_sub(time.0).max(0) as u64,
+                ));
             }
         }
         batches.recycle(batch.updates);

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use crate::demo::PlantLayout;
 use crate::rules::RuleSet;
-use crate::schema::{TopicSchema, look_ahead};
 use crate::schema::thin_edge::ThinEdgeSchema;
+use crate::schema::{TopicSchema, look_ahead};
 use crate::time::Timestamp;
 use crate::twin::{StoreConfig, TwinStore};
 
@@ -62,8 +62,15 @@ pub fn sample_messages(lines: usize, rounds: usize) -> Vec<(String, Vec<u8>)> {
                 let value = signal.nominal + signal.drift * ((round + s) as f64 * 0.37).sin();
                 let _ = write!(payload, "\"{}\":{:.3},", signal.name, value);
             }
-            let _ = write!(payload, "\"time\":{:.3}}}", 1_700_000_000.0 + round as f64 * 0.1);
-            messages.push((format!("te/device/{}///m/{}", twin.id, twin.kind.measurement_type()), payload.into_bytes()));
+            let _ = write!(
+                payload,
+                "\"time\":{:.3}}}",
+                1_700_000_000.0 + round as f64 * 0.1
+            );
+            messages.push((
+                format!("te/device/{}///m/{}", twin.id, twin.kind.measurement_type()),
+                payload.into_bytes(),
+            ));
         }
     }
     messages
@@ -86,7 +93,8 @@ pub fn run_ingest_benchmark(lines: usize, rounds: usize) -> IngestBenchResult {
         runs[1].push(elapsed);
         values = decoded;
         runs[2].push(decode_apply(&messages, twins, now));
-        let (elapsed, merged_here) = pipelined_ingest(Box::new(ThinEdgeSchema::default()), &[], &messages, now);
+        let (elapsed, merged_here) =
+            pipelined_ingest(Box::new(ThinEdgeSchema::default()), &[], &messages, now);
         runs[3].push(elapsed);
         merged = merged.max(merged_here);
     }
@@ -94,13 +102,23 @@ pub fn run_ingest_benchmark(lines: usize, rounds: usize) -> IngestBenchResult {
         run.sort();
         run[run.len() / 2]
     });
-    IngestBenchResult { messages: messages.len(), values, bytes, bare_parse, decode_only, decode_apply, pipelined, merged }
+    IngestBenchResult {
+        messages: messages.len(),
+        values,
+        bytes,
+        bare_parse,
+        decode_only,
+        decode_apply,
+        pipelined,
+        merged,
+    }
 }
 
 fn bare_parse(messages: &[(String, Vec<u8>)]) -> Duration {
     let started = Instant::now();
     for (_, payload) in messages {
-        let value: serde_json::Value = serde_json::from_slice(payload).expect("benchmark payloads are valid");
+        let value: serde_json::Value =
+            serde_json::from_slice(payload).expect("benchmark payloads are valid");
         black_box(value);
     }
     started.elapsed()
@@ -128,12 +146,20 @@ fn decode_only(messages: &[(String, Vec<u8>)], twins: usize, now: Timestamp) -> 
 /// twin's first message (which creates it) is applied before the clock starts, as the other
 /// rows apply births first.
 fn decode_apply(messages: &[(String, Vec<u8>)], twins: usize, now: Timestamp) -> Duration {
-    schemas::decode_apply(&mut ThinEdgeSchema::default(), &messages[..twins.min(messages.len())], messages, now)
+    schemas::decode_apply(
+        &mut ThinEdgeSchema::default(),
+        &messages[..twins.min(messages.len())],
+        messages,
+        now,
+    )
 }
 
 /// The topics of the messages after the `at`th, for [`look_ahead`]: as the live path gives
 /// it the messages its client has read ahead.
-pub(crate) fn topics_after<'a>(messages: &'a [(String, Vec<u8>)], at: usize) -> impl Fn(usize) -> Option<&'a str> {
+pub(crate) fn topics_after<'a>(
+    messages: &'a [(String, Vec<u8>)],
+    at: usize,
+) -> impl Fn(usize) -> Option<&'a str> {
     move |k| messages.get(at + k).map(|m| m.0.as_str())
 }
 
@@ -143,11 +169,22 @@ pub(crate) fn topics_after<'a>(messages: &'a [(String, Vec<u8>)], at: usize) -> 
 /// creates the plant, is timed (first contact, as live ingest meets a plant). Freeing the
 /// sink and the store afterwards is not. Returns the time and how many repeated values
 /// merged because the applying thread fell behind.
-pub(crate) fn pipelined_ingest(schema: Box<dyn crate::schema::TopicSchema>, warm_up: &[(String, Vec<u8>)], messages: &[(String, Vec<u8>)], now: Timestamp) -> (Duration, u64) {
+pub(crate) fn pipelined_ingest(
+    schema: Box<dyn crate::schema::TopicSchema>,
+    warm_up: &[(String, Vec<u8>)],
+    messages: &[(String, Vec<u8>)],
+    now: Timestamp,
+) -> (Duration, u64) {
     use crate::ingest::{IngestStats, MessageSink, batch_channel};
     let (sender, receiver) = batch_channel();
     let stats = IngestStats::new();
-    let mut sink = MessageSink::new(schema, sender, stats.clone(), Duration::from_millis(8), 1024);
+    let mut sink = MessageSink::new(
+        schema,
+        sender,
+        stats.clone(),
+        Duration::from_millis(8),
+        1024,
+    );
     for (topic, payload) in warm_up {
         sink.handle(topic, payload, now);
     }
@@ -182,7 +219,10 @@ pub(crate) fn pipelined_ingest(schema: Box<dyn crate::schema::TopicSchema>, warm
         }
     });
     for (i, (topic, payload)) in messages.iter().enumerate() {
-        look_ahead(|topic, stage| sink.look_ahead(topic, stage), topics_after(messages, i));
+        look_ahead(
+            |topic, stage| sink.look_ahead(topic, stage),
+            topics_after(messages, i),
+        );
         sink.handle(topic, payload, now);
     }
     sink.flush();
@@ -208,7 +248,10 @@ mod tests {
         let dir = std::env::temp_dir();
         let result = run_seek_benchmark(&dir, 40, 45, 5).unwrap();
         assert_eq!(result.messages, 40 * 45);
-        assert_eq!(result.played as u64, result.messages, "forward play applies every message once");
+        assert_eq!(
+            result.played as u64, result.messages,
+            "forward play applies every message once"
+        );
         assert_eq!(result.seeks.len(), 5);
         assert!(result.checkpoints >= 4 && result.replay_rate > 0.0);
     }
@@ -252,24 +295,46 @@ pub const PLAY_STEP: Duration = Duration::from_secs(2);
 /// 10-hour file).
 pub const PLAYED: Duration = Duration::from_secs(600);
 
-pub fn run_seek_benchmark(dir: &std::path::Path, signals: usize, seconds: u64, seeks: usize) -> Result<SeekBenchResult, crate::mcap::McapError> {
+pub fn run_seek_benchmark(
+    dir: &std::path::Path,
+    signals: usize,
+    seconds: u64,
+    seeks: usize,
+) -> Result<SeekBenchResult, crate::mcap::McapError> {
     use crate::mcap::{Delivery, McapWriter};
     use crate::replay::{Recording, timestamp_of};
-    let path = dir.join(format!("twinscope-seek-bench-{}-{seconds}.mcap", std::process::id()));
-    let io = |source| crate::mcap::McapError::Io { file: path.clone(), source };
+    let path = dir.join(format!(
+        "twinscope-seek-bench-{}-{seconds}.mcap",
+        std::process::id()
+    ));
+    let io = |source| crate::mcap::McapError::Io {
+        file: path.clone(),
+        source,
+    };
     let started = Instant::now();
     let mut writer = McapWriter::create(&path).map_err(io)?;
     writer.flush_every = Duration::MAX; // chunks by size: the file is written faster than real time
-    let topics: Vec<String> = (0..signals).map(|i| format!("te/device/sensor{i}///m/process")).collect();
-    let live = Delivery { qos: 0, retain: false };
+    let topics: Vec<String> = (0..signals)
+        .map(|i| format!("te/device/sensor{i}///m/process"))
+        .collect();
+    let live = Delivery {
+        qos: 0,
+        retain: false,
+    };
     let t0: u64 = 1_700_000_000_000_000_000;
     let mut payload = String::with_capacity(64);
     for second in 0..seconds {
         for (i, topic) in topics.iter().enumerate() {
             payload.clear();
-            let _ = write!(payload, r#"{{"value":{:.3}}}"#, 50.0 + 10.0 * ((second as f64) * 0.01 + i as f64).sin());
+            let _ = write!(
+                payload,
+                r#"{{"value":{:.3}}}"#,
+                50.0 + 10.0 * ((second as f64) * 0.01 + i as f64).sin()
+            );
             let time = t0 + second * 1_000_000_000 + i as u64 * (1_000_000_000 / signals as u64);
-            writer.write(topic, live, payload.as_bytes(), time).map_err(io)?;
+            writer
+                .write(topic, live, payload.as_bytes(), time)
+                .map_err(io)?;
         }
     }
     let stats = writer.finish().map_err(io)?;
@@ -278,13 +343,21 @@ pub fn run_seek_benchmark(dir: &std::path::Path, signals: usize, seconds: u64, s
     let started = Instant::now();
     let mut recording = Recording::open(&path)?;
     let open_and_index = started.elapsed();
-    let (index_bytes, checkpoints) = (recording.index.memory_bytes(), recording.index.checkpoints.len());
+    let (index_bytes, checkpoints) = (
+        recording.index.memory_bytes(),
+        recording.index.checkpoints.len(),
+    );
     let (start, end) = recording.time_range().unwrap_or_default();
     let mut rng = crate::sim::SeekRng::new(42);
     let mut latencies = Vec::with_capacity(seeks);
     let (mut seek_messages, mut seek_chunks) = (Vec::new(), Vec::new());
     for _ in 0..seeks {
-        let at = timestamp_of(crate::replay::log_time_of(start) + (rng.next_f64() * (crate::replay::log_time_of(end) - crate::replay::log_time_of(start)) as f64) as u64);
+        let at = timestamp_of(
+            crate::replay::log_time_of(start)
+                + (rng.next_f64()
+                    * (crate::replay::log_time_of(end) - crate::replay::log_time_of(start)) as f64)
+                    as u64,
+        );
         let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
         recording.clear_cache();
         let chunks_before = recording.chunks_read;
@@ -301,13 +374,30 @@ pub fn run_seek_benchmark(dir: &std::path::Path, signals: usize, seconds: u64, s
     let mut applied = recording.state_at(&mut store, position)?;
     let play_end = Timestamp(end.0.min(start.0.saturating_add(PLAYED.as_micros() as i64)));
     while position < play_end {
-        let next = Timestamp(position.0.saturating_add(PLAY_STEP.as_micros() as i64).min(play_end.0));
+        let next = Timestamp(
+            position
+                .0
+                .saturating_add(PLAY_STEP.as_micros() as i64)
+                .min(play_end.0),
+        );
         applied += recording.advance(&mut store, position, next)?;
         position = next;
     }
     let replay_rate = applied as f64 / started.elapsed().as_secs_f64();
     let _ = std::fs::remove_file(&path);
-    Ok(SeekBenchResult { messages: stats.messages, file_bytes: stats.bytes_written, write, open_and_index, index_bytes, checkpoints, seeks: latencies, seek_messages, seek_chunks, replay_rate, played: applied })
+    Ok(SeekBenchResult {
+        messages: stats.messages,
+        file_bytes: stats.bytes_written,
+        write,
+        open_and_index,
+        index_bytes,
+        checkpoints,
+        seeks: latencies,
+        seek_messages,
+        seek_chunks,
+        replay_rate,
+        played: applied,
+    })
 }
 
 /// What the drill-down panels compute per frame, timed on a generated plant.
@@ -344,7 +434,12 @@ pub fn run_tree_benchmark(lines: usize, alarms: usize, rounds: usize) -> TreeBen
         };
         store.apply(&update, now);
     }
-    let severities = [Severity::Critical, Severity::Major, Severity::Minor, Severity::Warning];
+    let severities = [
+        Severity::Critical,
+        Severity::Major,
+        Severity::Minor,
+        Severity::Warning,
+    ];
     let twins = layout.twins.len();
     for n in 0..alarms {
         let update = TwinUpdate::AlarmRaised {

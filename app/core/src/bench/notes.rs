@@ -8,18 +8,26 @@ use crate::connection::ConnectionSettings;
 use crate::session::{SessionLink, SessionTopics};
 
 fn topics(session: &str) -> std::io::Result<SessionTopics> {
-    SessionTopics::new(crate::session::DEFAULT_ROOT, session).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+    SessionTopics::new(crate::session::DEFAULT_ROOT, session)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
 }
 
 fn session_name(what: &str) -> String {
-    format!("bench-{what}-{}-{}", std::process::id(), crate::Timestamp::now().0 % 1_000_000)
+    format!(
+        "bench-{what}-{}-{}",
+        std::process::id(),
+        crate::Timestamp::now().0 % 1_000_000
+    )
 }
 
 fn wait_connected(links: &[&SessionLink]) -> std::io::Result<()> {
     let ready = Instant::now() + Duration::from_secs(30);
     while links.iter().any(|l| !l.stats().is_connected()) {
         if Instant::now() > ready {
-            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no connection to the broker within 30 s"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no connection to the broker within 30 s",
+            ));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -30,7 +38,12 @@ fn wait_connected(links: &[&SessionLink]) -> std::io::Result<()> {
 
 /// `count` notes pinned on `direct`, one every `1 / rate_hz`, each timed from the pin to
 /// being in a reader's note book on `via`; sorted. A note not heard within 5 s is left out.
-pub fn note_latency(direct: &ConnectionSettings, via: &ConnectionSettings, count: usize, rate_hz: f64) -> std::io::Result<Vec<Duration>> {
+pub fn note_latency(
+    direct: &ConnectionSettings,
+    via: &ConnectionSettings,
+    count: usize,
+    rate_hz: f64,
+) -> std::io::Result<Vec<Duration>> {
     let session = session_name("notes");
     let reader = SessionLink::join(via, topics(&session)?, None)?;
     let writer = SessionLink::join_as_writer(direct, topics(&session)?, "bench-writer")?;
@@ -39,7 +52,9 @@ pub fn note_latency(direct: &ConnectionSettings, via: &ConnectionSettings, count
     let mut latencies = Vec::with_capacity(count);
     for k in 0..count {
         let started = Instant::now();
-        let id = writer.pin_note(&format!("twin-{k}"), &format!("note {k}: checked, ok")).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let id = writer
+            .pin_note(&format!("twin-{k}"), &format!("note {k}: checked, ok"))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         let deadline = started + Duration::from_secs(5);
         while Instant::now() < deadline {
             if reader.lock().notes.get(&id).is_some() {
@@ -58,12 +73,21 @@ pub fn note_latency(direct: &ConnectionSettings, via: &ConnectionSettings, count
 
 /// A session holding `count` notes (pinned on `direct`), then someone joining on `via`: how
 /// long until it holds them all, and how many it held when it stopped waiting (20 s).
-pub fn late_joiner(direct: &ConnectionSettings, via: &ConnectionSettings, count: usize) -> std::io::Result<(Duration, usize)> {
+pub fn late_joiner(
+    direct: &ConnectionSettings,
+    via: &ConnectionSettings,
+    count: usize,
+) -> std::io::Result<(Duration, usize)> {
     let session = session_name("late");
     let writer = SessionLink::join_as_writer(direct, topics(&session)?, "bench-writer")?;
     wait_connected(&[&writer])?;
     for k in 0..count {
-        writer.pin_note(&format!("twin-{}", k % 500), &format!("note {k}: needs part")).map_err(|e| std::io::Error::other(e.to_string()))?;
+        writer
+            .pin_note(
+                &format!("twin-{}", k % 500),
+                &format!("note {k}: needs part"),
+            )
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     while !writer.notes_confirmed() && Instant::now() < deadline {

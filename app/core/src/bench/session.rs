@@ -23,13 +23,35 @@ pub struct SessionRun {
 
 /// `participants` publishing poses at `rate_hz` for `duration` on `direct`, heard by an
 /// observer on `via` (a proxy adding a round trip, or the same broker).
-pub fn pose_latency(direct: &ConnectionSettings, via: &ConnectionSettings, participants: usize, rate_hz: f64, duration: Duration) -> std::io::Result<SessionRun> {
-    let session = format!("bench-{}-{}", std::process::id(), crate::Timestamp::now().0 % 1_000_000);
-    let topics = || SessionTopics::new(crate::session::DEFAULT_ROOT, &session).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e));
+pub fn pose_latency(
+    direct: &ConnectionSettings,
+    via: &ConnectionSettings,
+    participants: usize,
+    rate_hz: f64,
+    duration: Duration,
+) -> std::io::Result<SessionRun> {
+    let session = format!(
+        "bench-{}-{}",
+        std::process::id(),
+        crate::Timestamp::now().0 % 1_000_000
+    );
+    let topics = || {
+        SessionTopics::new(crate::session::DEFAULT_ROOT, &session)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+    };
     let observer = SessionLink::join(via, topics()?, None)?;
     let links = (0..participants)
         .map(|k| {
-            let me = Presence { user: format!("p{k}"), device: Device::Headset, instance: format!("i{k}"), selected: None, timeline: Timeline::Live, host: false, since: 0, timeline_lead: None };
+            let me = Presence {
+                user: format!("p{k}"),
+                device: Device::Headset,
+                instance: format!("i{k}"),
+                selected: None,
+                timeline: Timeline::Live,
+                host: false,
+                since: 0,
+                timeline_lead: None,
+            };
             SessionLink::join(direct, topics()?, Some(me))
         })
         .collect::<std::io::Result<Vec<_>>>()?;
@@ -40,18 +62,28 @@ pub fn pose_latency(direct: &ConnectionSettings, via: &ConnectionSettings, parti
     }
     let period = Duration::from_secs_f64(1.0 / rate_hz.max(1.0));
     let sends = (duration.as_secs_f64() * rate_hz).ceil() as usize + 1;
-    let sent: Arc<Mutex<Vec<Vec<Option<Instant>>>>> = Arc::new(Mutex::new(vec![vec![None; sends]; participants]));
+    let sent: Arc<Mutex<Vec<Vec<Option<Instant>>>>> =
+        Arc::new(Mutex::new(vec![vec![None; sends]; participants]));
     let sender = {
         let sent = sent.clone();
         std::thread::spawn(move || {
             let started = Instant::now();
             for seq in 0..sends {
                 for (k, link) in links.iter().enumerate() {
-                    let head = Placement { at: [seq as f32, 1.7, k as f32], rotation: [0.0, 0.0, 0.0, 1.0] };
+                    let head = Placement {
+                        at: [seq as f32, 1.7, k as f32],
+                        rotation: [0.0, 0.0, 0.0, 1.0],
+                    };
                     if let Ok(mut sent) = sent.lock() {
                         sent[k][seq] = Some(Instant::now());
                     }
-                    link.send_pose(Pose { head, hands: Vec::new(), pointer: None, fov: None, instance: None });
+                    link.send_pose(Pose {
+                        head,
+                        hands: Vec::new(),
+                        pointer: None,
+                        fov: None,
+                        instance: None,
+                    });
                 }
                 let next = started + period * (seq as u32 + 1);
                 std::thread::sleep(next.saturating_duration_since(Instant::now()));
@@ -70,11 +102,19 @@ pub fn pose_latency(direct: &ConnectionSettings, via: &ConnectionSettings, parti
             let shared = observer.lock();
             let now = Instant::now();
             for (user, participant) in shared.roster.participants() {
-                let (Some(k), Some(pose)) = (user.strip_prefix('p').and_then(|k| k.parse::<usize>().ok()), participant.pose.as_ref()) else { continue };
+                let (Some(k), Some(pose)) = (
+                    user.strip_prefix('p').and_then(|k| k.parse::<usize>().ok()),
+                    participant.pose.as_ref(),
+                ) else {
+                    continue;
+                };
                 let seq = pose.head.at[0] as usize;
                 if k < participants && heard[k] != Some(seq) {
                     heard[k] = Some(seq);
-                    let when = sent.lock().ok().and_then(|sent| sent.get(k).and_then(|s| s.get(seq)).copied().flatten());
+                    let when = sent
+                        .lock()
+                        .ok()
+                        .and_then(|sent| sent.get(k).and_then(|s| s.get(seq)).copied().flatten());
                     if let Some(when) = when {
                         latencies.push(now.saturating_duration_since(when));
                     }
@@ -85,5 +125,9 @@ pub fn pose_latency(direct: &ConnectionSettings, via: &ConnectionSettings, parti
     }
     let (bytes_per_second, poses_sent) = sender.join().unwrap_or((0.0, 0));
     latencies.sort();
-    Ok(SessionRun { latencies, poses_sent, bytes_per_second })
+    Ok(SessionRun {
+        latencies,
+        poses_sent,
+        bytes_per_second,
+    })
 }

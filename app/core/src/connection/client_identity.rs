@@ -28,26 +28,37 @@ pub(super) fn client_identity(
     key: PrivateKeyDer<'static>,
     provider: &CryptoProvider,
 ) -> Result<Arc<dyn ResolvesClientCert>, SettingsError> {
-    let signing_key = provider
-        .key_provider
-        .load_private_key(key)
-        .map_err(|e| SettingsError::ClientIdentity(format!("the client key is not a key this TLS stack can sign with ({e})")))?;
-    let end_entity = chain.first().ok_or_else(|| SettingsError::ClientIdentity("the client certificate file holds no certificate".into()))?;
-    if let (Some(certified), Some(own)) = (certificate_public_key(end_entity), signing_key.public_key())
+    let signing_key = provider.key_provider.load_private_key(key).map_err(|e| {
+        SettingsError::ClientIdentity(format!(
+            "the client key is not a key this TLS stack can sign with ({e})"
+        ))
+    })?;
+    let end_entity = chain.first().ok_or_else(|| {
+        SettingsError::ClientIdentity("the client certificate file holds no certificate".into())
+    })?;
+    if let (Some(certified), Some(own)) =
+        (certificate_public_key(end_entity), signing_key.public_key())
         && certified != own.as_ref()
     {
         return Err(SettingsError::ClientIdentity(
             "the client key does not belong to the client certificate (their public keys differ): give the key the certificate was issued for".into(),
         ));
     }
-    Ok(Arc::new(FixedIdentity(Arc::new(CertifiedKey::new(chain, signing_key)))))
+    Ok(Arc::new(FixedIdentity(Arc::new(CertifiedKey::new(
+        chain,
+        signing_key,
+    )))))
 }
 
 #[derive(Debug)]
 struct FixedIdentity(Arc<CertifiedKey>);
 
 impl ResolvesClientCert for FixedIdentity {
-    fn resolve(&self, _root_hint_subjects: &[&[u8]], _sigschemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
         Some(Arc::clone(&self.0))
     }
 
@@ -100,14 +111,22 @@ fn element(bytes: &[u8], tag: u8) -> Option<(Element<'_>, &[u8])> {
         }
         let (digits, rest) = after_length.split_at(count);
         after_length = rest;
-        digits.iter().fold(0usize, |length, &digit| (length << 8) | usize::from(digit))
+        digits
+            .iter()
+            .fold(0usize, |length, &digit| (length << 8) | usize::from(digit))
     };
     if length > after_length.len() {
         return None;
     }
     let header = bytes.len() - after_length.len();
     let (content, rest) = after_length.split_at(length);
-    Some((Element { whole: &bytes[..header + length], content }, rest))
+    Some((
+        Element {
+            whole: &bytes[..header + length],
+            content,
+        },
+        rest,
+    ))
 }
 
 #[cfg(test)]
@@ -148,7 +167,11 @@ mod tests {
         let public_key = der(0x30, &[0x42; 91]);
         for version in [None, Some(2)] {
             let certificate = certificate(version, &public_key);
-            assert_eq!(certificate_public_key(&certificate), Some(public_key.as_slice()), "version {version:?}");
+            assert_eq!(
+                certificate_public_key(&certificate),
+                Some(public_key.as_slice()),
+                "version {version:?}"
+            );
         }
     }
 
@@ -161,6 +184,9 @@ mod tests {
         assert_eq!(certificate_public_key(b"-----BEGIN CERTIFICATE-----"), None);
         // A length claiming more than four bytes of length, or more than is there.
         assert_eq!(certificate_public_key(&[0x30, 0x85, 1, 0, 0, 0, 0]), None);
-        assert_eq!(certificate_public_key(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x30]), None);
+        assert_eq!(
+            certificate_public_key(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x30]),
+            None
+        );
     }
 }

@@ -51,7 +51,12 @@ impl ConnectFailure {
 
     /// Explains `error`. `connected` says whether the connection had been established (then
     /// a broken socket is a loss, not a refusal).
-    pub fn explain(error: &ConnectionError, settings: &ConnectionSettings, connected: bool, connect_timeout: Duration) -> Self {
+    pub fn explain(
+        error: &ConnectionError,
+        settings: &ConnectionSettings,
+        connected: bool,
+        connect_timeout: Duration,
+    ) -> Self {
         let broker = &settings.broker;
         let at = format!("{}:{}", broker.host, broker.port);
         let failure = |kind, message: String| ConnectFailure { kind, message };
@@ -75,57 +80,125 @@ impl ConnectFailure {
                     ConnectReturnCode::RefusedProtocolVersion => (FailureKind::Rejected, "MQTT 3.1.1 is not accepted".to_owned()),
                     ConnectReturnCode::Success => (FailureKind::Other, "success code in a refusal".to_owned()),
                 };
-                return failure(kind, format!("the broker at {at} refused the connection (CONNACK): {why}"));
+                return failure(
+                    kind,
+                    format!("the broker at {at} refused the connection (CONNACK): {why}"),
+                );
             }
             ConnectionError::NetworkTimeout => {
                 let waited = connect_timeout.as_secs();
                 return failure(
                     FailureKind::Timeout,
-                    format!("timeout: {at} did not complete the connection within {waited} s (TCP, TLS or CONNACK); is the address right, and is the broker answering?"),
+                    format!(
+                        "timeout: {at} did not complete the connection within {waited} s (TCP, TLS or CONNACK); is the address right, and is the broker answering?"
+                    ),
                 );
             }
             ConnectionError::FlushTimeout => {
-                return failure(FailureKind::Lost, format!("timeout sending to {at}: the link is stalled"));
+                return failure(
+                    FailureKind::Lost,
+                    format!("timeout sending to {at}: the link is stalled"),
+                );
             }
             ConnectionError::MqttState(StateError::AwaitPingResp) => {
-                return failure(FailureKind::Lost, format!("lost {at}: the broker stopped answering (no ping response)"));
+                return failure(
+                    FailureKind::Lost,
+                    format!("lost {at}: the broker stopped answering (no ping response)"),
+                );
             }
             ConnectionError::NotConnAck(packet) => {
-                return failure(FailureKind::Other, format!("{at} answered with {packet:?} instead of CONNACK: is it an MQTT broker?"));
+                return failure(
+                    FailureKind::Other,
+                    format!(
+                        "{at} answered with {packet:?} instead of CONNACK: is it an MQTT broker?"
+                    ),
+                );
             }
             _ => {}
         }
         if let Some(tls) = find_rustls_error(error) {
-            return failure(FailureKind::Tls, format!("TLS handshake with {at} failed: {}", explain_tls(tls, settings)));
+            return failure(
+                FailureKind::Tls,
+                format!(
+                    "TLS handshake with {at} failed: {}",
+                    explain_tls(tls, settings)
+                ),
+            );
         }
         if let ConnectionError::Tls(rumqttc::TlsError::DNSName(_)) = error {
-            return failure(FailureKind::Tls, format!("TLS: {:?} is not a valid server name for a certificate", broker.host));
+            return failure(
+                FailureKind::Tls,
+                format!(
+                    "TLS: {:?} is not a valid server name for a certificate",
+                    broker.host
+                ),
+            );
         }
         if let Some(io) = find_io_error(error) {
             let text = io.to_string();
             use std::io::ErrorKind::*;
             let kind = io.kind();
             if kind == ConnectionRefused {
-                return failure(FailureKind::Refused, format!("connection refused by {at}: nothing listens there (is the broker running, is the port right?)"));
+                return failure(
+                    FailureKind::Refused,
+                    format!(
+                        "connection refused by {at}: nothing listens there (is the broker running, is the port right?)"
+                    ),
+                );
             }
             if kind == TimedOut {
-                return failure(FailureKind::Timeout, format!("timeout: no answer from {at} ({text})"));
+                return failure(
+                    FailureKind::Timeout,
+                    format!("timeout: no answer from {at} ({text})"),
+                );
             }
             if is_name_lookup_failure(&text) || (kind == InvalidInput && text.contains("resolve")) {
-                return failure(FailureKind::HostNotFound, format!("host not found: {:?} (check the name, DNS or /etc/hosts)", broker.host));
+                return failure(
+                    FailureKind::HostNotFound,
+                    format!(
+                        "host not found: {:?} (check the name, DNS or /etc/hosts)",
+                        broker.host
+                    ),
+                );
             }
-            if matches!(kind, UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe) {
+            if matches!(
+                kind,
+                UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe
+            ) {
                 return closed(at, settings, connected);
             }
-            if matches!(kind, HostUnreachable | NetworkUnreachable | AddrNotAvailable) {
-                return failure(FailureKind::Refused, format!("{at} is unreachable from here ({text})"));
+            if matches!(
+                kind,
+                HostUnreachable | NetworkUnreachable | AddrNotAvailable
+            ) {
+                return failure(
+                    FailureKind::Refused,
+                    format!("{at} is unreachable from here ({text})"),
+                );
             }
-            return failure(if connected { FailureKind::Lost } else { FailureKind::Other }, format!("{at}: {text}"));
+            return failure(
+                if connected {
+                    FailureKind::Lost
+                } else {
+                    FailureKind::Other
+                },
+                format!("{at}: {text}"),
+            );
         }
-        if matches!(error, ConnectionError::MqttState(StateError::ConnectionAborted)) {
+        if matches!(
+            error,
+            ConnectionError::MqttState(StateError::ConnectionAborted)
+        ) {
             return closed(at, settings, connected);
         }
-        failure(if connected { FailureKind::Lost } else { FailureKind::Other }, format!("{at}: {error}"))
+        failure(
+            if connected {
+                FailureKind::Lost
+            } else {
+                FailureKind::Other
+            },
+            format!("{at}: {error}"),
+        )
     }
 }
 
@@ -135,10 +208,15 @@ fn closed(at: String, settings: &ConnectionSettings, connected: bool) -> Connect
     let (tls, client_certificate) = (settings.broker.tls, settings.client_certificate);
     if connected {
         let message = match &settings.client_id {
-            Some(id) => format!("lost {at}: the broker closed the connection (is another client using the client id {id:?}? a broker keeps only one)"),
+            Some(id) => format!(
+                "lost {at}: the broker closed the connection (is another client using the client id {id:?}? a broker keeps only one)"
+            ),
             None => format!("lost {at}: the broker closed the connection"),
         };
-        return ConnectFailure { kind: FailureKind::Lost, message };
+        return ConnectFailure {
+            kind: FailureKind::Lost,
+            message,
+        };
     }
     let hint = if tls && !client_certificate {
         "does it need a client certificate (--cert, --key), or is it a plain MQTT port (mqtt://)?"
@@ -147,13 +225,23 @@ fn closed(at: String, settings: &ConnectionSettings, connected: bool) -> Connect
     } else {
         "is it a TLS port (use mqtts://), or does the broker refuse this client?"
     };
-    ConnectFailure { kind: FailureKind::Refused, message: format!("{at} closed the connection before accepting it: {hint}") }
+    ConnectFailure {
+        kind: FailureKind::Refused,
+        message: format!("{at} closed the connection before accepting it: {hint}"),
+    }
 }
 
 fn is_name_lookup_failure(text: &str) -> bool {
-    ["failed to lookup address", "Name or service not known", "nodename nor servname", "No such host", "Temporary failure in name resolution", "No address associated"]
-        .iter()
-        .any(|needle| text.contains(needle))
+    [
+        "failed to lookup address",
+        "Name or service not known",
+        "nodename nor servname",
+        "No such host",
+        "Temporary failure in name resolution",
+        "No address associated",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
 }
 
 fn explain_tls(error: &rustls::Error, settings: &ConnectionSettings) -> String {
@@ -206,7 +294,11 @@ fn find_rustls_error<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a rust
         if let Some(tls) = current.downcast_ref::<rustls::Error>() {
             return Some(tls);
         }
-        if let Some(tls) = current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        if let Some(tls) = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
             return Some(tls);
         }
         next = current.source();
@@ -231,43 +323,97 @@ mod tests {
     use crate::BrokerAddress;
 
     fn explain(error: ConnectionError, tls: bool) -> ConnectFailure {
-        let settings = ConnectionSettings::plain(BrokerAddress { host: "broker.example".into(), port: 8883, tls });
+        let settings = ConnectionSettings::plain(BrokerAddress {
+            host: "broker.example".into(),
+            port: 8883,
+            tls,
+        });
         ConnectFailure::explain(&error, &settings, false, Duration::from_secs(10))
     }
 
     #[test]
     fn each_cause_has_its_own_line() {
-        let refused = explain(ConnectionError::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)), false);
+        let refused = explain(
+            ConnectionError::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+            false,
+        );
         assert_eq!(refused.kind, FailureKind::Refused);
-        assert!(refused.message.starts_with("connection refused by broker.example:8883"), "{refused}");
+        assert!(
+            refused
+                .message
+                .starts_with("connection refused by broker.example:8883"),
+            "{refused}"
+        );
 
-        let lookup = std::io::Error::other("failed to lookup address information: Name or service not known");
-        assert_eq!(explain(ConnectionError::Io(lookup), false).kind, FailureKind::HostNotFound);
+        let lookup = std::io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        );
+        assert_eq!(
+            explain(ConnectionError::Io(lookup), false).kind,
+            FailureKind::HostNotFound
+        );
 
         let timeout = explain(ConnectionError::NetworkTimeout, false);
         assert_eq!(timeout.kind, FailureKind::Timeout);
         assert!(timeout.message.contains("10 s"), "{timeout}");
 
-        let credentials = explain(ConnectionError::ConnectionRefused(ConnectReturnCode::BadUserNamePassword), false);
+        let credentials = explain(
+            ConnectionError::ConnectionRefused(ConnectReturnCode::BadUserNamePassword),
+            false,
+        );
         assert_eq!(credentials.kind, FailureKind::Rejected);
-        assert!(credentials.is_permanent() && credentials.message.contains("bad user name or password"), "{credentials}");
+        assert!(
+            credentials.is_permanent() && credentials.message.contains("bad user name or password"),
+            "{credentials}"
+        );
 
-        let unknown_ca = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer));
-        let failure = explain(ConnectionError::Tls(rumqttc::TlsError::Io(unknown_ca)), true);
+        let unknown_ca = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+        );
+        let failure = explain(
+            ConnectionError::Tls(rumqttc::TlsError::Io(unknown_ca)),
+            true,
+        );
         assert_eq!(failure.kind, FailureKind::Tls);
         assert!(failure.message.contains("unknown CA"), "{failure}");
 
-        let mismatch = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::InvalidCertificate(CertificateError::NotValidForName));
-        assert!(explain(ConnectionError::Io(mismatch), true).message.contains("host name mismatch"));
+        let mismatch = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(CertificateError::NotValidForName),
+        );
+        assert!(
+            explain(ConnectionError::Io(mismatch), true)
+                .message
+                .contains("host name mismatch")
+        );
 
         let expired = rustls::Error::InvalidCertificate(CertificateError::Expired);
-        assert!(explain(ConnectionError::Tls(rumqttc::TlsError::TLS(expired)), true).message.contains("expired"));
+        assert!(
+            explain(ConnectionError::Tls(rumqttc::TlsError::TLS(expired)), true)
+                .message
+                .contains("expired")
+        );
 
-        let wants_cert = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::AlertReceived(AlertDescription::CertificateRequired));
+        let wants_cert = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(AlertDescription::CertificateRequired),
+        );
         let failure = explain(ConnectionError::MqttState(StateError::Io(wants_cert)), true);
-        assert!(failure.message.contains("requires a client certificate"), "{failure}");
+        assert!(
+            failure.message.contains("requires a client certificate"),
+            "{failure}"
+        );
 
-        let closed = explain(ConnectionError::MqttState(StateError::ConnectionAborted), true);
-        assert!(closed.message.contains("closed the connection before accepting it"), "{closed}");
+        let closed = explain(
+            ConnectionError::MqttState(StateError::ConnectionAborted),
+            true,
+        );
+        assert!(
+            closed
+                .message
+                .contains("closed the connection before accepting it"),
+            "{closed}"
+        );
     }
 }

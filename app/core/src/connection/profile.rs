@@ -38,9 +38,17 @@ pub enum ProfileError {
     #[error("{path}: {error}")]
     Parse { path: PathBuf, error: String },
     #[error("{path} has no profile {name:?} (it has: {known})")]
-    Unknown { path: PathBuf, name: String, known: String },
+    Unknown {
+        path: PathBuf,
+        name: String,
+        known: String,
+    },
     #[error("{path}, profile {name:?}: {error}")]
-    Invalid { path: PathBuf, name: String, error: String },
+    Invalid {
+        path: PathBuf,
+        name: String,
+        error: String,
+    },
     #[error("--profile needs a profiles file: none at {0} (or name one with --config FILE)")]
     NoFile(String),
 }
@@ -84,13 +92,22 @@ impl Profiles {
                 _ => return Ok(None),
             },
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| ProfileError::Read { path: path.clone(), error: e.to_string() })?;
+        let text = std::fs::read_to_string(&path).map_err(|e| ProfileError::Read {
+            path: path.clone(),
+            error: e.to_string(),
+        })?;
         Self::parse(&path, &text).map(Some)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Profiles, ProfileError> {
-        let parsed: ProfilesToml = toml::from_str(text).map_err(|e| ProfileError::Parse { path: path.to_owned(), error: e.message().to_owned() })?;
-        Ok(Profiles { path: path.to_owned(), profiles: parsed.profile })
+        let parsed: ProfilesToml = toml::from_str(text).map_err(|e| ProfileError::Parse {
+            path: path.to_owned(),
+            error: e.message().to_owned(),
+        })?;
+        Ok(Profiles {
+            path: path.to_owned(),
+            profiles: parsed.profile,
+        })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -100,14 +117,31 @@ impl Profiles {
     /// The options profile `name` gives, with its paths made absolute.
     pub fn options(&self, name: &str) -> Result<ConnectionOptions, ProfileError> {
         let Some(profile) = self.profiles.get(name) else {
-            let known = if self.profiles.is_empty() { "none".to_owned() } else { self.names().collect::<Vec<_>>().join(", ") };
-            return Err(ProfileError::Unknown { path: self.path.clone(), name: name.to_owned(), known });
+            let known = if self.profiles.is_empty() {
+                "none".to_owned()
+            } else {
+                self.names().collect::<Vec<_>>().join(", ")
+            };
+            return Err(ProfileError::Unknown {
+                path: self.path.clone(),
+                name: name.to_owned(),
+                known,
+            });
         };
-        let invalid = |error: String| ProfileError::Invalid { path: self.path.clone(), name: name.to_owned(), error };
+        let invalid = |error: String| ProfileError::Invalid {
+            path: self.path.clone(),
+            name: name.to_owned(),
+            error,
+        };
         if profile.password.is_some() {
             return Err(invalid("profiles hold no passwords: use password_file = \"FILE\" or password_env = \"VARIABLE\"".into()));
         }
-        let broker = profile.broker.as_deref().map(str::parse::<BrokerAddress>).transpose().map_err(|e| invalid(e.to_string()))?;
+        let broker = profile
+            .broker
+            .as_deref()
+            .map(str::parse::<BrokerAddress>)
+            .transpose()
+            .map_err(|e| invalid(e.to_string()))?;
         let base = self.path.parent().unwrap_or(Path::new("."));
         let resolve = |path: &Option<PathBuf>| path.as_deref().map(|p| relative_to(base, p));
         Ok(ConnectionOptions {
@@ -130,7 +164,11 @@ fn relative_to(base: &Path, path: &Path) -> PathBuf {
     {
         return home.join(rest);
     }
-    if path.is_absolute() { path.to_owned() } else { base.join(path) }
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base.join(path)
+    }
 }
 
 #[cfg(test)]
@@ -153,14 +191,37 @@ broker = "mqtt://10.0.0.5"
 
     #[test]
     fn a_profile_gives_its_options_with_paths_from_the_file() {
-        let profiles = Profiles::parse(Path::new("/home/op/.config/twinscope/profiles.toml"), EXAMPLE).unwrap();
+        let profiles = Profiles::parse(
+            Path::new("/home/op/.config/twinscope/profiles.toml"),
+            EXAMPLE,
+        )
+        .unwrap();
         let options = profiles.options("plant-a").unwrap();
-        assert_eq!(options.broker, Some(BrokerAddress { host: "broker.plant-a.example".into(), port: 8883, tls: true }));
-        assert_eq!(options.ca.as_deref(), Some(Path::new("/home/op/.config/twinscope/certs/ca.pem")));
-        assert_eq!(options.cert.as_deref(), Some(Path::new("/etc/twinscope/operator.crt")));
-        assert_eq!(options.password_file.as_deref(), Some(Path::new("/home/op/.config/twinscope/plant-a.password")));
+        assert_eq!(
+            options.broker,
+            Some(BrokerAddress {
+                host: "broker.plant-a.example".into(),
+                port: 8883,
+                tls: true
+            })
+        );
+        assert_eq!(
+            options.ca.as_deref(),
+            Some(Path::new("/home/op/.config/twinscope/certs/ca.pem"))
+        );
+        assert_eq!(
+            options.cert.as_deref(),
+            Some(Path::new("/etc/twinscope/operator.crt"))
+        );
+        assert_eq!(
+            options.password_file.as_deref(),
+            Some(Path::new("/home/op/.config/twinscope/plant-a.password"))
+        );
         assert_eq!(options.client_id.as_deref(), Some("control-room-1"));
-        assert_eq!(profiles.options("lab").unwrap().broker.map(|b| b.port), Some(1883));
+        assert_eq!(
+            profiles.options("lab").unwrap().broker.map(|b| b.port),
+            Some(1883)
+        );
     }
 
     #[test]
@@ -168,13 +229,28 @@ broker = "mqtt://10.0.0.5"
         let path = Path::new("p.toml");
         let profiles = Profiles::parse(path, EXAMPLE).unwrap();
         let unknown = profiles.options("plant-b").unwrap_err().to_string();
-        assert!(unknown.contains("plant-b") && unknown.contains("lab, plant-a"), "{unknown}");
-        let with_password = Profiles::parse(path, "[profile.x]\nbroker = \"mqtt://h\"\npassword = \"hunter2\"\n").unwrap();
+        assert!(
+            unknown.contains("plant-b") && unknown.contains("lab, plant-a"),
+            "{unknown}"
+        );
+        let with_password = Profiles::parse(
+            path,
+            "[profile.x]\nbroker = \"mqtt://h\"\npassword = \"hunter2\"\n",
+        )
+        .unwrap();
         let error = with_password.options("x").unwrap_err().to_string();
-        assert!(error.contains("no passwords") && !error.contains("hunter2"), "{error}");
-        let typo = Profiles::parse(path, "[profile.x]\nbrokr = \"mqtt://h\"\n").unwrap_err().to_string();
+        assert!(
+            error.contains("no passwords") && !error.contains("hunter2"),
+            "{error}"
+        );
+        let typo = Profiles::parse(path, "[profile.x]\nbrokr = \"mqtt://h\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(typo.contains("brokr"), "{typo}");
         let bad_url = Profiles::parse(path, "[profile.x]\nbroker = \"http://h\"\n").unwrap();
-        assert!(matches!(bad_url.options("x"), Err(ProfileError::Invalid { .. })));
+        assert!(matches!(
+            bad_url.options("x"),
+            Err(ProfileError::Invalid { .. })
+        ));
     }
 }

@@ -36,12 +36,20 @@ pub struct ConnectionOptions {
 /// Why connection options cannot be used; each names the option and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
-    #[error("no broker given: use --broker mqtt://HOST:PORT (or mqtts:// for TLS) or --profile NAME")]
+    #[error(
+        "no broker given: use --broker mqtt://HOST:PORT (or mqtts:// for TLS) or --profile NAME"
+    )]
     NoBroker,
-    #[error("--ca, --cert and --key are for TLS, but {0} is a plain MQTT address: write mqtts://HOST:PORT")]
+    #[error(
+        "--ca, --cert and --key are for TLS, but {0} is a plain MQTT address: write mqtts://HOST:PORT"
+    )]
     TlsOptionsWithoutTls(BrokerAddress),
     #[error("cannot read the {what} {path}: {error}")]
-    File { what: &'static str, path: PathBuf, error: String },
+    File {
+        what: &'static str,
+        path: PathBuf,
+        error: String,
+    },
     #[error("the {what} {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")]
     NoCertificate { what: &'static str, path: PathBuf },
     #[error("the client key {0} holds no PEM private key (PKCS#8, PKCS#1 or SEC1)")]
@@ -82,7 +90,10 @@ impl ConnectionOptions {
     }
 
     /// [`resolve`](Self::resolve) with the environment given (tests).
-    pub fn resolve_with_env(self, env: impl Fn(&str) -> Option<String>) -> Result<ConnectionSettings, SettingsError> {
+    pub fn resolve_with_env(
+        self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ConnectionSettings, SettingsError> {
         let broker = self.broker.ok_or(SettingsError::NoBroker)?;
         let wants_tls_files = self.ca.is_some() || self.cert.is_some() || self.key.is_some();
         if wants_tls_files && !broker.tls {
@@ -93,7 +104,14 @@ impl ConnectionOptions {
             (None, None) => None,
             _ => return Err(SettingsError::HalfClientIdentity),
         };
-        let tls = if broker.tls { Some(super::tls::client_config(self.ca.as_deref(), client_certificate)?) } else { None };
+        let tls = if broker.tls {
+            Some(super::tls::client_config(
+                self.ca.as_deref(),
+                client_certificate,
+            )?)
+        } else {
+            None
+        };
         let password = match &self.password_file {
             Some(path) => {
                 if self.username.is_none() {
@@ -102,7 +120,9 @@ impl ConnectionOptions {
                 Some(read_password_file(path)?)
             }
             // The variable may be set for other tools; it only counts with a user name.
-            None if self.username.is_some() => env(self.password_env.as_deref().unwrap_or(PASSWORD_ENV)).map(Secret::new),
+            None if self.username.is_some() => {
+                env(self.password_env.as_deref().unwrap_or(PASSWORD_ENV)).map(Secret::new)
+            }
             None => None,
         };
         Ok(ConnectionSettings {
@@ -118,9 +138,15 @@ impl ConnectionOptions {
 
 /// The whole file but a final line break: `echo secret > file` is the usual way to write one.
 fn read_password_file(path: &Path) -> Result<Secret, SettingsError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| SettingsError::File { what: "password file", path: path.to_owned(), error: e.to_string() })?;
-    let password = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+    let text = std::fs::read_to_string(path).map_err(|e| SettingsError::File {
+        what: "password file",
+        path: path.to_owned(),
+        error: e.to_string(),
+    })?;
+    let password = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text);
     if password.is_empty() {
         return Err(SettingsError::EmptyPassword(path.to_owned()));
     }
@@ -156,7 +182,14 @@ impl ConnectionSettings {
     /// A broker with no TLS files and no credentials (the embedded broker, tests).
     pub fn plain(broker: BrokerAddress) -> Self {
         let tls = None;
-        ConnectionSettings { broker, username: None, password: None, client_id: None, tls, client_certificate: false }
+        ConnectionSettings {
+            broker,
+            username: None,
+            password: None,
+            client_id: None,
+            tls,
+            client_certificate: false,
+        }
     }
 
     /// The client id for one of this process's clients. The main client of a command gets
@@ -180,7 +213,13 @@ impl ConnectionSettings {
             options.set_transport(Transport::Tls(TlsConfiguration::Rustls(tls.clone())));
         }
         if let Some(user) = &self.username {
-            options.set_credentials(user.clone(), self.password.as_ref().map(Secret::expose).unwrap_or_default());
+            options.set_credentials(
+                user.clone(),
+                self.password
+                    .as_ref()
+                    .map(Secret::expose)
+                    .unwrap_or_default(),
+            );
         }
         options
     }
@@ -207,15 +246,24 @@ mod tests {
     }
 
     fn temp_file(name: &str, contents: &str) -> PathBuf {
-        let path = std::env::temp_dir().join(format!("twinscope-settings-{}-{name}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("twinscope-settings-{}-{name}", std::process::id()));
         std::fs::write(&path, contents).unwrap();
         path
     }
 
     #[test]
     fn flags_override_a_profile_field_by_field() {
-        let profile = ConnectionOptions { broker: broker("mqtts://plant-a:8883"), username: Some("op".into()), client_id: Some("cr1".into()), ..Default::default() };
-        let flags = ConnectionOptions { username: Some("admin".into()), ..Default::default() };
+        let profile = ConnectionOptions {
+            broker: broker("mqtts://plant-a:8883"),
+            username: Some("op".into()),
+            client_id: Some("cr1".into()),
+            ..Default::default()
+        };
+        let flags = ConnectionOptions {
+            username: Some("admin".into()),
+            ..Default::default()
+        };
         let merged = profile.overridden_by(flags);
         assert_eq!(merged.broker, broker("mqtts://plant-a:8883"));
         assert_eq!(merged.username.as_deref(), Some("admin"));
@@ -225,43 +273,113 @@ mod tests {
     #[test]
     fn the_password_comes_from_a_file_or_the_environment_and_never_prints() {
         let file = temp_file("password", "s3cret\n");
-        let options = ConnectionOptions { broker: broker("mqtt://h"), username: Some("op".into()), password_file: Some(file.clone()), ..Default::default() };
+        let options = ConnectionOptions {
+            broker: broker("mqtt://h"),
+            username: Some("op".into()),
+            password_file: Some(file.clone()),
+            ..Default::default()
+        };
         let settings = options.clone().resolve_with_env(|_| None).unwrap();
-        assert_eq!(settings.password.as_ref().map(Secret::expose), Some("s3cret"));
+        assert_eq!(
+            settings.password.as_ref().map(Secret::expose),
+            Some("s3cret")
+        );
         assert!(!format!("{settings:?}").contains("s3cret"));
         assert!(!settings.describe().contains("s3cret"));
 
-        let from_env = ConnectionOptions { password_file: None, ..options };
-        let settings = from_env.resolve_with_env(|name| (name == PASSWORD_ENV).then(|| "envpw".to_owned())).unwrap();
-        assert_eq!(settings.password.as_ref().map(Secret::expose), Some("envpw"));
+        let from_env = ConnectionOptions {
+            password_file: None,
+            ..options
+        };
+        let settings = from_env
+            .resolve_with_env(|name| (name == PASSWORD_ENV).then(|| "envpw".to_owned()))
+            .unwrap();
+        assert_eq!(
+            settings.password.as_ref().map(Secret::expose),
+            Some("envpw")
+        );
         let _ = std::fs::remove_file(file);
     }
 
     #[test]
     fn the_environment_password_needs_a_user_name() {
-        let options = ConnectionOptions { broker: broker("mqtt://h"), ..Default::default() };
+        let options = ConnectionOptions {
+            broker: broker("mqtt://h"),
+            ..Default::default()
+        };
         let settings = options.resolve_with_env(|_| Some("pw".into())).unwrap();
         assert!(settings.password.is_none());
-        let without_user = ConnectionOptions { broker: broker("mqtt://h"), password_file: Some("/nonexistent".into()), ..Default::default() };
-        assert_eq!(without_user.resolve_with_env(|_| None).unwrap_err(), SettingsError::PasswordWithoutUser);
+        let without_user = ConnectionOptions {
+            broker: broker("mqtt://h"),
+            password_file: Some("/nonexistent".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            without_user.resolve_with_env(|_| None).unwrap_err(),
+            SettingsError::PasswordWithoutUser
+        );
     }
 
     #[test]
     fn mistakes_are_named() {
-        let plain_with_ca = ConnectionOptions { broker: broker("mqtt://h"), ca: Some("ca.pem".into()), ..Default::default() };
-        assert!(matches!(plain_with_ca.resolve_with_env(|_| None), Err(SettingsError::TlsOptionsWithoutTls(_))));
-        let half = ConnectionOptions { broker: broker("mqtts://h"), cert: Some("c.pem".into()), ..Default::default() };
-        assert_eq!(half.resolve_with_env(|_| None).unwrap_err(), SettingsError::HalfClientIdentity);
-        let missing_ca = ConnectionOptions { broker: broker("mqtts://h"), ca: Some("/nonexistent/ca.pem".into()), ..Default::default() };
-        let error = missing_ca.resolve_with_env(|_| None).unwrap_err().to_string();
-        assert!(error.contains("/nonexistent/ca.pem") && error.contains("CA"), "{error}");
+        let plain_with_ca = ConnectionOptions {
+            broker: broker("mqtt://h"),
+            ca: Some("ca.pem".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            plain_with_ca.resolve_with_env(|_| None),
+            Err(SettingsError::TlsOptionsWithoutTls(_))
+        ));
+        let half = ConnectionOptions {
+            broker: broker("mqtts://h"),
+            cert: Some("c.pem".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            half.resolve_with_env(|_| None).unwrap_err(),
+            SettingsError::HalfClientIdentity
+        );
+        let missing_ca = ConnectionOptions {
+            broker: broker("mqtts://h"),
+            ca: Some("/nonexistent/ca.pem".into()),
+            ..Default::default()
+        };
+        let error = missing_ca
+            .resolve_with_env(|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("/nonexistent/ca.pem") && error.contains("CA"),
+            "{error}"
+        );
         let not_pem = temp_file("not-pem", "hello");
-        let bad_ca = ConnectionOptions { broker: broker("mqtts://h"), ca: Some(not_pem.clone()), ..Default::default() };
-        assert!(matches!(bad_ca.resolve_with_env(|_| None), Err(SettingsError::NoCertificate { .. })));
+        let bad_ca = ConnectionOptions {
+            broker: broker("mqtts://h"),
+            ca: Some(not_pem.clone()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            bad_ca.resolve_with_env(|_| None),
+            Err(SettingsError::NoCertificate { .. })
+        ));
         let empty = temp_file("empty-password", "\n");
-        let empty_password = ConnectionOptions { broker: broker("mqtt://h"), username: Some("u".into()), password_file: Some(empty.clone()), ..Default::default() };
-        assert!(matches!(empty_password.resolve_with_env(|_| None), Err(SettingsError::EmptyPassword(_))));
-        assert_eq!(ConnectionOptions::default().resolve_with_env(|_| None).unwrap_err(), SettingsError::NoBroker);
+        let empty_password = ConnectionOptions {
+            broker: broker("mqtt://h"),
+            username: Some("u".into()),
+            password_file: Some(empty.clone()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            empty_password.resolve_with_env(|_| None),
+            Err(SettingsError::EmptyPassword(_))
+        ));
+        assert_eq!(
+            ConnectionOptions::default()
+                .resolve_with_env(|_| None)
+                .unwrap_err(),
+            SettingsError::NoBroker
+        );
         let _ = std::fs::remove_file(not_pem);
         let _ = std::fs::remove_file(empty);
     }

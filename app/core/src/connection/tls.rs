@@ -12,13 +12,20 @@ use rustls::{ClientConfig, RootCertStore};
 use super::SettingsError;
 use super::client_identity::client_identity;
 
-pub(super) fn client_config(ca: Option<&Path>, client: Option<(&Path, &Path)>) -> Result<Arc<ClientConfig>, SettingsError> {
+pub(super) fn client_config(
+    ca: Option<&Path>,
+    client: Option<(&Path, &Path)>,
+) -> Result<Arc<ClientConfig>, SettingsError> {
     let roots = match ca {
         Some(path) => {
             let mut roots = RootCertStore::empty();
-            let (added, _ignored) = roots.add_parsable_certificates(read_certificates(path, "CA file")?);
+            let (added, _ignored) =
+                roots.add_parsable_certificates(read_certificates(path, "CA file")?);
             if added == 0 {
-                return Err(SettingsError::NoCertificate { what: "CA file", path: path.to_owned() });
+                return Err(SettingsError::NoCertificate {
+                    what: "CA file",
+                    path: path.to_owned(),
+                });
             }
             roots
         }
@@ -34,9 +41,11 @@ pub(super) fn client_config(ca: Option<&Path>, client: Option<(&Path, &Path)>) -
         Some((cert, key)) => {
             let chain = read_certificates(cert, "client certificate")?;
             let key = PrivateKeyDer::from_pem_file(key).map_err(|e| match e {
-                rustls::pki_types::pem::Error::Io(error) => {
-                    SettingsError::File { what: "client key", path: key.to_owned(), error: error.to_string() }
-                }
+                rustls::pki_types::pem::Error::Io(error) => SettingsError::File {
+                    what: "client key",
+                    path: key.to_owned(),
+                    error: error.to_string(),
+                },
                 _ => SettingsError::NoKey(key.to_owned()),
             })?;
             builder.with_client_cert_resolver(client_identity(chain, key, &provider)?)
@@ -46,14 +55,24 @@ pub(super) fn client_config(ca: Option<&Path>, client: Option<(&Path, &Path)>) -
 }
 
 /// Every certificate in a PEM file; none is an error naming the file.
-fn read_certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, SettingsError> {
-    let file_error = |error: String| SettingsError::File { what, path: path.to_owned(), error };
+fn read_certificates(
+    path: &Path,
+    what: &'static str,
+) -> Result<Vec<CertificateDer<'static>>, SettingsError> {
+    let file_error = |error: String| SettingsError::File {
+        what,
+        path: path.to_owned(),
+        error,
+    };
     let certificates = CertificateDer::pem_file_iter(path)
         .map_err(|e| file_error(pem_error_text(e)))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_error(pem_error_text(e)))?;
     if certificates.is_empty() {
-        return Err(SettingsError::NoCertificate { what, path: path.to_owned() });
+        return Err(SettingsError::NoCertificate {
+            what,
+            path: path.to_owned(),
+        });
     }
     Ok(certificates)
 }
@@ -71,7 +90,11 @@ fn system_roots() -> Result<RootCertStore, SettingsError> {
     let mut roots = RootCertStore::empty();
     roots.add_parsable_certificates(found.certs);
     if roots.is_empty() {
-        let why = found.errors.first().map(|e| e.to_string()).unwrap_or_else(|| "the system store is empty".into());
+        let why = found
+            .errors
+            .first()
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| "the system store is empty".into());
         return Err(SettingsError::NoSystemRoots(why));
     }
     Ok(roots)

@@ -50,7 +50,14 @@ struct Shape {
 }
 
 fn shape(mesh: Mesh, at: [f32; 3], size: [f32; 3], material: Material) -> Shape {
-    Shape { mesh, at, size, along_x: false, along_z: false, material }
+    Shape {
+        mesh,
+        at,
+        size,
+        along_x: false,
+        along_z: false,
+        material,
+    }
 }
 
 fn along_x(mut s: Shape) -> Shape {
@@ -74,8 +81,14 @@ fn shapes(kind: AssetKind, lines: usize) -> Vec<Shape> {
             vec![shape(B, [-1.0, -0.05, 0.0], [width, 0.1, depth], Concrete)]
         }
         AssetKind::Line => vec![shape(B, [-1.0, 0.005, 0.0], [26.0, 0.01, 5.6], LineFloor)],
-        AssetKind::Tank => vec![shape(C, [0.0, 1.5, 0.0], [2.0, 3.0, 2.0], Steel), shape(C, [0.0, 3.05, 0.0], [1.6, 0.1, 1.6], Steel)],
-        AssetKind::Pump => vec![shape(B, [-0.05, 0.1, 0.0], [1.8, 0.2, 0.8], Frame), along_x(shape(C, [-0.2, 0.5, 0.0], [0.3, 1.2, 0.3], PumpBlue))],
+        AssetKind::Tank => vec![
+            shape(C, [0.0, 1.5, 0.0], [2.0, 3.0, 2.0], Steel),
+            shape(C, [0.0, 3.05, 0.0], [1.6, 0.1, 1.6], Steel),
+        ],
+        AssetKind::Pump => vec![
+            shape(B, [-0.05, 0.1, 0.0], [1.8, 0.2, 0.8], Frame),
+            along_x(shape(C, [-0.2, 0.5, 0.0], [0.3, 1.2, 0.3], PumpBlue)),
+        ],
         AssetKind::Motor => vec![
             shape(B, [0.0, 0.1, 0.0], [1.3, 0.2, 0.8], Frame),
             along_x(shape(C, [0.0, 0.6, 0.0], [1.0, 1.3, 1.0], MotorGreen)),
@@ -93,13 +106,26 @@ fn shapes(kind: AssetKind, lines: usize) -> Vec<Shape> {
             parts
         }
         AssetKind::Part(part) => match part {
-            PartKind::Bearing => vec![along_x(shape(C, [0.0, 0.0, 0.0], [0.55, 0.22, 0.55], Metal))],
-            PartKind::Impeller => vec![along_x(shape(C, [0.0, 0.0, 0.0], [0.95, 0.35, 0.95], PumpBlue))],
+            PartKind::Bearing => vec![along_x(shape(
+                C,
+                [0.0, 0.0, 0.0],
+                [0.55, 0.22, 0.55],
+                Metal,
+            ))],
+            PartKind::Impeller => vec![along_x(shape(
+                C,
+                [0.0, 0.0, 0.0],
+                [0.95, 0.35, 0.95],
+                PumpBlue,
+            ))],
             PartKind::Seal => vec![along_x(shape(C, [0.0, 0.0, 0.0], [0.42, 0.16, 0.42], Belt))],
             PartKind::Winding => vec![shape(B, [0.0, 0.0, 0.0], [0.45, 0.3, 0.45], MotorGreen)],
             PartKind::Fan => vec![along_x(shape(C, [0.0, 0.0, 0.0], [0.9, 0.16, 0.9], Frame))],
             PartKind::LevelSensor => vec![shape(B, [0.0, 0.0, 0.0], [0.3, 0.45, 0.3], Instrument)],
-            PartKind::Valve => vec![along_x(shape(C, [0.0, 0.0, 0.0], [0.35, 0.6, 0.35], Valve)), shape(B, [0.0, 0.3, 0.0], [0.1, 0.3, 0.1], Valve)],
+            PartKind::Valve => vec![
+                along_x(shape(C, [0.0, 0.0, 0.0], [0.35, 0.6, 0.35], Valve)),
+                shape(B, [0.0, 0.3, 0.0], [0.1, 0.3, 0.1], Valve),
+            ],
             PartKind::Belt => vec![shape(B, [0.0, 0.0, 0.0], [8.2, 0.05, 1.1], Belt)],
             PartKind::Roller => vec![along_z(shape(C, [0.0, 0.0, 0.0], [0.32, 1.2, 0.32], Metal))],
             PartKind::Gearbox => vec![shape(B, [0.0, 0.0, 0.0], [0.55, 0.55, 0.45], Frame)],
@@ -277,11 +303,46 @@ pub fn model_glb(nodes: &[NodeSpec], roots: &[usize]) -> Vec<u8> {
 }
 
 /// A mesh's positions, normals and indices into the buffer: their accessors.
-fn push_mesh(bin: &mut Vec<u8>, views: &mut Vec<Value>, accessors: &mut Vec<Value>, (positions, normals, indices): MeshData) -> (usize, usize, usize) {
-    let position = push_view(bin, views, accessors, floats(&positions), 34962, positions.len(), "VEC3", 5126, Some(bounds(&positions)));
-    let normal = push_view(bin, views, accessors, floats(&normals), 34962, normals.len(), "VEC3", 5126, None);
+fn push_mesh(
+    bin: &mut Vec<u8>,
+    views: &mut Vec<Value>,
+    accessors: &mut Vec<Value>,
+    (positions, normals, indices): MeshData,
+) -> (usize, usize, usize) {
+    let position = push_view(
+        bin,
+        views,
+        accessors,
+        floats(&positions),
+        34962,
+        positions.len(),
+        "VEC3",
+        5126,
+        Some(bounds(&positions)),
+    );
+    let normal = push_view(
+        bin,
+        views,
+        accessors,
+        floats(&normals),
+        34962,
+        normals.len(),
+        "VEC3",
+        5126,
+        None,
+    );
     let index_bytes: Vec<u8> = indices.iter().flat_map(|i| i.to_le_bytes()).collect();
-    let index = push_view(bin, views, accessors, index_bytes, 34963, indices.len(), "SCALAR", 5123, None);
+    let index = push_view(
+        bin,
+        views,
+        accessors,
+        index_bytes,
+        34963,
+        indices.len(),
+        "SCALAR",
+        5123,
+        None,
+    );
     (position, normal, index)
 }
 
@@ -312,7 +373,11 @@ fn push_view(
 }
 
 fn floats(vectors: &[[f32; 3]]) -> Vec<u8> {
-    vectors.iter().flatten().flat_map(|f| f.to_le_bytes()).collect()
+    vectors
+        .iter()
+        .flatten()
+        .flat_map(|f| f.to_le_bytes())
+        .collect()
 }
 
 fn bounds(positions: &[[f32; 3]]) -> ([f32; 3], [f32; 3]) {
@@ -403,7 +468,14 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let tree = read_model(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        let report = bind_model(&tree, &crate::manifest::BindingRules { extras_key: "twin".into(), ..Default::default() }, &[]);
+        let report = bind_model(
+            &tree,
+            &crate::manifest::BindingRules {
+                extras_key: "twin".into(),
+                ..Default::default()
+            },
+            &[],
+        );
         assert_eq!(report.bound.len(), layout.twins.len());
         assert!(report.unbound_mesh_nodes.is_empty());
         assert!(report.warnings.is_empty(), "{:?}", report.warnings);
@@ -419,9 +491,17 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let regenerate = "regenerate with: cargo run -- gen-plant --scene scenes/demo-plant.toml";
         let glb = std::fs::read(root.join("assets/demo-plant.glb")).expect(regenerate);
-        assert!(glb == plant_glb(&PlantLayout::demo()), "assets/demo-plant.glb is stale; {regenerate}");
-        let manifest = std::fs::read_to_string(root.join("scenes/demo-plant.toml")).expect(regenerate);
-        assert_eq!(manifest, crate::demo::plant_manifest("Demo plant", "../assets/demo-plant.glb"), "{regenerate}");
+        assert!(
+            glb == plant_glb(&PlantLayout::demo()),
+            "assets/demo-plant.glb is stale; {regenerate}"
+        );
+        let manifest =
+            std::fs::read_to_string(root.join("scenes/demo-plant.toml")).expect(regenerate);
+        assert_eq!(
+            manifest,
+            crate::demo::plant_manifest("Demo plant", "../assets/demo-plant.glb"),
+            "{regenerate}"
+        );
     }
 
     #[test]

@@ -115,15 +115,27 @@ text = "Gearbox oil level low"
 /// (absolute when the two share no base).
 pub fn relative_path(model: &Path, manifest: &Path) -> String {
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
-    let (model, manifest_dir) = (absolute(model), absolute(manifest.parent().unwrap_or(Path::new("."))));
+    let (model, manifest_dir) = (
+        absolute(model),
+        absolute(manifest.parent().unwrap_or(Path::new("."))),
+    );
     let model_parts: Vec<_> = model.components().collect();
     let dir_parts: Vec<_> = manifest_dir.components().collect();
-    let common = model_parts.iter().zip(&dir_parts).take_while(|(a, b)| a == b).count();
+    let common = model_parts
+        .iter()
+        .zip(&dir_parts)
+        .take_while(|(a, b)| a == b)
+        .count();
     if common <= 1 {
         return model.display().to_string();
     }
-    let mut parts: Vec<String> = std::iter::repeat_n("..".to_owned(), dir_parts.len() - common).collect();
-    parts.extend(model_parts[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    let mut parts: Vec<String> =
+        std::iter::repeat_n("..".to_owned(), dir_parts.len() - common).collect();
+    parts.extend(
+        model_parts[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
     parts.join("/")
 }
 
@@ -134,15 +146,31 @@ mod tests {
 
     #[test]
     fn manifest_paths_are_relative() {
-        assert_eq!(relative_path(Path::new("/a/assets/p.glb"), Path::new("/a/scenes/p.toml")), "../assets/p.glb");
-        assert_eq!(relative_path(Path::new("/tmp/x/p.glb"), Path::new("/tmp/x/p.toml")), "p.glb");
+        assert_eq!(
+            relative_path(Path::new("/a/assets/p.glb"), Path::new("/a/scenes/p.toml")),
+            "../assets/p.glb"
+        );
+        assert_eq!(
+            relative_path(Path::new("/tmp/x/p.glb"), Path::new("/tmp/x/p.toml")),
+            "p.glb"
+        );
     }
 
     #[test]
     fn the_generated_manifest_parses_and_its_rules_compile() {
-        let manifest = parse_manifest(&plant_manifest("Demo plant", "../assets/demo-plant.glb"), Path::new("demo.toml")).unwrap();
+        let manifest = parse_manifest(
+            &plant_manifest("Demo plant", "../assets/demo-plant.glb"),
+            Path::new("demo.toml"),
+        )
+        .unwrap();
         assert_eq!(manifest.rules.len(), 5);
         crate::rules::RuleSet::compile(&manifest.rules).unwrap();
-        assert_eq!(crate::alarms::AlarmRules::compile(&manifest.alarms).unwrap().find("line1-pump1-bearing-de", "temperature").len(), 1);
+        assert_eq!(
+            crate::alarms::AlarmRules::compile(&manifest.alarms)
+                .unwrap()
+                .find("line1-pump1-bearing-de", "temperature")
+                .len(),
+            1
+        );
     }
 }

@@ -6,5 +6,5 @@ mod layout;
 mod manifest;
 
 pub use glb::{NodeSpec, model_glb, plant_glb};
-pub use manifest::{plant_manifest, relative_path};
 pub use layout::{AssetKind, PartKind, PlantLayout, PlantTwin, Signal};
+pub use manifest::{plant_manifest, relative_path};

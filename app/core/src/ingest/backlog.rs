@@ -29,13 +29,22 @@ enum Slot {
 impl Slot {
     fn of(update: &TwinUpdate) -> Option<Slot> {
         match update {
-            TwinUpdate::Measurement { twin, name, .. } => Some(Slot::Measurement(twin.clone(), name.clone())),
+            TwinUpdate::Measurement { twin, name, .. } => {
+                Some(Slot::Measurement(twin.clone(), name.clone()))
+            }
             TwinUpdate::Unit { twin, name, .. } => Some(Slot::Unit(twin.clone(), name.clone())),
-            TwinUpdate::Event { twin, event_type, .. } => Some(Slot::Event(twin.clone(), event_type.clone())),
-            TwinUpdate::Fragment { twin, name, .. } => Some(Slot::Fragment(twin.clone(), name.clone())),
+            TwinUpdate::Event {
+                twin, event_type, ..
+            } => Some(Slot::Event(twin.clone(), event_type.clone())),
+            TwinUpdate::Fragment { twin, name, .. } => {
+                Some(Slot::Fragment(twin.clone(), name.clone()))
+            }
             TwinUpdate::Health { twin, .. } => Some(Slot::Health(twin.clone())),
             TwinUpdate::Online { twin, .. } => Some(Slot::Online(twin.clone())),
-            TwinUpdate::Register { .. } | TwinUpdate::AlarmRaised { .. } | TwinUpdate::AlarmCleared { .. } | TwinUpdate::Historical { .. } => None,
+            TwinUpdate::Register { .. }
+            | TwinUpdate::AlarmRaised { .. }
+            | TwinUpdate::AlarmCleared { .. }
+            | TwinUpdate::Historical { .. } => None,
         }
     }
 }
@@ -72,7 +81,8 @@ impl Backlog {
             Some(open) if !batch.session_started => open,
             _ => {
                 self.slots.clear();
-                let mut fresh = UpdateBatch::new(batch.received, Vec::with_capacity(batch.updates.len()));
+                let mut fresh =
+                    UpdateBatch::new(batch.received, Vec::with_capacity(batch.updates.len()));
                 fresh.session_started = batch.session_started;
                 self.batches.push_back(fresh);
                 self.batches.back_mut().expect("just pushed")
@@ -107,13 +117,21 @@ impl Backlog {
         if self.batches.is_empty() {
             self.slots.clear();
         }
-        self.transitions -= batch.updates.iter().filter(|u| Slot::of(u).is_none()).count();
+        self.transitions -= batch
+            .updates
+            .iter()
+            .filter(|u| Slot::of(u).is_none())
+            .count();
         Some(batch)
     }
 
     /// Puts back a batch that could not be sent after all.
     pub fn unpop(&mut self, batch: UpdateBatch) {
-        self.transitions += batch.updates.iter().filter(|u| Slot::of(u).is_none()).count();
+        self.transitions += batch
+            .updates
+            .iter()
+            .filter(|u| Slot::of(u).is_none())
+            .count();
         if self.batches.is_empty() {
             // It is the newest again: rebuild its index so merging continues.
             for (at, update) in batch.updates.iter().enumerate() {
@@ -133,27 +151,64 @@ mod tests {
     use crate::twin::Severity;
 
     fn measurement(twin: &str, name: &str, value: f64) -> TwinUpdate {
-        TwinUpdate::Measurement { twin: TwinId::new(twin), name: name.into(), value, time: Timestamp(value as i64) }
+        TwinUpdate::Measurement {
+            twin: TwinId::new(twin),
+            name: name.into(),
+            value,
+            time: Timestamp(value as i64),
+        }
     }
 
     fn raise(twin: &str) -> TwinUpdate {
-        TwinUpdate::AlarmRaised { twin: TwinId::new(twin), alarm_type: "hot".into(), severity: Severity::Major, text: String::new(), time: Timestamp(0) }
+        TwinUpdate::AlarmRaised {
+            twin: TwinId::new(twin),
+            alarm_type: "hot".into(),
+            severity: Severity::Major,
+            text: String::new(),
+            time: Timestamp(0),
+        }
     }
 
     fn clear(twin: &str) -> TwinUpdate {
-        TwinUpdate::AlarmCleared { twin: TwinId::new(twin), alarm_type: "hot".into(), time: Timestamp(0) }
+        TwinUpdate::AlarmCleared {
+            twin: TwinId::new(twin),
+            alarm_type: "hot".into(),
+            time: Timestamp(0),
+        }
     }
 
     #[test]
     fn the_latest_value_wins_and_transitions_are_all_kept_in_order() {
         let mut backlog = Backlog::default();
-        backlog.push(UpdateBatch::new(Timestamp(1), vec![measurement("a", "t", 1.0), raise("a"), measurement("b", "t", 1.0)]));
-        let merged = backlog.push(UpdateBatch::new(Timestamp(2), vec![measurement("a", "t", 2.0), clear("a"), measurement("a", "t", 3.0)]));
+        backlog.push(UpdateBatch::new(
+            Timestamp(1),
+            vec![
+                measurement("a", "t", 1.0),
+                raise("a"),
+                measurement("b", "t", 1.0),
+            ],
+        ));
+        let merged = backlog.push(UpdateBatch::new(
+            Timestamp(2),
+            vec![
+                measurement("a", "t", 2.0),
+                clear("a"),
+                measurement("a", "t", 3.0),
+            ],
+        ));
         assert_eq!(merged, 2);
         assert_eq!(backlog.transitions(), 2);
         let batch = backlog.pop().unwrap();
         assert_eq!(batch.received, Timestamp(2));
-        assert_eq!(batch.updates, vec![measurement("a", "t", 3.0), raise("a"), measurement("b", "t", 1.0), clear("a")]);
+        assert_eq!(
+            batch.updates,
+            vec![
+                measurement("a", "t", 3.0),
+                raise("a"),
+                measurement("b", "t", 1.0),
+                clear("a")
+            ]
+        );
         assert!(backlog.is_empty());
         assert_eq!(backlog.transitions(), 0);
     }
@@ -161,11 +216,17 @@ mod tests {
     #[test]
     fn a_new_session_is_not_merged_into_the_old_one() {
         let mut backlog = Backlog::default();
-        backlog.push(UpdateBatch::new(Timestamp(1), vec![measurement("a", "t", 1.0)]));
+        backlog.push(UpdateBatch::new(
+            Timestamp(1),
+            vec![measurement("a", "t", 1.0)],
+        ));
         let mut session = UpdateBatch::new(Timestamp(2), vec![]);
         session.session_started = true;
         backlog.push(session);
-        backlog.push(UpdateBatch::new(Timestamp(3), vec![measurement("a", "t", 2.0)]));
+        backlog.push(UpdateBatch::new(
+            Timestamp(3),
+            vec![measurement("a", "t", 2.0)],
+        ));
         let first = backlog.pop().unwrap();
         assert_eq!(first.updates, vec![measurement("a", "t", 1.0)]);
         let second = backlog.pop().unwrap();
@@ -176,10 +237,22 @@ mod tests {
     #[test]
     fn a_batch_put_back_keeps_merging() {
         let mut backlog = Backlog::default();
-        backlog.push(UpdateBatch::new(Timestamp(1), vec![measurement("a", "t", 1.0)]));
+        backlog.push(UpdateBatch::new(
+            Timestamp(1),
+            vec![measurement("a", "t", 1.0)],
+        ));
         let batch = backlog.pop().unwrap();
         backlog.unpop(batch);
-        assert_eq!(backlog.push(UpdateBatch::new(Timestamp(2), vec![measurement("a", "t", 5.0)])), 1);
-        assert_eq!(backlog.pop().unwrap().updates, vec![measurement("a", "t", 5.0)]);
+        assert_eq!(
+            backlog.push(UpdateBatch::new(
+                Timestamp(2),
+                vec![measurement("a", "t", 5.0)]
+            )),
+            1
+        );
+        assert_eq!(
+            backlog.pop().unwrap().updates,
+            vec![measurement("a", "t", 5.0)]
+        );
     }
 }

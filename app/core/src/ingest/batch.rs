@@ -31,7 +31,11 @@ pub struct UpdateBatch {
 
 impl UpdateBatch {
     pub fn new(received: Timestamp, updates: Vec<TwinUpdate>) -> Self {
-        UpdateBatch { received, updates, session_started: false }
+        UpdateBatch {
+            received,
+            updates,
+            session_started: false,
+        }
     }
 
     /// Applies the batch: its updates in order, and after a (re)connect the start of an alarm
@@ -78,7 +82,16 @@ pub fn batch_channel_with_capacity(capacity: usize) -> (BatchSender, BatchReceiv
     let capacity = capacity.max(1);
     let (batches_tx, batches_rx) = crossbeam_channel::bounded(capacity);
     let (recycle_tx, recycle_rx) = crossbeam_channel::bounded(capacity.min(RECYCLED_BUFFERS));
-    (BatchSender { batches: batches_tx, recycle: recycle_rx }, BatchReceiver { batches: batches_rx, recycle: recycle_tx })
+    (
+        BatchSender {
+            batches: batches_tx,
+            recycle: recycle_rx,
+        },
+        BatchReceiver {
+            batches: batches_rx,
+            recycle: recycle_tx,
+        },
+    )
 }
 
 /// Why a batch could not be sent.
@@ -112,11 +125,17 @@ impl BatchSender {
     }
 
     /// Sends, waiting up to `timeout` for room.
-    pub fn send_timeout(&self, batch: UpdateBatch, timeout: std::time::Duration) -> Result<(), SendError> {
-        self.batches.send_timeout(batch, timeout).map_err(|e| match e {
-            crossbeam_channel::SendTimeoutError::Timeout(batch) => SendError::Full(batch),
-            crossbeam_channel::SendTimeoutError::Disconnected(_) => SendError::Disconnected,
-        })
+    pub fn send_timeout(
+        &self,
+        batch: UpdateBatch,
+        timeout: std::time::Duration,
+    ) -> Result<(), SendError> {
+        self.batches
+            .send_timeout(batch, timeout)
+            .map_err(|e| match e {
+                crossbeam_channel::SendTimeoutError::Timeout(batch) => SendError::Full(batch),
+                crossbeam_channel::SendTimeoutError::Disconnected(_) => SendError::Disconnected,
+            })
     }
 }
 
@@ -158,7 +177,11 @@ mod tests {
     fn buffers_come_back_for_reuse() {
         let (tx, rx) = batch_channel();
         let mut buffer = tx.buffer();
-        buffer.push(TwinUpdate::Health { twin: "a".into(), up: true, time: Timestamp(0) });
+        buffer.push(TwinUpdate::Health {
+            twin: "a".into(),
+            up: true,
+            time: Timestamp(0),
+        });
         let capacity = buffer.capacity();
         let pointer = buffer.as_ptr();
         tx.send(UpdateBatch::new(Timestamp(1), buffer)).unwrap();
@@ -171,7 +194,11 @@ mod tests {
     }
 
     fn health() -> TwinUpdate {
-        TwinUpdate::Health { twin: "a".into(), up: true, time: Timestamp(0) }
+        TwinUpdate::Health {
+            twin: "a".into(),
+            up: true,
+            time: Timestamp(0),
+        }
     }
 
     /// After a stall the consumer drains a full channel: only a few of those buffers are
@@ -185,14 +212,20 @@ mod tests {
             tx.send(UpdateBatch::new(Timestamp(1), buffer)).unwrap();
         }
         assert_eq!(rx.drain(|_| {}), CHANNEL_CAPACITY);
-        let kept = (0..CHANNEL_CAPACITY).map(|_| tx.buffer()).filter(|b| b.capacity() >= 1000).count();
+        let kept = (0..CHANNEL_CAPACITY)
+            .map(|_| tx.buffer())
+            .filter(|b| b.capacity() >= 1000)
+            .count();
         assert_eq!(kept, RECYCLED_BUFFERS);
 
         let mut merged = Vec::with_capacity(RECYCLED_MAX_UPDATES + 1);
         merged.push(health());
         tx.send(UpdateBatch::new(Timestamp(2), merged)).unwrap();
         assert_eq!(rx.drain(|_| {}), 1);
-        assert!(tx.buffer().capacity() <= RECYCLED_MAX_UPDATES, "an oversized buffer is not kept");
+        assert!(
+            tx.buffer().capacity() <= RECYCLED_MAX_UPDATES,
+            "an oversized buffer is not kept"
+        );
     }
 
     #[test]
@@ -201,7 +234,10 @@ mod tests {
         for _ in 0..CHANNEL_CAPACITY {
             tx.send(UpdateBatch::default()).unwrap();
         }
-        let batch = UpdateBatch { session_started: true, ..Default::default() };
+        let batch = UpdateBatch {
+            session_started: true,
+            ..Default::default()
+        };
         match tx.send(batch) {
             Err(SendError::Full(returned)) => assert!(returned.session_started),
             other => panic!("expected a full channel, got {other:?}"),

@@ -13,8 +13,14 @@ mod sink;
 mod stats;
 mod warn_limiter;
 
-pub use batch::{BatchReceiver, BatchSender, CHANNEL_CAPACITY, SendError, UpdateBatch, batch_channel, batch_channel_with_capacity};
-pub use mqtt::{IngestConfig, IngestHandle, MessageHandler, PublishOnly, spawn_ingest, spawn_mqtt_client, unique_client_id};
+pub use batch::{
+    BatchReceiver, BatchSender, CHANNEL_CAPACITY, SendError, UpdateBatch, batch_channel,
+    batch_channel_with_capacity,
+};
+pub use mqtt::{
+    IngestConfig, IngestHandle, MessageHandler, PublishOnly, spawn_ingest, spawn_mqtt_client,
+    unique_client_id,
+};
 pub use publisher::Publisher;
 pub use sink::{MAX_HELD_TRANSITIONS, MessageSink};
 pub use stats::{IngestStats, StatsSnapshot};

@@ -60,7 +60,10 @@ impl IngestConfig {
 
     /// The same connection for a helper client (`dvr`, `record`, `acks`).
     pub fn helper(connection: &ConnectionSettings, role: &'static str) -> Self {
-        IngestConfig { helper_role: Some(role), ..IngestConfig::new(connection.clone()) }
+        IngestConfig {
+            helper_role: Some(role),
+            ..IngestConfig::new(connection.clone())
+        }
     }
 }
 
@@ -74,7 +77,11 @@ impl From<crate::BrokerAddress> for ConnectionSettings {
 /// clients with the same id, and tests run several clients in one process.
 pub fn unique_client_id(prefix: &str) -> String {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
-    format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// What an MQTT client thread does with what it receives: decode for the viewer
@@ -137,7 +144,12 @@ fn qos_of(level: u8) -> QoS {
 /// Publishes what the handler asked for (never blocking the client thread).
 fn publish_requested<H: MessageHandler>(handler: &mut H, client: &Client) {
     for publish in handler.take_publishes() {
-        if let Err(error) = client.try_publish(publish.topic.as_str(), qos_of(publish.qos), publish.retain, publish.payload) {
+        if let Err(error) = client.try_publish(
+            publish.topic.as_str(),
+            qos_of(publish.qos),
+            publish.retain,
+            publish.payload,
+        ) {
             tracing::warn!(%error, topic = publish.topic, "could not publish");
         }
     }
@@ -174,10 +186,19 @@ impl IngestHandle {
 /// Starts the MQTT client thread. It connects, subscribes to the schema's topics, and on
 /// any connection loss retries with exponential backoff and subscribes again. Returns the
 /// thread's handle and the receiving end of its batches.
-pub fn spawn_ingest(config: IngestConfig, schema: Box<dyn TopicSchema>) -> std::io::Result<(IngestHandle, BatchReceiver)> {
+pub fn spawn_ingest(
+    config: IngestConfig,
+    schema: Box<dyn TopicSchema>,
+) -> std::io::Result<(IngestHandle, BatchReceiver)> {
     let (sender, batches) = batch_channel_with_capacity(config.channel_capacity);
     let stats = IngestStats::new();
-    let sink = MessageSink::new(schema, sender, stats.clone(), config.batch_interval, config.max_batch);
+    let sink = MessageSink::new(
+        schema,
+        sender,
+        stats.clone(),
+        config.batch_interval,
+        config.max_batch,
+    );
     let stop = sink.stop_flag();
     let handle = spawn_client(config, move || sink, stats, "mqtt-ingest", stop)?;
     Ok((handle, batches))
@@ -185,8 +206,19 @@ pub fn spawn_ingest(config: IngestConfig, schema: Box<dyn TopicSchema>) -> std::
 
 /// Starts an MQTT client thread that feeds `handler`, reconnecting with backoff and
 /// subscribing again after every reconnect. `stats` gets the connection state.
-pub fn spawn_mqtt_client<H: MessageHandler + Send>(config: IngestConfig, handler: H, stats: Arc<IngestStats>, name: &str) -> std::io::Result<IngestHandle> {
-    spawn_client(config, move || handler, stats, name, Arc::new(AtomicBool::new(false)))
+pub fn spawn_mqtt_client<H: MessageHandler + Send>(
+    config: IngestConfig,
+    handler: H,
+    stats: Arc<IngestStats>,
+    name: &str,
+) -> std::io::Result<IngestHandle> {
+    spawn_client(
+        config,
+        move || handler,
+        stats,
+        name,
+        Arc::new(AtomicBool::new(false)),
+    )
 }
 
 fn spawn_client<H: MessageHandler>(
@@ -210,9 +242,15 @@ fn spawn_client<H: MessageHandler>(
     eventloop.set_network_options(network);
     let thread = {
         let (stats, client) = (stats.clone(), client.clone());
-        BackgroundThread::spawn_with_flag(name, stop, move |stop| drive(config, make_handler(), client, eventloop, &stats, stop))?
+        BackgroundThread::spawn_with_flag(name, stop, move |stop| {
+            drive(config, make_handler(), client, eventloop, &stats, stop)
+        })?
     };
-    Ok(IngestHandle { stats, client, thread })
+    Ok(IngestHandle {
+        stats,
+        client,
+        thread,
+    })
 }
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -221,8 +259,18 @@ const FIRST_RETRY: Duration = Duration::from_millis(100);
 /// refuses the subscription) is not hammered with reconnects.
 const STABLE_CONNECTION: Duration = Duration::from_secs(10);
 
-fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mut eventloop: EventLoop, stats: &IngestStats, stop: &AtomicBool) {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+fn drive<H: MessageHandler>(
+    config: IngestConfig,
+    handler: H,
+    client: Client,
+    mut eventloop: EventLoop,
+    stats: &IngestStats,
+    stop: &AtomicBool,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             tracing::error!(%error, "cannot start the MQTT client's runtime");
@@ -245,15 +293,29 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
                 // Each poll while disconnected is a new attempt: its will is set first (a
                 // Sparkplug host's STATE carries the timestamp of the connect it goes with).
                 if !connected && let Some(will) = handler.borrow_mut().will() {
-                    eventloop.mqtt_options.set_last_will(rumqttc::LastWill::new(will.topic, will.payload, qos_of(will.qos), will.retain));
+                    eventloop.mqtt_options.set_last_will(rumqttc::LastWill::new(
+                        will.topic,
+                        will.payload,
+                        qos_of(will.qos),
+                        will.retain,
+                    ));
                 }
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
                         let mut handler = handler.borrow_mut();
                         // The messages read with this one wait in the event loop's queue:
                         // what decoding them reads starts loading now.
-                        crate::schema::look_ahead(|topic, stage| handler.look_ahead(topic, stage), |k| queued_topic(&eventloop.state.events, k));
-                        handler.handle(&publish.topic, &publish.payload, publish.qos as u8, publish.retain, Timestamp::now());
+                        crate::schema::look_ahead(
+                            |topic, stage| handler.look_ahead(topic, stage),
+                            |k| queued_topic(&eventloop.state.events, k),
+                        );
+                        handler.handle(
+                            &publish.topic,
+                            &publish.payload,
+                            publish.qos as u8,
+                            publish.retain,
+                            Timestamp::now(),
+                        );
                         if eventloop.state.events.is_empty() {
                             handler.idle();
                         }
@@ -265,7 +327,8 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
                         connected = true;
                         connected_at = std::time::Instant::now();
                         if !filters.is_empty() {
-                            let subscriptions = filters.iter().map(|f| SubscribeFilter::new(f.clone(), qos));
+                            let subscriptions =
+                                filters.iter().map(|f| SubscribeFilter::new(f.clone(), qos));
                             if let Err(error) = client.try_subscribe_many(subscriptions) {
                                 tracing::warn!(%error, "could not subscribe");
                             }
@@ -280,7 +343,12 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
                             handler.borrow_mut().connection_lost();
                         }
                         handler.borrow_mut().flush();
-                        let failure = ConnectFailure::explain(&error, &config.connection, connected, config.connect_timeout);
+                        let failure = ConnectFailure::explain(
+                            &error,
+                            &config.connection,
+                            connected,
+                            config.connect_timeout,
+                        );
                         let repeated = stats.last_error().is_some_and(|last| last.1 == failure);
                         if connected {
                             tracing::warn!("{failure}; reconnecting");
@@ -301,7 +369,8 @@ fn drive<H: MessageHandler>(config: IngestConfig, handler: H, client: Client, mu
             }
         };
         let ticker = async {
-            let mut interval = tokio::time::interval(config.batch_interval.max(Duration::from_millis(1)));
+            let mut interval =
+                tokio::time::interval(config.batch_interval.max(Duration::from_millis(1)));
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 interval.tick().await;
@@ -349,8 +418,21 @@ mod tests {
     /// Looking ahead counts messages only: acknowledgements and pings between them are not.
     #[test]
     fn the_messages_queued_ahead_are_counted_past_other_events() {
-        let publish = |topic: &str| Event::Incoming(Packet::Publish(rumqttc::Publish::new(topic, QoS::AtMostOnce, b"1".to_vec())));
-        let events: std::collections::VecDeque<Event> = [publish("a"), Event::Outgoing(Outgoing::PingReq), publish("b"), Event::Incoming(Packet::PingResp), publish("c")].into();
+        let publish = |topic: &str| {
+            Event::Incoming(Packet::Publish(rumqttc::Publish::new(
+                topic,
+                QoS::AtMostOnce,
+                b"1".to_vec(),
+            )))
+        };
+        let events: std::collections::VecDeque<Event> = [
+            publish("a"),
+            Event::Outgoing(Outgoing::PingReq),
+            publish("b"),
+            Event::Incoming(Packet::PingResp),
+            publish("c"),
+        ]
+        .into();
         let found: Vec<_> = (0..5).map(|k| queued_topic(&events, k)).collect();
         assert_eq!(found, [None, Some("a"), Some("b"), Some("c"), None]);
     }

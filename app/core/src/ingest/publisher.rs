@@ -16,7 +16,10 @@ pub struct Publisher {
 impl Publisher {
     /// A publisher on the same broker as `connection`; `role` names its thread and, with a
     /// configured client id, its id's suffix.
-    pub fn connect(connection: impl Into<ConnectionSettings>, role: &'static str) -> std::io::Result<Self> {
+    pub fn connect(
+        connection: impl Into<ConnectionSettings>,
+        role: &'static str,
+    ) -> std::io::Result<Self> {
         let config = IngestConfig::helper(&connection.into(), role);
         let client = spawn_mqtt_client(config, PublishOnly, IngestStats::new(), role)?;
         Ok(Publisher { client })
@@ -28,6 +31,9 @@ impl Publisher {
 
     /// Queues one message (QoS 1, not retained).
     pub fn publish(&self, topic: &str, payload: &str) -> Result<(), String> {
-        self.client.client().try_publish(topic, QoS::AtLeastOnce, false, payload.as_bytes()).map_err(|e| format!("cannot publish to {topic}: {e}"))
+        self.client
+            .client()
+            .try_publish(topic, QoS::AtLeastOnce, false, payload.as_bytes())
+            .map_err(|e| format!("cannot publish to {topic}: {e}"))
     }
 }

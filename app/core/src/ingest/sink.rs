@@ -35,7 +35,13 @@ pub struct MessageSink {
 }
 
 impl MessageSink {
-    pub fn new(schema: Box<dyn TopicSchema>, sender: BatchSender, stats: Arc<IngestStats>, batch_interval: Duration, max_batch: usize) -> Self {
+    pub fn new(
+        schema: Box<dyn TopicSchema>,
+        sender: BatchSender,
+        stats: Arc<IngestStats>,
+        batch_interval: Duration,
+        max_batch: usize,
+    ) -> Self {
         let buffer = sender.buffer();
         MessageSink {
             schema,
@@ -59,7 +65,10 @@ impl MessageSink {
     /// Decodes one message. Errors are counted and logged at most once per topic a minute.
     pub fn handle(&mut self, topic: &str, payload: &[u8], received: Timestamp) {
         self.stats.message(payload.len());
-        match self.schema.decode(topic, payload, received, &mut self.buffer) {
+        match self
+            .schema
+            .decode(topic, payload, received, &mut self.buffer)
+        {
             Ok(Decoded::Updates(count)) => {
                 self.stats.updates(count);
                 if count > 0 && self.opened.is_none() {
@@ -92,7 +101,10 @@ impl MessageSink {
     /// Sends the current batch if it has waited `batch_interval`, and retries what the
     /// consumer had no room for.
     pub fn flush_if_due(&mut self) {
-        if self.opened.is_some_and(|opened| opened.elapsed() >= self.batch_interval) {
+        if self
+            .opened
+            .is_some_and(|opened| opened.elapsed() >= self.batch_interval)
+        {
             self.flush();
         } else if !self.backlog.is_empty() {
             self.send_backlog();
@@ -124,7 +136,9 @@ impl MessageSink {
                 Ok(()) | Err(SendError::Disconnected) => return,
                 Err(SendError::Full(batch)) => {
                     if self.warnings.allow("\0channel-full", Instant::now()) {
-                        tracing::info!("the viewer is behind; holding updates (repeated values merge, none are lost)");
+                        tracing::info!(
+                            "the viewer is behind; holding updates (repeated values merge, none are lost)"
+                        );
                     }
                     self.backlog.push(batch);
                 }
@@ -164,7 +178,9 @@ impl MessageSink {
     fn send_waiting(&mut self, mut batch: UpdateBatch) -> Result<(), SendError> {
         loop {
             match self.sender.send_timeout(batch, Duration::from_millis(50)) {
-                Err(SendError::Full(back)) if !self.stopping.load(Ordering::Relaxed) => batch = back,
+                Err(SendError::Full(back)) if !self.stopping.load(Ordering::Relaxed) => {
+                    batch = back
+                }
                 other => return other,
             }
         }
@@ -175,7 +191,14 @@ impl super::MessageHandler for MessageSink {
     fn subscriptions(&self) -> Vec<String> {
         self.schema.subscriptions()
     }
-    fn handle(&mut self, topic: &str, payload: &[u8], _qos: u8, _retain: bool, received: Timestamp) {
+    fn handle(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        _qos: u8,
+        _retain: bool,
+        received: Timestamp,
+    ) {
         MessageSink::handle(self, topic, payload, received);
     }
     fn look_ahead(&self, topic: &str, stage: LookAhead) {
@@ -197,7 +220,8 @@ impl super::MessageHandler for MessageSink {
         self.schema.will(Timestamp::now())
     }
     fn connection_lost(&mut self) {
-        self.schema.connection_lost(Timestamp::now(), &mut self.buffer);
+        self.schema
+            .connection_lost(Timestamp::now(), &mut self.buffer);
         self.flush();
     }
     fn finish(&mut self) {
@@ -226,23 +250,60 @@ mod tests {
     fn a_quiet_moment_hands_over_the_batch_at_once() {
         use crate::ingest::MessageHandler;
         let (sender, receiver) = batch_channel_with_capacity(4);
-        let mut sink = MessageSink::new(Box::new(ThinEdgeSchema::default()), sender, IngestStats::new(), Duration::from_secs(3600), 8192);
-        MessageHandler::handle(&mut sink, "te/device/pump///m/environment", br#"{"rpm":1}"#, 0, false, Timestamp(1));
-        assert!(receiver.recv_timeout(Duration::ZERO).is_none(), "held while more may follow");
+        let mut sink = MessageSink::new(
+            Box::new(ThinEdgeSchema::default()),
+            sender,
+            IngestStats::new(),
+            Duration::from_secs(3600),
+            8192,
+        );
+        MessageHandler::handle(
+            &mut sink,
+            "te/device/pump///m/environment",
+            br#"{"rpm":1}"#,
+            0,
+            false,
+            Timestamp(1),
+        );
+        assert!(
+            receiver.recv_timeout(Duration::ZERO).is_none(),
+            "held while more may follow"
+        );
         sink.idle();
-        let batch = receiver.recv_timeout(Duration::ZERO).expect("sent when the link went quiet");
-        assert!(batch.updates.iter().any(|u| matches!(u, TwinUpdate::Measurement { .. })));
+        let batch = receiver
+            .recv_timeout(Duration::ZERO)
+            .expect("sent when the link went quiet");
+        assert!(
+            batch
+                .updates
+                .iter()
+                .any(|u| matches!(u, TwinUpdate::Measurement { .. }))
+        );
     }
 
     #[test]
     fn a_consumer_that_is_behind_gets_every_transition_and_the_latest_values() {
         let (sender, receiver) = batch_channel_with_capacity(1);
         let stats = IngestStats::new();
-        let mut sink = MessageSink::new(Box::new(ThinEdgeSchema::default()), sender, stats.clone(), Duration::ZERO, 2);
+        let mut sink = MessageSink::new(
+            Box::new(ThinEdgeSchema::default()),
+            sender,
+            stats.clone(),
+            Duration::ZERO,
+            2,
+        );
         for round in 0..1000 {
-            sink.handle("te/device/pump///m/environment", format!("{{\"rpm\":{round}}}").as_bytes(), Timestamp(round));
+            sink.handle(
+                "te/device/pump///m/environment",
+                format!("{{\"rpm\":{round}}}").as_bytes(),
+                Timestamp(round),
+            );
             if round % 100 == 0 {
-                sink.handle("te/device/pump///a/hot", br#"{"text":"hot","severity":"major"}"#, Timestamp(round));
+                sink.handle(
+                    "te/device/pump///a/hot",
+                    br#"{"text":"hot","severity":"major"}"#,
+                    Timestamp(round),
+                );
                 sink.handle("te/device/pump///a/hot", b"", Timestamp(round));
             }
         }
@@ -252,8 +313,14 @@ mod tests {
             updates.extend(batch.updates);
             sink.flush_if_due();
         }
-        let raises = updates.iter().filter(|u| matches!(u, TwinUpdate::AlarmRaised { .. })).count();
-        let clears = updates.iter().filter(|u| matches!(u, TwinUpdate::AlarmCleared { .. })).count();
+        let raises = updates
+            .iter()
+            .filter(|u| matches!(u, TwinUpdate::AlarmRaised { .. }))
+            .count();
+        let clears = updates
+            .iter()
+            .filter(|u| matches!(u, TwinUpdate::AlarmCleared { .. }))
+            .count();
         assert_eq!((raises, clears), (10, 10));
         let last_rpm = updates.iter().rev().find_map(|u| match u {
             TwinUpdate::Measurement { value, .. } => Some(*value),

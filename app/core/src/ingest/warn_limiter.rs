@@ -14,7 +14,10 @@ const MAX_KEYS: usize = 10_000;
 
 impl WarnLimiter {
     pub fn new(window: Duration) -> Self {
-        WarnLimiter { window, last: HashMap::new() }
+        WarnLimiter {
+            window,
+            last: HashMap::new(),
+        }
     }
 
     /// True if a warning for `key` may be logged now.
@@ -28,7 +31,8 @@ impl WarnLimiter {
         }
         if self.last.len() >= MAX_KEYS {
             let window = self.window;
-            self.last.retain(|_, last| now.duration_since(*last) < window);
+            self.last
+                .retain(|_, last| now.duration_since(*last) < window);
             if self.last.len() >= MAX_KEYS {
                 return false;
             }

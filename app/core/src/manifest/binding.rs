@@ -30,7 +30,14 @@ pub enum BoundBy {
 }
 
 impl BoundBy {
-    pub const ALL: [BoundBy; 6] = [BoundBy::Extras, BoundBy::NamePattern, BoundBy::MeshName, BoundBy::PathPattern, BoundBy::Explicit, BoundBy::TagTable];
+    pub const ALL: [BoundBy; 6] = [
+        BoundBy::Extras,
+        BoundBy::NamePattern,
+        BoundBy::MeshName,
+        BoundBy::PathPattern,
+        BoundBy::Explicit,
+        BoundBy::TagTable,
+    ];
 }
 
 impl fmt::Display for BoundBy {
@@ -77,7 +84,11 @@ pub enum NodeSelector {
 
 impl NodeSelector {
     pub fn parse(text: &str) -> Result<Self, String> {
-        if text.contains('/') { PathPattern::parse(text).map(NodeSelector::Path) } else { NamePattern::parse_glob(text).map(NodeSelector::Name) }
+        if text.contains('/') {
+            PathPattern::parse(text).map(NodeSelector::Path)
+        } else {
+            NamePattern::parse_glob(text).map(NodeSelector::Name)
+        }
     }
 
     pub fn captures(&self) -> bool {
@@ -123,7 +134,10 @@ impl BindingReport {
 
     /// glTF node index → twin id: what the viewer binds the spawned entities by.
     pub fn by_gltf_node(&self, tree: &ModelTree) -> HashMap<usize, String> {
-        self.bound.iter().map(|b| (tree.nodes[b.node].index, b.twin.clone())).collect()
+        self.bound
+            .iter()
+            .map(|b| (tree.nodes[b.node].index, b.twin.clone()))
+            .collect()
     }
 }
 
@@ -134,10 +148,18 @@ pub fn bind_model(tree: &ModelTree, rules: &BindingRules, declared: &[String]) -
     // (twin, method, explicit parent) per node.
     let mut chosen: Vec<Option<(String, BoundBy, Option<String>)>> = vec![None; n];
     for (position, node) in tree.nodes.iter().enumerate() {
-        let from_extras = match node.extras.as_ref().and_then(|extras| extras.get(&rules.extras_key)) {
+        let from_extras = match node
+            .extras
+            .as_ref()
+            .and_then(|extras| extras.get(&rules.extras_key))
+        {
             Some(serde_json::Value::String(id)) if !id.trim().is_empty() => Some(id.clone()),
             Some(other) => {
-                report.warnings.push(format!("node {}: extras key {:?} is {other}, not a twin id string; ignored", tree.path(position), rules.extras_key));
+                report.warnings.push(format!(
+                    "node {}: extras key {:?} is {other}, not a twin id string; ignored",
+                    tree.path(position),
+                    rules.extras_key
+                ));
                 None
             }
             None => None,
@@ -145,15 +167,31 @@ pub fn bind_model(tree: &ModelTree, rules: &BindingRules, declared: &[String]) -
         chosen[position] = from_extras
             .map(|id| (id, BoundBy::Extras))
             .or_else(|| match (&node.name, &node.mesh_name) {
-                (Some(name), _) => rules.name_patterns.iter().find_map(|p| p.twin_of(name)).map(|id| (id.to_owned(), BoundBy::NamePattern)),
-                (None, Some(mesh)) => rules.name_patterns.iter().find_map(|p| p.twin_of(mesh)).map(|id| (id.to_owned(), BoundBy::MeshName)),
+                (Some(name), _) => rules
+                    .name_patterns
+                    .iter()
+                    .find_map(|p| p.twin_of(name))
+                    .map(|id| (id.to_owned(), BoundBy::NamePattern)),
+                (None, Some(mesh)) => rules
+                    .name_patterns
+                    .iter()
+                    .find_map(|p| p.twin_of(mesh))
+                    .map(|id| (id.to_owned(), BoundBy::MeshName)),
                 (None, None) => None,
             })
             .map(|(id, by)| (id, by, None));
     }
-    let needs_paths = !rules.path_patterns.is_empty() || !rules.explicit.is_empty() || !rules.tags.is_empty();
-    let owned_labels: Vec<Vec<std::borrow::Cow<str>>> = if needs_paths { (0..n).map(|p| tree.label_path(p)).collect() } else { Vec::new() };
-    let labels: Vec<Vec<&str>> = owned_labels.iter().map(|path| path.iter().map(|l| l.as_ref()).collect()).collect();
+    let needs_paths =
+        !rules.path_patterns.is_empty() || !rules.explicit.is_empty() || !rules.tags.is_empty();
+    let owned_labels: Vec<Vec<std::borrow::Cow<str>>> = if needs_paths {
+        (0..n).map(|p| tree.label_path(p)).collect()
+    } else {
+        Vec::new()
+    };
+    let labels: Vec<Vec<&str>> = owned_labels
+        .iter()
+        .map(|path| path.iter().map(|l| l.as_ref()).collect())
+        .collect();
     if !rules.path_patterns.is_empty() {
         for position in 0..n {
             if chosen[position].is_some() {
@@ -172,16 +210,32 @@ pub fn bind_model(tree: &ModelTree, rules: &BindingRules, declared: &[String]) -
         for position in 0..n {
             let captured = match &bind.node {
                 NodeSelector::Path(pattern) => pattern.match_path(&labels[position]),
-                NodeSelector::Name(pattern) => pattern.match_name(labels[position].last().copied().unwrap_or_default()),
+                NodeSelector::Name(pattern) => {
+                    pattern.match_name(labels[position].last().copied().unwrap_or_default())
+                }
             };
             let Some(captured) = captured else { continue };
             matched += 1;
-            let Some(twin) = captured.map(str::to_owned).or_else(|| bind.twin.clone()) else { continue };
+            let Some(twin) = captured.map(str::to_owned).or_else(|| bind.twin.clone()) else {
+                continue;
+            };
             let what = format!("bind[{i}]");
-            offer(&mut chosen[position], &mut report.warnings, tree, position, twin, BoundBy::Explicit, bind.parent.clone(), &what);
+            offer(
+                &mut chosen[position],
+                &mut report.warnings,
+                tree,
+                position,
+                twin,
+                BoundBy::Explicit,
+                bind.parent.clone(),
+                &what,
+            );
         }
         if matched == 0 {
-            report.warnings.push(format!("bind[{i}]: no node matches {:?}", selector_text(&bind.node)));
+            report.warnings.push(format!(
+                "bind[{i}]: no node matches {:?}",
+                selector_text(&bind.node)
+            ));
         }
     }
     if !rules.tags.is_empty() {
@@ -190,24 +244,45 @@ pub fn bind_model(tree: &ModelTree, rules: &BindingRules, declared: &[String]) -
         let mut by_label: HashMap<&str, Vec<usize>> = HashMap::new();
         for (position, path) in labels.iter().enumerate() {
             by_path.entry(path.join("/")).or_default().push(position);
-            by_label.entry(path.last().copied().unwrap_or_default()).or_default().push(position);
+            by_label
+                .entry(path.last().copied().unwrap_or_default())
+                .or_default()
+                .push(position);
         }
         for row in &rules.tags {
-            let nodes = if row.node.contains('/') { by_path.get(row.node.as_str()) } else { by_label.get(row.node.as_str()) };
+            let nodes = if row.node.contains('/') {
+                by_path.get(row.node.as_str())
+            } else {
+                by_label.get(row.node.as_str())
+            };
             let Some(nodes) = nodes else {
-                report.warnings.push(format!("tag table line {}: no node {:?}", row.line, row.node));
+                report.warnings.push(format!(
+                    "tag table line {}: no node {:?}",
+                    row.line, row.node
+                ));
                 continue;
             };
             let what = format!("tag table line {}", row.line);
             for &position in nodes {
-                offer(&mut chosen[position], &mut report.warnings, tree, position, row.twin.clone(), BoundBy::TagTable, row.parent.clone(), &what);
+                offer(
+                    &mut chosen[position],
+                    &mut report.warnings,
+                    tree,
+                    position,
+                    row.twin.clone(),
+                    BoundBy::TagTable,
+                    row.parent.clone(),
+                    &what,
+                );
             }
         }
     }
     // Parents: the binding's own, else the nearest bound ancestor's twin (nodes come parents
     // first, so ancestors are settled).
     for position in 0..n {
-        let Some((twin, by, parent)) = chosen[position].clone() else { continue };
+        let Some((twin, by, parent)) = chosen[position].clone() else {
+            continue;
+        };
         let parent_twin = parent.or_else(|| {
             let mut cursor = tree.nodes[position].parent;
             while let Some(ancestor) = cursor {
@@ -220,7 +295,12 @@ pub fn bind_model(tree: &ModelTree, rules: &BindingRules, declared: &[String]) -
             }
             None
         });
-        report.bound.push(NodeBinding { node: position, twin, by, parent_twin });
+        report.bound.push(NodeBinding {
+            node: position,
+            twin,
+            by,
+            parent_twin,
+        });
     }
     for (position, node) in tree.nodes.iter().enumerate() {
         if node.has_mesh && !has_bound_ancestor_or_self(tree, &chosen, position) {
@@ -228,16 +308,25 @@ pub fn bind_model(tree: &ModelTree, rules: &BindingRules, declared: &[String]) -
         }
     }
     let bound_ids = report.twin_ids();
-    report.twins_without_node = declared.iter().filter(|id| !bound_ids.contains(id.as_str())).cloned().collect();
+    report.twins_without_node = declared
+        .iter()
+        .filter(|id| !bound_ids.contains(id.as_str()))
+        .cloned()
+        .collect();
     // A twin bound to several nodes is fine (one machine, several meshes), but two different
     // parents for one twin means the model and the hierarchy disagree.
     let mut parents: BTreeMap<&str, BTreeSet<Option<&str>>> = BTreeMap::new();
     for binding in &report.bound {
-        parents.entry(&binding.twin).or_default().insert(binding.parent_twin.as_deref());
+        parents
+            .entry(&binding.twin)
+            .or_default()
+            .insert(binding.parent_twin.as_deref());
     }
     for (twin, parent_set) in parents {
         if parent_set.len() > 1 {
-            report.warnings.push(format!("twin {twin:?} is bound under different parents in the model: {parent_set:?}"));
+            report.warnings.push(format!(
+                "twin {twin:?} is bound under different parents in the model: {parent_set:?}"
+            ));
         }
     }
     report
@@ -246,11 +335,23 @@ pub fn bind_model(tree: &ModelTree, rules: &BindingRules, declared: &[String]) -
 /// Binds a node by a later method unless an earlier one already did (then a different twin
 /// is a warning: the manifest contradicts itself).
 #[allow(clippy::too_many_arguments)]
-fn offer(slot: &mut Option<(String, BoundBy, Option<String>)>, warnings: &mut Vec<String>, tree: &ModelTree, position: usize, twin: String, by: BoundBy, parent: Option<String>, what: &str) {
+fn offer(
+    slot: &mut Option<(String, BoundBy, Option<String>)>,
+    warnings: &mut Vec<String>,
+    tree: &ModelTree,
+    position: usize,
+    twin: String,
+    by: BoundBy,
+    parent: Option<String>,
+    what: &str,
+) {
     match slot {
         None => *slot = Some((twin, by, parent)),
         Some((existing, earlier, _)) if *existing != twin => {
-            warnings.push(format!("{what}: node {} is already bound to {existing:?} by {earlier}; {twin:?} ignored", tree.path(position)));
+            warnings.push(format!(
+                "{what}: node {} is already bound to {existing:?} by {earlier}; {twin:?} ignored",
+                tree.path(position)
+            ));
         }
         Some(_) => {}
     }
@@ -280,8 +381,21 @@ mod tests {
     use crate::manifest::model::ModelNode;
     use serde_json::json;
 
-    fn node(index: usize, name: &str, extras: Option<serde_json::Value>, has_mesh: bool, parent: Option<usize>) -> ModelNode {
-        ModelNode { index, name: Some(name.into()), extras, has_mesh, mesh_name: None, parent }
+    fn node(
+        index: usize,
+        name: &str,
+        extras: Option<serde_json::Value>,
+        has_mesh: bool,
+        parent: Option<usize>,
+    ) -> ModelNode {
+        ModelNode {
+            index,
+            name: Some(name.into()),
+            extras,
+            has_mesh,
+            mesh_name: None,
+            parent,
+        }
     }
 
     fn tree() -> ModelTree {
@@ -302,13 +416,24 @@ mod tests {
 
     #[test]
     fn binds_by_extras_then_name_pattern_and_derives_parents() {
-        let rules = BindingRules { extras_key: "twin".into(), name_patterns: vec![NamePattern::parse("TW_{twin}").unwrap()], ..Default::default() };
+        let rules = BindingRules {
+            extras_key: "twin".into(),
+            name_patterns: vec![NamePattern::parse("TW_{twin}").unwrap()],
+            ..Default::default()
+        };
         let report = bind_model(&tree(), &rules, &["pump1".into(), "ghost".into()]);
-        let bound: Vec<(&str, BoundBy, Option<&str>)> =
-            report.bound.iter().map(|b| (b.twin.as_str(), b.by, b.parent_twin.as_deref())).collect();
+        let bound: Vec<(&str, BoundBy, Option<&str>)> = report
+            .bound
+            .iter()
+            .map(|b| (b.twin.as_str(), b.by, b.parent_twin.as_deref()))
+            .collect();
         assert_eq!(
             bound,
-            [("main", BoundBy::Extras, None), ("pump1", BoundBy::Extras, Some("main")), ("bearing1", BoundBy::NamePattern, Some("pump1"))]
+            [
+                ("main", BoundBy::Extras, None),
+                ("pump1", BoundBy::Extras, Some("main")),
+                ("bearing1", BoundBy::NamePattern, Some("pump1"))
+            ]
         );
         assert_eq!(report.twins_without_node, ["ghost"]);
         // The floor is under the bound plant node, so it belongs to "main"; only "bad" is loose.
@@ -319,15 +444,43 @@ mod tests {
 
     /// A CAD export: no node names, meshes named by part.
     fn cad_tree() -> ModelTree {
-        let unnamed = |index: usize, mesh: Option<&str>, parent: Option<usize>| ModelNode { index, name: None, extras: None, has_mesh: mesh.is_some(), mesh_name: mesh.map(str::to_owned), parent };
+        let unnamed = |index: usize, mesh: Option<&str>, parent: Option<usize>| ModelNode {
+            index,
+            name: None,
+            extras: None,
+            has_mesh: mesh.is_some(),
+            mesh_name: mesh.map(str::to_owned),
+            parent,
+        };
         ModelTree {
             nodes: vec![
-                ModelNode { index: 0, name: Some("Engine".into()), extras: None, has_mesh: false, mesh_name: None, parent: None },
-                ModelNode { index: 1, name: Some("Block".into()), extras: None, has_mesh: false, mesh_name: None, parent: Some(0) },
+                ModelNode {
+                    index: 0,
+                    name: Some("Engine".into()),
+                    extras: None,
+                    has_mesh: false,
+                    mesh_name: None,
+                    parent: None,
+                },
+                ModelNode {
+                    index: 1,
+                    name: Some("Block".into()),
+                    extras: None,
+                    has_mesh: false,
+                    mesh_name: None,
+                    parent: Some(0),
+                },
                 unnamed(2, Some("Piston_123-844_0_Parts_1"), Some(1)),
                 unnamed(3, Some("Piston_123-845_0_Parts_1"), Some(1)),
                 unnamed(4, Some("Crank_9"), Some(0)),
-                ModelNode { index: 5, name: Some("Valve_7".into()), extras: None, has_mesh: true, mesh_name: None, parent: Some(1) },
+                ModelNode {
+                    index: 5,
+                    name: Some("Valve_7".into()),
+                    extras: None,
+                    has_mesh: true,
+                    mesh_name: None,
+                    parent: Some(1),
+                },
                 unnamed(6, None, Some(0)),
             ],
             scene_index: 0,
@@ -339,22 +492,45 @@ mod tests {
     #[test]
     fn each_method_binds_in_its_order() {
         let tree = cad_tree();
-        assert_eq!(tree.path(2), "Engine/Block/Piston_123-844_0_Parts_1", "an unnamed node's label is its mesh's name");
+        assert_eq!(
+            tree.path(2),
+            "Engine/Block/Piston_123-844_0_Parts_1",
+            "an unnamed node's label is its mesh's name"
+        );
         assert_eq!(tree.path(6), "Engine/#6");
         let rules = BindingRules {
             extras_key: "twin".into(),
             name_patterns: vec![NamePattern::parse("Piston_{twin}_0_Parts_*").unwrap()],
             path_patterns: vec![PathPattern::parse("Engine/**/Valve_{twin}").unwrap()],
             explicit: vec![
-                ExplicitBinding { node: NodeSelector::parse("Engine/Block").unwrap(), twin: Some("block".into()), parent: Some("engine".into()) },
+                ExplicitBinding {
+                    node: NodeSelector::parse("Engine/Block").unwrap(),
+                    twin: Some("block".into()),
+                    parent: Some("engine".into()),
+                },
                 // Already bound by the path pattern to another twin: a warning, not a rebind.
-                ExplicitBinding { node: NodeSelector::parse("Valve_*").unwrap(), twin: Some("valve-x".into()), parent: None },
-                ExplicitBinding { node: NodeSelector::parse("Nowhere/*").unwrap(), twin: Some("x".into()), parent: None },
+                ExplicitBinding {
+                    node: NodeSelector::parse("Valve_*").unwrap(),
+                    twin: Some("valve-x".into()),
+                    parent: None,
+                },
+                ExplicitBinding {
+                    node: NodeSelector::parse("Nowhere/*").unwrap(),
+                    twin: Some("x".into()),
+                    parent: None,
+                },
             ],
-            tags: super::super::tag_table::parse_tag_table("node,twin,parent\nCrank_9,crank,engine\nEngine/#6,frame,\nMissing,m,\n").unwrap(),
+            tags: super::super::tag_table::parse_tag_table(
+                "node,twin,parent\nCrank_9,crank,engine\nEngine/#6,frame,\nMissing,m,\n",
+            )
+            .unwrap(),
         };
         let report = bind_model(&tree, &rules, &[]);
-        let bound: Vec<(usize, &str, BoundBy, Option<&str>)> = report.bound.iter().map(|b| (b.node, b.twin.as_str(), b.by, b.parent_twin.as_deref())).collect();
+        let bound: Vec<(usize, &str, BoundBy, Option<&str>)> = report
+            .bound
+            .iter()
+            .map(|b| (b.node, b.twin.as_str(), b.by, b.parent_twin.as_deref()))
+            .collect();
         assert_eq!(
             bound,
             [
@@ -368,11 +544,21 @@ mod tests {
         );
         assert!(report.unbound_mesh_nodes.is_empty());
         let warnings = report.warnings.join("\n");
-        assert!(warnings.contains("bind[1]: node Engine/Block/Valve_7 is already bound to \"7\" by path pattern"), "{warnings}");
+        assert!(
+            warnings.contains(
+                "bind[1]: node Engine/Block/Valve_7 is already bound to \"7\" by path pattern"
+            ),
+            "{warnings}"
+        );
         assert!(warnings.contains("bind[2]: no node matches"), "{warnings}");
-        assert!(warnings.contains("tag table line 4: no node \"Missing\""), "{warnings}");
+        assert!(
+            warnings.contains("tag table line 4: no node \"Missing\""),
+            "{warnings}"
+        );
         assert_eq!(report.count_by(BoundBy::MeshName), 2);
-        assert_eq!(report.by_gltf_node(&tree).get(&5).map(String::as_str), Some("7"));
+        assert_eq!(
+            report.by_gltf_node(&tree).get(&5).map(String::as_str),
+            Some("7")
+        );
     }
-
 }

@@ -48,10 +48,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use binding::{BindingReport, BindingRules, BoundBy, ExplicitBinding, NodeBinding, NodeSelector, bind_model};
+pub use binding::{
+    BindingReport, BindingRules, BoundBy, ExplicitBinding, NodeBinding, NodeSelector, bind_model,
+};
+pub use model::{ModelNode, ModelTree, read_model};
 pub use pattern::{NamePattern, PathPattern};
 pub use tag_table::{TagRow, parse_tag_table, read_tag_table};
-pub use model::{ModelNode, ModelTree, read_model};
 
 use crate::alarms::{AlarmRuleSpec, AlarmRules};
 use crate::rules::{RuleSet, RuleSpec};
@@ -137,7 +139,12 @@ pub struct BindingSection {
 
 impl Default for BindingSection {
     fn default() -> Self {
-        BindingSection { extras_key: default_extras_key(), name_patterns: Vec::new(), path_patterns: Vec::new(), tag_table: None }
+        BindingSection {
+            extras_key: default_extras_key(),
+            name_patterns: Vec::new(),
+            path_patterns: Vec::new(),
+            tag_table: None,
+        }
     }
 }
 
@@ -213,11 +220,18 @@ pub struct TwinDeclaration {
 #[derive(Debug, thiserror::Error)]
 pub enum SceneError {
     #[error("{file}: cannot read the scene manifest: {source}")]
-    Read { file: PathBuf, source: std::io::Error },
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{file}: {message}")]
     Manifest { file: PathBuf, message: String },
     #[error("{file}: model {model}: {reason}")]
-    Model { file: PathBuf, model: PathBuf, reason: String },
+    Model {
+        file: PathBuf,
+        model: PathBuf,
+        reason: String,
+    },
 }
 
 /// A manifest with its model read, nodes bound and rules checked.
@@ -235,7 +249,11 @@ pub struct LoadedScene {
 
 impl LoadedScene {
     pub fn name(&self) -> &str {
-        self.manifest.scene.name.as_deref().unwrap_or("unnamed scene")
+        self.manifest
+            .scene
+            .name
+            .as_deref()
+            .unwrap_or("unnamed scene")
     }
 
     pub fn store_config(&self) -> StoreConfig {
@@ -249,7 +267,8 @@ impl LoadedScene {
 
     /// A twin store with this scene's rules and its twins declared (model hierarchy first).
     pub fn new_store(&self) -> TwinStore {
-        let mut store = TwinStore::new(self.store_config(), self.rules.clone()).with_alarm_rules(self.alarm_rules.clone());
+        let mut store = TwinStore::new(self.store_config(), self.rules.clone())
+            .with_alarm_rules(self.alarm_rules.clone());
         if self.manifest.twins.from_model {
             for binding in &self.binding.bound {
                 let name = self.model.nodes[binding.node].name.as_deref();
@@ -270,18 +289,30 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<SceneManifest, SceneErr
         file: file.to_owned(),
         message: e.to_string().trim_end().to_owned(),
     })?;
-    let fail = |message: String| SceneError::Manifest { file: file.to_owned(), message };
+    let fail = |message: String| SceneError::Manifest {
+        file: file.to_owned(),
+        message,
+    };
     // Up to a year: beyond it nothing would ever be stale, and a duration that large overflows.
-    if !(manifest.twins.stale_after_secs.is_finite() && manifest.twins.stale_after_secs > 0.0 && manifest.twins.stale_after_secs <= 366.0 * 86_400.0) {
-        return Err(fail("twins.stale_after_secs must be a positive number of seconds, at most a year".into()));
+    if !(manifest.twins.stale_after_secs.is_finite()
+        && manifest.twins.stale_after_secs > 0.0
+        && manifest.twins.stale_after_secs <= 366.0 * 86_400.0)
+    {
+        return Err(fail(
+            "twins.stale_after_secs must be a positive number of seconds, at most a year".into(),
+        ));
     }
     // A trend of more than a day at 10 Hz is not a trend: the cap keeps a typo from
     // reserving gigabytes per property.
     if !(1..=1_000_000).contains(&manifest.twins.history_len) {
-        return Err(fail("twins.history_len must be from 1 to 1000000 samples".into()));
+        return Err(fail(
+            "twins.history_len must be from 1 to 1000000 samples".into(),
+        ));
     }
     if manifest.twins.max_twins == 0 || manifest.twins.max_properties_per_twin == 0 {
-        return Err(fail("twins.max_twins and twins.max_properties_per_twin must be at least 1".into()));
+        return Err(fail(
+            "twins.max_twins and twins.max_properties_per_twin must be at least 1".into(),
+        ));
     }
     if manifest.binding.extras_key.is_empty() {
         return Err(fail("binding.extras_key must not be empty".into()));
@@ -292,14 +323,20 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<SceneManifest, SceneErr
             return Err(fail(format!("twin[{i}]: id must not be empty")));
         }
     }
-    crate::schema::json_map::JsonMappingSchema::new(&manifest.sources).map_err(|e| fail(format!("source: {e}")))?;
+    crate::schema::json_map::JsonMappingSchema::new(&manifest.sources)
+        .map_err(|e| fail(format!("source: {e}")))?;
     Ok(manifest)
 }
 
 /// The manifest's binding section and `[[bind]]`s, parsed; every message names the key.
 fn binding_rules(manifest: &SceneManifest, tags: Vec<TagRow>) -> Result<BindingRules, String> {
     let binding = &manifest.binding;
-    let name_patterns = binding.name_patterns.iter().enumerate().map(|(i, p)| NamePattern::parse(p).map_err(|e| format!("binding.name_patterns[{i}]: {e}"))).collect::<Result<_, _>>()?;
+    let name_patterns = binding
+        .name_patterns
+        .iter()
+        .enumerate()
+        .map(|(i, p)| NamePattern::parse(p).map_err(|e| format!("binding.name_patterns[{i}]: {e}")))
+        .collect::<Result<_, _>>()?;
     let path_patterns = binding
         .path_patterns
         .iter()
@@ -313,36 +350,79 @@ fn binding_rules(manifest: &SceneManifest, tags: Vec<TagRow>) -> Result<BindingR
     for (i, bind) in manifest.binds.iter().enumerate() {
         let node = NodeSelector::parse(&bind.node).map_err(|e| format!("bind[{i}].node: {e}"))?;
         match (node.captures(), bind.twin.as_deref()) {
-            (true, Some(_)) => return Err(format!("bind[{i}]: node has a {{twin}} placeholder, so give no twin")),
+            (true, Some(_)) => {
+                return Err(format!(
+                    "bind[{i}]: node has a {{twin}} placeholder, so give no twin"
+                ));
+            }
             (false, None) => return Err(format!("bind[{i}]: twin is missing")),
-            (false, Some(twin)) if twin.trim().is_empty() => return Err(format!("bind[{i}]: twin must not be empty")),
+            (false, Some(twin)) if twin.trim().is_empty() => {
+                return Err(format!("bind[{i}]: twin must not be empty"));
+            }
             _ => {}
         }
-        explicit.push(ExplicitBinding { node, twin: bind.twin.clone(), parent: bind.parent.clone() });
+        explicit.push(ExplicitBinding {
+            node,
+            twin: bind.twin.clone(),
+            parent: bind.parent.clone(),
+        });
     }
-    Ok(BindingRules { extras_key: binding.extras_key.clone(), name_patterns, path_patterns, explicit, tags })
+    Ok(BindingRules {
+        extras_key: binding.extras_key.clone(),
+        name_patterns,
+        path_patterns,
+        explicit,
+        tags,
+    })
 }
 
 /// Loads a manifest, reads and checks its model, binds nodes and checks rules.
 pub fn load_scene(path: &Path) -> Result<LoadedScene, SceneError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SceneError::Read { file: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| SceneError::Read {
+        file: path.to_owned(),
+        source,
+    })?;
     let manifest = parse_manifest(&text, path)?;
-    let visual_rules = RuleSet::compile(&manifest.rules).map_err(|e| SceneError::Manifest { file: path.to_owned(), message: e.to_string() })?;
-    let alarm_rules = AlarmRules::compile(&manifest.alarms).map_err(|e| SceneError::Manifest { file: path.to_owned(), message: e.to_string() })?;
-    let model_path = path.parent().unwrap_or(Path::new(".")).join(&manifest.scene.model);
+    let visual_rules = RuleSet::compile(&manifest.rules).map_err(|e| SceneError::Manifest {
+        file: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    let alarm_rules = AlarmRules::compile(&manifest.alarms).map_err(|e| SceneError::Manifest {
+        file: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    let model_path = path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(&manifest.scene.model);
     let model = read_model(&model_path).map_err(|reason| SceneError::Model {
         file: path.to_owned(),
         model: model_path.clone(),
         reason,
     })?;
     let tags = match &manifest.binding.tag_table {
-        Some(table) => read_tag_table(&path.parent().unwrap_or(Path::new(".")).join(table)).map_err(|message| SceneError::Manifest { file: path.to_owned(), message: format!("binding.tag_table: {message}") })?,
+        Some(table) => read_tag_table(&path.parent().unwrap_or(Path::new(".")).join(table))
+            .map_err(|message| SceneError::Manifest {
+                file: path.to_owned(),
+                message: format!("binding.tag_table: {message}"),
+            })?,
         None => Vec::new(),
     };
-    let rules = binding_rules(&manifest, tags).map_err(|message| SceneError::Manifest { file: path.to_owned(), message })?;
+    let rules = binding_rules(&manifest, tags).map_err(|message| SceneError::Manifest {
+        file: path.to_owned(),
+        message,
+    })?;
     let declared: Vec<String> = manifest.declared.iter().map(|t| t.id.clone()).collect();
     let binding = bind_model(&model, &rules, &declared);
-    Ok(LoadedScene { manifest_path: path.to_owned(), manifest, model_path, model, binding, rules: visual_rules, alarm_rules })
+    Ok(LoadedScene {
+        manifest_path: path.to_owned(),
+        manifest,
+        model_path,
+        model,
+        binding,
+        rules: visual_rules,
+        alarm_rules,
+    })
 }
 
 #[cfg(test)]
@@ -368,7 +448,12 @@ mod tests {
         assert_eq!(manifest.binding.extras_key, "twin");
         assert!(manifest.twins.from_model);
         assert_eq!(manifest.twins.stale_after_secs, 15.0);
-        for bad in ["history_len = 0", "history_len = 100000000", "max_twins = 0", "max_properties_per_twin = 0"] {
+        for bad in [
+            "history_len = 0",
+            "history_len = 100000000",
+            "max_twins = 0",
+            "max_properties_per_twin = 0",
+        ] {
             let err = parse(&format!("[scene]\nmodel = \"x.glb\"\n[twins]\n{bad}\n")).unwrap_err();
             assert!(err.contains(bad.split(' ').next().unwrap()), "{bad}: {err}");
         }
@@ -377,10 +462,14 @@ mod tests {
     #[test]
     fn errors_name_the_file_and_the_key() {
         let err = parse("[scene]\n").unwrap_err();
-        assert!(err.starts_with("scenes/test.toml:") && err.contains("model"), "{err}");
+        assert!(
+            err.starts_with("scenes/test.toml:") && err.contains("model"),
+            "{err}"
+        );
         let err = parse("[scene]\nmodel = \"x.glb\"\ncolour = 1\n").unwrap_err();
         assert!(err.contains("colour"), "{err}");
-        let err = parse("[scene]\nmodel = \"x.glb\"\n[binding]\nname_patterns = [\"pump\"]\n").unwrap_err();
+        let err = parse("[scene]\nmodel = \"x.glb\"\n[binding]\nname_patterns = [\"pump\"]\n")
+            .unwrap_err();
         assert!(err.contains("binding.name_patterns[0]"), "{err}");
         for (bind, needle) in [
             ("node = \"a/b\"", "bind[0]: twin is missing"),
@@ -388,13 +477,21 @@ mod tests {
             ("node = \"a/{twin}/b\"", "bind[0].node"),
             ("node = \"a\"\ntwin = \"x\"\ncolour = 1", "colour"),
         ] {
-            let err = parse(&format!("[scene]\nmodel = \"x.glb\"\n[[bind]]\n{bind}\n")).unwrap_err();
+            let err =
+                parse(&format!("[scene]\nmodel = \"x.glb\"\n[[bind]]\n{bind}\n")).unwrap_err();
             assert!(err.contains(needle), "{bind}: {err}");
         }
-        let err = parse("[scene]\nmodel = \"x.glb\"\n[binding]\npath_patterns = [\"a/b\"]\n").unwrap_err();
-        assert!(err.contains("binding.path_patterns[0]") && err.contains("[[bind]]"), "{err}");
+        let err = parse("[scene]\nmodel = \"x.glb\"\n[binding]\npath_patterns = [\"a/b\"]\n")
+            .unwrap_err();
+        assert!(
+            err.contains("binding.path_patterns[0]") && err.contains("[[bind]]"),
+            "{err}"
+        );
         for bad in ["-1", "1e20", "inf", "nan"] {
-            let err = parse(&format!("[scene]\nmodel = \"x.glb\"\n[twins]\nstale_after_secs = {bad}\n")).unwrap_err();
+            let err = parse(&format!(
+                "[scene]\nmodel = \"x.glb\"\n[twins]\nstale_after_secs = {bad}\n"
+            ))
+            .unwrap_err();
             assert!(err.contains("stale_after_secs"), "{bad}: {err}");
         }
         let err = parse("[scene\nmodel = 1").unwrap_err();
@@ -408,7 +505,12 @@ mod tests {
         let manifest = dir.join("scene.toml");
         std::fs::write(&manifest, "[scene]\nmodel = \"missing.glb\"\n").unwrap();
         let err = load_scene(&manifest).unwrap_err().to_string();
-        assert!(err.contains("scene.toml") && err.contains("missing.glb") && err.contains("cannot read"), "{err}");
+        assert!(
+            err.contains("scene.toml")
+                && err.contains("missing.glb")
+                && err.contains("cannot read"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

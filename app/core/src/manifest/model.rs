@@ -72,12 +72,19 @@ pub fn read_model(path: &Path) -> Result<ModelTree, String> {
     check_glb_header(&bytes)?;
     let describe = |e: gltf::Error| match e.to_string() {
         // Compressed geometry is not decoded here; say so plainly.
-        text if text.contains("Unsupported extension") => format!("{} (compressed meshes, Draco or meshopt, are not supported: export without compression)", text.trim_end_matches(';')),
+        text if text.contains("Unsupported extension") => format!(
+            "{} (compressed meshes, Draco or meshopt, are not supported: export without compression)",
+            text.trim_end_matches(';')
+        ),
         text => format!("not a valid glTF 2.0 file: {text}"),
     };
-    let gltf::Gltf { document, blob } = gltf::Gltf::from_slice_without_validation(&bytes).map_err(describe)?;
+    let gltf::Gltf { document, blob } =
+        gltf::Gltf::from_slice_without_validation(&bytes).map_err(describe)?;
     check_position_accessors(document.as_json())?;
-    let gltf = gltf::Gltf { document: gltf::Document::from_json(document.into_json()).map_err(describe)?, blob };
+    let gltf = gltf::Gltf {
+        document: gltf::Document::from_json(document.into_json()).map_err(describe)?,
+        blob,
+    };
     let external_bytes = check_buffers(&gltf, path)?;
     let document = &gltf.document;
     let scene = document
@@ -85,10 +92,18 @@ pub fn read_model(path: &Path) -> Result<ModelTree, String> {
         .or_else(|| document.scenes().next())
         .ok_or_else(|| "the file has no scene to show".to_owned())?;
     if scene.nodes().len() == 0 {
-        return Err(format!("scene {} has no nodes: there is nothing to show", scene.index()));
+        return Err(format!(
+            "scene {} has no nodes: there is nothing to show",
+            scene.index()
+        ));
     }
     let file_bytes = (bytes.len() as u64).saturating_add(external_bytes);
-    let mut tree = ModelTree { nodes: Vec::new(), scene_index: scene.index(), scene_count: document.scenes().count(), file_bytes };
+    let mut tree = ModelTree {
+        nodes: Vec::new(),
+        scene_index: scene.index(),
+        scene_count: document.scenes().count(),
+        file_bytes,
+    };
     let mut on_path = HashSet::new();
     let mut seen = HashSet::new();
     for node in scene.nodes() {
@@ -101,10 +116,15 @@ pub fn read_model(path: &Path) -> Result<ModelTree, String> {
 /// from the declared length unchecked (an overflow panic where overflow is checked).
 fn check_glb_header(bytes: &[u8]) -> Result<(), String> {
     const HEADER_BYTES: u32 = 12;
-    if let Some(length) = bytes.strip_prefix(b"glTF").and_then(|rest| rest.get(4..8)).map(|l| u32::from_le_bytes(l.try_into().expect("4 bytes")))
+    if let Some(length) = bytes
+        .strip_prefix(b"glTF")
+        .and_then(|rest| rest.get(4..8))
+        .map(|l| u32::from_le_bytes(l.try_into().expect("4 bytes")))
         && length < HEADER_BYTES
     {
-        return Err(format!("not a valid glTF 2.0 file: its GLB header declares {length} bytes, less than the {HEADER_BYTES}-byte header itself"));
+        return Err(format!(
+            "not a valid glTF 2.0 file: its GLB header declares {length} bytes, less than the {HEADER_BYTES}-byte header itself"
+        ));
     }
     Ok(())
 }
@@ -118,24 +138,44 @@ fn check_position_accessors(root: &gltf::json::Root) -> Result<(), String> {
             if let Some(accessor) = primitive.attributes.get(&position)
                 && accessor.value() >= root.accessors.len()
             {
-                return Err(format!("not a valid glTF 2.0 file: mesh {m}, primitive {p}: POSITION names accessor {}, and there are {}", accessor.value(), root.accessors.len()));
+                return Err(format!(
+                    "not a valid glTF 2.0 file: mesh {m}, primitive {p}: POSITION names accessor {}, and there are {}",
+                    accessor.value(),
+                    root.accessors.len()
+                ));
             }
         }
     }
     Ok(())
 }
 
-fn visit(node: gltf::Node<'_>, parent: Option<usize>, depth: usize, tree: &mut ModelTree, on_path: &mut HashSet<usize>, seen: &mut HashSet<usize>) -> Result<(), String> {
+fn visit(
+    node: gltf::Node<'_>,
+    parent: Option<usize>,
+    depth: usize,
+    tree: &mut ModelTree,
+    on_path: &mut HashSet<usize>,
+    seen: &mut HashSet<usize>,
+) -> Result<(), String> {
     if depth > MAX_DEPTH {
-        return Err(format!("node {} is nested more than {MAX_DEPTH} levels deep", node.index()));
+        return Err(format!(
+            "node {} is nested more than {MAX_DEPTH} levels deep",
+            node.index()
+        ));
     }
     if !on_path.insert(node.index()) {
-        return Err(format!("node {} is its own ancestor (the node tree has a cycle)", node.index()));
+        return Err(format!(
+            "node {} is its own ancestor (the node tree has a cycle)",
+            node.index()
+        ));
     }
     // Each node is walked once: one listed under two parents (glTF allows one) would make
     // the walk grow exponentially with a chain of such nodes.
     if !seen.insert(node.index()) {
-        return Err(format!("node {} is the child of more than one parent (glTF allows one)", node.index()));
+        return Err(format!(
+            "node {} is the child of more than one parent (glTF allows one)",
+            node.index()
+        ));
     }
     let extras = match node.extras() {
         Some(raw) => Some(
@@ -146,7 +186,14 @@ fn visit(node: gltf::Node<'_>, parent: Option<usize>, depth: usize, tree: &mut M
     };
     let position = tree.nodes.len();
     let mesh_name = node.mesh().and_then(|m| m.name().map(str::to_owned));
-    tree.nodes.push(ModelNode { index: node.index(), name: node.name().map(str::to_owned), extras, has_mesh: node.mesh().is_some(), mesh_name, parent });
+    tree.nodes.push(ModelNode {
+        index: node.index(),
+        name: node.name().map(str::to_owned),
+        extras,
+        has_mesh: node.mesh().is_some(),
+        mesh_name,
+        parent,
+    });
     for child in node.children() {
         visit(child, Some(position), depth + 1, tree, on_path, seen)?;
     }
@@ -172,17 +219,30 @@ fn check_buffers(gltf: &gltf::Gltf, path: &Path) -> Result<u64, String> {
     for buffer in document.buffers() {
         let available = match buffer.source() {
             gltf::buffer::Source::Bin => gltf.blob.as_ref().map_or(0, Vec::len),
-            gltf::buffer::Source::Uri(uri) => count_file(uri, resource_length(uri, folder).map_err(|e| format!("buffer {}: {e}", buffer.index()))?),
+            gltf::buffer::Source::Uri(uri) => count_file(
+                uri,
+                resource_length(uri, folder)
+                    .map_err(|e| format!("buffer {}: {e}", buffer.index()))?,
+            ),
         };
         if available < buffer.length() {
-            return Err(format!("buffer {} declares {} bytes but only {available} are present (truncated file?)", buffer.index(), buffer.length()));
+            return Err(format!(
+                "buffer {} declares {} bytes but only {available} are present (truncated file?)",
+                buffer.index(),
+                buffer.length()
+            ));
         }
         lengths.push(buffer.length());
     }
     for view in document.views() {
         let end = view.offset().checked_add(view.length());
         if end.is_none_or(|end| end > lengths[view.buffer().index()]) {
-            return Err(format!("buffer view {} (offset {}, length {}) reaches past the end of its buffer", view.index(), view.offset(), view.length()));
+            return Err(format!(
+                "buffer view {} (offset {}, length {}) reaches past the end of its buffer",
+                view.index(),
+                view.offset(),
+                view.length()
+            ));
         }
     }
     for accessor in document.accessors() {
@@ -191,15 +251,27 @@ fn check_buffers(gltf: &gltf::Gltf, path: &Path) -> Result<u64, String> {
         {
             let element = accessor.size();
             let stride = view.stride().unwrap_or(element);
-            let needed = stride.checked_mul(accessor.count() - 1).and_then(|n| n.checked_add(accessor.offset())).and_then(|n| n.checked_add(element));
+            let needed = stride
+                .checked_mul(accessor.count() - 1)
+                .and_then(|n| n.checked_add(accessor.offset()))
+                .and_then(|n| n.checked_add(element));
             if needed.is_none_or(|needed| needed > view.length()) {
-                return Err(format!("accessor {} ({} elements) needs more bytes than its view's {}", accessor.index(), accessor.count(), view.length()));
+                return Err(format!(
+                    "accessor {} ({} elements) needs more bytes than its view's {}",
+                    accessor.index(),
+                    accessor.count(),
+                    view.length()
+                ));
             }
         }
     }
     for image in document.images() {
         if let gltf::image::Source::Uri { uri, .. } = image.source() {
-            count_file(uri, resource_length(uri, folder).map_err(|e| format!("image {}: {e}", image.index()))?);
+            count_file(
+                uri,
+                resource_length(uri, folder)
+                    .map_err(|e| format!("image {}: {e}", image.index()))?,
+            );
         }
     }
     Ok(external_bytes)
@@ -210,21 +282,32 @@ fn check_buffers(gltf: &gltf::Gltf, path: &Path) -> Result<u64, String> {
 fn resource_length(uri: &str, folder: &Path) -> Result<usize, String> {
     if let Some(data) = uri.strip_prefix("data:") {
         let (header, payload) = data.split_once(',').ok_or("a data: URI without a comma")?;
-        return if header.ends_with(";base64") { base64_length(payload) } else { Ok(percent_decode(payload)?.len()) };
+        return if header.ends_with(";base64") {
+            base64_length(payload)
+        } else {
+            Ok(percent_decode(payload)?.len())
+        };
     }
     if uri.contains("://") {
-        return Err(format!("refers to {uri}, which is not a file next to the model (only relative paths and data: URIs are read)"));
+        return Err(format!(
+            "refers to {uri}, which is not a file next to the model (only relative paths and data: URIs are read)"
+        ));
     }
-    let decoded = String::from_utf8(percent_decode(uri)?).map_err(|_| format!("{uri:?} is not UTF-8 once decoded"))?;
+    let decoded = String::from_utf8(percent_decode(uri)?)
+        .map_err(|_| format!("{uri:?} is not UTF-8 once decoded"))?;
     let file = folder.join(&decoded);
-    let metadata = std::fs::metadata(&file).map_err(|e| format!("refers to {}, which cannot be read: {e}", file.display()))?;
+    let metadata = std::fs::metadata(&file)
+        .map_err(|e| format!("refers to {}, which cannot be read: {e}", file.display()))?;
     usize::try_from(metadata.len()).map_err(|_| format!("{} is too large", file.display()))
 }
 
 /// The decoded length of base64 text, which must be well-formed.
 fn base64_length(text: &str) -> Result<usize, String> {
     let text = text.trim_end_matches('=');
-    if let Some(bad) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '-' | '_'))) {
+    if let Some(bad) = text
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '-' | '_')))
+    {
         return Err(format!("a data: URI has {bad:?}, which is not base64"));
     }
     if text.len() % 4 == 1 {
@@ -239,8 +322,13 @@ fn percent_decode(text: &str) -> Result<Vec<u8>, String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
-            out.push(hex.ok_or_else(|| format!("{text:?} has a % that is not followed by two hex digits"))?);
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            out.push(hex.ok_or_else(|| {
+                format!("{text:?} has a % that is not followed by two hex digits")
+            })?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -255,7 +343,10 @@ mod tests {
     use super::*;
 
     fn write_gltf(name: &str, nodes: &serde_json::Value) -> std::path::PathBuf {
-        let path = std::env::temp_dir().join(format!("twinscope-model-{}-{name}.gltf", std::process::id()));
+        let path = std::env::temp_dir().join(format!(
+            "twinscope-model-{}-{name}.gltf",
+            std::process::id()
+        ));
         let document = serde_json::json!({ "asset": { "version": "2.0" }, "scene": 0, "scenes": [{ "nodes": [0] }], "nodes": nodes });
         std::fs::write(&path, document.to_string()).unwrap();
         path
@@ -268,9 +359,15 @@ mod tests {
         let levels = 30;
         let mut nodes = vec![serde_json::json!({ "name": "root", "children": [1, 2] })];
         for level in 0..levels {
-            let next: Vec<usize> = if level + 1 < levels { vec![3 + 2 * level, 4 + 2 * level] } else { vec![] };
+            let next: Vec<usize> = if level + 1 < levels {
+                vec![3 + 2 * level, 4 + 2 * level]
+            } else {
+                vec![]
+            };
             for side in 0..2 {
-                nodes.push(serde_json::json!({ "name": format!("n{level}-{side}"), "children": next }));
+                nodes.push(
+                    serde_json::json!({ "name": format!("n{level}-{side}"), "children": next }),
+                );
             }
         }
         let path = write_gltf("diamonds", &serde_json::Value::Array(nodes));
@@ -294,7 +391,8 @@ mod tests {
             }
             document.to_string()
         };
-        let buffer = |uri: &str, length: u64| serde_json::json!([{ "byteLength": length, "uri": uri }]);
+        let buffer =
+            |uri: &str, length: u64| serde_json::json!([{ "byteLength": length, "uri": uri }]);
         let cases: Vec<(&str, String, Option<&str>)> = vec![
             ("not JSON", "{\"asset\":".into(), Some("not a valid glTF 2.0 file")),
             ("no scene", "{\"asset\":{\"version\":\"2.0\"}}".into(), Some("no scene to show")),
@@ -337,14 +435,20 @@ mod tests {
         let missing = serde_json::json!({ "asset": { "version": "2.0" }, "scenes": [{ "nodes": [0] }], "nodes": [{ "mesh": 0 }], "meshes": [{ "primitives": [{ "attributes": { "POSITION": 0 } }] }] });
         std::fs::write(dir.join("model.gltf"), missing.to_string()).unwrap();
         let error = read_model(&dir.join("model.gltf")).unwrap_err();
-        assert!(error.contains("POSITION names accessor 0, and there are 0"), "{error}");
+        assert!(
+            error.contains("POSITION names accessor 0, and there are 0"),
+            "{error}"
+        );
         // A GLB header declaring fewer bytes than itself (found by the long mutation run).
         for declared in [0u32, 11] {
             let mut short = glb.clone();
             short[8..12].copy_from_slice(&declared.to_le_bytes());
             std::fs::write(dir.join("short.glb"), &short).unwrap();
             let error = read_model(&dir.join("short.glb")).unwrap_err();
-            assert!(error.contains(&format!("declares {declared} bytes")), "{error}");
+            assert!(
+                error.contains(&format!("declares {declared} bytes")),
+                "{error}"
+            );
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -119,21 +119,31 @@ impl NamePattern {
     /// A pattern with or without the placeholder (a `[[bind]]` node that names its twin).
     pub fn parse_glob(text: &str) -> Result<Self, String> {
         if text.contains("**") {
-            return Err(format!("pattern {text:?}: `**` is only a whole path segment"));
+            return Err(format!(
+                "pattern {text:?}: `**` is only a whole path segment"
+            ));
         }
         let (before, after) = match text.split_once("{twin}") {
             Some((before, after)) => {
                 if after.contains("{twin}") {
-                    return Err(format!("pattern {text:?} has more than one {{twin}} placeholder"));
+                    return Err(format!(
+                        "pattern {text:?} has more than one {{twin}} placeholder"
+                    ));
                 }
                 (before, Some(after))
             }
             None => (text, None),
         };
         if before.contains(['{', '}']) || after.is_some_and(|a| a.contains(['{', '}'])) {
-            return Err(format!("pattern {text:?}: the only placeholder is {{twin}}"));
+            return Err(format!(
+                "pattern {text:?}: the only placeholder is {{twin}}"
+            ));
         }
-        Ok(NamePattern { text: text.to_owned(), before: Glob::parse(before), after_reversed: after.map(|a| Glob::parse(a).reversed()) })
+        Ok(NamePattern {
+            text: text.to_owned(),
+            before: Glob::parse(before),
+            after_reversed: after.map(|a| Glob::parse(a).reversed()),
+        })
     }
 
     pub fn captures(&self) -> bool {
@@ -153,15 +163,23 @@ impl NamePattern {
         let reversed: Vec<u8> = bytes.iter().rev().copied().collect();
         let tail_ends = after_reversed.match_ends(&reversed);
         let starts = |j: usize| tail_ends[bytes.len() - j];
-        let last_start = (1..=bytes.len()).rev().find(|&j| starts(j) && name.is_char_boundary(j))?;
-        let from = (0..last_start).rev().find(|&i| ends[i] && name.is_char_boundary(i))?;
+        let last_start = (1..=bytes.len())
+            .rev()
+            .find(|&j| starts(j) && name.is_char_boundary(j))?;
+        let from = (0..last_start)
+            .rev()
+            .find(|&i| ends[i] && name.is_char_boundary(i))?;
         let to = (from + 1..=last_start).find(|&j| starts(j) && name.is_char_boundary(j))?;
         Some(&name[from..to])
     }
 
     /// Whether the name matches: `None` if not, else the id it captures (with a placeholder).
     pub fn match_name<'a>(&self, name: &'a str) -> Option<Option<&'a str>> {
-        if self.captures() { self.twin_of(name).map(Some) } else { self.before.matches(name).then_some(None) }
+        if self.captures() {
+            self.twin_of(name).map(Some)
+        } else {
+            self.before.matches(name).then_some(None)
+        }
     }
 
     pub fn matches(&self, name: &str) -> bool {
@@ -195,9 +213,12 @@ impl PathPattern {
         let mut segments: Vec<&str> = text.split('/').collect();
         let last = segments.pop().unwrap_or_default();
         if last.is_empty() || last == "**" {
-            return Err(format!("path pattern {text:?} must end with a node name pattern"));
+            return Err(format!(
+                "path pattern {text:?} must end with a node name pattern"
+            ));
         }
-        let last = NamePattern::parse_glob(last).map_err(|e| format!("path pattern {text:?}: {e}"))?;
+        let last =
+            NamePattern::parse_glob(last).map_err(|e| format!("path pattern {text:?}: {e}"))?;
         let mut ancestors = Vec::new();
         for segment in segments {
             if segment == "**" {
@@ -209,20 +230,30 @@ impl PathPattern {
             if segment.is_empty() {
                 return Err(format!("path pattern {text:?} has an empty segment"));
             }
-            let pattern = NamePattern::parse_glob(segment).map_err(|e| format!("path pattern {text:?}: {e}"))?;
+            let pattern = NamePattern::parse_glob(segment)
+                .map_err(|e| format!("path pattern {text:?}: {e}"))?;
             if pattern.captures() {
-                return Err(format!("path pattern {text:?}: {{twin}} may only be in the last segment"));
+                return Err(format!(
+                    "path pattern {text:?}: {{twin}} may only be in the last segment"
+                ));
             }
             ancestors.push(Segment::Name(pattern));
         }
-        Ok(PathPattern { text: text.to_owned(), ancestors, last })
+        Ok(PathPattern {
+            text: text.to_owned(),
+            ancestors,
+            last,
+        })
     }
 
     /// A path with no wildcard: looked up directly instead of matched against every node.
     pub fn literal(&self) -> Option<&str> {
         let all_literal = self.last.before.is_literal()
             && !self.last.captures()
-            && self.ancestors.iter().all(|s| matches!(s, Segment::Name(p) if p.before.is_literal()));
+            && self
+                .ancestors
+                .iter()
+                .all(|s| matches!(s, Segment::Name(p) if p.before.is_literal()));
         all_literal.then_some(self.text.as_str())
     }
 
@@ -280,14 +311,26 @@ mod tests {
         assert_eq!(pattern.twin_of("pump1"), None);
         // An IFC export's names: type, name, then the GlobalId after the last `_`.
         let ifc = NamePattern::parse("Ifc*_*_{twin}").unwrap();
-        assert_eq!(ifc.twin_of("IfcWallStandardCase_Basic_Wall_2O2Fr$t4X7Zf8NOew3FLOH"), Some("2O2Fr$t4X7Zf8NOew3FLOH"));
-        assert_eq!(ifc.twin_of("IfcPump_P-101_3vB2YO$MX4xv5uCqZZG05x"), Some("3vB2YO$MX4xv5uCqZZG05x"));
+        assert_eq!(
+            ifc.twin_of("IfcWallStandardCase_Basic_Wall_2O2Fr$t4X7Zf8NOew3FLOH"),
+            Some("2O2Fr$t4X7Zf8NOew3FLOH")
+        );
+        assert_eq!(
+            ifc.twin_of("IfcPump_P-101_3vB2YO$MX4xv5uCqZZG05x"),
+            Some("3vB2YO$MX4xv5uCqZZG05x")
+        );
         assert_eq!(ifc.twin_of("Wall_Basic_x"), None);
         // The placeholder takes as little as it can.
         let cad = NamePattern::parse("{twin}_*_Parts_*").unwrap();
         assert_eq!(cad.twin_of("Piston_123-844_0_Parts_1"), Some("Piston"));
-        assert_eq!(NamePattern::parse("{twin}").unwrap().twin_of("ünïcødé"), Some("ünïcødé"));
-        assert_eq!(NamePattern::parse("*ü{twin}").unwrap().twin_of("aüb"), Some("b"));
+        assert_eq!(
+            NamePattern::parse("{twin}").unwrap().twin_of("ünïcødé"),
+            Some("ünïcødé")
+        );
+        assert_eq!(
+            NamePattern::parse("*ü{twin}").unwrap().twin_of("aüb"),
+            Some("b")
+        );
         for bad in ["no placeholder", "{twin}{twin}", "a{id}{twin}", "a**{twin}"] {
             assert!(NamePattern::parse(bad).is_err(), "{bad}");
         }
@@ -300,21 +343,46 @@ mod tests {
         let started = std::time::Instant::now();
         assert_eq!(pattern.twin_of(&name), None);
         assert!(pattern.twin_of(&"a".repeat(MAX_NAME + 1)).is_none());
-        assert!(started.elapsed() < std::time::Duration::from_secs(2), "linear per token, not exponential");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "linear per token, not exponential"
+        );
     }
 
     #[test]
     fn path_patterns_match_levels_and_any_depth() {
         let pistons = PathPattern::parse("Engine/*/Piston*").unwrap();
-        assert_eq!(pistons.match_path(&["Engine", "Block", "Piston_1"]), Some(None));
-        assert_eq!(pistons.match_path(&["Engine", "Piston_1"]), None, "`*` is one level");
+        assert_eq!(
+            pistons.match_path(&["Engine", "Block", "Piston_1"]),
+            Some(None)
+        );
+        assert_eq!(
+            pistons.match_path(&["Engine", "Piston_1"]),
+            None,
+            "`*` is one level"
+        );
         assert_eq!(pistons.match_path(&["Engine", "A", "B", "Piston_1"]), None);
         let deep = PathPattern::parse("Site/**/Ifc*_*_{twin}").unwrap();
-        assert_eq!(deep.match_path(&["Site", "IfcPump_P1_abc"]), Some(Some("abc")), "`**` may be no level");
-        assert_eq!(deep.match_path(&["Site", "B1", "L2", "IfcPump_P1_abc"]), Some(Some("abc")));
+        assert_eq!(
+            deep.match_path(&["Site", "IfcPump_P1_abc"]),
+            Some(Some("abc")),
+            "`**` may be no level"
+        );
+        assert_eq!(
+            deep.match_path(&["Site", "B1", "L2", "IfcPump_P1_abc"]),
+            Some(Some("abc"))
+        );
         assert_eq!(deep.match_path(&["Other", "IfcPump_P1_abc"]), None);
-        assert_eq!(PathPattern::parse("**/Valve_{twin}").unwrap().match_path(&["a", "b", "Valve_7"]), Some(Some("7")));
-        assert_eq!(PathPattern::parse("plant/pump").unwrap().literal(), Some("plant/pump"));
+        assert_eq!(
+            PathPattern::parse("**/Valve_{twin}")
+                .unwrap()
+                .match_path(&["a", "b", "Valve_7"]),
+            Some(Some("7"))
+        );
+        assert_eq!(
+            PathPattern::parse("plant/pump").unwrap().literal(),
+            Some("plant/pump")
+        );
         assert_eq!(PathPattern::parse("plant/*").unwrap().literal(), None);
         for bad in ["a/{twin}/b", "a//b", "a/**", "", "a/b**c"] {
             assert!(PathPattern::parse(bad).is_err(), "{bad}");

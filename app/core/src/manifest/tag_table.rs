@@ -22,11 +22,17 @@ pub struct TagRow {
 
 /// Reads a tag table file.
 pub fn read_tag_table(path: &Path) -> Result<Vec<TagRow>, String> {
-    let size = std::fs::metadata(path).map_err(|e| format!("{}: cannot read the tag table: {e}", path.display()))?.len();
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("{}: cannot read the tag table: {e}", path.display()))?
+        .len();
     if size > MAX_TABLE_BYTES {
-        return Err(format!("{}: the tag table is {size} bytes, more than the {MAX_TABLE_BYTES} allowed", path.display()));
+        return Err(format!(
+            "{}: the tag table is {size} bytes, more than the {MAX_TABLE_BYTES} allowed",
+            path.display()
+        ));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the tag table: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read the tag table: {e}", path.display()))?;
     parse_tag_table(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -39,17 +45,31 @@ pub fn parse_tag_table(text: &str) -> Result<Vec<TagRow>, String> {
             continue;
         }
         let fields = split_fields(line).map_err(|e| format!("line {number}: {e}"))?;
-        if rows.is_empty() && fields.first().is_some_and(|f| f.trim().eq_ignore_ascii_case("node")) {
+        if rows.is_empty()
+            && fields
+                .first()
+                .is_some_and(|f| f.trim().eq_ignore_ascii_case("node"))
+        {
             continue; // the header
         }
         let field = |k: usize| fields.get(k).map(|f| f.trim()).filter(|f| !f.is_empty());
         let (Some(node), Some(twin)) = (field(0), field(1)) else {
-            return Err(format!("line {number}: expected `node,twin[,parent]`, got {line:?}"));
+            return Err(format!(
+                "line {number}: expected `node,twin[,parent]`, got {line:?}"
+            ));
         };
         if fields.len() > 3 {
-            return Err(format!("line {number}: {} fields, expected at most 3 (node, twin, parent)", fields.len()));
+            return Err(format!(
+                "line {number}: {} fields, expected at most 3 (node, twin, parent)",
+                fields.len()
+            ));
         }
-        rows.push(TagRow { node: node.to_owned(), twin: twin.to_owned(), parent: field(2).map(str::to_owned), line: number });
+        rows.push(TagRow {
+            node: node.to_owned(),
+            twin: twin.to_owned(),
+            parent: field(2).map(str::to_owned),
+            line: number,
+        });
     }
     Ok(rows)
 }
@@ -97,14 +117,34 @@ mod tests {
         let text = "node,twin,parent\r\n# exported by the engineering tool\nEngine/Block/Piston_1,piston-1,engine\n\n\"Valve, main\",valve-main\n\"say \"\"hi\"\"\",x,\n";
         let rows = parse_tag_table(text).unwrap();
         assert_eq!(rows.len(), 3);
-        assert_eq!(rows[0], TagRow { node: "Engine/Block/Piston_1".into(), twin: "piston-1".into(), parent: Some("engine".into()), line: 3 });
-        assert_eq!((rows[1].node.as_str(), rows[1].twin.as_str(), rows[1].parent.as_deref()), ("Valve, main", "valve-main", None));
+        assert_eq!(
+            rows[0],
+            TagRow {
+                node: "Engine/Block/Piston_1".into(),
+                twin: "piston-1".into(),
+                parent: Some("engine".into()),
+                line: 3
+            }
+        );
+        assert_eq!(
+            (
+                rows[1].node.as_str(),
+                rows[1].twin.as_str(),
+                rows[1].parent.as_deref()
+            ),
+            ("Valve, main", "valve-main", None)
+        );
         assert_eq!(rows[2].node, "say \"hi\"");
     }
 
     #[test]
     fn bad_rows_name_their_line() {
-        for (text, needle) in [("a\n", "line 1"), ("node,twin\nx,\n", "line 2"), ("\"open,x\n", "not closed"), ("a,b,c,d\n", "at most 3")] {
+        for (text, needle) in [
+            ("a\n", "line 1"),
+            ("node,twin\nx,\n", "line 2"),
+            ("\"open,x\n", "not closed"),
+            ("a,b,c,d\n", "at most 3"),
+        ] {
             let error = parse_tag_table(text).unwrap_err();
             assert!(error.contains(needle), "{text:?}: {error}");
         }

@@ -92,19 +92,42 @@ mod tests {
     use crate::mcap::Delivery;
 
     fn channel(id: u16, topic: &str) -> ChannelInfo {
-        ChannelInfo { id, topic: topic.into(), encoding: "json".into(), delivery: Delivery { qos: 0, retain: false } }
+        ChannelInfo {
+            id,
+            topic: topic.into(),
+            encoding: "json".into(),
+            delivery: Delivery {
+                qos: 0,
+                retain: false,
+            },
+        }
     }
 
     #[test]
     fn finds_replaces_and_misses_by_id() {
-        let mut channels: Channels = [(3, channel(3, "a")), (65_535, channel(65_535, "b"))].into_iter().collect();
+        let mut channels: Channels = [(3, channel(3, "a")), (65_535, channel(65_535, "b"))]
+            .into_iter()
+            .collect();
         assert_eq!(channels.len(), 2);
         assert_eq!(channels[&3].topic, "a");
         assert_eq!(channels.get(&65_535).map(|c| c.topic.as_str()), Some("b"));
-        assert!(channels.get(&0).is_none() && channels.get(&4).is_none() && !channels.contains_key(&65_534));
-        assert_eq!(channels.insert(3, channel(3, "c")).map(|c| c.topic), Some("a".into()));
+        assert!(
+            channels.get(&0).is_none()
+                && channels.get(&4).is_none()
+                && !channels.contains_key(&65_534)
+        );
+        assert_eq!(
+            channels.insert(3, channel(3, "c")).map(|c| c.topic),
+            Some("a".into())
+        );
         assert_eq!(channels.len(), 2);
-        assert_eq!(channels.values().map(|c| c.topic.as_str()).collect::<Vec<_>>(), ["c", "b"]);
+        assert_eq!(
+            channels
+                .values()
+                .map(|c| c.topic.as_str())
+                .collect::<Vec<_>>(),
+            ["c", "b"]
+        );
         channels.clear();
         assert!(channels.is_empty() && channels.get(&3).is_none());
     }

@@ -22,7 +22,11 @@ pub(super) struct ChunkIndexes {
 
 impl ChunkIndexes {
     pub(super) fn beside(recording: &Path) -> Self {
-        ChunkIndexes { path: Self::path_beside(recording), file: None, count: 0 }
+        ChunkIndexes {
+            path: Self::path_beside(recording),
+            file: None,
+            count: 0,
+        }
     }
 
     /// Where a recording's chunk indexes wait (left there only by a writer that was killed).
@@ -37,7 +41,12 @@ impl ChunkIndexes {
         let file = match &mut self.file {
             Some(file) => file,
             None => {
-                let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&self.path)?;
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&self.path)?;
                 self.file.insert(BufWriter::with_capacity(1 << 16, file))
             }
         };
@@ -53,8 +62,14 @@ impl ChunkIndexes {
     }
 
     /// Copies every record set aside, in order, to `out` and into `crc`; returns the bytes.
-    pub(super) fn copy_into(&mut self, out: &mut impl Write, mut crc: Option<&mut crc32fast::Hasher>) -> std::io::Result<u64> {
-        let Some(file) = &mut self.file else { return Ok(0) };
+    pub(super) fn copy_into(
+        &mut self,
+        out: &mut impl Write,
+        mut crc: Option<&mut crc32fast::Hasher>,
+    ) -> std::io::Result<u64> {
+        let Some(file) = &mut self.file else {
+            return Ok(0);
+        };
         file.flush()?;
         let file = file.get_mut();
         file.seek(SeekFrom::Start(0))?;

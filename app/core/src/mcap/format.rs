@@ -93,7 +93,11 @@ impl<'a> Cursor<'a> {
     }
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], FormatError> {
         if self.remaining() < n {
-            return Err(FormatError(format!("needed {n} bytes at offset {}, only {} left", self.pos, self.remaining())));
+            return Err(FormatError(format!(
+                "needed {n} bytes at offset {}, only {} left",
+                self.pos,
+                self.remaining()
+            )));
         }
         let slice = &self.data[self.pos..self.pos + n];
         self.pos += n;
@@ -103,13 +107,19 @@ impl<'a> Cursor<'a> {
         Ok(self.take(1)?[0])
     }
     pub fn u16(&mut self) -> Result<u16, FormatError> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")))
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().expect("2 bytes"),
+        ))
     }
     pub fn u32(&mut self) -> Result<u32, FormatError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     pub fn u64(&mut self) -> Result<u64, FormatError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     pub fn string(&mut self) -> Result<String, FormatError> {
         let len = self.u32()? as usize;
@@ -129,7 +139,8 @@ impl<'a> Cursor<'a> {
     pub fn record(&mut self) -> Result<(u8, &'a [u8]), FormatError> {
         let opcode = self.u8()?;
         let len = self.u64()?;
-        let len = usize::try_from(len).map_err(|_| FormatError(format!("record length {len} is too large")))?;
+        let len = usize::try_from(len)
+            .map_err(|_| FormatError(format!("record length {len} is too large")))?;
         Ok((opcode, self.take(len)?))
     }
 }
@@ -151,12 +162,18 @@ mod tests {
     #[test]
     fn fields_round_trip_and_short_input_is_an_error() {
         let mut f = Fields::default();
-        f.u16(7).u64(1 << 40).string("te/#").string_map(&[("mqtt.qos", "1")]);
+        f.u16(7)
+            .u64(1 << 40)
+            .string("te/#")
+            .string_map(&[("mqtt.qos", "1")]);
         let mut c = Cursor::new(&f.0);
         assert_eq!(c.u16().unwrap(), 7);
         assert_eq!(c.u64().unwrap(), 1 << 40);
         assert_eq!(c.string().unwrap(), "te/#");
-        assert_eq!(read_string_map(&mut c).unwrap(), [("mqtt.qos".to_owned(), "1".to_owned())]);
+        assert_eq!(
+            read_string_map(&mut c).unwrap(),
+            [("mqtt.qos".to_owned(), "1".to_owned())]
+        );
         assert!(c.u8().is_err());
         let mut record = Vec::new();
         put_record(&mut record, op::DATA_END, &[0, 0, 0, 0]);

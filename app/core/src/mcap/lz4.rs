@@ -36,13 +36,18 @@ fn frame(reader: &mut Bytes<'_>, out: &mut Vec<u8>, limit: usize) -> Result<(), 
     let flags = reader.u8()?;
     let _block_descriptor = reader.u8()?;
     if flags >> 6 != 1 {
-        return Err(error(format!("LZ4 frame version {} (only 1 exists)", flags >> 6)));
+        return Err(error(format!(
+            "LZ4 frame version {} (only 1 exists)",
+            flags >> 6
+        )));
     }
     let block_checksums = flags & 0x10 != 0;
     let content_size = flags & 0x08 != 0;
     let content_checksum = flags & 0x04 != 0;
     if flags & 0x01 != 0 {
-        return Err(error("LZ4 frames with a dictionary are not supported".into()));
+        return Err(error(
+            "LZ4 frames with a dictionary are not supported".into(),
+        ));
     }
     if content_size {
         reader.take(8)?;
@@ -77,7 +82,12 @@ fn frame(reader: &mut Bytes<'_>, out: &mut Vec<u8>, limit: usize) -> Result<(), 
 }
 
 /// One LZ4 block: sequences of literals and a match (offset back into the output, length).
-fn block(data: &[u8], out: &mut Vec<u8>, frame_start: usize, limit: usize) -> Result<(), FormatError> {
+fn block(
+    data: &[u8],
+    out: &mut Vec<u8>,
+    frame_start: usize,
+    limit: usize,
+) -> Result<(), FormatError> {
     let mut input = Bytes { data, at: 0 };
     loop {
         let token = input.u8()?;
@@ -91,7 +101,9 @@ fn block(data: &[u8], out: &mut Vec<u8>, frame_start: usize, limit: usize) -> Re
         }
         let offset = usize::from(input.u8()?) | usize::from(input.u8()?) << 8;
         if offset == 0 || offset > out.len() - frame_start {
-            return Err(error(format!("an LZ4 match refers {offset} bytes back, before the frame's start")));
+            return Err(error(format!(
+                "an LZ4 match refers {offset} bytes back, before the frame's start"
+            )));
         }
         let length = input.length(usize::from(token & 0x0F))? + 4;
         if out.len() + length > limit {
@@ -114,7 +126,9 @@ fn error(reason: String) -> FormatError {
 }
 
 fn too_large(limit: usize) -> FormatError {
-    error(format!("decompresses to more than the {limit} bytes the chunk declares"))
+    error(format!(
+        "decompresses to more than the {limit} bytes the chunk declares"
+    ))
 }
 
 struct Bytes<'a> {
@@ -140,7 +154,9 @@ impl<'a> Bytes<'a> {
     }
 
     fn u32(&mut self) -> Result<u32, FormatError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 
     /// A length whose 4-bit start is 15: more bytes follow, added while they are 255.
@@ -208,12 +224,28 @@ mod tests {
     fn bad_frames_are_errors_and_never_outgrow_the_limit() {
         let compressed: &[u8] = &[0x35, b'a', b'b', b'c', 3, 0, 0x30, b'x', b'y', b'z'];
         let frame = frame_of(&[(false, compressed)]);
-        assert!(decompress(&frame, 10).unwrap_err().0.contains("more than the 10 bytes"));
-        assert!(decompress(&frame[..frame.len() - 3], 1000).is_err(), "cut short");
-        assert!(decompress(b"\x04\x22\x4d\x19", 1000).is_err(), "wrong magic");
+        assert!(
+            decompress(&frame, 10)
+                .unwrap_err()
+                .0
+                .contains("more than the 10 bytes")
+        );
+        assert!(
+            decompress(&frame[..frame.len() - 3], 1000).is_err(),
+            "cut short"
+        );
+        assert!(
+            decompress(b"\x04\x22\x4d\x19", 1000).is_err(),
+            "wrong magic"
+        );
         // A match reaching before the start.
         let back: &[u8] = &[0x10, b'a', 9, 0, 0x00];
-        assert!(decompress(&frame_of(&[(false, back)]), 1000).unwrap_err().0.contains("before the frame's start"));
+        assert!(
+            decompress(&frame_of(&[(false, back)]), 1000)
+                .unwrap_err()
+                .0
+                .contains("before the frame's start")
+        );
         // A "bomb": a 255-run length claiming gigabytes stops at the limit.
         let mut bomb = vec![0x1F, b'a', 1, 0];
         bomb.extend([255u8; 4000]);

@@ -16,7 +16,10 @@ use std::path::Path;
 
 pub use channels::Channels;
 pub use format::FormatError;
-pub use reader::{ChannelInfo, ChunkInfo, McapError, McapFile, RecordedMessage, Recovery, for_each_message, message_at};
+pub use reader::{
+    ChannelInfo, ChunkInfo, McapError, McapFile, RecordedMessage, Recovery, for_each_message,
+    message_at,
+};
 pub use writer::{Delivery, McapWriter, SHARED_TOPIC, TOPIC_IN_MESSAGE, WriterStats};
 
 /// What `repair` did.
@@ -33,9 +36,16 @@ pub struct RepairReport {
 pub fn repair(path: &Path) -> Result<RepairReport, McapError> {
     let mut source = McapFile::open(path)?;
     let Some(recovery) = source.recovery.clone() else {
-        return Ok(RepairReport { messages: 0, chunks: source.chunks.len(), recovery: None });
+        return Ok(RepairReport {
+            messages: 0,
+            chunks: source.chunks.len(),
+            recovery: None,
+        });
     };
-    let io = |source| McapError::Io { file: path.to_owned(), source };
+    let io = |source| McapError::Io {
+        file: path.to_owned(),
+        source,
+    };
     // A writer killed mid-recording left its chunk indexes beside the file; the repaired
     // file gets its own.
     let _ = std::fs::remove_file(chunk_indexes::ChunkIndexes::path_beside(path));
@@ -50,14 +60,22 @@ pub fn repair(path: &Path) -> Result<RepairReport, McapError> {
             if failed.is_some() {
                 return;
             }
-            let Some(channel) = source.channels.get(&message.channel) else { return };
-            let Some((topic, payload)) = channel.message(message.payload) else { return };
+            let Some(channel) = source.channels.get(&message.channel) else {
+                return;
+            };
+            let Some((topic, payload)) = channel.message(message.payload) else {
+                return;
+            };
             if let Err(error) = writer.write(topic, channel.delivery, payload, message.log_time) {
                 failed = Some(error);
             }
             messages += 1;
         })
-        .map_err(|e| McapError::Corrupt { file: path.to_owned(), offset: source.chunks[chunk].offset, reason: e.0 })?;
+        .map_err(|e| McapError::Corrupt {
+            file: path.to_owned(),
+            offset: source.chunks[chunk].offset,
+            reason: e.0,
+        })?;
         if let Some(error) = failed {
             return Err(io(error));
         }
@@ -65,7 +83,11 @@ pub fn repair(path: &Path) -> Result<RepairReport, McapError> {
     let chunks = source.chunks.len();
     writer.finish().map_err(io)?;
     std::fs::rename(&temporary, path).map_err(io)?;
-    Ok(RepairReport { messages, chunks, recovery: Some(recovery) })
+    Ok(RepairReport {
+        messages,
+        chunks,
+        recovery: Some(recovery),
+    })
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::format::{Cursor, FormatError, MAGIC, op, read_string_map};
 use super::channels::Channels;
+use super::format::{Cursor, FormatError, MAGIC, op, read_string_map};
 use super::writer::Delivery;
 
 /// A channel: one topic with its MQTT delivery properties.
@@ -30,7 +30,10 @@ impl ChannelInfo {
     /// Whether twinscope can read its messages: JSON and protobuf (and no declared encoding,
     /// as MQTT payloads carry none). Others (ROS, CDR, CBOR, …) are counted and skipped.
     pub fn readable(&self) -> bool {
-        matches!(self.encoding.as_str(), "json" | "protobuf" | "" | super::writer::TOPIC_IN_MESSAGE)
+        matches!(
+            self.encoding.as_str(),
+            "json" | "protobuf" | "" | super::writer::TOPIC_IN_MESSAGE
+        )
     }
 
     /// Whether this channel carries many topics, each message its own (see the writer).
@@ -75,13 +78,20 @@ pub struct Recovery {
 #[derive(Debug, thiserror::Error)]
 pub enum McapError {
     #[error("{file}: cannot read it: {source}")]
-    Io { file: PathBuf, source: std::io::Error },
+    Io {
+        file: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{file}: the file is empty")]
     Empty { file: PathBuf },
     #[error("{file}: not an MCAP file (it does not start with the MCAP magic)")]
     NotMcap { file: PathBuf },
     #[error("{file}: corrupt at byte {offset}: {reason}")]
-    Corrupt { file: PathBuf, offset: u64, reason: String },
+    Corrupt {
+        file: PathBuf,
+        offset: u64,
+        reason: String,
+    },
 }
 
 /// An open recording: its channels and chunks, ready for random access.
@@ -120,27 +130,48 @@ impl McapFile {
     /// Whether `path` can be read and starts as an MCAP file does (a quick check before a
     /// long open on another thread).
     pub fn check_magic(path: &Path) -> Result<(), McapError> {
-        let mut file = File::open(path).map_err(|source| McapError::Io { file: path.to_owned(), source })?;
+        let mut file = File::open(path).map_err(|source| McapError::Io {
+            file: path.to_owned(),
+            source,
+        })?;
         let mut magic = [0u8; 8];
         match file.read_exact(&mut magic) {
             Ok(()) if &magic == MAGIC => Ok(()),
-            _ if file.metadata().is_ok_and(|m| m.len() == 0) => Err(McapError::Empty { file: path.to_owned() }),
-            _ => Err(McapError::NotMcap { file: path.to_owned() }),
+            _ if file.metadata().is_ok_and(|m| m.len() == 0) => Err(McapError::Empty {
+                file: path.to_owned(),
+            }),
+            _ => Err(McapError::NotMcap {
+                file: path.to_owned(),
+            }),
         }
     }
 
     pub fn open(path: &Path) -> Result<Self, McapError> {
-        let io = |source| McapError::Io { file: path.to_owned(), source };
+        let io = |source| McapError::Io {
+            file: path.to_owned(),
+            source,
+        };
         let mut file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         if len == 0 {
-            return Err(McapError::Empty { file: path.to_owned() });
+            return Err(McapError::Empty {
+                file: path.to_owned(),
+            });
         }
         let mut magic = [0u8; 8];
         if len < 8 || file.read_exact(&mut magic).is_err() || &magic != MAGIC {
-            return Err(McapError::NotMcap { file: path.to_owned() });
+            return Err(McapError::NotMcap {
+                file: path.to_owned(),
+            });
         }
-        let mut mcap = McapFile { path: path.to_owned(), file, len, channels: Channels::new(), chunks: Vec::new(), recovery: None };
+        let mut mcap = McapFile {
+            path: path.to_owned(),
+            file,
+            len,
+            channels: Channels::new(),
+            chunks: Vec::new(),
+            recovery: None,
+        };
         match mcap.read_summary(len) {
             // A summary without chunk indexes (an unchunked file) does not say where the
             // messages are: they are found by scanning.
@@ -160,7 +191,11 @@ impl McapFile {
         let chunks = std::mem::take(&mut self.chunks);
         let hold = chunks.iter().all(|chunk| {
             chunk.length >= 9
-                && self.read_at(chunk.offset, 9).is_ok_and(|head| head[0] == op::CHUNK && u64::from_le_bytes(head[1..9].try_into().expect("8 bytes")) == chunk.length - 9)
+                && self.read_at(chunk.offset, 9).is_ok_and(|head| {
+                    head[0] == op::CHUNK
+                        && u64::from_le_bytes(head[1..9].try_into().expect("8 bytes"))
+                            == chunk.length - 9
+                })
         });
         self.chunks = chunks;
         hold
@@ -168,11 +203,25 @@ impl McapFile {
 
     /// A file being written, as its writer describes it: its complete chunks and channels
     /// (read without scanning it).
-    pub fn from_parts(path: &Path, chunks: Vec<ChunkInfo>, channels: Channels) -> Result<Self, McapError> {
-        let io = |source| McapError::Io { file: path.to_owned(), source };
+    pub fn from_parts(
+        path: &Path,
+        chunks: Vec<ChunkInfo>,
+        channels: Channels,
+    ) -> Result<Self, McapError> {
+        let io = |source| McapError::Io {
+            file: path.to_owned(),
+            source,
+        };
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
-        Ok(McapFile { path: path.to_owned(), file, len, channels, chunks, recovery: None })
+        Ok(McapFile {
+            path: path.to_owned(),
+            file,
+            len,
+            channels,
+            chunks,
+            recovery: None,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -190,12 +239,27 @@ impl McapFile {
     /// length) is an error, never an allocation of the size it claims.
     fn read_at(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, McapError> {
         if offset.checked_add(len).is_none_or(|end| end > self.len) {
-            return Err(McapError::Corrupt { file: self.path.clone(), offset, reason: format!("a record claims {len} bytes at byte {offset}, past the end of the {}-byte file", self.len) });
+            return Err(McapError::Corrupt {
+                file: self.path.clone(),
+                offset,
+                reason: format!(
+                    "a record claims {len} bytes at byte {offset}, past the end of the {}-byte file",
+                    self.len
+                ),
+            });
         }
-        let io = |source| McapError::Io { file: self.path.clone(), source };
+        let io = |source| McapError::Io {
+            file: self.path.clone(),
+            source,
+        };
         self.file.seek(SeekFrom::Start(offset)).map_err(io)?;
         let mut buffer = vec![0u8; len as usize];
-        self.file.read_exact(&mut buffer).map_err(|source| McapError::Io { file: self.path.clone(), source })?;
+        self.file
+            .read_exact(&mut buffer)
+            .map_err(|source| McapError::Io {
+                file: self.path.clone(),
+                source,
+            })?;
         Ok(buffer)
     }
 
@@ -205,7 +269,9 @@ impl McapFile {
         if len < 8 + FOOTER {
             return Ok(false);
         }
-        let tail = self.read_at(len - FOOTER, FOOTER).map_err(|e| FormatError(e.to_string()))?;
+        let tail = self
+            .read_at(len - FOOTER, FOOTER)
+            .map_err(|e| FormatError(e.to_string()))?;
         if &tail[29..] != MAGIC || tail[0] != op::FOOTER {
             return Ok(false);
         }
@@ -216,7 +282,11 @@ impl McapFile {
         if summary_start == 0 || summary_start >= len - FOOTER {
             return Ok(false);
         }
-        let end = if summary_offset_start == 0 { len - FOOTER } else { summary_offset_start };
+        let end = if summary_offset_start == 0 {
+            len - FOOTER
+        } else {
+            summary_offset_start
+        };
         if end < summary_start || end > len - FOOTER {
             return Ok(false);
         }
@@ -226,7 +296,8 @@ impl McapFile {
         // is not trusted (what was parsed is dropped), and the file is scanned instead.
         let io = |e: std::io::Error| FormatError(e.to_string());
         self.file.seek(SeekFrom::Start(summary_start)).map_err(io)?;
-        let mut stream = std::io::BufReader::with_capacity(1 << 20, (&self.file).take(len - 12 - summary_start));
+        let mut stream =
+            std::io::BufReader::with_capacity(1 << 20, (&self.file).take(len - 12 - summary_start));
         let mut crc = crc32fast::Hasher::new();
         let mut position = summary_start;
         let mut body = Vec::new();
@@ -234,8 +305,13 @@ impl McapFile {
             let mut head = [0u8; 9];
             stream.read_exact(&mut head).map_err(io)?;
             let body_len = u64::from_le_bytes(head[1..9].try_into().expect("8 bytes"));
-            if (end - position).checked_sub(9).is_none_or(|room| body_len > room) {
-                return Err(FormatError(format!("a summary record at byte {position} claims {body_len} bytes, past the summary")));
+            if (end - position)
+                .checked_sub(9)
+                .is_none_or(|room| body_len > room)
+            {
+                return Err(FormatError(format!(
+                    "a summary record at byte {position} claims {body_len} bytes, past the summary"
+                )));
             }
             body.clear();
             body.resize(body_len as usize, 0);
@@ -254,7 +330,13 @@ impl McapFile {
                     let end_time = fields.u64()?;
                     let offset = fields.u64()?;
                     let length = fields.u64()?;
-                    self.chunks.push(ChunkInfo { start_time, end_time, offset, length, unchunked: false });
+                    self.chunks.push(ChunkInfo {
+                        start_time,
+                        end_time,
+                        offset,
+                        length,
+                        unchunked: false,
+                    });
                 }
                 _ => {}
             }
@@ -285,7 +367,10 @@ impl McapFile {
         loop {
             if offset + 9 > len {
                 if offset < len {
-                    reason = Some(format!("{} trailing bytes are not a complete record", len - offset));
+                    reason = Some(format!(
+                        "{} trailing bytes are not a complete record",
+                        len - offset
+                    ));
                 }
                 break;
             }
@@ -293,7 +378,9 @@ impl McapFile {
             let opcode = head[0];
             let body_len = u64::from_le_bytes(head[1..9].try_into().expect("8 bytes"));
             if body_len > len - offset - 9 {
-                reason = Some(format!("the record at byte {offset} is cut short (truncated file)"));
+                reason = Some(format!(
+                    "the record at byte {offset} is cut short (truncated file)"
+                ));
                 break;
             }
             if opcode == op::DATA_END || opcode == op::FOOTER {
@@ -308,20 +395,31 @@ impl McapFile {
                     break;
                 };
                 match &mut span {
-                    Some(open) if open.offset + open.length == offset && open.length + record_len <= SPAN_BYTES.max(record_len) => {
+                    Some(open)
+                        if open.offset + open.length == offset
+                            && open.length + record_len <= SPAN_BYTES.max(record_len) =>
+                    {
                         open.length += record_len;
                         open.start_time = open.start_time.min(message.log_time);
                         open.end_time = open.end_time.max(message.log_time);
                     }
                     _ => {
                         self.chunks.extend(span.take());
-                        span = Some(ChunkInfo { start_time: message.log_time, end_time: message.log_time, offset, length: record_len, unchunked: true });
+                        span = Some(ChunkInfo {
+                            start_time: message.log_time,
+                            end_time: message.log_time,
+                            offset,
+                            length: record_len,
+                            unchunked: true,
+                        });
                     }
                 }
             } else if opcode == op::CHUNK {
                 self.chunks.extend(span.take());
                 if body_len > MAX_CHUNK_BYTES {
-                    reason = Some(format!("the chunk at byte {offset} claims {body_len} bytes"));
+                    reason = Some(format!(
+                        "the chunk at byte {offset} claims {body_len} bytes"
+                    ));
                     break;
                 }
                 let body = self.read_at(offset + 9, body_len)?;
@@ -330,7 +428,13 @@ impl McapFile {
                     reason = Some(format!("the chunk at byte {offset} is damaged"));
                     break;
                 };
-                let chunk = ChunkInfo { start_time, end_time, offset, length: record_len, unchunked: false };
+                let chunk = ChunkInfo {
+                    start_time,
+                    end_time,
+                    offset,
+                    length: record_len,
+                    unchunked: false,
+                };
                 match decompress_chunk(&body) {
                     Ok(records) => {
                         for_each_record(&records, |opcode, body| {
@@ -344,7 +448,10 @@ impl McapFile {
                         self.chunks.push(chunk);
                     }
                     Err(error) => {
-                        reason = Some(format!("the chunk at byte {offset} is damaged: {}", error.0));
+                        reason = Some(format!(
+                            "the chunk at byte {offset} is damaged: {}",
+                            error.0
+                        ));
                         break;
                     }
                 }
@@ -359,7 +466,11 @@ impl McapFile {
         self.chunks.extend(span);
         // Spans and chunks are read in time order for seeks; a writer may interleave them.
         self.chunks.sort_by_key(|c| (c.start_time, c.offset));
-        self.recovery = reason.map(|reason| Recovery { valid_bytes: offset, file_bytes: len, reason });
+        self.recovery = reason.map(|reason| Recovery {
+            valid_bytes: offset,
+            file_bytes: len,
+            reason,
+        });
         Ok(())
     }
 
@@ -372,7 +483,12 @@ impl McapFile {
         for chunk in chunks {
             if let Some(info) = self.chunks.get(chunk) {
                 // Advice that cannot be taken (an odd file system) changes nothing.
-                let _ = rustix::fs::fadvise(&self.file, info.offset, std::num::NonZeroU64::new(info.length), rustix::fs::Advice::WillNeed);
+                let _ = rustix::fs::fadvise(
+                    &self.file,
+                    info.offset,
+                    std::num::NonZeroU64::new(info.length),
+                    rustix::fs::Advice::WillNeed,
+                );
             }
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -382,20 +498,30 @@ impl McapFile {
     pub fn chunk_records(&mut self, index: usize) -> Result<Vec<u8>, McapError> {
         let chunk = self.chunks[index].clone();
         if chunk.length > MAX_CHUNK_BYTES + 9 || chunk.length < 9 {
-            return Err(self.corrupt(chunk.offset, format!("chunk length {} is not plausible", chunk.length)));
+            return Err(self.corrupt(
+                chunk.offset,
+                format!("chunk length {} is not plausible", chunk.length),
+            ));
         }
         let record = self.read_at(chunk.offset, chunk.length)?;
         if chunk.unchunked {
             return Ok(record);
         }
         if record[0] != op::CHUNK {
-            return Err(self.corrupt(chunk.offset, "the chunk index points at something that is not a chunk".into()));
+            return Err(self.corrupt(
+                chunk.offset,
+                "the chunk index points at something that is not a chunk".into(),
+            ));
         }
         decompress_chunk(&record[9..]).map_err(|e| self.corrupt(chunk.offset, e.0))
     }
 
     fn corrupt(&self, offset: u64, reason: String) -> McapError {
-        McapError::Corrupt { file: self.path.clone(), offset, reason }
+        McapError::Corrupt {
+            file: self.path.clone(),
+            offset,
+            reason,
+        }
     }
 }
 
@@ -405,9 +531,22 @@ fn parse_channel(fields: &mut Cursor<'_>) -> Result<ChannelInfo, FormatError> {
     let topic = fields.string()?;
     let encoding = fields.string()?;
     let metadata = read_string_map(fields)?;
-    let get = |key: &str| metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-    let delivery = Delivery { qos: get("mqtt.qos").and_then(|q| q.parse().ok()).unwrap_or(0), retain: get("mqtt.retain") == Some("true") };
-    Ok(ChannelInfo { id, topic, encoding, delivery })
+    let get = |key: &str| {
+        metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let delivery = Delivery {
+        qos: get("mqtt.qos").and_then(|q| q.parse().ok()).unwrap_or(0),
+        retain: get("mqtt.retain") == Some("true"),
+    };
+    Ok(ChannelInfo {
+        id,
+        topic,
+        encoding,
+        delivery,
+    })
 }
 
 /// Decompresses a chunk record body and checks its CRC.
@@ -419,9 +558,13 @@ fn decompress_chunk(body: &[u8]) -> Result<Vec<u8>, FormatError> {
     let crc = fields.u32()?;
     let compression = fields.string()?;
     let compressed_len = fields.u64()?;
-    let compressed = fields.take(usize::try_from(compressed_len).map_err(|_| FormatError("chunk too large".into()))?)?;
+    let compressed = fields.take(
+        usize::try_from(compressed_len).map_err(|_| FormatError("chunk too large".into()))?,
+    )?;
     if uncompressed_size > MAX_CHUNK_BYTES {
-        return Err(FormatError(format!("chunk claims {uncompressed_size} uncompressed bytes")));
+        return Err(FormatError(format!(
+            "chunk claims {uncompressed_size} uncompressed bytes"
+        )));
     }
     let records = match compression.as_str() {
         "" => compressed.to_vec(),
@@ -430,16 +573,29 @@ fn decompress_chunk(body: &[u8]) -> Result<Vec<u8>, FormatError> {
             // chunks), streamed into a buffer that grows with what comes out, up to the
             // declared size: a chunk that claims a gigabyte but holds little allocates little.
             use std::io::Read;
-            let decoder = zstd::stream::read::Decoder::with_buffer(compressed).map_err(|e| FormatError(format!("zstd: {e}")))?;
-            let mut out = Vec::with_capacity(uncompressed_size.min(compressed.len() as u64 * PLAUSIBLE_ZSTD_RATIO) as usize);
-            decoder.take(uncompressed_size + 1).read_to_end(&mut out).map_err(|e| FormatError(format!("zstd: {e}")))?;
+            let decoder = zstd::stream::read::Decoder::with_buffer(compressed)
+                .map_err(|e| FormatError(format!("zstd: {e}")))?;
+            let mut out = Vec::with_capacity(
+                uncompressed_size.min(compressed.len() as u64 * PLAUSIBLE_ZSTD_RATIO) as usize,
+            );
+            decoder
+                .take(uncompressed_size + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| FormatError(format!("zstd: {e}")))?;
             out
         }
         "lz4" => super::lz4::decompress(compressed, uncompressed_size as usize)?,
-        other => return Err(FormatError(format!("chunk compression {other:?} is not supported (zstd, lz4 or none)"))),
+        other => {
+            return Err(FormatError(format!(
+                "chunk compression {other:?} is not supported (zstd, lz4 or none)"
+            )));
+        }
     };
     if records.len() as u64 != uncompressed_size {
-        return Err(FormatError(format!("chunk decompressed to {} bytes, expected {uncompressed_size}", records.len())));
+        return Err(FormatError(format!(
+            "chunk decompressed to {} bytes, expected {uncompressed_size}",
+            records.len()
+        )));
     }
     if crc != 0 && crc32fast::hash(&records) != crc {
         return Err(FormatError("chunk CRC mismatch".into()));
@@ -448,7 +604,10 @@ fn decompress_chunk(body: &[u8]) -> Result<Vec<u8>, FormatError> {
 }
 
 /// Calls `visit(opcode, body)` for each record in uncompressed chunk records.
-pub fn for_each_record(records: &[u8], mut visit: impl FnMut(u8, &[u8])) -> Result<(), FormatError> {
+pub fn for_each_record(
+    records: &[u8],
+    mut visit: impl FnMut(u8, &[u8]),
+) -> Result<(), FormatError> {
     let mut cursor = Cursor::new(records);
     while cursor.remaining() > 0 {
         let (opcode, body) = cursor.record()?;
@@ -458,7 +617,10 @@ pub fn for_each_record(records: &[u8], mut visit: impl FnMut(u8, &[u8])) -> Resu
 }
 
 /// Calls `visit(offset, message)` for each message in uncompressed chunk records.
-pub fn for_each_message(records: &[u8], mut visit: impl FnMut(usize, RecordedMessage<'_>)) -> Result<(), FormatError> {
+pub fn for_each_message(
+    records: &[u8],
+    mut visit: impl FnMut(usize, RecordedMessage<'_>),
+) -> Result<(), FormatError> {
     let mut cursor = Cursor::new(records);
     while cursor.remaining() > 0 {
         let offset = cursor.position();
@@ -472,7 +634,11 @@ pub fn for_each_message(records: &[u8], mut visit: impl FnMut(usize, RecordedMes
 
 /// The message whose record starts at `offset` in uncompressed chunk records.
 pub fn message_at(records: &[u8], offset: usize) -> Result<RecordedMessage<'_>, FormatError> {
-    let mut cursor = Cursor::new(records.get(offset..).ok_or_else(|| FormatError("offset past the chunk".into()))?);
+    let mut cursor = Cursor::new(
+        records
+            .get(offset..)
+            .ok_or_else(|| FormatError("offset past the chunk".into()))?,
+    );
     let (opcode, body) = cursor.record()?;
     if opcode != op::MESSAGE {
         return Err(FormatError("not a message record".into()));
@@ -487,7 +653,11 @@ fn parse_message(body: &[u8]) -> Result<RecordedMessage<'_>, FormatError> {
     let _sequence = fields.u32()?;
     let log_time = fields.u64()?;
     let _publish_time = fields.u64()?;
-    Ok(RecordedMessage { channel, log_time, payload: fields.rest() })
+    Ok(RecordedMessage {
+        channel,
+        log_time,
+        payload: fields.rest(),
+    })
 }
 
 #[cfg(test)]
@@ -510,13 +680,25 @@ mod tests {
 
     #[test]
     fn zstd_chunks_decompress_whole_and_in_several_frames() {
-        let records: Vec<u8> = (0..50_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let records: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         let one = zstd::bulk::compress(&records, 3).unwrap();
-        assert_eq!(decompress_chunk(&chunk_body(records.len() as u64, "zstd", &one)).unwrap(), records);
+        assert_eq!(
+            decompress_chunk(&chunk_body(records.len() as u64, "zstd", &one)).unwrap(),
+            records
+        );
         // A writer may end a frame and start another inside one chunk.
         let (a, b) = records.split_at(70_000);
-        let two = [zstd::bulk::compress(a, 1).unwrap(), zstd::bulk::compress(b, 1).unwrap()].concat();
-        assert_eq!(decompress_chunk(&chunk_body(records.len() as u64, "zstd", &two)).unwrap(), records);
+        let two = [
+            zstd::bulk::compress(a, 1).unwrap(),
+            zstd::bulk::compress(b, 1).unwrap(),
+        ]
+        .concat();
+        assert_eq!(
+            decompress_chunk(&chunk_body(records.len() as u64, "zstd", &two)).unwrap(),
+            records
+        );
     }
 
     #[test]
@@ -525,9 +707,25 @@ mod tests {
         let compressed = zstd::bulk::compress(&records, 3).unwrap();
         // Half a gigabyte claimed: refused after reading the thousand bytes there are.
         let error = decompress_chunk(&chunk_body(1 << 29, "zstd", &compressed)).unwrap_err();
-        assert!(error.0.contains("decompressed to 1000 bytes"), "{}", error.0);
+        assert!(
+            error.0.contains("decompressed to 1000 bytes"),
+            "{}",
+            error.0
+        );
         let error = decompress_chunk(&chunk_body(10, "zstd", &compressed)).unwrap_err();
-        assert!(error.0.contains("decompressed to 11 bytes"), "stops one byte past the claim: {}", error.0);
-        assert!(decompress_chunk(&chunk_body(1000, "zstd", &compressed[..compressed.len() - 3])).is_err(), "truncated");
+        assert!(
+            error.0.contains("decompressed to 11 bytes"),
+            "stops one byte past the claim: {}",
+            error.0
+        );
+        assert!(
+            decompress_chunk(&chunk_body(
+                1000,
+                "zstd",
+                &compressed[..compressed.len() - 3]
+            ))
+            .is_err(),
+            "truncated"
+        );
     }
 }

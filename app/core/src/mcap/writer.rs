@@ -55,13 +55,26 @@ pub const TOPIC_IN_MESSAGE: &str = "twinscope.topic+payload";
 const SPARKPLUG_SCHEMA: u16 = 1;
 
 /// A channel record's body: the MQTT delivery goes into its metadata.
-fn channel_record(id: u16, schema_id: u16, topic: &str, encoding: &str, delivery: Delivery) -> Vec<u8> {
+fn channel_record(
+    id: u16,
+    schema_id: u16,
+    topic: &str,
+    encoding: &str,
+    delivery: Delivery,
+) -> Vec<u8> {
     let qos = delivery.qos.to_string();
     let mut body = Fields::default();
-    body.u16(id).u16(schema_id).string(topic).string(encoding).string_map(&[
-        ("mqtt.qos", qos.as_str()),
-        ("mqtt.retain", if delivery.retain { "true" } else { "false" }),
-    ]);
+    body.u16(id)
+        .u16(schema_id)
+        .string(topic)
+        .string(encoding)
+        .string_map(&[
+            ("mqtt.qos", qos.as_str()),
+            (
+                "mqtt.retain",
+                if delivery.retain { "true" } else { "false" },
+            ),
+        ]);
     body.0
 }
 
@@ -133,7 +146,9 @@ impl McapWriter {
             chunk_size: 1 << 20,
         };
         let mut header = Fields::default();
-        header.string("twinscope-mqtt").string(concat!("twinscope ", env!("CARGO_PKG_VERSION")));
+        header
+            .string("twinscope-mqtt")
+            .string(concat!("twinscope ", env!("CARGO_PKG_VERSION")));
         writer.emit_raw(MAGIC)?;
         writer.emit(op::HEADER, &header.0)?;
         writer.out.flush()?;
@@ -150,14 +165,29 @@ impl McapWriter {
     }
 
     /// Records one MQTT message received at `log_time` (nanoseconds since the epoch).
-    pub fn write(&mut self, topic: &str, delivery: Delivery, payload: &[u8], log_time: u64) -> std::io::Result<()> {
-        let known = self.channels.get(topic).and_then(|ids| ids.iter().find(|(d, _)| *d == delivery)).map(|(_, id)| *id);
+    pub fn write(
+        &mut self,
+        topic: &str,
+        delivery: Delivery,
+        payload: &[u8],
+        log_time: u64,
+    ) -> std::io::Result<()> {
+        let known = self
+            .channels
+            .get(topic)
+            .and_then(|ids| ids.iter().find(|(d, _)| *d == delivery))
+            .map(|(_, id)| *id);
         let channel = match known {
             Some(id) => id,
-            None if self.channel_records.len() >= self.topic_channels.min(MAX_CHANNELS - SHARED_CHANNELS) => {
+            None if self.channel_records.len()
+                >= self.topic_channels.min(MAX_CHANNELS - SHARED_CHANNELS) =>
+            {
                 if topic.len() > u16::MAX as usize {
                     // Longer than MQTT allows (a foreign recording being repaired).
-                    tracing::warn!(length = topic.len(), "a topic too long to carry in a shared channel is left out");
+                    tracing::warn!(
+                        length = topic.len(),
+                        "a topic too long to carry in a shared channel is left out"
+                    );
                     return Ok(());
                 }
                 let id = self.shared_channel(delivery);
@@ -170,13 +200,24 @@ impl McapWriter {
                 let protobuf = crate::schema::sparkplug::descriptor::is_protobuf_topic(topic);
                 if protobuf && self.sparkplug_schema.is_none() {
                     let mut schema = Fields::default();
-                    schema.u16(SPARKPLUG_SCHEMA).string(crate::schema::sparkplug::descriptor::SCHEMA_NAME).string("protobuf").bytes_u32(&crate::schema::sparkplug::descriptor::file_descriptor_set());
+                    schema
+                        .u16(SPARKPLUG_SCHEMA)
+                        .string(crate::schema::sparkplug::descriptor::SCHEMA_NAME)
+                        .string("protobuf")
+                        .bytes_u32(&crate::schema::sparkplug::descriptor::file_descriptor_set());
                     // In the chunk too (before its first channel), for a file without a summary.
                     put_record(&mut self.chunk, op::SCHEMA, &schema.0);
                     self.sparkplug_schema = Some(schema.0);
                 }
-                let (schema_id, encoding) = if protobuf { (SPARKPLUG_SCHEMA, "protobuf") } else { (0, "json") };
-                self.channels.entry(topic.to_owned()).or_default().push((delivery, id));
+                let (schema_id, encoding) = if protobuf {
+                    (SPARKPLUG_SCHEMA, "protobuf")
+                } else {
+                    (0, "json")
+                };
+                self.channels
+                    .entry(topic.to_owned())
+                    .or_default()
+                    .push((delivery, id));
                 self.add_channel(channel_record(id, schema_id, topic, encoding, delivery));
                 id
             }
@@ -191,7 +232,13 @@ impl McapWriter {
         }
         let id = self.channel_records.len() as u16;
         self.shared.push((delivery, id));
-        self.add_channel(channel_record(id, 0, SHARED_TOPIC, TOPIC_IN_MESSAGE, delivery));
+        self.add_channel(channel_record(
+            id,
+            0,
+            SHARED_TOPIC,
+            TOPIC_IN_MESSAGE,
+            delivery,
+        ));
         id
     }
 
@@ -200,28 +247,43 @@ impl McapWriter {
         self.sequences.push(0);
         self.channel_counts.push(0);
         // The channel goes into the chunk too, so a file without a summary is readable.
-        put_record(&mut self.chunk, op::CHANNEL, self.channel_records.last().expect("just pushed"));
+        put_record(
+            &mut self.chunk,
+            op::CHANNEL,
+            self.channel_records.last().expect("just pushed"),
+        );
     }
 
     /// Appends a message to the open chunk; on a shared channel, `topic` goes first in it.
-    fn write_message(&mut self, channel: u16, topic: Option<&str>, payload: &[u8], log_time: u64) -> std::io::Result<()> {
+    fn write_message(
+        &mut self,
+        channel: u16,
+        topic: Option<&str>,
+        payload: &[u8],
+        log_time: u64,
+    ) -> std::io::Result<()> {
         // MQTT topics are at most 65,535 bytes, so their length fits the prefix.
         let prefix = topic.map_or(0, |topic| 2 + topic.len());
         let offset = self.chunk.len() as u64;
         let sequence = self.sequences[channel as usize];
         self.sequences[channel as usize] = sequence.wrapping_add(1);
         self.chunk.push(op::MESSAGE);
-        self.chunk.extend_from_slice(&((2 + 4 + 8 + 8 + prefix + payload.len()) as u64).to_le_bytes());
+        self.chunk
+            .extend_from_slice(&((2 + 4 + 8 + 8 + prefix + payload.len()) as u64).to_le_bytes());
         self.chunk.extend_from_slice(&channel.to_le_bytes());
         self.chunk.extend_from_slice(&sequence.to_le_bytes());
         self.chunk.extend_from_slice(&log_time.to_le_bytes());
         self.chunk.extend_from_slice(&log_time.to_le_bytes());
         if let Some(topic) = topic {
-            self.chunk.extend_from_slice(&(topic.len() as u16).to_le_bytes());
+            self.chunk
+                .extend_from_slice(&(topic.len() as u16).to_le_bytes());
             self.chunk.extend_from_slice(topic.as_bytes());
         }
         self.chunk.extend_from_slice(payload);
-        self.message_indexes.entry(channel).or_default().push((log_time, offset));
+        self.message_indexes
+            .entry(channel)
+            .or_default()
+            .push((log_time, offset));
         self.chunk_start = self.chunk_start.min(log_time);
         self.chunk_end = self.chunk_end.max(log_time);
         self.first_time.get_or_insert(log_time);
@@ -242,18 +304,46 @@ impl McapWriter {
 
     /// The channels so far, as a reader of the file sees them.
     pub fn channel_infos(&self) -> super::Channels {
-        let own = self.channels.iter().flat_map(|(topic, ids)| ids.iter().map(move |(delivery, id)| (topic, *delivery, *id))).map(|(topic, delivery, id)| {
-            let protobuf = crate::schema::sparkplug::descriptor::is_protobuf_topic(topic);
-            let encoding = if protobuf { "protobuf" } else { "json" };
-            (id, ChannelInfo { id, topic: topic.clone(), encoding: encoding.into(), delivery })
+        let own = self
+            .channels
+            .iter()
+            .flat_map(|(topic, ids)| {
+                ids.iter()
+                    .map(move |(delivery, id)| (topic, *delivery, *id))
+            })
+            .map(|(topic, delivery, id)| {
+                let protobuf = crate::schema::sparkplug::descriptor::is_protobuf_topic(topic);
+                let encoding = if protobuf { "protobuf" } else { "json" };
+                (
+                    id,
+                    ChannelInfo {
+                        id,
+                        topic: topic.clone(),
+                        encoding: encoding.into(),
+                        delivery,
+                    },
+                )
+            });
+        let shared = self.shared.iter().map(|(delivery, id)| {
+            (
+                *id,
+                ChannelInfo {
+                    id: *id,
+                    topic: SHARED_TOPIC.into(),
+                    encoding: TOPIC_IN_MESSAGE.into(),
+                    delivery: *delivery,
+                },
+            )
         });
-        let shared = self.shared.iter().map(|(delivery, id)| (*id, ChannelInfo { id: *id, topic: SHARED_TOPIC.into(), encoding: TOPIC_IN_MESSAGE.into(), delivery: *delivery }));
         own.chain(shared).collect()
     }
 
     /// Closes the open chunk if it is older than `flush_every` (call it regularly).
     pub fn flush_if_due(&mut self) -> std::io::Result<()> {
-        if self.chunk_opened.is_some_and(|opened| opened.elapsed() >= self.flush_every) {
+        if self
+            .chunk_opened
+            .is_some_and(|opened| opened.elapsed() >= self.flush_every)
+        {
             self.flush_chunk()?;
         }
         Ok(())
@@ -269,8 +359,18 @@ impl McapWriter {
         // libzstd's fastest level: the recording thread keeps up with the busiest plants.
         let compressed = zstd::bulk::compress(&self.chunk, 1)?;
         let mut body = Fields(Vec::with_capacity(compressed.len() + 64));
-        let start = if self.chunk_start == u64::MAX { 0 } else { self.chunk_start };
-        body.u64(start).u64(self.chunk_end).u64(self.chunk.len() as u64).u32(crc).string("zstd").u64(compressed.len() as u64).raw(&compressed);
+        let start = if self.chunk_start == u64::MAX {
+            0
+        } else {
+            self.chunk_start
+        };
+        body.u64(start)
+            .u64(self.chunk_end)
+            .u64(self.chunk.len() as u64)
+            .u32(crc)
+            .string("zstd")
+            .u64(compressed.len() as u64)
+            .raw(&compressed);
         let chunk_offset = self.position;
         self.emit(op::CHUNK, &body.0)?;
         let chunk_length = self.position - chunk_offset;
@@ -288,7 +388,13 @@ impl McapWriter {
             self.emit(op::MESSAGE_INDEX, &index.0)?;
         }
         if self.keep_flushed {
-            let info = ChunkInfo { start_time: start, end_time: self.chunk_end, offset: chunk_offset, length: chunk_length, unchunked: false };
+            let info = ChunkInfo {
+                start_time: start,
+                end_time: self.chunk_end,
+                offset: chunk_offset,
+                length: chunk_length,
+                unchunked: false,
+            };
             self.flushed.push((info, self.chunk.clone()));
         }
         let mut entry = Fields::default();
@@ -347,7 +453,9 @@ impl McapWriter {
         self.emit(op::STATISTICS, &statistics.0)?;
         let statistics_length = self.position - statistics_start;
         let chunk_indexes_start = self.position;
-        self.position += self.chunk_indexes.copy_into(&mut self.out, self.summary_crc.as_mut())?;
+        self.position += self
+            .chunk_indexes
+            .copy_into(&mut self.out, self.summary_crc.as_mut())?;
         let chunk_indexes_length = self.position - chunk_indexes_start;
         let summary_offset_start = self.position;
         for (group, start, length) in [
@@ -370,7 +478,10 @@ impl McapWriter {
         crc.update(&20u64.to_le_bytes());
         crc.update(&fields.0);
         let mut footer = Fields::default();
-        footer.u64(summary_start).u64(summary_offset_start).u32(crc.finalize());
+        footer
+            .u64(summary_start)
+            .u64(summary_offset_start)
+            .u32(crc.finalize());
         self.emit(op::FOOTER, &footer.0)?;
         self.emit_raw(MAGIC)?;
         self.out.flush()?;

@@ -82,16 +82,18 @@ impl ChangedKeys {
     fn iter(&self) -> Box<dyn Iterator<Item = u32> + '_> {
         match self {
             ChangedKeys::List(keys) => Box::new(keys.iter().copied()),
-            ChangedKeys::Bitmap(words) => Box::new(words.iter().enumerate().flat_map(|(w, word)| {
-                let mut bits = *word;
-                std::iter::from_fn(move || {
-                    (bits != 0).then(|| {
-                        let bit = bits.trailing_zeros();
-                        bits &= bits - 1;
-                        w as u32 * 64 + bit
+            ChangedKeys::Bitmap(words) => {
+                Box::new(words.iter().enumerate().flat_map(|(w, word)| {
+                    let mut bits = *word;
+                    std::iter::from_fn(move || {
+                        (bits != 0).then(|| {
+                            let bit = bits.trailing_zeros();
+                            bits &= bits - 1;
+                            w as u32 * 64 + bit
+                        })
                     })
-                })
-            })),
+                }))
+            }
         }
     }
 
@@ -165,16 +167,31 @@ impl Skipped {
     pub fn summary(&self) -> Option<String> {
         let mut parts = Vec::new();
         if self.unreadable_messages > 0 {
-            let channels: Vec<String> = self.unreadable_channels.iter().take(3).map(|(topic, encoding)| format!("{topic} ({encoding})")).collect();
-            let more = if self.unreadable_channels.len() > 3 { ", …" } else { "" };
-            parts.push(format!("{} messages in encodings twinscope does not read were skipped: {}{more}", self.unreadable_messages, channels.join(", ")));
+            let channels: Vec<String> = self
+                .unreadable_channels
+                .iter()
+                .take(3)
+                .map(|(topic, encoding)| format!("{topic} ({encoding})"))
+                .collect();
+            let more = if self.unreadable_channels.len() > 3 {
+                ", …"
+            } else {
+                ""
+            };
+            parts.push(format!(
+                "{} messages in encodings twinscope does not read were skipped: {}{more}",
+                self.unreadable_messages,
+                channels.join(", ")
+            ));
         }
         if let Some((chunk, why)) = self.damaged_chunks.first() {
             let others = match self.damaged_chunks.len() - 1 {
                 0 => String::new(),
                 n => format!(" and {n} more"),
             };
-            parts.push(format!("chunk {chunk}{others} could not be read and were left out ({why})"));
+            parts.push(format!(
+                "chunk {chunk}{others} could not be read and were left out ({why})"
+            ));
         }
         (!parts.is_empty()).then(|| parts.join("; "))
     }
@@ -185,32 +202,67 @@ const LISTED_CHANNELS: usize = 20;
 
 impl SeekIndex {
     /// One pass over the file, decoding every message as replay will.
-    pub fn build(file: &mut McapFile, interval: u64, schemas: &SchemaChoice) -> Result<Self, McapError> {
+    pub fn build(
+        file: &mut McapFile,
+        interval: u64,
+        schemas: &SchemaChoice,
+    ) -> Result<Self, McapError> {
         Self::build_spaced(file, interval, KEYFRAME_EVERY, schemas)
     }
 
     /// [`build`](Self::build) with a full state every `keyframe_every` checkpoints.
-    pub fn build_spaced(file: &mut McapFile, interval: u64, keyframe_every: usize, schemas: &SchemaChoice) -> Result<Self, McapError> {
-        Self::build_reporting(file, interval, keyframe_every, schemas, &IndexProgress::default())
+    pub fn build_spaced(
+        file: &mut McapFile,
+        interval: u64,
+        keyframe_every: usize,
+        schemas: &SchemaChoice,
+    ) -> Result<Self, McapError> {
+        Self::build_reporting(
+            file,
+            interval,
+            keyframe_every,
+            schemas,
+            &IndexProgress::default(),
+        )
     }
 
     /// [`build_spaced`](Self::build_spaced), counting the chunks done into `progress` (for a
     /// progress bar while a long recording is indexed on another thread).
-    pub fn build_reporting(file: &mut McapFile, interval: u64, keyframe_every: usize, schemas: &SchemaChoice, progress: &IndexProgress) -> Result<Self, McapError> {
+    pub fn build_reporting(
+        file: &mut McapFile,
+        interval: u64,
+        keyframe_every: usize,
+        schemas: &SchemaChoice,
+        progress: &IndexProgress,
+    ) -> Result<Self, McapError> {
         use std::sync::atomic::Ordering;
         progress.chunks.store(file.chunks.len(), Ordering::Relaxed);
-        let mut builder = IndexBuilder::new(interval, keyframe_every, schemas, file.time_range().map(|(start, _)| start));
+        let mut builder = IndexBuilder::new(
+            interval,
+            keyframe_every,
+            schemas,
+            file.time_range().map(|(start, _)| start),
+        );
         for chunk in 0..file.chunks.len() {
             progress.chunks_done.store(chunk, Ordering::Relaxed);
             // One damaged chunk loses its own messages, not the recording.
             match file.chunk_records(chunk) {
                 Ok(records) => builder
                     .chunk(chunk as u32, &records, &file.channels)
-                    .map_err(|e| McapError::Corrupt { file: file.path().to_owned(), offset: file.chunks[chunk].offset, reason: e.0 })?,
-                Err(error) => builder.skipped.damaged_chunks.push((chunk as u32, error.to_string())),
+                    .map_err(|e| McapError::Corrupt {
+                        file: file.path().to_owned(),
+                        offset: file.chunks[chunk].offset,
+                        reason: e.0,
+                    })?,
+                Err(error) => builder
+                    .skipped
+                    .damaged_chunks
+                    .push((chunk as u32, error.to_string())),
             }
         }
-        progress.chunks_done.store(file.chunks.len(), Ordering::Relaxed);
+        progress
+            .chunks_done
+            .store(file.chunks.len(), Ordering::Relaxed);
         Ok(builder.finish())
     }
 
@@ -225,7 +277,10 @@ impl SeekIndex {
         let base = self.keyframes.get(keyframe).map_or(&[][..], Vec::as_slice);
         let mut state: Vec<MessageNumber> = Vec::new();
         let mut decided = 0;
-        for checkpoint in self.checkpoints[keyframe * self.keyframe_every + 1..=index].iter().rev() {
+        for checkpoint in self.checkpoints[keyframe * self.keyframe_every + 1..=index]
+            .iter()
+            .rev()
+        {
             for (key, at) in checkpoint.changed.iter().zip(&checkpoint.refs) {
                 let k = key as usize;
                 if k >= state.len() {
@@ -258,8 +313,16 @@ impl SeekIndex {
 
     /// The index's own memory, in bytes: keyframes, changes and checkpoints.
     pub fn memory_bytes(&self) -> usize {
-        let keyframes: usize = self.keyframes.iter().map(|k| k.capacity() * std::mem::size_of::<MessageNumber>()).sum();
-        let changes: usize = self.checkpoints.iter().map(|c| c.changed.bytes() + c.refs.capacity() * std::mem::size_of::<u16>()).sum();
+        let keyframes: usize = self
+            .keyframes
+            .iter()
+            .map(|k| k.capacity() * std::mem::size_of::<MessageNumber>())
+            .sum();
+        let changes: usize = self
+            .checkpoints
+            .iter()
+            .map(|c| c.changed.bytes() + c.refs.capacity() * std::mem::size_of::<u16>())
+            .sum();
         keyframes
             + changes
             + self.checkpoints.capacity() * std::mem::size_of::<Checkpoint>()
@@ -285,12 +348,18 @@ impl SeekIndex {
 
     /// The number past chunk `chunk`'s last message (its next chunk's first).
     pub fn chunk_end(&self, chunk: u32) -> MessageNumber {
-        self.chunk_first.get(chunk as usize + 1).copied().unwrap_or(MessageNumber::MAX)
+        self.chunk_first
+            .get(chunk as usize + 1)
+            .copied()
+            .unwrap_or(MessageNumber::MAX)
     }
 
     /// The chunk holding message `number`, and the number of that chunk's first message.
     pub fn chunk_of(&self, number: MessageNumber) -> Option<(u32, MessageNumber)> {
-        let chunk = self.chunk_first.partition_point(|first| *first <= number).checked_sub(1)?;
+        let chunk = self
+            .chunk_first
+            .partition_point(|first| *first <= number)
+            .checked_sub(1)?;
         Some((chunk as u32, self.chunk_first[chunk]))
     }
 
@@ -333,7 +402,12 @@ pub struct IndexBuilder {
 
 impl IndexBuilder {
     /// `start`: the recording's first log time where known.
-    pub fn new(interval: u64, keyframe_every: usize, schemas: &SchemaChoice, start: Option<u64>) -> Self {
+    pub fn new(
+        interval: u64,
+        keyframe_every: usize,
+        schemas: &SchemaChoice,
+        start: Option<u64>,
+    ) -> Self {
         IndexBuilder {
             schema: schemas.build(),
             updates: Vec::new(),
@@ -362,25 +436,52 @@ impl IndexBuilder {
     }
 
     /// Indexes chunk number `chunk` from its uncompressed records.
-    pub fn chunk(&mut self, chunk: u32, records: &[u8], channels: &crate::mcap::Channels) -> Result<(), crate::mcap::FormatError> {
+    pub fn chunk(
+        &mut self,
+        chunk: u32,
+        records: &[u8],
+        channels: &crate::mcap::Channels,
+    ) -> Result<(), crate::mcap::FormatError> {
         // Chunks skipped before this one (unreadable) hold no messages: they start where it does.
         self.chunk_first.truncate(chunk as usize);
         self.chunk_first.resize(chunk as usize + 1, self.messages);
         for_each_message(records, |offset, message| {
-            let here = MessageRef { chunk, offset: offset as u32 };
-            self.message(here, channels.get(&message.channel), message.channel, message.log_time, message.payload);
+            let here = MessageRef {
+                chunk,
+                offset: offset as u32,
+            };
+            self.message(
+                here,
+                channels.get(&message.channel),
+                message.channel,
+                message.log_time,
+                message.payload,
+            );
         })
     }
 
-    fn message(&mut self, here: MessageRef, channel: Option<&crate::mcap::ChannelInfo>, channel_id: u16, log_time: u64, payload: &[u8]) {
+    fn message(
+        &mut self,
+        here: MessageRef,
+        channel: Option<&crate::mcap::ChannelInfo>,
+        channel_id: u16,
+        log_time: u64,
+        payload: &[u8],
+    ) {
         let interval = self.interval;
-        let next_checkpoint = *self.next_checkpoint.get_or_insert(log_time.saturating_add(interval));
+        let next_checkpoint = *self
+            .next_checkpoint
+            .get_or_insert(log_time.saturating_add(interval));
         let due = log_time > next_checkpoint;
         let crowded = !due && self.messages - self.interval_first >= self.max_interval_messages;
         if due || crowded {
             // Made early, the checkpoint stands at this message's time (the ones before it
             // are no later, in a recording's order).
-            let time = if due { next_checkpoint } else { log_time.max(self.checkpoints.last().map_or(0, |c| c.time)) };
+            let time = if due {
+                next_checkpoint
+            } else {
+                log_time.max(self.checkpoints.last().map_or(0, |c| c.time))
+            };
             // One checkpoint however long the quiet before this message was: their number
             // follows the messages, so a far-future log time costs one.
             let latest = &mut self.latest;
@@ -396,15 +497,27 @@ impl IndexBuilder {
             } else {
                 // Changed since the last checkpoint: numbered after its first message (fewer
                 // than `MAX_INTERVAL_MESSAGES` after it, so in two bytes).
-                let refs = changed.iter().map(|k| (latest.by_key[*k as usize] - first) as u16).collect();
+                let refs = changed
+                    .iter()
+                    .map(|k| (latest.by_key[*k as usize] - first) as u16)
+                    .collect();
                 (ChangedKeys::of(&changed, latest.by_key.len()), refs)
             };
             let keys = latest.by_key.len() as u32;
-            self.checkpoints.push(Checkpoint { time, next: here, first, changed, refs, keys });
+            self.checkpoints.push(Checkpoint {
+                time,
+                next: here,
+                first,
+                changed,
+                refs,
+                keys,
+            });
             self.interval_first = self.messages;
             if due {
                 let skipped_intervals = (log_time - next_checkpoint) / interval.max(1);
-                self.next_checkpoint = Some(next_checkpoint.saturating_add(interval.saturating_mul(skipped_intervals + 1)));
+                self.next_checkpoint = Some(
+                    next_checkpoint.saturating_add(interval.saturating_mul(skipped_intervals + 1)),
+                );
             } else {
                 // A full interval from here: else a busy plant gets a checkpoint by count and
                 // one soon after by time, each a full set of changes.
@@ -418,7 +531,9 @@ impl IndexBuilder {
         let Some((topic, payload)) = channel.message(payload).filter(|_| channel.readable()) else {
             self.skipped.unreadable_messages += 1;
             let listed = (channel.topic.clone(), channel.encoding.clone());
-            if self.skipped.unreadable_channels.len() < LISTED_CHANNELS && !self.skipped.unreadable_channels.contains(&listed) {
+            if self.skipped.unreadable_channels.len() < LISTED_CHANNELS
+                && !self.skipped.unreadable_channels.contains(&listed)
+            {
                 self.skipped.unreadable_channels.push(listed);
             }
             return;
@@ -437,7 +552,13 @@ impl IndexBuilder {
             };
             latest.set(key, number)
         };
-        match super::decode_recorded(&mut self.schema, channel, (topic, payload), super::timestamp_of(log_time), &mut self.updates) {
+        match super::decode_recorded(
+            &mut self.schema,
+            channel,
+            (topic, payload),
+            super::timestamp_of(log_time),
+            &mut self.updates,
+        ) {
             Ok(Decoded::Updates(_)) => {
                 let mut measured = false;
                 for update in &self.updates {
@@ -454,8 +575,10 @@ impl IndexBuilder {
                         }
                         // An alarm's last transition decides it (in a JSON source it shares
                         // its message with values).
-                        TwinUpdate::AlarmRaised { alarm_type, .. } | TwinUpdate::AlarmCleared { alarm_type, .. } => {
-                            self.alarm_transitions.push((log_time, matches!(update, TwinUpdate::AlarmRaised { .. })));
+                        TwinUpdate::AlarmRaised { alarm_type, .. }
+                        | TwinUpdate::AlarmCleared { alarm_type, .. } => {
+                            self.alarm_transitions
+                                .push((log_time, matches!(update, TwinUpdate::AlarmRaised { .. })));
                             measured = true;
                             decides(Some(&format!("\0alarm {alarm_type}").into()));
                         }

@@ -104,12 +104,24 @@ mod tests {
         let names: Vec<Arc<str>> = (0..40).map(|i| Arc::from(format!("p{i}"))).collect();
         for round in 0..3 {
             for channel in [3u16, 0, 700, 3] {
-                for property in std::iter::once(None).chain((0..if channel == 700 { 40 } else { 3 }).map(Some)) {
+                for property in
+                    std::iter::once(None).chain((0..if channel == 700 { 40 } else { 3 }).map(Some))
+                {
                     // Later rounds bring the same names in other allocations.
-                    let name = property.map(|i: usize| if round == 0 { names[i].clone() } else { Arc::from(format!("p{i}")) });
+                    let name = property.map(|i: usize| {
+                        if round == 0 {
+                            names[i].clone()
+                        } else {
+                            Arc::from(format!("p{i}"))
+                        }
+                    });
                     let next = reference.len() as u32;
                     let expected = *reference.entry((channel, name.clone())).or_insert(next);
-                    assert_eq!(keys.key(channel, name.as_ref()), expected, "channel {channel}, {name:?}, round {round}");
+                    assert_eq!(
+                        keys.key(channel, name.as_ref()),
+                        expected,
+                        "channel {channel}, {name:?}, round {round}"
+                    );
                 }
             }
         }

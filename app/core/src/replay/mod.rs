@@ -15,11 +15,14 @@ mod pipeline;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use index::{Checkpoint, DEFAULT_INTERVAL_NS, IndexBuilder, IndexProgress, KEYFRAME_EVERY, MessageNumber, MessageRef, SeekIndex, Skipped};
+pub use index::{
+    Checkpoint, DEFAULT_INTERVAL_NS, IndexBuilder, IndexProgress, KEYFRAME_EVERY, MessageNumber,
+    MessageRef, SeekIndex, Skipped,
+};
 
 use crate::mcap::{McapError, McapFile, for_each_message};
-use crate::schema::combined::{CombinedSchema, SchemaChoice};
 use crate::schema::TopicSchema;
+use crate::schema::combined::{CombinedSchema, SchemaChoice};
 use crate::time::Timestamp;
 use crate::twin::TwinStore;
 use pipeline::Decoding;
@@ -39,7 +42,11 @@ fn decode_recorded(
     time: Timestamp,
     out: &mut Vec<crate::TwinUpdate>,
 ) -> Result<crate::schema::Decoded, crate::schema::DecodeError> {
-    if channel.is_shared() { schema.decode(topic, payload, time, out) } else { schema.decode_keyed(channel.id, topic, payload, time, out) }
+    if channel.is_shared() {
+        schema.decode(topic, payload, time, out)
+    } else {
+        schema.decode_keyed(channel.id, topic, payload, time, out)
+    }
 }
 
 /// A [`Timestamp`] to MCAP log time.
@@ -78,21 +85,49 @@ impl Recording {
     }
 
     /// [`open_with`](Self::open_with), counting indexed chunks into `progress`.
-    pub fn open_reporting(path: &Path, schemas: SchemaChoice, progress: &IndexProgress) -> Result<Self, McapError> {
+    pub fn open_reporting(
+        path: &Path,
+        schemas: SchemaChoice,
+        progress: &IndexProgress,
+    ) -> Result<Self, McapError> {
         let mut file = McapFile::open(path)?;
-        let index = SeekIndex::build_reporting(&mut file, index::DEFAULT_INTERVAL_NS, index::KEYFRAME_EVERY, &schemas, progress)?;
-        Ok(Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), chunks_read: 0, prefetched_until: 0, twins_last_built: 0 })
+        let index = SeekIndex::build_reporting(
+            &mut file,
+            index::DEFAULT_INTERVAL_NS,
+            index::KEYFRAME_EVERY,
+            &schemas,
+            progress,
+        )?;
+        Ok(Recording {
+            file,
+            index,
+            chunk_cache: HashMap::new(),
+            playing_schema: schemas.build(),
+            chunks_read: 0,
+            prefetched_until: 0,
+            twins_last_built: 0,
+        })
     }
 
     /// A recording from a file and an index built beside it (the DVR's segment being
     /// written): nothing is read until a seek.
     pub fn from_parts(file: McapFile, index: SeekIndex, schemas: SchemaChoice) -> Self {
-        Recording { file, index, chunk_cache: HashMap::new(), playing_schema: schemas.build(), chunks_read: 0, prefetched_until: 0, twins_last_built: 0 }
+        Recording {
+            file,
+            index,
+            chunk_cache: HashMap::new(),
+            playing_schema: schemas.build(),
+            chunks_read: 0,
+            prefetched_until: 0,
+            twins_last_built: 0,
+        }
     }
 
     /// Log times of the first and last message.
     pub fn time_range(&self) -> Option<(Timestamp, Timestamp)> {
-        self.file.time_range().map(|(a, b)| (timestamp_of(a), timestamp_of(b)))
+        self.file
+            .time_range()
+            .map(|(a, b)| (timestamp_of(a), timestamp_of(b)))
     }
 
     /// Forgets decompressed chunks (benchmarks measure cold seeks with it).
@@ -121,7 +156,12 @@ impl Recording {
     /// Plays forward: applies the messages after `from` up to and including `to` to a store
     /// that holds the state at `from` (after [`state_at`](Self::state_at) or an earlier step).
     /// A step of a second or more (fast play) reads on a second thread while this one applies.
-    pub fn advance(&mut self, store: &mut TwinStore, from: Timestamp, to: Timestamp) -> Result<usize, McapError> {
+    pub fn advance(
+        &mut self,
+        store: &mut TwinStore,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<usize, McapError> {
         let threaded = to.0.saturating_sub(from.0) >= THREADED_STEP_MICROS;
         let (from, to) = (log_time_of(from), log_time_of(to));
         let applied = pipeline::play(self, store, threaded, |this, decoding| {
@@ -135,10 +175,17 @@ impl Recording {
     }
 
     /// The messages after `from` up to and including `to`, in file order.
-    fn read_between(&mut self, from: u64, to: u64, schema: &mut CombinedSchema, decoding: &mut Decoding) -> Result<(), McapError> {
+    fn read_between(
+        &mut self,
+        from: u64,
+        to: u64,
+        schema: &mut CombinedSchema,
+        decoding: &mut Decoding,
+    ) -> Result<(), McapError> {
         let first = self.file.chunks.partition_point(|c| c.end_time <= from);
         // This step's chunks and the next few (play goes on from here), those not asked yet.
-        let ahead = (self.file.chunks.partition_point(|c| c.start_time <= to) + PREFETCH_AHEAD).min(self.file.chunks.len());
+        let ahead = (self.file.chunks.partition_point(|c| c.start_time <= to) + PREFETCH_AHEAD)
+            .min(self.file.chunks.len());
         if ahead > self.prefetched_until {
             self.file.prefetch(first.max(self.prefetched_until)..ahead);
             self.prefetched_until = ahead;
@@ -151,7 +198,13 @@ impl Recording {
             let channels = &self.file.channels;
             for_each_message(&records, |_, message| {
                 if message.log_time > from && message.log_time <= to {
-                    decoding.push(channels, schema, message.channel, message.payload, message.log_time);
+                    decoding.push(
+                        channels,
+                        schema,
+                        message.channel,
+                        message.payload,
+                        message.log_time,
+                    );
                 }
             })
             .map_err(|e| self.corrupt(chunk as u32, e.0))?;
@@ -162,7 +215,10 @@ impl Recording {
     /// The times of alarm raises (`true`) and clears, for timeline markers and jumps. Rounded
     /// up to the microsecond, so seeking to one includes the transition itself.
     pub fn alarm_transitions(&self) -> impl Iterator<Item = (Timestamp, bool)> + '_ {
-        self.index.alarm_transitions.iter().map(|(t, raised)| (Timestamp(t.div_ceil(1_000) as i64), *raised))
+        self.index
+            .alarm_transitions
+            .iter()
+            .map(|(t, raised)| (Timestamp(t.div_ceil(1_000) as i64), *raised))
     }
 
     /// The twin state at `at`: `store` should be fresh (as the scene makes it).
@@ -186,16 +242,28 @@ impl Recording {
     }
 
     /// The checkpoint's messages, then the file from there to `target`, in file order.
-    fn read_state_at(&mut self, target: u64, schema: &mut CombinedSchema, decoding: &mut Decoding) -> Result<(), McapError> {
+    fn read_state_at(
+        &mut self,
+        target: u64,
+        schema: &mut CombinedSchema,
+        decoding: &mut Decoding,
+    ) -> Result<(), McapError> {
         let checkpoint = self.index.checkpoint_before(target);
-        let refs = checkpoint.map(|index| self.index.refs_at(index)).unwrap_or_default();
+        let refs = checkpoint
+            .map(|index| self.index.refs_at(index))
+            .unwrap_or_default();
         let (from_chunk, from_offset) = checkpoint.map_or((0, 0), |index| {
             let next = self.index.checkpoints[index].next;
             (next.chunk, next.offset)
         });
         // Every chunk this seek reads, asked for at once (refs are in file order).
         let traffic_end = self.file.chunks.partition_point(|c| c.start_time <= target);
-        self.file.prefetch(self.index.chunks_holding(&refs).into_iter().chain(from_chunk as usize..traffic_end));
+        self.file.prefetch(
+            self.index
+                .chunks_holding(&refs)
+                .into_iter()
+                .chain(from_chunk as usize..traffic_end),
+        );
         self.prefetched_until = traffic_end;
         self.read_messages(&refs, schema, decoding)?;
         for chunk in from_chunk as usize..self.file.chunks.len() {
@@ -213,7 +281,13 @@ impl Recording {
                     done = true;
                     return;
                 }
-                decoding.push(channels, schema, message.channel, message.payload, message.log_time);
+                decoding.push(
+                    channels,
+                    schema,
+                    message.channel,
+                    message.payload,
+                    message.log_time,
+                );
             })
             .map_err(|e| self.corrupt(chunk as u32, e.0))?;
             if done {
@@ -224,7 +298,12 @@ impl Recording {
     }
 
     /// The messages with these numbers (ascending), walking the chunks that hold them.
-    fn read_messages(&mut self, numbers: &[MessageNumber], schema: &mut CombinedSchema, decoding: &mut Decoding) -> Result<(), McapError> {
+    fn read_messages(
+        &mut self,
+        numbers: &[MessageNumber],
+        schema: &mut CombinedSchema,
+        decoding: &mut Decoding,
+    ) -> Result<(), McapError> {
         let mut wanted = numbers.iter().copied().peekable();
         while let Some(number) = wanted.peek().copied() {
             let Some((chunk, first)) = self.index.chunk_of(number) else {
@@ -237,7 +316,13 @@ impl Recording {
             for_each_message(&records, |_, message| {
                 if wanted.peek() == Some(&here) {
                     wanted.next();
-                    decoding.push(channels, schema, message.channel, message.payload, message.log_time);
+                    decoding.push(
+                        channels,
+                        schema,
+                        message.channel,
+                        message.payload,
+                        message.log_time,
+                    );
                 }
                 here += 1;
             })
@@ -250,7 +335,11 @@ impl Recording {
     }
 
     fn corrupt(&self, chunk: u32, reason: String) -> McapError {
-        McapError::Corrupt { file: self.file.path().to_owned(), offset: self.file.chunks[chunk as usize].offset, reason }
+        McapError::Corrupt {
+            file: self.file.path().to_owned(),
+            offset: self.file.chunks[chunk as usize].offset,
+            reason,
+        }
     }
 }
 
@@ -263,12 +352,21 @@ const THREADED_STEP_MICROS: i64 = 1_000_000;
 
 /// The state at `at` by applying every message from the start: the reference seeks are
 /// checked against, and what a replay without an index would cost.
-pub fn state_by_full_replay(file: &mut McapFile, store: &mut TwinStore, at: Timestamp) -> Result<usize, McapError> {
+pub fn state_by_full_replay(
+    file: &mut McapFile,
+    store: &mut TwinStore,
+    at: Timestamp,
+) -> Result<usize, McapError> {
     state_by_full_replay_with(file, store, at, &SchemaChoice::replay())
 }
 
 /// [`state_by_full_replay`], reading messages with these schemas (a scene's JSON sources).
-pub fn state_by_full_replay_with(file: &mut McapFile, store: &mut TwinStore, at: Timestamp, schemas: &SchemaChoice) -> Result<usize, McapError> {
+pub fn state_by_full_replay_with(
+    file: &mut McapFile,
+    store: &mut TwinStore,
+    at: Timestamp,
+    schemas: &SchemaChoice,
+) -> Result<usize, McapError> {
     let target = log_time_of(at);
     let mut schema = schemas.build();
     // On this thread: the reference is the plainest way to the state.
@@ -278,14 +376,26 @@ pub fn state_by_full_replay_with(file: &mut McapFile, store: &mut TwinStore, at:
                 break;
             }
             // Damaged chunks are left out, as the seek index leaves them out.
-            let Ok(records) = file.chunk_records(chunk) else { continue };
+            let Ok(records) = file.chunk_records(chunk) else {
+                continue;
+            };
             let channels = &file.channels;
             for_each_message(&records, |_, message| {
                 if message.log_time <= target {
-                    decoding.push(channels, &mut schema, message.channel, message.payload, message.log_time);
+                    decoding.push(
+                        channels,
+                        &mut schema,
+                        message.channel,
+                        message.payload,
+                        message.log_time,
+                    );
                 }
             })
-            .map_err(|e| McapError::Corrupt { file: file.path().to_owned(), offset: file.chunks[chunk].offset, reason: e.0 })?;
+            .map_err(|e| McapError::Corrupt {
+                file: file.path().to_owned(),
+                offset: file.chunks[chunk].offset,
+                reason: e.0,
+            })?;
         }
         Ok(())
     })?;

@@ -44,7 +44,10 @@ impl DecodedRun {
 
 enum Sink<'s> {
     Store(&'s mut TwinStore),
-    Thread { sender: Sender<DecodedRun>, recycled: Receiver<DecodedRun> },
+    Thread {
+        sender: Sender<DecodedRun>,
+        recycled: Receiver<DecodedRun>,
+    },
 }
 
 /// Takes a replay's messages in file order, decodes them and hands them on.
@@ -57,9 +60,20 @@ pub(super) struct Decoding<'s> {
 
 impl Decoding<'_> {
     /// Decodes one message (nothing if it cannot be read, as live ingest skips it).
-    pub fn push(&mut self, channels: &Channels, schema: &mut CombinedSchema, channel_id: u16, payload: &[u8], log_time: u64) {
-        let Some(channel) = channels.get(&channel_id).filter(|c| c.readable()) else { return };
-        let Some((topic, payload)) = channel.message(payload) else { return };
+    pub fn push(
+        &mut self,
+        channels: &Channels,
+        schema: &mut CombinedSchema,
+        channel_id: u16,
+        payload: &[u8],
+        log_time: u64,
+    ) {
+        let Some(channel) = channels.get(&channel_id).filter(|c| c.readable()) else {
+            return;
+        };
+        let Some((topic, payload)) = channel.message(payload) else {
+            return;
+        };
         self.messages += 1;
         let time = timestamp_of(log_time);
         let run = &mut self.run;
@@ -93,13 +107,22 @@ impl Decoding<'_> {
 
 /// Runs `read` (which pushes messages in order) on this thread, applying as it goes, or, when
 /// `threaded`, on a second thread while this one applies. Returns the messages read.
-pub(super) fn play<R, F>(reader: &mut R, store: &mut TwinStore, threaded: bool, read: F) -> Result<usize, McapError>
+pub(super) fn play<R, F>(
+    reader: &mut R,
+    store: &mut TwinStore,
+    threaded: bool,
+    read: F,
+) -> Result<usize, McapError>
 where
     R: Send,
     F: FnOnce(&mut R, &mut Decoding<'_>) -> Result<(), McapError> + Send,
 {
     if !threaded {
-        let mut decoding = Decoding { sink: Sink::Store(store), run: DecodedRun::default(), messages: 0 };
+        let mut decoding = Decoding {
+            sink: Sink::Store(store),
+            run: DecodedRun::default(),
+            messages: 0,
+        };
         read(reader, &mut decoding)?;
         return Ok(decoding.finish());
     }
@@ -107,7 +130,11 @@ where
     let (recycle, recycled) = crossbeam_channel::bounded::<DecodedRun>(BATCHES_IN_FLIGHT + 2);
     let outcome = std::thread::scope(|scope| {
         let reading = scope.spawn(move || {
-            let mut decoding = Decoding { sink: Sink::Thread { sender, recycled }, run: DecodedRun::default(), messages: 0 };
+            let mut decoding = Decoding {
+                sink: Sink::Thread { sender, recycled },
+                run: DecodedRun::default(),
+                messages: 0,
+            };
             let result = read(reader, &mut decoding);
             let messages = decoding.finish();
             result.map(|()| messages)

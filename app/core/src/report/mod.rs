@@ -48,7 +48,11 @@ fn twin_json(store: &TwinStore, index: TwinIndex) -> Value {
         .iter()
         .map(|e| json!({ "type": &*e.event_type, "text": e.text, "time": e.time.to_string() }))
         .collect();
-    let fragments: serde_json::Map<String, Value> = twin.fragments.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let fragments: serde_json::Map<String, Value> = twin
+        .fragments
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     json!({
         "id": twin.id.as_str(),
         "name": twin.display_name,
@@ -68,7 +72,10 @@ fn twin_json(store: &TwinStore, index: TwinIndex) -> Value {
 
 /// The whole state as JSON: `{"twins": [...], "ingest": {...}}`, twins in tree order.
 pub fn state_json(store: &TwinStore, stats: Option<&StatsSnapshot>) -> Value {
-    let twins: Vec<Value> = walk(store).into_iter().map(|(index, _)| twin_json(store, index)).collect();
+    let twins: Vec<Value> = walk(store)
+        .into_iter()
+        .map(|(index, _)| twin_json(store, index))
+        .collect();
     let mut report = json!({ "twins": twins });
     let refused = store.refused();
     if refused != Default::default() {
@@ -102,7 +109,11 @@ pub fn state_text(store: &TwinStore, stats: Option<&StatsSnapshot>) -> String {
         let _ = writeln!(
             out,
             "# {} — {} messages, {} updates, {} decode errors, {} unknown topics",
-            if stats.connected { "connected" } else { "disconnected" },
+            if stats.connected {
+                "connected"
+            } else {
+                "disconnected"
+            },
             stats.messages,
             stats.updates,
             stats.decode_errors,
@@ -124,15 +135,30 @@ pub fn state_text(store: &TwinStore, stats: Option<&StatsSnapshot>) -> String {
         }
         out.push('\n');
         for property in &twin.properties {
-            let unit = property.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
+            let unit = property
+                .unit
+                .as_deref()
+                .map(|u| format!(" {u}"))
+                .unwrap_or_default();
             if property.value.is_finite() {
-                let _ = writeln!(out, "{indent}    {} = {}{unit} @ {}", property.name, property.value, property.time);
+                let _ = writeln!(
+                    out,
+                    "{indent}    {} = {}{unit} @ {}",
+                    property.name, property.value, property.time
+                );
             } else {
                 let _ = writeln!(out, "{indent}    {} = (no value yet){unit}", property.name);
             }
         }
         for alarm in &twin.alarms {
-            let _ = writeln!(out, "{indent}    ALARM {} ({}): {} @ {}", alarm.alarm_type, alarm.severity.as_str(), alarm.text, alarm.time);
+            let _ = writeln!(
+                out,
+                "{indent}    ALARM {} ({}): {} @ {}",
+                alarm.alarm_type,
+                alarm.severity.as_str(),
+                alarm.text,
+                alarm.time
+            );
         }
         for (name, value) in &twin.fragments {
             let _ = writeln!(out, "{indent}    twin/{name} = {value}");
@@ -156,9 +182,30 @@ mod tests {
         store.declare("b-pump", Some("main"), None);
         store.declare("a-tank", Some("main"), None);
         let now = Timestamp(1_000_000);
-        store.apply(&TwinUpdate::Unit { twin: "b-pump".into(), name: "flow".into(), unit: "m3/h".into() }, now);
-        store.apply(&TwinUpdate::Measurement { twin: "b-pump".into(), name: "flow".into(), value: 4.5, time: now }, now);
-        let alarm = TwinUpdate::AlarmRaised { twin: "b-pump".into(), alarm_type: "dry".into(), severity: Severity::Critical, text: "Running dry".into(), time: now };
+        store.apply(
+            &TwinUpdate::Unit {
+                twin: "b-pump".into(),
+                name: "flow".into(),
+                unit: "m3/h".into(),
+            },
+            now,
+        );
+        store.apply(
+            &TwinUpdate::Measurement {
+                twin: "b-pump".into(),
+                name: "flow".into(),
+                value: 4.5,
+                time: now,
+            },
+            now,
+        );
+        let alarm = TwinUpdate::AlarmRaised {
+            twin: "b-pump".into(),
+            alarm_type: "dry".into(),
+            severity: Severity::Critical,
+            text: "Running dry".into(),
+            time: now,
+        };
         store.apply(&alarm, now);
         let text = state_text(&store, None);
         let lines: Vec<&str> = text.lines().collect();
@@ -166,7 +213,10 @@ mod tests {
         assert_eq!(lines[1], "  a-tank [unknown]");
         assert_eq!(lines[2], "  b-pump [alarm]");
         assert_eq!(lines[3], "      flow = 4.5 m3/h @ 1970-01-01T00:00:01.000Z");
-        assert_eq!(lines[4], "      ALARM dry (critical): Running dry @ 1970-01-01T00:00:01.000Z");
+        assert_eq!(
+            lines[4],
+            "      ALARM dry (critical): Running dry @ 1970-01-01T00:00:01.000Z"
+        );
         let json = state_json(&store, None);
         let pump = &json["twins"][2];
         assert_eq!(pump["path"], json!(["main", "b-pump"]));

@@ -39,12 +39,20 @@ pub struct SchemaChoice {
 impl SchemaChoice {
     /// Every schema; the Sparkplug host with a unique id, publishing its STATE.
     pub fn all() -> Self {
-        SchemaChoice { kinds: SchemaKind::ALL.to_vec(), sparkplug: SparkplugConfig::new(None, false), json_sources: Vec::new() }
+        SchemaChoice {
+            kinds: SchemaKind::ALL.to_vec(),
+            sparkplug: SparkplugConfig::new(None, false),
+            json_sources: Vec::new(),
+        }
     }
 
     /// For reading a recording: every schema, nothing published.
     pub fn replay() -> Self {
-        SchemaChoice { kinds: SchemaKind::ALL.to_vec(), sparkplug: SparkplugConfig::replay(), json_sources: Vec::new() }
+        SchemaChoice {
+            kinds: SchemaKind::ALL.to_vec(),
+            sparkplug: SparkplugConfig::replay(),
+            json_sources: Vec::new(),
+        }
     }
 
     /// What is spoken, for the status bar: `te + Sparkplug host twinscope-…` or
@@ -61,14 +69,25 @@ impl SchemaChoice {
             .collect();
         let mut names = names.join(" + ");
         if !self.json_sources.is_empty() {
-            names += &format!(" + {} JSON source{}", self.json_sources.len(), if self.json_sources.len() == 1 { "" } else { "s" });
+            names += &format!(
+                " + {} JSON source{}",
+                self.json_sources.len(),
+                if self.json_sources.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            );
         }
         names
     }
 
     /// The same schemas, publishing nothing (to read a recording of them).
     pub fn for_replay(&self) -> SchemaChoice {
-        SchemaChoice { sparkplug: SparkplugConfig::replay(), ..self.clone() }
+        SchemaChoice {
+            sparkplug: SparkplugConfig::replay(),
+            ..self.clone()
+        }
     }
 
     /// The topic filters these schemas subscribe to (what a recording of them must take).
@@ -112,14 +131,22 @@ const NO_SCHEMA: u8 = u8::MAX - 1;
 impl CombinedSchema {
     /// `Sync`, so a replay that holds one can be shared by the viewer's systems.
     pub fn new(schemas: Vec<Box<dyn TopicSchema + Sync>>) -> Self {
-        CombinedSchema { schemas: schemas.into_iter().map(|s| (s.subscriptions(), s)).collect(), routes: Vec::new() }
+        CombinedSchema {
+            schemas: schemas
+                .into_iter()
+                .map(|s| (s.subscriptions(), s))
+                .collect(),
+            routes: Vec::new(),
+        }
     }
 }
 
 impl CombinedSchema {
     /// The first schema whose subscriptions match `topic`.
     fn route(&self, topic: &str) -> Option<usize> {
-        self.schemas.iter().position(|(filters, _)| filters.iter().any(|f| filter_matches(f, topic)))
+        self.schemas
+            .iter()
+            .position(|(filters, _)| filters.iter().any(|f| filter_matches(f, topic)))
     }
 }
 
@@ -143,17 +170,33 @@ impl TopicSchema for CombinedSchema {
     }
 
     fn subscriptions(&self) -> Vec<String> {
-        self.schemas.iter().flat_map(|(filters, _)| filters.iter().cloned()).collect()
+        self.schemas
+            .iter()
+            .flat_map(|(filters, _)| filters.iter().cloned())
+            .collect()
     }
 
-    fn decode(&mut self, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+    fn decode(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        received: Timestamp,
+        out: &mut Vec<TwinUpdate>,
+    ) -> Result<Decoded, DecodeError> {
         match self.route(topic) {
             Some(schema) => self.schemas[schema].1.decode(topic, payload, received, out),
             None => Err(DecodeError::UnknownTopic { schema: "any" }),
         }
     }
 
-    fn decode_keyed(&mut self, key: u16, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+    fn decode_keyed(
+        &mut self,
+        key: u16,
+        topic: &str,
+        payload: &[u8],
+        received: Timestamp,
+        out: &mut Vec<TwinUpdate>,
+    ) -> Result<Decoded, DecodeError> {
         let k = key as usize;
         if k >= self.routes.len() {
             self.routes.resize(k + 1, UNROUTED);
@@ -164,7 +207,9 @@ impl TopicSchema for CombinedSchema {
         }
         match self.routes[k] {
             NO_SCHEMA => Err(DecodeError::UnknownTopic { schema: "any" }),
-            schema => self.schemas[schema as usize].1.decode_keyed(key, topic, payload, received, out),
+            schema => self.schemas[schema as usize]
+                .1
+                .decode_keyed(key, topic, payload, received, out),
         }
     }
 
@@ -184,7 +229,9 @@ impl TopicSchema for CombinedSchema {
     }
 
     fn connection_lost(&mut self, now: Timestamp, out: &mut Vec<TwinUpdate>) {
-        self.schemas.iter_mut().for_each(|(_, s)| s.connection_lost(now, out));
+        self.schemas
+            .iter_mut()
+            .for_each(|(_, s)| s.connection_lost(now, out));
     }
 
     fn tick(&mut self, now: Timestamp, out: &mut Vec<TwinUpdate>) {
@@ -196,7 +243,10 @@ impl TopicSchema for CombinedSchema {
     }
 
     fn take_publishes(&mut self) -> Vec<SchemaPublish> {
-        self.schemas.iter_mut().flat_map(|(_, s)| s.take_publishes()).collect()
+        self.schemas
+            .iter_mut()
+            .flat_map(|(_, s)| s.take_publishes())
+            .collect()
     }
 }
 
@@ -209,14 +259,27 @@ mod tests {
         let mut schema = SchemaChoice::replay().build();
         let mut out = Vec::new();
         let now = Timestamp(1_000_000);
-        assert!(schema.decode_keyed(7, "te/device/p///m/", br#"{"v": 1}"#, now, &mut out).is_ok());
-        assert!(out.iter().any(|u| matches!(u, TwinUpdate::Measurement { value, .. } if *value == 1.0)));
+        assert!(
+            schema
+                .decode_keyed(7, "te/device/p///m/", br#"{"v": 1}"#, now, &mut out)
+                .is_ok()
+        );
+        assert!(
+            out.iter()
+                .any(|u| matches!(u, TwinUpdate::Measurement { value, .. } if *value == 1.0))
+        );
         // Unknown topics stay unknown, by key too, and other keys route on their own.
         for _ in 0..2 {
-            assert!(matches!(schema.decode_keyed(9, "other/topic", b"{}", now, &mut out), Err(DecodeError::UnknownTopic { .. })));
+            assert!(matches!(
+                schema.decode_keyed(9, "other/topic", b"{}", now, &mut out),
+                Err(DecodeError::UnknownTopic { .. })
+            ));
         }
         let _ = schema.decode_keyed(3, "spBv1.0/G/DDATA/E/D", b"\xff", now, &mut out);
-        assert_eq!(schema.routes[3], 1, "Sparkplug is the second schema of a replay");
+        assert_eq!(
+            schema.routes[3], 1,
+            "Sparkplug is the second schema of a replay"
+        );
         assert_eq!(schema.routes[9], NO_SCHEMA);
     }
 
@@ -225,32 +288,80 @@ mod tests {
     #[test]
     fn a_restarted_schema_decodes_as_a_new_one() {
         use crate::schema::sparkplug::{Metric, Payload, RawValue, datatype};
-        let spb = |seq, metrics: Vec<Metric>| Payload { timestamp: Some(1_000), seq: Some(seq), metrics }.encode();
-        let birth = spb(0, vec![Metric { name: Some("bdSeq".into()), datatype: Some(datatype::UINT64), value: RawValue::Long(3), ..Default::default() }]);
-        let device_birth = spb(1, vec![Metric { name: Some("speed".into()), alias: Some(5), datatype: Some(datatype::INT8), value: RawValue::Int(0xff), ..Default::default() }]);
-        let device_data = spb(2, vec![Metric { alias: Some(5), value: RawValue::Int(0x7f), ..Default::default() }]);
+        let spb = |seq, metrics: Vec<Metric>| {
+            Payload {
+                timestamp: Some(1_000),
+                seq: Some(seq),
+                metrics,
+            }
+            .encode()
+        };
+        let birth = spb(
+            0,
+            vec![Metric {
+                name: Some("bdSeq".into()),
+                datatype: Some(datatype::UINT64),
+                value: RawValue::Long(3),
+                ..Default::default()
+            }],
+        );
+        let device_birth = spb(
+            1,
+            vec![Metric {
+                name: Some("speed".into()),
+                alias: Some(5),
+                datatype: Some(datatype::INT8),
+                value: RawValue::Int(0xff),
+                ..Default::default()
+            }],
+        );
+        let device_data = spb(
+            2,
+            vec![Metric {
+                alias: Some(5),
+                value: RawValue::Int(0x7f),
+                ..Default::default()
+            }],
+        );
         let messages: Vec<(u16, &str, &[u8])> = vec![
             (0, "te/device/pump1///m/env", br#"{"temperature": 21.5}"#),
-            (1, "te/device/pump1//", br#"{"@type": "child-device", "name": "Pump 1"}"#),
+            (
+                1,
+                "te/device/pump1//",
+                br#"{"@type": "child-device", "name": "Pump 1"}"#,
+            ),
             (2, "te/device/pump1///a/hot", br#"{"text": "hot"}"#),
             (3, "spBv1.0/G/NBIRTH/E", &birth),
             (4, "spBv1.0/G/DBIRTH/E/D", &device_birth),
             (5, "spBv1.0/G/DDATA/E/D", &device_data),
-            (6, "gw/line1/data", br#"{"temp": 7, "unit": "C", "alarm": true}"#),
+            (
+                6,
+                "gw/line1/data",
+                br#"{"temp": 7, "unit": "C", "alarm": true}"#,
+            ),
             (0, "te/device/pump1///m/env", br#"{"temperature": 22}"#),
         ];
         let source: SourceSpec = toml::from_str(
             "topic = \"gw/{line}/data\"\ntwin = \"{line}\"\n[[property]]\npointer = \"/temp\"\nunit = \"C\"\n[[alarm]]\ntype = \"overheat\"\nactive = \"/alarm\"",
         )
         .unwrap();
-        let choice = SchemaChoice { json_sources: vec![source], ..SchemaChoice::replay() };
-        let decode_all = |schema: &mut CombinedSchema, keyed: bool| -> Vec<(Result<(), &'static str>, Vec<TwinUpdate>)> {
+        let choice = SchemaChoice {
+            json_sources: vec![source],
+            ..SchemaChoice::replay()
+        };
+        let decode_all = |schema: &mut CombinedSchema,
+                          keyed: bool|
+         -> Vec<(Result<(), &'static str>, Vec<TwinUpdate>)> {
             messages
                 .iter()
                 .map(|(key, topic, payload)| {
                     let mut out = Vec::new();
                     let now = Timestamp(5_000_000);
-                    let result = if keyed { schema.decode_keyed(*key, topic, payload, now, &mut out) } else { schema.decode(topic, payload, now, &mut out) };
+                    let result = if keyed {
+                        schema.decode_keyed(*key, topic, payload, now, &mut out)
+                    } else {
+                        schema.decode(topic, payload, now, &mut out)
+                    };
                     (result.map(|_| ()).map_err(|e| e.kind()), out)
                 })
                 .collect()
@@ -280,10 +391,21 @@ mod tests {
         let mut schema = SchemaChoice::replay().build();
         assert_eq!(schema.subscriptions(), ["te/#", "spBv1.0/#"]);
         let mut out = Vec::new();
-        let te = schema.decode("te/device/pump1///m/", br#"{"flow": 3}"#, Timestamp(0), &mut out);
+        let te = schema.decode(
+            "te/device/pump1///m/",
+            br#"{"flow": 3}"#,
+            Timestamp(0),
+            &mut out,
+        );
         assert!(matches!(te, Ok(Decoded::Updates(_))), "{te:?}");
-        assert!(matches!(schema.decode("spBv1.0/G/NDATA/E", b"\xff", Timestamp(0), &mut Vec::new()), Err(DecodeError::Invalid { .. })));
-        assert!(matches!(schema.decode("other/topic", b"{}", Timestamp(0), &mut Vec::new()), Err(DecodeError::UnknownTopic { .. })));
+        assert!(matches!(
+            schema.decode("spBv1.0/G/NDATA/E", b"\xff", Timestamp(0), &mut Vec::new()),
+            Err(DecodeError::Invalid { .. })
+        ));
+        assert!(matches!(
+            schema.decode("other/topic", b"{}", Timestamp(0), &mut Vec::new()),
+            Err(DecodeError::UnknownTopic { .. })
+        ));
         // Passive: no will, no STATE.
         assert_eq!(schema.will(Timestamp(0)), None);
     }

@@ -35,7 +35,9 @@ pub enum DecodeError {
 
 impl DecodeError {
     pub(crate) fn invalid(reason: impl Into<String>) -> Self {
-        DecodeError::Invalid { reason: reason.into() }
+        DecodeError::Invalid {
+            reason: reason.into(),
+        }
     }
 
     /// A short name for counting errors by kind.

@@ -43,7 +43,13 @@ impl FaultSchedule {
             .map(|(i, t)| (i, t.id.clone()))
             .collect();
         let first = every.map_or(f64::INFINITY, |e| e.as_secs_f64() * 0.3);
-        FaultSchedule { candidates, every, rng: Rng::new(seed ^ 0xFA17), next_start: first, active: None }
+        FaultSchedule {
+            candidates,
+            every,
+            rng: Rng::new(seed ^ 0xFA17),
+            next_start: first,
+            active: None,
+        }
     }
 
     /// Heat added to twin `twin`'s temperature at `elapsed` seconds.
@@ -58,12 +64,23 @@ impl FaultSchedule {
     pub fn advance(&mut self, elapsed: f64, client: &Client, stats: &SimStats) {
         if self.active.is_none() && elapsed >= self.next_start && !self.candidates.is_empty() {
             let pick = (self.rng.next_u64() % self.candidates.len() as u64) as usize;
-            self.active = Some(ActiveFault { twin: self.candidates[pick].0, started: elapsed, alarm_raised: false });
+            self.active = Some(ActiveFault {
+                twin: self.candidates[pick].0,
+                started: elapsed,
+                alarm_raised: false,
+            });
             stats.faults.fetch_add(1, Ordering::Relaxed);
             tracing::info!(twin = %self.candidates[pick].1, "simulated fault starts");
         }
-        let Some(fault) = &mut self.active else { return };
-        let id = self.candidates.iter().find(|(i, _)| *i == fault.twin).map(|(_, id)| id.clone()).unwrap_or_default();
+        let Some(fault) = &mut self.active else {
+            return;
+        };
+        let id = self
+            .candidates
+            .iter()
+            .find(|(i, _)| *i == fault.twin)
+            .map(|(_, id)| id.clone())
+            .unwrap_or_default();
         let heat = heat_at(elapsed - fault.started);
         if !fault.alarm_raised && heat >= ALARM_RAISE_AT {
             fault.alarm_raised = true;
@@ -112,7 +129,10 @@ fn publish_alarm(client: &Client, twin: &str, raise: bool, stats: &SimStats) {
         String::new()
     };
     tracing::info!(twin, raise, "simulated alarm");
-    if client.publish(topic, QoS::AtLeastOnce, true, payload).is_ok() {
+    if client
+        .publish(topic, QoS::AtLeastOnce, true, payload)
+        .is_ok()
+    {
         stats.published.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -44,7 +44,15 @@ pub struct SimConfig {
 
 impl SimConfig {
     pub fn new(connection: impl Into<ConnectionSettings>) -> Self {
-        SimConfig { connection: connection.into(), lines: 2, rate_hz: 2.0, fault_every: Some(Duration::from_secs(25)), seed: 7, run_for: None, standing_alarms: 0 }
+        SimConfig {
+            connection: connection.into(),
+            lines: 2,
+            rate_hz: 2.0,
+            fault_every: Some(Duration::from_secs(25)),
+            seed: 7,
+            run_for: None,
+            standing_alarms: 0,
+        }
     }
 }
 
@@ -87,7 +95,12 @@ fn run(config: SimConfig, stats: &SimStats, stop: &AtomicBool) {
     // A helper of whoever runs it: with a profile's client id it gets its own (`<id>-sim`).
     let mut client_config = crate::ingest::IngestConfig::helper(&config.connection, "sim");
     client_config.batch_interval = Duration::from_millis(50);
-    let connection = match crate::ingest::spawn_mqtt_client(client_config, crate::ingest::PublishOnly, crate::ingest::IngestStats::new(), "plant-sim-mqtt") {
+    let connection = match crate::ingest::spawn_mqtt_client(
+        client_config,
+        crate::ingest::PublishOnly,
+        crate::ingest::IngestStats::new(),
+        "plant-sim-mqtt",
+    ) {
         Ok(connection) => connection,
         Err(error) => {
             tracing::error!(%error, "could not start the simulator's MQTT thread");
@@ -96,7 +109,11 @@ fn run(config: SimConfig, stats: &SimStats, stop: &AtomicBool) {
     };
     let client = connection.client().clone();
     let mut rng = Rng::new(config.seed);
-    let phases: Vec<f64> = layout.twins.iter().map(|_| rng.next_f64() * std::f64::consts::TAU).collect();
+    let phases: Vec<f64> = layout
+        .twins
+        .iter()
+        .map(|_| rng.next_f64() * std::f64::consts::TAU)
+        .collect();
     let mut faults = FaultSchedule::new(&layout, config.fault_every, config.seed);
     let started = Instant::now();
     let period = Duration::from_secs_f64(1.0 / config.rate_hz.max(0.01));
@@ -104,7 +121,9 @@ fn run(config: SimConfig, stats: &SimStats, stop: &AtomicBool) {
     let mut announced = false;
     let mut payload = String::with_capacity(256);
     let mut topic = String::with_capacity(96);
-    while !stop.load(Ordering::Relaxed) && config.run_for.is_none_or(|limit| started.elapsed() < limit) {
+    while !stop.load(Ordering::Relaxed)
+        && config.run_for.is_none_or(|limit| started.elapsed() < limit)
+    {
         if !connection.stats.is_connected() {
             announced = false;
             std::thread::sleep(Duration::from_millis(50));
@@ -124,7 +143,8 @@ fn run(config: SimConfig, stats: &SimStats, stop: &AtomicBool) {
             payload.clear();
             payload.push('{');
             for (s, signal) in twin.kind.signals().iter().enumerate() {
-                let drift = signal.drift * (elapsed / (40.0 + 7.0 * s as f64) + phases[i] + s as f64).sin();
+                let drift =
+                    signal.drift * (elapsed / (40.0 + 7.0 * s as f64) + phases[i] + s as f64).sin();
                 let noise = signal.noise * (rng.next_f64() + rng.next_f64() - 1.0);
                 let mut value = signal.nominal + drift + noise;
                 if signal.name == "temperature" {
@@ -134,8 +154,16 @@ fn run(config: SimConfig, stats: &SimStats, stop: &AtomicBool) {
             }
             let _ = write!(payload, "\"time\":{:.3}}}", now.as_unix_seconds());
             topic.clear();
-            let _ = write!(topic, "te/device/{}///m/{}", twin.id, twin.kind.measurement_type());
-            if client.try_publish(topic.as_str(), QoS::AtMostOnce, false, payload.as_bytes()).is_ok() {
+            let _ = write!(
+                topic,
+                "te/device/{}///m/{}",
+                twin.id,
+                twin.kind.measurement_type()
+            );
+            if client
+                .try_publish(topic.as_str(), QoS::AtMostOnce, false, payload.as_bytes())
+                .is_ok()
+            {
                 stats.published.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -154,13 +182,18 @@ fn run(config: SimConfig, stats: &SimStats, stop: &AtomicBool) {
 /// Registrations, units, twin fragments and service health, all retained.
 fn announce(client: &Client, layout: &PlantLayout, stats: &SimStats) {
     let publish = |topic: String, payload: String| {
-        if client.publish(topic, QoS::AtLeastOnce, true, payload).is_ok() {
+        if client
+            .publish(topic, QoS::AtLeastOnce, true, payload)
+            .is_ok()
+        {
             stats.published.fetch_add(1, Ordering::Relaxed);
         }
     };
     for twin in &layout.twins {
         let registration = match twin.parent {
-            None => serde_json::json!({ "@type": "device", "displayName": twin.name, "type": "plant" }),
+            None => {
+                serde_json::json!({ "@type": "device", "displayName": twin.name, "type": "plant" })
+            }
             Some(parent) => serde_json::json!({
                 "@type": "child-device",
                 "@parent": format!("te/device/{}", layout.twins[parent].id),
@@ -169,17 +202,34 @@ fn announce(client: &Client, layout: &PlantLayout, stats: &SimStats) {
             }),
         };
         publish(format!("te/device/{}//", twin.id), registration.to_string());
-        let units: serde_json::Map<String, serde_json::Value> =
-            twin.kind.signals().iter().map(|s| (s.name.to_owned(), s.unit.into())).collect();
-        publish(format!("te/device/{}///m/{}/meta", twin.id, twin.kind.measurement_type()), serde_json::json!({ "units": units }).to_string());
+        let units: serde_json::Map<String, serde_json::Value> = twin
+            .kind
+            .signals()
+            .iter()
+            .map(|s| (s.name.to_owned(), s.unit.into()))
+            .collect();
+        publish(
+            format!(
+                "te/device/{}///m/{}/meta",
+                twin.id,
+                twin.kind.measurement_type()
+            ),
+            serde_json::json!({ "units": units }).to_string(),
+        );
         if !matches!(twin.kind, AssetKind::Part(_)) {
             let maker = serde_json::json!({ "manufacturer": "ACME Process", "model": kind_name(twin.kind), "serialNumber": format!("SN-{}", twin.id) });
-            publish(format!("te/device/{}///twin/hardware", twin.id), maker.to_string());
+            publish(
+                format!("te/device/{}///twin/hardware", twin.id),
+                maker.to_string(),
+            );
         }
         if twin.kind == AssetKind::Line {
             let service = format!("te/device/{}/service/plc", twin.id);
             publish(service.clone(), serde_json::json!({ "@type": "service", "@parent": format!("te/device/{}", twin.id), "displayName": "Line PLC" }).to_string());
-            publish(format!("{service}/status/health"), serde_json::json!({ "status": "up" }).to_string());
+            publish(
+                format!("{service}/status/health"),
+                serde_json::json!({ "status": "up" }).to_string(),
+            );
         }
     }
 }
@@ -193,10 +243,22 @@ fn raise_standing_alarms(client: &Client, layout: &PlantLayout, count: usize, st
     let twins = layout.twins.len();
     for n in 0..count {
         // Spread evenly; past one per twin, further alarm types go round again.
-        let (twin, alarm_type) = if count <= twins { (n * twins / count, "standing".to_owned()) } else { (n % twins, format!("standing{}", n / twins)) };
+        let (twin, alarm_type) = if count <= twins {
+            (n * twins / count, "standing".to_owned())
+        } else {
+            (n % twins, format!("standing{}", n / twins))
+        };
         let twin = &layout.twins[twin];
         let payload = serde_json::json!({ "text": format!("Standing alarm {n} (simulated)"), "severity": severities[n % 4] });
-        if client.publish(format!("te/device/{}///a/{alarm_type}", twin.id), QoS::AtLeastOnce, true, payload.to_string()).is_ok() {
+        if client
+            .publish(
+                format!("te/device/{}///a/{alarm_type}", twin.id),
+                QoS::AtLeastOnce,
+                true,
+                payload.to_string(),
+            )
+            .is_ok()
+        {
             stats.published.fetch_add(1, Ordering::Relaxed);
         }
     }

@@ -29,7 +29,12 @@ impl History {
     /// seek spent about a third of its work in page faults and the allocator (median about 30
     /// ms; now about 20).
     pub fn with_capacity(capacity: usize) -> Self {
-        History { samples: Box::default(), head: 0, len: 0, capacity: capacity.clamp(1, u32::MAX as usize) as u32 }
+        History {
+            samples: Box::default(),
+            head: 0,
+            len: 0,
+            capacity: capacity.clamp(1, u32::MAX as usize) as u32,
+        }
     }
 
     /// Appends a sample, dropping the oldest one when full.
@@ -39,7 +44,11 @@ impl History {
             // oldest's place.
             let head = self.head as usize;
             self.samples[head] = (time, value);
-            self.head = if head + 1 == self.samples.len() { 0 } else { self.head + 1 };
+            self.head = if head + 1 == self.samples.len() {
+                0
+            } else {
+                self.head + 1
+            };
             return;
         }
         if self.len as usize == self.samples.len() {
@@ -53,7 +62,11 @@ impl History {
     /// Where the next sample is written (for a prefetch: when the ring grows it is
     /// elsewhere, and a prefetch of the wrong place costs nothing but the hint).
     pub(crate) fn next_slot(&self) -> *const u8 {
-        let at = if self.len == self.capacity { self.head as usize } else { self.slot(self.len) };
+        let at = if self.len == self.capacity {
+            self.head as usize
+        } else {
+            self.slot(self.len)
+        };
         self.samples.as_ptr().wrapping_add(at) as *const u8
     }
 
@@ -61,7 +74,11 @@ impl History {
     /// there is room for it).
     fn slot(&self, nth: u32) -> usize {
         let at = self.head as usize + nth as usize;
-        if at >= self.samples.len() { at - self.samples.len() } else { at }
+        if at >= self.samples.len() {
+            at - self.samples.len()
+        } else {
+            at
+        }
     }
 
     /// Room for more samples: doubling (from [`FIRST_ROOM`]), but never past the history's
@@ -139,7 +156,9 @@ impl History {
     }
 
     pub fn latest(&self) -> Option<Sample> {
-        self.len.checked_sub(1).map(|last| self.samples[self.slot(last)])
+        self.len
+            .checked_sub(1)
+            .map(|last| self.samples[self.slot(last)])
     }
 }
 
@@ -154,20 +173,36 @@ mod tests {
             history.push(Timestamp(t), t as f64);
         }
         assert_eq!(history.len(), 600);
-        assert!(history.samples.len() < 700, "room for {} samples", history.samples.len());
+        assert!(
+            history.samples.len() < 700,
+            "room for {} samples",
+            history.samples.len()
+        );
     }
 
     #[test]
     fn a_history_takes_memory_only_as_samples_come() {
         let mut history = History::with_capacity(600);
-        assert_eq!(history.samples.len(), 0, "nothing set aside before the first sample");
+        assert_eq!(
+            history.samples.len(),
+            0,
+            "nothing set aside before the first sample"
+        );
         history.push(Timestamp(1), 1.0);
-        assert!(history.samples.len() <= FIRST_ROOM, "room for {} samples after one", history.samples.len());
+        assert!(
+            history.samples.len() <= FIRST_ROOM,
+            "room for {} samples after one",
+            history.samples.len()
+        );
         let mut small = History::with_capacity(2);
         for t in 0..5 {
             small.push(Timestamp(t), t as f64);
         }
-        assert_eq!((small.len(), small.samples.len()), (2, 2), "never room past the capacity");
+        assert_eq!(
+            (small.len(), small.samples.len()),
+            (2, 2),
+            "never room past the capacity"
+        );
     }
 
     #[test]
@@ -177,11 +212,21 @@ mod tests {
             history.push(Timestamp(t), t as f64);
         }
         history.insert_past(Timestamp(20), 20.0);
-        assert_eq!(history.iter().map(|s| s.0.0).collect::<Vec<_>>(), [10, 20, 30]);
+        assert_eq!(
+            history.iter().map(|s| s.0.0).collect::<Vec<_>>(),
+            [10, 20, 30]
+        );
         history.insert_past(Timestamp(5), 5.0);
-        assert_eq!(history.iter().map(|s| s.0.0).collect::<Vec<_>>(), [10, 20, 30], "older than all kept when full");
+        assert_eq!(
+            history.iter().map(|s| s.0.0).collect::<Vec<_>>(),
+            [10, 20, 30],
+            "older than all kept when full"
+        );
         history.insert_past(Timestamp(25), 25.0);
-        assert_eq!(history.iter().map(|s| s.0.0).collect::<Vec<_>>(), [20, 25, 30]);
+        assert_eq!(
+            history.iter().map(|s| s.0.0).collect::<Vec<_>>(),
+            [20, 25, 30]
+        );
         assert_eq!(history.latest(), Some((Timestamp(30), 30.0)));
     }
 
@@ -207,7 +252,9 @@ mod tests {
             let mut deque: VecDeque<Sample> = VecDeque::new();
             let mut seed = 7u64 + capacity as u64;
             for step in 0..400i64 {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let time = Timestamp(step * 10);
                 if seed >> 62 == 0 {
                     // A past sample, somewhere among (or before) those kept.
@@ -229,8 +276,14 @@ mod tests {
                     }
                     deque.push_back((time, step as f64));
                 }
-                assert!(ring.iter().eq(deque.iter()), "capacity {capacity}, step {step}");
-                assert_eq!((ring.len(), ring.latest()), (deque.len(), deque.back().copied()));
+                assert!(
+                    ring.iter().eq(deque.iter()),
+                    "capacity {capacity}, step {step}"
+                );
+                assert_eq!(
+                    (ring.len(), ring.latest()),
+                    (deque.len(), deque.back().copied())
+                );
                 assert!(ring.iter().rev().eq(deque.iter().rev()));
                 assert!(ring.samples.len() <= capacity.max(1));
             }

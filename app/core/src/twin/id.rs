@@ -83,14 +83,24 @@ impl Ord for TwinId {
 impl TwinId {
     /// A counted id (freed with its last clone).
     pub fn new(id: &str) -> Self {
-        TwinId(Text::Counted(Arc::new(IdText { text: id.into(), slot: AtomicU64::new(0) })))
+        TwinId(Text::Counted(Arc::new(IdText {
+            text: id.into(),
+            slot: AtomicU64::new(0),
+        })))
     }
 
     /// The process's one kept id for this text, made the first time: never freed, so its
     /// clones count nothing. For the ids decoders hand out with every message (the
     /// [`Interner`]'s, a Sparkplug node's and device's). Past [`MAX_KEPT_IDS`] a counted one.
     pub fn kept(id: &str) -> Self {
-        match KEPT.get_or_keep(id, |id| IdText { text: id.into(), slot: AtomicU64::new(0) }, |kept| &kept.text) {
+        match KEPT.get_or_keep(
+            id,
+            |id| IdText {
+                text: id.into(),
+                slot: AtomicU64::new(0),
+            },
+            |kept| &kept.text,
+        ) {
             Some(kept) => TwinId(Text::Kept(kept)),
             None => TwinId::new(id),
         }
@@ -127,13 +137,19 @@ impl TwinId {
     /// Where the last store that looked this id up keeps its twin (see [`StoreSlot`]).
     pub(crate) fn store_slot(&self) -> StoreSlot {
         let packed = self.text().slot.load(Ordering::Relaxed);
-        StoreSlot { store: (packed >> 32) as u32, position: packed as u32 }
+        StoreSlot {
+            store: (packed >> 32) as u32,
+            position: packed as u32,
+        }
     }
 
     /// Remembers where a store keeps this id's twin. Shared by every clone of the id; a
     /// store that reads another's slot finds its tag differs and looks the id up.
     pub(crate) fn remember_store_slot(&self, slot: StoreSlot) {
-        self.text().slot.store(u64::from(slot.store) << 32 | u64::from(slot.position), Ordering::Relaxed);
+        self.text().slot.store(
+            u64::from(slot.store) << 32 | u64::from(slot.position),
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -242,11 +258,27 @@ mod tests {
     /// text, and each store's slot on it is its own to check.
     #[test]
     fn kept_ids_are_one_per_text() {
-        let (a, b) = (TwinId::kept("kept-test-pump"), TwinId::kept("kept-test-pump"));
-        assert!(a.same_instance(&b) && a == TwinId::new("kept-test-pump") && a.clone().same_instance(&a));
+        let (a, b) = (
+            TwinId::kept("kept-test-pump"),
+            TwinId::kept("kept-test-pump"),
+        );
+        assert!(
+            a.same_instance(&b)
+                && a == TwinId::new("kept-test-pump")
+                && a.clone().same_instance(&a)
+        );
         assert!(!a.same_instance(&TwinId::kept("kept-test-motor")));
-        a.remember_store_slot(StoreSlot { store: 7, position: 3 });
-        assert_eq!(b.store_slot(), StoreSlot { store: 7, position: 3 });
+        a.remember_store_slot(StoreSlot {
+            store: 7,
+            position: 3,
+        });
+        assert_eq!(
+            b.store_slot(),
+            StoreSlot {
+                store: 7,
+                position: 3
+            }
+        );
         let counted = TwinId::new("kept-test-pump");
         assert!(!counted.same_instance(&a) && counted.store_slot().store == 0);
         // A text past the budget is not kept (a flood of huge names frees what it brought).

@@ -14,12 +14,21 @@ pub(super) struct Kept<T: 'static> {
 
 impl<T: Send + Sync> Kept<T> {
     pub(super) const fn new(max_values: usize, max_text_bytes: usize) -> Self {
-        Kept { values: LazyLock::new(Default::default), max_values, max_text_bytes }
+        Kept {
+            values: LazyLock::new(Default::default),
+            max_values,
+            max_text_bytes,
+        }
     }
 
     /// The value kept for `text`, made by `make` the first time (and its text, inside it, by
     /// `text_of`); `None` past either cap.
-    pub(super) fn get_or_keep(&self, text: &str, make: impl FnOnce(&str) -> T, text_of: impl FnOnce(&'static T) -> &'static str) -> Option<&'static T> {
+    pub(super) fn get_or_keep(
+        &self,
+        text: &str,
+        make: impl FnOnce(&str) -> T,
+        text_of: impl FnOnce(&'static T) -> &'static str,
+    ) -> Option<&'static T> {
         let mut kept = self.values.lock().unwrap_or_else(PoisonError::into_inner);
         let (values, text_bytes) = &mut *kept;
         if let Some(existing) = values.get(text) {

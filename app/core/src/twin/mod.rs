@@ -11,5 +11,8 @@ pub use history::History;
 pub use id::{Interner, TwinId};
 pub use name::PropertyName;
 pub use status::{Severity, Status};
-pub use store::{ActiveAlarm, DEFAULT_MAX_ENTRIES_PER_TWIN, DEFAULT_MAX_TWINS, EntityKind, Property, Refused, StoreConfig, Twin, TwinIndex, TwinStore};
+pub use store::{
+    ActiveAlarm, DEFAULT_MAX_ENTRIES_PER_TWIN, DEFAULT_MAX_TWINS, EntityKind, Property, Refused,
+    StoreConfig, Twin, TwinIndex, TwinStore,
+};
 pub mod tree;

@@ -29,7 +29,8 @@ pub const MAX_KEPT_NAMES: usize = 100_000;
 pub const MAX_KEPT_NAME_BYTES: usize = 4 << 20;
 
 /// The names kept so far.
-static KEPT: super::kept::Kept<Arc<str>> = super::kept::Kept::new(MAX_KEPT_NAMES, MAX_KEPT_NAME_BYTES);
+static KEPT: super::kept::Kept<Arc<str>> =
+    super::kept::Kept::new(MAX_KEPT_NAMES, MAX_KEPT_NAME_BYTES);
 
 impl PropertyName {
     /// The process's one kept name with this text, made the first time: never freed, so
@@ -146,11 +147,24 @@ mod tests {
     /// one of the same text, and what a property keeps of it is that very string.
     #[test]
     fn kept_names_are_one_per_text() {
-        let (a, b) = (PropertyName::kept("kept-test-flow"), PropertyName::kept("kept-test-flow"));
+        let (a, b) = (
+            PropertyName::kept("kept-test-flow"),
+            PropertyName::kept("kept-test-flow"),
+        );
         assert!(Arc::ptr_eq(&a.to_arc(), &b.to_arc()) && a == PropertyName::from("kept-test-flow"));
-        assert_eq!(a.to_arc().as_ptr(), a.as_ptr(), "a property finds it by address");
+        assert_eq!(
+            a.to_arc().as_ptr(),
+            a.as_ptr(),
+            "a property finds it by address"
+        );
         assert_ne!(a, PropertyName::kept("kept-test-speed"));
         let huge = "x".repeat(MAX_KEPT_NAME_BYTES + 1);
-        assert!(!Arc::ptr_eq(&PropertyName::kept(&huge).to_arc(), &PropertyName::kept(&huge).to_arc()), "past the budget: counted");
+        assert!(
+            !Arc::ptr_eq(
+                &PropertyName::kept(&huge).to_arc(),
+                &PropertyName::kept(&huge).to_arc()
+            ),
+            "past the budget: counted"
+        );
     }
 }

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// The order is the display priority: a twin shows the worst that applies. `Stale` ranks
 /// above `Warning` because old data read as live is the more dangerous mistake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// No data has been received for this twin yet.

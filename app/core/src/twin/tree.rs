@@ -27,7 +27,8 @@ impl Rollup {
         self.worst.clear();
         self.alarms.clear();
         self.worst.extend(store.twins().map(|(_, t)| t.status));
-        self.alarms.extend(store.twins().map(|(_, t)| t.active_alarms));
+        self.alarms
+            .extend(store.twins().map(|(_, t)| t.active_alarms));
         for index in depth_first(store).into_iter().rev() {
             if let Some(parent) = store.get(index).parent {
                 let (worst, alarms) = (self.worst[index.0 as usize], self.alarms[index.0 as usize]);
@@ -39,7 +40,10 @@ impl Rollup {
     }
 
     pub fn worst(&self, index: TwinIndex) -> Status {
-        self.worst.get(index.0 as usize).copied().unwrap_or_default()
+        self.worst
+            .get(index.0 as usize)
+            .copied()
+            .unwrap_or_default()
     }
 
     pub fn alarms(&self, index: TwinIndex) -> u32 {
@@ -105,9 +109,16 @@ pub struct SearchResult {
 
 pub fn search(store: &TwinStore, query: &str) -> SearchResult {
     let query = query.trim().to_lowercase();
-    let mut result = SearchResult { matches: Vec::new(), visible: vec![false; store.len()] };
+    let mut result = SearchResult {
+        matches: Vec::new(),
+        visible: vec![false; store.len()],
+    };
     for (index, twin) in store.twins() {
-        let hit = contains_ignore_case(twin.id.as_str(), &query) || twin.display_name.as_deref().is_some_and(|n| contains_ignore_case(n, &query));
+        let hit = contains_ignore_case(twin.id.as_str(), &query)
+            || twin
+                .display_name
+                .as_deref()
+                .is_some_and(|n| contains_ignore_case(n, &query));
         if !hit {
             continue;
         }
@@ -126,7 +137,10 @@ pub fn search(store: &TwinStore, query: &str) -> SearchResult {
 
 fn contains_ignore_case(text: &str, lower_query: &str) -> bool {
     if text.is_ascii() && lower_query.is_ascii() {
-        text.as_bytes().windows(lower_query.len().max(1)).any(|w| w.eq_ignore_ascii_case(lower_query.as_bytes())) || lower_query.is_empty()
+        text.as_bytes()
+            .windows(lower_query.len().max(1))
+            .any(|w| w.eq_ignore_ascii_case(lower_query.as_bytes()))
+            || lower_query.is_empty()
     } else {
         text.to_lowercase().contains(lower_query)
     }
@@ -143,17 +157,36 @@ pub struct TreeRow {
 
 /// The rows to draw, top to bottom: children of expanded twins only; with a filter, only
 /// visible twins, all of them expanded (a search shows its matches in context).
-pub fn visible_rows(store: &TwinStore, is_expanded: impl Fn(TwinIndex) -> bool, filter: Option<&[bool]>) -> Vec<TreeRow> {
+pub fn visible_rows(
+    store: &TwinStore,
+    is_expanded: impl Fn(TwinIndex) -> bool,
+    filter: Option<&[bool]>,
+) -> Vec<TreeRow> {
     let shown = |i: TwinIndex| filter.is_none_or(|f| f.get(i.0 as usize).copied().unwrap_or(false));
     let mut rows = Vec::new();
-    let mut stack: Vec<(TwinIndex, u16)> = store.roots().filter(|r| shown(*r)).map(|r| (r, 0)).collect();
+    let mut stack: Vec<(TwinIndex, u16)> = store
+        .roots()
+        .filter(|r| shown(*r))
+        .map(|r| (r, 0))
+        .collect();
     stack.reverse();
     while let Some((index, depth)) = stack.pop() {
         let children = &store.get(index).children;
         let expanded = filter.is_some() || is_expanded(index);
-        rows.push(TreeRow { index, depth, has_children: !children.is_empty(), expanded });
+        rows.push(TreeRow {
+            index,
+            depth,
+            has_children: !children.is_empty(),
+            expanded,
+        });
         if expanded {
-            stack.extend(children.iter().rev().filter(|c| shown(**c)).map(|c| (*c, depth + 1)));
+            stack.extend(
+                children
+                    .iter()
+                    .rev()
+                    .filter(|c| shown(**c))
+                    .map(|c| (*c, depth + 1)),
+            );
         }
     }
     rows
@@ -181,7 +214,13 @@ mod tests {
     }
 
     fn raise(store: &mut TwinStore, twin: &str, severity: Severity) {
-        let update = TwinUpdate::AlarmRaised { twin: twin.into(), alarm_type: "a".into(), severity, text: String::new(), time: Timestamp(0) };
+        let update = TwinUpdate::AlarmRaised {
+            twin: twin.into(),
+            alarm_type: "a".into(),
+            severity,
+            text: String::new(),
+            time: Timestamp(0),
+        };
         store.apply(&update, Timestamp(0));
     }
 
@@ -190,10 +229,20 @@ mod tests {
         let mut store = plant();
         raise(&mut store, "seal", Severity::Critical);
         raise(&mut store, "pump2", Severity::Minor);
-        let m = TwinUpdate::Measurement { twin: "pump3".into(), name: "flow".into(), value: 1.0, time: Timestamp(0) };
+        let m = TwinUpdate::Measurement {
+            twin: "pump3".into(),
+            name: "flow".into(),
+            value: 1.0,
+            time: Timestamp(0),
+        };
         store.apply(&m, Timestamp(0));
         let rollup = Rollup::compute(&store);
-        let at = |id: &str| (rollup.worst(store.find(id).unwrap()), rollup.alarms(store.find(id).unwrap()));
+        let at = |id: &str| {
+            (
+                rollup.worst(store.find(id).unwrap()),
+                rollup.alarms(store.find(id).unwrap()),
+            )
+        };
         assert_eq!(at("plant"), (Status::Alarm, 2));
         assert_eq!(at("line1"), (Status::Alarm, 2));
         assert_eq!(at("pump1"), (Status::Alarm, 1));
@@ -203,7 +252,13 @@ mod tests {
         let seal = store.find("seal").unwrap();
         store.shelve(seal, &"a".into(), Timestamp(10), "op", Timestamp(0));
         let rollup = Rollup::compute(&store);
-        assert_eq!((rollup.worst(store.find("plant").unwrap()), rollup.alarms(store.find("plant").unwrap())), (Status::Warning, 1));
+        assert_eq!(
+            (
+                rollup.worst(store.find("plant").unwrap()),
+                rollup.alarms(store.find("plant").unwrap())
+            ),
+            (Status::Warning, 1)
+        );
     }
 
     #[test]
@@ -224,10 +279,21 @@ mod tests {
         assert_eq!(result.matches.len(), 3, "ids pump1..3, case-insensitive");
         let result = search(&store, "seal");
         let rows = visible_rows(&store, |_| false, Some(&result.visible));
-        let ids: Vec<&str> = rows.iter().map(|r| store.get(r.index).id.as_str()).collect();
-        assert_eq!(ids, ["plant", "line1", "pump1", "seal"], "the match in context, expanded");
+        let ids: Vec<&str> = rows
+            .iter()
+            .map(|r| store.get(r.index).id.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            ["plant", "line1", "pump1", "seal"],
+            "the match in context, expanded"
+        );
         let result = search(&store, "dosing");
-        assert_eq!(result.matches, vec![store.find("pump3").unwrap()], "display names match too");
+        assert_eq!(
+            result.matches,
+            vec![store.find("pump3").unwrap()],
+            "display names match too"
+        );
         assert!(search(&store, "nothing like it").matches.is_empty());
         let result = search(&store, "");
         assert_eq!(result.matches.len(), store.len());
@@ -240,8 +306,20 @@ mod tests {
         let line1 = store.find("line1").unwrap();
         assert_eq!(visible_rows(&store, |_| false, None).len(), 1);
         let rows = visible_rows(&store, |i| i == plant || i == line1, None);
-        let ids: Vec<(&str, u16)> = rows.iter().map(|r| (store.get(r.index).id.as_str(), r.depth)).collect();
-        assert_eq!(ids, [("plant", 0), ("line1", 1), ("pump1", 2), ("pump2", 2), ("line2", 1)]);
+        let ids: Vec<(&str, u16)> = rows
+            .iter()
+            .map(|r| (store.get(r.index).id.as_str(), r.depth))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("plant", 0),
+                ("line1", 1),
+                ("pump1", 2),
+                ("pump2", 2),
+                ("line2", 1)
+            ]
+        );
         assert!(is_within(&store, store.find("seal").unwrap(), line1));
         assert!(!is_within(&store, store.find("pump3").unwrap(), line1));
         assert_eq!(subtree(&store, line1).len(), 4);

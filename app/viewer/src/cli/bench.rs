@@ -27,7 +27,13 @@ pub fn run(args: BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     }
     let result = run_ingest_benchmark(args.lines, args.rounds);
     let mib = result.bytes as f64 / (1024.0 * 1024.0);
-    crate::outln!(out, "{} thin-edge measurement messages ({} values, {mib:.1} MiB), plant of {} lines", result.messages, result.values, args.lines);
+    crate::outln!(
+        out,
+        "{} thin-edge measurement messages ({} values, {mib:.1} MiB), plant of {} lines",
+        result.messages,
+        result.values,
+        args.lines
+    );
     for (name, elapsed) in [
         ("bare serde_json::Value parse", result.bare_parse),
         ("thin-edge decode", result.decode_only),
@@ -42,13 +48,21 @@ pub fn run(args: BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             elapsed.as_secs_f64() * 1e3
         );
     }
-    crate::outln!(out, 
+    crate::outln!(
+        out,
         "  ratio decode+apply / bare parse: {:.2}× the throughput on one thread, {:.2}× as live ingest runs (decoding on the MQTT thread, applying on the main thread)",
         result.bare_parse.as_secs_f64() / result.decode_apply.as_secs_f64(),
         result.bare_parse.as_secs_f64() / result.pipelined.as_secs_f64()
     );
-    crate::outln!(out, "  live path: {} repeated values merged because the applying thread fell behind (most of any run)", result.merged);
-    crate::outln!(out, "other schemas, the same plant's signals (decode + apply next to a bare decode of the same payloads):");
+    crate::outln!(
+        out,
+        "  live path: {} repeated values merged because the applying thread fell behind (most of any run)",
+        result.merged
+    );
+    crate::outln!(
+        out,
+        "other schemas, the same plant's signals (decode + apply next to a bare decode of the same payloads):"
+    );
     for row in twinscope_core::bench::schemas::run_schema_benchmark(args.lines, args.rounds) {
         let rate = |d: std::time::Duration| row.messages as f64 / d.as_secs_f64();
         crate::outln!(
@@ -81,7 +95,8 @@ fn seek(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         let median = seeks[seeks.len() / 2];
         medians.push(median);
-        crate::outln!(out, 
+        crate::outln!(
+            out,
             "{} signals at 1 Hz for {} s: {} messages, {:.0} MB; wrote in {:.1} s ({:.0} msg/s), opened and indexed in {:.1} s",
             args.signals,
             seconds,
@@ -91,13 +106,15 @@ fn seek(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             result.messages as f64 / result.write.as_secs_f64(),
             result.open_and_index.as_secs_f64()
         );
-        crate::outln!(out,
+        crate::outln!(
+            out,
             "  seek index: {:.1} MiB for {} checkpoints ({:.1} bytes per signal per checkpoint: every signal changes in every interval here, the busiest case)",
             result.index_bytes as f64 / (1024.0 * 1024.0),
             result.checkpoints,
             result.index_bytes as f64 / (args.signals.max(1) * result.checkpoints.max(1)) as f64
         );
-        crate::outln!(out, 
+        crate::outln!(
+            out,
             "  seek to a random instant: median {:.1} ms, p95 {:.1} ms, max {:.1} ms ({} seeks)",
             ms(median),
             ms(seeks[seeks.len() * 95 / 100]),
@@ -105,12 +122,26 @@ fn seek(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             seeks.len()
         );
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-        crate::outln!(out, 
+        crate::outln!(
+            out,
             "  work per seek: {:.0} messages applied, {:.1} chunks read (mean)",
-            mean(&result.seek_messages.iter().map(|m| *m as f64).collect::<Vec<_>>()),
-            mean(&result.seek_chunks.iter().map(|c| *c as f64).collect::<Vec<_>>())
+            mean(
+                &result
+                    .seek_messages
+                    .iter()
+                    .map(|m| *m as f64)
+                    .collect::<Vec<_>>()
+            ),
+            mean(
+                &result
+                    .seek_chunks
+                    .iter()
+                    .map(|c| *c as f64)
+                    .collect::<Vec<_>>()
+            )
         );
-        crate::outln!(out, 
+        crate::outln!(
+            out,
             "  playing forward from the start ({} s at most) in steps of {} s: {:.0} messages applied/s; 100x real time needs {} msg/s ({:.1}x headroom)",
             twinscope_core::bench::PLAYED.as_secs(),
             twinscope_core::bench::PLAY_STEP.as_secs(),
@@ -121,13 +152,24 @@ fn seek(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         // Each recording takes a while: show its figures as soon as they are in.
         super::print_out(&std::mem::take(out));
     }
-    crate::outln!(out, "seek median, 10x longer recording / shorter: {:.2}", medians[1].as_secs_f64() / medians[0].as_secs_f64());
+    crate::outln!(
+        out,
+        "seek median, 10x longer recording / shorter: {:.2}",
+        medians[1].as_secs_f64() / medians[0].as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 fn tree(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
-    let result = twinscope_core::bench::run_tree_benchmark(args.lines, args.alarms, args.rounds.max(5));
-    crate::outln!(out, "plant tree and alarm list: {} twins, {} active alarms (medians of {} runs)", result.twins, result.alarms, args.rounds.max(5));
+    let result =
+        twinscope_core::bench::run_tree_benchmark(args.lines, args.alarms, args.rounds.max(5));
+    crate::outln!(
+        out,
+        "plant tree and alarm list: {} twins, {} active alarms (medians of {} runs)",
+        result.twins,
+        result.alarms,
+        args.rounds.max(5)
+    );
     let frame = std::time::Duration::from_micros(16_667);
     for (name, elapsed) in [
         ("status roll-up (whole tree)", result.rollup),
@@ -137,18 +179,29 @@ fn tree(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         ("alarm list sort", result.alarm_list),
         ("alarm counts per severity", result.alarm_counts),
     ] {
-        crate::outln!(out, "  {name:<30} {:>8.1} µs  {:>5.1}% of a 60 Hz frame", elapsed.as_secs_f64() * 1e6, elapsed.as_secs_f64() / frame.as_secs_f64() * 100.0);
+        crate::outln!(
+            out,
+            "  {name:<30} {:>8.1} µs  {:>5.1}% of a 60 Hz frame",
+            elapsed.as_secs_f64() * 1e6,
+            elapsed.as_secs_f64() / frame.as_secs_f64() * 100.0
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn latency(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     use std::time::{Duration, Instant};
-    use twinscope_core::bench::latency::{percentile, probe_topic, publish_probe, publish_to_apply, time_to_first_message};
+    use twinscope_core::bench::latency::{
+        percentile, probe_topic, publish_probe, publish_to_apply, time_to_first_message,
+    };
     use twinscope_core::fault_proxy::FaultProxy;
-    let Some(broker) = args.broker.clone() else { anyhow::bail!("--latency needs --broker mqtt://127.0.0.1:PORT") };
+    let Some(broker) = args.broker.clone() else {
+        anyhow::bail!("--latency needs --broker mqtt://127.0.0.1:PORT")
+    };
     if broker.tls {
-        anyhow::bail!("--latency measures plain MQTT on loopback (the proxy forwards TCP): use mqtt://");
+        anyhow::bail!(
+            "--latency measures plain MQTT on loopback (the proxy forwards TCP): use mqtt://"
+        );
     }
     publish_probe(&broker)?;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -157,29 +210,65 @@ fn latency(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         runs[runs.len() / 2]
     };
     for round_trip in [Duration::ZERO, args.rtt] {
-        let proxy = if round_trip.is_zero() { None } else { Some(FaultProxy::start(broker.port, round_trip / 2)?) };
+        let proxy = if round_trip.is_zero() {
+            None
+        } else {
+            Some(FaultProxy::start(broker.port, round_trip / 2)?)
+        };
         let via = match &proxy {
             Some(proxy) => twinscope_core::BrokerAddress::loopback(proxy.port),
             None => broker.clone(),
         };
-        let link = if round_trip.is_zero() { "loopback".to_owned() } else { format!("{:.0} ms round trip", ms(round_trip)) };
-        let ours = median((0..5).map(|_| time_to_first_message(&via)).collect::<Result<Vec<_>, _>>()?);
+        let link = if round_trip.is_zero() {
+            "loopback".to_owned()
+        } else {
+            format!("{:.0} ms round trip", ms(round_trip))
+        };
+        let ours = median(
+            (0..5)
+                .map(|_| time_to_first_message(&via))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
         let theirs = (0..5)
             .map(|_| {
                 let started = Instant::now();
                 let status = std::process::Command::new("mosquitto_sub")
-                    .args(["-h", &via.host, "-p", &via.port.to_string(), "-t", probe_topic(), "-C", "1", "-W", "30"])
+                    .args([
+                        "-h",
+                        &via.host,
+                        "-p",
+                        &via.port.to_string(),
+                        "-t",
+                        probe_topic(),
+                        "-C",
+                        "1",
+                        "-W",
+                        "30",
+                    ])
                     .stdout(std::process::Stdio::null())
                     .status();
-                status.ok().filter(|s| s.success()).map(|_| started.elapsed())
+                status
+                    .ok()
+                    .filter(|s| s.success())
+                    .map(|_| started.elapsed())
             })
             .collect::<Option<Vec<_>>>();
         match theirs {
             Some(theirs) => {
                 let theirs = median(theirs);
-                crate::outln!(out, "{link}: first message: twinscope {:.1} ms, mosquitto_sub {:.1} ms ({:.2}×), medians of 5", ms(ours), ms(theirs), ms(ours) / ms(theirs));
+                crate::outln!(
+                    out,
+                    "{link}: first message: twinscope {:.1} ms, mosquitto_sub {:.1} ms ({:.2}×), medians of 5",
+                    ms(ours),
+                    ms(theirs),
+                    ms(ours) / ms(theirs)
+                );
             }
-            None => crate::outln!(out, "{link}: first message: twinscope {:.1} ms (mosquitto_sub not available)", ms(ours)),
+            None => crate::outln!(
+                out,
+                "{link}: first message: twinscope {:.1} ms (mosquitto_sub not available)",
+                ms(ours)
+            ),
         }
         let latencies = publish_to_apply(&broker, &via, args.samples, 200.0)?;
         crate::outln!(

@@ -25,12 +25,14 @@ use twinscope_core::ingest::{IngestStats, UpdateBatch, batch_channel};
 use twinscope_core::manifest::load_scene;
 use twinscope_core::twin::Severity;
 
-use twinscope::scene::focus::FocusPlugin;
-use twinscope::scene::binding::{GltfNodeIndex, SceneBindingPlugin, SceneModelRoot, SceneSource};
-use twinscope::scene::selection::SelectionPlugin;
 use twinscope::scene::binding::BoundTwin;
-use twinscope::store::sync::{IngestLink, RESTYLED_PER_FRAME, TwinState, TwinSyncPlugin, TwinVisualState};
+use twinscope::scene::binding::{GltfNodeIndex, SceneBindingPlugin, SceneModelRoot, SceneSource};
+use twinscope::scene::focus::FocusPlugin;
+use twinscope::scene::selection::SelectionPlugin;
 use twinscope::scene::visuals::StatusVisualsPlugin;
+use twinscope::store::sync::{
+    IngestLink, RESTYLED_PER_FRAME, TwinState, TwinSyncPlugin, TwinVisualState,
+};
 
 /// Frames timed for each figure (their median is reported).
 const FRAMES: usize = 15;
@@ -48,16 +50,38 @@ pub fn run(path: &Path, out: &mut String) -> anyhow::Result<ExitCode> {
     let read = started.elapsed();
     let after_read = resident_bytes();
     let model = &scene.model;
-    let twins: Vec<String> = scene.binding.twin_ids().into_iter().map(str::to_owned).collect();
+    let twins: Vec<String> = scene
+        .binding
+        .twin_ids()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let meshes = model.nodes.iter().filter(|n| n.has_mesh).count();
-    crate::outln!(out, "model {}: {} nodes ({meshes} with a mesh), {} bound to {} twins", scene.model_path.display(), model.nodes.len(), scene.binding.bound.len(), twins.len());
-    crate::outln!(out, "  read and bound (the core's reader, as check): {:.0} ms, {:+.1} MiB resident", read.as_secs_f64() * 1e3, mib(after_read, before));
+    crate::outln!(
+        out,
+        "model {}: {} nodes ({meshes} with a mesh), {} bound to {} twins",
+        scene.model_path.display(),
+        model.nodes.len(),
+        scene.binding.bound.len(),
+        twins.len()
+    );
+    crate::outln!(
+        out,
+        "  read and bound (the core's reader, as check): {:.0} ms, {:+.1} MiB resident",
+        read.as_secs_f64() * 1e3,
+        mib(after_read, before)
+    );
 
     let started = Instant::now();
     let (mut app, sender) = headless_viewer(&scene);
     let built = started.elapsed();
     let entities = app.world_mut().query::<Entity>().iter(app.world()).count();
-    crate::outln!(out, "  headless viewer world: {entities} entities, spawned and bound in {:.0} ms, {:+.1} MiB resident", built.as_secs_f64() * 1e3, mib(resident_bytes(), after_read));
+    crate::outln!(
+        out,
+        "  headless viewer world: {entities} entities, spawned and bound in {:.0} ms, {:+.1} MiB resident",
+        built.as_secs_f64() * 1e3,
+        mib(resident_bytes(), after_read)
+    );
 
     let frame = |app: &mut App, updates: Vec<TwinUpdate>| {
         if !updates.is_empty() {
@@ -79,28 +103,53 @@ pub fn run(path: &Path, out: &mut String) -> anyhow::Result<ExitCode> {
                 // Every other frame the same twins go into alarm and out of it: each frame
                 // changes the status of n twins.
                 let now = Timestamp::now();
-                let updates = twins.iter().cycle().skip(i / 2 * n).take(n).map(|id| status_change(id, i % 2 == 0, now)).collect();
+                let updates = twins
+                    .iter()
+                    .cycle()
+                    .skip(i / 2 * n)
+                    .take(n)
+                    .map(|id| status_change(id, i % 2 == 0, now))
+                    .collect();
                 frame(&mut app, updates)
             })
             .collect();
-        rows.push(if n == changes { ("status changes", n, median_of(times)) } else { ("status changes (every twin)", n, median_of(times)) });
+        rows.push(if n == changes {
+            ("status changes", n, median_of(times))
+        } else {
+            ("status changes (every twin)", n, median_of(times))
+        });
     }
     let mut seconds_per_change = 0.0;
     for (what, n, time) in &rows {
         if *n > 0 {
             seconds_per_change = (time.as_secs_f64() - idle.as_secs_f64()).max(0.0) / *n as f64;
         }
-        let per_change = if *n > 0 { format!(", {:.2} µs per change", seconds_per_change * 1e6) } else { String::new() };
-        crate::outln!(out, "  per frame, {n:>6} {what}: {:.2} ms{per_change}", time.as_secs_f64() * 1e3);
+        let per_change = if *n > 0 {
+            format!(", {:.2} µs per change", seconds_per_change * 1e6)
+        } else {
+            String::new()
+        };
+        crate::outln!(
+            out,
+            "  per frame, {n:>6} {what}: {:.2} ms{per_change}",
+            time.as_secs_f64() * 1e3
+        );
     }
     // Every twin into alarm in one batch: frames until every bound part shows its twin's look.
     let mut shown = app.world_mut().query::<(&BoundTwin, &TwinVisualState)>();
     let mut all_shown = |app: &App| {
         let state = app.world().resource::<TwinState>();
-        shown.iter(app.world()).all(|(bound, look)| *look == TwinVisualState::of(state.store.get(bound.0)))
+        shown
+            .iter(app.world())
+            .all(|(bound, look)| *look == TwinVisualState::of(state.store.get(bound.0)))
     };
     let now = Timestamp::now();
-    let mut whole_plant = Some(twins.iter().map(|id| status_change(id, true, now)).collect::<Vec<_>>());
+    let mut whole_plant = Some(
+        twins
+            .iter()
+            .map(|id| status_change(id, true, now))
+            .collect::<Vec<_>>(),
+    );
     let mut times = Vec::new();
     while times.len() < 10_000 {
         times.push(frame(&mut app, whole_plant.take().unwrap_or_default()));
@@ -120,45 +169,90 @@ pub fn run(path: &Path, out: &mut String) -> anyhow::Result<ExitCode> {
     // Looks are shared: a status gives every part in it the same few materials, so their
     // number follows the looks in use, not the parts changed.
     let world = app.world();
-    let standard = world.get_resource::<Assets<StandardMaterial>>().map_or(0, |m| m.len());
-    let alarm = world.get_resource::<Assets<twinscope::scene::materials::AlarmMaterial>>().map_or(0, |m| m.len());
-    crate::outln!(out, "  materials after the status changes: {standard} standard, {alarm} alarm looks (shared by look, not made per part)");
+    let standard = world
+        .get_resource::<Assets<StandardMaterial>>()
+        .map_or(0, |m| m.len());
+    let alarm = world
+        .get_resource::<Assets<twinscope::scene::materials::AlarmMaterial>>()
+        .map_or(0, |m| m.len());
+    crate::outln!(
+        out,
+        "  materials after the status changes: {standard} standard, {alarm} alarm looks (shared by look, not made per part)"
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 fn status_change(id: &str, raise: bool, time: Timestamp) -> TwinUpdate {
     if raise {
-        TwinUpdate::AlarmRaised { twin: id.into(), alarm_type: "bench".into(), severity: Severity::Major, text: "benchmark".into(), time }
+        TwinUpdate::AlarmRaised {
+            twin: id.into(),
+            alarm_type: "bench".into(),
+            severity: Severity::Major,
+            text: "benchmark".into(),
+            time,
+        }
     } else {
-        TwinUpdate::AlarmCleared { twin: id.into(), alarm_type: "bench".into(), time }
+        TwinUpdate::AlarmCleared {
+            twin: id.into(),
+            alarm_type: "bench".into(),
+            time,
+        }
     }
 }
 
 /// The viewer's data and look plugins without a window, over entities shaped like the model.
-fn headless_viewer(scene: &twinscope_core::manifest::LoadedScene) -> (App, twinscope_core::ingest::BatchSender) {
+fn headless_viewer(
+    scene: &twinscope_core::manifest::LoadedScene,
+) -> (App, twinscope_core::ingest::BatchSender) {
     let mut app = twinscope::headless::headless_app();
-    app.add_plugins((TwinSyncPlugin, SceneBindingPlugin, SelectionPlugin, FocusPlugin, StatusVisualsPlugin));
+    app.add_plugins((
+        TwinSyncPlugin,
+        SceneBindingPlugin,
+        SelectionPlugin,
+        FocusPlugin,
+        StatusVisualsPlugin,
+    ));
     let (sender, batches) = batch_channel();
-    app.insert_resource(TwinState { store: scene.new_store() })
-        .insert_resource(IngestLink { batches, stats: IngestStats::new() })
-        .insert_resource(SceneSource {
-            model_asset: String::new(),
-            scene_index: scene.model.scene_index,
-            node_twins: scene.binding.by_gltf_node(&scene.model),
-            model_file: scene.model_path.clone(),
-            metres_per_unit: 1.0,
-            model_bytes: 0,
-        });
-    let material = app.world_mut().resource_mut::<Assets<StandardMaterial>>().add(StandardMaterial::default());
+    app.insert_resource(TwinState {
+        store: scene.new_store(),
+    })
+    .insert_resource(IngestLink {
+        batches,
+        stats: IngestStats::new(),
+    })
+    .insert_resource(SceneSource {
+        model_asset: String::new(),
+        scene_index: scene.model.scene_index,
+        node_twins: scene.binding.by_gltf_node(&scene.model),
+        model_file: scene.model_path.clone(),
+        metres_per_unit: 1.0,
+        model_bytes: 0,
+    });
+    let material = app
+        .world_mut()
+        .resource_mut::<Assets<StandardMaterial>>()
+        .add(StandardMaterial::default());
     let world = app.world_mut();
     let root = world.spawn((SceneModelRoot, Transform::default())).id();
     let mut spawned: Vec<Entity> = Vec::with_capacity(scene.model.nodes.len());
     for node in &scene.model.nodes {
         let parent = node.parent.map_or(root, |p| spawned[p]);
-        let entity = world.spawn((GltfNodeIndex(node.index), Transform::default(), ChildOf(parent))).id();
+        let entity = world
+            .spawn((
+                GltfNodeIndex(node.index),
+                Transform::default(),
+                ChildOf(parent),
+            ))
+            .id();
         if node.has_mesh {
             let aabb = Aabb::from_min_max(Vec3::splat(-0.5), Vec3::splat(0.5));
-            world.spawn((Mesh3d(Handle::default()), MeshMaterial3d(material.clone()), aabb, Transform::default(), ChildOf(entity)));
+            world.spawn((
+                Mesh3d(Handle::default()),
+                MeshMaterial3d(material.clone()),
+                aabb,
+                Transform::default(),
+                ChildOf(entity),
+            ));
         }
         spawned.push(entity);
     }
@@ -170,7 +264,14 @@ fn headless_viewer(scene: &twinscope_core::manifest::LoadedScene) -> (App, twins
 
 /// Resident memory now, from `/proc/self/statm` (0 where there is none).
 fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm").ok().and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok())).map_or(0, |pages| pages * 4096)
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
 }
 
 fn mib(now: u64, before: u64) -> f64 {

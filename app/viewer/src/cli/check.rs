@@ -40,8 +40,14 @@ pub fn run(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         crate::outln!(out, "{}", serde_json::to_string_pretty(&report)?);
         return Ok(strict_exit(&scene, &args));
     }
-    crate::outln!(out, "scene {:?} ({})", scene.name(), scene.manifest_path.display());
-    crate::outln!(out, 
+    crate::outln!(
+        out,
+        "scene {:?} ({})",
+        scene.name(),
+        scene.manifest_path.display()
+    );
+    crate::outln!(
+        out,
         "model {}: {} nodes in scene {} of {}, {} rules, {} alarm rules",
         scene.model_path.display(),
         model.nodes.len(),
@@ -50,18 +56,43 @@ pub fn run(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         scene.rules.len(),
         scene.alarm_rules.len()
     );
-    let counts: Vec<String> = BoundBy::ALL.iter().map(|m| (m, scene.binding.count_by(*m))).filter(|(_, n)| *n > 0).map(|(m, n)| format!("{n} by {m}")).collect();
-    crate::outln!(out, "\nbound nodes ({}{}{}):", scene.binding.bound.len(), if counts.is_empty() { "" } else { ": " }, counts.join(", "));
+    let counts: Vec<String> = BoundBy::ALL
+        .iter()
+        .map(|m| (m, scene.binding.count_by(*m)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(m, n)| format!("{n} by {m}"))
+        .collect();
+    crate::outln!(
+        out,
+        "\nbound nodes ({}{}{}):",
+        scene.binding.bound.len(),
+        if counts.is_empty() { "" } else { ": " },
+        counts.join(", ")
+    );
     for binding in &scene.binding.bound {
-        crate::outln!(out, "  {}  ->  {}  [{}]", model.path(binding.node), binding.twin, binding.by);
+        crate::outln!(
+            out,
+            "  {}  ->  {}  [{}]",
+            model.path(binding.node),
+            binding.twin,
+            binding.by
+        );
     }
-    crate::outln!(out, "\ntwins with no node ({}):", scene.binding.twins_without_node.len());
+    crate::outln!(
+        out,
+        "\ntwins with no node ({}):",
+        scene.binding.twins_without_node.len()
+    );
     for twin in &scene.binding.twins_without_node {
         crate::outln!(out, "  {twin}");
     }
     // A sample, with mesh names (what CAD exports name), to write patterns from.
     const SAMPLE: usize = 20;
-    crate::outln!(out, "\nnodes with a mesh that match no twin ({}):", scene.binding.unbound_mesh_nodes.len());
+    crate::outln!(
+        out,
+        "\nnodes with a mesh that match no twin ({}):",
+        scene.binding.unbound_mesh_nodes.len()
+    );
     for node in scene.binding.unbound_mesh_nodes.iter().take(SAMPLE) {
         match &model.nodes[*node].mesh_name {
             Some(mesh) => crate::outln!(out, "  {}  (mesh {mesh:?})", model.path(*node)),
@@ -69,7 +100,11 @@ pub fn run(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         }
     }
     if scene.binding.unbound_mesh_nodes.len() > SAMPLE {
-        crate::outln!(out, "  … and {} more", scene.binding.unbound_mesh_nodes.len() - SAMPLE);
+        crate::outln!(
+            out,
+            "  … and {} more",
+            scene.binding.unbound_mesh_nodes.len() - SAMPLE
+        );
     }
     if !scene.binding.warnings.is_empty() {
         const SHOWN: usize = 50;
@@ -78,7 +113,11 @@ pub fn run(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             crate::outln!(out, "  {warning}");
         }
         if scene.binding.warnings.len() > SHOWN {
-            crate::outln!(out, "  … and {} more (--json lists all)", scene.binding.warnings.len() - SHOWN);
+            crate::outln!(
+                out,
+                "  … and {} more (--json lists all)",
+                scene.binding.warnings.len() - SHOWN
+            );
         }
     }
     if scene.binding.bound.is_empty() {
@@ -94,7 +133,11 @@ pub fn run(args: CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             eprintln!("strict: {failure}");
         }
     }
-    Ok(if code == ExitCode::SUCCESS { strict_exit(&scene, &args) } else { code })
+    Ok(if code == ExitCode::SUCCESS {
+        strict_exit(&scene, &args)
+    } else {
+        code
+    })
 }
 
 /// What `--strict` refuses: nothing bound, declared twins without a node, warnings.
@@ -104,7 +147,10 @@ fn strict_failures(scene: &twinscope_core::manifest::LoadedScene) -> Vec<String>
         failures.push("no node is bound to a twin".to_owned());
     }
     if !scene.binding.twins_without_node.is_empty() {
-        failures.push(format!("{} declared twins have no node", scene.binding.twins_without_node.len()));
+        failures.push(format!(
+            "{} declared twins have no node",
+            scene.binding.twins_without_node.len()
+        ));
     }
     if !scene.binding.warnings.is_empty() {
         failures.push(format!("{} warnings", scene.binding.warnings.len()));
@@ -113,17 +159,33 @@ fn strict_failures(scene: &twinscope_core::manifest::LoadedScene) -> Vec<String>
 }
 
 fn strict_exit(scene: &twinscope_core::manifest::LoadedScene, args: &CheckArgs) -> ExitCode {
-    if args.strict && !strict_failures(scene).is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS }
+    if args.strict && !strict_failures(scene).is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// The scene's JSON sources: their topic filters, and what the given samples yield.
-fn check_sources(scene: &twinscope_core::manifest::LoadedScene, args: &CheckArgs, out: &mut String) -> anyhow::Result<ExitCode> {
+fn check_sources(
+    scene: &twinscope_core::manifest::LoadedScene,
+    args: &CheckArgs,
+    out: &mut String,
+) -> anyhow::Result<ExitCode> {
     use twinscope_core::schema::TopicSchema;
     use twinscope_core::schema::json_map::JsonMappingSchema;
-    let mut samples: Vec<(String, String)> = args.sample.chunks(2).map(|pair| (pair[0].clone(), pair[1].clone())).collect();
+    let mut samples: Vec<(String, String)> = args
+        .sample
+        .chunks(2)
+        .map(|pair| (pair[0].clone(), pair[1].clone()))
+        .collect();
     if let Some(path) = &args.samples {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        for line in text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
             let (topic, payload) = line.split_once(' ').unwrap_or((line, ""));
             samples.push((topic.to_owned(), payload.to_owned()));
         }
@@ -145,13 +207,21 @@ fn check_sources(scene: &twinscope_core::manifest::LoadedScene, args: &CheckArgs
     for (topic, payload) in samples {
         let mut updates = Vec::new();
         crate::outln!(out, "\nsample {topic}");
-        match schema.decode(&topic, payload.as_bytes(), twinscope_core::Timestamp::now(), &mut updates) {
+        match schema.decode(
+            &topic,
+            payload.as_bytes(),
+            twinscope_core::Timestamp::now(),
+            &mut updates,
+        ) {
             Ok(_) => {
                 for update in &updates {
                     crate::outln!(out, "  {update:?}");
                 }
                 if updates.is_empty() {
-                    crate::outln!(out, "  (no updates: no property or alarm found in the payload)");
+                    crate::outln!(
+                        out,
+                        "  (no updates: no property or alarm found in the payload)"
+                    );
                 }
             }
             Err(error) => {
@@ -160,5 +230,9 @@ fn check_sources(scene: &twinscope_core::manifest::LoadedScene, args: &CheckArgs
             }
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -56,7 +56,9 @@ impl ConnectArgs {
             None => ConnectionOptions::default(),
             Some(name) => {
                 let profiles = Profiles::load(self.config.as_deref())?.ok_or_else(|| {
-                    let place = default_path().map(|p| p.display().to_string()).unwrap_or_else(|| "the config folder".into());
+                    let place = default_path()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "the config folder".into());
                     twinscope_core::connection::profile::ProfileError::NoFile(place)
                 })?;
                 profiles.options(name)?

@@ -13,12 +13,24 @@ pub fn run(args: GenPlantArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    std::fs::write(&args.out, &bytes).with_context(|| format!("cannot write {}", args.out.display()))?;
-    crate::outln!(out, "wrote {} ({} twins, {} bytes)", args.out.display(), layout.twins.len(), bytes.len());
+    std::fs::write(&args.out, &bytes)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    crate::outln!(
+        out,
+        "wrote {} ({} twins, {} bytes)",
+        args.out.display(),
+        layout.twins.len(),
+        bytes.len()
+    );
     if let Some(scene) = &args.scene {
         let model = relative_path(&args.out, scene);
-        let name = if args.lines == 2 { "Demo plant".to_owned() } else { format!("Generated plant ({} lines)", args.lines) };
-        std::fs::write(scene, plant_manifest(&name, &model)).with_context(|| format!("cannot write {}", scene.display()))?;
+        let name = if args.lines == 2 {
+            "Demo plant".to_owned()
+        } else {
+            format!("Generated plant ({} lines)", args.lines)
+        };
+        std::fs::write(scene, plant_manifest(&name, &model))
+            .with_context(|| format!("cannot write {}", scene.display()))?;
         crate::outln!(out, "wrote {}", scene.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -12,8 +12,16 @@ use twinscope_core::twin::TwinStore;
 /// Applies what the broker sends for `duration` to `store`. Ends early when the connection
 /// fails for a reason retrying cannot fix (TLS, credentials). Returns the client's counters
 /// as they stood while listening.
-pub fn listen(settings: &ConnectionSettings, schemas: &SchemaChoice, store: &mut TwinStore, duration: Duration) -> anyhow::Result<StatsSnapshot> {
-    let (mut ingest, batches) = spawn_ingest(IngestConfig::new(settings.clone()), Box::new(schemas.build()))?;
+pub fn listen(
+    settings: &ConnectionSettings,
+    schemas: &SchemaChoice,
+    store: &mut TwinStore,
+    duration: Duration,
+) -> anyhow::Result<StatsSnapshot> {
+    let (mut ingest, batches) = spawn_ingest(
+        IngestConfig::new(settings.clone()),
+        Box::new(schemas.build()),
+    )?;
     let deadline = Instant::now() + duration;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         if let Some(batch) = batches.recv_timeout(left.min(Duration::from_millis(50))) {
@@ -21,7 +29,10 @@ pub fn listen(settings: &ConnectionSettings, schemas: &SchemaChoice, store: &mut
             batches.recycle(batch.updates);
         }
         let stats = &ingest.stats;
-        if !stats.is_connected() && stats.snapshot().connects == 0 && stats.last_error().is_some_and(|last| last.1.is_permanent()) {
+        if !stats.is_connected()
+            && stats.snapshot().connects == 0
+            && stats.last_error().is_some_and(|last| last.1.is_permanent())
+        {
             break;
         }
     }
@@ -35,13 +46,22 @@ pub fn listen(settings: &ConnectionSettings, schemas: &SchemaChoice, store: &mut
 }
 
 /// `Some(exit code 2)` after printing why, when the client never connected.
-pub fn never_connected(settings: &ConnectionSettings, stats: &StatsSnapshot, waited: Duration) -> Option<ExitCode> {
+pub fn never_connected(
+    settings: &ConnectionSettings,
+    stats: &StatsSnapshot,
+    waited: Duration,
+) -> Option<ExitCode> {
     if stats.connects > 0 {
         return None;
     }
     match stats.last_error.as_deref() {
-        Some((_, failure)) => eprintln!("error: could not connect to {}: {failure}", settings.broker),
-        None => eprintln!("error: could not connect to {} within {waited:?}", settings.broker),
+        Some((_, failure)) => {
+            eprintln!("error: could not connect to {}: {failure}", settings.broker)
+        }
+        None => eprintln!(
+            "error: could not connect to {} within {waited:?}",
+            settings.broker
+        ),
     }
     Some(ExitCode::from(2))
 }

@@ -3,8 +3,8 @@
 
 mod alarms;
 mod bench;
-mod bench_scene;
 mod bench_notes;
+mod bench_scene;
 mod bench_session;
 mod check;
 mod connect;
@@ -25,12 +25,20 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 pub use connect::ConnectArgs;
 pub use schemas::SchemaArgs;
-use twinscope::command_line::{parse_dvr_minutes, parse_rate, parse_size, parse_snap_turn, parse_time_zone, parse_utc_offset};
+use twinscope::command_line::{
+    parse_dvr_minutes, parse_rate, parse_size, parse_snap_turn, parse_time_zone, parse_utc_offset,
+};
 use twinscope_core::time::parse_duration;
 
 #[derive(Parser, Debug)]
-#[command(name = "twinscope", version, about = "A live 3D view of a plant's digital twins, fed over MQTT.")]
-#[command(after_help = "With no arguments, twinscope starts an embedded MQTT broker and a plant simulator and shows the demo plant.")]
+#[command(
+    name = "twinscope",
+    version,
+    about = "A live 3D view of a plant's digital twins, fed over MQTT."
+)]
+#[command(
+    after_help = "With no arguments, twinscope starts an embedded MQTT broker and a plant simulator and shows the demo plant."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -261,12 +269,16 @@ pub struct RecordArgs {
     #[arg(long)]
     pub scene: Option<PathBuf>,
     /// Also record this shared session (presence, pointing, selections, notes, alarm
-    /// handling), on the same broker: a replay shows them over the plant's data.
+    /// handling): a replay shows them over the plant's data.
     #[arg(long, value_name = "NAME")]
     pub session: Option<String>,
     /// The topic root sessions live under.
     #[arg(long, default_value = twinscope_core::session::DEFAULT_ROOT, value_name = "TOPIC")]
     pub session_root: String,
+    /// With --session: the session is on this broker, not the plant's (mqtt:// or mqtts://;
+    /// the plant connection's TLS files and credentials apply). One file holds both.
+    #[arg(long, value_name = "URL", requires = "session")]
+    pub session_broker: Option<twinscope_core::BrokerAddress>,
     /// The MCAP file to write.
     #[arg(long, required_unless_present = "repair")]
     pub out: Option<PathBuf>,
@@ -395,7 +407,9 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
 }
 
 /// Runs a command that writes its report into a buffer, then prints the buffer.
-fn printed(command: impl FnOnce(&mut String) -> anyhow::Result<std::process::ExitCode>) -> anyhow::Result<std::process::ExitCode> {
+fn printed(
+    command: impl FnOnce(&mut String) -> anyhow::Result<std::process::ExitCode>,
+) -> anyhow::Result<std::process::ExitCode> {
     let mut out = String::new();
     let result = command(&mut out);
     print_out(&out);
@@ -435,7 +449,12 @@ macro_rules! outln {
 /// why the scene could not be loaded.
 /// A scene's store and its JSON sources (`[[source]]`); none without a scene. `None` after
 /// printing why the scene cannot be used.
-pub fn scene_store_and_sources(path: Option<&Path>) -> Option<(twinscope_core::twin::TwinStore, Vec<twinscope_core::schema::json_map::SourceSpec>)> {
+pub fn scene_store_and_sources(
+    path: Option<&Path>,
+) -> Option<(
+    twinscope_core::twin::TwinStore,
+    Vec<twinscope_core::schema::json_map::SourceSpec>,
+)> {
     use twinscope_core::twin::{StoreConfig, TwinStore};
     match path {
         Some(path) => match twinscope_core::manifest::load_scene(path) {
@@ -445,13 +464,26 @@ pub fn scene_store_and_sources(path: Option<&Path>) -> Option<(twinscope_core::t
                 None
             }
         },
-        None => Some((TwinStore::new(StoreConfig::default(), twinscope_core::rules::RuleSet::default()), Vec::new())),
+        None => Some((
+            TwinStore::new(
+                StoreConfig::default(),
+                twinscope_core::rules::RuleSet::default(),
+            ),
+            Vec::new(),
+        )),
     }
 }
 
 /// A recording with its time range, opened for replay; `None` after printing why not (a file
 /// cut short is read up to its last complete chunk, with a warning).
-pub fn open_recording(path: &Path, schemas: twinscope_core::schema::combined::SchemaChoice) -> Option<(twinscope_core::replay::Recording, twinscope_core::Timestamp, twinscope_core::Timestamp)> {
+pub fn open_recording(
+    path: &Path,
+    schemas: twinscope_core::schema::combined::SchemaChoice,
+) -> Option<(
+    twinscope_core::replay::Recording,
+    twinscope_core::Timestamp,
+    twinscope_core::Timestamp,
+)> {
     let recording = match twinscope_core::replay::Recording::open_with(path, schemas) {
         Ok(recording) => recording,
         Err(error) => {
@@ -482,6 +514,8 @@ pub fn open_recording(path: &Path, schemas: twinscope_core::schema::combined::Sc
 pub fn init_cli_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=warn,rumqttc=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
-

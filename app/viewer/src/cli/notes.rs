@@ -57,18 +57,44 @@ pub enum NotesFormat {
 }
 
 pub fn run(args: NotesArgs, out: &mut String) -> anyhow::Result<ExitCode> {
-    let format = if args.json { NotesFormat::Json } else { args.format };
+    let format = if args.json {
+        NotesFormat::Json
+    } else {
+        args.format
+    };
     if let Some(path) = &args.replay {
-        let notes = twinscope_core::session::notes::recorded::notes_in_recording(path, &args.session.session_root, args.session.session.as_deref())?;
-        print_notes(&notes.notes(), &format!("recording {}", path.display()), format, out)?;
+        let notes = twinscope_core::session::notes::recorded::notes_in_recording(
+            path,
+            &args.session.session_root,
+            args.session.session.as_deref(),
+        )?;
+        print_notes(
+            &notes.notes(),
+            &format!("recording {}", path.display()),
+            format,
+            out,
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
-    let Some(topics) = args.session.topics()? else { anyhow::bail!("name the session (--session NAME) or a recording (--replay FILE)") };
+    let Some(topics) = args.session.topics()? else {
+        anyhow::bail!("name the session (--session NAME) or a recording (--replay FILE)")
+    };
     let plant = args.connect.resolve(None)?;
-    let settings = args.session.connection(&args.connect, Some(&plant))?.unwrap_or(plant);
-    let writes = args.add.is_some() || args.edit.is_some() || args.resolve.is_some() || args.reopen.is_some() || args.delete.is_some();
+    let settings = args
+        .session
+        .connection(&args.connect, Some(&plant))?
+        .unwrap_or(plant);
+    let writes = args.add.is_some()
+        || args.edit.is_some()
+        || args.resolve.is_some()
+        || args.reopen.is_some()
+        || args.delete.is_some();
     let link = if writes {
-        let user = args.session.presence(twinscope_core::session::Device::Desktop)?.map(|p| p.user).ok_or_else(|| anyhow::anyhow!("an observer cannot write notes"))?;
+        let user = args
+            .session
+            .presence(twinscope_core::session::Device::Desktop)?
+            .map(|p| p.user)
+            .ok_or_else(|| anyhow::anyhow!("an observer cannot write notes"))?;
         let link = SessionLink::join_as_writer(&settings, topics, &user)?;
         if args.session.host {
             link.lock().set_writer_host(true);
@@ -98,7 +124,10 @@ pub fn run(args: NotesArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     if writes {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !link.notes_confirmed() {
-            anyhow::ensure!(Instant::now() < deadline, "the broker did not confirm the note within 10 s");
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the broker did not confirm the note within 10 s"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     } else {
@@ -106,7 +135,11 @@ pub fn run(args: NotesArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         let name = format!("session {}", shared.roster.topics().name());
         print_notes(&shared.notes.notes(), &name, format, out)?;
         if shared.notes.dropped_total() > 0 {
-            let reasons: Vec<String> = shared.notes.dropped().map(|(d, n)| format!("{} {n}", d.as_str())).collect();
+            let reasons: Vec<String> = shared
+                .notes
+                .dropped()
+                .map(|(d, n)| format!("{} {n}", d.as_str()))
+                .collect();
             eprintln!("notes dropped: {}", reasons.join(", "));
         }
     }
@@ -114,7 +147,12 @@ pub fn run(args: NotesArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_notes(notes: &[&Note], name: &str, format: NotesFormat, out: &mut String) -> anyhow::Result<()> {
+fn print_notes(
+    notes: &[&Note],
+    name: &str,
+    format: NotesFormat,
+    out: &mut String,
+) -> anyhow::Result<()> {
     let no_path: &dyn Fn(&str) -> Option<String> = &|twin: &str| Some(twin.to_owned());
     let mut bytes = Vec::new();
     match format {
@@ -128,7 +166,11 @@ fn print_notes(notes: &[&Note], name: &str, format: NotesFormat, out: &mut Strin
                     serde_json::json!({"id": v.id, "twin": v.twin, "text": v.text, "resolved": v.resolved, "author": n.author(), "created_ms": v.created, "last_by": v.by, "last_at_ms": v.clock.millis()})
                 })
                 .collect();
-            crate::outln!(out, "{}", serde_json::to_string_pretty(&serde_json::json!({"source": name, "notes": list}))?);
+            crate::outln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"source": name, "notes": list}))?
+            );
         }
         NotesFormat::Text => {
             let open = notes.iter().filter(|n| !n.latest.resolved).count();
@@ -137,8 +179,19 @@ fn print_notes(notes: &[&Note], name: &str, format: NotesFormat, out: &mut Strin
                 let v = &n.latest;
                 let state = if v.resolved { "resolved" } else { "open" };
                 let first = v.text.lines().next().unwrap_or("");
-                let more = if v.text.lines().count() > 1 { " …" } else { "" };
-                crate::outln!(out, "{}  [{state}]  {}  {}  {}  {first}{more}", v.id, v.twin, n.author(), twinscope_core::Timestamp((v.created as i64).saturating_mul(1000)));
+                let more = if v.text.lines().count() > 1 {
+                    " …"
+                } else {
+                    ""
+                };
+                crate::outln!(
+                    out,
+                    "{}  [{state}]  {}  {}  {}  {first}{more}",
+                    v.id,
+                    v.twin,
+                    n.author(),
+                    twinscope_core::Timestamp((v.created as i64).saturating_mul(1000))
+                );
             }
         }
     }

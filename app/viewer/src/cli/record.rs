@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use twinscope_core::ingest::IngestConfig;
 use twinscope_core::mcap::repair;
-use twinscope_core::record::start_recording;
+use twinscope_core::record_sources::{RecordSource, start_recording_from};
 
 use super::RecordArgs;
 
@@ -34,8 +34,14 @@ pub fn run(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         return match repair(path) {
             Ok(report) => {
                 match &report.recovery {
-                    None => crate::outln!(out, "{} is complete ({} chunks); nothing to repair", path.display(), report.chunks),
-                    Some(recovery) => crate::outln!(out, 
+                    None => crate::outln!(
+                        out,
+                        "{} is complete ({} chunks); nothing to repair",
+                        path.display(),
+                        report.chunks
+                    ),
+                    Some(recovery) => crate::outln!(
+                        out,
                         "repaired {}: kept {} messages in {} chunks ({} of {} bytes were complete: {})",
                         path.display(),
                         report.messages,
@@ -53,50 +59,105 @@ pub fn run(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             }
         };
     }
-    let Some(out) = args.out else { anyhow::bail!("--out FILE is required") };
+    let Some(out) = args.out else {
+        anyhow::bail!("--out FILE is required")
+    };
     stop_on_ctrl_c();
-    let settings = args.connect.resolve(Some(twinscope_core::BrokerAddress::loopback(1883)))?;
+    let settings = args
+        .connect
+        .resolve(Some(twinscope_core::BrokerAddress::loopback(1883)))?;
     // A scene's JSON sources are recorded too.
     let mut topics = args.topics.clone();
     if let Some(scene) = &args.scene {
-        let Some((_, sources)) = super::scene_store_and_sources(Some(scene)) else { return Ok(ExitCode::FAILURE) };
-        let schemas = twinscope_core::schema::combined::SchemaChoice { kinds: Vec::new(), json_sources: sources, ..twinscope_core::schema::combined::SchemaChoice::replay() };
+        let Some((_, sources)) = super::scene_store_and_sources(Some(scene)) else {
+            return Ok(ExitCode::FAILURE);
+        };
+        let schemas = twinscope_core::schema::combined::SchemaChoice {
+            kinds: Vec::new(),
+            json_sources: sources,
+            ..twinscope_core::schema::combined::SchemaChoice::replay()
+        };
         for filter in schemas.subscriptions() {
             if !topics.contains(&filter) {
                 topics.push(filter);
             }
         }
     }
+    let mut sources = vec![RecordSource {
+        config: IngestConfig::new(settings.clone()),
+        topics: topics.clone(),
+    }];
     if let Some(session) = &args.session {
-        topics.push(twinscope_core::session::SessionTopics::new(&args.session_root, session)?.filter());
+        let filter =
+            twinscope_core::session::SessionTopics::new(&args.session_root, session)?.filter();
+        match &args.session_broker {
+            Some(broker) => {
+                let session_settings = super::ConnectArgs {
+                    broker: Some(broker.clone()),
+                    profile: None,
+                    ..args.connect.clone()
+                }
+                .resolve(None)?;
+                eprintln!("recording {filter} from {}", session_settings.describe());
+                sources.push(RecordSource {
+                    config: IngestConfig::new(session_settings),
+                    topics: vec![filter],
+                });
+            }
+            None => sources[0].topics.push(filter),
+        }
     }
-    let (mut client, stats) = start_recording(IngestConfig::new(settings.clone()), &out, topics.clone())
+    eprintln!(
+        "recording {} from {} into {} (Ctrl-C to stop)",
+        sources[0].topics.join(" "),
+        settings.describe(),
+        out.display()
+    );
+    let (mut clients, stats) = start_recording_from(sources, &out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
-    eprintln!("recording {} from {} into {} (Ctrl-C to stop)", topics.join(" "), settings.describe(), out.display());
     let started = Instant::now();
     // Until the first connection: give up on a failure retrying cannot fix, or after the
     // connect timeout, rather than write an empty recording forever.
-    while client.stats.snapshot().connects == 0 && !INTERRUPTED.load(Ordering::Relaxed) {
-        let failure = client.stats.last_error().map(|last| last.1.clone());
-        if failure.as_ref().is_some_and(|f| f.is_permanent()) || started.elapsed() >= args.connect_timeout {
-            client.stop();
+    while !clients.all_connected_once() && !INTERRUPTED.load(Ordering::Relaxed) {
+        let failure = clients
+            .clients()
+            .iter()
+            .find_map(|c| c.stats.last_error().map(|last| last.1.clone()));
+        if failure.as_ref().is_some_and(|f| f.is_permanent())
+            || started.elapsed() >= args.connect_timeout
+        {
+            clients.stop();
             let _ = std::fs::remove_file(&out);
             match failure {
-                Some(failure) => eprintln!("error: could not connect to {}: {failure}", settings.broker),
-                None => eprintln!("error: could not connect to {} within {:?}", settings.broker, args.connect_timeout),
+                Some(failure) => {
+                    eprintln!("error: could not connect to {}: {failure}", settings.broker)
+                }
+                None => eprintln!(
+                    "error: could not connect to {} within {:?}",
+                    settings.broker, args.connect_timeout
+                ),
             }
             return Ok(ExitCode::from(2));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     let mut last = (started, 0u64);
-    while !INTERRUPTED.load(Ordering::Relaxed) && args.run_for.is_none_or(|limit| started.elapsed() < limit) {
+    while !INTERRUPTED.load(Ordering::Relaxed)
+        && args.run_for.is_none_or(|limit| started.elapsed() < limit)
+    {
         std::thread::sleep(Duration::from_millis(200));
         if last.0.elapsed() >= Duration::from_secs(1) {
             let messages = stats.messages.load(Ordering::Relaxed);
             let rate = (messages - last.1) as f64 / last.0.elapsed().as_secs_f64();
-            let connected = if client.stats.is_connected() { String::new() } else {
-                let why = client.stats.last_error().map(|last| last.1.message.clone()).unwrap_or_default();
+            let connected = if clients.clients().iter().all(|c| c.stats.is_connected()) {
+                String::new()
+            } else {
+                let why = clients
+                    .clients()
+                    .iter()
+                    .find_map(|c| c.stats.last_error())
+                    .map(|last| last.1.message.clone())
+                    .unwrap_or_default();
                 format!("  [broker unreachable, retrying: {why}]")
             };
             eprint!(
@@ -111,8 +172,16 @@ pub fn run(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             break;
         }
     }
-    client.stop();
+    clients.stop();
     let messages = stats.messages.load(Ordering::Relaxed);
-    eprintln!("\nwrote {messages} messages, {:.1} MB to {}", stats.bytes.load(Ordering::Relaxed) as f64 / 1e6, out.display());
-    Ok(if stats.failed.load(Ordering::Relaxed) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    eprintln!(
+        "\nwrote {messages} messages, {:.1} MB to {}",
+        stats.bytes.load(Ordering::Relaxed) as f64 / 1e6,
+        out.display()
+    );
+    Ok(if stats.failed.load(Ordering::Relaxed) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -25,9 +25,18 @@ pub struct SchemaArgs {
 
 impl SchemaArgs {
     pub fn choice(&self) -> SchemaChoice {
-        let kinds = if self.schemas.is_empty() { SchemaKind::ALL.to_vec() } else { self.schemas.clone() };
-        let mut sparkplug = SparkplugConfig::new(self.sparkplug_host_id.clone(), self.sparkplug_passive);
+        let kinds = if self.schemas.is_empty() {
+            SchemaKind::ALL.to_vec()
+        } else {
+            self.schemas.clone()
+        };
+        let mut sparkplug =
+            SparkplugConfig::new(self.sparkplug_host_id.clone(), self.sparkplug_passive);
         sparkplug.reorder_timeout = self.sparkplug_reorder_timeout;
-        SchemaChoice { kinds, sparkplug, json_sources: Vec::new() }
+        SchemaChoice {
+            kinds,
+            sparkplug,
+            json_sources: Vec::new(),
+        }
     }
 }

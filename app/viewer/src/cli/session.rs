@@ -10,7 +10,10 @@ use clap::Args;
 use twinscope_core::connection::ConnectionSettings;
 use twinscope_core::session::message::Dropped;
 use twinscope_core::session::topics::check_name;
-use twinscope_core::session::{DEFAULT_ROOT, Device, Gather, Placement, Pointer, Pose, Presence, SessionLink, SessionTopics, Timeline};
+use twinscope_core::session::{
+    DEFAULT_ROOT, Device, Gather, Placement, Pointer, Pose, Presence, SessionLink, SessionTopics,
+    Timeline,
+};
 
 /// Joining a shared session.
 #[derive(Args, Debug, Clone, Default)]
@@ -46,20 +49,34 @@ pub struct SessionArgs {
 impl SessionArgs {
     /// The session's topics, if one is named.
     pub fn topics(&self) -> anyhow::Result<Option<SessionTopics>> {
-        let Some(name) = &self.session else { return Ok(None) };
+        let Some(name) = &self.session else {
+            return Ok(None);
+        };
         Ok(Some(SessionTopics::new(&self.session_root, name)?))
     }
 
     /// The connection the session travels on: --session-profile, --session-broker (with the
     /// plant connection's TLS files and credentials), or else `plant` (`None`: there is none,
     /// as in a replay).
-    pub fn connection(&self, connect: &super::ConnectArgs, plant: Option<&ConnectionSettings>) -> anyhow::Result<Option<ConnectionSettings>> {
+    pub fn connection(
+        &self,
+        connect: &super::ConnectArgs,
+        plant: Option<&ConnectionSettings>,
+    ) -> anyhow::Result<Option<ConnectionSettings>> {
         if let Some(profile) = &self.session_profile {
-            let args = super::ConnectArgs { profile: Some(profile.clone()), config: connect.config.clone(), ..Default::default() };
+            let args = super::ConnectArgs {
+                profile: Some(profile.clone()),
+                config: connect.config.clone(),
+                ..Default::default()
+            };
             return Ok(Some(args.resolve(None)?));
         }
         if let Some(broker) = &self.session_broker {
-            let args = super::ConnectArgs { broker: Some(broker.clone()), profile: None, ..connect.clone() };
+            let args = super::ConnectArgs {
+                broker: Some(broker.clone()),
+                profile: None,
+                ..connect.clone()
+            };
             return Ok(Some(args.resolve(None)?));
         }
         Ok(plant.cloned())
@@ -72,19 +89,51 @@ impl SessionArgs {
         }
         let user = self.user.clone().unwrap_or_else(os_user_name);
         check_name("user name", &user)?;
-        let instance = format!("{:x}{:x}", std::process::id(), twinscope_core::Timestamp::now().0 & 0xffff_ffff);
-        Ok(Some(Presence { user, device, instance, selected: None, timeline: Timeline::Live, host: self.host, since: twinscope_core::Timestamp::now().0, timeline_lead: None }))
+        let instance = format!(
+            "{:x}{:x}",
+            std::process::id(),
+            twinscope_core::Timestamp::now().0 & 0xffff_ffff
+        );
+        Ok(Some(Presence {
+            user,
+            device,
+            instance,
+            selected: None,
+            timeline: Timeline::Live,
+            host: self.host,
+            since: twinscope_core::Timestamp::now().0,
+            timeline_lead: None,
+        }))
     }
 }
 
 /// The operating system's user name, made fit for a topic level.
 fn os_user_name() -> String {
-    let name = ["USER", "USERNAME", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok()).filter(|n| !n.is_empty()).unwrap_or_else(|| "operator".into());
-    name.chars().map(|c| if matches!(c, '/' | '+' | '#') || c.is_control() { '_' } else { c }).take(64).collect()
+    let name = ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "operator".into());
+    name.chars()
+        .map(|c| {
+            if matches!(c, '/' | '+' | '#') || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .take(64)
+        .collect()
 }
 
 /// `state --session NAME`: joins as an observer for `duration`, then lists the participants.
-pub fn session_state(settings: &ConnectionSettings, topics: SessionTopics, duration: Duration, json: bool, out: &mut String) -> anyhow::Result<ExitCode> {
+pub fn session_state(
+    settings: &ConnectionSettings,
+    topics: SessionTopics,
+    duration: Duration,
+    json: bool,
+    out: &mut String,
+) -> anyhow::Result<ExitCode> {
     let link = SessionLink::join(settings, topics, None)?;
     // Its own report says when no connection was made.
     let _ = listen_to_the_session(&link, duration);
@@ -93,7 +142,15 @@ pub fn session_state(settings: &ConnectionSettings, topics: SessionTopics, durat
     let stats = link.stats().snapshot();
     let participants = participants_json(roster);
     if json {
-        let dropped: serde_json::Map<String, serde_json::Value> = Dropped::ALL.iter().map(|d| (d.as_str().to_owned(), 0.into())).chain(roster.dropped().map(|(d, n)| (d.as_str().to_owned(), n.into()))).collect();
+        let dropped: serde_json::Map<String, serde_json::Value> = Dropped::ALL
+            .iter()
+            .map(|d| (d.as_str().to_owned(), 0.into()))
+            .chain(
+                roster
+                    .dropped()
+                    .map(|(d, n)| (d.as_str().to_owned(), n.into())),
+            )
+            .collect();
         let report = serde_json::json!({
             "session": roster.topics().path(),
             "participants": participants,
@@ -103,14 +160,36 @@ pub fn session_state(settings: &ConnectionSettings, topics: SessionTopics, durat
         });
         crate::outln!(out, "{}", serde_json::to_string_pretty(&report)?);
     } else {
-        crate::outln!(out, "# session {}: {} participant(s)", roster.topics().path(), roster.len());
+        crate::outln!(
+            out,
+            "# session {}: {} participant(s)",
+            roster.topics().path(),
+            roster.len()
+        );
         for (user, p) in roster.participants() {
             let selected = p.presence.selected.as_deref().unwrap_or("nothing");
-            let at = p.pose.as_ref().map(|pose| format!(" at ({:.1}, {:.1}, {:.1})", pose.head.at[0], pose.head.at[1], pose.head.at[2])).unwrap_or_default();
-            crate::outln!(out, "{user}  {:?}  {:?}  selected {selected}{at}", p.presence.device, p.presence.timeline);
+            let at = p
+                .pose
+                .as_ref()
+                .map(|pose| {
+                    format!(
+                        " at ({:.1}, {:.1}, {:.1})",
+                        pose.head.at[0], pose.head.at[1], pose.head.at[2]
+                    )
+                })
+                .unwrap_or_default();
+            crate::outln!(
+                out,
+                "{user}  {:?}  {:?}  selected {selected}{at}",
+                p.presence.device,
+                p.presence.timeline
+            );
         }
         if roster.dropped_total() > 0 {
-            let reasons: Vec<String> = roster.dropped().map(|(d, n)| format!("{} {n}", d.as_str())).collect();
+            let reasons: Vec<String> = roster
+                .dropped()
+                .map(|(d, n)| format!("{} {n}", d.as_str()))
+                .collect();
             crate::outln!(out, "dropped: {}", reasons.join(", "));
         }
     }
@@ -118,7 +197,10 @@ pub fn session_state(settings: &ConnectionSettings, topics: SessionTopics, durat
     drop(shared);
     link.leave();
     if stats.connects == 0 {
-        eprintln!("error: cannot join the session: {}", last_error.unwrap_or_else(|| "no connection was made".into()));
+        eprintln!(
+            "error: cannot join the session: {}",
+            last_error.unwrap_or_else(|| "no connection was made".into())
+        );
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
@@ -131,12 +213,21 @@ pub fn listen_to_the_session(link: &SessionLink, duration: Duration) -> anyhow::
     while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
         if !link.stats().is_connected()
-            && let Some(last) = link.stats().last_error().filter(|last| last.1.is_permanent())
+            && let Some(last) = link
+                .stats()
+                .last_error()
+                .filter(|last| last.1.is_permanent())
         {
             anyhow::bail!("cannot join the session: {}", last.1);
         }
     }
-    anyhow::ensure!(link.stats().is_connected(), "cannot join the session: {}", link.stats().last_error().map_or_else(|| "no connection was made".to_owned(), |e| e.1.to_string()));
+    anyhow::ensure!(
+        link.stats().is_connected(),
+        "cannot join the session: {}",
+        link.stats()
+            .last_error()
+            .map_or_else(|| "no connection was made".to_owned(), |e| e.1.to_string())
+    );
     Ok(())
 }
 
@@ -162,10 +253,19 @@ pub fn participants_json(roster: &twinscope_core::session::Roster) -> Vec<serde_
 
 /// `state --replay FILE --session NAME [--at T]`: who was in the session at that instant of
 /// the recording, where each stood and pointed, and the notes standing then.
-pub fn recorded_session_state(path: &std::path::Path, topics: SessionTopics, at: twinscope_core::Timestamp, out: &mut String) -> anyhow::Result<ExitCode> {
+pub fn recorded_session_state(
+    path: &std::path::Path,
+    topics: SessionTopics,
+    at: twinscope_core::Timestamp,
+    out: &mut String,
+) -> anyhow::Result<ExitCode> {
     let name = topics.name().to_owned();
     let recorded = twinscope_core::session::recorded::RecordedSession::load(path, topics)?;
-    anyhow::ensure!(!recorded.is_empty(), "{} holds nothing of session {name} (record with --session {name})", path.display());
+    anyhow::ensure!(
+        !recorded.is_empty(),
+        "{} holds nothing of session {name} (record with --session {name})",
+        path.display()
+    );
     let state = recorded.at((at.0.max(0) as u64) * 1000);
     let notes: Vec<serde_json::Value> = state.notes.notes().iter().map(|n| serde_json::json!({"id": n.id(), "twin": n.latest.twin, "text": n.latest.text, "author": n.author(), "resolved": n.latest.resolved})).collect();
     let report = serde_json::json!({
@@ -183,7 +283,14 @@ pub fn recorded_session_state(path: &std::path::Path, topics: SessionTopics, at:
 /// will), walking circles through the demo plant at 20 Hz, pointing at and selecting twins.
 /// They are named PREFIX1, PREFIX2... or, with `--user NAME`, NAME (one) or NAME-1, NAME-2.
 /// The first is the host; with `gather` it brings everyone to where it stands every 5 s.
-pub fn run_participants(settings: &ConnectionSettings, topics: SessionTopics, count: usize, names: (&str, Option<&str>), gather: bool, run_for: Option<Duration>) -> anyhow::Result<ExitCode> {
+pub fn run_participants(
+    settings: &ConnectionSettings,
+    topics: SessionTopics,
+    count: usize,
+    names: (&str, Option<&str>),
+    gather: bool,
+    run_for: Option<Duration>,
+) -> anyhow::Result<ExitCode> {
     let layout = twinscope_core::demo::PlantLayout::new(2);
     let twins: Vec<String> = layout.twins.iter().map(|t| t.id.clone()).collect();
     let (centre, radius) = walk_around(&layout);
@@ -197,10 +304,23 @@ pub fn run_participants(settings: &ConnectionSettings, topics: SessionTopics, co
         check_name("user name", &user)?;
         // Desktop and headset users by turns; one named by --user is a headset user (this
         // user's other device, for trying a hand-over).
-        let device = if k % 2 == 1 || names.1.is_some() { Device::Headset } else { Device::Desktop };
+        let device = if k % 2 == 1 || names.1.is_some() {
+            Device::Headset
+        } else {
+            Device::Desktop
+        };
         let selected = twins.get((k * 7 + 3) % twins.len().max(1)).cloned();
         let instance = format!("sim{k}-{}", std::process::id());
-        let me = Presence { user, device, instance, selected, timeline: Timeline::Live, host: k == 0, since: twinscope_core::Timestamp::now().0, timeline_lead: None };
+        let me = Presence {
+            user,
+            device,
+            instance,
+            selected,
+            timeline: Timeline::Live,
+            host: k == 0,
+            since: twinscope_core::Timestamp::now().0,
+            timeline_lead: None,
+        };
         links.push(SessionLink::join(settings, topics.clone(), Some(me))?);
     }
     tracing::info!(count, "scripted participants joined");
@@ -211,17 +331,46 @@ pub fn run_participants(settings: &ConnectionSettings, topics: SessionTopics, co
         let t = started.elapsed().as_secs_f32();
         for (k, link) in links.iter().enumerate() {
             let phase = t * 0.3 + k as f32;
-            let at = [centre[0] + radius * phase.cos(), 1.7, centre[1] + radius * phase.sin()];
+            let at = [
+                centre[0] + radius * phase.cos(),
+                1.7,
+                centre[1] + radius * phase.sin(),
+            ];
             // Facing the middle of the plant, as someone looking for the part would.
             let yaw = (-(centre[0] - at[0])).atan2(-(centre[1] - at[2]));
             let rotation = [0.0, (yaw / 2.0).sin(), 0.0, (yaw / 2.0).cos()];
             let pointed = twins.get((k * 7 + 3) % twins.len().max(1)).cloned();
             let headset = k % 2 == 1 || names.1.is_some();
-            let hands = if headset { vec![Placement { at: [at[0] - 0.2, 1.3, at[2]], rotation }, Placement { at: [at[0] + 0.2, 1.3, at[2]], rotation }] } else { Vec::new() };
-            let pose = Pose { head: Placement { at, rotation }, hands, pointer: Some(Pointer { twin: pointed, at: [0.0, 1.0, 0.0] }), fov: (!headset).then_some(0.8), instance: None };
+            let hands = if headset {
+                vec![
+                    Placement {
+                        at: [at[0] - 0.2, 1.3, at[2]],
+                        rotation,
+                    },
+                    Placement {
+                        at: [at[0] + 0.2, 1.3, at[2]],
+                        rotation,
+                    },
+                ]
+            } else {
+                Vec::new()
+            };
+            let pose = Pose {
+                head: Placement { at, rotation },
+                hands,
+                pointer: Some(Pointer {
+                    twin: pointed,
+                    at: [0.0, 1.0, 0.0],
+                }),
+                fov: (!headset).then_some(0.8),
+                instance: None,
+            };
             if gather && k == 0 && gathered.elapsed() >= Duration::from_secs(5) {
                 gathered = Instant::now();
-                link.gather(Gather { head: Placement { at, rotation }, twin: twins.get(3).cloned() });
+                link.gather(Gather {
+                    head: Placement { at, rotation },
+                    twin: twins.get(3).cloned(),
+                });
             }
             link.send_pose(pose);
             poses += 1;
@@ -239,16 +388,30 @@ pub fn run_participants(settings: &ConnectionSettings, topics: SessionTopics, co
 /// `sim --session NAME --notes N [--lines L]`: N notes pinned by "notes-bot", spread over
 /// the twins of the demo plant with L lines (`gen-plant --lines L` makes its model), waited
 /// for until the broker holds them all.
-pub fn pin_notes(settings: &ConnectionSettings, topics: SessionTopics, count: usize, lines: usize) -> anyhow::Result<ExitCode> {
+pub fn pin_notes(
+    settings: &ConnectionSettings,
+    topics: SessionTopics,
+    count: usize,
+    lines: usize,
+) -> anyhow::Result<ExitCode> {
     let layout = twinscope_core::demo::PlantLayout::new(lines);
     let link = SessionLink::join_as_writer(settings, topics, "notes-bot")?;
     for k in 0..count {
         let twin = &layout.twins[k % layout.twins.len().max(1)].id;
-        link.pin_note(twin, &format!("finding {k}: checked, ok\nround {}", k / layout.twins.len().max(1)))?;
+        link.pin_note(
+            twin,
+            &format!(
+                "finding {k}: checked, ok\nround {}",
+                k / layout.twins.len().max(1)
+            ),
+        )?;
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     while !link.notes_confirmed() {
-        anyhow::ensure!(Instant::now() < deadline, "the broker did not confirm the notes within 60 s");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the broker did not confirm the notes within 60 s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     println!("sim: pinned {count} notes");
@@ -273,7 +436,13 @@ fn walk_around(layout: &twinscope_core::demo::PlantLayout) -> ([f32; 2], f32) {
     };
     let places: Vec<[f32; 3]> = (0..layout.twins.len()).map(place).collect();
     let count = places.len().max(1) as f32;
-    let centre = [places.iter().map(|p| p[0]).sum::<f32>() / count, places.iter().map(|p| p[2]).sum::<f32>() / count];
-    let reach = places.iter().map(|p| ((p[0] - centre[0]).powi(2) + (p[2] - centre[1]).powi(2)).sqrt()).fold(0.0, f32::max);
+    let centre = [
+        places.iter().map(|p| p[0]).sum::<f32>() / count,
+        places.iter().map(|p| p[2]).sum::<f32>() / count,
+    ];
+    let reach = places
+        .iter()
+        .map(|p| ((p[0] - centre[0]).powi(2) + (p[2] - centre[1]).powi(2)).sqrt())
+        .fold(0.0, f32::max);
     (centre, (reach * 0.7).max(3.0))
 }

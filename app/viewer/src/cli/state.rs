@@ -3,61 +3,98 @@
 
 use std::process::ExitCode;
 use twinscope_core::Timestamp;
-use twinscope_core::time::parse_duration;
 use twinscope_core::report::{state_json, state_text};
+use twinscope_core::time::parse_duration;
 use twinscope_core::twin::TwinStore;
 
 use super::StateArgs;
 
 pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     super::init_cli_logging();
-    let Some((mut store, sources)) = super::scene_store_and_sources(args.scene.as_deref()) else { return Ok(ExitCode::FAILURE) };
+    let Some((mut store, sources)) = super::scene_store_and_sources(args.scene.as_deref()) else {
+        return Ok(ExitCode::FAILURE);
+    };
     let mut schemas = args.schemas.choice();
     schemas.json_sources = sources;
     if let Some(path) = &args.replay {
         if let Some(topics) = args.session.topics()? {
-            let Some(instant) = instant_in(path, args.at.as_deref()) else { return Ok(ExitCode::FAILURE) };
+            let Some(instant) = instant_in(path, args.at.as_deref()) else {
+                return Ok(ExitCode::FAILURE);
+            };
             return super::session::recorded_session_state(path, topics, instant, out);
         }
         return replay_state(store, path, schemas, args.at.as_deref(), args.json, out);
     }
-    let settings = args.connect.resolve(Some(twinscope_core::BrokerAddress::loopback(1883)))?;
+    let settings = args
+        .connect
+        .resolve(Some(twinscope_core::BrokerAddress::loopback(1883)))?;
     if let Some(topics) = args.session.topics()? {
-        let session = args.session.connection(&args.connect, Some(&settings))?.unwrap_or(settings);
+        let session = args
+            .session
+            .connection(&args.connect, Some(&settings))?
+            .unwrap_or(settings);
         return super::session::session_state(&session, topics, args.listen_for, args.json, out);
     }
     let stats = super::listen::listen(&settings, &schemas, &mut store, args.listen_for)?;
     store.mark_stale(Timestamp::now());
     if args.json {
-        crate::outln!(out, "{}", serde_json::to_string_pretty(&state_json(&store, Some(&stats)))?);
+        crate::outln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&state_json(&store, Some(&stats)))?
+        );
     } else {
         out.push_str(&state_text(&store, Some(&stats)));
     }
-    Ok(super::listen::never_connected(&settings, &stats, args.listen_for).unwrap_or(ExitCode::SUCCESS))
+    Ok(
+        super::listen::never_connected(&settings, &stats, args.listen_for)
+            .unwrap_or(ExitCode::SUCCESS),
+    )
 }
 
 /// `--at` in a recording: an RFC 3339 time or a time from its start (its end without one).
 fn instant_in(path: &std::path::Path, at: Option<&str>) -> Option<Timestamp> {
-    let file = twinscope_core::mcap::McapFile::open(path).map_err(|e| eprintln!("error: {e}")).ok()?;
-    let (start, end) = file.time_range().map(|(s, e)| (Timestamp((s / 1000) as i64), Timestamp((e / 1000) as i64)))?;
+    let file = twinscope_core::mcap::McapFile::open(path)
+        .map_err(|e| eprintln!("error: {e}"))
+        .ok()?;
+    let (start, end) = file
+        .time_range()
+        .map(|(s, e)| (Timestamp((s / 1000) as i64), Timestamp((e / 1000) as i64)))?;
     instant_between(at, start, end)
 }
 
 /// `--at` between a recording's `start` and `end` (the end without one); says why not.
 fn instant_between(at: Option<&str>, start: Timestamp, end: Timestamp) -> Option<Timestamp> {
     let Some(text) = at else { return Some(end) };
-    let offset = || parse_duration(text.trim_start_matches('+')).ok().map(|offset| Timestamp(start.0 + offset.as_micros() as i64));
+    let offset = || {
+        parse_duration(text.trim_start_matches('+'))
+            .ok()
+            .map(|offset| Timestamp(start.0 + offset.as_micros() as i64))
+    };
     let instant = Timestamp::parse_rfc3339(text).or_else(offset);
     if instant.is_none() {
-        eprintln!("error: --at {text:?} is neither an RFC 3339 time nor a duration from the start (90s, 2m)");
+        eprintln!(
+            "error: --at {text:?} is neither an RFC 3339 time nor a duration from the start (90s, 2m)"
+        );
     }
     instant
 }
 
 /// The state at one instant of a recording (the end when no instant is given).
-fn replay_state(mut store: TwinStore, path: &std::path::Path, schemas: twinscope_core::schema::combined::SchemaChoice, at: Option<&str>, json: bool, out: &mut String) -> anyhow::Result<ExitCode> {
-    let Some((mut recording, start, end)) = super::open_recording(path, schemas) else { return Ok(ExitCode::FAILURE) };
-    let Some(instant) = instant_between(at, start, end) else { return Ok(ExitCode::FAILURE) };
+fn replay_state(
+    mut store: TwinStore,
+    path: &std::path::Path,
+    schemas: twinscope_core::schema::combined::SchemaChoice,
+    at: Option<&str>,
+    json: bool,
+    out: &mut String,
+) -> anyhow::Result<ExitCode> {
+    let Some((mut recording, start, end)) = super::open_recording(path, schemas) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Some(instant) = instant_between(at, start, end) else {
+        return Ok(ExitCode::FAILURE);
+    };
     if let Err(error) = recording.state_at(&mut store, instant) {
         eprintln!("error: {error}");
         return Ok(ExitCode::FAILURE);
@@ -79,7 +116,11 @@ fn replay_state(mut store: TwinStore, path: &std::path::Path, schemas: twinscope
         });
         crate::outln!(out, "{}", serde_json::to_string_pretty(&report)?);
     } else {
-        crate::outln!(out, "# replay of {} at {instant} (recording {start} to {end})", path.display());
+        crate::outln!(
+            out,
+            "# replay of {} at {instant} (recording {start} to {end})",
+            path.display()
+        );
         out.push_str(&state_text(&store, None));
     }
     Ok(ExitCode::SUCCESS)

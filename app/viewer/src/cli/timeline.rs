@@ -36,32 +36,58 @@ pub struct TimelineArgs {
 }
 
 pub fn run(args: TimelineArgs, out: &mut String) -> anyhow::Result<ExitCode> {
-    let Some(topics) = args.session.topics()? else { anyhow::bail!("name the session (--session NAME)") };
+    let Some(topics) = args.session.topics()? else {
+        anyhow::bail!("name the session (--session NAME)")
+    };
     let timeline = match (&args.look_back, args.live) {
         _ if args.hand_to.is_some() => None,
         (Some(when), _) => {
             let at = Timestamp::parse_rfc3339(when)
-                .or_else(|| twinscope_core::time::parse_duration(when).ok().map(|ago| Timestamp(Timestamp::now().0 - ago.as_micros() as i64)))
-                .ok_or_else(|| anyhow::anyhow!("--look-back {when:?} is neither an RFC 3339 time nor how long ago (30s)"))?;
+                .or_else(|| {
+                    twinscope_core::time::parse_duration(when)
+                        .ok()
+                        .map(|ago| Timestamp(Timestamp::now().0 - ago.as_micros() as i64))
+                })
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--look-back {when:?} is neither an RFC 3339 time nor how long ago (30s)"
+                    )
+                })?;
             Some(SharedTimeline::LookBack { at: at.0 })
         }
         (None, true) => Some(SharedTimeline::Live),
-        (None, false) => anyhow::bail!("say where: --look-back WHEN or --live (or, as the host, --hand-to USER)"),
+        (None, false) => {
+            anyhow::bail!("say where: --look-back WHEN or --live (or, as the host, --hand-to USER)")
+        }
     };
     let plant = args.connect.resolve(None)?;
-    let settings = args.session.connection(&args.connect, Some(&plant))?.unwrap_or(plant);
-    let mut me = args.session.presence(twinscope_core::session::Device::Desktop)?.ok_or_else(|| anyhow::anyhow!("an observer cannot lead the timeline"))?;
+    let settings = args
+        .session
+        .connection(&args.connect, Some(&plant))?
+        .unwrap_or(plant);
+    let mut me = args
+        .session
+        .presence(twinscope_core::session::Device::Desktop)?
+        .ok_or_else(|| anyhow::anyhow!("an observer cannot lead the timeline"))?;
     me.timeline_lead = args.hand_to.clone();
     let link = SessionLink::join(&settings, topics, Some(me))?;
     // Present first (and the host's presence heard), so followers believe what follows.
     std::thread::sleep(Duration::from_millis(500));
     match timeline {
         Some(timeline) => {
-            anyhow::ensure!(link.lock().roster.timeline_lead() == Some(link.user()), "{} does not lead this session's timeline: its host does, or whom the host handed it to (--host, --hand-to)", link.user());
+            anyhow::ensure!(
+                link.lock().roster.timeline_lead() == Some(link.user()),
+                "{} does not lead this session's timeline: its host does, or whom the host handed it to (--host, --hand-to)",
+                link.user()
+            );
             link.lead_timeline(timeline.clone());
             crate::outln!(out, "took the session to {timeline:?}");
         }
-        None => crate::outln!(out, "handed the session's timeline to {}", args.hand_to.as_deref().unwrap_or_default()),
+        None => crate::outln!(
+            out,
+            "handed the session's timeline to {}",
+            args.hand_to.as_deref().unwrap_or_default()
+        ),
     }
     let until = Instant::now() + args.stay;
     while Instant::now() < until {

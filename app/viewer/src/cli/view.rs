@@ -10,14 +10,14 @@ use bevy::log::LogPlugin;
 use bevy::picking::mesh_picking::MeshPickingPlugin;
 use bevy::prelude::*;
 use bevy::window::{ExitCondition, WindowResolution};
-use twinscope::scene::capture::CaptureRequest;
 use twinscope::history::dvr::Dvr;
-use twinscope::store::sync::StoreTemplate;
+use twinscope::history::opening::{OpenFor, OpeningRecording};
 use twinscope::history::recording::LiveRecorder;
 use twinscope::prelude::*;
-use twinscope::history::opening::{OpenFor, OpeningRecording};
 use twinscope::scene::binding::SceneStatus;
+use twinscope::scene::capture::CaptureRequest;
 use twinscope::scene::selection::InitialSelection;
+use twinscope::store::sync::StoreTemplate;
 use twinscope_core::broker::start_embedded_broker;
 use twinscope_core::connection::ConnectionSettings;
 use twinscope_core::ingest::{IngestConfig, IngestHandle, spawn_ingest};
@@ -28,8 +28,8 @@ use twinscope_core::time_zone::PlantClock;
 use twinscope_core::twin::{StoreConfig, TwinStore};
 
 use twinscope::store::alarm_actions::{AckPublisher, AlarmExport};
-use twinscope_core::ingest::Publisher;
 use twinscope::ui::{PanelState, UiCost};
+use twinscope_core::ingest::Publisher;
 
 use super::{FocusAtStart, PanelsAtStart, ViewArgs};
 
@@ -51,11 +51,23 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
     }
     let fresh_store = {
         let scene = scene.clone();
-        move || scene.as_ref().map(LoadedScene::new_store).unwrap_or_else(|| TwinStore::new(StoreConfig::default(), RuleSet::default()))
+        move || {
+            scene
+                .as_ref()
+                .map(LoadedScene::new_store)
+                .unwrap_or_else(|| TwinStore::new(StoreConfig::default(), RuleSet::default()))
+        }
     };
     let store = fresh_store();
     if let Some(path) = &args.replay {
-        return run_replay(args.clone(), path, scene, scene_error, store, Box::new(fresh_store));
+        return run_replay(
+            args.clone(),
+            path,
+            scene,
+            scene_error,
+            store,
+            Box::new(fresh_store),
+        );
     }
 
     let (connection, embedded, simulator) = if args.connect.names_a_broker() {
@@ -65,19 +77,36 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         let mut config = SimConfig::new(embedded.address.clone());
         config.rate_hz = args.sim_rate;
         let simulator = spawn_simulator(config).context("starting the plant simulator")?;
-        (ConnectionSettings::plain(embedded.address), true, Some(simulator))
+        (
+            ConnectionSettings::plain(embedded.address),
+            true,
+            Some(simulator),
+        )
     };
     let mut schemas = args.schemas.choice();
-    schemas.json_sources = scene.as_ref().map(|s| s.manifest.sources.clone()).unwrap_or_default();
-    let (ingest, batches) = spawn_ingest(IngestConfig::new(connection.clone()), Box::new(schemas.build()))?;
+    schemas.json_sources = scene
+        .as_ref()
+        .map(|s| s.manifest.sources.clone())
+        .unwrap_or_default();
+    let (ingest, batches) = spawn_ingest(
+        IngestConfig::new(connection.clone()),
+        Box::new(schemas.build()),
+    )?;
     let stats = ingest.stats.clone();
 
     let template = StoreTemplate(std::sync::Arc::new(fresh_store));
     let mut app = viewer_app(&args, scene.as_ref(), scene_error, store)?;
     // A session on the plant's broker is recorded with the plant (the record button and the
     // DVR): a replay shows who stood where, pointed at what, wrote which note.
-    let same_broker = args.session.session_broker.is_none() && args.session.session_profile.is_none();
-    let session_topics: Vec<String> = args.session.topics()?.filter(|_| same_broker).map(|t| t.filter()).into_iter().collect();
+    let same_broker =
+        args.session.session_broker.is_none() && args.session.session_profile.is_none();
+    let session_topics: Vec<String> = args
+        .session
+        .topics()?
+        .filter(|_| same_broker)
+        .map(|t| t.filter())
+        .into_iter()
+        .collect();
     if args.dvr_minutes > 0.0 && !args.xr {
         let window = std::time::Duration::from_secs_f64(args.dvr_minutes * 60.0);
         let mut dvr = Dvr::new(connection.clone(), window, plant_clock(&args));
@@ -86,39 +115,73 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         app.insert_resource(dvr);
     }
     if args.publish_acks {
-        let publisher = Publisher::connect(connection.clone(), "acks").context("starting the acknowledgement publisher")?;
-        app.insert_resource(AckPublisher { publisher, root: "te".into() });
+        let publisher = Publisher::connect(connection.clone(), "acks")
+            .context("starting the acknowledgement publisher")?;
+        app.insert_resource(AckPublisher {
+            publisher,
+            root: "te".into(),
+        });
         tracing::info!(broker = %connection.describe(), "acknowledgements will be published as thin-edge events");
     }
+    let session_connection = args
+        .session
+        .connection(&args.connect, Some(&connection))?
+        .unwrap_or_else(|| connection.clone());
     if !args.xr {
         let mut recorder = LiveRecorder::new(connection.clone(), args.record_dir.clone());
         recorder.topics = schemas.subscriptions();
         recorder.topics.extend(session_topics);
+        // A session on a broker of its own is recorded into the same file, over a second connection.
+        if !same_broker && let Some(topics) = args.session.topics()? {
+            recorder.session = Some((session_connection.clone(), vec![topics.filter()]));
+        }
         app.insert_resource(recorder);
     }
-    let session_connection = args.session.connection(&args.connect, Some(&connection))?.unwrap_or_else(|| connection.clone());
     take_part_in_sessions(&mut app, &args, &session_connection)?;
     app.insert_resource(template)
         .insert_resource(IngestLink { batches, stats })
-        .insert_resource(ConnectionInfo { broker: connection.describe(), embedded, speaks: schemas.describe() })
-        .insert_resource(BackgroundThreads { _ingest: ingest, _simulator: simulator });
+        .insert_resource(ConnectionInfo {
+            broker: connection.describe(),
+            embedded,
+            speaks: schemas.describe(),
+        })
+        .insert_resource(BackgroundThreads {
+            _ingest: ingest,
+            _simulator: simulator,
+        });
     Ok(exit_code(app.run()))
 }
 
 /// Joins the session `--session` names (on the session's connection), or, without one, lets
 /// the UI start one; either way the hand-over command is this process's.
-fn take_part_in_sessions(app: &mut App, args: &ViewArgs, connection: &ConnectionSettings) -> anyhow::Result<()> {
-    let device = if args.xr { twinscope_core::session::Device::Headset } else { twinscope_core::session::Device::Desktop };
+fn take_part_in_sessions(
+    app: &mut App,
+    args: &ViewArgs,
+    connection: &ConnectionSettings,
+) -> anyhow::Result<()> {
+    let device = if args.xr {
+        twinscope_core::session::Device::Headset
+    } else {
+        twinscope_core::session::Device::Desktop
+    };
     let program = std::env::current_exe().unwrap_or_else(|_| "twinscope".into());
-    app.insert_resource(twinscope::session::HandOverCommand::from_command_line(program, std::env::args().skip(1)));
+    app.insert_resource(twinscope::session::HandOverCommand::from_command_line(
+        program,
+        std::env::args().skip(1),
+    ));
     let Some(topics) = args.session.topics()? else {
         if let Ok(Some(me)) = args.session.presence(device) {
-            app.insert_resource(twinscope::session::SessionStarter { connection: connection.clone(), root: args.session.session_root.clone(), me });
+            app.insert_resource(twinscope::session::SessionStarter {
+                connection: connection.clone(),
+                root: args.session.session_root.clone(),
+                me,
+            });
         }
         return Ok(());
     };
     let me = args.session.presence(device)?;
-    let link = twinscope_core::session::SessionLink::join(connection, topics, me).context("joining the session")?;
+    let link = twinscope_core::session::SessionLink::join(connection, topics, me)
+        .context("joining the session")?;
     tracing::info!(user = link.user(), broker = %connection.describe(), "joined the session");
     app.insert_resource(twinscope::session::SharedSession(link));
     if let Some(user) = &args.session.follow {
@@ -137,14 +200,23 @@ fn run_replay(
     fresh_store: Box<dyn Fn() -> TwinStore + Send + Sync>,
 ) -> anyhow::Result<ExitCode> {
     let mut schemas = args.schemas.choice().for_replay();
-    schemas.json_sources = scene.as_ref().map(|s| s.manifest.sources.clone()).unwrap_or_default();
+    schemas.json_sources = scene
+        .as_ref()
+        .map(|s| s.manifest.sources.clone())
+        .unwrap_or_default();
     // A file that is not there or not MCAP fails at once; the rest (reading, indexing) runs
     // on a thread while the window shows its progress.
     if let Err(error) = twinscope_core::mcap::McapFile::check_magic(path) {
         eprintln!("error: {error}");
         return Ok(ExitCode::FAILURE);
     }
-    let opening = OpeningRecording::start(path, schemas, OpenFor::Replay, std::sync::Arc::from(fresh_store), plant_clock(&args));
+    let opening = OpeningRecording::start(
+        path,
+        schemas,
+        OpenFor::Replay,
+        std::sync::Arc::from(fresh_store),
+        plant_clock(&args),
+    );
     // A replay has no broker of its own: it joins a live session on --session-broker or
     // --session-profile; with neither, --session NAME shows the session the recording holds.
     let session_connection = args.session.connection(&args.connect, None)?;
@@ -158,7 +230,9 @@ fn run_replay(
                 path.display()
             );
             tracing::info!(session = %name, messages = recorded.len(), "showing the session recorded with the plant");
-            Some(twinscope::session::recorded::RecordedSessionView::new(recorded))
+            Some(twinscope::session::recorded::RecordedSessionView::new(
+                recorded,
+            ))
         }
         _ => None,
     };
@@ -166,7 +240,12 @@ fn run_replay(
     if let Some(recorded) = recorded {
         app.insert_resource(recorded);
     }
-    app.insert_resource(opening).insert_resource(ConnectionInfo { broker: format!("replay of {}", path.display()), embedded: false, speaks: String::new() });
+    app.insert_resource(opening)
+        .insert_resource(ConnectionInfo {
+            broker: format!("replay of {}", path.display()),
+            embedded: false,
+            speaks: String::new(),
+        });
     if let Some(connection) = session_connection {
         take_part_in_sessions(&mut app, &args, &connection)?;
     }
@@ -179,7 +258,9 @@ fn plant_clock(args: &ViewArgs) -> PlantClock {
     match (&args.utc_offset, &args.tz) {
         (Some(offset), _) => PlantClock::Fixed(*offset),
         (None, Some(zone)) => PlantClock::Zone(zone.clone()),
-        (None, None) => PlantClock::Zone(std::sync::Arc::new(twinscope_core::time_zone::TimeZone::local())),
+        (None, None) => PlantClock::Zone(std::sync::Arc::new(
+            twinscope_core::time_zone::TimeZone::local(),
+        )),
     }
 }
 
@@ -192,9 +273,20 @@ fn exit_code(exit: AppExit) -> ExitCode {
 
 /// The Bevy app with twinscope's plugins and the scene, without a data source: the desktop
 /// viewer, or with `--xr` the headset app (an error when no OpenXR runtime can be used).
-fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<String>, store: TwinStore) -> anyhow::Result<App> {
-    let title = format!("twinscope — {}", scene.map_or("no scene", LoadedScene::name));
-    let asset_root = scene.map_or_else(|| Path::new(".").to_owned(), |s| twinscope::scene::binding::asset_root(&s.model_path));
+fn viewer_app(
+    args: &ViewArgs,
+    scene: Option<&LoadedScene>,
+    scene_error: Option<String>,
+    store: TwinStore,
+) -> anyhow::Result<App> {
+    let title = format!(
+        "twinscope — {}",
+        scene.map_or("no scene", LoadedScene::name)
+    );
+    let asset_root = scene.map_or_else(
+        || Path::new(".").to_owned(),
+        |s| twinscope::scene::binding::asset_root(&s.model_path),
+    );
     let plugins = DefaultPlugins
         .set(AssetPlugin {
             file_path: asset_root.display().to_string(),
@@ -215,11 +307,20 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
         if args.offscreen {
             app.add_plugins(
                 plugins
-                    .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, close_when_requested: false, ..default() })
+                    .set(WindowPlugin {
+                        primary_window: None,
+                        exit_condition: ExitCondition::DontExit,
+                        close_when_requested: false,
+                        ..default()
+                    })
                     .disable::<bevy::winit::WinitPlugin>(),
             )
-            .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO))
-            .add_plugins(twinscope::scene::offscreen::OffscreenPlugin { size: UVec2::new(args.window_size.0, args.window_size.1) });
+            .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(
+                std::time::Duration::ZERO,
+            ))
+            .add_plugins(twinscope::scene::offscreen::OffscreenPlugin {
+                size: UVec2::new(args.window_size.0, args.window_size.1),
+            });
         } else {
             app.add_plugins(plugins.set(WindowPlugin {
                 primary_window: Some(Window {
@@ -231,12 +332,20 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
             }));
         }
         app.add_plugins((MeshPickingPlugin, TwinscopePlugins))
-            .insert_resource(CaptureRequest { screenshot: args.screenshot.clone(), exit_after: args.exit_after, state_out: args.state_out.clone() });
+            .insert_resource(CaptureRequest {
+                screenshot: args.screenshot.clone(),
+                exit_after: args.exit_after,
+                state_out: args.state_out.clone(),
+            });
     }
     app.insert_resource(TwinState { store });
     if let Some(scene) = scene {
         app.insert_resource(SceneSource {
-            model_asset: scene.model_path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+            model_asset: scene
+                .model_path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             scene_index: scene.model.scene_index,
             node_twins: scene.binding.by_gltf_node(&scene.model),
             model_file: scene.model_path.clone(),
@@ -256,7 +365,10 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
     };
     panels.expand_tree_on_start = args.expand_tree;
     panels.clock = plant_clock(args);
-    app.insert_resource(panels).insert_resource(AlarmExport { folder: args.alarm_export_dir.clone(), last: None });
+    app.insert_resource(panels).insert_resource(AlarmExport {
+        folder: args.alarm_export_dir.clone(),
+        last: None,
+    });
     if args.exit_after.is_some() {
         app.init_resource::<UiCost>();
     }
@@ -272,34 +384,61 @@ fn viewer_app(args: &ViewArgs, scene: Option<&LoadedScene>, scene_error: Option<
 /// frames paced by the runtime, and twinscope's headset plugins. bevy_mod_openxr falls back
 /// to a desktop renderer when no runtime can be used; headset mode refuses that with one
 /// line saying why.
-fn add_headset_plugins(app: &mut App, plugins: bevy::app::PluginGroupBuilder, args: &ViewArgs) -> anyhow::Result<()> {
+fn add_headset_plugins(
+    app: &mut App,
+    plugins: bevy::app::PluginGroupBuilder,
+    args: &ViewArgs,
+) -> anyhow::Result<()> {
     use bevy_mod_xr::session::XrState;
     let plugins = plugins
-        .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, close_when_requested: false, ..default() })
+        .set(WindowPlugin {
+            primary_window: None,
+            exit_condition: ExitCondition::DontExit,
+            close_when_requested: false,
+            ..default()
+        })
         .disable::<bevy::winit::WinitPlugin>();
     // When a session ends, the render world can still queue a command for the eye cameras
     // the session just took away; that must be a warning, not a crash at exit.
     app.set_error_handler(bevy::ecs::error::warn);
-    let xr_plugins = bevy_mod_openxr::add_xr_plugins(plugins)
-        .set(bevy_mod_openxr::init::OxrInitPlugin { exts: twinscope::xr::wanted_extensions(), ..default() });
-    app.add_plugins(xr_plugins).add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO)).add_plugins(
-        twinscope::xr::XrViewerPlugins {
+    let xr_plugins =
+        bevy_mod_openxr::add_xr_plugins(plugins).set(bevy_mod_openxr::init::OxrInitPlugin {
+            exts: twinscope::xr::wanted_extensions(),
+            ..default()
+        });
+    app.add_plugins(xr_plugins)
+        .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(
+            std::time::Duration::ZERO,
+        ))
+        .add_plugins(twinscope::xr::XrViewerPlugins {
             exit_after: args.exit_after,
             start_timeout: std::time::Duration::from_secs(60),
             snap_turn: twinscope::xr::SnapTurn(args.snap_turn.to_radians()),
-        },
-    );
+        });
     if let Some(twin) = &args.start_at {
         app.insert_resource(twinscope::xr::StartAt(twin.clone()));
     }
     if let Some(path) = &args.screenshot {
         // At --screenshot-at, or 3 s before --exit-after (required with --screenshot), at
         // least 2 s in.
-        let before_exit = args.exit_after.unwrap_or_default().saturating_sub(std::time::Duration::from_secs(3));
-        let at = args.screenshot_at.unwrap_or(before_exit).max(std::time::Duration::from_secs(2));
-        app.add_plugins(twinscope::xr::XrEyeImagePlugin { path: path.clone(), at });
+        let before_exit = args
+            .exit_after
+            .unwrap_or_default()
+            .saturating_sub(std::time::Duration::from_secs(3));
+        let at = args
+            .screenshot_at
+            .unwrap_or(before_exit)
+            .max(std::time::Duration::from_secs(2));
+        app.add_plugins(twinscope::xr::XrEyeImagePlugin {
+            path: path.clone(),
+            at,
+        });
     }
-    if app.world().get_resource::<XrState>().is_none_or(|state| *state == XrState::Unavailable) {
+    if app
+        .world()
+        .get_resource::<XrState>()
+        .is_none_or(|state| *state == XrState::Unavailable)
+    {
         anyhow::bail!(
             "headset mode needs an OpenXR runtime, and none could be used (the log line above says why): start your headset's runtime (Monado, SteamVR, WiVRn…) or point XR_RUNTIME_JSON at it"
         );

@@ -11,11 +11,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
+use twinscope_core::Timestamp;
 use twinscope_core::background::drop_in_background;
+use twinscope_core::connection::ConnectionSettings;
 use twinscope_core::ingest::{IngestConfig, IngestHandle};
 use twinscope_core::record::{LiveIndex, start_indexed_recording};
-use twinscope_core::Timestamp;
-use twinscope_core::connection::ConnectionSettings;
 
 use crate::history::opening::{LookBackFailed, OpenFor, OpeningRecording};
 use crate::history::replay::{ReplaySession, Shown, show_recording};
@@ -31,7 +31,16 @@ impl Plugin for DvrPlugin {
         app.add_message::<DvrCommand>()
             .add_message::<LookBackFailed>()
             .init_resource::<LiveStash>()
-            .add_systems(Update, (rotate_dvr_segments, apply_dvr_commands, show_look_back_failures).chain().in_set(StoreSystems::Switch));
+            .add_systems(
+                Update,
+                (
+                    rotate_dvr_segments,
+                    apply_dvr_commands,
+                    show_look_back_failures,
+                )
+                    .chain()
+                    .in_set(StoreSystems::Switch),
+            );
     }
 }
 
@@ -74,19 +83,39 @@ impl Dvr {
     /// Segments go into a folder of their own under the user's cache folder
     /// (`~/.cache/twinscope/` on Linux), readable by the user alone: they hold everything the
     /// plant's broker carried.
-    pub fn new(connection: impl Into<ConnectionSettings>, window: Duration, plant_clock: twinscope_core::time_zone::PlantClock) -> Self {
-        let base = dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("twinscope");
+    pub fn new(
+        connection: impl Into<ConnectionSettings>,
+        window: Duration,
+        plant_clock: twinscope_core::time_zone::PlantClock,
+    ) -> Self {
+        let base = dirs::cache_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("twinscope");
         // One folder per DVR: two in one process (tests) must not share segments.
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
         let instance = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let directory = base.join(format!("dvr-{}-{instance}", std::process::id()));
         let schemas = twinscope_core::schema::combined::SchemaChoice::replay();
-        Dvr { connection: connection.into(), schemas, extra_topics: Vec::new(), directory, window, current: None, previous: None, counter: 0, plant_clock, error: None }
+        Dvr {
+            connection: connection.into(),
+            schemas,
+            extra_topics: Vec::new(),
+            directory,
+            window,
+            current: None,
+            previous: None,
+            counter: 0,
+            plant_clock,
+            error: None,
+        }
     }
 
     /// The oldest instant the DVR can show.
     pub fn oldest(&self) -> Option<Timestamp> {
-        self.previous.as_ref().map(|p| p.1).or(self.current.as_ref().map(|c| c.started_at))
+        self.previous
+            .as_ref()
+            .map(|p| p.1)
+            .or(self.current.as_ref().map(|c| c.started_at))
     }
 
     /// The folder the segments are written to.
@@ -96,16 +125,38 @@ impl Dvr {
 
     fn start_segment(&mut self) {
         if let Err(error) = create_private_dir(&self.directory) {
-            self.error = Some(format!("DVR cannot use {}: {error}", self.directory.display()));
+            self.error = Some(format!(
+                "DVR cannot use {}: {error}",
+                self.directory.display()
+            ));
             return;
         }
         self.counter += 1;
-        let path = self.directory.join(format!("segment-{}.mcap", self.counter));
-        match start_indexed_recording(IngestConfig::helper(&self.connection, "dvr"), &path, self.schemas.subscriptions().into_iter().chain(self.extra_topics.iter().cloned()).collect(), &self.schemas.for_replay()) {
+        let path = self
+            .directory
+            .join(format!("segment-{}.mcap", self.counter));
+        match start_indexed_recording(
+            IngestConfig::helper(&self.connection, "dvr"),
+            &path,
+            self.schemas
+                .subscriptions()
+                .into_iter()
+                .chain(self.extra_topics.iter().cloned())
+                .collect(),
+            &self.schemas.for_replay(),
+        ) {
             Ok((client, _stats, index)) => {
-                self.current = Some(Segment { path, started: Instant::now(), started_at: Timestamp::now(), index, _client: client });
+                self.current = Some(Segment {
+                    path,
+                    started: Instant::now(),
+                    started_at: Timestamp::now(),
+                    index,
+                    _client: client,
+                });
             }
-            Err(error) => self.error = Some(format!("DVR cannot record to {}: {error}", path.display())),
+            Err(error) => {
+                self.error = Some(format!("DVR cannot record to {}: {error}", path.display()))
+            }
         }
     }
 }
@@ -146,8 +197,14 @@ fn rotate_dvr_segments(dvr: Option<ResMut<Dvr>>) {
         // Dropping the segment stops its client, which writes the summary and syncs the
         // file: on a thread of its own, so the frame does not wait for the disk. (Its index
         // was kept as it was written: a look-back into it does not read it again.)
-        let kept = (finished.path.clone(), finished.started_at, finished.index.clone());
-        let _ = std::thread::Builder::new().name("finish-dvr-segment".into()).spawn(move || drop(finished));
+        let kept = (
+            finished.path.clone(),
+            finished.started_at,
+            finished.index.clone(),
+        );
+        let _ = std::thread::Builder::new()
+            .name("finish-dvr-segment".into())
+            .spawn(move || drop(finished));
         if let Some((old, _, _)) = dvr.previous.replace(kept) {
             let _ = std::fs::remove_file(old);
         }
@@ -182,22 +239,41 @@ fn apply_dvr_commands(
                 // The segment holding `at`: the current one unless `at` is older than it.
                 let in_previous = dvr.current.as_ref().is_none_or(|c| at < c.started_at);
                 let (path, index) = match (&dvr.previous, &dvr.current) {
-                    (Some((previous, _, index)), _) if in_previous => (previous.clone(), index.clone()),
+                    (Some((previous, _, index)), _) if in_previous => {
+                        (previous.clone(), index.clone())
+                    }
                     (_, Some(current)) => (current.path.clone(), current.index.clone()),
                     (Some((previous, _, index)), None) => (previous.clone(), index.clone()),
                     (None, None) => continue,
                 };
                 bevy_commands.remove_resource::<OpeningRecording>();
-                let shown = Shown { purpose: OpenFor::LookBack(at), fresh_store: template.0.clone(), plant_clock: dvr.plant_clock.clone() };
+                let shown = Shown {
+                    purpose: OpenFor::LookBack(at),
+                    fresh_store: template.0.clone(),
+                    plant_clock: dvr.plant_clock.clone(),
+                };
                 // Instant: the segment's index was kept as it was written; the state at `at`
                 // is one seek. Only where that index cannot serve is the file opened again
                 // (on a thread, with a progress window).
                 let shown_now = match index.recording(&path, dvr.schemas.for_replay()) {
-                    Ok(recording) if recording.time_range().is_some() => show_recording(&mut bevy_commands, recording, shown, &mut state.store, Some(&mut *stash)).is_ok(),
+                    Ok(recording) if recording.time_range().is_some() => show_recording(
+                        &mut bevy_commands,
+                        recording,
+                        shown,
+                        &mut state.store,
+                        Some(&mut *stash),
+                    )
+                    .is_ok(),
                     _ => false,
                 };
                 if !shown_now {
-                    let opening = OpeningRecording::start(&path, dvr.schemas.for_replay(), OpenFor::LookBack(at), template.0.clone(), dvr.plant_clock.clone());
+                    let opening = OpeningRecording::start(
+                        &path,
+                        dvr.schemas.for_replay(),
+                        OpenFor::LookBack(at),
+                        template.0.clone(),
+                        dvr.plant_clock.clone(),
+                    );
                     bevy_commands.insert_resource(opening);
                 }
             }

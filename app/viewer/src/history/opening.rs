@@ -15,7 +15,6 @@ use twinscope_core::schema::combined::SchemaChoice;
 use twinscope_core::time_zone::PlantClock;
 use twinscope_core::twin::TwinStore;
 
-
 /// Makes the store a replay starts from (the scene's declared twins, nothing else).
 pub type FreshStore = Arc<dyn Fn() -> TwinStore + Send + Sync>;
 
@@ -50,23 +49,46 @@ pub struct LookBackFailed(pub String);
 
 impl OpeningRecording {
     /// Starts opening `path` on a thread.
-    pub fn start(path: &Path, schemas: SchemaChoice, purpose: OpenFor, fresh_store: FreshStore, plant_clock: PlantClock) -> Self {
+    pub fn start(
+        path: &Path,
+        schemas: SchemaChoice,
+        purpose: OpenFor,
+        fresh_store: FreshStore,
+        plant_clock: PlantClock,
+    ) -> Self {
         let (sender, receiver) = crossbeam_channel::bounded(1);
         let progress = Arc::new(IndexProgress::default());
         let (thread_path, thread_progress) = (path.to_owned(), progress.clone());
-        let spawned = std::thread::Builder::new().name("open-recording".into()).spawn(move || {
-            let opened = Recording::open_reporting(&thread_path, schemas, &thread_progress).map_err(|e| e.to_string());
-            let _ = sender.send(opened);
-        });
+        let spawned = std::thread::Builder::new()
+            .name("open-recording".into())
+            .spawn(move || {
+                let opened = Recording::open_reporting(&thread_path, schemas, &thread_progress)
+                    .map_err(|e| e.to_string());
+                let _ = sender.send(opened);
+            });
         if let Err(error) = spawned {
-            error!("cannot start the thread that opens {}: {error}", path.display());
+            error!(
+                "cannot start the thread that opens {}: {error}",
+                path.display()
+            );
         }
-        OpeningRecording { path: path.to_owned(), purpose, progress, started: Instant::now(), receiver, fresh_store, plant_clock }
+        OpeningRecording {
+            path: path.to_owned(),
+            purpose,
+            progress,
+            started: Instant::now(),
+            receiver,
+            fresh_store,
+            plant_clock,
+        }
     }
 
     /// Chunks indexed, of all (0 of 0 while the file is first read).
     pub fn chunks(&self) -> (usize, usize) {
-        (self.progress.chunks_done.load(Ordering::Relaxed), self.progress.chunks.load(Ordering::Relaxed))
+        (
+            self.progress.chunks_done.load(Ordering::Relaxed),
+            self.progress.chunks.load(Ordering::Relaxed),
+        )
     }
 
     /// The opened recording, once the thread is done; `None` while it is still opening.
@@ -74,7 +96,10 @@ impl OpeningRecording {
         match self.receiver.try_recv() {
             Ok(opened) => Some(opened),
             Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(Err(format!("{}: the thread opening it stopped", self.path.display()))),
+            Err(TryRecvError::Disconnected) => Some(Err(format!(
+                "{}: the thread opening it stopped",
+                self.path.display()
+            ))),
         }
     }
 }

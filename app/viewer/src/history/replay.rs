@@ -6,13 +6,15 @@
 //! file); playing applies the messages between frames through the same decoder as live data.
 
 use bevy::prelude::*;
-use twinscope_core::background::drop_in_background;
 use twinscope_core::Timestamp;
+use twinscope_core::background::drop_in_background;
 use twinscope_core::replay::Recording;
 use twinscope_core::time_zone::PlantClock;
 use twinscope_core::twin::TwinStore;
 
-use crate::history::opening::{FreshStore, LookBackFailed, OpenFor, OpeningRecording, RecordingError};
+use crate::history::opening::{
+    FreshStore, LookBackFailed, OpenFor, OpeningRecording, RecordingError,
+};
 use crate::store::sync::{LiveStash, TwinState};
 use crate::{StoreSystems, configure_twinscope_sets};
 
@@ -24,7 +26,12 @@ impl Plugin for ReplayPlugin {
         configure_twinscope_sets(app);
         app.add_message::<ReplayCommand>()
             .add_message::<LookBackFailed>()
-            .add_systems(Update, (receive_opened_recording, replay_keys, apply_replay_commands).chain().in_set(StoreSystems::Switch))
+            .add_systems(
+                Update,
+                (receive_opened_recording, replay_keys, apply_replay_commands)
+                    .chain()
+                    .in_set(StoreSystems::Switch),
+            )
             .add_systems(Update, play_replay.in_set(StoreSystems::Playback));
     }
 }
@@ -82,7 +89,12 @@ impl ReplaySession {
 
 /// The state at `at` of a recording, in a store whose twins keep the indices they have in
 /// `like` (entities are bound by index), marked all changed so every part is restyled.
-pub fn store_at(recording: &mut Recording, fresh_store: &dyn Fn() -> TwinStore, like: &TwinStore, at: Timestamp) -> (TwinStore, Option<String>) {
+pub fn store_at(
+    recording: &mut Recording,
+    fresh_store: &dyn Fn() -> TwinStore,
+    like: &TwinStore,
+    at: Timestamp,
+) -> (TwinStore, Option<String>) {
     let mut fresh = fresh_store();
     fresh.reserve(like.len().saturating_sub(fresh.len()));
     for (_, twin) in like.twins() {
@@ -90,17 +102,28 @@ pub fn store_at(recording: &mut Recording, fresh_store: &dyn Fn() -> TwinStore, 
             fresh.declare(twin.id.as_str(), None, None);
         }
     }
-    let error = recording.state_at(&mut fresh, at).err().map(|e| e.to_string());
+    let error = recording
+        .state_at(&mut fresh, at)
+        .err()
+        .map(|e| e.to_string());
     fresh.mark_all_changed();
     (fresh, error)
 }
 
-fn replay_keys(keys: Option<Res<ButtonInput<KeyCode>>>, egui: Option<Res<bevy_egui::input::EguiWantsInput>>, mut commands: MessageWriter<ReplayCommand>) {
+fn replay_keys(
+    keys: Option<Res<ButtonInput<KeyCode>>>,
+    egui: Option<Res<bevy_egui::input::EguiWantsInput>>,
+    mut commands: MessageWriter<ReplayCommand>,
+) {
     let Some(keys) = keys else { return };
     if egui.is_some_and(|e| e.wants_keyboard_input()) {
         return;
     }
-    let big = if keys.pressed(KeyCode::ShiftLeft) || keys.pressed(KeyCode::ShiftRight) { 10.0 } else { 1.0 };
+    let big = if keys.pressed(KeyCode::ShiftLeft) || keys.pressed(KeyCode::ShiftRight) {
+        10.0
+    } else {
+        1.0
+    };
     if keys.just_pressed(KeyCode::Space) {
         commands.write(ReplayCommand::TogglePlay);
     }
@@ -118,7 +141,11 @@ fn replay_keys(keys: Option<Res<ButtonInput<KeyCode>>>, egui: Option<Res<bevy_eg
     }
 }
 
-fn apply_replay_commands(mut commands: MessageReader<ReplayCommand>, session: Option<ResMut<ReplaySession>>, mut state: ResMut<TwinState>) {
+fn apply_replay_commands(
+    mut commands: MessageReader<ReplayCommand>,
+    session: Option<ResMut<ReplaySession>>,
+    mut state: ResMut<TwinState>,
+) {
     let Some(mut session) = session else {
         commands.clear();
         return;
@@ -151,20 +178,31 @@ fn apply_replay_commands(mut commands: MessageReader<ReplayCommand>, session: Op
             ReplayCommand::PreviousAlarm => {
                 // A little before the position, so pressing again keeps going back.
                 let before = Timestamp(position.0 - 500_000);
-                let target = session.recording.alarm_transitions().map(|(t, _)| t).filter(|t| *t < before).last();
+                let target = session
+                    .recording
+                    .alarm_transitions()
+                    .map(|(t, _)| t)
+                    .filter(|t| *t < before)
+                    .last();
                 if let Some(at) = target {
                     session.seek(&mut state.store, at);
                 }
             }
             ReplayCommand::NextAlarm => {
-                let target = session.recording.alarm_transitions().map(|(t, _)| t).find(|t| *t > position);
+                let target = session
+                    .recording
+                    .alarm_transitions()
+                    .map(|(t, _)| t)
+                    .find(|t| *t > position);
                 if let Some(at) = target {
                     session.seek(&mut state.store, at);
                 }
             }
             ReplayCommand::MarkLoop => match session.loop_mark.take() {
                 None => session.loop_mark = Some(position),
-                Some(mark) if mark != position => session.loop_range = Some((mark.min(position), mark.max(position))),
+                Some(mark) if mark != position => {
+                    session.loop_range = Some((mark.min(position), mark.max(position)))
+                }
                 Some(_) => {}
             },
             ReplayCommand::ClearLoop => {
@@ -175,7 +213,11 @@ fn apply_replay_commands(mut commands: MessageReader<ReplayCommand>, session: Op
     }
 }
 
-fn play_replay(time: Res<Time<Real>>, session: Option<ResMut<ReplaySession>>, mut state: ResMut<TwinState>) {
+fn play_replay(
+    time: Res<Time<Real>>,
+    session: Option<ResMut<ReplaySession>>,
+    mut state: ResMut<TwinState>,
+) {
     let Some(mut session) = session else { return };
     // The frame a session starts shows where it starts: the time since the frame before
     // (which may have waited on the opening) is not played.
@@ -211,15 +253,31 @@ fn receive_opened_recording(
     mut look_back_failures: MessageWriter<LookBackFailed>,
 ) {
     let Some(opening) = opening else { return };
-    let Some(opened) = opening.try_take() else { return };
+    let Some(opened) = opening.try_take() else {
+        return;
+    };
     commands.remove_resource::<OpeningRecording>();
     let shown = opened.and_then(|recording| {
-        info!("{} opened and indexed in {:.1} s", opening.path.display(), opening.started.elapsed().as_secs_f64());
+        info!(
+            "{} opened and indexed in {:.1} s",
+            opening.path.display(),
+            opening.started.elapsed().as_secs_f64()
+        );
         if let Some(skipped) = recording.index.skipped.summary() {
             warn!("{}: {skipped}", opening.path.display());
         }
-        let shown = Shown { purpose: opening.purpose, fresh_store: opening.fresh_store.clone(), plant_clock: opening.plant_clock.clone() };
-        show_recording(&mut commands, recording, shown, &mut state.store, stash.as_deref_mut())
+        let shown = Shown {
+            purpose: opening.purpose,
+            fresh_store: opening.fresh_store.clone(),
+            plant_clock: opening.plant_clock.clone(),
+        };
+        show_recording(
+            &mut commands,
+            recording,
+            shown,
+            &mut state.store,
+            stash.as_deref_mut(),
+        )
     });
     // A replay's failure is shown in the middle of the window; a look-back's in the DVR bar.
     if let Err(message) = shown {
@@ -244,8 +302,19 @@ pub struct Shown {
 /// a look-back instant with the live store stashed (live data keeps going there). The state is
 /// built by one seek, its cost flat in the recording's length. The shown store's twins keep
 /// their indices (entities are bound by index).
-pub fn show_recording(commands: &mut Commands, mut recording: Recording, shown: Shown, shown_store: &mut TwinStore, stash: Option<&mut LiveStash>) -> Result<(), String> {
-    let Some((start, end)) = recording.time_range() else { return Err(format!("{}: the recording holds no messages", recording.file.path().display())) };
+pub fn show_recording(
+    commands: &mut Commands,
+    mut recording: Recording,
+    shown: Shown,
+    shown_store: &mut TwinStore,
+    stash: Option<&mut LiveStash>,
+) -> Result<(), String> {
+    let Some((start, end)) = recording.time_range() else {
+        return Err(format!(
+            "{}: the recording holds no messages",
+            recording.file.path().display()
+        ));
+    };
     let (at, playing) = match shown.purpose {
         OpenFor::Replay => (start, true),
         OpenFor::LookBack(at) => (Timestamp(at.0.clamp(start.0, end.0)), false),
@@ -270,7 +339,14 @@ pub fn show_recording(commands: &mut Commands, mut recording: Recording, shown: 
     Ok(())
 }
 
-fn insert_session(commands: &mut Commands, recording: Recording, (start, end, at): (Timestamp, Timestamp, Timestamp), playing: bool, shown: Shown, error: Option<String>) {
+fn insert_session(
+    commands: &mut Commands,
+    recording: Recording,
+    (start, end, at): (Timestamp, Timestamp, Timestamp),
+    playing: bool,
+    shown: Shown,
+    error: Option<String>,
+) {
     let make = shown.fresh_store;
     commands.insert_resource(ReplaySession {
         recording,

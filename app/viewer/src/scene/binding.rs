@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use bevy::asset::LoadState;
 use bevy::camera::primitives::Aabb;
-use bevy::gltf::extensions::{ErasedGltfExtensionHandler, GltfExtensionHandler, GltfExtensionHandlers};
+use bevy::gltf::extensions::{
+    ErasedGltfExtensionHandler, GltfExtensionHandler, GltfExtensionHandlers,
+};
 use bevy::prelude::*;
 use bevy::world_serialization::WorldAssetRoot;
 
@@ -33,7 +35,14 @@ impl Plugin for SceneBindingPlugin {
             .add_systems(Startup, spawn_scene_model)
             .add_systems(
                 Update,
-                (report_model_load_failure, place_loaded_model, bind_new_nodes, collect_twin_meshes).chain().in_set(TwinscopeSystems::Bind),
+                (
+                    report_model_load_failure,
+                    place_loaded_model,
+                    bind_new_nodes,
+                    collect_twin_meshes,
+                )
+                    .chain()
+                    .in_set(TwinscopeSystems::Bind),
             );
     }
 }
@@ -66,7 +75,10 @@ pub struct SceneStatus {
 impl SceneStatus {
     /// A scene that could not be loaded: the viewer runs and shows this message.
     pub fn failed(message: String) -> Self {
-        SceneStatus { error: Some(message), ..Default::default() }
+        SceneStatus {
+            error: Some(message),
+            ..Default::default()
+        }
     }
 
     /// The model's glTF asset, once its load has started.
@@ -90,7 +102,12 @@ impl GltfExtensionHandler for TagNodeIndex {
         Box::new(self.clone())
     }
 
-    fn on_gltf_node(&mut self, _load_context: &mut bevy::asset::LoadContext<'_>, gltf_node: &gltf::Node, entity: &mut EntityWorldMut) {
+    fn on_gltf_node(
+        &mut self,
+        _load_context: &mut bevy::asset::LoadContext<'_>,
+        gltf_node: &gltf::Node,
+        entity: &mut EntityWorldMut,
+    ) {
         entity.insert(GltfNodeIndex(gltf_node.index()));
     }
 }
@@ -108,7 +125,10 @@ pub struct TwinMeshes(pub Vec<Entity>);
 /// without a folder (`plant.glb`, from a manifest in the working directory) is in the
 /// working directory; an empty folder would make Bevy look next to the executable.
 pub fn asset_root(model_path: &std::path::Path) -> std::path::PathBuf {
-    let folder = model_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let folder = model_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
     std::path::absolute(folder).unwrap_or_else(|_| folder.to_owned())
 }
 
@@ -117,12 +137,21 @@ pub fn meshes_of_twin<'a, 'w, 's, 'q, F: bevy::ecs::query::QueryFilter>(
     meshes: &'a Query<'w, 's, &'q TwinMeshes, F>,
     twin: twinscope_core::twin::TwinIndex,
 ) -> impl Iterator<Item = Entity> + 'a {
-    entities.by_twin.get(&twin).into_iter().flatten().filter_map(|e| meshes.get(*e).ok()).flat_map(|m| m.0.iter().copied())
+    entities
+        .by_twin
+        .get(&twin)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| meshes.get(*e).ok())
+        .flat_map(|m| m.0.iter().copied())
 }
 
 /// The world-space box around mesh entities (all eight corners of each mesh's box, so
 /// rotated parts are covered), if any of them has one yet.
-pub fn world_bounds(meshes: impl IntoIterator<Item = Entity>, boxes: &Query<(&Aabb, &GlobalTransform)>) -> Option<(Vec3, Vec3)> {
+pub fn world_bounds(
+    meshes: impl IntoIterator<Item = Entity>,
+    boxes: &Query<(&Aabb, &GlobalTransform)>,
+) -> Option<(Vec3, Vec3)> {
     let (mut min, mut max) = (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN));
     for (aabb, transform) in meshes.into_iter().filter_map(|e| boxes.get(e).ok()) {
         let (part_min, part_max) = world_box(aabb, transform);
@@ -144,7 +173,11 @@ pub fn world_box(aabb: &Aabb, transform: &GlobalTransform) -> (Vec3, Vec3) {
 /// The eight corners of a box given by its centre and half extents.
 pub fn box_corners(centre: Vec3, half: Vec3) -> impl Iterator<Item = Vec3> {
     (0..8).map(move |corner| {
-        let sign = Vec3::new(if corner & 1 == 0 { -1.0 } else { 1.0 }, if corner & 2 == 0 { -1.0 } else { 1.0 }, if corner & 4 == 0 { -1.0 } else { 1.0 });
+        let sign = Vec3::new(
+            if corner & 1 == 0 { -1.0 } else { 1.0 },
+            if corner & 2 == 0 { -1.0 } else { 1.0 },
+            if corner & 4 == 0 { -1.0 } else { 1.0 },
+        );
         centre + half * sign
     })
 }
@@ -153,14 +186,26 @@ pub fn box_corners(centre: Vec3, half: Vec3) -> impl Iterator<Item = Vec3> {
 #[derive(Component)]
 pub struct SceneModelRoot;
 
-fn spawn_scene_model(mut commands: Commands, source: Option<Res<SceneSource>>, assets: Option<Res<AssetServer>>, mut status: ResMut<SceneStatus>) {
+fn spawn_scene_model(
+    mut commands: Commands,
+    source: Option<Res<SceneSource>>,
+    assets: Option<Res<AssetServer>>,
+    mut status: ResMut<SceneStatus>,
+) {
     // Headless tests bind hand-spawned entities and have no asset server.
-    let (Some(source), Some(assets)) = (source, assets) else { return };
+    let (Some(source), Some(assets)) = (source, assets) else {
+        return;
+    };
     // Only the glTF itself is requested: asking for its scene by label at the same time
     // would make Bevy read and decode the file twice (two loads of one path can race).
     status.model = Some(assets.load(source.model_asset.clone()));
     // Scaled to metres: a millimetre CAD model stands at its real size.
-    commands.spawn((SceneModelRoot, Transform::from_scale(Vec3::splat(source.metres_per_unit)), Visibility::default(), Name::new("scene-model")));
+    commands.spawn((
+        SceneModelRoot,
+        Transform::from_scale(Vec3::splat(source.metres_per_unit)),
+        Visibility::default(),
+        Name::new("scene-model"),
+    ));
 }
 
 /// Once the glTF is loaded, spawns its scene under the model root.
@@ -171,10 +216,18 @@ fn place_loaded_model(
     source: Option<Res<SceneSource>>,
     mut status: ResMut<SceneStatus>,
 ) {
-    let (Some(gltfs), Some(source)) = (gltfs, source) else { return };
-    let Some(gltf) = status.model.as_ref().and_then(|handle| gltfs.get(handle)) else { return };
+    let (Some(gltfs), Some(source)) = (gltfs, source) else {
+        return;
+    };
+    let Some(gltf) = status.model.as_ref().and_then(|handle| gltfs.get(handle)) else {
+        return;
+    };
     let Some(scene) = gltf.scenes.get(source.scene_index).cloned() else {
-        status.error = Some(format!("{}: the model has no scene {}", source.model_file.display(), source.scene_index));
+        status.error = Some(format!(
+            "{}: the model has no scene {}",
+            source.model_file.display(),
+            source.scene_index
+        ));
         return;
     };
     for root in &roots {
@@ -182,14 +235,23 @@ fn place_loaded_model(
     }
 }
 
-fn report_model_load_failure(assets: Option<Res<AssetServer>>, source: Option<Res<SceneSource>>, mut status: ResMut<SceneStatus>) {
+fn report_model_load_failure(
+    assets: Option<Res<AssetServer>>,
+    source: Option<Res<SceneSource>>,
+    mut status: ResMut<SceneStatus>,
+) {
     let Some(assets) = assets else { return };
     if status.error.is_some() {
         return;
     }
-    let (Some(handle), Some(source)) = (&status.model, source) else { return };
+    let (Some(handle), Some(source)) = (&status.model, source) else {
+        return;
+    };
     if let Some(LoadState::Failed(error)) = assets.get_load_state(handle.id()) {
-        let message = format!("{}: the model could not be loaded: {error}", source.model_file.display());
+        let message = format!(
+            "{}: the model could not be loaded: {error}",
+            source.model_file.display()
+        );
         error!("{message}");
         status.error = Some(message);
     }
@@ -226,9 +288,16 @@ fn bind_new_nodes(
     let new_nodes = std::mem::take(&mut new_nodes.0);
     let Some(source) = source else { return };
     for entity in new_nodes {
-        let Ok(node) = nodes.get(entity) else { continue };
-        let Some(id) = source.node_twins.get(&node.0) else { continue };
-        if !parents.iter_ancestors(entity).any(|a| model_roots.contains(a)) {
+        let Ok(node) = nodes.get(entity) else {
+            continue;
+        };
+        let Some(id) = source.node_twins.get(&node.0) else {
+            continue;
+        };
+        if !parents
+            .iter_ancestors(entity)
+            .any(|a| model_roots.contains(a))
+        {
             continue;
         }
         let index = match state.store.find(id) {
@@ -236,7 +305,9 @@ fn bind_new_nodes(
             None => state.store.declare(id, None, None),
         };
         let twin = state.store.get(index);
-        commands.entity(entity).insert((BoundTwin(index), TwinVisualState::of(twin)));
+        commands
+            .entity(entity)
+            .insert((BoundTwin(index), TwinVisualState::of(twin)));
         entities.by_twin.entry(index).or_default().push(entity);
         status.bound_nodes += 1;
     }
@@ -272,7 +343,13 @@ mod tests {
     fn a_model_without_a_folder_loads_from_the_working_directory() {
         let here = std::env::current_dir().unwrap();
         assert_eq!(asset_root(std::path::Path::new("plant.glb")), here);
-        assert_eq!(asset_root(std::path::Path::new("models/plant.glb")), here.join("models"));
-        assert_eq!(asset_root(std::path::Path::new("/srv/plant/plant.glb")), std::path::Path::new("/srv/plant"));
+        assert_eq!(
+            asset_root(std::path::Path::new("models/plant.glb")),
+            here.join("models")
+        );
+        assert_eq!(
+            asset_root(std::path::Path::new("/srv/plant/plant.glb")),
+            std::path::Path::new("/srv/plant")
+        );
     }
 }

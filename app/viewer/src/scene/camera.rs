@@ -25,10 +25,19 @@ pub struct OrbitCameraPlugin;
 impl Plugin for OrbitCameraPlugin {
     fn build(&self, app: &mut App) {
         configure_twinscope_sets(app);
-        app.add_systems(Startup, spawn_camera_and_lights).add_systems(
-            Update,
-            (frame_plant_once_bound, frame_on_key, frame_requested_twins, orbit_from_mouse, apply_orbit).chain().in_set(TwinscopeSystems::Visuals),
-        );
+        app.add_systems(Startup, spawn_camera_and_lights)
+            .add_systems(
+                Update,
+                (
+                    frame_plant_once_bound,
+                    frame_on_key,
+                    frame_requested_twins,
+                    orbit_from_mouse,
+                    apply_orbit,
+                )
+                    .chain()
+                    .in_set(TwinscopeSystems::Visuals),
+            );
     }
 }
 
@@ -53,13 +62,25 @@ pub struct OrbitCamera {
 
 impl Default for OrbitCamera {
     fn default() -> Self {
-        OrbitCamera { focus: Vec3::ZERO, distance: 30.0, yaw: 0.6, pitch: 0.6, flight: None, plant_radius: 15.0, placed: false }
+        OrbitCamera {
+            focus: Vec3::ZERO,
+            distance: 30.0,
+            yaw: 0.6,
+            pitch: 0.6,
+            flight: None,
+            plant_radius: 15.0,
+            placed: false,
+        }
     }
 }
 
 impl OrbitCamera {
     pub fn transform(&self) -> Transform {
-        let offset = Vec3::new(self.yaw.sin() * self.pitch.cos(), self.pitch.sin(), self.yaw.cos() * self.pitch.cos()) * self.distance;
+        let offset = Vec3::new(
+            self.yaw.sin() * self.pitch.cos(),
+            self.pitch.sin(),
+            self.yaw.cos() * self.pitch.cos(),
+        ) * self.distance;
         Transform::from_translation(self.focus + offset).looking_at(self.focus, Vec3::Y)
     }
 
@@ -78,7 +99,10 @@ impl OrbitCamera {
 
     fn framing(min: Vec3, max: Vec3) -> (Vec3, f32) {
         let radius = ((max - min).length() / 2.0).max(1e-3);
-        ((min + max) / 2.0, radius / (std::f32::consts::FRAC_PI_8).sin() * 1.05)
+        (
+            (min + max) / 2.0,
+            radius / (std::f32::consts::FRAC_PI_8).sin() * 1.05,
+        )
     }
 
     /// How close and how far the camera may zoom: from a hundredth of the plant to fifty times it.
@@ -90,16 +114,23 @@ impl OrbitCamera {
     /// seen up close, far enough for all of it from the farthest zoom.
     pub fn clipping(&self) -> (f32, f32) {
         let (closest, farthest) = self.zoom_limits();
-        ((closest * 0.1).max(1e-5), farthest + self.plant_radius * 4.0)
+        (
+            (closest * 0.1).max(1e-5),
+            farthest + self.plant_radius * 4.0,
+        )
     }
 
     /// Moves a flight on by `seconds`; most of the way in about half a second.
     pub fn advance_flight(&mut self, seconds: f32) {
-        let Some((focus, distance)) = self.flight else { return };
+        let Some((focus, distance)) = self.flight else {
+            return;
+        };
         let blend = 1.0 - (-seconds * 7.0).exp();
         self.focus = self.focus.lerp(focus, blend);
         self.distance += (distance - self.distance) * blend;
-        if self.focus.distance(focus) < 0.01 * distance && (self.distance - distance).abs() < 0.01 * distance {
+        if self.focus.distance(focus) < 0.01 * distance
+            && (self.distance - distance).abs() < 0.01 * distance
+        {
             self.focus = focus;
             self.distance = distance;
             self.flight = None;
@@ -109,10 +140,18 @@ impl OrbitCamera {
 
 /// The meshes of a twin and everything below it; for a twin without geometry, its nearest
 /// ancestor's.
-pub fn subtree_meshes(state: &TwinState, entities: &TwinEntities, meshes: &Query<&TwinMeshes>, twin: TwinIndex) -> Vec<Entity> {
+pub fn subtree_meshes(
+    state: &TwinState,
+    entities: &TwinEntities,
+    meshes: &Query<&TwinMeshes>,
+    twin: TwinIndex,
+) -> Vec<Entity> {
     let mut cursor = Some(twin);
     while let Some(index) = cursor {
-        let found: Vec<Entity> = subtree(&state.store, index).into_iter().flat_map(|t| crate::scene::binding::meshes_of_twin(entities, meshes, t)).collect();
+        let found: Vec<Entity> = subtree(&state.store, index)
+            .into_iter()
+            .flat_map(|t| crate::scene::binding::meshes_of_twin(entities, meshes, t))
+            .collect();
         if !found.is_empty() {
             return found;
         }
@@ -123,7 +162,12 @@ pub fn subtree_meshes(state: &TwinState, entities: &TwinEntities, meshes: &Query
 
 fn spawn_camera_and_lights(mut commands: Commands) {
     let orbit = OrbitCamera::default();
-    commands.spawn((Camera3d::default(), orbit.transform(), orbit, Name::new("orbit-camera")));
+    commands.spawn((
+        Camera3d::default(),
+        orbit.transform(),
+        orbit,
+        Name::new("orbit-camera"),
+    ));
     light_the_plant(&mut commands);
 }
 
@@ -131,10 +175,17 @@ fn spawn_camera_and_lights(mut commands: Commands) {
 /// in the headset.
 pub fn light_the_plant(commands: &mut Commands) {
     commands.spawn((
-        DirectionalLight { illuminance: 9_000.0, shadow_maps_enabled: false, ..default() },
+        DirectionalLight {
+            illuminance: 9_000.0,
+            shadow_maps_enabled: false,
+            ..default()
+        },
         Transform::from_xyz(8.0, 20.0, 12.0).looking_at(Vec3::ZERO, Vec3::Y),
     ));
-    commands.insert_resource(GlobalAmbientLight { brightness: 900.0, ..default() });
+    commands.insert_resource(GlobalAmbientLight {
+        brightness: 900.0,
+        ..default()
+    });
     commands.insert_resource(ClearColor(Color::srgb(0.11, 0.12, 0.14)));
 }
 
@@ -147,7 +198,8 @@ fn frame_plant_once_bound(
     if *framed {
         return;
     }
-    if let Some((min, max)) = world_bounds(meshes.iter().flat_map(|m| m.0.iter().copied()), &boxes) {
+    if let Some((min, max)) = world_bounds(meshes.iter().flat_map(|m| m.0.iter().copied()), &boxes)
+    {
         for (mut orbit, mut projection) in &mut cameras {
             if !orbit.placed {
                 orbit.frame(min, max);
@@ -177,10 +229,16 @@ fn frame_on_key(
     if egui_input.is_some_and(|input| input.wants_keyboard_input()) {
         return;
     }
-    let selected = selection.twin.filter(|t| (t.0 as usize) < state.store.len());
+    let selected = selection
+        .twin
+        .filter(|t| (t.0 as usize) < state.store.len());
     let targets: Vec<Entity> = match selected {
-        Some(twin) if keys.just_pressed(KeyCode::KeyF) => subtree_meshes(&state, &entities, &meshes, twin),
-        _ if keys.just_pressed(KeyCode::Home) || keys.just_pressed(KeyCode::KeyF) => meshes.iter().flat_map(|m| m.0.iter().copied()).collect(),
+        Some(twin) if keys.just_pressed(KeyCode::KeyF) => {
+            subtree_meshes(&state, &entities, &meshes, twin)
+        }
+        _ if keys.just_pressed(KeyCode::Home) || keys.just_pressed(KeyCode::KeyF) => {
+            meshes.iter().flat_map(|m| m.0.iter().copied()).collect()
+        }
         _ => return,
     };
     if let Some((min, max)) = world_bounds(targets, &boxes) {
@@ -198,11 +256,14 @@ fn frame_requested_twins(
     boxes: Query<(&Aabb, &GlobalTransform)>,
     mut cameras: Query<&mut OrbitCamera>,
 ) {
-    let Some(FrameTwin(twin)) = requests.read().last().copied() else { return };
+    let Some(FrameTwin(twin)) = requests.read().last().copied() else {
+        return;
+    };
     if twin.0 as usize >= state.store.len() {
         return;
     }
-    if let Some((min, max)) = world_bounds(subtree_meshes(&state, &entities, &meshes, twin), &boxes) {
+    if let Some((min, max)) = world_bounds(subtree_meshes(&state, &entities, &meshes, twin), &boxes)
+    {
         for mut orbit in &mut cameras {
             orbit.fly_to(min, max);
         }
@@ -216,7 +277,9 @@ fn orbit_from_mouse(
     egui_input: Option<Res<EguiWantsInput>>,
     mut cameras: Query<&mut OrbitCamera>,
 ) {
-    let (Some(buttons), Some(motion), Some(scroll)) = (buttons, motion, scroll) else { return };
+    let (Some(buttons), Some(motion), Some(scroll)) = (buttons, motion, scroll) else {
+        return;
+    };
     if egui_input.is_some_and(|input| input.wants_pointer_input()) {
         return;
     }
@@ -275,9 +338,19 @@ mod tests {
             orbit.plant_radius = (max - min).length() / 2.0;
             let (near, far) = orbit.clipping();
             let (closest, farthest) = orbit.zoom_limits();
-            assert!(orbit.distance > orbit.plant_radius && orbit.distance < 5.0 * orbit.plant_radius, "{label}: framed at {}", orbit.distance);
-            assert!(near < closest && near < orbit.distance - orbit.plant_radius, "{label}: near plane {near} cuts the model");
-            assert!(far > farthest + orbit.plant_radius, "{label}: far plane {far} cuts the model at the farthest zoom");
+            assert!(
+                orbit.distance > orbit.plant_radius && orbit.distance < 5.0 * orbit.plant_radius,
+                "{label}: framed at {}",
+                orbit.distance
+            );
+            assert!(
+                near < closest && near < orbit.distance - orbit.plant_radius,
+                "{label}: near plane {near} cuts the model"
+            );
+            assert!(
+                far > farthest + orbit.plant_radius,
+                "{label}: far plane {far} cuts the model at the farthest zoom"
+            );
         }
     }
 
@@ -286,7 +359,11 @@ mod tests {
         let mut orbit = OrbitCamera::default();
         orbit.fly_to(Vec3::new(9.0, 0.0, 9.0), Vec3::new(11.0, 2.0, 11.0));
         orbit.advance_flight(1.0 / 60.0);
-        assert!(orbit.focus.x > 0.0 && orbit.focus.x < 5.0, "part of the way after one frame: {}", orbit.focus);
+        assert!(
+            orbit.focus.x > 0.0 && orbit.focus.x < 5.0,
+            "part of the way after one frame: {}",
+            orbit.focus
+        );
         for _ in 0..120 {
             orbit.advance_flight(1.0 / 60.0);
         }

@@ -23,7 +23,12 @@ impl Plugin for CapturePlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<CaptureRequest>()
             .init_resource::<FrameTimes>()
-            .add_systems(Last, (record_frame_time, capture_and_exit).chain().in_set(CaptureExit));
+            .add_systems(
+                Last,
+                (record_frame_time, capture_and_exit)
+                    .chain()
+                    .in_set(CaptureExit),
+            );
     }
 }
 
@@ -70,11 +75,18 @@ const MODEL_LOAD_WAIT_SECONDS: f64 = 120.0;
 
 /// Only for a run that ends by itself (`--exit-after`): a live session must not grow a list
 /// every frame for a whole shift.
-fn record_frame_time(time: Res<Time<Real>>, request: Res<CaptureRequest>, mut frames: ResMut<FrameTimes>) {
+fn record_frame_time(
+    time: Res<Time<Real>>,
+    request: Res<CaptureRequest>,
+    mut frames: ResMut<FrameTimes>,
+) {
     let now = time.elapsed_secs_f64();
     if request.exit_after.is_some() && now > WARM_UP_SECONDS {
         frames.seconds.push(time.delta_secs());
-        if frames.resident.last().is_none_or(|(at, _)| now - at >= RESIDENT_EVERY_SECONDS)
+        if frames
+            .resident
+            .last()
+            .is_none_or(|(at, _)| now - at >= RESIDENT_EVERY_SECONDS)
             && let Some(bytes) = resident_bytes()
         {
             frames.resident.push((now, bytes));
@@ -85,7 +97,12 @@ fn record_frame_time(time: Res<Time<Real>>, request: Res<CaptureRequest>, mut fr
 /// This process's resident memory, from `/proc/self/statm` (Linux).
 fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    statm.split_whitespace().nth(1)?.parse::<u64>().ok().map(|pages| pages * 4096)
+    statm
+        .split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|pages| pages * 4096)
 }
 
 /// Where `--exit-after` ends the app (in `Last`): what reports at exit runs after it.
@@ -107,7 +124,9 @@ fn capture_and_exit(
     mut phase: Local<CapturePhase>,
     mut exit: MessageWriter<AppExit>,
 ) {
-    let Some(exit_after) = request.exit_after else { return };
+    let Some(exit_after) = request.exit_after else {
+        return;
+    };
     let now = time.elapsed_secs_f64();
     if now < exit_after.as_secs_f64() {
         return;
@@ -117,9 +136,16 @@ fn capture_and_exit(
         if let Some(state) = &placement.state {
             print_history_fill(&state.store);
             if let Some(path) = &request.state_out {
-                let json = serde_json::to_string_pretty(&twinscope_core::report::state_json(&state.store, None)).unwrap_or_default();
+                let json = serde_json::to_string_pretty(&twinscope_core::report::state_json(
+                    &state.store,
+                    None,
+                ))
+                .unwrap_or_default();
                 if let Err(error) = std::fs::write(path, json) {
-                    eprintln!("error: cannot write the state to {}: {error}", path.display());
+                    eprintln!(
+                        "error: cannot write the state to {}: {error}",
+                        path.display()
+                    );
                 }
             }
         }
@@ -131,7 +157,10 @@ fn capture_and_exit(
     // A picture of the plant, not of its progress bar: a model still loading (or a
     // recording still being indexed) gets up to two more minutes.
     let loading = load.is_some_and(|load| load.in_progress()) || opening.is_some();
-    if loading && matches!(*phase, CapturePhase::Waiting) && now < exit_after.as_secs_f64() + MODEL_LOAD_WAIT_SECONDS {
+    if loading
+        && matches!(*phase, CapturePhase::Waiting)
+        && now < exit_after.as_secs_f64() + MODEL_LOAD_WAIT_SECONDS
+    {
         return;
     }
     match *phase {
@@ -143,10 +172,12 @@ fn capture_and_exit(
                     Some(target) => Screenshot::image(target.image.clone()),
                     None => Screenshot::primary_window(),
                 };
-                commands.spawn(screenshot).observe(move |captured: On<ScreenshotCaptured>, mut commands: Commands| {
-                    save_png(&captured.image, &path);
-                    commands.insert_resource(ScreenshotWritten);
-                });
+                commands.spawn(screenshot).observe(
+                    move |captured: On<ScreenshotCaptured>, mut commands: Commands| {
+                        save_png(&captured.image, &path);
+                        commands.insert_resource(ScreenshotWritten);
+                    },
+                );
                 *phase = CapturePhase::Requested { since: now };
             }
             None => {
@@ -171,8 +202,18 @@ fn capture_and_exit(
 fn print_summary(frames: &FrameTimes, rate: Option<&IngestRate>, elapsed: f64) {
     let mut sorted: Vec<f32> = frames.seconds.clone();
     sorted.sort_by(f32::total_cmp);
-    let pick = |q: f64| sorted.get(((sorted.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0.0) * 1e3;
-    let mean = if sorted.is_empty() { 0.0 } else { sorted.iter().sum::<f32>() / sorted.len() as f32 * 1e3 };
+    let pick = |q: f64| {
+        sorted
+            .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+            * 1e3
+    };
+    let mean = if sorted.is_empty() {
+        0.0
+    } else {
+        sorted.iter().sum::<f32>() / sorted.len() as f32 * 1e3
+    };
     let (messages, updates) = rate.map_or((0, 0), |r| (r.snapshot.messages, r.snapshot.updates));
     println!(
         "summary: {:.1} s, {} frames after warm-up, frame time mean {mean:.2} ms p50 {:.2} ms p95 {:.2} ms p99 {:.2} ms max {:.2} ms, {messages} messages ({:.0}/s), {updates} updates",
@@ -190,9 +231,22 @@ fn print_summary(frames: &FrameTimes, rate: Option<&IngestRate>, elapsed: f64) {
         let last = frames.resident.len() - 1;
         let mut points: Vec<usize> = (0..=10).map(|tenth| tenth * last / 10).collect();
         points.dedup();
-        let samples: Vec<String> = points.iter().map(|&i| format!("{:.0} MiB at {:.0} s", mib(frames.resident[i].1), frames.resident[i].0)).collect();
+        let samples: Vec<String> = points
+            .iter()
+            .map(|&i| {
+                format!(
+                    "{:.0} MiB at {:.0} s",
+                    mib(frames.resident[i].1),
+                    frames.resident[i].0
+                )
+            })
+            .collect();
         let max = frames.resident.iter().map(|(_, b)| *b).max().unwrap_or(0);
-        println!("memory: resident {} (max {:.0} MiB)", samples.join(", "), mib(max));
+        println!(
+            "memory: resident {} (max {:.0} MiB)",
+            samples.join(", "),
+            mib(max)
+        );
     }
 }
 
@@ -205,20 +259,34 @@ fn print_history_fill(store: &twinscope_core::twin::TwinStore) {
         held += property.history.len();
         room += property.history.capacity();
     }
-    let full = if room == 0 { 100.0 } else { held as f64 * 100.0 / room as f64 };
+    let full = if room == 0 {
+        100.0
+    } else {
+        held as f64 * 100.0 / room as f64
+    };
     println!("histories: {properties} properties hold {held} samples of {room} ({full:.0}% full)");
 }
 
 fn print_ui_cost(cost: &crate::ui::UiCost) {
     // Skip the first tenth: scene loading and first layouts.
-    let mut sorted: Vec<f32> = cost.seconds.iter().skip(cost.seconds.len() / 10).copied().collect();
+    let mut sorted: Vec<f32> = cost
+        .seconds
+        .iter()
+        .skip(cost.seconds.len() / 10)
+        .copied()
+        .collect();
     if sorted.is_empty() {
         return;
     }
     sorted.sort_by(f32::total_cmp);
     let pick = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize] * 1e3;
     let mean = sorted.iter().sum::<f32>() / sorted.len() as f32 * 1e3;
-    println!("ui: panels built and laid out in mean {mean:.2} ms p50 {:.2} ms p95 {:.2} ms per frame ({} frames)", pick(0.5), pick(0.95), sorted.len());
+    println!(
+        "ui: panels built and laid out in mean {mean:.2} ms p50 {:.2} ms p95 {:.2} ms per frame ({} frames)",
+        pick(0.5),
+        pick(0.95),
+        sorted.len()
+    );
 }
 
 /// What is needed to find where twins appear on screen.
@@ -226,14 +294,26 @@ fn print_ui_cost(cost: &crate::ui::UiCost) {
 struct TwinPlacement<'w, 's> {
     cameras: Query<'w, 's, (&'static Camera, &'static GlobalTransform), With<Camera3d>>,
     window: Query<'w, 's, &'static Window, With<PrimaryWindow>>,
-    twins: Query<'w, 's, (&'static BoundTwin, &'static TwinMeshes, Option<&'static GltfNodeIndex>)>,
+    twins: Query<
+        'w,
+        's,
+        (
+            &'static BoundTwin,
+            &'static TwinMeshes,
+            Option<&'static GltfNodeIndex>,
+        ),
+    >,
     boxes: Query<'w, 's, (&'static Aabb, &'static GlobalTransform)>,
     state: Option<Res<'w, TwinState>>,
     offscreen: Option<Res<'w, crate::scene::offscreen::OffscreenTarget>>,
 }
 
 fn write_placements(placement: &TwinPlacement, screenshot: &Path) {
-    let (Ok((camera, camera_transform)), Some(state)) = (placement.cameras.single(), placement.state.as_ref()) else { return };
+    let (Ok((camera, camera_transform)), Some(state)) =
+        (placement.cameras.single(), placement.state.as_ref())
+    else {
+        return;
+    };
     let scale = placement.window.single().map_or(1.0, |w| w.scale_factor());
     let mut entries = Vec::new();
     for (bound, meshes, node) in &placement.twins {
@@ -243,12 +323,18 @@ fn write_placements(placement: &TwinPlacement, screenshot: &Path) {
             .iter()
             .filter_map(|m| placement.boxes.get(*m).ok())
             .map(|(aabb, transform)| {
-                let half = Vec3::from(aabb.half_extents) * transform.compute_transform().scale.abs();
-                (half.x * half.y * half.z, transform.transform_point(Vec3::from(aabb.center)))
+                let half =
+                    Vec3::from(aabb.half_extents) * transform.compute_transform().scale.abs();
+                (
+                    half.x * half.y * half.z,
+                    transform.transform_point(Vec3::from(aabb.center)),
+                )
             })
             .max_by(|a, b| a.0.total_cmp(&b.0));
         let Some((_, centre)) = largest else { continue };
-        let Ok(pixel) = camera.world_to_viewport(camera_transform, centre) else { continue };
+        let Ok(pixel) = camera.world_to_viewport(camera_transform, centre) else {
+            continue;
+        };
         let twin = state.store.get(bound.0);
         entries.push(serde_json::json!({
             "twin": twin.id.as_str(),

@@ -21,7 +21,12 @@ impl Plugin for FocusPlugin {
             .init_resource::<Selection>()
             .add_message::<FocusCommand>()
             .add_message::<FrameTwin>()
-            .add_systems(Update, (focus_keys, apply_focus_commands).chain().in_set(TwinscopeSystems::Select));
+            .add_systems(
+                Update,
+                (focus_keys, apply_focus_commands)
+                    .chain()
+                    .in_set(TwinscopeSystems::Select),
+            );
     }
 }
 
@@ -49,12 +54,20 @@ impl FocusMode {
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FocusCommand(pub FocusMode);
 
-fn focus_keys(keys: Option<Res<ButtonInput<KeyCode>>>, egui_input: Option<Res<EguiWantsInput>>, mut commands: MessageWriter<FocusCommand>) {
+fn focus_keys(
+    keys: Option<Res<ButtonInput<KeyCode>>>,
+    egui_input: Option<Res<EguiWantsInput>>,
+    mut commands: MessageWriter<FocusCommand>,
+) {
     let Some(keys) = keys else { return };
     if egui_input.is_some_and(|input| input.wants_keyboard_input()) {
         return;
     }
-    for (key, mode) in [(KeyCode::KeyI, FocusMode::Isolate), (KeyCode::KeyX, FocusMode::XRay), (KeyCode::KeyN, FocusMode::Normal)] {
+    for (key, mode) in [
+        (KeyCode::KeyI, FocusMode::Isolate),
+        (KeyCode::KeyX, FocusMode::XRay),
+        (KeyCode::KeyN, FocusMode::Normal),
+    ] {
         if keys.just_pressed(key) {
             commands.write(FocusCommand(mode));
         }
@@ -62,10 +75,22 @@ fn focus_keys(keys: Option<Res<ButtonInput<KeyCode>>>, egui_input: Option<Res<Eg
 }
 
 /// Entering a focus mode also flies to the selection: that is what the operator wants to see.
-fn apply_focus_commands(mut commands: MessageReader<FocusCommand>, mut mode: ResMut<FocusMode>, selection: Res<Selection>, mut frame: MessageWriter<FrameTwin>) {
+fn apply_focus_commands(
+    mut commands: MessageReader<FocusCommand>,
+    mut mode: ResMut<FocusMode>,
+    selection: Res<Selection>,
+    mut frame: MessageWriter<FrameTwin>,
+) {
     for FocusCommand(wanted) in commands.read() {
-        let next = if *mode == *wanted { FocusMode::Normal } else { *wanted };
-        if mode.set_if_neq(next) && next != FocusMode::Normal && let Some(twin) = selection.twin {
+        let next = if *mode == *wanted {
+            FocusMode::Normal
+        } else {
+            *wanted
+        };
+        if mode.set_if_neq(next)
+            && next != FocusMode::Normal
+            && let Some(twin) = selection.twin
+        {
             frame.write(FrameTwin(twin));
         }
     }

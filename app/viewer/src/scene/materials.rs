@@ -18,12 +18,21 @@ pub struct TwinscopeMaterialsPlugin;
 impl Plugin for TwinscopeMaterialsPlugin {
     fn build(&self, app: &mut App) {
         let mut shaders = app.world_mut().resource_mut::<Assets<Shader>>();
-        let alarm = Shader::from_wgsl(include_str!("../../../../shaders/alarm.wgsl"), "shaders/alarm.wgsl");
-        let xray = Shader::from_wgsl(include_str!("../../../../shaders/xray.wgsl"), "shaders/xray.wgsl");
+        let alarm = Shader::from_wgsl(
+            include_str!("../../../../shaders/alarm.wgsl"),
+            "shaders/alarm.wgsl",
+        );
+        let xray = Shader::from_wgsl(
+            include_str!("../../../../shaders/xray.wgsl"),
+            "shaders/xray.wgsl",
+        );
         // Inserting under a fixed id cannot fail for a fresh asset collection.
         let _ = shaders.insert(ALARM_SHADER.id(), alarm);
         let _ = shaders.insert(XRAY_SHADER.id(), xray);
-        app.add_plugins((MaterialPlugin::<AlarmMaterial>::default(), MaterialPlugin::<XRayMaterial>::default()));
+        app.add_plugins((
+            MaterialPlugin::<AlarmMaterial>::default(),
+            MaterialPlugin::<XRayMaterial>::default(),
+        ));
     }
 }
 
@@ -44,7 +53,12 @@ pub struct AlarmMaterial {
 
 impl AlarmMaterial {
     pub fn new(color: Color, pulse: bool, hatch: bool) -> Self {
-        AlarmMaterial { color: color.to_linear(), pulse: pulse as u8 as f32, hatch: hatch as u8 as f32, _padding: Vec2::ZERO }
+        AlarmMaterial {
+            color: color.to_linear(),
+            pulse: pulse as u8 as f32,
+            hatch: hatch as u8 as f32,
+            _padding: Vec2::ZERO,
+        }
     }
 }
 

@@ -14,7 +14,10 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bevy::asset::io::file::FileAssetReader;
-use bevy::asset::io::{AssetReader, AssetReaderError, AssetSourceBuilder, AssetSourceId, PathStream, Reader, ReaderNotSeekableError, SeekableReader};
+use bevy::asset::io::{
+    AssetReader, AssetReaderError, AssetSourceBuilder, AssetSourceId, PathStream, Reader,
+    ReaderNotSeekableError, SeekableReader,
+};
 use bevy::gltf::{Gltf, GltfMesh};
 use bevy::prelude::*;
 use bevy::render::mesh::RenderMesh;
@@ -32,14 +35,23 @@ impl Plugin for ModelLoadPlugin {
         // Without a renderer (headless tests) nothing is uploaded, and nothing waits for it.
         let renders = match app.get_sub_app_mut(RenderApp) {
             Some(render_app) => {
-                render_app.insert_resource(watch.clone()).add_systems(Render, count_uploaded_meshes.after(RenderSystems::PrepareAssets));
+                render_app.insert_resource(watch.clone()).add_systems(
+                    Render,
+                    count_uploaded_meshes.after(RenderSystems::PrepareAssets),
+                );
                 true
             }
             None => false,
         };
         app.insert_resource(watch)
-            .insert_resource(ModelLoad { renders, ..default() })
-            .add_systems(Update, track_model_load.after(crate::TwinscopeSystems::Bind));
+            .insert_resource(ModelLoad {
+                renders,
+                ..default()
+            })
+            .add_systems(
+                Update,
+                track_model_load.after(crate::TwinscopeSystems::Bind),
+            );
     }
 }
 
@@ -80,7 +92,10 @@ pub enum LoadStage {
 impl ModelLoad {
     /// Whether a progress bar should be up.
     pub fn in_progress(&self) -> bool {
-        matches!(self.stage, LoadStage::Reading | LoadStage::Decoding | LoadStage::Uploading | LoadStage::Placing)
+        matches!(
+            self.stage,
+            LoadStage::Reading | LoadStage::Decoding | LoadStage::Uploading | LoadStage::Placing
+        )
     }
 }
 
@@ -106,7 +121,12 @@ pub fn count_bytes_read(app: &mut App, folder: &Path) {
     let folder = folder.to_owned();
     app.register_asset_source(
         AssetSourceId::Default,
-        AssetSourceBuilder::new(move || Box::new(CountingReader { inner: FileAssetReader::new(&folder), bytes: counter.clone() })),
+        AssetSourceBuilder::new(move || {
+            Box::new(CountingReader {
+                inner: FileAssetReader::new(&folder),
+                bytes: counter.clone(),
+            })
+        }),
     );
     app.insert_resource(bytes);
 }
@@ -120,14 +140,20 @@ struct CountingReader {
 impl AssetReader for CountingReader {
     async fn read<'a>(&'a self, path: &'a Path) -> Result<impl Reader + 'a, AssetReaderError> {
         let inner = self.inner.read(path).await?;
-        Ok(Counted { inner, bytes: self.bytes.clone() })
+        Ok(Counted {
+            inner,
+            bytes: self.bytes.clone(),
+        })
     }
 
     async fn read_meta<'a>(&'a self, path: &'a Path) -> Result<impl Reader + 'a, AssetReaderError> {
         self.inner.read_meta(path).await
     }
 
-    async fn read_directory<'a>(&'a self, path: &'a Path) -> Result<Box<PathStream>, AssetReaderError> {
+    async fn read_directory<'a>(
+        &'a self,
+        path: &'a Path,
+    ) -> Result<Box<PathStream>, AssetReaderError> {
         self.inner.read_directory(path).await
     }
 
@@ -143,7 +169,11 @@ struct Counted<R> {
 }
 
 impl<R: Reader> futures_io::AsyncRead for Counted<R> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
         let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(read)) = &poll {
@@ -178,11 +208,18 @@ fn count_uploaded_meshes(watch: Res<UploadWatch>, render_meshes: Res<RenderAsset
     if watch.0.done.load(Ordering::Relaxed) {
         return;
     }
-    let meshes = watch.0.meshes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let meshes = watch
+        .0
+        .meshes
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if meshes.is_empty() {
         return;
     }
-    let uploaded = meshes.iter().filter(|id| render_meshes.get(**id).is_some()).count();
+    let uploaded = meshes
+        .iter()
+        .filter(|id| render_meshes.get(**id).is_some())
+        .count();
     watch.0.uploaded.store(uploaded, Ordering::Relaxed);
     if uploaded == meshes.len() {
         watch.0.done.store(true, Ordering::Relaxed);
@@ -211,22 +248,40 @@ fn track_model_load(
         load.stage = LoadStage::Failed;
         return;
     }
-    let (Some(source), Some(handle)) = (source, status.model_handle()) else { return };
+    let (Some(source), Some(handle)) = (source, status.model_handle()) else {
+        return;
+    };
     let started = *load.started.get_or_insert_with(Instant::now);
     load.elapsed = started.elapsed();
     load.bytes_total = source.model_bytes;
     load.bytes_read = bytes.map_or(0, |b| b.0.load(Ordering::Relaxed));
     let Some(gltf) = gltfs.as_ref().and_then(|g| g.get(handle)) else {
-        load.stage = if load.bytes_total > 0 && load.bytes_read >= load.bytes_total { LoadStage::Decoding } else { LoadStage::Reading };
+        load.stage = if load.bytes_total > 0 && load.bytes_read >= load.bytes_total {
+            LoadStage::Decoding
+        } else {
+            LoadStage::Reading
+        };
         return;
     };
     if load.meshes_total == 0 {
-        let ids: Vec<AssetId<Mesh>> =
-            gltf.meshes.iter().filter_map(|m| gltf_meshes.as_ref()?.get(m)).flat_map(|m| m.primitives.iter().map(|p| p.mesh.id())).collect();
+        let ids: Vec<AssetId<Mesh>> = gltf
+            .meshes
+            .iter()
+            .filter_map(|m| gltf_meshes.as_ref()?.get(m))
+            .flat_map(|m| m.primitives.iter().map(|p| p.mesh.id()))
+            .collect();
         load.meshes_total = ids.len();
-        *watch.0.meshes.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = ids;
+        *watch
+            .0
+            .meshes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = ids;
     }
-    load.meshes_uploaded = if load.renders { watch.0.uploaded.load(Ordering::Relaxed) } else { load.meshes_total };
+    load.meshes_uploaded = if load.renders {
+        watch.0.uploaded.load(Ordering::Relaxed)
+    } else {
+        load.meshes_total
+    };
     let placed = roots.iter().any(|children| !children.is_empty());
     if placed && load.placed_at.is_none() {
         load.placed_at = Some(Instant::now());
@@ -239,7 +294,12 @@ fn track_model_load(
     };
     if load.stage == LoadStage::Shown {
         if load.meshes_uploaded < load.meshes_total {
-            warn!("{} of the model's {} meshes were not uploaded after {} s", load.meshes_total - load.meshes_uploaded, load.meshes_total, UPLOAD_GRACE.as_secs());
+            warn!(
+                "{} of the model's {} meshes were not uploaded after {} s",
+                load.meshes_total - load.meshes_uploaded,
+                load.meshes_total,
+                UPLOAD_GRACE.as_secs()
+            );
         }
         info!(
             "model shown after {:.1} s: {} read of {}, {} of {} meshes uploaded",

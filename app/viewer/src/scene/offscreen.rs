@@ -24,14 +24,26 @@ pub struct OffscreenTarget {
 impl Plugin for OffscreenPlugin {
     fn build(&self, app: &mut App) {
         let size = self.size.max(UVec2::ONE);
-        let target = Image::new_target_texture(size.x, size.y, TextureFormat::Rgba8Unorm, Some(TextureFormat::Rgba8UnormSrgb));
+        let target = Image::new_target_texture(
+            size.x,
+            size.y,
+            TextureFormat::Rgba8Unorm,
+            Some(TextureFormat::Rgba8UnormSrgb),
+        );
         let image = app.world_mut().resource_mut::<Assets<Image>>().add(target);
-        app.insert_resource(OffscreenTarget { image }).add_observer(draw_into_the_image);
+        app.insert_resource(OffscreenTarget { image })
+            .add_observer(draw_into_the_image);
     }
 }
 
 /// Every camera the desktop viewer spawns for its window (the orbit camera, and the panels'
 /// camera over it) draws into the image instead, from its first frame.
-fn draw_into_the_image(camera: On<Add, Camera>, mut commands: Commands, target: Res<OffscreenTarget>) {
-    commands.entity(camera.entity).insert(RenderTarget::Image(target.image.clone().into()));
+fn draw_into_the_image(
+    camera: On<Add, Camera>,
+    mut commands: Commands,
+    target: Res<OffscreenTarget>,
+) {
+    commands
+        .entity(camera.entity)
+        .insert(RenderTarget::Image(target.image.clone().into()));
 }

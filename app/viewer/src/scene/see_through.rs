@@ -11,9 +11,9 @@ use bevy::camera::primitives::Aabb;
 use bevy::prelude::*;
 use twinscope_core::twin::TwinIndex;
 
+use crate::scene::binding::{TwinMeshes, box_corners, world_bounds, world_box};
 use crate::scene::camera::{OrbitCamera, subtree_meshes};
 use crate::scene::focus::FocusMode;
-use crate::scene::binding::{TwinMeshes, box_corners, world_bounds, world_box};
 use crate::scene::selection::Selection;
 use crate::store::sync::{TwinEntities, TwinState};
 
@@ -49,10 +49,14 @@ pub(crate) fn find_occluders(
     let selected = selection.twin.filter(|_| *mode == FocusMode::Normal);
     // Nothing per frame while the view stands still (new parts bind: the entities change).
     let view = (camera.map(|c| (c * 1000.0).round()), selected);
-    if (last.camera.map(|c| (c * 1000.0).round()), last.selection) == view && !entities.is_changed() {
+    if (last.camera.map(|c| (c * 1000.0).round()), last.selection) == view && !entities.is_changed()
+    {
         return;
     }
-    *last = LastView { camera, selection: selected };
+    *last = LastView {
+        camera,
+        selection: selected,
+    };
     let found = match (camera, selected) {
         (Some(eye), Some(twin)) => {
             let selected = subtree_meshes(&state, &entities, &twin_meshes, twin);
@@ -70,16 +74,25 @@ pub(crate) fn find_occluders(
 
 /// The meshes (other than the selection's) whose boxes cross a line from `eye` into the
 /// selection's box.
-fn in_the_way(eye: Vec3, selected: &[Entity], (min, max): (Vec3, Vec3), boxes: &Query<(Entity, &Aabb, &GlobalTransform), With<Mesh3d>>) -> HashSet<Entity> {
+fn in_the_way(
+    eye: Vec3,
+    selected: &[Entity],
+    (min, max): (Vec3, Vec3),
+    boxes: &Query<(Entity, &Aabb, &GlobalTransform), With<Mesh3d>>,
+) -> HashSet<Entity> {
     let selected: HashSet<Entity> = selected.iter().copied().collect();
     let (centre, half) = ((min + max) / 2.0, (max - min) / 2.0 * INSIDE);
-    let targets: Vec<Vec3> = std::iter::once(centre).chain(box_corners(centre, half)).collect();
+    let targets: Vec<Vec3> = std::iter::once(centre)
+        .chain(box_corners(centre, half))
+        .collect();
     boxes
         .iter()
         .filter(|(entity, _, _)| !selected.contains(entity))
         .filter(|(_, aabb, transform)| {
             let (box_min, box_max) = world_box(aabb, transform);
-            targets.iter().any(|target| segment_hits_box(eye, *target, box_min, box_max))
+            targets
+                .iter()
+                .any(|target| segment_hits_box(eye, *target, box_min, box_max))
         })
         .map(|(entity, _, _)| entity)
         .collect()
@@ -114,9 +127,28 @@ mod tests {
     #[test]
     fn a_box_between_the_eye_and_the_target_is_in_the_way() {
         let (min, max) = (Vec3::new(-1.0, -1.0, 4.0), Vec3::new(1.0, 1.0, 5.0));
-        assert!(segment_hits_box(Vec3::ZERO, Vec3::new(0.0, 0.0, 10.0), min, max));
-        assert!(!segment_hits_box(Vec3::ZERO, Vec3::new(0.0, 0.0, 3.0), min, max), "the target is in front of the box");
-        assert!(!segment_hits_box(Vec3::ZERO, Vec3::new(5.0, 0.0, 10.0), min, max), "the line passes beside it");
-        assert!(segment_hits_box(Vec3::new(0.0, 0.0, 4.5), Vec3::new(0.0, 0.0, 10.0), min, max), "the eye inside a shell");
+        assert!(segment_hits_box(
+            Vec3::ZERO,
+            Vec3::new(0.0, 0.0, 10.0),
+            min,
+            max
+        ));
+        assert!(
+            !segment_hits_box(Vec3::ZERO, Vec3::new(0.0, 0.0, 3.0), min, max),
+            "the target is in front of the box"
+        );
+        assert!(
+            !segment_hits_box(Vec3::ZERO, Vec3::new(5.0, 0.0, 10.0), min, max),
+            "the line passes beside it"
+        );
+        assert!(
+            segment_hits_box(
+                Vec3::new(0.0, 0.0, 4.5),
+                Vec3::new(0.0, 0.0, 10.0),
+                min,
+                max
+            ),
+            "the eye inside a shell"
+        );
     }
 }

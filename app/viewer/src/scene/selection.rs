@@ -28,7 +28,12 @@ impl Plugin for SelectionPlugin {
             .add_message::<Pointer<Click>>()
             .add_systems(
                 Update,
-                (select_clicked_twin, select_initial_twin, go_up_one_level_on_escape, apply_selection_commands)
+                (
+                    select_clicked_twin,
+                    select_initial_twin,
+                    go_up_one_level_on_escape,
+                    apply_selection_commands,
+                )
                     .chain()
                     .in_set(TwinscopeSystems::Select),
             );
@@ -54,7 +59,11 @@ pub struct FrameTwin(pub TwinIndex);
 pub struct InitialSelection(pub String);
 
 /// The nearest bound ancestor (or self) of a picked entity.
-pub fn bound_twin_of(mut entity: Entity, parents: &Query<&ChildOf>, bound: &Query<&BoundTwin>) -> Option<TwinIndex> {
+pub fn bound_twin_of(
+    mut entity: Entity,
+    parents: &Query<&ChildOf>,
+    bound: &Query<&BoundTwin>,
+) -> Option<TwinIndex> {
     loop {
         if let Ok(twin) = bound.get(entity) {
             return Some(twin.0);
@@ -79,7 +88,12 @@ fn select_clicked_twin(
     }
 }
 
-fn select_initial_twin(mut commands: Commands, initial: Option<Res<InitialSelection>>, state: Res<TwinState>, mut select: MessageWriter<SelectTwin>) {
+fn select_initial_twin(
+    mut commands: Commands,
+    initial: Option<Res<InitialSelection>>,
+    state: Res<TwinState>,
+    mut select: MessageWriter<SelectTwin>,
+) {
     let Some(initial) = initial else { return };
     if let Some(index) = state.store.find(&initial.0) {
         select.write(SelectTwin(Some(index)));
@@ -95,17 +109,25 @@ fn go_up_one_level_on_escape(
     mut select: MessageWriter<SelectTwin>,
     mut frame: MessageWriter<FrameTwin>,
 ) {
-    if !keys.is_some_and(|keys| keys.just_pressed(KeyCode::Escape)) || egui_input.is_some_and(|input| input.wants_keyboard_input()) {
+    if !keys.is_some_and(|keys| keys.just_pressed(KeyCode::Escape))
+        || egui_input.is_some_and(|input| input.wants_keyboard_input())
+    {
         return;
     }
-    let parent = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).and_then(|t| state.store.get(t).parent);
+    let parent = selection
+        .twin
+        .filter(|t| (t.0 as usize) < state.store.len())
+        .and_then(|t| state.store.get(t).parent);
     select.write(SelectTwin(parent));
     if let Some(parent) = parent {
         frame.write(FrameTwin(parent));
     }
 }
 
-fn apply_selection_commands(mut commands: MessageReader<SelectTwin>, mut selection: ResMut<Selection>) {
+fn apply_selection_commands(
+    mut commands: MessageReader<SelectTwin>,
+    mut selection: ResMut<Selection>,
+) {
     for SelectTwin(twin) in commands.read() {
         selection.set_if_neq(Selection { twin: *twin });
     }

@@ -21,9 +21,9 @@ use twinscope_core::rules::Rgba;
 use twinscope_core::twin::tree::is_within;
 use twinscope_core::twin::{Severity, Status, TwinIndex};
 
+use crate::scene::binding::{BoundTwin, TwinMeshes, world_bounds};
 use crate::scene::focus::FocusMode;
 use crate::scene::materials::{AlarmMaterial, XRayMaterial};
-use crate::scene::binding::{BoundTwin, TwinMeshes, world_bounds};
 use crate::scene::selection::Selection;
 use crate::store::sync::{TwinEntities, TwinState, TwinVisualState};
 use crate::{TwinscopeSystems, configure_twinscope_sets};
@@ -39,10 +39,22 @@ impl Plugin for StatusVisualsPlugin {
         configure_twinscope_sets(app);
         app.init_resource::<crate::scene::see_through::Occluders>()
             .add_systems(Startup, create_status_palette)
-            .add_systems(Update, (remember_original_materials, crate::scene::see_through::find_occluders, restyle_meshes).chain().in_set(TwinscopeSystems::Visuals));
+            .add_systems(
+                Update,
+                (
+                    remember_original_materials,
+                    crate::scene::see_through::find_occluders,
+                    restyle_meshes,
+                )
+                    .chain()
+                    .in_set(TwinscopeSystems::Visuals),
+            );
         // Gizmos need the gizmo plugin (part of the default plugins, absent headless).
         if app.is_plugin_added::<bevy::gizmos::GizmoPlugin>() {
-            app.add_systems(Update, outline_selected_twin.in_set(TwinscopeSystems::Visuals));
+            app.add_systems(
+                Update,
+                outline_selected_twin.in_set(TwinscopeSystems::Visuals),
+            );
         }
     }
 }
@@ -98,7 +110,12 @@ pub enum Look {
 }
 
 fn status_material(color: Color, emissive: f32) -> StandardMaterial {
-    StandardMaterial { base_color: color, emissive: color.to_linear() * emissive, perceptual_roughness: 0.6, ..default() }
+    StandardMaterial {
+        base_color: color,
+        emissive: color.to_linear() * emissive,
+        perceptual_roughness: 0.6,
+        ..default()
+    }
 }
 
 fn create_status_palette(
@@ -113,19 +130,33 @@ fn create_status_palette(
         custom: HashMap::new(),
         alarm_looks: HashMap::new(),
         stale: alarm_materials.add(AlarmMaterial::new(colors::STALE, false, true)),
-        xray: xray_materials.add(XRayMaterial { color: colors::XRAY.to_linear() }),
+        xray: xray_materials.add(XRayMaterial {
+            color: colors::XRAY.to_linear(),
+        }),
     });
 }
 
 impl StatusPalette {
     /// The look a twin's state calls for (`original` for a normal part).
-    fn look(&mut self, visual: &TwinVisualState, original: &Handle<StandardMaterial>, materials: &mut Assets<StandardMaterial>, alarm_materials: &mut Assets<AlarmMaterial>) -> Look {
+    fn look(
+        &mut self,
+        visual: &TwinVisualState,
+        original: &Handle<StandardMaterial>,
+        materials: &mut Assets<StandardMaterial>,
+        alarm_materials: &mut Assets<AlarmMaterial>,
+    ) -> Look {
         if let Some(severity) = visual.alarm {
             let key = (severity, visual.unacknowledged, visual.comms_lost);
             let handle = self
                 .alarm_looks
                 .entry(key)
-                .or_insert_with(|| alarm_materials.add(AlarmMaterial::new(colors::severity(severity), key.1, key.2)))
+                .or_insert_with(|| {
+                    alarm_materials.add(AlarmMaterial::new(
+                        colors::severity(severity),
+                        key.1,
+                        key.2,
+                    ))
+                })
                 .clone();
             return Look::Alarm(handle);
         }
@@ -151,11 +182,18 @@ impl StatusPalette {
     }
 }
 
-type NewMeshes<'w, 's> = Query<'w, 's, (Entity, &'static MeshMaterial3d<StandardMaterial>), (With<Mesh3d>, Without<OriginalMaterial>)>;
+type NewMeshes<'w, 's> = Query<
+    'w,
+    's,
+    (Entity, &'static MeshMaterial3d<StandardMaterial>),
+    (With<Mesh3d>, Without<OriginalMaterial>),
+>;
 
 fn remember_original_materials(mut commands: Commands, meshes: NewMeshes) {
     for (entity, material) in &meshes {
-        commands.entity(entity).insert(OriginalMaterial(material.0.clone()));
+        commands
+            .entity(entity)
+            .insert(OriginalMaterial(material.0.clone()));
     }
 }
 
@@ -188,29 +226,59 @@ type BoundItem<'a> = (&'a BoundTwin, &'a TwinVisualState, &'a TwinMeshes);
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn restyle_meshes(
     mut commands: Commands,
-    changed: Query<(&BoundTwin, &TwinVisualState, &TwinMeshes), Or<(Changed<TwinVisualState>, Added<TwinMeshes>)>>,
+    changed: Query<
+        (&BoundTwin, &TwinVisualState, &TwinMeshes),
+        Or<(Changed<TwinVisualState>, Added<TwinMeshes>)>,
+    >,
     all_twins: Query<(&BoundTwin, &TwinVisualState, &TwinMeshes)>,
     mut meshes: Query<MeshLook, With<Mesh3d>>,
     unbound: Query<Entity, (With<Mesh3d>, With<OriginalMaterial>)>,
-    (mode, selection, state, occluders): (Res<FocusMode>, Res<Selection>, Res<TwinState>, Res<crate::scene::see_through::Occluders>),
+    (mode, selection, state, occluders): (
+        Res<FocusMode>,
+        Res<Selection>,
+        Res<TwinState>,
+        Res<crate::scene::see_through::Occluders>,
+    ),
     mut palette: ResMut<StatusPalette>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut alarm_materials: ResMut<Assets<AlarmMaterial>>,
 ) {
-    let focus = Focus { mode: *mode, root: if *mode == FocusMode::Normal { None } else { selection.twin } };
+    let focus = Focus {
+        mode: *mode,
+        root: if *mode == FocusMode::Normal {
+            None
+        } else {
+            selection.twin
+        },
+    };
     let everything = mode.is_changed() || selection.is_changed() || occluders.is_changed();
     let mut covered = HashSet::new();
-    let twins: Box<dyn Iterator<Item = BoundItem>> = if everything { Box::new(all_twins.iter()) } else { Box::new(changed.iter()) };
+    let twins: Box<dyn Iterator<Item = BoundItem>> = if everything {
+        Box::new(all_twins.iter())
+    } else {
+        Box::new(changed.iter())
+    };
     for (bound, visual, twin_meshes) in twins {
         let in_focus = focus.includes(&state, Some(bound.0));
         for &entity in &twin_meshes.0 {
             if everything {
                 covered.insert(entity);
             }
-            let Ok((original, standard, alarm, xray, visibility)) = meshes.get_mut(entity) else { continue };
+            let Ok((original, standard, alarm, xray, visibility)) = meshes.get_mut(entity) else {
+                continue;
+            };
             let look = palette.look(visual, &original.0, &mut materials, &mut alarm_materials);
             let in_the_way = occluders.0.contains(&entity);
-            apply_look(&mut commands, entity, (standard, alarm, xray), visibility, look, (in_focus, in_the_way), &focus, &palette.xray);
+            apply_look(
+                &mut commands,
+                entity,
+                (standard, alarm, xray),
+                visibility,
+                look,
+                (in_focus, in_the_way),
+                &focus,
+                &palette.xray,
+            );
         }
     }
     if everything {
@@ -220,10 +288,21 @@ fn restyle_meshes(
             if covered.contains(&entity) {
                 continue;
             }
-            let Ok((original, standard, alarm, xray, visibility)) = meshes.get_mut(entity) else { continue };
+            let Ok((original, standard, alarm, xray, visibility)) = meshes.get_mut(entity) else {
+                continue;
+            };
             let look = Look::Standard(original.0.clone());
             let in_the_way = occluders.0.contains(&entity);
-            apply_look(&mut commands, entity, (standard, alarm, xray), visibility, look, (in_focus, in_the_way), &focus, &palette.xray);
+            apply_look(
+                &mut commands,
+                entity,
+                (standard, alarm, xray),
+                visibility,
+                look,
+                (in_focus, in_the_way),
+                &focus,
+                &palette.xray,
+            );
         }
     }
 }
@@ -246,8 +325,16 @@ fn apply_look(
     xray_material: &Handle<XRayMaterial>,
 ) {
     // Outside an x-ray's focus, and in front of the selection, parts are glass.
-    let look = if (!in_focus && focus.mode == FocusMode::XRay) || in_the_way { Look::XRay } else { look };
-    let shown = if !in_focus && focus.mode == FocusMode::Isolate { Visibility::Hidden } else { Visibility::Inherited };
+    let look = if (!in_focus && focus.mode == FocusMode::XRay) || in_the_way {
+        Look::XRay
+    } else {
+        look
+    };
+    let shown = if !in_focus && focus.mode == FocusMode::Isolate {
+        Visibility::Hidden
+    } else {
+        Visibility::Inherited
+    };
     let mut entity = commands.entity(entity);
     match visibility {
         Some(mut visibility) => {
@@ -302,10 +389,18 @@ fn outline_selected_twin(
     boxes: Query<(&Aabb, &GlobalTransform)>,
     mut gizmos: Gizmos,
 ) {
-    let Some(selected) = selection.twin else { return };
-    if let Some((min, max)) = world_bounds(crate::scene::binding::meshes_of_twin(&entities, &twins, selected), &boxes) {
+    let Some(selected) = selection.twin else {
+        return;
+    };
+    if let Some((min, max)) = world_bounds(
+        crate::scene::binding::meshes_of_twin(&entities, &twins, selected),
+        &boxes,
+    ) {
         // A margin relative to the part (a flat part still gets a box), whatever the scale.
         let size = (max - min) * 1.04 + Vec3::splat((max - min).max_element() * 0.02);
-        gizmos.cube(Transform::from_translation((min + max) / 2.0).with_scale(size), colors::SELECTION);
+        gizmos.cube(
+            Transform::from_translation((min + max) / 2.0).with_scale(size),
+            colors::SELECTION,
+        );
     }
 }

@@ -21,19 +21,36 @@ pub fn gather_everyone_here(
     frame: PlantFrame,
 ) {
     for command in commands.read() {
-        let (SessionCommand::GatherHere, Some(session)) = (command, session.as_ref()) else { continue };
-        let Ok(camera) = cameras.single() else { continue };
+        let (SessionCommand::GatherHere, Some(session)) = (command, session.as_ref()) else {
+            continue;
+        };
+        let Ok(camera) = cameras.single() else {
+            continue;
+        };
         let head = frame.to_plant(&GlobalTransform::from(*camera));
-        let twin = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|t| state.store.get(t).id.to_string());
-        session.0.gather(Gather { head: super::placement(&head), twin });
+        let twin = selection
+            .twin
+            .filter(|t| (t.0 as usize) < state.store.len())
+            .map(|t| state.store.get(t).id.to_string());
+        session.0.gather(Gather {
+            head: super::placement(&head),
+            twin,
+        });
         info!("bringing everyone here");
     }
 }
 
 /// A desktop answers the host's gathering: the camera over the host's shoulder, the host's
 /// selection selected.
-pub fn answer_gatherings(participants: Res<Participants>, mut answered: Local<u64>, mut select: MessageWriter<SelectTwin>, mut cameras: Query<&mut OrbitCamera>) {
-    let Some(gathering) = &participants.gathering else { return };
+pub fn answer_gatherings(
+    participants: Res<Participants>,
+    mut answered: Local<u64>,
+    mut select: MessageWriter<SelectTwin>,
+    mut cameras: Query<&mut OrbitCamera>,
+) {
+    let Some(gathering) = &participants.gathering else {
+        return;
+    };
     if gathering.number <= *answered {
         return;
     }

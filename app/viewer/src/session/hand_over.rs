@@ -27,8 +27,16 @@ pub struct HandOverCommand {
 }
 
 /// Options that are this process's own and not handed over (with whether each takes a value).
-const NOT_HANDED_OVER: [(&str, bool); 8] =
-    [("--xr", false), ("--offscreen", false), ("--select", true), ("--start-at", true), ("--screenshot", true), ("--exit-after", true), ("--window-size", true), ("--follow", true)];
+const NOT_HANDED_OVER: [(&str, bool); 8] = [
+    ("--xr", false),
+    ("--offscreen", false),
+    ("--select", true),
+    ("--start-at", true),
+    ("--screenshot", true),
+    ("--exit-after", true),
+    ("--window-size", true),
+    ("--follow", true),
+];
 
 impl HandOverCommand {
     /// From this process's command line.
@@ -45,7 +53,10 @@ impl HandOverCommand {
                 None => kept.push(arg),
             }
         }
-        HandOverCommand { program, args: kept }
+        HandOverCommand {
+            program,
+            args: kept,
+        }
     }
 
     /// The command line that continues on `device`, with `selected` selected (and, in the
@@ -74,13 +85,30 @@ pub fn start_the_other_device(
     state: Res<TwinState>,
 ) {
     for command in commands.read() {
-        let SessionCommand::ContinueOn(device) = command else { continue };
-        let Some(hand_over) = hand_over.as_ref() else { continue };
-        let selected = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|t| state.store.get(t).id.to_string());
+        let SessionCommand::ContinueOn(device) = command else {
+            continue;
+        };
+        let Some(hand_over) = hand_over.as_ref() else {
+            continue;
+        };
+        let selected = selection
+            .twin
+            .filter(|t| (t.0 as usize) < state.store.len())
+            .map(|t| state.store.get(t).id.to_string());
         let args = hand_over.continue_on(*device, selected.as_deref());
-        match std::process::Command::new(&hand_over.program).args(&args).spawn() {
-            Ok(child) => info!("continuing on the {device:?}: started {} (pid {})", hand_over.program.display(), child.id()),
-            Err(error) => error!("cannot start {} to continue on the {device:?}: {error}", hand_over.program.display()),
+        match std::process::Command::new(&hand_over.program)
+            .args(&args)
+            .spawn()
+        {
+            Ok(child) => info!(
+                "continuing on the {device:?}: started {} (pid {})",
+                hand_over.program.display(),
+                child.id()
+            ),
+            Err(error) => error!(
+                "cannot start {} to continue on the {device:?}: {error}",
+                hand_over.program.display()
+            ),
         }
     }
 }
@@ -112,7 +140,9 @@ pub fn continue_where_the_other_left_off(
         }
         return;
     }
-    let Some((selected, head)) = participants.continue_from.take() else { return };
+    let Some((selected, head)) = participants.continue_from.take() else {
+        return;
+    };
     let twin = selected.as_deref().and_then(|id| state.store.find(id));
     if let Some(twin) = twin {
         select.write(SelectTwin(Some(twin)));
@@ -122,7 +152,10 @@ pub fn continue_where_the_other_left_off(
             super::hear::look_from(&mut camera, frame.to_world(head));
             camera.placed = true;
         }
-        continued.write(ContinueFrom { head, selected: twin.is_some() });
+        continued.write(ContinueFrom {
+            head,
+            selected: twin.is_some(),
+        });
     }
     info!("continuing where this user's other device left off");
 }
@@ -133,12 +166,55 @@ mod tests {
 
     #[test]
     fn the_other_device_gets_the_connection_and_session_but_not_this_ones_own_options() {
-        let given = ["--broker", "mqtts://plant:8883", "--session", "pump-3", "--user", "anna", "--select", "line1-tank1", "--screenshot", "a.png", "--exit-after=10s", "--offscreen"];
-        let hand_over = HandOverCommand::from_command_line("twinscope".into(), given.map(String::from));
-        assert_eq!(hand_over.args, ["--broker", "mqtts://plant:8883", "--session", "pump-3", "--user", "anna"]);
+        let given = [
+            "--broker",
+            "mqtts://plant:8883",
+            "--session",
+            "pump-3",
+            "--user",
+            "anna",
+            "--select",
+            "line1-tank1",
+            "--screenshot",
+            "a.png",
+            "--exit-after=10s",
+            "--offscreen",
+        ];
+        let hand_over =
+            HandOverCommand::from_command_line("twinscope".into(), given.map(String::from));
+        assert_eq!(
+            hand_over.args,
+            [
+                "--broker",
+                "mqtts://plant:8883",
+                "--session",
+                "pump-3",
+                "--user",
+                "anna"
+            ]
+        );
         let headset = hand_over.continue_on(Device::Headset, Some("line1-pump2"));
-        assert_eq!(headset[6..], ["--xr", "--start-at", "line1-pump2", "--select", "line1-pump2"]);
+        assert_eq!(
+            headset[6..],
+            [
+                "--xr",
+                "--start-at",
+                "line1-pump2",
+                "--select",
+                "line1-pump2"
+            ]
+        );
         let back = HandOverCommand::from_command_line("twinscope".into(), headset);
-        assert_eq!(back.continue_on(Device::Desktop, None), ["--broker", "mqtts://plant:8883", "--session", "pump-3", "--user", "anna"]);
+        assert_eq!(
+            back.continue_on(Device::Desktop, None),
+            [
+                "--broker",
+                "mqtts://plant:8883",
+                "--session",
+                "pump-3",
+                "--user",
+                "anna"
+            ]
+        );
     }
 }

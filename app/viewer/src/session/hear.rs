@@ -79,7 +79,12 @@ impl Participants {
 
 /// The roster's participants other than `me`, as this viewer shows them: twin ids resolved
 /// to its twins, poses placed in the world by the plant's `frame`.
-pub fn others_in(roster: &twinscope_core::session::Roster, me: &str, store: &twinscope_core::twin::TwinStore, frame: &GlobalTransform) -> Vec<Participant> {
+pub fn others_in(
+    roster: &twinscope_core::session::Roster,
+    me: &str,
+    store: &twinscope_core::twin::TwinStore,
+    frame: &GlobalTransform,
+) -> Vec<Participant> {
     let to_world = |plant: Transform| frame.mul_transform(plant).compute_transform();
     roster
         .participants()
@@ -93,10 +98,26 @@ pub fn others_in(roster: &twinscope_core::session::Roster, me: &str, store: &twi
                 device: p.presence.device,
                 timeline: p.presence.timeline,
                 host: p.presence.host,
-                selected: p.presence.selected.as_ref().map(|id| (id.clone(), store.find(id))),
+                selected: p
+                    .presence
+                    .selected
+                    .as_ref()
+                    .map(|id| (id.clone(), store.find(id))),
                 head: pose.map(|pose| to_world(transform(&pose.head))),
-                hands: pose.map(|pose| pose.hands.iter().map(|hand| to_world(transform(hand))).collect()).unwrap_or_default(),
-                pointer: pose.and_then(|pose| pose.pointer.as_ref()).map(|p| (p.twin.as_deref().and_then(|id| store.find(id)), frame.transform_point(Vec3::from_array(p.at)))),
+                hands: pose
+                    .map(|pose| {
+                        pose.hands
+                            .iter()
+                            .map(|hand| to_world(transform(hand)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                pointer: pose.and_then(|pose| pose.pointer.as_ref()).map(|p| {
+                    (
+                        p.twin.as_deref().and_then(|id| store.find(id)),
+                        frame.transform_point(Vec3::from_array(p.at)),
+                    )
+                }),
                 fov: pose.and_then(|pose| pose.fov),
             }
         })
@@ -127,19 +148,27 @@ pub fn hear_the_session(
     };
     let shared = session.0.lock();
     let plant = frame.frame();
-    let key = (shared.roster.generation(), plant.affine(), state.store.len());
+    let key = (
+        shared.roster.generation(),
+        plant.affine(),
+        state.store.len(),
+    );
     if *built_for != Some(key) {
         *built_for = Some(key);
         let me = session.0.user();
         participants.others = others_in(&shared.roster, me, &state.store, &plant);
         participants.host = shared.roster.get(me).is_some_and(|p| p.presence.host);
         participants.timeline_lead = shared.roster.timeline_lead().map(str::to_owned);
-        participants.gathering = shared.roster.last_gathering().filter(|(_, host, _)| host != me).map(|(number, host, to)| Gathering {
-            number: *number,
-            host: host.clone(),
-            head: frame.to_world(transform(&to.head)),
-            twin: to.twin.as_deref().and_then(|id| state.store.find(id)),
-        });
+        participants.gathering = shared
+            .roster
+            .last_gathering()
+            .filter(|(_, host, _)| host != me)
+            .map(|(number, host, to)| Gathering {
+                number: *number,
+                host: host.clone(),
+                head: frame.to_world(transform(&to.head)),
+                twin: to.twin.as_deref().and_then(|id| state.store.find(id)),
+            });
         if participants.me != me {
             participants.me = me.to_owned();
         }
@@ -151,11 +180,19 @@ pub fn hear_the_session(
     // hands over), or after two seconds without one.
     if let Some((earlier, pose)) = &shared.predecessor
         && continued_from.as_deref() != Some(earlier.instance.as_str())
-        && (pose.is_some() || waiting_since.get_or_insert_with(std::time::Instant::now).elapsed().as_secs_f32() > 2.0)
+        && (pose.is_some()
+            || waiting_since
+                .get_or_insert_with(std::time::Instant::now)
+                .elapsed()
+                .as_secs_f32()
+                > 2.0)
     {
         *continued_from = Some(earlier.instance.clone());
         *waiting_since = None;
-        participants.continue_from = Some((earlier.selected.clone(), pose.as_ref().map(|pose| transform(&pose.head))));
+        participants.continue_from = Some((
+            earlier.selected.clone(),
+            pose.as_ref().map(|pose| transform(&pose.head)),
+        ));
     }
     participants.connected = shared.connected;
     participants.dropped = shared.roster.dropped_total();
@@ -174,7 +211,9 @@ pub fn apply_session_commands(
     for command in commands.read() {
         match command {
             SessionCommand::GoTo(user) => {
-                let Some(participant) = participants.get(user) else { continue };
+                let Some(participant) = participants.get(user) else {
+                    continue;
+                };
                 match (&participant.selected, participant.head) {
                     (Some((_, Some(twin))), _) => {
                         frame.write(FrameTwin(*twin));
@@ -191,10 +230,16 @@ pub fn apply_session_commands(
             SessionCommand::StopFollowing => following.0 = None,
             SessionCommand::HandTimeline(user) => {
                 if let Some(session) = &session {
-                    session.0.update_presence(|me| me.timeline_lead = user.clone());
+                    session
+                        .0
+                        .update_presence(|me| me.timeline_lead = user.clone());
                 }
             }
-            SessionCommand::ContinueOn(_) | SessionCommand::GatherHere | SessionCommand::Start | SessionCommand::StepOut | SessionCommand::Rejoin => {} // hand_over.rs, gather.rs, start.rs, timeline.rs
+            SessionCommand::ContinueOn(_)
+            | SessionCommand::GatherHere
+            | SessionCommand::Start
+            | SessionCommand::StepOut
+            | SessionCommand::Rejoin => {} // hand_over.rs, gather.rs, start.rs, timeline.rs
         }
     }
 }
@@ -206,18 +251,30 @@ pub fn follow_a_participant(
     mut following: ResMut<Following>,
     participants: Res<Participants>,
     mut cameras: Query<&mut OrbitCamera>,
-    inputs: (Option<Res<ButtonInput<MouseButton>>>, Option<Res<ButtonInput<KeyCode>>>, Option<Res<AccumulatedMouseScroll>>, Option<Res<AccumulatedMouseMotion>>),
+    inputs: (
+        Option<Res<ButtonInput<MouseButton>>>,
+        Option<Res<ButtonInput<KeyCode>>>,
+        Option<Res<AccumulatedMouseScroll>>,
+        Option<Res<AccumulatedMouseMotion>>,
+    ),
 ) {
-    let Some(user) = following.0.clone() else { return };
+    let Some(user) = following.0.clone() else {
+        return;
+    };
     let (buttons, keys, scroll, motion) = inputs;
-    let dragged = buttons.is_some_and(|b| b.get_pressed().next().is_some()) && motion.is_some_and(|m| m.delta != Vec2::ZERO);
-    let own_input = dragged || keys.is_some_and(|k| k.get_just_pressed().next().is_some()) || scroll.is_some_and(|s| s.delta != Vec2::ZERO);
+    let dragged = buttons.is_some_and(|b| b.get_pressed().next().is_some())
+        && motion.is_some_and(|m| m.delta != Vec2::ZERO);
+    let own_input = dragged
+        || keys.is_some_and(|k| k.get_just_pressed().next().is_some())
+        || scroll.is_some_and(|s| s.delta != Vec2::ZERO);
     if own_input {
         info!("no longer following {user}");
         following.0 = None;
         return;
     }
-    let Some(head) = participants.get(&user).and_then(|p| p.head) else { return };
+    let Some(head) = participants.get(&user).and_then(|p| p.head) else {
+        return;
+    };
     for mut camera in &mut cameras {
         look_from(&mut camera, head);
     }
@@ -231,7 +288,9 @@ const ABOVE: f32 = 0.8;
 /// Puts the orbit camera over the shoulder of `head`, looking where it looks.
 pub(super) fn look_from(camera: &mut OrbitCamera, head: Transform) {
     let forward = head.forward().as_vec3();
-    let level = Vec3::new(forward.x, 0.0, forward.z).try_normalize().unwrap_or(Vec3::NEG_Z);
+    let level = Vec3::new(forward.x, 0.0, forward.z)
+        .try_normalize()
+        .unwrap_or(Vec3::NEG_Z);
     let eye = head.translation - level * BEHIND + Vec3::Y * ABOVE;
     let distance = 4.0;
     camera.focus = eye + forward * distance;
@@ -248,12 +307,19 @@ mod tests {
 
     #[test]
     fn looking_from_a_head_puts_the_camera_over_its_shoulder_facing_the_same_way() {
-        let head = Transform::from_xyz(3.0, 1.7, -2.0).looking_to(Vec3::new(1.0, -0.3, -1.0), Vec3::Y);
+        let head =
+            Transform::from_xyz(3.0, 1.7, -2.0).looking_to(Vec3::new(1.0, -0.3, -1.0), Vec3::Y);
         let mut camera = OrbitCamera::default();
         look_from(&mut camera, head);
         let placed = camera.transform();
         let behind = Vec3::new(-1.0, 0.0, 1.0).normalize() * BEHIND + Vec3::Y * ABOVE;
-        assert!(placed.translation.distance(head.translation + behind) < 1e-3, "{placed:?}");
-        assert!(placed.forward().dot(head.forward().as_vec3()) > 0.999, "{placed:?}");
+        assert!(
+            placed.translation.distance(head.translation + behind) < 1e-3,
+            "{placed:?}"
+        );
+        assert!(
+            placed.forward().dot(head.forward().as_vec3()) > 0.999,
+            "{placed:?}"
+        );
     }
 }

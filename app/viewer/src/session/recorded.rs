@@ -6,8 +6,8 @@
 use bevy::prelude::*;
 use twinscope_core::session::recorded::{RecordedSession, SessionAt};
 
-use super::notes::SessionNotes;
 use super::Participants;
+use super::notes::SessionNotes;
 use crate::store::sync::TwinState;
 
 /// The recorded session and its state at the position last shown.
@@ -19,7 +19,10 @@ pub struct RecordedSessionView {
 
 impl RecordedSessionView {
     pub fn new(recorded: RecordedSession) -> Self {
-        RecordedSessionView { recorded, state: None }
+        RecordedSessionView {
+            recorded,
+            state: None,
+        }
     }
 }
 
@@ -34,7 +37,9 @@ pub fn play_the_recorded_session(
     mut notes: ResMut<SessionNotes>,
     mut built_for: Local<Option<(u64, u64, u64)>>,
 ) {
-    let (Some(mut view), Some(replay)) = (view, replay) else { return };
+    let (Some(mut view), Some(replay)) = (view, replay) else {
+        return;
+    };
     let at = (replay.position.0.max(0) as u64) * 1000;
     let view = &mut *view;
     match &mut view.state {
@@ -44,8 +49,14 @@ pub fn play_the_recorded_session(
         }
         _ => view.state = Some((at, view.recorded.at(at))),
     }
-    let Some((_, session)) = &view.state else { return };
-    let key = (session.roster.generation(), session.notes.generation(), state.store.len() as u64);
+    let Some((_, session)) = &view.state else {
+        return;
+    };
+    let key = (
+        session.roster.generation(),
+        session.notes.generation(),
+        state.store.len() as u64,
+    );
     if *built_for == Some(key) {
         return;
     }

@@ -18,10 +18,21 @@ pub struct SessionStarter {
 }
 
 /// The panel's "Start shared session".
-pub fn start_a_session(mut commands: MessageReader<SessionCommand>, starter: Option<Res<SessionStarter>>, session: Option<Res<SharedSession>>, hand_over: Option<Res<HandOverCommand>>, mut bevy_commands: Commands) {
+pub fn start_a_session(
+    mut commands: MessageReader<SessionCommand>,
+    starter: Option<Res<SessionStarter>>,
+    session: Option<Res<SharedSession>>,
+    hand_over: Option<Res<HandOverCommand>>,
+    mut bevy_commands: Commands,
+) {
     for command in commands.read() {
-        let (SessionCommand::Start, Some(starter), None) = (command, starter.as_ref(), session.as_ref()) else { continue };
-        let seed = twinscope_core::Timestamp::now().0 as u64 ^ u64::from(std::process::id()).rotate_left(32);
+        let (SessionCommand::Start, Some(starter), None) =
+            (command, starter.as_ref(), session.as_ref())
+        else {
+            continue;
+        };
+        let seed = twinscope_core::Timestamp::now().0 as u64
+            ^ u64::from(std::process::id()).rotate_left(32);
         let code = join_code(seed);
         let topics = match SessionTopics::new(&starter.root, &code) {
             Ok(topics) => topics,
@@ -30,7 +41,11 @@ pub fn start_a_session(mut commands: MessageReader<SessionCommand>, starter: Opt
                 continue;
             }
         };
-        let me = Presence { host: true, since: twinscope_core::Timestamp::now().0, ..starter.me.clone() };
+        let me = Presence {
+            host: true,
+            since: twinscope_core::Timestamp::now().0,
+            ..starter.me.clone()
+        };
         match SessionLink::join(&starter.connection, topics, Some(me)) {
             Ok(link) => {
                 info!("started the shared session {code} as its host");
@@ -38,7 +53,12 @@ pub fn start_a_session(mut commands: MessageReader<SessionCommand>, starter: Opt
                 if let Some(hand_over) = hand_over.as_ref() {
                     // The other device joins this session, as this user.
                     let mut with_session = (**hand_over).clone();
-                    with_session.args.extend(["--session".into(), code.clone(), "--user".into(), starter.me.user.clone()]);
+                    with_session.args.extend([
+                        "--session".into(),
+                        code.clone(),
+                        "--user".into(),
+                        starter.me.user.clone(),
+                    ]);
                     bevy_commands.insert_resource(with_session);
                 }
             }

@@ -30,10 +30,15 @@ pub fn tell_where_we_are(
     (replay, stash): (Option<Res<ReplaySession>>, Option<Res<LiveStash>>),
     hover: Option<Res<HoverMap>>,
     (parents, bound, frame): (Query<&ChildOf>, Query<&BoundTwin>, super::PlantFrame),
-    (mut last, mut told): (Local<Option<(Pose, Instant)>>, Local<Option<(Option<TwinIndex>, Timeline)>>),
+    (mut last, mut told): (
+        Local<Option<(Pose, Instant)>>,
+        Local<Option<(Option<TwinIndex>, Timeline)>>,
+    ),
 ) {
     let Some(session) = session else { return };
-    let selected = selection.twin.filter(|t| (t.0 as usize) < state.store.len());
+    let selected = selection
+        .twin
+        .filter(|t| (t.0 as usize) < state.store.len());
     let timeline = match (replay.is_some(), stash.is_some_and(|s| s.0.is_some())) {
         (false, _) => Timeline::Live,
         (true, true) => Timeline::LookingBack,
@@ -48,7 +53,9 @@ pub fn tell_where_we_are(
             presence.timeline = timeline;
         });
     }
-    let Ok((camera, projection)) = cameras.single() else { return };
+    let Ok((camera, projection)) = cameras.single() else {
+        return;
+    };
     // The camera's transform as this frame's orbit left it (its global one follows only
     // after this frame's propagation); the camera has no parent.
     let head = frame.to_plant(&GlobalTransform::from(*camera));
@@ -56,12 +63,25 @@ pub fn tell_where_we_are(
         Projection::Perspective(perspective) => Some(perspective.fov),
         _ => None,
     };
-    let pointer = hover.as_ref().and_then(|hover| hover.get(&PointerId::Mouse)).and_then(|hits| {
-        let (entity, hit) = hits.iter().min_by(|a, b| a.1.depth.total_cmp(&b.1.depth))?;
-        let twin = bound_twin_of(*entity, &parents, &bound).filter(|t| (t.0 as usize) < state.store.len());
-        Some(Pointer { twin: twin.map(|t| state.store.get(t).id.to_string()), at: frame.point_to_plant(hit.position?).to_array() })
-    });
-    let pose = Pose { head: super::placement(&head), hands: Vec::new(), pointer, fov, instance: None };
+    let pointer = hover
+        .as_ref()
+        .and_then(|hover| hover.get(&PointerId::Mouse))
+        .and_then(|hits| {
+            let (entity, hit) = hits.iter().min_by(|a, b| a.1.depth.total_cmp(&b.1.depth))?;
+            let twin = bound_twin_of(*entity, &parents, &bound)
+                .filter(|t| (t.0 as usize) < state.store.len());
+            Some(Pointer {
+                twin: twin.map(|t| state.store.get(t).id.to_string()),
+                at: frame.point_to_plant(hit.position?).to_array(),
+            })
+        });
+    let pose = Pose {
+        head: super::placement(&head),
+        hands: Vec::new(),
+        pointer,
+        fov,
+        instance: None,
+    };
     let due = match &*last {
         Some((sent, when)) => *sent != pose || when.elapsed() >= STILL_POSE_EVERY,
         None => true,

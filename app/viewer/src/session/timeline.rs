@@ -11,8 +11,8 @@ use twinscope_core::session::timeline::{SAME_INSTANT_US, SharedTimeline, fingerp
 
 use super::{Participants, SessionCommand, SharedSession};
 use crate::history::dvr::DvrCommand;
-use crate::store::sync::LiveStash;
 use crate::history::replay::{ReplayCommand, ReplaySession};
+use crate::store::sync::LiveStash;
 
 /// Whose timeline this viewer is on, in words for the status bar and the Session window.
 #[derive(Resource, Debug, Clone, Default, PartialEq)]
@@ -44,18 +44,42 @@ fn say(status: &mut ResMut<TimelineStatus>, text: Option<String>) {
 }
 
 /// Where this viewer looks now, as the session would be told.
-fn where_we_look(replay: Option<&ReplaySession>, looking_back: bool, following: &mut TimelineFollowing) -> SharedTimeline {
-    let Some(replay) = replay else { return SharedTimeline::Live };
+fn where_we_look(
+    replay: Option<&ReplaySession>,
+    looking_back: bool,
+    following: &mut TimelineFollowing,
+) -> SharedTimeline {
+    let Some(replay) = replay else {
+        return SharedTimeline::Live;
+    };
     if looking_back {
-        return SharedTimeline::LookBack { at: replay.position.0 };
+        return SharedTimeline::LookBack {
+            at: replay.position.0,
+        };
     }
     let path = replay.recording.file.path();
-    if following.fingerprint.as_ref().is_none_or(|(known, _)| known != path) {
+    if following
+        .fingerprint
+        .as_ref()
+        .is_none_or(|(known, _)| known != path)
+    {
         following.fingerprint = Some((path.to_owned(), fingerprint(path).unwrap_or_default()));
     }
-    let recording = following.fingerprint.as_ref().map(|(_, f)| f.clone()).unwrap_or_default();
-    let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    SharedTimeline::Replay { recording, name, position: replay.position.0, playing: replay.playing, speed: replay.speed }
+    let recording = following
+        .fingerprint
+        .as_ref()
+        .map(|(_, f)| f.clone())
+        .unwrap_or_default();
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    SharedTimeline::Replay {
+        recording,
+        name,
+        position: replay.position.0,
+        playing: replay.playing,
+        speed: replay.speed,
+    }
 }
 
 /// The host tells the session where it looks whenever that changes (a seek, play or pause,
@@ -78,18 +102,50 @@ pub fn lead_the_timeline(
     let now = where_we_look(replay.as_deref(), looking_back, &mut following);
     let due = match (&*told, &now) {
         (None, _) => true,
-        (Some((SharedTimeline::Replay { recording, playing, speed, position, .. }, when)), SharedTimeline::Replay { recording: r, playing: p, speed: s, position: x, .. }) => {
-            let expected = position + if *playing { (when.elapsed().as_secs_f64() * speed * 1e6) as i64 } else { 0 };
-            recording != r || playing != p || speed != s || (x - expected).abs() > SAME_INSTANT_US || (*p && when.elapsed().as_secs() >= 5)
+        (
+            Some((
+                SharedTimeline::Replay {
+                    recording,
+                    playing,
+                    speed,
+                    position,
+                    ..
+                },
+                when,
+            )),
+            SharedTimeline::Replay {
+                recording: r,
+                playing: p,
+                speed: s,
+                position: x,
+                ..
+            },
+        ) => {
+            let expected = position
+                + if *playing {
+                    (when.elapsed().as_secs_f64() * speed * 1e6) as i64
+                } else {
+                    0
+                };
+            recording != r
+                || playing != p
+                || speed != s
+                || (x - expected).abs() > SAME_INSTANT_US
+                || (*p && when.elapsed().as_secs() >= 5)
         }
-        (Some((SharedTimeline::LookBack { at }, _)), SharedTimeline::LookBack { at: x }) => (x - at).abs() > SAME_INSTANT_US * 5,
+        (Some((SharedTimeline::LookBack { at }, _)), SharedTimeline::LookBack { at: x }) => {
+            (x - at).abs() > SAME_INSTANT_US * 5
+        }
         (Some((before, _)), now) => std::mem::discriminant(before) != std::mem::discriminant(now),
     };
     if due {
         session.0.lead_timeline(now.clone());
         *told = Some((now, std::time::Instant::now()));
     }
-    say(&mut status, Some("leading the session's timeline".to_owned()));
+    say(
+        &mut status,
+        Some("leading the session's timeline".to_owned()),
+    );
 }
 
 /// Followers go where the host took the session, unless they stepped out.
@@ -107,10 +163,21 @@ pub fn follow_the_hosts_timeline(
     if participants.lead_the_timeline() {
         return;
     }
-    let heard = session.0.lock().roster.timeline().map(|(host, message)| (host.to_owned(), message.clone()));
+    let heard = session
+        .0
+        .lock()
+        .roster
+        .timeline()
+        .map(|(host, message)| (host.to_owned(), message.clone()));
     let Some((host, message)) = heard else {
         // The host left: we stay where it took us, and say so.
-        say(&mut status, following.applied.as_ref().map(|(host, _)| format!("on {host}'s timeline ({host} has left)")));
+        say(
+            &mut status,
+            following
+                .applied
+                .as_ref()
+                .map(|(host, _)| format!("on {host}'s timeline ({host} has left)")),
+        );
         return;
     };
     if status.stepped_out {
@@ -118,7 +185,11 @@ pub fn follow_the_hosts_timeline(
         return;
     }
     say(&mut status, Some(format!("on {host}'s timeline")));
-    if following.applied.as_ref().is_some_and(|(h, seq)| *h == host && *seq == message.seq) {
+    if following
+        .applied
+        .as_ref()
+        .is_some_and(|(h, seq)| *h == host && *seq == message.seq)
+    {
         return;
     }
     following.applied = Some((host.clone(), message.seq));
@@ -131,14 +202,39 @@ pub fn follow_the_hosts_timeline(
             dvr.write(DvrCommand::GoLive);
             sent += 1;
         }
-        (SharedTimeline::Live, SharedTimeline::Replay { .. }) => problem = Some(format!("{host} is live; this viewer replays a recording")),
-        (SharedTimeline::LookBack { at }, SharedTimeline::LookBack { at: ours }) if (at - ours).abs() <= SAME_INSTANT_US => {}
-        (SharedTimeline::LookBack { at }, SharedTimeline::Live | SharedTimeline::LookBack { .. }) => {
+        (SharedTimeline::Live, SharedTimeline::Replay { .. }) => {
+            problem = Some(format!("{host} is live; this viewer replays a recording"))
+        }
+        (SharedTimeline::LookBack { at }, SharedTimeline::LookBack { at: ours })
+            if (at - ours).abs() <= SAME_INSTANT_US => {}
+        (
+            SharedTimeline::LookBack { at },
+            SharedTimeline::Live | SharedTimeline::LookBack { .. },
+        ) => {
             dvr.write(DvrCommand::LookBack(Timestamp(*at)));
             sent += 1;
         }
-        (SharedTimeline::LookBack { .. }, SharedTimeline::Replay { .. }) => problem = Some(format!("{host} looks back on the live plant; this viewer replays a recording")),
-        (SharedTimeline::Replay { recording, position, playing, speed, .. }, SharedTimeline::Replay { recording: ours, position: at, playing: we_play, speed: our_speed, .. }) if recording == ours => {
+        (SharedTimeline::LookBack { .. }, SharedTimeline::Replay { .. }) => {
+            problem = Some(format!(
+                "{host} looks back on the live plant; this viewer replays a recording"
+            ))
+        }
+        (
+            SharedTimeline::Replay {
+                recording,
+                position,
+                playing,
+                speed,
+                ..
+            },
+            SharedTimeline::Replay {
+                recording: ours,
+                position: at,
+                playing: we_play,
+                speed: our_speed,
+                ..
+            },
+        ) if recording == ours => {
             if (position - at).abs() > SAME_INSTANT_US {
                 replay_commands.write(ReplayCommand::SeekTo(Timestamp(*position)));
                 sent += 1;
@@ -152,7 +248,11 @@ pub fn follow_the_hosts_timeline(
                 sent += 1;
             }
         }
-        (SharedTimeline::Replay { name, .. }, _) => problem = Some(format!("{host} plays {name}: open that recording here (--replay) to follow")),
+        (SharedTimeline::Replay { name, .. }, _) => {
+            problem = Some(format!(
+                "{host} plays {name}: open that recording here (--replay) to follow"
+            ))
+        }
         (SharedTimeline::Live, SharedTimeline::Live) => {}
     }
     following.ours += sent;
@@ -177,7 +277,11 @@ pub fn notice_stepping_out(
     let read = dvr.read().count() + replay.read().count();
     let theirs = read.saturating_sub(following.ours);
     following.ours = following.ours.saturating_sub(read);
-    if theirs > 0 && !participants.lead_the_timeline() && status.text.is_some() && !status.stepped_out {
+    if theirs > 0
+        && !participants.lead_the_timeline()
+        && status.text.is_some()
+        && !status.stepped_out
+    {
         info!("timeline: stepped out of the host's timeline");
         status.stepped_out = true;
     }
@@ -194,7 +298,12 @@ pub fn notice_stepping_out(
 }
 
 /// At exit, whose timeline this viewer was on (scripts and tests read it).
-pub fn report_timeline_on_exit(mut exits: MessageReader<AppExit>, status: Res<TimelineStatus>, replay: Option<Res<ReplaySession>>, stash: Option<Res<LiveStash>>) {
+pub fn report_timeline_on_exit(
+    mut exits: MessageReader<AppExit>,
+    status: Res<TimelineStatus>,
+    replay: Option<Res<ReplaySession>>,
+    stash: Option<Res<LiveStash>>,
+) {
     if exits.read().count() == 0 {
         return;
     }
@@ -205,7 +314,11 @@ pub fn report_timeline_on_exit(mut exits: MessageReader<AppExit>, status: Res<Ti
         (Some(r), true) => format!("looking back at {}", r.position),
         (Some(r), false) => format!("replaying at {}", r.position),
     };
-    let problem = status.problem.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
+    let problem = status
+        .problem
+        .as_deref()
+        .map(|p| format!(" ({p})"))
+        .unwrap_or_default();
     eprintln!("timeline: {text}, {position}{problem}");
 }
 
@@ -215,10 +328,16 @@ mod tests {
 
     fn app(following_the_host: bool) -> App {
         let mut app = App::new();
-        app.add_message::<DvrCommand>().add_message::<ReplayCommand>().add_message::<SessionCommand>();
-        app.init_resource::<Participants>().init_resource::<TimelineFollowing>();
+        app.add_message::<DvrCommand>()
+            .add_message::<ReplayCommand>()
+            .add_message::<SessionCommand>();
+        app.init_resource::<Participants>()
+            .init_resource::<TimelineFollowing>();
         let text = following_the_host.then(|| "on anna's timeline".to_owned());
-        app.insert_resource(TimelineStatus { text, ..Default::default() });
+        app.insert_resource(TimelineStatus {
+            text,
+            ..Default::default()
+        });
         app.add_systems(Update, notice_stepping_out);
         app
     }
@@ -232,7 +351,8 @@ mod tests {
         let mut app = app(true);
         // What the follower itself sent to follow the host is not the user's.
         app.world_mut().resource_mut::<TimelineFollowing>().ours = 1;
-        app.world_mut().write_message(DvrCommand::LookBack(Timestamp(5)));
+        app.world_mut()
+            .write_message(DvrCommand::LookBack(Timestamp(5)));
         app.update();
         assert!(!stepped_out(&app), "our own look-back");
         // The user's own seek is.
@@ -242,7 +362,13 @@ mod tests {
         app.world_mut().write_message(SessionCommand::Rejoin);
         app.update();
         assert!(!stepped_out(&app));
-        assert!(app.world().resource::<TimelineFollowing>().applied.is_none(), "the host's timeline is taken again");
+        assert!(
+            app.world()
+                .resource::<TimelineFollowing>()
+                .applied
+                .is_none(),
+            "the host's timeline is taken again"
+        );
     }
 
     #[test]

@@ -26,8 +26,16 @@ impl Plugin for TwinSyncPlugin {
             .init_resource::<ConnectionInfo>()
             .init_resource::<LiveStash>()
             .add_systems(Update, apply_update_batches.in_set(StoreSystems::Live))
-            .add_systems(Update, (mark_stale_twins, measure_ingest_rate).chain().in_set(StoreSystems::Clock))
-            .add_systems(Update, propagate_status_to_entities.in_set(TwinscopeSystems::Propagate));
+            .add_systems(
+                Update,
+                (mark_stale_twins, measure_ingest_rate)
+                    .chain()
+                    .in_set(StoreSystems::Clock),
+            )
+            .add_systems(
+                Update,
+                propagate_status_to_entities.in_set(TwinscopeSystems::Propagate),
+            );
     }
 }
 
@@ -113,25 +121,41 @@ impl TwinVisualState {
     }
 }
 
-fn apply_update_batches(link: Option<Res<IngestLink>>, mut state: ResMut<TwinState>, mut stash: ResMut<LiveStash>) {
+fn apply_update_batches(
+    link: Option<Res<IngestLink>>,
+    mut state: ResMut<TwinState>,
+    mut stash: ResMut<LiveStash>,
+) {
     let Some(link) = link else { return };
     let store = stash.live_store(&mut state.store);
     link.batches.drain(|batch| batch.apply_to(store));
 }
 
 /// Live data only: in replay the recording's clock decides what is stale.
-fn mark_stale_twins(time: Res<Time<Real>>, link: Option<Res<IngestLink>>, mut state: ResMut<TwinState>, mut stash: ResMut<LiveStash>, mut last: Local<f64>) {
+fn mark_stale_twins(
+    time: Res<Time<Real>>,
+    link: Option<Res<IngestLink>>,
+    mut state: ResMut<TwinState>,
+    mut stash: ResMut<LiveStash>,
+    mut last: Local<f64>,
+) {
     if link.is_none() {
         return;
     }
     let now = time.elapsed_secs_f64();
     if now - *last >= 1.0 {
         *last = now;
-        stash.live_store(&mut state.store).mark_stale(Timestamp::now());
+        stash
+            .live_store(&mut state.store)
+            .mark_stale(Timestamp::now());
     }
 }
 
-fn measure_ingest_rate(time: Res<Time<Real>>, link: Option<Res<IngestLink>>, mut rate: ResMut<IngestRate>) {
+fn measure_ingest_rate(
+    time: Res<Time<Real>>,
+    link: Option<Res<IngestLink>>,
+    mut rate: ResMut<IngestRate>,
+) {
     let Some(link) = link else { return };
     let now = time.elapsed_secs_f64();
     rate.snapshot = link.stats.snapshot();
@@ -185,13 +209,17 @@ fn propagate_status_to_entities(
     }
     let mut restyled = 0;
     while restyled < RESTYLED_PER_FRAME {
-        let Some(index) = pending.queue.pop_front() else { break };
+        let Some(index) = pending.queue.pop_front() else {
+            break;
+        };
         pending.queued[index.0 as usize] = false;
         // The store may have been replaced by a smaller one since (a seek).
         if index.0 as usize >= state.store.len() {
             continue;
         }
-        let Some(bound) = entities.by_twin.get(&index) else { continue };
+        let Some(bound) = entities.by_twin.get(&index) else {
+            continue;
+        };
         restyled += 1;
         let shown = TwinVisualState::of(state.store.get(index));
         for entity in bound {

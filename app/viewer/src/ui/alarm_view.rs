@@ -33,7 +33,15 @@ type ListKey = (u64, Option<TwinIndex>, [bool; 4], bool, bool);
 
 impl Default for AlarmListState {
     fn default() -> Self {
-        AlarmListState { tab: AlarmTab::Active, severities: [true; 4], subtree_only: false, show_shelved: false, shelve_minutes: 30, export_message: None, cache: None }
+        AlarmListState {
+            tab: AlarmTab::Active,
+            severities: [true; 4],
+            subtree_only: false,
+            show_shelved: false,
+            shelve_minutes: 30,
+            export_message: None,
+            cache: None,
+        }
     }
 }
 
@@ -42,9 +50,22 @@ impl AlarmListState {
     /// filters or (for the subtree filter) the selection changed.
     pub fn rows(&mut self, store: &TwinStore, selected: Option<TwinIndex>) -> &[usize] {
         let book = store.alarm_book();
-        let scope = if self.subtree_only { selected.filter(|s| (s.0 as usize) < store.len()) } else { None };
-        let key = (book.generation(), scope, self.severities, self.subtree_only, self.show_shelved);
-        let fresh = self.cache.as_ref().is_some_and(|(cached, _)| *cached == key);
+        let scope = if self.subtree_only {
+            selected.filter(|s| (s.0 as usize) < store.len())
+        } else {
+            None
+        };
+        let key = (
+            book.generation(),
+            scope,
+            self.severities,
+            self.subtree_only,
+            self.show_shelved,
+        );
+        let fresh = self
+            .cache
+            .as_ref()
+            .is_some_and(|(cached, _)| *cached == key);
         if !fresh {
             let rows = book
                 .sorted()
@@ -74,7 +95,13 @@ mod tests {
     use twinscope_core::{Timestamp, TwinUpdate};
 
     fn raise(store: &mut TwinStore, twin: &str, alarm_type: &str, severity: Severity, t: i64) {
-        let update = TwinUpdate::AlarmRaised { twin: twin.into(), alarm_type: alarm_type.into(), severity, text: String::new(), time: Timestamp(t) };
+        let update = TwinUpdate::AlarmRaised {
+            twin: twin.into(),
+            alarm_type: alarm_type.into(),
+            severity,
+            text: String::new(),
+            time: Timestamp(t),
+        };
         store.apply(&update, Timestamp(t));
     }
 
@@ -89,7 +116,11 @@ mod tests {
         raise(&mut store, "pump2", "b", Severity::Critical, 2);
         raise(&mut store, "pump1", "c", Severity::Major, 3);
         let mut list = AlarmListState::default();
-        let types = |store: &TwinStore, rows: &[usize]| rows.iter().map(|&i| store.alarm_book().alarms()[i].alarm_type.to_string()).collect::<Vec<_>>();
+        let types = |store: &TwinStore, rows: &[usize]| {
+            rows.iter()
+                .map(|&i| store.alarm_book().alarms()[i].alarm_type.to_string())
+                .collect::<Vec<_>>()
+        };
         let rows = list.rows(&store, None).to_vec();
         assert_eq!(types(&store, &rows), ["b", "c", "a"], "severity first");
         list.subtree_only = true;
@@ -101,7 +132,10 @@ mod tests {
         assert_eq!(types(&store, &rows), ["c"]);
         let pump1 = store.find("pump1").unwrap();
         store.shelve(pump1, &"c".into(), Timestamp(100), "op", Timestamp(4));
-        assert!(list.rows(&store, Some(line1)).is_empty(), "shelved alarms are hidden");
+        assert!(
+            list.rows(&store, Some(line1)).is_empty(),
+            "shelved alarms are hidden"
+        );
         list.show_shelved = true;
         assert_eq!(list.rows(&store, Some(line1)).len(), 1);
     }
@@ -120,8 +154,18 @@ mod tests {
         raise(&mut after, "a", "x", Severity::Major, 0);
         let a = after.find("a").unwrap();
         after.acknowledge(a, &"x".into(), "op", Timestamp(1));
-        after.apply(&TwinUpdate::AlarmCleared { twin: "a".into(), alarm_type: "x".into(), time: Timestamp(2) }, Timestamp(2));
+        after.apply(
+            &TwinUpdate::AlarmCleared {
+                twin: "a".into(),
+                alarm_type: "x".into(),
+                time: Timestamp(2),
+            },
+            Timestamp(2),
+        );
         assert_eq!(after.alarm_book().history().len(), 3);
-        assert!(list.rows(&after, None).is_empty(), "the rows of the new store, not the old one's three");
+        assert!(
+            list.rows(&after, None).is_empty(),
+            "the rows of the new store, not the old one's three"
+        );
     }
 }

@@ -8,12 +8,12 @@ use twinscope_core::twin::TwinIndex;
 
 use super::PanelState;
 use super::model::UiCommand;
-use crate::store::alarm_actions::AlarmCommand;
 use crate::history::dvr::DvrCommand;
-use crate::scene::focus::FocusCommand;
 use crate::history::recording::RecordCommand;
 use crate::history::replay::ReplayCommand;
+use crate::scene::focus::FocusCommand;
 use crate::scene::selection::{FrameTwin, SelectTwin};
+use crate::store::alarm_actions::AlarmCommand;
 
 #[derive(SystemParam)]
 pub struct CommandOutlets<'w> {
@@ -28,7 +28,13 @@ pub struct CommandOutlets<'w> {
 
 impl CommandOutlets<'_> {
     /// Sends one command on; panel visibility is view state and changes here directly.
-    pub fn send(&mut self, command: UiCommand, panels: &mut PanelState, selected: Option<TwinIndex>, replay_start: Option<Timestamp>) {
+    pub fn send(
+        &mut self,
+        command: UiCommand,
+        panels: &mut PanelState,
+        selected: Option<TwinIndex>,
+        replay_start: Option<Timestamp>,
+    ) {
         let replay_command = match command {
             UiCommand::Select(twin) => {
                 self.select.write(SelectTwin(twin));
@@ -49,12 +55,21 @@ impl CommandOutlets<'_> {
                 self.alarm.write(AlarmCommand::Acknowledge(alarms));
                 return;
             }
-            UiCommand::Shelve { twin, alarm_type, minutes } => {
-                self.alarm.write(AlarmCommand::Shelve { twin, alarm_type, minutes });
+            UiCommand::Shelve {
+                twin,
+                alarm_type,
+                minutes,
+            } => {
+                self.alarm.write(AlarmCommand::Shelve {
+                    twin,
+                    alarm_type,
+                    minutes,
+                });
                 return;
             }
             UiCommand::Unshelve { twin, alarm_type } => {
-                self.alarm.write(AlarmCommand::Unshelve { twin, alarm_type });
+                self.alarm
+                    .write(AlarmCommand::Unshelve { twin, alarm_type });
                 return;
             }
             UiCommand::ExportAlarmHistory => {
@@ -98,7 +113,11 @@ impl CommandOutlets<'_> {
                 return;
             }
             UiCommand::StartRecording | UiCommand::StopRecording => {
-                self.record.write(if command == UiCommand::StartRecording { RecordCommand::Start } else { RecordCommand::Stop });
+                self.record.write(if command == UiCommand::StartRecording {
+                    RecordCommand::Start
+                } else {
+                    RecordCommand::Stop
+                });
                 return;
             }
         };
@@ -122,21 +141,34 @@ mod tests {
     #[test]
     fn panel_commands_reach_the_selection_and_the_focus_mode() {
         let mut app = App::new();
-        app.add_plugins(MinimalPlugins).add_plugins((SelectionPlugin, FocusPlugin)).init_resource::<PanelState>();
-        app.add_message::<ReplayCommand>().add_message::<RecordCommand>().add_message::<DvrCommand>().add_message::<AlarmCommand>();
+        app.add_plugins(MinimalPlugins)
+            .add_plugins((SelectionPlugin, FocusPlugin))
+            .init_resource::<PanelState>();
+        app.add_message::<ReplayCommand>()
+            .add_message::<RecordCommand>()
+            .add_message::<DvrCommand>()
+            .add_message::<AlarmCommand>();
         let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
         let pump = store.declare("pump1", None, None);
         app.insert_resource(TwinState { store });
         let send = move |command: UiCommand| {
-            move |mut outlets: CommandOutlets, mut panels: ResMut<PanelState>| outlets.send(command.clone(), &mut panels, Some(pump), None)
+            move |mut outlets: CommandOutlets, mut panels: ResMut<PanelState>| {
+                outlets.send(command.clone(), &mut panels, Some(pump), None)
+            }
         };
-        app.world_mut().run_system_once(send(UiCommand::SelectAndFrame(pump))).unwrap();
+        app.world_mut()
+            .run_system_once(send(UiCommand::SelectAndFrame(pump)))
+            .unwrap();
         app.update();
         assert_eq!(app.world().resource::<Selection>().twin, Some(pump));
-        app.world_mut().run_system_once(send(UiCommand::Focus(FocusMode::XRay))).unwrap();
+        app.world_mut()
+            .run_system_once(send(UiCommand::Focus(FocusMode::XRay)))
+            .unwrap();
         app.update();
         assert_eq!(*app.world().resource::<FocusMode>(), FocusMode::XRay);
-        app.world_mut().run_system_once(send(UiCommand::ToggleHelp)).unwrap();
+        app.world_mut()
+            .run_system_once(send(UiCommand::ToggleHelp))
+            .unwrap();
         assert!(app.world().resource::<PanelState>().show_help);
     }
 }

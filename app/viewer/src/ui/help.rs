@@ -30,13 +30,16 @@ pub fn help_overlay(ctx: &egui::Context) -> bool {
         .resizable(false)
         .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
         .show(ctx, |ui| {
-            egui::Grid::new("shortcuts").striped(true).num_columns(2).show(ui, |ui| {
-                for (key, action) in SHORTCUTS {
-                    ui.label(RichText::new(*key).monospace().strong());
-                    ui.label(*action);
-                    ui.end_row();
-                }
-            });
+            egui::Grid::new("shortcuts")
+                .striped(true)
+                .num_columns(2)
+                .show(ui, |ui| {
+                    for (key, action) in SHORTCUTS {
+                        ui.label(RichText::new(*key).monospace().strong());
+                        ui.label(*action);
+                        ui.end_row();
+                    }
+                });
         });
     open
 }
@@ -51,12 +54,21 @@ mod tests {
         let mut harness = PanelHarness::new(1000.0, 800.0);
         // A window sizes itself in its first frame and shows in the next.
         harness.frame(vec![], |ui| help_overlay(ui.ctx()));
-        assert!(harness.frame(vec![], |ui| help_overlay(ui.ctx())), "open until closed");
+        assert!(
+            harness.frame(vec![], |ui| help_overlay(ui.ctx())),
+            "open until closed"
+        );
         for (key, action) in SHORTCUTS {
-            assert!(harness.find(key).is_some() && harness.find(action).is_some(), "{key}: {action} missing");
+            assert!(
+                harness.find(key).is_some() && harness.find(action).is_some(),
+                "{key}: {action} missing"
+            );
         }
         for key in ["F", "I", "X", "Esc", "A", "H / F1"] {
-            assert!(SHORTCUTS.iter().any(|(k, _)| k == &key), "{key} is not listed");
+            assert!(
+                SHORTCUTS.iter().any(|(k, _)| k == &key),
+                "{key} is not listed"
+            );
         }
     }
 }

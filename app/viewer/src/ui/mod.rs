@@ -25,21 +25,23 @@ use bevy::prelude::*;
 use bevy::render::render_resource::BlendState;
 use bevy::window::PrimaryWindow;
 use bevy_egui::egui::{self, LayerId, UiBuilder};
-use bevy_egui::{EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, PrimaryEguiContext};
+use bevy_egui::{
+    EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, PrimaryEguiContext,
+};
 
 use twinscope_core::twin::tree::Rollup;
 
 use bevy::ecs::system::SystemParam;
 
-use crate::store::alarm_actions::{AckPublisher, AlarmCommand, AlarmExport};
 use crate::history::dvr::{Dvr, DvrCommand};
-use crate::scene::focus::{FocusCommand, FocusMode};
-use crate::scene::selection::FrameTwin;
 use crate::history::recording::{LiveRecorder, RecordCommand};
-use crate::store::sync::LiveStash;
 use crate::history::replay::{ReplayCommand, ReplaySession, SPEEDS};
 use crate::scene::binding::SceneStatus;
+use crate::scene::focus::{FocusCommand, FocusMode};
+use crate::scene::selection::FrameTwin;
 use crate::scene::selection::Selection;
+use crate::store::alarm_actions::{AckPublisher, AlarmCommand, AlarmExport};
+use crate::store::sync::LiveStash;
 use crate::store::sync::{ConnectionInfo, IngestRate, TwinState};
 
 /// Draws the inspector and the status bar.
@@ -125,7 +127,12 @@ impl Default for PanelState {
 impl PanelState {
     /// Every panel closed: just the 3D view and the status bar (`--panels closed`).
     pub fn closed() -> Self {
-        PanelState { show_tree: false, show_alarms: false, show_inspector: false, ..Default::default() }
+        PanelState {
+            show_tree: false,
+            show_alarms: false,
+            show_inspector: false,
+            ..Default::default()
+        }
     }
 
     /// Once the scene has twins: the top level of the tree open (or all of it, with
@@ -142,7 +149,11 @@ impl PanelState {
     }
 }
 
-fn panel_shortcuts(keys: Option<Res<ButtonInput<KeyCode>>>, egui_input: Option<Res<bevy_egui::input::EguiWantsInput>>, mut panels: ResMut<PanelState>) {
+fn panel_shortcuts(
+    keys: Option<Res<ButtonInput<KeyCode>>>,
+    egui_input: Option<Res<bevy_egui::input::EguiWantsInput>>,
+    mut panels: ResMut<PanelState>,
+) {
     let Some(keys) = keys else { return };
     let control = keys.pressed(KeyCode::ControlLeft) || keys.pressed(KeyCode::ControlRight);
     if control && keys.just_pressed(KeyCode::KeyF) {
@@ -174,7 +185,10 @@ fn spawn_ui_camera(mut commands: Commands, mut settings: ResMut<EguiGlobalSettin
         RenderLayers::none(),
         Camera {
             order: 1,
-            output_mode: CameraOutputMode::Write { blend_state: Some(BlendState::ALPHA_BLENDING), clear_color: ClearColorConfig::None },
+            output_mode: CameraOutputMode::Write {
+                blend_state: Some(BlendState::ALPHA_BLENDING),
+                clear_color: ClearColorConfig::None,
+            },
             clear_color: ClearColorConfig::Custom(Color::NONE),
             ..default()
         },
@@ -215,7 +229,25 @@ fn draw_panels(
 ) -> Result {
     let started = std::time::Instant::now();
     let panels = &mut *panel_state;
-    let PanelSources { state, selection, rate, connection, scene, model_load, scene_source, opening, recording_error, focus, replay, recorder, dvr, stash, export, ack_publisher, timeline } = &sources;
+    let PanelSources {
+        state,
+        selection,
+        rate,
+        connection,
+        scene,
+        model_load,
+        scene_source,
+        opening,
+        recording_error,
+        focus,
+        replay,
+        recorder,
+        dvr,
+        stash,
+        export,
+        ack_publisher,
+        timeline,
+    } = &sources;
     let publishes_acks = ack_publisher.is_some();
     panels.open_tree_once(&state.store);
     if let Some(export) = export.as_ref().filter(|e| e.is_changed()) {
@@ -227,14 +259,33 @@ fn draw_panels(
     if panels.show_tree || panels.show_inspector {
         panels.rollup.compute_into(&state.store);
     }
-    let selected = selection.twin.filter(|t| (t.0 as usize) < state.store.len());
+    let selected = selection
+        .twin
+        .filter(|t| (t.0 as usize) < state.store.len());
     let ctx = contexts.ctx_mut()?;
-    let mut root = egui::Ui::new(ctx.clone(), "twinscope-root".into(), UiBuilder::new().layer_id(LayerId::background()).max_rect(ctx.viewport_rect()));
-    let mut source = if connection.embedded { format!("{} (embedded demo)", connection.broker) } else { connection.broker.clone() };
+    let mut root = egui::Ui::new(
+        ctx.clone(),
+        "twinscope-root".into(),
+        UiBuilder::new()
+            .layer_id(LayerId::background())
+            .max_rect(ctx.viewport_rect()),
+    );
+    let mut source = if connection.embedded {
+        format!("{} (embedded demo)", connection.broker)
+    } else {
+        connection.broker.clone()
+    };
     if !connection.speaks.is_empty() {
         source = format!("{source} · {}", connection.speaks);
     }
-    let mut bar = model::status_bar_view(&state.store, &rate.snapshot, rate.messages_per_second, &source, replay.is_some(), scene.error.as_deref());
+    let mut bar = model::status_bar_view(
+        &state.store,
+        &rate.snapshot,
+        rate.messages_per_second,
+        &source,
+        replay.is_some(),
+        scene.error.as_deref(),
+    );
     bar.focus = **focus;
     bar.publishes_acks = publishes_acks;
     bar.timeline = timeline.as_ref().and_then(|t| t.text.clone());
@@ -244,46 +295,81 @@ fn draw_panels(
         progress: recorder.as_ref().and_then(|r| r.progress()),
         message: recorder.as_ref().and_then(|r| r.last_message.clone()),
     };
-    let status = egui::Panel::bottom("status-bar").show(&mut root, |ui| panels::status_bar(ui, &bar, &record));
+    let status = egui::Panel::bottom("status-bar")
+        .show(&mut root, |ui| panels::status_bar(ui, &bar, &record));
     let mut bottom = status.response.rect.height();
     let mut commands = status.inner;
     if let Some(session) = &replay {
         let mut view = timeline_view(session);
         view.dvr = stash.as_ref().is_some_and(|stash| stash.0.is_some());
-        let timeline = egui::Panel::bottom("timeline").show(&mut root, |ui| panels::timeline(ui, &view, &SPEEDS));
+        let timeline = egui::Panel::bottom("timeline")
+            .show(&mut root, |ui| panels::timeline(ui, &view, &SPEEDS));
         bottom += timeline.response.rect.height();
         commands.extend(timeline.inner);
     } else if let Some(dvr) = &dvr {
-        let available_seconds = dvr.oldest().map_or(0.0, |oldest| twinscope_core::Timestamp::now().seconds_since(oldest));
-        let view = model::DvrBarView { available_seconds, error: dvr.error.clone() };
+        let available_seconds = dvr.oldest().map_or(0.0, |oldest| {
+            twinscope_core::Timestamp::now().seconds_since(oldest)
+        });
+        let view = model::DvrBarView {
+            available_seconds,
+            error: dvr.error.clone(),
+        };
         let bar = egui::Panel::bottom("dvr").show(&mut root, |ui| panels::dvr_bar(ui, &view));
         bottom += bar.response.rect.height();
         commands.extend(bar.inner);
     }
     if panels.show_alarms {
-        let list = egui::Panel::bottom("alarm-list").resizable(true).default_size(150.0).show(&mut root, |ui| alarm_panel::alarm_panel(ui, &state.store, &mut panels.alarms, selected, &panels.clock));
+        let list = egui::Panel::bottom("alarm-list")
+            .resizable(true)
+            .default_size(150.0)
+            .show(&mut root, |ui| {
+                alarm_panel::alarm_panel(
+                    ui,
+                    &state.store,
+                    &mut panels.alarms,
+                    selected,
+                    &panels.clock,
+                )
+            });
         bottom += list.response.rect.height();
         commands.extend(list.inner);
     }
     let mut left = 0.0;
     if panels.show_tree {
-        let tree = egui::Panel::left("tree").resizable(true).default_size(260.0).show(&mut root, |ui| tree_panel::tree_panel(ui, &state.store, &panels.rollup, &mut panels.tree, selected));
+        let tree = egui::Panel::left("tree")
+            .resizable(true)
+            .default_size(260.0)
+            .show(&mut root, |ui| {
+                tree_panel::tree_panel(ui, &state.store, &panels.rollup, &mut panels.tree, selected)
+            });
         left = tree.response.rect.width();
         commands.extend(tree.inner);
     }
     let mut right = 0.0;
     if panels.show_inspector {
-        let view = selected.map(|t| model::inspector_view(&state.store, &panels.rollup, t, &panels.clock));
+        let view =
+            selected.map(|t| model::inspector_view(&state.store, &panels.rollup, t, &panels.clock));
         let shelve_minutes = panels.alarms.shelve_minutes;
-        let inspector = egui::Panel::right("inspector").resizable(true).default_size(330.0).show(&mut root, |ui| panels::inspector(ui, view.as_ref(), **focus, shelve_minutes));
+        let inspector = egui::Panel::right("inspector")
+            .resizable(true)
+            .default_size(330.0)
+            .show(&mut root, |ui| {
+                panels::inspector(ui, view.as_ref(), **focus, shelve_minutes)
+            });
         right = inspector.response.rect.width();
         commands.extend(inspector.inner);
     }
     if panels.show_help && !help::help_overlay(ctx) {
         panels.show_help = false;
     }
-    let model_file = scene_source.as_ref().and_then(|s| s.model_file.file_name()).map_or_else(String::new, |f| f.to_string_lossy().into_owned());
-    if let Some(view) = model_load.as_ref().and_then(|load| overlay::model_load_view(load, &model_file)) {
+    let model_file = scene_source
+        .as_ref()
+        .and_then(|s| s.model_file.file_name())
+        .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+    if let Some(view) = model_load
+        .as_ref()
+        .and_then(|load| overlay::model_load_view(load, &model_file))
+    {
         overlay::progress_window(ctx, &view);
     }
     if let Some(opening) = opening {
@@ -309,8 +395,17 @@ fn draw_panels(
         let height = ((window.height() - bottom) * scale).max(1.0) as u32;
         let size = UVec2::new(width, height);
         let position = UVec2::new((left * scale) as u32, 0);
-        if camera.viewport.as_ref().map(|v| (v.physical_position, v.physical_size)) != Some((position, size)) {
-            camera.viewport = Some(Viewport { physical_position: position, physical_size: size, ..default() });
+        if camera
+            .viewport
+            .as_ref()
+            .map(|v| (v.physical_position, v.physical_size))
+            != Some((position, size))
+        {
+            camera.viewport = Some(Viewport {
+                physical_position: position,
+                physical_size: size,
+                ..default()
+            });
         }
     }
     let replay_start = sources.replay.as_ref().map(|s| s.start);
@@ -331,7 +426,11 @@ pub(crate) fn timeline_view(session: &ReplaySession) -> model::TimelineView {
         position: seconds(session.position),
         length: seconds(session.end),
         clock: session.clock(session.position),
-        markers: session.recording.alarm_transitions().map(|(t, raised)| (seconds(t), raised)).collect(),
+        markers: session
+            .recording
+            .alarm_transitions()
+            .map(|(t, raised)| (seconds(t), raised))
+            .collect(),
         loop_range: session.loop_range.map(|(a, b)| (seconds(a), seconds(b))),
         loop_mark: session.loop_mark.map(seconds),
         error: session.error.clone(),
@@ -351,13 +450,18 @@ mod tests {
             input.press(*key);
         }
         app.update();
-        app.world_mut().resource_mut::<ButtonInput<KeyCode>>().release_all();
+        app.world_mut()
+            .resource_mut::<ButtonInput<KeyCode>>()
+            .release_all();
     }
 
     #[test]
     fn keys_toggle_help_tree_and_alarm_list_and_ctrl_f_searches() {
         let mut app = App::new();
-        app.add_plugins(MinimalPlugins).init_resource::<PanelState>().init_resource::<ButtonInput<KeyCode>>().add_systems(Update, panel_shortcuts);
+        app.add_plugins(MinimalPlugins)
+            .init_resource::<PanelState>()
+            .init_resource::<ButtonInput<KeyCode>>()
+            .add_systems(Update, panel_shortcuts);
         press(&mut app, &[KeyCode::KeyH]);
         assert!(app.world().resource::<PanelState>().show_help);
         press(&mut app, &[KeyCode::KeyT]);
@@ -366,6 +470,9 @@ mod tests {
         assert!(!panels.show_tree && !panels.show_alarms);
         press(&mut app, &[KeyCode::ControlLeft, KeyCode::KeyF]);
         let panels = app.world().resource::<PanelState>();
-        assert!(panels.show_tree && panels.tree.focus_search, "Ctrl+F opens the tree and focuses its search");
+        assert!(
+            panels.show_tree && panels.tree.focus_search,
+            "Ctrl+F opens the tree and focuses its search"
+        );
     }
 }

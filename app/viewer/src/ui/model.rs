@@ -18,8 +18,15 @@ pub enum UiCommand {
     /// Select and fly the camera there (tree, alarm list, breadcrumb).
     SelectAndFrame(TwinIndex),
     Acknowledge(Vec<(TwinIndex, Arc<str>)>),
-    Shelve { twin: TwinIndex, alarm_type: Arc<str>, minutes: u32 },
-    Unshelve { twin: TwinIndex, alarm_type: Arc<str> },
+    Shelve {
+        twin: TwinIndex,
+        alarm_type: Arc<str>,
+        minutes: u32,
+    },
+    Unshelve {
+        twin: TwinIndex,
+        alarm_type: Arc<str>,
+    },
     ExportAlarmHistory,
     Focus(FocusMode),
     FrameSelection,
@@ -170,17 +177,35 @@ fn limits_of(store: &TwinStore, property: &twinscope_core::twin::Property) -> Ve
         // in the colour of the worse side.
         for (value, status) in store.rules().limits(rule) {
             match limits.iter_mut().find(|l: &&mut Limit| l.value == value) {
-                Some(existing) if existing.status < status => *existing = Limit { value, status, label: format!("{} limit", status.as_str()) },
+                Some(existing) if existing.status < status => {
+                    *existing = Limit {
+                        value,
+                        status,
+                        label: format!("{} limit", status.as_str()),
+                    }
+                }
                 Some(_) => {}
-                None => limits.push(Limit { value, status, label: format!("{} limit", status.as_str()) }),
+                None => limits.push(Limit {
+                    value,
+                    status,
+                    label: format!("{} limit", status.as_str()),
+                }),
             }
         }
     }
     for (rule, _) in property.limits() {
         let rule = store.alarm_rules().get(*rule);
-        limits.push(Limit { value: rule.limit, status: rule.severity.status(), label: format!("{} ({})", rule.alarm_type, rule.severity.as_str()) });
+        limits.push(Limit {
+            value: rule.limit,
+            status: rule.severity.status(),
+            label: format!("{} ({})", rule.alarm_type, rule.severity.as_str()),
+        });
         if rule.deadband > 0.0 {
-            limits.push(Limit { value: rule.clear_at(), status: Status::Ok, label: format!("{} clears", rule.alarm_type) });
+            limits.push(Limit {
+                value: rule.clear_at(),
+                status: Status::Ok,
+                label: format!("{} clears", rule.alarm_type),
+            });
         }
     }
     limits
@@ -197,9 +222,27 @@ pub struct DataTable {
 
 impl DataTable {
     fn of(value: &serde_json::Value) -> Option<DataTable> {
-        let columns = value.get("columns")?.as_array()?.iter().map(shown).collect();
-        let rows = value.get("rows")?.as_array()?.iter().map(|row| row.as_array().map(|cells| cells.iter().map(shown).collect()).unwrap_or_default()).collect();
-        Some(DataTable { name: String::new(), columns, rows })
+        let columns = value
+            .get("columns")?
+            .as_array()?
+            .iter()
+            .map(shown)
+            .collect();
+        let rows = value
+            .get("rows")?
+            .as_array()?
+            .iter()
+            .map(|row| {
+                row.as_array()
+                    .map(|cells| cells.iter().map(shown).collect())
+                    .unwrap_or_default()
+            })
+            .collect();
+        Some(DataTable {
+            name: String::new(),
+            columns,
+            rows,
+        })
     }
 }
 
@@ -211,9 +254,18 @@ fn shown(value: &serde_json::Value) -> String {
     }
 }
 
-pub fn inspector_view(store: &TwinStore, rollup: &Rollup, index: TwinIndex, clock: &PlantClock) -> InspectorView {
+pub fn inspector_view(
+    store: &TwinStore,
+    rollup: &Rollup,
+    index: TwinIndex,
+    clock: &PlantClock,
+) -> InspectorView {
     let twin = store.get(index);
-    let path = store.path_indices(index).into_iter().map(|i| (i, store.get(i).label().to_owned())).collect();
+    let path = store
+        .path_indices(index)
+        .into_iter()
+        .map(|i| (i, store.get(i).label().to_owned()))
+        .collect();
     let properties = twin
         .properties
         .iter()
@@ -225,7 +277,12 @@ pub fn inspector_view(store: &TwinStore, rollup: &Rollup, index: TwinIndex, cloc
                 unit: p.unit.as_deref().unwrap_or("").to_owned(),
                 time: clock.time_of_day(p.time, 12),
                 status: p.rule_status,
-                trend: p.history.iter().filter(|(_, v)| v.is_finite()).map(|(t, v)| [t.seconds_since(latest), *v]).collect(),
+                trend: p
+                    .history
+                    .iter()
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|(t, v)| [t.seconds_since(latest), *v])
+                    .collect(),
                 limits: limits_of(store, p),
             }
         })
@@ -249,12 +306,25 @@ pub fn inspector_view(store: &TwinStore, rollup: &Rollup, index: TwinIndex, cloc
     let mut children: Vec<PartRow> = twin
         .children
         .iter()
-        .map(|c| PartRow { index: *c, label: store.get(*c).label().to_owned(), worst: rollup.worst(*c), alarms: rollup.alarms(*c) })
+        .map(|c| PartRow {
+            index: *c,
+            label: store.get(*c).label().to_owned(),
+            worst: rollup.worst(*c),
+            alarms: rollup.alarms(*c),
+        })
         .collect();
-    children.sort_by(|a, b| b.worst.cmp(&a.worst).then(b.alarms.cmp(&a.alarms)).then_with(|| a.label.cmp(&b.label)));
+    children.sort_by(|a, b| {
+        b.worst
+            .cmp(&a.worst)
+            .then(b.alarms.cmp(&a.alarms))
+            .then_with(|| a.label.cmp(&b.label))
+    });
     let mut descendants = [0usize; 5];
     let mut services = Vec::new();
-    for below in twinscope_core::twin::tree::subtree(store, index).into_iter().skip(1) {
+    for below in twinscope_core::twin::tree::subtree(store, index)
+        .into_iter()
+        .skip(1)
+    {
         let part = store.get(below);
         descendants[part.status as usize] += 1;
         if part.kind == twinscope_core::twin::EntityKind::Service || part.health.is_some() {
@@ -265,13 +335,30 @@ pub fn inspector_view(store: &TwinStore, rollup: &Rollup, index: TwinIndex, cloc
         index,
         id: twin.id.to_string(),
         label: twin.label().to_owned(),
-        kind: twin.entity_type.clone().unwrap_or_else(|| twin.kind.as_str().to_owned()),
+        kind: twin
+            .entity_type
+            .clone()
+            .unwrap_or_else(|| twin.kind.as_str().to_owned()),
         status: twin.status,
         path,
         properties,
         alarms,
-        fragments: twin.fragments.iter().filter(|(_, v)| DataTable::of(v).is_none()).map(|(k, v)| (k.to_string(), shown(v))).collect(),
-        tables: twin.fragments.iter().filter_map(|(k, v)| DataTable::of(v).map(|t| DataTable { name: k.to_string(), ..t })).collect(),
+        fragments: twin
+            .fragments
+            .iter()
+            .filter(|(_, v)| DataTable::of(v).is_none())
+            .map(|(k, v)| (k.to_string(), shown(v)))
+            .collect(),
+        tables: twin
+            .fragments
+            .iter()
+            .filter_map(|(k, v)| {
+                DataTable::of(v).map(|t| DataTable {
+                    name: k.to_string(),
+                    ..t
+                })
+            })
+            .collect(),
         health: twin.health,
         children,
         descendants,
@@ -340,12 +427,22 @@ pub fn connection_details(stats: &StatsSnapshot, clock: &PlantClock) -> String {
         text.push_str(&format!("\nlast error at {}: {failure}", clock.format(*at)));
     }
     if stats.coalesced > 0 {
-        text.push_str(&format!("\n{} updates merged into newer values while the viewer was behind (none lost)", stats.coalesced));
+        text.push_str(&format!(
+            "\n{} updates merged into newer values while the viewer was behind (none lost)",
+            stats.coalesced
+        ));
     }
     text
 }
 
-pub fn status_bar_view(store: &TwinStore, stats: &StatsSnapshot, messages_per_second: f64, source: &str, replay: bool, scene_error: Option<&str>) -> StatusBarView {
+pub fn status_bar_view(
+    store: &TwinStore,
+    stats: &StatsSnapshot,
+    messages_per_second: f64,
+    source: &str,
+    replay: bool,
+    scene_error: Option<&str>,
+) -> StatusBarView {
     let mut counts = [0usize; 5];
     for (_, twin) in store.twins() {
         counts[twin.status as usize] += 1;
@@ -383,11 +480,40 @@ mod tests {
         let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
         let plc = store.declare("plc", None, Some("PLC"));
         let recipe = serde_json::json!({"columns": ["Ingredient", "Amount"], "rows": [["Flour", 1.5], ["Water", 0.75]]});
-        store.apply(&TwinUpdate::Fragment { twin: "plc".into(), name: "Recipe".into(), value: Some(recipe) }, Timestamp(0));
-        store.apply(&TwinUpdate::Fragment { twin: "plc".into(), name: "Mode".into(), value: Some(serde_json::json!("Auto")) }, Timestamp(0));
-        let view = inspector_view(&store, &Rollup::compute(&store), plc, &PlantClock::default());
+        store.apply(
+            &TwinUpdate::Fragment {
+                twin: "plc".into(),
+                name: "Recipe".into(),
+                value: Some(recipe),
+            },
+            Timestamp(0),
+        );
+        store.apply(
+            &TwinUpdate::Fragment {
+                twin: "plc".into(),
+                name: "Mode".into(),
+                value: Some(serde_json::json!("Auto")),
+            },
+            Timestamp(0),
+        );
+        let view = inspector_view(
+            &store,
+            &Rollup::compute(&store),
+            plc,
+            &PlantClock::default(),
+        );
         assert_eq!(view.fragments, [("Mode".to_owned(), "Auto".to_owned())]);
-        assert_eq!(view.tables, [DataTable { name: "Recipe".into(), columns: vec!["Ingredient".into(), "Amount".into()], rows: vec![vec!["Flour".into(), "1.5".into()], vec!["Water".into(), "0.75".into()]] }]);
+        assert_eq!(
+            view.tables,
+            [DataTable {
+                name: "Recipe".into(),
+                columns: vec!["Ingredient".into(), "Amount".into()],
+                rows: vec![
+                    vec!["Flour".into(), "1.5".into()],
+                    vec!["Water".into(), "0.75".into()]
+                ]
+            }]
+        );
     }
 
     #[test]
@@ -398,16 +524,48 @@ mod tests {
         store.declare("seal", Some("pump"), Some("Seal"));
         store.declare("bearing", Some("pump"), Some("Bearing"));
         let now = Timestamp(1_700_000_000_000_000);
-        store.apply(&TwinUpdate::Measurement { twin: "pump".into(), name: "flow".into(), value: 48.123, time: now }, now);
-        store.apply(&TwinUpdate::Unit { twin: "pump".into(), name: "flow".into(), unit: "m³/h".into() }, now);
-        let alarm = TwinUpdate::AlarmRaised { twin: "seal".into(), alarm_type: "leak".into(), severity: Severity::Major, text: "Leak".into(), time: now };
+        store.apply(
+            &TwinUpdate::Measurement {
+                twin: "pump".into(),
+                name: "flow".into(),
+                value: 48.123,
+                time: now,
+            },
+            now,
+        );
+        store.apply(
+            &TwinUpdate::Unit {
+                twin: "pump".into(),
+                name: "flow".into(),
+                unit: "m³/h".into(),
+            },
+            now,
+        );
+        let alarm = TwinUpdate::AlarmRaised {
+            twin: "seal".into(),
+            alarm_type: "leak".into(),
+            severity: Severity::Major,
+            text: "Leak".into(),
+            time: now,
+        };
         store.apply(&alarm, now);
-        let view = inspector_view(&store, &Rollup::compute(&store), pump, &PlantClock::default());
-        assert_eq!(view.path.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(), ["Plant", "Pump 1"]);
+        let view = inspector_view(
+            &store,
+            &Rollup::compute(&store),
+            pump,
+            &PlantClock::default(),
+        );
+        assert_eq!(
+            view.path.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(),
+            ["Plant", "Pump 1"]
+        );
         assert_eq!(view.properties[0].value, "48.1");
         assert_eq!(view.properties[0].unit, "m³/h");
         assert_eq!(view.children[0].label, "Seal", "alarmed part first");
-        assert_eq!((view.children[0].worst, view.children[0].alarms), (Status::Alarm, 1));
+        assert_eq!(
+            (view.children[0].worst, view.children[0].alarms),
+            (Status::Alarm, 1)
+        );
         assert_eq!(view.descendants[Status::Alarm as usize], 1);
         let bar = status_bar_view(&store, &StatsSnapshot::default(), 0.0, "test", false, None);
         assert_eq!(bar.counts[Status::Alarm as usize], 1);
@@ -423,11 +581,23 @@ mod tests {
             "property = \"t\"\nrange = [{ max = 70, status = \"ok\" }, { min = 70, max = 90, status = \"warning\" }, { min = 90, status = \"alarm\" }]",
         )
         .unwrap();
-        let alarm: AlarmRuleSpec = toml::from_str("type = \"hot\"\nproperty = \"t\"\nabove = 85\ndeadband = 5\nseverity = \"critical\"").unwrap();
-        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::compile(&[rules]).unwrap()).with_alarm_rules(AlarmRules::compile(&[alarm]).unwrap());
+        let alarm: AlarmRuleSpec = toml::from_str(
+            "type = \"hot\"\nproperty = \"t\"\nabove = 85\ndeadband = 5\nseverity = \"critical\"",
+        )
+        .unwrap();
+        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::compile(&[rules]).unwrap())
+            .with_alarm_rules(AlarmRules::compile(&[alarm]).unwrap());
         for i in 0..5 {
             let t = Timestamp(1_700_000_000_000_000 + i * 1_000_000);
-            store.apply(&TwinUpdate::Measurement { twin: "p".into(), name: "t".into(), value: 60.0 + i as f64 * 10.0, time: t }, t);
+            store.apply(
+                &TwinUpdate::Measurement {
+                    twin: "p".into(),
+                    name: "t".into(),
+                    value: 60.0 + i as f64 * 10.0,
+                    time: t,
+                },
+                t,
+            );
         }
         let p = store.find("p").unwrap();
         let view = inspector_view(&store, &Rollup::compute(&store), p, &PlantClock::default());
@@ -435,8 +605,21 @@ mod tests {
         assert_eq!(row.trend.first(), Some(&[-4.0, 60.0]));
         assert_eq!(row.trend.last(), Some(&[0.0, 100.0]));
         let limits: Vec<(f64, Status)> = row.limits.iter().map(|l| (l.value, l.status)).collect();
-        assert_eq!(limits, [(70.0, Status::Warning), (90.0, Status::Alarm), (85.0, Status::Alarm), (80.0, Status::Ok)], "90 once, as alarm");
-        assert_eq!(view.alarms.len(), 1, "the rule alarm is listed with its state");
+        assert_eq!(
+            limits,
+            [
+                (70.0, Status::Warning),
+                (90.0, Status::Alarm),
+                (85.0, Status::Alarm),
+                (80.0, Status::Ok)
+            ],
+            "90 once, as alarm"
+        );
+        assert_eq!(
+            view.alarms.len(),
+            1,
+            "the rule alarm is listed with its state"
+        );
         assert_eq!(view.alarms[0].state, AlarmState::ActiveUnacknowledged);
     }
 

@@ -12,12 +12,20 @@ pub struct PanelHarness {
 
 impl PanelHarness {
     pub fn new(width: f32, height: f32) -> Self {
-        PanelHarness { ctx: egui::Context::default(), size: egui::vec2(width, height), texts: Vec::new() }
+        PanelHarness {
+            ctx: egui::Context::default(),
+            size: egui::vec2(width, height),
+            texts: Vec::new(),
+        }
     }
 
     /// Runs one frame with `events`; returns what `draw` returned.
     pub fn frame<R>(&mut self, events: Vec<Event>, mut draw: impl FnMut(&mut egui::Ui) -> R) -> R {
-        let input = RawInput { screen_rect: Some(Rect::from_min_size(Pos2::ZERO, self.size)), events, ..Default::default() };
+        let input = RawInput {
+            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, self.size)),
+            events,
+            ..Default::default()
+        };
         let mut result = None;
         let mut output = self.ctx.run_ui(input, |ui| {
             result = Some(draw(ui));
@@ -27,7 +35,10 @@ impl PanelHarness {
             .shapes
             .iter()
             .filter_map(|clipped| match &clipped.shape {
-                egui::Shape::Text(text) => Some((text.galley.text().to_owned(), text.pos + text.galley.rect.center().to_vec2())),
+                egui::Shape::Text(text) => Some((
+                    text.galley.text().to_owned(),
+                    text.pos + text.galley.rect.center().to_vec2(),
+                )),
                 _ => None,
             })
             .collect();
@@ -42,7 +53,15 @@ impl PanelHarness {
     /// Clicks at `pos` (press and release in one frame, after moving there) and returns what
     /// the frames returned.
     pub fn click<R>(&mut self, pos: Pos2, mut draw: impl FnMut(&mut egui::Ui) -> R) -> Vec<R> {
-        let press = |pressed| Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed, modifiers: Modifiers::NONE };
-        vec![self.frame(vec![Event::PointerMoved(pos)], &mut draw), self.frame(vec![press(true), press(false)], &mut draw)]
+        let press = |pressed| Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        };
+        vec![
+            self.frame(vec![Event::PointerMoved(pos)], &mut draw),
+            self.frame(vec![press(true), press(false)], &mut draw),
+        ]
     }
 }

@@ -23,7 +23,12 @@ pub struct HierarchyState {
 impl HierarchyState {
     /// Expands every twin with children (`--expand-tree`, "expand all").
     pub fn expand_all(&mut self, store: &TwinStore) {
-        self.expanded.extend(store.twins().filter(|(_, t)| !t.children.is_empty()).map(|(i, _)| i));
+        self.expanded.extend(
+            store
+                .twins()
+                .filter(|(_, t)| !t.children.is_empty())
+                .map(|(i, _)| i),
+        );
     }
 
     pub fn toggle(&mut self, index: TwinIndex) {
@@ -38,14 +43,22 @@ impl HierarchyState {
         let newly_selected = selected.is_some() && selected != self.revealed;
         if newly_selected && let Some(index) = selected {
             // Open every ancestor so the row is there to scroll to.
-            self.expanded.extend(store.path_indices(index).into_iter().filter(|i| *i != index));
+            self.expanded.extend(
+                store
+                    .path_indices(index)
+                    .into_iter()
+                    .filter(|i| *i != index),
+            );
         }
         self.revealed = selected;
         let query = self.query.trim();
         let rows = if query.is_empty() {
             visible_rows(store, |i| self.expanded.contains(&i), None)
         } else {
-            let stale = self.search.as_ref().is_none_or(|(q, n, _)| q != query || *n != store.len());
+            let stale = self
+                .search
+                .as_ref()
+                .is_none_or(|(q, n, _)| q != query || *n != store.len());
             if stale {
                 self.search = Some((query.to_owned(), store.len(), search(store, query)));
             }
@@ -60,7 +73,10 @@ impl HierarchyState {
 
     /// How many twins the current search matches.
     pub fn match_count(&self) -> Option<usize> {
-        self.search.as_ref().filter(|(q, _, _)| !self.query.trim().is_empty() && q == self.query.trim()).map(|(_, _, r)| r.matches.len())
+        self.search
+            .as_ref()
+            .filter(|(q, _, _)| !self.query.trim().is_empty() && q == self.query.trim())
+            .map(|(_, _, r)| r.matches.len())
     }
 }
 
@@ -77,7 +93,11 @@ mod tests {
         for line in 0..3 {
             store.declare(&format!("line{line}"), Some("plant"), None);
             for pump in 0..3 {
-                store.declare(&format!("line{line}-pump{pump}"), Some(&format!("line{line}")), None);
+                store.declare(
+                    &format!("line{line}-pump{pump}"),
+                    Some(&format!("line{line}")),
+                    None,
+                );
             }
         }
         let mut tree = HierarchyState::default();

@@ -19,10 +19,26 @@ pub fn trend_plot(ui: &mut egui::Ui, twin_id: &str, row: &PropertyRow) {
         .show_axes([false, true])
         .x_axis_formatter(|mark, _| format!("{:.0} s", mark.value));
     plot.show(ui, |plot_ui| {
-        plot_ui.line(Line::new(row.name.clone(), row.trend.clone()).color(status_color(if row.status > Status::Ok { row.status } else { Status::Ok })));
+        plot_ui.line(
+            Line::new(row.name.clone(), row.trend.clone()).color(status_color(
+                if row.status > Status::Ok {
+                    row.status
+                } else {
+                    Status::Ok
+                },
+            )),
+        );
         for limit in &row.limits {
-            let style = if limit.status == Status::Ok { LineStyle::dashed_dense() } else { LineStyle::dashed_loose() };
-            plot_ui.hline(HLine::new(limit.label.clone(), limit.value).color(status_color(limit.status)).style(style));
+            let style = if limit.status == Status::Ok {
+                LineStyle::dashed_dense()
+            } else {
+                LineStyle::dashed_loose()
+            };
+            plot_ui.hline(
+                HLine::new(limit.label.clone(), limit.value)
+                    .color(status_color(limit.status))
+                    .style(style),
+            );
         }
     });
 }

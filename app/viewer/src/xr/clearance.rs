@@ -13,7 +13,13 @@ use bevy::prelude::*;
 /// are built), placed by `pose`.
 pub(super) fn quad_corners(pose: &GlobalTransform, size: Vec2) -> [Vec3; 4] {
     let (x, y) = (size.x / 2.0, size.y / 2.0);
-    [Vec3::new(-x, -y, 0.0), Vec3::new(x, -y, 0.0), Vec3::new(x, y, 0.0), Vec3::new(-x, y, 0.0)].map(|corner| pose.transform_point(corner))
+    [
+        Vec3::new(-x, -y, 0.0),
+        Vec3::new(x, -y, 0.0),
+        Vec3::new(x, y, 0.0),
+        Vec3::new(-x, y, 0.0),
+    ]
+    .map(|corner| pose.transform_point(corner))
 }
 
 /// Where to hang a label of `size` metres (already scaled), facing the eye, so that seen from
@@ -21,24 +27,47 @@ pub(super) fn quad_corners(pose: &GlobalTransform, size: Vec2) -> [Vec3; 4] {
 /// Tries sideways away from the panel first (the part stays under the label's edge), then up.
 pub(super) fn clear_of_panel(eye: Vec3, wanted: Vec3, size: Vec2, panel: &[Vec3; 4]) -> Vec3 {
     let screen = Screen::looking_at(eye, wanted);
-    let Some(panel_rect) = screen.outline(panel) else { return wanted };
-    let overlaps = |at: Vec3| screen.outline(&facing_quad(eye, at, size)).is_some_and(|label| !label.intersect(panel_rect).is_empty());
+    let Some(panel_rect) = screen.outline(panel) else {
+        return wanted;
+    };
+    let overlaps = |at: Vec3| {
+        screen
+            .outline(&facing_quad(eye, at, size))
+            .is_some_and(|label| !label.intersect(panel_rect).is_empty())
+    };
     if !overlaps(wanted) {
         return wanted;
     }
-    let away = if screen.project(wanted).is_some_and(|label| label.x < panel_rect.center().x) { -screen.right } else { screen.right };
+    let away = if screen
+        .project(wanted)
+        .is_some_and(|label| label.x < panel_rect.center().x)
+    {
+        -screen.right
+    } else {
+        screen.right
+    };
     let step = size.x / 4.0;
     let sideways = (1..=12).map(|k| wanted + away * step * k as f32);
     let upwards = (1..=12).map(|k| wanted + Vec3::Y * step * k as f32);
-    sideways.chain(upwards).find(|&at| !overlaps(at)).unwrap_or(wanted)
+    sideways
+        .chain(upwards)
+        .find(|&at| !overlaps(at))
+        .unwrap_or(wanted)
 }
 
 /// The corners of a quad of `size` at `at`, turned about the vertical to face `eye` (as the
 /// label hangs).
 pub(super) fn facing_quad(eye: Vec3, at: Vec3, size: Vec2) -> [Vec3; 4] {
     let towards = Vec3::new(eye.x - at.x, 0.0, eye.z - at.z);
-    let rotation = if towards.length_squared() > 1e-6 { Quat::from_rotation_arc(Vec3::Z, towards.normalize()) } else { Quat::IDENTITY };
-    quad_corners(&GlobalTransform::from(Transform::from_translation(at).with_rotation(rotation)), size)
+    let rotation = if towards.length_squared() > 1e-6 {
+        Quat::from_rotation_arc(Vec3::Z, towards.normalize())
+    } else {
+        Quat::IDENTITY
+    };
+    quad_corners(
+        &GlobalTransform::from(Transform::from_translation(at).with_rotation(rotation)),
+        size,
+    )
 }
 
 /// A flat screen one metre in front of the eye, looking towards a point.
@@ -53,7 +82,12 @@ impl Screen {
     fn looking_at(eye: Vec3, target: Vec3) -> Self {
         let forward = (target - eye).try_normalize().unwrap_or(Vec3::NEG_Z);
         let right = forward.cross(Vec3::Y).try_normalize().unwrap_or(Vec3::X);
-        Screen { eye, forward, right, up: right.cross(forward) }
+        Screen {
+            eye,
+            forward,
+            right,
+            up: right.cross(forward),
+        }
     }
 
     /// Where a point falls on the screen; `None` behind the eye.
@@ -67,7 +101,9 @@ impl Screen {
     fn outline(&self, corners: &[Vec3; 4]) -> Option<Rect> {
         let mut seen = corners.iter().filter_map(|&c| self.project(c));
         let first = seen.next()?;
-        Some(seen.fold(Rect::from_corners(first, first), |rect, p| rect.union_point(p)))
+        Some(seen.fold(Rect::from_corners(first, first), |rect, p| {
+            rect.union_point(p)
+        }))
     }
 }
 
@@ -79,7 +115,8 @@ mod tests {
     /// label over a part straight ahead at its height: seen from the eye they overlap.
     fn floating_panel(eye: Vec3) -> [Vec3; 4] {
         let at = eye + Vec3::new(-0.42, -0.25, -0.7);
-        let pose = Transform::from_translation(at).looking_to(-Vec3::new(-0.42, 0.0, -0.7).normalize(), Vec3::Y);
+        let pose = Transform::from_translation(at)
+            .looking_to(-Vec3::new(-0.42, 0.0, -0.7).normalize(), Vec3::Y);
         quad_corners(&GlobalTransform::from(pose), Vec2::splat(0.6))
     }
 
@@ -95,11 +132,20 @@ mod tests {
         let panel = floating_panel(eye);
         let size = Vec2::new(0.48, 0.15) * 2.0;
         let wanted = Vec3::new(-1.0, 0.9, -2.0);
-        assert!(overlap(eye, wanted, size, &panel), "the case the issue saw: the label behind the panel");
+        assert!(
+            overlap(eye, wanted, size, &panel),
+            "the case the issue saw: the label behind the panel"
+        );
         let placed = clear_of_panel(eye, wanted, size, &panel);
         assert!(!overlap(eye, placed, size, &panel), "moved clear: {placed}");
-        assert!(placed.x > wanted.x, "to the side away from the panel (the panel is at the left): {placed}");
-        assert!(placed.distance(wanted) < size.x * 3.0, "not further than it needs: {placed}");
+        assert!(
+            placed.x > wanted.x,
+            "to the side away from the panel (the panel is at the left): {placed}"
+        );
+        assert!(
+            placed.distance(wanted) < size.x * 3.0,
+            "not further than it needs: {placed}"
+        );
     }
 
     #[test]
@@ -107,14 +153,25 @@ mod tests {
         let eye = Vec3::new(0.0, 1.6, 0.0);
         let panel = floating_panel(eye);
         let wanted = Vec3::new(1.0, 1.9, -3.0);
-        assert_eq!(clear_of_panel(eye, wanted, Vec2::new(0.48, 0.15), &panel), wanted);
+        assert_eq!(
+            clear_of_panel(eye, wanted, Vec2::new(0.48, 0.15), &panel),
+            wanted
+        );
     }
 
     #[test]
     fn a_panel_behind_the_user_is_no_obstacle() {
         let eye = Vec3::new(0.0, 1.6, 0.0);
-        let behind = [Vec3::new(-0.3, 1.3, 1.0), Vec3::new(0.3, 1.3, 1.0), Vec3::new(0.3, 1.9, 1.0), Vec3::new(-0.3, 1.9, 1.0)];
+        let behind = [
+            Vec3::new(-0.3, 1.3, 1.0),
+            Vec3::new(0.3, 1.3, 1.0),
+            Vec3::new(0.3, 1.9, 1.0),
+            Vec3::new(-0.3, 1.9, 1.0),
+        ];
         let wanted = Vec3::new(0.0, 1.6, -2.0);
-        assert_eq!(clear_of_panel(eye, wanted, Vec2::new(0.48, 0.15), &behind), wanted);
+        assert_eq!(
+            clear_of_panel(eye, wanted, Vec2::new(0.48, 0.15), &behind),
+            wanted
+        );
     }
 }

@@ -32,11 +32,11 @@ use twinscope_core::twin::TwinIndex;
 use super::locomotion::XrMove;
 use super::panel::{XrPanel, XrPanelCommand};
 use super::tabletop::{TurnTheTable, XrGrips, XrViewCommand, XrViewMode};
-use bevy_egui::egui;
-use bevy_egui::input::EguiInputEvent;
 use crate::scene::binding::BoundTwin;
 use crate::scene::selection::{SelectTwin, Selection, bound_twin_of};
 use crate::store::sync::TwinState;
+use bevy_egui::egui;
+use bevy_egui::input::EguiInputEvent;
 
 /// Aim rays, hovering and selecting with either hand.
 pub struct XrControllersPlugin {
@@ -61,8 +61,19 @@ impl Plugin for XrControllersPlugin {
             .add_systems(Startup, create_actions.run_if(openxr_session_available))
             .add_systems(OxrSendActionBindings, suggest_bindings)
             .add_systems(XrSessionCreated, (attach_actions, spawn_aim_spaces))
-            .add_systems(PreUpdate, sync_actions.before(OxrActionSetSyncSet).run_if(openxr_session_running))
-            .add_systems(Update, (point_with_aim_rays, act_on_buttons).chain().in_set(super::XrSystems::Input).run_if(openxr_session_running));
+            .add_systems(
+                PreUpdate,
+                sync_actions
+                    .before(OxrActionSetSyncSet)
+                    .run_if(openxr_session_running),
+            )
+            .add_systems(
+                Update,
+                (point_with_aim_rays, act_on_buttons)
+                    .chain()
+                    .in_set(super::XrSystems::Input)
+                    .run_if(openxr_session_running),
+            );
     }
 }
 
@@ -231,15 +242,25 @@ impl ScriptedPress {
                 Some((button, hand, twinscope_core::time::parse_duration(at).ok()?))
             })
             .collect();
-        ScriptedPress { presses, running_since: None }
+        ScriptedPress {
+            presses,
+            running_since: None,
+        }
     }
 
     /// The presses due now (each is given once).
     fn due(&mut self) -> Vec<(Button, Hand)> {
-        let since = *self.running_since.get_or_insert_with(std::time::Instant::now);
-        let (due, later): (Vec<_>, Vec<_>) = self.presses.drain(..).partition(|(_, _, at)| since.elapsed() >= *at);
+        let since = *self
+            .running_since
+            .get_or_insert_with(std::time::Instant::now);
+        let (due, later): (Vec<_>, Vec<_>) = self
+            .presses
+            .drain(..)
+            .partition(|(_, _, at)| since.elapsed() >= *at);
         self.presses = later;
-        due.into_iter().map(|(button, hand, _)| (button, hand)).collect()
+        due.into_iter()
+            .map(|(button, hand, _)| (button, hand))
+            .collect()
     }
 }
 
@@ -247,13 +268,34 @@ fn create_actions(instance: Res<OxrInstance>, mut commands: Commands) {
     let created = (|| -> openxr::Result<ControllerActions> {
         let set = instance.create_action_set("twinscope", "twinscope", 0)?;
         Ok(ControllerActions {
-            aim: [set.create_action("aim_left", "Left aim", &[])?, set.create_action("aim_right", "Right aim", &[])?],
-            select: [set.create_action("select_left", "Left select", &[])?, set.create_action("select_right", "Right select", &[])?],
-            menu: [set.create_action("menu_left", "Left: go to the alarm", &[])?, set.create_action("menu_right", "Right: go to the alarm", &[])?],
-            turn: [set.create_action("turn_left", "Left turn", &[])?, set.create_action("turn_right", "Right turn", &[])?],
-            grab: [set.create_action("grab_left", "Left grab", &[])?, set.create_action("grab_right", "Right grab", &[])?],
-            view: [set.create_action("view_left", "Left: walkthrough or tabletop", &[])?, set.create_action("view_right", "Right: walkthrough or tabletop", &[])?],
-            panel: [set.create_action("panel_left", "Left: summon or pin the panel", &[])?, set.create_action("panel_right", "Right: summon or pin the panel", &[])?],
+            aim: [
+                set.create_action("aim_left", "Left aim", &[])?,
+                set.create_action("aim_right", "Right aim", &[])?,
+            ],
+            select: [
+                set.create_action("select_left", "Left select", &[])?,
+                set.create_action("select_right", "Right select", &[])?,
+            ],
+            menu: [
+                set.create_action("menu_left", "Left: go to the alarm", &[])?,
+                set.create_action("menu_right", "Right: go to the alarm", &[])?,
+            ],
+            turn: [
+                set.create_action("turn_left", "Left turn", &[])?,
+                set.create_action("turn_right", "Right turn", &[])?,
+            ],
+            grab: [
+                set.create_action("grab_left", "Left grab", &[])?,
+                set.create_action("grab_right", "Right grab", &[])?,
+            ],
+            view: [
+                set.create_action("view_left", "Left: walkthrough or tabletop", &[])?,
+                set.create_action("view_right", "Right: walkthrough or tabletop", &[])?,
+            ],
+            panel: [
+                set.create_action("panel_left", "Left: summon or pin the panel", &[])?,
+                set.create_action("panel_right", "Right: summon or pin the panel", &[])?,
+            ],
             set,
         })
     })();
@@ -305,24 +347,43 @@ fn suggest_bindings(
     info!("controller bindings suggested for {}", suggested.join(", "));
 }
 
-fn attach_actions(actions: Option<Res<ControllerActions>>, mut attach: MessageWriter<OxrAttachActionSet>) {
+fn attach_actions(
+    actions: Option<Res<ControllerActions>>,
+    mut attach: MessageWriter<OxrAttachActionSet>,
+) {
     if let Some(actions) = actions {
         attach.write(OxrAttachActionSet(actions.set.clone()));
     }
 }
 
-fn sync_actions(actions: Option<Res<ControllerActions>>, mut sync: MessageWriter<OxrSyncActionSet>) {
+fn sync_actions(
+    actions: Option<Res<ControllerActions>>,
+    mut sync: MessageWriter<OxrSyncActionSet>,
+) {
     if let Some(actions) = actions {
         sync.write(OxrSyncActionSet(actions.set.clone()));
     }
 }
 
-fn spawn_aim_spaces(actions: Option<Res<ControllerActions>>, session: Res<OxrSession>, mut commands: Commands) {
+fn spawn_aim_spaces(
+    actions: Option<Res<ControllerActions>>,
+    session: Res<OxrSession>,
+    mut commands: Commands,
+) {
     let Some(actions) = actions else { return };
     for hand in Hand::BOTH {
-        match session.create_action_space(&actions.aim[hand.index()], openxr::Path::NULL, Isometry3d::IDENTITY) {
+        match session.create_action_space(
+            &actions.aim[hand.index()],
+            openxr::Path::NULL,
+            Isometry3d::IDENTITY,
+        ) {
             Ok(space) => {
-                commands.spawn((space, bevy_mod_xr::session::XrTracker, AimPose(hand), Name::new(format!("aim-{hand:?}"))));
+                commands.spawn((
+                    space,
+                    bevy_mod_xr::session::XrTracker,
+                    AimPose(hand),
+                    Name::new(format!("aim-{hand:?}")),
+                ));
             }
             Err(error) => error!("cannot track the {hand:?} controller's aim: {error}"),
         }
@@ -347,24 +408,43 @@ fn point_with_aim_rays(
     for (AimPose(hand), pose) in &aims {
         let (origin, forward) = (pose.translation(), pose.forward());
         let pointable = |entity: Entity| !not_pointable.contains(entity);
-        let settings = MeshRayCastSettings::default().with_visibility(RayCastVisibility::Any).with_filter(&pointable);
-        let first = ray_cast.cast_ray(Ray3d::new(origin, forward), &settings).first().map(|(entity, hit)| (*entity, hit.point, hit.normal));
+        let settings = MeshRayCastSettings::default()
+            .with_visibility(RayCastVisibility::Any)
+            .with_filter(&pointable);
+        let first = ray_cast
+            .cast_ray(Ray3d::new(origin, forward), &settings)
+            .first()
+            .map(|(entity, hit)| (*entity, hit.point, hit.normal));
         let on_panel = match (&panel, first) {
-            (Some(panel), Some((entity, point, _))) if entity == panel.surface => {
-                surfaces.get(panel.surface).ok().and_then(|surface| XrPanel::point(surface, point)).map(|at| (panel.context, at))
-            }
+            (Some(panel), Some((entity, point, _))) if entity == panel.surface => surfaces
+                .get(panel.surface)
+                .ok()
+                .and_then(|surface| XrPanel::point(surface, point))
+                .map(|at| (panel.context, at)),
             _ => None,
         };
         let (end, colour) = match first {
             Some((_, point, _)) if on_panel.is_some() => {
                 let (context, at) = on_panel.expect("checked");
                 pointing.panel[hand.index()] = Some(at);
-                egui_input.write(EguiInputEvent { context, event: egui::Event::PointerMoved(at) });
+                egui_input.write(EguiInputEvent {
+                    context,
+                    event: egui::Event::PointerMoved(at),
+                });
                 (point, crate::scene::visuals::colors::SELECTION)
             }
-            Some((_, point, normal)) if *mode == XrViewMode::Walkthrough && point.y < FLOOR_LEVEL && normal.y > 0.7 => {
+            Some((_, point, normal))
+                if *mode == XrViewMode::Walkthrough && point.y < FLOOR_LEVEL && normal.y > 0.7 =>
+            {
                 pointing.floor[hand.index()] = Some(point);
-                gizmos.circle(Isometry3d::new(point + Vec3::Y * 0.01, Quat::from_rotation_x(std::f32::consts::FRAC_PI_2)), 0.3, Color::srgb(0.3, 1.0, 0.5));
+                gizmos.circle(
+                    Isometry3d::new(
+                        point + Vec3::Y * 0.01,
+                        Quat::from_rotation_x(std::f32::consts::FRAC_PI_2),
+                    ),
+                    0.3,
+                    Color::srgb(0.3, 1.0, 0.5),
+                );
                 (point, Color::srgb(0.3, 1.0, 0.5))
             }
             Some((entity, point, _)) => match bound_twin_of(entity, &parents, &bound) {
@@ -394,7 +474,12 @@ fn act_on_buttons(
     aims: Query<(&AimPose, &GlobalTransform), With<XrSpace>>,
     mut turned: Local<[bool; 2]>,
     mut select: MessageWriter<SelectTwin>,
-    (mut moves, mut views, mut panel_commands, mut table_turns): (MessageWriter<XrMove>, MessageWriter<XrViewCommand>, MessageWriter<XrPanelCommand>, MessageWriter<TurnTheTable>),
+    (mut moves, mut views, mut panel_commands, mut table_turns): (
+        MessageWriter<XrMove>,
+        MessageWriter<XrViewCommand>,
+        MessageWriter<XrPanelCommand>,
+        MessageWriter<TurnTheTable>,
+    ),
     mut grips: ResMut<XrGrips>,
     panel: Option<Res<XrPanel>>,
     mut egui_input: MessageWriter<EguiInputEvent>,
@@ -402,19 +487,37 @@ fn act_on_buttons(
 ) {
     // A click on the panel is a press in one frame and the release in the next.
     if let Some((context, at)) = release_next.take() {
-        let event = egui::Event::PointerButton { pos: at, button: egui::PointerButton::Primary, pressed: false, modifiers: egui::Modifiers::NONE };
+        let event = egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Primary,
+            pressed: false,
+            modifiers: egui::Modifiers::NONE,
+        };
         egui_input.write(EguiInputEvent { context, event });
     }
     let Some(actions) = actions else { return };
     let pressed = |action: &openxr::Action<bool>| {
-        action.state(&session, openxr::Path::NULL).is_ok_and(|state| state.is_active && state.changed_since_last_sync && state.current_state)
+        action
+            .state(&session, openxr::Path::NULL)
+            .is_ok_and(|state| {
+                state.is_active && state.changed_since_last_sync && state.current_state
+            })
     };
-    let held = |action: &openxr::Action<bool>| action.state(&session, openxr::Path::NULL).is_ok_and(|state| state.is_active && state.current_state);
+    let held = |action: &openxr::Action<bool>| {
+        action
+            .state(&session, openxr::Path::NULL)
+            .is_ok_and(|state| state.is_active && state.current_state)
+    };
     let mut presses: Vec<(Button, Hand)> = Vec::new();
     let mut now_gripped = XrGrips::default();
     for hand in Hand::BOTH {
         let h = hand.index();
-        for (button, action) in [(Button::Select, &actions.select[h]), (Button::Menu, &actions.menu[h]), (Button::View, &actions.view[h]), (Button::Panel, &actions.panel[h])] {
+        for (button, action) in [
+            (Button::Select, &actions.select[h]),
+            (Button::Menu, &actions.menu[h]),
+            (Button::View, &actions.view[h]),
+            (Button::Panel, &actions.panel[h]),
+        ] {
             if pressed(action) {
                 presses.push((button, hand));
             }
@@ -426,7 +529,15 @@ fn act_on_buttons(
             now_gripped.0[h] = Some((pose.translation(), yaw));
         }
         // A snap turn each time the stick is pushed past 70% to a side.
-        let x = actions.turn[h].state(&session, openxr::Path::NULL).map_or(0.0, |state| if state.is_active { state.current_state.x } else { 0.0 });
+        let x = actions.turn[h]
+            .state(&session, openxr::Path::NULL)
+            .map_or(0.0, |state| {
+                if state.is_active {
+                    state.current_state.x
+                } else {
+                    0.0
+                }
+            });
         let pushed = x.abs() > 0.7;
         if pushed && !turned[h] {
             let angle = if x > 0.0 { -snap_turn.0 } else { snap_turn.0 };
@@ -443,16 +554,33 @@ fn act_on_buttons(
     }
     grips.set_if_neq(now_gripped);
     for (button, hand) in scripted.due() {
-        info!("test: pressing {hand:?} {button:?} (pointing at {:?}, on the panel at {:?})", pointing.twin[hand.index()], pointing.panel[hand.index()]);
+        info!(
+            "test: pressing {hand:?} {button:?} (pointing at {:?}, on the panel at {:?})",
+            pointing.twin[hand.index()],
+            pointing.panel[hand.index()]
+        );
         presses.push((button, hand));
     }
     for (button, hand) in presses {
         match button {
-            Button::Select => match (pointing.panel[hand.index()], pointing.floor[hand.index()], pointing.twin[hand.index()], &panel) {
+            Button::Select => match (
+                pointing.panel[hand.index()],
+                pointing.floor[hand.index()],
+                pointing.twin[hand.index()],
+                &panel,
+            ) {
                 // On the panel, select clicks where the ray meets it.
                 (Some(at), _, _, Some(panel)) => {
-                    let event = egui::Event::PointerButton { pos: at, button: egui::PointerButton::Primary, pressed: true, modifiers: egui::Modifiers::NONE };
-                    egui_input.write(EguiInputEvent { context: panel.context, event });
+                    let event = egui::Event::PointerButton {
+                        pos: at,
+                        button: egui::PointerButton::Primary,
+                        pressed: true,
+                        modifiers: egui::Modifiers::NONE,
+                    };
+                    egui_input.write(EguiInputEvent {
+                        context: panel.context,
+                        event,
+                    });
                     *release_next = Some((panel.context, at));
                 }
                 (None, Some(spot), _, _) => {
@@ -463,7 +591,10 @@ fn act_on_buttons(
                 }
                 // Pointing at nothing: up one level, as Esc on the desktop.
                 _ => {
-                    let parent = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).and_then(|t| state.store.get(t).parent);
+                    let parent = selection
+                        .twin
+                        .filter(|t| (t.0 as usize) < state.store.len())
+                        .and_then(|t| state.store.get(t).parent);
                     select.write(SelectTwin(parent));
                 }
             },

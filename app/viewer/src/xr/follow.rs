@@ -14,8 +14,15 @@ pub struct XrFollowPlugin;
 
 impl Plugin for XrFollowPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, spawn_the_fade)
-            .add_systems(Update, (go_to_a_participant, stand_where_the_other_device_looked, follow_by_teleport).in_set(super::XrSystems::Input));
+        app.add_systems(Startup, spawn_the_fade).add_systems(
+            Update,
+            (
+                go_to_a_participant,
+                stand_where_the_other_device_looked,
+                follow_by_teleport,
+            )
+                .in_set(super::XrSystems::Input),
+        );
     }
 }
 
@@ -36,7 +43,11 @@ struct Fade {
     running: Option<(f32, (Vec3, f32), bool)>,
 }
 
-fn spawn_the_fade(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<StandardMaterial>>) {
+fn spawn_the_fade(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
     let material = materials.add(StandardMaterial {
         base_color: Color::srgba(0.0, 0.0, 0.0, 0.0),
         unlit: true,
@@ -45,21 +56,35 @@ fn spawn_the_fade(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut 
         ..default()
     });
     let shell = commands
-        .spawn((Mesh3d(meshes.add(Sphere::new(0.25).mesh())), MeshMaterial3d(material.clone()), Transform::default(), Visibility::Hidden, super::NotPointable, Name::new("xr-follow-fade")))
+        .spawn((
+            Mesh3d(meshes.add(Sphere::new(0.25).mesh())),
+            MeshMaterial3d(material.clone()),
+            Transform::default(),
+            Visibility::Hidden,
+            super::NotPointable,
+            Name::new("xr-follow-fade"),
+        ))
         .id();
-    commands.insert_resource(Fade { shell, material, running: None });
+    commands.insert_resource(Fade {
+        shell,
+        material,
+        running: None,
+    });
 }
 
 /// The turn about the vertical (radians, shortest way) from facing `now` to facing `wanted`.
 fn turn_to_face(now: Vec3, wanted: Vec3) -> f32 {
     let yaw = |f: Vec3| (-f.x).atan2(-f.z);
-    (yaw(wanted) - yaw(now) + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU) - std::f32::consts::PI
+    (yaw(wanted) - yaw(now) + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU)
+        - std::f32::consts::PI
 }
 
 /// The spot [`BEHIND`] a head, and the level direction it faces.
 fn behind(head: Transform) -> (Vec3, Vec3) {
     let forward = head.forward().as_vec3();
-    let level = Vec3::new(forward.x, 0.0, forward.z).try_normalize().unwrap_or(Vec3::NEG_Z);
+    let level = Vec3::new(forward.x, 0.0, forward.z)
+        .try_normalize()
+        .unwrap_or(Vec3::NEG_Z);
     (head.translation - level * BEHIND, level)
 }
 
@@ -74,7 +99,9 @@ fn follow_by_teleport(
     time: Res<Time<Real>>,
     mut moves: MessageWriter<XrMove>,
 ) {
-    let Some(eye_pose) = eyes.iter().next() else { return };
+    let Some(eye_pose) = eyes.iter().next() else {
+        return;
+    };
     let eye = eye_pose.translation();
     if let Ok((mut shell, _)) = shells.get_mut(fade.shell) {
         shell.translation = eye;
@@ -90,9 +117,15 @@ fn follow_by_teleport(
             info!("following {user}: teleporting behind them");
         }
     }
-    let Some((elapsed, (spot, turn), landed)) = fade.running else { return };
+    let Some((elapsed, (spot, turn), landed)) = fade.running else {
+        return;
+    };
     let elapsed = elapsed + time.delta_secs();
-    let darkness = if elapsed < FADE { elapsed / FADE } else { (1.0 - (elapsed - FADE) / FADE).max(0.0) };
+    let darkness = if elapsed < FADE {
+        elapsed / FADE
+    } else {
+        (1.0 - (elapsed - FADE) / FADE).max(0.0)
+    };
     let landed = landed || elapsed >= FADE;
     if landed && !fade.running.is_some_and(|(_, _, was)| was) {
         // Facing the way they face, then on the spot behind them.
@@ -104,17 +137,29 @@ fn follow_by_teleport(
     }
     let done = elapsed >= 2.0 * FADE;
     if let Ok((_, mut visibility)) = shells.get_mut(fade.shell) {
-        visibility.set_if_neq(if done { Visibility::Hidden } else { Visibility::Inherited });
+        visibility.set_if_neq(if done {
+            Visibility::Hidden
+        } else {
+            Visibility::Inherited
+        });
     }
     fade.running = (!done).then_some((elapsed, (spot, turn), landed));
 }
 
 /// The panel's "Go to" in the headset: stand in front of what they have selected, or behind
 /// them where they stand.
-fn go_to_a_participant(mut commands: MessageReader<crate::session::SessionCommand>, participants: Res<Participants>, mut moves: MessageWriter<XrMove>) {
+fn go_to_a_participant(
+    mut commands: MessageReader<crate::session::SessionCommand>,
+    participants: Res<Participants>,
+    mut moves: MessageWriter<XrMove>,
+) {
     for command in commands.read() {
-        let crate::session::SessionCommand::GoTo(user) = command else { continue };
-        let Some(participant) = participants.get(user) else { continue };
+        let crate::session::SessionCommand::GoTo(user) = command else {
+            continue;
+        };
+        let Some(participant) = participants.get(user) else {
+            continue;
+        };
         match (&participant.selected, participant.head) {
             (Some((_, Some(twin))), _) => {
                 moves.write(XrMove::ToTwin(*twin));
@@ -143,12 +188,20 @@ fn stand_where_the_other_device_looked(
     if let Some(latest) = continued.read().last() {
         *pending = (!latest.selected).then_some(*latest);
     }
-    let (Some(from), Some(_), Some(eye)) = (*pending, placed, eyes.iter().next()) else { return };
+    let (Some(from), Some(_), Some(eye)) = (*pending, placed, eyes.iter().next()) else {
+        return;
+    };
     *pending = None;
     let head = frame.to_world(from.head);
     let forward = head.forward().as_vec3();
-    let looked_at = if forward.y < -0.05 { head.translation + forward * (head.translation.y / -forward.y).min(100.0) } else { head.translation };
-    let level = Vec3::new(forward.x, 0.0, forward.z).try_normalize().unwrap_or(Vec3::NEG_Z);
+    let looked_at = if forward.y < -0.05 {
+        head.translation + forward * (head.translation.y / -forward.y).min(100.0)
+    } else {
+        head.translation
+    };
+    let level = Vec3::new(forward.x, 0.0, forward.z)
+        .try_normalize()
+        .unwrap_or(Vec3::NEG_Z);
     let spot = looked_at - level * 2.0;
     moves.write(XrMove::Turn(turn_to_face(eye.forward().as_vec3(), level)));
     moves.write(XrMove::Teleport(Vec3::new(spot.x, 0.0, spot.z)));

@@ -36,7 +36,9 @@ impl XrFrameCost {
 
     fn lap(&mut self) -> f32 {
         let now = Instant::now();
-        let spent = self.span_start.map_or(0.0, |start| (now - start).as_secs_f32());
+        let spent = self
+            .span_start
+            .map_or(0.0, |start| (now - start).as_secs_f32());
         self.span_start = Some(now);
         spent
     }
@@ -52,13 +54,30 @@ impl XrFrameCost {
             sorted.sort_by(f32::total_cmp);
             let pick = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize] * 1e3;
             let mean = sorted.iter().sum::<f32>() / sorted.len() as f32 * 1e3;
-            format!("{name} mean {mean:.2} p50 {:.2} p95 {:.2} max {:.2} ms", pick(0.5), pick(0.95), pick(1.0))
+            format!(
+                "{name} mean {mean:.2} p50 {:.2} p95 {:.2} max {:.2} ms",
+                pick(0.5),
+                pick(0.95),
+                pick(1.0)
+            )
         };
         // Sync per message, over the frames measured: comparable across frame rates.
         let skip = self.messages.len() / 10;
-        let messages = self.messages.last().copied().unwrap_or(0).saturating_sub(self.messages.get(skip.saturating_sub(1)).copied().unwrap_or(0));
+        let messages = self.messages.last().copied().unwrap_or(0).saturating_sub(
+            self.messages
+                .get(skip.saturating_sub(1))
+                .copied()
+                .unwrap_or(0),
+        );
         let sync_total: f32 = self.sync.iter().skip(skip).sum();
-        let per_message = if messages > 0 { format!(", {:.2} µs per message", sync_total as f64 * 1e6 / messages as f64) } else { String::new() };
+        let per_message = if messages > 0 {
+            format!(
+                ", {:.2} µs per message",
+                sync_total as f64 * 1e6 / messages as f64
+            )
+        } else {
+            String::new()
+        };
         format!(
             "xr cost per frame ({} frames, {} messages{per_message}): {} ; {} ; {} ; frame period {}",
             self.period.len() - skip,
@@ -77,8 +96,13 @@ impl Plugin for XrFrameCostPlugin {
             Update,
             (
                 start_sync.before(TwinscopeSystems::Ingest),
-                end_sync.after(TwinscopeSystems::Propagate).before(super::XrSystems::Input).before(TwinscopeSystems::Select),
-                end_visuals.after(TwinscopeSystems::Visuals).after(super::XrSystems::Show),
+                end_sync
+                    .after(TwinscopeSystems::Propagate)
+                    .before(super::XrSystems::Input)
+                    .before(TwinscopeSystems::Select),
+                end_visuals
+                    .after(TwinscopeSystems::Visuals)
+                    .after(super::XrSystems::Show),
             ),
         );
         app.add_systems(Last, end_frame);
@@ -100,7 +124,11 @@ fn end_visuals(mut cost: ResMut<XrFrameCost>) {
     cost.span_start = None;
 }
 
-fn end_frame(mut cost: ResMut<XrFrameCost>, time: Res<Time<Real>>, rate: Option<Res<crate::store::sync::IngestRate>>) {
+fn end_frame(
+    mut cost: ResMut<XrFrameCost>,
+    time: Res<Time<Real>>,
+    rate: Option<Res<crate::store::sync::IngestRate>>,
+) {
     cost.messages.push(rate.map_or(0, |r| r.snapshot.messages));
     let panels = std::mem::take(&mut cost.panels_this_frame).as_secs_f32();
     cost.panels.push(panels);

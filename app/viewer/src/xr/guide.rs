@@ -12,7 +12,10 @@ pub struct XrGuidePlugin;
 
 impl Plugin for XrGuidePlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, draw_the_way_to_the_alarm.in_set(super::XrSystems::Show));
+        app.add_systems(
+            Update,
+            draw_the_way_to_the_alarm.in_set(super::XrSystems::Show),
+        );
     }
 }
 
@@ -22,10 +25,18 @@ const ARROW_SPACING: f32 = 1.0;
 /// Arrows float this high, in metres: above floor slabs and kerbs, below the knees.
 const ARROW_HEIGHT: f32 = 0.25;
 
-fn draw_the_way_to_the_alarm(selected: SelectedPart, mode: Res<super::XrViewMode>, mut gizmos: Gizmos) {
+fn draw_the_way_to_the_alarm(
+    selected: SelectedPart,
+    mode: Res<super::XrViewMode>,
+    mut gizmos: Gizmos,
+) {
     let Some(twin) = selected.twin() else { return };
-    let Some(severity) = selected.state.store.get(twin).alarm_severity else { return };
-    let (Some(eye), Some((min, max))) = (selected.eye(), selected.bounds()) else { return };
+    let Some(severity) = selected.state.store.get(twin).alarm_severity else {
+        return;
+    };
+    let (Some(eye), Some((min, max))) = (selected.eye(), selected.bounds()) else {
+        return;
+    };
     let colour = colors::severity(severity);
     let floor = |p: Vec3| Vec3::new(p.x, ARROW_HEIGHT, p.z);
     let (from, to) = (floor(eye), floor((min + max) / 2.0));

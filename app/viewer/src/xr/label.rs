@@ -64,7 +64,16 @@ impl LabelContent {
             .properties
             .iter()
             .take(3)
-            .map(|p| format!("{} {} {}", p.name, crate::ui::model::format_value(p.value), p.unit.as_deref().unwrap_or("")).trim_end().to_owned())
+            .map(|p| {
+                format!(
+                    "{} {} {}",
+                    p.name,
+                    crate::ui::model::format_value(p.value),
+                    p.unit.as_deref().unwrap_or("")
+                )
+                .trim_end()
+                .to_owned()
+            })
             .collect();
         let book = store.alarm_book();
         let alarm = book
@@ -73,10 +82,21 @@ impl LabelContent {
             .filter(|a| a.twin == twin && a.state.is_active())
             .max_by_key(|a| (a.severity, a.state.is_unacknowledged()))
             .map(|a| {
-                let acked = if a.state.is_unacknowledged() { "" } else { " (acknowledged)" };
-                (crate::ui::alarm_panel::severity_color(a.severity), format!("{}: {}{acked}", a.severity.as_str().to_uppercase(), a.text))
+                let acked = if a.state.is_unacknowledged() {
+                    ""
+                } else {
+                    " (acknowledged)"
+                };
+                (
+                    crate::ui::alarm_panel::severity_color(a.severity),
+                    format!("{}: {}{acked}", a.severity.as_str().to_uppercase(), a.text),
+                )
             });
-        LabelContent { title: part.label().to_owned(), values, alarm }
+        LabelContent {
+            title: part.label().to_owned(),
+            values,
+            alarm,
+        }
     }
 
     fn one_line(&self) -> String {
@@ -100,10 +120,28 @@ impl Plugin for XrPartLabelPlugin {
     }
 }
 
-fn spawn_the_label(mut commands: Commands, mut assets: (ResMut<Assets<Image>>, ResMut<Assets<Mesh>>, ResMut<Assets<StandardMaterial>>)) {
-    let (context, surface) = super::panel::spawn_egui_surface(&mut commands, &mut assets, PIXELS, METRES, XrLabelPass, "xr-part-label");
+fn spawn_the_label(
+    mut commands: Commands,
+    mut assets: (
+        ResMut<Assets<Image>>,
+        ResMut<Assets<Mesh>>,
+        ResMut<Assets<StandardMaterial>>,
+    ),
+) {
+    let (context, surface) = super::panel::spawn_egui_surface(
+        &mut commands,
+        &mut assets,
+        PIXELS,
+        METRES,
+        XrLabelPass,
+        "xr-part-label",
+    );
     commands.entity(context).insert(LabelContext);
-    commands.entity(surface).insert((Transform::default(), Visibility::Hidden, super::NotPointable));
+    commands.entity(surface).insert((
+        Transform::default(),
+        Visibility::Hidden,
+        super::NotPointable,
+    ));
     commands.insert_resource(PartLabel { context, surface });
 }
 
@@ -117,8 +155,12 @@ fn hang_the_label(
     panel: Option<Res<super::panel::XrPanel>>,
     poses: Query<&GlobalTransform>,
 ) {
-    let Ok((mut transform, mut visibility)) = surfaces.get_mut(label.surface) else { return };
-    let Ok(mut camera) = cameras.get_mut(label.context) else { return };
+    let Ok((mut transform, mut visibility)) = surfaces.get_mut(label.surface) else {
+        return;
+    };
+    let Ok(mut camera) = cameras.get_mut(label.context) else {
+        return;
+    };
     let over = selected.bounds().zip(selected.eye());
     // Hidden, its texture is not drawn either.
     let Some(((min, max), eye)) = over else {
@@ -134,17 +176,33 @@ fn hang_the_label(
     // Over the top's edge nearest the eye, so the part itself does not hide the label's
     // lower half from someone standing close and looking down at it.
     let near = Vec3::new(eye.x.clamp(min.x, max.x), max.y, eye.z.clamp(min.z, max.z));
-    let top = near.lerp(Vec3::new((min.x + max.x) / 2.0, max.y, (min.z + max.z) / 2.0), 0.25);
+    let top = near.lerp(
+        Vec3::new((min.x + max.x) / 2.0, max.y, (min.z + max.z) / 2.0),
+        0.25,
+    );
     let distance = eye.distance(top).max(0.1);
     let scale = (distance / READING_DISTANCE).clamp(0.2, 12.0);
     let mut at = top + Vec3::Y * (METRES.y / 2.0 + 0.05) * scale;
     if let Some(panel) = panel.as_ref().and_then(|p| poses.get(p.surface).ok()) {
-        at = super::clearance::clear_of_panel(eye, at, METRES * scale, &super::panel::XrPanel::corners(panel));
+        at = super::clearance::clear_of_panel(
+            eye,
+            at,
+            METRES * scale,
+            &super::panel::XrPanel::corners(panel),
+        );
     }
     // Turned about the vertical only, its face (+Z) towards the eye.
     let towards = Vec3::new(eye.x - at.x, 0.0, eye.z - at.z);
-    let rotation = if towards.length_squared() > 1e-6 { Quat::from_rotation_arc(Vec3::Z, towards.normalize()) } else { Quat::IDENTITY };
-    *transform = Transform { translation: at, rotation, scale: Vec3::splat(scale) };
+    let rotation = if towards.length_squared() > 1e-6 {
+        Quat::from_rotation_arc(Vec3::Z, towards.normalize())
+    } else {
+        Quat::IDENTITY
+    };
+    *transform = Transform {
+        translation: at,
+        rotation,
+        scale: Vec3::splat(scale),
+    };
     visibility.set_if_neq(Visibility::Inherited);
 }
 
@@ -162,25 +220,30 @@ fn draw_the_label(
         ctx.set_zoom_factor(ZOOM);
         *zoomed = true;
     }
-    let content = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|twin| LabelContent::of(&state.store, twin));
+    let content = selection
+        .twin
+        .filter(|t| (t.0 as usize) < state.store.len())
+        .map(|twin| LabelContent::of(&state.store, twin));
     let line = content.as_ref().map(LabelContent::one_line);
     if said.0 != line {
         said.0 = line;
     }
     let Some(content) = content else { return };
     let size = ctx.viewport_rect().size();
-    egui::Area::new(egui::Id::new("xr-label")).fixed_pos(egui::Pos2::ZERO).show(ctx, |ui| {
-        egui::Frame::central_panel(ui.style()).show(ui, |ui| {
-            ui.set_min_size(size - egui::vec2(16.0, 16.0));
-            ui.label(egui::RichText::new(&content.title).strong().size(16.0));
-            for value in &content.values {
-                ui.label(egui::RichText::new(value).monospace());
-            }
-            if let Some((colour, text)) = &content.alarm {
-                ui.label(egui::RichText::new(text).color(*colour).strong());
-            }
+    egui::Area::new(egui::Id::new("xr-label"))
+        .fixed_pos(egui::Pos2::ZERO)
+        .show(ctx, |ui| {
+            egui::Frame::central_panel(ui.style()).show(ui, |ui| {
+                ui.set_min_size(size - egui::vec2(16.0, 16.0));
+                ui.label(egui::RichText::new(&content.title).strong().size(16.0));
+                for value in &content.values {
+                    ui.label(egui::RichText::new(value).monospace());
+                }
+                if let Some((colour, text)) = &content.alarm {
+                    ui.label(egui::RichText::new(text).color(*colour).strong());
+                }
+            });
         });
-    });
     if let Some(cost) = cost.as_mut() {
         cost.add_panels(started.elapsed());
     }
@@ -198,14 +261,51 @@ mod tests {
         let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
         let pump = store.declare("pump", None, Some("Pump 1"));
         let now = Timestamp(1_700_000_000_000_000);
-        store.apply(&TwinUpdate::Measurement { twin: "pump".into(), name: "flow".into(), value: 48.123, time: now }, now);
-        store.apply(&TwinUpdate::Unit { twin: "pump".into(), name: "flow".into(), unit: "m³/h".into() }, now);
-        assert_eq!(LabelContent::of(&store, pump).one_line(), "Pump 1 | flow 48.1 m³/h");
-        for (kind, severity, text) in [("warm", Severity::Minor, "Warm"), ("seal", Severity::Critical, "Seal leaking")] {
-            store.apply(&TwinUpdate::AlarmRaised { twin: "pump".into(), alarm_type: kind.into(), severity, text: text.into(), time: now }, now);
+        store.apply(
+            &TwinUpdate::Measurement {
+                twin: "pump".into(),
+                name: "flow".into(),
+                value: 48.123,
+                time: now,
+            },
+            now,
+        );
+        store.apply(
+            &TwinUpdate::Unit {
+                twin: "pump".into(),
+                name: "flow".into(),
+                unit: "m³/h".into(),
+            },
+            now,
+        );
+        assert_eq!(
+            LabelContent::of(&store, pump).one_line(),
+            "Pump 1 | flow 48.1 m³/h"
+        );
+        for (kind, severity, text) in [
+            ("warm", Severity::Minor, "Warm"),
+            ("seal", Severity::Critical, "Seal leaking"),
+        ] {
+            store.apply(
+                &TwinUpdate::AlarmRaised {
+                    twin: "pump".into(),
+                    alarm_type: kind.into(),
+                    severity,
+                    text: text.into(),
+                    time: now,
+                },
+                now,
+            );
         }
         let label = LabelContent::of(&store, pump);
-        assert_eq!(label.one_line(), "Pump 1 | flow 48.1 m³/h | CRITICAL: Seal leaking", "the worst alarm");
-        assert_eq!(label.alarm.map(|a| a.0), Some(crate::ui::alarm_panel::severity_color(Severity::Critical)));
+        assert_eq!(
+            label.one_line(),
+            "Pump 1 | flow 48.1 m³/h | CRITICAL: Seal leaking",
+            "the worst alarm"
+        );
+        assert_eq!(
+            label.alarm.map(|a| a.0),
+            Some(crate::ui::alarm_panel::severity_color(Severity::Critical))
+        );
     }
 }

@@ -39,7 +39,8 @@ pub struct XrLocomotionPlugin;
 
 impl Plugin for XrLocomotionPlugin {
     fn build(&self, app: &mut App) {
-        app.add_message::<XrMove>().add_systems(Update, apply_moves.in_set(super::XrSystems::Move));
+        app.add_message::<XrMove>()
+            .add_systems(Update, apply_moves.in_set(super::XrSystems::Move));
     }
 }
 
@@ -61,7 +62,11 @@ pub(super) fn apply_moves(
     for request in moves.read() {
         let twin = match *request {
             // On the table the plant moves, not the user; going to a part is selecting it.
-            XrMove::Teleport(_) | XrMove::Turn(_) | XrMove::ToTwin(_) if *mode == super::XrViewMode::Tabletop => continue,
+            XrMove::Teleport(_) | XrMove::Turn(_) | XrMove::ToTwin(_)
+                if *mode == super::XrViewMode::Tabletop =>
+            {
+                continue;
+            }
             XrMove::Teleport(spot) => {
                 user.translation = Vec3::new(spot.x, 0.0, spot.z);
                 continue;
@@ -73,7 +78,11 @@ pub(super) fn apply_moves(
             XrMove::ToTwin(twin) => twin,
             XrMove::ToAlarm => {
                 let book = state.store.alarm_book();
-                let first = book.sorted().into_iter().map(|i| &book.alarms()[i]).find(|a| a.state.is_active() && !a.is_shelved());
+                let first = book
+                    .sorted()
+                    .into_iter()
+                    .map(|i| &book.alarms()[i])
+                    .find(|a| a.state.is_active() && !a.is_shelved());
                 let Some(alarm) = first else {
                     info!("no part is in alarm");
                     continue;
@@ -91,7 +100,10 @@ pub(super) fn apply_moves(
                 *user = spot_in_front_of(min, max);
                 info!("standing in front of {}", state.store.get(twin).id);
             }
-            None => info!("{} has no geometry to stand in front of", state.store.get(twin).id),
+            None => info!(
+                "{} has no geometry to stand in front of",
+                state.store.get(twin).id
+            ),
         }
     }
 }

@@ -73,8 +73,13 @@ fn configure_xr_sets(app: &mut App) {
     app.configure_sets(
         Update,
         (
-            XrSystems::Input.after(TwinscopeSystems::Propagate).before(TwinscopeSystems::Select),
-            (XrSystems::Move, XrSystems::Show).chain().after(TwinscopeSystems::Visuals).after(XrSystems::Input),
+            XrSystems::Input
+                .after(TwinscopeSystems::Propagate)
+                .before(TwinscopeSystems::Select),
+            (XrSystems::Move, XrSystems::Show)
+                .chain()
+                .after(TwinscopeSystems::Visuals)
+                .after(XrSystems::Input),
         ),
     );
 }
@@ -107,9 +112,14 @@ impl PluginGroup for XrViewerPlugins {
             .add(crate::scene::materials::TwinscopeMaterialsPlugin)
             .add(crate::scene::visuals::StatusVisualsPlugin)
             .add(crate::history::replay::ReplayPlugin)
-            .add(XrSessionWatchPlugin { exit_after: self.exit_after, start_timeout: self.start_timeout })
+            .add(XrSessionWatchPlugin {
+                exit_after: self.exit_after,
+                start_timeout: self.start_timeout,
+            })
             .add(XrStagePlugin)
-            .add(XrControllersPlugin { snap_turn: self.snap_turn })
+            .add(XrControllersPlugin {
+                snap_turn: self.snap_turn,
+            })
             .add(XrLocomotionPlugin)
             .add(XrTabletopPlugin)
             .add(XrGuidePlugin)
@@ -119,7 +129,11 @@ impl PluginGroup for XrViewerPlugins {
             .add(session_pose::XrSessionPosePlugin)
             .add(follow::XrFollowPlugin);
         // Only for a run that ends by itself: a live session must not grow lists for a shift.
-        if self.exit_after.is_some() { group.add(XrFrameCostPlugin) } else { group }
+        if self.exit_after.is_some() {
+            group.add(XrFrameCostPlugin)
+        } else {
+            group
+        }
     }
 }
 

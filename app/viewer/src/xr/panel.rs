@@ -111,7 +111,8 @@ impl XrPanel {
     pub fn point(surface: &GlobalTransform, world: Vec3) -> Option<egui::Pos2> {
         let local = surface.affine().inverse().transform_point3(world);
         let (u, v) = (local.x / METRES + 0.5, 0.5 - local.y / METRES);
-        ((0.0..=1.0).contains(&u) && (0.0..=1.0).contains(&v)).then(|| egui::pos2(u * PIXELS as f32 / ZOOM, v * PIXELS as f32 / ZOOM))
+        ((0.0..=1.0).contains(&u) && (0.0..=1.0).contains(&v))
+            .then(|| egui::pos2(u * PIXELS as f32 / ZOOM, v * PIXELS as f32 / ZOOM))
     }
 }
 
@@ -121,7 +122,8 @@ impl Plugin for XrInspectorPanelPlugin {
             app.add_plugins(EguiPlugin::default());
         }
         // The panel's commands go where the desktop's go; these have no sender in the headset.
-        app.add_message::<crate::history::recording::RecordCommand>().add_message::<crate::history::dvr::DvrCommand>();
+        app.add_message::<crate::history::recording::RecordCommand>()
+            .add_message::<crate::history::dvr::DvrCommand>();
         app.init_resource::<XrPanelPlace>()
             .insert_resource(XrPanelTab::from_test_hook())
             .add_message::<XrPanelCommand>()
@@ -135,18 +137,31 @@ impl Plugin for XrInspectorPanelPlugin {
 /// drawn in `pass`. The quad is not parented: the caller places it.
 pub(super) fn spawn_egui_surface(
     commands: &mut Commands,
-    assets: &mut (ResMut<Assets<Image>>, ResMut<Assets<Mesh>>, ResMut<Assets<StandardMaterial>>),
+    assets: &mut (
+        ResMut<Assets<Image>>,
+        ResMut<Assets<Mesh>>,
+        ResMut<Assets<StandardMaterial>>,
+    ),
     pixels: UVec2,
     metres: Vec2,
     pass: impl ScheduleLabel + Clone,
     name: &str,
 ) -> (Entity, Entity) {
     let (images, meshes, materials) = assets;
-    let image = images.add(Image::new_target_texture(pixels.x, pixels.y, TextureFormat::Rgba8Unorm, Some(TextureFormat::Rgba8UnormSrgb)));
+    let image = images.add(Image::new_target_texture(
+        pixels.x,
+        pixels.y,
+        TextureFormat::Rgba8Unorm,
+        Some(TextureFormat::Rgba8UnormSrgb),
+    ));
     let context = commands
         .spawn((
             Camera3d::default(),
-            Camera { order: -2, clear_color: ClearColorConfig::Custom(Color::srgba(0.08, 0.09, 0.11, 0.92)), ..default() },
+            Camera {
+                order: -2,
+                clear_color: ClearColorConfig::Custom(Color::srgba(0.08, 0.09, 0.11, 0.92)),
+                ..default()
+            },
             RenderTarget::Image(image.clone().into()),
             RenderLayers::none(),
             EguiSchedule::new(pass),
@@ -156,7 +171,12 @@ pub(super) fn spawn_egui_surface(
     let surface = commands
         .spawn((
             Mesh3d(meshes.add(Plane3d::new(Vec3::Z, metres / 2.0).mesh())),
-            MeshMaterial3d(materials.add(StandardMaterial { base_color_texture: Some(image), unlit: true, alpha_mode: AlphaMode::Blend, ..default() })),
+            MeshMaterial3d(materials.add(StandardMaterial {
+                base_color_texture: Some(image),
+                unlit: true,
+                alpha_mode: AlphaMode::Blend,
+                ..default()
+            })),
             Name::new(name.to_owned()),
         ))
         .id();
@@ -165,14 +185,27 @@ pub(super) fn spawn_egui_surface(
 
 fn spawn_the_panel(
     mut commands: Commands,
-    mut assets: (ResMut<Assets<Image>>, ResMut<Assets<Mesh>>, ResMut<Assets<StandardMaterial>>),
+    mut assets: (
+        ResMut<Assets<Image>>,
+        ResMut<Assets<Mesh>>,
+        ResMut<Assets<StandardMaterial>>,
+    ),
     mut egui_settings: ResMut<EguiGlobalSettings>,
 ) {
     // No window here: the headset's contexts are the only ones.
     egui_settings.auto_create_primary_context = false;
-    let (context, surface) = spawn_egui_surface(&mut commands, &mut assets, UVec2::splat(PIXELS), Vec2::splat(METRES), XrPanelPass, "xr-panel");
+    let (context, surface) = spawn_egui_surface(
+        &mut commands,
+        &mut assets,
+        UVec2::splat(PIXELS),
+        Vec2::splat(METRES),
+        XrPanelPass,
+        "xr-panel",
+    );
     commands.entity(context).insert(PanelContext);
-    commands.entity(surface).insert((floating_pose(), bevy_mod_xr::session::XrTracker));
+    commands
+        .entity(surface)
+        .insert((floating_pose(), bevy_mod_xr::session::XrTracker));
     commands.insert_resource(XrPanel { context, surface });
 }
 
@@ -183,14 +216,18 @@ fn floating_pose() -> Transform {
         Some(at) => Transform::from_translation(at),
         None => {
             let at = Vec3::new(-0.42, 1.35, -0.7);
-            Transform::from_translation(at).looking_to(-Vec3::new(-at.x, 0.0, -at.z).normalize(), Vec3::Y)
+            Transform::from_translation(at)
+                .looking_to(-Vec3::new(-at.x, 0.0, -at.z).normalize(), Vec3::Y)
         }
     }
 }
 
 fn test_panel_position() -> Option<Vec3> {
     let text = std::env::var("TWINSCOPE_XR_TEST_PANEL_AT").ok()?;
-    let parts: Vec<f32> = text.split(',').filter_map(|p| p.trim().parse().ok()).collect();
+    let parts: Vec<f32> = text
+        .split(',')
+        .filter_map(|p| p.trim().parse().ok())
+        .collect();
     (parts.len() == 3).then(|| Vec3::new(parts[0], parts[1], parts[2]))
 }
 
@@ -208,7 +245,9 @@ fn place_the_panel(
     for request in requests.read() {
         let wanted = match *request {
             XrPanelCommand::Place(wanted) => wanted,
-            XrPanelCommand::Summon(hand) if *place == XrPanelPlace::InHand(hand) => XrPanelPlace::Pinned,
+            XrPanelCommand::Summon(hand) if *place == XrPanelPlace::InHand(hand) => {
+                XrPanelPlace::Pinned
+            }
             XrPanelCommand::Summon(hand) => XrPanelPlace::InHand(hand),
         };
         let mut surface = commands.entity(panel.surface);
@@ -224,18 +263,26 @@ fn place_the_panel(
                 };
                 // Above the controller and a little ahead, facing back along the aim (towards
                 // the user), tilted up to the eyes.
-                let pose = Transform::from_xyz(0.0, 0.12, -0.12).with_rotation(Quat::from_rotation_x(0.5)).with_scale(Vec3::splat(IN_HAND_SCALE));
+                let pose = Transform::from_xyz(0.0, 0.12, -0.12)
+                    .with_rotation(Quat::from_rotation_x(0.5))
+                    .with_scale(Vec3::splat(IN_HAND_SCALE));
                 surface.insert((ChildOf(aim), pose));
             }
             XrPanelPlace::Pinned => {
-                bevy::transform::commands::BuildChildrenTransformExt::remove_parent_in_place(&mut surface);
+                bevy::transform::commands::BuildChildrenTransformExt::remove_parent_in_place(
+                    &mut surface,
+                );
             }
         }
-        info!("the panel is {}", match wanted {
-            XrPanelPlace::Floating => "floating at the left".to_owned(),
-            XrPanelPlace::InHand(hand) => format!("in the {} hand", format!("{hand:?}").to_lowercase()),
-            XrPanelPlace::Pinned => "pinned where it is".to_owned(),
-        });
+        info!(
+            "the panel is {}",
+            match wanted {
+                XrPanelPlace::Floating => "floating at the left".to_owned(),
+                XrPanelPlace::InHand(hand) =>
+                    format!("in the {} hand", format!("{hand:?}").to_lowercase()),
+                XrPanelPlace::Pinned => "pinned where it is".to_owned(),
+            }
+        );
         *place = wanted;
     }
 }
@@ -259,10 +306,22 @@ fn draw_the_panel(
     mut panels: Option<ResMut<PanelState>>,
     replay: Option<Res<crate::history::replay::ReplaySession>>,
     mut outlets: CommandOutlets,
-    (mut view_commands, mut panel_commands): (MessageWriter<XrViewCommand>, MessageWriter<XrPanelCommand>),
-    (session, mut session_commands): (Option<Res<crate::session::SharedSession>>, MessageWriter<crate::session::SessionCommand>),
-    (participants, following): (Option<Res<crate::session::Participants>>, Option<Res<crate::session::Following>>),
-    (session_notes, mut note_commands): (Option<Res<crate::session::notes::SessionNotes>>, MessageWriter<crate::session::notes::NoteCommand>),
+    (mut view_commands, mut panel_commands): (
+        MessageWriter<XrViewCommand>,
+        MessageWriter<XrPanelCommand>,
+    ),
+    (session, mut session_commands): (
+        Option<Res<crate::session::SharedSession>>,
+        MessageWriter<crate::session::SessionCommand>,
+    ),
+    (participants, following): (
+        Option<Res<crate::session::Participants>>,
+        Option<Res<crate::session::Following>>,
+    ),
+    (session_notes, mut note_commands): (
+        Option<Res<crate::session::notes::SessionNotes>>,
+        MessageWriter<crate::session::notes::NoteCommand>,
+    ),
     mut cost: Option<ResMut<super::XrFrameCost>>,
     mut zoomed: Local<bool>,
     mut rollup: Local<Rollup>,
@@ -276,7 +335,9 @@ fn draw_the_panel(
         *zoomed = true;
     }
     let size = ctx.viewport_rect().size();
-    let clock = panels.as_ref().map_or_else(Default::default, |p| p.clock.clone());
+    let clock = panels
+        .as_ref()
+        .map_or_else(Default::default, |p| p.clock.clone());
     // The tab's content in an area over the texture above the toolbar (a background-layer
     // Ui would take no clicks).
     let mut session_requests = Vec::new();
@@ -289,34 +350,65 @@ fn draw_the_panel(
                     ui.set_min_size(size - egui::vec2(16.0, 16.0 + TOOLBAR));
                     ui.set_max_size(size - egui::vec2(16.0, 16.0 + TOOLBAR));
                     match (*tab, panels.as_deref_mut()) {
-                        (XrPanelTab::Alarms, Some(panels)) => crate::ui::alarm_panel::alarm_panel(ui, &state.store, &mut panels.alarms, selection.twin, &clock),
+                        (XrPanelTab::Alarms, Some(panels)) => crate::ui::alarm_panel::alarm_panel(
+                            ui,
+                            &state.store,
+                            &mut panels.alarms,
+                            selection.twin,
+                            &clock,
+                        ),
                         (XrPanelTab::Plant, Some(panels)) => {
                             panels.open_tree_once(&state.store);
                             rollup.compute_into(&state.store);
-                            crate::ui::tree_panel::tree_panel(ui, &state.store, &rollup, &mut panels.tree, selection.twin)
+                            crate::ui::tree_panel::tree_panel(
+                                ui,
+                                &state.store,
+                                &rollup,
+                                &mut panels.tree,
+                                selection.twin,
+                            )
                         }
                         (XrPanelTab::Session, _) if in_session => {
-                            if let (Some(participants), Some(following)) = (participants.as_deref(), following.as_deref()) {
+                            if let (Some(participants), Some(following)) =
+                                (participants.as_deref(), following.as_deref())
+                            {
                                 ui.heading(format!("Session {}", participants.session));
-                                session_requests = crate::session::panel::participant_rows(ui, participants, following);
+                                session_requests = crate::session::panel::participant_rows(
+                                    ui,
+                                    participants,
+                                    following,
+                                );
                             }
                             if let Some(notes) = session_notes.as_deref() {
                                 ui.separator();
-                                let selected = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|t| (t, state.store.get(t).id.as_str()));
-                                note_requests = crate::session::notes_panel::headset_notes(ui, notes, selected);
+                                let selected = selection
+                                    .twin
+                                    .filter(|t| (t.0 as usize) < state.store.len())
+                                    .map(|t| (t, state.store.get(t).id.as_str()));
+                                note_requests =
+                                    crate::session::notes_panel::headset_notes(ui, notes, selected);
                             }
                             Vec::new()
                         }
                         (XrPanelTab::Replay, _) if replay.is_some() => {
-                            let view = crate::ui::timeline_view(replay.as_deref().expect("checked"));
+                            let view =
+                                crate::ui::timeline_view(replay.as_deref().expect("checked"));
                             ui.add_space(8.0);
                             crate::ui::panels::timeline(ui, &view, &crate::history::replay::SPEEDS)
                         }
                         _ => {
-                            let view = selection.twin.filter(|t| (t.0 as usize) < state.store.len()).map(|twin| {
-                                rollup.compute_into(&state.store);
-                                crate::ui::model::inspector_view(&state.store, &rollup, twin, &clock)
-                            });
+                            let view = selection
+                                .twin
+                                .filter(|t| (t.0 as usize) < state.store.len())
+                                .map(|twin| {
+                                    rollup.compute_into(&state.store);
+                                    crate::ui::model::inspector_view(
+                                        &state.store,
+                                        &rollup,
+                                        twin,
+                                        &clock,
+                                    )
+                                });
                             crate::ui::panels::inspector(ui, view.as_ref(), *focus, 30)
                         }
                     }
@@ -327,7 +419,16 @@ fn draw_the_panel(
     let actions = egui::Area::new(egui::Id::new("xr-toolbar"))
         .order(egui::Order::Foreground)
         .fixed_pos(egui::pos2(0.0, size.y - TOOLBAR))
-        .show(ctx, |ui| toolbar(ui, size.x, &mut tab, (replay.is_some(), in_session), *mode, *place))
+        .show(ctx, |ui| {
+            toolbar(
+                ui,
+                size.x,
+                &mut tab,
+                (replay.is_some(), in_session),
+                *mode,
+                *place,
+            )
+        })
         .inner;
     for request in session_requests {
         info!("headset panel: {request:?}");
@@ -346,14 +447,21 @@ fn draw_the_panel(
                 panel_commands.write(command);
             }
             ToolbarAction::ContinueOnDesktop => {
-                session_commands.write(crate::session::SessionCommand::ContinueOn(twinscope_core::session::Device::Desktop));
+                session_commands.write(crate::session::SessionCommand::ContinueOn(
+                    twinscope_core::session::Device::Desktop,
+                ));
             }
         }
     }
     if let Some(panels) = panels.as_mut() {
         for command in commands {
             info!("headset panel: {command:?}");
-            outlets.send(command, panels, selection.twin, replay.as_ref().map(|r| r.start));
+            outlets.send(
+                command,
+                panels,
+                selection.twin,
+                replay.as_ref().map(|r| r.start),
+            );
         }
     }
     if let Some(cost) = cost.as_mut() {
@@ -362,7 +470,14 @@ fn draw_the_panel(
 }
 
 /// The tabs, the view switch and the panel's place, in one row.
-fn toolbar(ui: &mut egui::Ui, width: f32, tab: &mut XrPanelTab, (replaying, in_session): (bool, bool), mode: XrViewMode, place: XrPanelPlace) -> Vec<ToolbarAction> {
+fn toolbar(
+    ui: &mut egui::Ui,
+    width: f32,
+    tab: &mut XrPanelTab,
+    (replaying, in_session): (bool, bool),
+    mode: XrViewMode,
+    place: XrPanelPlace,
+) -> Vec<ToolbarAction> {
     let mut actions = Vec::new();
     egui::Frame::side_top_panel(ui.style()).show(ui, |ui| {
         ui.set_min_size(egui::vec2(width - 16.0, TOOLBAR - 16.0));
@@ -381,7 +496,11 @@ fn toolbar(ui: &mut egui::Ui, width: f32, tab: &mut XrPanelTab, (replaying, in_s
                 XrViewMode::Walkthrough => ("Table", XrViewMode::Tabletop),
                 XrViewMode::Tabletop => ("Walk", XrViewMode::Walkthrough),
             };
-            if ui.button(label).on_hover_text("switch between the walkthrough and the tabletop").clicked() {
+            if ui
+                .button(label)
+                .on_hover_text("switch between the walkthrough and the tabletop")
+                .clicked()
+            {
                 actions.push(ToolbarAction::View(XrViewCommand::Set(other)));
             }
             let (label, to) = match place {
@@ -392,10 +511,21 @@ fn toolbar(ui: &mut egui::Ui, width: f32, tab: &mut XrPanelTab, (replaying, in_s
             if ui.button(label).clicked() {
                 actions.push(ToolbarAction::Panel(XrPanelCommand::Place(to)));
             }
-            if ui.button("To hand").on_hover_text("hold the panel in the left hand").clicked() {
-                actions.push(ToolbarAction::Panel(XrPanelCommand::Place(XrPanelPlace::InHand(Hand::Left))));
+            if ui
+                .button("To hand")
+                .on_hover_text("hold the panel in the left hand")
+                .clicked()
+            {
+                actions.push(ToolbarAction::Panel(XrPanelCommand::Place(
+                    XrPanelPlace::InHand(Hand::Left),
+                )));
             }
-            if in_session && ui.button("Desktop").on_hover_text("continue this session on the desktop, where you stand").clicked() {
+            if in_session
+                && ui
+                    .button("Desktop")
+                    .on_hover_text("continue this session on the desktop, where you stand")
+                    .clicked()
+            {
                 actions.push(ToolbarAction::ContinueOnDesktop);
             }
         });
@@ -409,52 +539,135 @@ mod tests {
     use crate::ui::testing::PanelHarness;
 
     /// Clicks `text` on the toolbar; returns the actions and the tab afterwards.
-    fn click(text: &str, tab: XrPanelTab, mode: XrViewMode, place: XrPanelPlace) -> (Vec<ToolbarAction>, XrPanelTab) {
+    fn click(
+        text: &str,
+        tab: XrPanelTab,
+        mode: XrViewMode,
+        place: XrPanelPlace,
+    ) -> (Vec<ToolbarAction>, XrPanelTab) {
         let mut harness = PanelHarness::new(512.0, 40.0);
         let mut shown = tab;
-        harness.frame(vec![], |ui| toolbar(ui, 512.0, &mut shown, (true, true), mode, place));
-        let at = harness.find(text).unwrap_or_else(|| panic!("{text} on the toolbar: {:?}", harness.texts));
-        let actions = harness.click(at, |ui| toolbar(ui, 512.0, &mut shown, (true, true), mode, place)).concat();
+        harness.frame(vec![], |ui| {
+            toolbar(ui, 512.0, &mut shown, (true, true), mode, place)
+        });
+        let at = harness
+            .find(text)
+            .unwrap_or_else(|| panic!("{text} on the toolbar: {:?}", harness.texts));
+        let actions = harness
+            .click(at, |ui| {
+                toolbar(ui, 512.0, &mut shown, (true, true), mode, place)
+            })
+            .concat();
         (actions, shown)
     }
 
     #[test]
     fn the_tabs_switch_what_the_panel_shows() {
         let walking = (XrViewMode::Walkthrough, XrPanelPlace::Floating);
-        assert_eq!(click("Alarms", XrPanelTab::Inspector, walking.0, walking.1), (vec![], XrPanelTab::Alarms));
-        assert_eq!(click("Plant", XrPanelTab::Alarms, walking.0, walking.1), (vec![], XrPanelTab::Plant));
-        assert_eq!(click("Inspector", XrPanelTab::Plant, walking.0, walking.1), (vec![], XrPanelTab::Inspector));
-        assert_eq!(click("Replay", XrPanelTab::Inspector, walking.0, walking.1), (vec![], XrPanelTab::Replay));
-        assert_eq!(click("Session", XrPanelTab::Inspector, walking.0, walking.1), (vec![], XrPanelTab::Session));
-        assert_eq!(click("Desktop", XrPanelTab::Inspector, walking.0, walking.1), (vec![ToolbarAction::ContinueOnDesktop], XrPanelTab::Inspector));
+        assert_eq!(
+            click("Alarms", XrPanelTab::Inspector, walking.0, walking.1),
+            (vec![], XrPanelTab::Alarms)
+        );
+        assert_eq!(
+            click("Plant", XrPanelTab::Alarms, walking.0, walking.1),
+            (vec![], XrPanelTab::Plant)
+        );
+        assert_eq!(
+            click("Inspector", XrPanelTab::Plant, walking.0, walking.1),
+            (vec![], XrPanelTab::Inspector)
+        );
+        assert_eq!(
+            click("Replay", XrPanelTab::Inspector, walking.0, walking.1),
+            (vec![], XrPanelTab::Replay)
+        );
+        assert_eq!(
+            click("Session", XrPanelTab::Inspector, walking.0, walking.1),
+            (vec![], XrPanelTab::Session)
+        );
+        assert_eq!(
+            click("Desktop", XrPanelTab::Inspector, walking.0, walking.1),
+            (
+                vec![ToolbarAction::ContinueOnDesktop],
+                XrPanelTab::Inspector
+            )
+        );
     }
 
     #[test]
     fn the_toolbar_switches_the_view_and_places_the_panel() {
         let tab = XrPanelTab::Inspector;
-        let (actions, _) = click("Table", tab, XrViewMode::Walkthrough, XrPanelPlace::Floating);
-        assert_eq!(actions, vec![ToolbarAction::View(XrViewCommand::Set(XrViewMode::Tabletop))]);
+        let (actions, _) = click(
+            "Table",
+            tab,
+            XrViewMode::Walkthrough,
+            XrPanelPlace::Floating,
+        );
+        assert_eq!(
+            actions,
+            vec![ToolbarAction::View(XrViewCommand::Set(
+                XrViewMode::Tabletop
+            ))]
+        );
         let (actions, _) = click("Walk", tab, XrViewMode::Tabletop, XrPanelPlace::Floating);
-        assert_eq!(actions, vec![ToolbarAction::View(XrViewCommand::Set(XrViewMode::Walkthrough))]);
-        let (actions, _) = click("Pin", tab, XrViewMode::Walkthrough, XrPanelPlace::InHand(Hand::Left));
-        assert_eq!(actions, vec![ToolbarAction::Panel(XrPanelCommand::Place(XrPanelPlace::Pinned))]);
+        assert_eq!(
+            actions,
+            vec![ToolbarAction::View(XrViewCommand::Set(
+                XrViewMode::Walkthrough
+            ))]
+        );
+        let (actions, _) = click(
+            "Pin",
+            tab,
+            XrViewMode::Walkthrough,
+            XrPanelPlace::InHand(Hand::Left),
+        );
+        assert_eq!(
+            actions,
+            vec![ToolbarAction::Panel(XrPanelCommand::Place(
+                XrPanelPlace::Pinned
+            ))]
+        );
         let (actions, _) = click("Follow", tab, XrViewMode::Walkthrough, XrPanelPlace::Pinned);
-        assert_eq!(actions, vec![ToolbarAction::Panel(XrPanelCommand::Place(XrPanelPlace::Floating))]);
-        let (actions, _) = click("To hand", tab, XrViewMode::Walkthrough, XrPanelPlace::Floating);
-        assert_eq!(actions, vec![ToolbarAction::Panel(XrPanelCommand::Place(XrPanelPlace::InHand(Hand::Left)))]);
+        assert_eq!(
+            actions,
+            vec![ToolbarAction::Panel(XrPanelCommand::Place(
+                XrPanelPlace::Floating
+            ))]
+        );
+        let (actions, _) = click(
+            "To hand",
+            tab,
+            XrViewMode::Walkthrough,
+            XrPanelPlace::Floating,
+        );
+        assert_eq!(
+            actions,
+            vec![ToolbarAction::Panel(XrPanelCommand::Place(
+                XrPanelPlace::InHand(Hand::Left)
+            ))]
+        );
     }
 
     #[test]
     fn a_ray_point_on_the_panel_maps_to_egui_points() {
         let surface = GlobalTransform::from(Transform::from_xyz(0.0, 1.3, -1.0));
         // The centre, the top-left corner, and off the panel.
-        assert_eq!(XrPanel::point(&surface, Vec3::new(0.0, 1.3, -1.0)), Some(egui::pos2(256.0, 256.0)));
-        let corner = XrPanel::point(&surface, Vec3::new(-METRES / 2.0, 1.3 + METRES / 2.0, -1.0)).expect("on the panel");
+        assert_eq!(
+            XrPanel::point(&surface, Vec3::new(0.0, 1.3, -1.0)),
+            Some(egui::pos2(256.0, 256.0))
+        );
+        let corner = XrPanel::point(&surface, Vec3::new(-METRES / 2.0, 1.3 + METRES / 2.0, -1.0))
+            .expect("on the panel");
         assert!(corner.x.abs() < 1e-3 && corner.y.abs() < 1e-3, "{corner:?}");
         assert_eq!(XrPanel::point(&surface, Vec3::new(1.0, 1.3, -1.0)), None);
         // Held in a hand the panel is smaller: the same world point is further from the centre.
-        let held = GlobalTransform::from(Transform::from_xyz(0.0, 1.3, -1.0).with_scale(Vec3::splat(IN_HAND_SCALE)));
+        let held = GlobalTransform::from(
+            Transform::from_xyz(0.0, 1.3, -1.0).with_scale(Vec3::splat(IN_HAND_SCALE)),
+        );
         let at = XrPanel::point(&held, Vec3::new(0.1, 1.3, -1.0)).expect("on the panel");
-        assert!((at.x - (256.0 + 0.1 / IN_HAND_SCALE / METRES * 512.0)).abs() < 0.01, "{at:?}");
+        assert!(
+            (at.x - (256.0 + 0.1 / IN_HAND_SCALE / METRES * 512.0)).abs() < 0.01,
+            "{at:?}"
+        );
     }
 }

@@ -24,12 +24,19 @@ pub(super) struct SelectedPart<'w, 's> {
 impl SelectedPart<'_, '_> {
     /// The selected twin, if it is in the store.
     pub fn twin(&self) -> Option<TwinIndex> {
-        self.selection.twin.filter(|t| (t.0 as usize) < self.state.store.len())
+        self.selection
+            .twin
+            .filter(|t| (t.0 as usize) < self.state.store.len())
     }
 
     /// The world bounds of the selected twin's meshes.
     pub fn bounds(&self) -> Option<(Vec3, Vec3)> {
-        self.twin().and_then(|t| world_bounds(meshes_of_twin(&self.entities, &self.twin_meshes, t), &self.boxes))
+        self.twin().and_then(|t| {
+            world_bounds(
+                meshes_of_twin(&self.entities, &self.twin_meshes, t),
+                &self.boxes,
+            )
+        })
     }
 
     /// Where the (first) eye is.

@@ -36,9 +36,21 @@ struct SessionClock {
 impl Plugin for XrSessionWatchPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<XrSessionReport>()
-            .insert_resource(SessionClock { started: Instant::now(), exit_after: self.exit_after, start_timeout: self.start_timeout })
+            .insert_resource(SessionClock {
+                started: Instant::now(),
+                exit_after: self.exit_after,
+                start_timeout: self.start_timeout,
+            })
             .add_oxr_event_handler(record_session_state)
-            .add_systems(Update, (count_running_frames, end_session_when_due, exit_when_session_destroyed).chain())
+            .add_systems(
+                Update,
+                (
+                    count_running_frames,
+                    end_session_when_due,
+                    exit_when_session_destroyed,
+                )
+                    .chain(),
+            )
             .add_systems(Last, print_report_on_exit);
     }
 }
@@ -102,7 +114,11 @@ fn end_session_when_due(
 }
 
 /// The runtime destroyed the session we asked to end: exit now, cleanly.
-fn exit_when_session_destroyed(mut destroyed: MessageReader<XrSessionDestroyedMessage>, report: Res<XrSessionReport>, mut exit: MessageWriter<AppExit>) {
+fn exit_when_session_destroyed(
+    mut destroyed: MessageReader<XrSessionDestroyedMessage>,
+    report: Res<XrSessionReport>,
+    mut exit: MessageWriter<AppExit>,
+) {
     if destroyed.read().count() > 0 && report.exit_requested {
         info!("the XR session ended");
         exit.write(AppExit::Success);
@@ -114,19 +130,31 @@ fn print_report_on_exit(
     report: Res<XrSessionReport>,
     selection: Option<Res<crate::scene::selection::Selection>>,
     state: Option<Res<crate::store::sync::TwinState>>,
-    (label, cost, mode): (Option<Res<super::XrLabelText>>, Option<Res<super::XrFrameCost>>, Option<Res<super::XrViewMode>>),
+    (label, cost, mode): (
+        Option<Res<super::XrLabelText>>,
+        Option<Res<super::XrFrameCost>>,
+        Option<Res<super::XrViewMode>>,
+    ),
 ) {
     if exits.read().count() > 0 {
         let selected = match (selection.and_then(|s| s.twin), &state) {
-            (Some(twin), Some(state)) if (twin.0 as usize) < state.store.len() => state.store.get(twin).id.to_string(),
+            (Some(twin), Some(state)) if (twin.0 as usize) < state.store.len() => {
+                state.store.get(twin).id.to_string()
+            }
             _ => "nothing".to_owned(),
         };
-        let unacknowledged = state.as_ref().map_or(0, |s| s.store.alarm_book().counts().unacknowledged);
+        let unacknowledged = state
+            .as_ref()
+            .map_or(0, |s| s.store.alarm_book().counts().unacknowledged);
         eprintln!(
             "xr: states {} ; {} frames while running ; {unacknowledged} unacknowledged ; selected {selected}{}",
             report.states.join(" > "),
             report.frames_running,
-            report.failure.as_ref().map(|f| format!(" ; failed: {f}")).unwrap_or_default()
+            report
+                .failure
+                .as_ref()
+                .map(|f| format!(" ; failed: {f}"))
+                .unwrap_or_default()
         );
         if let Some(mode) = mode {
             eprintln!("xr: view {:?}", *mode);

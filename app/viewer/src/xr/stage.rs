@@ -16,7 +16,8 @@ pub struct XrStagePlugin;
 
 impl Plugin for XrStagePlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, light_the_stage).add_systems(Update, place_the_plant);
+        app.add_systems(Startup, light_the_stage)
+            .add_systems(Update, place_the_plant);
     }
 }
 
@@ -45,7 +46,11 @@ fn light_the_stage(mut commands: Commands) {
 }
 
 /// The model's root while it waits to be placed (not the tracking root, also moved here).
-type UnplacedModel = (With<SceneModelRoot>, Without<Placed>, Without<XrTrackingRoot>);
+type UnplacedModel = (
+    With<SceneModelRoot>,
+    Without<Placed>,
+    Without<XrTrackingRoot>,
+);
 
 #[allow(clippy::too_many_arguments)]
 fn place_the_plant(
@@ -60,17 +65,28 @@ fn place_the_plant(
 ) {
     for (root, mut transform) in &mut roots {
         // Wait until the model is spawned and every mesh has its bounds.
-        let parts: Vec<Entity> = children.iter_descendants(root).filter(|e| meshes.contains(*e)).collect();
+        let parts: Vec<Entity> = children
+            .iter_descendants(root)
+            .filter(|e| meshes.contains(*e))
+            .collect();
         if parts.is_empty() || parts.iter().any(|e| !boxes.contains(*e)) {
             continue;
         }
-        let Some((min, max)) = world_bounds(parts, &boxes) else { continue };
+        let Some((min, max)) = world_bounds(parts, &boxes) else {
+            continue;
+        };
         // The twin to start at, once it is bound (its bounds before the plant moves).
         let start = match start_at.as_deref() {
             None => None,
             Some(StartAt(id)) => {
-                let Some(index) = state.store.find(id) else { continue };
-                let Some(bounds) = world_bounds(meshes_of_twin(&entities, &twin_meshes, index), &boxes) else { continue };
+                let Some(index) = state.store.find(id) else {
+                    continue;
+                };
+                let Some(bounds) =
+                    world_bounds(meshes_of_twin(&entities, &twin_meshes, index), &boxes)
+                else {
+                    continue;
+                };
                 Some((id.clone(), bounds))
             }
         };
@@ -78,8 +94,16 @@ fn place_the_plant(
         let offset = Vec3::new(-centre_x, -min.y, -STEP_AHEAD - max.z);
         transform.translation += offset;
         commands.entity(root).insert(Placed);
-        commands.insert_resource(PlantPlacement { walkthrough: *transform, min: min + offset, max: max + offset });
-        info!("the plant stands {STEP_AHEAD} m ahead, {:.0} m wide and {:.0} m deep", max.x - min.x, max.z - min.z);
+        commands.insert_resource(PlantPlacement {
+            walkthrough: *transform,
+            min: min + offset,
+            max: max + offset,
+        });
+        info!(
+            "the plant stands {STEP_AHEAD} m ahead, {:.0} m wide and {:.0} m deep",
+            max.x - min.x,
+            max.z - min.z
+        );
         if let Some((id, (part_min, part_max))) = start
             && let Ok(mut user) = tracking_root.single_mut()
         {

@@ -37,7 +37,11 @@ impl<'a> Json<'a> {
         for token in &pointer.tokens {
             value = match value {
                 // The last of a key given twice, as `serde_json::Value` would keep.
-                Json::Object(members) => members.iter().rev().find(|(key, _)| key == token).map(|(_, v)| v)?,
+                Json::Object(members) => members
+                    .iter()
+                    .rev()
+                    .find(|(key, _)| key == token)
+                    .map(|(_, v)| v)?,
                 Json::Array(items) => items.get(array_index(token)?)?,
                 _ => return None,
             };
@@ -60,7 +64,10 @@ impl<'a> Json<'a> {
 
 /// An array index token: digits, without leading zeros (RFC 6901, section 4).
 fn array_index(token: &str) -> Option<usize> {
-    if token.is_empty() || (token.len() > 1 && token.starts_with('0')) || !token.bytes().all(|b| b.is_ascii_digit()) {
+    if token.is_empty()
+        || (token.len() > 1 && token.starts_with('0'))
+        || !token.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     token.parse().ok()
@@ -79,8 +86,15 @@ impl JsonPointer {
         if text.is_empty() {
             return Some(JsonPointer::default());
         }
-        let tokens = text.strip_prefix('/')?.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
-        Some(JsonPointer { text: text.to_owned(), tokens })
+        let tokens = text
+            .strip_prefix('/')?
+            .split('/')
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        Some(JsonPointer {
+            text: text.to_owned(),
+            tokens,
+        })
     }
 
     /// The pointer as written.
@@ -236,19 +250,59 @@ mod tests {
         let payload = br#"{"ts":1700000000000,"values":{"a~b":1.5,"c/d":[true,null,"x\"y"]},"name":"pump","n":-3,"dup":1,"dup":2}"#;
         let document = Json::parse(payload).unwrap();
         let value: serde_json::Value = serde_json::from_slice(payload).unwrap();
-        for text in ["", "/ts", "/values/a~0b", "/values/c~1d/0", "/values/c~1d/1", "/values/c~1d/2", "/name", "/n", "/dup", "/values/c~1d/3", "/values/c~1d/01", "/missing", "/ts/x"] {
-            let ours = document.at(&pointer(text)).map(|v| serde_json::to_value(v).unwrap());
+        for text in [
+            "",
+            "/ts",
+            "/values/a~0b",
+            "/values/c~1d/0",
+            "/values/c~1d/1",
+            "/values/c~1d/2",
+            "/name",
+            "/n",
+            "/dup",
+            "/values/c~1d/3",
+            "/values/c~1d/01",
+            "/missing",
+            "/ts/x",
+        ] {
+            let ours = document
+                .at(&pointer(text))
+                .map(|v| serde_json::to_value(v).unwrap());
             assert_eq!(ours.as_ref(), value.pointer(text), "{text}");
         }
-        assert!(matches!(document.at(&pointer("/name")), Some(Json::String(Cow::Borrowed("pump")))), "no copy of a plain string");
-        assert!(matches!(document.at(&pointer("/values/c~1d/2")), Some(Json::String(Cow::Owned(_)))));
-        assert_eq!(document.at(&pointer("/values")).unwrap().to_json_text(), r#"{"a~b":1.5,"c/d":[true,null,"x\"y"]}"#);
+        assert!(
+            matches!(
+                document.at(&pointer("/name")),
+                Some(Json::String(Cow::Borrowed("pump")))
+            ),
+            "no copy of a plain string"
+        );
+        assert!(matches!(
+            document.at(&pointer("/values/c~1d/2")),
+            Some(Json::String(Cow::Owned(_)))
+        ));
+        assert_eq!(
+            document.at(&pointer("/values")).unwrap().to_json_text(),
+            r#"{"a~b":1.5,"c/d":[true,null,"x\"y"]}"#
+        );
     }
 
     #[test]
     fn refuses_what_serde_json_refuses() {
-        for bad in [&b"{"[..], b"[1,]", b"{\"a\" 1}", b"nul", b"\"\\ud800\"", &[b'['; 200]] {
-            assert_eq!(Json::parse(bad).is_err(), serde_json::from_slice::<serde_json::Value>(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"{"[..],
+            b"[1,]",
+            b"{\"a\" 1}",
+            b"nul",
+            b"\"\\ud800\"",
+            &[b'['; 200],
+        ] {
+            assert_eq!(
+                Json::parse(bad).is_err(),
+                serde_json::from_slice::<serde_json::Value>(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         assert!(JsonPointer::parse("values").is_none());
     }

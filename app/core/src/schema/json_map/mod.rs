@@ -45,7 +45,11 @@ pub struct JsonMappingSchema {
 impl JsonMappingSchema {
     /// Checks every source; the first mistake is the error.
     pub fn new(specs: &[SourceSpec]) -> Result<Self, String> {
-        let sources = specs.iter().enumerate().map(|(i, s)| s.compile(i)).collect::<Result<_, _>>()?;
+        let sources = specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.compile(i))
+            .collect::<Result<_, _>>()?;
         Ok(JsonMappingSchema {
             sources,
             registered: Default::default(),
@@ -62,7 +66,12 @@ impl JsonMappingSchema {
     }
 
     fn forget_if_full(&mut self) {
-        if self.registered.len() + self.names.len() + self.units_sent.len() + self.alarms_active.len() > MEMORY_LIMIT {
+        if self.registered.len()
+            + self.names.len()
+            + self.units_sent.len()
+            + self.alarms_active.len()
+            > MEMORY_LIMIT
+        {
             self.registered.clear();
             self.names = Interner::default();
             self.units_sent.clear();
@@ -88,7 +97,9 @@ fn on_off(value: &Json) -> Option<bool> {
         Json::Number(n) => n.as_f64().map(|v| v != 0.0),
         Json::String(s) => match s.trim().to_ascii_lowercase().as_str() {
             "on" | "true" | "1" | "active" | "raised" | "alarm" | "yes" | "open" => Some(true),
-            "off" | "false" | "0" | "inactive" | "cleared" | "ok" | "no" | "closed" | "normal" => Some(false),
+            "off" | "false" | "0" | "inactive" | "cleared" | "ok" | "no" | "closed" | "normal" => {
+                Some(false)
+            }
             _ => None,
         },
         _ => None,
@@ -97,19 +108,43 @@ fn on_off(value: &Json) -> Option<bool> {
 
 fn time_of(value: &Json, format: TimeFormat) -> Option<Timestamp> {
     match (value, format) {
-        (Json::String(text), TimeFormat::Auto | TimeFormat::Rfc3339) => Timestamp::parse_rfc3339(text),
-        (Json::Number(n), TimeFormat::Auto) => n.as_f64().and_then(|v| Timestamp::from_unix_seconds(if v.abs() > 1e11 { v / 1000.0 } else { v })),
+        (Json::String(text), TimeFormat::Auto | TimeFormat::Rfc3339) => {
+            Timestamp::parse_rfc3339(text)
+        }
+        (Json::Number(n), TimeFormat::Auto) => n.as_f64().and_then(|v| {
+            Timestamp::from_unix_seconds(if v.abs() > 1e11 { v / 1000.0 } else { v })
+        }),
         (_, TimeFormat::UnixS) => number_of(value).and_then(Timestamp::from_unix_seconds),
-        (_, TimeFormat::UnixMs) => number_of(value).and_then(|ms| Timestamp::from_unix_seconds(ms / 1000.0)),
+        (_, TimeFormat::UnixMs) => {
+            number_of(value).and_then(|ms| Timestamp::from_unix_seconds(ms / 1000.0))
+        }
         _ => None,
     }
 }
 
 /// The update one value of a property gives (and, the first time, its unit).
-fn property_update(twin: &TwinId, name: &PropertyName, value: &Json, property: &Property, time: Timestamp, units_sent: &mut foldhash::HashSet<(TwinId, PropertyName)>, out: &mut Vec<TwinUpdate>) {
+fn property_update(
+    twin: &TwinId,
+    name: &PropertyName,
+    value: &Json,
+    property: &Property,
+    time: Timestamp,
+    units_sent: &mut foldhash::HashSet<(TwinId, PropertyName)>,
+    out: &mut Vec<TwinUpdate>,
+) {
     let update = match property.kind {
-        ValueKind::Number => number_of(value).map(|v| TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: v * property.scale + property.offset, time }),
-        ValueKind::Bool => on_off(value).map(|on| TwinUpdate::Measurement { twin: twin.clone(), name: name.clone(), value: if on { 1.0 } else { 0.0 }, time }),
+        ValueKind::Number => number_of(value).map(|v| TwinUpdate::Measurement {
+            twin: twin.clone(),
+            name: name.clone(),
+            value: v * property.scale + property.offset,
+            time,
+        }),
+        ValueKind::Bool => on_off(value).map(|on| TwinUpdate::Measurement {
+            twin: twin.clone(),
+            name: name.clone(),
+            value: if on { 1.0 } else { 0.0 },
+            time,
+        }),
         ValueKind::String => Some(TwinUpdate::Fragment {
             twin: twin.clone(),
             name: name.to_arc(),
@@ -123,19 +158,33 @@ fn property_update(twin: &TwinId, name: &PropertyName, value: &Json, property: &
     if let Some(unit) = &property.unit
         && units_sent.insert((twin.clone(), name.clone()))
     {
-        out.push(TwinUpdate::Unit { twin: twin.clone(), name: name.to_arc(), unit: unit.clone() });
+        out.push(TwinUpdate::Unit {
+            twin: twin.clone(),
+            name: name.to_arc(),
+            unit: unit.clone(),
+        });
     }
     out.push(update);
 }
 
 /// The registration of a twin first seen: its parent and name from the topic's captures.
-fn register(source: &Source, topic: &str, spans: &[Range<usize>], twin: &TwinId, out: &mut Vec<TwinUpdate>) {
+fn register(
+    source: &Source,
+    topic: &str,
+    spans: &[Range<usize>],
+    twin: &TwinId,
+    out: &mut Vec<TwinUpdate>,
+) {
     let fill = |template: &Template| {
         let mut text = String::new();
         template.fill_from_spans(topic, spans, &mut text);
         text
     };
-    let parent = source.parent.as_ref().map(fill).filter(|p| !p.trim().is_empty());
+    let parent = source
+        .parent
+        .as_ref()
+        .map(fill)
+        .filter(|p| !p.trim().is_empty());
     let display_name = source.display_name.as_ref().map(fill);
     out.push(TwinUpdate::Register {
         twin: twin.clone(),
@@ -166,25 +215,49 @@ impl TopicSchema for JsonMappingSchema {
         self.alarms_active.clear();
     }
 
-    fn decode(&mut self, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+    fn decode(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        received: Timestamp,
+        out: &mut Vec<TwinUpdate>,
+    ) -> Result<Decoded, DecodeError> {
         self.forget_if_full();
         let spans = &mut self.spans;
-        let Some(index) = self.sources.iter().position(|s| s.pattern.match_spans(topic, spans)) else {
+        let Some(index) = self
+            .sources
+            .iter()
+            .position(|s| s.pattern.match_spans(topic, spans))
+        else {
             return Err(DecodeError::UnknownTopic { schema: "json" });
         };
         if payload.len() > MAX_PAYLOAD {
-            return Err(DecodeError::Oversized { len: payload.len(), limit: MAX_PAYLOAD });
+            return Err(DecodeError::Oversized {
+                len: payload.len(),
+                limit: MAX_PAYLOAD,
+            });
         }
         let source = &self.sources[index];
-        source.twin.fill_from_spans(topic, &self.spans, &mut self.scratch);
+        source
+            .twin
+            .fill_from_spans(topic, &self.spans, &mut self.scratch);
         if self.scratch.trim().is_empty() {
-            return Err(DecodeError::invalid(format!("{}: the topic's captures give an empty twin id", source.name)));
+            return Err(DecodeError::invalid(format!(
+                "{}: the topic's captures give an empty twin id",
+                source.name
+            )));
         }
         let document = match Json::parse(payload) {
             Ok(document) => document,
             // A bare value that is not JSON (ON, idle): its text.
-            Err(_) if source.bare_value => Json::String(String::from_utf8_lossy(payload).trim().to_owned().into()),
-            Err(error) => return Err(DecodeError::MalformedJson { reason: error.to_string() }),
+            Err(_) if source.bare_value => {
+                Json::String(String::from_utf8_lossy(payload).trim().to_owned().into())
+            }
+            Err(error) => {
+                return Err(DecodeError::MalformedJson {
+                    reason: error.to_string(),
+                });
+            }
         };
         let start = out.len();
         let twin = match self.registered.get(self.scratch.as_str()) {
@@ -196,9 +269,16 @@ impl TopicSchema for JsonMappingSchema {
                 twin
             }
         };
-        let time = source.timestamp.as_ref().and_then(|p| document.at(p)).and_then(|v| time_of(v, source.time_format)).unwrap_or(received);
+        let time = source
+            .timestamp
+            .as_ref()
+            .and_then(|p| document.at(p))
+            .and_then(|v| time_of(v, source.time_format))
+            .unwrap_or(received);
         for property in &source.properties {
-            let Some(found) = document.at(&property.pointer) else { continue };
+            let Some(found) = document.at(&property.pointer) else {
+                continue;
+            };
             match (property.members, found) {
                 (true, Json::Object(members)) => {
                     for (key, value) in members {
@@ -212,18 +292,38 @@ impl TopicSchema for JsonMappingSchema {
                             }
                             None => self.names.property_name(key),
                         };
-                        property_update(&twin, &name, value, property, time, &mut self.units_sent, out);
+                        property_update(
+                            &twin,
+                            &name,
+                            value,
+                            property,
+                            time,
+                            &mut self.units_sent,
+                            out,
+                        );
                     }
                 }
                 (true, _) => {}
                 (false, value) => {
-                    let name = self.names.property_name(property.name.as_deref().unwrap_or("value"));
-                    property_update(&twin, &name, value, property, time, &mut self.units_sent, out);
+                    let name = self
+                        .names
+                        .property_name(property.name.as_deref().unwrap_or("value"));
+                    property_update(
+                        &twin,
+                        &name,
+                        value,
+                        property,
+                        time,
+                        &mut self.units_sent,
+                        out,
+                    );
                 }
             }
         }
         for alarm in &source.alarms {
-            let Some(active) = document.at(&alarm.active).and_then(on_off) else { continue };
+            let Some(active) = document.at(&alarm.active).and_then(on_off) else {
+                continue;
+            };
             let key = (twin.clone(), alarm.alarm_type.clone());
             let was = self.alarms_active.insert(key, active).unwrap_or(false);
             if active == was {
@@ -232,16 +332,33 @@ impl TopicSchema for JsonMappingSchema {
             if active {
                 let severity = match &alarm.severity {
                     spec::Reading::Fixed(severity) => *severity,
-                    spec::Reading::Pointer(p) => document.at(p).and_then(Json::as_str).and_then(Severity::parse).unwrap_or(Severity::Major),
+                    spec::Reading::Pointer(p) => document
+                        .at(p)
+                        .and_then(Json::as_str)
+                        .and_then(Severity::parse)
+                        .unwrap_or(Severity::Major),
                 };
                 let text = match &alarm.text {
                     Some(spec::Reading::Fixed(text)) => text.clone(),
-                    Some(spec::Reading::Pointer(p)) => document.at(p).map(|v| v.as_str().map_or_else(|| v.to_json_text(), str::to_owned)).unwrap_or_default(),
+                    Some(spec::Reading::Pointer(p)) => document
+                        .at(p)
+                        .map(|v| v.as_str().map_or_else(|| v.to_json_text(), str::to_owned))
+                        .unwrap_or_default(),
                     None => alarm.alarm_type.to_string(),
                 };
-                out.push(TwinUpdate::AlarmRaised { twin: twin.clone(), alarm_type: alarm.alarm_type.clone(), severity, text, time });
+                out.push(TwinUpdate::AlarmRaised {
+                    twin: twin.clone(),
+                    alarm_type: alarm.alarm_type.clone(),
+                    severity,
+                    text,
+                    time,
+                });
             } else {
-                out.push(TwinUpdate::AlarmCleared { twin: twin.clone(), alarm_type: alarm.alarm_type.clone(), time });
+                out.push(TwinUpdate::AlarmCleared {
+                    twin: twin.clone(),
+                    alarm_type: alarm.alarm_type.clone(),
+                    time,
+                });
             }
         }
         Ok(Decoded::Updates(out.len() - start))

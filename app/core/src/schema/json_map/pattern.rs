@@ -30,9 +30,12 @@ impl TopicPattern {
         let mut levels = Vec::new();
         let mut names: Vec<&str> = Vec::new();
         for (i, part) in parts.iter().enumerate() {
-            let level = if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            let level = if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}'))
+            {
                 if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
-                    return Err(format!("{{{name}}} is not a capture name (letters, digits, _)"));
+                    return Err(format!(
+                        "{{{name}}} is not a capture name (letters, digits, _)"
+                    ));
                 }
                 if names.contains(&name) {
                     return Err(format!("{{{name}}} is captured twice"));
@@ -72,13 +75,27 @@ impl TopicPattern {
 
     /// The capture names, in order.
     pub fn captures(&self) -> Vec<&str> {
-        self.levels.iter().filter_map(|l| if let Level::Capture(name) = l { Some(name.as_str()) } else { None }).collect()
+        self.levels
+            .iter()
+            .filter_map(|l| {
+                if let Level::Capture(name) = l {
+                    Some(name.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     /// The captured values if `topic` matches.
     pub fn matches<'t>(&self, topic: &'t str) -> Option<Vec<(&str, &'t str)>> {
         let mut spans = Vec::new();
-        self.match_spans(topic, &mut spans).then(|| self.captures().into_iter().zip(spans.iter().map(|s| &topic[s.clone()])).collect())
+        self.match_spans(topic, &mut spans).then(|| {
+            self.captures()
+                .into_iter()
+                .zip(spans.iter().map(|s| &topic[s.clone()]))
+                .collect()
+        })
     }
 
     /// Whether `topic` matches, with where each capture is in it, in order (into a buffer the
@@ -121,7 +138,9 @@ impl Template {
         let mut parts = Vec::new();
         let mut rest = text;
         while let Some(open) = rest.find('{') {
-            let close = rest[open..].find('}').ok_or_else(|| format!("{text:?}: a {{ without its }}"))?;
+            let close = rest[open..]
+                .find('}')
+                .ok_or_else(|| format!("{text:?}: a {{ without its }}"))?;
             let name = &rest[open + 1..open + close];
             let position = captures.iter().position(|c| *c == name).ok_or_else(|| format!("{text:?}: {{{name}}} is not captured by the topic pattern (it captures {captures:?})"))?;
             if open > 0 {
@@ -150,7 +169,15 @@ impl Template {
     /// The template with the captures at `spans` of `topic` (from
     /// [`TopicPattern::match_spans`]) put in, into `out`.
     pub fn fill_from_spans(&self, topic: &str, spans: &[Range<usize>], out: &mut String) {
-        self.fill_with(|i| spans.get(i).and_then(|s| topic.get(s.clone())).unwrap_or(""), out);
+        self.fill_with(
+            |i| {
+                spans
+                    .get(i)
+                    .and_then(|s| topic.get(s.clone()))
+                    .unwrap_or("")
+            },
+            out,
+        );
     }
 
     fn fill_with<'a>(&self, capture: impl Fn(usize) -> &'a str, out: &mut String) {
@@ -174,20 +201,35 @@ mod tests {
         assert_eq!(pattern.filter(), "plant/+/+/telemetry");
         let captured = pattern.matches("plant/l1/pump3/telemetry").unwrap();
         assert_eq!(captured, [("line", "l1"), ("machine", "pump3")]);
-        assert_eq!(Template::parse("{line}-{machine}", &pattern.captures()).unwrap().fill(&captured), "l1-pump3");
+        assert_eq!(
+            Template::parse("{line}-{machine}", &pattern.captures())
+                .unwrap()
+                .fill(&captured),
+            "l1-pump3"
+        );
         assert_eq!(pattern.matches("plant/l1/pump3/status"), None);
         assert_eq!(pattern.matches("plant/l1/pump3/telemetry/extra"), None);
         let rest = TopicPattern::parse("telegraf/{host}/#").unwrap();
-        assert_eq!(rest.matches("telegraf/h1/cpu/total"), Some(vec![("host", "h1")]));
+        assert_eq!(
+            rest.matches("telegraf/h1/cpu/total"),
+            Some(vec![("host", "h1")])
+        );
         // Left over from an earlier match: replaced, not added to.
         let mut spans: Vec<std::ops::Range<usize>> = std::iter::once(0..1).collect();
         assert!(rest.match_spans("telegraf/h1/cpu/total", &mut spans));
         let mut id = String::from("left over");
-        Template::parse("host-{host}", &rest.captures()).unwrap().fill_from_spans("telegraf/h1/cpu/total", &spans, &mut id);
+        Template::parse("host-{host}", &rest.captures())
+            .unwrap()
+            .fill_from_spans("telegraf/h1/cpu/total", &spans, &mut id);
         assert_eq!(id, "host-h1");
         assert!(!pattern.match_spans("plant//pump3", &mut spans));
-        assert!(pattern.match_spans("plant//pump3/telemetry", &mut spans), "an empty level is a level");
-        Template::parse("{line}|{machine}", &pattern.captures()).unwrap().fill_from_spans("plant//pump3/telemetry", &spans, &mut id);
+        assert!(
+            pattern.match_spans("plant//pump3/telemetry", &mut spans),
+            "an empty level is a level"
+        );
+        Template::parse("{line}|{machine}", &pattern.captures())
+            .unwrap()
+            .fill_from_spans("plant//pump3/telemetry", &spans, &mut id);
         assert_eq!(id, "|pump3");
     }
 
@@ -196,7 +238,11 @@ mod tests {
         for bad in ["", "a/{x}/{x}", "a/#/b", "a/x{y}", "a/{}", "a/{x y}"] {
             assert!(TopicPattern::parse(bad).is_err(), "{bad}");
         }
-        assert!(Template::parse("{machine}", &["line"]).unwrap_err().contains("not captured"));
+        assert!(
+            Template::parse("{machine}", &["line"])
+                .unwrap_err()
+                .contains("not captured")
+        );
         assert!(Template::parse("{line", &["line"]).is_err());
     }
 }

@@ -145,7 +145,10 @@ fn pointer(text: &str, what: &str) -> Result<JsonPointer, String> {
 
 impl SourceSpec {
     pub fn compile(&self, index: usize) -> Result<Source, String> {
-        let name = self.name.clone().unwrap_or_else(|| format!("source #{}", index + 1));
+        let name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("source #{}", index + 1));
         let fail = |reason: String| format!("{name}: {reason}");
         let pattern = TopicPattern::parse(&self.topic).map_err(fail)?;
         let captures = pattern.captures();
@@ -156,7 +159,12 @@ impl SourceSpec {
         }
         let parent = self.parent.as_deref().map(template).transpose()?;
         let display_name = self.display_name.as_deref().map(template).transpose()?;
-        let timestamp = self.timestamp.as_deref().map(|p| pointer(p, "timestamp")).transpose().map_err(fail)?;
+        let timestamp = self
+            .timestamp
+            .as_deref()
+            .map(|p| pointer(p, "timestamp"))
+            .transpose()
+            .map_err(fail)?;
         let mut properties = Vec::new();
         for spec in &self.properties {
             let (path, members) = match spec.pointer.strip_suffix("/*") {
@@ -165,14 +173,30 @@ impl SourceSpec {
             };
             let path = pointer(path, "property pointer").map_err(fail)?;
             if !spec.scale.is_finite() || !spec.offset.is_finite() {
-                return Err(fail(format!("property {:?}: scale and offset must be finite", spec.pointer)));
+                return Err(fail(format!(
+                    "property {:?}: scale and offset must be finite",
+                    spec.pointer
+                )));
             }
             let name = match (&spec.name, members) {
                 (Some(name), _) => Some(name.as_str().into()),
                 (None, true) => None,
-                (None, false) => Some(path.last_token().filter(|n| !n.is_empty()).unwrap_or("value").into()),
+                (None, false) => Some(
+                    path.last_token()
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or("value")
+                        .into(),
+                ),
             };
-            properties.push(Property { pointer: path, members, name, unit: spec.unit.as_deref().map(Arc::from), scale: spec.scale, offset: spec.offset, kind: spec.kind });
+            properties.push(Property {
+                pointer: path,
+                members,
+                name,
+                unit: spec.unit.as_deref().map(Arc::from),
+                scale: spec.scale,
+                offset: spec.offset,
+                kind: spec.kind,
+            });
         }
         let mut alarms = Vec::new();
         for spec in &self.alarms {
@@ -183,19 +207,42 @@ impl SourceSpec {
             let severity = if spec.severity.starts_with('/') {
                 Reading::Pointer(pointer(&spec.severity, "alarm severity").map_err(fail)?)
             } else {
-                Reading::Fixed(Severity::parse(&spec.severity).ok_or_else(|| fail(format!("unknown severity {:?} (critical, major, minor, warning)", spec.severity)))?)
+                Reading::Fixed(Severity::parse(&spec.severity).ok_or_else(|| {
+                    fail(format!(
+                        "unknown severity {:?} (critical, major, minor, warning)",
+                        spec.severity
+                    ))
+                })?)
             };
             let text = match &spec.text {
-                Some(t) if t.starts_with('/') => Some(Reading::Pointer(pointer(t, "alarm text").map_err(fail)?)),
+                Some(t) if t.starts_with('/') => {
+                    Some(Reading::Pointer(pointer(t, "alarm text").map_err(fail)?))
+                }
                 Some(t) => Some(Reading::Fixed(t.clone())),
                 None => None,
             };
-            alarms.push(Alarm { alarm_type: spec.alarm_type.as_str().into(), active, severity, text });
+            alarms.push(Alarm {
+                alarm_type: spec.alarm_type.as_str().into(),
+                active,
+                severity,
+                text,
+            });
         }
         if properties.is_empty() && alarms.is_empty() {
             return Err(fail("no property and no alarm: nothing to read".into()));
         }
         let bare_value = properties.iter().any(|p| p.pointer.is_root() && !p.members);
-        Ok(Source { name, pattern, twin, parent, display_name, timestamp, time_format: self.time_format, properties, alarms, bare_value })
+        Ok(Source {
+            name,
+            pattern,
+            twin,
+            parent,
+            display_name,
+            timestamp,
+            time_format: self.time_format,
+            properties,
+            alarms,
+            bare_value,
+        })
     }
 }

@@ -47,7 +47,12 @@ fn schema(toml_text: &str) -> JsonMappingSchema {
     JsonMappingSchema::new(&specs(toml_text)).unwrap()
 }
 
-fn apply(schema: &mut JsonMappingSchema, store: &mut TwinStore, topic: &str, payload: &str) -> Result<Decoded, DecodeError> {
+fn apply(
+    schema: &mut JsonMappingSchema,
+    store: &mut TwinStore,
+    topic: &str,
+    payload: &str,
+) -> Result<Decoded, DecodeError> {
     let mut out = Vec::new();
     let result = schema.decode(topic, payload.as_bytes(), NOW, &mut out);
     store.apply_all(&out, NOW);
@@ -64,19 +69,27 @@ fn a_gateway_batch_with_captures_pointers_units_scale_and_time() {
     assert_eq!(schema.subscriptions(), ["plant/+/+/telemetry"]);
     let mut store = store();
     let payload = r#"{"ts": 1700000000500, "values": {"temp": 853, "running": "ON"}, "state": {"mode": "auto"}, "alarms": {"overheat": true, "severity": "critical", "message": "Motor too hot"}}"#;
-    assert!(matches!(apply(&mut schema, &mut store, "plant/l1/pump3/telemetry", payload), Ok(Decoded::Updates(_))));
+    assert!(matches!(
+        apply(&mut schema, &mut store, "plant/l1/pump3/telemetry", payload),
+        Ok(Decoded::Updates(_))
+    ));
     let pump = store.twin("l1-pump3").expect("the twin from the captures");
     assert_eq!(store.get(pump.parent.unwrap()).id.as_str(), "l1");
     let temperature = pump.property("temperature").unwrap();
     assert!((temperature.value - 85.3).abs() < 1e-9);
     assert_eq!(temperature.unit.as_deref(), Some("°C"));
-    assert_eq!(temperature.time, Timestamp(1_700_000_000_500_000), "the payload's time, in ms");
+    assert_eq!(
+        temperature.time,
+        Timestamp(1_700_000_000_500_000),
+        "the payload's time, in ms"
+    );
     assert_eq!(pump.property("running").unwrap().value, 1.0);
     assert_eq!(pump.fragments.get("mode"), Some(&serde_json::json!("auto")));
     assert_eq!(pump.alarms[0].severity, Severity::Critical);
     assert_eq!(pump.alarms[0].text, "Motor too hot");
     // The flag goes off: cleared.
-    let payload = r#"{"ts": 1700000001500, "values": {"temp": 700}, "alarms": {"overheat": false}}"#;
+    let payload =
+        r#"{"ts": 1700000001500, "values": {"temp": 700}, "alarms": {"overheat": false}}"#;
     apply(&mut schema, &mut store, "plant/l1/pump3/telemetry", payload).unwrap();
     assert!(store.twin("l1-pump3").unwrap().alarms.is_empty());
 }
@@ -98,7 +111,11 @@ fn telegraf_lines_and_every_member_of_an_object() {
     apply(&mut schema, &mut store, "telegraf/h1/cpu", line).unwrap();
     let cpu = store.twin("h1/cpu").unwrap();
     assert_eq!(cpu.property("usage_idle").unwrap().value, 97.5);
-    assert_eq!(cpu.property("usage_user").unwrap().time, Timestamp(1_700_000_000_000_000), "Unix seconds");
+    assert_eq!(
+        cpu.property("usage_user").unwrap().time,
+        Timestamp(1_700_000_000_000_000),
+        "Unix seconds"
+    );
     assert!(cpu.property("note").is_none(), "text is not a number");
 }
 
@@ -122,10 +139,33 @@ fn home_assistant_state_topics_carry_bare_values() {
         "#,
     );
     let mut store = store();
-    apply(&mut schema, &mut store, "homeassistant/sensor/kitchen_temp/state", "21.5").unwrap();
-    apply(&mut schema, &mut store, "homeassistant/switch/pump/state", "ON").unwrap();
-    assert_eq!(store.twin("kitchen_temp").unwrap().property("state").unwrap().value, 21.5);
-    assert_eq!(store.twin("pump").unwrap().property("on").unwrap().value, 1.0);
+    apply(
+        &mut schema,
+        &mut store,
+        "homeassistant/sensor/kitchen_temp/state",
+        "21.5",
+    )
+    .unwrap();
+    apply(
+        &mut schema,
+        &mut store,
+        "homeassistant/switch/pump/state",
+        "ON",
+    )
+    .unwrap();
+    assert_eq!(
+        store
+            .twin("kitchen_temp")
+            .unwrap()
+            .property("state")
+            .unwrap()
+            .value,
+        21.5
+    );
+    assert_eq!(
+        store.twin("pump").unwrap().property("on").unwrap().value,
+        1.0
+    );
 }
 
 #[test]
@@ -140,20 +180,58 @@ fn bad_input_is_refused_and_counted_never_a_panic() {
         "#,
     );
     let mut store = store();
-    assert!(matches!(apply(&mut schema, &mut store, "other/x/y", "{}"), Err(DecodeError::UnknownTopic { .. })));
-    assert!(matches!(apply(&mut schema, &mut store, "plant//", r#"{"v":1}"#), Err(DecodeError::Invalid { .. })), "an empty id");
-    assert!(matches!(apply(&mut schema, &mut store, "plant/a/b", "{not json"), Err(DecodeError::MalformedJson { .. })));
+    assert!(matches!(
+        apply(&mut schema, &mut store, "other/x/y", "{}"),
+        Err(DecodeError::UnknownTopic { .. })
+    ));
+    assert!(
+        matches!(
+            apply(&mut schema, &mut store, "plant//", r#"{"v":1}"#),
+            Err(DecodeError::Invalid { .. })
+        ),
+        "an empty id"
+    );
+    assert!(matches!(
+        apply(&mut schema, &mut store, "plant/a/b", "{not json"),
+        Err(DecodeError::MalformedJson { .. })
+    ));
     let huge = format!("{{\"v\": \"{}\"}}", "x".repeat(MAX_PAYLOAD));
-    assert!(matches!(apply(&mut schema, &mut store, "plant/a/b", &huge), Err(DecodeError::Oversized { .. })));
-    assert_eq!(apply(&mut schema, &mut store, "plant/a/b", r#"{"v": "not a number", "w": 3}"#), Ok(Decoded::Updates(1)), "only the registration");
+    assert!(matches!(
+        apply(&mut schema, &mut store, "plant/a/b", &huge),
+        Err(DecodeError::Oversized { .. })
+    ));
+    assert_eq!(
+        apply(
+            &mut schema,
+            &mut store,
+            "plant/a/b",
+            r#"{"v": "not a number", "w": 3}"#
+        ),
+        Ok(Decoded::Updates(1)),
+        "only the registration"
+    );
     assert_eq!(store.len(), 1);
 }
 
 #[test]
 fn sources_are_checked() {
-    let check = |text: &str| -> String { JsonMappingSchema::new(&specs(text)).err().unwrap_or_default() };
-    assert!(check("[[source]]\ntopic = \"a/{x}\"\ntwin = \"{y}\"\n[[source.property]]\npointer = \"/v\"").contains("not captured"));
-    assert!(check("[[source]]\ntopic = \"a/{x}\"\ntwin = \"{x}\"\n[[source.property]]\npointer = \"v\"").contains("JSON Pointer"));
+    let check = |text: &str| -> String {
+        JsonMappingSchema::new(&specs(text))
+            .err()
+            .unwrap_or_default()
+    };
+    assert!(
+        check(
+            "[[source]]\ntopic = \"a/{x}\"\ntwin = \"{y}\"\n[[source.property]]\npointer = \"/v\""
+        )
+        .contains("not captured")
+    );
+    assert!(
+        check(
+            "[[source]]\ntopic = \"a/{x}\"\ntwin = \"{x}\"\n[[source.property]]\npointer = \"v\""
+        )
+        .contains("JSON Pointer")
+    );
     assert!(check("[[source]]\ntopic = \"a/{x}\"\ntwin = \"{x}\"").contains("nothing to read"));
     assert!(check("[[source]]\ntopic = \"a/{x}\"\ntwin = \"{x}\"\n[[source.alarm]]\ntype = \"t\"\nactive = \"/a\"\nseverity = \"awful\"").contains("unknown severity"));
 }

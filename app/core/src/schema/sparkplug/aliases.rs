@@ -21,13 +21,19 @@ pub(super) struct MetricDef {
 #[derive(Debug)]
 pub(super) enum Aliases {
     /// `defs[i]` is alias `base + i`.
-    Listed { base: u64, defs: Vec<Option<MetricDef>> },
+    Listed {
+        base: u64,
+        defs: Vec<Option<MetricDef>>,
+    },
     Mapped(foldhash::HashMap<u64, MetricDef>),
 }
 
 impl Default for Aliases {
     fn default() -> Self {
-        Aliases::Listed { base: 0, defs: Vec::new() }
+        Aliases::Listed {
+            base: 0,
+            defs: Vec::new(),
+        }
     }
 }
 
@@ -40,11 +46,18 @@ impl Aliases {
     /// The aliases of a birth's metrics, in its order: an alias declared twice means what
     /// its last declaration says.
     pub(super) fn declared(declarations: Vec<(u64, MetricDef)>) -> Self {
-        let (Some(low), Some(high)) = (declarations.iter().map(|d| d.0).min(), declarations.iter().map(|d| d.0).max()) else {
+        let (Some(low), Some(high)) = (
+            declarations.iter().map(|d| d.0).min(),
+            declarations.iter().map(|d| d.0).max(),
+        ) else {
             return Aliases::default();
         };
         let span = high - low;
-        if span >= (declarations.len() as u64).saturating_mul(SLOTS_PER_ALIAS).saturating_add(SPARE_SLOTS) {
+        if span
+            >= (declarations.len() as u64)
+                .saturating_mul(SLOTS_PER_ALIAS)
+                .saturating_add(SPARE_SLOTS)
+        {
             return Aliases::Mapped(declarations.into_iter().collect());
         }
         let mut defs = vec![None; span as usize + 1];
@@ -82,27 +95,69 @@ mod tests {
     use super::*;
 
     fn def(name: &str) -> MetricDef {
-        MetricDef { name: name.into(), datatype: 10 }
+        MetricDef {
+            name: name.into(),
+            datatype: 10,
+        }
     }
 
     /// Every way of keeping them answers as a map of the same declarations would.
     #[test]
     fn aliases_answer_as_their_declarations_say_however_they_are_kept() {
-        let cases: [&[u64]; 6] = [&[], &[0, 1, 2, 3], &[1000, 1003, 1001], &[7, 7, 8], &[0, u64::MAX], &[5, 40, 41, 42, 1 << 40]];
+        let cases: [&[u64]; 6] = [
+            &[],
+            &[0, 1, 2, 3],
+            &[1000, 1003, 1001],
+            &[7, 7, 8],
+            &[0, u64::MAX],
+            &[5, 40, 41, 42, 1 << 40],
+        ];
         for aliases in cases {
-            let declarations: Vec<(u64, MetricDef)> = aliases.iter().enumerate().map(|(i, a)| (*a, def(&format!("m{i}")))).collect();
-            let expected: std::collections::HashMap<u64, MetricDef> = declarations.iter().cloned().collect();
+            let declarations: Vec<(u64, MetricDef)> = aliases
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (*a, def(&format!("m{i}"))))
+                .collect();
+            let expected: std::collections::HashMap<u64, MetricDef> =
+                declarations.iter().cloned().collect();
             let table = Aliases::declared(declarations);
-            for probe in aliases.iter().copied().chain([0, 1, 4, 6, 9, 999, 1002, 1004, u64::MAX, u64::MAX - 1, 1 << 40]) {
-                assert_eq!(table.get(probe), expected.get(&probe), "aliases {aliases:?}, probe {probe}");
+            for probe in aliases.iter().copied().chain([
+                0,
+                1,
+                4,
+                6,
+                9,
+                999,
+                1002,
+                1004,
+                u64::MAX,
+                u64::MAX - 1,
+                1 << 40,
+            ]) {
+                assert_eq!(
+                    table.get(probe),
+                    expected.get(&probe),
+                    "aliases {aliases:?}, probe {probe}"
+                );
             }
         }
     }
 
     #[test]
     fn runs_are_listed_and_spread_aliases_mapped() {
-        let listed = |aliases: &[u64]| matches!(Aliases::declared(aliases.iter().map(|a| (*a, def("m"))).collect()), Aliases::Listed { .. });
-        assert!(listed(&[100, 101, 102, 103]) && listed(&[3, 1, 12]), "a run from any base, and small gaps, are listed");
-        assert!(!listed(&[0, u64::MAX]) && !listed(&[0, 1, 2, 3, 1000]), "a list never outgrows what the birth declared");
+        let listed = |aliases: &[u64]| {
+            matches!(
+                Aliases::declared(aliases.iter().map(|a| (*a, def("m"))).collect()),
+                Aliases::Listed { .. }
+            )
+        };
+        assert!(
+            listed(&[100, 101, 102, 103]) && listed(&[3, 1, 12]),
+            "a run from any base, and small gaps, are listed"
+        );
+        assert!(
+            !listed(&[0, u64::MAX]) && !listed(&[0, 1, 2, 3, 1000]),
+            "a list never outgrows what the birth declared"
+        );
     }
 }

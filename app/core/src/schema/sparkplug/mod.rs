@@ -37,12 +37,12 @@ pub use topic::{MessageType, NAMESPACE, Topic};
 pub use value::{MetricValue, datatype};
 
 use super::{DecodeError, Decoded, LookAhead, SchemaPublish, TopicSchema};
-use metrics::{Body, Declared, Templates, birth_metrics, data_metrics, template_definitions};
-use node::{DeviceRef, EdgeNode, Held, MAX_HELD, Route};
-use routes::{RouteKey, Routes};
 use crate::time::Timestamp;
 use crate::twin::{EntityKind, TwinId};
 use crate::update::TwinUpdate;
+use metrics::{Body, Declared, Templates, birth_metrics, data_metrics, template_definitions};
+use node::{DeviceRef, EdgeNode, Held, MAX_HELD, Route};
+use routes::{RouteKey, Routes};
 
 /// How the host application behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,19 +60,25 @@ pub struct SparkplugConfig {
 impl SparkplugConfig {
     pub fn new(host_id: Option<String>, passive: bool) -> Self {
         let host_id = host_id.unwrap_or_else(|| crate::ingest::unique_client_id("twinscope"));
-        SparkplugConfig { host_id, passive, reorder_timeout: Duration::from_secs(2) }
+        SparkplugConfig {
+            host_id,
+            passive,
+            reorder_timeout: Duration::from_secs(2),
+        }
     }
 
     /// A passive host, for replaying a recording (nothing to publish to).
     pub fn replay() -> Self {
-        SparkplugConfig { host_id: "replay".into(), passive: true, reorder_timeout: Duration::ZERO }
+        SparkplugConfig {
+            host_id: "replay".into(),
+            passive: true,
+            reorder_timeout: Duration::ZERO,
+        }
     }
 }
 
 /// A rebirth is asked of one node at most this often.
 const REBIRTH_INTERVAL: Duration = Duration::from_secs(5);
-
-
 
 /// The Sparkplug B host application schema.
 pub struct SparkplugSchema {
@@ -122,7 +128,9 @@ impl SparkplugSchema {
     fn state_publish(&self, online: bool, timestamp: u64) -> SchemaPublish {
         SchemaPublish {
             topic: format!("{NAMESPACE}/STATE/{}", self.config.host_id),
-            payload: serde_json::json!({ "online": online, "timestamp": timestamp }).to_string().into_bytes(),
+            payload: serde_json::json!({ "online": online, "timestamp": timestamp })
+                .to_string()
+                .into_bytes(),
             qos: 1,
             retain: true,
         }
@@ -134,7 +142,10 @@ impl SparkplugSchema {
             return;
         }
         let state = &mut self.nodes[n];
-        if state.rebirth_asked.is_some_and(|asked| now.seconds_since(asked) < REBIRTH_INTERVAL.as_secs_f64()) {
+        if state
+            .rebirth_asked
+            .is_some_and(|asked| now.seconds_since(asked) < REBIRTH_INTERVAL.as_secs_f64())
+        {
             return;
         }
         state.rebirth_asked = Some(now);
@@ -143,24 +154,64 @@ impl SparkplugSchema {
         let ms = (now.0 / 1000).max(0) as u64;
         let request = Payload {
             timestamp: Some(ms),
-            metrics: vec![Metric { name: Some("Node Control/Rebirth".into()), timestamp: Some(ms), datatype: Some(datatype::BOOLEAN), value: RawValue::Boolean(true), ..Default::default() }],
+            metrics: vec![Metric {
+                name: Some("Node Control/Rebirth".into()),
+                timestamp: Some(ms),
+                datatype: Some(datatype::BOOLEAN),
+                value: RawValue::Boolean(true),
+                ..Default::default()
+            }],
             seq: None,
         };
         let topic = format!("{NAMESPACE}/{group}/NCMD/{node}");
-        self.publishes.push(SchemaPublish { topic, payload: request.encode(), qos: 0, retain: false });
+        self.publishes.push(SchemaPublish {
+            topic,
+            payload: request.encode(),
+            qos: 0,
+            retain: false,
+        });
     }
 
     /// One message: in sequence it is applied (and any held ones it frees); after a gap it is
     /// held; from before the last applied one (a duplicate) it is ignored.
     #[allow(clippy::too_many_arguments)]
-    fn edge(&mut self, n: usize, kind: MessageType, device: DeviceRef, bytes: &[u8], header: Header, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
-        let Some(seq) = header.seq.filter(|_| kind != MessageType::NDeath).map(|s| (s % 256) as u8) else {
-            return self.apply_edge(n, kind, device, Body::Raw(bytes), header.timestamp, received, out);
+    fn edge(
+        &mut self,
+        n: usize,
+        kind: MessageType,
+        device: DeviceRef,
+        bytes: &[u8],
+        header: Header,
+        received: Timestamp,
+        out: &mut Vec<TwinUpdate>,
+    ) -> Result<Decoded, DecodeError> {
+        let Some(seq) = header
+            .seq
+            .filter(|_| kind != MessageType::NDeath)
+            .map(|s| (s % 256) as u8)
+        else {
+            return self.apply_edge(
+                n,
+                kind,
+                device,
+                Body::Raw(bytes),
+                header.timestamp,
+                received,
+                out,
+            );
         };
         let state = &mut self.nodes[n];
         if self.config.reorder_timeout.is_zero() {
             state.next_seq = Some(seq.wrapping_add(1));
-            return self.apply_edge(n, kind, device, Body::Raw(bytes), header.timestamp, received, out);
+            return self.apply_edge(
+                n,
+                kind,
+                device,
+                Body::Raw(bytes),
+                header.timestamp,
+                received,
+                out,
+            );
         }
         match (kind, state.next_seq) {
             (MessageType::NBirth, _) | (_, None) => {
@@ -172,30 +223,52 @@ impl SparkplugSchema {
             (_, Some(expected)) => {
                 let ahead = seq.wrapping_sub(expected);
                 if ahead < 128 && state.held.len() < MAX_HELD {
-                    tracing::debug!("Sparkplug edge node {}: seq {seq} where {expected} was due; holding it", state.key);
+                    tracing::debug!(
+                        "Sparkplug edge node {}: seq {seq} where {expected} was due; holding it",
+                        state.key
+                    );
                     let payload = Payload::decode(bytes).map_err(not_sparkplug)?;
                     state.gap.get_or_insert(received);
                     let device = state.device_name(device);
-                    state.held.push(Held { seq, kind, device, payload, received });
+                    state.held.push(Held {
+                        seq,
+                        kind,
+                        device,
+                        payload,
+                        received,
+                    });
                     return Ok(Decoded::Updates(0));
                 } else if ahead < 128 {
                     // Too many held: stop waiting, as a timeout would.
                     self.release_held(n, out);
                     return self.edge(n, kind, device, bytes, header, received, out);
                 } else {
-                    tracing::debug!("Sparkplug edge node {}: seq {seq} is older than {expected}; ignored", state.key);
+                    tracing::debug!(
+                        "Sparkplug edge node {}: seq {seq} is older than {expected}; ignored",
+                        state.key
+                    );
                     return Ok(Decoded::Ignored);
                 }
             }
         }
         state.next_seq = Some(seq.wrapping_add(1));
         let start = out.len();
-        self.apply_edge(n, kind, device, Body::Raw(bytes), header.timestamp, received, out)?;
+        self.apply_edge(
+            n,
+            kind,
+            device,
+            Body::Raw(bytes),
+            header.timestamp,
+            received,
+            out,
+        )?;
         // The missing one came: what waited behind it follows, in order.
         loop {
             let state = &mut self.nodes[n];
             let Some(next) = state.next_seq else { break };
-            let Some(position) = state.held.iter().position(|h| h.seq == next) else { break };
+            let Some(position) = state.held.iter().position(|h| h.seq == next) else {
+                break;
+            };
             let held = state.held.remove(position);
             state.next_seq = Some(next.wrapping_add(1));
             self.apply_held(n, &held, out);
@@ -248,9 +321,20 @@ impl SparkplugSchema {
 
     fn apply_held(&mut self, n: usize, held: &Held, out: &mut Vec<TwinUpdate>) {
         let start = out.len();
-        if let Err(reason) = self.apply_edge(n, held.kind, DeviceRef::named(held.device.as_deref()), Body::Decoded(&held.payload), held.payload.timestamp, held.received, out) {
+        if let Err(reason) = self.apply_edge(
+            n,
+            held.kind,
+            DeviceRef::named(held.device.as_deref()),
+            Body::Decoded(&held.payload),
+            held.payload.timestamp,
+            held.received,
+            out,
+        ) {
             out.truncate(start);
-            tracing::debug!("Sparkplug edge node {}: a held message could not be read: {reason}", self.nodes[n].key);
+            tracing::debug!(
+                "Sparkplug edge node {}: a held message could not be read: {reason}",
+                self.nodes[n].key
+            );
         }
     }
 
@@ -273,12 +357,24 @@ impl SparkplugSchema {
     /// What one message does, in sequence. A message whose metrics turn out unreadable adds
     /// nothing to `out` (see [`data_metrics`]).
     #[allow(clippy::too_many_arguments)]
-    fn apply_edge(&mut self, n: usize, kind: MessageType, device: DeviceRef, body: Body, timestamp: Option<u64>, received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+    fn apply_edge(
+        &mut self,
+        n: usize,
+        kind: MessageType,
+        device: DeviceRef,
+        body: Body,
+        timestamp: Option<u64>,
+        received: Timestamp,
+        out: &mut Vec<TwinUpdate>,
+    ) -> Result<Decoded, DecodeError> {
         let start = out.len();
         let decoded;
         // Births and deaths are read whole (DATA is read in place, by `data_metrics`).
         let payload = match (kind, body) {
-            (MessageType::NBirth | MessageType::DBirth | MessageType::NDeath, Body::Decoded(payload)) => Some(payload),
+            (
+                MessageType::NBirth | MessageType::DBirth | MessageType::NDeath,
+                Body::Decoded(payload),
+            ) => Some(payload),
             (MessageType::NBirth | MessageType::DBirth | MessageType::NDeath, Body::Raw(bytes)) => {
                 decoded = Payload::decode(bytes).map_err(not_sparkplug)?;
                 Some(&decoded)
@@ -299,27 +395,62 @@ impl SparkplugSchema {
                 }
                 let (group, node) = node_state.group_and_node();
                 let group_twin = TwinId::from(group);
-                out.push(register(group_twin.clone(), None, EntityKind::Device, group, "Sparkplug group"));
-                out.push(register(node_state.twin.clone(), Some(group_twin), EntityKind::ChildDevice, node, "Sparkplug edge node"));
-                out.push(TwinUpdate::Online { twin: node_state.twin.clone(), online: true, time });
+                out.push(register(
+                    group_twin.clone(),
+                    None,
+                    EntityKind::Device,
+                    group,
+                    "Sparkplug group",
+                ));
+                out.push(register(
+                    node_state.twin.clone(),
+                    Some(group_twin),
+                    EntityKind::ChildDevice,
+                    node,
+                    "Sparkplug edge node",
+                ));
+                out.push(TwinUpdate::Online {
+                    twin: node_state.twin.clone(),
+                    online: true,
+                    time,
+                });
                 node_state.metrics = Declared::default();
                 node_state.templates = template_definitions(&payload.metrics);
-                birth_metrics(&node_state.twin, &mut node_state.metrics, &node_state.templates, &payload.metrics, time, out);
+                birth_metrics(
+                    &node_state.twin,
+                    &mut node_state.metrics,
+                    &node_state.templates,
+                    &payload.metrics,
+                    time,
+                    out,
+                );
                 Ok(Decoded::Updates(out.len() - start))
             }
             MessageType::NDeath => {
                 let bd_seq = bd_seq_of(payload.expect("a death is decoded"));
                 if !node_state.born || bd_seq.is_none() || bd_seq != node_state.bd_seq {
-                    tracing::debug!("Sparkplug edge node {}: NDEATH with bdSeq {bd_seq:?} ignored (current {:?})", node_state.key, node_state.bd_seq);
+                    tracing::debug!(
+                        "Sparkplug edge node {}: NDEATH with bdSeq {bd_seq:?} ignored (current {:?})",
+                        node_state.key,
+                        node_state.bd_seq
+                    );
                     return Ok(Decoded::Ignored);
                 }
                 node_state.born = false;
                 node_state.gap = None;
                 node_state.held.clear();
-                out.push(TwinUpdate::Online { twin: node_state.twin.clone(), online: false, time: received });
+                out.push(TwinUpdate::Online {
+                    twin: node_state.twin.clone(),
+                    online: false,
+                    time: received,
+                });
                 for device in &mut node_state.devices {
                     device.born = false;
-                    out.push(TwinUpdate::Online { twin: device.twin.clone(), online: false, time: received });
+                    out.push(TwinUpdate::Online {
+                        twin: device.twin.clone(),
+                        online: false,
+                        time: received,
+                    });
                 }
                 Ok(Decoded::Updates(out.len() - start))
             }
@@ -327,7 +458,10 @@ impl SparkplugSchema {
                 let payload = payload.expect("a birth is decoded");
                 let new = node_state.device_at(device).is_none();
                 if new && self.devices >= self.max_devices {
-                    return Err(DecodeError::invalid(format!("more than {} Sparkplug devices: a new one of {} is not followed", self.max_devices, node_state.key)));
+                    return Err(DecodeError::invalid(format!(
+                        "more than {} Sparkplug devices: a new one of {} is not followed",
+                        self.max_devices, node_state.key
+                    )));
                 }
                 if !node_state.born {
                     ask = Some("a device birth before its node's birth");
@@ -336,33 +470,57 @@ impl SparkplugSchema {
                 self.devices += usize::from(new);
                 let device = &mut node_state.devices[d];
                 device.born = true;
-                out.push(register(device.twin.clone(), Some(node_state.twin.clone()), EntityKind::ChildDevice, &device.name, "Sparkplug device"));
-                out.push(TwinUpdate::Online { twin: device.twin.clone(), online: true, time });
+                out.push(register(
+                    device.twin.clone(),
+                    Some(node_state.twin.clone()),
+                    EntityKind::ChildDevice,
+                    &device.name,
+                    "Sparkplug device",
+                ));
+                out.push(TwinUpdate::Online {
+                    twin: device.twin.clone(),
+                    online: true,
+                    time,
+                });
                 device.metrics = Declared::default();
-                birth_metrics(&device.twin, &mut device.metrics, &node_state.templates, &payload.metrics, time, out);
+                birth_metrics(
+                    &device.twin,
+                    &mut device.metrics,
+                    &node_state.templates,
+                    &payload.metrics,
+                    time,
+                    out,
+                );
                 Ok(Decoded::Updates(out.len() - start))
             }
-            MessageType::DDeath => match node_state.device_at(device).map(|d| &mut node_state.devices[d]) {
+            MessageType::DDeath => match node_state
+                .device_at(device)
+                .map(|d| &mut node_state.devices[d])
+            {
                 Some(device) if device.born => {
                     device.born = false;
-                    out.push(TwinUpdate::Online { twin: device.twin.clone(), online: false, time: received });
+                    out.push(TwinUpdate::Online {
+                        twin: device.twin.clone(),
+                        online: false,
+                        time: received,
+                    });
                     Ok(Decoded::Updates(1))
                 }
                 _ => Ok(Decoded::Ignored),
             },
-            MessageType::NData | MessageType::DData => {
-                match node_state.data_target(kind, device) {
-                    Some((twin, declared, born)) => {
-                        let unknown = data_metrics(twin, declared, &node_state.templates, body, time, out).map_err(not_sparkplug)?;
-                        ask = node::data_rebirth_reason(kind, born, unknown);
-                        Ok(Decoded::Updates(out.len() - start))
-                    }
-                    None => {
-                        ask = Some("data from a device never born");
-                        Ok(Decoded::Ignored)
-                    }
+            MessageType::NData | MessageType::DData => match node_state.data_target(kind, device) {
+                Some((twin, declared, born)) => {
+                    let unknown =
+                        data_metrics(twin, declared, &node_state.templates, body, time, out)
+                            .map_err(not_sparkplug)?;
+                    ask = node::data_rebirth_reason(kind, born, unknown);
+                    Ok(Decoded::Updates(out.len() - start))
                 }
-            }
+                None => {
+                    ask = Some("data from a device never born");
+                    Ok(Decoded::Ignored)
+                }
+            },
             MessageType::NCmd | MessageType::DCmd => Ok(Decoded::Ignored),
         };
         if let Some(why) = ask {
@@ -375,29 +533,64 @@ impl SparkplugSchema {
 impl SparkplugSchema {
     /// A message on a topic not routed yet: parsed, and for DATA of a known node or device,
     /// its route.
-    fn decode_topic(&mut self, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> (Result<Decoded, DecodeError>, Option<Route>) {
+    fn decode_topic(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        received: Timestamp,
+        out: &mut Vec<TwinUpdate>,
+    ) -> (Result<Decoded, DecodeError>, Option<Route>) {
         let parsed = match topic::parse(topic) {
             Ok(parsed) => parsed,
-            Err(_) if !topic.starts_with(NAMESPACE) => return (Err(DecodeError::UnknownTopic { schema: "sparkplug" }), None),
+            Err(_) if !topic.starts_with(NAMESPACE) => {
+                return (
+                    Err(DecodeError::UnknownTopic {
+                        schema: "sparkplug",
+                    }),
+                    None,
+                );
+            }
             Err(reason) => return (Err(DecodeError::invalid(reason)), None),
         };
         match parsed {
             // Another host's STATE, or our own coming back: nothing to show.
             Topic::State { .. } => (Ok(Decoded::Ignored), None),
-            Topic::Edge { kind: MessageType::NCmd | MessageType::DCmd, .. } => (Ok(Decoded::Ignored), None),
-            Topic::Edge { group, kind, node, device } => {
+            Topic::Edge {
+                kind: MessageType::NCmd | MessageType::DCmd,
+                ..
+            } => (Ok(Decoded::Ignored), None),
+            Topic::Edge {
+                group,
+                kind,
+                node,
+                device,
+            } => {
                 let header = match Header::read(payload) {
                     Ok(header) => header,
                     Err(e) => return (Err(not_sparkplug(e)), None),
                 };
                 let Some(n) = self.node_of(group, node) else {
-                    return (Err(DecodeError::invalid(format!("more than {} edge nodes: {group}/{node} is not followed", crate::twin::DEFAULT_MAX_TWINS))), None);
+                    return (
+                        Err(DecodeError::invalid(format!(
+                            "more than {} edge nodes: {group}/{node} is not followed",
+                            crate::twin::DEFAULT_MAX_TWINS
+                        ))),
+                        None,
+                    );
                 };
                 let device = DeviceRef::named(device);
                 let result = self.edge(n, kind, device, payload, header, received, out);
                 let route = match (kind, device) {
-                    (MessageType::NData, _) => Some(Route { node: n as u32, device: None, kind }),
-                    (MessageType::DData, _) => self.nodes[n].device_at(device).map(|d| Route { node: n as u32, device: Some(d as u32), kind }),
+                    (MessageType::NData, _) => Some(Route {
+                        node: n as u32,
+                        device: None,
+                        kind,
+                    }),
+                    (MessageType::DData, _) => self.nodes[n].device_at(device).map(|d| Route {
+                        node: n as u32,
+                        device: Some(d as u32),
+                        kind,
+                    }),
                     _ => None,
                 };
                 (result, route)
@@ -406,7 +599,14 @@ impl SparkplugSchema {
     }
 
     /// A message by its known route, else read from its topic (and routed from then on).
-    fn decode_by(&mut self, key: RouteKey, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+    fn decode_by(
+        &mut self,
+        key: RouteKey,
+        topic: &str,
+        payload: &[u8],
+        received: Timestamp,
+        out: &mut Vec<TwinUpdate>,
+    ) -> Result<Decoded, DecodeError> {
         if let Some(route) = self.routes.get(key) {
             return self.routed(route, payload, received, out);
         }
@@ -421,17 +621,41 @@ impl SparkplugSchema {
     /// goes to (a hint: see [`Routes::peek`]).
     fn device_ahead(&self, topic: &str, steps: usize) -> Option<&node::Device> {
         let route = self.routes.peek(topic, steps)?;
-        self.nodes.get(route.node as usize)?.devices.get(route.device? as usize)
+        self.nodes
+            .get(route.node as usize)?
+            .devices
+            .get(route.device? as usize)
     }
 
     /// A message on a routed topic: no parsing, no lookups.
-    fn routed(&mut self, route: Route, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+    fn routed(
+        &mut self,
+        route: Route,
+        payload: &[u8],
+        received: Timestamp,
+        out: &mut Vec<TwinUpdate>,
+    ) -> Result<Decoded, DecodeError> {
         let device = route.device.map_or(DeviceRef::Node, DeviceRef::At);
-        if let Some(decoded) = self.data_in_one_pass(route.node as usize, route.kind, device, payload, received, out) {
+        if let Some(decoded) = self.data_in_one_pass(
+            route.node as usize,
+            route.kind,
+            device,
+            payload,
+            received,
+            out,
+        ) {
             return Ok(decoded);
         }
         let header = Header::read(payload).map_err(not_sparkplug)?;
-        self.edge(route.node as usize, route.kind, device, payload, header, received, out)
+        self.edge(
+            route.node as usize,
+            route.kind,
+            device,
+            payload,
+            header,
+            received,
+            out,
+        )
     }
 
     /// DATA read in one pass with its header, where that does what [`edge`](Self::edge)
@@ -439,7 +663,15 @@ impl SparkplugSchema {
     /// and readable, a device that was born, and a seq that is due (or none). Reading the
     /// header first means stepping over every metric twice. `None`, with `out` and the node
     /// as they were, for everything else, which `edge` then does.
-    fn data_in_one_pass(&mut self, n: usize, kind: MessageType, device: DeviceRef, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Option<Decoded> {
+    fn data_in_one_pass(
+        &mut self,
+        n: usize,
+        kind: MessageType,
+        device: DeviceRef,
+        payload: &[u8],
+        received: Timestamp,
+        out: &mut Vec<TwinUpdate>,
+    ) -> Option<Decoded> {
         if !matches!(kind, MessageType::NData | MessageType::DData) {
             return None;
         }
@@ -449,10 +681,19 @@ impl SparkplugSchema {
         }
         let (twin, declared, born) = node_state.data_target(kind, device)?;
         let start = out.len();
-        let (header, unknown) = metrics::data_metrics_in_order(twin, declared, &node_state.templates, payload, received, out)?;
+        let (header, unknown) = metrics::data_metrics_in_order(
+            twin,
+            declared,
+            &node_state.templates,
+            payload,
+            received,
+            out,
+        )?;
         if let Some(seq) = header.seq.map(|s| (s % 256) as u8) {
             let state = &mut self.nodes[n];
-            if !(self.config.reorder_timeout.is_zero() || state.next_seq.is_none_or(|due| due == seq)) {
+            if !(self.config.reorder_timeout.is_zero()
+                || state.next_seq.is_none_or(|due| due == seq))
+            {
                 out.truncate(start);
                 return None;
             }
@@ -471,19 +712,35 @@ fn not_sparkplug(error: ProtoError) -> DecodeError {
 
 /// A birth declares where a node or device stands (explicitly: a replay that skips to a
 /// later birth must place it as playing from the start did); a group is only created.
-fn register(twin: TwinId, parent: Option<TwinId>, kind: EntityKind, name: &str, entity_type: &str) -> TwinUpdate {
-    TwinUpdate::Register { twin, implicit: parent.is_none(), parent, kind, display_name: Some(name.to_owned()), entity_type: Some(entity_type.to_owned()) }
+fn register(
+    twin: TwinId,
+    parent: Option<TwinId>,
+    kind: EntityKind,
+    name: &str,
+    entity_type: &str,
+) -> TwinUpdate {
+    TwinUpdate::Register {
+        twin,
+        implicit: parent.is_none(),
+        parent,
+        kind,
+        display_name: Some(name.to_owned()),
+        entity_type: Some(entity_type.to_owned()),
+    }
 }
 
 /// The `bdSeq` metric of a birth or death.
 fn bd_seq_of(payload: &Payload) -> Option<u64> {
-    payload.metrics.iter().find(|m| m.name.as_deref() == Some("bdSeq")).and_then(|m| match m.value {
-        RawValue::Long(v) => Some(v),
-        RawValue::Int(v) => Some(u64::from(v)),
-        _ => None,
-    })
+    payload
+        .metrics
+        .iter()
+        .find(|m| m.name.as_deref() == Some("bdSeq"))
+        .and_then(|m| match m.value {
+            RawValue::Long(v) => Some(v),
+            RawValue::Int(v) => Some(u64::from(v)),
+            _ => None,
+        })
 }
-
 
 impl TopicSchema for SparkplugSchema {
     fn name(&self) -> &'static str {
@@ -494,7 +751,13 @@ impl TopicSchema for SparkplugSchema {
         vec![format!("{NAMESPACE}/#")]
     }
 
-    fn decode(&mut self, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+    fn decode(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        received: Timestamp,
+        out: &mut Vec<TwinUpdate>,
+    ) -> Result<Decoded, DecodeError> {
         self.decode_by(RouteKey::Topic(topic), topic, payload, received, out)
     }
 
@@ -517,7 +780,14 @@ impl TopicSchema for SparkplugSchema {
         }
     }
 
-    fn decode_keyed(&mut self, key: u16, topic: &str, payload: &[u8], received: Timestamp, out: &mut Vec<TwinUpdate>) -> Result<Decoded, DecodeError> {
+    fn decode_keyed(
+        &mut self,
+        key: u16,
+        topic: &str,
+        payload: &[u8],
+        received: Timestamp,
+        out: &mut Vec<TwinUpdate>,
+    ) -> Result<Decoded, DecodeError> {
         self.decode_by(RouteKey::Channel(key), topic, payload, received, out)
     }
 
@@ -540,14 +810,20 @@ impl TopicSchema for SparkplugSchema {
         if self.config.passive {
             return;
         }
-        let timestamp = *self.state_timestamp.get_or_insert((now.0 / 1000).max(0) as u64);
+        let timestamp = *self
+            .state_timestamp
+            .get_or_insert((now.0 / 1000).max(0) as u64);
         self.publishes.push(self.state_publish(true, timestamp));
     }
 
     fn connection_lost(&mut self, now: Timestamp, out: &mut Vec<TwinUpdate>) {
         for node in &mut self.nodes {
             if node.born {
-                out.push(TwinUpdate::Online { twin: node.twin.clone(), online: false, time: now });
+                out.push(TwinUpdate::Online {
+                    twin: node.twin.clone(),
+                    online: false,
+                    time: now,
+                });
             }
             node.born = false;
             node.gap = None;
@@ -555,7 +831,11 @@ impl TopicSchema for SparkplugSchema {
             node.next_seq = None;
             for device in &mut node.devices {
                 if device.born {
-                    out.push(TwinUpdate::Online { twin: device.twin.clone(), online: false, time: now });
+                    out.push(TwinUpdate::Online {
+                        twin: device.twin.clone(),
+                        online: false,
+                        time: now,
+                    });
                 }
                 device.born = false;
             }
@@ -565,7 +845,10 @@ impl TopicSchema for SparkplugSchema {
     fn tick(&mut self, now: Timestamp, out: &mut Vec<TwinUpdate>) {
         let timeout = self.config.reorder_timeout.as_secs_f64();
         for n in 0..self.nodes.len() {
-            if self.nodes[n].gap.is_some_and(|since| now.seconds_since(since) >= timeout) {
+            if self.nodes[n]
+                .gap
+                .is_some_and(|since| now.seconds_since(since) >= timeout)
+            {
                 // The missing message is not coming: what waited is applied, and the node is
                 // asked for its state again.
                 self.release_held(n, out);

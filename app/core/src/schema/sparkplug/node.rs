@@ -73,14 +73,21 @@ pub(super) struct EdgeNode {
     pub(super) device_index: foldhash::HashMap<String, u32>,
 }
 
-
 /// Why DATA of `kind` read from a target born or not, with `unknown` metrics it could not
 /// identify, asks its node for a rebirth, if it does.
-pub(super) fn data_rebirth_reason(kind: MessageType, born: bool, unknown: usize) -> Option<&'static str> {
+pub(super) fn data_rebirth_reason(
+    kind: MessageType,
+    born: bool,
+    unknown: usize,
+) -> Option<&'static str> {
     if unknown > 0 {
         Some("metrics with unknown aliases")
     } else if !born {
-        Some(if kind == MessageType::NData { "data before its birth" } else { "device data before its birth" })
+        Some(if kind == MessageType::NData {
+            "data before its birth"
+        } else {
+            "device data before its birth"
+        })
     } else {
         None
     }
@@ -102,7 +109,11 @@ impl EdgeNode {
 
     /// What DATA of `kind` on `device` updates: the twin, what its birth declared, and
     /// whether it (and for a device, its node) is born. `None` for a device never born.
-    pub(super) fn data_target(&self, kind: MessageType, device: DeviceRef) -> Option<(&TwinId, &Declared, bool)> {
+    pub(super) fn data_target(
+        &self,
+        kind: MessageType,
+        device: DeviceRef,
+    ) -> Option<(&TwinId, &Declared, bool)> {
         if kind == MessageType::NData {
             return Some((&self.twin, &self.metrics, self.born));
         }
@@ -120,7 +131,12 @@ impl EdgeNode {
             DeviceRef::Node | DeviceRef::At(_) => "",
         };
         let d = self.devices.len();
-        self.devices.push(Device { name: name.to_owned(), twin: TwinId::kept(&format!("{}/{name}", self.key)), born: false, metrics: Declared::default() });
+        self.devices.push(Device {
+            name: name.to_owned(),
+            twin: TwinId::kept(&format!("{}/{name}", self.key)),
+            born: false,
+            metrics: Declared::default(),
+        });
         self.device_index.insert(name.to_owned(), d as u32);
         d
     }

@@ -89,7 +89,9 @@ impl<'a> Fields<'a> {
         }
         let mut value = 0u64;
         for shift in (0..70).step_by(7) {
-            let Some((&byte, rest)) = self.rest.split_first() else { return error("a varint runs past the end") };
+            let Some((&byte, rest)) = self.rest.split_first() else {
+                return error("a varint runs past the end");
+            };
             self.rest = rest;
             if shift == 63 && byte > 1 {
                 return error("a varint is longer than 64 bits");
@@ -105,7 +107,10 @@ impl<'a> Fields<'a> {
     #[inline(always)]
     pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], ProtoError> {
         if n > self.rest.len() {
-            return error(format!("a field of {n} bytes runs past the end ({} left)", self.rest.len()));
+            return error(format!(
+                "a field of {n} bytes runs past the end ({} left)",
+                self.rest.len()
+            ));
         }
         let (taken, rest) = self.rest.split_at(n);
         self.rest = rest;
@@ -130,12 +135,17 @@ impl<'a> Fields<'a> {
             return Ok(None);
         }
         let key = self.read_varint()?;
-        let number = u32::try_from(key >> 3).or_else(|_| error("a field number is out of range"))?;
+        let number =
+            u32::try_from(key >> 3).or_else(|_| error("a field number is out of range"))?;
         let field = match key & 7 {
             0 => Field::Varint(self.read_varint()?),
-            1 => Field::Fixed64(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes"))),
+            1 => Field::Fixed64(u64::from_le_bytes(
+                self.take(8)?.try_into().expect("8 bytes"),
+            )),
             2 => Field::Bytes(self.bytes()?),
-            5 => Field::Fixed32(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes"))),
+            5 => Field::Fixed32(u32::from_le_bytes(
+                self.take(4)?.try_into().expect("4 bytes"),
+            )),
             other => return error(format!("wire type {other} is not supported")),
         };
         Ok(Some((number, field)))
@@ -232,7 +242,11 @@ fn decode_metric(bytes: &[u8], depth: usize) -> Result<Metric, ProtoError> {
 
 /// Reads one metric into `metric` (every field reset first), its name left in the bytes and
 /// returned: a DATA message's scalar metrics are read without allocating.
-pub(super) fn decode_metric_into<'a>(bytes: &'a [u8], depth: usize, metric: &mut Metric) -> Result<Option<&'a str>, ProtoError> {
+pub(super) fn decode_metric_into<'a>(
+    bytes: &'a [u8],
+    depth: usize,
+    metric: &mut Metric,
+) -> Result<Option<&'a str>, ProtoError> {
     if depth > MAX_DEPTH {
         return error(format!("templates nest deeper than {MAX_DEPTH}"));
     }
@@ -249,7 +263,12 @@ pub(super) fn decode_metric_into<'a>(bytes: &'a [u8], depth: usize, metric: &mut
     let mut fields = Fields::new(bytes);
     while let Some((number, field)) = fields.next_field()? {
         match number {
-            1 => name = Some(std::str::from_utf8(field.bytes()?).or_else(|_| error("a string is not UTF-8"))?),
+            1 => {
+                name = Some(
+                    std::str::from_utf8(field.bytes()?)
+                        .or_else(|_| error("a string is not UTF-8"))?,
+                )
+            }
             2 => metric.alias = Some(field.varint()?),
             3 => metric.timestamp = Some(field.varint()?),
             4 => metric.datatype = Some(field.varint()? as u32),
@@ -313,7 +332,10 @@ impl Header {
 /// Reads a payload's metrics one at a time and hands each to `visit` with its name borrowed
 /// from the bytes: the steady DATA path, with no message built (a scalar metric is read in
 /// place, any other into one metric reused).
-pub fn for_each_metric<'a>(bytes: &'a [u8], mut visit: impl FnMut(Option<&'a str>, MetricIn<'_>)) -> Result<(), ProtoError> {
+pub fn for_each_metric<'a>(
+    bytes: &'a [u8],
+    mut visit: impl FnMut(Option<&'a str>, MetricIn<'_>),
+) -> Result<(), ProtoError> {
     // Made only for a metric that is not all scalars (then reused).
     let mut whole: Option<Metric> = None;
     let mut fields = Fields::new(bytes);
@@ -337,7 +359,11 @@ pub fn for_each_metric<'a>(bytes: &'a [u8], mut visit: impl FnMut(Option<&'a str
 /// One metric field's bytes, handed to `visit` (a scalar metric read in place, any other
 /// into `whole`, made the first time and reused).
 #[inline(always)]
-fn read_metric<'a>(bytes: &'a [u8], whole: &mut Option<Metric>, visit: &mut impl FnMut(Option<&'a str>, MetricIn<'_>)) -> Result<(), ProtoError> {
+fn read_metric<'a>(
+    bytes: &'a [u8],
+    whole: &mut Option<Metric>,
+    visit: &mut impl FnMut(Option<&'a str>, MetricIn<'_>),
+) -> Result<(), ProtoError> {
     match read_scalar_metric(bytes) {
         Some((name, scalar)) => visit(name, MetricIn::Scalar(scalar)),
         None => {
@@ -355,7 +381,10 @@ fn read_metric<'a>(bytes: &'a [u8], whole: &mut Option<Metric>, visit: &mut impl
 /// `None`, with `visit` perhaps called for some metrics, for any other layout (a timestamp
 /// after a metric, any other field, a field by a key of more than one byte) or anything
 /// unreadable: such a payload is then read as usual, header first.
-pub fn read_in_order<'a>(bytes: &'a [u8], mut visit: impl FnMut(Option<u64>, Option<&'a str>, MetricIn<'_>)) -> Option<Header> {
+pub fn read_in_order<'a>(
+    bytes: &'a [u8],
+    mut visit: impl FnMut(Option<u64>, Option<&'a str>, MetricIn<'_>),
+) -> Option<Header> {
     let mut whole: Option<Metric> = None;
     let mut header = Header::default();
     let mut fields = Fields::new(bytes);
@@ -367,7 +396,10 @@ pub fn read_in_order<'a>(bytes: &'a [u8], mut visit: impl FnMut(Option<u64>, Opt
             0x12 => {
                 metrics_seen = true;
                 let timestamp = header.timestamp;
-                read_metric(fields.bytes().ok()?, &mut whole, &mut |name, metric| visit(timestamp, name, metric)).ok()?;
+                read_metric(fields.bytes().ok()?, &mut whole, &mut |name, metric| {
+                    visit(timestamp, name, metric)
+                })
+                .ok()?;
             }
             0x18 => header.seq = Some(fields.read_varint().ok()?),
             _ => return None,
@@ -534,7 +566,11 @@ pub(super) fn encode_metric(metric: &Metric) -> Vec<u8> {
     if let Some(datatype) = metric.datatype {
         put_varint_field(&mut out, 4, u64::from(datatype));
     }
-    for (number, flag) in [(5, metric.is_historical), (6, metric.is_transient), (7, metric.is_null)] {
+    for (number, flag) in [
+        (5, metric.is_historical),
+        (6, metric.is_transient),
+        (7, metric.is_null),
+    ] {
         if flag {
             put_varint_field(&mut out, number, 1);
         }
@@ -565,10 +601,31 @@ mod tests {
             timestamp: Some(1_700_000_000_000),
             seq: Some(7),
             metrics: vec![
-                Metric { name: Some("Temperature".into()), alias: Some(3), datatype: Some(10), value: RawValue::Double(21.5), properties: vec![("engUnit".into(), RawValue::String("°C".into()))], ..Default::default() },
-                Metric { alias: Some(4), datatype: Some(3), value: RawValue::Int(-5i32 as u32), ..Default::default() },
-                Metric { name: Some("Node Control/Rebirth".into()), datatype: Some(11), value: RawValue::Boolean(true), ..Default::default() },
-                Metric { name: Some("gone".into()), is_null: true, ..Default::default() },
+                Metric {
+                    name: Some("Temperature".into()),
+                    alias: Some(3),
+                    datatype: Some(10),
+                    value: RawValue::Double(21.5),
+                    properties: vec![("engUnit".into(), RawValue::String("°C".into()))],
+                    ..Default::default()
+                },
+                Metric {
+                    alias: Some(4),
+                    datatype: Some(3),
+                    value: RawValue::Int(-5i32 as u32),
+                    ..Default::default()
+                },
+                Metric {
+                    name: Some("Node Control/Rebirth".into()),
+                    datatype: Some(11),
+                    value: RawValue::Boolean(true),
+                    ..Default::default()
+                },
+                Metric {
+                    name: Some("gone".into()),
+                    is_null: true,
+                    ..Default::default()
+                },
             ],
         };
         assert_eq!(Payload::decode(&payload.encode()), Ok(payload));
@@ -576,7 +633,16 @@ mod tests {
 
     #[test]
     fn truncated_and_hostile_payloads_are_refused_without_allocating() {
-        let good = Payload { seq: Some(1), metrics: vec![Metric { name: Some("x".into()), value: RawValue::Double(1.0), ..Default::default() }], ..Default::default() }.encode();
+        let good = Payload {
+            seq: Some(1),
+            metrics: vec![Metric {
+                name: Some("x".into()),
+                value: RawValue::Double(1.0),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+        .encode();
         for cut in 0..good.len() {
             let _ = Payload::decode(&good[..cut]); // an error or a shorter payload, never a panic
         }
@@ -584,11 +650,19 @@ mod tests {
         let huge = [0x12, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f];
         assert!(Payload::decode(&huge).is_err());
         // An 11-byte varint.
-        assert!(Payload::decode(&[0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).is_err());
+        assert!(
+            Payload::decode(&[
+                0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01
+            ])
+            .is_err()
+        );
         // Wire types 3, 4 (groups), 6 and 7 do not exist here.
         assert!(Payload::decode(&[0x0b]).is_err());
         // Templates nested past the limit.
-        let mut metric = encode_metric(&Metric { name: Some("leaf".into()), ..Default::default() });
+        let mut metric = encode_metric(&Metric {
+            name: Some("leaf".into()),
+            ..Default::default()
+        });
         for _ in 0..=MAX_DEPTH + 1 {
             let mut template = Vec::new();
             put_bytes_field(&mut template, 2, &metric);
@@ -619,6 +693,9 @@ mod tests {
         let decoded = decode_data_set(&set).unwrap();
         assert_eq!(decoded.columns, ["step", "temp"]);
         assert_eq!(decoded.types, [7, 10]);
-        assert_eq!(decoded.rows, vec![vec![RawValue::Int(1), RawValue::Double(80.0)]]);
+        assert_eq!(
+            decoded.rows,
+            vec![vec![RawValue::Int(1), RawValue::Double(80.0)]]
+        );
     }
 }

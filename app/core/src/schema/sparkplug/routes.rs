@@ -79,7 +79,10 @@ struct AheadSlot {
 
 /// Topics remembered: more than the farthest look-ahead stage is ahead of decoding.
 const HASHES_AHEAD: usize = 8;
-const _: () = assert!(crate::schema::LookAhead::Far.steps() * crate::schema::LOOK_AHEAD_STEP < HASHES_AHEAD && HASHES_AHEAD.is_power_of_two());
+const _: () = assert!(
+    crate::schema::LookAhead::Far.steps() * crate::schema::LOOK_AHEAD_STEP < HASHES_AHEAD
+        && HASHES_AHEAD.is_power_of_two()
+);
 
 /// How many topics were remembered after the one `steps` look-ahead steps from being
 /// decoded, and that one, when every message is looked ahead at (as the MQTT client's
@@ -123,7 +126,9 @@ impl HashesAhead {
         if expected.key.load(Ordering::Relaxed) == key {
             return Some(expected);
         }
-        (1..=HASHES_AHEAD).map(slot).find(|slot| slot.key.load(Ordering::Relaxed) == key)
+        (1..=HASHES_AHEAD)
+            .map(slot)
+            .find(|slot| slot.key.load(Ordering::Relaxed) == key)
     }
 }
 
@@ -185,7 +190,8 @@ impl Routes {
         let found = if topic.len() <= SHORT_TOPIC_BYTES {
             self.short.peek(topic.as_bytes(), slot.hash(), slot.entry())
         } else {
-            self.medium.peek(topic.as_bytes(), slot.hash(), slot.entry())
+            self.medium
+                .peek(topic.as_bytes(), slot.hash(), slot.entry())
         };
         let (at, route) = found?;
         slot.entry.store(at + 1, Ordering::Relaxed);
@@ -244,7 +250,15 @@ struct InlineRoute<const BYTES: usize> {
 }
 
 impl<const BYTES: usize> InlineRoute<BYTES> {
-    const EMPTY: Self = InlineRoute { route: Route { node: 0, device: None, kind: super::MessageType::NData }, len: 0, bytes: [0; BYTES] };
+    const EMPTY: Self = InlineRoute {
+        route: Route {
+            node: 0,
+            device: None,
+            kind: super::MessageType::NData,
+        },
+        len: 0,
+        bytes: [0; BYTES],
+    };
 
     /// An entry for `topic`, if it fits this size.
     fn new(topic: &str, route: Route) -> Option<Self> {
@@ -254,7 +268,11 @@ impl<const BYTES: usize> InlineRoute<BYTES> {
         }
         let mut bytes = [0; BYTES];
         bytes[..len].copy_from_slice(topic.as_bytes());
-        Some(InlineRoute { route, len: len as u8, bytes })
+        Some(InlineRoute {
+            route,
+            len: len as u8,
+            bytes,
+        })
     }
 
     fn topic(&self) -> &[u8] {
@@ -291,7 +309,10 @@ impl<const BYTES: usize> InlineTable<BYTES> {
     fn prefetch(&self, topic: &[u8]) -> u64 {
         let hash = self.hash(topic);
         if !self.entries.is_empty() {
-            crate::prefetch::first_bytes(&self.entries[self.home(hash)], std::mem::size_of::<InlineRoute<BYTES>>());
+            crate::prefetch::first_bytes(
+                &self.entries[self.home(hash)],
+                std::mem::size_of::<InlineRoute<BYTES>>(),
+            );
         }
         hash
     }
@@ -313,9 +334,13 @@ impl<const BYTES: usize> InlineTable<BYTES> {
         }
         let mask = self.entries.len() - 1;
         let tail = topic.len() - TAIL;
-        let last = |bytes: &[u8]| u64::from_ne_bytes(bytes[tail..tail + TAIL].try_into().expect("eight bytes"));
+        let last = |bytes: &[u8]| {
+            u64::from_ne_bytes(bytes[tail..tail + TAIL].try_into().expect("eight bytes"))
+        };
         let topic_last = last(topic);
-        let seems = |entry: &InlineRoute<BYTES>| entry.len as usize == topic.len() && last(&entry.bytes) == topic_last;
+        let seems = |entry: &InlineRoute<BYTES>| {
+            entry.len as usize == topic.len() && last(&entry.bytes) == topic_last
+        };
         if let Some(at) = known
             && let Some(entry) = self.entries.get(at)
             && seems(entry)
@@ -395,7 +420,13 @@ mod tests {
 
     #[test]
     fn an_entry_is_one_cache_line_or_two() {
-        assert_eq!((std::mem::size_of::<InlineRoute<SHORT_TOPIC_BYTES>>(), std::mem::align_of::<InlineRoute<SHORT_TOPIC_BYTES>>()), (64, 64));
+        assert_eq!(
+            (
+                std::mem::size_of::<InlineRoute<SHORT_TOPIC_BYTES>>(),
+                std::mem::align_of::<InlineRoute<SHORT_TOPIC_BYTES>>()
+            ),
+            (64, 64)
+        );
         assert_eq!(std::mem::size_of::<InlineRoute<MEDIUM_TOPIC_BYTES>>(), 128);
     }
 
@@ -403,15 +434,37 @@ mod tests {
     #[test]
     fn every_topic_finds_its_own_route_whatever_its_length() {
         let mut routes = Routes::default();
-        let topic = |len: usize| "spBv1.0/g/DDATA/n/".chars().chain(std::iter::repeat('d')).take(len).collect::<String>();
+        let topic = |len: usize| {
+            "spBv1.0/g/DDATA/n/"
+                .chars()
+                .chain(std::iter::repeat('d'))
+                .take(len)
+                .collect::<String>()
+        };
         for len in 1..=MAX_ROUTED_TOPIC_BYTES + 8 {
-            routes.insert(RouteKey::Topic(&topic(len)), Route { node: len as u32, device: Some(7), kind: MessageType::DData });
+            routes.insert(
+                RouteKey::Topic(&topic(len)),
+                Route {
+                    node: len as u32,
+                    device: Some(7),
+                    kind: MessageType::DData,
+                },
+            );
         }
         for len in 1..=MAX_ROUTED_TOPIC_BYTES + 8 {
             let found = routes.get(RouteKey::Topic(&topic(len))).map(|r| r.node);
-            assert_eq!(found, (len <= MAX_ROUTED_TOPIC_BYTES).then_some(len as u32), "length {len}");
+            assert_eq!(
+                found,
+                (len <= MAX_ROUTED_TOPIC_BYTES).then_some(len as u32),
+                "length {len}"
+            );
         }
-        assert!(routes.get(RouteKey::Topic("spBv1.0/g/DDATA/n/dx")).is_none(), "a topic never routed");
+        assert!(
+            routes
+                .get(RouteKey::Topic("spBv1.0/g/DDATA/n/dx"))
+                .is_none(),
+            "a topic never routed"
+        );
     }
 
     /// Thousands of topics that differ only at the end (as a node's devices' do), each
@@ -422,7 +475,14 @@ mod tests {
         let topic = |d: u32| format!("spBv1.0/plant/DDATA/node/device-{d}");
         for round in 0..2u32 {
             for d in 0..5_000 {
-                routes.insert(RouteKey::Topic(&topic(d)), Route { node: round, device: Some(d), kind: MessageType::DData });
+                routes.insert(
+                    RouteKey::Topic(&topic(d)),
+                    Route {
+                        node: round,
+                        device: Some(d),
+                        kind: MessageType::DData,
+                    },
+                );
             }
         }
         assert_eq!(routes.len(), 5_000);
@@ -434,8 +494,14 @@ mod tests {
             let route = routes.get(RouteKey::Topic(&topic)).expect("routed");
             assert_eq!((route.node, route.device), (1, Some(d)));
         }
-        assert!(hinted_right > 4_950, "look-ahead hints the right device for nearly every topic ({hinted_right} of 5,000)");
-        assert!(routes.get(RouteKey::Topic(&topic(5_000))).is_none() && routes.get(RouteKey::Topic("")).is_none());
+        assert!(
+            hinted_right > 4_950,
+            "look-ahead hints the right device for nearly every topic ({hinted_right} of 5,000)"
+        );
+        assert!(
+            routes.get(RouteKey::Topic(&topic(5_000))).is_none()
+                && routes.get(RouteKey::Topic("")).is_none()
+        );
     }
 
     /// The entry a look-ahead stage found a topic in is where the later stages and decoding
@@ -445,7 +511,11 @@ mod tests {
     fn an_entry_found_ahead_that_moved_is_looked_up_again() {
         let mut routes = Routes::default();
         let topic = |d: u32| format!("spBv1.0/plant/DDATA/node/device-{d}");
-        let route = |d: u32| Route { node: 0, device: Some(d), kind: MessageType::DData };
+        let route = |d: u32| Route {
+            node: 0,
+            device: Some(d),
+            kind: MessageType::DData,
+        };
         for d in 0..20 {
             routes.insert(RouteKey::Topic(&topic(d)), route(d));
         }
@@ -461,7 +531,10 @@ mod tests {
             routes.insert(RouteKey::Topic(&topic(d)), route(d));
         }
         for (d, t) in looked_at.iter().enumerate().rev().take(super::HASHES_AHEAD) {
-            assert_eq!(routes.get(RouteKey::Topic(t)).and_then(|r| r.device), Some(d as u32));
+            assert_eq!(
+                routes.get(RouteKey::Topic(t)).and_then(|r| r.device),
+                Some(d as u32)
+            );
         }
     }
 
@@ -470,9 +543,16 @@ mod tests {
     #[test]
     fn a_hash_remembered_for_an_address_never_finds_another_topic_there() {
         let mut routes = Routes::default();
-        let route = |d: u32| Route { node: 0, device: Some(d), kind: MessageType::DData };
+        let route = |d: u32| Route {
+            node: 0,
+            device: Some(d),
+            kind: MessageType::DData,
+        };
         for d in 0..100 {
-            routes.insert(RouteKey::Topic(&format!("spBv1.0/g/DDATA/n/d{d:02}")), route(d));
+            routes.insert(
+                RouteKey::Topic(&format!("spBv1.0/g/DDATA/n/d{d:02}")),
+                route(d),
+            );
         }
         let long = format!("spBv1.0/g/DDATA/n/{}", "x".repeat(60));
         routes.insert(RouteKey::Topic(&long), route(1000));
@@ -480,18 +560,34 @@ mod tests {
         routes.prefetch(&topic);
         routes.prefetch(&long);
         assert!(routes.peek(&topic, 2).is_some());
-        assert_eq!(routes.peek(&long, 2).and_then(|r| r.device), Some(1000), "alone in its table");
-        assert!(routes.peek("spBv1.0/g/DDATA/n/d08", 2).is_none(), "never looked ahead at");
-        assert_eq!(routes.get(RouteKey::Topic(&topic)).and_then(|r| r.device), Some(7));
+        assert_eq!(
+            routes.peek(&long, 2).and_then(|r| r.device),
+            Some(1000),
+            "alone in its table"
+        );
+        assert!(
+            routes.peek("spBv1.0/g/DDATA/n/d08", 2).is_none(),
+            "never looked ahead at"
+        );
+        assert_eq!(
+            routes.get(RouteKey::Topic(&topic)).and_then(|r| r.device),
+            Some(7)
+        );
         // The same bytes now say another device, then a topic never routed.
         topic.replace_range(19.., "42");
-        assert_eq!(routes.get(RouteKey::Topic(&topic)).and_then(|r| r.device), Some(42));
+        assert_eq!(
+            routes.get(RouteKey::Topic(&topic)).and_then(|r| r.device),
+            Some(42)
+        );
         topic.replace_range(18.., "zz9");
         topic.truncate(21);
         assert!(routes.get(RouteKey::Topic(&topic)).is_none());
         // Routing it there (what decoding a message on it does) finds it from then on.
         routes.insert(RouteKey::Topic(&topic), route(9));
-        assert_eq!(routes.get(RouteKey::Topic(&topic)).and_then(|r| r.device), Some(9));
+        assert_eq!(
+            routes.get(RouteKey::Topic(&topic)).and_then(|r| r.device),
+            Some(9)
+        );
         assert_eq!(routes.len(), 102, "routed once each");
     }
 }

@@ -29,7 +29,10 @@ impl RawValue {
             RawValue::Float(v) => Scalar::Float(v),
             RawValue::Double(v) => Scalar::Double(v),
             RawValue::Boolean(v) => Scalar::Boolean(v),
-            RawValue::String(_) | RawValue::Bytes(_) | RawValue::DataSet(_) | RawValue::Template(_) => return None,
+            RawValue::String(_)
+            | RawValue::Bytes(_)
+            | RawValue::DataSet(_)
+            | RawValue::Template(_) => return None,
         })
     }
 }
@@ -118,8 +121,14 @@ pub(super) fn read_scalar_metric(bytes: &[u8]) -> Option<(Option<&str>, ScalarMe
             0x38 => metric.is_null = varint()? != 0,
             0x50 => metric.value = Scalar::Int(varint()? as u32),
             0x58 => metric.value = Scalar::Long(varint()?),
-            0x65 => metric.value = Scalar::Float(f32::from_le_bytes(fields.take(4).ok()?.try_into().ok()?)),
-            0x69 => metric.value = Scalar::Double(f64::from_le_bytes(fields.take(8).ok()?.try_into().ok()?)),
+            0x65 => {
+                metric.value =
+                    Scalar::Float(f32::from_le_bytes(fields.take(4).ok()?.try_into().ok()?))
+            }
+            0x69 => {
+                metric.value =
+                    Scalar::Double(f64::from_le_bytes(fields.take(8).ok()?.try_into().ok()?))
+            }
             0x70 => metric.value = Scalar::Boolean(varint()? != 0),
             _ => return None,
         }
@@ -134,46 +143,117 @@ mod tests {
 
     fn as_scalar(m: &Metric) -> Option<ScalarMetric> {
         let value = m.value.scalar()?;
-        m.properties.is_empty().then_some(ScalarMetric { alias: m.alias, timestamp: m.timestamp, datatype: m.datatype, is_historical: m.is_historical, is_transient: m.is_transient, is_null: m.is_null, value })
+        m.properties.is_empty().then_some(ScalarMetric {
+            alias: m.alias,
+            timestamp: m.timestamp,
+            datatype: m.datatype,
+            is_historical: m.is_historical,
+            is_transient: m.is_transient,
+            is_null: m.is_null,
+            value,
+        })
     }
 
     /// The scalar reader reads what the general one reads, and leaves it everything else.
     #[test]
     fn scalar_metrics_read_as_the_general_reader_reads_them() {
         let metrics = [
-            Metric { alias: Some(3), value: RawValue::Double(-21.5), ..Default::default() },
-            Metric { name: Some("Line/Speed".into()), alias: Some(1 << 40), timestamp: Some(1_700_000_000_123), datatype: Some(9), value: RawValue::Float(2.5), ..Default::default() },
-            Metric { alias: Some(4), datatype: Some(3), value: RawValue::Int(-5i32 as u32), is_historical: true, is_transient: true, ..Default::default() },
-            Metric { alias: Some(5), datatype: Some(8), value: RawValue::Long(u64::MAX), ..Default::default() },
-            Metric { name: Some("Alarm".into()), datatype: Some(11), value: RawValue::Boolean(true), ..Default::default() },
-            Metric { name: Some("gone".into()), is_null: true, ..Default::default() },
+            Metric {
+                alias: Some(3),
+                value: RawValue::Double(-21.5),
+                ..Default::default()
+            },
+            Metric {
+                name: Some("Line/Speed".into()),
+                alias: Some(1 << 40),
+                timestamp: Some(1_700_000_000_123),
+                datatype: Some(9),
+                value: RawValue::Float(2.5),
+                ..Default::default()
+            },
+            Metric {
+                alias: Some(4),
+                datatype: Some(3),
+                value: RawValue::Int(-5i32 as u32),
+                is_historical: true,
+                is_transient: true,
+                ..Default::default()
+            },
+            Metric {
+                alias: Some(5),
+                datatype: Some(8),
+                value: RawValue::Long(u64::MAX),
+                ..Default::default()
+            },
+            Metric {
+                name: Some("Alarm".into()),
+                datatype: Some(11),
+                value: RawValue::Boolean(true),
+                ..Default::default()
+            },
+            Metric {
+                name: Some("gone".into()),
+                is_null: true,
+                ..Default::default()
+            },
             Metric::default(),
         ];
         for metric in &metrics {
             let bytes = encode_metric(metric);
             let (name, scalar) = read_scalar_metric(&bytes).expect("scalar");
-            let mut general = Metric { value: RawValue::String("left over".into()), properties: vec![("k".into(), RawValue::Int(1))], ..Default::default() };
+            let mut general = Metric {
+                value: RawValue::String("left over".into()),
+                properties: vec![("k".into(), RawValue::Int(1))],
+                ..Default::default()
+            };
             assert_eq!(decode_metric_into(&bytes, 0, &mut general), Ok(name));
             assert_eq!(Some(scalar), as_scalar(&general));
             // Cut short: refused by both, or read alike.
             for cut in 0..bytes.len() {
-                let (fast, slow) = (read_scalar_metric(&bytes[..cut]), decode_metric_into(&bytes[..cut], 0, &mut general));
+                let (fast, slow) = (
+                    read_scalar_metric(&bytes[..cut]),
+                    decode_metric_into(&bytes[..cut], 0, &mut general),
+                );
                 if let Some((name, scalar)) = fast {
                     assert_eq!((Ok(name), Some(scalar)), (slow, as_scalar(&general)));
                 }
             }
         }
         let not_scalar = [
-            Metric { alias: Some(1), value: RawValue::String("auto".into()), ..Default::default() },
-            Metric { alias: Some(1), value: RawValue::Bytes(vec![1, 2]), ..Default::default() },
-            Metric { alias: Some(1), value: RawValue::Double(1.0), properties: vec![("engUnit".into(), RawValue::String("°C".into()))], ..Default::default() },
-            Metric { alias: Some(1), value: RawValue::Template(Template::default()), ..Default::default() },
+            Metric {
+                alias: Some(1),
+                value: RawValue::String("auto".into()),
+                ..Default::default()
+            },
+            Metric {
+                alias: Some(1),
+                value: RawValue::Bytes(vec![1, 2]),
+                ..Default::default()
+            },
+            Metric {
+                alias: Some(1),
+                value: RawValue::Double(1.0),
+                properties: vec![("engUnit".into(), RawValue::String("°C".into()))],
+                ..Default::default()
+            },
+            Metric {
+                alias: Some(1),
+                value: RawValue::Template(Template::default()),
+                ..Default::default()
+            },
         ];
         for metric in &not_scalar {
-            assert!(read_scalar_metric(&encode_metric(metric)).is_none(), "{metric:?}");
+            assert!(
+                read_scalar_metric(&encode_metric(metric)).is_none(),
+                "{metric:?}"
+            );
         }
         // A name that is not UTF-8, a field past 15, a known field with the wrong wire type.
-        for bytes in [&[0x0a, 0x01, 0xff][..], &[0x80, 0x01, 0x00], &[0x11, 0, 0, 0, 0, 0, 0, 0, 0]] {
+        for bytes in [
+            &[0x0a, 0x01, 0xff][..],
+            &[0x80, 0x01, 0x00],
+            &[0x11, 0, 0, 0, 0, 0, 0, 0, 0],
+        ] {
             assert!(read_scalar_metric(bytes).is_none());
         }
     }

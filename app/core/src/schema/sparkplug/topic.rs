@@ -20,7 +20,12 @@ pub enum MessageType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Topic<'a> {
     /// An edge node's or device's message.
-    Edge { group: &'a str, kind: MessageType, node: &'a str, device: Option<&'a str> },
+    Edge {
+        group: &'a str,
+        kind: MessageType,
+        node: &'a str,
+        device: Option<&'a str>,
+    },
     /// A host application's STATE.
     State { host: &'a str },
 }
@@ -42,7 +47,11 @@ pub fn parse(topic: &str) -> Result<Topic<'_>, String> {
         count += 1;
     }
     if let ["STATE", host] = levels[..count] {
-        return if host.is_empty() { Err("a STATE topic without a host id".into()) } else { Ok(Topic::State { host }) };
+        return if host.is_empty() {
+            Err("a STATE topic without a host id".into())
+        } else {
+            Ok(Topic::State { host })
+        };
     }
     let (group, kind, node, device) = match levels[..count] {
         [group, kind, node] => (group, kind, node, None),
@@ -63,7 +72,12 @@ pub fn parse(topic: &str) -> Result<Topic<'_>, String> {
         ("DCMD", true) => MessageType::DCmd,
         (other, _) => return Err(format!("{other} is not a message type for this topic")),
     };
-    Ok(Topic::Edge { group, kind, node, device })
+    Ok(Topic::Edge {
+        group,
+        kind,
+        node,
+        device,
+    })
 }
 
 #[cfg(test)]
@@ -72,10 +86,37 @@ mod tests {
 
     #[test]
     fn edge_device_and_state_topics() {
-        assert_eq!(parse("spBv1.0/Plant1/NBIRTH/Edge1"), Ok(Topic::Edge { group: "Plant1", kind: MessageType::NBirth, node: "Edge1", device: None }));
-        assert_eq!(parse("spBv1.0/Plant1/DDATA/Edge1/PLC 3"), Ok(Topic::Edge { group: "Plant1", kind: MessageType::DData, node: "Edge1", device: Some("PLC 3") }));
-        assert_eq!(parse("spBv1.0/STATE/scada-1"), Ok(Topic::State { host: "scada-1" }));
-        for bad in ["spBv1.0/Plant1/DDATA/Edge1", "spBv1.0/Plant1/NDATA/Edge1/dev", "spBv1.0//NDATA/Edge1", "spBv1.0/P/NDATA/E/d/x", "spAv1.0/P/NDATA/E", "spBv1.0/P/XDATA/E", "spBv1.0/STATE/"] {
+        assert_eq!(
+            parse("spBv1.0/Plant1/NBIRTH/Edge1"),
+            Ok(Topic::Edge {
+                group: "Plant1",
+                kind: MessageType::NBirth,
+                node: "Edge1",
+                device: None
+            })
+        );
+        assert_eq!(
+            parse("spBv1.0/Plant1/DDATA/Edge1/PLC 3"),
+            Ok(Topic::Edge {
+                group: "Plant1",
+                kind: MessageType::DData,
+                node: "Edge1",
+                device: Some("PLC 3")
+            })
+        );
+        assert_eq!(
+            parse("spBv1.0/STATE/scada-1"),
+            Ok(Topic::State { host: "scada-1" })
+        );
+        for bad in [
+            "spBv1.0/Plant1/DDATA/Edge1",
+            "spBv1.0/Plant1/NDATA/Edge1/dev",
+            "spBv1.0//NDATA/Edge1",
+            "spBv1.0/P/NDATA/E/d/x",
+            "spAv1.0/P/NDATA/E",
+            "spBv1.0/P/XDATA/E",
+            "spBv1.0/STATE/",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -48,10 +48,17 @@ pub fn interpret(datatype: u32, raw: &RawValue) -> Result<MetricValue, String> {
     use datatype::*;
     match (datatype, raw) {
         (_, raw) if let Some(scalar) = raw.scalar() => interpret_scalar(datatype, scalar),
-        (STRING | TEXT | UUID, RawValue::String(v)) => Ok(MetricValue::Shown(Value::String(v.clone()))),
+        (STRING | TEXT | UUID, RawValue::String(v)) => {
+            Ok(MetricValue::Shown(Value::String(v.clone())))
+        }
         (DATASET, RawValue::DataSet(set)) => Ok(MetricValue::Shown(data_set(set))),
-        (BYTES | FILE, RawValue::Bytes(bytes)) => Ok(MetricValue::Shown(Value::String(format!("{} bytes", bytes.len())))),
-        (INT8_ARRAY..=DATETIME_ARRAY, RawValue::Bytes(bytes)) => array(datatype, bytes).map(MetricValue::Shown),
+        (BYTES | FILE, RawValue::Bytes(bytes)) => Ok(MetricValue::Shown(Value::String(format!(
+            "{} bytes",
+            bytes.len()
+        )))),
+        (INT8_ARRAY..=DATETIME_ARRAY, RawValue::Bytes(bytes)) => {
+            array(datatype, bytes).map(MetricValue::Shown)
+        }
         _ => Err(format!("a value of the wrong kind for datatype {datatype}")),
     }
 }
@@ -62,7 +69,9 @@ pub fn interpret_scalar(datatype: u32, raw: Scalar) -> Result<MetricValue, Strin
         return Ok(MetricValue::Number(number));
     }
     match (datatype, raw) {
-        (datatype::DATETIME, Scalar::Long(ms)) => Ok(MetricValue::Shown(Value::String(date_time(ms)))),
+        (datatype::DATETIME, Scalar::Long(ms)) => {
+            Ok(MetricValue::Shown(Value::String(date_time(ms))))
+        }
         (_, Scalar::None) => Err(format!("no value for datatype {datatype}")),
         _ => Err(format!("a value of the wrong kind for datatype {datatype}")),
     }
@@ -82,7 +91,9 @@ pub fn scalar_number(datatype: u32, raw: Scalar) -> Option<f64> {
         (UINT16, Scalar::Int(v)) => f64::from(v as u16),
         (UINT32, Scalar::Int(v)) => f64::from(v),
         // Some writers put 32-bit types in long_value, 64-bit ones in int_value.
-        (INT8 | INT16 | INT32 | UINT8 | UINT16 | UINT32, Scalar::Long(v)) => return scalar_number(datatype, Scalar::Int(v as u32)),
+        (INT8 | INT16 | INT32 | UINT8 | UINT16 | UINT32, Scalar::Long(v)) => {
+            return scalar_number(datatype, Scalar::Int(v as u32));
+        }
         (INT64, Scalar::Long(v)) => v as i64 as f64,
         (INT64, Scalar::Int(v)) => f64::from(v as i32),
         (UINT64, Scalar::Long(v)) => v as f64,
@@ -148,9 +159,11 @@ fn data_set(set: &DataSet) -> Value {
         .iter()
         .map(|row| {
             // Cells read by their column's type, so signed columns show their sign.
-            let cells = row.iter().enumerate().map(|(i, raw)| match set.types.get(i).map(|t| interpret(*t, raw)) {
-                Some(Ok(MetricValue::Number(v))) => json!(v),
-                _ => cell(raw),
+            let cells = row.iter().enumerate().map(|(i, raw)| {
+                match set.types.get(i).map(|t| interpret(*t, raw)) {
+                    Some(Ok(MetricValue::Number(v))) => json!(v),
+                    _ => cell(raw),
+                }
             });
             Value::Array(cells.collect())
         })
@@ -167,22 +180,40 @@ fn array(datatype: u32, bytes: &[u8]) -> Result<Value, String> {
         24 | 28 | 30 => 4,
         25 | 29 | 31 | 34 => 8,
         32 => {
-            let (count, bits) = bytes.split_first_chunk::<4>().ok_or("a Boolean array without its count")?;
+            let (count, bits) = bytes
+                .split_first_chunk::<4>()
+                .ok_or("a Boolean array without its count")?;
             let count = u32::from_le_bytes(*count) as usize;
             if count > bits.len() * 8 {
-                return Err(format!("a Boolean array of {count} in {} bytes", bits.len()));
+                return Err(format!(
+                    "a Boolean array of {count} in {} bytes",
+                    bits.len()
+                ));
             }
-            return Ok(Value::Array((0..count).map(|i| Value::Bool(bits[i / 8] >> (7 - i % 8) & 1 == 1)).collect()));
+            return Ok(Value::Array(
+                (0..count)
+                    .map(|i| Value::Bool(bits[i / 8] >> (7 - i % 8) & 1 == 1))
+                    .collect(),
+            ));
         }
         33 => {
             let text = bytes.strip_suffix(&[0]).unwrap_or(bytes);
-            let strings = text.split(|b| *b == 0).map(|s| Value::String(String::from_utf8_lossy(s).into_owned()));
-            return Ok(Value::Array(if bytes.is_empty() { Vec::new() } else { strings.collect() }));
+            let strings = text
+                .split(|b| *b == 0)
+                .map(|s| Value::String(String::from_utf8_lossy(s).into_owned()));
+            return Ok(Value::Array(if bytes.is_empty() {
+                Vec::new()
+            } else {
+                strings.collect()
+            }));
         }
         _ => return Err(format!("datatype {datatype} is not an array type")),
     };
     if !bytes.len().is_multiple_of(width) {
-        return Err(format!("an array of {width}-byte elements in {} bytes", bytes.len()));
+        return Err(format!(
+            "an array of {width}-byte elements in {} bytes",
+            bytes.len()
+        ));
     }
     let element = |chunk: &[u8]| -> Value {
         let mut b = [0u8; 8];
@@ -199,7 +230,9 @@ fn array(datatype: u32, bytes: &[u8]) -> Result<Value, String> {
             _ => json!(unsigned),
         }
     };
-    Ok(Value::Array(bytes.chunks_exact(width).map(element).collect()))
+    Ok(Value::Array(
+        bytes.chunks_exact(width).map(element).collect(),
+    ))
 }
 
 #[cfg(test)]
@@ -209,38 +242,98 @@ mod tests {
 
     #[test]
     fn signed_integers_are_sign_extended_by_their_width() {
-        assert_eq!(interpret(INT8, &RawValue::Int(0xFF)), Ok(MetricValue::Number(-1.0)));
-        assert_eq!(interpret(INT8, &RawValue::Int(u32::MAX)), Ok(MetricValue::Number(-1.0)));
-        assert_eq!(interpret(INT16, &RawValue::Int(0xFFFE)), Ok(MetricValue::Number(-2.0)));
-        assert_eq!(interpret(INT32, &RawValue::Int(-40i32 as u32)), Ok(MetricValue::Number(-40.0)));
-        assert_eq!(interpret(INT64, &RawValue::Long(-7i64 as u64)), Ok(MetricValue::Number(-7.0)));
-        assert_eq!(interpret(UINT8, &RawValue::Int(0xFF)), Ok(MetricValue::Number(255.0)));
-        assert_eq!(interpret(UINT32, &RawValue::Int(u32::MAX)), Ok(MetricValue::Number(4_294_967_295.0)));
-        assert_eq!(interpret(INT32, &RawValue::Long(-3i32 as u32 as u64)), Ok(MetricValue::Number(-3.0)));
+        assert_eq!(
+            interpret(INT8, &RawValue::Int(0xFF)),
+            Ok(MetricValue::Number(-1.0))
+        );
+        assert_eq!(
+            interpret(INT8, &RawValue::Int(u32::MAX)),
+            Ok(MetricValue::Number(-1.0))
+        );
+        assert_eq!(
+            interpret(INT16, &RawValue::Int(0xFFFE)),
+            Ok(MetricValue::Number(-2.0))
+        );
+        assert_eq!(
+            interpret(INT32, &RawValue::Int(-40i32 as u32)),
+            Ok(MetricValue::Number(-40.0))
+        );
+        assert_eq!(
+            interpret(INT64, &RawValue::Long(-7i64 as u64)),
+            Ok(MetricValue::Number(-7.0))
+        );
+        assert_eq!(
+            interpret(UINT8, &RawValue::Int(0xFF)),
+            Ok(MetricValue::Number(255.0))
+        );
+        assert_eq!(
+            interpret(UINT32, &RawValue::Int(u32::MAX)),
+            Ok(MetricValue::Number(4_294_967_295.0))
+        );
+        assert_eq!(
+            interpret(INT32, &RawValue::Long(-3i32 as u32 as u64)),
+            Ok(MetricValue::Number(-3.0))
+        );
     }
 
     #[test]
     fn booleans_text_times_and_mismatches() {
-        assert_eq!(interpret(BOOLEAN, &RawValue::Boolean(true)), Ok(MetricValue::Number(1.0)));
-        assert_eq!(interpret(STRING, &RawValue::String("auto".into())), Ok(MetricValue::Shown(json!("auto"))));
-        assert_eq!(interpret(DATETIME, &RawValue::Long(1_700_000_000_000)), Ok(MetricValue::Shown(json!("2023-11-14T22:13:20.000Z"))));
+        assert_eq!(
+            interpret(BOOLEAN, &RawValue::Boolean(true)),
+            Ok(MetricValue::Number(1.0))
+        );
+        assert_eq!(
+            interpret(STRING, &RawValue::String("auto".into())),
+            Ok(MetricValue::Shown(json!("auto")))
+        );
+        assert_eq!(
+            interpret(DATETIME, &RawValue::Long(1_700_000_000_000)),
+            Ok(MetricValue::Shown(json!("2023-11-14T22:13:20.000Z")))
+        );
         assert!(interpret(BOOLEAN, &RawValue::String("yes".into())).is_err());
         assert!(interpret(DOUBLE, &RawValue::None).is_err());
     }
 
     #[test]
     fn arrays_unpack_from_bytes() {
-        assert_eq!(interpret(22, &RawValue::Bytes(vec![0xFF, 0x01])), Ok(MetricValue::Shown(json!([-1, 1]))));
-        assert_eq!(interpret(31, &RawValue::Bytes(1.5f64.to_le_bytes().to_vec())), Ok(MetricValue::Shown(json!([1.5]))));
-        assert_eq!(interpret(32, &RawValue::Bytes(vec![3, 0, 0, 0, 0b1010_0000])), Ok(MetricValue::Shown(json!([true, false, true]))));
-        assert_eq!(interpret(33, &RawValue::Bytes(b"ab\0c\0".to_vec())), Ok(MetricValue::Shown(json!(["ab", "c"]))));
-        assert!(interpret(24, &RawValue::Bytes(vec![1, 2, 3])).is_err(), "not a whole number of elements");
-        assert!(interpret(32, &RawValue::Bytes(vec![200, 0, 0, 0, 1])).is_err(), "more Booleans than bits");
+        assert_eq!(
+            interpret(22, &RawValue::Bytes(vec![0xFF, 0x01])),
+            Ok(MetricValue::Shown(json!([-1, 1])))
+        );
+        assert_eq!(
+            interpret(31, &RawValue::Bytes(1.5f64.to_le_bytes().to_vec())),
+            Ok(MetricValue::Shown(json!([1.5])))
+        );
+        assert_eq!(
+            interpret(32, &RawValue::Bytes(vec![3, 0, 0, 0, 0b1010_0000])),
+            Ok(MetricValue::Shown(json!([true, false, true])))
+        );
+        assert_eq!(
+            interpret(33, &RawValue::Bytes(b"ab\0c\0".to_vec())),
+            Ok(MetricValue::Shown(json!(["ab", "c"])))
+        );
+        assert!(
+            interpret(24, &RawValue::Bytes(vec![1, 2, 3])).is_err(),
+            "not a whole number of elements"
+        );
+        assert!(
+            interpret(32, &RawValue::Bytes(vec![200, 0, 0, 0, 1])).is_err(),
+            "more Booleans than bits"
+        );
     }
 
     #[test]
     fn a_data_set_becomes_columns_and_rows() {
-        let set = DataSet { columns: vec!["step".into(), "delta".into()], types: vec![UINT32, INT32], rows: vec![vec![RawValue::Int(1), RawValue::Int(-2i32 as u32)]] };
-        assert_eq!(interpret(DATASET, &RawValue::DataSet(set)), Ok(MetricValue::Shown(json!({"columns": ["step", "delta"], "rows": [[1.0, -2.0]]}))));
+        let set = DataSet {
+            columns: vec!["step".into(), "delta".into()],
+            types: vec![UINT32, INT32],
+            rows: vec![vec![RawValue::Int(1), RawValue::Int(-2i32 as u32)]],
+        };
+        assert_eq!(
+            interpret(DATASET, &RawValue::DataSet(set)),
+            Ok(MetricValue::Shown(
+                json!({"columns": ["step", "delta"], "rows": [[1.0, -2.0]]})
+            ))
+        );
     }
 }

@@ -24,7 +24,13 @@ pub fn entity_topic_id(twin_id: &str) -> String {
 }
 
 /// Topic and payload announcing that `who` acknowledged `alarm_type` on `twin_id` at `time`.
-pub fn acknowledgement_event(root: &str, twin_id: &str, alarm_type: &str, who: &str, time: Timestamp) -> (String, String) {
+pub fn acknowledgement_event(
+    root: &str,
+    twin_id: &str,
+    alarm_type: &str,
+    who: &str,
+    time: Timestamp,
+) -> (String, String) {
     let topic = format!("{root}/{}/e/alarm_acknowledged", entity_topic_id(twin_id));
     let payload = json!({
         "text": format!("Alarm {alarm_type} acknowledged by {who}"),
@@ -42,20 +48,42 @@ mod tests {
 
     #[test]
     fn topic_ids_invert_the_decoders_twin_ids() {
-        for topic in ["te/device/pump1///e/x", "te/device/main/service/plc/e/x", "te/factory/area1/line1//e/x"] {
+        for topic in [
+            "te/device/pump1///e/x",
+            "te/device/main/service/plc/e/x",
+            "te/factory/area1/line1//e/x",
+        ] {
             let parsed = parse_topic(topic, "te").unwrap();
             let id = parsed.entity.twin_id();
-            assert_eq!(parse_topic(&format!("te/{}/e/x", entity_topic_id(&id)), "te").unwrap().entity.twin_id(), id, "{topic}");
+            assert_eq!(
+                parse_topic(&format!("te/{}/e/x", entity_topic_id(&id)), "te")
+                    .unwrap()
+                    .entity
+                    .twin_id(),
+                id,
+                "{topic}"
+            );
         }
         assert_eq!(entity_topic_id("pump1"), "device/pump1//");
     }
 
     #[test]
     fn acknowledgements_are_thin_edge_events_on_the_alarm_entity() {
-        let (topic, payload) = acknowledgement_event("te", "line1-pump1", "overheat", "alice", Timestamp(1_700_000_000_000_000));
+        let (topic, payload) = acknowledgement_event(
+            "te",
+            "line1-pump1",
+            "overheat",
+            "alice",
+            Timestamp(1_700_000_000_000_000),
+        );
         assert_eq!(topic, "te/device/line1-pump1///e/alarm_acknowledged");
         let parsed = parse_topic(&topic, "te").unwrap();
-        assert_eq!(parsed.channel, super::super::Channel::Event { event_type: "alarm_acknowledged" });
+        assert_eq!(
+            parsed.channel,
+            super::super::Channel::Event {
+                event_type: "alarm_acknowledged"
+            }
+        );
         let payload: serde_json::Value = serde_json::from_str(&payload).unwrap();
         assert_eq!(payload["acknowledgedBy"], "alice");
         assert_eq!(payload["text"], "Alarm overheat acknowledged by alice");

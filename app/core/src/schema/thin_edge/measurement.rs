@@ -28,8 +28,13 @@ pub fn decode_measurements(
     scratch.values.clear();
     let mut deserializer = serde_json::Deserializer::from_slice(payload);
     let mut time = None;
-    let seed = TopLevel { interner, scratch: &mut *scratch, time: &mut time };
-    seed.deserialize(&mut deserializer).map_err(|e| e.to_string())?;
+    let seed = TopLevel {
+        interner,
+        scratch: &mut *scratch,
+        time: &mut time,
+    };
+    seed.deserialize(&mut deserializer)
+        .map_err(|e| e.to_string())?;
     deserializer.end().map_err(|e| e.to_string())?;
     Ok(time)
 }
@@ -97,7 +102,10 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
                 // Some publishers repeat the measurement type in the payload; it is not a value.
                 map.next_value::<IgnoredAny>()?;
             } else {
-                map.next_value_seed(Entry { key, state: &mut self })?;
+                map.next_value_seed(Entry {
+                    key,
+                    state: &mut self,
+                })?;
             }
         }
         Ok(())
@@ -136,16 +144,26 @@ impl<'de> Visitor<'de> for Entry<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(name) = map.next_key::<Key<'de>>()? {
-            let value = map.next_value_seed(GroupValue { group: self.key, name: name.as_str() })?;
+            let value = map.next_value_seed(GroupValue {
+                group: self.key,
+                name: name.as_str(),
+            })?;
             push(self.state, self.key, Some(name.as_str()), value)?;
         }
         Ok(())
     }
 }
 
-fn push<E: de::Error>(state: &mut TopLevel<'_>, group_or_name: &str, name: Option<&str>, value: f64) -> Result<(), E> {
+fn push<E: de::Error>(
+    state: &mut TopLevel<'_>,
+    group_or_name: &str,
+    name: Option<&str>,
+    value: f64,
+) -> Result<(), E> {
     if !value.is_finite() {
-        return Err(E::custom(format_args!("{group_or_name:?} is not a finite number")));
+        return Err(E::custom(format_args!(
+            "{group_or_name:?} is not a finite number"
+        )));
     }
     let interned = match name {
         None => state.interner.property_name(group_or_name),
@@ -207,10 +225,12 @@ impl<'de> Visitor<'de> for TimeSeed {
         f.write_str("an RFC 3339 time or Unix seconds")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
-        Timestamp::parse_rfc3339(v).ok_or_else(|| E::custom(format_args!("time {v:?} is not RFC 3339")))
+        Timestamp::parse_rfc3339(v)
+            .ok_or_else(|| E::custom(format_args!("time {v:?} is not RFC 3339")))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Timestamp, E> {
-        Timestamp::from_unix_seconds(v).ok_or_else(|| E::custom(format_args!("time {v} is out of range")))
+        Timestamp::from_unix_seconds(v)
+            .ok_or_else(|| E::custom(format_args!("time {v} is out of range")))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Timestamp, E> {
         self.visit_f64(v as f64)
@@ -230,15 +250,30 @@ mod tests {
         let mut interner = Interner::default();
         let mut scratch = MeasurementScratch::default();
         let time = decode_measurements(payload.as_bytes(), &mut interner, &mut scratch)?;
-        Ok((scratch.values.iter().map(|(n, v)| (n.to_string(), *v)).collect(), time))
+        Ok((
+            scratch
+                .values
+                .iter()
+                .map(|(n, v)| (n.to_string(), *v))
+                .collect(),
+            time,
+        ))
     }
 
     #[test]
     fn flat_and_grouped_values() {
-        let (values, time) = decode(r#"{"temperature": 23.4, "Climate": {"Humidity": 90, "Pressure": 1013.5}, "count": 3}"#).unwrap();
+        let (values, time) = decode(
+            r#"{"temperature": 23.4, "Climate": {"Humidity": 90, "Pressure": 1013.5}, "count": 3}"#,
+        )
+        .unwrap();
         assert_eq!(
             values,
-            [("temperature".into(), 23.4), ("Climate.Humidity".into(), 90.0), ("Climate.Pressure".into(), 1013.5), ("count".into(), 3.0)]
+            [
+                ("temperature".into(), 23.4),
+                ("Climate.Humidity".into(), 90.0),
+                ("Climate.Pressure".into(), 1013.5),
+                ("count".into(), 3.0)
+            ]
         );
         assert_eq!(time, None);
     }

@@ -26,7 +26,10 @@ impl<'a> EntityTopicId<'a> {
 
     /// Parses an `@parent` value: `te/device/child01`, `device/child01//` or `device/main`.
     pub fn parse_reference(text: &'a str, root: &str) -> Option<Self> {
-        let text = text.strip_prefix(root).and_then(|t| t.strip_prefix('/')).unwrap_or(text);
+        let text = text
+            .strip_prefix(root)
+            .and_then(|t| t.strip_prefix('/'))
+            .unwrap_or(text);
         let parts: Vec<&str> = text.split('/').collect();
         Self::from_segments(&parts)
     }
@@ -44,7 +47,11 @@ impl<'a> EntityTopicId<'a> {
             out.push('/');
             out.push_str(d);
         } else {
-            let last = self.segments.iter().rposition(|s| !s.is_empty()).unwrap_or(0);
+            let last = self
+                .segments
+                .iter()
+                .rposition(|s| !s.is_empty())
+                .unwrap_or(0);
             for (i, segment) in self.segments[..=last].iter().enumerate() {
                 if i > 0 {
                     out.push('/');
@@ -62,7 +69,9 @@ impl<'a> EntityTopicId<'a> {
 
     /// `device/<d>/service/<s>` services belong to device `<d>`.
     pub fn is_default_service(&self) -> bool {
-        self.segments[0] == "device" && self.segments[2] == "service" && !self.segments[3].is_empty()
+        self.segments[0] == "device"
+            && self.segments[2] == "service"
+            && !self.segments[3].is_empty()
     }
 
     pub fn is_default_device(&self) -> bool {
@@ -71,8 +80,9 @@ impl<'a> EntityTopicId<'a> {
 
     /// The device a default-scheme service runs on.
     pub fn service_device(&self) -> Option<EntityTopicId<'a>> {
-        self.is_default_service()
-            .then(|| EntityTopicId { segments: [self.segments[0], self.segments[1], "", ""] })
+        self.is_default_service().then(|| EntityTopicId {
+            segments: [self.segments[0], self.segments[1], "", ""],
+        })
     }
 }
 
@@ -130,14 +140,22 @@ pub fn parse_topic<'a>(topic: &'a str, root: &str) -> Result<ThinEdgeTopic<'a>, 
         count += 1;
     }
     if count <= 4 {
-        let entity = EntityTopicId::from_segments(&parts[..count]).ok_or(TopicError::BadIdentifier)?;
-        return Ok(ThinEdgeTopic { entity, channel: Channel::Registration });
+        let entity =
+            EntityTopicId::from_segments(&parts[..count]).ok_or(TopicError::BadIdentifier)?;
+        return Ok(ThinEdgeTopic {
+            entity,
+            channel: Channel::Registration,
+        });
     }
     let entity = EntityTopicId::from_segments(&parts[..4]).ok_or(TopicError::BadIdentifier)?;
     let channel = &parts[4..count];
     let channel = match channel {
-        ["m", kind] => Channel::Measurement { measurement_type: kind },
-        ["m", kind, "meta"] => Channel::MeasurementMeta { measurement_type: kind },
+        ["m", kind] => Channel::Measurement {
+            measurement_type: kind,
+        },
+        ["m", kind, "meta"] => Channel::MeasurementMeta {
+            measurement_type: kind,
+        },
         ["e", kind] => Channel::Event { event_type: kind },
         ["a", kind] if !kind.is_empty() => Channel::Alarm { alarm_type: kind },
         ["twin", fragment] if !fragment.is_empty() => Channel::Twin { fragment },
@@ -160,34 +178,106 @@ mod tests {
 
     #[test]
     fn every_channel() {
-        assert_eq!(parse("te/device/main///m/environment").unwrap().channel, Channel::Measurement { measurement_type: "environment" });
-        assert_eq!(parse("te/device/main///m/").unwrap().channel, Channel::Measurement { measurement_type: "" });
         assert_eq!(
-            parse("te/device/main///m/battery_reading/meta").unwrap().channel,
-            Channel::MeasurementMeta { measurement_type: "battery_reading" }
+            parse("te/device/main///m/environment").unwrap().channel,
+            Channel::Measurement {
+                measurement_type: "environment"
+            }
         );
-        assert_eq!(parse("te/device/child01///e/login").unwrap().channel, Channel::Event { event_type: "login" });
-        assert_eq!(parse("te/device/child01///a/overheat").unwrap().channel, Channel::Alarm { alarm_type: "overheat" });
-        assert_eq!(parse("te/device/main///twin/c8y_Hardware").unwrap().channel, Channel::Twin { fragment: "c8y_Hardware" });
-        assert_eq!(parse("te/device/main/service/tedge-agent/status/health").unwrap().channel, Channel::Health);
-        assert_eq!(parse("te/device/main///cmd/restart/123").unwrap().channel, Channel::Command);
-        assert_eq!(parse("te/device/main///signal/x").unwrap().channel, Channel::Other { category: "signal" });
+        assert_eq!(
+            parse("te/device/main///m/").unwrap().channel,
+            Channel::Measurement {
+                measurement_type: ""
+            }
+        );
+        assert_eq!(
+            parse("te/device/main///m/battery_reading/meta")
+                .unwrap()
+                .channel,
+            Channel::MeasurementMeta {
+                measurement_type: "battery_reading"
+            }
+        );
+        assert_eq!(
+            parse("te/device/child01///e/login").unwrap().channel,
+            Channel::Event {
+                event_type: "login"
+            }
+        );
+        assert_eq!(
+            parse("te/device/child01///a/overheat").unwrap().channel,
+            Channel::Alarm {
+                alarm_type: "overheat"
+            }
+        );
+        assert_eq!(
+            parse("te/device/main///twin/c8y_Hardware").unwrap().channel,
+            Channel::Twin {
+                fragment: "c8y_Hardware"
+            }
+        );
+        assert_eq!(
+            parse("te/device/main/service/tedge-agent/status/health")
+                .unwrap()
+                .channel,
+            Channel::Health
+        );
+        assert_eq!(
+            parse("te/device/main///cmd/restart/123").unwrap().channel,
+            Channel::Command
+        );
+        assert_eq!(
+            parse("te/device/main///signal/x").unwrap().channel,
+            Channel::Other { category: "signal" }
+        );
     }
 
     #[test]
     fn registration_topics_with_and_without_trailing_segments() {
-        for topic in ["te/device/child01", "te/device/child01//", "te/device/child01/service/nodered"] {
-            assert_eq!(parse(topic).unwrap().channel, Channel::Registration, "{topic}");
+        for topic in [
+            "te/device/child01",
+            "te/device/child01//",
+            "te/device/child01/service/nodered",
+        ] {
+            assert_eq!(
+                parse(topic).unwrap().channel,
+                Channel::Registration,
+                "{topic}"
+            );
         }
-        assert_eq!(parse("te/device/child01").unwrap().entity.segments, ["device", "child01", "", ""]);
+        assert_eq!(
+            parse("te/device/child01").unwrap().entity.segments,
+            ["device", "child01", "", ""]
+        );
     }
 
     #[test]
     fn twin_ids_follow_the_default_scheme() {
-        assert_eq!(parse("te/device/main///m/x").unwrap().entity.twin_id(), "main");
-        assert_eq!(parse("te/device/pump1/service/modbus/m/x").unwrap().entity.twin_id(), "pump1/modbus");
-        assert_eq!(parse("te/factory1/shop1/plc1/sensor1/m/x").unwrap().entity.twin_id(), "factory1/shop1/plc1/sensor1");
-        assert_eq!(parse("te/component_namespace/service/nodered/instance-1").unwrap().entity.twin_id(), "component_namespace/service/nodered/instance-1");
+        assert_eq!(
+            parse("te/device/main///m/x").unwrap().entity.twin_id(),
+            "main"
+        );
+        assert_eq!(
+            parse("te/device/pump1/service/modbus/m/x")
+                .unwrap()
+                .entity
+                .twin_id(),
+            "pump1/modbus"
+        );
+        assert_eq!(
+            parse("te/factory1/shop1/plc1/sensor1/m/x")
+                .unwrap()
+                .entity
+                .twin_id(),
+            "factory1/shop1/plc1/sensor1"
+        );
+        assert_eq!(
+            parse("te/component_namespace/service/nodered/instance-1")
+                .unwrap()
+                .entity
+                .twin_id(),
+            "component_namespace/service/nodered/instance-1"
+        );
     }
 
     #[test]
@@ -195,10 +285,19 @@ mod tests {
         assert_eq!(parse("tedge/measurements"), Err(TopicError::WrongRoot));
         assert_eq!(parse("other/device/main///m/x"), Err(TopicError::WrongRoot));
         assert_eq!(parse("te//main///m/x"), Err(TopicError::BadIdentifier));
-        assert_eq!(parse("te/device//service/x/m/t"), Err(TopicError::BadIdentifier));
-        assert_eq!(parse("te/device/main///m/a/b/c"), Err(TopicError::BadChannel));
+        assert_eq!(
+            parse("te/device//service/x/m/t"),
+            Err(TopicError::BadIdentifier)
+        );
+        assert_eq!(
+            parse("te/device/main///m/a/b/c"),
+            Err(TopicError::BadChannel)
+        );
         assert_eq!(parse("te/device/main///a/"), Err(TopicError::BadChannel));
-        assert_eq!(parse("te/device/main///status/other"), Err(TopicError::BadChannel));
+        assert_eq!(
+            parse("te/device/main///status/other"),
+            Err(TopicError::BadChannel)
+        );
         assert_eq!(parse("te/a/b/c/d/e/f/g/h/i"), Err(TopicError::BadChannel));
     }
 

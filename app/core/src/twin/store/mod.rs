@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::id::StoreSlot;
 use super::{History, PropertyName, Severity, Status, TwinId};
-use crate::prefetch;
 use crate::alarms::{AlarmBook, AlarmRules, AlarmSource, LimitState};
+use crate::prefetch;
 use crate::rules::{Rgba, RuleSet};
 use crate::time::Timestamp;
 use crate::update::TwinUpdate;
@@ -106,7 +106,10 @@ impl Property {
             rule_color: None,
             judged: rule.is_some() || !limits.is_empty(),
             rule,
-            limits: limits.into_iter().map(|l| (l, LimitState::default())).collect(),
+            limits: limits
+                .into_iter()
+                .map(|l| (l, LimitState::default()))
+                .collect(),
         }
     }
 
@@ -200,8 +203,15 @@ pub struct Twin {
 const HOT_BYTES: usize = 64;
 /// How much of a [`Property`] applying a value reads when no rule judges it: its first line.
 const PROPERTY_HOT_BYTES: usize = 64;
-const _: () = assert!(std::mem::offset_of!(Twin, stale) < HOT_BYTES && std::mem::offset_of!(Twin, seen) + 8 <= HOT_BYTES && std::mem::offset_of!(Twin, name_tags) + NAME_TAGS * 4 <= HOT_BYTES);
-const _: () = assert!(std::mem::offset_of!(Property, name_length) + 4 <= PROPERTY_HOT_BYTES && std::mem::offset_of!(Property, name_address) + 8 <= PROPERTY_HOT_BYTES);
+const _: () = assert!(
+    std::mem::offset_of!(Twin, stale) < HOT_BYTES
+        && std::mem::offset_of!(Twin, seen) + 8 <= HOT_BYTES
+        && std::mem::offset_of!(Twin, name_tags) + NAME_TAGS * 4 <= HOT_BYTES
+);
+const _: () = assert!(
+    std::mem::offset_of!(Property, name_length) + 4 <= PROPERTY_HOT_BYTES
+        && std::mem::offset_of!(Property, name_address) + 8 <= PROPERTY_HOT_BYTES
+);
 const _: () = assert!(std::mem::offset_of!(Property, judged) < PROPERTY_HOT_BYTES);
 
 /// Properties whose name tags a twin keeps in itself.
@@ -276,7 +286,8 @@ impl Twin {
     /// Among the first few properties, the one whose name is `name`'s very text (the same
     /// shared string: same address, same length).
     fn position_by_address(&self, name: &str) -> Option<usize> {
-        self.position_by_tag(name).filter(|&i| self.properties[i].is_named_by(name))
+        self.position_by_tag(name)
+            .filter(|&i| self.properties[i].is_named_by(name))
     }
 
     /// Among the first few properties, where `name`'s very text probably is (see
@@ -304,7 +315,13 @@ impl Twin {
         }
         self.properties.push(property);
         if self.property_index.is_none() && self.properties.len() > INDEXED_PROPERTIES {
-            self.property_index = Some(Box::new(self.properties.iter().enumerate().map(|(i, p)| (p.name.clone(), i as u32)).collect()));
+            self.property_index = Some(Box::new(
+                self.properties
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (p.name.clone(), i as u32))
+                    .collect(),
+            ));
         }
         position
     }
@@ -315,8 +332,16 @@ impl Twin {
     }
 
     fn derive_status(&self, index: TwinIndex, book: &AlarmBook) -> DerivedStatus {
-        let heard_from = self.seen != NEVER_SEEN || self.health.is_some() || self.reports_liveness || !self.alarms.is_empty() || !self.events.is_empty();
-        let mut status = if heard_from { Status::Ok } else { Status::Unknown };
+        let heard_from = self.seen != NEVER_SEEN
+            || self.health.is_some()
+            || self.reports_liveness
+            || !self.alarms.is_empty()
+            || !self.events.is_empty();
+        let mut status = if heard_from {
+            Status::Ok
+        } else {
+            Status::Unknown
+        };
         let mut color = None;
         let mut color_status = Status::Unknown;
         for property in &self.properties {
@@ -345,7 +370,14 @@ impl Twin {
         }
         // A rule colour only speaks for the twin while the rule's status is what it shows.
         let color = if color_status == status { color } else { None };
-        DerivedStatus { status, color, alarm_severity, unacknowledged, active_alarms, comms_lost }
+        DerivedStatus {
+            status,
+            color,
+            alarm_severity,
+            unacknowledged,
+            active_alarms,
+            comms_lost,
+        }
     }
 }
 
@@ -358,7 +390,11 @@ enum StatusInput {
 
 impl StatusInput {
     fn and(self, other: StatusInput) -> StatusInput {
-        if self == StatusInput::Changed { self } else { other }
+        if self == StatusInput::Changed {
+            self
+        } else {
+            other
+        }
     }
 }
 
@@ -402,7 +438,12 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { history_len: 600, stale_after: Duration::from_secs(15), max_twins: DEFAULT_MAX_TWINS, max_entries_per_twin: DEFAULT_MAX_ENTRIES_PER_TWIN }
+        StoreConfig {
+            history_len: 600,
+            stale_after: Duration::from_secs(15),
+            max_twins: DEFAULT_MAX_TWINS,
+            max_entries_per_twin: DEFAULT_MAX_ENTRIES_PER_TWIN,
+        }
     }
 }
 
@@ -435,13 +476,19 @@ struct Found {
 }
 
 impl Found {
-    const NOTHING: Found = Found { twin: u32::MAX, property: u32::MAX };
+    const NOTHING: Found = Found {
+        twin: u32::MAX,
+        property: u32::MAX,
+    };
 }
 
 /// A tag for a new store: each once, counting up; 0 (remember nothing) once they ran out.
 fn next_store_tag() -> u32 {
     static NEXT: AtomicU32 = AtomicU32::new(1);
-    NEXT.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tag| tag.checked_add(1)).unwrap_or(0)
+    NEXT.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tag| {
+        tag.checked_add(1)
+    })
+    .unwrap_or(0)
 }
 
 /// Default cap on twins made from data: a plant of tens of thousands of parts, with room.
@@ -539,7 +586,10 @@ impl TwinStore {
     }
 
     pub fn twins(&self) -> impl ExactSizeIterator<Item = (TwinIndex, &Twin)> {
-        self.twins.iter().enumerate().map(|(i, t)| (TwinIndex(i as u32), t))
+        self.twins
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (TwinIndex(i as u32), t))
     }
 
     pub fn get(&self, index: TwinIndex) -> &Twin {
@@ -556,12 +606,17 @@ impl TwinStore {
 
     /// Twins without a parent, in order of appearance.
     pub fn roots(&self) -> impl Iterator<Item = TwinIndex> + '_ {
-        self.twins().filter(|(_, t)| t.parent.is_none()).map(|(i, _)| i)
+        self.twins()
+            .filter(|(_, t)| t.parent.is_none())
+            .map(|(i, _)| i)
     }
 
     /// The ids from the root down to `index`, inclusive.
     pub fn path(&self, index: TwinIndex) -> Vec<&TwinId> {
-        self.path_indices(index).into_iter().map(|i| &self.get(i).id).collect()
+        self.path_indices(index)
+            .into_iter()
+            .map(|i| &self.get(i).id)
+            .collect()
     }
 
     /// The twins from the root down to `index`, inclusive.
@@ -581,7 +636,12 @@ impl TwinStore {
 
     /// Declares a twin known before any data arrives (from the scene's model or manifest).
     /// Declared twins are not capped: the scene names them.
-    pub fn declare(&mut self, id: &str, parent: Option<&str>, display_name: Option<&str>) -> TwinIndex {
+    pub fn declare(
+        &mut self,
+        id: &str,
+        parent: Option<&str>,
+        display_name: Option<&str>,
+    ) -> TwinIndex {
         let index = self.insert(&TwinId::new(id));
         if let Some(parent) = parent {
             let parent_index = self.insert(&TwinId::new(parent));
@@ -640,7 +700,9 @@ impl TwinStore {
             if let Some(ahead) = updates.get(i + PREFETCH_TWIN_AHEAD) {
                 found[(i + PREFETCH_TWIN_AHEAD) % FOUND_AHEAD] = self.prefetch_twin(ahead.twin());
             }
-            if let Some(TwinUpdate::Measurement { name, .. }) = updates.get(i + PREFETCH_PROPERTY_AHEAD) {
+            if let Some(TwinUpdate::Measurement { name, .. }) =
+                updates.get(i + PREFETCH_PROPERTY_AHEAD)
+            {
                 let ahead = &mut found[(i + PREFETCH_PROPERTY_AHEAD) % FOUND_AHEAD];
                 ahead.property = self.prefetch_property(ahead.twin, name);
             }
@@ -684,7 +746,10 @@ impl TwinStore {
             && let Some(twin) = self.twins.get(index.0 as usize)
         {
             prefetch::first_bytes(twin, HOT_BYTES);
-            return Found { twin: index.0, property: u32::MAX };
+            return Found {
+                twin: index.0,
+                property: u32::MAX,
+            };
         }
         Found::NOTHING
     }
@@ -695,7 +760,10 @@ impl TwinStore {
         if let Some(twin) = self.twins.get(twin as usize)
             && let Some(position) = twin.position_by_tag(name)
         {
-            prefetch::first_bytes(twin.properties.as_ptr().wrapping_add(position), PROPERTY_HOT_BYTES);
+            prefetch::first_bytes(
+                twin.properties.as_ptr().wrapping_add(position),
+                PROPERTY_HOT_BYTES,
+            );
             return position as u32;
         }
         u32::MAX
@@ -704,7 +772,11 @@ impl TwinStore {
     /// Starts loading where the next sample of a property a value ahead goes to is kept
     /// (the property has arrived by then).
     fn prefetch_history(&self, found: Found) {
-        if let Some(property) = self.twins.get(found.twin as usize).and_then(|twin| twin.properties.get(found.property as usize)) {
+        if let Some(property) = self
+            .twins
+            .get(found.twin as usize)
+            .and_then(|twin| twin.properties.get(found.property as usize))
+        {
             prefetch::line(property.history.next_slot());
         }
     }
@@ -714,7 +786,9 @@ impl TwinStore {
         if self.is_redundant_registration(update) {
             return;
         }
-        let Some(index) = self.ensure(update.twin()) else { return };
+        let Some(index) = self.ensure(update.twin()) else {
+            return;
+        };
         if self.apply_to(index, update, now, Found::NOTHING) == StatusInput::Changed {
             self.refresh_status(index);
         }
@@ -728,9 +802,21 @@ impl TwinStore {
     /// [`apply`](Self::apply) to a twin already looked up, without deriving its status; says
     /// whether what the status is derived from may have changed. `ahead` is where the
     /// look-ahead found the update's twin and property, if it did.
-    fn apply_to(&mut self, index: TwinIndex, update: &TwinUpdate, now: Timestamp, ahead: Found) -> StatusInput {
+    fn apply_to(
+        &mut self,
+        index: TwinIndex,
+        update: &TwinUpdate,
+        now: Timestamp,
+        ahead: Found,
+    ) -> StatusInput {
         match update {
-            TwinUpdate::Register { parent, kind, display_name, entity_type, .. } => {
+            TwinUpdate::Register {
+                parent,
+                kind,
+                display_name,
+                entity_type,
+                ..
+            } => {
                 if let Some(parent) = parent
                     && let Some(parent_index) = self.ensure(parent)
                 {
@@ -746,15 +832,22 @@ impl TwinStore {
                 }
                 StatusInput::Changed
             }
-            TwinUpdate::Measurement { name, value, time, .. } => {
+            TwinUpdate::Measurement {
+                name, value, time, ..
+            } => {
                 // The look-ahead found where the property probably is on this very twin, by
                 // its name's tag (see `Twin::position_by_tag`), and properties never move.
-                let found = (ahead.twin == index.0 && ahead.property != u32::MAX).then_some(ahead.property as usize);
+                let found = (ahead.twin == index.0 && ahead.property != u32::MAX)
+                    .then_some(ahead.property as usize);
                 self.apply_measurement(index, name, *value, *time, now, found)
             }
-            TwinUpdate::Historical { name, value, time, .. } => {
+            TwinUpdate::Historical {
+                name, value, time, ..
+            } => {
                 if let Some(position) = self.property_slot(index, name, || name.clone()) {
-                    self.twins[index.0 as usize].properties[position].history.insert_past(*time, *value);
+                    self.twins[index.0 as usize].properties[position]
+                        .history
+                        .insert_past(*time, *value);
                 }
                 StatusInput::Unchanged
             }
@@ -765,10 +858,19 @@ impl TwinStore {
                 }
                 StatusInput::Unchanged
             }
-            TwinUpdate::Event { event_type, text, time, .. } => {
+            TwinUpdate::Event {
+                event_type,
+                text,
+                time,
+                ..
+            } => {
                 let cap = self.config.max_entries_per_twin;
                 let twin = &mut self.twins[index.0 as usize];
-                let event = LastEvent { event_type: event_type.clone(), text: text.clone(), time: *time };
+                let event = LastEvent {
+                    event_type: event_type.clone(),
+                    text: text.clone(),
+                    time: *time,
+                };
                 let count = twin.events.len();
                 match twin.events.iter_mut().find(|e| e.event_type == *event_type) {
                     Some(existing) => *existing = event,
@@ -777,11 +879,29 @@ impl TwinStore {
                 }
                 StatusInput::Changed
             }
-            TwinUpdate::AlarmRaised { alarm_type, severity, text, time, .. } => {
-                self.raise_alarm(index, ActiveAlarm { alarm_type: alarm_type.clone(), severity: *severity, text: text.clone(), time: *time, source: AlarmSource::Device }, "device");
+            TwinUpdate::AlarmRaised {
+                alarm_type,
+                severity,
+                text,
+                time,
+                ..
+            } => {
+                self.raise_alarm(
+                    index,
+                    ActiveAlarm {
+                        alarm_type: alarm_type.clone(),
+                        severity: *severity,
+                        text: text.clone(),
+                        time: *time,
+                        source: AlarmSource::Device,
+                    },
+                    "device",
+                );
                 StatusInput::Changed
             }
-            TwinUpdate::AlarmCleared { alarm_type, time, .. } => {
+            TwinUpdate::AlarmCleared {
+                alarm_type, time, ..
+            } => {
                 self.clear_alarm(index, alarm_type, *time, "device");
                 StatusInput::Changed
             }
@@ -789,7 +909,11 @@ impl TwinStore {
                 let cap = self.config.max_entries_per_twin;
                 let twin = &mut self.twins[index.0 as usize];
                 match value {
-                    Some(_) if twin.fragments.len() >= cap && !twin.fragments.contains_key(name) => self.refused.entries += 1,
+                    Some(_)
+                        if twin.fragments.len() >= cap && !twin.fragments.contains_key(name) =>
+                    {
+                        self.refused.entries += 1
+                    }
                     Some(value) => {
                         twin.fragments.insert(name.clone(), value.clone());
                     }
@@ -808,7 +932,11 @@ impl TwinStore {
                 let twin = &mut self.twins[index.0 as usize];
                 twin.reports_liveness = true;
                 twin.stale = false;
-                twin.offline_since = if *online { None } else { Some(twin.offline_since.unwrap_or(*time)) };
+                twin.offline_since = if *online {
+                    None
+                } else {
+                    Some(twin.offline_since.unwrap_or(*time))
+                };
                 StatusInput::Changed
             }
         }
@@ -816,9 +944,22 @@ impl TwinStore {
 
     /// A live value: the property (at `found`, if the look-ahead found it), its history, its
     /// rule's verdict and alarm limits.
-    fn apply_measurement(&mut self, index: TwinIndex, name: &PropertyName, value: f64, time: Timestamp, now: Timestamp, found: Option<usize>) -> StatusInput {
+    fn apply_measurement(
+        &mut self,
+        index: TwinIndex,
+        name: &PropertyName,
+        value: f64,
+        time: Timestamp,
+        now: Timestamp,
+        found: Option<usize>,
+    ) -> StatusInput {
         // Where the look-ahead found it, checked to be that very name (see `name_tags`).
-        let found = found.filter(|&position| self.twins[index.0 as usize].properties.get(position).is_some_and(|p| p.is_named_by(name)));
+        let found = found.filter(|&position| {
+            self.twins[index.0 as usize]
+                .properties
+                .get(position)
+                .is_some_and(|p| p.is_named_by(name))
+        });
         let position = match found {
             Some(position) => position,
             None => match self.property_slot(index, name, || name.to_arc()) {
@@ -828,7 +969,11 @@ impl TwinStore {
         };
         let twin = &mut self.twins[index.0 as usize];
         // First heard from, or back from stale: the status changes with it.
-        let mut input = if twin.seen == NEVER_SEEN || twin.stale { StatusInput::Changed } else { StatusInput::Unchanged };
+        let mut input = if twin.seen == NEVER_SEEN || twin.stale {
+            StatusInput::Changed
+        } else {
+            StatusInput::Unchanged
+        };
         twin.seen = twin.seen.max(now);
         twin.stale = false;
         let property = &mut twin.properties[position];
@@ -863,7 +1008,12 @@ impl TwinStore {
 
     /// The position of a twin's property, made (with its rules, and `shared` as its name)
     /// if it is new and the twin has room ([`StoreConfig::max_entries_per_twin`]).
-    fn property_slot(&mut self, index: TwinIndex, name: &str, shared: impl FnOnce() -> Arc<str>) -> Option<usize> {
+    fn property_slot(
+        &mut self,
+        index: TwinIndex,
+        name: &str,
+        shared: impl FnOnce() -> Arc<str>,
+    ) -> Option<usize> {
         let twin = &mut self.twins[index.0 as usize];
         if let Some(position) = twin.position_of(name) {
             return Some(position);
@@ -874,7 +1024,12 @@ impl TwinStore {
         }
         let rule = self.rules.find(twin.id.as_str(), name);
         let limits = self.alarm_rules.find(twin.id.as_str(), name);
-        Some(twin.push_property(Property::new(shared(), rule, limits, self.config.history_len)))
+        Some(twin.push_property(Property::new(
+            shared(),
+            rule,
+            limits,
+            self.config.history_len,
+        )))
     }
 
     /// Marks twins stale that received data once but nothing for `stale_after`.
@@ -883,7 +1038,10 @@ impl TwinStore {
         let limit = self.config.stale_after.as_secs_f64();
         for i in 0..self.twins.len() {
             let twin = &mut self.twins[i];
-            let stale = !twin.reports_liveness && twin.last_seen().is_some_and(|seen| now.seconds_since(seen) > limit);
+            let stale = !twin.reports_liveness
+                && twin
+                    .last_seen()
+                    .is_some_and(|seen| now.seconds_since(seen) > limit);
             if stale != twin.stale {
                 twin.stale = stale;
                 self.refresh_status(TwinIndex(i as u32));
@@ -895,7 +1053,14 @@ impl TwinStore {
         let twin = &mut self.twins[index.0 as usize];
         let derived = twin.derive_status(index, &self.alarm_book);
         if derived != twin.shown() {
-            let DerivedStatus { status, color, alarm_severity, unacknowledged, active_alarms, comms_lost } = derived;
+            let DerivedStatus {
+                status,
+                color,
+                alarm_severity,
+                unacknowledged,
+                active_alarms,
+                comms_lost,
+            } = derived;
             twin.comms_lost = comms_lost;
             twin.status = status;
             twin.rule_color = color;
@@ -926,7 +1091,10 @@ impl TwinStore {
 
     fn remember_slot(&self, id: &TwinId, index: TwinIndex) {
         if self.tag != 0 {
-            id.remember_store_slot(StoreSlot { store: self.tag, position: index.0 });
+            id.remember_store_slot(StoreSlot {
+                store: self.tag,
+                position: index.0,
+            });
         }
     }
 

@@ -13,6 +13,8 @@ mod models;
 mod network;
 #[path = "end_to_end/notes.rs"]
 mod notes;
+#[path = "end_to_end/operations.rs"]
+mod operations;
 #[path = "end_to_end/sessions.rs"]
 mod sessions;
 #[path = "end_to_end/shared_alarms.rs"]

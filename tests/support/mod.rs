@@ -194,6 +194,7 @@ fn mosquitto_binary() -> &'static str {
     }
 }
 
+pub mod tedge_agent;
 pub mod tls;
 
 /// The viewer drawing offscreen (no display: Mesa's lavapipe where there is no GPU), run in

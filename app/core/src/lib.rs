@@ -24,6 +24,7 @@ pub mod mcap;
 pub(crate) mod mutate;
 #[cfg(test)]
 mod mutation_tests;
+pub mod operations;
 mod prefetch;
 pub mod record;
 pub mod record_sources;

@@ -11,6 +11,7 @@ mod connect;
 mod gen_plant;
 mod listen;
 mod notes;
+mod operation;
 mod record;
 mod schemas;
 mod session;
@@ -67,6 +68,9 @@ pub enum Command {
     Notes(notes::NotesArgs),
     /// Take a shared session to an instant (--look-back WHEN, --live), as its host.
     Timeline(timeline::TimelineArgs),
+    /// Request a thin-edge operation on a twin (restart, log_upload, config_update, ...) and
+    /// follow it to its end; --list shows what twins accept and the commands on the broker.
+    Operation(operation::OperationArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -403,6 +407,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Bench(args)) => printed(|out| bench::run(args, out)),
         Some(Command::Notes(args)) => printed(|out| notes::run(args, out)),
         Some(Command::Timeline(args)) => printed(|out| timeline::run(args, out)),
+        Some(Command::Operation(args)) => operation::run(args),
     }
 }
 

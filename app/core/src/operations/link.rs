@@ -1,0 +1,472 @@
+//! The operations connection: a helper MQTT client beside the plant data's that hears every
+//! capability and command (`te/+/+/+/+/cmd/#`), and, only when the operator turned
+//! operations on, publishes our requests and clears them once final. Every request, state
+//! and clearing of ours goes to the audit log; each request is in the journal before it is
+//! published, so a restart after a crash clears what the crashed run left.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use super::audit::{Actor, AuditEntry, AuditLog};
+use super::book::{CommandEvent, OperationBook};
+use super::capabilities::Capabilities;
+use super::command::{new_command_id, request_payload};
+use super::file_transfer::Fetches;
+use super::journal::Journal;
+use super::policy::{OperationPolicy, Refusal};
+use super::request::prepare_fields;
+use super::topic::{CommandTopic, command_filter};
+use crate::Timestamp;
+use crate::connection::ConnectionSettings;
+use crate::ingest::{IngestConfig, IngestHandle, IngestStats, MessageHandler, spawn_mqtt_client};
+use crate::schema::SchemaPublish;
+
+/// How long a leftover of a crashed run may stay unheard after connecting before it is
+/// taken as already gone (the broker sends retained messages right after subscribing).
+const LEFTOVER_GRACE: Duration = Duration::from_secs(3);
+
+/// How operations run.
+#[derive(Debug, Clone)]
+pub struct OperationsConfig {
+    /// thin-edge's topic root (`te`).
+    pub root: String,
+    pub policy: OperationPolicy,
+    /// A command of ours still at `init` this long is shown as unanswered.
+    pub no_response_after: Duration,
+    pub audit_path: Option<PathBuf>,
+    pub journal_path: Option<PathBuf>,
+    pub actor: Actor,
+    /// thin-edge's file-transfer service (`http://HOST:8000`), for logs and configurations.
+    pub file_transfer: Option<String>,
+}
+
+impl OperationsConfig {
+    /// Read-only: hears capabilities and commands, never publishes.
+    pub fn read_only(actor: Actor) -> Self {
+        OperationsConfig {
+            root: "te".into(),
+            policy: OperationPolicy::default(),
+            no_response_after: Duration::from_secs(30),
+            audit_path: None,
+            journal_path: None,
+            actor,
+            file_transfer: None,
+        }
+    }
+}
+
+/// What the link and its client thread share (the viewer reads it each frame).
+pub struct OperationsShared {
+    pub capabilities: Capabilities,
+    pub book: OperationBook,
+    pub connected: bool,
+    connected_since: Option<Instant>,
+    /// Logs and configurations fetched from the file-transfer service, by command topic.
+    pub fetches: Fetches,
+    /// Bumped on every change (the UI redraws its lists then).
+    pub generation: u64,
+    /// The last thing that went wrong writing the audit log or journal.
+    pub problem: Option<String>,
+    due: Vec<SchemaPublish>,
+    journal: Option<Journal>,
+    audit: Option<AuditLog>,
+    root: String,
+}
+
+impl OperationsShared {
+    fn audit(&mut self, entry: AuditEntry<'_>) {
+        if let Some(audit) = &mut self.audit
+            && let Err(error) = audit.write(&entry)
+        {
+            self.problem = Some(format!(
+                "cannot write the audit log {}: {error}",
+                audit.path().display()
+            ));
+        }
+    }
+
+    /// Audits what happened to a command of ours.
+    fn audit_event(&mut self, event: &CommandEvent) {
+        let (topic, name, state) = match event {
+            CommandEvent::State { topic, state } => {
+                (topic, "state", Some(state.as_str().to_owned()))
+            }
+            CommandEvent::NoResponse { topic } => (topic, "no-response", None),
+            CommandEvent::Cleared { topic } => (topic, "cleared", None),
+        };
+        let Some(command) = self.book.get(topic) else {
+            return;
+        };
+        if !command.ours {
+            return;
+        }
+        let (twin, operation, id, payload, reason) = (
+            command.topic.twin.clone(),
+            command.topic.operation.clone(),
+            command.topic.id.clone().unwrap_or_default(),
+            command.payload.clone(),
+            command.reason.clone(),
+        );
+        let reason = reason.filter(|_| matches!(state.as_deref(), Some("failed")));
+        self.audit(AuditEntry {
+            event: name,
+            twin: &twin,
+            operation: &operation,
+            topic,
+            cmd_id: &id,
+            state: state.as_deref(),
+            payload: Some(&payload),
+            detail: reason.as_deref(),
+            ..Default::default()
+        });
+    }
+}
+
+/// A request as sent (or, in a dry run, as it would have been).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentRequest {
+    pub topic: String,
+    pub cmd_id: String,
+    pub payload: Map<String, Value>,
+    pub sent: bool,
+}
+
+/// A running operations client.
+pub struct OperationsLink {
+    shared: Arc<Mutex<OperationsShared>>,
+    client: IngestHandle,
+    config: OperationsConfig,
+}
+
+impl OperationsLink {
+    /// Connects on `connection`. With operations on, the journal and audit log must open:
+    /// nothing is done to the plant that is not written down.
+    pub fn start(
+        connection: &ConnectionSettings,
+        config: OperationsConfig,
+    ) -> std::io::Result<OperationsLink> {
+        let acting = config.policy.enabled && !config.policy.replay;
+        let open_or_fail = |path: &Option<PathBuf>, what: &str| match path {
+            Some(path) => Ok(Some(path.clone())),
+            None if acting => Err(std::io::Error::other(format!(
+                "operations need a {what} (no user data folder)"
+            ))),
+            None => Ok(None),
+        };
+        let (audit_path, journal_path) = (
+            open_or_fail(&config.audit_path, "audit log")?,
+            open_or_fail(&config.journal_path, "journal")?,
+        );
+        let audit = audit_path
+            .filter(|_| acting)
+            .map(|p| AuditLog::open(&p, config.actor.clone()))
+            .transpose()?;
+        let journal = journal_path
+            .filter(|_| acting)
+            .map(|p| Journal::open(&p))
+            .transpose()?;
+        let mut book = OperationBook::new(&config.root, config.no_response_after);
+        for topic in journal.iter().flat_map(Journal::outstanding) {
+            book.adopt(topic);
+        }
+        let shared = Arc::new(Mutex::new(OperationsShared {
+            capabilities: Capabilities::default(),
+            book,
+            connected: false,
+            connected_since: None,
+            fetches: Fetches::default(),
+            generation: 0,
+            problem: None,
+            due: Vec::new(),
+            journal,
+            audit,
+            root: config.root.clone(),
+        }));
+        let mut ingest = IngestConfig::helper(connection, "operations");
+        ingest.batch_interval = Duration::from_millis(50);
+        let client = spawn_mqtt_client(
+            ingest,
+            OperationsHandler {
+                shared: shared.clone(),
+                file_transfer: config.file_transfer.clone(),
+            },
+            IngestStats::new(),
+            "mqtt-operations",
+        )?;
+        Ok(OperationsLink {
+            shared,
+            client,
+            config,
+        })
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, OperationsShared> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn config(&self) -> &OperationsConfig {
+        &self.config
+    }
+
+    pub fn client(&self) -> &IngestHandle {
+        &self.client
+    }
+
+    /// Requests `operation` on `twin` with the operation's `fields`, for `reason`: checked
+    /// against the policy and what the device announced, written to the journal and audit
+    /// log, then published retained (unless this is a dry run).
+    pub fn request(
+        &self,
+        twin: &str,
+        operation: &str,
+        fields: Map<String, Value>,
+        reason: &str,
+    ) -> Result<SentRequest, Refusal> {
+        let mut shared = self.lock();
+        let refuse = |shared: &mut OperationsShared, refusal: Refusal| {
+            let detail = refusal.to_string();
+            shared.audit(AuditEntry {
+                event: "refused",
+                twin,
+                operation,
+                reason: Some(reason),
+                detail: Some(&detail),
+                ..Default::default()
+            });
+            Err(refusal)
+        };
+        if let Err(refusal) = self.config.policy.check(twin, operation) {
+            return refuse(&mut shared, refusal);
+        }
+        if reason.trim().is_empty() {
+            return refuse(
+                &mut shared,
+                Refusal::Malformed("a reason is required (it goes into the audit log)".into()),
+            );
+        }
+        let Some(entity) = shared
+            .capabilities
+            .of(twin)
+            .filter(|e| e.operations.contains_key(operation))
+            .cloned()
+        else {
+            return refuse(
+                &mut shared,
+                Refusal::Unsupported {
+                    twin: twin.to_owned(),
+                    operation: operation.to_owned(),
+                },
+            );
+        };
+        let cmd_id = new_command_id();
+        let topic = CommandTopic {
+            entity: entity.entity.clone(),
+            twin: twin.to_owned(),
+            operation: operation.to_owned(),
+            id: Some(cmd_id.clone()),
+        };
+        let types = &entity.operations[operation];
+        let mut fields = match prepare_fields(
+            operation,
+            fields,
+            types,
+            &cmd_id,
+            twin,
+            self.config.file_transfer.as_deref(),
+            Timestamp::now(),
+        ) {
+            Ok(fields) => fields,
+            Err(refusal) => return refuse(&mut shared, refusal),
+        };
+        fields.insert("twinscope".into(), serde_json::json!({ "user": self.config.actor.user, "host": self.config.actor.host, "reason": reason }));
+        let payload_bytes = request_payload(&fields);
+        let payload: Map<String, Value> =
+            serde_json::from_slice(&payload_bytes).unwrap_or_default();
+        let topic_text = topic.topic(&self.config.root);
+        if self.config.policy.dry_run {
+            shared.audit(AuditEntry {
+                event: "dry-run",
+                twin,
+                operation,
+                topic: &topic_text,
+                cmd_id: &cmd_id,
+                reason: Some(reason),
+                payload: Some(&payload),
+                ..Default::default()
+            });
+            return Ok(SentRequest {
+                topic: topic_text,
+                cmd_id,
+                payload,
+                sent: false,
+            });
+        }
+        if let Some(journal) = &mut shared.journal
+            && let Err(error) = journal.requested(&topic_text)
+        {
+            let why = format!(
+                "cannot write the operations journal {}: {error}",
+                journal.path().display()
+            );
+            return refuse(&mut shared, Refusal::Malformed(why));
+        }
+        shared.audit(AuditEntry {
+            event: "requested",
+            twin,
+            operation,
+            topic: &topic_text,
+            cmd_id: &cmd_id,
+            reason: Some(reason),
+            payload: Some(&payload),
+            ..Default::default()
+        });
+        shared
+            .book
+            .request(topic, payload.clone(), Timestamp::now());
+        shared.due.push(SchemaPublish {
+            topic: topic_text.clone(),
+            payload: payload_bytes,
+            qos: 1,
+            retain: true,
+        });
+        shared.generation += 1;
+        Ok(SentRequest {
+            topic: topic_text,
+            cmd_id,
+            payload,
+            sent: true,
+        })
+    }
+
+    pub fn stop(mut self) {
+        self.client.stop();
+    }
+}
+
+struct OperationsHandler {
+    shared: Arc<Mutex<OperationsShared>>,
+    file_transfer: Option<String>,
+}
+
+impl OperationsHandler {
+    fn lock(&self) -> MutexGuard<'_, OperationsShared> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl MessageHandler for OperationsHandler {
+    fn subscriptions(&self) -> Vec<String> {
+        vec![command_filter(&self.lock().root)]
+    }
+
+    /// Commands are retained and come again after a reconnect; what we publish goes at least
+    /// once.
+    fn qos(&self) -> rumqttc::QoS {
+        rumqttc::QoS::AtLeastOnce
+    }
+
+    fn handle(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        _qos: u8,
+        _retain: bool,
+        received: Timestamp,
+    ) {
+        let mut shared = self.lock();
+        let Some(parsed) = CommandTopic::parse(topic, &shared.root) else {
+            return;
+        };
+        if parsed.id.is_none() {
+            if shared
+                .capabilities
+                .receive(&parsed, payload)
+                .unwrap_or(false)
+            {
+                shared.generation += 1;
+            }
+            return;
+        }
+        let Ok(Some(event)) = shared.book.receive(parsed, payload, received) else {
+            shared.generation += 1;
+            return;
+        };
+        shared.audit_event(&event);
+        shared.generation += 1;
+        // A log or configuration of ours uploaded by the agent: fetched in the background.
+        if let CommandEvent::State { topic, state } = &event
+            && state.is_final()
+            && let Some(command) = shared
+                .book
+                .get(topic)
+                .filter(|c| c.ours && *state == super::command::CommandState::Successful)
+            && let Some(url) = super::file_transfer::uploaded_file(command)
+        {
+            let allowed = self
+                .file_transfer
+                .as_deref()
+                .is_some_and(|base| url.starts_with(base));
+            shared.fetches.start(topic.clone(), url, allowed);
+        }
+    }
+
+    fn connected(&mut self) {
+        let mut shared = self.lock();
+        shared.connected = true;
+        shared.connected_since = Some(Instant::now());
+    }
+
+    fn connection_lost(&mut self) {
+        let mut shared = self.lock();
+        shared.connected = false;
+        shared.connected_since = None;
+    }
+
+    fn tick(&mut self) {
+        let mut guard = self.lock();
+        let shared = &mut *guard;
+        let now = Timestamp::now();
+        for event in shared.book.tick(now) {
+            shared.audit_event(&event);
+            shared.generation += 1;
+        }
+        for topic in shared.book.take_to_clear() {
+            let text = topic.topic(&shared.root);
+            shared.due.push(SchemaPublish {
+                topic: text.clone(),
+                payload: Vec::new(),
+                qos: 1,
+                retain: true,
+            });
+            if let Some(journal) = &mut shared.journal
+                && let Err(error) = journal.cleared(&text)
+            {
+                shared.problem = Some(format!("cannot write the operations journal: {error}"));
+            }
+        }
+        // Leftovers of a crashed run the broker no longer holds: nothing to clear.
+        if shared
+            .connected_since
+            .is_some_and(|since| since.elapsed() >= LEFTOVER_GRACE)
+        {
+            for topic in shared.book.unheard_leftovers() {
+                shared.book.forget_leftover(&topic);
+                if let Some(journal) = &mut shared.journal {
+                    let _ = journal.cleared(&topic);
+                }
+            }
+        }
+    }
+
+    fn take_publishes(&mut self) -> Vec<SchemaPublish> {
+        let mut shared = self.lock();
+        if shared.due.is_empty() {
+            Vec::new()
+        } else {
+            std::mem::take(&mut shared.due)
+        }
+    }
+}

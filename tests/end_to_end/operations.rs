@@ -488,3 +488,94 @@ fn without_allow_operations_or_in_a_dry_run_nothing_is_published() {
     assert!(trail.audit_lines().iter().any(|l| l["event"] == "dry-run"));
     agent.stop();
 }
+
+/// The viewer shows a twin's operations (read-only here: no --allow-operations would be
+/// needed to see them) and the commands on it, one finished and one running, requested by
+/// someone else; the screenshot is looked at.
+#[test]
+fn the_viewer_shows_a_twins_operations_with_a_running_and_a_finished_command() {
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let agent = TedgeAgent::start(mosquitto.port, "line1-pump1");
+    let sim = twinscope()
+        .args(["sim", "--broker", &url, "--for", "40s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let trail = Trail::new("viewer");
+    // The viewer is up before the commands: a finished command of ours is cleared at once,
+    // and the viewer keeps what it saw.
+    let viewer_args = [
+        "--offscreen",
+        "--broker",
+        &url,
+        "--select",
+        "line1-pump1",
+        "--exit-after",
+        "14s",
+        "--allow-operations",
+        "--audit-log",
+        trail.audit.to_str().unwrap(),
+    ];
+    let (shot, mut running) = std::thread::scope(|s| {
+        let viewer = s.spawn(|| crate::screenshot("operations-window", &viewer_args));
+        std::thread::sleep(Duration::from_secs(5));
+        let restart = operation(
+            &url,
+            &trail,
+            &["line1-pump1", "restart", "--reason", "stuck valve"],
+        );
+        assert!(restart.status.success(), "{}", stdout(&restart));
+        let running = twinscope()
+            .args([
+                "operation",
+                "--broker",
+                &url,
+                "--audit-log",
+                trail.audit.to_str().unwrap(),
+                "--journal",
+                trail.journal.to_str().unwrap(),
+                "--user",
+                "anna",
+            ])
+            .args([
+                "line1-pump1",
+                "calibrate",
+                "--payload",
+                r#"{"hold_s":60}"#,
+                "--reason",
+                "drift",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        (viewer.join().unwrap(), running)
+    });
+    let _ = running.kill();
+    let mut sim = sim;
+    let _ = sim.kill();
+    let Some(shot) = shot else { return };
+    let log = &shot.log;
+    assert!(
+        log.contains("operations: 1 twin(s) announce operations"),
+        "{log}"
+    );
+    assert!(
+        log.lines().any(
+            |l| l.starts_with("operation: line1-pump1 restart twinscope-")
+                && l.ends_with("successful (read-only)")
+        ),
+        "{log}"
+    );
+    assert!(
+        log.lines().any(
+            |l| l.starts_with("operation: line1-pump1 calibrate twinscope-")
+                && l.ends_with("calibrating (read-only)")
+        ),
+        "{log}"
+    );
+    eprintln!("reference screenshot: {}", shot.path.display());
+    agent.stop();
+}

@@ -317,6 +317,9 @@ fn run_workflow(
             publish(&mut payload, "scheduled");
             payload.insert("offset".into(), json!(0.3));
             publish(&mut payload, "calibrating");
+            // A long calibration when asked for one (a command seen running).
+            let hold = payload.get("hold_s").and_then(Value::as_u64).unwrap_or(0);
+            std::thread::sleep(Duration::from_secs(hold));
             payload.insert("verified".into(), json!(true));
             publish(&mut payload, "verifying");
             publish(&mut payload, "successful");

@@ -32,6 +32,7 @@
 pub mod command_line;
 pub mod headless;
 pub mod history;
+pub mod operations;
 pub mod scene;
 pub mod session;
 pub mod store;
@@ -119,6 +120,7 @@ impl PluginGroup for TwinscopePlugins {
             .add(history::recording::LiveRecordingPlugin)
             .add(history::dvr::DvrPlugin)
             .add(session::SessionPlugin { desktop: true })
+            .add(operations::OperationsPlugin)
             .add(scene::capture::CapturePlugin)
     }
 }

@@ -125,6 +125,15 @@ impl OperationsShared {
     }
 }
 
+/// A request checked and complete, not sent yet: what the confirmation shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedRequest {
+    pub topic: CommandTopic,
+    pub topic_text: String,
+    pub payload: Map<String, Value>,
+    pub reason: String,
+}
+
 /// A request as sent (or, in a dry run, as it would have been).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SentRequest {
@@ -225,8 +234,22 @@ impl OperationsLink {
         fields: Map<String, Value>,
         reason: &str,
     ) -> Result<SentRequest, Refusal> {
+        let prepared = self.prepare(twin, operation, fields, reason)?;
+        self.send(prepared)
+    }
+
+    /// What a request would send, exactly (its command id included), for the operator to
+    /// confirm; nothing is sent. Refusals are audited.
+    pub fn prepare(
+        &self,
+        twin: &str,
+        operation: &str,
+        fields: Map<String, Value>,
+        reason: &str,
+    ) -> Result<PreparedRequest, Refusal> {
         let mut shared = self.lock();
-        let refuse = |shared: &mut OperationsShared, refusal: Refusal| {
+        let result = self.prepare_locked(&shared, twin, operation, fields, reason);
+        if let Err(refusal) = &result {
             let detail = refusal.to_string();
             shared.audit(AuditEntry {
                 event: "refused",
@@ -236,30 +259,33 @@ impl OperationsLink {
                 detail: Some(&detail),
                 ..Default::default()
             });
-            Err(refusal)
-        };
-        if let Err(refusal) = self.config.policy.check(twin, operation) {
-            return refuse(&mut shared, refusal);
         }
+        result
+    }
+
+    fn prepare_locked(
+        &self,
+        shared: &OperationsShared,
+        twin: &str,
+        operation: &str,
+        fields: Map<String, Value>,
+        reason: &str,
+    ) -> Result<PreparedRequest, Refusal> {
+        self.config.policy.check(twin, operation)?;
         if reason.trim().is_empty() {
-            return refuse(
-                &mut shared,
-                Refusal::Malformed("a reason is required (it goes into the audit log)".into()),
-            );
+            return Err(Refusal::Malformed(
+                "a reason is required (it goes into the audit log)".into(),
+            ));
         }
         let Some(entity) = shared
             .capabilities
             .of(twin)
             .filter(|e| e.operations.contains_key(operation))
-            .cloned()
         else {
-            return refuse(
-                &mut shared,
-                Refusal::Unsupported {
-                    twin: twin.to_owned(),
-                    operation: operation.to_owned(),
-                },
-            );
+            return Err(Refusal::Unsupported {
+                twin: twin.to_owned(),
+                operation: operation.to_owned(),
+            });
         };
         let cmd_id = new_command_id();
         let topic = CommandTopic {
@@ -268,35 +294,55 @@ impl OperationsLink {
             operation: operation.to_owned(),
             id: Some(cmd_id.clone()),
         };
-        let types = &entity.operations[operation];
-        let mut fields = match prepare_fields(
+        let mut fields = prepare_fields(
             operation,
             fields,
-            types,
+            &entity.operations[operation],
             &cmd_id,
             twin,
             self.config.file_transfer.as_deref(),
             Timestamp::now(),
-        ) {
-            Ok(fields) => fields,
-            Err(refusal) => return refuse(&mut shared, refusal),
-        };
+        )?;
         fields.insert("twinscope".into(), serde_json::json!({ "user": self.config.actor.user, "host": self.config.actor.host, "reason": reason }));
-        let payload_bytes = request_payload(&fields);
         let payload: Map<String, Value> =
-            serde_json::from_slice(&payload_bytes).unwrap_or_default();
-        let topic_text = topic.topic(&self.config.root);
+            serde_json::from_slice(&request_payload(&fields)).unwrap_or_default();
+        Ok(PreparedRequest {
+            topic_text: topic.topic(&self.config.root),
+            topic,
+            payload,
+            reason: reason.to_owned(),
+        })
+    }
+
+    /// Sends a prepared request: the journal first, then the audit log, then the broker
+    /// (retained, QoS 1). A dry run audits it and sends nothing.
+    pub fn send(&self, prepared: PreparedRequest) -> Result<SentRequest, Refusal> {
+        let mut shared = self.lock();
+        let PreparedRequest {
+            topic,
+            topic_text,
+            payload,
+            reason,
+        } = prepared;
+        let (twin, operation, cmd_id) = (
+            topic.twin.clone(),
+            topic.operation.clone(),
+            topic.id.clone().unwrap_or_default(),
+        );
+        // The policy again: a confirmation left open across a change of mind sends nothing.
+        self.config.policy.check(&twin, &operation)?;
+        let entry = |event| AuditEntry {
+            event,
+            twin: &twin,
+            operation: &operation,
+            topic: &topic_text,
+            cmd_id: &cmd_id,
+            reason: Some(&reason),
+            payload: Some(&payload),
+            ..Default::default()
+        };
         if self.config.policy.dry_run {
-            shared.audit(AuditEntry {
-                event: "dry-run",
-                twin,
-                operation,
-                topic: &topic_text,
-                cmd_id: &cmd_id,
-                reason: Some(reason),
-                payload: Some(&payload),
-                ..Default::default()
-            });
+            shared.audit(entry("dry-run"));
             return Ok(SentRequest {
                 topic: topic_text,
                 cmd_id,
@@ -311,24 +357,21 @@ impl OperationsLink {
                 "cannot write the operations journal {}: {error}",
                 journal.path().display()
             );
-            return refuse(&mut shared, Refusal::Malformed(why));
+            shared.audit(AuditEntry {
+                event: "refused",
+                detail: Some(&why),
+                ..entry("refused")
+            });
+            return Err(Refusal::Malformed(why));
         }
-        shared.audit(AuditEntry {
-            event: "requested",
-            twin,
-            operation,
-            topic: &topic_text,
-            cmd_id: &cmd_id,
-            reason: Some(reason),
-            payload: Some(&payload),
-            ..Default::default()
-        });
+        shared.audit(entry("requested"));
+        let bytes = serde_json::to_vec(&Value::Object(payload.clone())).unwrap_or_default();
         shared
             .book
             .request(topic, payload.clone(), Timestamp::now());
         shared.due.push(SchemaPublish {
             topic: topic_text.clone(),
-            payload: payload_bytes,
+            payload: bytes,
             qos: 1,
             retain: true,
         });

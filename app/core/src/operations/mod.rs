@@ -17,5 +17,5 @@ pub mod topic;
 pub use book::{CommandEvent, OperationBook, TrackedCommand};
 pub use capabilities::{Capabilities, EntityCapabilities};
 pub use command::{CommandState, OUR_PREFIX};
-pub use link::{OperationsConfig, OperationsLink, SentRequest};
+pub use link::{OperationsConfig, OperationsLink, PreparedRequest, SentRequest};
 pub use policy::{AllowRule, OperationPolicy, Refusal};

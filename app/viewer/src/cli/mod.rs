@@ -157,6 +157,27 @@ pub struct ViewArgs {
     /// (`te/<entity>/e/alarm_acknowledged`). Off by default: the viewer is read-only.
     #[arg(long, conflicts_with = "replay")]
     pub publish_acks: bool,
+    /// Let this viewer request operations on devices (thin-edge commands): off by default,
+    /// every request is confirmed, needs a reason and goes to the audit log.
+    #[arg(long, conflicts_with = "replay")]
+    pub allow_operations: bool,
+    /// With --allow-operations: only these, TWIN:OPERATION, either may be * or end in *
+    /// (repeat the flag).
+    #[arg(long, value_name = "TWIN:OPERATION", requires = "allow_operations")]
+    pub allow_operation: Vec<String>,
+    /// Show and audit what a request would send, send nothing.
+    #[arg(long)]
+    pub dry_run_operations: bool,
+    /// thin-edge's file-transfer service, e.g. http://HOST:8000: logs and configurations the
+    /// agent uploads are fetched from there.
+    #[arg(long, value_name = "URL")]
+    pub file_transfer: Option<String>,
+    /// A command still at init this long shows "no response from the device agent".
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub operation_timeout: Duration,
+    /// The operations audit log [default: operations-audit.jsonl in the user's data folder].
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -128,6 +128,7 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         .connection(&args.connect, Some(&connection))?
         .unwrap_or_else(|| connection.clone());
     if !args.xr {
+        start_operations(&mut app, &args, &connection)?;
         let mut recorder = LiveRecorder::new(connection.clone(), args.record_dir.clone());
         recorder.topics = schemas.subscriptions();
         recorder.topics.extend(session_topics);
@@ -150,6 +151,56 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
             _simulator: simulator,
         });
     Ok(exit_code(app.run()))
+}
+
+/// The operations link (capabilities and commands are shown read-only unless
+/// --allow-operations).
+fn start_operations(
+    app: &mut App,
+    args: &ViewArgs,
+    connection: &ConnectionSettings,
+) -> anyhow::Result<()> {
+    use twinscope_core::operations::audit::{Actor, default_audit_path};
+    use twinscope_core::operations::{
+        AllowRule, OperationPolicy, OperationsConfig, OperationsLink,
+    };
+    let allow = args
+        .allow_operation
+        .iter()
+        .map(|a| AllowRule::parse(a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let audit_path = args.audit_log.clone().or_else(default_audit_path);
+    let config = OperationsConfig {
+        root: "te".into(),
+        policy: OperationPolicy {
+            enabled: args.allow_operations,
+            dry_run: args.dry_run_operations,
+            allow,
+            replay: false,
+        },
+        no_response_after: args.operation_timeout,
+        journal_path: audit_path
+            .as_ref()
+            .map(|p| p.with_file_name("operations-journal.jsonl")),
+        audit_path,
+        actor: Actor::local(args.session.user.as_deref()),
+        file_transfer: args
+            .file_transfer
+            .as_ref()
+            .map(|u| u.trim_end_matches('/').to_owned()),
+    };
+    let link =
+        OperationsLink::start(connection, config).context("starting the operations connection")?;
+    if args.allow_operations {
+        tracing::info!(audit = ?args.audit_log, "operations on devices are allowed (each confirmed and audited)");
+    }
+    app.insert_resource(twinscope::operations::PlantOperations(link));
+    app.insert_resource(twinscope::operations::OperationsUi {
+        save_dir: args.record_dir.clone(),
+        ..Default::default()
+    });
+    Ok(())
 }
 
 /// Joins the session `--session` names (on the session's connection), or, without one, lets

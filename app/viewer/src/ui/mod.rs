@@ -102,6 +102,8 @@ pub struct PanelState {
     /// How much of the window's bottom the panels took last frame (logical pixels): other
     /// rooms' windows stand clear of it.
     pub bottom_inset: f32,
+    /// The same for the window's right side (the inspector).
+    pub right_inset: f32,
 }
 
 impl Default for PanelState {
@@ -120,6 +122,7 @@ impl Default for PanelState {
             load_error_dismissed: false,
             recording_error_dismissed: false,
             bottom_inset: 0.0,
+            right_inset: 0.0,
         }
     }
 }
@@ -215,6 +218,7 @@ struct PanelSources<'w> {
     stash: Option<Res<'w, LiveStash>>,
     export: Option<Res<'w, AlarmExport>>,
     ack_publisher: Option<Res<'w, AckPublisher>>,
+    operations: Option<Res<'w, crate::operations::PlantOperations>>,
     timeline: Option<Res<'w, crate::session::timeline::TimelineStatus>>,
 }
 
@@ -247,6 +251,7 @@ fn draw_panels(
         export,
         ack_publisher,
         timeline,
+        operations,
     } = &sources;
     let publishes_acks = ack_publisher.is_some();
     panels.open_tree_once(&state.store);
@@ -288,6 +293,9 @@ fn draw_panels(
     );
     bar.focus = **focus;
     bar.publishes_acks = publishes_acks;
+    bar.operations_allowed = operations
+        .as_ref()
+        .is_some_and(|o| o.0.config().policy.enabled);
     bar.timeline = timeline.as_ref().and_then(|t| t.text.clone());
     bar.connection_details = model::connection_details(&rate.snapshot, &panels.clock);
     let record = model::RecordView {
@@ -388,6 +396,7 @@ fn draw_panels(
         panels.recording_error_dismissed = true;
     }
     panels.bottom_inset = bottom;
+    panels.right_inset = right;
     // The 3D view gets the area the panels leave, so framing and picking match what is seen.
     if let (Ok(window), Ok(mut camera)) = (windows.single(), cameras.single_mut()) {
         let scale = window.scale_factor();

@@ -392,6 +392,8 @@ pub struct StatusBarView {
     pub focus: FocusMode,
     /// Acknowledgements go back to the plant (off unless enabled).
     pub publishes_acks: bool,
+    /// Operations on devices may be requested (`--allow-operations`).
+    pub operations_allowed: bool,
     /// In a shared session: whose timeline this viewer is on.
     pub timeline: Option<String>,
 }
@@ -463,6 +465,7 @@ pub fn status_bar_view(
         scene_error: scene_error.map(str::to_owned),
         focus: FocusMode::Normal,
         publishes_acks: false,
+        operations_allowed: false,
         timeline: None,
     }
 }

@@ -142,8 +142,13 @@ pub fn status_bar(ui: &mut egui::Ui, view: &StatusBarView, record: &RecordView) 
             ui.label(RichText::new(format!("focus: {}", view.focus.label())).strong().color(Color32::from_rgb(51, 217, 255)));
             ui.separator();
         }
-        ui.label(RichText::new(if view.publishes_acks { "acks published" } else { "read-only" }).weak())
-            .on_hover_text("acknowledging is local unless started with --publish-acks");
+        if view.operations_allowed {
+            ui.label(RichText::new("operations allowed").color(Color32::from_rgb(255, 170, 60)))
+                .on_hover_text("requests to devices are possible (--allow-operations), each confirmed and audited");
+        } else {
+            ui.label(RichText::new(if view.publishes_acks { "acks published" } else { "read-only" }).weak())
+                .on_hover_text("acknowledging is local unless started with --publish-acks; operations need --allow-operations");
+        }
         if ui.small_button("? help").clicked() {
             commands.push(UiCommand::ToggleHelp);
         }

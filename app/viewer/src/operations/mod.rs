@@ -1,0 +1,244 @@
+//! Operations on devices in the viewer: the Operations window for the selected twin (what it
+//! accepts, a request with its confirmation, the commands on it and where they stand) over
+//! the core's operations link. The window sends requests; one system here hands them to the
+//! link, which checks them against the operator's policy (off unless `--allow-operations`),
+//! audits and publishes them. A replay has no link: it never acts on the plant.
+
+pub mod window;
+
+use bevy::prelude::*;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+use twinscope_core::operations::{OperationsLink, TrackedCommand};
+
+use crate::scene::selection::Selection;
+use crate::store::sync::TwinState;
+use window::{CommandRow, OperationRequest, OperationsDraft, OperationsView};
+
+/// The viewer's operations connection (live only).
+#[derive(Resource)]
+pub struct PlantOperations(pub OperationsLink);
+
+/// Shows and requests operations on the selected twin (desktop).
+pub struct OperationsPlugin;
+
+/// What the window asked for this frame, applied by [`apply_operation_requests`].
+#[derive(Message, Debug, Clone)]
+pub struct OperationMessage(pub OperationRequest);
+
+#[derive(Resource, Default)]
+pub struct OperationsUi {
+    pub draft: OperationsDraft,
+    /// Where saved logs and configurations go (the recordings folder).
+    pub save_dir: std::path::PathBuf,
+}
+
+impl Plugin for OperationsPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<OperationsUi>()
+            .add_message::<OperationMessage>()
+            .add_systems(Update, apply_operation_requests)
+            .add_systems(
+                EguiPrimaryContextPass,
+                draw_operations_window.after(crate::ui::PanelsDrawn),
+            )
+            .add_systems(
+                Last,
+                report_operations_on_exit.after(crate::scene::capture::CaptureExit),
+            );
+    }
+}
+
+/// The window's view of `twin` from the link's state.
+pub fn operations_view(
+    link: &OperationsLink,
+    twin: &str,
+    clock: &twinscope_core::time_zone::PlantClock,
+) -> OperationsView {
+    let shared = link.lock();
+    let policy = &link.config().policy;
+    let caps = shared.capabilities.of(twin);
+    let read_only = if policy.replay {
+        Some("a replay never acts on the plant".to_owned())
+    } else if !policy.enabled {
+        Some("read-only: start twinscope with --allow-operations to act on devices".to_owned())
+    } else {
+        None
+    };
+    let mut commands: Vec<CommandRow> = shared
+        .book
+        .of_twin(twin)
+        .map(|c| row(c, &shared.fetches, clock, &link.config().root))
+        .collect();
+    commands.reverse();
+    OperationsView {
+        twin: twin.to_owned(),
+        entity: caps.map(|c| c.entity.clone()),
+        capabilities: caps
+            .map(|c| {
+                c.operations
+                    .iter()
+                    .map(|(op, types)| (op.clone(), types.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        read_only,
+        dry_run: policy.dry_run,
+        commands,
+        problem: shared.problem.clone(),
+    }
+}
+
+fn row(
+    command: &TrackedCommand,
+    fetches: &twinscope_core::operations::file_transfer::Fetches,
+    clock: &twinscope_core::time_zone::PlantClock,
+    root: &str,
+) -> CommandRow {
+    let topic = command.topic.topic(root);
+    let requester = command
+        .payload
+        .get("twinscope")
+        .and_then(|t| t.get("user"))
+        .and_then(|u| u.as_str())
+        .map(str::to_owned);
+    CommandRow {
+        fetched: fetches.state(&topic),
+        operation: command.topic.operation.clone(),
+        id: command.topic.id.clone().unwrap_or_default(),
+        ours: command.ours,
+        requester,
+        outcome: command.describe(),
+        running: window::running(command.state()) && !command.no_response,
+        failed: matches!(
+            command.state(),
+            twinscope_core::operations::CommandState::Failed
+        ) || command.no_response,
+        states: command
+            .states
+            .iter()
+            .map(|(state, at)| (state.as_str().to_owned(), clock.time_of_day(*at, 12)))
+            .collect(),
+        trouble: command.trouble.clone(),
+        topic,
+    }
+}
+
+fn draw_operations_window(
+    mut contexts: EguiContexts,
+    link: Option<Res<PlantOperations>>,
+    selection: Res<Selection>,
+    state: Res<TwinState>,
+    mut ui_state: ResMut<OperationsUi>,
+    panels: Option<Res<crate::ui::PanelState>>,
+    mut messages: MessageWriter<OperationMessage>,
+) -> Result {
+    let Some(link) = link else { return Ok(()) };
+    let Some(twin) = selection
+        .twin
+        .filter(|t| (t.0 as usize) < state.store.len())
+    else {
+        return Ok(());
+    };
+    let twin_id = state.store.get(twin).id.as_str().to_owned();
+    let clock = panels.as_ref().map(|p| p.clock.clone()).unwrap_or_default();
+    let view = operations_view(&link.0, &twin_id, &clock);
+    if view.entity.is_none() && view.commands.is_empty() {
+        return Ok(());
+    }
+    let ctx = contexts.ctx_mut()?;
+    let screen = ctx.viewport_rect();
+    let right = panels.as_ref().map_or(0.0, |p| p.right_inset);
+    // Beside the inspector, below the session's window at the top.
+    let corner = egui::pos2(screen.right() - right - 8.0, screen.top() + 44.0);
+    let mut requests = Vec::new();
+    egui::Window::new(format!("Operations: {twin_id}"))
+        .id(egui::Id::new("operations"))
+        .pivot(egui::Align2::RIGHT_TOP)
+        .fixed_pos(corner)
+        .default_width(340.0)
+        .max_width(360.0)
+        .collapsible(true)
+        .resizable(false)
+        .show(ctx, |ui| {
+            requests = window::operations_window(ui, &view, &mut ui_state.draft)
+        });
+    messages.write_batch(requests.into_iter().map(OperationMessage));
+    Ok(())
+}
+
+/// Hands the window's requests to the link (the one place that acts).
+fn apply_operation_requests(
+    mut messages: MessageReader<OperationMessage>,
+    link: Option<Res<PlantOperations>>,
+    mut ui_state: ResMut<OperationsUi>,
+) {
+    for OperationMessage(request) in messages.read() {
+        let Some(link) = &link else {
+            ui_state.draft.message = Some("a replay never acts on the plant".into());
+            continue;
+        };
+        match request.clone() {
+            OperationRequest::Prepare {
+                twin,
+                operation,
+                fields,
+                reason,
+            } => match link.0.prepare(&twin, &operation, fields, &reason) {
+                Ok(prepared) => {
+                    ui_state.draft.prepared = Some(prepared);
+                    ui_state.draft.message = None;
+                }
+                Err(refusal) => ui_state.draft.message = Some(format!("refused: {refusal}")),
+            },
+            OperationRequest::Send(prepared) => {
+                ui_state.draft.message = Some(match link.0.send(prepared) {
+                    Ok(sent) if sent.sent => format!("sent {}", sent.cmd_id),
+                    Ok(sent) => format!("dry run: {} not sent", sent.cmd_id),
+                    Err(refusal) => format!("refused: {refusal}"),
+                });
+            }
+            OperationRequest::Save { topic } => {
+                let Some(twinscope_core::operations::file_transfer::FetchState::Fetched(file)) =
+                    link.0.lock().fetches.state(&topic)
+                else {
+                    continue;
+                };
+                let name = topic.rsplit('/').take(2).collect::<Vec<_>>().join("-");
+                let path = ui_state.save_dir.join(format!("{name}.txt"));
+                let written = std::fs::create_dir_all(&ui_state.save_dir)
+                    .and_then(|()| std::fs::write(&path, &file.bytes));
+                ui_state.draft.message = Some(match written {
+                    Ok(()) => format!("saved to {}", path.display()),
+                    Err(error) => format!("cannot write {}: {error}", path.display()),
+                });
+            }
+        }
+    }
+}
+
+/// At exit, the commands seen (scripts and tests read them).
+fn report_operations_on_exit(
+    mut exits: MessageReader<AppExit>,
+    link: Option<Res<PlantOperations>>,
+) {
+    if exits.read().count() == 0 {
+        return;
+    }
+    let Some(link) = link else { return };
+    let shared = link.0.lock();
+    let twins = shared.capabilities.all().count();
+    eprintln!(
+        "operations: {twins} twin(s) announce operations, {} command(s) seen",
+        shared.book.all().count()
+    );
+    for command in shared.book.all().take(50) {
+        let whose = if command.ours { "ours" } else { "read-only" };
+        eprintln!(
+            "operation: {} {} {} {} ({whose})",
+            command.topic.twin,
+            command.topic.operation,
+            command.topic.id.as_deref().unwrap_or(""),
+            command.describe()
+        );
+    }
+}

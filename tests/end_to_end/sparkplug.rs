@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::support::{Mosquitto, repo_root, twinscope};
+use crate::{stderr, stdout};
 
 /// The edge node peer, or `None` (skipped unless CI requires it) without node and its package.
 struct Edge {
@@ -36,6 +37,10 @@ fn peer_installed() -> bool {
 
 impl Edge {
     fn start(broker: &str, bd_seq: u8) -> Edge {
+        Self::start_with(broker, bd_seq, &[])
+    }
+
+    fn start_with(broker: &str, bd_seq: u8, more: &[&str]) -> Edge {
         let mut child = Command::new("node")
             .arg(repo_root().join("tests/sparkplug/edge.js"))
             .args([
@@ -50,6 +55,7 @@ impl Edge {
                 "--bdseq",
                 &bd_seq.to_string(),
             ])
+            .args(more)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -460,5 +466,124 @@ fn a_flood_from_the_edge_is_taken_in_full() {
     eprintln!(
         "flood: Tahu published 20,000 DDATA at {published:.0} msg/s; the host had all of them {taken_in:.3} s after the flood began ({:.0} msg/s)",
         20_000.0 / taken_in
+    );
+}
+
+/// Sparkplug writes against Eclipse Tahu's edge node: a DCMD the edge applies and reports back
+/// in DDATA is confirmed; one it ignores gets no confirmation; a device that went offline is
+/// refused before anything is sent; without writing allowed nothing is sent at all.
+#[test]
+fn a_dcmd_write_is_confirmed_ignored_or_refused_for_an_offline_device() {
+    if !peer_installed() {
+        return;
+    }
+    let mosquitto = crate::support::Mosquitto::start();
+    let url = mosquitto.url();
+    let mut edge = Edge::start_with(&url, 0, &["--ignore-writes", "Mode"]);
+    let audit =
+        std::env::temp_dir().join(format!("twinscope-spb-audit-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&audit);
+    let write = |metric_value: &str, more: &[&str]| {
+        let mut args = vec![
+            "operation",
+            "--broker",
+            &url,
+            "--audit-log",
+            audit.to_str().unwrap(),
+            "--user",
+            "anna",
+            "Plant1/Edge1/PLC1",
+            "--write",
+            metric_value,
+            "--reason",
+            "tuning",
+            "--timeout",
+            "3s",
+        ];
+        args.extend_from_slice(more);
+        crate::support::run_twinscope(&args, Duration::from_secs(60))
+    };
+    // The births came before we connected: twinscope asks for a rebirth, then writes by alias.
+    let applied = write("Temperature=42.5", &[]);
+    assert!(
+        applied.status.success(),
+        "{}\n{}",
+        stdout(&applied),
+        stderr(&applied)
+    );
+    assert!(
+        stdout(&applied).contains(
+            "sent Temperature = 42.5 to Plant1/Edge1/PLC1 on spBv1.0/Plant1/DCMD/Edge1/PLC1"
+        ) && stdout(&applied).contains("confirmed"),
+        "{}",
+        stdout(&applied)
+    );
+    edge.wait_for("applied Temperature=42.5");
+    let dcmd = edge
+        .seen
+        .iter()
+        .find(|l| l.starts_with("dcmd PLC1"))
+        .unwrap()
+        .clone();
+    let sent: serde_json::Value =
+        serde_json::from_str(dcmd.trim_start_matches("dcmd PLC1 ")).unwrap();
+    assert_eq!(
+        sent["metrics"][0]["alias"], "101",
+        "by the birth's alias: {dcmd}"
+    );
+    assert!(
+        sent["metrics"][0].get("name").is_none_or(|n| n.is_null()),
+        "{dcmd}"
+    );
+    assert_eq!(
+        sent["metrics"][0]["type"], "Double",
+        "the birth's datatype: {dcmd}"
+    );
+    assert!(
+        sent["timestamp"].is_string() || sent["timestamp"].is_number(),
+        "a payload timestamp: {dcmd}"
+    );
+    assert!(
+        sent.get("seq").is_none_or(|s| s.is_null()),
+        "no seq: {dcmd}"
+    );
+
+    let ignored = write("Mode=Manual", &[]);
+    assert_eq!(ignored.status.code(), Some(3), "{}", stdout(&ignored));
+    assert!(
+        stdout(&ignored).contains("no confirmation within 3 s"),
+        "{}",
+        stdout(&ignored)
+    );
+    let bad = write("Count=many", &[]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("is not a Int32"), "{}", stderr(&bad));
+
+    // The edge dies (its will is the NDEATH): the device is offline, nothing is sent.
+    edge.command("rebirth");
+    let before =
+        edge.said("ncmd rebirth") + edge.seen.iter().filter(|l| l.starts_with("dcmd")).count();
+    writeln!(edge.stdin, "kill").unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let offline = write("Temperature=1", &[]);
+    assert_eq!(offline.status.code(), Some(2), "{}", stdout(&offline));
+    assert!(
+        stderr(&offline).contains("offline") || stderr(&offline).contains("no Sparkplug node"),
+        "{}",
+        stderr(&offline)
+    );
+    let _ = before;
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+    assert!(
+        events.contains(&"write-requested")
+            && events.contains(&"write-confirmed")
+            && events.contains(&"write-no-confirmation")
+            && events.contains(&"refused"),
+        "{events:?}"
     );
 }

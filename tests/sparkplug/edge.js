@@ -10,6 +10,7 @@
  *   node tests/sparkplug/edge.js --broker mqtt://127.0.0.1:PORT \
  *        --group G --node N --device D [--client-id ID] [--bdseq N] \
  *        [--no-aliases] [--no-publish-death] [--username U --password P]
+ *        [--ignore-writes NAME,NAME]
  *
  * stdout lines (each written immediately, one per line):
  *   birth bdSeq=<n>   NBIRTH+DBIRTH published after an MQTT (re)connect
@@ -17,7 +18,9 @@
  *   ncmd rebirth      an NCMD `Node Control/Rebirth`=true arrived; NBIRTH+DBIRTH
  *                     were already re-published when this line is printed
  *   ncmd <json>       any other NCMD (decoded payload)
- *   dcmd <dev> <json> any DCMD (decoded payload)
+ *   dcmd <dev> <json> any DCMD (decoded payload). A DCMD writing a device metric is
+ *                     applied (the new value reported in DDATA, as an edge does) unless
+ *                     the metric is listed in --ignore-writes.
  *   closed            the MQTT connection closed
  *   ok <command>      a stdin command completed
  *   err <command>: <message>   a stdin command failed
@@ -53,6 +56,7 @@ function usage(msg) {
 const args = {
   broker: null, group: null, node: null, device: null, clientId: null,
   bdSeq: 0, aliases: true, publishDeath: true, username: null, password: null,
+  ignoreWrites: [],
 };
 {
   const argv = process.argv.slice(2);
@@ -78,6 +82,7 @@ const args = {
       case '--no-publish-death': args.publishDeath = false; break;
       case '--username': args.username = val(); break;
       case '--password': args.password = val(); break;
+      case '--ignore-writes': args.ignoreWrites = val().split(','); break;
       case '-h': case '--help': usage(); break;
       default: usage(`unknown argument ${a}`);
     }
@@ -269,6 +274,15 @@ client.on('ncmd', (payload) => {
 
 client.on('dcmd', (device, payload) => {
   out(`dcmd ${device} ${toJson(payload)}`);
+  for (const written of payload.metrics || []) {
+    const m = written.name !== undefined && written.name !== null
+      ? deviceByName.get(written.name)
+      : deviceMetrics.find((d) => String(d.alias) === String(written.alias));
+    if (!m || args.ignoreWrites.includes(m.name)) continue;
+    m.value = written.value;
+    publishDeviceData(m);
+    out(`applied ${m.name}=${toJson(written.value)}`);
+  }
 });
 
 client.on('close', () => out('closed'));

@@ -159,10 +159,12 @@ impl OperationBook {
         if !self.commands.contains_key(&key) {
             let id = topic.id.clone().unwrap_or_default();
             // Another twinscope says so in its request; anything else under our prefix is odd.
-            let from_twinscope = status.payload.get("twinscope").is_some_and(Value::is_object);
-            let trouble = (!ours && is_ours(&id) && !from_twinscope).then(|| {
-                "uses twinscope's command id prefix without saying who asked".to_owned()
-            });
+            let from_twinscope = status
+                .payload
+                .get("twinscope")
+                .is_some_and(Value::is_object);
+            let trouble = (!ours && is_ours(&id) && !from_twinscope)
+                .then(|| "uses twinscope's command id prefix without saying who asked".to_owned());
             self.insert(
                 key.clone(),
                 TrackedCommand {

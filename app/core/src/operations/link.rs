@@ -18,6 +18,7 @@ use super::file_transfer::Fetches;
 use super::journal::Journal;
 use super::policy::{OperationPolicy, Refusal};
 use super::request::prepare_fields;
+use super::sparkplug::{GUARDED, SparkplugWrites, WriteState};
 use super::topic::{CommandTopic, command_filter};
 use crate::Timestamp;
 use crate::connection::ConnectionSettings;
@@ -41,6 +42,8 @@ pub struct OperationsConfig {
     pub actor: Actor,
     /// thin-edge's file-transfer service (`http://HOST:8000`), for logs and configurations.
     pub file_transfer: Option<String>,
+    /// A Sparkplug write not seen in DATA this long is "no confirmation".
+    pub write_confirm_within: Duration,
 }
 
 impl OperationsConfig {
@@ -54,6 +57,7 @@ impl OperationsConfig {
             journal_path: None,
             actor,
             file_transfer: None,
+            write_confirm_within: Duration::from_secs(10),
         }
     }
 }
@@ -62,6 +66,9 @@ impl OperationsConfig {
 pub struct OperationsShared {
     pub capabilities: Capabilities,
     pub book: OperationBook,
+    /// Sparkplug nodes and devices (what their births declare) and our writes to them.
+    pub sparkplug: SparkplugWrites,
+    acting: bool,
     pub connected: bool,
     connected_since: Option<Instant>,
     /// Logs and configurations fetched from the file-transfer service, by command topic.
@@ -86,6 +93,33 @@ impl OperationsShared {
                 audit.path().display()
             ));
         }
+    }
+
+    /// Audits how a Sparkplug write of ours ended.
+    fn audit_write(&mut self, k: usize) {
+        let Some(write) = self.sparkplug.writes.get(k).cloned() else {
+            return;
+        };
+        let event = match &write.state {
+            WriteState::Confirmed => "write-confirmed",
+            WriteState::Different(_) => "write-different",
+            WriteState::NoConfirmation => "write-no-confirmation",
+            WriteState::Sent => return,
+        };
+        let detail = format!("{} = {}", write.metric, write.value);
+        let state = match &write.state {
+            WriteState::Different(value) => Some(value.clone()),
+            _ => None,
+        };
+        self.audit(AuditEntry {
+            event,
+            twin: &write.twin,
+            operation: &write.metric,
+            topic: &write.topic,
+            detail: Some(&detail),
+            state: state.as_deref(),
+            ..Default::default()
+        });
     }
 
     /// Audits what happened to a command of ours.
@@ -183,6 +217,8 @@ impl OperationsLink {
         }
         let shared = Arc::new(Mutex::new(OperationsShared {
             capabilities: Capabilities::default(),
+            sparkplug: SparkplugWrites::new(config.write_confirm_within),
+            acting,
             book,
             connected: false,
             connected_since: None,
@@ -384,6 +420,108 @@ impl OperationsLink {
         })
     }
 
+    /// Writes `value` to a Sparkplug metric of `twin` (`group/node` or `group/node/device`)
+    /// for `reason`: an NCMD/DCMD as the spec says, tracked until DATA confirms it. Returns
+    /// the write's index in [`SparkplugWrites::writes`] (`None` in a dry run).
+    pub fn write(
+        &self,
+        twin: &str,
+        metric: &str,
+        value: &str,
+        reason: &str,
+    ) -> Result<Option<usize>, Refusal> {
+        let mut shared = self.lock();
+        let detail = format!("{metric} = {value}");
+        let checked = if GUARDED.contains(&metric) {
+            self.config.policy.check_named(twin, metric)
+        } else {
+            self.config.policy.check(twin, "write")
+        };
+        let command = checked
+            .and_then(|()| {
+                if reason.trim().is_empty() {
+                    Err(Refusal::Malformed(
+                        "a reason is required (it goes into the audit log)".into(),
+                    ))
+                } else {
+                    Ok(())
+                }
+            })
+            .and_then(|()| {
+                shared
+                    .sparkplug
+                    .command(twin, metric, value, Timestamp::now())
+            });
+        let (publish, expected) = match command {
+            Ok(command) => command,
+            Err(refusal) => {
+                let why = refusal.to_string();
+                shared.audit(AuditEntry {
+                    event: "refused",
+                    twin,
+                    operation: metric,
+                    reason: Some(reason),
+                    detail: Some(&format!("{detail}: {why}")),
+                    ..Default::default()
+                });
+                return Err(refusal);
+            }
+        };
+        let topic = publish.topic.clone();
+        let event = if self.config.policy.dry_run {
+            "write-dry-run"
+        } else {
+            "write-requested"
+        };
+        shared.audit(AuditEntry {
+            event,
+            twin,
+            operation: metric,
+            topic: &topic,
+            reason: Some(reason),
+            detail: Some(&detail),
+            ..Default::default()
+        });
+        if self.config.policy.dry_run {
+            return Ok(None);
+        }
+        shared.due.push(publish);
+        let k = shared
+            .sparkplug
+            .sent(twin, metric, value, &topic, expected, Timestamp::now());
+        shared.generation += 1;
+        Ok(Some(k))
+    }
+
+    /// Asks the edge node of `twin` to publish its births again (NCMD `Node Control/Rebirth`,
+    /// which a Sparkplug host may always send): a host that connected after the births has
+    /// not heard what is writable.
+    pub fn ask_rebirth(&self, twin: &str) {
+        let mut parts = twin.splitn(3, '/');
+        let (Some(group), Some(node)) = (parts.next(), parts.next()) else {
+            return;
+        };
+        let ms = (Timestamp::now().0 / 1000).max(0) as u64;
+        let metric = crate::schema::sparkplug::Metric {
+            name: Some("Node Control/Rebirth".into()),
+            timestamp: Some(ms),
+            datatype: Some(crate::schema::sparkplug::datatype::BOOLEAN),
+            value: crate::schema::sparkplug::RawValue::Boolean(true),
+            ..Default::default()
+        };
+        let payload = crate::schema::sparkplug::Payload {
+            timestamp: Some(ms),
+            metrics: vec![metric],
+            seq: None,
+        };
+        self.lock().due.push(SchemaPublish {
+            topic: format!("spBv1.0/{group}/NCMD/{node}"),
+            payload: payload.encode(),
+            qos: 0,
+            retain: false,
+        });
+    }
+
     pub fn stop(mut self) {
         self.client.stop();
     }
@@ -402,7 +540,20 @@ impl OperationsHandler {
 
 impl MessageHandler for OperationsHandler {
     fn subscriptions(&self) -> Vec<String> {
-        vec![command_filter(&self.lock().root)]
+        let shared = self.lock();
+        let mut filters = vec![command_filter(&shared.root)];
+        // Sparkplug births and deaths say what is writable and online; DATA confirms writes
+        // (heard only when writing is on: it is the plant's whole Sparkplug traffic).
+        for kind in ["NBIRTH", "DBIRTH", "NDEATH", "DDEATH"] {
+            filters.push(format!("spBv1.0/+/{kind}/#"));
+        }
+        if shared.acting {
+            filters.extend([
+                "spBv1.0/+/NDATA/#".to_owned(),
+                "spBv1.0/+/DDATA/#".to_owned(),
+            ]);
+        }
+        filters
     }
 
     /// Commands are retained and come again after a reconnect; what we publish goes at least
@@ -420,6 +571,14 @@ impl MessageHandler for OperationsHandler {
         received: Timestamp,
     ) {
         let mut shared = self.lock();
+        if topic.starts_with("spBv1.0/") {
+            let settled = shared.sparkplug.receive(topic, payload);
+            for k in settled {
+                shared.audit_write(k);
+            }
+            shared.generation += 1;
+            return;
+        }
         let Some(parsed) = CommandTopic::parse(topic, &shared.root) else {
             return;
         };
@@ -474,6 +633,10 @@ impl MessageHandler for OperationsHandler {
         let now = Timestamp::now();
         for event in shared.book.tick(now) {
             shared.audit_event(&event);
+            shared.generation += 1;
+        }
+        for k in shared.sparkplug.tick(now) {
+            shared.audit_write(k);
             shared.generation += 1;
         }
         for topic in shared.book.take_to_clear() {

@@ -12,6 +12,7 @@ pub mod journal;
 pub mod link;
 pub mod policy;
 pub mod request;
+pub mod sparkplug;
 pub mod topic;
 
 pub use book::{CommandEvent, OperationBook, TrackedCommand};

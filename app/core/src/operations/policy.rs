@@ -92,6 +92,24 @@ impl fmt::Display for Refusal {
 impl std::error::Error for Refusal {}
 
 impl OperationPolicy {
+    /// Whether `operation` on `twin` may be requested, and only where a rule names it exactly
+    /// (no wildcard: Sparkplug's `Node Control/Reboot`).
+    pub fn check_named(&self, twin: &str, operation: &str) -> Result<(), Refusal> {
+        self.check(twin, operation)?;
+        if self
+            .allow
+            .iter()
+            .any(|rule| rule.operation == operation && matches(&rule.twin, twin))
+        {
+            Ok(())
+        } else {
+            Err(Refusal::NotAllowed {
+                twin: twin.to_owned(),
+                operation: operation.to_owned(),
+            })
+        }
+    }
+
     /// Whether `operation` on `twin` may be requested.
     pub fn check(&self, twin: &str, operation: &str) -> Result<(), Refusal> {
         if self.replay {

@@ -29,8 +29,12 @@ pub struct OperationArgs {
     pub twin: Option<String>,
     /// The operation: restart, log_upload, config_snapshot, config_update, software_list,
     /// software_update, firmware_update, device_profile, or a custom one the device announces.
-    #[arg(required_unless_present_any = ["list", "clear_leftovers"])]
+    #[arg(required_unless_present_any = ["list", "clear_leftovers", "write"])]
     pub operation: Option<String>,
+    /// Instead of a thin-edge operation: write a Sparkplug metric of TWIN (group/node or
+    /// group/node/device), METRIC=VALUE, read as the metric's datatype in the current birth.
+    #[arg(long, value_name = "METRIC=VALUE", conflicts_with = "operation")]
+    pub write: Option<String>,
     /// The operation's fields, a JSON object (e.g. '{"type":"mosquitto","searchText":"ERROR"}').
     #[arg(long, value_name = "JSON")]
     pub payload: Option<String>,
@@ -118,6 +122,7 @@ pub fn run(args: OperationArgs) -> anyhow::Result<ExitCode> {
             .file_transfer
             .as_ref()
             .map(|u| u.trim_end_matches('/').to_owned()),
+        write_confirm_within: args.timeout.min(Duration::from_secs(10)),
     };
     let link = OperationsLink::start(&settings, config)
         .map_err(|e| anyhow::anyhow!("cannot start operations: {e}"))?;
@@ -139,6 +144,9 @@ pub fn run(args: OperationArgs) -> anyhow::Result<ExitCode> {
     }
     if args.clear_leftovers {
         return Ok(clear_leftovers(&link));
+    }
+    if let (Some(write), Some(twin), Some(reason)) = (&args.write, &args.twin, &args.reason) {
+        return Ok(write_sparkplug(&link, twin, write, reason));
     }
     let (Some(twin), Some(operation), Some(reason)) = (
         args.twin.as_deref(),
@@ -196,6 +204,68 @@ pub fn run(args: OperationArgs) -> anyhow::Result<ExitCode> {
     println!("requested {operation} on {twin}: {} {payload}", sent.topic);
     let _ = std::io::stdout().flush();
     Ok(follow(&link, &sent.topic, &args))
+}
+
+/// Writes a Sparkplug metric and waits for DATA to confirm it: exit 0 confirmed, 1 a
+/// different value, 2 refused, 3 no confirmation.
+fn write_sparkplug(link: &OperationsLink, twin: &str, write: &str, reason: &str) -> ExitCode {
+    let Some((metric, value)) = write.split_once('=') else {
+        eprintln!("refused: --write is METRIC=VALUE");
+        return ExitCode::from(2);
+    };
+    if link.lock().sparkplug.writable(twin).is_none() {
+        link.ask_rebirth(twin);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while link.lock().sparkplug.writable(twin).is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let k = match link.write(twin, metric, value, reason) {
+        Ok(Some(k)) => k,
+        Ok(None) => {
+            println!("dry run: would write {metric} = {value} to {twin}");
+            return ExitCode::SUCCESS;
+        }
+        Err(refusal) => {
+            eprintln!("refused: {refusal}");
+            return ExitCode::from(2);
+        }
+    };
+    let within = link.config().write_confirm_within;
+    let topic = link
+        .lock()
+        .sparkplug
+        .writes
+        .get(k)
+        .map(|w| w.topic.clone())
+        .unwrap_or_default();
+    println!("sent {metric} = {value} to {twin} on {topic}");
+    loop {
+        let state = link
+            .lock()
+            .sparkplug
+            .writes
+            .get(k)
+            .map(|w| (w.state.clone(), w.describe(within)));
+        match state {
+            Some((twinscope_core::operations::sparkplug::WriteState::Sent, _)) => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Some((state, text)) => {
+                println!("{text}");
+                return match state {
+                    twinscope_core::operations::sparkplug::WriteState::Confirmed => {
+                        ExitCode::SUCCESS
+                    }
+                    twinscope_core::operations::sparkplug::WriteState::Different(_) => {
+                        ExitCode::FAILURE
+                    }
+                    _ => ExitCode::from(3),
+                };
+            }
+            None => return ExitCode::FAILURE,
+        }
+    }
 }
 
 /// Prints each state as it comes, until the end (and the file, for a log or configuration).

@@ -189,6 +189,7 @@ fn start_operations(
             .file_transfer
             .as_ref()
             .map(|u| u.trim_end_matches('/').to_owned()),
+        write_confirm_within: std::time::Duration::from_secs(10),
     };
     let link =
         OperationsLink::start(connection, config).context("starting the operations connection")?;

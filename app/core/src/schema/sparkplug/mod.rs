@@ -33,7 +33,7 @@ mod value;
 use std::time::Duration;
 
 pub use proto::{Header, Metric, Payload, ProtoError, RawValue};
-pub use topic::{MessageType, NAMESPACE, Topic};
+pub use topic::{MessageType, NAMESPACE, Topic, parse as parse_topic};
 pub use value::{MetricValue, datatype};
 
 use super::{DecodeError, Decoded, LookAhead, SchemaPublish, TopicSchema};

@@ -85,6 +85,22 @@ pub fn operations_view(
         dry_run: policy.dry_run,
         commands,
         problem: shared.problem.clone(),
+        writable: shared.sparkplug.writable(twin),
+        writes: shared
+            .sparkplug
+            .writes
+            .iter()
+            .rev()
+            .filter(|w| w.twin == twin)
+            .take(10)
+            .map(|w| {
+                (
+                    w.metric.clone(),
+                    w.value.clone(),
+                    w.describe(link.config().write_confirm_within),
+                )
+            })
+            .collect(),
     }
 }
 
@@ -142,7 +158,7 @@ fn draw_operations_window(
     let twin_id = state.store.get(twin).id.as_str().to_owned();
     let clock = panels.as_ref().map(|p| p.clock.clone()).unwrap_or_default();
     let view = operations_view(&link.0, &twin_id, &clock);
-    if view.entity.is_none() && view.commands.is_empty() {
+    if view.entity.is_none() && view.commands.is_empty() && view.writable.is_none() {
         return Ok(());
     }
     let ctx = contexts.ctx_mut()?;
@@ -196,6 +212,19 @@ fn apply_operation_requests(
                     Ok(sent) => format!("dry run: {} not sent", sent.cmd_id),
                     Err(refusal) => format!("refused: {refusal}"),
                 });
+            }
+            OperationRequest::Write {
+                twin,
+                metric,
+                value,
+                reason,
+            } => {
+                ui_state.draft.message =
+                    Some(match link.0.write(&twin, &metric, &value, &reason) {
+                        Ok(Some(_)) => format!("sent {metric} = {value}"),
+                        Ok(None) => format!("dry run: {metric} = {value} not sent"),
+                        Err(refusal) => format!("refused: {refusal}"),
+                    });
             }
             OperationRequest::Save { topic } => {
                 let Some(twinscope_core::operations::file_transfer::FetchState::Fetched(file)) =

@@ -39,6 +39,10 @@ pub struct OperationsView {
     /// Newest first.
     pub commands: Vec<CommandRow>,
     pub problem: Option<String>,
+    /// A Sparkplug node or device: its writable metrics (name, datatype) and whether online.
+    pub writable: Option<(Vec<(String, &'static str)>, bool)>,
+    /// Our writes to it, newest first: metric, value, outcome.
+    pub writes: Vec<(String, String, String)>,
 }
 
 /// What the operator is writing, and the request waiting for confirmation.
@@ -51,6 +55,10 @@ pub struct OperationsDraft {
     pub prepared: Option<PreparedRequest>,
     pub message: Option<String>,
     pub search: String,
+    /// A Sparkplug metric being written, its new value, and whether it was reviewed.
+    pub write_metric: Option<String>,
+    pub write_value: String,
+    pub write_reviewed: bool,
 }
 
 /// What the window asks for.
@@ -66,6 +74,13 @@ pub enum OperationRequest {
     Send(PreparedRequest),
     Save {
         topic: String,
+    },
+    /// Write a Sparkplug metric (NCMD/DCMD).
+    Write {
+        twin: String,
+        metric: String,
+        value: String,
+        reason: String,
     },
 }
 
@@ -86,6 +101,7 @@ pub fn operations_window(
     }
     match &view.entity {
         Some(entity) => ui.weak(format!("thin-edge entity {entity}")),
+        None if view.writable.is_some() => ui.weak("a Sparkplug node or device"),
         None => ui.weak("announces no operations (thin-edge te/<entity>/cmd/<operation>)"),
     };
     if let Some(why) = &view.read_only {
@@ -117,6 +133,9 @@ pub fn operations_window(
     }
     if let Some(operation) = draft.operation.clone() {
         request_form(ui, view, draft, &operation, &mut requests);
+    }
+    if let Some((metrics, online)) = &view.writable {
+        sparkplug_section(ui, view, metrics, *online, draft, &mut requests);
     }
     if let Some(message) = &draft.message {
         ui.label(message);
@@ -205,6 +224,111 @@ fn request_form(
             draft.operation = None;
         }
     });
+}
+
+/// A Sparkplug node's or device's writable metrics: pick one, type the value and a reason,
+/// review the command, send it; our writes and how they ended.
+fn sparkplug_section(
+    ui: &mut egui::Ui,
+    view: &OperationsView,
+    metrics: &[(String, &'static str)],
+    online: bool,
+    draft: &mut OperationsDraft,
+    requests: &mut Vec<OperationRequest>,
+) {
+    ui.separator();
+    ui.strong("Sparkplug metrics");
+    if !online {
+        ui.colored_label(
+            egui::Color32::from_rgb(255, 110, 90),
+            "offline: nothing is written to it",
+        );
+    }
+    let enabled = view.read_only.is_none() && online;
+    ui.horizontal_wrapped(|ui| {
+        for (metric, kind) in metrics {
+            if ui
+                .add_enabled(enabled, egui::Button::new(metric.as_str()))
+                .on_hover_text(*kind)
+                .clicked()
+            {
+                draft.write_metric = Some(metric.clone());
+                draft.write_value.clear();
+                draft.write_reviewed = false;
+                draft.message = None;
+            }
+        }
+    });
+    if let Some(metric) = draft.write_metric.clone().filter(|_| enabled) {
+        let kind = metrics
+            .iter()
+            .find(|(m, _)| *m == metric)
+            .map_or("?", |(_, k)| *k);
+        let parts = view.twin.splitn(3, '/').collect::<Vec<_>>();
+        let topic = match parts.as_slice() {
+            [group, node, device] => format!("spBv1.0/{group}/DCMD/{node}/{device}"),
+            [group, node] => format!("spBv1.0/{group}/NCMD/{node}"),
+            _ => String::new(),
+        };
+        if draft.write_reviewed {
+            ui.strong(format!("Write {metric} = {} ({kind})?", draft.write_value));
+            ui.label("Will send, QoS 0, to");
+            ui.monospace(topic);
+            ui.horizontal(|ui| {
+                if ui
+                    .button(if view.dry_run { "Dry run" } else { "Send" })
+                    .clicked()
+                {
+                    requests.push(OperationRequest::Write {
+                        twin: view.twin.clone(),
+                        metric: metric.clone(),
+                        value: draft.write_value.clone(),
+                        reason: draft.reason.clone(),
+                    });
+                    draft.write_metric = None;
+                    draft.write_reviewed = false;
+                }
+                if ui.button("Cancel").clicked() {
+                    draft.write_reviewed = false;
+                }
+            });
+        } else {
+            ui.label(format!("{metric} ({kind}):"));
+            ui.add(
+                egui::TextEdit::singleline(&mut draft.write_value)
+                    .hint_text("new value")
+                    .desired_width(f32::INFINITY),
+            );
+            ui.add(
+                egui::TextEdit::singleline(&mut draft.reason)
+                    .hint_text("reason (required, audited)")
+                    .desired_width(f32::INFINITY),
+            );
+            ui.horizontal(|ui| {
+                let ready = !draft.write_value.trim().is_empty() && !draft.reason.trim().is_empty();
+                if ui
+                    .add_enabled(ready, egui::Button::new("Review write…"))
+                    .clicked()
+                {
+                    draft.write_reviewed = true;
+                }
+                if ui.button("Cancel").clicked() {
+                    draft.write_metric = None;
+                }
+            });
+        }
+    }
+    for (metric, value, outcome) in &view.writes {
+        ui.horizontal(|ui| {
+            ui.label(format!("{metric} = {value}"));
+            let colour = if outcome == "confirmed" {
+                egui::Color32::from_rgb(120, 220, 130)
+            } else {
+                egui::Color32::from_rgb(255, 214, 90)
+            };
+            ui.colored_label(colour, outcome);
+        });
+    }
 }
 
 fn command_row(
@@ -324,6 +448,8 @@ mod tests {
                 })),
             }],
             problem: None,
+            writable: None,
+            writes: Vec::new(),
         }
     }
 
@@ -413,6 +539,45 @@ mod tests {
             vec![OperationRequest::Save {
                 topic: "te/device/line1-pump1///cmd/log_upload/twinscope-1".into()
             }]
+        );
+    }
+
+    #[test]
+    fn a_sparkplug_write_is_reviewed_then_sent_and_never_offered_offline() {
+        let mut view = OperationsView {
+            twin: "Plant1/Edge1/PLC1".into(),
+            writable: Some((vec![("Setpoint".into(), "Double")], true)),
+            ..Default::default()
+        };
+        let mut draft = OperationsDraft::default();
+        let mut harness = PanelHarness::new(500.0, 800.0);
+        click(&mut harness, &view, &mut draft, "Setpoint");
+        draft.write_value = "42.5".into();
+        draft.reason = "tuning".into();
+        click(&mut harness, &view, &mut draft, "Review write…");
+        harness.frame(vec![], |ui| operations_window(ui, &view, &mut draft));
+        assert!(
+            harness.find("spBv1.0/Plant1/DCMD/Edge1/PLC1").is_some(),
+            "{:?}",
+            harness.texts
+        );
+        let sent = click(&mut harness, &view, &mut draft, "Send");
+        assert_eq!(
+            sent,
+            vec![OperationRequest::Write {
+                twin: "Plant1/Edge1/PLC1".into(),
+                metric: "Setpoint".into(),
+                value: "42.5".into(),
+                reason: "tuning".into()
+            }]
+        );
+        view.writable = Some((vec![("Setpoint".into(), "Double")], false));
+        harness.frame(vec![], |ui| operations_window(ui, &view, &mut draft));
+        assert!(harness.find("offline: nothing is written to it").is_some());
+        assert!(click(&mut harness, &view, &mut draft, "Setpoint").is_empty());
+        assert_eq!(
+            draft.write_metric, None,
+            "offline: the metric is not offered"
         );
     }
 }

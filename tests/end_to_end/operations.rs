@@ -94,6 +94,22 @@ fn a_restart_and_a_custom_workflow_are_followed_to_their_end_cleared_and_audited
     let url = mosquitto.url();
     let agent = TedgeAgent::start(mosquitto.port, "pump1");
     let trail = Trail::new("restart");
+    let recording = trail.audit.with_file_name("plant.mcap");
+    let mut recorder = twinscope()
+        .args([
+            "record",
+            "--broker",
+            &url,
+            "--out",
+            recording.to_str().unwrap(),
+            "--for",
+            "8s",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
 
     let restart = operation(
         &url,
@@ -164,6 +180,46 @@ fn a_restart_and_a_custom_workflow_are_followed_to_their_end_cleared_and_audited
         audit
             .iter()
             .any(|l| l["topic"] == topic.as_str() && l["event"] == "cleared")
+    );
+
+    // The recording holds the commands: who asked, each state, as they stood at an instant.
+    assert!(recorder.wait().unwrap().success());
+    let replayed = run_twinscope(
+        &[
+            "operation",
+            "--replay",
+            recording.to_str().unwrap(),
+            "pump1",
+        ],
+        Duration::from_secs(30),
+    );
+    let text = stdout(&replayed);
+    assert!(replayed.status.success(), "{}", stderr(&replayed));
+    assert!(
+        text.contains("pump1 (device/pump1//): calibrate, config_snapshot [tedge.toml]"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(
+            |l| l.contains("pump1 restart twinscope-") && l.ends_with("successful (read-only)")
+        ),
+        "{text}"
+    );
+    let early = run_twinscope(
+        &[
+            "operation",
+            "--replay",
+            recording.to_str().unwrap(),
+            "--at",
+            "500ms",
+            "pump1",
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(
+        !stdout(&early).contains("restart twinscope-"),
+        "not requested yet half a second in: {}",
+        stdout(&early)
     );
     agent.stop();
 }

@@ -11,6 +11,7 @@ pub mod file_transfer;
 pub mod journal;
 pub mod link;
 pub mod policy;
+pub mod recorded;
 pub mod request;
 pub mod sparkplug;
 pub mod topic;

@@ -25,11 +25,11 @@ pub struct OperationArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// The twin to act on (as the viewer names it: `pump1`, `main/tedge-agent`).
-    #[arg(required_unless_present_any = ["list", "clear_leftovers"])]
+    #[arg(required_unless_present_any = ["list", "clear_leftovers", "replay"])]
     pub twin: Option<String>,
     /// The operation: restart, log_upload, config_snapshot, config_update, software_list,
     /// software_update, firmware_update, device_profile, or a custom one the device announces.
-    #[arg(required_unless_present_any = ["list", "clear_leftovers", "write"])]
+    #[arg(required_unless_present_any = ["list", "clear_leftovers", "write", "replay"])]
     pub operation: Option<String>,
     /// Instead of a thin-edge operation: write a Sparkplug metric of TWIN (group/node or
     /// group/node/device), METRIC=VALUE, read as the metric's datatype in the current birth.
@@ -42,7 +42,7 @@ pub struct OperationArgs {
     #[arg(long, value_name = "FILE", requires = "file_transfer")]
     pub file: Option<PathBuf>,
     /// Why (required; it goes into the audit log and the command).
-    #[arg(long, required_unless_present_any = ["list", "clear_leftovers"])]
+    #[arg(long, required_unless_present_any = ["list", "clear_leftovers", "replay"])]
     pub reason: Option<String>,
     /// Only these operations: TWIN:OPERATION, either may be * or end in * (repeat the flag).
     #[arg(long, value_name = "TWIN:OPERATION")]
@@ -80,12 +80,32 @@ pub struct OperationArgs {
     /// Clear the commands a crashed run of ours left (once final), then exit.
     #[arg(long)]
     pub clear_leftovers: bool,
+    /// List a recording's operations instead: what twins accepted and the commands it holds,
+    /// with their states (as they stood at --at).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["broker", "list", "clear_leftovers", "write"])]
+    pub replay: Option<PathBuf>,
+    /// With --replay: an RFC 3339 time, or a time from the recording's start (90s).
+    #[arg(long, requires = "replay")]
+    pub at: Option<String>,
 }
 
 /// Waits this long after connecting for retained capabilities and commands.
 const SETTLE: Duration = Duration::from_secs(2);
 
 pub fn run(args: OperationArgs) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.replay {
+        let Some(until) = super::state::instant_in(path, args.at.as_deref()) else {
+            return Ok(ExitCode::FAILURE);
+        };
+        let (capabilities, book) = twinscope_core::operations::recorded::operations_in_recording(
+            path,
+            &args.root,
+            Some(until),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        print!("{}", list_of(&capabilities, &book, args.twin.as_deref()));
+        return Ok(ExitCode::SUCCESS);
+    }
     let settings = args
         .connect
         .resolve(Some(twinscope_core::BrokerAddress::loopback(1883)))?;
@@ -405,9 +425,16 @@ fn clear_leftovers(link: &OperationsLink) -> ExitCode {
 /// What the twins accept, and the commands on the broker (ours marked).
 fn list(link: &OperationsLink, only: Option<&str>) -> String {
     let shared = link.lock();
+    list_of(&shared.capabilities, &shared.book, only)
+}
+
+fn list_of(
+    capabilities: &twinscope_core::operations::Capabilities,
+    book: &twinscope_core::operations::OperationBook,
+    only: Option<&str>,
+) -> String {
     let mut out = String::new();
-    let mut twins: Vec<_> = shared
-        .capabilities
+    let mut twins: Vec<_> = capabilities
         .all()
         .filter(|(twin, _)| only.is_none_or(|o| o == twin.as_str()))
         .collect();
@@ -430,8 +457,7 @@ fn list(link: &OperationsLink, only: Option<&str>) -> String {
             operations.join(", ")
         ));
     }
-    for command in shared
-        .book
+    for command in book
         .all()
         .filter(|c| only.is_none_or(|o| o == c.topic.twin))
     {

@@ -53,7 +53,7 @@ pub fn run(args: StateArgs, out: &mut String) -> anyhow::Result<ExitCode> {
 }
 
 /// `--at` in a recording: an RFC 3339 time or a time from its start (its end without one).
-fn instant_in(path: &std::path::Path, at: Option<&str>) -> Option<Timestamp> {
+pub(super) fn instant_in(path: &std::path::Path, at: Option<&str>) -> Option<Timestamp> {
     let file = twinscope_core::mcap::McapFile::open(path)
         .map_err(|e| eprintln!("error: {e}"))
         .ok()?;

@@ -35,6 +35,8 @@ pub struct OperationsUi {
 impl Plugin for OperationsPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<OperationsUi>()
+            .init_resource::<RecordedOperations>()
+            .add_systems(Update, read_recorded_operations)
             .add_message::<OperationMessage>()
             .add_systems(Update, apply_operation_requests)
             .add_systems(
@@ -104,6 +106,92 @@ pub fn operations_view(
     }
 }
 
+/// What a replayed recording held on `twin` up to `position`: its capabilities and the
+/// commands as they stood then (read-only: a replay never acts on the plant).
+pub fn recorded_view(
+    recorded: &(
+        twinscope_core::operations::Capabilities,
+        twinscope_core::operations::OperationBook,
+    ),
+    twin: &str,
+    clock: &twinscope_core::time_zone::PlantClock,
+    position: twinscope_core::Timestamp,
+) -> OperationsView {
+    let (capabilities, book) = recorded;
+    let caps = capabilities.of(twin);
+    let none = twinscope_core::operations::file_transfer::Fetches::default();
+    let mut commands: Vec<CommandRow> = book
+        .of_twin(twin)
+        .filter_map(|command| {
+            let mut then = command.clone();
+            then.states.retain(|(_, at)| *at <= position);
+            (!then.states.is_empty()).then(|| row(&then, &none, clock, "te"))
+        })
+        .collect();
+    commands.reverse();
+    OperationsView {
+        twin: twin.to_owned(),
+        entity: caps.map(|c| c.entity.clone()),
+        capabilities: caps
+            .map(|c| {
+                c.operations
+                    .iter()
+                    .map(|(op, types)| (op.clone(), types.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        read_only: Some("a replay never acts on the plant: the commands as recorded".into()),
+        commands,
+        ..Default::default()
+    }
+}
+
+/// A replayed recording's operations, read once in the background when it opens.
+#[derive(Resource, Default)]
+pub struct RecordedOperations {
+    path: Option<std::path::PathBuf>,
+    loaded: std::sync::Arc<
+        std::sync::Mutex<
+            Option<(
+                twinscope_core::operations::Capabilities,
+                twinscope_core::operations::OperationBook,
+            )>,
+        >,
+    >,
+}
+
+fn read_recorded_operations(
+    replay: Option<Res<crate::history::replay::ReplaySession>>,
+    mut recorded: ResMut<RecordedOperations>,
+) {
+    let Some(replay) = replay else { return };
+    let path = replay.recording.file.path().to_owned();
+    if recorded.path.as_ref() == Some(&path) {
+        return;
+    }
+    recorded.path = Some(path.clone());
+    let loaded = recorded.loaded.clone();
+    *loaded
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    let read = move || match twinscope_core::operations::recorded::operations_in_recording(
+        &path, "te", None,
+    ) {
+        Ok(found) => {
+            *loaded
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(found)
+        }
+        Err(error) => tracing::warn!(%error, "cannot read the recording's operations"),
+    };
+    if let Err(error) = std::thread::Builder::new()
+        .name("recorded-operations".into())
+        .spawn(read)
+    {
+        tracing::warn!(%error, "cannot read the recording's operations");
+    }
+}
+
 fn row(
     command: &TrackedCommand,
     fetches: &twinscope_core::operations::file_transfer::Fetches,
@@ -139,16 +227,20 @@ fn row(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn draw_operations_window(
     mut contexts: EguiContexts,
     link: Option<Res<PlantOperations>>,
+    (recorded, replay): (
+        Res<RecordedOperations>,
+        Option<Res<crate::history::replay::ReplaySession>>,
+    ),
     selection: Res<Selection>,
     state: Res<TwinState>,
     mut ui_state: ResMut<OperationsUi>,
     panels: Option<Res<crate::ui::PanelState>>,
     mut messages: MessageWriter<OperationMessage>,
 ) -> Result {
-    let Some(link) = link else { return Ok(()) };
     let Some(twin) = selection
         .twin
         .filter(|t| (t.0 as usize) < state.store.len())
@@ -157,7 +249,20 @@ fn draw_operations_window(
     };
     let twin_id = state.store.get(twin).id.as_str().to_owned();
     let clock = panels.as_ref().map(|p| p.clock.clone()).unwrap_or_default();
-    let view = operations_view(&link.0, &twin_id, &clock);
+    let view = match (&link, &replay) {
+        (Some(link), _) => operations_view(&link.0, &twin_id, &clock),
+        (None, Some(replay)) => {
+            let loaded = recorded
+                .loaded
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Some(found) = loaded.as_ref() else {
+                return Ok(());
+            };
+            recorded_view(found, &twin_id, &clock, replay.position)
+        }
+        (None, None) => return Ok(()),
+    };
     if view.entity.is_none() && view.commands.is_empty() && view.writable.is_none() {
         return Ok(());
     }

@@ -559,12 +559,25 @@ fn a_dcmd_write_is_confirmed_ignored_or_refused_for_an_offline_device() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("is not a Int32"), "{}", stderr(&bad));
 
-    // The edge dies (its will is the NDEATH): the device is offline, nothing is sent.
-    edge.command("rebirth");
-    let before =
-        edge.said("ncmd rebirth") + edge.seen.iter().filter(|l| l.starts_with("dcmd")).count();
+    // The edge dies (its will is the NDEATH): the device is offline and nothing is sent to
+    // it (a client watching DCMD on the broker sees none).
     writeln!(edge.stdin, "kill").unwrap();
     std::thread::sleep(Duration::from_secs(2));
+    let watcher = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &mosquitto.port.to_string(),
+            "-t",
+            "spBv1.0/Plant1/DCMD/#",
+            "-W",
+            "6",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
     let offline = write("Temperature=1", &[]);
     assert_eq!(offline.status.code(), Some(2), "{}", stdout(&offline));
     assert!(
@@ -572,7 +585,10 @@ fn a_dcmd_write_is_confirmed_ignored_or_refused_for_an_offline_device() {
         "{}",
         stderr(&offline)
     );
-    let _ = before;
+    assert!(
+        watcher.wait_with_output().unwrap().stdout.is_empty(),
+        "no DCMD was sent to the offline device"
+    );
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
         .unwrap()
         .lines()

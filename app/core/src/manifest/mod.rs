@@ -82,6 +82,18 @@ pub struct SceneManifest {
     /// JSON messages on topics of the plant's own design.
     #[serde(default, rename = "source")]
     pub sources: Vec<crate::schema::json_map::SourceSpec>,
+    /// Which operations on devices this plant allows, once the operator turned operations on.
+    #[serde(default)]
+    pub operations: OperationsSection,
+}
+
+/// `[operations]`: the operations allowed on this plant's twins (`TWIN:OPERATION`, either may
+/// be `*` or end in `*`); none listed allows every one the devices announce.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationsSection {
+    #[serde(default)]
+    pub allow: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -439,6 +451,29 @@ mod tests {
         assert_eq!(manifest.scene.units.metres(), 0.001);
         let err = parse("[scene]\nmodel = \"plant.glb\"\nunits = \"furlong\"\n").unwrap_err();
         assert!(err.contains("units"), "{err}");
+    }
+
+    #[test]
+    fn a_scene_lists_the_operations_it_allows() {
+        let manifest = parse("[scene]\nmodel = \"plant.glb\"\n[operations]\nallow = [\"line1-*:restart\", \"pump1:log_upload\"]\n").unwrap();
+        assert_eq!(
+            manifest.operations.allow,
+            ["line1-*:restart", "pump1:log_upload"]
+        );
+        assert!(
+            parse("[scene]\nmodel = \"plant.glb\"\n")
+                .unwrap()
+                .operations
+                .allow
+                .is_empty(),
+            "none listed: every one announced"
+        );
+        assert!(
+            parse("[scene]\nmodel = \"p.glb\"\n[operations]\nallowed = []\n")
+                .unwrap_err()
+                .contains("allowed"),
+            "a misspelt key says so"
+        );
     }
 
     #[test]

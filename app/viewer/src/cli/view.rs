@@ -128,7 +128,7 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         .connection(&args.connect, Some(&connection))?
         .unwrap_or_else(|| connection.clone());
     if !args.xr {
-        start_operations(&mut app, &args, &connection)?;
+        start_operations(&mut app, &args, &connection, scene.as_ref())?;
         let mut recorder = LiveRecorder::new(connection.clone(), args.record_dir.clone());
         recorder.topics = schemas.subscriptions();
         recorder.topics.extend(session_topics);
@@ -159,14 +159,20 @@ fn start_operations(
     app: &mut App,
     args: &ViewArgs,
     connection: &ConnectionSettings,
+    scene: Option<&LoadedScene>,
 ) -> anyhow::Result<()> {
     use twinscope_core::operations::audit::{Actor, default_audit_path};
     use twinscope_core::operations::{
         AllowRule, OperationPolicy, OperationsConfig, OperationsLink,
     };
+    // The command line's and the scene's (`[operations] allow`) together.
+    let from_scene = scene
+        .map(|s| s.manifest.operations.allow.clone())
+        .unwrap_or_default();
     let allow = args
         .allow_operation
         .iter()
+        .chain(&from_scene)
         .map(|a| AllowRule::parse(a))
         .collect::<Result<Vec<_>, _>>()
         .map_err(anyhow::Error::msg)?;

@@ -120,7 +120,7 @@ impl PluginGroup for TwinscopePlugins {
             .add(history::recording::LiveRecordingPlugin)
             .add(history::dvr::DvrPlugin)
             .add(session::SessionPlugin { desktop: true })
-            .add(operations::OperationsPlugin)
+            .add(operations::OperationsPlugin { desktop: true })
             .add(scene::capture::CapturePlugin)
     }
 }

@@ -127,8 +127,8 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         .session
         .connection(&args.connect, Some(&connection))?
         .unwrap_or_else(|| connection.clone());
+    start_operations(&mut app, &args, &connection, scene.as_ref())?;
     if !args.xr {
-        start_operations(&mut app, &args, &connection, scene.as_ref())?;
         let mut recorder = LiveRecorder::new(connection.clone(), args.record_dir.clone());
         recorder.topics = schemas.subscriptions();
         recorder.topics.extend(session_topics);

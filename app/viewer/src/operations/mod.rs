@@ -18,8 +18,11 @@ use window::{CommandRow, OperationRequest, OperationsDraft, OperationsView};
 #[derive(Resource)]
 pub struct PlantOperations(pub OperationsLink);
 
-/// Shows and requests operations on the selected twin (desktop).
-pub struct OperationsPlugin;
+/// Shows and requests operations on the selected twin: on the desktop in a window beside the
+/// inspector, in the headset on the panel's Ops tab (drawn by the panel).
+pub struct OperationsPlugin {
+    pub desktop: bool,
+}
 
 /// What the window asked for this frame, applied by [`apply_operation_requests`].
 #[derive(Message, Debug, Clone)]
@@ -40,13 +43,15 @@ impl Plugin for OperationsPlugin {
             .add_message::<OperationMessage>()
             .add_systems(Update, apply_operation_requests)
             .add_systems(
-                EguiPrimaryContextPass,
-                draw_operations_window.after(crate::ui::PanelsDrawn),
-            )
-            .add_systems(
                 Last,
                 report_operations_on_exit.after(crate::scene::capture::CaptureExit),
             );
+        if self.desktop {
+            app.add_systems(
+                EguiPrimaryContextPass,
+                draw_operations_window.after(crate::ui::PanelsDrawn),
+            );
+        }
     }
 }
 
@@ -73,6 +78,7 @@ pub fn operations_view(
         .collect();
     commands.reverse();
     OperationsView {
+        hold_to_send: false,
         twin: twin.to_owned(),
         entity: caps.map(|c| c.entity.clone()),
         capabilities: caps

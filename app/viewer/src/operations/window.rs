@@ -43,6 +43,43 @@ pub struct OperationsView {
     pub writable: Option<(Vec<(String, &'static str)>, bool)>,
     /// Our writes to it, newest first: metric, value, outcome.
     pub writes: Vec<(String, String, String)>,
+    /// In the headset a request is sent only after Send is held down a while (a ray's press
+    /// is easily made by mistake).
+    pub hold_to_send: bool,
+}
+
+/// How long Send is held in the headset.
+pub const HOLD_SECONDS: f64 = 1.5;
+
+/// Send: a click on the desktop; in the headset a deliberate hold of [`HOLD_SECONDS`] on it,
+/// with its progress on the button (letting go starts over).
+fn send_pressed(ui: &mut egui::Ui, view: &OperationsView, hold_since: &mut Option<f64>) -> bool {
+    let label = if view.dry_run { "Dry run" } else { "Send" };
+    if !view.hold_to_send {
+        return ui.button(label).clicked();
+    }
+    let now = ui.input(|i| i.time);
+    let text = match *hold_since {
+        Some(since) => format!(
+            "Hold to {} … {:.0}%",
+            label.to_lowercase(),
+            ((now - since) / HOLD_SECONDS * 100.0).min(100.0)
+        ),
+        None => format!("Hold to {}", label.to_lowercase()),
+    };
+    // Sensing drags too: a press held longer than a click stays "down on" the button.
+    let response = ui.add(egui::Button::new(text).sense(egui::Sense::click_and_drag()));
+    if !response.is_pointer_button_down_on() {
+        *hold_since = None;
+        return false;
+    }
+    let since = *hold_since.get_or_insert(now);
+    ui.ctx().request_repaint();
+    if now - since >= HOLD_SECONDS {
+        *hold_since = None;
+        return true;
+    }
+    false
 }
 
 /// What the operator is writing, and the request waiting for confirmation.
@@ -59,6 +96,8 @@ pub struct OperationsDraft {
     pub write_metric: Option<String>,
     pub write_value: String,
     pub write_reviewed: bool,
+    /// In the headset: since when (egui time, s) Send has been held down.
+    pub hold_since: Option<f64>,
 }
 
 /// What the window asks for.
@@ -171,10 +210,7 @@ fn request_form(
             .unwrap_or_default();
         ui.monospace(pretty);
         ui.horizontal(|ui| {
-            if ui
-                .button(if view.dry_run { "Dry run" } else { "Send" })
-                .clicked()
-            {
+            if send_pressed(ui, view, &mut draft.hold_since) {
                 requests.push(OperationRequest::Send(prepared));
                 draft.prepared = None;
                 draft.operation = None;
@@ -275,10 +311,7 @@ fn sparkplug_section(
             ui.label("Will send, QoS 0, to");
             ui.monospace(topic);
             ui.horizontal(|ui| {
-                if ui
-                    .button(if view.dry_run { "Dry run" } else { "Send" })
-                    .clicked()
-                {
+                if send_pressed(ui, view, &mut draft.hold_since) {
                     requests.push(OperationRequest::Write {
                         twin: view.twin.clone(),
                         metric: metric.clone(),
@@ -450,6 +483,7 @@ mod tests {
             problem: None,
             writable: None,
             writes: Vec::new(),
+            hold_to_send: false,
         }
     }
 
@@ -578,6 +612,76 @@ mod tests {
         assert_eq!(
             draft.write_metric, None,
             "offline: the metric is not offered"
+        );
+    }
+
+    #[test]
+    fn in_the_headset_send_takes_a_deliberate_hold() {
+        let view = OperationsView {
+            twin: "Plant1/Edge1/PLC1".into(),
+            writable: Some((vec![("Setpoint".into(), "Double")], true)),
+            hold_to_send: true,
+            ..Default::default()
+        };
+        let mut draft = OperationsDraft {
+            twin: view.twin.clone(),
+            write_metric: Some("Setpoint".into()),
+            write_value: "42.5".into(),
+            reason: "tuning".into(),
+            write_reviewed: true,
+            ..Default::default()
+        };
+        let mut harness = PanelHarness::new(500.0, 800.0);
+        let frame = |harness: &mut PanelHarness,
+                     draft: &mut OperationsDraft,
+                     events: Vec<egui::Event>,
+                     time: f64| {
+            harness.frame_at(time, events, |ui| operations_window(ui, &view, draft))
+        };
+        frame(&mut harness, &mut draft, vec![], 0.0);
+        let at = harness
+            .find("Hold to send")
+            .unwrap_or_else(|| panic!("{:?}", harness.texts));
+        let press = |pressed| egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        };
+        // A press let go at once (a ray's click) sends nothing.
+        frame(
+            &mut harness,
+            &mut draft,
+            vec![egui::Event::PointerMoved(at)],
+            0.1,
+        );
+        assert!(
+            frame(
+                &mut harness,
+                &mut draft,
+                vec![press(true), press(false)],
+                0.2
+            )
+            .is_empty()
+        );
+        assert!(frame(&mut harness, &mut draft, vec![], 0.3).is_empty());
+        // Held for less than the time: nothing; held on: sent once.
+        assert!(frame(&mut harness, &mut draft, vec![press(true)], 1.0).is_empty());
+        assert!(frame(&mut harness, &mut draft, vec![], 2.0).is_empty());
+        assert!(
+            harness
+                .texts
+                .iter()
+                .any(|(t, _)| t.starts_with("Hold to send … 6")),
+            "the progress shows: {:?}",
+            harness.texts
+        );
+        let sent = frame(&mut harness, &mut draft, vec![], 2.6);
+        assert!(
+            matches!(sent.as_slice(), [OperationRequest::Write { .. }]),
+            "{sent:?} {:?} {:?}",
+            harness.texts,
+            draft.hold_since
         );
     }
 }

@@ -20,10 +20,30 @@ impl PanelHarness {
     }
 
     /// Runs one frame with `events`; returns what `draw` returned.
-    pub fn frame<R>(&mut self, events: Vec<Event>, mut draw: impl FnMut(&mut egui::Ui) -> R) -> R {
+    pub fn frame<R>(&mut self, events: Vec<Event>, draw: impl FnMut(&mut egui::Ui) -> R) -> R {
+        self.run(None, events, draw)
+    }
+
+    /// The same at `time` (seconds): what depends on how long something is held.
+    pub fn frame_at<R>(
+        &mut self,
+        time: f64,
+        events: Vec<Event>,
+        draw: impl FnMut(&mut egui::Ui) -> R,
+    ) -> R {
+        self.run(Some(time), events, draw)
+    }
+
+    fn run<R>(
+        &mut self,
+        time: Option<f64>,
+        events: Vec<Event>,
+        mut draw: impl FnMut(&mut egui::Ui) -> R,
+    ) -> R {
         let input = RawInput {
             screen_rect: Some(Rect::from_min_size(Pos2::ZERO, self.size)),
             events,
+            time,
             ..Default::default()
         };
         let mut result = None;

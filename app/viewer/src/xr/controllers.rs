@@ -203,6 +203,16 @@ const FLOOR_LEVEL: f32 = 0.3;
 #[derive(Component)]
 pub(super) struct AimPose(pub(super) Hand);
 
+/// A press on the panel not yet released: its context, where it began, by which hand, and
+/// (scripted) until when it is held.
+#[derive(Clone, Copy, Debug)]
+struct PanelPress {
+    context: Entity,
+    at: egui::Pos2,
+    hand: Hand,
+    until: Option<std::time::Instant>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Button {
     Select,
@@ -213,10 +223,11 @@ enum Button {
 
 /// A test hook (`TWINSCOPE_XR_TEST_PRESS=menu-left@3s,right@6s,view-right@8s,panel-left@9s`):
 /// presses buttons once each (select unless named), that long after the session started
-/// running, as a simulated controller cannot.
+/// running, as a simulated controller cannot; `right@6s~2s` holds select for 2 s.
 #[derive(Resource, Default)]
 struct ScriptedPress {
-    presses: Vec<(Button, Hand, Duration)>,
+    /// Button, hand, when, and how long it is held (`right@6s~2s`; a click without `~`).
+    presses: Vec<(Button, Hand, Duration, Duration)>,
     running_since: Option<std::time::Instant>,
 }
 
@@ -239,7 +250,9 @@ impl ScriptedPress {
                     "right" => Hand::Right,
                     _ => return None,
                 };
-                Some((button, hand, twinscope_core::time::parse_duration(at).ok()?))
+                let (at, hold) = at.split_once('~').unwrap_or((at, "0s"));
+                let parse = |text: &str| twinscope_core::time::parse_duration(text).ok();
+                Some((button, hand, parse(at)?, parse(hold)?))
             })
             .collect();
         ScriptedPress {
@@ -249,17 +262,17 @@ impl ScriptedPress {
     }
 
     /// The presses due now (each is given once).
-    fn due(&mut self) -> Vec<(Button, Hand)> {
+    fn due(&mut self) -> Vec<(Button, Hand, Duration)> {
         let since = *self
             .running_since
             .get_or_insert_with(std::time::Instant::now);
         let (due, later): (Vec<_>, Vec<_>) = self
             .presses
             .drain(..)
-            .partition(|(_, _, at)| since.elapsed() >= *at);
+            .partition(|(_, _, at, _)| since.elapsed() >= *at);
         self.presses = later;
         due.into_iter()
-            .map(|(button, hand, _)| (button, hand))
+            .map(|(button, hand, _, hold)| (button, hand, hold))
             .collect()
     }
 }
@@ -483,18 +496,8 @@ fn act_on_buttons(
     mut grips: ResMut<XrGrips>,
     panel: Option<Res<XrPanel>>,
     mut egui_input: MessageWriter<EguiInputEvent>,
-    mut release_next: Local<Option<(Entity, egui::Pos2)>>,
+    mut pressing: Local<Option<PanelPress>>,
 ) {
-    // A click on the panel is a press in one frame and the release in the next.
-    if let Some((context, at)) = release_next.take() {
-        let event = egui::Event::PointerButton {
-            pos: at,
-            button: egui::PointerButton::Primary,
-            pressed: false,
-            modifiers: egui::Modifiers::NONE,
-        };
-        egui_input.write(EguiInputEvent { context, event });
-    }
     let Some(actions) = actions else { return };
     let pressed = |action: &openxr::Action<bool>| {
         action
@@ -508,6 +511,28 @@ fn act_on_buttons(
             .state(&session, openxr::Path::NULL)
             .is_ok_and(|state| state.is_active && state.current_state)
     };
+    // A press on the panel lasts while the trigger is held (Send is held to confirm), a
+    // scripted one as long as its script says; then the release, where the ray is now.
+    if let Some(press) = *pressing {
+        let h = press.hand.index();
+        let released = match press.until {
+            Some(until) => std::time::Instant::now() >= until,
+            None => !held(&actions.select[h]),
+        };
+        if released {
+            let event = egui::Event::PointerButton {
+                pos: pointing.panel[h].unwrap_or(press.at),
+                button: egui::PointerButton::Primary,
+                pressed: false,
+                modifiers: egui::Modifiers::NONE,
+            };
+            egui_input.write(EguiInputEvent {
+                context: press.context,
+                event,
+            });
+            *pressing = None;
+        }
+    }
     let mut presses: Vec<(Button, Hand)> = Vec::new();
     let mut now_gripped = XrGrips::default();
     for hand in Hand::BOTH {
@@ -553,13 +578,17 @@ fn act_on_buttons(
         turned[h] = pushed;
     }
     grips.set_if_neq(now_gripped);
-    for (button, hand) in scripted.due() {
+    let mut scripted_holds: Vec<(Hand, Duration)> = Vec::new();
+    for (button, hand, hold) in scripted.due() {
         info!(
-            "test: pressing {hand:?} {button:?} (pointing at {:?}, on the panel at {:?})",
+            "test: pressing {hand:?} {button:?} for {hold:?} (pointing at {:?}, on the panel at {:?})",
             pointing.twin[hand.index()],
             pointing.panel[hand.index()]
         );
         presses.push((button, hand));
+        if button == Button::Select {
+            scripted_holds.push((hand, hold));
+        }
     }
     for (button, hand) in presses {
         match button {
@@ -581,7 +610,16 @@ fn act_on_buttons(
                         context: panel.context,
                         event,
                     });
-                    *release_next = Some((panel.context, at));
+                    let until = scripted_holds
+                        .iter()
+                        .find(|(h, _)| *h == hand)
+                        .map(|(_, hold)| std::time::Instant::now() + *hold);
+                    *pressing = Some(PanelPress {
+                        context: panel.context,
+                        at,
+                        hand,
+                        until,
+                    });
                 }
                 (None, Some(spot), _, _) => {
                     moves.write(XrMove::Teleport(spot));

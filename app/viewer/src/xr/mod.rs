@@ -126,6 +126,7 @@ impl PluginGroup for XrViewerPlugins {
             .add(XrInspectorPanelPlugin)
             .add(XrPartLabelPlugin)
             .add(crate::session::SessionPlugin { desktop: false })
+            .add(crate::operations::OperationsPlugin { desktop: false })
             .add(session_pose::XrSessionPosePlugin)
             .add(follow::XrFollowPlugin);
         // Only for a run that ends by itself: a live session must not grow lists for a shift.

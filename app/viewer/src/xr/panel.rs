@@ -80,6 +80,8 @@ pub enum XrPanelTab {
     Replay,
     /// Who else is in the shared session (Go to, Follow), when in one.
     Session,
+    /// Operations on the selected twin's device (Send is held to confirm).
+    Operations,
 }
 
 impl XrPanelTab {
@@ -91,6 +93,7 @@ impl XrPanelTab {
             Ok("plant") => XrPanelTab::Plant,
             Ok("replay") => XrPanelTab::Replay,
             Ok("session") => XrPanelTab::Session,
+            Ok("operations") => XrPanelTab::Operations,
             _ => XrPanelTab::Inspector,
         }
     }
@@ -322,6 +325,11 @@ fn draw_the_panel(
         Option<Res<crate::session::notes::SessionNotes>>,
         MessageWriter<crate::session::notes::NoteCommand>,
     ),
+    (operations, mut operations_ui, mut operation_messages): (
+        Option<Res<crate::operations::PlantOperations>>,
+        Option<ResMut<crate::operations::OperationsUi>>,
+        MessageWriter<crate::operations::OperationMessage>,
+    ),
     mut cost: Option<ResMut<super::XrFrameCost>>,
     mut zoomed: Local<bool>,
     mut rollup: Local<Rollup>,
@@ -342,6 +350,7 @@ fn draw_the_panel(
     // Ui would take no clicks).
     let mut session_requests = Vec::new();
     let mut note_requests = Vec::new();
+    let mut operation_requests = Vec::new();
     let commands = egui::Area::new(egui::Id::new("xr-panel"))
         .fixed_pos(egui::Pos2::ZERO)
         .show(ctx, |ui| {
@@ -390,6 +399,35 @@ fn draw_the_panel(
                             }
                             Vec::new()
                         }
+                        (XrPanelTab::Operations, _) if operations.is_some() => {
+                            let link = &operations.as_deref().expect("checked").0;
+                            match (
+                                selection
+                                    .twin
+                                    .filter(|t| (t.0 as usize) < state.store.len()),
+                                operations_ui.as_deref_mut(),
+                            ) {
+                                (Some(twin), Some(ui_state)) => {
+                                    let mut view = crate::operations::operations_view(
+                                        link,
+                                        state.store.get(twin).id.as_str(),
+                                        &clock,
+                                    );
+                                    view.hold_to_send = true;
+                                    ui.heading(format!("Operations: {}", view.twin));
+                                    operation_requests =
+                                        crate::operations::window::operations_window(
+                                            ui,
+                                            &view,
+                                            &mut ui_state.draft,
+                                        );
+                                }
+                                _ => {
+                                    ui.label("Select a part to see its device's operations.");
+                                }
+                            }
+                            Vec::new()
+                        }
                         (XrPanelTab::Replay, _) if replay.is_some() => {
                             let view =
                                 crate::ui::timeline_view(replay.as_deref().expect("checked"));
@@ -424,7 +462,7 @@ fn draw_the_panel(
                 ui,
                 size.x,
                 &mut tab,
-                (replay.is_some(), in_session),
+                (replay.is_some(), in_session, operations.is_some()),
                 *mode,
                 *place,
             )
@@ -437,6 +475,10 @@ fn draw_the_panel(
     for request in note_requests {
         info!("headset panel: {request:?}");
         note_commands.write(request);
+    }
+    for request in operation_requests {
+        info!("headset panel: {request:?}");
+        operation_messages.write(crate::operations::OperationMessage(request));
     }
     for action in actions {
         match action {
@@ -474,7 +516,7 @@ fn toolbar(
     ui: &mut egui::Ui,
     width: f32,
     tab: &mut XrPanelTab,
-    (replaying, in_session): (bool, bool),
+    (replaying, in_session, operating): (bool, bool, bool),
     mode: XrViewMode,
     place: XrPanelPlace,
 ) -> Vec<ToolbarAction> {
@@ -490,6 +532,9 @@ fn toolbar(
             }
             if in_session {
                 ui.selectable_value(tab, XrPanelTab::Session, "Session");
+            }
+            if operating {
+                ui.selectable_value(tab, XrPanelTab::Operations, "Ops");
             }
             ui.separator();
             let (label, other) = match mode {
@@ -538,8 +583,20 @@ mod tests {
     use super::*;
     use crate::ui::testing::PanelHarness;
 
-    /// Clicks `text` on the toolbar; returns the actions and the tab afterwards.
+    /// Clicks `text` on the toolbar of a replay in a session; returns the actions and the tab
+    /// afterwards.
     fn click(
+        text: &str,
+        tab: XrPanelTab,
+        mode: XrViewMode,
+        place: XrPanelPlace,
+    ) -> (Vec<ToolbarAction>, XrPanelTab) {
+        click_with((true, true, false), text, tab, mode, place)
+    }
+
+    /// The same with these tabs (replaying, in a session, operations).
+    fn click_with(
+        tabs: (bool, bool, bool),
         text: &str,
         tab: XrPanelTab,
         mode: XrViewMode,
@@ -548,15 +605,13 @@ mod tests {
         let mut harness = PanelHarness::new(512.0, 40.0);
         let mut shown = tab;
         harness.frame(vec![], |ui| {
-            toolbar(ui, 512.0, &mut shown, (true, true), mode, place)
+            toolbar(ui, 512.0, &mut shown, tabs, mode, place)
         });
         let at = harness
             .find(text)
             .unwrap_or_else(|| panic!("{text} on the toolbar: {:?}", harness.texts));
         let actions = harness
-            .click(at, |ui| {
-                toolbar(ui, 512.0, &mut shown, (true, true), mode, place)
-            })
+            .click(at, |ui| toolbar(ui, 512.0, &mut shown, tabs, mode, place))
             .concat();
         (actions, shown)
     }
@@ -589,6 +644,29 @@ mod tests {
             (
                 vec![ToolbarAction::ContinueOnDesktop],
                 XrPanelTab::Inspector
+            )
+        );
+    }
+
+    #[test]
+    fn live_in_a_session_the_ops_tab_shows_and_the_desktop_button_still_fits() {
+        let live = (false, true, true);
+        let walking = (XrViewMode::Walkthrough, XrPanelPlace::Floating);
+        assert_eq!(
+            click_with(live, "Ops", XrPanelTab::Inspector, walking.0, walking.1),
+            (vec![], XrPanelTab::Operations)
+        );
+        assert_eq!(
+            click_with(
+                live,
+                "Desktop",
+                XrPanelTab::Operations,
+                walking.0,
+                walking.1
+            ),
+            (
+                vec![ToolbarAction::ContinueOnDesktop],
+                XrPanelTab::Operations
             )
         );
     }

@@ -103,6 +103,29 @@ pub fn start_recording_from(
         .flat_map(|s| s.topics.iter().cloned())
         .collect();
     let (recorder, stats) = Recorder::create(path, all_topics)?;
+    Ok((record_from(recorder, sources)?, stats))
+}
+
+/// [`start_recording_from`] with a seek index kept beside the file (the DVR's segments).
+pub fn start_indexed_recording_from(
+    sources: Vec<RecordSource>,
+    path: &std::path::Path,
+    schemas: &crate::schema::combined::SchemaChoice,
+) -> std::io::Result<(RecordingClients, Arc<RecordStats>, crate::record::LiveIndex)> {
+    let all_topics = sources
+        .iter()
+        .flat_map(|s| s.topics.iter().cloned())
+        .collect();
+    let (recorder, stats) = Recorder::create(path, all_topics)?;
+    let (recorder, index) = recorder.with_live_index(schemas);
+    Ok((record_from(recorder, sources)?, stats, index))
+}
+
+/// Feeds `recorder` from each source's broker.
+fn record_from(
+    recorder: Recorder,
+    sources: Vec<RecordSource>,
+) -> std::io::Result<RecordingClients> {
     let shared = Arc::new(Mutex::new(Shared {
         recorder,
         last: Timestamp(i64::MIN),
@@ -132,7 +155,7 @@ pub fn start_recording_from(
             }
         }
     }
-    Ok((clients, stats))
+    Ok(clients)
 }
 
 #[cfg(test)]
@@ -154,12 +177,24 @@ mod tests {
     /// The plant on one broker, a session on another: one file holds both, in time order.
     #[test]
     fn a_recording_holds_the_plant_and_a_session_on_a_broker_of_its_own() {
+        record_two_brokers(false);
+    }
+
+    /// The DVR's segments: the same, with the seek index kept as they are written.
+    #[test]
+    fn a_dvr_segment_holds_both_and_its_index_opens_it() {
+        record_two_brokers(true);
+    }
+
+    fn record_two_brokers(indexed: bool) {
         let (plant, session) = (
             start_embedded_broker(None).unwrap(),
             start_embedded_broker(None).unwrap(),
         );
-        let path =
-            std::env::temp_dir().join(format!("twinscope-two-brokers-{}.mcap", std::process::id()));
+        let path = std::env::temp_dir().join(format!(
+            "twinscope-two-brokers-{}-{indexed}.mcap",
+            std::process::id()
+        ));
         let sources = vec![
             RecordSource {
                 config: IngestConfig::new(plant.address.clone()),
@@ -170,7 +205,15 @@ mod tests {
                 topics: vec!["twinscope/v1/sessions/pump-3/#".into()],
             },
         ];
-        let (mut clients, stats) = start_recording_from(sources, &path).unwrap();
+        let schemas = crate::schema::combined::SchemaChoice::replay();
+        let (mut clients, stats, index) = if indexed {
+            let (clients, stats, index) =
+                start_indexed_recording_from(sources, &path, &schemas).unwrap();
+            (clients, stats, Some(index))
+        } else {
+            let (clients, stats) = start_recording_from(sources, &path).unwrap();
+            (clients, stats, None)
+        };
         wait_until("both connections are up", || clients.all_connected_once());
         let (to_plant, to_session) = (
             Publisher::connect(plant.address.clone(), "test").unwrap(),
@@ -217,6 +260,12 @@ mod tests {
             "both brokers' messages, in one finished file"
         );
         assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
+        if let Some(index) = index {
+            assert!(
+                index.recording(&path, schemas).is_ok(),
+                "the index kept while writing opens the file"
+            );
+        }
         let _ = std::fs::remove_file(&path);
     }
 }

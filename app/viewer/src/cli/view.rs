@@ -127,6 +127,13 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         .session
         .connection(&args.connect, Some(&connection))?
         .unwrap_or_else(|| connection.clone());
+    // A session on a broker of its own goes into the DVR's segments over a second connection.
+    if !same_broker
+        && let Some(topics) = args.session.topics()?
+        && let Some(mut dvr) = app.world_mut().get_resource_mut::<Dvr>()
+    {
+        dvr.session = Some((session_connection.clone(), vec![topics.filter()]));
+    }
     start_operations(&mut app, &args, &connection, scene.as_ref())?;
     if !args.xr {
         let mut recorder = LiveRecorder::new(connection.clone(), args.record_dir.clone());

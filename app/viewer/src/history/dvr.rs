@@ -14,8 +14,11 @@ use bevy::prelude::*;
 use twinscope_core::Timestamp;
 use twinscope_core::background::drop_in_background;
 use twinscope_core::connection::ConnectionSettings;
-use twinscope_core::ingest::{IngestConfig, IngestHandle};
-use twinscope_core::record::{LiveIndex, start_indexed_recording};
+use twinscope_core::ingest::IngestConfig;
+use twinscope_core::record::LiveIndex;
+use twinscope_core::record_sources::{
+    RecordSource, RecordingClients, start_indexed_recording_from,
+};
 
 use crate::history::opening::{LookBackFailed, OpenFor, OpeningRecording};
 use crate::history::replay::{ReplaySession, Shown, show_recording};
@@ -57,7 +60,7 @@ struct Segment {
     started_at: Timestamp,
     /// Its seek index, kept as it is written: looking back needs no pass over the file.
     index: LiveIndex,
-    _client: IngestHandle,
+    _clients: RecordingClients,
 }
 
 /// The rolling recording behind the DVR.
@@ -68,6 +71,9 @@ pub struct Dvr {
     pub schemas: twinscope_core::schema::combined::SchemaChoice,
     /// Recorded beside what the live view reads (a shared session's topics).
     pub extra_topics: Vec<String>,
+    /// A shared session on a broker of its own: its connection and topics, recorded into
+    /// the same segments over a second connection.
+    pub session: Option<(ConnectionSettings, Vec<String>)>,
     directory: PathBuf,
     /// Each segment covers this long; the DVR offers between one and two of them.
     pub window: Duration,
@@ -100,6 +106,7 @@ impl Dvr {
             connection: connection.into(),
             schemas,
             extra_topics: Vec::new(),
+            session: None,
             directory,
             window,
             current: None,
@@ -135,23 +142,30 @@ impl Dvr {
         let path = self
             .directory
             .join(format!("segment-{}.mcap", self.counter));
-        match start_indexed_recording(
-            IngestConfig::helper(&self.connection, "dvr"),
-            &path,
-            self.schemas
+        let plant = RecordSource {
+            config: IngestConfig::helper(&self.connection, "dvr"),
+            topics: self
+                .schemas
                 .subscriptions()
                 .into_iter()
                 .chain(self.extra_topics.iter().cloned())
                 .collect(),
-            &self.schemas.for_replay(),
-        ) {
-            Ok((client, _stats, index)) => {
+        };
+        let mut sources = vec![plant];
+        if let Some((connection, topics)) = &self.session {
+            sources.push(RecordSource {
+                config: IngestConfig::helper(connection, "dvr-session"),
+                topics: topics.clone(),
+            });
+        }
+        match start_indexed_recording_from(sources, &path, &self.schemas.for_replay()) {
+            Ok((clients, _stats, index)) => {
                 self.current = Some(Segment {
                     path,
                     started: Instant::now(),
                     started_at: Timestamp::now(),
                     index,
-                    _client: client,
+                    _clients: clients,
                 });
             }
             Err(error) => {

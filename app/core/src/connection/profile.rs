@@ -71,6 +71,10 @@ struct ProfileToml {
     password_file: Option<PathBuf>,
     password_env: Option<String>,
     client_id: Option<String>,
+    /// The operations on devices this plant allows once operations are turned on
+    /// (`TWIN:OPERATION`), as `--allow-operation` and a scene's `[operations] allow` say.
+    #[serde(default)]
+    allow_operations: Vec<String>,
     /// Refused with a clear message, not as an unknown field.
     password: Option<toml::Value>,
 }
@@ -112,6 +116,14 @@ impl Profiles {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.profiles.keys().map(String::as_str)
+    }
+
+    /// The operations profile `name` allows (`allow_operations`; empty when it lists none).
+    pub fn allowed_operations(&self, name: &str) -> Vec<String> {
+        self.profiles
+            .get(name)
+            .map(|p| p.allow_operations.clone())
+            .unwrap_or_default()
     }
 
     /// The options profile `name` gives, with its paths made absolute.
@@ -184,10 +196,21 @@ key = "/etc/twinscope/operator.key"
 username = "operator"
 password_file = "plant-a.password"
 client_id = "control-room-1"
+allow_operations = ["line1-*:restart", "line1-*:log_upload"]
 
 [profile.lab]
 broker = "mqtt://10.0.0.5"
 "#;
+
+    #[test]
+    fn a_profile_may_list_the_operations_its_plant_allows() {
+        let profiles = Profiles::parse(Path::new("/p/profiles.toml"), EXAMPLE).unwrap();
+        assert_eq!(
+            profiles.allowed_operations("plant-a"),
+            ["line1-*:restart", "line1-*:log_upload"]
+        );
+        assert!(profiles.allowed_operations("lab").is_empty());
+    }
 
     #[test]
     fn a_profile_gives_its_options_with_paths_from_the_file() {

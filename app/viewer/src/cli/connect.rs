@@ -51,6 +51,16 @@ impl ConnectArgs {
 
     /// The profile (if any) with the flags over it, files read and TLS set up. `default`
     /// is the broker when neither names one.
+    /// The operations the profile (`--profile`) allows: its `allow_operations`.
+    pub fn profile_allowed_operations(&self) -> anyhow::Result<Vec<String>> {
+        let Some(name) = &self.profile else {
+            return Ok(Vec::new());
+        };
+        Ok(Profiles::load(self.config.as_deref())?
+            .map(|p| p.allowed_operations(name))
+            .unwrap_or_default())
+    }
+
     pub fn resolve(&self, default: Option<BrokerAddress>) -> anyhow::Result<ConnectionSettings> {
         let mut options = match &self.profile {
             None => ConnectionOptions::default(),

@@ -116,6 +116,7 @@ pub fn run(args: OperationArgs) -> anyhow::Result<ExitCode> {
         allow: args
             .allow
             .iter()
+            .chain(&args.connect.profile_allowed_operations()?)
             .map(|a| AllowRule::parse(a))
             .collect::<Result<_, _>>()
             .map_err(anyhow::Error::msg)?,

@@ -173,9 +173,11 @@ fn start_operations(
         AllowRule, OperationPolicy, OperationsConfig, OperationsLink,
     };
     // The command line's and the scene's (`[operations] allow`) together.
-    let from_scene = scene
+    let mut from_scene = scene
         .map(|s| s.manifest.operations.allow.clone())
         .unwrap_or_default();
+    // And the connection profile's `allow_operations`.
+    from_scene.extend(args.connect.profile_allowed_operations()?);
     let allow = args
         .allow_operation
         .iter()

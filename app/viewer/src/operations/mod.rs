@@ -31,6 +31,8 @@ pub struct OperationMessage(pub OperationRequest);
 #[derive(Resource, Default)]
 pub struct OperationsUi {
     pub draft: OperationsDraft,
+    /// A configuration being uploaded before its request is reviewed.
+    pub uploading: Option<crossbeam_channel::Receiver<Uploaded>>,
     /// Where saved logs and configurations go (the recordings folder).
     pub save_dir: std::path::PathBuf,
 }
@@ -293,12 +295,107 @@ fn draw_operations_window(
     Ok(())
 }
 
+/// Asks the link what a request would send, for the operator to review.
+fn prepare(
+    link: &OperationsLink,
+    ui_state: &mut OperationsUi,
+    twin: &str,
+    operation: &str,
+    fields: serde_json::Map<String, serde_json::Value>,
+    reason: &str,
+) {
+    match link.prepare(twin, operation, fields, reason) {
+        Ok(prepared) => {
+            ui_state.draft.prepared = Some(prepared);
+            ui_state.draft.message = None;
+        }
+        Err(refusal) => ui_state.draft.message = Some(format!("refused: {refusal}")),
+    }
+}
+
+/// A prepared request's fields once its file is on the file-transfer service, or why not.
+pub type Uploaded = Result<
+    (
+        String,
+        String,
+        serde_json::Map<String, serde_json::Value>,
+        String,
+    ),
+    String,
+>;
+
+/// Reads `file` and PUTs it to the file-transfer service on a thread of its own (the frame
+/// never waits for the disk or the network); the request's fields then carry its URL.
+fn upload_in_background(
+    base: String,
+    twin: String,
+    operation: String,
+    mut fields: serde_json::Map<String, serde_json::Value>,
+    reason: String,
+    file: std::path::PathBuf,
+) -> crossbeam_channel::Receiver<Uploaded> {
+    use twinscope_core::operations::file_transfer::{MAX_FILE, file_url, put};
+    let (sender, receiver) = crossbeam_channel::bounded(1);
+    let upload = move || {
+        let result = (|| {
+            let size = std::fs::metadata(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+                .len();
+            if size > MAX_FILE as u64 {
+                return Err(format!(
+                    "{} is larger than {} MiB",
+                    file.display(),
+                    MAX_FILE >> 20
+                ));
+            }
+            let content =
+                std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let kind = fields
+                .get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or("configuration")
+                .to_owned();
+            let url = file_url(
+                &base,
+                &twin,
+                &operation,
+                &kind,
+                &format!("upload-{:x}", twinscope_core::Timestamp::now().0),
+            );
+            put(&url, &content).map_err(|e| format!("cannot upload {}: {e}", file.display()))?;
+            fields.insert("tedgeUrl".into(), serde_json::Value::String(url));
+            Ok((twin, operation, fields, reason))
+        })();
+        let _ = sender.send(result);
+    };
+    if let Err(error) = std::thread::Builder::new()
+        .name("upload".into())
+        .spawn(upload)
+    {
+        tracing::error!(%error, "cannot start the upload");
+    }
+    receiver
+}
+
 /// Hands the window's requests to the link (the one place that acts).
 fn apply_operation_requests(
     mut messages: MessageReader<OperationMessage>,
     link: Option<Res<PlantOperations>>,
     mut ui_state: ResMut<OperationsUi>,
 ) {
+    // An upload finished: the request, with the file's URL, is prepared for review.
+    if let (Some(link), Some(done)) = (
+        &link,
+        ui_state.uploading.as_ref().and_then(|r| r.try_recv().ok()),
+    ) {
+        ui_state.uploading = None;
+        match done {
+            Ok((twin, operation, fields, reason)) => {
+                prepare(&link.0, &mut ui_state, &twin, &operation, fields, &reason)
+            }
+            Err(why) => ui_state.draft.message = Some(why),
+        }
+    }
     for OperationMessage(request) in messages.read() {
         let Some(link) = &link else {
             ui_state.draft.message = Some("a replay never acts on the plant".into());
@@ -310,13 +407,24 @@ fn apply_operation_requests(
                 operation,
                 fields,
                 reason,
-            } => match link.0.prepare(&twin, &operation, fields, &reason) {
-                Ok(prepared) => {
-                    ui_state.draft.prepared = Some(prepared);
-                    ui_state.draft.message = None;
-                }
-                Err(refusal) => ui_state.draft.message = Some(format!("refused: {refusal}")),
-            },
+                upload: Some(file),
+            } => {
+                let Some(base) = link.0.config().file_transfer.clone() else {
+                    ui_state.draft.message = Some("uploading a configuration needs thin-edge's file-transfer service: start with --file-transfer http://HOST:8000".into());
+                    continue;
+                };
+                ui_state.draft.message = Some(format!("uploading {}…", file.display()));
+                ui_state.uploading = Some(upload_in_background(
+                    base, twin, operation, fields, reason, file,
+                ));
+            }
+            OperationRequest::Prepare {
+                twin,
+                operation,
+                fields,
+                reason,
+                upload: None,
+            } => prepare(&link.0, &mut ui_state, &twin, &operation, fields, &reason),
             OperationRequest::Send(prepared) => {
                 ui_state.draft.message = Some(match link.0.send(prepared) {
                     Ok(sent) if sent.sent => format!("sent {}", sent.cmd_id),
@@ -380,5 +488,95 @@ fn report_operations_on_exit(
             command.topic.id.as_deref().unwrap_or(""),
             command.describe()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// One HTTP request answered 201, its request line and body handed back.
+    fn one_put_server() -> (String, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while !String::from_utf8_lossy(&request).contains("bind.port = 8883") {
+                let n = stream.read(&mut buffer).unwrap();
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buffer[..n]);
+            }
+            stream
+                .write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            let text = String::from_utf8_lossy(&request).into_owned();
+            let body_at = text.find("\r\n\r\n").map_or(0, |at| at + 4);
+            let _ = sender.send((
+                text.lines().next().unwrap_or("").to_owned(),
+                request[body_at..].to_vec(),
+            ));
+        });
+        (base, receiver)
+    }
+
+    #[test]
+    fn a_configuration_is_uploaded_off_the_frame_and_its_url_goes_into_the_request() {
+        let (base, received) = one_put_server();
+        let file =
+            std::env::temp_dir().join(format!("twinscope-upload-{}.toml", std::process::id()));
+        std::fs::write(&file, "[mqtt]\nbind.port = 8883\n").unwrap();
+        let fields: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(r#"{"type":"tedge.toml"}"#).unwrap();
+        let done = upload_in_background(
+            base.clone(),
+            "pump1".into(),
+            "config_update".into(),
+            fields,
+            "TLS port".into(),
+            file.clone(),
+        );
+        let (twin, operation, fields, reason) = done
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (twin.as_str(), operation.as_str(), reason.as_str()),
+            ("pump1", "config_update", "TLS port")
+        );
+        let url = fields["tedgeUrl"].as_str().unwrap();
+        assert!(
+            url.starts_with(&format!(
+                "{base}/te/v1/files/pump1/config_update/tedge.toml-upload-"
+            )),
+            "{url}"
+        );
+        let (line, body) = received.recv().unwrap();
+        assert!(
+            line.starts_with("PUT /te/v1/files/pump1/config_update/"),
+            "{line}"
+        );
+        assert_eq!(body, b"[mqtt]\nbind.port = 8883\n");
+        let missing = upload_in_background(
+            base,
+            "pump1".into(),
+            "config_update".into(),
+            serde_json::Map::new(),
+            "x".into(),
+            file.with_extension("gone"),
+        );
+        assert!(
+            missing
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .unwrap()
+                .unwrap_err()
+                .contains("cannot read")
+        );
+        let _ = std::fs::remove_file(&file);
     }
 }

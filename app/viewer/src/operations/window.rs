@@ -98,6 +98,8 @@ pub struct OperationsDraft {
     pub write_reviewed: bool,
     /// In the headset: since when (egui time, s) Send has been held down.
     pub hold_since: Option<f64>,
+    /// config_update: the file to upload.
+    pub upload: String,
 }
 
 /// What the window asks for.
@@ -109,6 +111,8 @@ pub enum OperationRequest {
         operation: String,
         fields: Map<String, Value>,
         reason: String,
+        /// A file uploaded to the file-transfer service first (config_update's new content).
+        upload: Option<std::path::PathBuf>,
     },
     Send(PreparedRequest),
     Save {
@@ -229,6 +233,15 @@ fn request_form(
             .desired_rows(2)
             .desired_width(f32::INFINITY),
     );
+    if operation == "config_update" {
+        // The new configuration: uploaded to the file-transfer service, where the agent
+        // downloads it from.
+        ui.add(
+            egui::TextEdit::singleline(&mut draft.upload)
+                .hint_text("file to upload (the new configuration)")
+                .desired_width(f32::INFINITY),
+        );
+    }
     ui.add(
         egui::TextEdit::singleline(&mut draft.reason)
             .hint_text("reason (required, audited)")
@@ -249,11 +262,14 @@ fn request_form(
             .clicked()
             && let Ok(fields) = fields
         {
+            let upload = (operation == "config_update" && !draft.upload.trim().is_empty())
+                .then(|| std::path::PathBuf::from(draft.upload.trim()));
             requests.push(OperationRequest::Prepare {
                 twin: view.twin.clone(),
                 operation: operation.to_owned(),
                 fields,
                 reason: draft.reason.clone(),
+                upload,
             });
         }
         if ui.button("Cancel").clicked() {

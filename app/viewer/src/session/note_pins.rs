@@ -118,6 +118,12 @@ impl NotePins {
     }
 }
 
+/// Where the pins' mesh and materials are made (absent in a headless app).
+type PinAssets<'w> = Option<(
+    ResMut<'w, Assets<Mesh>>,
+    ResMut<'w, Assets<StandardMaterial>>,
+)>;
+
 /// Places the pins (when something changed), keeps their heads a visible size from the eye
 /// and picks the nearest for labels.
 #[allow(clippy::too_many_arguments)]
@@ -130,11 +136,7 @@ pub fn place_pins(
     eyes: Query<&GlobalTransform, With<Camera3d>>,
     frame: super::PlantFrame,
     mut transforms: Query<&mut Transform, With<PinOf>>,
-    (mut commands, look, assets): (
-        Commands,
-        Option<Res<PinLook>>,
-        Option<(ResMut<Assets<Mesh>>, ResMut<Assets<StandardMaterial>>)>,
-    ),
+    (mut commands, look, assets): (Commands, Option<Res<PinLook>>, PinAssets),
     mut frames: Local<u32>,
 ) {
     let started = std::time::Instant::now();

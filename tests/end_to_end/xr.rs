@@ -997,3 +997,85 @@ fn the_tabletop_shows_the_whole_plant_and_leads_back_to_the_selected_part() {
         "the tank in alarm is red on the table ({reds} red pixels in the lower part)"
     );
 }
+
+/// In the headset, Send on the panel's Ops tab takes a deliberate hold: a press let go at once
+/// sends nothing; held for 2.5 s with the ray (test hook), the restart goes to the device, whose
+/// agent (the thin-edge stand-in) runs it. The request is prepared by a test hook, as Review…
+/// would (a headset test cannot type a reason); the panel hangs where the simulated right aim
+/// ray meets "Hold to send" at (48.8, 406.5) of its 512 × 512 points (below the agent's seven
+/// operations and the review).
+#[test]
+fn in_the_headset_send_is_held_to_confirm() {
+    let Some(root) = monado_root() else { return };
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let agent = crate::support::tedge_agent::TedgeAgent::start(mosquitto.port, "line1-pump1");
+    let audit = std::env::temp_dir().join(format!(
+        "twinscope-xr-ops-audit-{}.jsonl",
+        std::process::id()
+    ));
+    let run = |press: &str| {
+        let log =
+            std::env::temp_dir().join(format!("twinscope-monado-ops-{}.log", std::process::id()));
+        let press = format!("TWINSCOPE_XR_TEST_PRESS={press}");
+        let env = [
+            "TWINSCOPE_XR_TEST_TAB=operations",
+            "TWINSCOPE_TEST_PREPARE_OPERATION=restart:drift",
+            "TWINSCOPE_XR_TEST_PANEL_AT=0.4428,1.4764,-0.9",
+            press.as_str(),
+        ];
+        let args = [
+            "twinscope",
+            "--xr",
+            "--broker",
+            &url,
+            "--select",
+            "line1-pump1",
+            "--allow-operations",
+            "--audit-log",
+            audit.to_str().unwrap(),
+            "--exit-after",
+            "10s",
+        ];
+        run_headset(&root, &env, &args, &log)
+    };
+    let clicked = run("right@5s");
+    assert!(
+        clicked.contains("test: preparing restart on line1-pump1"),
+        "{clicked}"
+    );
+    assert!(
+        !clicked.contains("headset panel: Send"),
+        "a click is not a hold: {clicked}"
+    );
+    assert!(
+        agent.published.lock().unwrap().is_empty(),
+        "nothing reached the device"
+    );
+
+    let held = run("right@5s~2500ms");
+    assert!(held.contains("headset panel: Send"), "held 2.5 s: {held}");
+    assert!(
+        held.lines().any(
+            |l| l.starts_with("operation: line1-pump1 restart twinscope-")
+                && l.ends_with("successful (ours)")
+        ),
+        "{held}"
+    );
+    let published = agent.published.lock().unwrap().clone();
+    assert_eq!(
+        published
+            .iter()
+            .map(|(_, s)| s.as_str())
+            .collect::<Vec<_>>(),
+        ["scheduled", "executing", "successful"]
+    );
+    // The headset ran inside Monado's root: its audit log is there.
+    let audit_text = std::fs::read_to_string(root.join(audit.strip_prefix("/").unwrap())).unwrap();
+    assert!(
+        audit_text.contains(r#""event":"requested""#) && audit_text.contains(r#""reason":"drift""#),
+        "{audit_text}"
+    );
+    let _ = std::fs::remove_file(root.join(audit.strip_prefix("/").unwrap()));
+    agent.stop();
+}

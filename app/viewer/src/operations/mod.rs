@@ -43,7 +43,10 @@ impl Plugin for OperationsPlugin {
             .init_resource::<RecordedOperations>()
             .add_systems(Update, read_recorded_operations)
             .add_message::<OperationMessage>()
-            .add_systems(Update, apply_operation_requests)
+            .add_systems(
+                Update,
+                (prepare_for_a_test, apply_operation_requests).chain(),
+            )
             .add_systems(
                 Last,
                 report_operations_on_exit.after(crate::scene::capture::CaptureExit),
@@ -295,6 +298,54 @@ fn draw_operations_window(
     Ok(())
 }
 
+/// A test hook (`TWINSCOPE_TEST_PREPARE_OPERATION=restart:reason`): once the selected twin
+/// announces that operation, its request is prepared for review, as Review… would (a
+/// headset test cannot type a reason), leaving Send to the test.
+fn prepare_for_a_test(
+    link: Option<Res<PlantOperations>>,
+    selection: Res<Selection>,
+    state: Res<TwinState>,
+    mut messages: MessageWriter<OperationMessage>,
+    mut done: Local<bool>,
+) {
+    if *done {
+        return;
+    }
+    let Ok(hook) = std::env::var("TWINSCOPE_TEST_PREPARE_OPERATION") else {
+        *done = true;
+        return;
+    };
+    let (Some(link), Some(twin)) = (
+        link,
+        selection
+            .twin
+            .filter(|t| (t.0 as usize) < state.store.len()),
+    ) else {
+        return;
+    };
+    let Some((operation, reason)) = hook.split_once(':') else {
+        return;
+    };
+    let twin = state.store.get(twin).id.as_str().to_owned();
+    if link
+        .0
+        .lock()
+        .capabilities
+        .of(&twin)
+        .is_some_and(|c| c.operations.contains_key(operation))
+    {
+        info!("test: preparing {operation} on {twin}");
+        messages.write(OperationMessage(OperationRequest::Prepare {
+            twin,
+            operation: operation.to_owned(),
+            fields: Default::default(),
+            reason: reason.to_owned(),
+            upload: None,
+        }));
+        *done = true;
+    }
+}
+
 /// Asks the link what a request would send, for the operator to review.
 fn prepare(
     link: &OperationsLink,
@@ -306,6 +357,9 @@ fn prepare(
 ) {
     match link.prepare(twin, operation, fields, reason) {
         Ok(prepared) => {
+            // The review belongs to this twin and operation (the window keeps a draft per twin).
+            ui_state.draft.twin = twin.to_owned();
+            ui_state.draft.operation = Some(operation.to_owned());
             ui_state.draft.prepared = Some(prepared);
             ui_state.draft.message = None;
         }

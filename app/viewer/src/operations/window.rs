@@ -48,6 +48,27 @@ pub struct OperationsView {
     pub hold_to_send: bool,
 }
 
+/// Reasons a headset user picks instead of typing (a virtual keyboard is slow).
+pub const PRESET_REASONS: [&str; 3] = [
+    "troubleshooting",
+    "agreed with the control room",
+    "scheduled maintenance",
+];
+
+/// In the headset, the preset reasons as buttons.
+fn preset_reasons(ui: &mut egui::Ui, view: &OperationsView, reason: &mut String) {
+    if !view.hold_to_send {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        for preset in PRESET_REASONS {
+            if ui.selectable_label(reason == preset, preset).clicked() {
+                *reason = preset.to_owned();
+            }
+        }
+    });
+}
+
 /// How long Send is held in the headset.
 pub const HOLD_SECONDS: f64 = 1.5;
 
@@ -247,6 +268,7 @@ fn request_form(
             .hint_text("reason (required, audited)")
             .desired_width(f32::INFINITY),
     );
+    preset_reasons(ui, view, &mut draft.reason);
     let fields = match serde_json::from_str::<Value>(draft.payload.trim()) {
         Ok(Value::Object(fields)) => Ok(fields),
         Ok(_) => Err("the fields must be a JSON object".to_owned()),
@@ -353,6 +375,7 @@ fn sparkplug_section(
                     .hint_text("reason (required, audited)")
                     .desired_width(f32::INFINITY),
             );
+            preset_reasons(ui, view, &mut draft.reason);
             ui.horizontal(|ui| {
                 let ready = !draft.write_value.trim().is_empty() && !draft.reason.trim().is_empty();
                 if ui
@@ -698,6 +721,22 @@ mod tests {
             "{sent:?} {:?} {:?}",
             harness.texts,
             draft.hold_since
+        );
+    }
+
+    #[test]
+    fn in_the_headset_a_reason_is_picked_not_typed() {
+        let mut view = view(None);
+        view.hold_to_send = true;
+        let mut draft = OperationsDraft::default();
+        let mut harness = PanelHarness::new(500.0, 800.0);
+        click(&mut harness, &view, &mut draft, "restart");
+        click(&mut harness, &view, &mut draft, "troubleshooting");
+        assert_eq!(draft.reason, "troubleshooting");
+        let asked = click(&mut harness, &view, &mut draft, "Review…");
+        assert!(
+            matches!(asked.as_slice(), [OperationRequest::Prepare { reason, .. }] if reason == "troubleshooting"),
+            "{asked:?}"
         );
     }
 }

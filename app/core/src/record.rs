@@ -1,5 +1,5 @@
 //! Recording live MQTT traffic to MCAP: every message with its topic, payload bytes, QoS,
-//! retain flag and receive time. Runs on the same reconnecting client thread as ingest, so a
+//! retain flag and receive time. Fed by the same reconnecting client threads as ingest ([`crate::record_sources`]), so a
 //! recording keeps going across broker restarts.
 
 use std::path::Path;
@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use rumqttc::QoS;
 
-use crate::ingest::{IngestConfig, IngestHandle, IngestStats, MessageHandler, spawn_mqtt_client};
+use crate::ingest::MessageHandler;
 use crate::mcap::{Channels, ChunkInfo, Delivery, McapError, McapFile, McapWriter};
 use crate::replay::{IndexBuilder, Recording, log_time_of};
 use crate::schema::combined::SchemaChoice;
@@ -196,30 +196,6 @@ impl MessageHandler for Recorder {
             }
         }
     }
-}
-
-/// [`start_recording`] with a seek index kept beside the file (see [`LiveIndex`]).
-pub fn start_indexed_recording(
-    config: IngestConfig,
-    path: &Path,
-    topics: Vec<String>,
-    schemas: &SchemaChoice,
-) -> std::io::Result<(IngestHandle, Arc<RecordStats>, LiveIndex)> {
-    let (recorder, stats) = Recorder::create(path, topics)?;
-    let (recorder, index) = recorder.with_live_index(schemas);
-    let handle = spawn_mqtt_client(config, recorder, IngestStats::new(), "mqtt-record")?;
-    Ok((handle, stats, index))
-}
-
-/// Starts recording `topics` from the broker in `config` into `path`.
-pub fn start_recording(
-    config: IngestConfig,
-    path: &Path,
-    topics: Vec<String>,
-) -> std::io::Result<(IngestHandle, Arc<RecordStats>)> {
-    let (recorder, stats) = Recorder::create(path, topics)?;
-    let handle = spawn_mqtt_client(config, recorder, IngestStats::new(), "mqtt-record")?;
-    Ok((handle, stats))
 }
 
 #[cfg(test)]

@@ -501,25 +501,8 @@ impl OperationsLink {
         let (Some(group), Some(node)) = (parts.next(), parts.next()) else {
             return;
         };
-        let ms = (Timestamp::now().0 / 1000).max(0) as u64;
-        let metric = crate::schema::sparkplug::Metric {
-            name: Some("Node Control/Rebirth".into()),
-            timestamp: Some(ms),
-            datatype: Some(crate::schema::sparkplug::datatype::BOOLEAN),
-            value: crate::schema::sparkplug::RawValue::Boolean(true),
-            ..Default::default()
-        };
-        let payload = crate::schema::sparkplug::Payload {
-            timestamp: Some(ms),
-            metrics: vec![metric],
-            seq: None,
-        };
-        self.lock().due.push(SchemaPublish {
-            topic: format!("spBv1.0/{group}/NCMD/{node}"),
-            payload: payload.encode(),
-            qos: 0,
-            retain: false,
-        });
+        let request = crate::schema::sparkplug::rebirth_request(group, node, Timestamp::now());
+        self.lock().due.push(request);
     }
 
     pub fn stop(mut self) {

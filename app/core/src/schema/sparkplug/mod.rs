@@ -44,6 +44,29 @@ use metrics::{Body, Declared, Templates, birth_metrics, data_metrics, template_d
 use node::{DeviceRef, EdgeNode, Held, MAX_HELD, Route};
 use routes::{RouteKey, Routes};
 
+/// The NCMD asking edge node `group/node` to publish its births again (`Node Control/Rebirth`
+/// = true, QoS 0, not retained), as a host application may at any time.
+pub fn rebirth_request(group: &str, node: &str, now: Timestamp) -> SchemaPublish {
+    let ms = (now.0 / 1000).max(0) as u64;
+    let request = Payload {
+        timestamp: Some(ms),
+        metrics: vec![Metric {
+            name: Some("Node Control/Rebirth".into()),
+            timestamp: Some(ms),
+            datatype: Some(datatype::BOOLEAN),
+            value: RawValue::Boolean(true),
+            ..Default::default()
+        }],
+        seq: None,
+    };
+    SchemaPublish {
+        topic: format!("{NAMESPACE}/{group}/NCMD/{node}"),
+        payload: request.encode(),
+        qos: 0,
+        retain: false,
+    }
+}
+
 /// How the host application behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SparkplugConfig {
@@ -151,25 +174,7 @@ impl SparkplugSchema {
         state.rebirth_asked = Some(now);
         let (group, node) = state.group_and_node();
         tracing::info!("asking Sparkplug edge node {group}/{node} for a rebirth ({why})");
-        let ms = (now.0 / 1000).max(0) as u64;
-        let request = Payload {
-            timestamp: Some(ms),
-            metrics: vec![Metric {
-                name: Some("Node Control/Rebirth".into()),
-                timestamp: Some(ms),
-                datatype: Some(datatype::BOOLEAN),
-                value: RawValue::Boolean(true),
-                ..Default::default()
-            }],
-            seq: None,
-        };
-        let topic = format!("{NAMESPACE}/{group}/NCMD/{node}");
-        self.publishes.push(SchemaPublish {
-            topic,
-            payload: request.encode(),
-            qos: 0,
-            retain: false,
-        });
+        self.publishes.push(rebirth_request(group, node, now));
     }
 
     /// One message: in sequence it is applied (and any held ones it frees); after a gap it is

@@ -109,6 +109,45 @@ pub fn file_url(base: &str, twin: &str, operation: &str, kind: &str, id: &str) -
     )
 }
 
+/// Uploads `file` (a new configuration, at most [`MAX_FILE`]) to the service at `base` for
+/// `operation` on `twin`, where the agent downloads it, and puts its URL into the request's
+/// `tedgeUrl`. Without `send` (a dry run) the file is read and the URL filled in, nothing more.
+pub fn upload_file(
+    base: &str,
+    twin: &str,
+    operation: &str,
+    fields: &mut serde_json::Map<String, serde_json::Value>,
+    file: &std::path::Path,
+    send: bool,
+) -> Result<(), String> {
+    let cannot_read = |e: std::io::Error| format!("cannot read {}: {e}", file.display());
+    if std::fs::metadata(file).map_err(cannot_read)?.len() > MAX_FILE as u64 {
+        return Err(format!(
+            "{} is larger than {} MiB",
+            file.display(),
+            MAX_FILE >> 20
+        ));
+    }
+    let content = std::fs::read(file).map_err(cannot_read)?;
+    let kind = fields
+        .get("type")
+        .and_then(|t| t.as_str())
+        .unwrap_or("configuration")
+        .to_owned();
+    let url = file_url(
+        base,
+        twin,
+        operation,
+        &kind,
+        &format!("upload-{:x}", crate::Timestamp::now().0),
+    );
+    if send {
+        put(&url, &content).map_err(|e| format!("cannot upload {}: {e}", file.display()))?;
+    }
+    fields.insert("tedgeUrl".into(), serde_json::Value::String(url));
+    Ok(())
+}
+
 pub fn get(url: &str) -> Result<Vec<u8>, String> {
     let (status, body) = request("GET", url, &[])?;
     match status {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::{Map, Value};
 use twinscope_core::operations::audit::{Actor, default_audit_path};
-use twinscope_core::operations::file_transfer::{FetchState, file_url, put};
+use twinscope_core::operations::file_transfer::{FetchState, upload_file};
 use twinscope_core::operations::journal::default_journal_path;
 use twinscope_core::operations::{
     AllowRule, CommandState, OperationPolicy, OperationsConfig, OperationsLink,
@@ -187,25 +187,8 @@ pub fn run(args: OperationArgs) -> anyhow::Result<ExitCode> {
         None => Map::new(),
     };
     if let (Some(file), Some(base)) = (&args.file, &args.file_transfer) {
-        let content = std::fs::read(file)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-        let kind = fields
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("configuration")
-            .to_owned();
-        let url = file_url(
-            base,
-            twin,
-            operation,
-            &kind,
-            &format!("upload-{:x}", twinscope_core::Timestamp::now().0),
-        );
-        if !args.dry_run {
-            put(&url, &content)
-                .map_err(|e| anyhow::anyhow!("cannot upload {}: {e}", file.display()))?;
-        }
-        fields.insert("tedgeUrl".into(), Value::String(url));
+        upload_file(base, twin, operation, &mut fields, file, !args.dry_run)
+            .map_err(anyhow::Error::msg)?;
     }
     let sent = match link.request(twin, operation, fields, reason) {
         Ok(sent) => sent,

@@ -388,38 +388,11 @@ fn upload_in_background(
     reason: String,
     file: std::path::PathBuf,
 ) -> crossbeam_channel::Receiver<Uploaded> {
-    use twinscope_core::operations::file_transfer::{MAX_FILE, file_url, put};
+    use twinscope_core::operations::file_transfer::upload_file;
     let (sender, receiver) = crossbeam_channel::bounded(1);
     let upload = move || {
-        let result = (|| {
-            let size = std::fs::metadata(&file)
-                .map_err(|e| format!("cannot read {}: {e}", file.display()))?
-                .len();
-            if size > MAX_FILE as u64 {
-                return Err(format!(
-                    "{} is larger than {} MiB",
-                    file.display(),
-                    MAX_FILE >> 20
-                ));
-            }
-            let content =
-                std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let kind = fields
-                .get("type")
-                .and_then(|t| t.as_str())
-                .unwrap_or("configuration")
-                .to_owned();
-            let url = file_url(
-                &base,
-                &twin,
-                &operation,
-                &kind,
-                &format!("upload-{:x}", twinscope_core::Timestamp::now().0),
-            );
-            put(&url, &content).map_err(|e| format!("cannot upload {}: {e}", file.display()))?;
-            fields.insert("tedgeUrl".into(), serde_json::Value::String(url));
-            Ok((twin, operation, fields, reason))
-        })();
+        let result = upload_file(&base, &twin, &operation, &mut fields, &file, true)
+            .map(|()| (twin, operation, fields, reason));
         let _ = sender.send(result);
     };
     if let Err(error) = std::thread::Builder::new()

@@ -33,7 +33,8 @@ impl FetchedFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchState {
     Fetching,
-    Fetched(FetchedFile),
+    /// Shared: the viewer reads the state every frame, and a file may be megabytes.
+    Fetched(Arc<FetchedFile>),
     Failed(String),
 }
 
@@ -60,7 +61,7 @@ impl Fetches {
                     if let Err(error) = delete(&url) {
                         tracing::warn!(%url, %error, "cannot delete the fetched file from the file-transfer service");
                     }
-                    FetchState::Fetched(FetchedFile { url, bytes })
+                    FetchState::Fetched(Arc::new(FetchedFile { url, bytes }))
                 }
                 Err(error) => FetchState::Failed(format!("cannot fetch {url}: {error}")),
             };

@@ -461,15 +461,18 @@ fn command_row(
                 ui.weak(format!("{} bytes", file.bytes.len()));
             });
             let text = file.text();
+            let wanted = search.to_lowercase();
             let shown: Vec<&str> = text
                 .lines()
-                .filter(|l| search.is_empty() || l.to_lowercase().contains(&search.to_lowercase()))
+                .filter(|l| wanted.is_empty() || l.to_lowercase().contains(&wanted))
                 .collect();
+            // Only the lines in sight are laid out: a log may have thousands.
+            let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
             egui::ScrollArea::vertical()
                 .id_salt(("fetched", &row.topic))
                 .max_height(140.0)
-                .show(ui, |ui| {
-                    for line in &shown {
+                .show_rows(ui, row_height, shown.len(), |ui, rows| {
+                    for line in &shown[rows] {
                         ui.monospace(*line);
                     }
                 });
@@ -514,10 +517,10 @@ mod tests {
                     ("successful".into(), "10:00:02".into()),
                 ],
                 trouble: None,
-                fetched: Some(FetchState::Fetched(FetchedFile {
+                fetched: Some(FetchState::Fetched(std::sync::Arc::new(FetchedFile {
                     url: "http://x".into(),
                     bytes: b"INFO up\nERROR seal\n".to_vec(),
-                })),
+                }))),
             }],
             problem: None,
             writable: None,

@@ -101,6 +101,12 @@ impl SparkplugWrites {
         else {
             return Vec::new();
         };
+        // DATA matters only while a write waits for it: the plant's Sparkplug traffic passes
+        // here, and most of it is not ours to confirm.
+        let data = matches!(kind, MessageType::NData | MessageType::DData);
+        if data && !self.writes.iter().any(|w| w.state == WriteState::Sent) {
+            return Vec::new();
+        }
         let twin = match device {
             Some(device) => format!("{group}/{node}/{device}"),
             None => format!("{group}/{node}"),

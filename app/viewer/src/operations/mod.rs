@@ -68,7 +68,6 @@ pub fn operations_view(
 ) -> OperationsView {
     let shared = link.lock();
     let policy = &link.config().policy;
-    let caps = shared.capabilities.of(twin);
     let read_only = if policy.replay {
         Some("a replay never acts on the plant".to_owned())
     } else if !policy.enabled {
@@ -76,14 +75,39 @@ pub fn operations_view(
     } else {
         None
     };
-    let mut commands: Vec<CommandRow> = shared
+    let commands = shared
         .book
         .of_twin(twin)
         .map(|c| row(c, &shared.fetches, clock, &link.config().root))
         .collect();
+    let within = link.config().write_confirm_within;
+    OperationsView {
+        read_only,
+        dry_run: policy.dry_run,
+        problem: shared.problem.clone(),
+        writable: shared.sparkplug.writable(twin),
+        writes: shared
+            .sparkplug
+            .writes
+            .iter()
+            .rev()
+            .filter(|w| w.twin == twin)
+            .take(10)
+            .map(|w| (w.metric.clone(), w.value.clone(), w.describe(within)))
+            .collect(),
+        ..twin_view(&shared.capabilities, twin, commands)
+    }
+}
+
+/// What every view of `twin` shows: its entity, what it announces, its commands newest first.
+fn twin_view(
+    capabilities: &twinscope_core::operations::Capabilities,
+    twin: &str,
+    mut commands: Vec<CommandRow>,
+) -> OperationsView {
+    let caps = capabilities.of(twin);
     commands.reverse();
     OperationsView {
-        hold_to_send: false,
         twin: twin.to_owned(),
         entity: caps.map(|c| c.entity.clone()),
         capabilities: caps
@@ -94,26 +118,8 @@ pub fn operations_view(
                     .collect()
             })
             .unwrap_or_default(),
-        read_only,
-        dry_run: policy.dry_run,
         commands,
-        problem: shared.problem.clone(),
-        writable: shared.sparkplug.writable(twin),
-        writes: shared
-            .sparkplug
-            .writes
-            .iter()
-            .rev()
-            .filter(|w| w.twin == twin)
-            .take(10)
-            .map(|w| {
-                (
-                    w.metric.clone(),
-                    w.value.clone(),
-                    w.describe(link.config().write_confirm_within),
-                )
-            })
-            .collect(),
+        ..Default::default()
     }
 }
 
@@ -129,9 +135,8 @@ pub fn recorded_view(
     position: twinscope_core::Timestamp,
 ) -> OperationsView {
     let (capabilities, book) = recorded;
-    let caps = capabilities.of(twin);
     let none = twinscope_core::operations::file_transfer::Fetches::default();
-    let mut commands: Vec<CommandRow> = book
+    let commands = book
         .of_twin(twin)
         .filter_map(|command| {
             let mut then = command.clone();
@@ -139,21 +144,9 @@ pub fn recorded_view(
             (!then.states.is_empty()).then(|| row(&then, &none, clock, "te"))
         })
         .collect();
-    commands.reverse();
     OperationsView {
-        twin: twin.to_owned(),
-        entity: caps.map(|c| c.entity.clone()),
-        capabilities: caps
-            .map(|c| {
-                c.operations
-                    .iter()
-                    .map(|(op, types)| (op.clone(), types.clone()))
-                    .collect()
-            })
-            .unwrap_or_default(),
         read_only: Some("a replay never acts on the plant: the commands as recorded".into()),
-        commands,
-        ..Default::default()
+        ..twin_view(capabilities, twin, commands)
     }
 }
 

@@ -158,7 +158,8 @@ pub fn run(args: OperationArgs) -> anyhow::Result<ExitCode> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(SETTLE.min(Duration::from_millis(if args.list { 2000 } else { 700 })));
+    // Retained capabilities and commands come right after subscribing; a list waits for all.
+    std::thread::sleep(if args.list { SETTLE } else { Duration::from_millis(700) });
     if args.list {
         print!("{}", list(&link, args.twin.as_deref()));
         return Ok(ExitCode::SUCCESS);

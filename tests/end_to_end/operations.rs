@@ -39,20 +39,42 @@ impl Trail {
     }
 }
 
-fn operation(url: &str, trail: &Trail, args: &[&str]) -> Output {
-    let mut all = vec![
+/// `twinscope operation` on `url` with the test's audit log and journal, as anna.
+fn operation_args(url: &str, trail: &Trail) -> Vec<String> {
+    let (audit, journal) = (
+        trail.audit.to_str().unwrap(),
+        trail.journal.to_str().unwrap(),
+    );
+    [
         "operation",
         "--broker",
         url,
         "--audit-log",
-        trail.audit.to_str().unwrap(),
+        audit,
         "--journal",
-        trail.journal.to_str().unwrap(),
+        journal,
         "--user",
         "anna",
-    ];
-    all.extend_from_slice(args);
-    run_twinscope(&all, Duration::from_secs(60))
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+fn operation(url: &str, trail: &Trail, args: &[&str]) -> Output {
+    let mut all = operation_args(url, trail);
+    all.extend(args.iter().map(|a| a.to_string()));
+    run_twinscope(
+        &all.iter().map(String::as_str).collect::<Vec<_>>(),
+        Duration::from_secs(60),
+    )
+}
+
+/// mosquitto, the agent of `device` on it, and a test's audit log and journal.
+fn plant_with_agent(device: &str, test: &str) -> (Mosquitto, String, TedgeAgent, Trail) {
+    let mosquitto = Mosquitto::start();
+    let url = mosquitto.url();
+    let agent = TedgeAgent::start(mosquitto.port, device);
+    (mosquitto, url, agent, Trail::new(test))
 }
 
 /// The retained message on `topic` (mosquitto_sub, an independent client), if any.
@@ -90,10 +112,7 @@ fn requested_topic(out: &str) -> String {
 
 #[test]
 fn a_restart_and_a_custom_workflow_are_followed_to_their_end_cleared_and_audited() {
-    let mosquitto = Mosquitto::start();
-    let url = mosquitto.url();
-    let agent = TedgeAgent::start(mosquitto.port, "pump1");
-    let trail = Trail::new("restart");
+    let (mosquitto, url, agent, trail) = plant_with_agent("pump1", "restart");
     let recording = trail.audit.with_file_name("plant.mcap");
     let mut recorder = twinscope()
         .args([
@@ -226,11 +245,8 @@ fn a_restart_and_a_custom_workflow_are_followed_to_their_end_cleared_and_audited
 
 #[test]
 fn a_log_is_fetched_and_deleted_a_configuration_saved_and_one_pushed() {
-    let mosquitto = Mosquitto::start();
-    let url = mosquitto.url();
-    let agent = TedgeAgent::start(mosquitto.port, "pump1");
+    let (_mosquitto, url, agent, trail) = plant_with_agent("pump1", "files");
     let service = FileTransfer::start();
-    let trail = Trail::new("files");
     let fts = service.url();
 
     let log = operation(
@@ -321,10 +337,7 @@ fn a_log_is_fetched_and_deleted_a_configuration_saved_and_one_pushed() {
 
 #[test]
 fn a_failing_an_unanswered_and_an_unsupported_operation_each_say_so() {
-    let mosquitto = Mosquitto::start();
-    let url = mosquitto.url();
-    let agent = TedgeAgent::start(mosquitto.port, "pump1");
-    let trail = Trail::new("fail");
+    let (mosquitto, url, agent, trail) = plant_with_agent("pump1", "fail");
 
     let failing = operation(
         &url,
@@ -415,24 +428,10 @@ fn a_failing_an_unanswered_and_an_unsupported_operation_each_say_so() {
 
 #[test]
 fn a_run_killed_mid_operation_leaves_a_command_the_next_run_clears() {
-    let mosquitto = Mosquitto::start();
-    let url = mosquitto.url();
-    let agent = TedgeAgent::start(mosquitto.port, "pump1");
-    let trail = Trail::new("crash");
+    let (mosquitto, url, agent, trail) = plant_with_agent("pump1", "crash");
     let mut child = twinscope()
-        .args([
-            "operation",
-            "--broker",
-            &url,
-            "--audit-log",
-            trail.audit.to_str().unwrap(),
-            "--journal",
-            trail.journal.to_str().unwrap(),
-            "pump1",
-            "calibrate",
-            "--reason",
-            "drift",
-        ])
+        .args(operation_args(&url, &trail))
+        .args(["pump1", "calibrate", "--reason", "drift"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -487,10 +486,7 @@ fn a_run_killed_mid_operation_leaves_a_command_the_next_run_clears() {
 
 #[test]
 fn without_allow_operations_or_in_a_dry_run_nothing_is_published() {
-    let mosquitto = Mosquitto::start();
-    let url = mosquitto.url();
-    let agent = TedgeAgent::start(mosquitto.port, "pump1");
-    let trail = Trail::new("readonly");
+    let (mosquitto, url, agent, trail) = plant_with_agent("pump1", "readonly");
     // Watches every command topic on the broker while a viewer runs without the flag and a
     // dry run shows what it would send.
     let watcher = Command::new("mosquitto_sub")
@@ -584,17 +580,7 @@ fn the_viewer_shows_a_twins_operations_with_a_running_and_a_finished_command() {
         );
         assert!(restart.status.success(), "{}", stdout(&restart));
         let running = twinscope()
-            .args([
-                "operation",
-                "--broker",
-                &url,
-                "--audit-log",
-                trail.audit.to_str().unwrap(),
-                "--journal",
-                trail.journal.to_str().unwrap(),
-                "--user",
-                "anna",
-            ])
+            .args(operation_args(&url, &trail))
             .args([
                 "line1-pump1",
                 "calibrate",

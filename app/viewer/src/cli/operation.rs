@@ -159,7 +159,11 @@ pub fn run(args: OperationArgs) -> anyhow::Result<ExitCode> {
         std::thread::sleep(Duration::from_millis(20));
     }
     // Retained capabilities and commands come right after subscribing; a list waits for all.
-    std::thread::sleep(if args.list { SETTLE } else { Duration::from_millis(700) });
+    std::thread::sleep(if args.list {
+        SETTLE
+    } else {
+        Duration::from_millis(700)
+    });
     if args.list {
         print!("{}", list(&link, args.twin.as_deref()));
         return Ok(ExitCode::SUCCESS);

@@ -27,7 +27,7 @@ pub struct AlarmActionApplier {
     /// When this viewer started hearing the plant's alarms.
     watching_since: Timestamp,
     /// Actions whose twin or alarm is not in the store yet, with when they were heard.
-    pending: Vec<(AlarmActionMessage, Timestamp)>,
+    pending: std::collections::VecDeque<(AlarmActionMessage, Timestamp)>,
     last_retry: Timestamp,
 }
 
@@ -45,7 +45,7 @@ impl AlarmActionApplier {
     pub fn new(watching_since: Timestamp) -> Self {
         AlarmActionApplier {
             watching_since,
-            pending: Vec::new(),
+            pending: std::collections::VecDeque::new(),
             last_retry: Timestamp(i64::MIN),
         }
     }
@@ -71,7 +71,7 @@ impl AlarmActionApplier {
                     Outcome::Applied => applied += 1,
                     Outcome::Settled => {}
                     Outcome::NoAlarm if now.0.saturating_sub(heard_at.0) < PENDING_FOR_US => {
-                        self.pending.push((action, heard_at))
+                        self.pending.push_back((action, heard_at))
                     }
                     Outcome::NoAlarm => {}
                 }
@@ -83,9 +83,9 @@ impl AlarmActionApplier {
                 Outcome::Settled => {}
                 Outcome::NoAlarm => {
                     if self.pending.len() == MAX_PENDING {
-                        self.pending.remove(0);
+                        self.pending.pop_front();
                     }
-                    self.pending.push((action, now));
+                    self.pending.push_back((action, now));
                 }
             }
         }

@@ -222,14 +222,14 @@ fn stand(pins: &mut NotePins, commands: &mut Commands, look: &PinLook, scale: f3
         commands.entity(spare.head).despawn();
         commands.entity(spare.stem).despawn();
     }
+    // A head's size is set each frame from the eye; until then, its size at plant scale.
+    let size = super::avatars::marker_size(scale, 0.0) * HEAD_SHARE;
     for (k, pin) in pins.placed.iter().enumerate() {
         let material = MeshMaterial3d(if pin.open {
             look.open.clone()
         } else {
             look.resolved.clone()
         });
-        // A head's size is set each frame from the eye; until then, its size at plant scale.
-        let size = super::avatars::marker_size(scale, 0.0) * HEAD_SHARE;
         let head = Transform::from_translation(pin.head).with_scale(Vec3::splat(size));
         let stem = Transform::from_translation(pin.head - Vec3::Y * STEM_HEIGHT * scale / 2.0)
             .with_scale(Vec3::new(

@@ -10,6 +10,7 @@
 //! [`twin::TwinStore`] drains the channel and applies them; views read the store.
 
 pub mod alarms;
+pub mod archive;
 pub mod background;
 pub mod bench;
 pub mod broker;

@@ -157,7 +157,8 @@ impl UtcOffset {
     }
 }
 
-/// Parses a duration as people type it: `5s`, `500ms`, `2m`, `1h` or plain seconds (`1.5`).
+/// Parses a duration as people type it: `5s`, `500ms`, `2m`, `1h`, `90d`, `2w`, `1y` (365
+/// days) or plain seconds (`1.5`).
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
     let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
@@ -168,13 +169,19 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         (n, 60.0)
     } else if let Some(n) = text.strip_suffix('h') {
         (n, 3600.0)
+    } else if let Some(n) = text.strip_suffix('d') {
+        (n, 86_400.0)
+    } else if let Some(n) = text.strip_suffix('w') {
+        (n, 7.0 * 86_400.0)
+    } else if let Some(n) = text.strip_suffix('y') {
+        (n, 365.0 * 86_400.0)
     } else {
         (text, 1.0)
     };
     let value: f64 = number
         .trim()
         .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 5s, 500ms or 2m"))?;
+        .map_err(|_| format!("{text:?} is not a duration like 5s, 500ms, 2m or 90d"))?;
     if !value.is_finite() || !(0.0..=1e9).contains(&value) {
         return Err(format!("{text:?} is not a positive duration"));
     }

@@ -35,7 +35,7 @@ pub fn timestamp_of(log_time: u64) -> Timestamp {
 /// Decodes a recorded message, keyed by its channel (what a channel's topic means is worked
 /// out once), or on a shared channel by the topic it carries: those topics have no channel id
 /// to key them by.
-fn decode_recorded(
+pub(crate) fn decode_recorded(
     schema: &mut CombinedSchema,
     channel: &crate::mcap::ChannelInfo,
     (topic, payload): (&str, &[u8]),

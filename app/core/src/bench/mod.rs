@@ -2,6 +2,7 @@
 //! against a bare `serde_json` parse of the same payloads. It lives in the core so both sides
 //! are compiled with the same optimisation.
 
+pub mod archive;
 pub mod latency;
 pub mod notes;
 pub mod schemas;

@@ -3,6 +3,8 @@
 
 mod support;
 
+#[path = "end_to_end/archive.rs"]
+mod archive;
 #[path = "end_to_end/foreign_recordings.rs"]
 mod foreign_recordings;
 #[path = "end_to_end/json_sources.rs"]

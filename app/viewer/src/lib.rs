@@ -13,11 +13,13 @@
 //!   FocusPlugin (isolate / x-ray)             AlarmActionsPlugin (acknowledge, shelve, export)
 //!   OrbitCameraPlugin (fly-to)                CapturePlugin (--screenshot / --exit-after)
 //!   ReplayPlugin (a recording drives the store instead of the MQTT thread)
+//!   ArchivePlugin (the Trends window, read from the Parquet archive off the frame)
 //! ```
 //!
 //! The plugins live in rooms by concern: [`store`] (the one ordered path into the twin
 //! store), [`scene`] (model, binding, looks, camera, selection, pictures), [`history`]
-//! (recording, DVR, opening, replay), [`session`] (the others in a shared session), [`ui`]
+//! (recording, DVR, opening, replay), [`archive`] (long-range trends), [`session`] (the others
+//! in a shared session), [`ui`]
 //! (the desktop's panels) and [`xr`] (headset mode); the binary adds `cli/`, the command
 //! line.
 //!
@@ -29,6 +31,7 @@
 //! commands, then the clock (stale marking, shelving expiry). So an acknowledgement applies
 //! to the alarm the same frame's batch raised, and no batch lands in a store being swapped.
 
+pub mod archive;
 pub mod command_line;
 pub mod headless;
 pub mod history;
@@ -121,6 +124,7 @@ impl PluginGroup for TwinscopePlugins {
             .add(history::dvr::DvrPlugin)
             .add(session::SessionPlugin { desktop: true })
             .add(operations::OperationsPlugin { desktop: true })
+            .add(archive::ArchivePlugin)
             .add(scene::capture::CapturePlugin)
     }
 }

@@ -10,6 +10,9 @@ pub fn run(args: BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     if args.seek {
         return seek(&args, out);
     }
+    if args.archive {
+        return super::bench_archive::run(&args, out);
+    }
     if args.tree {
         return tree(&args, out);
     }

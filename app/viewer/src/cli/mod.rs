@@ -2,7 +2,9 @@
 //! scene checks, headless state dumps and generating the demo plant.
 
 mod alarms;
+mod archive;
 mod bench;
+mod bench_archive;
 mod bench_notes;
 mod bench_scene;
 mod bench_session;
@@ -71,6 +73,9 @@ pub enum Command {
     /// Request a thin-edge operation on a twin (restart, log_upload, config_update, ...) and
     /// follow it to its end; --list shows what twins accept and the commands on the broker.
     Operation(operation::OperationArgs),
+    /// Convert recordings into the long-range Parquet archive (DuckDB, Spark and Polars read
+    /// it), apply retention (--keep 90d), or print a trend from it (--trend TWIN PROPERTY).
+    Archive(archive::ArchiveArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -178,6 +183,15 @@ pub struct ViewArgs {
     /// The operations audit log [default: operations-audit.jsonl in the user's data folder].
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub archive: archive::ArchiveFlags,
+    /// Open this property in the Trends window at start, as TWIN:PROPERTY (repeat the flag);
+    /// with --archive.
+    #[arg(long, value_name = "TWIN:PROPERTY", requires = "archive")]
+    pub trend: Vec<String>,
+    /// With --trend: the span the Trends window shows at first, ending now, e.g. 30d.
+    #[arg(long, default_value = "1d", value_parser = parse_duration)]
+    pub trend_span: Duration,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,8 +319,10 @@ pub struct RecordArgs {
     #[arg(long, value_name = "URL", requires = "session")]
     pub session_broker: Option<twinscope_core::BrokerAddress>,
     /// The MCAP file to write.
-    #[arg(long, required_unless_present = "repair")]
+    #[arg(long, required_unless_present_any = ["repair", "archive"])]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub archive: archive::ArchiveFlags,
     /// Stop after this long (default: until Ctrl-C).
     #[arg(long = "for", value_parser = parse_duration)]
     pub run_for: Option<Duration>,
@@ -407,6 +423,13 @@ pub struct BenchArgs {
     /// With --latency: publish → apply samples per link.
     #[arg(long, default_value_t = 1000)]
     pub samples: usize,
+    /// Instead: the archive: bytes per value for smooth, noisy and step signals (--signals
+    /// at 1 Hz for --length), writing speed, and trend loads at 30 days and --days.
+    #[arg(long, conflicts_with_all = ["seek", "tree", "latency"])]
+    pub archive: bool,
+    /// With --archive: days of one signal for the zoom figures (a year by default).
+    #[arg(long, default_value_t = 365)]
+    pub days: u64,
     /// With --seek: length of the shorter recording (the longer is 10 times this).
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     pub length: Duration,
@@ -429,6 +452,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Notes(args)) => printed(|out| notes::run(args, out)),
         Some(Command::Timeline(args)) => printed(|out| timeline::run(args, out)),
         Some(Command::Operation(args)) => operation::run(args),
+        Some(Command::Archive(args)) => printed(|out| archive::run(args, out)),
     }
 }
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use twinscope_core::archive::{LiveArchive, start_live_archive};
 use twinscope_core::ingest::IngestConfig;
 use twinscope_core::mcap::repair;
 use twinscope_core::record_sources::{RecordSource, start_recording_from};
@@ -59,19 +60,18 @@ pub fn run(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             }
         };
     }
-    let Some(out) = args.out else {
-        anyhow::bail!("--out FILE is required")
-    };
     stop_on_ctrl_c();
     let settings = args
         .connect
         .resolve(Some(twinscope_core::BrokerAddress::loopback(1883)))?;
     // A scene's JSON sources are recorded too.
     let mut topics = args.topics.clone();
+    let mut json_sources = Vec::new();
     if let Some(scene) = &args.scene {
         let Some((_, sources)) = super::scene_store_and_sources(Some(scene)) else {
             return Ok(ExitCode::FAILURE);
         };
+        json_sources = sources.clone();
         let schemas = twinscope_core::schema::combined::SchemaChoice {
             kinds: Vec::new(),
             json_sources: sources,
@@ -83,6 +83,30 @@ pub fn run(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // The archive has a connection of its own: recording and archiving never wait on
+    // each other.
+    let mut archive = match &args.archive.archive {
+        Some(dir) => {
+            let schemas = twinscope_core::schema::combined::SchemaChoice {
+                json_sources,
+                ..twinscope_core::schema::combined::SchemaChoice::replay()
+            };
+            eprintln!("archiving into {}", dir.display());
+            Some(
+                start_live_archive(
+                    IngestConfig::new(settings.clone()),
+                    dir,
+                    &schemas,
+                    args.archive.options()?,
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            )
+        }
+        None => None,
+    };
+    let Some(out) = args.out else {
+        return archive_only(archive.as_mut().expect("--out or --archive"), args.run_for);
+    };
     let mut sources = vec![RecordSource {
         config: IngestConfig::new(settings.clone()),
         topics: topics.clone(),
@@ -173,6 +197,9 @@ pub fn run(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         }
     }
     clients.stop();
+    if let Some(archive) = &mut archive {
+        archive.stop();
+    }
     let messages = stats.messages.load(Ordering::Relaxed);
     eprintln!(
         "\nwrote {messages} messages, {:.1} MB to {}",
@@ -184,4 +211,31 @@ pub fn run(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `record --archive DIR` without `--out`: archive until Ctrl-C or `--for`, with a progress line.
+fn archive_only(archive: &mut LiveArchive, run_for: Option<Duration>) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    while !INTERRUPTED.load(Ordering::Relaxed)
+        && run_for.is_none_or(|limit| started.elapsed() < limit)
+    {
+        std::thread::sleep(Duration::from_millis(500));
+        let stats = &archive.stats;
+        eprint!(
+            "\r{} rows buffered, {} sealed into {} files ({:.1} MB), {:.0} s    ",
+            stats.rows_buffered.load(Ordering::Relaxed),
+            stats.rows_sealed.load(Ordering::Relaxed),
+            stats.files.load(Ordering::Relaxed),
+            stats.bytes.load(Ordering::Relaxed) as f64 / 1e6,
+            started.elapsed().as_secs_f64()
+        );
+        let _ = std::io::stderr().flush();
+    }
+    archive.stop();
+    eprintln!(
+        "\narchived {} rows into {} files",
+        archive.stats.rows_sealed.load(Ordering::Relaxed),
+        archive.stats.files.load(Ordering::Relaxed)
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -135,6 +135,18 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
         dvr.session = Some((session_connection.clone(), vec![topics.filter()]));
     }
     start_operations(&mut app, &args, &connection, scene.as_ref())?;
+    // The archive: a connection and thread of its own, never on the frame or ingest path.
+    if let Some(dir) = &args.archive.archive {
+        let live = twinscope_core::archive::start_live_archive(
+            IngestConfig::new(connection.clone()),
+            dir,
+            &schemas.for_replay(),
+            args.archive.options()?,
+        )
+        .map_err(|e| anyhow::anyhow!("--archive: {e}"))?;
+        tracing::info!(archive = %dir.display(), "archiving live data");
+        app.insert_resource(twinscope::archive::LiveArchiving(live));
+    }
     if !args.xr {
         let mut recorder = LiveRecorder::new(connection.clone(), args.record_dir.clone());
         recorder.topics = schemas.subscriptions();
@@ -340,6 +352,25 @@ fn exit_code(exit: AppExit) -> ExitCode {
 
 /// The Bevy app with twinscope's plugins and the scene, without a data source: the desktop
 /// viewer, or with `--xr` the headset app (an error when no OpenXR runtime can be used).
+/// With `--archive`: the Trends window reads it, and `--trend` opens properties in it.
+fn open_archive(app: &mut App, args: &ViewArgs) {
+    let Some(dir) = &args.archive.archive else {
+        return;
+    };
+    app.insert_resource(twinscope::archive::ArchiveSource { root: dir.clone() })
+        .insert_resource(twinscope::archive::TrendSpanAtStart(
+            args.trend_span.as_micros().min(i64::MAX as u128) as i64,
+        ));
+    for trend in &args.trend {
+        let (twin, property) = trend.rsplit_once(':').unwrap_or((trend.as_str(), ""));
+        app.world_mut()
+            .write_message(twinscope::archive::OpenTrend {
+                twin: twin.to_owned(),
+                property: property.to_owned(),
+            });
+    }
+}
+
 fn viewer_app(
     args: &ViewArgs,
     scene: Option<&LoadedScene>,
@@ -444,6 +475,7 @@ fn viewer_app(
         Some(FocusAtStart::Xray) => app.insert_resource(FocusMode::XRay),
         None => &mut app,
     };
+    open_archive(&mut app, args);
     Ok(app)
 }
 

@@ -24,6 +24,7 @@ pub struct CommandOutlets<'w> {
     dvr: MessageWriter<'w, DvrCommand>,
     alarm: MessageWriter<'w, AlarmCommand>,
     focus: MessageWriter<'w, FocusCommand>,
+    trend: MessageWriter<'w, crate::archive::OpenTrend>,
 }
 
 impl CommandOutlets<'_> {
@@ -110,6 +111,11 @@ impl CommandOutlets<'_> {
             }
             UiCommand::GoLive => {
                 self.dvr.write(DvrCommand::GoLive);
+                return;
+            }
+            UiCommand::OpenTrend { twin, property } => {
+                self.trend
+                    .write(crate::archive::OpenTrend { twin, property });
                 return;
             }
             UiCommand::StartRecording | UiCommand::StopRecording => {

@@ -58,6 +58,7 @@ impl Plugin for UiPanelsPlugin {
             .add_message::<AlarmCommand>()
             .add_message::<FocusCommand>()
             .add_message::<FrameTwin>()
+            .add_message::<crate::archive::OpenTrend>()
             .init_resource::<PanelState>()
             .add_systems(Startup, spawn_ui_camera)
             .add_systems(Update, panel_shortcuts)
@@ -220,6 +221,7 @@ struct PanelSources<'w> {
     ack_publisher: Option<Res<'w, AckPublisher>>,
     operations: Option<Res<'w, crate::operations::PlantOperations>>,
     timeline: Option<Res<'w, crate::session::timeline::TimelineStatus>>,
+    archive: Option<Res<'w, crate::archive::ArchiveSource>>,
 }
 
 fn draw_panels(
@@ -252,6 +254,7 @@ fn draw_panels(
         ack_publisher,
         timeline,
         operations,
+        archive,
     } = &sources;
     let publishes_acks = ack_publisher.is_some();
     panels.open_tree_once(&state.store);
@@ -355,8 +358,11 @@ fn draw_panels(
     }
     let mut right = 0.0;
     if panels.show_inspector {
-        let view =
-            selected.map(|t| model::inspector_view(&state.store, &panels.rollup, t, &panels.clock));
+        let view = selected.map(|t| {
+            let mut view = model::inspector_view(&state.store, &panels.rollup, t, &panels.clock);
+            view.history = archive.is_some();
+            view
+        });
         let shelve_minutes = panels.alarms.shelve_minutes;
         let inspector = egui::Panel::right("inspector")
             .resizable(true)

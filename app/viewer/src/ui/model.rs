@@ -47,6 +47,11 @@ pub enum UiCommand {
     /// Look back this many seconds from now (DVR).
     LookBack(f64),
     GoLive,
+    /// Open a property in the Trends window (read from the archive).
+    OpenTrend {
+        twin: String,
+        property: String,
+    },
 }
 
 /// The DVR bar shown while live: how far back one can look.
@@ -153,6 +158,8 @@ pub struct InspectorView {
     pub comms_lost: bool,
     /// "offline since …" on the plant's clock, when the source said it went offline.
     pub offline_since: Option<String>,
+    /// An archive is open (`--archive`): each property offers its long-range history.
+    pub history: bool,
 }
 
 /// Formats a value with sensible precision for an operator (no 17-digit floats).
@@ -170,7 +177,7 @@ pub fn format_value(value: f64) -> String {
     }
 }
 
-fn limits_of(store: &TwinStore, property: &twinscope_core::twin::Property) -> Vec<Limit> {
+pub fn limits_of(store: &TwinStore, property: &twinscope_core::twin::Property) -> Vec<Limit> {
     let mut limits = Vec::new();
     if let Some(rule) = property.rule() {
         // A boundary between two bad ranges (warning below 85, alarm above) is drawn once,
@@ -365,6 +372,7 @@ pub fn inspector_view(
         services,
         comms_lost: twin.comms_lost,
         offline_since: twin.offline_since.map(|t| clock.format(t)),
+        history: false,
     }
 }
 

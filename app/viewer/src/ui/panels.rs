@@ -334,14 +334,19 @@ pub fn inspector(
             let plotted: Vec<_> = view
                 .properties
                 .iter()
-                .filter(|p| p.trend.len() >= 2)
+                .filter(|p| p.trend.len() >= 2 || view.history)
                 .collect();
             if !plotted.is_empty() {
                 egui::CollapsingHeader::new(RichText::new("Trends").strong())
                     .default_open(true)
                     .show(ui, |ui| {
                         for row in plotted {
-                            super::trend::trend_plot(ui, &view.id, row);
+                            if super::trend::trend_plot(ui, &view.id, row, view.history) {
+                                commands.push(UiCommand::OpenTrend {
+                                    twin: view.id.clone(),
+                                    property: row.name.clone(),
+                                });
+                            }
                         }
                     });
             }

@@ -1,5 +1,6 @@
 //! A property's trend over its history buffer (egui_plot), with its limits drawn as
-//! horizontal lines in the colour of what lies beyond them.
+//! horizontal lines in the colour of what lies beyond them; with an archive, a “History”
+//! button opens it in the Trends window, which zooms from a year to a second.
 
 use bevy_egui::egui::{self, RichText};
 use egui_plot::{HLine, Line, LineStyle, Plot};
@@ -8,8 +9,25 @@ use twinscope_core::twin::Status;
 use super::model::PropertyRow;
 use super::panels::status_color;
 
-pub fn trend_plot(ui: &mut egui::Ui, twin_id: &str, row: &PropertyRow) {
-    ui.label(RichText::new(format!("{} [{}]", row.name, row.unit)).small());
+/// Draws the trend; returns whether its long-range history was asked for.
+pub fn trend_plot(ui: &mut egui::Ui, twin_id: &str, row: &PropertyRow, history: bool) -> bool {
+    let mut open_history = false;
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(format!("{} [{}]", row.name, row.unit)).small());
+        if history
+            && ui
+                .small_button("History")
+                .on_hover_text(
+                    "zoom through this property's archived history, from a year to a second",
+                )
+                .clicked()
+        {
+            open_history = true;
+        }
+    });
+    if row.trend.len() < 2 {
+        return open_history;
+    }
     let plot = Plot::new(("trend", twin_id, &row.name))
         .height(72.0)
         .allow_zoom(false)
@@ -41,4 +59,5 @@ pub fn trend_plot(ui: &mut egui::Ui, twin_id: &str, row: &PropertyRow) {
             );
         }
     });
+    open_history
 }

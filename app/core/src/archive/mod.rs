@@ -21,6 +21,7 @@ pub mod from_recording;
 pub mod journal;
 pub mod layout;
 pub mod live;
+pub mod page_check;
 pub mod read;
 pub mod repair;
 pub mod retention;
@@ -36,7 +37,9 @@ pub use error::ArchiveError;
 pub use from_recording::{Converted, archive_recording};
 pub use live::{LiveArchive, start_live_archive};
 pub use retention::Retention;
-pub use trend::{Level, Trend, TrendQuery, load as load_trend};
+pub use trend::{
+    Level, Trend, TrendCache, TrendQuery, load as load_trend, load_cached as load_trend_cached,
+};
 pub use writer::{ArchiveOptions, ArchiveStats, Archiver};
 
 #[cfg(test)]

@@ -22,6 +22,9 @@ const BATCH: usize = 8 * 1024;
 /// An archive file opened and checked.
 pub struct TableFile {
     reader: SerializedFileReader<File>,
+    /// A second handle for checking page headers before the reader decodes them.
+    raw: File,
+    len: u64,
     pub path: PathBuf,
     pub table: Table,
 }
@@ -31,6 +34,12 @@ impl TableFile {
     /// naming it.
     pub fn open(path: &Path, table: Table) -> Result<TableFile, ArchiveError> {
         let file = File::open(path).map_err(|e| ArchiveError::io(path, e))?;
+        // Its own handle: a shared one would move the reader's file position.
+        let raw = File::open(path).map_err(|e| ArchiveError::io(path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| ArchiveError::io(path, e))?
+            .len();
         let reader = SerializedFileReader::new(file).map_err(|e| ArchiveError::parquet(path, e))?;
         let metadata = reader.metadata().file_metadata();
         let named = metadata
@@ -67,6 +76,8 @@ impl TableFile {
         }
         Ok(TableFile {
             reader,
+            raw,
+            len,
             path: path.to_owned(),
             table,
         })
@@ -193,6 +204,16 @@ impl TableFile {
 
     fn scan_group(&self, group: usize, mut visit: impl FnMut(&Batch)) -> Result<(), ArchiveError> {
         let err = |e| ArchiveError::parquet(&self.path, e);
+        let meta = self.reader.metadata().row_group(group);
+        for c in 0..meta.num_columns() {
+            let (start, len) = meta.column(c).byte_range();
+            super::page_check::check_chunk(&self.raw, self.len, start, len).map_err(|reason| {
+                ArchiveError::damaged(
+                    &self.path,
+                    format!("row group {group}, column {c}: {reason}"),
+                )
+            })?;
+        }
         let reader = self.reader.get_row_group(group).map_err(err)?;
         let columns = reader.num_columns();
         let mut readers: Vec<Typed> = (0..columns)

@@ -5,10 +5,13 @@
 //! hour being archived) are read from raw, and a live tail joins on after the newest archived
 //! sample.
 
-use std::path::Path;
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::layout::{
-    DAY_US, Day, HOUR_US, Hour, Table, days_in, parquet_files, partition_dir, rollup_path,
+    DAY_US, Day, HOUR_US, Table, days_in, parquet_files, partition_dir, rollup_path,
 };
 use super::read::TableFile;
 use super::rollup::MINUTE_US;
@@ -67,6 +70,8 @@ pub struct Trend {
     /// The newest sample time the archive gave (the live tail joins after it).
     pub newest: Option<i64>,
     pub files_read: usize,
+    /// Files whose series came from the cache (unchanged since they were read).
+    pub files_cached: usize,
     /// Files skipped (damaged, foreign), each named.
     pub warnings: Vec<String>,
 }
@@ -84,8 +89,14 @@ pub fn level_for(from: i64, to: i64, columns: usize) -> Level {
     }
 }
 
-/// Loads a trend from the archive at `root`.
+/// Loads a trend from the archive at `root`, reading every file it needs.
 pub fn load(root: &Path, query: &TrendQuery) -> Trend {
+    load_cached(root, query, &mut TrendCache::default())
+}
+
+/// [`load`], keeping what each file held for the series in `cache`: a pan or zoom reads only
+/// the files it did not read before (a file changed since is read again).
+pub fn load_cached(root: &Path, query: &TrendQuery, cache: &mut TrendCache) -> Trend {
     let (from, to) = (query.from.min(query.to), query.from.max(query.to));
     let columns = query.columns.clamp(1, 100_000);
     let level = level_for(from, to, columns);
@@ -105,7 +116,7 @@ pub fn load(root: &Path, query: &TrendQuery) -> Trend {
         ..Trend::default()
     };
     let mut buckets = Vec::new();
-    let mut samples = Vec::new();
+    let mut samples: Vec<Sample> = Vec::new();
     let (twin, property) = (query.twin.as_str(), query.property.as_str());
     let mut days: Vec<Day> = days_in(root, Table::Raw);
     if level != Level::Raw {
@@ -120,20 +131,21 @@ pub fn load(root: &Path, query: &TrendQuery) -> Trend {
         let mut held = Vec::new();
         if level != Level::Raw {
             let path = rollup_path(root, level_table(level), day);
-            if path.exists() {
-                match TableFile::open(&path, level_table(level)) {
-                    Ok(file) => {
-                        trend.files_read += 1;
-                        held = file.hours_held();
-                        if let Err(error) =
-                            file.read_buckets(twin, property, from.min(start), to, &mut buckets)
-                        {
-                            trend.warnings.push(format!("skipped {error}"));
-                            held.clear();
-                        }
-                    }
-                    Err(error) => trend.warnings.push(format!("skipped {error}")),
-                }
+            if let Some(read) = cache.read(&path, twin, property, &mut trend, |path| {
+                let file = TableFile::open(path, level_table(level))?;
+                let mut buckets = Vec::new();
+                file.read_buckets(twin, property, i64::MIN, i64::MAX, &mut buckets)?;
+                Ok(Cached::Rollup {
+                    held: file.hours_held(),
+                    buckets,
+                })
+            }) && let Cached::Rollup {
+                held: hours,
+                buckets: all,
+            } = &*read
+            {
+                held = hours.clone();
+                buckets.extend(all.iter().filter(|b| b.start >= start && b.start <= to));
             }
         }
         for hour in day.hours() {
@@ -142,16 +154,22 @@ pub fn load(root: &Path, query: &TrendQuery) -> Trend {
                 continue;
             }
             let before = samples.len();
-            read_raw_hour(
-                root,
-                hour,
-                twin,
-                property,
-                start,
-                to,
-                &mut samples,
-                &mut trend,
-            );
+            for part in parquet_files(&partition_dir(root, Table::Raw, hour)) {
+                if let Some(read) = cache.read(&part, twin, property, &mut trend, |path| {
+                    let mut samples = Vec::new();
+                    TableFile::open(path, Table::Raw)?.read_series(
+                        twin,
+                        property,
+                        i64::MIN,
+                        i64::MAX,
+                        &mut samples,
+                    )?;
+                    Ok(Cached::Raw(samples))
+                }) && let Cached::Raw(all) = &*read
+                {
+                    samples.extend(all.iter().filter(|s| s.time >= start && s.time <= to));
+                }
+            }
             if let Some(bucket) = level.width() {
                 let hour_samples = &mut samples[before..];
                 hour_samples.sort_by_key(|s| s.time);
@@ -185,23 +203,84 @@ fn level_table(level: Level) -> Table {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn read_raw_hour(
-    root: &Path,
-    hour: Hour,
-    twin: &str,
-    property: &str,
-    from: i64,
-    to: i64,
-    out: &mut Vec<Sample>,
-    trend: &mut Trend,
-) {
-    for part in parquet_files(&partition_dir(root, Table::Raw, hour)) {
-        let read = TableFile::open(&part, Table::Raw)
-            .and_then(|file| file.read_series(twin, property, from, to, out));
+/// What a file held for one series.
+#[derive(Debug)]
+pub enum Cached {
+    Rollup {
+        held: Vec<i64>,
+        buckets: Vec<Bucket>,
+    },
+    Raw(Vec<Sample>),
+}
+
+impl Cached {
+    fn items(&self) -> usize {
+        match self {
+            Cached::Rollup { buckets, .. } => buckets.len() + 1,
+            Cached::Raw(samples) => samples.len() + 1,
+        }
+    }
+}
+
+type CacheKey = (PathBuf, String, String);
+
+/// What files held for the series trends were loaded for, checked against each file's size
+/// and modification time before use; at most [`TrendCache::MAX_ITEMS`] samples and buckets,
+/// the oldest read dropped first.
+#[derive(Default)]
+pub struct TrendCache {
+    entries: HashMap<CacheKey, ((u64, Option<SystemTime>), Arc<Cached>)>,
+    order: VecDeque<CacheKey>,
+    items: usize,
+}
+
+impl TrendCache {
+    /// About 100 MB of samples and buckets.
+    pub const MAX_ITEMS: usize = 2_000_000;
+
+    /// The series in `path`, from the cache when the file is unchanged, else read (and a
+    /// failure noted in the trend's warnings).
+    fn read(
+        &mut self,
+        path: &Path,
+        twin: &str,
+        property: &str,
+        trend: &mut Trend,
+        read: impl FnOnce(&Path) -> Result<Cached, super::ArchiveError>,
+    ) -> Option<Arc<Cached>> {
+        let meta = std::fs::metadata(path).ok()?;
+        let stamp = (meta.len(), meta.modified().ok());
+        let key = (path.to_owned(), twin.to_owned(), property.to_owned());
+        if let Some((seen, cached)) = self.entries.get(&key)
+            && *seen == stamp
+        {
+            trend.files_cached += 1;
+            return Some(cached.clone());
+        }
         trend.files_read += 1;
-        if let Err(error) = read {
-            trend.warnings.push(format!("skipped {error}"));
+        match read(path) {
+            Ok(cached) => {
+                let cached = Arc::new(cached);
+                self.items += cached.items();
+                if let Some((_, old)) = self.entries.insert(key.clone(), (stamp, cached.clone())) {
+                    self.items -= old.items();
+                } else {
+                    self.order.push_back(key);
+                }
+                while self.items > Self::MAX_ITEMS {
+                    let Some(oldest) = self.order.pop_front() else {
+                        break;
+                    };
+                    if let Some((_, old)) = self.entries.remove(&oldest) {
+                        self.items -= old.items();
+                    }
+                }
+                Some(cached)
+            }
+            Err(error) => {
+                trend.warnings.push(format!("skipped {error}"));
+                None
+            }
         }
     }
 }

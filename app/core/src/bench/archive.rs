@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::archive::layout::DAY_US;
-use crate::archive::{ArchiveOptions, Archiver, TrendQuery, load_trend};
+use crate::archive::{
+    ArchiveOptions, Archiver, TrendCache, TrendQuery, load_trend, load_trend_cached,
+};
 use crate::time::Timestamp;
 use crate::twin::{PropertyName, TwinId};
 use crate::update::TwinUpdate;
@@ -215,11 +217,20 @@ pub fn zoom(root: &Path, days: u64, end_us: i64) -> ZoomResult {
     let month = load_trend(root, &query(month_from, end_us));
     let month_cold = t.elapsed();
     let span = end_us - month_from;
-    let pans = (1..=10)
+    // Dragging and scrolling as the viewer's loader does: one cache for the whole gesture,
+    // after a cold first view.
+    let mut cache = TrendCache::default();
+    std::hint::black_box(load_trend_cached(
+        root,
+        &query(month_from, end_us),
+        &mut cache,
+    ));
+    let pans = (1..=30)
         .map(|k| {
-            let shift = span / 10 * k / 10;
+            let shift = span / 100 * k;
             let t = Instant::now();
-            let trend = load_trend(root, &query(month_from - shift, end_us - shift));
+            let trend =
+                load_trend_cached(root, &query(month_from - shift, end_us - shift), &mut cache);
             std::hint::black_box(trend);
             t.elapsed()
         })
@@ -228,7 +239,7 @@ pub fn zoom(root: &Path, days: u64, end_us: i64) -> ZoomResult {
         .map(|k| {
             let narrow = span - span / 12 * k;
             let t = Instant::now();
-            let trend = load_trend(root, &query(end_us - narrow, end_us));
+            let trend = load_trend_cached(root, &query(end_us - narrow, end_us), &mut cache);
             std::hint::black_box(trend);
             t.elapsed()
         })

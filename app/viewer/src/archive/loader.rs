@@ -1,6 +1,7 @@
 //! Trends are read from the archive on a thread of their own: the frame asks, never waits.
 //! A newer request for a series replaces the one not yet started (dragging the plot never
-//! queues stale reads), and each answer says which request it answers.
+//! queues stale reads), and each answer says which request it answers. What each file held
+//! for a series is kept, so panning reads only the files newly in view.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use twinscope_core::archive::alarm_periods::{AlarmPeriod, alarm_periods};
-use twinscope_core::archive::{Trend, TrendQuery, load_trend};
+use twinscope_core::archive::{Trend, TrendCache, TrendQuery, load_trend_cached};
 
 /// A series' answer: its trend, the twin's alarm periods (`None`: span too long to read
 /// them), how long it took.
@@ -66,6 +67,8 @@ impl TrendLoader {
 
 fn serve(root: PathBuf, pending: Arc<(Mutex<Pending>, Condvar)>, answer: Sender<Loaded>) {
     let (lock, wake) = &*pending;
+    // What files held for the series shown: a pan reads only the days it had not read.
+    let mut cache = TrendCache::default();
     loop {
         let requests = {
             let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
@@ -79,7 +82,7 @@ fn serve(root: PathBuf, pending: Arc<(Mutex<Pending>, Condvar)>, answer: Sender<
         };
         for (series, query) in requests {
             let started = Instant::now();
-            let trend = load_trend(&root, &query);
+            let trend = load_trend_cached(&root, &query, &mut cache);
             let alarms =
                 alarm_periods(&root, &query.twin, query.from, query.to).map(|(periods, _)| periods);
             let loaded = Loaded {

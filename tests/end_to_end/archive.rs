@@ -299,6 +299,30 @@ fn duckdb_reads_the_archive_and_agrees_with_every_rollup_bucket() {
     assert_eq!(alarms[0][3], "raised");
     assert_eq!(alarms[1][3], "cleared");
     assert_eq!(report["hottest"].as_array().unwrap().len(), 2, "{report}");
+
+    // Retention: raw data older than a day goes by whole day folders; the rollups are kept
+    // ten times as long (the recording is from 2026-12-01).
+    let output = run_twinscope(
+        &[
+            "archive",
+            "--out",
+            archive.to_str().unwrap(),
+            "--keep",
+            "1d",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let days = |table: &str| {
+        std::fs::read_dir(archive.join(table)).map_or(0, |d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with("date="))
+                .count()
+        })
+    };
+    assert_eq!(days("raw"), 0, "raw days past --keep are deleted");
+    assert_eq!(days("alarms"), 0);
+    assert_eq!(days("rollup_1h"), 1, "rollups are kept longer");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -393,6 +417,22 @@ fn a_viewer_killed_while_archiving_loses_nothing_it_received() {
         std::fs::read_dir(archive.join("_journal")).map_or(0, |d| d.count()) == 0,
         "no journal left after a clean exit"
     );
+    // `record` archives too (without --out: archiving only), while the plant runs.
+    let recorded_archive = dir.join("recorded-archive");
+    let output = run_twinscope(
+        &[
+            "record",
+            "--broker",
+            &url,
+            "--archive",
+            recorded_archive.to_str().unwrap(),
+            "--for",
+            "3s",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("archived"), "{}", stderr(&output));
     let pid = recorder.id().to_string();
     std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -426,7 +466,8 @@ missing, before, first_missing = con.execute(f"""
     LEFT JOIN (SELECT DISTINCT twin, property, time FROM {raw(live)}) l USING (twin, property, time)""").fetchone()
 total = con.execute(f"SELECT count(*) FROM {raw(live)}").fetchone()[0]
 alarms = con.execute(f"SELECT count(*) FROM read_parquet('{live}/alarms/**/*.parquet')").fetchone()[0]
-print(json.dumps({"missing": missing, "before": before, "total": total, "alarms": alarms, "since": since, "until": until, "first_missing": first_missing}))
+recorded = con.execute(f"SELECT count(*) FROM {raw(sys.argv[4])}").fetchone()[0]
+print(json.dumps({"missing": missing, "before": before, "total": total, "alarms": alarms, "since": since, "until": until, "first_missing": first_missing, "recorded": recorded}))
 "#;
     let report = python(
         script,
@@ -434,7 +475,12 @@ print(json.dumps({"missing": missing, "before": before, "total": total, "alarms"
             archive.to_str().unwrap(),
             reference_archive.to_str().unwrap(),
             &(killed_at - 2_000_000).to_string(),
+            recorded_archive.to_str().unwrap(),
         ],
+    );
+    assert!(
+        report["recorded"].as_u64().unwrap() > 1_000,
+        "record --archive archived the plant: {report}"
     );
     assert!(
         report["before"].as_u64().unwrap() > 10_000,

@@ -153,7 +153,8 @@ mod tests {
         app.add_message::<ReplayCommand>()
             .add_message::<RecordCommand>()
             .add_message::<DvrCommand>()
-            .add_message::<AlarmCommand>();
+            .add_message::<AlarmCommand>()
+            .add_message::<crate::archive::OpenTrend>();
         let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
         let pump = store.declare("pump1", None, None);
         app.insert_resource(TwinState { store });

@@ -12,19 +12,21 @@ use super::panels::status_color;
 /// Draws the trend; returns whether its long-range history was asked for.
 pub fn trend_plot(ui: &mut egui::Ui, twin_id: &str, row: &PropertyRow, history: bool) -> bool {
     let mut open_history = false;
-    ui.horizontal(|ui| {
-        ui.label(RichText::new(format!("{} [{}]", row.name, row.unit)).small());
-        if history
-            && ui
+    let title = RichText::new(format!("{} [{}]", row.name, row.unit)).small();
+    if history {
+        ui.horizontal(|ui| {
+            ui.label(title);
+            open_history = ui
                 .small_button("History")
                 .on_hover_text(
                     "zoom through this property's archived history, from a year to a second",
                 )
-                .clicked()
-        {
-            open_history = true;
-        }
-    });
+                .clicked();
+        });
+    } else {
+        // Laid out as it always was: the headset panel's buttons stay where hands expect them.
+        ui.label(title);
+    }
     if row.trend.len() < 2 {
         return open_history;
     }

@@ -126,7 +126,8 @@ impl Plugin for XrInspectorPanelPlugin {
         }
         // The panel's commands go where the desktop's go; these have no sender in the headset.
         app.add_message::<crate::history::recording::RecordCommand>()
-            .add_message::<crate::history::dvr::DvrCommand>();
+            .add_message::<crate::history::dvr::DvrCommand>()
+            .add_message::<crate::archive::OpenTrend>();
         app.init_resource::<XrPanelPlace>()
             .insert_resource(XrPanelTab::from_test_hook())
             .add_message::<XrPanelCommand>()

@@ -1049,7 +1049,11 @@ with open(sys.argv[1], "rb") as f:
     counts = {}
     for schema, channel, message in reader.iter_messages():
         counts[channel.topic] = counts.get(channel.topic, 0) + 1
-    print(json.dumps({"counts": counts, "statistics": summary.statistics.message_count, "chunks": len(summary.chunk_indexes)}))
+    # The seek index twinscope stores: an attachment other readers list (its CRC checked).
+    attachments = [(a.name, a.media_type, len(a.data)) for a in reader.iter_attachments()]
+    print(json.dumps({"counts": counts, "statistics": summary.statistics.message_count, "chunks": len(summary.chunk_indexes),
+                      "attachments": attachments, "attachment_count": summary.statistics.attachment_count,
+                      "attachment_indexes": len(summary.attachment_indexes)}))
 "#;
         let python = std::process::Command::new("python3")
             .args(["-c", script])
@@ -1070,6 +1074,12 @@ with open(sys.argv[1], "rb") as f:
         let their_counts: std::collections::BTreeMap<String, u64> =
             serde_json::from_value(theirs["counts"].clone()).unwrap();
         assert_eq!(their_counts, ours);
+        let attachments = theirs["attachments"].as_array().unwrap();
+        assert_eq!(attachments.len(), 1, "the stored seek index: {theirs}");
+        assert_eq!(attachments[0][0], "twinscope.seek-index");
+        assert!(attachments[0][2].as_u64().unwrap() > 100);
+        assert_eq!(theirs["attachment_count"], 1);
+        assert_eq!(theirs["attachment_indexes"], 1);
     } else {
         assert!(
             std::env::var_os("TWINSCOPE_REQUIRE_INTEROP").is_none(),

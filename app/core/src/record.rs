@@ -40,6 +40,8 @@ struct LiveIndexState {
     builder: IndexBuilder,
     chunks: Vec<ChunkInfo>,
     channels: Channels,
+    /// What the index reads messages with (stored with it: an index is for its schemas).
+    schemas: SchemaChoice,
 }
 
 impl LiveIndex {
@@ -54,7 +56,19 @@ impl LiveIndex {
             builder,
             chunks: Vec::new(),
             channels: Channels::new(),
+            schemas: schemas.clone(),
         })))
+    }
+
+    /// The index as it is stored in the finished recording.
+    fn stored(&self) -> Option<Vec<u8>> {
+        let state = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let fingerprint =
+            crate::replay::stored::Fingerprint::of_chunks(&state.chunks, &state.schemas);
+        crate::replay::stored::encode(&state.builder.snapshot(), fingerprint)
     }
 
     /// The recording at `path` as far as it is on disk, with its index: ready for seeks.
@@ -181,11 +195,21 @@ impl MessageHandler for Recorder {
 
     fn finish(&mut self) {
         if let Some(mut writer) = self.writer.take() {
-            // The last chunk is indexed too, so the finished file's index covers all of it.
+            // The last chunk is indexed too, so the finished file's index covers all of it;
+            // then the index is stored in the file, so it opens without a pass over it.
             if let Some(live) = &self.live
                 && writer.flush_chunk().is_ok()
             {
                 live.add(&mut writer);
+                if let Some(stored) = live.stored()
+                    && let Err(error) = writer.attach(
+                        crate::replay::stored::ATTACHMENT_NAME,
+                        crate::replay::stored::MEDIA_TYPE,
+                        &stored,
+                    )
+                {
+                    return self.fail(error);
+                }
             }
             match writer.finish() {
                 Ok(stats) => self

@@ -93,17 +93,16 @@ impl MessageHandler for SharedRecorder {
     }
 }
 
-/// Starts recording each source's topics from its broker into `path`, in one file.
+/// Starts recording each source's topics from its broker into `path`, in one file; its seek
+/// index (messages read with `schemas`) is kept as it is written and stored in the file when
+/// it is finished, so it opens at once.
 pub fn start_recording_from(
     sources: Vec<RecordSource>,
     path: &std::path::Path,
+    schemas: &crate::schema::combined::SchemaChoice,
 ) -> std::io::Result<(RecordingClients, Arc<RecordStats>)> {
-    let all_topics = sources
-        .iter()
-        .flat_map(|s| s.topics.iter().cloned())
-        .collect();
-    let (recorder, stats) = Recorder::create(path, all_topics)?;
-    Ok((record_from(recorder, sources)?, stats))
+    let (clients, stats, _index) = start_indexed_recording_from(sources, path, schemas)?;
+    Ok((clients, stats))
 }
 
 /// [`start_recording_from`] with a seek index kept beside the file (the DVR's segments).
@@ -211,7 +210,7 @@ mod tests {
                 start_indexed_recording_from(sources, &path, &schemas).unwrap();
             (clients, stats, Some(index))
         } else {
-            let (clients, stats) = start_recording_from(sources, &path).unwrap();
+            let (clients, stats) = start_recording_from(sources, &path, &schemas).unwrap();
             (clients, stats, None)
         };
         wait_until("both connections are up", || clients.all_connected_once());

@@ -271,8 +271,15 @@ pub struct SeekBenchResult {
     pub messages: u64,
     pub file_bytes: u64,
     pub write: Duration,
+    /// Opening with an index built by reading the whole file (a file from elsewhere).
     pub open_and_index: Duration,
-    /// The seek index's memory, in bytes, and its checkpoints.
+    /// Opening the same file as twinscope wrote it (its seek index stored in it), and the
+    /// first frame's state after that.
+    pub open_stored: Duration,
+    pub first_frame: Duration,
+    /// The stored index's memory once opened (its table), in bytes.
+    pub stored_index_bytes: usize,
+    /// The seek index's memory built by reading the file, in bytes, and its checkpoints.
     pub index_bytes: usize,
     pub checkpoints: usize,
     /// Latency of each seek to a random instant.
@@ -302,7 +309,7 @@ pub fn run_seek_benchmark(
     seconds: u64,
     seeks: usize,
 ) -> Result<SeekBenchResult, crate::mcap::McapError> {
-    use crate::mcap::{Delivery, McapWriter};
+    use crate::mcap::Delivery;
     use crate::replay::{Recording, timestamp_of};
     let path = dir.join(format!(
         "twinscope-seek-bench-{}-{seconds}.mcap",
@@ -313,8 +320,11 @@ pub fn run_seek_benchmark(
         source,
     };
     let started = Instant::now();
-    let mut writer = McapWriter::create(&path).map_err(io)?;
-    writer.flush_every = Duration::MAX; // chunks by size: the file is written faster than real time
+    // Written as twinscope's recorder writes: its seek index kept as it goes and stored in
+    // the file at the end.
+    let (recorder, _) = crate::record::Recorder::create(&path, vec!["#".into()]).map_err(io)?;
+    let (mut recorder, _) =
+        recorder.with_live_index(&crate::schema::combined::SchemaChoice::replay());
     let topics: Vec<String> = (0..signals)
         .map(|i| format!("te/device/sensor{i}///m/process"))
         .collect();
@@ -333,21 +343,50 @@ pub fn run_seek_benchmark(
                 50.0 + 10.0 * ((second as f64) * 0.01 + i as f64).sin()
             );
             let time = t0 + second * 1_000_000_000 + i as u64 * (1_000_000_000 / signals as u64);
-            writer
-                .write(topic, live, payload.as_bytes(), time)
-                .map_err(io)?;
+            crate::ingest::MessageHandler::handle(
+                &mut recorder,
+                topic,
+                payload.as_bytes(),
+                live.qos,
+                live.retain,
+                timestamp_of(time),
+            );
         }
     }
-    let stats = writer.finish().map_err(io)?;
+    crate::ingest::MessageHandler::finish(&mut recorder);
     let write = started.elapsed();
+    let file_bytes = std::fs::metadata(&path).map_err(io)?.len();
 
+    // Opened as twinscope wrote it: the stored index, then the state at the start.
     let started = Instant::now();
-    let mut recording = Recording::open(&path)?;
+    let mut stored = Recording::open_cached(
+        &path,
+        crate::schema::combined::SchemaChoice::replay(),
+        &crate::replay::IndexProgress::default(),
+        None,
+        crate::mcap::McapFile::open(&path)?,
+    )?;
+    let open_stored = started.elapsed();
+    let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+    let start_time = stored.time_range().map(|(s, _)| s).unwrap_or_default();
+    stored.state_at(&mut store, start_time)?;
+    let first_frame = started.elapsed();
+    let stored_index_bytes = stored.index.memory_bytes();
+    debug_assert_eq!(stored.index_source, crate::replay::IndexSource::Stored);
+
+    // And as a file from elsewhere: indexed by reading it all.
+    let started = Instant::now();
+    let mut file = crate::mcap::McapFile::open(&path)?;
+    let index = crate::replay::SeekIndex::build(
+        &mut file,
+        crate::replay::DEFAULT_INTERVAL_NS,
+        &crate::schema::combined::SchemaChoice::replay(),
+    )?;
     let open_and_index = started.elapsed();
-    let (index_bytes, checkpoints) = (
-        recording.index.memory_bytes(),
-        recording.index.checkpoints.len(),
-    );
+    let (index_bytes, checkpoints) = (index.memory_bytes(), index.checkpoints.len());
+    drop(index);
+    // Seeks and play use the stored index, as a user opening the file does.
+    let mut recording = stored;
     let (start, end) = recording.time_range().unwrap_or_default();
     let mut rng = crate::sim::SeekRng::new(42);
     let mut latencies = Vec::with_capacity(seeks);
@@ -387,10 +426,13 @@ pub fn run_seek_benchmark(
     let replay_rate = applied as f64 / started.elapsed().as_secs_f64();
     let _ = std::fs::remove_file(&path);
     Ok(SeekBenchResult {
-        messages: stats.messages,
-        file_bytes: stats.bytes_written,
+        messages: (signals as u64) * seconds,
+        file_bytes,
         write,
         open_and_index,
+        open_stored,
+        first_frame,
+        stored_index_bytes,
         index_bytes,
         checkpoints,
         seeks: latencies,

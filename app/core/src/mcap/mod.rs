@@ -17,8 +17,8 @@ use std::path::Path;
 pub use channels::Channels;
 pub use format::FormatError;
 pub use reader::{
-    ChannelInfo, ChunkInfo, McapError, McapFile, RecordedMessage, Recovery, for_each_message,
-    message_at,
+    AttachmentInfo, ChannelInfo, ChunkInfo, McapError, McapFile, RecordedMessage, Recovery,
+    for_each_message, message_at,
 };
 pub use writer::{Delivery, McapWriter, SHARED_TOPIC, TOPIC_IN_MESSAGE, WriterStats};
 

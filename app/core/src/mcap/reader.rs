@@ -66,6 +66,19 @@ pub struct ChunkInfo {
     pub unchunked: bool,
 }
 
+/// An attachment the summary indexes: where its record is, and its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentInfo {
+    pub name: String,
+    pub media_type: String,
+    /// The attachment record's offset and length in the file.
+    pub offset: u64,
+    pub length: u64,
+    /// Where its data starts in the file, and its length.
+    pub data_offset: u64,
+    pub data_size: u64,
+}
+
 /// How a file without a summary was recovered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovery {
@@ -102,6 +115,10 @@ pub struct McapFile {
     len: u64,
     pub channels: Channels,
     pub chunks: Vec<ChunkInfo>,
+    /// The attachments the summary indexes (none in a scanned file).
+    pub attachments: Vec<AttachmentInfo>,
+    /// Chunks read and decompressed so far (what opening and seeking cost, counted).
+    chunks_decompressed: u64,
     /// `Some` when the file had no usable summary and was scanned.
     pub recovery: Option<Recovery>,
 }
@@ -170,6 +187,8 @@ impl McapFile {
             len,
             channels: Channels::new(),
             chunks: Vec::new(),
+            attachments: Vec::new(),
+            chunks_decompressed: 0,
             recovery: None,
         };
         match mcap.read_summary(len) {
@@ -179,6 +198,7 @@ impl McapFile {
             Ok(_) | Err(_) => {
                 mcap.channels.clear();
                 mcap.chunks.clear();
+                mcap.attachments.clear();
                 mcap.scan(len)?;
                 Ok(mcap)
             }
@@ -220,8 +240,24 @@ impl McapFile {
             len,
             channels,
             chunks,
+            attachments: Vec::new(),
+            chunks_decompressed: 0,
             recovery: None,
         })
+    }
+
+    /// Chunks read and decompressed so far.
+    pub fn chunks_decompressed(&self) -> u64 {
+        self.chunks_decompressed
+    }
+
+    /// The file's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     pub fn path(&self) -> &Path {
@@ -324,6 +360,33 @@ impl McapFile {
                 op::CHANNEL => {
                     let channel = parse_channel(&mut fields)?;
                     self.channels.insert(channel.id, channel);
+                }
+                op::ATTACHMENT_INDEX => {
+                    let offset = fields.u64()?;
+                    let length = fields.u64()?;
+                    let _log_time = fields.u64()?;
+                    let _create_time = fields.u64()?;
+                    let data_size = fields.u64()?;
+                    let name = fields.string()?;
+                    let media_type = fields.string()?;
+                    // The data follows the record's opcode, length, times, name, media type
+                    // and its own length; it must lie inside the record.
+                    let data_offset = offset.saturating_add(
+                        9 + 8 + 8 + 4 + name.len() as u64 + 4 + media_type.len() as u64 + 8,
+                    );
+                    if data_offset.saturating_add(data_size).saturating_add(4)
+                        <= offset.saturating_add(length)
+                        && offset.saturating_add(length) <= len
+                    {
+                        self.attachments.push(AttachmentInfo {
+                            name,
+                            media_type,
+                            offset,
+                            length,
+                            data_offset,
+                            data_size,
+                        });
+                    }
                 }
                 op::CHUNK_INDEX => {
                     let start_time = fields.u64()?;
@@ -504,6 +567,7 @@ impl McapFile {
             ));
         }
         let record = self.read_at(chunk.offset, chunk.length)?;
+        self.chunks_decompressed += 1;
         if chunk.unchunked {
             return Ok(record);
         }

@@ -108,6 +108,8 @@ pub struct McapWriter {
     first_time: Option<u64>,
     last_time: u64,
     messages: u64,
+    /// The summary's attachment indexes, one per attachment written.
+    attachment_indexes: Vec<Vec<u8>>,
     /// Topics (with their deliveries) that get a channel of their own; later ones share one.
     /// At most the 65,535 ids MCAP has, less those the shared channels need.
     pub topic_channels: usize,
@@ -141,6 +143,7 @@ impl McapWriter {
             first_time: None,
             last_time: 0,
             messages: 0,
+            attachment_indexes: Vec::new(),
             topic_channels: MAX_CHANNELS - SHARED_CHANNELS,
             flush_every: Duration::from_secs(1),
             chunk_size: 1 << 20,
@@ -417,6 +420,42 @@ impl McapWriter {
         Ok(())
     }
 
+    /// Writes an attachment (after the last chunk so far; other readers list it and skip it),
+    /// indexed in the summary.
+    pub fn attach(&mut self, name: &str, media_type: &str, data: &[u8]) -> std::io::Result<()> {
+        self.flush_chunk()?;
+        let offset = self.position;
+        let time = self.last_time;
+        let mut head = Fields::default();
+        head.u64(time)
+            .u64(time)
+            .string(name)
+            .string(media_type)
+            .u64(data.len() as u64);
+        // The CRC covers every field before it.
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&head.0);
+        crc.update(data);
+        let body_len = head.0.len() as u64 + data.len() as u64 + 4;
+        self.emit_raw(&[op::ATTACHMENT])?;
+        self.emit_raw(&body_len.to_le_bytes())?;
+        self.emit_raw(&head.0)?;
+        self.emit_raw(data)?;
+        self.emit_raw(&crc.finalize().to_le_bytes())?;
+        let mut index = Fields::default();
+        index
+            .u64(offset)
+            .u64(9 + body_len)
+            .u64(time)
+            .u64(time)
+            .u64(data.len() as u64)
+            .string(name)
+            .string(media_type);
+        self.attachment_indexes.push(index.0);
+        self.out.flush()?;
+        Ok(())
+    }
+
     /// Writes the last chunk, the summary and the footer.
     pub fn finish(mut self) -> std::io::Result<WriterStats> {
         self.flush_chunk()?;
@@ -444,7 +483,7 @@ impl McapWriter {
             .u64(self.messages)
             .u16(u16::from(self.sparkplug_schema.is_some()))
             .u32(self.channel_counts.len() as u32)
-            .u32(0)
+            .u32(self.attachment_indexes.len() as u32)
             .u32(0)
             .u32(self.chunk_indexes.len() as u32)
             .u64(self.first_time.unwrap_or(0))
@@ -457,12 +496,22 @@ impl McapWriter {
             .chunk_indexes
             .copy_into(&mut self.out, self.summary_crc.as_mut())?;
         let chunk_indexes_length = self.position - chunk_indexes_start;
+        let attachment_indexes_start = self.position;
+        for index in std::mem::take(&mut self.attachment_indexes) {
+            self.emit(op::ATTACHMENT_INDEX, &index)?;
+        }
+        let attachment_indexes_length = self.position - attachment_indexes_start;
         let summary_offset_start = self.position;
         for (group, start, length) in [
             (op::SCHEMA, schemas_start, schemas_length),
             (op::CHANNEL, channels_start, channels_length),
             (op::STATISTICS, statistics_start, statistics_length),
             (op::CHUNK_INDEX, chunk_indexes_start, chunk_indexes_length),
+            (
+                op::ATTACHMENT_INDEX,
+                attachment_indexes_start,
+                attachment_indexes_length,
+            ),
         ] {
             if length > 0 {
                 let mut body = Fields::default();

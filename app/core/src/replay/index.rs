@@ -47,27 +47,44 @@ pub struct Checkpoint {
     /// The first message after the checkpoint.
     pub next: MessageRef,
     /// The number of the first message after the previous checkpoint: where the numbers in
-    /// `refs` count from.
-    first: MessageNumber,
-    /// The keys whose deciding message changed since the previous checkpoint, ascending.
-    changed: ChangedKeys,
-    /// Their messages, in the same order, by number after `first` (an interval holds at most
-    /// [`MAX_INTERVAL_MESSAGES`]).
-    refs: Vec<u16>,
+    /// its changes count from.
+    pub(super) first: MessageNumber,
+    /// What changed since the previous checkpoint: in memory, or in the recording's stored
+    /// index (read when a seek needs it).
+    pub(super) changes: Changes,
     /// How many keys were known by then.
-    keys: u32,
+    pub(super) keys: u32,
+}
+
+/// A checkpoint's changes: the keys whose deciding message changed since the previous
+/// checkpoint, ascending, and their messages in the same order, by number after `first` (an
+/// interval holds at most [`MAX_INTERVAL_MESSAGES`]).
+#[derive(Debug, Clone)]
+pub(super) enum Changes {
+    Held {
+        changed: ChangedKeys,
+        refs: Vec<u16>,
+    },
+    Stored(super::stored::Blob),
+}
+
+/// A keyframe: in memory, or in the stored index.
+#[derive(Debug, Clone)]
+pub(super) enum Keyframe {
+    Held(Vec<MessageNumber>),
+    Stored(super::stored::Blob),
 }
 
 /// A set of keys: a list where few changed, a bitmap where many did (a busy plant changes
 /// every key every interval; a bitmap then costs one bit per key, not four bytes).
 #[derive(Debug, Clone)]
-enum ChangedKeys {
+pub(super) enum ChangedKeys {
     List(Vec<u32>),
     Bitmap(Vec<u64>),
 }
 
 impl ChangedKeys {
-    fn of(sorted: &[u32], keys: usize) -> Self {
+    pub(super) fn of(sorted: &[u32], keys: usize) -> Self {
         if sorted.len() * 32 > keys {
             let mut words = vec![0u64; keys.div_ceil(64)];
             for key in sorted {
@@ -79,7 +96,7 @@ impl ChangedKeys {
         }
     }
 
-    fn iter(&self) -> Box<dyn Iterator<Item = u32> + '_> {
+    pub(super) fn iter(&self) -> Box<dyn Iterator<Item = u32> + '_> {
         match self {
             ChangedKeys::List(keys) => Box::new(keys.iter().copied()),
             ChangedKeys::Bitmap(words) => {
@@ -97,7 +114,14 @@ impl ChangedKeys {
         }
     }
 
-    fn bytes(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
+        match self {
+            ChangedKeys::List(keys) => keys.len(),
+            ChangedKeys::Bitmap(words) => words.iter().map(|w| w.count_ones() as usize).sum(),
+        }
+    }
+
+    pub(super) fn bytes(&self) -> usize {
         match self {
             ChangedKeys::List(keys) => keys.capacity() * 4,
             ChangedKeys::Bitmap(words) => words.capacity() * 8,
@@ -109,10 +133,13 @@ pub struct SeekIndex {
     pub checkpoints: Vec<Checkpoint>,
     /// The whole state (each key's deciding message) at checkpoints 0, K, 2K, … (K =
     /// [`KEYFRAME_EVERY`]), for the keys known by then.
-    keyframes: Vec<Vec<MessageNumber>>,
+    pub(super) keyframes: Vec<Keyframe>,
     /// The number of each chunk's first message, by chunk: where a message number is.
-    chunk_first: Vec<MessageNumber>,
-    keyframe_every: usize,
+    pub(super) chunk_first: Vec<MessageNumber>,
+    pub(super) keyframe_every: usize,
+    /// Where stored changes and keyframes are read from (an index opened from a recording's
+    /// attachment or the index cache); `None` when all is in memory.
+    pub(super) store: Option<Arc<super::stored::Store>>,
     pub interval: u64,
     pub messages: u64,
     /// Every alarm raise (`true`) and clear (`false`), by log time: timeline markers.
@@ -272,17 +299,44 @@ impl SeekIndex {
     /// The changes are read from the newest back, a key's first found being its latest, and
     /// the walk stops once every key is decided: in a plant where every signal changes in
     /// every interval that is after one checkpoint, not up to [`KEYFRAME_EVERY`].
-    pub fn refs_at(&self, index: usize) -> Vec<MessageNumber> {
+    ///
+    /// Stored changes are read (and checked) here; an error means the stored index is damaged
+    /// and must not be trusted.
+    pub fn refs_at(&self, index: usize) -> Result<Vec<MessageNumber>, String> {
         let keyframe = index / self.keyframe_every;
-        let base = self.keyframes.get(keyframe).map_or(&[][..], Vec::as_slice);
+        let stored_base;
+        let base: &[MessageNumber] = match self.keyframes.get(keyframe) {
+            Some(Keyframe::Held(base)) => base,
+            Some(Keyframe::Stored(blob)) => {
+                stored_base = self.store()?.keyframe(blob)?;
+                &stored_base
+            }
+            None => &[],
+        };
+        let known = self
+            .checkpoints
+            .get(index)
+            .ok_or("no such checkpoint")?
+            .keys as usize;
         let mut state: Vec<MessageNumber> = Vec::new();
         let mut decided = 0;
         for checkpoint in self.checkpoints[keyframe * self.keyframe_every + 1..=index]
             .iter()
             .rev()
         {
-            for (key, at) in checkpoint.changed.iter().zip(&checkpoint.refs) {
+            let stored;
+            let (changed, refs) = match &checkpoint.changes {
+                Changes::Held { changed, refs } => (changed, refs),
+                Changes::Stored(blob) => {
+                    stored = self.store()?.changes(blob)?;
+                    (&stored.0, &stored.1)
+                }
+            };
+            for (key, at) in changed.iter().zip(refs) {
                 let k = key as usize;
+                if k >= known {
+                    return Err(format!("a change names key {k} of {known}"));
+                }
                 if k >= state.len() {
                     state.resize(k + 1, NO_MESSAGE);
                 }
@@ -293,7 +347,7 @@ impl SeekIndex {
             }
             // Every key known at `index` decided (an older checkpoint or the keyframe knows no
             // other, keys being numbered as they first appear): nothing older counts.
-            if decided == self.checkpoints[index].keys as usize {
+            if decided == known {
                 break;
             }
         }
@@ -308,7 +362,21 @@ impl SeekIndex {
         state.retain(|r| *r != NO_MESSAGE);
         state.sort_unstable();
         state.dedup();
-        state
+        if state.last().is_some_and(|last| *last >= self.messages) {
+            return Err("a checkpoint names a message past the recording's last".into());
+        }
+        Ok(state)
+    }
+
+    fn store(&self) -> Result<&super::stored::Store, String> {
+        self.store
+            .as_deref()
+            .ok_or_else(|| "a stored checkpoint without its store".to_owned())
+    }
+
+    /// Whether changes or keyframes are read from storage (not all held in memory).
+    pub fn is_stored(&self) -> bool {
+        self.store.is_some()
     }
 
     /// The index's own memory, in bytes: keyframes, changes and checkpoints.
@@ -316,12 +384,21 @@ impl SeekIndex {
         let keyframes: usize = self
             .keyframes
             .iter()
-            .map(|k| k.capacity() * std::mem::size_of::<MessageNumber>())
-            .sum();
+            .map(|k| match k {
+                Keyframe::Held(k) => k.capacity() * std::mem::size_of::<MessageNumber>(),
+                Keyframe::Stored(_) => 0,
+            })
+            .sum::<usize>()
+            + self.keyframes.capacity() * std::mem::size_of::<Keyframe>();
         let changes: usize = self
             .checkpoints
             .iter()
-            .map(|c| c.changed.bytes() + c.refs.capacity() * std::mem::size_of::<u16>())
+            .map(|c| match &c.changes {
+                Changes::Held { changed, refs } => {
+                    changed.bytes() + refs.capacity() * std::mem::size_of::<u16>()
+                }
+                Changes::Stored(_) => 0,
+            })
             .sum();
         keyframes
             + changes
@@ -385,7 +462,7 @@ pub struct IndexBuilder {
     keys: Keys,
     latest: Latest,
     checkpoints: Vec<Checkpoint>,
-    keyframes: Vec<Vec<MessageNumber>>,
+    keyframes: Vec<Keyframe>,
     chunk_first: Vec<MessageNumber>,
     /// The number of the first message after the last checkpoint.
     interval_first: MessageNumber,
@@ -492,7 +569,7 @@ impl IndexBuilder {
             }
             let first = self.interval_first;
             let (changed, refs) = if self.checkpoints.len().is_multiple_of(self.keyframe_every) {
-                self.keyframes.push(latest.by_key.clone());
+                self.keyframes.push(Keyframe::Held(latest.by_key.clone()));
                 (ChangedKeys::List(Vec::new()), Vec::new())
             } else {
                 // Changed since the last checkpoint: numbered after its first message (fewer
@@ -508,8 +585,7 @@ impl IndexBuilder {
                 time,
                 next: here,
                 first,
-                changed,
-                refs,
+                changes: Changes::Held { changed, refs },
                 keys,
             });
             self.interval_first = self.messages;
@@ -606,6 +682,7 @@ impl IndexBuilder {
             messages: self.messages,
             alarm_transitions: self.alarm_transitions.clone(),
             skipped: self.skipped.clone(),
+            store: None,
         }
     }
 
@@ -619,6 +696,7 @@ impl IndexBuilder {
             messages: self.messages,
             alarm_transitions: self.alarm_transitions,
             skipped: self.skipped,
+            store: None,
         }
     }
 }

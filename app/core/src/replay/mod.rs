@@ -9,8 +9,10 @@
 //! is the size of the plant plus the checkpoint interval, wherever `t` is in the file.
 
 mod index;
+pub mod index_cache;
 mod keys;
 mod pipeline;
+pub mod stored;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -54,10 +56,28 @@ pub fn log_time_of(time: Timestamp) -> u64 {
     (time.0.max(0) as u64).saturating_mul(1_000)
 }
 
+/// Where a recording's seek index came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexSource {
+    /// Stored in the recording by twinscope as it finished it: read its table only.
+    Stored,
+    /// The index cache (a file from elsewhere, indexed before): read its table only.
+    Cached,
+    /// Built by reading the whole file (then kept in the cache for next time).
+    Built,
+    /// Kept beside a recording being written (the DVR).
+    Live,
+}
+
 /// A recording opened for replay: the file and its seek index.
 pub struct Recording {
     pub file: McapFile,
     pub index: SeekIndex,
+    pub index_source: IndexSource,
+    /// Why a stored or cached index was not used, if one was found.
+    pub index_note: Option<String>,
+    /// The schemas the index was built with (a damaged stored index is rebuilt with them).
+    schemas: SchemaChoice,
     chunk_cache: HashMap<u32, std::sync::Arc<Vec<u8>>>,
     /// The decoder of forward play (entities it has announced carry over between steps); a
     /// seek starts it over. It reads messages with the schemas the recording was opened with
@@ -90,7 +110,68 @@ impl Recording {
         schemas: SchemaChoice,
         progress: &IndexProgress,
     ) -> Result<Self, McapError> {
-        let mut file = McapFile::open(path)?;
+        let file = McapFile::open(path)?;
+        Self::open_cached(
+            path,
+            schemas,
+            progress,
+            index_cache::IndexCache::default_place().as_ref(),
+            file,
+        )
+    }
+
+    /// Opens `file` (at `path`) with its stored index, else the index in `cache`, else one
+    /// built by reading it (then kept in `cache`).
+    pub fn open_cached(
+        path: &Path,
+        schemas: SchemaChoice,
+        progress: &IndexProgress,
+        cache: Option<&index_cache::IndexCache>,
+        mut file: McapFile,
+    ) -> Result<Self, McapError> {
+        let fingerprint = stored::Fingerprint::of(&file, &schemas);
+        let mut note = None;
+        // The index twinscope stored in the file as it finished it.
+        if let Some(attachment) = file
+            .attachments
+            .iter()
+            .find(|a| a.name == stored::ATTACHMENT_NAME)
+        {
+            match stored::open(
+                path,
+                attachment.data_offset,
+                attachment.data_size,
+                fingerprint,
+                file.len(),
+            ) {
+                Ok(index) => {
+                    return Ok(Self::with_index(
+                        file,
+                        index,
+                        IndexSource::Stored,
+                        None,
+                        schemas,
+                    ));
+                }
+                Err(reason) => note = Some(format!("the stored seek index is not used: {reason}")),
+            }
+        }
+        // A file indexed before (from elsewhere, or one whose stored index was not usable).
+        if let Some(cache) = cache {
+            match cache.open(path, &file, fingerprint) {
+                Ok(Some(index)) => {
+                    return Ok(Self::with_index(
+                        file,
+                        index,
+                        IndexSource::Cached,
+                        note,
+                        schemas,
+                    ));
+                }
+                Ok(None) => {}
+                Err(reason) => note = Some(format!("the cached seek index is not used: {reason}")),
+            }
+        }
         let index = SeekIndex::build_reporting(
             &mut file,
             index::DEFAULT_INTERVAL_NS,
@@ -98,29 +179,61 @@ impl Recording {
             &schemas,
             progress,
         )?;
-        Ok(Recording {
+        if let Some(cache) = cache
+            && let Err(error) = cache.keep(path, &file, &index, fingerprint)
+        {
+            tracing::warn!(
+                "{}: the seek index could not be cached: {error}",
+                path.display()
+            );
+        }
+        Ok(Self::with_index(
             file,
             index,
+            IndexSource::Built,
+            note,
+            schemas,
+        ))
+    }
+
+    fn with_index(
+        file: McapFile,
+        index: SeekIndex,
+        index_source: IndexSource,
+        index_note: Option<String>,
+        schemas: SchemaChoice,
+    ) -> Self {
+        Recording {
+            file,
+            index,
+            index_source,
+            index_note,
             chunk_cache: HashMap::new(),
             playing_schema: schemas.build(),
+            schemas,
             chunks_read: 0,
             prefetched_until: 0,
             twins_last_built: 0,
-        })
+        }
     }
 
     /// A recording from a file and an index built beside it (the DVR's segment being
     /// written): nothing is read until a seek.
     pub fn from_parts(file: McapFile, index: SeekIndex, schemas: SchemaChoice) -> Self {
-        Recording {
-            file,
-            index,
-            chunk_cache: HashMap::new(),
-            playing_schema: schemas.build(),
-            chunks_read: 0,
-            prefetched_until: 0,
-            twins_last_built: 0,
-        }
+        Self::with_index(file, index, IndexSource::Live, None, schemas)
+    }
+
+    /// A stored index found damaged at a seek: the file is indexed by reading it, and the
+    /// stored one never used again.
+    fn rebuild_index(&mut self, reason: &str) -> Result<(), McapError> {
+        tracing::warn!(
+            "{}: the stored seek index is damaged ({reason}); indexing the file instead",
+            self.file.path().display()
+        );
+        self.index = SeekIndex::build(&mut self.file, index::DEFAULT_INTERVAL_NS, &self.schemas)?;
+        self.index_source = IndexSource::Built;
+        self.index_note = Some(format!("the stored seek index was damaged: {reason}"));
+        Ok(())
     }
 
     /// Log times of the first and last message.
@@ -248,10 +361,24 @@ impl Recording {
         schema: &mut CombinedSchema,
         decoding: &mut Decoding,
     ) -> Result<(), McapError> {
-        let checkpoint = self.index.checkpoint_before(target);
-        let refs = checkpoint
+        let mut checkpoint = self.index.checkpoint_before(target);
+        let refs = match checkpoint
             .map(|index| self.index.refs_at(index))
-            .unwrap_or_default();
+            .transpose()
+        {
+            Ok(refs) => refs.unwrap_or_default(),
+            // Never a wrong state: a stored checkpoint that does not check out is replaced
+            // by an index built from the file.
+            Err(reason) => {
+                self.rebuild_index(&reason)?;
+                checkpoint = self.index.checkpoint_before(target);
+                checkpoint
+                    .map(|index| self.index.refs_at(index))
+                    .transpose()
+                    .map_err(|reason| self.corrupt(0, reason))?
+                    .unwrap_or_default()
+            }
+        };
         let (from_chunk, from_offset) = checkpoint.map_or((0, 0), |index| {
             let next = self.index.checkpoints[index].next;
             (next.chunk, next.offset)
@@ -403,5 +530,7 @@ pub fn state_by_full_replay_with(
     Ok(applied)
 }
 
+#[cfg(test)]
+mod stored_tests;
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,11 @@ const RETAINED: Delivery = Delivery {
 const SECOND: u64 = 1_000_000_000;
 const T0: u64 = 1_700_000_000 * SECOND;
 
+/// The recording of [`write_recording`], for other test modules.
+pub(super) fn write_recording_for_tests(path: &std::path::Path) {
+    write_recording(path);
+}
+
 /// Two minutes of a small plant at 2 Hz, with registrations, units, an alarm that is raised
 /// and cleared, a property that only appears once, invalid messages and a service going down.
 fn write_recording(path: &std::path::Path) {
@@ -631,7 +636,7 @@ fn the_chunks_a_checkpoint_reads_are_found_once_each() {
     let recording = Recording::open(&path).unwrap();
     let mut spanning = 0;
     for checkpoint in 0..recording.index.checkpoints.len() {
-        let refs = recording.index.refs_at(checkpoint);
+        let refs = recording.index.refs_at(checkpoint).unwrap();
         let mut each: Vec<usize> = refs
             .iter()
             .map(|n| recording.index.chunk_of(*n).unwrap().0 as usize)

@@ -67,11 +67,13 @@ pub fn run(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     // A scene's JSON sources are recorded too.
     let mut topics = args.topics.clone();
     let mut json_sources = Vec::new();
+    let mut index_sources = Vec::new();
     if let Some(scene) = &args.scene {
         let Some((_, sources)) = super::scene_store_and_sources(Some(scene)) else {
             return Ok(ExitCode::FAILURE);
         };
         json_sources = sources.clone();
+        index_sources = sources.clone();
         let schemas = twinscope_core::schema::combined::SchemaChoice {
             kinds: Vec::new(),
             json_sources: sources,
@@ -137,7 +139,12 @@ pub fn run(args: RecordArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         settings.describe(),
         out.display()
     );
-    let (mut clients, stats) = start_recording_from(sources, &out)
+    // The seek index stored in the file reads messages as replay will.
+    let replay_schemas = twinscope_core::schema::combined::SchemaChoice {
+        json_sources: index_sources,
+        ..twinscope_core::schema::combined::SchemaChoice::replay()
+    };
+    let (mut clients, stats) = start_recording_from(sources, &out, &replay_schemas)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     let started = Instant::now();
     // Until the first connection: give up on a failure retrying cannot fix, or after the

@@ -150,6 +150,7 @@ pub fn run(args: ViewArgs) -> anyhow::Result<ExitCode> {
     if !args.xr {
         let mut recorder = LiveRecorder::new(connection.clone(), args.record_dir.clone());
         recorder.topics = schemas.subscriptions();
+        recorder.schemas = schemas.for_replay();
         recorder.topics.extend(session_topics);
         // A session on a broker of its own is recorded into the same file, over a second connection.
         if !same_broker && let Some(topics) = args.session.topics()? {

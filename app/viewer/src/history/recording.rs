@@ -33,6 +33,8 @@ pub enum RecordCommand {
 pub struct LiveRecorder {
     /// The topics the live view reads (the scene's JSON sources too).
     pub topics: Vec<String>,
+    /// How replay reads them: the seek index stored in the file is built with these.
+    pub schemas: twinscope_core::schema::combined::SchemaChoice,
     pub connection: ConnectionSettings,
     /// A shared session on a broker of its own: its connection and topics, recorded into the
     /// same file (a session on the plant's broker is among `topics`).
@@ -59,6 +61,7 @@ impl LiveRecorder {
             connection: connection.into(),
             session: None,
             topics: twinscope_core::schema::combined::SchemaChoice::replay().subscriptions(),
+            schemas: twinscope_core::schema::combined::SchemaChoice::replay(),
             directory,
             active: None,
             last_message: None,
@@ -112,7 +115,7 @@ fn apply_record_commands(
                     });
                 }
                 let started = std::fs::create_dir_all(&recorder.directory)
-                    .and_then(|()| start_recording_from(sources, &path));
+                    .and_then(|()| start_recording_from(sources, &path, &recorder.schemas));
                 match started {
                     Ok((clients, stats)) => {
                         info!("recording the live session to {}", path.display());

@@ -1,0 +1,126 @@
+//! The seek indexes of recordings twinscope did not write (another tool's, a repaired one, an
+//! older twinscope's), kept in the user's cache folder after the first, full read, so the
+//! second opening reads only a table. An entry is keyed by the file's size, its modification
+//! time and the hash of its chunk table (its summary's chunk indexes, or what a scan found);
+//! the entry itself says which chunks and schemas it indexes, so a stale or damaged one is
+//! detected and rebuilt, never trusted.
+
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use super::SeekIndex;
+use super::stored::{self, Fingerprint};
+use crate::mcap::McapFile;
+
+/// The cache keeps its newest entries up to this many bytes.
+const MAX_BYTES: u64 = 4 << 30;
+
+/// A folder of stored seek indexes.
+#[derive(Debug, Clone)]
+pub struct IndexCache {
+    pub dir: PathBuf,
+}
+
+impl IndexCache {
+    /// `TWINSCOPE_INDEX_CACHE`, else `seek-index` in the user's cache folder.
+    pub fn default_place() -> Option<IndexCache> {
+        let dir = match std::env::var_os("TWINSCOPE_INDEX_CACHE") {
+            Some(dir) => PathBuf::from(dir),
+            None => dirs::cache_dir()?.join("twinscope").join("seek-index"),
+        };
+        Some(IndexCache { dir })
+    }
+
+    /// The entry's path for `path` as it is now.
+    fn entry(&self, path: &Path, file: &McapFile, fingerprint: Fingerprint) -> Option<PathBuf> {
+        let meta = std::fs::metadata(path).ok()?;
+        let modified = meta
+            .modified()
+            .ok()?
+            .duration_since(UNIX_EPOCH)
+            .ok()?
+            .as_nanos() as u64;
+        let mut key = 0xcbf2_9ce4_8422_2325u64;
+        for v in [
+            file.len(),
+            modified,
+            fingerprint.chunks,
+            fingerprint.schemas,
+        ] {
+            for b in v.to_le_bytes() {
+                key ^= u64::from(b);
+                key = key.wrapping_mul(0x100_0000_01b3);
+            }
+        }
+        Some(self.dir.join(format!("{key:016x}.tsidx")))
+    }
+
+    /// The cached index of `path`, if there is one for the file as it is now; an entry that
+    /// does not check out is an error (and is removed).
+    pub fn open(
+        &self,
+        path: &Path,
+        file: &McapFile,
+        fingerprint: Fingerprint,
+    ) -> Result<Option<SeekIndex>, String> {
+        let Some(entry) = self.entry(path, file, fingerprint) else {
+            return Ok(None);
+        };
+        let Ok(meta) = std::fs::metadata(&entry) else {
+            return Ok(None);
+        };
+        match stored::open(&entry, 0, meta.len(), fingerprint, file.len()) {
+            Ok(index) => Ok(Some(index)),
+            Err(reason) => {
+                let _ = std::fs::remove_file(&entry);
+                Err(reason)
+            }
+        }
+    }
+
+    /// Keeps `index` for `path` (written whole under a temporary name, then renamed).
+    pub fn keep(
+        &self,
+        path: &Path,
+        file: &McapFile,
+        index: &SeekIndex,
+        fingerprint: Fingerprint,
+    ) -> std::io::Result<()> {
+        let (Some(entry), Some(bytes)) = (
+            self.entry(path, file, fingerprint),
+            stored::encode(index, fingerprint),
+        ) else {
+            return Ok(());
+        };
+        std::fs::create_dir_all(&self.dir)?;
+        let writing = entry.with_extension(format!("writing-{}", std::process::id()));
+        std::fs::write(&writing, &bytes)?;
+        std::fs::rename(&writing, &entry)?;
+        self.trim();
+        Ok(())
+    }
+
+    /// Drops the oldest entries past [`MAX_BYTES`].
+    fn trim(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let meta = e.metadata().ok()?;
+                Some((meta.modified().ok()?, meta.len(), e.path()))
+            })
+            .collect();
+        files.sort();
+        let mut total: u64 = files.iter().map(|f| f.1).sum();
+        for (_, len, path) in files {
+            if total <= MAX_BYTES {
+                break;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                total -= len;
+            }
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! The seek index stored with a recording: written as an MCAP attachment when twinscope
+//! finishes a recording (and into the index cache for files from elsewhere), opened by
+//! reading its small table only. Each checkpoint's changes and each keyframe are a blob of
+//! their own with a CRC, read when a seek needs it, so opening a 10-hour recording costs its
+//! table, not its half a gigabyte of checkpoints.
+//!
+//! Layout (little-endian), all offsets relative to the start of the data:
+//!
+//! ```text
+//! "TSSEEK01"  table offset u64  table length u64  table CRC u32
+//! blobs: changes (kind u8, count u32, keys, refs count u32, refs u16…, CRC u32)
+//!        keyframes (count u32, message numbers u64…, CRC u32)
+//! table: fingerprint, interval, keyframe spacing, messages, chunk firsts, alarm marks,
+//!        what was skipped, checkpoints (time, next, first, keys, blob), keyframe blobs
+//! ```
+//!
+//! The fingerprint ties an index to what it indexes: the recording's chunks (their places,
+//! lengths and times) and the schemas it was decoded with (keys come from decoding). Any
+//! mismatch, a bad CRC or a value out of bounds is an error: the file is indexed by scanning.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::{Arc, Mutex};
+
+use super::index::{ChangedKeys, Changes, Checkpoint, Keyframe, MessageRef, SeekIndex, Skipped};
+use crate::mcap::McapFile;
+use crate::schema::combined::SchemaChoice;
+
+const MAGIC: &[u8; 8] = b"TSSEEK01";
+const HEADER: u64 = 8 + 8 + 8 + 4;
+/// The attachment's name and media type in a recording.
+pub const ATTACHMENT_NAME: &str = "twinscope.seek-index";
+pub const MEDIA_TYPE: &str = "application/vnd.twinscope.seek-index";
+
+/// Where a blob lies in the stored index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blob {
+    pub offset: u64,
+    pub len: u32,
+}
+
+/// What an index must match to be used for a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub chunks: u64,
+    pub schemas: u64,
+}
+
+/// FNV-1a: a hash that stays the same across builds (the index outlives the process).
+fn fnv(bytes: &[u8], mut hash: u64) -> u64 {
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x100_0000_01b3);
+    }
+    hash
+}
+
+const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+impl Fingerprint {
+    pub fn of(file: &McapFile, schemas: &SchemaChoice) -> Fingerprint {
+        Self::of_chunks(&file.chunks, schemas)
+    }
+
+    /// Of chunks in the order the index numbers them.
+    pub fn of_chunks(chunk_list: &[crate::mcap::ChunkInfo], schemas: &SchemaChoice) -> Fingerprint {
+        let mut chunks = fnv(&(chunk_list.len() as u64).to_le_bytes(), FNV_START);
+        for c in chunk_list {
+            for v in [
+                c.offset,
+                c.length,
+                c.start_time,
+                c.end_time,
+                u64::from(c.unchunked),
+            ] {
+                chunks = fnv(&v.to_le_bytes(), chunks);
+            }
+        }
+        let described = format!("{:?}|{:?}", schemas.kinds, schemas.json_sources);
+        Fingerprint {
+            chunks,
+            schemas: fnv(described.as_bytes(), FNV_START),
+        }
+    }
+}
+
+/// The file a stored index is read from, and where its data starts.
+#[derive(Debug)]
+pub struct Store {
+    file: Mutex<File>,
+    base: u64,
+    len: u64,
+}
+
+impl Store {
+    fn read(&self, offset: u64, len: u64) -> Result<Vec<u8>, String> {
+        if offset.checked_add(len).is_none_or(|end| end > self.len) {
+            return Err(format!(
+                "a stored block at {offset} of {len} bytes lies past the index"
+            ));
+        }
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let mut bytes = vec![0u8; len as usize];
+        file.seek(SeekFrom::Start(self.base + offset))
+            .and_then(|_| file.read_exact(&mut bytes))
+            .map_err(|e| format!("reading the stored index: {e}"))?;
+        Ok(bytes)
+    }
+
+    /// A blob's bytes, its CRC checked.
+    fn blob(&self, blob: &Blob) -> Result<Vec<u8>, String> {
+        if blob.len < 4 {
+            return Err("a stored block too short for its CRC".into());
+        }
+        let mut bytes = self.read(blob.offset, u64::from(blob.len))?;
+        let crc = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().expect("4 bytes"));
+        bytes.truncate(bytes.len() - 4);
+        if crc32fast::hash(&bytes) != crc {
+            return Err(format!("the stored block at {} fails its CRC", blob.offset));
+        }
+        Ok(bytes)
+    }
+
+    pub(super) fn changes(&self, blob: &Blob) -> Result<(ChangedKeys, Vec<u16>), String> {
+        let bytes = self.blob(blob)?;
+        let mut r = Reader::new(&bytes);
+        let kind = r.u8()?;
+        let count = r.u32()? as usize;
+        let changed = match kind {
+            0 => ChangedKeys::List(
+                (0..r.bounded(count, 4)?)
+                    .map(|_| r.u32())
+                    .collect::<Result<_, _>>()?,
+            ),
+            1 => ChangedKeys::Bitmap(
+                (0..r.bounded(count, 8)?)
+                    .map(|_| r.u64())
+                    .collect::<Result<_, _>>()?,
+            ),
+            _ => return Err("a stored change of an unknown kind".into()),
+        };
+        let refs_count = r.u32()? as usize;
+        let refs: Vec<u16> = (0..r.bounded(refs_count, 2)?)
+            .map(|_| r.u16())
+            .collect::<Result<_, _>>()?;
+        if refs.len() != changed.len() {
+            return Err("a stored change with as many messages as keys it does not have".into());
+        }
+        Ok((changed, refs))
+    }
+
+    pub(super) fn keyframe(&self, blob: &Blob) -> Result<Vec<u64>, String> {
+        let bytes = self.blob(blob)?;
+        let mut r = Reader::new(&bytes);
+        let count = r.u32()? as usize;
+        (0..r.bounded(count, 8)?).map(|_| r.u64()).collect()
+    }
+}
+
+/// Writes `index` (all of it in memory, as a builder leaves it) in the stored layout.
+pub fn encode(index: &SeekIndex, fingerprint: Fingerprint) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(1 << 20);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[0u8; (HEADER - 8) as usize]);
+    let put_blob = |out: &mut Vec<u8>, body: &[u8]| {
+        let offset = out.len() as u64;
+        out.extend_from_slice(body);
+        out.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+        Blob {
+            offset,
+            len: (body.len() + 4) as u32,
+        }
+    };
+    let mut checkpoint_blobs = Vec::with_capacity(index.checkpoints.len());
+    let mut body = Vec::new();
+    for checkpoint in &index.checkpoints {
+        let Changes::Held { changed, refs } = &checkpoint.changes else {
+            return None;
+        };
+        body.clear();
+        match changed {
+            ChangedKeys::List(keys) => {
+                body.push(0);
+                body.extend_from_slice(&(keys.len() as u32).to_le_bytes());
+                keys.iter()
+                    .for_each(|k| body.extend_from_slice(&k.to_le_bytes()));
+            }
+            ChangedKeys::Bitmap(words) => {
+                body.push(1);
+                body.extend_from_slice(&(words.len() as u32).to_le_bytes());
+                words
+                    .iter()
+                    .for_each(|w| body.extend_from_slice(&w.to_le_bytes()));
+            }
+        }
+        body.extend_from_slice(&(refs.len() as u32).to_le_bytes());
+        refs.iter()
+            .for_each(|r| body.extend_from_slice(&r.to_le_bytes()));
+        checkpoint_blobs.push(put_blob(&mut out, &body));
+    }
+    let mut keyframe_blobs = Vec::with_capacity(index.keyframes.len());
+    for keyframe in &index.keyframes {
+        let Keyframe::Held(numbers) = keyframe else {
+            return None;
+        };
+        body.clear();
+        body.extend_from_slice(&(numbers.len() as u32).to_le_bytes());
+        numbers
+            .iter()
+            .for_each(|n| body.extend_from_slice(&n.to_le_bytes()));
+        keyframe_blobs.push(put_blob(&mut out, &body));
+    }
+    let mut t = Vec::new();
+    let u32 = |t: &mut Vec<u8>, v: u32| t.extend_from_slice(&v.to_le_bytes());
+    let u64 = |t: &mut Vec<u8>, v: u64| t.extend_from_slice(&v.to_le_bytes());
+    let string = |t: &mut Vec<u8>, s: &str| {
+        t.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        t.extend_from_slice(s.as_bytes());
+    };
+    u64(&mut t, fingerprint.chunks);
+    u64(&mut t, fingerprint.schemas);
+    u64(&mut t, index.interval);
+    u32(&mut t, index.keyframe_every as u32);
+    u64(&mut t, index.messages);
+    u32(&mut t, index.chunk_first.len() as u32);
+    index.chunk_first.iter().for_each(|v| u64(&mut t, *v));
+    u32(&mut t, index.alarm_transitions.len() as u32);
+    for (time, raised) in &index.alarm_transitions {
+        u64(&mut t, *time);
+        t.push(u8::from(*raised));
+    }
+    let skipped = &index.skipped;
+    u64(&mut t, skipped.unreadable_messages);
+    u32(&mut t, skipped.unreadable_channels.len() as u32);
+    for (topic, encoding) in &skipped.unreadable_channels {
+        string(&mut t, topic);
+        string(&mut t, encoding);
+    }
+    u32(&mut t, skipped.damaged_chunks.len() as u32);
+    for (chunk, why) in &skipped.damaged_chunks {
+        u32(&mut t, *chunk);
+        string(&mut t, why);
+    }
+    u32(&mut t, index.checkpoints.len() as u32);
+    for (checkpoint, blob) in index.checkpoints.iter().zip(&checkpoint_blobs) {
+        u64(&mut t, checkpoint.time);
+        u32(&mut t, checkpoint.next.chunk);
+        u32(&mut t, checkpoint.next.offset);
+        u64(&mut t, checkpoint.first);
+        u32(&mut t, checkpoint.keys);
+        u64(&mut t, blob.offset);
+        u32(&mut t, blob.len);
+    }
+    u32(&mut t, keyframe_blobs.len() as u32);
+    for blob in &keyframe_blobs {
+        u64(&mut t, blob.offset);
+        u32(&mut t, blob.len);
+    }
+    let table_offset = out.len() as u64;
+    out.extend_from_slice(&t);
+    out[8..16].copy_from_slice(&table_offset.to_le_bytes());
+    out[16..24].copy_from_slice(&(t.len() as u64).to_le_bytes());
+    out[24..28].copy_from_slice(&crc32fast::hash(&t).to_le_bytes());
+    Some(out)
+}
+
+/// Opens the index stored in `path` at `base` (`len` bytes): its table is read and checked
+/// against `expected`; changes and keyframes stay on disk until a seek reads them.
+pub fn open(
+    path: &std::path::Path,
+    base: u64,
+    len: u64,
+    expected: Fingerprint,
+    file_len: u64,
+) -> Result<SeekIndex, String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let store = Store {
+        file: Mutex::new(file),
+        base,
+        len,
+    };
+    if len < HEADER {
+        return Err("the stored index is too short".into());
+    }
+    let header = store.read(0, HEADER)?;
+    if &header[..8] != MAGIC {
+        return Err("not a twinscope seek index".into());
+    }
+    let mut h = Reader::new(&header[8..]);
+    let (table_offset, table_len, table_crc) = (h.u64()?, h.u64()?, h.u32()?);
+    let table = store.read(table_offset, table_len)?;
+    if crc32fast::hash(&table) != table_crc {
+        return Err("the stored index's table fails its CRC".into());
+    }
+    let mut r = Reader::new(&table);
+    let found = Fingerprint {
+        chunks: r.u64()?,
+        schemas: r.u64()?,
+    };
+    if found.chunks != expected.chunks {
+        return Err("the stored index is of another version of this file".into());
+    }
+    if found.schemas != expected.schemas {
+        return Err("the stored index was made reading other schemas".into());
+    }
+    let interval = r.u64()?;
+    let keyframe_every = (r.u32()? as usize).max(1);
+    let messages = r.u64()?;
+    // No recording holds more messages than it has bytes.
+    if messages > file_len {
+        return Err("the stored index claims more messages than the file can hold".into());
+    }
+    let count = r.u32()? as usize;
+    let chunk_first: Vec<u64> = (0..r.bounded(count, 8)?)
+        .map(|_| r.u64())
+        .collect::<Result<_, _>>()?;
+    let count = r.u32()? as usize;
+    let alarm_transitions = (0..r.bounded(count, 9)?)
+        .map(|_| Ok((r.u64()?, r.u8()? != 0)))
+        .collect::<Result<Vec<_>, String>>()?;
+    let mut skipped = Skipped {
+        unreadable_messages: r.u64()?,
+        ..Skipped::default()
+    };
+    let count = r.u32()? as usize;
+    for _ in 0..r.bounded(count, 8)? {
+        skipped.unreadable_channels.push((r.string()?, r.string()?));
+    }
+    let count = r.u32()? as usize;
+    for _ in 0..r.bounded(count, 8)? {
+        skipped.damaged_chunks.push((r.u32()?, r.string()?));
+    }
+    let count = r.u32()? as usize;
+    let mut checkpoints = Vec::with_capacity(r.bounded(count, 40)?);
+    for _ in 0..count {
+        let time = r.u64()?;
+        let next = MessageRef {
+            chunk: r.u32()?,
+            offset: r.u32()?,
+        };
+        let first = r.u64()?;
+        let keys = r.u32()?;
+        let blob = Blob {
+            offset: r.u64()?,
+            len: r.u32()?,
+        };
+        if u64::from(keys) > messages || first > messages {
+            return Err("a stored checkpoint out of bounds".into());
+        }
+        checkpoints.push(Checkpoint {
+            time,
+            next,
+            first,
+            keys,
+            changes: Changes::Stored(blob),
+        });
+    }
+    let count = r.u32()? as usize;
+    let keyframes = (0..r.bounded(count, 12)?)
+        .map(|_| {
+            Ok(Keyframe::Stored(Blob {
+                offset: r.u64()?,
+                len: r.u32()?,
+            }))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    if keyframes.len() != checkpoints.len().div_ceil(keyframe_every) {
+        return Err("the stored index's keyframes do not match its checkpoints".into());
+    }
+    Ok(SeekIndex {
+        checkpoints,
+        keyframes,
+        chunk_first,
+        keyframe_every,
+        interval,
+        messages,
+        alarm_transitions,
+        skipped,
+        store: Some(Arc::new(store)),
+    })
+}
+
+/// Reads fields off a byte slice; running short is an error, never a panic.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if self.bytes.len() < n {
+            return Err("the stored index is cut short".into());
+        }
+        let (head, tail) = self.bytes.split_at(n);
+        self.bytes = tail;
+        Ok(head)
+    }
+
+    /// A count of items of at least `size` bytes each: no more than the bytes left can hold.
+    fn bounded(&self, count: usize, size: usize) -> Result<usize, String> {
+        if count.saturating_mul(size) > self.bytes.len() {
+            return Err("the stored index counts more than it holds".into());
+        }
+        Ok(count)
+    }
+
+    fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, String> {
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().expect("2 bytes"),
+        ))
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+    fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+    fn string(&mut self) -> Result<String, String> {
+        let len = self.u32()? as usize;
+        Ok(String::from_utf8_lossy(self.take(len)?).into_owned())
+    }
+}

@@ -12,6 +12,9 @@ use super::SeekIndex;
 use super::stored::{self, Fingerprint};
 use crate::mcap::McapFile;
 
+/// A file changed more recently than this is neither cached nor looked up.
+pub const SETTLING: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The cache keeps its newest entries up to this many bytes.
 const MAX_BYTES: u64 = 4 << 30;
 
@@ -22,24 +25,29 @@ pub struct IndexCache {
 }
 
 impl IndexCache {
-    /// `TWINSCOPE_INDEX_CACHE`, else `seek-index` in the user's cache folder.
+    /// `TWINSCOPE_INDEX_CACHE` (`off`: none), else `seek-index` in the user's cache folder.
     pub fn default_place() -> Option<IndexCache> {
         let dir = match std::env::var_os("TWINSCOPE_INDEX_CACHE") {
+            Some(off) if off == "off" => return None,
             Some(dir) => PathBuf::from(dir),
             None => dirs::cache_dir()?.join("twinscope").join("seek-index"),
         };
         Some(IndexCache { dir })
     }
 
-    /// The entry's path for `path` as it is now.
+    /// The entry's path for `path` as it is now; none for a file changed in the last
+    /// [`SETTLING`] (one still being written, or changed twice within the file system's
+    /// time resolution, must not be mistaken for another version of itself).
     fn entry(&self, path: &Path, file: &McapFile, fingerprint: Fingerprint) -> Option<PathBuf> {
         let meta = std::fs::metadata(path).ok()?;
-        let modified = meta
-            .modified()
-            .ok()?
-            .duration_since(UNIX_EPOCH)
-            .ok()?
-            .as_nanos() as u64;
+        let modified_at = meta.modified().ok()?;
+        if std::time::SystemTime::now()
+            .duration_since(modified_at)
+            .map_or(true, |age| age < SETTLING)
+        {
+            return None;
+        }
+        let modified = modified_at.duration_since(UNIX_EPOCH).ok()?.as_nanos() as u64;
         let mut key = 0xcbf2_9ce4_8422_2325u64;
         for v in [
             file.len(),

@@ -1044,7 +1044,7 @@ fn recordings_replay_exactly_and_open_in_an_independent_mcap_reader() {
 import json, sys
 from mcap.reader import make_reader
 with open(sys.argv[1], "rb") as f:
-    reader = make_reader(f)
+    reader = make_reader(f, validate_crcs=True)  # chunk, attachment and summary CRCs checked
     summary = reader.get_summary()
     counts = {}
     for schema, channel, message in reader.iter_messages():

@@ -119,3 +119,99 @@ fn recordings_from_the_python_mcap_writer_replay_in_every_layout() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A file from another writer is indexed by reading it once; its index is kept in the index
+/// cache and the next opening reads only that (the same state); a changed file or a damaged
+/// entry is indexed again, never trusted. Also for a file without a summary.
+#[test]
+fn a_foreign_recording_is_indexed_once_and_reopens_from_the_index_cache() {
+    if !python_has_mcap() {
+        assert!(
+            std::env::var_os("TWINSCOPE_REQUIRE_INTEROP").is_none(),
+            "python3 -m pip install mcap zstandard lz4"
+        );
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("foreign-cache-{}", std::process::id()));
+    let cache = dir.join("cache");
+    std::fs::create_dir_all(&dir).unwrap();
+    let python = std::process::Command::new("python3")
+        .args(["-c", WRITE_FILES])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        python.status.success(),
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    // Settled files (one changed in the last two seconds is never cached).
+    let settle = |path: &std::path::Path, seconds: u64| {
+        let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        file.set_modified(std::time::SystemTime::now() - Duration::from_secs(seconds))
+            .unwrap();
+    };
+    let state = |path: &std::path::Path| {
+        let output = super::support::twinscope()
+            .args([
+                "state",
+                "--replay",
+                path.to_str().unwrap(),
+                "--at",
+                "60s",
+                "--json",
+            ])
+            .env("TWINSCOPE_INDEX_CACHE", &cache)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let pump = report["twins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == "pump1")
+            .cloned()
+            .unwrap();
+        (
+            report["replay"]["index"].as_str().unwrap().to_owned(),
+            report["replay"]["index_note"].clone(),
+            pump.to_string(),
+        )
+    };
+    for layout in ["chunked-zstd", "lz4-no-summary"] {
+        let file = dir.join(format!("{layout}.mcap"));
+        settle(&file, 60);
+        let (first, _, pump) = state(&file);
+        assert_eq!(first, "built", "{layout}: indexed by reading it");
+        let (second, _, again) = state(&file);
+        assert_eq!(second, "cached", "{layout}: reopened from the cache");
+        assert_eq!(pump, again, "{layout}: the same state");
+        // Changed since (rewritten): its old entry is not used.
+        std::fs::write(&file, std::fs::read(&file).unwrap()).unwrap();
+        settle(&file, 30);
+        assert_eq!(
+            state(&file).0,
+            "built",
+            "{layout}: a changed file is indexed again"
+        );
+    }
+    // A damaged entry is detected, rebuilt and said so.
+    for entry in std::fs::read_dir(&cache).unwrap() {
+        let entry = entry.unwrap().path();
+        let mut bytes = std::fs::read(&entry).unwrap();
+        let at = bytes.len() - 5;
+        bytes[at] ^= 0x40;
+        std::fs::write(&entry, bytes).unwrap();
+    }
+    let (source, note, _) = state(&dir.join("chunked-zstd.mcap"));
+    assert_eq!(source, "built");
+    assert!(note.as_str().unwrap_or("").contains("not used"), "{note}");
+    assert_eq!(
+        state(&dir.join("chunked-zstd.mcap")).0,
+        "cached",
+        "and cached again"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -108,6 +108,15 @@ fn replay_state(
             "end": end.to_string(),
             "recovered": recording.file.recovery.is_some(),
             "messages": recording.index.messages,
+            // Where the seek index came from: stored in the file, the index cache, or built
+            // by reading the file; and why a stored or cached one was not used.
+            "index": match recording.index_source {
+                twinscope_core::replay::IndexSource::Stored => "stored",
+                twinscope_core::replay::IndexSource::Cached => "cached",
+                twinscope_core::replay::IndexSource::Built => "built",
+                twinscope_core::replay::IndexSource::Live => "live",
+            },
+            "index_note": recording.index_note,
             "skipped": {
                 "unreadable_messages": recording.index.skipped.unreadable_messages,
                 "unreadable_channels": recording.index.skipped.unreadable_channels.iter().map(|(topic, encoding)| serde_json::json!({ "topic": topic, "encoding": encoding })).collect::<Vec<_>>(),

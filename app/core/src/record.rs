@@ -68,7 +68,7 @@ impl LiveIndex {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let fingerprint =
             crate::replay::stored::Fingerprint::of_chunks(&state.chunks, &state.schemas);
-        crate::replay::stored::encode(&state.builder.snapshot(), fingerprint)
+        crate::replay::stored::encode(&state.builder.snapshot(), fingerprint, &state.chunks)
     }
 
     /// The recording at `path` as far as it is on disk, with its index: ready for seeks.

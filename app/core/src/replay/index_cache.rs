@@ -77,8 +77,15 @@ impl IndexCache {
         let Ok(meta) = std::fs::metadata(&entry) else {
             return Ok(None);
         };
-        match stored::open(&entry, 0, meta.len(), fingerprint, file.len()) {
-            Ok(index) => Ok(Some(index)),
+        match stored::open(
+            &entry,
+            0,
+            meta.len(),
+            Some(fingerprint.chunks),
+            fingerprint.schemas,
+            file.len(),
+        ) {
+            Ok((index, _)) => Ok(Some(index)),
             Err(reason) => {
                 let _ = std::fs::remove_file(&entry);
                 Err(reason)
@@ -96,7 +103,7 @@ impl IndexCache {
     ) -> std::io::Result<()> {
         let (Some(entry), Some(bytes)) = (
             self.entry(path, file, fingerprint),
-            stored::encode(index, fingerprint),
+            stored::encode(index, fingerprint, &file.chunks),
         ) else {
             return Ok(());
         };

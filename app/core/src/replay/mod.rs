@@ -110,14 +110,49 @@ impl Recording {
         schemas: SchemaChoice,
         progress: &IndexProgress,
     ) -> Result<Self, McapError> {
+        // A file twinscope wrote opens from its stored index alone: its channels, its
+        // attachment and the index's own chunk table, never the summary's chunk indexes (which
+        // grow with the file).
+        let mut note = None;
+        if let Some(mut file) = McapFile::open_without_chunk_indexes(path)?
+            && let Some(attachment) = file
+                .attachments
+                .iter()
+                .find(|a| a.name == stored::ATTACHMENT_NAME)
+        {
+            match stored::open(
+                path,
+                attachment.data_offset,
+                attachment.data_size,
+                None,
+                stored::schemas_hash(&schemas),
+                file.len(),
+            ) {
+                Ok((index, chunks)) => {
+                    file.chunks = chunks;
+                    return Ok(Self::with_index(
+                        file,
+                        index,
+                        IndexSource::Stored,
+                        None,
+                        schemas,
+                    ));
+                }
+                Err(reason) => note = Some(format!("the stored seek index is not used: {reason}")),
+            }
+        }
         let file = McapFile::open(path)?;
-        Self::open_cached(
+        let mut recording = Self::open_cached(
             path,
             schemas,
             progress,
             index_cache::IndexCache::default_place().as_ref(),
             file,
-        )
+        )?;
+        if recording.index_note.is_none() {
+            recording.index_note = note;
+        }
+        Ok(recording)
     }
 
     /// Opens `file` (at `path`) with its stored index, else the index in `cache`, else one
@@ -141,10 +176,11 @@ impl Recording {
                 path,
                 attachment.data_offset,
                 attachment.data_size,
-                fingerprint,
+                Some(fingerprint.chunks),
+                fingerprint.schemas,
                 file.len(),
             ) {
-                Ok(index) => {
+                Ok((index, _)) => {
                     return Ok(Self::with_index(
                         file,
                         index,

@@ -64,6 +64,16 @@ impl Fingerprint {
 
     /// Of chunks in the order the index numbers them.
     pub fn of_chunks(chunk_list: &[crate::mcap::ChunkInfo], schemas: &SchemaChoice) -> Fingerprint {
+        Fingerprint {
+            chunks: chunks_hash(chunk_list),
+            schemas: schemas_hash(schemas),
+        }
+    }
+}
+
+/// The hash of a chunk table, in its order.
+pub fn chunks_hash(chunk_list: &[crate::mcap::ChunkInfo]) -> u64 {
+    {
         let mut chunks = fnv(&(chunk_list.len() as u64).to_le_bytes(), FNV_START);
         for c in chunk_list {
             for v in [
@@ -76,12 +86,14 @@ impl Fingerprint {
                 chunks = fnv(&v.to_le_bytes(), chunks);
             }
         }
-        let described = format!("{:?}|{:?}", schemas.kinds, schemas.json_sources);
-        Fingerprint {
-            chunks,
-            schemas: fnv(described.as_bytes(), FNV_START),
-        }
+        chunks
     }
+}
+
+/// The hash of what decoding depends on: the schema kinds and a scene's JSON sources.
+pub fn schemas_hash(schemas: &SchemaChoice) -> u64 {
+    let described = format!("{:?}|{:?}", schemas.kinds, schemas.json_sources);
+    fnv(described.as_bytes(), FNV_START)
 }
 
 /// The file a stored index is read from, and where its data starts.
@@ -158,7 +170,11 @@ impl Store {
 }
 
 /// Writes `index` (all of it in memory, as a builder leaves it) in the stored layout.
-pub fn encode(index: &SeekIndex, fingerprint: Fingerprint) -> Option<Vec<u8>> {
+pub fn encode(
+    index: &SeekIndex,
+    fingerprint: Fingerprint,
+    chunks: &[crate::mcap::ChunkInfo],
+) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(1 << 20);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[0u8; (HEADER - 8) as usize]);
@@ -256,6 +272,15 @@ pub fn encode(index: &SeekIndex, fingerprint: Fingerprint) -> Option<Vec<u8>> {
         u64(&mut t, blob.offset);
         u32(&mut t, blob.len);
     }
+    // The chunk table the index numbers chunks by: a file opens from it without reading its
+    // summary's chunk indexes.
+    u32(&mut t, chunks.len() as u32);
+    for c in chunks {
+        for v in [c.offset, c.length, c.start_time, c.end_time] {
+            u64(&mut t, v);
+        }
+        t.push(u8::from(c.unchunked));
+    }
     let table_offset = out.len() as u64;
     out.extend_from_slice(&t);
     out[8..16].copy_from_slice(&table_offset.to_le_bytes());
@@ -270,9 +295,10 @@ pub fn open(
     path: &std::path::Path,
     base: u64,
     len: u64,
-    expected: Fingerprint,
+    chunks: Option<u64>,
+    schemas: u64,
     file_len: u64,
-) -> Result<SeekIndex, String> {
+) -> Result<(SeekIndex, Vec<crate::mcap::ChunkInfo>), String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
     let store = Store {
         file: Mutex::new(file),
@@ -297,10 +323,10 @@ pub fn open(
         chunks: r.u64()?,
         schemas: r.u64()?,
     };
-    if found.chunks != expected.chunks {
+    if chunks.is_some_and(|chunks| chunks != found.chunks) {
         return Err("the stored index is of another version of this file".into());
     }
-    if found.schemas != expected.schemas {
+    if found.schemas != schemas {
         return Err("the stored index was made reading other schemas".into());
     }
     let interval = r.u64()?;
@@ -367,7 +393,30 @@ pub fn open(
     if keyframes.len() != checkpoints.len().div_ceil(keyframe_every) {
         return Err("the stored index's keyframes do not match its checkpoints".into());
     }
-    Ok(SeekIndex {
+    let count = r.u32()? as usize;
+    let chunk_table = (0..r.bounded(count, 33)?)
+        .map(|_| {
+            let (offset, length, start_time, end_time) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+            let unchunked = r.u8()? != 0;
+            if offset.checked_add(length).is_none_or(|end| end > file_len) {
+                return Err("a stored chunk lies past the end of the file".to_owned());
+            }
+            Ok(crate::mcap::ChunkInfo {
+                start_time,
+                end_time,
+                offset,
+                length,
+                unchunked,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    if chunks_hash(&chunk_table) != found.chunks {
+        return Err("the stored chunk table does not match its fingerprint".into());
+    }
+    if chunk_first.len() > chunk_table.len() {
+        return Err("the stored index numbers more chunks than it lists".into());
+    }
+    let index = SeekIndex {
         checkpoints,
         keyframes,
         chunk_first,
@@ -377,7 +426,8 @@ pub fn open(
         alarm_transitions,
         skipped,
         store: Some(Arc::new(store)),
-    })
+    };
+    Ok((index, chunk_table))
 }
 
 /// Reads fields off a byte slice; running short is an error, never a panic.

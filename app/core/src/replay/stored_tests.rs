@@ -104,6 +104,11 @@ fn a_recording_twinscope_wrote_opens_from_its_stored_index_without_reading_it() 
         "opening read no chunk"
     );
     assert!(recording.index.is_stored());
+    assert_eq!(
+        recording.file.chunks,
+        McapFile::open(&path).unwrap().chunks,
+        "the chunk table stored with the index is the summary's (which opening did not read)"
+    );
     let mut reference = scanned(&path);
     assert!(reference.file.chunks_decompressed() > 10);
     assert_eq!(

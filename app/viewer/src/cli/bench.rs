@@ -132,6 +132,16 @@ fn seek(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             ms(*seeks.last().unwrap_or(&median)),
             seeks.len()
         );
+        // A scrub asks for a new position every frame: a seek longer than a 60 Hz frame is a
+        // frame whose state lags the handle (the next position replaces it, never queued).
+        let frame = std::time::Duration::from_micros(16_667);
+        let lagging = seeks.iter().filter(|s| **s > frame).count();
+        crate::outln!(
+            out,
+            "  scrubbing at 60 positions a second: {lagging} of {} seeks ({:.0}%) took longer than a frame (16.7 ms)",
+            seeks.len(),
+            100.0 * lagging as f64 / seeks.len().max(1) as f64
+        );
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         crate::outln!(
             out,

@@ -359,13 +359,7 @@ pub fn run_seek_benchmark(
 
     // Opened as twinscope wrote it: the stored index, then the state at the start.
     let started = Instant::now();
-    let mut stored = Recording::open_cached(
-        &path,
-        crate::schema::combined::SchemaChoice::replay(),
-        &crate::replay::IndexProgress::default(),
-        None,
-        crate::mcap::McapFile::open(&path)?,
-    )?;
+    let mut stored = Recording::open_with(&path, crate::schema::combined::SchemaChoice::replay())?;
     let open_stored = started.elapsed();
     let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
     let start_time = stored.time_range().map(|(s, _)| s).unwrap_or_default();

@@ -7,6 +7,7 @@ use crate::mcap::{McapError, McapFile, for_each_message};
 use crate::schema::Decoded;
 use crate::schema::combined::SchemaChoice;
 
+use super::blob_store::{Blob, Reader, Store};
 use super::keys::Keys;
 
 /// Checkpoints every 5 s of log time, or sooner (see [`MAX_INTERVAL_MESSAGES`]): a seek
@@ -65,14 +66,14 @@ pub(super) enum Changes {
         changed: ChangedKeys,
         refs: Vec<u16>,
     },
-    Stored(super::stored::Blob),
+    Stored(Blob),
 }
 
 /// A keyframe: in memory, or in the stored index.
 #[derive(Debug, Clone)]
 pub(super) enum Keyframe {
     Held(Vec<MessageNumber>),
-    Stored(super::stored::Blob),
+    Stored(Blob),
 }
 
 /// A set of keys: a list where few changed, a bitmap where many did (a busy plant changes
@@ -139,7 +140,7 @@ pub struct SeekIndex {
     pub(super) keyframe_every: usize,
     /// Where stored changes and keyframes are read from (an index opened from a recording's
     /// attachment or the index cache); `None` when all is in memory.
-    pub(super) store: Option<Arc<super::stored::Store>>,
+    pub(super) store: Option<Arc<Store>>,
     pub interval: u64,
     pub messages: u64,
     /// Every alarm raise (`true`) and clear (`false`), by log time: timeline markers.
@@ -308,7 +309,7 @@ impl SeekIndex {
         let base: &[MessageNumber] = match self.keyframes.get(keyframe) {
             Some(Keyframe::Held(base)) => base,
             Some(Keyframe::Stored(blob)) => {
-                stored_base = self.store()?.keyframe(blob)?;
+                stored_base = stored_keyframe(self.store()?, blob)?;
                 &stored_base
             }
             None => &[],
@@ -328,7 +329,7 @@ impl SeekIndex {
             let (changed, refs) = match &checkpoint.changes {
                 Changes::Held { changed, refs } => (changed, refs),
                 Changes::Stored(blob) => {
-                    stored = self.store()?.changes(blob)?;
+                    stored = stored_changes(self.store()?, blob)?;
                     (&stored.0, &stored.1)
                 }
             };
@@ -368,7 +369,7 @@ impl SeekIndex {
         Ok(state)
     }
 
-    fn store(&self) -> Result<&super::stored::Store, String> {
+    fn store(&self) -> Result<&Store, String> {
         self.store
             .as_deref()
             .ok_or_else(|| "a stored checkpoint without its store".to_owned())
@@ -699,4 +700,41 @@ impl IndexBuilder {
             store: None,
         }
     }
+}
+
+/// A stored checkpoint's changes, read and checked.
+fn stored_changes(store: &Store, blob: &Blob) -> Result<(ChangedKeys, Vec<u16>), String> {
+    let bytes = store.blob(blob)?;
+    let mut r = Reader::new(&bytes);
+    let kind = r.u8()?;
+    let count = r.u32()? as usize;
+    let changed = match kind {
+        0 => ChangedKeys::List(
+            (0..r.bounded(count, 4)?)
+                .map(|_| r.u32())
+                .collect::<Result<_, _>>()?,
+        ),
+        1 => ChangedKeys::Bitmap(
+            (0..r.bounded(count, 8)?)
+                .map(|_| r.u64())
+                .collect::<Result<_, _>>()?,
+        ),
+        _ => return Err("a stored change of an unknown kind".into()),
+    };
+    let refs_count = r.u32()? as usize;
+    let refs: Vec<u16> = (0..r.bounded(refs_count, 2)?)
+        .map(|_| r.u16())
+        .collect::<Result<_, _>>()?;
+    if refs.len() != changed.len() {
+        return Err("a stored change with as many messages as keys it does not have".into());
+    }
+    Ok((changed, refs))
+}
+
+/// A stored keyframe, read and checked.
+fn stored_keyframe(store: &Store, blob: &Blob) -> Result<Vec<u64>, String> {
+    let bytes = store.blob(blob)?;
+    let mut r = Reader::new(&bytes);
+    let count = r.u32()? as usize;
+    (0..r.bounded(count, 8)?).map(|_| r.u64()).collect()
 }

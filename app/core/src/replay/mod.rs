@@ -8,6 +8,7 @@
 //! set (in file order), then the few seconds of messages from the checkpoint to `t`. The cost
 //! is the size of the plant plus the checkpoint interval, wherever `t` is in the file.
 
+mod blob_store;
 mod index;
 pub mod index_cache;
 mod keys;

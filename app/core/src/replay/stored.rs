@@ -19,9 +19,9 @@
 //! mismatch, a bad CRC or a value out of bounds is an error: the file is indexed by scanning.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::blob_store::{Blob, Reader, Store};
 use super::index::{ChangedKeys, Changes, Checkpoint, Keyframe, MessageRef, SeekIndex, Skipped};
 use crate::mcap::McapFile;
 use crate::schema::combined::SchemaChoice;
@@ -31,13 +31,6 @@ const HEADER: u64 = 8 + 8 + 8 + 4;
 /// The attachment's name and media type in a recording.
 pub const ATTACHMENT_NAME: &str = "twinscope.seek-index";
 pub const MEDIA_TYPE: &str = "application/vnd.twinscope.seek-index";
-
-/// Where a blob lies in the stored index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Blob {
-    pub offset: u64,
-    pub len: u32,
-}
 
 /// What an index must match to be used for a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,79 +87,6 @@ pub fn chunks_hash(chunk_list: &[crate::mcap::ChunkInfo]) -> u64 {
 pub fn schemas_hash(schemas: &SchemaChoice) -> u64 {
     let described = format!("{:?}|{:?}", schemas.kinds, schemas.json_sources);
     fnv(described.as_bytes(), FNV_START)
-}
-
-/// The file a stored index is read from, and where its data starts.
-#[derive(Debug)]
-pub struct Store {
-    file: Mutex<File>,
-    base: u64,
-    len: u64,
-}
-
-impl Store {
-    fn read(&self, offset: u64, len: u64) -> Result<Vec<u8>, String> {
-        if offset.checked_add(len).is_none_or(|end| end > self.len) {
-            return Err(format!(
-                "a stored block at {offset} of {len} bytes lies past the index"
-            ));
-        }
-        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        let mut bytes = vec![0u8; len as usize];
-        file.seek(SeekFrom::Start(self.base + offset))
-            .and_then(|_| file.read_exact(&mut bytes))
-            .map_err(|e| format!("reading the stored index: {e}"))?;
-        Ok(bytes)
-    }
-
-    /// A blob's bytes, its CRC checked.
-    fn blob(&self, blob: &Blob) -> Result<Vec<u8>, String> {
-        if blob.len < 4 {
-            return Err("a stored block too short for its CRC".into());
-        }
-        let mut bytes = self.read(blob.offset, u64::from(blob.len))?;
-        let crc = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().expect("4 bytes"));
-        bytes.truncate(bytes.len() - 4);
-        if crc32fast::hash(&bytes) != crc {
-            return Err(format!("the stored block at {} fails its CRC", blob.offset));
-        }
-        Ok(bytes)
-    }
-
-    pub(super) fn changes(&self, blob: &Blob) -> Result<(ChangedKeys, Vec<u16>), String> {
-        let bytes = self.blob(blob)?;
-        let mut r = Reader::new(&bytes);
-        let kind = r.u8()?;
-        let count = r.u32()? as usize;
-        let changed = match kind {
-            0 => ChangedKeys::List(
-                (0..r.bounded(count, 4)?)
-                    .map(|_| r.u32())
-                    .collect::<Result<_, _>>()?,
-            ),
-            1 => ChangedKeys::Bitmap(
-                (0..r.bounded(count, 8)?)
-                    .map(|_| r.u64())
-                    .collect::<Result<_, _>>()?,
-            ),
-            _ => return Err("a stored change of an unknown kind".into()),
-        };
-        let refs_count = r.u32()? as usize;
-        let refs: Vec<u16> = (0..r.bounded(refs_count, 2)?)
-            .map(|_| r.u16())
-            .collect::<Result<_, _>>()?;
-        if refs.len() != changed.len() {
-            return Err("a stored change with as many messages as keys it does not have".into());
-        }
-        Ok((changed, refs))
-    }
-
-    pub(super) fn keyframe(&self, blob: &Blob) -> Result<Vec<u64>, String> {
-        let bytes = self.blob(blob)?;
-        let mut r = Reader::new(&bytes);
-        let count = r.u32()? as usize;
-        (0..r.bounded(count, 8)?).map(|_| r.u64()).collect()
-    }
 }
 
 /// Writes `index` (all of it in memory, as a builder leaves it) in the stored layout.
@@ -300,11 +220,7 @@ pub fn open(
     file_len: u64,
 ) -> Result<(SeekIndex, Vec<crate::mcap::ChunkInfo>), String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
-    let store = Store {
-        file: Mutex::new(file),
-        base,
-        len,
-    };
+    let store = Store::new(file, base, len);
     if len < HEADER {
         return Err("the stored index is too short".into());
     }
@@ -428,55 +344,4 @@ pub fn open(
         store: Some(Arc::new(store)),
     };
     Ok((index, chunk_table))
-}
-
-/// Reads fields off a byte slice; running short is an error, never a panic.
-struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        Reader { bytes }
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if self.bytes.len() < n {
-            return Err("the stored index is cut short".into());
-        }
-        let (head, tail) = self.bytes.split_at(n);
-        self.bytes = tail;
-        Ok(head)
-    }
-
-    /// A count of items of at least `size` bytes each: no more than the bytes left can hold.
-    fn bounded(&self, count: usize, size: usize) -> Result<usize, String> {
-        if count.saturating_mul(size) > self.bytes.len() {
-            return Err("the stored index counts more than it holds".into());
-        }
-        Ok(count)
-    }
-
-    fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
-    }
-    fn u16(&mut self) -> Result<u16, String> {
-        Ok(u16::from_le_bytes(
-            self.take(2)?.try_into().expect("2 bytes"),
-        ))
-    }
-    fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
-    }
-    fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
-    }
-    fn string(&mut self) -> Result<String, String> {
-        let len = self.u32()? as usize;
-        Ok(String::from_utf8_lossy(self.take(len)?).into_owned())
-    }
 }

@@ -263,6 +263,27 @@ impl SeekIndex {
         schemas: &SchemaChoice,
         progress: &IndexProgress,
     ) -> Result<Self, McapError> {
+        Self::build_in_steps(
+            file,
+            interval,
+            keyframe_every,
+            schemas,
+            progress,
+            |_, _, _| {},
+        )
+    }
+
+    /// [`build_reporting`](Self::build_reporting), showing `step` the builder after each
+    /// chunk (with the file and the chunks indexed so far): a replay can start on what is
+    /// indexed while the rest is read.
+    pub fn build_in_steps(
+        file: &mut McapFile,
+        interval: u64,
+        keyframe_every: usize,
+        schemas: &SchemaChoice,
+        progress: &IndexProgress,
+        mut step: impl FnMut(&IndexBuilder, &McapFile, usize),
+    ) -> Result<Self, McapError> {
         use std::sync::atomic::Ordering;
         progress.chunks.store(file.chunks.len(), Ordering::Relaxed);
         let mut builder = IndexBuilder::new(
@@ -287,6 +308,7 @@ impl SeekIndex {
                     .damaged_chunks
                     .push((chunk as u32, error.to_string())),
             }
+            step(&builder, file, chunk + 1);
         }
         progress
             .chunks_done

@@ -111,6 +111,17 @@ impl Recording {
         schemas: SchemaChoice,
         progress: &IndexProgress,
     ) -> Result<Self, McapError> {
+        Self::open_in_steps(path, schemas, progress, None)
+    }
+
+    /// [`open_reporting`](Self::open_reporting), handing a file that must be indexed by
+    /// reading it to `partial` as far as it is indexed, every so often.
+    pub fn open_in_steps(
+        path: &Path,
+        schemas: SchemaChoice,
+        progress: &IndexProgress,
+        partial: Option<(std::time::Duration, &mut dyn FnMut(Recording))>,
+    ) -> Result<Self, McapError> {
         // A file twinscope wrote opens from its stored index alone: its channels, its
         // attachment and the index's own chunk table, never the summary's chunk indexes (which
         // grow with the file).
@@ -143,12 +154,13 @@ impl Recording {
             }
         }
         let file = McapFile::open(path)?;
-        let mut recording = Self::open_cached(
+        let mut recording = Self::open_cached_in_steps(
             path,
             schemas,
             progress,
             index_cache::IndexCache::default_place().as_ref(),
             file,
+            partial,
         )?;
         if recording.index_note.is_none() {
             recording.index_note = note;
@@ -163,7 +175,21 @@ impl Recording {
         schemas: SchemaChoice,
         progress: &IndexProgress,
         cache: Option<&index_cache::IndexCache>,
+        file: McapFile,
+    ) -> Result<Self, McapError> {
+        Self::open_cached_in_steps(path, schemas, progress, cache, file, None)
+    }
+
+    /// [`open_cached`](Self::open_cached); while an index is built by reading the file, the
+    /// recording as far as it is indexed is handed to `partial` every `every` (a replay can
+    /// start on it: the timeline usable as far as indexed).
+    pub fn open_cached_in_steps(
+        path: &Path,
+        schemas: SchemaChoice,
+        progress: &IndexProgress,
+        cache: Option<&index_cache::IndexCache>,
         mut file: McapFile,
+        mut partial: Option<(std::time::Duration, &mut dyn FnMut(Recording))>,
     ) -> Result<Self, McapError> {
         let fingerprint = stored::Fingerprint::of(&file, &schemas);
         let mut note = None;
@@ -209,12 +235,35 @@ impl Recording {
                 Err(reason) => note = Some(format!("the cached seek index is not used: {reason}")),
             }
         }
-        let index = SeekIndex::build_reporting(
+        let mut last_partial = std::time::Instant::now();
+        let mut handed = 0;
+        let index = SeekIndex::build_in_steps(
             &mut file,
             index::DEFAULT_INTERVAL_NS,
             index::KEYFRAME_EVERY,
             &schemas,
             progress,
+            |builder, file, indexed| {
+                let Some((every, hand)) = &mut partial else {
+                    return;
+                };
+                if indexed <= handed
+                    || indexed == file.chunks.len()
+                    || last_partial.elapsed() < *every
+                {
+                    return;
+                }
+                let chunks = file.chunks[..indexed].to_vec();
+                if let Ok(so_far) = McapFile::from_parts(path, chunks, file.channels.clone()) {
+                    hand(Recording::from_parts(
+                        so_far,
+                        builder.snapshot(),
+                        schemas.clone(),
+                    ));
+                    handed = indexed;
+                    last_partial = std::time::Instant::now();
+                }
+            },
         )?;
         if let Some(cache) = cache
             && let Err(error) = cache.keep(path, &file, &index, fingerprint)

@@ -292,3 +292,58 @@ fn a_file_from_elsewhere_is_indexed_once_then_opens_from_the_cache() {
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_dir_all(&cache.dir);
 }
+
+/// While a file from elsewhere is indexed by reading it, the recording as far as it is
+/// indexed is handed on: each reaches further, and seeks inside it give the exact state.
+#[test]
+fn a_file_being_indexed_is_usable_as_far_as_indexed() {
+    let path = temp("in-steps.mcap");
+    // Another writer's file, in many small chunks.
+    let mut writer = crate::mcap::McapWriter::create(&path).unwrap();
+    writer.chunk_size = 4 * 1024;
+    writer.flush_every = std::time::Duration::MAX;
+    let live = crate::mcap::Delivery {
+        qos: 0,
+        retain: false,
+    };
+    for second in 0..300u64 {
+        for twin in 0..20 {
+            let payload = format!(r#"{{"flow":{}}}"#, second * 20 + twin);
+            writer
+                .write(
+                    &format!("te/device/pump{twin}///m/"),
+                    live,
+                    payload.as_bytes(),
+                    1_700_000_000_000_000_000 + second * 1_000_000_000,
+                )
+                .unwrap();
+        }
+    }
+    writer.finish().unwrap();
+    let mut partials = Vec::new();
+    let mut hand = |recording: Recording| partials.push(recording);
+    let full = Recording::open_cached_in_steps(
+        &path,
+        SchemaChoice::replay(),
+        &IndexProgress::default(),
+        None,
+        McapFile::open(&path).unwrap(),
+        Some((std::time::Duration::ZERO, &mut hand)),
+    )
+    .unwrap();
+    assert!(partials.len() >= 2, "{} partial recordings", partials.len());
+    let mut reference = scanned(&path);
+    let mut reached = Timestamp(0);
+    for partial in &mut partials {
+        let (start, end) = partial.time_range().unwrap();
+        assert!(end > reached, "each reaches further");
+        assert!(end <= full.time_range().unwrap().1);
+        reached = end;
+        let at = Timestamp(start.0 + (end.0 - start.0) * 2 / 3);
+        let (mut a, mut b) = (fresh_store(), fresh_store());
+        partial.state_at(&mut a, at).unwrap();
+        reference.state_at(&mut b, at).unwrap();
+        assert_eq!(state_json(&a, None), state_json(&b, None), "at {at}");
+    }
+    let _ = std::fs::remove_file(&path);
+}

@@ -27,6 +27,16 @@ pub enum OpenFor {
     LookBack(Timestamp),
 }
 
+/// What the opening thread hands over: the recording as far as it is indexed (a file that
+/// must be read whole to index it: the replay starts on it), then the whole recording.
+pub enum Opened {
+    AsFarAsIndexed(Recording),
+    Done(Result<Recording, String>),
+}
+
+/// How often a recording being indexed is handed over as far as it is.
+const PARTIAL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A recording being opened on a background thread.
 #[derive(Resource)]
 pub struct OpeningRecording {
@@ -34,7 +44,9 @@ pub struct OpeningRecording {
     pub purpose: OpenFor,
     pub progress: Arc<IndexProgress>,
     pub started: Instant,
-    receiver: Receiver<Result<Recording, String>>,
+    receiver: Receiver<Opened>,
+    /// A replay started on the recording as far as it was indexed.
+    pub replaying_partial: bool,
     pub fresh_store: FreshStore,
     pub plant_clock: PlantClock,
 }
@@ -56,15 +68,24 @@ impl OpeningRecording {
         fresh_store: FreshStore,
         plant_clock: PlantClock,
     ) -> Self {
-        let (sender, receiver) = crossbeam_channel::bounded(1);
+        let (sender, receiver) = crossbeam_channel::bounded(2);
         let progress = Arc::new(IndexProgress::default());
         let (thread_path, thread_progress) = (path.to_owned(), progress.clone());
         let spawned = std::thread::Builder::new()
             .name("open-recording".into())
             .spawn(move || {
-                let opened = Recording::open_reporting(&thread_path, schemas, &thread_progress)
-                    .map_err(|e| e.to_string());
-                let _ = sender.send(opened);
+                // A replay starts on what is indexed; a look-back waits for all of it.
+                let replay = matches!(purpose, OpenFor::Replay);
+                let mut hand = |partial: Recording| {
+                    // Dropped when the window has not taken the last one yet.
+                    let _ = sender.try_send(Opened::AsFarAsIndexed(partial));
+                };
+                let partial: Option<(std::time::Duration, &mut dyn FnMut(Recording))> =
+                    replay.then_some((PARTIAL_EVERY, &mut hand));
+                let opened =
+                    Recording::open_in_steps(&thread_path, schemas, &thread_progress, partial)
+                        .map_err(|e| e.to_string());
+                let _ = sender.send(Opened::Done(opened));
             });
         if let Err(error) = spawned {
             error!(
@@ -78,6 +99,7 @@ impl OpeningRecording {
             progress,
             started: Instant::now(),
             receiver,
+            replaying_partial: false,
             fresh_store,
             plant_clock,
         }
@@ -91,15 +113,15 @@ impl OpeningRecording {
         )
     }
 
-    /// The opened recording, once the thread is done; `None` while it is still opening.
-    pub fn try_take(&self) -> Option<Result<Recording, String>> {
+    /// What the thread handed over since the last call; `None` while there is nothing new.
+    pub fn try_take(&self) -> Option<Opened> {
         match self.receiver.try_recv() {
             Ok(opened) => Some(opened),
             Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(Err(format!(
+            Err(TryRecvError::Disconnected) => Some(Opened::Done(Err(format!(
                 "{}: the thread opening it stopped",
                 self.path.display()
-            ))),
+            )))),
         }
     }
 }

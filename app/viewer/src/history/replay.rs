@@ -13,7 +13,7 @@ use twinscope_core::time_zone::PlantClock;
 use twinscope_core::twin::TwinStore;
 
 use crate::history::opening::{
-    FreshStore, LookBackFailed, OpenFor, OpeningRecording, RecordingError,
+    FreshStore, LookBackFailed, OpenFor, Opened, OpeningRecording, RecordingError,
 };
 use crate::store::sync::{LiveStash, TwinState};
 use crate::{StoreSystems, configure_twinscope_sets};
@@ -244,25 +244,71 @@ fn play_replay(
 }
 
 /// Takes the opened recording when it is ready: the replay session starts, or the error is
-/// shown. Runs where the shown store is switched.
+/// shown. A file indexed by reading it is replayed as far as it is indexed while the rest is
+/// read: each larger part replaces the last, the position kept. Runs where the shown store
+/// is switched.
 fn receive_opened_recording(
     mut commands: Commands,
-    opening: Option<Res<OpeningRecording>>,
+    opening: Option<ResMut<OpeningRecording>>,
+    session: Option<ResMut<ReplaySession>>,
     mut state: ResMut<TwinState>,
     mut stash: Option<ResMut<LiveStash>>,
     mut look_back_failures: MessageWriter<LookBackFailed>,
 ) {
-    let Some(opening) = opening else { return };
+    let Some(mut opening) = opening else { return };
     let Some(opened) = opening.try_take() else {
         return;
     };
-    commands.remove_resource::<OpeningRecording>();
-    let shown = opened.and_then(|recording| {
-        info!(
-            "{} opened and indexed in {:.1} s",
-            opening.path.display(),
-            opening.started.elapsed().as_secs_f64()
-        );
+    let (recording, done) = match opened {
+        Opened::AsFarAsIndexed(recording) => (Ok(recording), false),
+        Opened::Done(result) => (result, true),
+    };
+    if done {
+        commands.remove_resource::<OpeningRecording>();
+    }
+    // A replay already running on part of the file: the larger part takes its place.
+    if opening.replaying_partial
+        && let Some(mut session) = session
+    {
+        match recording {
+            Ok(recording) => {
+                if let Some((_, end)) = recording.time_range() {
+                    session.recording = recording;
+                    session.end = end;
+                }
+                if done {
+                    info!(
+                        "{} indexed in {:.1} s: the whole timeline is usable",
+                        opening.path.display(),
+                        opening.started.elapsed().as_secs_f64()
+                    );
+                }
+            }
+            Err(message) => session.error = Some(message),
+        }
+        return;
+    }
+    let shown = recording.and_then(|recording| {
+        if done {
+            info!(
+                "{} opened in {:.1} s ({})",
+                opening.path.display(),
+                opening.started.elapsed().as_secs_f64(),
+                match recording.index_source {
+                    twinscope_core::replay::IndexSource::Stored => "its stored seek index",
+                    twinscope_core::replay::IndexSource::Cached => "its seek index from the cache",
+                    _ => "indexed by reading it",
+                }
+            );
+        } else {
+            info!(
+                "{}: replaying as far as it is indexed while the rest is read",
+                opening.path.display()
+            );
+        }
+        if let Some(note) = &recording.index_note {
+            warn!("{}: {note}", opening.path.display());
+        }
         if let Some(skipped) = recording.index.skipped.summary() {
             warn!("{}: {skipped}", opening.path.display());
         }
@@ -279,6 +325,9 @@ fn receive_opened_recording(
             stash.as_deref_mut(),
         )
     });
+    if shown.is_ok() && !done {
+        opening.replaying_partial = true;
+    }
     // A replay's failure is shown in the middle of the window; a look-back's in the DVR bar.
     if let Err(message) = shown {
         error!("{message}");

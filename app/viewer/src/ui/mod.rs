@@ -313,6 +313,10 @@ fn draw_panels(
     if let Some(session) = &replay {
         let mut view = timeline_view(session);
         view.dvr = stash.as_ref().is_some_and(|stash| stash.0.is_some());
+        view.indexing = opening.as_ref().filter(|o| o.replaying_partial).map(|o| {
+            let (done, total) = o.chunks();
+            format!("indexing chunk {done} of {total}: the timeline reaches as far as indexed")
+        });
         let timeline = egui::Panel::bottom("timeline")
             .show(&mut root, |ui| panels::timeline(ui, &view, &SPEEDS));
         bottom += timeline.response.rect.height();
@@ -386,7 +390,8 @@ fn draw_panels(
     {
         overlay::progress_window(ctx, &view);
     }
-    if let Some(opening) = opening {
+    // A replay running on what is indexed shows the indexing in its timeline instead.
+    if let Some(opening) = opening.as_ref().filter(|o| !o.replaying_partial) {
         overlay::progress_window(ctx, &overlay::recording_open_view(opening));
     }
     if let Some(error) = &scene.error
@@ -451,6 +456,7 @@ pub(crate) fn timeline_view(session: &ReplaySession) -> model::TimelineView {
         error: session.error.clone(),
         skipped: session.recording.index.skipped.summary(),
         dvr: false,
+        indexing: None,
     }
 }
 

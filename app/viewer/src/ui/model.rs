@@ -88,6 +88,8 @@ pub struct TimelineView {
     pub skipped: Option<String>,
     /// Looking back at a live session: offer "Go live".
     pub dvr: bool,
+    /// A file still being indexed (the replay runs on what is): how far it has got.
+    pub indexing: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

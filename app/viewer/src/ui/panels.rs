@@ -548,6 +548,9 @@ pub fn timeline(ui: &mut egui::Ui, view: &TimelineView, speeds: &[f64]) -> Vec<U
     if let Some(error) = &view.error {
         ui.label(RichText::new(error).color(status_color(Status::Alarm)));
     }
+    if let Some(indexing) = &view.indexing {
+        ui.label(RichText::new(indexing).weak());
+    }
     if let Some(skipped) = &view.skipped {
         ui.label(RichText::new(skipped).color(status_color(Status::Warning)));
     }

@@ -14,6 +14,14 @@ use crate::replay::{IndexBuilder, Recording, log_time_of};
 use crate::schema::combined::SchemaChoice;
 use crate::time::Timestamp;
 
+/// Where a recording's seek index keeps its finished checkpoints while the recording is
+/// written (left there only by a recorder that was killed; `record --repair` removes it).
+pub fn spill_path(recording: &Path) -> std::path::PathBuf {
+    let mut name = std::ffi::OsString::from(recording.as_os_str());
+    name.push(".seek-index");
+    std::path::PathBuf::from(name)
+}
+
 /// Counters a progress line reads.
 #[derive(Debug, Default)]
 pub struct RecordStats {
@@ -26,6 +34,7 @@ pub struct RecordStats {
 /// Writes what the client thread receives.
 pub struct Recorder {
     writer: Option<McapWriter>,
+    path: std::path::PathBuf,
     topics: Vec<String>,
     stats: Arc<RecordStats>,
     live: Option<LiveIndex>,
@@ -45,19 +54,46 @@ struct LiveIndexState {
 }
 
 impl LiveIndex {
-    fn new(schemas: &SchemaChoice) -> Self {
+    /// The index of the recording at `recording`: its finished checkpoints are kept in a file
+    /// beside it ([`spill_path`]) until the recording is finished, not in memory.
+    fn new(schemas: &SchemaChoice, recording: &Path) -> Self {
         let builder = IndexBuilder::new(
             crate::replay::DEFAULT_INTERVAL_NS,
             crate::replay::KEYFRAME_EVERY,
             schemas,
             None,
         );
+        let spill = spill_path(recording);
+        let builder = match builder.spill_to(&spill) {
+            Ok(builder) => builder,
+            Err(error) => {
+                tracing::warn!(
+                    "{}: the seek index stays in memory: {error}",
+                    spill.display()
+                );
+                IndexBuilder::new(
+                    crate::replay::DEFAULT_INTERVAL_NS,
+                    crate::replay::KEYFRAME_EVERY,
+                    schemas,
+                    None,
+                )
+            }
+        };
         LiveIndex(Arc::new(Mutex::new(LiveIndexState {
             builder,
             chunks: Vec::new(),
             channels: Channels::new(),
             schemas: schemas.clone(),
         })))
+    }
+
+    /// The spill file is no longer needed (the index is stored in the recording).
+    fn remove_spill(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .builder
+            .remove_spill();
     }
 
     /// The index as it is stored in the finished recording.
@@ -114,6 +150,7 @@ impl Recorder {
         Ok((
             Recorder {
                 writer: Some(writer),
+                path: path.to_owned(),
                 topics,
                 stats: stats.clone(),
                 live: None,
@@ -124,7 +161,7 @@ impl Recorder {
 
     /// Keeps a seek index beside the recording, read as `schemas` read it.
     pub fn with_live_index(mut self, schemas: &SchemaChoice) -> (Self, LiveIndex) {
-        let live = LiveIndex::new(schemas);
+        let live = LiveIndex::new(schemas, &self.path);
         if let Some(writer) = &mut self.writer {
             writer.keep_flushed = true;
         }
@@ -210,6 +247,7 @@ impl MessageHandler for Recorder {
                 {
                     return self.fail(error);
                 }
+                live.remove_spill();
             }
             match writer.finish() {
                 Ok(stats) => self
@@ -265,6 +303,11 @@ mod tests {
             if second == 60 {
                 // Looking back while it is written: what is on disk so far.
                 let mut recording = live.recording(&path, schemas.clone()).unwrap();
+                assert!(
+                    recording.index.is_stored(),
+                    "finished checkpoints wait beside the recording, not in memory"
+                );
+                assert!(spill_path(&path).exists());
                 let (_, end) = recording.time_range().unwrap();
                 assert!(end >= at(56), "chunks on disk are indexed: {end}");
                 let mut store = fresh();
@@ -277,6 +320,10 @@ mod tests {
             }
         }
         recorder.finish();
+        assert!(
+            !spill_path(&path).exists(),
+            "stored in the recording, the spill file goes"
+        );
         let mut live_recording = live.recording(&path, schemas.clone()).unwrap();
         let mut opened = Recording::open(&path).unwrap();
         assert_eq!(

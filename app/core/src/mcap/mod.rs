@@ -49,6 +49,9 @@ pub fn repair(path: &Path) -> Result<RepairReport, McapError> {
     // A writer killed mid-recording left its chunk indexes beside the file; the repaired
     // file gets its own.
     let _ = std::fs::remove_file(chunk_indexes::ChunkIndexes::path_beside(path));
+    // And the seek index a killed recorder left beside it (the repaired file is indexed when
+    // opened).
+    let _ = std::fs::remove_file(crate::record::spill_path(path));
     let temporary = path.with_extension("mcap.repairing");
     let mut writer = McapWriter::create(&temporary).map_err(io)?;
     writer.flush_every = std::time::Duration::MAX;

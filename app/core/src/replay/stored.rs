@@ -22,7 +22,9 @@ use std::fs::File;
 use std::sync::Arc;
 
 use super::blob_store::{Blob, Reader, Store};
-use super::index::{ChangedKeys, Changes, Checkpoint, Keyframe, MessageRef, SeekIndex, Skipped};
+use super::index::{
+    Changes, Checkpoint, Keyframe, MessageRef, SeekIndex, Skipped, encode_changes, encode_keyframe,
+};
 use crate::mcap::McapFile;
 use crate::schema::combined::SchemaChoice;
 
@@ -107,43 +109,22 @@ pub fn encode(
             len: (body.len() + 4) as u32,
         }
     };
+    // Blobs held in memory are encoded; blobs already spilled beside the recording (a
+    // recorder's index) are copied, their CRC checked on the way.
     let mut checkpoint_blobs = Vec::with_capacity(index.checkpoints.len());
-    let mut body = Vec::new();
     for checkpoint in &index.checkpoints {
-        let Changes::Held { changed, refs } = &checkpoint.changes else {
-            return None;
+        let body = match &checkpoint.changes {
+            Changes::Held { changed, refs } => encode_changes(changed, refs),
+            Changes::Stored(blob) => index.store.as_deref()?.blob(blob).ok()?,
         };
-        body.clear();
-        match changed {
-            ChangedKeys::List(keys) => {
-                body.push(0);
-                body.extend_from_slice(&(keys.len() as u32).to_le_bytes());
-                keys.iter()
-                    .for_each(|k| body.extend_from_slice(&k.to_le_bytes()));
-            }
-            ChangedKeys::Bitmap(words) => {
-                body.push(1);
-                body.extend_from_slice(&(words.len() as u32).to_le_bytes());
-                words
-                    .iter()
-                    .for_each(|w| body.extend_from_slice(&w.to_le_bytes()));
-            }
-        }
-        body.extend_from_slice(&(refs.len() as u32).to_le_bytes());
-        refs.iter()
-            .for_each(|r| body.extend_from_slice(&r.to_le_bytes()));
         checkpoint_blobs.push(put_blob(&mut out, &body));
     }
     let mut keyframe_blobs = Vec::with_capacity(index.keyframes.len());
     for keyframe in &index.keyframes {
-        let Keyframe::Held(numbers) = keyframe else {
-            return None;
+        let body = match keyframe {
+            Keyframe::Held(numbers) => encode_keyframe(numbers),
+            Keyframe::Stored(blob) => index.store.as_deref()?.blob(blob).ok()?,
         };
-        body.clear();
-        body.extend_from_slice(&(numbers.len() as u32).to_le_bytes());
-        numbers
-            .iter()
-            .for_each(|n| body.extend_from_slice(&n.to_le_bytes()));
         keyframe_blobs.push(put_blob(&mut out, &body));
     }
     let mut t = Vec::new();

@@ -279,6 +279,8 @@ pub struct SeekBenchResult {
     pub first_frame: Duration,
     /// The stored index's memory once opened (its table), in bytes.
     pub stored_index_bytes: usize,
+    /// The recorder's index in memory at the end of the recording, in bytes.
+    pub recorder_index_bytes: usize,
     /// The seek index's memory built by reading the file, in bytes, and its checkpoints.
     pub index_bytes: usize,
     pub checkpoints: usize,
@@ -323,7 +325,7 @@ pub fn run_seek_benchmark(
     // Written as twinscope's recorder writes: its seek index kept as it goes and stored in
     // the file at the end.
     let (recorder, _) = crate::record::Recorder::create(&path, vec!["#".into()]).map_err(io)?;
-    let (mut recorder, _) =
+    let (mut recorder, live_index) =
         recorder.with_live_index(&crate::schema::combined::SchemaChoice::replay());
     let topics: Vec<String> = (0..signals)
         .map(|i| format!("te/device/sensor{i}///m/process"))
@@ -353,6 +355,12 @@ pub fn run_seek_benchmark(
             );
         }
     }
+    // What the recorder's index holds in memory at the end (its checkpoints wait on disk).
+    crate::ingest::MessageHandler::flush(&mut recorder);
+    let recorder_index_bytes = live_index
+        .recording(&path, crate::schema::combined::SchemaChoice::replay())
+        .map(|r| r.index.memory_bytes())
+        .unwrap_or(0);
     crate::ingest::MessageHandler::finish(&mut recorder);
     let write = started.elapsed();
     let file_bytes = std::fs::metadata(&path).map_err(io)?.len();
@@ -427,6 +435,7 @@ pub fn run_seek_benchmark(
         open_stored,
         first_frame,
         stored_index_bytes,
+        recorder_index_bytes,
         index_bytes,
         checkpoints,
         seeks: latencies,

@@ -14,13 +14,7 @@ use crate::replay::{IndexBuilder, Recording, log_time_of};
 use crate::schema::combined::SchemaChoice;
 use crate::time::Timestamp;
 
-/// Where a recording's seek index keeps its finished checkpoints while the recording is
-/// written (left there only by a recorder that was killed; `record --repair` removes it).
-pub fn spill_path(recording: &Path) -> std::path::PathBuf {
-    let mut name = std::ffi::OsString::from(recording.as_os_str());
-    name.push(".seek-index");
-    std::path::PathBuf::from(name)
-}
+pub use crate::mcap::seek_index_spill_path as spill_path;
 
 /// Counters a progress line reads.
 #[derive(Debug, Default)]

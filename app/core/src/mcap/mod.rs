@@ -15,6 +15,14 @@ mod writer;
 use std::path::Path;
 
 pub use channels::Channels;
+
+/// Where a recording's seek index keeps its finished checkpoints while the recording is
+/// written (left there only by a recorder that was killed; `record --repair` removes it).
+pub fn seek_index_spill_path(recording: &std::path::Path) -> std::path::PathBuf {
+    let mut name = std::ffi::OsString::from(recording.as_os_str());
+    name.push(".seek-index");
+    std::path::PathBuf::from(name)
+}
 pub use format::FormatError;
 pub use reader::{
     AttachmentInfo, ChannelInfo, ChunkInfo, McapError, McapFile, RecordedMessage, Recovery,
@@ -51,7 +59,7 @@ pub fn repair(path: &Path) -> Result<RepairReport, McapError> {
     let _ = std::fs::remove_file(chunk_indexes::ChunkIndexes::path_beside(path));
     // And the seek index a killed recorder left beside it (the repaired file is indexed when
     // opened).
-    let _ = std::fs::remove_file(crate::record::spill_path(path));
+    let _ = std::fs::remove_file(seek_index_spill_path(path));
     let temporary = path.with_extension("mcap.repairing");
     let mut writer = McapWriter::create(&temporary).map_err(io)?;
     writer.flush_every = std::time::Duration::MAX;

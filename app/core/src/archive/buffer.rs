@@ -81,12 +81,4 @@ impl Buffer {
     pub fn is_empty(&self) -> bool {
         self.rows == 0
     }
-
-    /// The newest time of any sample (µs), if any.
-    pub fn newest_time(&self) -> Option<i64> {
-        self.series
-            .iter()
-            .filter_map(|(_, s)| s.iter().map(|s| s.time).max())
-            .max()
-    }
 }

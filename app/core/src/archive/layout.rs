@@ -169,6 +169,14 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The archive's first day: of its hour rollups (kept longest) or its raw data.
+pub fn first_day(root: &Path) -> Option<Day> {
+    days_in(root, Table::Rollup1h)
+        .into_iter()
+        .chain(days_in(root, Table::Raw))
+        .min()
+}
+
 /// The days that have a partition folder in `table`, oldest first.
 pub fn days_in(root: &Path, table: Table) -> Vec<Day> {
     let Ok(entries) = std::fs::read_dir(root.join(table.folder())) else {
@@ -183,13 +191,6 @@ pub fn days_in(root: &Path, table: Table) -> Vec<Day> {
         .collect();
     days.sort();
     days
-}
-
-/// The hours of `day` that have a partition folder in `table`.
-pub fn hours_in(root: &Path, table: Table, day: Day) -> Vec<Hour> {
-    day.hours()
-        .filter(|h| partition_dir(root, table, *h).is_dir())
-        .collect()
 }
 
 #[cfg(test)]

@@ -107,10 +107,6 @@ impl TableFile {
         }
     }
 
-    pub fn rows(&self) -> i64 {
-        self.reader.metadata().file_metadata().num_rows()
-    }
-
     /// The row groups that may hold `twin`'s `property` between `from` and `to` (µs,
     /// inclusive), by the statistics of the twin, property and time columns.
     fn groups_for(&self, twin: &str, property: &str, from: i64, to: i64) -> Vec<usize> {

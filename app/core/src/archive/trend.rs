@@ -305,8 +305,10 @@ pub fn fold_columns(buckets: &[Bucket], start: i64, width: i64) -> Vec<Bucket> {
 }
 
 impl Trend {
-    /// Joins a live tail on (samples newer than the archive's newest, in time order).
-    pub fn join_tail(&mut self, tail: impl IntoIterator<Item = (i64, f64)>) {
+    /// The columns with a live tail joined on (samples newer than the archive's newest, in
+    /// time order): what a frame draws, the loaded trend left as it is.
+    pub fn columns_with_tail(&self, tail: impl IntoIterator<Item = (i64, f64)>) -> Vec<Bucket> {
+        let mut columns = self.columns.clone();
         let newest = self.newest.unwrap_or(i64::MIN);
         let width = self.width.max(1);
         for (time, value) in tail {
@@ -314,18 +316,12 @@ impl Trend {
                 continue;
             }
             let column_start = self.start + (time - self.start) / width * width;
-            match self.columns.last_mut() {
+            match columns.last_mut() {
                 Some(last) if last.start == column_start => last.add(value),
                 Some(last) if last.start > column_start => continue,
-                _ => self.columns.push(Bucket::of(column_start, value)),
-            }
-            if self.level == Some(Level::Raw) && !self.samples.is_empty() {
-                self.samples.push(Sample {
-                    time,
-                    value,
-                    quality: super::rows::Quality::Good,
-                });
+                _ => columns.push(Bucket::of(column_start, value)),
             }
         }
+        columns
     }
 }

@@ -107,7 +107,8 @@ pub struct Archiver {
     buffer: Buffer,
     journal: Option<Journal>,
     names: HashSet<Arc<str>>,
-    units: HashMap<(Arc<str>, Arc<str>), Arc<str>>,
+    /// Each twin's properties' units (looked up by name for every sample, without a key built).
+    units: HashMap<Arc<str>, HashMap<Arc<str>, Arc<str>>>,
     /// Each twin's registration as last archived: repeats (retained, at each reconnect) are
     /// not archived again.
     twins: HashMap<Arc<str>, (Option<Arc<str>>, Option<String>, Option<String>)>,
@@ -248,8 +249,11 @@ impl Archiver {
                 time,
             } => self.sample(twin.as_str(), name, *value, time.0, Quality::Historical),
             TwinUpdate::Unit { twin, name, unit } => {
-                let key = (self.name(twin.as_str()), self.name(name));
-                self.units.insert(key, unit.clone());
+                let (twin, property) = (self.name(twin.as_str()), self.name(name));
+                self.units
+                    .entry(twin)
+                    .or_default()
+                    .insert(property, unit.clone());
             }
             TwinUpdate::Register {
                 twin,
@@ -344,7 +348,11 @@ impl Archiver {
 
     fn sample(&mut self, twin: &str, property: &str, value: f64, time: i64, quality: Quality) {
         let (twin, property) = (self.name(twin), self.name(property));
-        let unit = self.units.get(&(twin.clone(), property.clone())).cloned();
+        let unit = self
+            .units
+            .get(&*twin)
+            .and_then(|units| units.get(&*property))
+            .cloned();
         let key = SeriesKey {
             twin,
             property,

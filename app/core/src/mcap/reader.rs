@@ -164,6 +164,24 @@ impl McapFile {
     }
 
     pub fn open(path: &Path) -> Result<Self, McapError> {
+        let mut mcap = Self::open_bare(path)?;
+        let len = mcap.len;
+        match mcap.read_summary(len) {
+            // A summary without chunk indexes (an unchunked file) does not say where the
+            // messages are: they are found by scanning.
+            Ok(true) if !mcap.chunks.is_empty() && mcap.chunk_indexes_hold() => Ok(mcap),
+            Ok(_) | Err(_) => {
+                mcap.channels.clear();
+                mcap.chunks.clear();
+                mcap.attachments.clear();
+                mcap.scan(len)?;
+                Ok(mcap)
+            }
+        }
+    }
+
+    /// The file opened and its magic checked, nothing read yet.
+    fn open_bare(path: &Path) -> Result<Self, McapError> {
         let io = |source| McapError::Io {
             file: path.to_owned(),
             source,
@@ -181,7 +199,7 @@ impl McapFile {
                 file: path.to_owned(),
             });
         }
-        let mut mcap = McapFile {
+        Ok(McapFile {
             path: path.to_owned(),
             file,
             len,
@@ -190,19 +208,7 @@ impl McapFile {
             attachments: Vec::new(),
             chunks_decompressed: 0,
             recovery: None,
-        };
-        match mcap.read_summary(len) {
-            // A summary without chunk indexes (an unchunked file) does not say where the
-            // messages are: they are found by scanning.
-            Ok(true) if !mcap.chunks.is_empty() && mcap.chunk_indexes_hold() => Ok(mcap),
-            Ok(_) | Err(_) => {
-                mcap.channels.clear();
-                mcap.chunks.clear();
-                mcap.attachments.clear();
-                mcap.scan(len)?;
-                Ok(mcap)
-            }
-        }
+        })
     }
 
     /// Opens a file for replay reading only its channels and attachment indexes when its
@@ -211,28 +217,8 @@ impl McapFile {
     /// caller to fill from a stored seek index. `Ok(None)`: the file does not allow it (no
     /// summary offsets, no attachments); open it whole instead.
     pub fn open_without_chunk_indexes(path: &Path) -> Result<Option<Self>, McapError> {
-        let io = |source| McapError::Io {
-            file: path.to_owned(),
-            source,
-        };
-        let mut file = File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
-        let mut magic = [0u8; 8];
-        if len < 8 || file.read_exact(&mut magic).is_err() || &magic != MAGIC {
-            return Err(McapError::NotMcap {
-                file: path.to_owned(),
-            });
-        }
-        let mut mcap = McapFile {
-            path: path.to_owned(),
-            file,
-            len,
-            channels: Channels::new(),
-            chunks: Vec::new(),
-            attachments: Vec::new(),
-            chunks_decompressed: 0,
-            recovery: None,
-        };
+        let mut mcap = Self::open_bare(path)?;
+        let len = mcap.len;
         Ok(mcap
             .read_channels_and_attachments(len)
             .ok()
@@ -293,7 +279,9 @@ impl McapFile {
                         let channel = parse_channel(&mut fields)?;
                         self.channels.insert(channel.id, channel);
                     }
-                    op::ATTACHMENT_INDEX => self.attachment_index(&mut fields, len)?,
+                    op::ATTACHMENT_INDEX => self
+                        .attachments
+                        .extend(parse_attachment_index(&mut fields, len)?),
                     _ => {}
                 }
             }
@@ -301,46 +289,6 @@ impl McapFile {
         Ok((!self.attachments.is_empty()).then_some(()))
     }
 
-    /// An attachment index record: kept if its data lies inside its record and the file.
-    fn attachment_index(&mut self, fields: &mut Cursor<'_>, len: u64) -> Result<(), FormatError> {
-        self.attachments
-            .extend(parse_attachment_index(fields, len)?);
-        Ok(())
-    }
-}
-
-/// An attachment index record, if its data lies inside its record and the file.
-fn parse_attachment_index(
-    fields: &mut Cursor<'_>,
-    len: u64,
-) -> Result<Option<AttachmentInfo>, FormatError> {
-    {
-        let offset = fields.u64()?;
-        let length = fields.u64()?;
-        let _log_time = fields.u64()?;
-        let _create_time = fields.u64()?;
-        let data_size = fields.u64()?;
-        let name = fields.string()?;
-        let media_type = fields.string()?;
-        // The data follows the record's opcode, length, times, name, media type and its own
-        // length; it must lie inside the record.
-        let data_offset = offset
-            .saturating_add(9 + 8 + 8 + 4 + name.len() as u64 + 4 + media_type.len() as u64 + 8);
-        let inside = data_offset.saturating_add(data_size).saturating_add(4)
-            <= offset.saturating_add(length)
-            && offset.saturating_add(length) <= len;
-        Ok(inside.then_some(AttachmentInfo {
-            name,
-            media_type,
-            offset,
-            length,
-            data_offset,
-            data_size,
-        }))
-    }
-}
-
-impl McapFile {
     /// Whether every chunk index points at a chunk record of its length (an index that does
     /// not is not trusted: the file is scanned instead).
     fn chunk_indexes_hold(&mut self) -> bool {
@@ -699,6 +647,35 @@ impl McapFile {
             reason,
         }
     }
+}
+
+/// An attachment index record, if its data lies inside its record and the file.
+fn parse_attachment_index(
+    fields: &mut Cursor<'_>,
+    len: u64,
+) -> Result<Option<AttachmentInfo>, FormatError> {
+    let offset = fields.u64()?;
+    let length = fields.u64()?;
+    let _log_time = fields.u64()?;
+    let _create_time = fields.u64()?;
+    let data_size = fields.u64()?;
+    let name = fields.string()?;
+    let media_type = fields.string()?;
+    // The data follows the record's opcode, length, times, name, media type and its own
+    // length; it must lie inside the record.
+    let data_offset =
+        offset.saturating_add(9 + 8 + 8 + 4 + name.len() as u64 + 4 + media_type.len() as u64 + 8);
+    let inside = data_offset.saturating_add(data_size).saturating_add(4)
+        <= offset.saturating_add(length)
+        && offset.saturating_add(length) <= len;
+    Ok(inside.then_some(AttachmentInfo {
+        name,
+        media_type,
+        offset,
+        length,
+        data_offset,
+        data_size,
+    }))
 }
 
 fn parse_channel(fields: &mut Cursor<'_>) -> Result<ChannelInfo, FormatError> {

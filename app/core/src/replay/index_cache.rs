@@ -48,18 +48,16 @@ impl IndexCache {
             return None;
         }
         let modified = modified_at.duration_since(UNIX_EPOCH).ok()?.as_nanos() as u64;
-        let mut key = 0xcbf2_9ce4_8422_2325u64;
-        for v in [
+        let key = [
             file.len(),
             modified,
             fingerprint.chunks,
             fingerprint.schemas,
-        ] {
-            for b in v.to_le_bytes() {
-                key ^= u64::from(b);
-                key = key.wrapping_mul(0x100_0000_01b3);
-            }
-        }
+        ]
+        .iter()
+        .fold(stored::FNV_START, |key, v| {
+            stored::fnv(&v.to_le_bytes(), key)
+        });
         Some(self.dir.join(format!("{key:016x}.tsidx")))
     }
 

@@ -127,19 +127,9 @@ impl Recording {
         // grow with the file).
         let mut note = None;
         if let Some(mut file) = McapFile::open_without_chunk_indexes(path)?
-            && let Some(attachment) = file
-                .attachments
-                .iter()
-                .find(|a| a.name == stored::ATTACHMENT_NAME)
+            && let Some(opened) = stored::open_attached(&file, None, stored::schemas_hash(&schemas))
         {
-            match stored::open(
-                path,
-                attachment.data_offset,
-                attachment.data_size,
-                None,
-                stored::schemas_hash(&schemas),
-                file.len(),
-            ) {
+            match opened {
                 Ok((index, chunks)) => {
                     file.chunks = chunks;
                     return Ok(Self::with_index(
@@ -194,19 +184,10 @@ impl Recording {
         let fingerprint = stored::Fingerprint::of(&file, &schemas);
         let mut note = None;
         // The index twinscope stored in the file as it finished it.
-        if let Some(attachment) = file
-            .attachments
-            .iter()
-            .find(|a| a.name == stored::ATTACHMENT_NAME)
+        if let Some(opened) =
+            stored::open_attached(&file, Some(fingerprint.chunks), fingerprint.schemas)
         {
-            match stored::open(
-                path,
-                attachment.data_offset,
-                attachment.data_size,
-                Some(fingerprint.chunks),
-                fingerprint.schemas,
-                file.len(),
-            ) {
+            match opened {
                 Ok((index, _)) => {
                     return Ok(Self::with_index(
                         file,

@@ -42,7 +42,7 @@ pub struct Fingerprint {
 }
 
 /// FNV-1a: a hash that stays the same across builds (the index outlives the process).
-fn fnv(bytes: &[u8], mut hash: u64) -> u64 {
+pub(super) fn fnv(bytes: &[u8], mut hash: u64) -> u64 {
     for b in bytes {
         hash ^= u64::from(*b);
         hash = hash.wrapping_mul(0x100_0000_01b3);
@@ -50,7 +50,7 @@ fn fnv(bytes: &[u8], mut hash: u64) -> u64 {
     hash
 }
 
-const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+pub(super) const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
 impl Fingerprint {
     pub fn of(file: &McapFile, schemas: &SchemaChoice) -> Fingerprint {
@@ -188,6 +188,27 @@ pub fn encode(
     out[16..24].copy_from_slice(&(t.len() as u64).to_le_bytes());
     out[24..28].copy_from_slice(&crc32fast::hash(&t).to_le_bytes());
     Some(out)
+}
+
+/// The index twinscope stored in `file` as it finished it, if the file has one: opened as
+/// [`open`] opens it.
+pub fn open_attached(
+    file: &McapFile,
+    chunks: Option<u64>,
+    schemas: u64,
+) -> Option<Result<(SeekIndex, Vec<crate::mcap::ChunkInfo>), String>> {
+    let attachment = file
+        .attachments
+        .iter()
+        .find(|a| a.name == ATTACHMENT_NAME)?;
+    Some(open(
+        file.path(),
+        attachment.data_offset,
+        attachment.data_size,
+        chunks,
+        schemas,
+        file.len(),
+    ))
 }
 
 /// Opens the index stored in `path` at `base` (`len` bytes): its table is read and checked

@@ -38,6 +38,20 @@ for name, options in layouts.items():
         writer.finish()
 "#;
 
+/// Writes [`WRITE_FILES`]'s recordings into `dir`.
+fn write_files(dir: &std::path::Path) {
+    let python = std::process::Command::new("python3")
+        .args(["-c", WRITE_FILES])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        python.status.success(),
+        "the python writer failed: {}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+}
+
 #[test]
 fn recordings_from_the_python_mcap_writer_replay_in_every_layout() {
     if !python_has_mcap() {
@@ -51,16 +65,7 @@ fn recordings_from_the_python_mcap_writer_replay_in_every_layout() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("foreign-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let python = std::process::Command::new("python3")
-        .args(["-c", WRITE_FILES])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        python.status.success(),
-        "the python writer failed: {}",
-        String::from_utf8_lossy(&python.stderr)
-    );
+    write_files(&dir);
     for layout in [
         "chunked-zstd",
         "chunked-lz4",
@@ -136,16 +141,7 @@ fn a_foreign_recording_is_indexed_once_and_reopens_from_the_index_cache() {
         .join(format!("foreign-cache-{}", std::process::id()));
     let cache = dir.join("cache");
     std::fs::create_dir_all(&dir).unwrap();
-    let python = std::process::Command::new("python3")
-        .args(["-c", WRITE_FILES])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        python.status.success(),
-        "{}",
-        String::from_utf8_lossy(&python.stderr)
-    );
+    write_files(&dir);
     // Settled files (one changed in the last two seconds is never cached).
     let settle = |path: &std::path::Path, seconds: u64| {
         let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();

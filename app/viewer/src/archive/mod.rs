@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
 use twinscope_core::archive::LiveArchive;
-use twinscope_core::archive::layout::{Table, days_in};
+use twinscope_core::archive::layout::first_day;
 
 use crate::store::sync::TwinState;
 use crate::ui::PanelState;
@@ -81,11 +81,7 @@ fn open_trends(
     for open in opened.read() {
         if trends.loader.is_none() {
             trends.loader = Some(TrendLoader::start(source.root.clone()));
-            let first = days_in(&source.root, Table::Rollup1h)
-                .into_iter()
-                .chain(days_in(&source.root, Table::Raw))
-                .min();
-            trends.window.archive_start = first.map(|d| d.start_us());
+            trends.window.archive_start = first_day(&source.root).map(|d| d.start_us());
             if let Some(span) = &span {
                 trends
                     .window

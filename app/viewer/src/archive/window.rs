@@ -161,11 +161,10 @@ impl TrendWindow {
 /// The band and mean of a series as drawn: per column (x at its middle, in seconds), its min,
 /// max and mean, the archive's and then the live tail's.
 pub fn drawn_columns(loaded: &Loaded, tail: &[(i64, f64)]) -> Vec<(f64, f64, f64, f64)> {
-    let mut trend = loaded.trend.clone();
-    trend.join_tail(tail.iter().copied());
+    let trend = &loaded.trend;
     let half = trend.width as f64 / 2.0;
     trend
-        .columns
+        .columns_with_tail(tail.iter().copied())
         .iter()
         .map(|c| ((c.start as f64 + half) / 1e6, c.min, c.max, c.mean()))
         .collect()
@@ -270,10 +269,8 @@ pub fn trend_contents(
             .allow_double_click_reset(false)
             .auto_bounds([false, true])
             .x_axis_formatter(move |mark, _| axis_label(clock, mark.value, span))
-            .label_formatter(|hover| {
-                let _ = hover;
-                None
-            })
+            // No hover label: the band and line speak for themselves.
+            .label_formatter(|_| None)
             .show(ui, |plot| {
                 if reset {
                     plot.set_plot_bounds_x(from..=to);

@@ -152,17 +152,8 @@ pub fn run(args: ArchiveArgs, out: &mut String) -> anyhow::Result<ExitCode> {
                 None => Ok(default),
             }
         };
-        let first_day = twinscope_core::archive::layout::days_in(
-            &args.out,
-            twinscope_core::archive::layout::Table::Rollup1h,
-        )
-        .into_iter()
-        .chain(twinscope_core::archive::layout::days_in(
-            &args.out,
-            twinscope_core::archive::layout::Table::Raw,
-        ))
-        .min()
-        .map_or(0, |d| d.start_us());
+        let first_day =
+            twinscope_core::archive::layout::first_day(&args.out).map_or(0, |d| d.start_us());
         let query = TrendQuery {
             twin: trend[0].clone(),
             property: trend[1].clone(),

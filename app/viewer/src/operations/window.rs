@@ -55,6 +55,16 @@ pub const PRESET_REASONS: [&str; 3] = [
     "scheduled maintenance",
 ];
 
+/// The reason a request must give (audited), with the preset reasons to pick from.
+fn reason_field(ui: &mut egui::Ui, view: &OperationsView, reason: &mut String) {
+    ui.add(
+        egui::TextEdit::singleline(reason)
+            .hint_text("reason (required, audited)")
+            .desired_width(f32::INFINITY),
+    );
+    preset_reasons(ui, view, reason);
+}
+
 /// In the headset, the preset reasons as buttons.
 fn preset_reasons(ui: &mut egui::Ui, view: &OperationsView, reason: &mut String) {
     if !view.hold_to_send {
@@ -263,12 +273,7 @@ fn request_form(
                 .desired_width(f32::INFINITY),
         );
     }
-    ui.add(
-        egui::TextEdit::singleline(&mut draft.reason)
-            .hint_text("reason (required, audited)")
-            .desired_width(f32::INFINITY),
-    );
-    preset_reasons(ui, view, &mut draft.reason);
+    reason_field(ui, view, &mut draft.reason);
     let fields = match serde_json::from_str::<Value>(draft.payload.trim()) {
         Ok(Value::Object(fields)) => Ok(fields),
         Ok(_) => Err("the fields must be a JSON object".to_owned()),
@@ -370,12 +375,7 @@ fn sparkplug_section(
                     .hint_text("new value")
                     .desired_width(f32::INFINITY),
             );
-            ui.add(
-                egui::TextEdit::singleline(&mut draft.reason)
-                    .hint_text("reason (required, audited)")
-                    .desired_width(f32::INFINITY),
-            );
-            preset_reasons(ui, view, &mut draft.reason);
+            reason_field(ui, view, &mut draft.reason);
             ui.horizontal(|ui| {
                 let ready = !draft.write_value.trim().is_empty() && !draft.reason.trim().is_empty();
                 if ui

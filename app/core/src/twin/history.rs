@@ -9,6 +9,9 @@ const FIRST_ROOM: usize = 32;
 /// One sample: when, and the value.
 type Sample = (Timestamp, f64);
 
+/// A ring's memory, its samples no longer counted.
+pub(crate) struct Room(Box<[Sample]>);
+
 /// The last `capacity` samples of one numeric signal, oldest first.
 ///
 /// A ring of its own rather than a `VecDeque`: 24 bytes of bookkeeping instead of 40, so
@@ -35,6 +38,23 @@ impl History {
             len: 0,
             capacity: capacity.clamp(1, u32::MAX as usize) as u32,
         }
+    }
+
+    /// [`with_capacity`](Self::with_capacity), in the memory of a ring that is gone (a store
+    /// built in an old one's room: see the store's `Room`). Its old samples are not kept.
+    pub(crate) fn with_room(capacity: usize, room: Option<Room>) -> Self {
+        let mut history = Self::with_capacity(capacity);
+        if let Some(Room(samples)) = room
+            && samples.len() <= history.capacity as usize
+        {
+            history.samples = samples;
+        }
+        history
+    }
+
+    /// This ring's memory for another (`None`: it had made none).
+    pub(crate) fn into_room(self) -> Option<Room> {
+        (!self.samples.is_empty()).then_some(Room(self.samples))
     }
 
     /// Appends a sample, dropping the oldest one when full.

@@ -13,6 +13,6 @@ pub use name::PropertyName;
 pub use status::{Severity, Status};
 pub use store::{
     ActiveAlarm, DEFAULT_MAX_ENTRIES_PER_TWIN, DEFAULT_MAX_TWINS, EntityKind, Property, Refused,
-    StoreConfig, Twin, TwinIndex, TwinStore,
+    Room, StoreConfig, Twin, TwinIndex, TwinStore,
 };
 pub mod tree;

@@ -11,6 +11,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 mod alarms;
+mod room;
+
+pub use room::Room;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -93,7 +96,7 @@ pub struct Property {
 
 impl Property {
     /// A property seen for the first time, with the scene rules that apply to it.
-    fn new(name: Arc<str>, rule: Option<usize>, limits: Vec<usize>, history_len: usize) -> Self {
+    fn new(name: Arc<str>, rule: Option<usize>, limits: Vec<usize>, history: History) -> Self {
         Property {
             name_address: name.as_ptr() as usize,
             name_length: u32::try_from(name.len()).unwrap_or(u32::MAX),
@@ -101,7 +104,7 @@ impl Property {
             value: f64::NAN,
             unit: None,
             time: Timestamp(0),
-            history: History::with_capacity(history_len),
+            history,
             rule_status: Status::Unknown,
             rule_color: None,
             judged: rule.is_some() || !limits.is_empty(),
@@ -521,6 +524,8 @@ pub struct TwinStore {
     changed: Vec<TwinIndex>,
     changed_flag: Vec<bool>,
     refused: Refused,
+    /// Memory from a store this one replaced, used before the allocator's ([`Room`]).
+    room: Room,
 }
 
 impl TwinStore {
@@ -536,6 +541,7 @@ impl TwinStore {
             changed: Vec::new(),
             changed_flag: Vec::new(),
             refused: Refused::default(),
+            room: Room::default(),
         }
     }
 
@@ -651,6 +657,12 @@ impl TwinStore {
             self.twins[index.0 as usize].display_name = Some(name.to_owned());
         }
         index
+    }
+
+    /// Declares a twin by an id already made (a store built in another's shape: see
+    /// `replay::state_shaped`), without spelling it out again.
+    pub fn declare_id(&mut self, id: &TwinId) -> TwinIndex {
+        self.insert(id)
     }
 
     /// Twins whose status or colour changed since the last call, each once.
@@ -1024,12 +1036,8 @@ impl TwinStore {
         }
         let rule = self.rules.find(twin.id.as_str(), name);
         let limits = self.alarm_rules.find(twin.id.as_str(), name);
-        Some(twin.push_property(Property::new(
-            shared(),
-            rule,
-            limits,
-            self.config.history_len,
-        )))
+        let history = History::with_room(self.config.history_len, self.room.history());
+        Some(twin.push_property(Property::new(shared(), rule, limits, history)))
     }
 
     /// Marks twins stale that received data once but nothing for `stale_after`.
@@ -1121,7 +1129,9 @@ impl TwinStore {
     /// A twin not in the store yet.
     fn add(&mut self, id: &TwinId) -> TwinIndex {
         let index = TwinIndex(self.twins.len() as u32);
-        self.twins.push(Twin::new(id.clone()));
+        let mut twin = Twin::new(id.clone());
+        twin.properties = self.room.properties();
+        self.twins.push(twin);
         self.changed_flag.push(false);
         self.index.insert(id.clone(), index);
         self.remember_slot(id, index);

@@ -41,7 +41,7 @@ pub fn archive_recording(
         let channels = &file.channels;
         let mut last_time = crate::time::Timestamp(0);
         let walked = for_each_message(&records, |_, message| {
-            let Some(channel) = channels.get(&message.channel).filter(|c| c.readable()) else {
+            let Some(channel) = channels.lookup(message.channel).filter(|c| c.readable) else {
                 return;
             };
             let Some(message_parts) = channel.message(message.payload) else {

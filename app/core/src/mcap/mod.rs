@@ -14,7 +14,7 @@ mod writer;
 
 use std::path::Path;
 
-pub use channels::Channels;
+pub use channels::{ChannelRef, Channels};
 
 /// Where a recording's seek index keeps its finished checkpoints while the recording is
 /// written (left there only by a recorder that was killed; `record --repair` removes it).

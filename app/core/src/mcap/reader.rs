@@ -45,7 +45,16 @@ impl ChannelInfo {
     /// shared channel the topic the message carries and the rest. `None`: a shared channel's
     /// message too short for the topic it announces, or one that is not UTF-8.
     pub fn message<'a>(&'a self, data: &'a [u8]) -> Option<(&'a str, &'a [u8])> {
-        if !self.is_shared() {
+        self.message_as(self.is_shared(), data)
+    }
+
+    /// [`message`](Self::message), told whether the channel is shared.
+    pub(crate) fn message_as<'a>(
+        &'a self,
+        shared: bool,
+        data: &'a [u8],
+    ) -> Option<(&'a str, &'a [u8])> {
+        if !shared {
             return Some((&self.topic, data));
         }
         let length = u16::from_le_bytes(data.get(..2)?.try_into().ok()?) as usize;

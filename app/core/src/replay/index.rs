@@ -15,13 +15,14 @@ use super::keys::Keys;
 pub const DEFAULT_INTERVAL_NS: u64 = 5_000_000_000;
 
 /// Past this many messages in one interval a checkpoint is made early, so what a seek replays
-/// past its checkpoint is bounded by messages, not by how busy the plant is: at 20,000
-/// signals a second, a checkpoint every 3.3 s, and seeks whose time was mostly that replay
-/// (the slowest twentieth of them took half again the median) are no longer the tail.
-/// A checkpoint's changes then name their messages by number counted from the checkpoint
-/// before in two bytes each, which more than pays for the extra checkpoints (`twinscope bench
-/// --seek`: 58 MiB of index an hour at 20,000 signals with four bytes and 5 s).
-const MAX_INTERVAL_MESSAGES: u64 = 1 << 16;
+/// past its checkpoint is bounded by messages, not by how busy the plant is. A seek replays
+/// the plant's state at its checkpoint, then the traffic since: at 20,000 signals a second
+/// and 65,536 messages (a checkpoint every 3.3 s) that traffic was most of a seek, and a seek
+/// took two frames. At 8,192 (every 0.4 s) a seek replays about 24,000 messages instead of
+/// 52,000, and scrubbing keeps up with the display (`twinscope bench --seek`). The stored
+/// index grows to about 5% of the recording; a checkpoint's changes name their messages by
+/// number counted from the checkpoint before, in two bytes each.
+const MAX_INTERVAL_MESSAGES: u64 = 1 << 13;
 
 /// Every this many checkpoints, one holds the whole state; the others hold what changed
 /// since the previous checkpoint. A seek merges at most this many changes onto a full state.
@@ -130,6 +131,7 @@ impl ChangedKeys {
     }
 }
 
+#[derive(Clone)]
 pub struct SeekIndex {
     pub checkpoints: Vec<Checkpoint>,
     /// The whole state (each key's deciding message) at checkpoints 0, K, 2K, … (K =
@@ -269,6 +271,7 @@ impl SeekIndex {
             keyframe_every,
             schemas,
             progress,
+            None,
             |_, _, _| {},
         )
     }
@@ -282,6 +285,7 @@ impl SeekIndex {
         keyframe_every: usize,
         schemas: &SchemaChoice,
         progress: &IndexProgress,
+        spill: Option<&std::path::Path>,
         mut step: impl FnMut(&IndexBuilder, &McapFile, usize),
     ) -> Result<Self, McapError> {
         use std::sync::atomic::Ordering;
@@ -292,6 +296,22 @@ impl SeekIndex {
             schemas,
             file.time_range().map(|(start, _)| start),
         );
+        // A long file's checkpoints wait on disk, as a recorder's do (about 200 MiB an hour
+        // at 20,000 signals held in memory): where the disk refuses, they are held.
+        if let Some(path) = spill {
+            builder = match builder.spill_to(path) {
+                Ok(spilling) => spilling,
+                Err(error) => {
+                    tracing::warn!("{}: seek index held in memory: {error}", path.display());
+                    IndexBuilder::new(
+                        interval,
+                        keyframe_every,
+                        schemas,
+                        file.time_range().map(|(start, _)| start),
+                    )
+                }
+            };
+        }
         for chunk in 0..file.chunks.len() {
             progress.chunks_done.store(chunk, Ordering::Relaxed);
             // One damaged chunk loses its own messages, not the recording.
@@ -313,6 +333,8 @@ impl SeekIndex {
         progress
             .chunks_done
             .store(file.chunks.len(), Ordering::Relaxed);
+        // The spill file's name goes now; the index reads it through its open handle.
+        builder.remove_spill();
         Ok(builder.finish())
     }
 
@@ -615,7 +637,7 @@ impl IndexBuilder {
             };
             self.message(
                 here,
-                channels.get(&message.channel),
+                channels.lookup(message.channel),
                 message.channel,
                 message.log_time,
                 message.payload,
@@ -626,7 +648,7 @@ impl IndexBuilder {
     fn message(
         &mut self,
         here: MessageRef,
-        channel: Option<&crate::mcap::ChannelInfo>,
+        channel: Option<crate::mcap::ChannelRef<'_>>,
         channel_id: u16,
         log_time: u64,
         payload: &[u8],
@@ -705,9 +727,9 @@ impl IndexBuilder {
         self.messages += 1;
         let Some(channel) = channel else { return };
         // A shared channel's message too short for the topic it announces is unreadable too.
-        let Some((topic, payload)) = channel.message(payload).filter(|_| channel.readable()) else {
+        let Some((topic, payload)) = channel.message(payload).filter(|_| channel.readable) else {
             self.skipped.unreadable_messages += 1;
-            let listed = (channel.topic.clone(), channel.encoding.clone());
+            let listed = (channel.info.topic.clone(), channel.info.encoding.clone());
             if self.skipped.unreadable_channels.len() < LISTED_CHANNELS
                 && !self.skipped.unreadable_channels.contains(&listed)
             {
@@ -716,7 +738,7 @@ impl IndexBuilder {
             return;
         };
         self.updates.clear();
-        let shared = channel.is_shared();
+        let shared = channel.shared;
         let (keys, latest) = (&mut self.keys, &mut self.latest);
         // A shared channel's topic is looked up once for all the keys its message decides.
         let mut slot = None;

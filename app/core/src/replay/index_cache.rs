@@ -18,6 +18,18 @@ pub const SETTLING: std::time::Duration = std::time::Duration::from_secs(2);
 /// The cache keeps its newest entries up to this many bytes.
 const MAX_BYTES: u64 = 4 << 30;
 
+/// Where an index being built by reading a file keeps its checkpoints until it is done: a
+/// file of its own in the temporary folder (the index reads it through its open handle once
+/// the name is gone, and the cache copies it from there).
+pub fn spill_path() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!(
+        "twinscope-seek-index-{}-{n}.spill",
+        std::process::id()
+    ))
+}
+
 /// A folder of stored seek indexes.
 #[derive(Debug, Clone)]
 pub struct IndexCache {

@@ -13,6 +13,7 @@ mod index;
 pub mod index_cache;
 mod keys;
 mod pipeline;
+pub mod seeker;
 pub mod stored;
 
 use std::collections::HashMap;
@@ -40,15 +41,15 @@ pub fn timestamp_of(log_time: u64) -> Timestamp {
 /// to key them by.
 pub(crate) fn decode_recorded(
     schema: &mut CombinedSchema,
-    channel: &crate::mcap::ChannelInfo,
+    channel: crate::mcap::ChannelRef<'_>,
     (topic, payload): (&str, &[u8]),
     time: Timestamp,
     out: &mut Vec<crate::TwinUpdate>,
 ) -> Result<crate::schema::Decoded, crate::schema::DecodeError> {
-    if channel.is_shared() {
+    if channel.shared {
         schema.decode(topic, payload, time, out)
     } else {
-        schema.decode_keyed(channel.id, topic, payload, time, out)
+        schema.decode_keyed(channel.info.id, topic, payload, time, out)
     }
 }
 
@@ -218,12 +219,14 @@ impl Recording {
         }
         let mut last_partial = std::time::Instant::now();
         let mut handed = 0;
+        let spill = index_cache::spill_path();
         let index = SeekIndex::build_in_steps(
             &mut file,
             index::DEFAULT_INTERVAL_NS,
             index::KEYFRAME_EVERY,
             &schemas,
             progress,
+            Some(&spill),
             |builder, file, indexed| {
                 let Some((every, hand)) = &mut partial else {
                     return;
@@ -282,6 +285,25 @@ impl Recording {
             prefetched_until: 0,
             twins_last_built: 0,
         }
+    }
+
+    /// A second handle on the same recording for a thread of its own (the [`seeker`]): its
+    /// own file handle, caches and decoder, the same index.
+    pub fn try_clone(&self) -> Result<Recording, McapError> {
+        let file = McapFile::from_parts(
+            self.file.path(),
+            self.file.chunks.clone(),
+            self.file.channels.clone(),
+        )?;
+        let mut twin = Self::with_index(
+            file,
+            self.index.clone(),
+            self.index_source,
+            self.index_note.clone(),
+            self.schemas.clone(),
+        );
+        twin.twins_last_built = self.twins_last_built;
+        Ok(twin)
     }
 
     /// A recording from a file and an index built beside it (the DVR's segment being
@@ -597,6 +619,8 @@ pub fn state_by_full_replay_with(
     Ok(applied)
 }
 
+#[cfg(test)]
+mod seeker_tests;
 #[cfg(test)]
 mod stored_tests;
 #[cfg(test)]

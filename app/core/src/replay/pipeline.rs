@@ -68,7 +68,7 @@ impl Decoding<'_> {
         payload: &[u8],
         log_time: u64,
     ) {
-        let Some(channel) = channels.get(&channel_id).filter(|c| c.readable()) else {
+        let Some(channel) = channels.lookup(channel_id).filter(|c| c.readable) else {
             return;
         };
         let Some((topic, payload)) = channel.message(payload) else {

@@ -686,8 +686,13 @@ fn index_memory_follows_what_changes() {
         std::env::temp_dir().join(format!("twinscope-index-busy-{}.mcap", std::process::id()));
     write(&quiet_path, false);
     write(&busy_path, true);
-    let quiet = Recording::open(&quiet_path).unwrap();
-    let busy = Recording::open(&busy_path).unwrap();
+    // Held in memory (opening a file from elsewhere spills them: see below).
+    let held = |path: &std::path::Path| {
+        let mut file = crate::mcap::McapFile::open(path).unwrap();
+        let index = SeekIndex::build(&mut file, DEFAULT_INTERVAL_NS, &SchemaChoice::replay());
+        Recording::from_parts(file, index.unwrap(), SchemaChoice::replay())
+    };
+    let (quiet, busy) = (held(&quiet_path), held(&busy_path));
     let (quiet_bytes, busy_bytes) = (quiet.index.memory_bytes(), busy.index.memory_bytes());
     // 120 checkpoints; a full copy of 2,000 keys at each would be 120 × 16 KB ≈ 1.9 MB.
     assert_eq!(quiet.index.checkpoints.len(), busy.index.checkpoints.len());
@@ -701,6 +706,23 @@ fn index_memory_follows_what_changes() {
         busy_bytes.saturating_sub(quiet_bytes) > 50 * 2000 * 2,
         "the busy plant changes every key: {busy_bytes} against {quiet_bytes}"
     );
+    // Opened from elsewhere (no stored index), the checkpoints wait on disk while and after
+    // they are built, as a recorder's do; seeks read them from there.
+    let opened = Recording::open(&busy_path).unwrap();
+    assert_eq!(opened.index_source, IndexSource::Built);
+    assert!(
+        opened.index.memory_bytes() * 10 < busy_bytes,
+        "{} bytes held of {busy_bytes}",
+        opened.index.memory_bytes()
+    );
+    let mut file = crate::mcap::McapFile::open(&busy_path).unwrap();
+    let mut by_seek = crate::twin::TwinStore::new(StoreConfig::default(), RuleSet::default());
+    let mut by_replay = crate::twin::TwinStore::new(StoreConfig::default(), RuleSet::default());
+    let at = timestamp_of(T0 + 333 * SECOND);
+    let mut opened = opened;
+    opened.state_at(&mut by_seek, at).unwrap();
+    state_by_full_replay(&mut file, &mut by_replay, at).unwrap();
+    assert_eq!(state_json(&by_seek, None), state_json(&by_replay, None));
     for path in [quiet_path, busy_path] {
         std::fs::remove_file(path).unwrap();
     }

@@ -6,6 +6,7 @@ pub mod archive;
 pub mod latency;
 pub mod notes;
 pub mod schemas;
+pub mod scrub;
 pub mod session;
 
 use std::fmt::Write as _;
@@ -294,10 +295,13 @@ pub struct SeekBenchResult {
     pub replay_rate: f64,
     /// Messages that forward play applied.
     pub played: usize,
+    /// The handle dragged across the whole file at 60 positions a second.
+    pub scrub: scrub::ScrubResult,
 }
 
-/// Writes a recording of `signals` signals at 1 Hz for `seconds`, then opens it, seeks to
-/// `seeks` random instants (cold: no chunk cached) and replays it whole. The file is deleted afterwards.
+/// Frames of the seek benchmark's scripted scrub: five seconds at 60 Hz, start to end.
+pub const SCRUB_FRAMES: usize = 300;
+
 /// Plant time played per step in the seek benchmark's forward play: 120× real time at 60
 /// frames per second.
 pub const PLAY_STEP: Duration = Duration::from_secs(2);
@@ -305,6 +309,9 @@ pub const PLAY_STEP: Duration = Duration::from_secs(2);
 /// 10-hour file).
 pub const PLAYED: Duration = Duration::from_secs(600);
 
+/// Writes a recording of `signals` signals at 1 Hz for `seconds`, then opens it, seeks to
+/// `seeks` random instants (cold: no chunk cached), scrubs it end to end ([`scrub`]) and
+/// replays it. The file is deleted afterwards.
 pub fn run_seek_benchmark(
     dir: &std::path::Path,
     signals: usize,
@@ -393,6 +400,8 @@ pub fn run_seek_benchmark(
     let mut rng = crate::sim::SeekRng::new(42);
     let mut latencies = Vec::with_capacity(seeks);
     let (mut seek_messages, mut seek_chunks) = (Vec::new(), Vec::new());
+    // Each seek builds a fresh store in the room of the one it replaces, as the viewer's do.
+    let mut room = crate::twin::Room::default();
     for _ in 0..seeks {
         let at = timestamp_of(
             crate::replay::log_time_of(start)
@@ -400,7 +409,8 @@ pub fn run_seek_benchmark(
                     * (crate::replay::log_time_of(end) - crate::replay::log_time_of(start)) as f64)
                     as u64,
         );
-        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
+        let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default())
+            .with_room(std::mem::take(&mut room));
         recording.clear_cache();
         let chunks_before = recording.chunks_read;
         let started = Instant::now();
@@ -408,7 +418,14 @@ pub fn run_seek_benchmark(
         latencies.push(started.elapsed());
         seek_chunks.push(recording.chunks_read - chunks_before);
         black_box(store.len());
+        room = store.into_room();
     }
+    let scrub = scrub::scripted_scrub(&recording, SCRUB_FRAMES)
+        .map_err(|reason| crate::mcap::McapError::Corrupt {
+            file: path.clone(),
+            offset: 0,
+            reason,
+        })?;
     let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
     recording.clear_cache();
     let started = Instant::now();
@@ -443,6 +460,7 @@ pub fn run_seek_benchmark(
         seek_chunks,
         replay_rate,
         played: applied,
+        scrub,
     })
 }
 

@@ -496,19 +496,13 @@ mod replay {
         let mut recording = recording();
         recording.state_at(&mut store, at(0)).unwrap();
         app.insert_resource(TwinState { store })
-            .insert_resource(ReplaySession {
+            .insert_resource(ReplaySession::new(
                 recording,
-                start: at(0),
-                end: at(60),
-                position: at(0),
-                playing: false,
-                speed: 1.0,
-                loop_range: None,
-                loop_mark: None,
-                plant_clock: twinscope_core::time_zone::PlantClock::Fixed(3600),
-                fresh_store: Box::new(fresh),
-                error: None,
-            });
+                (at(0), at(60)),
+                at(0),
+                twinscope_core::time_zone::PlantClock::Fixed(3600),
+                std::sync::Arc::new(fresh),
+            ));
         app.update();
         app
     }
@@ -574,6 +568,59 @@ mod replay {
         assert_eq!(status(&app), Status::Alarm);
         let session = app.world().resource::<ReplaySession>();
         assert_eq!(session.clock(at(0)), "2023-11-14 23:13:20.000+01:00");
+    }
+
+    /// Dragging the handle: each position's state is built off the frame, the newest position
+    /// replaces one not yet built, the timeline shows the handle where the hand is meanwhile,
+    /// and the store ends as a seek to the last position makes it. A click seeks at once and
+    /// a scrub's late state never replaces it.
+    #[test]
+    fn scrubbing_builds_states_off_the_frame_and_ends_where_the_handle_is() {
+        let mut app = replay_app();
+        let twins_before: Vec<_> = {
+            let store = &app.world().resource::<TwinState>().store;
+            store.twins().map(|(_, t)| t.id.to_string()).collect()
+        };
+        for seconds in [2, 9, 17, 25, 33] {
+            app.world_mut()
+                .write_message(ReplayCommand::Scrub(at(seconds)));
+            app.update();
+            assert_eq!(
+                app.world().resource::<ReplaySession>().handle(),
+                at(seconds),
+                "the handle is where the hand is"
+            );
+        }
+        assert!(
+            support_eventually(&mut app, |app| {
+                let session = app.world().resource::<ReplaySession>();
+                session.scrub.is_none() && session.position == at(33)
+            }),
+            "the last position's state arrives"
+        );
+        assert_eq!((flow(&app), status(&app)), (33.0, Status::Alarm));
+        let store = &app.world().resource::<TwinState>().store;
+        for (i, id) in twins_before.iter().enumerate() {
+            assert_eq!(
+                store.find(id).map(|index| index.0 as usize),
+                Some(i),
+                "{id} keeps its index (entities are bound by index)"
+            );
+        }
+        // A scrub, then a click before its state is shown: the click's state stays.
+        app.world_mut()
+            .write_message(ReplayCommand::Scrub(at(50)));
+        app.world_mut().write_message(ReplayCommand::SeekTo(at(12)));
+        app.update();
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(10));
+            app.update();
+            assert_eq!(
+                (flow(&app), app.world().resource::<ReplaySession>().position),
+                (12.0, at(12)),
+                "a scrub's late state never replaces a seek made after it"
+            );
+        }
     }
 
     /// A replay across the night the clocks go forward, in the plant's named zone: the clock

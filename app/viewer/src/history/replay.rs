@@ -9,6 +9,7 @@ use bevy::prelude::*;
 use twinscope_core::Timestamp;
 use twinscope_core::background::drop_in_background;
 use twinscope_core::replay::Recording;
+use twinscope_core::replay::seeker::{Seeker, state_shaped};
 use twinscope_core::time_zone::PlantClock;
 use twinscope_core::twin::TwinStore;
 
@@ -28,7 +29,12 @@ impl Plugin for ReplayPlugin {
             .add_message::<LookBackFailed>()
             .add_systems(
                 Update,
-                (receive_opened_recording, replay_keys, apply_replay_commands)
+                (
+                    receive_opened_recording,
+                    replay_keys,
+                    apply_replay_commands,
+                    take_scrubbed,
+                )
                     .chain()
                     .in_set(StoreSystems::Switch),
             )
@@ -42,6 +48,9 @@ pub enum ReplayCommand {
     TogglePlay,
     SetSpeed(f64),
     SeekTo(Timestamp),
+    /// The timeline's handle dragged here: the state is built off the frame, and a newer
+    /// position replaces one not yet built (see [`Seeker`]).
+    Scrub(Timestamp),
     /// Seconds forward (negative: back).
     Step(f64),
     PreviousAlarm,
@@ -68,14 +77,55 @@ pub struct ReplaySession {
     /// The plant's clock (time zone or fixed offset) for the replay clock.
     pub plant_clock: twinscope_core::time_zone::PlantClock,
     /// Makes a fresh store as the scene declares it (the state before any message).
-    pub fresh_store: Box<dyn Fn() -> TwinStore + Send + Sync>,
+    pub fresh_store: FreshStore,
     pub error: Option<String>,
+    /// The seek thread of scrubs, started by the first.
+    seeker: Option<Seeker>,
+    /// The handle's position while its state is being built, and the seeker's request.
+    pub scrub: Option<(Timestamp, u64)>,
+    /// States the seeker built for requests up to this one are older than a seek made
+    /// since, and never shown.
+    discard_through: u64,
+    /// Twins of the shown store the seeker was told to keep at their indices.
+    twins_told: usize,
 }
 
 impl ReplaySession {
+    /// A session on `recording` between `start` and `end`, paused at `position`.
+    pub fn new(
+        recording: Recording,
+        (start, end): (Timestamp, Timestamp),
+        position: Timestamp,
+        plant_clock: PlantClock,
+        fresh_store: FreshStore,
+    ) -> Self {
+        ReplaySession {
+            recording,
+            start,
+            end,
+            position,
+            playing: false,
+            speed: 1.0,
+            loop_range: None,
+            loop_mark: None,
+            plant_clock,
+            fresh_store,
+            error: None,
+            seeker: None,
+            scrub: None,
+            discard_through: 0,
+            twins_told: 0,
+        }
+    }
+
     /// The wall-clock time at the replay position in the plant's time zone.
     pub fn clock(&self, time: Timestamp) -> String {
         self.plant_clock.format(time)
+    }
+
+    /// Where the timeline's handle is: a scrub's position while its state is being built.
+    pub fn handle(&self) -> Timestamp {
+        self.scrub.map_or(self.position, |(at, _)| at)
     }
 
     fn seek(&mut self, store: &mut TwinStore, at: Timestamp) {
@@ -84,6 +134,73 @@ impl ReplaySession {
         drop_in_background(std::mem::replace(store, fresh));
         self.error = error;
         self.position = at;
+        // A scrub's states still on their way are older than this one.
+        self.scrub = None;
+        self.discard_through = self.seeker.as_ref().map_or(0, Seeker::asked);
+    }
+
+    /// Asks the seeker for the state at `at` (started by the first scrub; where no thread
+    /// can be started, the seek is made here).
+    fn scrub(&mut self, store: &mut TwinStore, at: Timestamp) {
+        let at = Timestamp(at.0.clamp(self.start.0, self.end.0));
+        if self.seeker.is_none() {
+            let started = self
+                .recording
+                .try_clone()
+                .map_err(|e| e.to_string())
+                .and_then(|r| Seeker::start(r, self.fresh_store.clone()).map_err(|e| e.to_string()));
+            match started {
+                Ok(seeker) => {
+                    self.seeker = Some(seeker);
+                    self.twins_told = usize::MAX;
+                }
+                Err(error) => {
+                    warn!("scrubbing on the frame: no seek thread ({error})");
+                    return self.seek(store, at);
+                }
+            }
+        }
+        let Some(seeker) = self.seeker.as_mut() else {
+            return;
+        };
+        // Twins the shown store has, kept at their indices by the states built from now on.
+        if store.len() != self.twins_told {
+            seeker.keep_twins(std::sync::Arc::new(
+                store.twins().map(|(_, twin)| twin.id.clone()).collect(),
+            ));
+            self.twins_told = store.len();
+        }
+        let number = seeker.seek(at);
+        self.scrub = Some((at, number));
+    }
+
+    /// Shows the newest state the seeker built, unless a seek was made since it was asked;
+    /// the store it replaces goes back to the seeker as room.
+    fn take_scrubbed(&mut self, store: &mut TwinStore) {
+        let Some(seeker) = &self.seeker else { return };
+        let Some(seeked) = seeker.take_built() else {
+            return;
+        };
+        if seeked.number <= self.discard_through {
+            seeker.give_back(seeked.store);
+            return;
+        }
+        seeker.give_back(std::mem::replace(store, seeked.store));
+        self.position = seeked.at;
+        self.error = seeked.error;
+        if self.scrub.is_some_and(|(_, asked)| asked <= seeked.number) {
+            self.scrub = None;
+        }
+    }
+
+    /// A recording with more of the file indexed takes the place of this one: a seeker on
+    /// the old one is let go (its thread ends on another).
+    fn replace_recording(&mut self, recording: Recording) {
+        self.recording = recording;
+        self.scrub = None;
+        if let Some(seeker) = self.seeker.take() {
+            drop_in_background(seeker);
+        }
     }
 }
 
@@ -95,19 +212,9 @@ pub fn store_at(
     like: &TwinStore,
     at: Timestamp,
 ) -> (TwinStore, Option<String>) {
-    let mut fresh = fresh_store();
-    fresh.reserve(like.len().saturating_sub(fresh.len()));
-    for (_, twin) in like.twins() {
-        if fresh.find(twin.id.as_str()).is_none() {
-            fresh.declare(twin.id.as_str(), None, None);
-        }
-    }
-    let error = recording
-        .state_at(&mut fresh, at)
-        .err()
-        .map(|e| e.to_string());
-    fresh.mark_all_changed();
-    (fresh, error)
+    let twins = like.twins().map(|(_, twin)| &twin.id);
+    let (store, _, error) = state_shaped(recording, fresh_store, twins, Default::default(), at);
+    (store, error)
 }
 
 fn replay_keys(
@@ -162,6 +269,7 @@ fn apply_replay_commands(
             }
             ReplayCommand::SetSpeed(speed) => session.speed = speed.clamp(0.1, 1000.0),
             ReplayCommand::SeekTo(at) => session.seek(&mut state.store, at),
+            ReplayCommand::Scrub(at) => session.scrub(&mut state.store, at),
             ReplayCommand::Step(seconds) => {
                 let at = Timestamp(position.0 + (seconds * 1e6) as i64);
                 if seconds > 0.0 && at <= session.end {
@@ -220,8 +328,9 @@ fn play_replay(
 ) {
     let Some(mut session) = session else { return };
     // The frame a session starts shows where it starts: the time since the frame before
-    // (which may have waited on the opening) is not played.
-    if !session.playing || session.is_added() {
+    // (which may have waited on the opening) is not played. Nor is the store played while
+    // the handle is dragged: the seeker's state takes its place.
+    if !session.playing || session.is_added() || session.scrub.is_some() {
         return;
     }
     let from = session.position;
@@ -241,6 +350,13 @@ fn play_replay(
         session.playing = false;
     }
     session.position = to;
+}
+
+/// Shows the state the seeker built for the handle's newest position, when one is ready.
+fn take_scrubbed(session: Option<ResMut<ReplaySession>>, mut state: ResMut<TwinState>) {
+    if let Some(mut session) = session {
+        session.take_scrubbed(&mut state.store);
+    }
 }
 
 /// Takes the opened recording when it is ready: the replay session starts, or the error is
@@ -273,7 +389,7 @@ fn receive_opened_recording(
         match recording {
             Ok(recording) => {
                 if let Some((_, end)) = recording.time_range() {
-                    session.recording = recording;
+                    session.replace_recording(recording);
                     session.end = end;
                 }
                 if done {
@@ -396,18 +512,14 @@ fn insert_session(
     shown: Shown,
     error: Option<String>,
 ) {
-    let make = shown.fresh_store;
-    commands.insert_resource(ReplaySession {
+    let mut session = ReplaySession::new(
         recording,
-        start,
-        end,
-        position: at,
-        playing,
-        speed: 1.0,
-        loop_range: None,
-        loop_mark: None,
-        plant_clock: shown.plant_clock,
-        fresh_store: Box::new(move || make()),
-        error,
-    });
+        (start, end),
+        at,
+        shown.plant_clock,
+        shown.fresh_store,
+    );
+    session.playing = playing;
+    session.error = error;
+    commands.insert_resource(session);
 }

@@ -99,6 +99,10 @@ impl CommandOutlets<'_> {
                 Some(start) => ReplayCommand::SeekTo(Timestamp(start.0 + (seconds * 1e6) as i64)),
                 None => return,
             },
+            UiCommand::Scrub(seconds) => match replay_start {
+                Some(start) => ReplayCommand::Scrub(Timestamp(start.0 + (seconds * 1e6) as i64)),
+                None => return,
+            },
             UiCommand::Step(seconds) => ReplayCommand::Step(seconds),
             UiCommand::PreviousAlarm => ReplayCommand::PreviousAlarm,
             UiCommand::NextAlarm => ReplayCommand::NextAlarm,

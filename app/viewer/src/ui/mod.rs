@@ -443,9 +443,10 @@ pub(crate) fn timeline_view(session: &ReplaySession) -> model::TimelineView {
     model::TimelineView {
         playing: session.playing,
         speed: session.speed,
-        position: seconds(session.position),
+        // Where the handle is while a scrub's state is still being built.
+        position: seconds(session.handle()),
         length: seconds(session.end),
-        clock: session.clock(session.position),
+        clock: session.clock(session.handle()),
         markers: session
             .recording
             .alarm_transitions()

@@ -37,6 +37,9 @@ pub enum UiCommand {
     SetSpeed(f64),
     /// Seconds from the start of the recording.
     SeekTo(f64),
+    /// The handle dragged to these seconds from the start (built off the frame; the next
+    /// position replaces one not yet built).
+    Scrub(f64),
     Step(f64),
     PreviousAlarm,
     NextAlarm,

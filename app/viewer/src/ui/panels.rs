@@ -518,8 +518,17 @@ pub fn timeline(ui: &mut egui::Ui, view: &TimelineView, speeds: &[f64]) -> Vec<U
     ui.spacing_mut().slider_width = ui.available_width();
     let slider =
         ui.add(egui::Slider::new(&mut position, 0.0..=view.length.max(0.001)).show_value(false));
-    if slider.changed() {
+    // While the handle is dragged its positions are built off the frame (a newer one
+    // replaces one not built yet); where it is let go, or a click puts it, the state is
+    // built at once.
+    if slider.drag_stopped() {
         commands.push(UiCommand::SeekTo(position));
+    } else if slider.changed() {
+        commands.push(if slider.dragged() {
+            UiCommand::Scrub(position)
+        } else {
+            UiCommand::SeekTo(position)
+        });
     }
     let rect = slider.rect;
     let x_of =

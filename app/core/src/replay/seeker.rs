@@ -79,7 +79,8 @@ struct Shared {
 pub struct Seeker {
     shared: Arc<Shared>,
     built: Receiver<Seeked>,
-    done_with: Sender<TwinStore>,
+    /// Where stores given back arrive as room, emptied on threads of their own.
+    rooms: Sender<Room>,
     thread: Option<std::thread::JoinHandle<()>>,
     asked: u64,
 }
@@ -95,7 +96,7 @@ impl Seeker {
         });
         // One state waits for the frame at most: a newer one replaces it there.
         let (send_built, built) = crossbeam_channel::unbounded();
-        let (done_with, given_back) = crossbeam_channel::unbounded();
+        let (rooms, given_back) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name("twinscope-seeker".into())
             .spawn({
@@ -105,7 +106,7 @@ impl Seeker {
         Ok(Seeker {
             shared,
             built,
-            done_with,
+            rooms,
             thread: Some(thread),
             asked: 0,
         })
@@ -169,12 +170,17 @@ impl Seeker {
         }
     }
 
-    /// A store the frame no longer shows: its memory becomes room for the next seek, on the
-    /// seeker's thread, while it has nothing else to do.
+    /// A store the frame no longer shows: its memory becomes room for a next seek. It is
+    /// emptied on a short-lived thread (it takes what freeing it would), not on the seeker's,
+    /// where it would wait in front of the next seek; where no thread can be started it is
+    /// dropped here.
     pub fn give_back(&self, store: TwinStore) {
-        if self.done_with.send(store).is_ok() {
-            self.shared.wake.notify_one();
-        }
+        let rooms = self.rooms.clone();
+        let _ = std::thread::Builder::new()
+            .name("twinscope-room".into())
+            .spawn(move || {
+                let _ = rooms.send(store.into_room());
+            });
     }
 }
 
@@ -199,21 +205,18 @@ fn seek_loop(
     mut recording: Recording,
     fresh: &dyn Fn() -> TwinStore,
     built: &Sender<Seeked>,
-    given_back: &Receiver<TwinStore>,
+    given_back: &Receiver<Room>,
 ) {
     let mut room = Room::default();
     loop {
-        let next = {
+        let (request, twins) = {
             let mut wanted = lock(&shared.wanted);
             loop {
                 if wanted.closed {
                     return;
                 }
                 if let Some(request) = wanted.request.take() {
-                    break Some((request, wanted.twins.clone()));
-                }
-                if !given_back.is_empty() {
-                    break None;
+                    break (request, wanted.twins.clone());
                 }
                 wanted = shared
                     .wake
@@ -221,18 +224,14 @@ fn seek_loop(
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         };
-        // Stores given back become room, one store's worth (emptying one costs what freeing
-        // it does, and saves the next seek as much in allocations); more are dropped apart.
-        while let Ok(store) = given_back.try_recv() {
+        // One store's worth of room is kept; more is freed apart.
+        while let Ok(more) = given_back.try_recv() {
             if room.is_empty() {
-                room = store.into_room();
+                room = more;
             } else {
-                crate::background::drop_in_background(store);
+                crate::background::drop_in_background(more);
             }
         }
-        let Some((request, twins)) = next else {
-            continue;
-        };
         let (mut store, applied, error) = state_shaped(
             &mut recording,
             fresh,

@@ -111,7 +111,7 @@ fn seek(args: &BenchArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         );
         crate::outln!(
             out,
-            "  opened from its stored index in {:.1} ms, first frame's state {:.1} ms after opening began; {:.2} MiB of index in memory (built by reading: {:.1} MiB; the recorder's at the end: {:.2} MiB)",
+            "  opened from its stored index in {:.1} ms, first frame's state {:.1} ms after opening began; {:.2} MiB of index in memory (the whole index: {:.1} MiB, read a checkpoint at a time, and kept in a temporary file while a file from elsewhere is indexed; the recorder's in memory at the end: {:.2} MiB)",
             result.open_stored.as_secs_f64() * 1e3,
             result.first_frame.as_secs_f64() * 1e3,
             result.stored_index_bytes as f64 / (1024.0 * 1024.0),

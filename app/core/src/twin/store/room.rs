@@ -7,14 +7,18 @@
 //! being replaced gives its emptied lists and history rings to the next one instead: the next
 //! store is as fresh as a new one (nothing of the old state is kept, only memory).
 
-use super::{Property, TwinStore};
+use super::{Property, Twin, TwinIndex, TwinStore};
+use crate::twin::TwinId;
 use crate::twin::history::Room as HistoryRoom;
 
-/// Emptied property lists and history rings from a store that is gone.
+/// Emptied property lists and history rings from a store that is gone, and its tables of
+/// twins and ids (megabytes at 20,000 twins: fresh ones are page faults as they fill).
 #[derive(Default)]
 pub struct Room {
     properties: Vec<Vec<Property>>,
     histories: Vec<HistoryRoom>,
+    twins: Vec<Twin>,
+    index: foldhash::HashMap<TwinId, TwinIndex>,
 }
 
 impl Room {
@@ -34,7 +38,7 @@ impl Room {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.properties.is_empty() && self.histories.is_empty()
+        self.properties.is_empty() && self.histories.is_empty() && self.twins.capacity() == 0
     }
 }
 
@@ -55,12 +59,31 @@ impl TwinStore {
             );
             room.properties.push(properties);
         }
+        let mut twins = std::mem::take(&mut self.twins);
+        twins.clear();
+        if twins.capacity() > room.twins.capacity() {
+            room.twins = twins;
+        }
+        let mut index = std::mem::take(&mut self.index);
+        index.clear();
+        if index.capacity() > room.index.capacity() {
+            room.index = index;
+        }
         room
     }
 
     /// Builds from `room` (see [`into_room`](Self::into_room)): twins and properties added
     /// from now on take its memory before asking the allocator.
-    pub fn with_room(mut self, room: Room) -> Self {
+    pub fn with_room(mut self, mut room: Room) -> Self {
+        // The tables take the room's memory, the twins declared so far moved in.
+        if room.twins.capacity() > self.twins.capacity() {
+            room.twins.append(&mut self.twins);
+            self.twins = std::mem::take(&mut room.twins);
+        }
+        if room.index.capacity() > self.index.capacity() {
+            room.index.extend(self.index.drain());
+            self.index = std::mem::take(&mut room.index);
+        }
         self.room = room;
         self
     }
@@ -107,6 +130,7 @@ mod tests {
         let old = filled(50, 1_000);
         let room = old.into_room();
         assert_eq!(room.len(), (50, 100));
+        assert!(room.twins.capacity() >= 50 && room.index.capacity() >= 50);
         let updates: Vec<_> = (0..30)
             .map(|i| measurement(&format!("u{i}"), "level", 7.0, 5))
             .collect();

@@ -608,8 +608,7 @@ mod replay {
             );
         }
         // A scrub, then a click before its state is shown: the click's state stays.
-        app.world_mut()
-            .write_message(ReplayCommand::Scrub(at(50)));
+        app.world_mut().write_message(ReplayCommand::Scrub(at(50)));
         app.world_mut().write_message(ReplayCommand::SeekTo(at(12)));
         app.update();
         for _ in 0..20 {

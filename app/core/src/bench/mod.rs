@@ -420,12 +420,13 @@ pub fn run_seek_benchmark(
         black_box(store.len());
         room = store.into_room();
     }
-    let scrub = scrub::scripted_scrub(&recording, SCRUB_FRAMES)
-        .map_err(|reason| crate::mcap::McapError::Corrupt {
+    let scrub = scrub::scripted_scrub(&recording, SCRUB_FRAMES).map_err(|reason| {
+        crate::mcap::McapError::Corrupt {
             file: path.clone(),
             offset: 0,
             reason,
-        })?;
+        }
+    })?;
     let mut store = TwinStore::new(StoreConfig::default(), RuleSet::default());
     recording.clear_cache();
     let started = Instant::now();

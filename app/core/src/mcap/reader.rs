@@ -282,17 +282,12 @@ impl McapFile {
             let mut cursor = Cursor::new(&bytes);
             while cursor.remaining() > 0 {
                 let (opcode, body) = cursor.record()?;
-                let mut fields = Cursor::new(body);
-                match opcode {
-                    op::CHANNEL => {
-                        let channel = parse_channel(&mut fields)?;
-                        self.channels.insert(channel.id, channel);
-                    }
-                    op::ATTACHMENT_INDEX => self
-                        .attachments
-                        .extend(parse_attachment_index(&mut fields, len)?),
-                    _ => {}
-                }
+                keep_channel_or_attachment(
+                    (&mut self.channels, &mut self.attachments),
+                    opcode,
+                    &mut Cursor::new(body),
+                    len,
+                )?;
             }
         }
         Ok((!self.attachments.is_empty()).then_some(()))
@@ -450,13 +445,12 @@ impl McapFile {
             position += 9 + body_len;
             let mut fields = Cursor::new(&body);
             match head[0] {
-                op::CHANNEL => {
-                    let channel = parse_channel(&mut fields)?;
-                    self.channels.insert(channel.id, channel);
-                }
-                op::ATTACHMENT_INDEX => self
-                    .attachments
-                    .extend(parse_attachment_index(&mut fields, len)?),
+                op::CHANNEL | op::ATTACHMENT_INDEX => keep_channel_or_attachment(
+                    (&mut self.channels, &mut self.attachments),
+                    head[0],
+                    &mut fields,
+                    len,
+                )?,
                 op::CHUNK_INDEX => {
                     let start_time = fields.u64()?;
                     let end_time = fields.u64()?;
@@ -820,6 +814,25 @@ fn parse_message(body: &[u8]) -> Result<RecordedMessage<'_>, FormatError> {
         log_time,
         payload: fields.rest(),
     })
+}
+
+/// Keeps a summary's channel or attachment index record (others are left alone): both ways
+/// of opening a summary read them alike.
+fn keep_channel_or_attachment(
+    (channels, attachments): (&mut Channels, &mut Vec<AttachmentInfo>),
+    opcode: u8,
+    fields: &mut Cursor,
+    len: u64,
+) -> Result<(), FormatError> {
+    match opcode {
+        op::CHANNEL => {
+            let channel = parse_channel(fields)?;
+            channels.insert(channel.id, channel);
+        }
+        op::ATTACHMENT_INDEX => attachments.extend(parse_attachment_index(fields, len)?),
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]

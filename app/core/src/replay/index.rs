@@ -298,19 +298,10 @@ impl SeekIndex {
         );
         // A long file's checkpoints wait on disk, as a recorder's do (about 200 MiB an hour
         // at 20,000 signals held in memory): where the disk refuses, they are held.
-        if let Some(path) = spill {
-            builder = match builder.spill_to(path) {
-                Ok(spilling) => spilling,
-                Err(error) => {
-                    tracing::warn!("{}: seek index held in memory: {error}", path.display());
-                    IndexBuilder::new(
-                        interval,
-                        keyframe_every,
-                        schemas,
-                        file.time_range().map(|(start, _)| start),
-                    )
-                }
-            };
+        if let Some(path) = spill
+            && let Err(error) = builder.spill_into(path)
+        {
+            tracing::warn!("{}: seek index held in memory: {error}", path.display());
         }
         for chunk in 0..file.chunks.len() {
             progress.chunks_done.store(chunk, Ordering::Relaxed);
@@ -557,13 +548,20 @@ impl IndexBuilder {
     /// Keeps finished checkpoints' changes and keyframes in the file at `path` instead of in
     /// memory (made now, removed with [`remove_spill`](Self::remove_spill)).
     pub fn spill_to(mut self, path: &std::path::Path) -> std::io::Result<Self> {
+        self.spill_into(path)?;
+        Ok(self)
+    }
+
+    /// [`spill_to`](Self::spill_to) on a builder kept whatever the disk says (where it
+    /// refuses, the builder holds its checkpoints in memory).
+    fn spill_into(&mut self, path: &std::path::Path) -> std::io::Result<()> {
         let file = std::fs::File::create(path)?;
         self.spill = Some(Spill {
             file,
             path: path.to_owned(),
             written: 0,
         });
-        Ok(self)
+        Ok(())
     }
 
     /// Removes the spill file (the index was stored in the finished recording). Snapshots

@@ -53,6 +53,11 @@ pub(crate) fn decode_recorded(
     }
 }
 
+/// Why a recording's stored seek index was passed over, as `index_note` says it.
+fn stored_not_used(reason: &str) -> String {
+    format!("the stored seek index is not used: {reason}")
+}
+
 /// A [`Timestamp`] to MCAP log time.
 pub fn log_time_of(time: Timestamp) -> u64 {
     (time.0.max(0) as u64).saturating_mul(1_000)
@@ -133,15 +138,9 @@ impl Recording {
             match opened {
                 Ok((index, chunks)) => {
                     file.chunks = chunks;
-                    return Ok(Self::with_index(
-                        file,
-                        index,
-                        IndexSource::Stored,
-                        None,
-                        schemas,
-                    ));
+                    return Ok(Self::with_stored_index(file, index, schemas));
                 }
-                Err(reason) => note = Some(format!("the stored seek index is not used: {reason}")),
+                Err(reason) => note = Some(stored_not_used(&reason)),
             }
         }
         let file = McapFile::open(path)?;
@@ -189,16 +188,8 @@ impl Recording {
             stored::open_attached(&file, Some(fingerprint.chunks), fingerprint.schemas)
         {
             match opened {
-                Ok((index, _)) => {
-                    return Ok(Self::with_index(
-                        file,
-                        index,
-                        IndexSource::Stored,
-                        None,
-                        schemas,
-                    ));
-                }
-                Err(reason) => note = Some(format!("the stored seek index is not used: {reason}")),
+                Ok((index, _)) => return Ok(Self::with_stored_index(file, index, schemas)),
+                Err(reason) => note = Some(stored_not_used(&reason)),
             }
         }
         // A file indexed before (from elsewhere, or one whose stored index was not usable).
@@ -266,6 +257,10 @@ impl Recording {
         ))
     }
 
+    fn with_stored_index(file: McapFile, index: SeekIndex, schemas: SchemaChoice) -> Self {
+        Self::with_index(file, index, IndexSource::Stored, None, schemas)
+    }
+
     fn with_index(
         file: McapFile,
         index: SeekIndex,
@@ -295,15 +290,15 @@ impl Recording {
             self.file.chunks.clone(),
             self.file.channels.clone(),
         )?;
-        let mut twin = Self::with_index(
+        let mut second = Self::with_index(
             file,
             self.index.clone(),
             self.index_source,
             self.index_note.clone(),
             self.schemas.clone(),
         );
-        twin.twins_last_built = self.twins_last_built;
-        Ok(twin)
+        second.twins_last_built = self.twins_last_built;
+        Ok(second)
     }
 
     /// A recording from a file and an index built beside it (the DVR's segment being

@@ -197,7 +197,9 @@ impl Drop for Seeker {
 
 fn lock(wanted: &Mutex<Wanted>) -> std::sync::MutexGuard<'_, Wanted> {
     // A panic on the seeker's thread poisons nothing the requests need.
-    wanted.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    wanted
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn seek_loop(

@@ -33,7 +33,11 @@ fn the_seeker_s_states_are_a_full_replay_s_with_the_shown_twins_at_their_indices
     let (start, end) = recording.time_range().unwrap();
     // The shown store's twins in an order of its own (not the file's): each state keeps it.
     let mut last = fresh();
-    recording.try_clone().unwrap().state_at(&mut last, end).unwrap();
+    recording
+        .try_clone()
+        .unwrap()
+        .state_at(&mut last, end)
+        .unwrap();
     let mut twins: Vec<TwinId> = last.twins().map(|(_, t)| t.id.clone()).collect();
     twins.reverse();
     let fresh_store: FreshStore = Arc::new(fresh);
@@ -48,7 +52,10 @@ fn the_seeker_s_states_are_a_full_replay_s_with_the_shown_twins_at_their_indices
         assert_eq!((seeked.number, seeked.at), (number, at));
         assert!(seeked.error.is_none(), "{:?}", seeked.error);
         for (i, id) in twins.iter().enumerate() {
-            assert_eq!(seeked.store.find(id.as_str()).map(|t| t.0 as usize), Some(i));
+            assert_eq!(
+                seeked.store.find(id.as_str()).map(|t| t.0 as usize),
+                Some(i)
+            );
         }
         let mut replayed = fresh();
         for id in &twins {
@@ -77,7 +84,10 @@ fn a_newer_position_replaces_one_not_yet_started() {
         last = seeker.seek(Timestamp(start.0 + second as i64 * 1_000_000));
     }
     let seeked = seeker.wait_for(last, WAIT).expect("the newest is built");
-    assert_eq!(seeked.at, timestamp_of(crate::replay::log_time_of(start) + 99_000_000_000));
+    assert_eq!(
+        seeked.at,
+        timestamp_of(crate::replay::log_time_of(start) + 99_000_000_000)
+    );
     std::thread::sleep(Duration::from_millis(100));
     assert!(
         seeker.take_built().is_none(),

@@ -148,7 +148,9 @@ impl ReplaySession {
                 .recording
                 .try_clone()
                 .map_err(|e| e.to_string())
-                .and_then(|r| Seeker::start(r, self.fresh_store.clone()).map_err(|e| e.to_string()));
+                .and_then(|r| {
+                    Seeker::start(r, self.fresh_store.clone()).map_err(|e| e.to_string())
+                });
             match started {
                 Ok(seeker) => {
                     self.seeker = Some(seeker);

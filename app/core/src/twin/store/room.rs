@@ -142,9 +142,16 @@ mod tests {
         assert_eq!(recycled.len(), new.len());
         for ((_, a), (_, b)) in recycled.twins().zip(new.twins()) {
             assert_eq!(a.id, b.id);
-            assert_eq!(a.properties.len(), 1, "nothing of the old twins' properties");
+            assert_eq!(
+                a.properties.len(),
+                1,
+                "nothing of the old twins' properties"
+            );
             let (pa, pb) = (&a.properties[0], &b.properties[0]);
-            assert_eq!((&*pa.name, pa.value, pa.time), (&*pb.name, pb.value, pb.time));
+            assert_eq!(
+                (&*pa.name, pa.value, pa.time),
+                (&*pb.name, pb.value, pb.time)
+            );
             assert_eq!(
                 pa.history.iter().collect::<Vec<_>>(),
                 pb.history.iter().collect::<Vec<_>>(),
